@@ -1,0 +1,174 @@
+"""Settings, read from the environment in exactly one place.
+
+Names follow ``../shared/contract.md``. Code elsewhere receives a :class:`Settings`
+value and never reads ``os.environ`` itself, so tests can pass a literal one.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+__all__ = [
+    "PROVIDER_ENV_FIELDS",
+    "ConfigError",
+    "Settings",
+    "development_settings",
+    "load_settings",
+    "parse_encryption_keys",
+]
+
+DEFAULT_DATABASE_URL = "sqlite://var/puente.sqlite3"
+
+# Provider credentials the demo institution may take from the environment
+# (PUENTE_<PROVIDER>_<FIELD>); env values win over the ones stored in the database.
+PROVIDER_ENV_FIELDS: dict[str, tuple[str, ...]] = {
+    "stripe": ("secret_key", "webhook_secret"),
+    "conekta": ("private_key", "webhook_key"),
+    "openpay": ("merchant_id", "private_key", "webhook_user", "webhook_password"),
+    "mercadopago": ("access_token", "webhook_secret"),
+    "paypal": ("client_id", "client_secret", "webhook_id"),
+    "stp": ("empresa", "private_key_pem", "cuenta"),
+}
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable Puente."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything Puente needs to know about where it runs."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    secret_key: str = ""
+    encryption_keys: tuple[tuple[str, bytes], ...] = ()
+    debug: bool = False
+    base_url: str = "http://127.0.0.1:8000"
+    access_token_ttl_seconds: int = 15 * 60
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    login_max_failures: int = 5
+    login_lockout_seconds: int = 15 * 60
+    cookie_secure: bool = True
+    sandbox: bool = False
+    provider_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def require_secrets(self) -> None:
+        """Refuse to run a production server without real secrets."""
+        missing = []
+        if not self.secret_key:
+            missing.append("PUENTE_SECRET_KEY")
+        if not self.encryption_keys:
+            missing.append("PUENTE_ENCRYPTION_KEYS")
+        if missing:
+            raise ConfigError(
+                "missing required setting(s): "
+                + ", ".join(missing)
+                + ". Set them in the environment (see docs/operations.md); "
+                "`puente demo` generates development values instead."
+            )
+        if len(self.secret_key.encode()) < 32:
+            raise ConfigError("PUENTE_SECRET_KEY must be at least 32 bytes long")
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def parse_encryption_keys(text: str) -> tuple[tuple[str, bytes], ...]:
+    """Parse ``id:base64key[,id:base64key…]``; the first key encrypts, all of them decrypt."""
+    keys: list[tuple[str, bytes]] = []
+    seen: set[str] = set()
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key_id, sep, encoded = part.partition(":")
+        if not sep or not key_id or not key_id.isalnum():
+            raise ConfigError(
+                "PUENTE_ENCRYPTION_KEYS must look like 'k1:<base64 32 bytes>[,k0:<…>]'"
+            )
+        try:
+            raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        except (ValueError, TypeError):
+            raise ConfigError(f"encryption key {key_id!r} is not valid base64") from None
+        if len(raw) != 32:
+            raise ConfigError(f"encryption key {key_id!r} must be 32 bytes (AES-256)")
+        if key_id in seen:
+            raise ConfigError(f"encryption key id {key_id!r} appears twice")
+        seen.add(key_id)
+        keys.append((key_id, raw))
+    return tuple(keys)
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name)
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {value!r}") from None
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from the environment (``os.environ`` unless given)."""
+    env = os.environ if env is None else env
+    keys_text = env.get("PUENTE_ENCRYPTION_KEYS", "")
+    provider_env: dict[str, dict[str, str]] = {}
+    for provider, names in PROVIDER_ENV_FIELDS.items():
+        for name in names:
+            value = env.get(f"PUENTE_{provider.upper()}_{name.upper()}")
+            if value:
+                provider_env.setdefault(provider, {})[name] = value
+    return Settings(
+        database_url=env.get("PUENTE_DATABASE_URL") or DEFAULT_DATABASE_URL,
+        redis_url=env.get("PUENTE_REDIS_URL") or None,
+        secret_key=env.get("PUENTE_SECRET_KEY", ""),
+        encryption_keys=parse_encryption_keys(keys_text) if keys_text else (),
+        debug=_flag(env.get("PUENTE_DEBUG"), False),
+        base_url=(env.get("PUENTE_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
+        access_token_ttl_seconds=_int(env, "PUENTE_ACCESS_TOKEN_TTL", 15 * 60),
+        refresh_token_ttl_seconds=_int(env, "PUENTE_REFRESH_TOKEN_TTL", 30 * 24 * 3600),
+        login_max_failures=_int(env, "PUENTE_LOGIN_MAX_FAILURES", 5),
+        login_lockout_seconds=_int(env, "PUENTE_LOGIN_LOCKOUT_SECONDS", 15 * 60),
+        cookie_secure=_flag(env.get("PUENTE_COOKIE_SECURE"), True),
+        provider_env=provider_env,
+    )
+
+
+def development_settings(base: Settings, state_dir: Path) -> Settings:
+    """Fill missing secrets with development values kept under ``state_dir`` (for `puente demo`).
+
+    The values persist in ``state_dir/dev-secrets`` so encrypted demo data stays readable
+    across restarts.
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / "dev-secrets"
+    stored: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            name, _, value = line.partition("=")
+            if value:
+                stored[name] = value
+    if "secret_key" not in stored:
+        stored["secret_key"] = secrets.token_urlsafe(48)
+    if "encryption_keys" not in stored:
+        raw = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+        stored["encryption_keys"] = f"dev1:{raw}"
+    path.write_text("".join(f"{k}={v}\n" for k, v in sorted(stored.items())))
+    path.chmod(0o600)
+    return replace(
+        base,
+        secret_key=base.secret_key or stored["secret_key"],
+        encryption_keys=base.encryption_keys or parse_encryption_keys(stored["encryption_keys"]),
+        cookie_secure=False,
+        sandbox=True,
+    )

@@ -1,0 +1,89 @@
+"""Database wiring: the Tortoise configuration, start-up and migrations."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from tortoise import Tortoise
+from tortoise.connection import get_connection
+
+__all__ = [
+    "MODEL_MODULES",
+    "database_answers",
+    "is_postgres",
+    "migrate",
+    "open_database",
+    "tortoise_config",
+]
+
+MODEL_MODULES = [
+    "puente.institutions.models",
+    "puente.accounts.models",
+    "puente.loans.models",
+    "puente.payments.models",
+    "puente.webhooks.models",
+    "puente.audit.models",
+    "puente.ledger.models",
+]
+
+
+def _normalise_url(url: str) -> str:
+    # The contract spells PostgreSQL as postgres://; Tortoise wants asyncpg:// for asyncpg.
+    if url.startswith(("postgres://", "postgresql://")):
+        return "asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite://") and url not in ("sqlite://:memory:",):
+        path = url.removeprefix("sqlite://")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return url
+
+
+def is_postgres(url: str) -> bool:
+    return _normalise_url(url).startswith("asyncpg://")
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    """The one Tortoise config dict (also used by the migration commands)."""
+    return {
+        "connections": {"default": _normalise_url(database_url)},
+        "apps": {
+            "models": {
+                "models": MODEL_MODULES,
+                "default_connection": "default",
+                "migrations": "puente.migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def migrate(database_url: str) -> None:
+    """Apply every committed migration to the database (idempotent)."""
+    from tortoise.migrations.api import migrate as run_migrations
+
+    try:
+        await run_migrations(config=tortoise_config(database_url))
+    finally:
+        await Tortoise.close_connections()
+
+
+@asynccontextmanager
+async def open_database(database_url: str) -> AsyncIterator[None]:
+    """Connect for the life of a process (server, CLI command); closes on exit."""
+    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+    try:
+        yield
+    finally:
+        await Tortoise.close_connections()
+
+
+async def database_answers() -> bool:
+    """True when the default database answers a trivial query (for /readyz)."""
+    try:
+        await get_connection("default").execute_query("SELECT 1")
+    except Exception:
+        return False
+    return True

@@ -1,0 +1,1 @@
+"""Double-entry ledger. Balances are always derived from postings."""

@@ -1,0 +1,70 @@
+"""Double-entry ledger: accounts, journal entries and their postings.
+
+Postings are written once and never updated or deleted (database triggers refuse it);
+a correction is a reversing entry. Every balance anywhere is a sum of postings.
+Sign convention: ``amount_centavos`` > 0 is a debit, < 0 a credit.
+"""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+from puente.enums import JournalKind, LedgerAccountType, ProviderName
+
+__all__ = ["JournalEntry", "LedgerAccount", "Posting"]
+
+
+class LedgerAccount(Model):
+    """An account of the chart: per loan (receivables) or per institution."""
+
+    id = fields.IntField(primary_key=True)
+    institution = fields.ForeignKeyField("models.Institution", related_name="ledger_accounts")
+    loan = fields.ForeignKeyField("models.Loan", related_name="ledger_accounts", null=True)
+    type = fields.CharEnumField(LedgerAccountType, max_length=32)
+    provider = fields.CharEnumField(ProviderName, max_length=16, null=True)
+    # One natural key, so get-or-create is race free under a unique constraint.
+    code = fields.CharField(max_length=120, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "ledger_accounts"
+
+
+class JournalEntry(Model):
+    """A balanced set of postings, recorded at once."""
+
+    id = fields.BigIntField(primary_key=True)
+    institution = fields.ForeignKeyField("models.Institution", related_name="journal_entries")
+    loan = fields.ForeignKeyField("models.Loan", related_name="journal_entries", null=True)
+    payment = fields.ForeignKeyField("models.Payment", related_name="journal_entries", null=True)
+    kind = fields.CharEnumField(JournalKind, max_length=16)
+    memo = fields.CharField(max_length=300, default="")
+    effective_date = fields.DateField()
+    # Makes "post this once" safe under concurrency: a second insert fails on the constraint.
+    idempotency_key = fields.CharField(max_length=200, unique=True, null=True)
+    reverses = fields.OneToOneField(
+        "models.JournalEntry", related_name="reversed_by", null=True, on_delete=fields.RESTRICT
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "journal_entries"
+
+
+class Posting(Model):
+    """One line of a journal entry: an amount on one account, optionally per installment."""
+
+    id = fields.BigIntField(primary_key=True)
+    entry = fields.ForeignKeyField(
+        "models.JournalEntry", related_name="postings", on_delete=fields.RESTRICT
+    )
+    account = fields.ForeignKeyField(
+        "models.LedgerAccount", related_name="postings", on_delete=fields.RESTRICT
+    )
+    amount_centavos = fields.BigIntField()
+    installment_number = fields.IntField(null=True)
+    component = fields.CharField(max_length=24, null=True)
+
+    class Meta:
+        table = "postings"

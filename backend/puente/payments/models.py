@@ -1,0 +1,65 @@
+"""Saved payment methods and payments."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+from puente.enums import PaymentMethodType, PaymentStatus, ProviderName
+
+__all__ = ["Payment", "PaymentMethod"]
+
+
+class PaymentMethod(Model):
+    """A reusable way to pay. Never a full card number: provider token, brand and last four."""
+
+    id = fields.IntField(primary_key=True)
+    institution = fields.ForeignKeyField("models.Institution", related_name="payment_methods")
+    user = fields.ForeignKeyField("models.User", related_name="payment_methods")
+    provider = fields.CharEnumField(ProviderName, max_length=16)
+    method = fields.CharEnumField(PaymentMethodType, max_length=10)
+    provider_token = fields.CharField(max_length=200, null=True)
+    provider_customer_id = fields.CharField(max_length=200, null=True)
+    card_brand = fields.CharField(max_length=20, null=True)
+    card_last4 = fields.CharField(max_length=4, null=True)
+    card_exp_month = fields.SmallIntField(null=True)
+    card_exp_year = fields.SmallIntField(null=True)
+    clabe_enc = fields.TextField(null=True)
+    clabe_last4 = fields.CharField(max_length=4, null=True)
+    label = fields.CharField(max_length=100, default="")
+    is_active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "payment_methods"
+
+
+class Payment(Model):
+    """A borrower's payment attempt through one provider and its lifecycle."""
+
+    id = fields.IntField(primary_key=True)
+    institution = fields.ForeignKeyField("models.Institution", related_name="payments")
+    loan = fields.ForeignKeyField("models.Loan", related_name="payments")
+    user = fields.ForeignKeyField("models.User", related_name="payments")
+    payment_method = fields.ForeignKeyField(
+        "models.PaymentMethod", related_name="payments", null=True, on_delete=fields.SET_NULL
+    )
+    provider = fields.CharEnumField(ProviderName, max_length=16)
+    method = fields.CharEnumField(PaymentMethodType, max_length=10)
+    amount_centavos = fields.BigIntField()
+    refunded_centavos = fields.BigIntField(default=0)
+    status = fields.CharEnumField(PaymentStatus, max_length=20, default=PaymentStatus.CREATED)
+    idempotency_key = fields.CharField(max_length=128)
+    request_fingerprint = fields.CharField(max_length=64)
+    provider_reference = fields.CharField(max_length=200, null=True, db_index=True)
+    next_action = fields.JSONField(null=True)
+    failure_code = fields.CharField(max_length=64, null=True)
+    failure_message = fields.CharField(max_length=500, null=True)
+    expires_at = fields.DatetimeField(null=True)
+    paid_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "payments"
+        unique_together = (("institution", "idempotency_key"),)

@@ -1,0 +1,36 @@
+"""The webhook inbox: every verified provider event, stored before we answer 2xx."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+from puente.enums import ProviderEventStatus, ProviderName
+
+__all__ = ["ProviderEvent"]
+
+
+class ProviderEvent(Model):
+    """One delivery from a provider, deduplicated on the provider's own event id."""
+
+    id = fields.BigIntField(primary_key=True)
+    provider = fields.CharEnumField(ProviderName, max_length=16)
+    event_id = fields.CharField(max_length=200)
+    event_type = fields.CharField(max_length=100)
+    institution = fields.ForeignKeyField(
+        "models.Institution", related_name="provider_events", null=True
+    )
+    raw_body = fields.TextField()
+    headers = fields.JSONField(default=dict)
+    status = fields.CharEnumField(
+        ProviderEventStatus, max_length=12, default=ProviderEventStatus.RECEIVED
+    )
+    attempts = fields.IntField(default=0)
+    last_error = fields.TextField(null=True)
+    next_attempt_at = fields.DatetimeField(null=True, db_index=True)
+    received_at = fields.DatetimeField(auto_now_add=True)
+    processed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "provider_events"
+        unique_together = (("provider", "event_id"),)
