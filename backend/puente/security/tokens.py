@@ -1,0 +1,218 @@
+"""Access and refresh JWTs (HS256 only) with the checks Puente relies on.
+
+Access tokens are short-lived and stateless. Refresh tokens carry a ``jti`` and a family id
+(``fam``): the caller stores issued jtis, rotates on every use, and when an already-used jti
+comes back it revokes the whole family (reuse means the token was stolen).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Literal
+
+import jwt
+
+from puente.security._clock import require_aware
+
+__all__ = [
+    "ALGORITHM",
+    "AUDIENCE",
+    "ISSUER",
+    "MIN_SECRET_BYTES",
+    "TOKEN_EXPIRED",
+    "TOKEN_INVALID",
+    "TOKEN_WRONG_TYPE",
+    "TokenClaims",
+    "TokenError",
+    "TokenType",
+    "decode_token",
+    "issue_access_token",
+    "issue_refresh_token",
+    "new_family_id",
+]
+
+ALGORITHM: Final = "HS256"
+ISSUER: Final = "puente"
+AUDIENCE: Final = "puente-api"
+# RFC 7518 §3.2: an HS256 key must be at least as long as the hash output (32 bytes).
+MIN_SECRET_BYTES: Final = 32
+# Tolerated clock skew for "issued in the future"; expiry itself is enforced to the second.
+_IAT_LEEWAY_SECONDS: Final = 30
+
+TOKEN_EXPIRED: Final = "TOKEN_EXPIRED"
+TOKEN_INVALID: Final = "TOKEN_INVALID"
+TOKEN_WRONG_TYPE: Final = "TOKEN_WRONG_TYPE"
+
+TokenType = Literal["access", "refresh"]
+_REQUIRED: Final = ("sub", "typ", "iat", "exp", "jti", "iss", "aud")
+
+
+class TokenError(Exception):
+    """A token was refused; ``code`` is stable for the API edge, ``message`` is for humans."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    """The verified claims of an access or refresh token (ids are strings, as in the JWT)."""
+
+    type: TokenType
+    user_id: str
+    jti: str
+    issued_at: datetime
+    expires_at: datetime
+    institution_id: str | None = None  # access tokens only
+    role: str | None = None  # access tokens only
+    family_id: str | None = None  # refresh tokens only
+
+
+def _key(secret: str | bytes) -> bytes:
+    key = secret.encode() if isinstance(secret, str) else secret
+    if len(key) < MIN_SECRET_BYTES:
+        # Refuse instead of letting PyJWT warn: a short HMAC key is brute-forceable offline.
+        raise ValueError(f"JWT secret must be at least {MIN_SECRET_BYTES} bytes long")
+    return key
+
+
+def _ttl_seconds(ttl: int | timedelta) -> int:
+    seconds = int(ttl.total_seconds()) if isinstance(ttl, timedelta) else int(ttl)
+    if seconds <= 0:
+        raise ValueError("token ttl must be positive")
+    return seconds
+
+
+def _encode(
+    secret: str | bytes, claims: dict[str, Any], ttl: int | timedelta, now: datetime | None
+) -> tuple[str, str]:
+    issued = int(require_aware(now).timestamp())
+    jti = secrets.token_urlsafe(16)
+    payload = {
+        **claims,
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": issued,
+        "exp": issued + _ttl_seconds(ttl),
+        "jti": jti,
+    }
+    return jwt.encode(payload, _key(secret), algorithm=ALGORITHM), jti
+
+
+def new_family_id() -> str:
+    """Return a fresh refresh-token family id (one per login)."""
+    return secrets.token_urlsafe(16)
+
+
+def issue_access_token(
+    secret: str | bytes,
+    user_id: str | int,
+    institution_id: str | int,
+    role: str,
+    ttl: int | timedelta,
+    now: datetime | None = None,
+) -> str:
+    """Sign a short-lived access token for ``user_id`` acting in ``institution_id``."""
+    claims = {"sub": str(user_id), "inst": str(institution_id), "role": role, "typ": "access"}
+    token, _ = _encode(secret, claims, ttl, now)
+    return token
+
+
+def issue_refresh_token(
+    secret: str | bytes,
+    user_id: str | int,
+    family_id: str,
+    ttl: int | timedelta,
+    now: datetime | None = None,
+) -> tuple[str, str]:
+    """Sign a refresh token in ``family_id``; return ``(token, jti)`` so the caller can store it."""
+    if not family_id:
+        raise ValueError("family_id must not be empty")
+    claims = {"sub": str(user_id), "fam": family_id, "typ": "refresh"}
+    return _encode(secret, claims, ttl, now)
+
+
+def _timestamp(payload: dict[str, Any], name: str) -> int:
+    value = payload[name]
+    # bool is an int subclass; a float exp would be legal JSON but is never issued by us.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TokenError(TOKEN_INVALID, f"claim {name!r} must be an integer timestamp")
+    return value
+
+
+def _string(payload: dict[str, Any], name: str) -> str:
+    value = payload.get(name)
+    if not isinstance(value, str) or not value:
+        raise TokenError(TOKEN_INVALID, f"claim {name!r} is missing or not a string")
+    return value
+
+
+def decode_token(
+    secret: str | bytes,
+    token: str,
+    expected_type: TokenType,
+    now: datetime | None = None,
+) -> TokenClaims:
+    """Verify signature, issuer, audience, expiry and type; raise :class:`TokenError` on failure."""
+    key = _key(secret)
+    moment = int(require_aware(now).timestamp())
+    try:
+        payload = jwt.decode(
+            token,
+            key,
+            # Pinning the list is what refuses alg=none and RS/HS confusion.
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            # Time claims are checked below against the injectable ``now``.
+            options={
+                "require": list(_REQUIRED),
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+                "strict_aud": True,
+            },
+        )
+    except jwt.InvalidTokenError as exc:
+        # The library's message names the failing check (signature, audience, …), never the token.
+        raise TokenError(TOKEN_INVALID, f"token rejected: {exc}") from None
+
+    issued_at = _timestamp(payload, "iat")
+    expires_at = _timestamp(payload, "exp")
+    if moment >= expires_at:
+        raise TokenError(TOKEN_EXPIRED, "token has expired; refresh or sign in again")
+    if issued_at > moment + _IAT_LEEWAY_SECONDS:
+        raise TokenError(TOKEN_INVALID, "token is issued in the future")
+
+    token_type = payload.get("typ")
+    if token_type != expected_type:
+        raise TokenError(TOKEN_WRONG_TYPE, f"expected a {expected_type} token")
+
+    user_id, jti = _string(payload, "sub"), _string(payload, "jti")
+    issued, expires = _from_timestamp(issued_at), _from_timestamp(expires_at)
+    if expected_type == "access":
+        return TokenClaims(
+            type="access",
+            user_id=user_id,
+            jti=jti,
+            issued_at=issued,
+            expires_at=expires,
+            institution_id=_string(payload, "inst"),
+            role=_string(payload, "role"),
+        )
+    return TokenClaims(
+        type="refresh",
+        user_id=user_id,
+        jti=jti,
+        issued_at=issued,
+        expires_at=expires,
+        family_id=_string(payload, "fam"),
+    )
+
+
+def _from_timestamp(value: int) -> datetime:
+    return datetime.fromtimestamp(value, tz=UTC)
