@@ -1,0 +1,1 @@
+"""Tuition (colegiaturas): school payment plans built on the loan installment engines."""
