@@ -1,0 +1,256 @@
+"""Normalised provider errors: one model for every bank and gateway.
+
+Our exception hierarchy (``code`` in brackets):
+
+* ProviderException
+  x ProviderError                      a call to a provider did not do what was asked
+    + PaymentDeclined                  [card_declined] the issuer or bank refused the money
+      - InsufficientFunds              [insufficient_funds]
+      - ExpiredCard                    [expired_card]
+    + InvalidRequest                   [invalid_request] our request was wrong; do not retry
+      - NotFound                       [invalid_request] the provider does not know that id
+      - NotSupported                   [invalid_request] this provider cannot do that operation
+    + AuthenticationError              [authentication] bad or revoked credentials
+    + RateLimited                      [rate_limited] slow down; see ``retry_after``
+    + ProviderUnavailable              [provider_unavailable] outage, 5xx, network trouble
+      - ProviderTimeout                [provider_unavailable] no answer in time
+      - CircuitOpen                    [provider_unavailable] we stopped calling for a while
+      - MalformedResponse              [provider_unavailable] an answer we cannot read
+  x ProviderConfigError                a connector was built without what it needs
+  x WebhookVerificationError           a webhook we must not trust (``reason`` in brackets)
+    + InvalidSignature                 [invalid]
+    + StaleSignature                   [stale]
+    + MalformedWebhook                 [malformed]
+
+Every ``ProviderError`` keeps the provider's own ``provider_code`` and ``provider_message`` so
+support staff can look them up, and says whether retrying the same request may help.
+Messages never hold credentials: the HTTP layer redacts them before an error leaves it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "AuthenticationError",
+    "CircuitOpen",
+    "ErrorCode",
+    "ExpiredCard",
+    "InsufficientFunds",
+    "InvalidRequest",
+    "InvalidSignature",
+    "MalformedResponse",
+    "MalformedWebhook",
+    "NotFound",
+    "NotSupported",
+    "PaymentDeclined",
+    "ProviderConfigError",
+    "ProviderError",
+    "ProviderException",
+    "ProviderTimeout",
+    "ProviderUnavailable",
+    "RateLimited",
+    "StaleSignature",
+    "WebhookVerificationError",
+    "error_for_status",
+    "reading_response",
+]
+
+
+class ErrorCode(StrEnum):
+    """The normalised error codes the rest of Puente branches on."""
+
+    CARD_DECLINED = "card_declined"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    EXPIRED_CARD = "expired_card"
+    INVALID_REQUEST = "invalid_request"
+    AUTHENTICATION = "authentication"
+    RATE_LIMITED = "rate_limited"
+    PROVIDER_UNAVAILABLE = "provider_unavailable"
+
+
+class ProviderException(Exception):
+    """Root of everything the providers package raises on purpose."""
+
+
+class ProviderError(ProviderException):
+    """A provider call failed; ``code`` is normalised, ``provider_code`` is theirs."""
+
+    code: ErrorCode = ErrorCode.PROVIDER_UNAVAILABLE
+    default_retryable = False
+
+    def __init__(
+        self,
+        provider_message: str = "",
+        *,
+        provider: str = "",
+        provider_code: str | None = None,
+        http_status: int | None = None,
+        retryable: bool | None = None,
+        retry_after: float | None = None,
+        raw: Mapping[str, Any] | None = None,
+        payment: Any = None,
+    ) -> None:
+        super().__init__(provider_message)
+        self.provider = provider
+        self.provider_message = provider_message
+        self.provider_code = provider_code
+        self.http_status = http_status
+        self.retryable = self.default_retryable if retryable is None else retryable
+        self.retry_after = retry_after
+        # The provider's error body, for support; never rendered into str() or repr().
+        self.raw: Mapping[str, Any] = raw or {}
+        # A ProviderPayment when the provider created an object despite the failure (a declined
+        # PaymentIntent still exists and has an id the payments service must record).
+        self.payment = payment
+
+    def __str__(self) -> str:
+        parts = [f"[{self.provider or '?'}] {self.code.value}: {self.provider_message}"]
+        if self.provider_code:
+            parts.append(f"provider code {self.provider_code}")
+        if self.http_status is not None:
+            parts.append(f"HTTP {self.http_status}")
+        return " | ".join(parts)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(provider={self.provider!r}, code={self.code.value!r}, "
+            f"provider_code={self.provider_code!r}, http_status={self.http_status!r}, "
+            f"retryable={self.retryable!r})"
+        )
+
+
+class PaymentDeclined(ProviderError):
+    """The issuer, bank or network refused the payment."""
+
+    code = ErrorCode.CARD_DECLINED
+
+
+class InsufficientFunds(PaymentDeclined):
+    """Not enough money on the card or account."""
+
+    code = ErrorCode.INSUFFICIENT_FUNDS
+
+
+class ExpiredCard(PaymentDeclined):
+    """The card is past its expiry date."""
+
+    code = ErrorCode.EXPIRED_CARD
+
+
+class InvalidRequest(ProviderError):
+    """The provider rejected our request as wrong; fix it rather than retry."""
+
+    code = ErrorCode.INVALID_REQUEST
+
+
+class NotFound(InvalidRequest):
+    """The provider has no object with that id (on this account)."""
+
+
+class NotSupported(InvalidRequest):
+    """The provider has no such operation (e.g. PayPal has no OXXO)."""
+
+
+class AuthenticationError(ProviderError):
+    """Credentials were refused; an operator must fix the configuration."""
+
+    code = ErrorCode.AUTHENTICATION
+
+
+class RateLimited(ProviderError):
+    """Too many requests; wait ``retry_after`` seconds when given."""
+
+    code = ErrorCode.RATE_LIMITED
+    default_retryable = True
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider is down, slow or answering 5xx."""
+
+    code = ErrorCode.PROVIDER_UNAVAILABLE
+    default_retryable = True
+
+
+class ProviderTimeout(ProviderUnavailable):
+    """No complete answer within the configured timeout."""
+
+
+class CircuitOpen(ProviderUnavailable):
+    """Calls are short-circuited after repeated failures; try after ``retry_after``."""
+
+
+class MalformedResponse(ProviderUnavailable):
+    """An answer we cannot interpret (bad JSON, missing field, unknown status)."""
+
+    # Not retried automatically: the provider may already have acted on the request.
+    default_retryable = False
+
+
+class ProviderConfigError(ProviderException, ValueError):
+    """A connector was configured without a credential or with a bad setting."""
+
+
+class WebhookVerificationError(ProviderException):
+    """A webhook whose authenticity or freshness cannot be established."""
+
+    reason = "invalid"
+
+
+class InvalidSignature(WebhookVerificationError):
+    """The signature does not match any configured secret."""
+
+    reason = "invalid"
+
+
+class StaleSignature(WebhookVerificationError):
+    """The signature is valid but older than the tolerance (a possible replay)."""
+
+    reason = "stale"
+
+
+class MalformedWebhook(WebhookVerificationError):
+    """Missing signature header or a body that is not the expected JSON."""
+
+    reason = "malformed"
+
+
+_BY_STATUS: dict[int, type[ProviderError]] = {
+    400: InvalidRequest,
+    401: AuthenticationError,
+    402: PaymentDeclined,
+    403: AuthenticationError,
+    404: NotFound,
+    409: InvalidRequest,
+    422: InvalidRequest,
+    429: RateLimited,
+}
+
+
+def error_for_status(
+    status: int, *, provider: str, message: str, provider_code: str | None = None, **kwargs: Any
+) -> ProviderError:
+    """The fallback mapping from an HTTP status to a normalised error."""
+    if status >= 500:
+        cls: type[ProviderError] = ProviderUnavailable
+    else:
+        cls = _BY_STATUS.get(status, InvalidRequest)
+    return cls(
+        message, provider=provider, provider_code=provider_code, http_status=status, **kwargs
+    )
+
+
+@contextmanager
+def reading_response(provider: str, what: str) -> Iterator[None]:
+    """Turn a KeyError/TypeError/ValueError while reading an answer into MalformedResponse."""
+    try:
+        yield
+    except ProviderError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+        raise MalformedResponse(
+            f"could not read {what}: {type(exc).__name__}: {exc}", provider=provider
+        ) from exc

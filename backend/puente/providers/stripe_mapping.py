@@ -1,0 +1,305 @@
+"""Reading Stripe objects and error bodies into Puente's normalised values; pure functions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from puente.money import from_centavos
+from puente.providers.errors import (
+    AuthenticationError,
+    ErrorCode,
+    ExpiredCard,
+    InsufficientFunds,
+    InvalidRequest,
+    MalformedResponse,
+    NotFound,
+    PaymentDeclined,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+    error_for_status,
+    reading_response,
+)
+from puente.providers.stripe_webhooks import EXPIRED_CODE
+from puente.providers.values import (
+    NextAction,
+    PaymentMethod,
+    PaymentStatus,
+    ProviderCustomer,
+    ProviderPayment,
+    ProviderRefund,
+    ProviderSettlement,
+    ProviderTransaction,
+    RefundStatus,
+    SavedPaymentMethod,
+)
+
+__all__ = [
+    "STRIPE_METHODS",
+    "stripe_customer",
+    "stripe_error",
+    "stripe_payment",
+    "stripe_payment_method",
+    "stripe_refund",
+    "stripe_settlement",
+    "stripe_transaction",
+]
+
+PROVIDER = "stripe"
+STRIPE_METHODS = {
+    "card": PaymentMethod.CARD,
+    "oxxo": PaymentMethod.CASH,
+    "customer_balance": PaymentMethod.SPEI,
+}
+_REFUND_STATUSES = {s.value: s for s in RefundStatus}
+_PENDING = {"requires_confirmation", "processing", "requires_capture"}
+
+
+def _when(value: Any) -> datetime | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    return None
+
+
+def _currency(obj: Mapping[str, Any]) -> str:
+    return str(obj.get("currency") or "mxn").upper()
+
+
+def _decline_class(code: str | None, decline_code: str | None) -> type[PaymentDeclined]:
+    if "insufficient_funds" in (code, decline_code):
+        return InsufficientFunds
+    if "expired_card" in (code, decline_code):
+        return ExpiredCard
+    return PaymentDeclined
+
+
+def _status(pi: Mapping[str, Any], charge: Mapping[str, Any] | None) -> PaymentStatus:
+    raw = pi["status"]
+    if raw == "succeeded":
+        if charge and charge.get("disputed"):
+            return PaymentStatus.CHARGED_BACK
+        refunded = charge.get("amount_refunded", 0) if charge else 0
+        if refunded and refunded >= pi["amount"]:
+            return PaymentStatus.REFUNDED
+        return PaymentStatus.PARTIALLY_REFUNDED if refunded else PaymentStatus.SUCCEEDED
+    if raw == "requires_payment_method":
+        # Stripe reuses this status for "never tried", "declined" and "voucher lapsed".
+        error = pi.get("last_payment_error")
+        if not error:
+            return PaymentStatus.PENDING
+        return PaymentStatus.EXPIRED if error.get("code") == EXPIRED_CODE else PaymentStatus.FAILED
+    if raw == "requires_action":
+        return PaymentStatus.REQUIRES_ACTION
+    if raw == "canceled":
+        return PaymentStatus.CANCELED
+    if raw in _PENDING:
+        return PaymentStatus.PENDING
+    raise MalformedResponse(
+        f"unknown PaymentIntent status {raw!r}", provider=PROVIDER, provider_code=str(raw)
+    )
+
+
+def _next_action(action: Mapping[str, Any] | None) -> NextAction | None:
+    if not action:
+        return None
+    kind = action.get("type")
+    if kind == "redirect_to_url":
+        return NextAction(redirect_url=action["redirect_to_url"]["url"])
+    if kind == "oxxo_display_details":
+        details = action["oxxo_display_details"]
+        return NextAction(
+            reference=details.get("number"),
+            expires_at=_when(details.get("expires_after")),
+            voucher_url=details.get("hosted_voucher_url"),
+        )
+    if kind == "display_bank_transfer_instructions":
+        details = action["display_bank_transfer_instructions"]
+        addresses = details.get("financial_addresses") or []
+        spei = next((a["spei"] for a in addresses if a.get("type") == "spei"), {})
+        remaining = details.get("amount_remaining")
+        return NextAction(
+            clabe=spei.get("clabe"),
+            bank=spei.get("bank_name"),
+            reference=details.get("reference"),
+            voucher_url=details.get("hosted_instructions_url"),
+            amount_remaining=from_centavos(remaining) if isinstance(remaining, int) else None,
+        )
+    return NextAction()  # e.g. use_stripe_sdk: the payer acts inside Stripe.js
+
+
+def stripe_payment(pi: Mapping[str, Any]) -> ProviderPayment:
+    """A PaymentIntent (``latest_charge`` expanded or not) as a ``ProviderPayment``."""
+    with reading_response(PROVIDER, "PaymentIntent"):
+        if pi.get("object") != "payment_intent":
+            raise MalformedResponse("expected a payment_intent object", provider=PROVIDER)
+        types = pi.get("payment_method_types") or []
+        method = STRIPE_METHODS.get(types[0]) if types else None
+        if method is None:
+            raise MalformedResponse(
+                f"unsupported payment method types {types!r}", provider=PROVIDER
+            )
+        latest = pi.get("latest_charge")
+        charge = latest if isinstance(latest, Mapping) else None
+        error = pi.get("last_payment_error") or {}
+        failure_code = None
+        if error:
+            is_card = error.get("type") == "card_error"
+            failure_code = (
+                _decline_class(error.get("code"), error.get("decline_code")).code.value
+                if is_card
+                else ErrorCode.INVALID_REQUEST.value
+            )
+        customer = pi.get("customer")
+        return ProviderPayment(
+            provider=PROVIDER,
+            provider_id=pi["id"],
+            status=_status(pi, charge),
+            amount=from_centavos(pi["amount"]),
+            method=method,
+            currency=_currency(pi),
+            raw_status=pi["status"],
+            next_action=_next_action(pi.get("next_action")),
+            failure_code=failure_code,
+            failure_message=error.get("message"),
+            provider_failure_code=error.get("decline_code") or error.get("code"),
+            amount_refunded=from_centavos(charge.get("amount_refunded", 0) if charge else 0),
+            customer_id=customer if isinstance(customer, str) else None,
+            created_at=_when(pi.get("created")),
+            metadata=dict(pi.get("metadata") or {}),
+            raw=pi,
+        )
+
+
+def stripe_error(response: httpx.Response) -> ProviderError:
+    """A non-2xx Stripe answer as the normalised error, keeping Stripe's code and message."""
+    status = response.status_code
+    try:
+        error = response.json()["error"]
+        if not isinstance(error, Mapping):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        return error_for_status(
+            status, provider=PROVIDER, message=f"HTTP {status} without a Stripe error body"
+        )
+    kind, code, decline = error.get("type"), error.get("code"), error.get("decline_code")
+    cls: type[ProviderError]
+    if status in (401, 403):
+        cls = AuthenticationError
+    elif status == 429 or code in ("rate_limit", "lock_timeout"):
+        cls = RateLimited
+    elif kind == "card_error":
+        cls = _decline_class(code, decline)
+    elif status >= 500 or kind == "api_error":
+        cls = ProviderUnavailable
+    elif status == 404:
+        cls = NotFound
+    else:
+        cls = InvalidRequest
+    payment = None
+    if isinstance(error.get("payment_intent"), Mapping):
+        try:  # a declined PaymentIntent still exists; the service records its id
+            payment = stripe_payment(error["payment_intent"])
+        except ProviderError:
+            payment = None
+    return cls(
+        str(error.get("message") or f"HTTP {status}"),
+        provider=PROVIDER,
+        provider_code=decline or code or kind,
+        http_status=status,
+        raw=dict(error),
+        payment=payment,
+    )
+
+
+def stripe_customer(body: Mapping[str, Any]) -> ProviderCustomer:
+    """A Stripe customer."""
+    with reading_response(PROVIDER, "customer"):
+        return ProviderCustomer(PROVIDER, body["id"], body.get("name"), body.get("email"), raw=body)
+
+
+def stripe_payment_method(body: Mapping[str, Any]) -> SavedPaymentMethod:
+    """An attached card PaymentMethod (brand and last four only)."""
+    with reading_response(PROVIDER, "payment method"):
+        card = body.get("card") or {}
+        return SavedPaymentMethod(
+            PROVIDER,
+            body["id"],
+            body.get("customer"),
+            PaymentMethod.CARD,
+            brand=card.get("brand"),
+            last4=card.get("last4"),
+            exp_month=card.get("exp_month"),
+            exp_year=card.get("exp_year"),
+            raw=body,
+        )
+
+
+def stripe_refund(body: Mapping[str, Any], payment_id: str) -> ProviderRefund:
+    """A Stripe refund; an unknown status is a ``MalformedResponse``."""
+    with reading_response(PROVIDER, "refund"):
+        status = _REFUND_STATUSES.get(body["status"])
+        if status is None:
+            raise MalformedResponse(
+                f"unknown refund status {body['status']!r}",
+                provider=PROVIDER,
+                provider_code=str(body["status"]),
+            )
+        return ProviderRefund(
+            PROVIDER,
+            body["id"],
+            body.get("payment_intent") or payment_id,
+            from_centavos(body["amount"]),
+            status,
+            raw_status=body["status"],
+            currency=_currency(body),
+            created_at=_when(body.get("created")),
+            raw=body,
+        )
+
+
+def stripe_transaction(
+    item: Mapping[str, Any], payout_id: str | None = None
+) -> ProviderTransaction:
+    """A balance transaction (charge, refund, fee, adjustment, payout)."""
+    with reading_response(PROVIDER, "balance transaction"):
+        source = item.get("source")
+        created = _when(item["created"])
+        if created is None:
+            raise MalformedResponse("balance transaction without 'created'", provider=PROVIDER)
+        return ProviderTransaction(
+            PROVIDER,
+            item["id"],
+            item["type"],
+            from_centavos(item["amount"]),
+            from_centavos(item.get("fee", 0)),
+            from_centavos(item["net"]),
+            item["status"],
+            created,
+            currency=_currency(item),
+            available_on=_when(item.get("available_on")),
+            source_id=source.get("id") if isinstance(source, Mapping) else source,
+            settlement_id=payout_id,
+            raw=item,
+        )
+
+
+def stripe_settlement(item: Mapping[str, Any]) -> ProviderSettlement:
+    """A payout to the institution's bank account."""
+    with reading_response(PROVIDER, "payout"):
+        created = _when(item["created"])
+        if created is None:
+            raise MalformedResponse("payout without 'created'", provider=PROVIDER)
+        return ProviderSettlement(
+            PROVIDER,
+            item["id"],
+            from_centavos(item["amount"]),
+            item["status"],
+            created,
+            currency=_currency(item),
+            arrival_date=_when(item.get("arrival_date")),
+            raw=item,
+        )

@@ -1,0 +1,194 @@
+"""Stripe webhook signatures (sign and verify) and event normalisation; pure functions.
+
+Stripe signs each delivery with ``Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>...]`` where
+``v1`` is hex HMAC-SHA256 keyed with the endpoint secret (``whsec_...`` as UTF-8) over
+``f"{t}.{raw_body}"``. A delivery is authentic if any ``v1`` matches (compared in constant
+time), and fresh if ``t`` is no older than the tolerance (300 s, as stripe-python's
+``Webhook.DEFAULT_TOLERANCE``); future timestamps are accepted, as the SDK does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from puente.money import from_centavos
+from puente.providers.errors import InvalidSignature, MalformedWebhook, StaleSignature
+from puente.providers.values import EventKind, NormalisedEvent
+
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "SIGNATURE_HEADER",
+    "compute_stripe_signature",
+    "normalise_stripe_event",
+    "stripe_signature_header",
+    "verify_stripe_signature",
+]
+
+SIGNATURE_HEADER = "Stripe-Signature"
+DEFAULT_TOLERANCE = 300
+# Stripe's code when an OXXO/SPEI reference lapses unpaid; the PI falls back to
+# requires_payment_method and sends payment_intent.payment_failed.
+EXPIRED_CODE = "payment_intent_payment_attempt_expired"
+# Known families that never change a payment's state in Puente's eyes.
+IGNORED_PREFIXES = (
+    "payout.",
+    "customer.",
+    "customer_cash_balance_transaction.",
+    "cash_balance.",
+    "payment_method.",
+    "balance.",
+)
+
+
+def compute_stripe_signature(payload: bytes, secret: str, timestamp: int) -> str:
+    """Hex HMAC-SHA256 of ``"{timestamp}.{payload}"`` keyed with ``secret``."""
+    message = str(timestamp).encode() + b"." + payload
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def stripe_signature_header(payload: bytes, secret: str, timestamp: int) -> str:
+    """The ``Stripe-Signature`` value Stripe would send for ``payload`` at ``timestamp``."""
+    return f"t={timestamp},v1={compute_stripe_signature(payload, secret, timestamp)}"
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    wanted = name.lower()
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            return value
+    return None
+
+
+def _parse_header(value: str) -> tuple[int, list[str]]:
+    timestamp: int | None = None
+    signatures: list[str] = []
+    for item in value.split(","):
+        key, sep, text = item.strip().partition("=")
+        if not sep:
+            continue
+        if key == "t":
+            try:
+                timestamp = int(text)
+            except ValueError:
+                raise MalformedWebhook("Stripe-Signature has a non-numeric timestamp") from None
+        elif key == "v1":
+            signatures.append(text)
+    if timestamp is None:
+        raise MalformedWebhook("Stripe-Signature has no timestamp")
+    return timestamp, signatures
+
+
+def verify_stripe_signature(
+    raw_body: bytes,
+    headers: Mapping[str, str],
+    secrets: str | Sequence[str],
+    *,
+    now: datetime | None = None,
+    tolerance: int = DEFAULT_TOLERANCE,
+) -> NormalisedEvent:
+    """Authenticate a Stripe delivery and return it normalised, or raise a verification error.
+
+    ``secrets`` may hold several endpoint secrets while one is being rotated.
+    """
+    header = _header(headers, SIGNATURE_HEADER)
+    if not header:
+        raise MalformedWebhook("missing Stripe-Signature header")
+    timestamp, signatures = _parse_header(header)
+    if not signatures:
+        raise InvalidSignature("Stripe-Signature has no v1 signature")
+    candidates = [secrets] if isinstance(secrets, str) else list(secrets)
+    expected = [compute_stripe_signature(raw_body, s, timestamp) for s in candidates if s]
+    # Check every pair without stopping early, so timing says nothing about which one matched.
+    matched = False
+    for signature in signatures:
+        for value in expected:
+            matched |= hmac.compare_digest(value, signature)
+    if not matched:
+        raise InvalidSignature("no Stripe-Signature v1 matches the webhook secret")
+    current = (now or datetime.now(UTC)).timestamp()
+    if tolerance and timestamp < current - tolerance:
+        raise StaleSignature(f"signature timestamp is older than {tolerance}s")
+    try:
+        event = json.loads(raw_body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise MalformedWebhook("webhook body is not JSON") from None
+    return normalise_stripe_event(event)
+
+
+def _object(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, Mapping) else None
+    return obj if isinstance(obj, Mapping) else {}
+
+
+def _amount(value: Any) -> Any:
+    return from_centavos(value) if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _kind_and_payment(event_type: str, obj: Mapping[str, Any]) -> tuple[EventKind, Any, Any]:
+    """(kind, provider payment id, amount) for one Stripe event type."""
+    if event_type.startswith("payment_intent."):
+        pid, amount = obj.get("id"), _amount(obj.get("amount"))
+        action = event_type.removeprefix("payment_intent.")
+        if action == "succeeded":
+            return EventKind.PAYMENT_SUCCEEDED, pid, _amount(obj.get("amount_received"))
+        if action == "payment_failed":
+            error = obj.get("last_payment_error") or {}
+            code = error.get("code") if isinstance(error, Mapping) else None
+            kind = EventKind.PAYMENT_EXPIRED if code == EXPIRED_CODE else EventKind.PAYMENT_FAILED
+            return kind, pid, amount
+        simple = {
+            "canceled": EventKind.PAYMENT_CANCELED,
+            "requires_action": EventKind.PAYMENT_REQUIRES_ACTION,
+            "processing": EventKind.PAYMENT_PENDING,
+            "partially_funded": EventKind.PAYMENT_PENDING,
+            "created": EventKind.IGNORED,
+            "amount_capturable_updated": EventKind.IGNORED,
+        }
+        return simple.get(action, EventKind.UNKNOWN), pid, amount
+    if event_type == "charge.refunded":
+        return (
+            EventKind.PAYMENT_REFUNDED,
+            obj.get("payment_intent"),
+            _amount(obj.get("amount_refunded")),
+        )
+    if event_type.startswith("charge.dispute."):
+        kind = EventKind.CHARGEBACK if event_type == "charge.dispute.created" else EventKind.IGNORED
+        return kind, obj.get("payment_intent"), _amount(obj.get("amount"))
+    if event_type.startswith(("charge.", "refund.")):
+        # The PaymentIntent events already say what these say; keep one source of truth.
+        return EventKind.IGNORED, obj.get("payment_intent"), _amount(obj.get("amount"))
+    if event_type == "payout.paid":
+        return EventKind.PAYOUT_PAID, None, _amount(obj.get("amount"))
+    if event_type == "payout.failed":
+        return EventKind.PAYOUT_FAILED, None, _amount(obj.get("amount"))
+    if event_type.startswith(IGNORED_PREFIXES):
+        return EventKind.IGNORED, None, None
+    return EventKind.UNKNOWN, None, None
+
+
+def normalise_stripe_event(event: Any) -> NormalisedEvent:
+    """A Stripe ``event`` object as a ``NormalisedEvent``; unknown types become ``unknown``."""
+    if not isinstance(event, Mapping):
+        raise MalformedWebhook("webhook body is not a JSON object")
+    event_id, event_type, created = event.get("id"), event.get("type"), event.get("created")
+    if not isinstance(event_id, str) or not isinstance(event_type, str):
+        raise MalformedWebhook("webhook has no event id or type")
+    if not isinstance(created, int) or isinstance(created, bool):
+        raise MalformedWebhook("webhook has no numeric 'created'")
+    kind, payment_id, amount = _kind_and_payment(event_type, _object(event))
+    return NormalisedEvent(
+        provider="stripe",
+        event_id=event_id,
+        type=event_type,
+        kind=kind,
+        occurred_at=datetime.fromtimestamp(created, UTC),
+        provider_payment_id=payment_id if isinstance(payment_id, str) else None,
+        amount=amount,
+        raw=event,
+    )

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+
+from puente.sandbox.stripe import StripeSimulator, create_stripe_sandbox
+
+STRIPE_KEY = "sk_test_sandbox_tests_0123456789"
+STRIPE_WHSEC = "whsec_sandbox_tests_0123456789"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class Clock:
+    """Wall-clock seconds the test moves by hand."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Inbox:
+    """Puente's webhook endpoint, as far as the simulator can tell."""
+
+    statuses: list[int] = field(default_factory=list)  # answers to give, then 200
+    received: list[httpx.Request] = field(default_factory=list)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.received.append(request)
+        return httpx.Response(self.statuses.pop(0) if self.statuses else 200)
+
+    def types(self) -> list[str]:
+        import json
+
+        return [json.loads(r.content)["type"] for r in self.received]
+
+
+@dataclass
+class StripeSandbox:
+    app: object
+    simulator: StripeSimulator
+    client: httpx.AsyncClient
+    inbox: Inbox
+    clock: Clock
+    sleeps: list[float]
+
+
+@pytest.fixture
+async def stripe_sandbox() -> AsyncIterator[StripeSandbox]:
+    inbox, clock, sleeps = Inbox(), Clock(), []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    app = create_stripe_sandbox(
+        {"secret_key": STRIPE_KEY, "webhook_secret": STRIPE_WHSEC},
+        "http://puente.test/webhooks/stripe",
+        httpx.MockTransport(inbox.handle),
+        clock,
+        sleep=sleep,
+        seed=3,
+    )
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://stripe.test",
+        headers={"Authorization": f"Bearer {STRIPE_KEY}"},
+    )
+    async with client:
+        yield StripeSandbox(app, app.state.simulator, client, inbox, clock, sleeps)
