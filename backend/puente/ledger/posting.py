@@ -156,9 +156,10 @@ async def account_balance(ref: AccountRef, conn: BaseDBAsyncClient | None = None
         await Posting.filter(account__code=ref.code)
         .using_db(conn)
         .annotate(total=Sum("amount_centavos"))
+        .group_by("account_id")
         .values("total")
     )
-    total = int(rows[0]["total"] or 0) if rows else 0
+    total = sum(int(row["total"] or 0) for row in rows)
     return -total if ref.type in CREDIT_NORMAL else total
 
 
@@ -185,19 +186,21 @@ async def loan_account_balances(
     return result
 
 
-PAYMENT_KINDS = (JournalKind.PAYMENT, JournalKind.REFUND, JournalKind.CHARGEBACK)
+PAYMENT_KINDS = frozenset({JournalKind.PAYMENT, JournalKind.REFUND, JournalKind.CHARGEBACK})
 
 
 async def installment_activity(
     loan_ids: Sequence[int], conn: BaseDBAsyncClient | None = None
 ) -> dict[int, dict[int, dict[str, dict[str, int]]]]:
-    """Per loan and installment number, centavos ``charged`` and ``paid`` per component.
+    """Per loan and installment number, centavos per component in three buckets.
 
-    ``charged`` sums debits from billing and late charges; ``paid`` sums credits from
-    payments minus their refunds and chargebacks (which post the opposite).
+    ``billed``: what billing entries made receivable (the contract falling due);
+    ``charged``: other charges (moratorium interest, late fees);
+    ``paid``: payments net of their refunds and chargebacks (which post the opposite).
     """
     result: dict[int, dict[int, dict[str, dict[str, int]]]] = {
-        loan_id: defaultdict(lambda: {"charged": {}, "paid": {}}) for loan_id in loan_ids
+        loan_id: defaultdict(lambda: {"billed": {}, "charged": {}, "paid": {}})
+        for loan_id in loan_ids
     }
     if not loan_ids:
         return result
@@ -212,7 +215,12 @@ async def installment_activity(
         bucket = result[row["account__loan_id"]][row["installment_number"]]
         component = row["component"] or "unknown"
         total = int(row["total"] or 0)
-        side = "paid" if row["entry__kind"] in PAYMENT_KINDS else "charged"
-        amount = -total if side == "paid" else total
+        kind = JournalKind(row["entry__kind"])
+        if kind in PAYMENT_KINDS:
+            side, amount = "paid", -total
+        elif kind is JournalKind.BILLING:
+            side, amount = "billed", total
+        else:
+            side, amount = "charged", total
         bucket[side][component] = bucket[side].get(component, 0) + amount
     return result

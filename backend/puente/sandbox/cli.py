@@ -1,6 +1,6 @@
 """``puente sandbox``: run the simulators alone, or poke a running one (pay, expire, faults).
 
-puente sandbox serve [--port 8001] [--webhook-base-url http://127.0.0.1:8000/webhooks]
+puente sandbox serve [--port 8100] [--webhook-base-url http://127.0.0.1:8000/webhooks]
 puente sandbox references [--url http://127.0.0.1:8000/sandbox]
 puente sandbox pay stripe pi_123 [--amount 150.00]
 puente sandbox expire stripe pi_123
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="run every simulator on its own port")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8001)
+    serve.add_argument("--port", type=int, default=8100)
     serve.add_argument(
         "--webhook-base-url",
         default="http://127.0.0.1:8000/webhooks",

@@ -1,0 +1,150 @@
+"""The ``puente`` command (names fixed by ../shared/contract.md)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from puente.config import ConfigError, Settings, development_settings, load_settings
+
+__all__ = ["main"]
+
+STATE_DIR = Path("var")
+
+
+def _runtime(settings: Settings):
+    from puente.runtime import Runtime
+
+    return Runtime.from_settings(settings)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from puente.db import migrate
+
+    settings = load_settings()
+    asyncio.run(migrate(settings.database_url))
+    print("migrations applied")
+    return 0
+
+
+def cmd_export_schema(args: argparse.Namespace) -> int:
+    from puente.graphql.schema import schema
+
+    sys.stdout.write(schema.as_str() + "\n")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from puente.audit.service import verify_audit_log
+    from puente.db import open_database
+
+    settings = load_settings()
+
+    async def run() -> int:
+        async with open_database(settings.database_url):
+            report, head = await verify_audit_log()
+        if report.ok:
+            print(f"audit log intact: {report.checked} entries verified (head seq {head})")
+            return 0
+        print(
+            f"audit log BROKEN at seq {report.first_bad_seq}: {report.reason} "
+            f"({report.checked} entries verified before it)",
+            file=sys.stderr,
+        )
+        return 1
+
+    return asyncio.run(run())
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    try:
+        _runtime(load_settings())
+    except ConfigError as exc:
+        print(f"puente serve: {exc}", file=sys.stderr)
+        return 2
+    uvicorn.run(
+        "puente.app:app_from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        log_level="info",
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from puente.demo import DEMO_LOGINS
+    from puente.demo_app import build_demo_app
+
+    base = load_settings()
+    settings = development_settings(base, STATE_DIR).with_overrides(
+        base_url=f"http://{args.host}:{args.port}"
+    )
+    app, runtime = asyncio.run(build_demo_app(settings))
+    url = settings.base_url
+    print(f"\nPuente demo running at {url}/  (sandbox: {url}/sandbox/)")
+    print(f"database: {settings.database_url}")
+    print("demo logins:")
+    for email, password, who in DEMO_LOGINS:
+        print(f"  {email:24} {password:18} {who}")
+    print()
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def cmd_sandbox(argv: Sequence[str]) -> int:
+    from puente.sandbox.cli import main as sandbox_main
+
+    argv = list(argv)
+    if not argv or argv[0].startswith("-"):
+        argv = ["serve", *argv]
+    return sandbox_main(argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="puente", description="Puente command line")
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="demo data + app + sandboxes on SQLite")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.set_defaults(func=cmd_demo)
+    serve = commands.add_parser("serve", help="production server (configuration from env)")
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+    migrate = commands.add_parser("migrate", help="apply migrations to PUENTE_DATABASE_URL")
+    migrate.set_defaults(func=cmd_migrate)
+    commands.add_parser("sandbox", help="provider simulators alone", add_help=False)
+    export = commands.add_parser("export-schema", help="print the GraphQL SDL")
+    export.set_defaults(func=cmd_export_schema)
+    audit = commands.add_parser("audit", help="audit log tools")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_commands.add_parser("verify", help="check the hash chain")
+    verify.set_defaults(func=cmd_audit_verify)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "sandbox":
+        return cmd_sandbox(argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"puente: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The GraphQL door: strawberry schema, context and the ASGI view."""

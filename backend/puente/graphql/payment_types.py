@@ -1,0 +1,156 @@
+"""GraphQL types of payments and saved payment methods (names fixed by the contract)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+
+import strawberry
+
+from puente.graphql.types import Money, Node, PageInfo, encode_global_id, money
+from puente.payments.models import Payment as PaymentModel
+from puente.payments.models import PaymentMethod as PaymentMethodModel
+
+__all__ = [
+    "NextActionType",
+    "Payment",
+    "PaymentConnection",
+    "PaymentEdge",
+    "PaymentMethod",
+    "PaymentMethodType",
+    "PaymentNextAction",
+    "PaymentStatus",
+    "Provider",
+]
+
+
+@strawberry.enum
+class PaymentStatus(Enum):
+    CREATED = "created"
+    PENDING = "pending"
+    REQUIRES_ACTION = "requires_action"
+    PAID = "paid"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELED = "canceled"
+    REFUNDED = "refunded"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    CHARGED_BACK = "charged_back"
+
+
+@strawberry.enum
+class PaymentMethodType(Enum):
+    CARD = "card"
+    SPEI = "spei"
+    CASH = "cash"
+    PAYPAL = "paypal"
+
+
+@strawberry.enum
+class Provider(Enum):
+    STRIPE = "stripe"
+    CONEKTA = "conekta"
+    OPENPAY = "openpay"
+    MERCADO_PAGO = "mercadopago"
+    PAYPAL = "paypal"
+    STP = "stp"
+
+
+@strawberry.enum
+class NextActionType(Enum):
+    NONE = "NONE"
+    REDIRECT = "REDIRECT"
+    SPEI_TRANSFER = "SPEI_TRANSFER"
+    CASH_VOUCHER = "CASH_VOUCHER"
+
+
+@strawberry.type
+class PaymentNextAction:
+    type: NextActionType
+    redirect_url: str | None = None
+    clabe: str | None = None
+    bank: str | None = None
+    reference: str | None = None
+    expires_at: datetime | None = None
+    voucher_url: str | None = None
+    barcode_url: str | None = None
+
+
+def _value(value: object) -> str:
+    return value.value if isinstance(value, Enum) else str(value)
+
+
+@strawberry.type
+class Payment(Node):
+    status: PaymentStatus
+    amount: Money
+    method: PaymentMethodType
+    provider: Provider
+    provider_reference: str | None
+    next_action: PaymentNextAction | None
+    created_at: datetime
+    paid_at: datetime | None
+
+    @classmethod
+    def from_model(cls, payment: PaymentModel) -> Payment:
+        action = None
+        if payment.next_action:
+            data = dict(payment.next_action)
+            expires = data.get("expires_at")
+            action = PaymentNextAction(
+                type=NextActionType(data.get("type", "NONE")),
+                redirect_url=data.get("redirect_url"),
+                clabe=data.get("clabe"),
+                bank=data.get("bank"),
+                reference=data.get("reference"),
+                expires_at=datetime.fromisoformat(expires) if expires else None,
+                voucher_url=data.get("voucher_url"),
+                barcode_url=data.get("barcode_url"),
+            )
+        return cls(
+            id=encode_global_id("Payment", payment.id),
+            status=PaymentStatus(_value(payment.status)),
+            amount=money(Decimal(payment.amount_centavos) / 100),
+            method=PaymentMethodType(_value(payment.method)),
+            provider=Provider(_value(payment.provider)),
+            provider_reference=payment.provider_reference,
+            next_action=action,
+            created_at=payment.created_at,
+            paid_at=payment.paid_at,
+        )
+
+
+@strawberry.type
+class PaymentEdge:
+    cursor: str
+    node: Payment
+
+
+@strawberry.type
+class PaymentConnection:
+    edges: list[PaymentEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type(description="A saved way to pay; never a full card number or CLABE.")
+class PaymentMethod(Node):
+    method: PaymentMethodType
+    provider: Provider
+    label: str
+    card_brand: str | None
+    card_last4: str | None
+    clabe_last4: str | None
+
+    @classmethod
+    def from_model(cls, method: PaymentMethodModel) -> PaymentMethod:
+        return cls(
+            id=encode_global_id("PaymentMethod", method.id),
+            method=PaymentMethodType(_value(method.method)),
+            provider=Provider(_value(method.provider)),
+            label=method.label,
+            card_brand=method.card_brand,
+            card_last4=method.card_last4,
+            clabe_last4=method.clabe_last4,
+        )

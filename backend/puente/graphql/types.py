@@ -1,0 +1,278 @@
+"""GraphQL object types (names fixed by ../shared/contract.md)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import date
+from decimal import Decimal
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+
+from puente.loans.state import InstallmentView, LoanBalanceView, LoanView
+from puente.money import CURRENCY, round_centavos
+
+__all__ = [
+    "AmortizationMethod",
+    "AuthError",
+    "AuthTokens",
+    "DayCount",
+    "Installment",
+    "InstallmentStatus",
+    "Loan",
+    "LoanBalance",
+    "LoanConnection",
+    "LoanEdge",
+    "LoanSimulation",
+    "LoanSimulationInput",
+    "LoanStatus",
+    "LoginResult",
+    "Money",
+    "Node",
+    "PageInfo",
+    "Periodicity",
+    "ScheduleRow",
+    "User",
+    "decode_global_id",
+    "encode_global_id",
+    "money",
+]
+
+
+def encode_global_id(type_name: str, pk: int) -> strawberry.ID:
+    return strawberry.ID(base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode())
+
+
+def decode_global_id(value: str) -> tuple[str, int] | None:
+    try:
+        text = base64.urlsafe_b64decode(value.encode()).decode()
+        type_name, _, pk = text.partition(":")
+        return type_name, int(pk)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+@strawberry.type(description='An amount of money; amount is a decimal string, e.g. "1234.56".')
+class Money:
+    amount: Decimal
+    currency: str
+
+
+def money(value: Decimal) -> Money:
+    return Money(amount=round_centavos(value), currency=CURRENCY)
+
+
+@strawberry.interface(description="An object with a globally unique id.")
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.enum
+class LoanStatus(Enum):
+    APPLICATION = "application"
+    APPROVED = "approved"
+    DISBURSED = "disbursed"
+    ACTIVE = "active"
+    PAID_OFF = "paid_off"
+    DEFAULTED = "defaulted"
+    WRITTEN_OFF = "written_off"
+    RESTRUCTURED = "restructured"
+
+
+@strawberry.enum
+class InstallmentStatus(Enum):
+    PENDING = "PENDING"
+    PARTIAL = "PARTIAL"
+    PAID = "PAID"
+    OVERDUE = "OVERDUE"
+
+
+@strawberry.enum
+class Periodicity(Enum):
+    WEEKLY = "WEEKLY"
+    BIWEEKLY = "BIWEEKLY"
+    SEMIMONTHLY = "SEMIMONTHLY"
+    MONTHLY = "MONTHLY"
+
+
+@strawberry.enum
+class AmortizationMethod(Enum):
+    FRENCH = "FRENCH"
+    GERMAN = "GERMAN"
+
+
+@strawberry.enum
+class DayCount(Enum):
+    PERIODIC = "PERIODIC"
+    ACTUAL_360 = "ACTUAL_360"
+    ACTUAL_365 = "ACTUAL_365"
+
+
+@strawberry.type
+class User(Node):
+    email: str
+    full_name: str
+    role: str
+
+
+@strawberry.type
+class Installment:
+    number: int
+    due_date: date
+    total: Money
+    paid: Money
+    status: InstallmentStatus
+    principal: Money
+    interest: Money
+    vat: Money
+    charges: Money = strawberry.field(description="Moratorium interest, late fees and their IVA.")
+    outstanding: Money
+
+    @classmethod
+    def from_view(cls, view: InstallmentView) -> Installment:
+        return cls(
+            number=view.number,
+            due_date=view.due_date,
+            total=money(view.total),
+            paid=money(view.paid),
+            status=InstallmentStatus(view.status.value),
+            principal=money(view.principal),
+            interest=money(view.interest),
+            vat=money(view.vat),
+            charges=money(view.charges),
+            outstanding=money(view.outstanding),
+        )
+
+
+@strawberry.type(description="What is owed today, derived from the ledger.")
+class LoanBalance:
+    total: Money
+    principal: Money
+    interest: Money
+    vat: Money
+    late_interest: Money
+    fees: Money
+    overdue: Money
+    days_past_due: int
+    advance: Money = strawberry.field(description="Advance payments held for next installments.")
+
+    @classmethod
+    def from_view(cls, view: LoanBalanceView) -> LoanBalance:
+        return cls(
+            total=money(view.total),
+            principal=money(view.principal),
+            interest=money(view.interest),
+            vat=money(view.vat),
+            late_interest=money(view.late_interest),
+            fees=money(view.fees),
+            overdue=money(view.overdue),
+            days_past_due=view.days_past_due,
+            advance=money(view.advance),
+        )
+
+
+@strawberry.type
+class Loan(Node):
+    status: LoanStatus
+    principal: Money
+    cat: Decimal = strawberry.field(description="CAT in percent, one decimal, without IVA.")
+    balance: LoanBalance
+    next_installment: Installment | None
+    installments: list[Installment]
+    start_date: date
+    term_count: int
+    periodicity: Periodicity
+    annual_rate: Decimal
+
+    @classmethod
+    def from_view(cls, view: LoanView) -> Loan:
+        loan = view.loan
+        upcoming = view.next_installment
+        return cls(
+            id=encode_global_id("Loan", loan.id),
+            status=LoanStatus(loan.status.value if isinstance(loan.status, Enum) else loan.status),
+            principal=money(Decimal(loan.principal_centavos) / 100),
+            cat=Decimal(loan.cat or 0),
+            balance=LoanBalance.from_view(view.balance),
+            next_installment=Installment.from_view(upcoming) if upcoming else None,
+            installments=[Installment.from_view(i) for i in view.installments],
+            start_date=loan.start_date,
+            term_count=loan.term_count,
+            periodicity=Periodicity(loan.periodicity),
+            annual_rate=Decimal(loan.annual_rate),
+        )
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class LoanEdge:
+    cursor: str
+    node: Loan
+
+
+@strawberry.type
+class LoanConnection:
+    edges: list[LoanEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.input
+class LoanSimulationInput:
+    principal: Decimal
+    annual_rate: Decimal = strawberry.field(description="0.36 = 36 % nominal annual, before IVA")
+    term_count: int
+    periodicity: Periodicity
+    method: AmortizationMethod = AmortizationMethod.FRENCH
+    vat_rate: Decimal = Decimal("0.16")
+    opening_fee_rate: Decimal = strawberry.field(
+        default=Decimal("0"), description="The fee is withheld from the disbursement."
+    )
+    day_count: DayCount = DayCount.PERIODIC
+    start_date: date | None = None
+
+
+@strawberry.type
+class ScheduleRow:
+    number: int
+    due_date: date
+    principal: Money
+    interest: Money
+    vat: Money
+    total: Money
+    balance: Money
+
+
+@strawberry.type
+class LoanSimulation:
+    installment_amount: Money
+    total_interest: Money
+    total_vat: Money
+    total_paid: Money
+    cat: Decimal = strawberry.field(description='Percent, one decimal, e.g. "79.6".')
+    schedule: list[ScheduleRow]
+    opening_fee: Money
+    disbursed_amount: Money
+
+
+@strawberry.type
+class AuthTokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+@strawberry.type
+class AuthError:
+    code: str
+    message: str
+
+
+LoginResult = Annotated[AuthTokens | AuthError, strawberry.union("LoginResult")]

@@ -1,0 +1,194 @@
+"""Loan read model: installments and balances derived from the contract and the ledger.
+
+The GraphQL API and the portal both read loans through :func:`load_loan_views`, so they
+show the same centavos.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from puente.enums import LedgerAccountType as T
+from puente.ledger.posting import installment_activity, loan_account_balances
+from puente.loans.engine import MEXICO_BANKS, Component, InstallmentState, days_past_due
+from puente.loans.engine.delinquency import grace_end
+from puente.loans.models import Installment, Loan
+from puente.money import ZERO, from_centavos
+
+__all__ = [
+    "InstallmentStatus",
+    "InstallmentView",
+    "LoanBalanceView",
+    "LoanView",
+    "installment_states",
+    "load_loan_views",
+]
+
+CONTRACT_COMPONENTS = (
+    Component.PRINCIPAL,
+    Component.INTEREST,
+    Component.INTEREST_VAT,
+    Component.FEE,
+)
+
+
+class InstallmentStatus(StrEnum):
+    PENDING = "PENDING"
+    PARTIAL = "PARTIAL"
+    PAID = "PAID"
+    OVERDUE = "OVERDUE"
+
+
+@dataclass(frozen=True, slots=True)
+class InstallmentView:
+    number: int
+    due_date: date
+    principal: Decimal
+    interest: Decimal
+    vat: Decimal
+    charges: Decimal  # moratorium interest, late fees and their IVA
+    total: Decimal
+    paid: Decimal
+    outstanding: Decimal
+    status: InstallmentStatus
+
+
+@dataclass(frozen=True, slots=True)
+class LoanBalanceView:
+    total: Decimal
+    principal: Decimal
+    interest: Decimal
+    vat: Decimal
+    late_interest: Decimal
+    fees: Decimal
+    advance: Decimal  # pagos adelantados held for the next installments
+    overdue: Decimal
+    days_past_due: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoanView:
+    loan: Loan
+    installments: tuple[InstallmentView, ...]
+    balance: LoanBalanceView
+    states: tuple[InstallmentState, ...]
+
+    @property
+    def next_installment(self) -> InstallmentView | None:
+        return next((i for i in self.installments if i.status is not InstallmentStatus.PAID), None)
+
+
+def _contract_due(row: Installment) -> dict[Component, Decimal]:
+    return {
+        Component.PRINCIPAL: from_centavos(row.principal_centavos),
+        Component.INTEREST: from_centavos(row.interest_centavos),
+        Component.INTEREST_VAT: from_centavos(row.vat_centavos),
+        Component.FEE: from_centavos(row.fee_centavos),
+    }
+
+
+def installment_states(
+    rows: Sequence[Installment], activity: Mapping[int, Mapping[str, Mapping[str, int]]]
+) -> tuple[InstallmentState, ...]:
+    """Engine states: the contract plus extra charges, and what payments covered."""
+    states = []
+    for row in rows:
+        due = _contract_due(row)
+        bucket = activity.get(row.number, {"charged": {}, "paid": {}})
+        for name, centavos in bucket.get("charged", {}).items():
+            component = Component(name)
+            due[component] = due.get(component, ZERO) + from_centavos(centavos)
+        paid = {Component(name): from_centavos(c) for name, c in bucket.get("paid", {}).items()}
+        states.append(InstallmentState(row.number, row.due_date, due, paid))
+    return tuple(states)
+
+
+def _status(state: InstallmentState, today: date) -> InstallmentStatus:
+    if state.is_settled:
+        return InstallmentStatus.PAID
+    if today > grace_end(state, MEXICO_BANKS):
+        return InstallmentStatus.OVERDUE
+    if state.paid_total > 0:
+        return InstallmentStatus.PARTIAL
+    return InstallmentStatus.PENDING
+
+
+def _view(state: InstallmentState, today: date) -> InstallmentView:
+    due = state.due
+    charges = (
+        due[Component.LATE_INTEREST]
+        + due[Component.LATE_INTEREST_VAT]
+        + due[Component.FEE_VAT]
+        + due[Component.FEE]
+    )
+    return InstallmentView(
+        number=state.number,
+        due_date=state.due_date,
+        principal=due[Component.PRINCIPAL],
+        interest=due[Component.INTEREST],
+        vat=due[Component.INTEREST_VAT],
+        charges=charges,
+        total=state.due_total,
+        paid=state.paid_total,
+        outstanding=state.outstanding_total,
+        status=_status(state, today),
+    )
+
+
+def _balance(
+    accounts: Mapping[T, int], states: Sequence[InstallmentState], today: date
+) -> LoanBalanceView:
+    def amount(*types: T) -> Decimal:
+        return from_centavos(sum(accounts.get(t, 0) for t in types))
+
+    principal = amount(T.LOAN_PRINCIPAL)
+    interest = amount(T.LOAN_INTEREST)
+    vat = amount(T.LOAN_INTEREST_VAT, T.LOAN_LATE_INTEREST_VAT, T.LOAN_FEE_VAT)
+    late = amount(T.LOAN_LATE_INTEREST)
+    fees = amount(T.LOAN_FEES)
+    advance = amount(T.LOAN_ADVANCE)
+    overdue = sum((s.outstanding_total for s in states if today > grace_end(s, MEXICO_BANKS)), ZERO)
+    return LoanBalanceView(
+        total=principal + interest + vat + late + fees - advance,
+        principal=principal,
+        interest=interest,
+        vat=vat,
+        late_interest=late,
+        fees=fees,
+        advance=advance,
+        overdue=overdue,
+        days_past_due=days_past_due(states, today, MEXICO_BANKS),
+    )
+
+
+async def load_loan_views(
+    loans: Sequence[Loan], today: date, conn: BaseDBAsyncClient | None = None
+) -> list[LoanView]:
+    """Views of many loans with a fixed number of queries (no N+1)."""
+    ids = [loan.id for loan in loans]
+    if not ids:
+        return []
+    rows = await Installment.filter(loan_id__in=ids).using_db(conn).order_by("loan_id", "number")
+    by_loan: dict[int, list[Installment]] = {loan_id: [] for loan_id in ids}
+    for row in rows:
+        by_loan[row.loan_id].append(row)
+    activity = await installment_activity(ids, conn)
+    accounts = await loan_account_balances(ids, conn)
+    views = []
+    for loan in loans:
+        states = installment_states(by_loan[loan.id], activity[loan.id])
+        views.append(
+            LoanView(
+                loan=loan,
+                installments=tuple(_view(s, today) for s in states),
+                balance=_balance(accounts[loan.id], states, today),
+                states=states,
+            )
+        )
+    return views

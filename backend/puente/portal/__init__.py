@@ -1,0 +1,1 @@
+"""The borrower/parent/staff portal: server-rendered pages with htmx."""

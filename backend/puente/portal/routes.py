@@ -1,0 +1,231 @@
+"""Portal pages: thin views over the auth and loan services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import segno
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.templating import Jinja2Templates
+
+from puente.accounts.models import User
+from puente.accounts.service import AuthFailure, AuthService
+from puente.enums import Role
+from puente.loans.access import can_see_loan, own_loans
+from puente.loans.models import Loan
+from puente.loans.state import load_loan_views
+from puente.portal.formatting import fecha, fecha_hora, mxn, mxn_centavos
+from puente.portal.security import CSRF_COOKIE, CSRF_FIELD, csrf_token_for, csrf_valid
+from puente.runtime import Runtime
+
+__all__ = ["SESSION_COOKIE", "portal_routes"]
+
+SESSION_COOKIE = "puente_session"
+MAX_FORM_FIELD = 1024
+
+
+def _templates() -> Jinja2Templates:
+    from puente.app import FRONTEND_DIR
+
+    templates = Jinja2Templates(directory=str(FRONTEND_DIR / "templates"))
+    templates.env.filters["mxn"] = mxn
+    templates.env.filters["mxn_centavos"] = mxn_centavos
+    templates.env.filters["fecha"] = fecha
+    templates.env.filters["fecha_hora"] = fecha_hora
+    return templates
+
+
+class Portal:
+    """The portal's views; each parses input, asks a service, renders a template."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.auth = AuthService(runtime)
+        self.templates = _templates()
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def render(
+        self, request: Request, name: str, context: dict[str, Any], status_code: int = 200
+    ) -> Response:
+        token, is_new = csrf_token_for(request)
+        response = self.templates.TemplateResponse(
+            request, name, {"csrf_token": token, **context}, status_code=status_code
+        )
+        response.headers["cache-control"] = "no-store"
+        if is_new:
+            self._set_cookie(response, CSRF_COOKIE, token, max_age=None)
+        return response
+
+    def _set_cookie(self, response: Response, name: str, value: str, max_age: int | None) -> None:
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            httponly=True,
+            secure=self.runtime.settings.cookie_secure,
+            samesite="lax",
+            path="/",
+        )
+
+    async def current_user(self, request: Request) -> User | None:
+        return await self.auth.session_user(request.cookies.get(SESSION_COOKIE))
+
+    async def form(self, request: Request) -> FormData | None:
+        """The submitted form if its CSRF token is valid, else None."""
+        form = await request.form(max_files=0, max_fields=20, max_part_size=MAX_FORM_FIELD)
+        token = form.get(CSRF_FIELD)
+        if not csrf_valid(request, token if isinstance(token, str) else None):
+            return None
+        return form
+
+    def forbidden(self, request: Request) -> Response:
+        return self.render(
+            request,
+            "pages/error.html",
+            {
+                "title": "Sesión expirada",
+                "message": "El formulario expiró. Vuelve a intentarlo.",
+            },
+            status_code=403,
+        )
+
+    # -- pages -----------------------------------------------------------------------------
+
+    async def login_page(self, request: Request) -> Response:
+        if await self.current_user(request):
+            return RedirectResponse("/", status_code=303)
+        return self.render(request, "pages/login.html", {"email": "", "error": None})
+
+    async def login(self, request: Request) -> Response:
+        form = await self.form(request)
+        if form is None:
+            return self.forbidden(request)
+        email = str(form.get("email", "")).strip()[:254]
+        password = str(form.get("password", ""))[:MAX_FORM_FIELD]
+        otp = str(form.get("otp", "")).strip()[:12] or None
+        outcome = await self.auth.login(email, password, otp)
+        if isinstance(outcome, AuthFailure):
+            return self.render(
+                request,
+                "pages/login.html",
+                {
+                    "email": email,
+                    "error": outcome,
+                    "ask_otp": outcome.code.endswith("OTP") or outcome.code == "OTP_REQUIRED",
+                },
+                status_code=400 if outcome.code != "LOCKED" else 429,
+            )
+        user = await User.get(id=outcome.user_id)
+        target = "/seguridad/mfa" if self.auth.needs_mfa_enrolment(user) else "/"
+        response = RedirectResponse(target, status_code=303)
+        self._set_cookie(
+            response,
+            SESSION_COOKIE,
+            outcome.refresh_token,
+            max_age=self.runtime.settings.refresh_token_ttl_seconds,
+        )
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        form = await self.form(request)
+        if form is None:
+            return self.forbidden(request)
+        await self.auth.logout(request.cookies.get(SESSION_COOKIE))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    async def dashboard(self, request: Request) -> Response:
+        user = await self.current_user(request)
+        if user is None:
+            return RedirectResponse("/login", status_code=303)
+        if self.auth.needs_mfa_enrolment(user):
+            return RedirectResponse("/seguridad/mfa", status_code=303)
+        staff = Role(user.role) in {Role.STAFF, Role.ADMIN}
+        query = Loan.filter(institution_id=user.institution_id) if staff else own_loans(user)
+        loans = await query.order_by("id").limit(200).prefetch_related("product", "student")
+        views = await load_loan_views(loans, self.runtime.today())
+        return self.render(
+            request, "pages/dashboard.html", {"user": user, "views": views, "staff": staff}
+        )
+
+    async def loan_page(self, request: Request) -> Response:
+        user = await self.current_user(request)
+        if user is None:
+            return RedirectResponse("/login", status_code=303)
+        loan_id = request.path_params["loan_id"]
+        loan = await Loan.filter(id=loan_id).prefetch_related("product", "student").first()
+        if loan is None or not can_see_loan(user, loan):
+            return self.render(
+                request,
+                "pages/error.html",
+                {"title": "No encontrado", "message": "Ese crédito no existe o no es tuyo."},
+                status_code=404,
+            )
+        (view,) = await load_loan_views([loan], self.runtime.today())
+        return self.render(request, "pages/loan.html", {"user": user, "view": view})
+
+    async def mfa_page(self, request: Request) -> Response:
+        user = await self.current_user(request)
+        if user is None:
+            return RedirectResponse("/login", status_code=303)
+        if user.mfa_enabled:
+            return self.render(request, "pages/mfa.html", {"user": user, "enabled": True})
+        enrolment = await self.auth.start_mfa_enrolment(user)
+        return self.render(
+            request,
+            "pages/mfa.html",
+            {
+                "user": user,
+                "enabled": False,
+                "secret": enrolment.secret,
+                "qr": _qr_data_uri(enrolment.uri),
+                "error": None,
+            },
+        )
+
+    async def mfa_confirm(self, request: Request) -> Response:
+        user = await self.current_user(request)
+        if user is None:
+            return RedirectResponse("/login", status_code=303)
+        form = await self.form(request)
+        if form is None:
+            return self.forbidden(request)
+        code = str(form.get("code", "")).strip()[:12]
+        if await self.auth.confirm_mfa_enrolment(user, code):
+            return RedirectResponse("/", status_code=303)
+        enrolment = await self.auth.start_mfa_enrolment(user)
+        return self.render(
+            request,
+            "pages/mfa.html",
+            {
+                "user": user,
+                "enabled": False,
+                "secret": enrolment.secret,
+                "qr": _qr_data_uri(enrolment.uri),
+                "error": "El código no coincide. Revisa la hora de tu teléfono e intenta de nuevo.",
+            },
+            status_code=400,
+        )
+
+
+def _qr_data_uri(uri: str) -> str:
+    """The otpauth URI as an SVG QR code in a data: URI (CSP allows data: images only)."""
+    return segno.make(uri, error="m").svg_data_uri(scale=5)
+
+
+def portal_routes(runtime: Runtime) -> list[BaseRoute]:
+    portal = Portal(runtime)
+    return [
+        Route("/", portal.dashboard, methods=["GET"]),
+        Route("/login", portal.login_page, methods=["GET"]),
+        Route("/login", portal.login, methods=["POST"]),
+        Route("/logout", portal.logout, methods=["POST"]),
+        Route("/prestamos/{loan_id:int}", portal.loan_page, methods=["GET"]),
+        Route("/seguridad/mfa", portal.mfa_page, methods=["GET"]),
+        Route("/seguridad/mfa", portal.mfa_confirm, methods=["POST"]),
+    ]

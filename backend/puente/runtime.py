@@ -1,0 +1,58 @@
+"""The process-wide dependencies that services receive (settings, cipher, clock, bus)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from puente.config import Settings
+from puente.security.crypto import FieldCipher, derive_index_key
+from puente.security.passwords import DEFAULT_POLICY, PasswordPolicy
+
+__all__ = ["MEXICO_CITY", "Runtime", "utcnow"]
+
+# Due dates, "today" and receipts are in Mexico City time: a payment at 23:30 on the
+# due date is on time for the borrower even though it is already tomorrow in UTC.
+MEXICO_CITY = ZoneInfo("America/Mexico_City")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class Runtime:
+    """What every service needs; built once per process from :class:`Settings`."""
+
+    settings: Settings
+    cipher: FieldCipher
+    index_key: bytes
+    password_policy: PasswordPolicy = DEFAULT_POLICY
+    clock: Callable[[], datetime] = utcnow
+    extras: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        password_policy: PasswordPolicy = DEFAULT_POLICY,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> Runtime:
+        settings.require_secrets()
+        return cls(
+            settings=settings,
+            cipher=FieldCipher(settings.encryption_keys),
+            index_key=derive_index_key(settings.secret_key),
+            password_policy=password_policy,
+            clock=clock,
+        )
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def today(self) -> date:
+        """Today in Mexico City, the calendar loans are due on."""
+        return self.clock().astimezone(MEXICO_CITY).date()

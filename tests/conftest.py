@@ -1,0 +1,186 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL comes from ``PUENTE_TEST_POSTGRES_URL`` (an admin URL such as
+``postgres://postgres@127.0.0.1:5432/postgres``); the suite creates a throwaway database,
+migrates it, truncates between tests and drops it at the end. Without the variable the
+PostgreSQL half is skipped with a reason, unless ``PUENTE_REQUIRE_POSTGRES=1`` (CI), where a
+missing server is an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import secrets
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from tortoise import Tortoise
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.connection import get_connection
+
+from puente.config import Settings, parse_encryption_keys
+from puente.db import migrate, tortoise_config
+from puente.runtime import Runtime
+from puente.security.passwords import FAST_TEST_POLICY
+
+POSTGRES_URL = os.environ.get("PUENTE_TEST_POSTGRES_URL", "")
+REQUIRE_POSTGRES = os.environ.get("PUENTE_REQUIRE_POSTGRES") == "1"
+BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _key() -> str:
+    return "t1:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+
+
+def make_settings(database_url: str = "sqlite://:memory:", **changes: object) -> Settings:
+    settings = Settings(
+        database_url=database_url,
+        secret_key=secrets.token_urlsafe(48),
+        encryption_keys=parse_encryption_keys(_key()),
+        cookie_secure=False,
+    )
+    return settings.with_overrides(**changes)
+
+
+@dataclass
+class Clock:
+    """A settable clock for services (tests move time instead of sleeping)."""
+
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 11, 27, 18, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def runtime(clock: Clock, database_url: str) -> Runtime:
+    return Runtime.from_settings(
+        make_settings(database_url), password_policy=FAST_TEST_POLICY, clock=clock
+    )
+
+
+# -- database templates ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file; each test gets a copy (fast, and migrations are exercised)."""
+    path = tmp_path_factory.mktemp("sqlite") / "template.sqlite3"
+    asyncio.run(migrate(f"sqlite://{path}"))
+    return path
+
+
+def _pg_url(database: str) -> str:
+    base, _, _ = POSTGRES_URL.rpartition("/")
+    return f"{base}/{database}"
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    dsn = POSTGRES_URL.replace("asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A migrated throwaway PostgreSQL database for the session; dropped at the end."""
+    if not POSTGRES_URL:
+        message = "PUENTE_TEST_POSTGRES_URL is not set: PostgreSQL half of the suite not run"
+        if REQUIRE_POSTGRES:
+            pytest.fail(message + " (PUENTE_REQUIRE_POSTGRES=1)")
+        pytest.skip(message)
+    name = f"puente_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    url = _pg_url(name)
+    try:
+        asyncio.run(migrate(url))
+        yield url
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[str]:
+    """A clean, migrated database URL for one test, on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "test.sqlite3"
+        shutil.copyfile(sqlite_template, path)
+        yield f"sqlite://{path}"
+        return
+    url = request.getfixturevalue("postgres_database")
+    yield url
+    asyncio.run(_truncate_postgres(url))
+
+
+TABLES = (
+    "postings",
+    "journal_entries",
+    "ledger_accounts",
+    "payments",
+    "payment_methods",
+    "installments",
+    "loans",
+    "loan_products",
+    "provider_events",
+    "provider_accounts",
+    "refresh_tokens",
+    "login_failures",
+    "borrower_profiles",
+    "audit_events",
+    "audit_chain_head",
+    "users",
+    "institutions",
+)
+
+
+async def _init(url: str) -> None:
+    # Tortoise caches compiled INSERTs per connection *name*; tests switch dialects under the
+    # same name ("default"), so the cache must not outlive one database.
+    EXECUTOR_CACHE.clear()
+    await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
+
+
+async def _truncate_postgres(url: str) -> None:
+    EXECUTOR_CACHE.clear()
+    await Tortoise.init(config=tortoise_config(url))
+    try:
+        # TRUNCATE does not fire the ledger's row-level append-only triggers.
+        await get_connection("default").execute_script(
+            f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"
+        )
+    finally:
+        await Tortoise.close_connections()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[str]:
+    """Tortoise connected to a clean database for this test (in the test's event loop)."""
+    await _init(database_url)
+    try:
+        yield "postgres" if database_url.startswith(("postgres", "asyncpg")) else "sqlite"
+    finally:
+        await Tortoise.close_connections()

@@ -1,0 +1,69 @@
+"""Build real objects through the services users go through."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from puente.accounts.models import User
+from puente.accounts.users import create_user
+from puente.enums import InstitutionKind, Role
+from puente.institutions.models import Institution
+from puente.loans.models import Loan, LoanProduct
+from puente.loans.service import approve_loan, originate_loan, record_disbursement
+from puente.runtime import Runtime
+
+
+async def institution(slug: str = "financiera", kind: InstitutionKind = InstitutionKind.LENDER):
+    return await Institution.create(slug=slug, name=slug.title(), kind=kind)
+
+
+async def user(
+    runtime: Runtime,
+    inst: Institution,
+    email: str = "ana@example.mx",
+    password: str = "contrasena-segura-1",
+    role: Role = Role.BORROWER,
+) -> User:
+    return await create_user(
+        runtime,
+        institution_id=inst.id,
+        email=email,
+        password=password,
+        full_name="Ana Prueba",
+        role=role,
+    )
+
+
+async def product(inst: Institution, **overrides: object) -> LoanProduct:
+    values: dict[str, object] = {
+        "institution_id": inst.id,
+        "name": "Préstamo personal",
+        "annual_rate": Decimal("0.36"),
+        "vat_rate": Decimal("0.16"),
+        "opening_fee_rate": Decimal("0"),
+    }
+    values.update(overrides)
+    return await LoanProduct.create(**values)
+
+
+async def active_loan(
+    inst: Institution,
+    borrower: User,
+    *,
+    principal: str = "12000.00",
+    term_count: int = 12,
+    start: date = date(2026, 6, 15),
+    **product_overrides: object,
+) -> Loan:
+    prod = await product(inst, **product_overrides)
+    loan = await originate_loan(
+        product=prod,
+        borrower_id=borrower.id,
+        principal=Decimal(principal),
+        term_count=term_count,
+        start_date=start,
+    )
+    await approve_loan(loan)
+    await record_disbursement(loan, on=start)
+    return loan
