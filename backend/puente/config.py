@@ -32,7 +32,18 @@ PROVIDER_ENV_FIELDS: dict[str, tuple[str, ...]] = {
     "openpay": ("merchant_id", "private_key", "webhook_user", "webhook_password"),
     "mercadopago": ("access_token", "webhook_secret"),
     "paypal": ("client_id", "client_secret", "webhook_id"),
-    "stp": ("empresa", "private_key_pem", "cuenta"),
+    "stp": (
+        "empresa",
+        "private_key_pem",
+        "private_key_passphrase",
+        "cuenta",
+        "nombre_ordenante",
+        "rfc_curp_ordenante",
+        "webhook_allowlist",
+        "webhook_secret",
+        "webhook_secret_header",
+    ),
+    "bank": ("client_id", "client_secret", "account_id", "webhook_secret", "token_url", "scope"),
 }
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,9 @@ from puente.providers.circuit import CircuitBreakers, CircuitPolicy
 from puente.providers.http import RetryPolicy, TimeoutPolicy
 from puente.providers.metrics import ProviderMetrics
 from puente.providers.registry import get_connector_class, get_sandbox_factory
+from puente.sandbox.conekta import sandbox_webhook_public_key
 from puente.sandbox.core import Simulator
+from puente.sandbox.paypal_buyer import act_as_sandbox_buyer
 
 
 def _stripe_unknown_event(timestamp: int) -> bytes:
@@ -49,6 +51,18 @@ class ContractCase:
     insufficient_funds_token: str
     expired_card_token: str
     unknown_event: Callable[[int], bytes]  # a body of an event type Puente does not know
+    # Changes a delivered body so its signature no longer holds; None when the provider
+    # authenticates the sender (HTTP Basic) instead of signing the body, so neither tampering
+    # nor age can be detected.
+    tamper: Callable[[bytes], bytes] | None = lambda body: body.replace(b"succeeded", b"failed!!!")
+    # For webhooks that only name an object (Mercado Pago): the connector's follow-up GET that
+    # gives a verified event its kind, as Puente's webhook processing does before acting.
+    resolve_event: (
+        Callable[[PaymentGateway, NormalisedEvent], Awaitable[NormalisedEvent]] | None
+    ) = None
+    # For providers where a token exists only after the payer approves on the provider's page
+    # (PayPal): installs a sandbox payer on the connector that approves before each charge.
+    payer: Callable[[Harness, PaymentGateway], None] | None = None
 
 
 CASES = [
@@ -61,6 +75,109 @@ CASES = [
         "tok_chargeDeclinedInsufficientFunds",
         "tok_chargeDeclinedExpiredCard",
         _stripe_unknown_event,
+    ),
+    ContractCase(
+        "conekta",
+        {"private_key": "key_contract_0123456789", "webhook_key": sandbox_webhook_public_key()},
+        {"private_key": "key_wrong_key_000000000", "webhook_key": sandbox_webhook_public_key()},
+        "tok_test_visa_4242",
+        "tok_test_card_declined",
+        "tok_test_insufficient_funds",
+        "tok_test_expired_card",
+        lambda ts: json.dumps(
+            {
+                "id": "6f0c0ffee0c0ffee0c0ffee0",
+                "object": "event",
+                "type": "brand_new.thing",
+                "created_at": ts,
+                "livemode": False,
+                "data": {"object": {"id": "x_1"}, "previous_attributes": {}},
+            }
+        ).encode(),
+        tamper=lambda body: body.replace(b'"paid"', b'"void"'),
+    ),
+    ContractCase(
+        "openpay",
+        {
+            "merchant_id": "mcontract0123456789a",
+            "private_key": "sk_contract_0123456789abcdef",
+            "webhook_user": "puente",
+            "webhook_password": "contract-webhook-pass-0123",
+        },
+        {
+            "merchant_id": "mcontract0123456789a",
+            "private_key": "sk_wrong_key_000000000000000",
+            "webhook_user": "puente",
+            "webhook_password": "contract-webhook-pass-0123",
+        },
+        "tok_test_4111111111111111",
+        "tok_test_4222222222222220",
+        "tok_test_4444444444444448",
+        "tok_test_4000000000000069",
+        lambda ts: json.dumps(
+            {
+                "type": "brand.new.thing",
+                "event_date": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(ts)),
+                "transaction": {"id": "trcontractunknown001"},
+            }
+        ).encode(),
+        tamper=None,  # HTTP Basic: Openpay signs neither the body nor a timestamp
+    ),
+    ContractCase(
+        "mercadopago",
+        {
+            "access_token": "TEST-1523846091-contract-0123456789",
+            "webhook_secret": "mp_whsec_987654",
+        },
+        {"access_token": "TEST-1523846091-wrong-00000000000", "webhook_secret": "mp_whsec_987654"},
+        "test_visa_APRO",  # the cardholder name sets the outcome in Mercado Pago's test mode
+        "test_visa_OTHE",
+        "test_visa_FUND",
+        "test_visa_EXPI",
+        lambda ts: json.dumps(
+            {
+                "id": 990000001,
+                "live_mode": False,
+                "type": "brand_new_topic",
+                "date_created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts)),
+                "api_version": "v1",
+                "action": "brand_new_topic.created",
+                "data": {"id": "abc123"},
+            }
+        ).encode(),
+        # Only data.id is signed (the body is a hint to fetch the payment): change that.
+        tamper=lambda body: json.dumps({**json.loads(body), "data": {"id": "1"}}).encode(),
+        resolve_event=lambda connector, event: connector.resolve_event(event),  # type: ignore[attr-defined]
+    ),
+    ContractCase(
+        "paypal",
+        {
+            "client_id": "AZcontract-0123456789",
+            "client_secret": "EPcontract-0123456789",
+            "webhook_id": "WH-CONTRACT-8PT597110X",
+        },
+        {
+            "client_id": "AZcontract-0123456789",
+            "client_secret": "EPwrong-secret-00000000",
+            "webhook_id": "WH-CONTRACT-8PT597110X",
+        },
+        "Ana Lopez",  # the name on the card the sandbox buyer approves with
+        "CCREJECT-REFUSED",  # PayPal's sandbox rejection triggers
+        "CCREJECT-IF",
+        "CCREJECT-EC",
+        lambda ts: json.dumps(
+            {
+                "id": "WH-CONTRACT-UNKNOWN-0001",
+                "event_version": "1.0",
+                "create_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts)),
+                "resource_type": "thing",
+                "event_type": "BRAND.NEW.THING",
+                "resource": {"id": "X1"},
+            }
+        ).encode(),
+        tamper=lambda body: body.replace(b"COMPLETED", b"DECLINED!"),
+        resolve_event=lambda connector, event: connector.resolve_event(event),  # type: ignore[attr-defined]
+        payer=lambda harness, connector: act_as_sandbox_buyer(connector, harness.simulator),  # type: ignore[arg-type]
     ),
 ]
 
@@ -137,6 +254,8 @@ class Harness:
             random=lambda: 0.5,
             clock=self.clock,
         )
+        if self.case.payer is not None:
+            self.case.payer(self, connector)
         self.connectors.append(connector)
         return connector
 
@@ -146,9 +265,12 @@ class Harness:
         async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as c:
             return await c.request(method, path, **kwargs)
 
-    def events(self, connector: PaymentGateway) -> list[NormalisedEvent]:
-        """Every delivered webhook, verified and normalised by the connector."""
-        return [connector.verify_webhook(r.content, r.headers) for r in self.inbox.received]
+    async def events(self, connector: PaymentGateway) -> list[NormalisedEvent]:
+        """Every delivered webhook, verified and normalised (and resolved) by the connector."""
+        events = [connector.verify_webhook(r.content, r.headers) for r in self.inbox.received]
+        if self.case.resolve_event is None:
+            return events
+        return [await self.case.resolve_event(connector, event) for event in events]
 
 
 @pytest.fixture

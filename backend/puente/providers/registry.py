@@ -42,6 +42,12 @@ ENTRY_POINT_GROUP = "puente.providers"
 # name -> "module:Class". Adding a built-in connector is one line here (see docs/providers.md).
 BUILTIN_CONNECTORS: dict[str, str] = {
     "stripe": "puente.providers.stripe:StripeConnector",
+    "mercadopago": "puente.providers.mercadopago:MercadoPagoConnector",
+    "paypal": "puente.providers.paypal:PayPalConnector",
+    "conekta": "puente.providers.conekta:ConektaConnector",
+    "openpay": "puente.providers.openpay:OpenpayConnector",
+    "stp": "puente.providers.stp:StpConnector",
+    "bank": "puente.providers.bank:OpenBankingConnector",
 }
 
 

@@ -1,0 +1,221 @@
+"""Puente's generic open-banking connector (``bank``): one contract any bank can implement.
+
+This is **Puente's own documented contract**, not a particular bank's API: it is shaped like
+the typical Mexican open-finance APIs (OAuth2 client credentials, JSON, decimal-string amounts,
+idempotency keys, HMAC-signed webhooks) so a bank, or a thin adapter in front of one, can
+implement it once and be usable by every Puente institution. ``docs/providers.md`` has the
+full specification; in short:
+
+    POST /oauth/token                        client_credentials (HTTP Basic), scope
+    GET  /accounts/{id}/balance              {available, ledger, currency, as_of}
+    GET  /accounts/{id}/transactions         ?from=&to=&limit=&cursor= -> {data, next_cursor}
+    POST /payments/spei                      Idempotency-Key header -> payment (201)
+    GET  /payments/spei/{id}                 payment
+    GET  /payments/spei?clave_rastreo=       {data: [payment]}
+    POST /accounts/verify                    {clabe, name?, rfc?} -> {valid, holder_name, ...}
+
+Webhooks are signed ``X-Signature: t=…,v1=…`` (``bank_webhooks.py``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from puente.compliance.kyc import KycError, mask_clabe, validate_clabe
+from puente.providers.bank_mapping import (
+    bank_balance,
+    bank_error,
+    bank_holder,
+    bank_movement,
+    bank_transfer,
+)
+from puente.providers.bank_webhooks import verify_bank_signature
+from puente.providers.base import (
+    AccountHolder,
+    Bank,
+    BankBalance,
+    BankMovement,
+    InvalidRequest,
+    MalformedResponse,
+    NormalisedEvent,
+    NotFound,
+    ProviderConfig,
+    ProviderError,
+    SpeiTransfer,
+    SpeiTransferRequest,
+    reading_response,
+)
+from puente.providers.oauth import ClientCredentials, OAuth2ClientCredentials
+
+__all__ = ["DEFAULT_SCOPE", "OpenBankingConnector"]
+
+DEFAULT_SCOPE = "accounts payments"
+_MAX_PAGES = 1000  # a runaway paginator must not loop forever on a bank bug
+
+
+class OpenBankingConnector(Bank):
+    """A bank speaking Puente's generic open-banking contract."""
+
+    name = "bank"
+    credential_fields = ("client_id", "client_secret", "account_id", "webhook_secret")
+    # No real default: each bank has its own host. ``.invalid`` can never resolve (RFC 2606).
+    default_base_url = "https://api.bank.invalid"
+    sandbox_factory = "puente.sandbox.bank:create_bank_sandbox"
+    idempotency_header = "Idempotency-Key"
+    page_size: int = 100
+
+    def __init__(
+        self,
+        config: ProviderConfig,
+        *,
+        clock: Callable[[], float] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # The token cache uses the same clock as the breaker, so tests can expire a token.
+        self._token_clock = clock or time.monotonic
+        super().__init__(config, clock=clock, **kwargs)
+        self.account_id = config.credentials["account_id"]
+
+    def auth(self) -> httpx.Auth:
+        creds = self.config.credentials
+        self.oauth = OAuth2ClientCredentials(
+            ClientCredentials(
+                token_url=creds.get("token_url") or f"{self.base_url}/oauth/token",
+                client_id=creds["client_id"],
+                client_secret=creds["client_secret"],
+                scope=creds.get("scope") or DEFAULT_SCOPE,
+            ),
+            provider=self.name,
+            clock=self._token_clock,
+        )
+        return self.oauth
+
+    def parse_error(self, response: httpx.Response) -> ProviderError:
+        return bank_error(response)
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        idempotency_key: str | None = None,
+        idempotent: bool | None = None,
+    ) -> dict[str, Any]:
+        response = await self.http.request(
+            method,
+            path,
+            params=params,
+            json=json,
+            idempotency_key=idempotency_key,
+            idempotent=idempotent,
+        )
+        try:
+            body = response.json()
+        except ValueError:
+            raise MalformedResponse(f"{path} answered with non-JSON", provider=self.name) from None
+        if not isinstance(body, dict):
+            raise MalformedResponse(f"{path} answered with a non-object", provider=self.name)
+        return body
+
+    @property
+    def _account_path(self) -> str:
+        return f"/accounts/{quote(self.account_id, safe='')}"
+
+    async def get_balance(self) -> BankBalance:
+        body = await self._call("GET", f"{self._account_path}/balance")
+        label = mask_clabe(str(body["clabe"])) if body.get("clabe") else self.account_id
+        return bank_balance(body, label)
+
+    async def list_movements(
+        self, since: datetime, *, until: datetime | None = None
+    ) -> list[BankMovement]:
+        params = {"from": since.isoformat(), "limit": str(min(self.page_size, 100))}
+        if until is not None:
+            params["to"] = until.isoformat()
+        lines: list[BankMovement] = []
+        for _ in range(_MAX_PAGES):
+            page = await self._call("GET", f"{self._account_path}/transactions", params=params)
+            with reading_response(self.name, "transactions page"):
+                lines.extend(bank_movement(tx) for tx in page["data"])
+                cursor = page.get("next_cursor")
+            if not cursor:
+                break
+            params["cursor"] = str(cursor)
+        return sorted(lines, key=lambda line: line.occurred_at)
+
+    async def send_spei(self, request: SpeiTransferRequest) -> SpeiTransfer:
+        try:
+            account = validate_clabe(request.clabe)
+        except KycError as exc:
+            raise InvalidRequest(
+                exc.message_es, provider=self.name, provider_code="invalid_clabe"
+            ) from None
+        beneficiary = {"clabe": account.clabe, "name": request.beneficiary_name}
+        if request.beneficiary_rfc:
+            beneficiary["rfc"] = request.beneficiary_rfc
+        body: dict[str, Any] = {
+            "account_id": self.account_id,
+            "amount": str(request.amount),
+            "currency": "MXN",
+            "beneficiary": beneficiary,
+            "concept": request.concept,
+        }
+        if request.reference:
+            body["reference"] = request.reference
+        answer = await self._call(
+            "POST", "/payments/spei", json=body, idempotency_key=request.idempotency_key
+        )
+        return bank_transfer(answer)
+
+    async def get_payment(self, payment_id: str) -> SpeiTransfer:
+        """A payment by the bank's id."""
+        body = await self._call("GET", f"/payments/spei/{quote(payment_id, safe='')}")
+        return bank_transfer(body)
+
+    async def get_transfer(self, clave_rastreo: str) -> SpeiTransfer:
+        """A payment by its clave de rastreo (the identifier every SPEI participant shares)."""
+        body = await self._call("GET", "/payments/spei", params={"clave_rastreo": clave_rastreo})
+        with reading_response(self.name, "payments"):
+            found = list(body["data"])
+        if not found:
+            raise NotFound(f"no payment with clave de rastreo {clave_rastreo}", provider=self.name)
+        return bank_transfer(found[0])
+
+    async def validate_account_holder(
+        self, clabe: str, *, name: str | None = None, rfc: str | None = None
+    ) -> AccountHolder:
+        try:
+            account = validate_clabe(clabe)
+        except KycError:
+            return AccountHolder(clabe=clabe, valid=False)  # no need to ask the bank
+        body: dict[str, Any] = {"clabe": account.clabe}
+        if name:
+            body["name"] = name
+        if rfc:
+            body["rfc"] = rfc
+        # A read-only check: safe to repeat although it is a POST.
+        answer = await self._call("POST", "/accounts/verify", json=body, idempotent=True)
+        return bank_holder(answer, account.clabe)
+
+    def verify_webhook(
+        self,
+        raw_body: bytes,
+        headers: Mapping[str, str],
+        *,
+        now: datetime | None = None,
+        client_ip: str | None = None,
+    ) -> NormalisedEvent:
+        """Authenticate by HMAC signature; ``client_ip`` is accepted like STP's and not needed."""
+        secrets = [s.strip() for s in self.credential("webhook_secret").split(",") if s.strip()]
+        event = verify_bank_signature(
+            raw_body, headers, secrets, now=now, tolerance=self.config.webhook_tolerance
+        )
+        return self._log_event(event)

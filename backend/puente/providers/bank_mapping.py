@@ -1,0 +1,182 @@
+"""Reading the generic bank API's objects and errors into Puente's values; pure functions.
+
+Error body: ``{"error": {"code": "<snake_case>", "message": "...", "request_id": "..."}}``.
+Codes and what they become:
+
+    400 invalid_request, invalid_clabe           InvalidRequest
+    401 invalid_token, 403 forbidden             AuthenticationError
+    404 not_found                                NotFound
+    409 idempotency_conflict                     InvalidRequest (same key, other body)
+    422 account_not_found, beneficiary_blocked   InvalidRequest
+    422 insufficient_funds                       InsufficientFunds
+    422 payment_rejected                         PaymentDeclined (e.g. the bank's AML screen)
+    429 rate_limited                             RateLimited (Retry-After honoured)
+    5xx internal_error, unavailable              ProviderUnavailable
+
+Payment statuses: ``pending``/``processing`` → pending, ``settled`` → succeeded, ``returned``
+→ returned, ``rejected``/``failed`` → failed; anything else is a ``MalformedResponse``.
+Amounts are decimal strings in pesos (``"150.00"``); times are ISO 8601 with an offset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from puente.money import parse_amount
+from puente.providers.errors import (
+    AuthenticationError,
+    InsufficientFunds,
+    MalformedResponse,
+    NotFound,
+    PaymentDeclined,
+    ProviderError,
+    RateLimited,
+    error_for_status,
+    reading_response,
+)
+from puente.providers.values import (
+    AccountHolder,
+    BankBalance,
+    BankMovement,
+    MovementDirection,
+    SpeiTransfer,
+    TransferStatus,
+)
+
+__all__ = [
+    "BANK_STATUSES",
+    "bank_balance",
+    "bank_error",
+    "bank_holder",
+    "bank_movement",
+    "bank_transfer",
+]
+
+PROVIDER = "bank"
+BANK_STATUSES: dict[str, TransferStatus] = {
+    "pending": TransferStatus.PENDING,
+    "processing": TransferStatus.PENDING,
+    "settled": TransferStatus.SUCCEEDED,
+    "returned": TransferStatus.RETURNED,
+    "rejected": TransferStatus.FAILED,
+    "failed": TransferStatus.FAILED,
+}
+_BY_CODE: dict[str, type[ProviderError]] = {
+    "invalid_token": AuthenticationError,
+    "forbidden": AuthenticationError,
+    "not_found": NotFound,
+    "insufficient_funds": InsufficientFunds,
+    "payment_rejected": PaymentDeclined,
+    "rate_limited": RateLimited,
+}
+
+
+def bank_error(response: httpx.Response) -> ProviderError:
+    """A non-2xx answer as the right normalised error, keeping the bank's code and message."""
+    status = response.status_code
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, Mapping) else None
+    if not isinstance(error, Mapping):
+        return error_for_status(status, provider=PROVIDER, message=f"bank answered HTTP {status}")
+    code = str(error.get("code") or "")
+    message = str(error.get("message") or f"bank answered HTTP {status}")
+    cls = _BY_CODE.get(code)
+    if cls is None or status >= 500:
+        return error_for_status(
+            status, provider=PROVIDER, message=message, provider_code=code or None, raw=dict(body)
+        )
+    return cls(
+        message, provider=PROVIDER, provider_code=code or None, http_status=status, raw=dict(body)
+    )
+
+
+def _when(value: Any) -> datetime:
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError("timestamp without an offset")
+    return moment
+
+
+def bank_transfer(payment: Mapping[str, Any]) -> SpeiTransfer:
+    """A payment object as a ``SpeiTransfer``; unknown statuses are malformed answers."""
+    with reading_response(PROVIDER, "payment"):
+        raw_status = str(payment["status"])
+        status = BANK_STATUSES.get(raw_status)
+        if status is None:
+            raise MalformedResponse(
+                f"unknown payment status {raw_status!r}",
+                provider=PROVIDER,
+                provider_code=raw_status,
+            )
+        failure = payment.get("failure") or {}
+        return SpeiTransfer(
+            provider=PROVIDER,
+            provider_id=str(payment["id"]),
+            status=status,
+            amount=parse_amount(str(payment["amount"])),
+            clave_rastreo=payment.get("clave_rastreo"),
+            raw_status=raw_status,
+            failure_message=failure.get("message") if isinstance(failure, Mapping) else None,
+            raw=dict(payment),
+        )
+
+
+def bank_movement(tx: Mapping[str, Any]) -> BankMovement:
+    """A transaction line as a ``BankMovement``."""
+    with reading_response(PROVIDER, "transaction"):
+        counterparty = tx.get("counterparty") or {}
+        return BankMovement(
+            provider=PROVIDER,
+            provider_id=str(tx["id"]),
+            direction=MovementDirection(tx["direction"]),
+            amount=parse_amount(str(tx["amount"])),
+            occurred_at=_when(tx["booked_at"]),
+            currency=str(tx.get("currency") or "MXN"),
+            clave_rastreo=tx.get("clave_rastreo"),
+            counterparty_name=counterparty.get("name"),
+            counterparty_clabe=counterparty.get("clabe"),
+            concept=tx.get("concept"),
+            reference=tx.get("reference"),
+            raw=dict(tx),
+        )
+
+
+def bank_balance(body: Mapping[str, Any], account_label: str) -> BankBalance:
+    """The balance object (``available``, ``ledger``, ``as_of``)."""
+    with reading_response(PROVIDER, "balance"):
+        ledger = body.get("ledger")
+        return BankBalance(
+            provider=PROVIDER,
+            account=account_label,
+            available=parse_amount(str(body["available"]), allow_negative=True),
+            ledger=parse_amount(str(ledger), allow_negative=True) if ledger is not None else None,
+            as_of=_when(body["as_of"]),
+            currency=str(body.get("currency") or "MXN"),
+            raw=dict(body),
+        )
+
+
+_NAME_MATCH = {"match": True, "partial": False, "no_match": False}
+
+
+def bank_holder(body: Mapping[str, Any], clabe: str) -> AccountHolder:
+    """An account verification: ``partial`` name matches count as no match (money safety)."""
+    with reading_response(PROVIDER, "account verification"):
+        valid = body["valid"]
+        if not isinstance(valid, bool):
+            raise TypeError("valid is not a boolean")
+        return AccountHolder(
+            clabe=clabe,
+            valid=valid,
+            holder_name=body.get("holder_name"),
+            bank_name=body.get("bank"),
+            name_matches=_NAME_MATCH.get(str(body.get("name_match"))),
+            raw=dict(body),
+        )

@@ -1,0 +1,351 @@
+"""Reading Conekta objects and error bodies into Puente's normalised values; pure functions.
+
+A Conekta payment is an *order* (``ord_...``) holding one or more *charges*; Puente creates
+one charge per order, so the order's ``payment_status`` is the payment's status and its last
+charge says how it was paid. Amounts are integer centavos.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from puente.money import from_centavos
+from puente.providers.errors import (
+    AuthenticationError,
+    ExpiredCard,
+    InsufficientFunds,
+    InvalidRequest,
+    MalformedResponse,
+    NotFound,
+    PaymentDeclined,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+    error_for_status,
+    reading_response,
+)
+from puente.providers.values import (
+    NextAction,
+    PaymentMethod,
+    PaymentStatus,
+    ProviderCustomer,
+    ProviderPayment,
+    ProviderRefund,
+    ProviderSettlement,
+    ProviderTransaction,
+    RefundStatus,
+    SavedPaymentMethod,
+)
+
+__all__ = [
+    "CONEKTA_METHODS",
+    "conekta_customer",
+    "conekta_decline_class",
+    "conekta_error",
+    "conekta_payment",
+    "conekta_payment_source",
+    "conekta_refund",
+    "conekta_settlement",
+    "conekta_transaction",
+]
+
+PROVIDER = "conekta"
+# payment_method.object (API 2.x) -> method; ``type`` is the fallback for older payloads.
+CONEKTA_METHODS = {
+    "card_payment": PaymentMethod.CARD,
+    "cash_payment": PaymentMethod.CASH,
+    "bank_transfer_payment": PaymentMethod.SPEI,
+}
+_METHOD_TYPES = {
+    "card": PaymentMethod.CARD,
+    "credit": PaymentMethod.CARD,
+    "debit": PaymentMethod.CARD,
+    "cash": PaymentMethod.CASH,
+    "oxxo": PaymentMethod.CASH,
+    "spei": PaymentMethod.SPEI,
+}
+_STATUSES = {
+    "paid": PaymentStatus.SUCCEEDED,
+    "pre_authorized": PaymentStatus.PENDING,
+    "declined": PaymentStatus.FAILED,
+    "expired": PaymentStatus.EXPIRED,
+    "canceled": PaymentStatus.CANCELED,
+    "voided": PaymentStatus.CANCELED,
+    "refunded": PaymentStatus.REFUNDED,
+    "partially_refunded": PaymentStatus.PARTIALLY_REFUNDED,
+    "charged_back": PaymentStatus.CHARGED_BACK,
+}
+_REFUND_STATUSES = {
+    "pending": RefundStatus.PENDING,
+    "refunded": RefundStatus.SUCCEEDED,
+    "succeeded": RefundStatus.SUCCEEDED,
+    "paid": RefundStatus.SUCCEEDED,
+    "failed": RefundStatus.FAILED,
+    "declined": RefundStatus.FAILED,
+    "canceled": RefundStatus.CANCELED,
+}
+# Codes of a card the issuer refused (``processing`` errors that are not about our request).
+_DECLINE_PREFIXES = (
+    "conekta.errors.processing.bank.",
+    "conekta.errors.processing.bank_bindings.",
+    "conekta.errors.processing.charge.card_payment.",
+)
+
+
+def _when(value: Any) -> datetime | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    return None
+
+
+def conekta_decline_class(code: str | None) -> type[PaymentDeclined]:
+    """The decline class for a Conekta failure or error code."""
+    text = (code or "").lower()
+    if "insufficient_funds" in text:
+        return InsufficientFunds
+    if "expired" in text:
+        return ExpiredCard
+    return PaymentDeclined
+
+
+def _last_charge(order: Mapping[str, Any]) -> Mapping[str, Any]:
+    charges = order.get("charges") or {}
+    data = charges.get("data") or []
+    return data[-1] if data else {}
+
+
+def _method(charge: Mapping[str, Any]) -> PaymentMethod:
+    pm = charge.get("payment_method") or {}
+    method = CONEKTA_METHODS.get(pm.get("object")) or _METHOD_TYPES.get(pm.get("type"))
+    if method is None:
+        raise MalformedResponse(
+            f"unsupported Conekta payment method {pm.get('object') or pm.get('type')!r}",
+            provider=PROVIDER,
+        )
+    return method
+
+
+def _status(order: Mapping[str, Any], method: PaymentMethod) -> PaymentStatus:
+    raw = order.get("payment_status")
+    if raw is None or raw == "pending_payment":
+        # A voucher or CLABE waits for the payer; a card order is only processing.
+        waiting = method in (PaymentMethod.CASH, PaymentMethod.SPEI) and raw is not None
+        return PaymentStatus.REQUIRES_ACTION if waiting else PaymentStatus.PENDING
+    status = _STATUSES.get(raw)
+    if status is None:
+        raise MalformedResponse(
+            f"unknown order payment_status {raw!r}", provider=PROVIDER, provider_code=str(raw)
+        )
+    return status
+
+
+def _next_action(method: PaymentMethod, pm: Mapping[str, Any]) -> NextAction | None:
+    if method is PaymentMethod.CASH:
+        # Conekta has no hosted voucher: the barcode image (with the reference) is what the
+        # payer shows at the store, so it doubles as the voucher link.
+        return NextAction(
+            reference=pm.get("reference"),
+            expires_at=_when(pm.get("expires_at")),
+            barcode_url=pm.get("barcode_url"),
+            voucher_url=pm.get("barcode_url"),
+        )
+    if method is PaymentMethod.SPEI:
+        clabe = pm.get("clabe") or pm.get("receiving_account_number")
+        return NextAction(
+            clabe=clabe,
+            bank=pm.get("bank") or pm.get("receiving_account_bank"),
+            # Each order gets its own CLABE, so the CLABE itself identifies the payment.
+            reference=pm.get("reference") or pm.get("reference_number") or clabe,
+            expires_at=_when(pm.get("expires_at")),
+        )
+    return None
+
+
+def _failure_code(charge: Mapping[str, Any]) -> str | None:
+    code = charge.get("failure_code")
+    return conekta_decline_class(code).code.value if code else None
+
+
+def conekta_payment(order: Mapping[str, Any]) -> ProviderPayment:
+    """An order (with its charges) as a ``ProviderPayment``."""
+    with reading_response(PROVIDER, "order"):
+        if order.get("object") != "order":
+            raise MalformedResponse("expected an order object", provider=PROVIDER)
+        charge = _last_charge(order)
+        if not charge:
+            raise MalformedResponse("order has no charges", provider=PROVIDER)
+        method = _method(charge)
+        status = _status(order, method)
+        waiting = status is PaymentStatus.REQUIRES_ACTION
+        customer = (order.get("customer_info") or {}).get("customer_id")
+        return ProviderPayment(
+            provider=PROVIDER,
+            provider_id=order["id"],
+            status=status,
+            amount=from_centavos(order["amount"]),
+            method=method,
+            currency=str(order.get("currency") or "MXN").upper(),
+            raw_status=str(order.get("payment_status") or ""),
+            next_action=_next_action(method, charge.get("payment_method") or {})
+            if waiting
+            else None,
+            failure_code=_failure_code(charge),
+            failure_message=charge.get("failure_message"),
+            provider_failure_code=charge.get("failure_code"),
+            amount_refunded=from_centavos(order.get("amount_refunded") or 0),
+            customer_id=customer if isinstance(customer, str) else None,
+            created_at=_when(order.get("created_at")),
+            metadata={str(k): str(v) for k, v in (order.get("metadata") or {}).items()},
+            raw=order,
+        )
+
+
+def conekta_error(response: httpx.Response) -> ProviderError:
+    """A non-2xx Conekta answer as the normalised error, keeping Conekta's code and message."""
+    status = response.status_code
+    try:
+        body = response.json()
+        details = body["details"]
+        detail = details[0] if details else {}
+        if not isinstance(body, Mapping) or not isinstance(detail, Mapping):
+            raise TypeError
+    except (ValueError, KeyError, TypeError, IndexError):
+        return error_for_status(
+            status, provider=PROVIDER, message=f"HTTP {status} without a Conekta error body"
+        )
+    kind, code = body.get("type"), detail.get("code")
+    cls: type[ProviderError]
+    if status in (401, 403) or kind == "authentication_error":
+        cls = AuthenticationError
+    elif status == 429:
+        cls = RateLimited
+    elif status >= 500 or kind == "api_error":
+        cls = ProviderUnavailable
+    elif status == 404 or kind == "resource_not_found_error":
+        cls = NotFound
+    elif str(code or "").startswith(_DECLINE_PREFIXES) or "expiration_date.expired" in str(code):
+        cls = conekta_decline_class(code)
+    elif status == 402 and not str(code or "").startswith("conekta.errors.processing.tokeniz"):
+        cls = conekta_decline_class(code)
+    else:
+        cls = InvalidRequest
+    payment = None
+    data = body.get("data")
+    if isinstance(data, Mapping) and data.get("object") == "order":
+        try:  # a declined order still exists; the payments service records its id
+            payment = conekta_payment(data)
+        except ProviderError:
+            payment = None
+    message = detail.get("message") or detail.get("debug_message") or f"HTTP {status}"
+    return cls(
+        str(message),
+        provider=PROVIDER,
+        provider_code=str(code or kind) if (code or kind) else None,
+        http_status=status,
+        raw=dict(body),
+        payment=payment,
+    )
+
+
+def conekta_customer(body: Mapping[str, Any]) -> ProviderCustomer:
+    """A Conekta customer."""
+    with reading_response(PROVIDER, "customer"):
+        return ProviderCustomer(PROVIDER, body["id"], body.get("name"), body.get("email"), raw=body)
+
+
+def _month_or_year(value: Any, *, year: bool = False) -> int | None:
+    if value in (None, ""):
+        return None
+    number = int(str(value))
+    return number + 2000 if year and number < 100 else number
+
+
+def conekta_payment_source(body: Mapping[str, Any]) -> SavedPaymentMethod:
+    """A card payment source attached to a customer (brand and last four only)."""
+    with reading_response(PROVIDER, "payment source"):
+        if body.get("type") not in ("card", None):
+            raise MalformedResponse(
+                f"unexpected payment source {body.get('type')!r}", provider=PROVIDER
+            )
+        return SavedPaymentMethod(
+            PROVIDER,
+            body["id"],
+            body.get("parent_id"),
+            PaymentMethod.CARD,
+            brand=body.get("brand"),
+            last4=body.get("last4"),
+            exp_month=_month_or_year(body.get("exp_month")),
+            exp_year=_month_or_year(body.get("exp_year"), year=True),
+            raw=body,
+        )
+
+
+def conekta_refund(order: Mapping[str, Any]) -> ProviderRefund:
+    """The newest refund of an order, as ``POST /orders/{id}/refunds`` returns the order."""
+    with reading_response(PROVIDER, "refund"):
+        refunds = (_last_charge(order).get("refunds") or {}).get("data") or []
+        if not refunds:
+            raise MalformedResponse("refunded order shows no refund", provider=PROVIDER)
+        refund = refunds[-1]
+        raw_status = refund.get("status")
+        # Card refunds carry no status: the order already counts them in amount_refunded.
+        status = RefundStatus.SUCCEEDED if raw_status is None else _REFUND_STATUSES.get(raw_status)
+        if status is None:
+            raise MalformedResponse(
+                f"unknown refund status {raw_status!r}",
+                provider=PROVIDER,
+                provider_code=str(raw_status),
+            )
+        return ProviderRefund(
+            PROVIDER,
+            refund["id"],
+            order["id"],
+            from_centavos(abs(refund["amount"])),  # Conekta reports refunds as negatives
+            status,
+            raw_status=str(raw_status or ""),
+            currency=str(order.get("currency") or "MXN").upper(),
+            created_at=_when(refund.get("created_at")),
+            raw=refund,
+        )
+
+
+def conekta_transaction(item: Mapping[str, Any]) -> ProviderTransaction:
+    """A balance transaction (``capture``, ``refund``, ``chargeback``...)."""
+    with reading_response(PROVIDER, "transaction"):
+        created = _when(item["created_at"])
+        if created is None:
+            raise MalformedResponse("transaction without 'created_at'", provider=PROVIDER)
+        return ProviderTransaction(
+            PROVIDER,
+            item["id"],
+            item["type"],
+            from_centavos(item["amount"]),
+            from_centavos(item.get("fee") or 0),
+            from_centavos(item["net"]),
+            item["status"],
+            created,
+            currency=str(item.get("currency") or "MXN").upper(),
+            source_id=item.get("charge"),
+            raw=item,
+        )
+
+
+def conekta_settlement(item: Mapping[str, Any]) -> ProviderSettlement:
+    """A transfer (payout) from Conekta to the institution's bank account."""
+    with reading_response(PROVIDER, "transfer"):
+        created = _when(item["created_at"])
+        if created is None:
+            raise MalformedResponse("transfer without 'created_at'", provider=PROVIDER)
+        return ProviderSettlement(
+            PROVIDER,
+            item["id"],
+            from_centavos(item["amount"]),
+            item["status"],
+            created,
+            currency=str(item.get("currency") or "MXN").upper(),
+            raw=item,
+        )

@@ -1,0 +1,403 @@
+"""Mercado Pago connector (México): the Payments API for cards, OXXO and SPEI.
+
+``https://api.mercadopago.com`` with ``Authorization: Bearer <access_token>``, JSON bodies,
+amounts as decimal numbers in pesos and an ``X-Idempotency-Key`` on every POST, as the
+official SDKs send. A declined card is still a created payment (HTTP 201, ``status``
+``rejected``): we raise the decline with that payment attached. Webhook notifications only
+name an object; ``resolve_event`` fetches it to learn what happened. Reconciliation reads the
+payments search (balance lines) and the releases report (withdrawals to the bank).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from puente.money import parse_amount
+from puente.providers.base import (
+    ChargeRequest,
+    CustomerInfo,
+    EventKind,
+    InvalidRequest,
+    MalformedResponse,
+    NormalisedEvent,
+    PaymentGateway,
+    PaymentMethod,
+    PaymentStatus,
+    ProviderConfig,
+    ProviderCustomer,
+    ProviderError,
+    ProviderPayment,
+    ProviderRefund,
+    ProviderSettlement,
+    ProviderTransaction,
+    ProviderUnavailable,
+    ReferenceRequest,
+    SavedPaymentMethod,
+    reading_response,
+)
+from puente.providers.mercadopago_mapping import (
+    DEFAULT_CLABE_PATH,
+    decline_class,
+    decode_json,
+    json_number,
+    mp_card,
+    mp_customer,
+    mp_datetime,
+    mp_error,
+    mp_payment,
+    mp_refund,
+    mp_settlements_from_report,
+    mp_transactions,
+)
+from puente.providers.mercadopago_webhooks import (
+    RESOLVABLE_TOPICS,
+    resolved_payment_event,
+    verify_mercadopago_signature,
+)
+
+__all__ = ["MercadoPagoConnector"]
+
+MEXICO_CITY = ZoneInfo("America/Mexico_City")
+_MAX_PAGES = 1000
+# Fields the Card Payment Brick hands the server next to the token; sent top-level, not as
+# metadata, when the frontend passes them in ``ChargeRequest.metadata``.
+_BRICK_FIELDS = ("payment_method_id", "issuer_id", "installments", "payer_email")
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class MercadoPagoConnector(PaymentGateway):
+    """Mercado Pago over its v1 REST API."""
+
+    name = "mercadopago"
+    credential_fields = ("access_token", "webhook_secret")
+    default_base_url = "https://api.mercadopago.com"
+    sandbox_factory = "puente.sandbox.mercadopago:create_mercadopago_sandbox"
+    idempotency_header = "X-Idempotency-Key"
+    methods = frozenset({PaymentMethod.CARD, PaymentMethod.SPEI, PaymentMethod.CASH})
+    page_size = 100
+
+    def __init__(
+        self,
+        config: ProviderConfig,
+        *,
+        clabe_path: str = DEFAULT_CLABE_PATH,
+        cash_method_id: str = "oxxo",
+        notification_url: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.clabe_path = clabe_path  # UNCONFIRMED location of the SPEI CLABE; see mapping
+        self.cash_method_id = cash_method_id  # "oxxo", or "paycash" for other stores
+        self.notification_url = notification_url  # None: the URL set in "Tus integraciones"
+        super().__init__(config, **kwargs)
+
+    def default_headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self.credential('access_token')}",
+            "Accept": "application/json",
+        }
+
+    def parse_error(self, response: httpx.Response) -> ProviderError:
+        return mp_error(response)
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        params: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        response = await self.http.request(
+            method,
+            path,
+            params=params,
+            json=dict(body) if body is not None else None,
+            idempotency_key=idempotency_key,
+            idempotent=idempotent,
+        )
+        try:
+            return decode_json(response.content)
+        except ValueError:
+            raise MalformedResponse(f"{path} answered with non-JSON", provider=self.name) from None
+
+    def _payment(self, body: Any) -> ProviderPayment:
+        if not isinstance(body, Mapping):
+            raise MalformedResponse("payment answer is not an object", provider=self.name)
+        return mp_payment(body, clabe_path=self.clabe_path)
+
+    def _raise_if_rejected(self, payment: ProviderPayment) -> ProviderPayment:
+        if payment.status is PaymentStatus.FAILED:
+            cls = decline_class(payment.provider_failure_code)
+            raise cls(
+                payment.failure_message or "Payment rejected.",
+                provider=self.name,
+                provider_code=payment.provider_failure_code,
+                http_status=201,
+                retryable=False,
+                raw=payment.raw,
+                payment=payment,
+            )
+        return payment
+
+    async def _create_payment(self, body: dict[str, Any], key: str) -> ProviderPayment:
+        if self.notification_url:
+            body["notification_url"] = self.notification_url
+        answer = await self._call("POST", "/v1/payments", body, idempotency_key=key)
+        return self._payment(answer)
+
+    # -- customers and cards ----------------------------------------------------------------
+    async def create_customer(
+        self, customer: CustomerInfo, *, idempotency_key: str
+    ) -> ProviderCustomer:
+        first, _, last = customer.name.strip().partition(" ")
+        body: dict[str, Any] = {"email": customer.email, "first_name": first or None}
+        if last:
+            body["last_name"] = last
+        if customer.external_id:
+            body["description"] = customer.external_id  # customers take no metadata
+        answer = await self._call(
+            "POST",
+            "/v1/customers",
+            {k: v for k, v in body.items() if v is not None},
+            idempotency_key=idempotency_key,
+        )
+        return mp_customer(answer)
+
+    async def save_payment_method(
+        self, customer_id: str, token: str, *, idempotency_key: str
+    ) -> SavedPaymentMethod:
+        answer = await self._call(
+            "POST",
+            f"/v1/customers/{customer_id}/cards",
+            {"token": token},
+            idempotency_key=idempotency_key,
+        )
+        return mp_card(answer)
+
+    # -- payments ---------------------------------------------------------------------------
+    def _card_body(self, request: ChargeRequest) -> dict[str, Any]:
+        metadata = {k: v for k, v in request.metadata.items() if k not in _BRICK_FIELDS}
+        body: dict[str, Any] = {
+            "transaction_amount": json_number(request.amount),
+            "description": request.description or None,
+            "installments": int(request.metadata.get("installments", "1")),
+            "external_reference": request.idempotency_key,
+            "metadata": metadata or None,
+        }
+        for field in ("payment_method_id", "issuer_id"):
+            if request.metadata.get(field):
+                body[field] = request.metadata[field]
+        if request.metadata.get("payer_email"):
+            body["payer"] = {"email": request.metadata["payer_email"]}
+        return body
+
+    async def charge(self, request: ChargeRequest) -> ProviderPayment:
+        body = self._card_body(request)
+        if request.token:
+            body["token"] = request.token
+        else:
+            # Mercado Pago charges a saved card with a fresh token made from the card id.
+            if not request.customer_id:
+                raise InvalidRequest(
+                    "Mercado Pago charges a saved card through its customer_id",
+                    provider=self.name,
+                )
+            card = await self._call(
+                "GET", f"/v1/customers/{request.customer_id}/cards/{request.payment_method_id}"
+            )
+            token = await self._call(
+                "POST",
+                "/v1/card_tokens",
+                {"card_id": request.payment_method_id, "customer_id": request.customer_id},
+                idempotency_key=f"{request.idempotency_key}:token",
+            )
+            with reading_response(self.name, "card token"):
+                body["token"] = token["id"]
+                body.setdefault("payment_method_id", card["payment_method"]["id"])
+            body["payer"] = {"type": "customer", "id": request.customer_id}
+        body = {k: v for k, v in body.items() if v is not None}
+        payment = await self._create_payment(body, request.idempotency_key)
+        return self._raise_if_rejected(payment)
+
+    async def _payer(self, request: ReferenceRequest) -> dict[str, Any]:
+        customer = request.customer
+        if customer is None and request.customer_id:
+            found = mp_customer(await self._call("GET", f"/v1/customers/{request.customer_id}"))
+            customer = CustomerInfo(name=found.name or "", email=found.email)
+        if customer is None or not customer.email:
+            # The voucher and the SPEI instructions are sent to the payer's email.
+            raise InvalidRequest("Mercado Pago needs the payer's email", provider=self.name)
+        first, _, last = customer.name.strip().partition(" ")
+        payer = {"email": customer.email, "first_name": first or None, "last_name": last or None}
+        return {k: v for k, v in payer.items() if v}
+
+    async def _reference(self, request: ReferenceRequest, method_id: str) -> ProviderPayment:
+        body: dict[str, Any] = {
+            "transaction_amount": json_number(request.amount),
+            "description": request.description or None,
+            "payment_method_id": method_id,
+            "payer": await self._payer(request),
+            "external_reference": request.idempotency_key,
+            "metadata": dict(request.metadata) or None,
+        }
+        if request.expires_after_days:
+            local = datetime.now(MEXICO_CITY) + timedelta(days=request.expires_after_days)
+            end = local.replace(hour=23, minute=59, second=59, microsecond=0)
+            body["date_of_expiration"] = end.isoformat(timespec="milliseconds")
+        body = {k: v for k, v in body.items() if v is not None}
+        return await self._create_payment(body, request.idempotency_key)
+
+    async def create_spei_reference(self, request: ReferenceRequest) -> ProviderPayment:
+        return await self._reference(request, "clabe")
+
+    async def create_cash_reference(self, request: ReferenceRequest) -> ProviderPayment:
+        return await self._reference(request, self.cash_method_id)
+
+    async def get_payment(self, provider_id: str) -> ProviderPayment:
+        return self._payment(await self._call("GET", f"/v1/payments/{provider_id}"))
+
+    async def refund(
+        self,
+        provider_id: str,
+        amount: Decimal | None = None,
+        *,
+        idempotency_key: str,
+        reason: str | None = None,
+    ) -> ProviderRefund:
+        # Mercado Pago refunds take no reason; an empty body refunds what is left.
+        body = {"amount": json_number(amount)} if amount is not None else {}
+        answer = await self._call(
+            "POST", f"/v1/payments/{provider_id}/refunds", body, idempotency_key=idempotency_key
+        )
+        if not isinstance(answer, Mapping):
+            raise MalformedResponse("refund answer is not an object", provider=self.name)
+        return mp_refund(answer, provider_id)
+
+    # -- reconciliation ---------------------------------------------------------------------
+    async def list_transactions(
+        self, since: datetime, *, until: datetime | None = None
+    ) -> list[ProviderTransaction]:
+        end = until or datetime.now(UTC)
+        if since > end:
+            return []
+        # Refunds change a payment's date_last_updated, so that range finds old payments
+        # refunded inside the window too; lines are then filtered by their own dates.
+        params = {
+            "sort": "date_created",
+            "criteria": "asc",
+            "range": "date_last_updated",
+            "begin_date": _iso(since),
+            "end_date": _iso(end + timedelta(seconds=1)),
+            "limit": str(min(self.page_size, 1000)),
+        }
+        payments: list[Mapping[str, Any]] = []
+        offset = 0
+        for _ in range(_MAX_PAGES):
+            page = await self._call(
+                "GET", "/v1/payments/search", params={**params, "offset": str(offset)}
+            )
+            with reading_response(self.name, "payments search page"):
+                results = list(page["results"])
+                payments.extend(results)
+                offset += len(results)
+                if not results or offset >= int(page["paging"]["total"]):
+                    break
+        lines = [line for payment in payments for line in mp_transactions(payment)]
+        # Collections before refunds when two share a timestamp; then oldest first (stable).
+        lines.sort(key=lambda line: line.type == "refund")
+        lines.sort(key=lambda line: line.created_at)
+        return [line for line in lines if since <= line.created_at <= end]
+
+    async def list_settlements(
+        self, since: datetime, *, until: datetime | None = None
+    ) -> list[ProviderSettlement]:
+        """Withdrawals to the bank, read from a releases report Mercado Pago generates.
+
+        Reports are built asynchronously: when the file is not ready yet this raises a
+        retryable ``ProviderUnavailable`` with ``retry_after`` for the job to come back.
+        """
+        end = until or datetime.now(UTC)
+        if since > end:
+            return []
+        begin_text, end_text = _iso(since), _iso(end + timedelta(seconds=1))
+        await self._call(
+            "POST",
+            "/v1/account/release_report",
+            {"begin_date": begin_text, "end_date": end_text},
+            idempotent=True,  # asking twice for the same report is harmless
+        )
+        listing = await self._call("GET", "/v1/account/release_report/list")
+        wanted = (mp_datetime(begin_text), mp_datetime(end_text))
+        with reading_response(self.name, "releases report list"):
+            files = [
+                item["file_name"]
+                for item in listing
+                if item.get("file_name")
+                and (mp_datetime(item.get("begin_date")), mp_datetime(item.get("end_date")))
+                == wanted
+            ]
+        if not files:
+            raise ProviderUnavailable(
+                "the releases report is still being prepared",
+                provider=self.name,
+                retryable=True,
+                retry_after=60.0,
+            )
+        response = await self.http.request("GET", f"/v1/account/release_report/{files[-1]}")
+        found = mp_settlements_from_report(response.text)
+        return [s for s in found if since <= s.created_at <= end]
+
+    # -- webhooks ---------------------------------------------------------------------------
+    def verify_webhook(
+        self,
+        raw_body: bytes,
+        headers: Mapping[str, str],
+        *,
+        now: datetime | None = None,
+        query: Mapping[str, str] | None = None,
+    ) -> NormalisedEvent:
+        """Authenticate a notification; payment kinds come from ``resolve_event``."""
+        secrets = [s.strip() for s in self.credential("webhook_secret").split(",") if s.strip()]
+        event = verify_mercadopago_signature(
+            raw_body,
+            headers,
+            secrets,
+            query=query,
+            now=now,
+            tolerance=self.config.webhook_tolerance,
+        )
+        if event.raw.get("type") in RESOLVABLE_TOPICS:
+            return event  # not unknown: resolve_event will say what it is
+        return self._log_event(event)
+
+    async def resolve_event(self, event: NormalisedEvent) -> NormalisedEvent:
+        """Fetch the object a verified notification names and give the event its kind."""
+        topic = event.raw.get("type")
+        data = event.raw.get("data")
+        object_id = data.get("id") if isinstance(data, Mapping) else None
+        if topic == "payment" and object_id:
+            return resolved_payment_event(event, await self.get_payment(str(object_id)))
+        if topic == "chargebacks" and object_id:
+            chargeback = await self._call("GET", f"/v1/chargebacks/{object_id}")
+            with reading_response(self.name, "chargeback"):
+                payments = [str(p) for p in chargeback.get("payments") or []]
+                amount = chargeback.get("amount")
+            return replace(
+                event,
+                kind=EventKind.CHARGEBACK,
+                provider_payment_id=payments[0] if payments else None,
+                amount=parse_amount(amount) if amount is not None else None,
+            )
+        return event

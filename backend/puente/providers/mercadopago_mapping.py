@@ -1,0 +1,409 @@
+"""Reading Mercado Pago payments, refunds, reports and error bodies; pure functions.
+
+Mercado Pago's JSON carries amounts as decimal *numbers* in pesos (``"transaction_amount":
+150.5``). We read them with ``parse_float=Decimal`` so no float ever holds money, and write
+them with ``json_number``, which hands the JSON encoder an ``int`` or a float proven to print
+as exactly the same decimal (Python's ``json`` can only write numbers from those types).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from puente.money import ZERO, parse_amount
+from puente.providers.errors import (
+    AuthenticationError,
+    ExpiredCard,
+    InsufficientFunds,
+    InvalidRequest,
+    MalformedResponse,
+    NotFound,
+    PaymentDeclined,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+    reading_response,
+)
+from puente.providers.values import (
+    NextAction,
+    PaymentMethod,
+    PaymentStatus,
+    ProviderCustomer,
+    ProviderPayment,
+    ProviderRefund,
+    ProviderSettlement,
+    ProviderTransaction,
+    RefundStatus,
+    SavedPaymentMethod,
+)
+
+__all__ = [
+    "DEFAULT_BANK_PATH",
+    "DEFAULT_CLABE_PATH",
+    "decline_class",
+    "decode_json",
+    "json_number",
+    "mp_card",
+    "mp_customer",
+    "mp_datetime",
+    "mp_error",
+    "mp_payment",
+    "mp_refund",
+    "mp_settlements_from_report",
+    "mp_transactions",
+]
+
+PROVIDER = "mercadopago"
+# Where the CLABE of a SPEI (payment_method_id "clabe") payment sits in the answer. Mercado
+# Pago documents only ``transaction_details.external_resource_url`` (the hosted instructions)
+# for MX SPEI; this is the ``bank_info`` shape it uses for bank transfers elsewhere.
+# UNCONFIRMED: the connector takes another dotted path as ``clabe_path``.
+DEFAULT_CLABE_PATH = "point_of_interaction.transaction_data.bank_info.collector.account_id"
+DEFAULT_BANK_PATH = "point_of_interaction.transaction_data.bank_info.collector.long_name"
+
+_METHODS = {
+    "credit_card": PaymentMethod.CARD,
+    "debit_card": PaymentMethod.CARD,
+    "prepaid_card": PaymentMethod.CARD,
+    "ticket": PaymentMethod.CASH,  # OXXO, Paycash
+    "atm": PaymentMethod.CASH,  # BBVA/Citibanamex ventanilla references
+    "bank_transfer": PaymentMethod.SPEI,
+}
+_OFFLINE_WAITING = {"pending_waiting_payment", "pending_waiting_transfer"}
+_REFUND_STATUSES = {
+    "approved": RefundStatus.SUCCEEDED,
+    "in_process": RefundStatus.PENDING,
+    "pending": RefundStatus.PENDING,
+    "authorized": RefundStatus.PENDING,
+    "rejected": RefundStatus.FAILED,
+    "cancelled": RefundStatus.CANCELED,
+}
+# status_detail of a rejected card payment -> (error class, message for people).
+_DECLINES: dict[str, tuple[type[PaymentDeclined], str]] = {
+    "cc_rejected_insufficient_amount": (InsufficientFunds, "The card has insufficient funds."),
+    "cc_rejected_bad_filled_date": (ExpiredCard, "The card expiry date was refused."),
+    "cc_rejected_call_for_authorize": (PaymentDeclined, "The payer must authorize with the bank."),
+    "cc_rejected_bad_filled_security_code": (PaymentDeclined, "The security code was refused."),
+    "cc_rejected_bad_filled_other": (PaymentDeclined, "The card data was refused."),
+    "cc_rejected_card_disabled": (PaymentDeclined, "The card is disabled."),
+    "cc_rejected_high_risk": (PaymentDeclined, "The payment was refused as high risk."),
+    "cc_rejected_other_reason": (PaymentDeclined, "The card issuer refused the payment."),
+}
+_OFFSET_WITHOUT_COLON = re.compile(r"([+-]\d{2})(\d{2})$")
+
+
+def json_number(amount: Decimal) -> int | float:
+    """A peso amount as a value ``json.dumps`` writes as exactly that decimal number."""
+    amount = parse_amount(amount)
+    if amount == amount.to_integral_value():
+        return int(amount)
+    number = float(amount)
+    # Proof, not hope: the shortest repr of this float must be the same decimal.
+    if Decimal(repr(number)) != amount:
+        raise ValueError(f"{amount} cannot be written as an exact JSON number")
+    return number
+
+
+def decode_json(content: bytes | str) -> Any:
+    """JSON with every non-integer number read as ``Decimal``."""
+    return json.loads(content, parse_float=Decimal)
+
+
+def _money(value: Any) -> Decimal:
+    if isinstance(value, bool) or value is None:
+        raise TypeError(f"not an amount: {value!r}")
+    if isinstance(value, Decimal):
+        return parse_amount(value.quantize(Decimal("0.01")))
+    return parse_amount(value, allow_negative=True)
+
+
+def mp_datetime(value: Any) -> datetime | None:
+    """``2024-05-10T13:43:14.586-04:00`` (or ``-0400``) as an aware UTC datetime."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = _OFFSET_WITHOUT_COLON.sub(r"\1:\2", value.replace("Z", "+00:00"))
+    when = datetime.fromisoformat(text)
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _path(obj: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        if not isinstance(obj, Mapping):
+            return None
+        obj = obj.get(part)
+    return obj
+
+
+def decline_class(status_detail: str | None) -> type[PaymentDeclined]:
+    """The normalised decline for a rejected payment's ``status_detail``."""
+    return _DECLINES.get(status_detail or "", (PaymentDeclined, ""))[0]
+
+
+def _status(payment: Mapping[str, Any], method: PaymentMethod) -> PaymentStatus:
+    status, detail = payment["status"], payment.get("status_detail") or ""
+    if status == "approved":
+        return (
+            PaymentStatus.PARTIALLY_REFUNDED
+            if detail == "partially_refunded"
+            else (PaymentStatus.SUCCEEDED)
+        )
+    if status == "pending":
+        waiting = detail in _OFFLINE_WAITING or method is not PaymentMethod.CARD
+        return PaymentStatus.REQUIRES_ACTION if waiting else PaymentStatus.PENDING
+    if status in ("in_process", "authorized"):
+        return PaymentStatus.PENDING
+    if status == "rejected":
+        return PaymentStatus.FAILED
+    if status == "cancelled":
+        # An OXXO/SPEI reference nobody paid is cancelled with status_detail "expired".
+        return PaymentStatus.EXPIRED if detail == "expired" else PaymentStatus.CANCELED
+    if status == "refunded":
+        return PaymentStatus.REFUNDED
+    if status in ("charged_back", "in_mediation"):
+        return PaymentStatus.CHARGED_BACK
+    raise MalformedResponse(
+        f"unknown payment status {status!r}", provider=PROVIDER, provider_code=str(status)
+    )
+
+
+def _next_action(
+    payment: Mapping[str, Any], method: PaymentMethod, clabe_path: str
+) -> NextAction | None:
+    if method is PaymentMethod.CARD:
+        return None
+    details = payment.get("transaction_details") or {}
+    data = _path(payment, "payment_method.data") or {}
+    reference = data.get("reference_id") or details.get("payment_method_reference_id")
+    if method is PaymentMethod.CASH and not reference:
+        reference = _path(payment, "barcode.content")
+    clabe = _path(payment, clabe_path) if method is PaymentMethod.SPEI else None
+    bank = _path(payment, DEFAULT_BANK_PATH) if method is PaymentMethod.SPEI else None
+    return NextAction(
+        clabe=str(clabe) if clabe else None,
+        bank=str(bank) if bank else None,
+        reference=str(reference) if reference else None,
+        expires_at=mp_datetime(payment.get("date_of_expiration")),
+        voucher_url=details.get("external_resource_url"),
+        amount_remaining=_money(payment["transaction_amount"])
+        if method is PaymentMethod.SPEI
+        else None,
+    )
+
+
+def mp_payment(
+    payment: Mapping[str, Any], *, clabe_path: str = DEFAULT_CLABE_PATH
+) -> ProviderPayment:
+    """A ``/v1/payments`` object as a ``ProviderPayment``."""
+    with reading_response(PROVIDER, "payment"):
+        method = _METHODS.get(payment.get("payment_type_id") or "")
+        if method is None:
+            raise MalformedResponse(
+                f"unsupported payment_type_id {payment.get('payment_type_id')!r}",
+                provider=PROVIDER,
+            )
+        status = _status(payment, method)
+        detail = payment.get("status_detail")
+        failure_code = failure_message = None
+        if status is PaymentStatus.FAILED:
+            cls, message = _DECLINES.get(detail or "", (PaymentDeclined, "Payment rejected."))
+            failure_code, failure_message = cls.code.value, message or "Payment rejected."
+        payer = payment.get("payer") or {}
+        customer = payer.get("id") if payer.get("type") == "customer" else None
+        return ProviderPayment(
+            provider=PROVIDER,
+            provider_id=str(payment["id"]),
+            status=status,
+            amount=_money(payment["transaction_amount"]),
+            method=method,
+            currency=str(payment.get("currency_id") or "MXN").upper(),
+            raw_status=f"{payment['status']}/{detail}" if detail else payment["status"],
+            next_action=_next_action(payment, method, clabe_path)
+            if status is PaymentStatus.REQUIRES_ACTION
+            else None,
+            failure_code=failure_code,
+            failure_message=failure_message,
+            provider_failure_code=detail if status is PaymentStatus.FAILED else None,
+            amount_refunded=_money(payment.get("transaction_amount_refunded") or 0),
+            customer_id=str(customer) if customer else None,
+            created_at=mp_datetime(payment.get("date_created")),
+            metadata={str(k): str(v) for k, v in (payment.get("metadata") or {}).items()},
+            raw=payment,
+        )
+
+
+def mp_error(response: httpx.Response) -> ProviderError:
+    """A non-2xx answer (``{message, error, status, cause[{code, description}]}``)."""
+    status = response.status_code
+    try:
+        body = decode_json(response.content)
+        if not isinstance(body, Mapping):
+            raise TypeError
+    except (ValueError, TypeError):
+        body = {}
+    causes = body.get("cause") if isinstance(body.get("cause"), list) else []
+    first = causes[0] if causes and isinstance(causes[0], Mapping) else {}
+    code = first.get("code") or body.get("error") or body.get("code")
+    message = body.get("message") or first.get("description") or f"HTTP {status}"
+    cls: type[ProviderError]
+    if status in (401, 403):
+        cls = AuthenticationError
+    elif status == 429:
+        cls = RateLimited
+    elif status >= 500:
+        cls = ProviderUnavailable
+    elif status == 404:
+        cls = NotFound
+    else:
+        cls = InvalidRequest
+    return cls(
+        str(message),
+        provider=PROVIDER,
+        provider_code=str(code) if code is not None else None,
+        http_status=status,
+        raw=dict(body),
+    )
+
+
+def mp_refund(body: Mapping[str, Any], payment_id: str) -> ProviderRefund:
+    """A ``/v1/payments/{id}/refunds`` object; unknown statuses are ``MalformedResponse``."""
+    with reading_response(PROVIDER, "refund"):
+        status = _REFUND_STATUSES.get(body["status"])
+        if status is None:
+            raise MalformedResponse(
+                f"unknown refund status {body['status']!r}",
+                provider=PROVIDER,
+                provider_code=str(body["status"]),
+            )
+        return ProviderRefund(
+            PROVIDER,
+            str(body["id"]),
+            str(body.get("payment_id") or payment_id),
+            _money(body["amount"]),
+            status,
+            raw_status=body["status"],
+            created_at=mp_datetime(body.get("date_created")),
+            raw=body,
+        )
+
+
+def mp_customer(body: Mapping[str, Any]) -> ProviderCustomer:
+    """A ``/v1/customers`` object."""
+    with reading_response(PROVIDER, "customer"):
+        name = " ".join(p for p in (body.get("first_name"), body.get("last_name")) if p)
+        return ProviderCustomer(
+            PROVIDER, str(body["id"]), name or None, body.get("email"), raw=body
+        )
+
+
+def mp_card(body: Mapping[str, Any]) -> SavedPaymentMethod:
+    """A ``/v1/customers/{id}/cards`` object: brand and last four only."""
+    with reading_response(PROVIDER, "card"):
+        return SavedPaymentMethod(
+            PROVIDER,
+            str(body["id"]),
+            str(body["customer_id"]) if body.get("customer_id") else None,
+            PaymentMethod.CARD,
+            brand=(body.get("payment_method") or {}).get("id"),
+            last4=body.get("last_four_digits"),
+            exp_month=body.get("expiration_month"),
+            exp_year=body.get("expiration_year"),
+            raw=body,
+        )
+
+
+def mp_transactions(payment: Mapping[str, Any]) -> list[ProviderTransaction]:
+    """Balance lines of one payment: the collection (gross, fee, net) and each refund."""
+    with reading_response(PROVIDER, "payment lines"):
+        lines: list[ProviderTransaction] = []
+        approved = mp_datetime(payment.get("date_approved"))
+        if approved is None:
+            return lines  # nothing was ever collected (pending, rejected, expired)
+        amount = _money(payment["transaction_amount"])
+        fee = sum(
+            (
+                _money(item["amount"])
+                for item in payment.get("fee_details") or []
+                if item.get("fee_payer", "collector") == "collector"
+            ),
+            ZERO,
+        )
+        pid = str(payment["id"])
+        status = str(payment.get("money_release_status") or payment["status"])
+        lines.append(
+            ProviderTransaction(
+                PROVIDER,
+                pid,
+                "payment",
+                amount,
+                fee,
+                amount - fee,
+                status,
+                approved,
+                available_on=mp_datetime(payment.get("money_release_date")),
+                source_id=pid,
+                raw=payment,
+            )
+        )
+        for refund in payment.get("refunds") or []:
+            if refund.get("status") != "approved":
+                continue
+            value = -_money(refund["amount"])
+            created = mp_datetime(refund.get("date_created"))
+            if created is None:
+                raise MalformedResponse("refund without date_created", provider=PROVIDER)
+            lines.append(
+                ProviderTransaction(
+                    PROVIDER,
+                    str(refund["id"]),
+                    "refund",
+                    value,
+                    ZERO,
+                    value,
+                    "approved",
+                    created,
+                    source_id=pid,
+                    raw=refund,
+                )
+            )
+        return lines
+
+
+def mp_settlements_from_report(text: str) -> list[ProviderSettlement]:
+    """Withdrawals to the bank (``DESCRIPTION`` ``payout``) in a releases report CSV."""
+    lines = text.lstrip("\ufeff").splitlines()
+    if not lines:
+        return []
+    # The report's separator is a per-account setting (comma by default).
+    delimiter = ";" if lines[0].count(";") > lines[0].count(",") else ","
+    rows: Sequence[Mapping[str, str]] = list(
+        csv.DictReader(io.StringIO("\n".join(lines)), delimiter=delimiter)
+    )
+    found: list[ProviderSettlement] = []
+    with reading_response(PROVIDER, "releases report"):
+        for row in rows:
+            if (row.get("DESCRIPTION") or "").strip().lower() != "payout":
+                continue
+            created = mp_datetime((row.get("DATE") or "").strip())
+            if created is None:
+                raise MalformedResponse("payout row without DATE", provider=PROVIDER)
+            debit = (row.get("NET_DEBIT_AMOUNT") or "").strip() or "0"
+            found.append(
+                ProviderSettlement(
+                    PROVIDER,
+                    (row.get("SOURCE_ID") or "").strip(),
+                    parse_amount(debit),
+                    "paid",
+                    created,
+                    raw=dict(row),
+                )
+            )
+    return found

@@ -1,0 +1,124 @@
+"""How the PayPal connector authenticates webhooks: offline (certificate), or online.
+
+``verify_webhook`` is the interface's synchronous check: PayPal's certificate is downloaded
+once per URL (allowlisted hosts only, see ``paypal_certs``) and cached, then the signature is
+checked offline. ``verify_webhook_async`` does the same without blocking the event loop;
+``verify_webhook_online`` asks PayPal (``POST /v1/notifications/verify-webhook-signature``).
+``resolve_event`` names the order in events that only name a capture.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from puente.providers.base import (
+    InvalidSignature,
+    MalformedWebhook,
+    NormalisedEvent,
+    ProviderConfig,
+    reading_response,
+)
+from puente.providers.paypal_certs import CertificateStore
+from puente.providers.paypal_webhooks import (
+    check_transmission_age,
+    normalise_paypal_event,
+    paypal_transmission,
+    verify_paypal_signature,
+)
+
+__all__ = ["PayPalWebhookVerification"]
+
+
+class PayPalWebhookVerification:
+    """Webhook checks for ``PayPalConnector`` (mixed in before ``PaymentGateway``)."""
+
+    name: str
+    config: ProviderConfig
+    certificates: CertificateStore
+
+    # Provided by Connector / PayPalConnector (annotations only: nothing shadows them).
+    credential: Callable[[str], str]
+    _log_event: Callable[[NormalisedEvent], NormalisedEvent]
+    _call: Callable[..., Awaitable[Any]]
+
+    def verify_webhook(
+        self, raw_body: bytes, headers: Mapping[str, str], *, now: datetime | None = None
+    ) -> NormalisedEvent:
+        """Offline verification; the certificate is downloaded (once) on a cache miss."""
+        transmission = paypal_transmission(headers)
+        certificate = self.certificates.get(transmission.cert_url)
+        event = verify_paypal_signature(
+            raw_body,
+            headers,
+            self.credential("webhook_id"),
+            certificate,
+            now=now,
+            tolerance=self.config.webhook_tolerance,
+        )
+        return self._log_event(event)
+
+    async def verify_webhook_async(
+        self, raw_body: bytes, headers: Mapping[str, str], *, now: datetime | None = None
+    ) -> NormalisedEvent:
+        """``verify_webhook`` for async callers: the certificate download does not block."""
+        transmission = paypal_transmission(headers)
+        certificate = await self.certificates.aget(transmission.cert_url)
+        event = verify_paypal_signature(
+            raw_body,
+            headers,
+            self.credential("webhook_id"),
+            certificate,
+            now=now,
+            tolerance=self.config.webhook_tolerance,
+        )
+        return self._log_event(event)
+
+    async def verify_webhook_online(
+        self, raw_body: bytes, headers: Mapping[str, str], *, now: datetime | None = None
+    ) -> NormalisedEvent:
+        """PayPal's own check (``POST /v1/notifications/verify-webhook-signature``)."""
+        transmission = paypal_transmission(headers)
+        self.certificates.check(transmission.cert_url)
+        try:
+            event_body = json.loads(raw_body)
+        except (UnicodeDecodeError, ValueError):
+            raise MalformedWebhook("webhook body is not JSON") from None
+        body = {
+            "auth_algo": transmission.auth_algo,
+            "cert_url": transmission.cert_url,
+            "transmission_id": transmission.transmission_id,
+            "transmission_sig": transmission.signature,
+            "transmission_time": transmission.transmission_time,
+            "webhook_id": self.credential("webhook_id"),
+            "webhook_event": event_body,
+        }
+        answer = await self._call("POST", "/v1/notifications/verify-webhook-signature", body)
+        if not isinstance(answer, Mapping) or answer.get("verification_status") != "SUCCESS":
+            raise InvalidSignature("PayPal did not confirm the signature")
+        check_transmission_age(transmission, now=now, tolerance=self.config.webhook_tolerance)
+        return self._log_event(normalise_paypal_event(event_body))
+
+    async def resolve_event(self, event: NormalisedEvent) -> NormalisedEvent:
+        """Name the order in events that only name a capture (refunds, disputes)."""
+        resource = event.raw.get("resource") or {}
+        names_capture = (
+            event.type == "PAYMENT.CAPTURE.REFUNDED"
+            or event.type.startswith("CUSTOMER.DISPUTE.")
+            or (
+                event.type.startswith("PAYMENT.CAPTURE.")
+                and event.provider_payment_id == resource.get("id")
+            )
+        )
+        related = (resource.get("supplementary_data") or {}).get("related_ids") or {}
+        if not event.provider_payment_id or related.get("order_id") or not names_capture:
+            return event
+        capture = await self._call("GET", f"/v2/payments/captures/{event.provider_payment_id}")
+        with reading_response(self.name, "capture"):
+            order = ((capture.get("supplementary_data") or {}).get("related_ids") or {}).get(
+                "order_id"
+            )
+        return replace(event, provider_payment_id=str(order)) if order else event
