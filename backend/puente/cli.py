@@ -131,6 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_commands.add_parser("verify", help="check the hash chain")
     verify.set_defaults(func=cmd_audit_verify)
+    from puente.loans.jobs import cmd_daily
+
+    jobs = commands.add_parser("jobs", help="scheduled jobs (run from cron)")
+    jobs_commands = jobs.add_subparsers(dest="jobs_command", required=True)
+    daily = jobs_commands.add_parser("daily", help="bill, apply advances, accrue moratorium")
+    daily.add_argument("--date", default=None, help="YYYY-MM-DD (default: today, Mexico City)")
+    daily.set_defaults(func=cmd_daily)
     return parser
 
 

@@ -48,9 +48,13 @@ async def load_demo_data(runtime: Runtime) -> bool:
         name="Financiera Demo, S.A. de C.V., SOFOM, E.N.R.",
         kind=InstitutionKind.LENDER,
         rfc="FDE200101AB1",
+        settings={"env_credentials": True},  # PUENTE_<PROVIDER>_<FIELD> apply (contract)
     )
     school = await Institution.create(
-        slug="colegio-demo", name="Colegio Demo", kind=InstitutionKind.SCHOOL
+        slug="colegio-demo",
+        name="Colegio Demo",
+        kind=InstitutionKind.SCHOOL,
+        settings={"env_credentials": True},
     )
     ana = await create_user(
         runtime,
@@ -158,7 +162,13 @@ async def _luis_tuition(runtime: Runtime, school_id: int, today: date) -> None:
         kind="tuition",
         annual_rate=Decimal("0"),
         vat_rate=Decimal("0"),  # RVOE tuition is IVA-exempt (LIVA art. 15 fr. XII)
-        settings={"early_discount_rate": "0.05", "early_discount_day": 5},
+        # The school's rules; each enrolment freezes them into its plan (Loan.settings).
+        settings={
+            "early_discount_rate": "0.05",
+            "early_discount_day": 5,
+            "surcharge_amount": "250.00",
+            "surcharge_grace_days": 5,
+        },
     )
     first_due = add_months(date(today.year, today.month, 10), -2)
     plan = TuitionPlan(
@@ -170,10 +180,10 @@ async def _luis_tuition(runtime: Runtime, school_id: int, today: date) -> None:
         monthly_amount=Decimal("4200.00"),
         due_dates=monthly_due_dates(first_due, 10),
         scholarship_rate=Decimal("0.10"),
-        early_discount_rate=Decimal("0.05"),
-        early_discount_day=5,
-        surcharge_amount=Decimal("250.00"),
-        surcharge_grace_days=5,
+        early_discount_rate=Decimal(product.settings["early_discount_rate"]),
+        early_discount_day=product.settings["early_discount_day"],
+        surcharge_amount=Decimal(product.settings["surcharge_amount"]),
+        surcharge_grace_days=product.settings["surcharge_grace_days"],
     )
     loan = await enrol_in_plan(plan, product=product, payer_id=luis.id, student_id=student.id)
     rows = await Installment.filter(loan_id=loan.id, due_date__lt=today).order_by("number")

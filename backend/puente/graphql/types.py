@@ -11,6 +11,8 @@ from typing import Annotated
 
 import strawberry
 
+from puente.loans.models import Loan as LoanModel
+from puente.loans.payoff import payoff_quote
 from puente.loans.state import InstallmentView, LoanBalanceView, LoanView
 from puente.money import CURRENCY, round_centavos
 
@@ -19,6 +21,7 @@ __all__ = [
     "AuthError",
     "AuthTokens",
     "DayCount",
+    "DelinquencyBucket",
     "Installment",
     "InstallmentStatus",
     "Loan",
@@ -87,6 +90,16 @@ class InstallmentStatus(Enum):
     PARTIAL = "PARTIAL"
     PAID = "PAID"
     OVERDUE = "OVERDUE"
+    WRITTEN_OFF = "WRITTEN_OFF"
+
+
+@strawberry.enum(description="Aging by days past due: current, 1-29, 30-59, 60-89, 90+.")
+class DelinquencyBucket(Enum):
+    CURRENT = "CURRENT"
+    DPD_1_29 = "DPD_1_29"
+    DPD_30_59 = "DPD_30_59"
+    DPD_60_89 = "DPD_60_89"
+    DPD_90_PLUS = "DPD_90_PLUS"
 
 
 @strawberry.enum
@@ -157,6 +170,7 @@ class LoanBalance:
     overdue: Money
     days_past_due: int
     advance: Money = strawberry.field(description="Advance payments held for next installments.")
+    bucket: DelinquencyBucket = strawberry.field(description="Delinquency aging bucket.")
 
     @classmethod
     def from_view(cls, view: LoanBalanceView) -> LoanBalance:
@@ -170,6 +184,7 @@ class LoanBalance:
             overdue=money(view.overdue),
             days_past_due=view.days_past_due,
             advance=money(view.advance),
+            bucket=DelinquencyBucket(view.bucket.value),
         )
 
 
@@ -185,6 +200,15 @@ class Loan(Node):
     term_count: int
     periodicity: Periodicity
     annual_rate: Decimal
+    _model: strawberry.Private[LoanModel]
+
+    @strawberry.field(
+        description="What settles the loan on asOf (default today): principal, interest earned "
+        "to that day with its IVA, fees and moratorium, less advance payments held."
+    )
+    async def payoff(self, info: strawberry.Info, as_of: date | None = None) -> Money:
+        day = as_of or info.context.runtime.today()
+        return money((await payoff_quote(self._model, day)).total)
 
     @classmethod
     def from_view(cls, view: LoanView) -> Loan:
@@ -202,6 +226,7 @@ class Loan(Node):
             term_count=loan.term_count,
             periodicity=Periodicity(loan.periodicity),
             annual_rate=Decimal(loan.annual_rate),
+            _model=loan,
         )
 
 

@@ -2,6 +2,11 @@
 
 Installments hold the *contract* (what falls due and when); what has been paid and what is
 still owed is never stored here: it is derived from ledger postings.
+
+The contract is versioned, never rewritten: a prepayment (pago anticipado) or a restructuring
+marks the future rows ``superseded_on`` and inserts their replacements with the next
+``version``. Rows already due are never touched, so every posting tagged with an installment
+number still points at the row it was made against.
 """
 
 from __future__ import annotations
@@ -68,6 +73,10 @@ class Loan(Model):
     cat = fields.DecimalField(max_digits=8, decimal_places=1, null=True)
     start_date = fields.DateField()
     disbursed_at = fields.DatetimeField(null=True)
+    # The borrower's choice for money beyond what is due (engine OverpaymentMode).
+    overpayment_mode = fields.CharField(max_length=24, default="ADVANCE")
+    # Contract extras frozen at origination, e.g. a tuition plan's beca and pronto-pago rules.
+    settings = fields.JSONField(default=dict)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -76,7 +85,10 @@ class Loan(Model):
 
 
 class Installment(Model):
-    """One scheduled payment of a loan (the contract), amounts in centavos."""
+    """One scheduled payment of a loan (the contract), amounts in centavos.
+
+    The current contract is the rows with no superseded_on. Older versions stay as history.
+    """
 
     id = fields.IntField(primary_key=True)
     loan = fields.ForeignKeyField("models.Loan", related_name="installments")
@@ -87,8 +99,10 @@ class Installment(Model):
     vat_centavos = fields.BigIntField()
     fee_centavos = fields.BigIntField(default=0)
     total_centavos = fields.BigIntField()
+    version = fields.IntField(default=1)
+    superseded_on = fields.DateField(null=True)
 
     class Meta:
         table = "installments"
-        unique_together = (("loan", "number"),)
+        unique_together = (("loan", "number", "version"),)
         ordering = ["number"]

@@ -1,7 +1,8 @@
-"""Loan use cases: originate, approve, disburse, bill and apply payments (prelación).
+"""Loan use cases: originate, disburse, bill, apply payments (prelación) and held advances.
 
 The only place that writes loans and their ledger entries. Callers (GraphQL, portal,
-webhook processing, demo loader) go through these functions.
+webhook processing, demo loader, daily job) go through these functions. Status changes live
+in ``lifecycle``, moratorium in ``delinquency_service``, payoff quotes in ``payoff``.
 """
 
 from __future__ import annotations
@@ -17,106 +18,57 @@ from puente.audit.service import record_audit
 from puente.enums import JournalKind, LoanStatus, ProviderName
 from puente.enums import LedgerAccountType as T
 from puente.ledger.entries import AccountRef, Line
-from puente.ledger.posting import AlreadyPosted, installment_activity, post_entry
+from puente.ledger.models import JournalEntry
+from puente.ledger.posting import AlreadyPosted, loan_account_balances, post_entry
+from puente.loans.contract import billing_key, current_rows, load_contract, loan_terms
+from puente.loans.delinquency_service import accrue_loan
 from puente.loans.engine import (
-    MEXICO_BANKS,
-    AmortizationMethod,
+    Charge,
     Component,
-    DayCount,
-    LoanTerms,
     OverpaymentMode,
-    Periodicity,
     allocate_payment,
     build_schedule,
     cat_for_schedule,
 )
+from puente.loans.lifecycle import (
+    ALLOWED,
+    OPEN_STATUSES,
+    LoanLifecycleError,
+    approve_loan,
+    require_transition,
+    transition,
+)
 from puente.loans.models import Installment, Loan, LoanProduct
-from puente.loans.state import installment_states
-from puente.money import to_centavos
+from puente.loans.postings import allocation_lines, cash_line, charge_lines
+from puente.loans.settlement import Settlement, settle_loan_payment, settle_tuition_payment
+from puente.money import ZERO, from_centavos, to_centavos
 
 __all__ = [
+    "ALLOWED",
     "AppliedPayment",
     "LoanLifecycleError",
+    "apply_advances",
     "apply_payment",
     "approve_loan",
     "bill_installments",
     "loan_terms",
     "originate_loan",
     "record_disbursement",
+    "set_overpayment_mode",
 ]
-
-# Where each allocated component is credited, and (for IVA) that it becomes payable to SAT
-# once collected: LIVA art. 1-B causes IVA when the consideration is effectively received.
-COMPONENT_ACCOUNT = {
-    Component.PRINCIPAL: T.LOAN_PRINCIPAL,
-    Component.INTEREST: T.LOAN_INTEREST,
-    Component.INTEREST_VAT: T.LOAN_INTEREST_VAT,
-    Component.LATE_INTEREST: T.LOAN_LATE_INTEREST,
-    Component.LATE_INTEREST_VAT: T.LOAN_LATE_INTEREST_VAT,
-    Component.FEE: T.LOAN_FEES,
-    Component.FEE_VAT: T.LOAN_FEE_VAT,
-}
-VAT_COMPONENTS = frozenset({Component.INTEREST_VAT, Component.LATE_INTEREST_VAT, Component.FEE_VAT})
-
-ALLOWED = {
-    LoanStatus.APPLICATION: {LoanStatus.APPROVED},
-    LoanStatus.APPROVED: {LoanStatus.DISBURSED, LoanStatus.ACTIVE},
-    LoanStatus.DISBURSED: {LoanStatus.ACTIVE},
-    LoanStatus.ACTIVE: {
-        LoanStatus.PAID_OFF,
-        LoanStatus.DEFAULTED,
-        LoanStatus.RESTRUCTURED,
-    },
-    LoanStatus.DEFAULTED: {LoanStatus.ACTIVE, LoanStatus.WRITTEN_OFF, LoanStatus.PAID_OFF},
-}
-
-
-class LoanLifecycleError(Exception):
-    """A transition the loan's current status does not allow."""
 
 
 @dataclass(frozen=True, slots=True)
 class AppliedPayment:
+    """Where a payment went; ``prepayment`` re-amortized the loan, ``unapplied`` waits in
+    suspense (nothing left to owe: a refund)."""
+
     entry_id: int
     applied: Decimal
     advance: Decimal
     prepayment: Decimal
     unapplied: Decimal
-
-
-def loan_terms(loan: Loan, opening_fee_rate: Decimal = Decimal("0")) -> LoanTerms:
-    """The engine's view of a loan's frozen terms."""
-    return LoanTerms(
-        principal=Decimal(loan.principal_centavos) / 100,
-        annual_rate=Decimal(loan.annual_rate),
-        term_count=loan.term_count,
-        start_date=loan.start_date,
-        periodicity=Periodicity(loan.periodicity),
-        method=AmortizationMethod(loan.method),
-        vat_rate=Decimal(loan.vat_rate),
-        day_count=DayCount(loan.day_count),
-        opening_fee_rate=opening_fee_rate,
-        calendar=MEXICO_BANKS,
-    )
-
-
-async def _transition(
-    loan: Loan, to: LoanStatus, actor_id: int | None, conn: BaseDBAsyncClient, **data: object
-) -> None:
-    current = LoanStatus(loan.status)
-    if to not in ALLOWED.get(current, set()):
-        raise LoanLifecycleError(f"a loan in status {current} cannot become {to}")
-    loan.status = to
-    await loan.save(using_db=conn, update_fields=["status", "updated_at"])
-    await record_audit(
-        "loan.status_changed",
-        actor_id=actor_id,
-        institution_id=loan.institution_id,
-        subject_type="loan",
-        subject_id=loan.id,
-        data={"from": current.value, "to": to.value, **data},
-        conn=conn,
-    )
+    paid_off: bool = False
 
 
 async def originate_loan(
@@ -176,15 +128,10 @@ async def originate_loan(
     return draft
 
 
-async def approve_loan(loan: Loan, *, actor_id: int | None = None) -> None:
-    async with in_transaction() as tx:
-        await _transition(loan, LoanStatus.APPROVED, actor_id, tx)
-
-
 async def record_disbursement(
     loan: Loan, *, on: date, actor_id: int | None = None, reference: str = ""
 ) -> int:
-    """Post the settled disbursement and activate the loan.
+    """Post the settled disbursement and activate the loan (from approved or disbursed).
 
     The borrower owes the whole principal; the bank pays out the principal less the opening
     fee and its IVA when the fee is withheld (comisión por apertura descontada).
@@ -202,6 +149,7 @@ async def record_disbursement(
         lines.append(Line(AccountRef(inst, T.VAT_PAYABLE), -fee_vat))
     async with in_transaction() as tx:
         locked = await Loan.select_for_update().using_db(tx).get(id=loan.id)
+        require_transition(locked, LoanStatus.ACTIVE)
         entry = await post_entry(
             lines,
             kind=JournalKind.DISBURSEMENT,
@@ -211,29 +159,46 @@ async def record_disbursement(
             idempotency_key=f"disbursement:{loan.id}",
             conn=tx,
         )
-        await _transition(locked, LoanStatus.ACTIVE, actor_id, tx, reference=reference)
+        await transition(locked, LoanStatus.ACTIVE, actor_id, tx, reference=reference)
         await Loan.filter(id=loan.id).using_db(tx).update(disbursed_at=locked.updated_at)
     loan.status = LoanStatus.ACTIVE
     return entry.id
 
 
-async def _bill(loan: Loan, row: Installment, conn: BaseDBAsyncClient) -> None:
-    """Make an installment's interest, IVA (and tuition fee) receivable, once."""
-    inst = loan.institution_id
-    pairs = [
-        (T.LOAN_INTEREST, T.INTEREST_INCOME, row.interest_centavos, Component.INTEREST),
-        (T.LOAN_INTEREST_VAT, T.VAT_UNCOLLECTED, row.vat_centavos, Component.INTEREST_VAT),
-        (T.LOAN_FEES, T.FEE_INCOME, row.fee_centavos, Component.FEE),
+async def set_overpayment_mode(
+    loan: Loan, mode: OverpaymentMode | str, *, actor_id: int | None = None
+) -> None:
+    """Record the borrower's choice for money beyond what is due (mexico.md §2.5: the client
+    chooses a shorter term or a lower installment, or pagos adelantados)."""
+    chosen = OverpaymentMode(mode)
+    async with in_transaction() as tx:
+        locked = await Loan.select_for_update().using_db(tx).get(id=loan.id)
+        previous = locked.overpayment_mode
+        locked.overpayment_mode = chosen.value
+        await locked.save(using_db=tx, update_fields=["overpayment_mode", "updated_at"])
+        await record_audit(
+            "loan.overpayment_mode_changed",
+            actor_id=actor_id,
+            institution_id=locked.institution_id,
+            subject_type="loan",
+            subject_id=locked.id,
+            data={"from": previous, "to": chosen.value},
+            conn=tx,
+        )
+    loan.overpayment_mode = chosen.value
+
+
+async def _bill(loan: Loan, row: Installment, conn: BaseDBAsyncClient) -> bool:
+    """Make an installment's interest, IVA (and tuition fee) receivable, once; True when
+    this call posted it."""
+    charges = [
+        Charge(row.number, Component.INTEREST, from_centavos(row.interest_centavos)),
+        Charge(row.number, Component.INTEREST_VAT, from_centavos(row.vat_centavos)),
+        Charge(row.number, Component.FEE, from_centavos(row.fee_centavos)),
     ]
-    lines: list[Line] = []
-    for receivable, counterpart, centavos, component in pairs:
-        if centavos:
-            lines.append(
-                Line(AccountRef(inst, receivable, loan_id=loan.id), centavos, row.number, component)
-            )
-            lines.append(Line(AccountRef(inst, counterpart), -centavos))
+    lines = charge_lines(loan.institution_id, loan.id, charges)
     if not lines:
-        return
+        return False
     try:
         await post_entry(
             lines,
@@ -241,20 +206,34 @@ async def _bill(loan: Loan, row: Installment, conn: BaseDBAsyncClient) -> None:
             effective_date=row.due_date,
             memo=f"installment {row.number} falls due",
             loan_id=loan.id,
-            idempotency_key=f"billing:{loan.id}:{row.number}",
+            idempotency_key=billing_key(row),
             conn=conn,
         )
     except AlreadyPosted:
-        pass
+        return False
+    return True
+
+
+async def _bill_numbers(loan: Loan, numbers: set[int], conn: BaseDBAsyncClient) -> None:
+    """Bill the current rows a payment reaches (billing happens at the latest then)."""
+    for row in await current_rows(loan.id, conn):
+        if row.number in numbers:
+            await _bill(loan, row, conn)
 
 
 async def bill_installments(loan: Loan, today: date) -> int:
-    """Bill every installment due by ``today`` (idempotent: a daily job may rerun it)."""
-    rows = await Installment.filter(loan_id=loan.id, due_date__lte=today)
+    """Bill every installment due by ``today``; returns how many were billed now (0 on a
+    rerun: the daily job may run twice)."""
+    if LoanStatus(loan.status) not in OPEN_STATUSES:
+        return 0
+    billed = 0
     async with in_transaction() as tx:
-        for row in rows:
-            await _bill(loan, row, tx)
-    return len(rows)
+        # The same lock as payments: a payment may bill the same row at the same moment.
+        await Loan.select_for_update().using_db(tx).get(id=loan.id)
+        for row in await current_rows(loan.id, tx):
+            if row.due_date <= today and await _bill(loan, row, tx):
+                billed += 1
+    return billed
 
 
 async def apply_payment(
@@ -265,11 +244,15 @@ async def apply_payment(
     provider: ProviderName,
     payment_id: int | None = None,
     idempotency_key: str,
-    overpayment: OverpaymentMode = OverpaymentMode.ADVANCE,
+    overpayment: OverpaymentMode | None = None,
     conn: BaseDBAsyncClient | None = None,
 ) -> AppliedPayment:
     """Allocate a received payment by prelación and post it, exactly once per key.
 
+    Moratorium owed up to ``received_on`` is posted first, so the payment sees what is owed
+    that day. A tuition payment is priced as of its date (pronto pago, recargo). A payment
+    that covers the payoff settles the loan, with interest only to that day. Otherwise the
+    surplus follows ``overpayment`` (default: the borrower's choice stored on the loan).
     Runs in the caller's transaction when ``conn`` is given (the payment's state change and
     its ledger entry must commit together).
     """
@@ -285,52 +268,121 @@ async def apply_payment(
                 overpayment=overpayment,
                 conn=tx,
             )
+    key = f"payment:{idempotency_key}"
+    existing = await JournalEntry.filter(idempotency_key=key).using_db(conn).first()
+    if existing is not None:
+        raise AlreadyPosted(existing)
     # Serialise payments of one loan: allocation reads the state it then changes.
     locked = await Loan.select_for_update().using_db(conn).get(id=loan.id)
-    rows = await Installment.filter(loan_id=loan.id).using_db(conn).order_by("number")
-    activity = (await installment_activity([loan.id], conn))[loan.id]
-    states = installment_states(rows, activity)
-    allocation = allocate_payment(states, amount, received_on, overpayment=overpayment)
-    by_number = {row.number: row for row in rows}
-    for number in sorted({line.installment_number for line in allocation.lines}):
-        await _bill(locked, by_number[number], conn)
-    inst = loan.institution_id
-    lines = [Line(AccountRef(inst, T.CASH_CLEARING, provider=provider), to_centavos(amount))]
-    for line in allocation.lines:
-        centavos = to_centavos(line.amount)
-        account = AccountRef(inst, COMPONENT_ACCOUNT[line.component], loan_id=loan.id)
-        lines.append(Line(account, -centavos, line.installment_number, line.component.value))
-        if line.component in VAT_COMPONENTS:
-            lines.append(Line(AccountRef(inst, T.VAT_UNCOLLECTED), centavos))
-            lines.append(Line(AccountRef(inst, T.VAT_PAYABLE), -centavos))
-    if allocation.advance:
-        lines.append(
-            Line(
-                AccountRef(inst, T.LOAN_ADVANCE, loan_id=loan.id), -to_centavos(allocation.advance)
-            )
+    product = await LoanProduct.get(id=locked.product_id).using_db(conn)
+    if LoanStatus(locked.status) in OPEN_STATUSES:
+        await accrue_loan(locked, received_on, conn=conn)
+    contract = await load_contract(locked, conn)
+    balances = (await loan_account_balances([loan.id], conn))[loan.id]
+    held_advance = from_centavos(balances.get(T.LOAN_ADVANCE, 0))
+    if product.kind == "tuition":
+        settlement = await settle_tuition_payment(contract, amount, received_on, key, conn)
+    else:
+        mode = OverpaymentMode(overpayment or locked.overpayment_mode)
+        settlement = await settle_loan_payment(
+            contract, product, amount, received_on, mode, held_advance, key, conn
         )
-    held = allocation.prepayment + allocation.unapplied
-    if held:
-        # Prepayment re-amortization is decided by staff/borrower; until then it waits in
-        # suspense rather than silently changing the contract.
-        lines.append(Line(AccountRef(inst, T.SUSPENSE), -to_centavos(held)))
+    allocation = settlement.allocation
+    await _bill_numbers(locked, {line.installment_number for line in allocation.lines}, conn)
     entry = await post_entry(
-        lines,
+        _payment_lines(locked, provider, amount, settlement),
         kind=JournalKind.PAYMENT,
         effective_date=received_on,
         memo=f"payment {payment_id or idempotency_key}",
         loan_id=loan.id,
         payment_id=payment_id,
-        idempotency_key=f"payment:{idempotency_key}",
+        idempotency_key=key,
         conn=conn,
     )
-    after = allocation.installments
-    if LoanStatus(locked.status) is LoanStatus.ACTIVE and all(s.is_settled for s in after):
-        await _transition(locked, LoanStatus.PAID_OFF, None, conn)
+    await settlement.after_posting(locked, conn)
+    paid_off = await _close_if_settled(locked, settlement, conn)
     return AppliedPayment(
         entry_id=entry.id,
         applied=allocation.applied,
-        advance=allocation.advance,
-        prepayment=allocation.prepayment,
-        unapplied=allocation.unapplied,
+        advance=settlement.advance,
+        prepayment=settlement.prepayment,
+        unapplied=settlement.suspense,
+        paid_off=paid_off,
     )
+
+
+def _payment_lines(
+    loan: Loan, provider: ProviderName, amount: Decimal, settlement: Settlement
+) -> list[Line]:
+    inst = loan.institution_id
+    lines = [cash_line(inst, provider, to_centavos(amount))]
+    advance_account = AccountRef(inst, T.LOAN_ADVANCE, loan_id=loan.id)
+    if settlement.advance_used:
+        lines.append(Line(advance_account, to_centavos(settlement.advance_used)))
+    lines.extend(allocation_lines(inst, loan.id, settlement.allocation.lines))
+    if settlement.prepayment:
+        # Pago anticipado: straight to principal; the new contract version reflects it.
+        principal = AccountRef(inst, T.LOAN_PRINCIPAL, loan_id=loan.id)
+        lines.append(
+            Line(principal, -to_centavos(settlement.prepayment), None, Component.PRINCIPAL.value)
+        )
+    if settlement.advance:
+        lines.append(Line(advance_account, -to_centavos(settlement.advance)))
+    if settlement.suspense:
+        # Nothing left to owe (or overpayment not allowed): held for a refund.
+        lines.append(Line(AccountRef(inst, T.SUSPENSE), -to_centavos(settlement.suspense)))
+    return lines
+
+
+async def _close_if_settled(loan: Loan, settlement: Settlement, conn: BaseDBAsyncClient) -> bool:
+    after = settlement.after
+    if LoanStatus(loan.status) in OPEN_STATUSES and after and all(s.is_settled for s in after):
+        await transition(loan, LoanStatus.PAID_OFF, None, conn)
+        return True
+    return False
+
+
+async def apply_advances(
+    loan: Loan, day: date, *, conn: BaseDBAsyncClient | None = None
+) -> Decimal:
+    """Apply pagos adelantados held in loan_advance to what falls due by ``day``; returns
+    the amount applied (idempotent per loan and day)."""
+    if conn is None:
+        async with in_transaction() as tx:
+            return await apply_advances(loan, day, conn=tx)
+    locked = await Loan.select_for_update().using_db(conn).get(id=loan.id)
+    if LoanStatus(locked.status) not in OPEN_STATUSES:
+        return ZERO
+    balances = (await loan_account_balances([loan.id], conn))[loan.id]
+    held = from_centavos(balances.get(T.LOAN_ADVANCE, 0))
+    if held <= 0:
+        return ZERO
+    contract = await load_contract(locked, conn)
+    owed = sum((s.outstanding_total for s in contract.states if s.due_date <= day), ZERO)
+    use = min(held, owed)
+    if use <= 0:
+        return ZERO
+    allocation = allocate_payment(contract.states, use, day)
+    applied = allocation.applied
+    if applied <= 0:
+        return ZERO
+    await _bill_numbers(locked, {line.installment_number for line in allocation.lines}, conn)
+    inst = locked.institution_id
+    lines = [Line(AccountRef(inst, T.LOAN_ADVANCE, loan_id=loan.id), to_centavos(applied))]
+    lines.extend(allocation_lines(inst, loan.id, allocation.lines))
+    try:
+        await post_entry(
+            lines,
+            kind=JournalKind.PAYMENT,
+            effective_date=day,
+            memo="pago adelantado aplicado",
+            loan_id=loan.id,
+            idempotency_key=f"advance:{loan.id}:{day.isoformat()}",
+            conn=conn,
+        )
+    except AlreadyPosted:
+        return ZERO
+    after = allocation.installments
+    if all(state.is_settled for state in after):
+        await transition(locked, LoanStatus.PAID_OFF, None, conn)
+    return applied

@@ -15,9 +15,19 @@ from enum import StrEnum
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from puente.enums import LedgerAccountType as T
-from puente.ledger.posting import installment_activity, loan_account_balances
-from puente.loans.engine import MEXICO_BANKS, Component, InstallmentState, days_past_due
+from puente.enums import LoanStatus
+from puente.ledger.posting import loan_account_balances
+from puente.loans.activity import InstallmentActivity, activity_rows, fold_activity
+from puente.loans.engine import (
+    MEXICO_BANKS,
+    Component,
+    DelinquencyBucket,
+    InstallmentState,
+    bucket_for_days,
+    days_past_due,
+)
 from puente.loans.engine.delinquency import grace_end
+from puente.loans.engine.schedule import Period
 from puente.loans.models import Installment, Loan
 from puente.money import ZERO, from_centavos
 
@@ -43,6 +53,7 @@ class InstallmentStatus(StrEnum):
     PARTIAL = "PARTIAL"
     PAID = "PAID"
     OVERDUE = "OVERDUE"
+    WRITTEN_OFF = "WRITTEN_OFF"  # castigado: the loan was written off before it was paid
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +68,7 @@ class InstallmentView:
     paid: Decimal
     outstanding: Decimal
     status: InstallmentStatus
+    written_off: Decimal = ZERO
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +82,7 @@ class LoanBalanceView:
     advance: Decimal  # pagos adelantados held for the next installments
     overdue: Decimal
     days_past_due: int
+    bucket: DelinquencyBucket = DelinquencyBucket.CURRENT  # aging: current, 1-29 ... 90+
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +94,8 @@ class LoanView:
 
     @property
     def next_installment(self) -> InstallmentView | None:
-        return next((i for i in self.installments if i.status is not InstallmentStatus.PAID), None)
+        settled = (InstallmentStatus.PAID, InstallmentStatus.WRITTEN_OFF)
+        return next((i for i in self.installments if i.status not in settled), None)
 
 
 def _contract_due(row: Installment) -> dict[Component, Decimal]:
@@ -94,22 +108,44 @@ def _contract_due(row: Installment) -> dict[Component, Decimal]:
 
 
 def installment_states(
-    rows: Sequence[Installment], activity: Mapping[int, Mapping[str, Mapping[str, int]]]
+    rows: Sequence[Installment],
+    activity: Mapping[int, InstallmentActivity],
+    periods: Mapping[int, Period] | None = None,
 ) -> tuple[InstallmentState, ...]:
-    """Engine states: the contract plus extra charges, and what payments covered."""
+    """Engine states: the contract plus extra charges, and what payments covered.
+
+    Written-off amounts count as covered (nothing is receivable in the books any more).
+    ``periods`` adds the contractual interest dates a payoff or re-amortization needs.
+    """
     states = []
     for row in rows:
         due = _contract_due(row)
-        bucket = activity.get(row.number, {"charged": {}, "paid": {}})
-        for name, centavos in bucket.get("charged", {}).items():
+        bucket = activity.get(row.number) or InstallmentActivity()
+        for name, centavos in bucket.charged.items():
             component = Component(name)
             due[component] = due.get(component, ZERO) + from_centavos(centavos)
-        paid = {Component(name): from_centavos(c) for name, c in bucket.get("paid", {}).items()}
-        states.append(InstallmentState(row.number, row.due_date, due, paid))
+        paid: dict[Component, Decimal] = {}
+        for source in (bucket.paid, bucket.written_off):
+            for name, centavos in source.items():
+                component = Component(name)
+                paid[component] = paid.get(component, ZERO) + from_centavos(centavos)
+        period = (periods or {}).get(row.number)
+        states.append(
+            InstallmentState(
+                row.number,
+                row.due_date,
+                due,
+                paid,
+                period_start=period.start if period else None,
+                period_end=period.end if period else None,
+            )
+        )
     return tuple(states)
 
 
-def _status(state: InstallmentState, today: date) -> InstallmentStatus:
+def _status(state: InstallmentState, today: date, written_off: bool) -> InstallmentStatus:
+    if written_off:
+        return InstallmentStatus.WRITTEN_OFF
     if state.is_settled:
         return InstallmentStatus.PAID
     if today > grace_end(state, MEXICO_BANKS):
@@ -119,7 +155,9 @@ def _status(state: InstallmentState, today: date) -> InstallmentStatus:
     return InstallmentStatus.PENDING
 
 
-def _view(state: InstallmentState, today: date) -> InstallmentView:
+def _view(
+    state: InstallmentState, activity: InstallmentActivity | None, today: date, closed: bool
+) -> InstallmentView:
     due = state.due
     charges = (
         due[Component.LATE_INTEREST]
@@ -127,6 +165,10 @@ def _view(state: InstallmentState, today: date) -> InstallmentView:
         + due[Component.FEE_VAT]
         + due[Component.FEE]
     )
+    written_off = from_centavos(sum(activity.written_off.values())) if activity else ZERO
+    paid = state.paid_total - written_off
+    # A written-off loan owes nothing in the books: what was left is shown as castigado.
+    written_off_view = closed and paid < state.due_total
     return InstallmentView(
         number=state.number,
         due_date=state.due_date,
@@ -135,14 +177,15 @@ def _view(state: InstallmentState, today: date) -> InstallmentView:
         vat=due[Component.INTEREST_VAT],
         charges=charges,
         total=state.due_total,
-        paid=state.paid_total,
-        outstanding=state.outstanding_total,
-        status=_status(state, today),
+        paid=paid,
+        outstanding=ZERO if closed else state.outstanding_total,
+        status=_status(state, today, written_off_view),
+        written_off=state.due_total - paid if written_off_view else ZERO,
     )
 
 
 def _balance(
-    accounts: Mapping[T, int], states: Sequence[InstallmentState], today: date
+    accounts: Mapping[T, int], states: Sequence[InstallmentState], today: date, closed: bool
 ) -> LoanBalanceView:
     def amount(*types: T) -> Decimal:
         return from_centavos(sum(accounts.get(t, 0) for t in types))
@@ -154,6 +197,9 @@ def _balance(
     fees = amount(T.LOAN_FEES)
     advance = amount(T.LOAN_ADVANCE)
     overdue = sum((s.outstanding_total for s in states if today > grace_end(s, MEXICO_BANKS)), ZERO)
+    late_days = days_past_due(states, today, MEXICO_BANKS)
+    if closed:
+        overdue, late_days = ZERO, 0
     return LoanBalanceView(
         total=principal + interest + vat + late + fees - advance,
         principal=principal,
@@ -163,7 +209,8 @@ def _balance(
         fees=fees,
         advance=advance,
         overdue=overdue,
-        days_past_due=days_past_due(states, today, MEXICO_BANKS),
+        days_past_due=late_days,
+        bucket=bucket_for_days(late_days),
     )
 
 
@@ -174,20 +221,26 @@ async def load_loan_views(
     ids = [loan.id for loan in loans]
     if not ids:
         return []
-    rows = await Installment.filter(loan_id__in=ids).using_db(conn).order_by("loan_id", "number")
+    rows = (
+        await Installment.filter(loan_id__in=ids, superseded_on__isnull=True)
+        .using_db(conn)
+        .order_by("loan_id", "number")
+    )
     by_loan: dict[int, list[Installment]] = {loan_id: [] for loan_id in ids}
     for row in rows:
         by_loan[row.loan_id].append(row)
-    activity = await installment_activity(ids, conn)
+    activity = await activity_rows(ids, conn)
     accounts = await loan_account_balances(ids, conn)
     views = []
     for loan in loans:
-        states = installment_states(by_loan[loan.id], activity[loan.id])
+        folded = fold_activity(activity[loan.id])
+        states = installment_states(by_loan[loan.id], folded)
+        closed = LoanStatus(loan.status) is LoanStatus.WRITTEN_OFF
         views.append(
             LoanView(
                 loan=loan,
-                installments=tuple(_view(s, today) for s in states),
-                balance=_balance(accounts[loan.id], states, today),
+                installments=tuple(_view(s, folded.get(s.number), today, closed) for s in states),
+                balance=_balance(accounts[loan.id], states, today, closed),
                 states=states,
             )
         )

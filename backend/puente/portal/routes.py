@@ -13,13 +13,17 @@ from starlette.templating import Jinja2Templates
 
 from puente.accounts.models import User
 from puente.accounts.service import AuthFailure, AuthService
-from puente.enums import Role
+from puente.enums import LoanStatus, Role
 from puente.loans.access import can_see_loan, own_loans
+from puente.loans.lifecycle import OPEN_STATUSES
 from puente.loans.models import Loan
+from puente.loans.payoff import payoff_quote
 from puente.loans.state import load_loan_views
 from puente.portal.formatting import fecha, fecha_hora, mxn, mxn_centavos
 from puente.portal.security import CSRF_COOKIE, CSRF_FIELD, csrf_token_for, csrf_valid
+from puente.portal.simulator import METHODS, PERIODICITIES, run_simulator
 from puente.runtime import Runtime
+from puente.tuition.service import tuition_quotes
 
 __all__ = ["SESSION_COOKIE", "portal_routes"]
 
@@ -166,8 +170,35 @@ class Portal:
                 {"title": "No encontrado", "message": "Ese crédito no existe o no es tuyo."},
                 status_code=404,
             )
-        (view,) = await load_loan_views([loan], self.runtime.today())
-        return self.render(request, "pages/loan.html", {"user": user, "view": view})
+        today = self.runtime.today()
+        (view,) = await load_loan_views([loan], today)
+        is_open = LoanStatus(loan.status) in OPEN_STATUSES
+        payoff = (await payoff_quote(loan, today)).total if is_open else None
+        quotes = await tuition_quotes(loan, today) if is_open else []
+        return self.render(
+            request,
+            "pages/loan.html",
+            {"user": user, "view": view, "payoff": payoff, "tuition_quotes": quotes},
+        )
+
+    async def simulator_page(self, request: Request) -> Response:
+        """Public simulador de crédito; works without JavaScript (plain GET form)."""
+        result = run_simulator(request.query_params, self.runtime.today())
+        return self.render(
+            request,
+            "pages/simulador.html",
+            {
+                "user": await self.current_user(request),
+                "result": result,
+                "periodicities": PERIODICITIES,
+                "methods": METHODS,
+            },
+        )
+
+    async def simulator_result(self, request: Request) -> Response:
+        """The figures as the person types (htmx); bad input is a message, never an error."""
+        result = run_simulator(request.query_params, self.runtime.today())
+        return self.render(request, "partials/simulador_resultado.html", {"result": result})
 
     async def mfa_page(self, request: Request) -> Response:
         user = await self.current_user(request)
@@ -226,6 +257,8 @@ def portal_routes(runtime: Runtime) -> list[BaseRoute]:
         Route("/login", portal.login, methods=["POST"]),
         Route("/logout", portal.logout, methods=["POST"]),
         Route("/prestamos/{loan_id:int}", portal.loan_page, methods=["GET"]),
+        Route("/simulador", portal.simulator_page, methods=["GET"]),
+        Route("/simulador/resultado", portal.simulator_result, methods=["GET"]),
         Route("/seguridad/mfa", portal.mfa_page, methods=["GET"]),
         Route("/seguridad/mfa", portal.mfa_confirm, methods=["POST"]),
     ]

@@ -1,0 +1,115 @@
+"""What the ledger says happened to each installment, optionally as of a day.
+
+Postings tagged with an installment number and component are folded into four buckets:
+``billed`` (the contract falling due), ``charged`` (moratorium, late fees, recargos, and
+negative adjustments such as a pronto-pago discount or interest waived on payoff),
+``paid`` (payments and applied advances, net of refunds and chargebacks) and ``written_off``
+(castigo). The accrual job needs the state "at the start of a day", so rows can keep their
+effective date and be folded with ``before``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.functions import Sum
+
+from puente.enums import JournalKind
+from puente.ledger.models import Posting
+
+__all__ = [
+    "ActivityRow",
+    "InstallmentActivity",
+    "activity_rows",
+    "fold_activity",
+]
+
+PAYMENT_KINDS = frozenset({JournalKind.PAYMENT, JournalKind.REFUND, JournalKind.CHARGEBACK})
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityRow:
+    """Sum of one loan's postings for (installment, component, kind[, effective date])."""
+
+    loan_id: int
+    number: int
+    component: str
+    kind: JournalKind
+    centavos: int  # debit positive, as posted on the loan's receivable accounts
+    effective_date: date | None = None
+
+
+@dataclass(slots=True)
+class InstallmentActivity:
+    """Centavos per component in each bucket, in the natural sign of the bucket."""
+
+    billed: dict[str, int] = field(default_factory=dict)
+    charged: dict[str, int] = field(default_factory=dict)
+    paid: dict[str, int] = field(default_factory=dict)
+    written_off: dict[str, int] = field(default_factory=dict)
+
+    def add(self, kind: JournalKind, component: str, centavos: int) -> None:
+        if kind in PAYMENT_KINDS:
+            bucket, amount = self.paid, -centavos
+        elif kind is JournalKind.BILLING:
+            bucket, amount = self.billed, centavos
+        elif kind is JournalKind.WRITE_OFF:
+            bucket, amount = self.written_off, -centavos
+        else:
+            bucket, amount = self.charged, centavos
+        bucket[component] = bucket.get(component, 0) + amount
+
+
+async def activity_rows(
+    loan_ids: Sequence[int], conn: BaseDBAsyncClient | None = None, *, dated: bool = False
+) -> dict[int, list[ActivityRow]]:
+    """Per loan, its tagged postings summed by installment, component and entry kind (and by
+    effective date when ``dated``); one query for many loans."""
+    result: dict[int, list[ActivityRow]] = {loan_id: [] for loan_id in loan_ids}
+    if not loan_ids:
+        return result
+    keys = ["account__loan_id", "installment_number", "component", "entry__kind"]
+    if dated:
+        keys.append("entry__effective_date")
+    rows = (
+        await Posting.filter(account__loan_id__in=list(loan_ids), installment_number__isnull=False)
+        .using_db(conn)
+        .annotate(total=Sum("amount_centavos"))
+        .group_by(*keys)
+        .values(*keys, "total")
+    )
+    for row in rows:
+        result[row["account__loan_id"]].append(
+            ActivityRow(
+                loan_id=row["account__loan_id"],
+                number=row["installment_number"],
+                component=row["component"] or "unknown",
+                kind=JournalKind(row["entry__kind"]),
+                centavos=int(row["total"] or 0),
+                effective_date=_as_date(row.get("entry__effective_date")),
+            )
+        )
+    return result
+
+
+def fold_activity(
+    rows: Iterable[ActivityRow], before: date | None = None
+) -> dict[int, InstallmentActivity]:
+    """Buckets per installment number; with ``before``, only entries effective before it."""
+    result: dict[int, InstallmentActivity] = {}
+    for row in rows:
+        if before is not None and row.effective_date is not None and row.effective_date >= before:
+            continue
+        result.setdefault(row.number, InstallmentActivity()).add(
+            row.kind, row.component, row.centavos
+        )
+    return result
+
+
+def _as_date(value: object) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])  # SQLite hands dates back as text

@@ -1,0 +1,156 @@
+"""The loan contract: its terms, its current installment rows, and replacing future rows.
+
+A contract is versioned, never rewritten. When a prepayment or a restructuring changes what is
+still to come, the rows after the current installment get ``superseded_on`` and their
+replacements are inserted with the next ``version``. Those rows hold no postings (the engine
+refuses to re-amortize installments that already hold payments, and an installment is billed
+only when it falls due or a payment reaches it), so the ledger never points at a superseded
+row. Rows already due, and the current one, are never touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.functions import Max
+
+from puente.loans.activity import ActivityRow, activity_rows, fold_activity
+from puente.loans.engine import (
+    MEXICO_BANKS,
+    AmortizationMethod,
+    DayCount,
+    InstallmentState,
+    LoanTerms,
+    Periodicity,
+    ScheduleRow,
+)
+from puente.loans.engine.schedule import Period, contractual_periods
+from puente.loans.models import Installment, Loan
+from puente.loans.state import installment_states
+from puente.money import ZERO, to_centavos
+
+__all__ = [
+    "LoanContract",
+    "billing_key",
+    "current_rows",
+    "load_contract",
+    "loan_terms",
+    "replace_future_rows",
+]
+
+
+def loan_terms(
+    loan: Loan, opening_fee_rate: Decimal = ZERO, *, term_count: int | None = None
+) -> LoanTerms:
+    """The engine's view of a loan's frozen terms (``term_count`` to extend the calendar)."""
+    return LoanTerms(
+        principal=Decimal(loan.principal_centavos) / 100,
+        annual_rate=Decimal(loan.annual_rate),
+        term_count=term_count or loan.term_count,
+        start_date=loan.start_date,
+        periodicity=Periodicity(loan.periodicity),
+        method=AmortizationMethod(loan.method),
+        vat_rate=Decimal(loan.vat_rate),
+        day_count=DayCount(loan.day_count),
+        opening_fee_rate=opening_fee_rate,
+        calendar=MEXICO_BANKS,
+    )
+
+
+def billing_key(row: Installment) -> str:
+    """Idempotency key of a row's billing entry (version 1 keeps the original key)."""
+    base = f"billing:{row.loan_id}:{row.number}"
+    return base if row.version == 1 else f"{base}:v{row.version}"
+
+
+async def current_rows(loan_id: int, conn: BaseDBAsyncClient | None = None) -> list[Installment]:
+    """The installment rows of the contract in force, by number."""
+    return (
+        await Installment.filter(loan_id=loan_id, superseded_on__isnull=True)
+        .using_db(conn)
+        .order_by("number")
+    )
+
+
+def contract_periods(loan: Loan, count: int) -> dict[int, Period]:
+    """Contractual interest periods 1..count (tuition accounts have none)."""
+    if loan.principal_centavos <= 0 or count < 1:
+        return {}
+    terms = loan_terms(loan, term_count=max(count, 1))
+    return {period.number: period for period in contractual_periods(terms)}
+
+
+@dataclass(frozen=True)
+class LoanContract:
+    """Current rows, the engine states derived from them and the ledger, and raw activity."""
+
+    loan: Loan
+    rows: tuple[Installment, ...]
+    states: tuple[InstallmentState, ...]
+    activity: tuple[ActivityRow, ...]  # dated: lets the accrual job rebuild any earlier day
+    periods: Mapping[int, Period]
+
+    def states_before(self, day: date) -> tuple[InstallmentState, ...]:
+        """The installment states at the start of ``day`` (entries effective before it)."""
+        return installment_states(self.rows, fold_activity(self.activity, before=day), self.periods)
+
+    @property
+    def by_number(self) -> dict[int, Installment]:
+        return {row.number: row for row in self.rows}
+
+
+async def load_contract(loan: Loan, conn: BaseDBAsyncClient | None = None) -> LoanContract:
+    """Everything the services need to allocate, accrue or quote on one loan."""
+    rows = tuple(await current_rows(loan.id, conn))
+    dated = tuple((await activity_rows([loan.id], conn, dated=True))[loan.id])
+    periods = contract_periods(loan, max((row.number for row in rows), default=0))
+    states = installment_states(rows, fold_activity(dated), periods)
+    return LoanContract(loan=loan, rows=rows, states=states, activity=dated, periods=periods)
+
+
+async def replace_future_rows(
+    loan: Loan,
+    superseded: Sequence[int],
+    new_rows: Sequence[ScheduleRow],
+    *,
+    on: date,
+    conn: BaseDBAsyncClient,
+) -> int:
+    """Supersede the current rows numbered ``superseded`` and insert ``new_rows`` as the next
+    contract version; returns that version."""
+    latest = (
+        await Installment.filter(loan_id=loan.id)
+        .using_db(conn)
+        .annotate(top=Max("version"))
+        .values("top")
+    )
+    version = int((latest[0]["top"] if latest else None) or 1) + 1
+    if superseded:
+        await (
+            Installment.filter(loan_id=loan.id, number__in=list(superseded))
+            .filter(superseded_on__isnull=True)
+            .using_db(conn)
+            .update(superseded_on=on)
+        )
+    if new_rows:
+        await Installment.bulk_create(
+            [
+                Installment(
+                    loan_id=loan.id,
+                    number=row.number,
+                    due_date=row.due_date,
+                    principal_centavos=to_centavos(row.principal),
+                    interest_centavos=to_centavos(row.interest),
+                    vat_centavos=to_centavos(row.vat),
+                    total_centavos=to_centavos(row.total),
+                    version=version,
+                )
+                for row in new_rows
+            ],
+            using_db=conn,
+        )
+    return version

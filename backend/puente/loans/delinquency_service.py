@@ -1,0 +1,164 @@
+"""Moratorium accrual (intereses moratorios, late fees) posted to the ledger, once per day.
+
+Each charge the engine's ``accrue`` produces for a day becomes one LATE_CHARGE entry keyed by
+(loan, installment, day, component), so running the job twice for a day, or a payment and the
+job racing on the same day, posts nothing twice. A day is accrued on the state at its start
+(entries effective before it), which is what makes a rerun compute the same charges. Days the
+job missed are caught up (at most ``MAX_CATCH_UP_DAYS``), and a payment accrues everything up to
+its own date first, so the amount it pays off is the amount that was owed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.functions import Max
+from tortoise.transactions import in_transaction
+
+from puente.enums import JournalKind, LoanStatus
+from puente.ledger.models import JournalEntry
+from puente.ledger.posting import AlreadyPosted, post_entry
+from puente.loans.contract import LoanContract, load_contract
+from puente.loans.engine import MEXICO_BANKS, Accrual, Charge, MoratoriumPolicy, accrue
+from puente.loans.engine.delinquency import grace_end
+from puente.loans.lifecycle import OPEN_STATUSES
+from puente.loans.models import Loan, LoanProduct
+from puente.loans.postings import charge_lines
+from puente.money import ZERO, from_centavos
+from puente.tuition.service import charge_recargos
+
+__all__ = [
+    "MAX_CATCH_UP_DAYS",
+    "accrue_all",
+    "accrue_loan",
+    "last_accrued_day",
+    "late_charge_key",
+    "moratorium_policy",
+    "pending_accruals",
+]
+
+MAX_CATCH_UP_DAYS = 400  # a job silent for longer than this needs a person, not a loop
+_ONE_DAY = timedelta(days=1)
+
+
+def moratorium_policy(product: LoanProduct, loan: Loan) -> MoratoriumPolicy:
+    """The product's late-payment rules, with the loan's frozen IVA rate."""
+    return MoratoriumPolicy(
+        annual_rate=Decimal(product.late_annual_rate),
+        vat_rate=Decimal(loan.vat_rate),
+        late_fee=from_centavos(product.late_fee_centavos),
+    )
+
+
+def late_charge_key(loan_id: int, charge: Charge, day: date) -> str:
+    """One key per (loan, installment, day, component): the unit that must post once."""
+    return f"late:{loan_id}:{charge.installment_number}:{day.isoformat()}:{charge.component}"
+
+
+async def last_accrued_day(loan_id: int, conn: BaseDBAsyncClient | None) -> date | None:
+    rows = (
+        await JournalEntry.filter(loan_id=loan_id, kind=JournalKind.LATE_CHARGE)
+        .using_db(conn)
+        .annotate(last=Max("effective_date"))
+        .values("last")
+    )
+    value = rows[0]["last"] if rows else None
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def pending_accruals(
+    contract: LoanContract,
+    policy: MoratoriumPolicy,
+    through: date,
+    last_accrued: date | None,
+) -> list[Accrual]:
+    """The daily accruals not yet posted up to ``through`` (pure: nothing is written)."""
+    if policy.annual_rate == 0 and policy.late_fee == 0:
+        return []
+    late_from = [
+        grace_end(state, MEXICO_BANKS) + _ONE_DAY
+        for state in contract.states
+        if state.outstanding_total > 0
+    ]
+    if not late_from:
+        return []
+    start = min(late_from)
+    if last_accrued is not None:
+        start = max(start, last_accrued + _ONE_DAY)
+    start = max(start, through - timedelta(days=MAX_CATCH_UP_DAYS))
+    accruals = []
+    day = start
+    while day <= through:
+        accrual = accrue(contract.states_before(day), day, policy, calendar=MEXICO_BANKS)
+        if accrual.charges:
+            accruals.append(accrual)
+        day += _ONE_DAY
+    return accruals
+
+
+async def accrue_loan(loan: Loan, day: date, *, conn: BaseDBAsyncClient | None = None) -> int:
+    """Post the moratorium interest, late fees and their IVA owed through ``day`` (tuition:
+    the recargos); returns how many entries were posted (0 on a rerun)."""
+    if conn is None:
+        async with in_transaction() as tx:
+            return await accrue_loan(loan, day, conn=tx)
+    locked = await Loan.select_for_update().using_db(conn).get(id=loan.id)
+    if LoanStatus(locked.status) not in OPEN_STATUSES:
+        return 0
+    product = await LoanProduct.get(id=locked.product_id).using_db(conn)
+    if product.kind == "tuition":
+        return await charge_recargos(await load_contract(locked, conn), day, conn=conn)
+    policy = moratorium_policy(product, locked)
+    if policy.annual_rate == 0 and policy.late_fee == 0:
+        return 0
+    contract = await load_contract(locked, conn)
+    accruals = pending_accruals(contract, policy, day, await last_accrued_day(loan.id, conn))
+    return await post_charges(locked, accruals, conn=conn)
+
+
+async def post_charges(loan: Loan, accruals: Sequence[Accrual], *, conn: BaseDBAsyncClient) -> int:
+    """One LATE_CHARGE entry per charge, skipping any already posted."""
+    posted = 0
+    for accrual in accruals:
+        for charge in accrual.charges:
+            lines = charge_lines(loan.institution_id, loan.id, [charge])
+            if not lines:
+                continue
+            try:
+                await post_entry(
+                    lines,
+                    kind=JournalKind.LATE_CHARGE,
+                    effective_date=accrual.day,
+                    memo=f"{charge.component.value} installment {charge.installment_number}",
+                    loan_id=loan.id,
+                    idempotency_key=late_charge_key(loan.id, charge, accrual.day),
+                    conn=conn,
+                )
+                posted += 1
+            except AlreadyPosted:
+                continue
+    return posted
+
+
+def total_of(accruals: Sequence[Accrual]) -> Decimal:
+    """Sum of every charge in ``accruals``."""
+    return sum((accrual.total for accrual in accruals), ZERO)
+
+
+async def accrue_all(day: date) -> int:
+    """Accrue every open loan through ``day``, one transaction per loan; returns the number
+    of entries posted (0 when the day was already accrued)."""
+    ids = (
+        await Loan.filter(status__in=list(OPEN_STATUSES))
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    posted = 0
+    for loan_id in ids:
+        posted += await accrue_loan(await Loan.get(id=loan_id), day)
+    return posted
