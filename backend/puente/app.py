@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,12 +19,18 @@ from starlette.staticfiles import StaticFiles
 from puente.db import database_answers, open_database
 from puente.graphql.schema import build_schema
 from puente.graphql.view import PuenteGraphQL
+from puente.payments.gateways import GatewayDirectory
+from puente.payments.polling import poll_pending_payments
 from puente.portal.routes import portal_routes
 from puente.portal.security import SecurityHeadersMiddleware
 from puente.providers.metrics import render_prometheus
 from puente.runtime import Runtime
+from puente.webhooks.inbox import WebhookInbox
+from puente.webhooks.routes import webhook_routes
 
 __all__ = ["FRONTEND_DIR", "create_app"]
+
+logger = logging.getLogger("puente")
 
 FRONTEND_DIR = Path(__file__).resolve().parents[2] / "frontend"
 
@@ -43,29 +52,72 @@ async def metrics(request: Request) -> Response:
     )
 
 
+async def _poll_forever(
+    runtime: Runtime, gateways: GatewayDirectory, stop: asyncio.Event, every: float = 60.0
+) -> None:
+    """Background polling fallback for payments whose webhook never came."""
+    while not stop.is_set():
+        try:
+            await poll_pending_payments(runtime, gateways)
+        except Exception:  # noqa: BLE001 - keep polling after a bad moment
+            logger.exception("payment polling pass failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
+
+
 def create_app(
     runtime: Runtime,
     *,
     extra_routes: list[BaseRoute] | None = None,
     manage_database: bool = True,
+    gateways: GatewayDirectory | None = None,
+    run_workers: bool = True,
 ) -> Starlette:
-    """Build the app. ``manage_database=False`` when the caller already opened Tortoise."""
+    """Build the app. ``manage_database=False`` when the caller already opened Tortoise;
+    ``run_workers=False`` leaves background processing to the caller (tests)."""
     settings = runtime.settings
     schema = build_schema(debug=settings.debug)
+    gateways = gateways or GatewayDirectory(runtime)
     graphql = PuenteGraphQL(
         schema,
         runtime,
+        gateways,
         graphql_ide="graphiql" if settings.debug or settings.sandbox else None,
         keep_alive=True,
     )
 
+    inbox = WebhookInbox(runtime, gateways)
+
+    @asynccontextmanager
+    async def workers() -> AsyncIterator[None]:
+        if not run_workers:
+            yield
+            return
+        stop = asyncio.Event()
+        tasks = [
+            asyncio.create_task(inbox.run(stop), name="webhook-inbox"),
+            asyncio.create_task(_poll_forever(runtime, gateways, stop), name="payment-poller"),
+        ]
+        try:
+            yield
+        finally:
+            stop.set()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if manage_database:
-            async with open_database(settings.database_url):
+            async with open_database(settings.database_url), workers():
                 yield
         else:
-            yield
+            async with workers():
+                yield
+        await gateways.aclose()
+        await runtime.bus.close()
 
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
@@ -73,6 +125,7 @@ def create_app(
         Route("/metrics", metrics),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
+        *webhook_routes(inbox),
         Mount("/static", StaticFiles(directory=FRONTEND_DIR / "static"), name="static"),
         *(extra_routes or []),
         *portal_routes(runtime),
@@ -84,6 +137,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.gateways = gateways
+    app.state.inbox = inbox
     return app
 
 

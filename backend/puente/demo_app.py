@@ -10,21 +10,35 @@ from puente.db import migrate, open_database
 from puente.demo import load_demo_data
 from puente.runtime import Runtime
 
-__all__ = ["DEMO_PROVIDER_CREDENTIALS", "build_demo_app", "demo_provider_env"]
+__all__ = ["build_demo_app", "demo_credentials", "demo_provider_env"]
 
-# What the built-in sandboxes accept in the demo when PUENTE_<PROVIDER>_<FIELD> is unset.
-DEMO_PROVIDER_CREDENTIALS: dict[str, dict[str, str]] = {
-    "stripe": {
-        "secret_key": "sk_test_puente_demo_4eC39HqLyjWDarjtT1zdp7dc",
-        "webhook_secret": "whsec_puente_demo_0123456789abcdef",
-    },
-}
+
+def demo_credentials() -> dict[str, dict[str, str]]:
+    """What the built-in simulators accept (and sign with) when PUENTE_<P>_<F> is unset."""
+    from puente.sandbox.bank import DEFAULT_BANK_CREDENTIALS
+    from puente.sandbox.conekta import default_conekta_credentials
+    from puente.sandbox.mercadopago import DEFAULT_MERCADOPAGO_CREDENTIALS
+    from puente.sandbox.openpay import DEFAULT_OPENPAY_CREDENTIALS
+    from puente.sandbox.paypal import DEFAULT_PAYPAL_CREDENTIALS
+    from puente.sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
+    from puente.sandbox.stripe import DEFAULT_STRIPE_CREDENTIALS
+
+    return {
+        "stripe": dict(DEFAULT_STRIPE_CREDENTIALS),
+        "conekta": default_conekta_credentials(),
+        "openpay": dict(DEFAULT_OPENPAY_CREDENTIALS),
+        "mercadopago": dict(DEFAULT_MERCADOPAGO_CREDENTIALS),
+        "paypal": dict(DEFAULT_PAYPAL_CREDENTIALS),
+        # STP callbacks carry no signature: in the demo only loopback may send them.
+        "stp": {**DEFAULT_STP_CREDENTIALS, "webhook_allowlist": "127.0.0.1/32,::1/128"},
+        "bank": dict(DEFAULT_BANK_CREDENTIALS),
+    }
 
 
 def demo_provider_env(settings: Settings) -> dict[str, dict[str, str]]:
     """Per provider, env values over demo defaults (env wins, as the contract says)."""
     merged: dict[str, dict[str, str]] = {}
-    for name, defaults in DEMO_PROVIDER_CREDENTIALS.items():
+    for name, defaults in demo_credentials().items():
         merged[name] = {**defaults, **dict(settings.provider_env.get(name, {}))}
     return merged
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
+    "DisbursementStatus",
     "InstitutionKind",
     "JournalKind",
     "LedgerAccountType",
@@ -69,6 +70,14 @@ class PaymentStatus(StrEnum):
     REFUNDED = "refunded"
     PARTIALLY_REFUNDED = "partially_refunded"
     CHARGED_BACK = "charged_back"
+
+
+class DisbursementStatus(StrEnum):
+    PENDING = "pending"  # recorded, not yet accepted by the bank
+    SENT = "sent"  # accepted (registrada); waiting for settlement
+    SETTLED = "settled"  # liquidada: the borrower has the money
+    RETURNED = "returned"  # devuelta or rejected: nothing left our account for good
+    FAILED = "failed"  # refused when sent (bad CLABE, funds)
 
 
 class ProviderEventStatus(StrEnum):

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from puente.config import Settings
+from puente.events.bus import EventBus, InMemoryBus, create_bus
 from puente.security.crypto import FieldCipher, derive_index_key
 from puente.security.passwords import DEFAULT_POLICY, PasswordPolicy
 
@@ -31,6 +32,7 @@ class Runtime:
     index_key: bytes
     password_policy: PasswordPolicy = DEFAULT_POLICY
     clock: Callable[[], datetime] = utcnow
+    bus: EventBus = field(default_factory=InMemoryBus)
     extras: dict[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -48,6 +50,7 @@ class Runtime:
             index_key=derive_index_key(settings.secret_key),
             password_policy=password_policy,
             clock=clock,
+            bus=create_bus(settings.redis_url),
         )
 
     def now(self) -> datetime:

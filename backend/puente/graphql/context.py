@@ -11,6 +11,7 @@ from puente.accounts.models import User
 from puente.accounts.service import AuthService
 from puente.loans.models import Loan
 from puente.loans.state import LoanView, load_loan_views
+from puente.payments.gateways import GatewayDirectory
 from puente.runtime import Runtime
 
 __all__ = ["GraphQLContext", "bearer_token"]
@@ -29,6 +30,7 @@ def bearer_token(value: str | None) -> str | None:
 class GraphQLContext:
     runtime: Runtime
     auth: AuthService
+    gateways: GatewayDirectory
     request: Any
     response: Any
     token: str | None

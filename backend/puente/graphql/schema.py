@@ -27,6 +27,7 @@ from puente.graphql.payment_types import (
     PaymentEdge,
     PaymentMethod,
 )
+from puente.graphql.payments import PaymentMutations, Subscription
 from puente.graphql.types import (
     AuthError,
     AuthTokens,
@@ -225,7 +226,7 @@ def _login_result(outcome: object) -> AuthTokens | AuthError:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(PaymentMutations):
     @strawberry.mutation(description="Password (and OTP when enrolled) for access+refresh tokens.")
     async def login(
         self, info: PuenteInfo, email: str, password: str, otp: str | None = None
@@ -250,7 +251,11 @@ def build_schema(*, debug: bool = False, max_depth: int = 10) -> strawberry.Sche
     if not debug:
         extensions.append(lambda: MaskErrors(should_mask_error=should_mask_error))
     return strawberry.Schema(
-        query=Query, mutation=Mutation, types=[Loan, Payment, User], extensions=extensions
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        types=[Loan, Payment, User],
+        extensions=extensions,
     )
 
 

@@ -10,6 +10,7 @@ from strawberry.asgi import GraphQL
 
 from puente.accounts.service import AuthService
 from puente.graphql.context import GraphQLContext, bearer_token
+from puente.payments.gateways import GatewayDirectory
 from puente.runtime import Runtime
 
 __all__ = ["PuenteGraphQL"]
@@ -18,15 +19,27 @@ __all__ = ["PuenteGraphQL"]
 class PuenteGraphQL(GraphQL):
     """JWT from ``Authorization: Bearer`` or the ``connection_init`` payload."""
 
-    def __init__(self, schema: Any, runtime: Runtime, **options: Any) -> None:
+    def __init__(
+        self,
+        schema: Any,
+        runtime: Runtime,
+        gateways: GatewayDirectory | None = None,
+        **options: Any,
+    ) -> None:
         super().__init__(schema, **options)
         self.runtime = runtime
         self.auth = AuthService(runtime)
+        self.gateways = gateways or GatewayDirectory(runtime)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> GraphQLContext:  # type: ignore[override]
         token = bearer_token(request.headers.get("authorization"))
         return GraphQLContext(
-            runtime=self.runtime, auth=self.auth, request=request, response=response, token=token
+            runtime=self.runtime,
+            auth=self.auth,
+            gateways=self.gateways,
+            request=request,
+            response=response,
+            token=token,
         )
 
     async def on_ws_connect(self, context: GraphQLContext) -> Any:  # type: ignore[override]

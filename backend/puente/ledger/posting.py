@@ -24,6 +24,7 @@ from puente.ledger.models import JournalEntry, LedgerAccount, Posting
 __all__ = [
     "AlreadyPosted",
     "account_balance",
+    "entry_lines",
     "get_account",
     "installment_activity",
     "loan_account_balances",
@@ -109,8 +110,14 @@ async def post_entry(
     return entry
 
 
-async def _lines_of(entry: JournalEntry, conn: BaseDBAsyncClient | None) -> list[Line]:
-    postings = await Posting.filter(entry_id=entry.id).using_db(conn).prefetch_related("account")
+async def entry_lines(entry: JournalEntry, conn: BaseDBAsyncClient | None = None) -> list[Line]:
+    """The lines of a posted entry, in the order they were written."""
+    postings = (
+        await Posting.filter(entry_id=entry.id)
+        .using_db(conn)
+        .order_by("id")
+        .prefetch_related("account")
+    )
     return [
         Line(
             AccountRef(
@@ -136,7 +143,7 @@ async def reverse_entry(
     conn: BaseDBAsyncClient | None = None,
 ) -> JournalEntry:
     """Post the exact opposite of ``entry``; an entry can be reversed once."""
-    lines = reversal_lines(await _lines_of(entry, conn))
+    lines = reversal_lines(await entry_lines(entry, conn))
     return await post_entry(
         lines,
         kind=kind,

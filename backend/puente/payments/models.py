@@ -5,9 +5,9 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
-from puente.enums import PaymentMethodType, PaymentStatus, ProviderName
+from puente.enums import DisbursementStatus, PaymentMethodType, PaymentStatus, ProviderName
 
-__all__ = ["Payment", "PaymentMethod"]
+__all__ = ["Disbursement", "Payment", "PaymentMethod"]
 
 
 class PaymentMethod(Model):
@@ -63,3 +63,28 @@ class Payment(Model):
     class Meta:
         table = "payments"
         unique_together = (("institution", "idempotency_key"),)
+
+
+class Disbursement(Model):
+    """The SPEI transfer that pays a loan out to the borrower (one per loan)."""
+
+    id = fields.IntField(primary_key=True)
+    institution = fields.ForeignKeyField("models.Institution", related_name="disbursements")
+    loan = fields.OneToOneField("models.Loan", related_name="disbursement")
+    provider = fields.CharEnumField(ProviderName, max_length=16)
+    amount_centavos = fields.BigIntField()
+    clabe_enc = fields.TextField()
+    clabe_last4 = fields.CharField(max_length=4)
+    beneficiary_name = fields.CharField(max_length=120)
+    clave_rastreo = fields.CharField(max_length=30, unique=True)
+    provider_reference = fields.CharField(max_length=64, null=True, db_index=True)
+    status = fields.CharEnumField(
+        DisbursementStatus, max_length=12, default=DisbursementStatus.PENDING
+    )
+    failure_message = fields.CharField(max_length=300, null=True)
+    settled_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "disbursements"

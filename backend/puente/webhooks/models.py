@@ -20,6 +20,10 @@ class ProviderEvent(Model):
     institution = fields.ForeignKeyField(
         "models.Institution", related_name="provider_events", null=True
     )
+    kind = fields.CharField(max_length=40, default="unknown")  # EventKind value
+    provider_payment_id = fields.CharField(max_length=200, null=True, db_index=True)
+    amount_centavos = fields.BigIntField(null=True)
+    occurred_at = fields.DatetimeField(null=True)
     raw_body = fields.TextField()
     headers = fields.JSONField(default=dict)
     status = fields.CharEnumField(

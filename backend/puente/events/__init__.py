@@ -1,0 +1,1 @@
+"""The event bus that carries "something changed" notices to subscribers."""

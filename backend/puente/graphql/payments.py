@@ -1,0 +1,139 @@
+"""GraphQL doors onto payments: createPayment and the live subscriptions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from decimal import Decimal
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from puente.enums import PaymentMethodType as MethodEnum
+from puente.enums import ProviderName
+from puente.graphql.context import GraphQLContext
+from puente.graphql.errors import UserFacingError
+from puente.graphql.payment_types import Payment, PaymentMethodType, Provider
+from puente.graphql.types import Loan, decode_global_id
+from puente.loans.access import can_see_loan
+from puente.loans.models import Loan as LoanModel
+from puente.loans.state import load_loan_views
+from puente.payments.checkout import PaymentRefused, PaymentRequest, create_payment
+from puente.payments.models import Payment as PaymentModel
+from puente.payments.notify import loan_channel, payment_channel
+
+__all__ = ["CreatePaymentInput", "CreatePaymentResult", "PaymentMutations", "Subscription"]
+
+PuenteInfo = Info[GraphQLContext, None]
+
+
+@strawberry.input
+class CreatePaymentInput:
+    loan_id: strawberry.ID
+    amount: Decimal
+    method: PaymentMethodType
+    provider: Provider
+    card_token: str | None = None
+    payment_method_id: strawberry.ID | None = None
+    idempotency_key: str
+
+
+@strawberry.type
+class PaymentCreated:
+    payment: Payment
+
+
+@strawberry.type
+class PaymentError:
+    code: str
+    message: str
+
+
+CreatePaymentResult = Annotated[
+    PaymentCreated | PaymentError, strawberry.union("CreatePaymentResult")
+]
+
+
+def _pk(value: str | None, type_name: str) -> int | None:
+    if value is None:
+        return None
+    decoded = decode_global_id(value)
+    if decoded is None or decoded[0] != type_name:
+        return -1
+    return decoded[1]
+
+
+async def _require_user(info: PuenteInfo):
+    user = await info.context.user()
+    if user is None:
+        raise UserFacingError("UNAUTHENTICATED", "Log in first (Authorization: Bearer <token>).")
+    return user
+
+
+@strawberry.type
+class PaymentMutations:
+    @strawberry.mutation(description="Start a payment; the same idempotencyKey returns it again.")
+    async def create_payment(
+        self, info: PuenteInfo, input: CreatePaymentInput
+    ) -> CreatePaymentResult:
+        user = await info.context.user()
+        if user is None:
+            return PaymentError(code="UNAUTHENTICATED", message="Inicia sesión para pagar.")
+        loan_id = _pk(input.loan_id, "Loan")
+        if loan_id is None or loan_id < 0:
+            return PaymentError(code="LOAN_NOT_FOUND", message="El crédito no existe.")
+        saved_id = _pk(input.payment_method_id, "PaymentMethod")
+        if saved_id is not None and saved_id < 0:
+            return PaymentError(code="PAYMENT_METHOD_NOT_FOUND", message="Método no encontrado.")
+        request = PaymentRequest(
+            loan_id=loan_id,
+            amount=input.amount,
+            method=MethodEnum(input.method.value),
+            provider=ProviderName(input.provider.value),
+            idempotency_key=input.idempotency_key,
+            card_token=input.card_token,
+            payment_method_id=saved_id,
+        )
+        ctx = info.context
+        try:
+            payment = await create_payment(ctx.runtime, ctx.gateways, user, request)
+        except PaymentRefused as refused:
+            return PaymentError(code=refused.code, message=refused.message)
+        return PaymentCreated(payment=Payment.from_model(payment))
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="The payment's current state, then every change.")
+    async def payment_status(
+        self, info: PuenteInfo, payment_id: strawberry.ID
+    ) -> AsyncGenerator[Payment, None]:
+        user = await _require_user(info)
+        pk = _pk(payment_id, "Payment")
+        payment = await PaymentModel.filter(id=pk or 0).prefetch_related("loan").first()
+        if payment is None or not can_see_loan(user, payment.loan):
+            raise UserFacingError("NOT_FOUND", "No such payment, or it is not yours.")
+        bus = info.context.runtime.bus
+        # Subscribe before reading, so a change between the read and the subscription is seen.
+        async with bus.subscribe(payment_channel(payment.id)) as changes:
+            yield Payment.from_model(payment)
+            async for _ in changes:
+                yield Payment.from_model(await PaymentModel.get(id=payment.id))
+
+    @strawberry.subscription(description="The loan (balance, installments) now, then on change.")
+    async def loan_updated(
+        self, info: PuenteInfo, loan_id: strawberry.ID
+    ) -> AsyncGenerator[Loan, None]:
+        user = await _require_user(info)
+        pk = _pk(loan_id, "Loan")
+        loan = await LoanModel.filter(id=pk or 0).first()
+        if loan is None or not can_see_loan(user, loan):
+            raise UserFacingError("NOT_FOUND", "No such loan, or it is not yours.")
+        runtime = info.context.runtime
+        async with runtime.bus.subscribe(loan_channel(loan.id)) as changes:
+            (view,) = await load_loan_views([loan], runtime.today())
+            yield Loan.from_view(view)
+            async for _ in changes:
+                fresh = await LoanModel.get(id=loan.id)
+                (view,) = await load_loan_views([fresh], runtime.today())
+                yield Loan.from_view(view)

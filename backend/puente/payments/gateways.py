@@ -1,0 +1,148 @@
+"""Finding the connector for an institution and provider, with the right credentials.
+
+Credentials come from the institution's ``ProviderAccount`` (encrypted at rest). For an
+institution flagged ``settings["env_credentials"]`` (the demo institution) the contract's
+``PUENTE_<PROVIDER>_<FIELD>`` values win over stored ones. In sandbox mode every connector
+points at the built-in simulator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping
+
+import httpx
+
+from puente.institutions.models import Institution, ProviderAccount
+from puente.providers.base import Connector, ProviderConfig
+from puente.providers.registry import get_connector_class
+from puente.runtime import Runtime
+
+__all__ = ["CREDENTIALS_CONTEXT", "GatewayDirectory", "NoProviderAccount", "store_credentials"]
+
+CREDENTIALS_CONTEXT = "provider_accounts.credentials"
+CANDIDATES_TTL = 5.0  # seconds
+
+
+class NoProviderAccount(LookupError):
+    """The institution has no active account with that provider."""
+
+
+async def store_credentials(
+    runtime: Runtime, institution_id: int, provider: str, credentials: Mapping[str, str]
+) -> ProviderAccount:
+    """Save (or replace) an institution's credentials for a provider, encrypted."""
+    token = runtime.cipher.encrypt(json.dumps(dict(credentials)), context=CREDENTIALS_CONTEXT)
+    account = await ProviderAccount.filter(institution_id=institution_id, provider=provider).first()
+    if account is None:
+        return await ProviderAccount.create(
+            institution_id=institution_id, provider=provider, credentials_enc=token
+        )
+    account.credentials_enc = token
+    await account.save(update_fields=["credentials_enc"])
+    return account
+
+
+class GatewayDirectory:
+    """Builds connectors per (institution, provider); one instance per process."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        transport_for: Callable[[str], httpx.AsyncBaseTransport | None] | None = None,
+        base_url_for: Callable[[str], str | None] | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self._transport_for = transport_for or (lambda provider: None)
+        self._base_url_for = base_url_for or self._default_base_url
+        # Connectors are long-lived (one HTTP connection pool each); a credential change makes
+        # a new one because the cache key includes a digest of the credentials.
+        self._connectors: dict[tuple[int, str, str], Connector] = {}
+        self._candidates: dict[str, tuple[float, list[Institution]]] = {}
+        self._credentials: dict[tuple[int, str], tuple[float, dict[str, str]]] = {}
+
+    def _default_base_url(self, provider: str) -> str | None:
+        if self.runtime.settings.sandbox:
+            return f"{self.runtime.settings.base_url}/sandbox/{provider}"
+        return None
+
+    async def credentials(self, institution: Institution, provider: str) -> dict[str, str]:
+        """Decrypted credentials, cached for a few seconds (every webhook needs them)."""
+        key = (institution.id, provider)
+        cached = self._credentials.get(key)
+        if cached is not None and time.monotonic() - cached[0] < CANDIDATES_TTL:
+            return dict(cached[1])
+        found = await self._load_credentials(institution, provider)
+        self._credentials[key] = (time.monotonic(), found)
+        return dict(found)
+
+    def forget(self, institution_id: int | None = None) -> None:
+        """Drop cached credentials (after they change)."""
+        self._candidates.clear()
+        self._credentials = {
+            k: v for k, v in self._credentials.items() if institution_id not in (None, k[0])
+        }
+
+    async def _load_credentials(self, institution: Institution, provider: str) -> dict[str, str]:
+        stored: dict[str, str] = {}
+        account = await ProviderAccount.filter(
+            institution_id=institution.id, provider=provider, is_active=True
+        ).first()
+        if account is not None:
+            stored = json.loads(
+                self.runtime.cipher.decrypt(account.credentials_enc, context=CREDENTIALS_CONTEXT)
+            )
+        if (institution.settings or {}).get("env_credentials"):
+            stored.update(self.runtime.settings.provider_env.get(provider, {}))
+        if not stored:
+            raise NoProviderAccount(f"{institution.slug} has no {provider} account")
+        return stored
+
+    async def candidates(self, provider: str) -> list[Institution]:
+        """Institutions that may receive ``provider``'s webhooks (stored or env credentials).
+
+        Cached for a few seconds: every webhook needs it and it changes rarely.
+        """
+        cached = self._candidates.get(provider)
+        if cached is not None and time.monotonic() - cached[0] < CANDIDATES_TTL:
+            return cached[1]
+        found = await self._find_candidates(provider)
+        self._candidates[provider] = (time.monotonic(), found)
+        return found
+
+    async def _find_candidates(self, provider: str) -> list[Institution]:
+        ids = await ProviderAccount.filter(provider=provider, is_active=True).values_list(
+            "institution_id", flat=True
+        )
+        institutions = {i.id: i for i in await Institution.filter(id__in=list(ids))}
+        if self.runtime.settings.provider_env.get(provider):
+            for inst in await Institution.all():
+                if (inst.settings or {}).get("env_credentials"):
+                    institutions[inst.id] = inst
+        return sorted(institutions.values(), key=lambda i: i.id)
+
+    async def connector(self, institution: Institution, provider: str) -> Connector:
+        """The shared connector for this institution and provider (do not close it)."""
+        credentials = await self.credentials(institution, provider)
+        digest = hashlib.sha256(json.dumps(credentials, sort_keys=True).encode()).hexdigest()
+        key = (institution.id, provider, digest)
+        connector = self._connectors.get(key)
+        if connector is None:
+            cls = get_connector_class(provider)
+            config = ProviderConfig(
+                credentials=credentials,
+                base_url=self._base_url_for(provider),
+                transport=self._transport_for(provider),
+                account=f"{institution.slug}:{provider}",
+            )
+            connector = self._connectors[key] = cls(config)
+        return connector
+
+    async def aclose(self) -> None:
+        """Close every cached connector (process shutdown)."""
+        connectors, self._connectors = list(self._connectors.values()), {}
+        for connector in connectors:
+            await connector.aclose()

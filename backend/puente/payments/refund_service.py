@@ -1,0 +1,84 @@
+"""Staff refunds: ask the provider, then book exactly what it says was refunded."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from puente.accounts.models import User
+from puente.audit.service import record_audit
+from puente.enums import PaymentStatus as S
+from puente.enums import Role
+from puente.institutions.models import Institution
+from puente.money import InvalidAmount, from_centavos, parse_amount
+from puente.payments.checkout import PaymentRefused
+from puente.payments.gateways import GatewayDirectory
+from puente.payments.lifecycle import from_provider_status
+from puente.payments.lifecycle_service import Transition, advance_payment
+from puente.payments.models import Payment
+from puente.payments.notify import notify_transition
+from puente.providers.errors import ProviderError
+from puente.runtime import Runtime
+
+__all__ = ["refund_payment"]
+
+REFUNDABLE = (S.PAID, S.PARTIALLY_REFUNDED)
+
+
+async def refund_payment(
+    runtime: Runtime,
+    gateways: GatewayDirectory,
+    actor: User,
+    payment_id: int,
+    amount: object | None = None,
+) -> Transition:
+    """Refund all (``amount=None``) or part of a paid payment; staff of its institution only."""
+    payment = await Payment.filter(id=payment_id).first()
+    if payment is None or payment.institution_id != actor.institution_id:
+        raise PaymentRefused("PAYMENT_NOT_FOUND", "El pago no existe.")
+    if Role(actor.role) not in (Role.STAFF, Role.ADMIN):
+        raise PaymentRefused("FORBIDDEN", "Solo el personal puede reembolsar pagos.")
+    if S(payment.status) not in REFUNDABLE or not payment.provider_reference:
+        raise PaymentRefused("NOT_REFUNDABLE", "Ese pago no se puede reembolsar.")
+    remaining = from_centavos(payment.amount_centavos - payment.refunded_centavos)
+    wanted: Decimal | None = None
+    if amount is not None:
+        try:
+            wanted = parse_amount(amount)
+        except InvalidAmount as exc:
+            raise PaymentRefused("INVALID_AMOUNT", f"Monto inválido: {exc}.") from None
+        if not Decimal("0") < wanted <= remaining:
+            raise PaymentRefused(
+                "INVALID_AMOUNT", f"El reembolso debe ser mayor que 0 y a lo más {remaining}."
+            )
+    institution = await Institution.get(id=payment.institution_id)
+    connector = await gateways.connector(institution, payment.provider.value)
+    key = f"puente-refund-{payment.id}-{payment.refunded_centavos}"
+    try:
+        await connector.refund(payment.provider_reference, wanted, idempotency_key=key)
+        current = await connector.get_payment(payment.provider_reference)
+    except ProviderError as exc:
+        raise PaymentRefused(
+            "PROVIDER_ERROR", f"El proveedor rechazó el reembolso ({exc.code})."
+        ) from None
+    refunded = current.amount_refunded or (wanted or remaining)
+    status = from_provider_status(current.status)
+    if status not in (S.REFUNDED, S.PARTIALLY_REFUNDED):
+        total = from_centavos(payment.refunded_centavos) + (wanted or remaining)
+        status = (
+            S.REFUNDED
+            if total >= from_centavos(payment.amount_centavos)
+            else (S.PARTIALLY_REFUNDED)
+        )
+    transition = await advance_payment(
+        payment.id, status, source=f"refund-by:{actor.id}", at=runtime.now(), refunded=refunded
+    )
+    await record_audit(
+        "payment.refund_requested",
+        actor_id=actor.id,
+        institution_id=payment.institution_id,
+        subject_type="payment",
+        subject_id=payment.id,
+        data={"amount": str(wanted or remaining)},
+    )
+    await notify_transition(runtime.bus, transition)
+    return transition

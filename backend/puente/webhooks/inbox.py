@@ -1,0 +1,283 @@
+"""The webhook inbox: verify, store durably, answer; process afterwards, exactly once.
+
+    receive ──verify signature──► INSERT provider_events (unique provider+event id) ──► 2xx
+                                      │
+    worker ──claim (lease)──► process ──► PROCESSED | IGNORED
+                                 │ error
+                                 └──► FAILED (retry with backoff) ──► DEAD after N (staff replay)
+
+A process killed between storing and processing leaves the row RECEIVED (or FAILED with an
+expired lease); the next worker, in this process after a restart or in another, finishes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+
+from puente.enums import PaymentStatus as S
+from puente.enums import ProviderEventStatus as E
+from puente.institutions.models import Institution
+from puente.money import from_centavos, to_centavos
+from puente.payments.disbursements import settle_disbursement
+from puente.payments.gateways import GatewayDirectory
+from puente.payments.lifecycle import from_provider_status
+from puente.payments.lifecycle_service import advance_payment
+from puente.payments.models import Disbursement, Payment
+from puente.payments.notify import notify_transition
+from puente.providers.errors import WebhookVerificationError
+from puente.providers.registry import UnknownProvider
+from puente.providers.values import EventKind, NormalisedEvent
+from puente.runtime import Runtime
+from puente.webhooks.models import ProviderEvent
+
+__all__ = ["Receipt", "WebhookInbox"]
+
+logger = logging.getLogger("puente.webhooks")
+
+WEBHOOK_PROVIDERS = frozenset({"stripe", "conekta", "openpay", "mercadopago", "paypal", "stp"})
+KEPT_HEADERS = 30  # store the request's headers for audit/replay, bounded
+KIND_STATUS = {
+    EventKind.PAYMENT_PENDING: S.PENDING,
+    EventKind.PAYMENT_REQUIRES_ACTION: S.REQUIRES_ACTION,
+    EventKind.PAYMENT_SUCCEEDED: S.PAID,
+    EventKind.PAYMENT_FAILED: S.FAILED,
+    EventKind.PAYMENT_EXPIRED: S.EXPIRED,
+    EventKind.PAYMENT_CANCELED: S.CANCELED,
+    EventKind.CHARGEBACK: S.CHARGED_BACK,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    status_code: int
+    body: dict[str, Any]
+
+
+class PaymentNotYetKnown(Exception):
+    """The event names a payment we have not recorded (yet): retry later."""
+
+
+class WebhookInbox:
+    """Receives and processes provider events for every institution."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        gateways: GatewayDirectory,
+        *,
+        max_attempts: int = 8,
+        backoff_seconds: float = 2.0,
+        lease_seconds: int = 60,
+    ) -> None:
+        self.runtime = runtime
+        self.gateways = gateways
+        self.max_attempts = max_attempts
+        self.backoff_seconds = backoff_seconds
+        self.lease = timedelta(seconds=lease_seconds)
+        self._wake = asyncio.Event()
+
+    # -- receiving -------------------------------------------------------------------------
+
+    async def receive(
+        self, provider: str, raw_body: bytes, headers: dict[str, str], client_ip: str | None
+    ) -> Receipt:
+        """Verify and store; 2xx only once the event is durably stored."""
+        if provider not in WEBHOOK_PROVIDERS:
+            return Receipt(404, {"error": "unknown provider"})
+        verified = await self._verify(provider, raw_body, headers, client_ip)
+        if verified is None:
+            return Receipt(400, {"error": "signature verification failed"})
+        institution, event = verified
+        kept = dict(list(headers.items())[:KEPT_HEADERS])
+        try:
+            await ProviderEvent.create(
+                provider=provider,
+                event_id=event.event_id[:200],
+                event_type=event.type[:100],
+                institution_id=institution.id,
+                kind=event.kind.value,
+                provider_payment_id=event.provider_payment_id,
+                amount_centavos=to_centavos(event.amount) if event.amount is not None else None,
+                occurred_at=event.occurred_at,
+                raw_body=raw_body.decode("utf-8", errors="replace"),
+                headers=kept,
+            )
+        except IntegrityError:
+            return Receipt(200, {"received": True, "duplicate": True})
+        self._wake.set()
+        return Receipt(200, {"received": True})
+
+    async def _verify(
+        self, provider: str, raw_body: bytes, headers: dict[str, str], client_ip: str | None
+    ) -> tuple[Institution, NormalisedEvent] | None:
+        try:
+            institutions = await self.gateways.candidates(provider)
+        except UnknownProvider:
+            return None
+        for institution in institutions:
+            connector = await self.gateways.connector(institution, provider)
+            verify = connector.verify_webhook
+            kwargs: dict[str, Any] = {"now": self.runtime.now()}
+            if "client_ip" in inspect.signature(verify).parameters:
+                kwargs["client_ip"] = client_ip
+            try:
+                result = verify(raw_body, headers, **kwargs)
+                if inspect.isawaitable(result):
+                    result = await result
+                return institution, result
+            except WebhookVerificationError as exc:
+                logger.info("%s webhook not verified for %s: %s", provider, institution.slug, exc)
+        return None
+
+    # -- processing ------------------------------------------------------------------------
+
+    async def _claim(self, event: ProviderEvent, now: datetime) -> bool:
+        """Take a lease on the event (atomic conditional update); False if someone else has it."""
+        updated = await ProviderEvent.filter(
+            Q(id=event.id),
+            Q(status__in=[E.RECEIVED, E.FAILED]),
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+            Q(attempts=event.attempts),
+        ).update(attempts=event.attempts + 1, next_attempt_at=now + self.lease)
+        return updated == 1
+
+    async def process_due(self, limit: int = 50) -> int:
+        """Process events that are waiting; returns how many were handled."""
+        now = self.runtime.now()
+        due = (
+            await ProviderEvent.filter(
+                Q(status__in=[E.RECEIVED, E.FAILED]),
+                Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+            )
+            .order_by("id")
+            .limit(limit)
+        )
+        handled = 0
+        for event in due:
+            if not await self._claim(event, now):
+                continue
+            handled += 1
+            try:
+                outcome = await self._process(event)
+            except Exception as exc:  # noqa: BLE001 - every failure is retried, then dead-lettered
+                await self._failed(event, exc, now)
+                continue
+            await ProviderEvent.filter(id=event.id).update(
+                status=outcome, processed_at=self.runtime.now(), last_error=None
+            )
+        return handled
+
+    async def _failed(self, event: ProviderEvent, exc: Exception, now: datetime) -> None:
+        attempts = event.attempts + 1
+        if attempts >= self.max_attempts:
+            status, next_at = E.DEAD, None
+            logger.error("webhook %s/%s dead after %s attempts", event.provider, event.id, attempts)
+        else:
+            status = E.FAILED
+            next_at = now + timedelta(seconds=self.backoff_seconds * 2 ** (attempts - 1))
+        await ProviderEvent.filter(id=event.id).update(
+            status=status, last_error=f"{type(exc).__name__}: {exc}"[:2000], next_attempt_at=next_at
+        )
+
+    async def _process(self, event: ProviderEvent) -> E:
+        kind = EventKind(event.kind) if event.kind in EventKind._value2member_map_ else None
+        if kind in (EventKind.TRANSFER_SUCCEEDED, EventKind.TRANSFER_FAILED):
+            return await self._disbursement(event, kind)
+        if not event.provider_payment_id or kind is EventKind.IGNORED:
+            logger.info("acknowledged %s event %s (%s)", event.provider, event.event_id, event.kind)
+            return E.IGNORED
+        if kind in (None, EventKind.UNKNOWN):
+            # Some providers (Mercado Pago) only name the payment: ask for its current state.
+            payment = await Payment.filter(
+                provider=event.provider, provider_reference=event.provider_payment_id
+            ).first()
+            if payment is None:
+                return E.IGNORED
+            return await self._sync_with_provider(event, payment)
+        if kind is EventKind.PAYMENT_REFUNDED:
+            return await self._sync_with_provider(event, await self._payment(event))
+        status = KIND_STATUS.get(kind)
+        if status is None:
+            logger.info("acknowledged %s event %s (%s)", event.provider, event.event_id, kind)
+            return E.IGNORED
+        payment = await self._payment(event)
+        transition = await advance_payment(
+            payment.id,
+            status,
+            source=f"webhook:{event.provider}:{event.event_id}",
+            at=event.occurred_at or self.runtime.now(),
+        )
+        await notify_transition(self.runtime.bus, transition)
+        return E.PROCESSED
+
+    async def _payment(self, event: ProviderEvent) -> Payment:
+        payment = await Payment.filter(
+            provider=event.provider, provider_reference=event.provider_payment_id
+        ).first()
+        if payment is None:
+            raise PaymentNotYetKnown(f"no payment with reference {event.provider_payment_id}")
+        return payment
+
+    async def _sync_with_provider(self, event: ProviderEvent, payment: Payment) -> E:
+        """Move the payment to what the provider says now (refund amounts, bare notices)."""
+        institution = await Institution.get(id=payment.institution_id)
+        connector = await self.gateways.connector(institution, event.provider)
+        # A provider error propagates: the event is retried with backoff.
+        current = await connector.get_payment(event.provider_payment_id or "")
+        status = from_provider_status(current.status)
+        refunded = current.amount_refunded or None
+        if status in (S.REFUNDED, S.PARTIALLY_REFUNDED) and refunded is None:
+            refunded = from_centavos(payment.amount_centavos)
+        transition = await advance_payment(
+            payment.id,
+            status,
+            source=f"webhook:{event.provider}:{event.event_id}",
+            at=event.occurred_at or self.runtime.now(),
+            refunded=refunded,
+        )
+        await notify_transition(self.runtime.bus, transition)
+        return E.PROCESSED
+
+    async def _disbursement(self, event: ProviderEvent, kind: EventKind) -> E:
+        """Our outgoing SPEI settled or came back (STP estado / bank webhook)."""
+        disbursement = await Disbursement.filter(
+            provider=event.provider, provider_reference=event.provider_payment_id
+        ).first()
+        if disbursement is None:
+            raise PaymentNotYetKnown(f"no disbursement with reference {event.provider_payment_id}")
+        await settle_disbursement(
+            disbursement.id,
+            succeeded=kind is EventKind.TRANSFER_SUCCEEDED,
+            at=event.occurred_at or self.runtime.now(),
+            reason=event.event_type,
+        )
+        return E.PROCESSED
+
+    async def replay(self, event_id: int) -> None:
+        """Staff action: put a dead (or processed) event back in the queue."""
+        await ProviderEvent.filter(id=event_id).update(
+            status=E.RECEIVED, attempts=0, next_attempt_at=None, last_error=None
+        )
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
+        """The background worker: drains due events, then sleeps until woken or idle."""
+        while not stop.is_set():
+            try:
+                while await self.process_due():
+                    pass
+            except Exception:  # noqa: BLE001 - the worker must outlive a bad database moment
+                logger.exception("webhook worker pass failed")
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=idle_seconds)
+            except TimeoutError:
+                pass

@@ -1,0 +1,163 @@
+"""createPayment and the paymentStatus subscription (contract names)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+import pytest
+from starlette.testclient import TestClient
+from tests.conftest import _init
+from tests.support import factories
+from tests.support.gateways import STRIPE, sandboxes
+from tests.support.http import app_client, graphql
+
+from puente.app import create_app
+from puente.enums import PaymentStatus as S
+from puente.graphql.types import encode_global_id
+from puente.payments.gateways import store_credentials
+from puente.payments.lifecycle_service import advance_payment
+from puente.payments.notify import notify_transition
+
+CREATE = """mutation($i: CreatePaymentInput!) { createPayment(input: $i) {
+  __typename ... on PaymentCreated { payment { id status amount { amount } provider method
+  providerReference nextAction { type clabe reference } } }
+  ... on PaymentError { code message } } }"""
+
+
+async def _setup(runtime):
+    inst = await factories.institution()
+    ana = await factories.user(runtime, inst)
+    loan = await factories.active_loan(inst, ana, start=date(2026, 11, 2))
+    await store_credentials(runtime, inst.id, "stripe", STRIPE)
+    return loan
+
+
+async def _token(client) -> str:
+    data = await graphql(
+        client,
+        'mutation { login(email: "ana@example.mx", password: "contrasena-segura-1") '
+        "{ ... on AuthTokens { accessToken } } }",
+    )
+    return data["data"]["login"]["accessToken"]
+
+
+def _input(loan, **changes):
+    values = {
+        "loanId": encode_global_id("Loan", loan.id),
+        "amount": "1240.35",
+        "method": "CARD",
+        "provider": "STRIPE",
+        "cardToken": "tok_visa",
+        "idempotencyKey": "gql-1",
+    }
+    return {**values, **changes}
+
+
+@pytest.mark.anyio
+async def test_create_payment_pays_by_card_and_is_idempotent(db, runtime):
+    loan = await _setup(runtime)
+    box = sandboxes(runtime)
+    async with app_client(runtime, gateways=box.gateways, run_workers=False) as client:
+        token = await _token(client)
+        first = await graphql(client, CREATE, {"i": _input(loan)}, token=token)
+        again = await graphql(client, CREATE, {"i": _input(loan)}, token=token)
+        clash = await graphql(client, CREATE, {"i": _input(loan, amount="10.00")}, token=token)
+        anonymous = await graphql(client, CREATE, {"i": _input(loan, idempotencyKey="x")})
+    created = first["data"]["createPayment"]
+    assert created["__typename"] == "PaymentCreated"
+    assert created["payment"]["status"] == "PAID"
+    assert created["payment"]["providerReference"].startswith("pi_")
+    assert again["data"]["createPayment"]["payment"]["id"] == created["payment"]["id"]
+    assert clash["data"]["createPayment"] == {
+        "__typename": "PaymentError",
+        "code": "IDEMPOTENCY_CONFLICT",
+        "message": "Esa clave de idempotencia ya se usó con otros datos de pago.",
+    }
+    assert anonymous["data"]["createPayment"]["code"] == "UNAUTHENTICATED"
+
+
+@pytest.mark.anyio
+async def test_spei_payment_returns_clabe_instructions(db, runtime):
+    loan = await _setup(runtime)
+    box = sandboxes(runtime)
+    async with app_client(runtime, gateways=box.gateways, run_workers=False) as client:
+        token = await _token(client)
+        data = await graphql(
+            client, CREATE, {"i": _input(loan, method="SPEI", cardToken=None)}, token=token
+        )
+    payment = data["data"]["createPayment"]["payment"]
+    assert payment["status"] == "REQUIRES_ACTION"
+    assert payment["nextAction"]["type"] == "SPEI_TRANSFER"
+    assert len(payment["nextAction"]["clabe"]) == 18
+
+
+def test_payment_status_subscription_emits_current_state_then_changes(database_url, runtime):
+    async def seed():
+        await _init(database_url)
+        try:
+            loan = await _setup(runtime)
+            return loan.id
+        finally:
+            from tortoise import Tortoise
+
+            await Tortoise.close_connections()
+
+    loan_id = asyncio.run(seed())
+    box = sandboxes(runtime)
+    app = create_app(runtime, gateways=box.gateways, run_workers=False)
+    with TestClient(app) as client:
+        login = client.post(
+            "/graphql",
+            json={
+                "query": 'mutation { login(email: "ana@example.mx", '
+                'password: "contrasena-segura-1") { ... on AuthTokens { accessToken } } }'
+            },
+        ).json()
+        token = login["data"]["login"]["accessToken"]
+        created = client.post(
+            "/graphql",
+            json={
+                "query": CREATE,
+                "variables": {
+                    "i": {
+                        "loanId": encode_global_id("Loan", loan_id),
+                        "amount": "1240.35",
+                        "method": "SPEI",
+                        "provider": "STRIPE",
+                        "idempotencyKey": "sub-1",
+                    }
+                },
+            },
+            headers={"authorization": f"Bearer {token}"},
+        ).json()
+        payment_id = created["data"]["createPayment"]["payment"]["id"]
+        with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+            ws.send_json(
+                {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+            )
+            assert ws.receive_json()["type"] == "connection_ack"
+            ws.send_json(
+                {
+                    "id": "s",
+                    "type": "subscribe",
+                    "payload": {
+                        "query": "subscription($id: ID!) { paymentStatus(paymentId: $id) "
+                        "{ id status } }",
+                        "variables": {"id": payment_id},
+                    },
+                }
+            )
+            first = ws.receive_json()
+            assert first["payload"]["data"]["paymentStatus"]["status"] == "REQUIRES_ACTION"
+
+            async def pay():
+                from puente.graphql.types import decode_global_id
+
+                pk = decode_global_id(payment_id)[1]
+                transition = await advance_payment(pk, S.PAID, source="test", at=runtime.now())
+                await notify_transition(runtime.bus, transition)
+
+            client.portal.call(pay)
+            second = ws.receive_json()
+            assert second["payload"]["data"]["paymentStatus"]["status"] == "PAID"

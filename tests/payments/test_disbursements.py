@@ -1,0 +1,102 @@
+"""Disbursement by SPEI through STP: sent, settled by callback, loan activated and posted once."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import httpx
+import pytest
+from tests.support import factories
+from tests.support.gateways import sandboxes
+from tests.support.http import app_client
+
+from puente.enums import DisbursementStatus, JournalKind, LoanStatus, Role
+from puente.enums import LedgerAccountType as T
+from puente.ledger.entries import AccountRef
+from puente.ledger.models import JournalEntry
+from puente.ledger.posting import account_balance
+from puente.loans.models import Loan
+from puente.loans.service import approve_loan, originate_loan
+from puente.payments.checkout import PaymentRefused
+from puente.payments.disbursements import disburse_loan
+from puente.payments.gateways import store_credentials
+from puente.payments.models import Disbursement
+from puente.sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
+
+pytestmark = pytest.mark.anyio
+
+STP = {**DEFAULT_STP_CREDENTIALS, "webhook_allowlist": "127.0.0.1/32"}
+CLABE = "012180001234567899"  # BBVA, valid check digit
+
+
+async def setup(runtime):
+    inst = await factories.institution()
+    ana = await factories.user(runtime, inst)
+    staff = await factories.user(runtime, inst, email="caja@example.mx", role=Role.STAFF)
+    product = await factories.product(inst, opening_fee_rate=Decimal("0.02"))
+    loan = await originate_loan(
+        product=product,
+        borrower_id=ana.id,
+        principal=Decimal("12000.00"),
+        term_count=12,
+        start_date=date(2026, 11, 27),
+    )
+    await approve_loan(loan)
+    await store_credentials(runtime, inst.id, "stp", STP)
+    box = sandboxes(runtime, {"stp": STP})
+    client = app_client(runtime, gateways=box.gateways, run_workers=False)
+    box.inbox.target = client._transport
+    return staff, loan, box, client
+
+
+async def test_disbursement_is_sent_then_settled_by_the_stp_callback(db, runtime):
+    staff, loan, box, client = await setup(runtime)
+    async with client:
+        sent = await disburse_loan(
+            runtime, box.gateways, staff, loan.id, clabe=CLABE, beneficiary_name="Ana Prueba"
+        )
+        assert sent.status == DisbursementStatus.SENT
+        assert (await Loan.get(id=loan.id)).status == LoanStatus.DISBURSED
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=box.app), base_url="http://sandbox.test"
+        ) as sandbox:
+            assert (await sandbox.post("/stp/_settle")).is_success
+        await client._transport.app.state.inbox.process_due()
+        again = await disburse_loan(
+            runtime, box.gateways, staff, loan.id, clabe=CLABE, beneficiary_name="Ana Prueba"
+        )
+    settled = await Disbursement.get(id=sent.id)
+    assert settled.status == DisbursementStatus.SETTLED and again.id == sent.id
+    assert (await Loan.get(id=loan.id)).status == LoanStatus.ACTIVE
+    assert await JournalEntry.filter(kind=JournalKind.DISBURSEMENT).count() == 1
+    inst = loan.institution_id
+    paid_out = 12000_00 - loan.opening_fee_centavos - loan.opening_fee_vat_centavos
+    assert settled.amount_centavos == paid_out
+    assert await account_balance(AccountRef(inst, T.BANK)) == -paid_out
+    assert await account_balance(AccountRef(inst, T.LOAN_PRINCIPAL, loan_id=loan.id)) == 12000_00
+    assert CLABE not in settled.clabe_enc and settled.clabe_last4 == "7899"
+
+
+@pytest.mark.parametrize(
+    ("clabe", "code"), [("012180001234567890", "INVALID_CLABE"), ("123", "INVALID_CLABE")]
+)
+async def test_a_bad_clabe_is_refused_before_any_money_moves(db, runtime, clabe, code):
+    staff, loan, box, client = await setup(runtime)
+    with pytest.raises(PaymentRefused) as refused:
+        await disburse_loan(
+            runtime, box.gateways, staff, loan.id, clabe=clabe, beneficiary_name="Ana"
+        )
+    assert refused.value.code == code
+    assert await Disbursement.all().count() == 0
+    assert (await Loan.get(id=loan.id)).status == LoanStatus.APPROVED
+
+
+async def test_borrowers_cannot_disburse(db, runtime):
+    staff, loan, box, client = await setup(runtime)
+    borrower = await loan.borrower
+    with pytest.raises(PaymentRefused) as refused:
+        await disburse_loan(
+            runtime, box.gateways, borrower, loan.id, clabe=CLABE, beneficiary_name="Ana"
+        )
+    assert refused.value.code == "FORBIDDEN"
