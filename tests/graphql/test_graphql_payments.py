@@ -161,3 +161,35 @@ def test_payment_status_subscription_emits_current_state_then_changes(database_u
             client.portal.call(pay)
             second = ws.receive_json()
             assert second["payload"]["data"]["paymentStatus"]["status"] == "PAID"
+
+
+REFUND = """mutation($id: ID!, $amount: Decimal) { refundPayment(paymentId: $id, amount: $amount) {
+  __typename ... on PaymentCreated { payment { status } } ... on PaymentError { code } } }"""
+
+
+@pytest.mark.anyio
+async def test_staff_refund_mutation_and_borrowers_are_refused(db, runtime):
+    from puente.enums import Role
+
+    loan = await _setup(runtime)
+    inst = await loan.institution
+    await factories.user(runtime, inst, email="caja@example.mx", role=Role.STAFF)
+    box = sandboxes(runtime)
+    async with app_client(runtime, gateways=box.gateways, run_workers=False) as client:
+        token = await _token(client)
+        created = await graphql(client, CREATE, {"i": _input(loan)}, token=token)
+        payment_id = created["data"]["createPayment"]["payment"]["id"]
+        as_borrower = await graphql(client, REFUND, {"id": payment_id}, token=token)
+        staff = await graphql(
+            client,
+            'mutation { login(email: "caja@example.mx", password: "contrasena-segura-1") '
+            "{ ... on AuthTokens { accessToken } } }",
+        )
+        staff_token = staff["data"]["login"]["accessToken"]
+        partial = await graphql(
+            client, REFUND, {"id": payment_id, "amount": "40.35"}, token=staff_token
+        )
+        rest = await graphql(client, REFUND, {"id": payment_id}, token=staff_token)
+    assert as_borrower["data"]["refundPayment"]["code"] == "FORBIDDEN"
+    assert partial["data"]["refundPayment"]["payment"]["status"] == "PARTIALLY_REFUNDED"
+    assert rest["data"]["refundPayment"]["payment"]["status"] == "REFUNDED"

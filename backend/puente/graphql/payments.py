@@ -14,15 +14,24 @@ from puente.enums import ProviderName
 from puente.graphql.context import GraphQLContext
 from puente.graphql.errors import UserFacingError
 from puente.graphql.payment_types import Payment, PaymentMethodType, Provider
-from puente.graphql.types import Loan, decode_global_id
+from puente.graphql.types import Loan, Money, decode_global_id, encode_global_id, money
 from puente.loans.access import can_see_loan
 from puente.loans.models import Loan as LoanModel
 from puente.loans.state import load_loan_views
+from puente.money import from_centavos
 from puente.payments.checkout import PaymentRefused, PaymentRequest, create_payment
+from puente.payments.disbursements import disburse_loan
 from puente.payments.models import Payment as PaymentModel
 from puente.payments.notify import loan_channel, payment_channel
+from puente.payments.refund_service import refund_payment
 
-__all__ = ["CreatePaymentInput", "CreatePaymentResult", "PaymentMutations", "Subscription"]
+__all__ = [
+    "CreatePaymentInput",
+    "CreatePaymentResult",
+    "PaymentMutations",
+    "StaffMutations",
+    "Subscription",
+]
 
 PuenteInfo = Info[GraphQLContext, None]
 
@@ -100,6 +109,79 @@ class PaymentMutations:
         except PaymentRefused as refused:
             return PaymentError(code=refused.code, message=refused.message)
         return PaymentCreated(payment=Payment.from_model(payment))
+
+
+@strawberry.type
+class Disbursement:
+    id: strawberry.ID
+    status: str
+    amount: Money
+    clabe_last4: str
+    clave_rastreo: str
+
+
+@strawberry.type
+class DisbursementCreated:
+    disbursement: Disbursement
+
+
+DisburseLoanResult = Annotated[
+    DisbursementCreated | PaymentError, strawberry.union("DisburseLoanResult")
+]
+
+
+@strawberry.type
+class StaffMutations:
+    @strawberry.mutation(description="Staff: refund all (no amount) or part of a paid payment.")
+    async def refund_payment(
+        self, info: PuenteInfo, payment_id: strawberry.ID, amount: Decimal | None = None
+    ) -> CreatePaymentResult:
+        user = await info.context.user()
+        if user is None:
+            return PaymentError(code="UNAUTHENTICATED", message="Inicia sesión.")
+        pk = _pk(payment_id, "Payment")
+        ctx = info.context
+        try:
+            await refund_payment(ctx.runtime, ctx.gateways, user, pk or 0, amount)
+        except PaymentRefused as refused:
+            return PaymentError(code=refused.code, message=refused.message)
+        return PaymentCreated(payment=Payment.from_model(await PaymentModel.get(id=pk)))
+
+    @strawberry.mutation(description="Staff: pay an approved loan out by SPEI (STP or bank).")
+    async def disburse_loan(
+        self,
+        info: PuenteInfo,
+        loan_id: strawberry.ID,
+        clabe: str,
+        beneficiary_name: str,
+        provider: Provider = Provider.STP,
+    ) -> DisburseLoanResult:
+        user = await info.context.user()
+        if user is None:
+            return PaymentError(code="UNAUTHENTICATED", message="Inicia sesión.")
+        pk = _pk(loan_id, "Loan")
+        ctx = info.context
+        try:
+            made = await disburse_loan(
+                ctx.runtime,
+                ctx.gateways,
+                user,
+                pk or 0,
+                clabe=clabe,
+                beneficiary_name=beneficiary_name,
+                provider=ProviderName(provider.value),
+            )
+        except PaymentRefused as refused:
+            return PaymentError(code=refused.code, message=refused.message)
+        return DisbursementCreated(
+            disbursement=Disbursement(
+                id=encode_global_id("Disbursement", made.id),
+                status=str(made.status.value),
+                amount=money(from_centavos(made.amount_centavos)),
+                clabe_last4=made.clabe_last4,
+                clave_rastreo=made.clave_rastreo,
+            )
+        )
 
 
 @strawberry.type

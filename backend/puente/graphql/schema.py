@@ -27,7 +27,7 @@ from puente.graphql.payment_types import (
     PaymentEdge,
     PaymentMethod,
 )
-from puente.graphql.payments import PaymentMutations, Subscription
+from puente.graphql.payments import PaymentMutations, StaffMutations, Subscription
 from puente.graphql.types import (
     AuthError,
     AuthTokens,
@@ -226,7 +226,7 @@ def _login_result(outcome: object) -> AuthTokens | AuthError:
 
 
 @strawberry.type
-class Mutation(PaymentMutations):
+class Mutation(PaymentMutations, StaffMutations):
     @strawberry.mutation(description="Password (and OTP when enrolled) for access+refresh tokens.")
     async def login(
         self, info: PuenteInfo, email: str, password: str, otp: str | None = None
