@@ -7,11 +7,11 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from tests.providers.support import answer
 
 from puente.providers.bank import OpenBankingConnector
 from puente.providers.base import (
@@ -95,10 +95,6 @@ def bank(api: Handler) -> tuple[OpenBankingConnector, FakeBank]:
         random=lambda: 0.0,
     )
     return connector, fake
-
-
-def answer(body: Any, status: int = 200, **headers: str) -> httpx.Response:
-    return httpx.Response(status, json=body, headers=headers)
 
 
 def error(status: int, code: str, message: str = "no", **headers: str) -> httpx.Response:

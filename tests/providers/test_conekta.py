@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.providers.support import Handler, answer, mock_connector
 
 from puente.providers.base import (
     AuthenticationError,
@@ -24,9 +25,7 @@ from puente.providers.base import (
     ReferenceRequest,
     RefundStatus,
 )
-from puente.providers.circuit import CircuitBreakers
 from puente.providers.conekta import DEFAULT_PAYER, ConektaConnector
-from puente.providers.metrics import ProviderMetrics
 from puente.sandbox.conekta import sandbox_webhook_public_key
 
 pytestmark = pytest.mark.anyio
@@ -63,42 +62,15 @@ def card_order(**changes: Any) -> dict[str, Any]:
     return order
 
 
-def answer(body: object, status: int = 200) -> httpx.Response:
-    return httpx.Response(status, json=body)
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture
 def conekta_factory() -> Iterator[Callable[..., ConektaConnector]]:
     """A Conekta connector whose network is ``handler`` (an httpx.MockTransport function)."""
 
-    def build(handler: Callable[[httpx.Request], httpx.Response], **kwargs: Any):
-        sleeps: list[float] = []
-
-        async def sleep(seconds: float) -> None:
-            sleeps.append(seconds)
-
-        connector = ConektaConnector(
-            ProviderConfig(
-                credentials={
-                    "private_key": PRIVATE_KEY,
-                    "webhook_key": sandbox_webhook_public_key(),
-                },
-                transport=httpx.MockTransport(handler),
-            ),
-            metrics=ProviderMetrics(),
-            breakers=CircuitBreakers(),
-            sleep=sleep,
-            random=lambda: 0.0,
-            wall_clock=lambda: float(NOW),
-            **kwargs,
+    def build(handler: Handler, **kwargs: Any) -> ConektaConnector:
+        credentials = {"private_key": PRIVATE_KEY, "webhook_key": sandbox_webhook_public_key()}
+        return mock_connector(
+            ConektaConnector, credentials, handler, wall_clock=lambda: float(NOW), **kwargs
         )
-        connector.sleeps = sleeps  # type: ignore[attr-defined]
-        return connector
 
     yield build
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
+from tests.providers.support import Handler, mock_connector
 
+from puente.providers.answers import decimal_json
 from puente.providers.base import (
     AuthenticationError,
     ChargeRequest,
@@ -22,20 +25,16 @@ from puente.providers.base import (
     PaymentDeclined,
     PaymentMethod,
     PaymentStatus,
-    ProviderConfig,
     ProviderUnavailable,
     RateLimited,
     ReferenceRequest,
 )
-from puente.providers.circuit import CircuitBreakers
 from puente.providers.mercadopago import MercadoPagoConnector
 from puente.providers.mercadopago_mapping import (
-    decode_json,
     json_number,
     mp_payment,
     mp_settlements_from_report,
 )
-from puente.providers.metrics import ProviderMetrics
 
 pytestmark = pytest.mark.anyio
 
@@ -58,31 +57,14 @@ PAYMENT = {
 }
 
 # As the connector reads answers: numbers with decimals become Decimal, never float.
-PARSED = decode_json(json.dumps(PAYMENT))
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+PARSED = decimal_json(json.dumps(PAYMENT))
 
 
 @pytest.fixture
 def connect() -> Callable[..., MercadoPagoConnector]:
-    def build(handler: Callable[[httpx.Request], httpx.Response], **kwargs: object):
-        async def sleep(seconds: float) -> None:
-            return None
-
-        return MercadoPagoConnector(
-            ProviderConfig(
-                credentials={"access_token": TOKEN, "webhook_secret": "whsec"},
-                transport=httpx.MockTransport(handler),
-            ),
-            metrics=ProviderMetrics(),
-            breakers=CircuitBreakers(),
-            sleep=sleep,
-            random=lambda: 0.0,
-            **kwargs,  # type: ignore[arg-type]
-        )
+    def build(handler: Handler, **kwargs: Any) -> MercadoPagoConnector:
+        credentials = {"access_token": TOKEN, "webhook_secret": "whsec"}
+        return mock_connector(MercadoPagoConnector, credentials, handler, **kwargs)
 
     return build
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.providers.support import Handler, answer, mock_connector
 
 from puente.providers.base import (
     AuthenticationError,
@@ -20,13 +21,10 @@ from puente.providers.base import (
     MalformedResponse,
     PaymentMethod,
     PaymentStatus,
-    ProviderConfig,
     ProviderUnavailable,
     ReferenceRequest,
     RefundStatus,
 )
-from puente.providers.circuit import CircuitBreakers
-from puente.providers.metrics import ProviderMetrics
 from puente.providers.openpay import SANDBOX_BASE_URL, OpenpayConnector
 
 pytestmark = pytest.mark.anyio
@@ -60,10 +58,6 @@ def charge(**changes: Any) -> dict[str, Any]:
     return body
 
 
-def answer(body: object, status: int = 200) -> httpx.Response:
-    return httpx.Response(status, json=body)
-
-
 def openpay_error(http_code: int, error_code: int, description: str = "d") -> httpx.Response:
     body = {
         "category": "gateway" if error_code >= 3000 else "request",
@@ -76,41 +70,25 @@ def openpay_error(http_code: int, error_code: int, description: str = "d") -> ht
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def openpay_factory() -> Iterator[Callable[..., OpenpayConnector]]:
     """An Openpay connector whose network is ``handler`` (an httpx.MockTransport function)."""
 
-    def build(handler: Callable[[httpx.Request], httpx.Response], **kwargs: Any):
-        sleeps: list[float] = []
-
-        async def sleep(seconds: float) -> None:
-            sleeps.append(seconds)
-
-        base_url = kwargs.pop("base_url", None)
-        connector = OpenpayConnector(
-            ProviderConfig(
-                credentials={
-                    "merchant_id": MERCHANT,
-                    "private_key": PRIVATE_KEY,
-                    "webhook_user": "puente",
-                    "webhook_password": "webhook-pass",
-                },
-                base_url=base_url,
-                transport=httpx.MockTransport(handler),
-            ),
-            metrics=ProviderMetrics(),
-            breakers=CircuitBreakers(),
-            sleep=sleep,
-            random=lambda: 0.0,
+    def build(handler: Handler, **kwargs: Any) -> OpenpayConnector:
+        credentials = {
+            "merchant_id": MERCHANT,
+            "private_key": PRIVATE_KEY,
+            "webhook_user": "puente",
+            "webhook_password": "webhook-pass",
+        }
+        config = {"base_url": kwargs.pop("base_url", None)}
+        return mock_connector(
+            OpenpayConnector,
+            credentials,
+            handler,
+            config=config,
             wall_clock=lambda: float(NOW),
             **kwargs,
         )
-        connector.sleeps = sleeps  # type: ignore[attr-defined]
-        return connector
 
     yield build
 

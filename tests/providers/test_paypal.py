@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from tests.providers.support import Handler, mock_connector
 
 from puente.providers.base import (
     AuthenticationError,
@@ -22,13 +23,10 @@ from puente.providers.base import (
     PaymentDeclined,
     PaymentMethod,
     PaymentStatus,
-    ProviderConfig,
     ProviderUnavailable,
     RateLimited,
     ReferenceRequest,
 )
-from puente.providers.circuit import CircuitBreakers
-from puente.providers.metrics import ProviderMetrics
 from puente.providers.paypal import PayPalConnector
 from puente.providers.paypal_mapping import paypal_order
 
@@ -60,26 +58,10 @@ ORDER = {
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def connect() -> Callable[..., PayPalConnector]:
-    def build(handler: Callable[[httpx.Request], httpx.Response]) -> PayPalConnector:
-        async def sleep(seconds: float) -> None:
-            return None
-
-        return PayPalConnector(
-            ProviderConfig(
-                credentials={"client_id": CLIENT_ID, "client_secret": SECRET, "webhook_id": "WH-1"},
-                transport=httpx.MockTransport(handler),
-            ),
-            metrics=ProviderMetrics(),
-            breakers=CircuitBreakers(),
-            sleep=sleep,
-            random=lambda: 0.0,
-        )
+    def build(handler: Handler) -> PayPalConnector:
+        credentials = {"client_id": CLIENT_ID, "client_secret": SECRET, "webhook_id": "WH-1"}
+        return mock_connector(PayPalConnector, credentials, handler)
 
     return build
 

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
+from tests.providers.support import answer
 
 from puente.providers.base import (
     AuthenticationError,
@@ -89,10 +90,6 @@ def stp(handler: Handler, **extra: str) -> StpConnector:
         sleep=sleep,
         random=lambda: 0.0,
     )
-
-
-def answer(body: Any, status: int = 200) -> httpx.Response:
-    return httpx.Response(status, json=body)
 
 
 def orden_row(**changes: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from tests.providers.support import answer
 
 from puente.providers.base import (
     AuthenticationError,
@@ -42,10 +43,6 @@ PI = {
     "created": 1_700_000_000,
     "metadata": {},
 }
-
-
-def answer(body: object, status: int = 200, **headers: str) -> httpx.Response:
-    return httpx.Response(status, json=body, headers=headers)
 
 
 async def test_charge_sends_the_exact_stripe_request(stripe_factory) -> None:

@@ -10,7 +10,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from puente.providers.mercadopago_mapping import decode_json
+from puente.providers.answers import decimal_json
 from puente.providers.mercadopago_webhooks import verify_mercadopago_signature
 from puente.sandbox.mercadopago import MercadoPagoSimulator, create_mercadopago_sandbox
 from puente.sandbox.mercadopago_objects import mp_fee
@@ -137,7 +137,7 @@ async def test_amounts_are_decimal_numbers_end_to_end(mp: Sandbox) -> None:
         headers={"X-Idempotency-Key": "d", "Content-Type": "application/json"},
     )
     assert b'"transaction_amount": 150.1,' in created.content
-    details = decode_json(created.content)["transaction_details"]
+    details = decimal_json(created.content)["transaction_details"]
     assert details["net_received_amount"] == Decimal("150.10") - mp_fee(Decimal("150.10"))
 
 

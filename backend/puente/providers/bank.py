@@ -28,6 +28,7 @@ from urllib.parse import quote
 import httpx
 
 from puente.compliance.kyc import KycError, mask_clabe, validate_clabe
+from puente.providers.answers import read_object
 from puente.providers.bank_mapping import (
     bank_balance,
     bank_error,
@@ -42,7 +43,6 @@ from puente.providers.base import (
     BankBalance,
     BankMovement,
     InvalidRequest,
-    MalformedResponse,
     NormalisedEvent,
     NotFound,
     ProviderConfig,
@@ -52,11 +52,11 @@ from puente.providers.base import (
     reading_response,
 )
 from puente.providers.oauth import ClientCredentials, OAuth2ClientCredentials
+from puente.providers.paging import collect_pages
 
 __all__ = ["DEFAULT_SCOPE", "OpenBankingConnector"]
 
 DEFAULT_SCOPE = "accounts payments"
-_MAX_PAGES = 1000  # a runaway paginator must not loop forever on a bank bug
 
 
 class OpenBankingConnector(Bank):
@@ -117,13 +117,7 @@ class OpenBankingConnector(Bank):
             idempotency_key=idempotency_key,
             idempotent=idempotent,
         )
-        try:
-            body = response.json()
-        except ValueError:
-            raise MalformedResponse(f"{path} answered with non-JSON", provider=self.name) from None
-        if not isinstance(body, dict):
-            raise MalformedResponse(f"{path} answered with a non-object", provider=self.name)
-        return body
+        return read_object(response, provider=self.name, what=path)
 
     @property
     def _account_path(self) -> str:
@@ -140,15 +134,16 @@ class OpenBankingConnector(Bank):
         params = {"from": since.isoformat(), "limit": str(min(self.page_size, 100))}
         if until is not None:
             params["to"] = until.isoformat()
-        lines: list[BankMovement] = []
-        for _ in range(_MAX_PAGES):
-            page = await self._call("GET", f"{self._account_path}/transactions", params=params)
+
+        async def page(cursor: str | None) -> tuple[list[BankMovement], str | None]:
+            query = params if cursor is None else {**params, "cursor": cursor}
+            body = await self._call("GET", f"{self._account_path}/transactions", params=query)
             with reading_response(self.name, "transactions page"):
-                lines.extend(bank_movement(tx) for tx in page["data"])
-                cursor = page.get("next_cursor")
-            if not cursor:
-                break
-            params["cursor"] = str(cursor)
+                found = [bank_movement(tx) for tx in body["data"]]
+                following = body.get("next_cursor")
+            return found, str(following) if following else None
+
+        lines = await collect_pages(page, None)
         return sorted(lines, key=lambda line: line.occurred_at)
 
     async def send_spei(self, request: SpeiTransferRequest) -> SpeiTransfer:
@@ -214,7 +209,7 @@ class OpenBankingConnector(Bank):
         client_ip: str | None = None,
     ) -> NormalisedEvent:
         """Authenticate by HMAC signature; ``client_ip`` is accepted like STP's and not needed."""
-        secrets = [s.strip() for s in self.credential("webhook_secret").split(",") if s.strip()]
+        secrets = self.credentials_list("webhook_secret")
         event = verify_bank_signature(
             raw_body, headers, secrets, now=now, tolerance=self.config.webhook_tolerance
         )

@@ -27,15 +27,16 @@ from typing import Any
 import httpx
 
 from puente.money import parse_amount
+from puente.providers.answers import error_body
 from puente.providers.errors import (
     AuthenticationError,
     InsufficientFunds,
-    MalformedResponse,
     NotFound,
     PaymentDeclined,
     ProviderError,
     RateLimited,
     error_for_status,
+    known_status,
     reading_response,
 )
 from puente.providers.values import (
@@ -78,11 +79,8 @@ _BY_CODE: dict[str, type[ProviderError]] = {
 def bank_error(response: httpx.Response) -> ProviderError:
     """A non-2xx answer as the right normalised error, keeping the bank's code and message."""
     status = response.status_code
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    error = body.get("error") if isinstance(body, Mapping) else None
+    body = error_body(response)
+    error = body.get("error")
     if not isinstance(error, Mapping):
         return error_for_status(status, provider=PROVIDER, message=f"bank answered HTTP {status}")
     code = str(error.get("code") or "")
@@ -108,13 +106,7 @@ def bank_transfer(payment: Mapping[str, Any]) -> SpeiTransfer:
     """A payment object as a ``SpeiTransfer``; unknown statuses are malformed answers."""
     with reading_response(PROVIDER, "payment"):
         raw_status = str(payment["status"])
-        status = BANK_STATUSES.get(raw_status)
-        if status is None:
-            raise MalformedResponse(
-                f"unknown payment status {raw_status!r}",
-                provider=PROVIDER,
-                provider_code=raw_status,
-            )
+        status = known_status(BANK_STATUSES, raw_status, what="payment status", provider=PROVIDER)
         failure = payment.get("failure") or {}
         return SpeiTransfer(
             provider=PROVIDER,

@@ -15,15 +15,18 @@ The body is ``{"id": "evt_…", "type": "…", "created_at": <unix>, "data": {"o
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from puente.money import InvalidAmount, parse_amount
-from puente.providers.errors import InvalidSignature, MalformedWebhook, StaleSignature
+from puente.providers.errors import MalformedWebhook
+from puente.providers.signatures import (
+    DEFAULT_TOLERANCE,
+    compute_timestamped_hmac,
+    timestamped_signature,
+    verify_timestamped_hmac,
+)
 from puente.providers.values import EventKind, NormalisedEvent
 
 __all__ = [
@@ -36,7 +39,6 @@ __all__ = [
 
 PROVIDER = "bank"
 SIGNATURE_HEADER = "X-Signature"
-DEFAULT_TOLERANCE = 300
 _KINDS = {
     "payment.settled": EventKind.TRANSFER_SUCCEEDED,
     "payment.returned": EventKind.TRANSFER_FAILED,
@@ -49,34 +51,12 @@ _KINDS = {
 
 def compute_bank_signature(payload: bytes, secret: str, timestamp: int) -> str:
     """Hex HMAC-SHA256 of ``"{timestamp}.{payload}"`` keyed with ``secret``."""
-    message = str(timestamp).encode() + b"." + payload
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return compute_timestamped_hmac(payload, secret, timestamp)
 
 
 def bank_signature_header(payload: bytes, secret: str, timestamp: int) -> str:
     """The ``X-Signature`` value a bank sends for ``payload`` at ``timestamp``."""
-    return f"t={timestamp},v1={compute_bank_signature(payload, secret, timestamp)}"
-
-
-def _parse_header(headers: Mapping[str, str]) -> tuple[int, list[str]]:
-    value = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower()), None)
-    if not value:
-        raise MalformedWebhook(f"missing {SIGNATURE_HEADER} header")
-    timestamp: int | None = None
-    signatures: list[str] = []
-    for item in value.split(","):
-        key, _, text = item.strip().partition("=")
-        if key == "t":
-            if not text.isdigit():
-                raise MalformedWebhook(f"{SIGNATURE_HEADER} has a non-numeric timestamp")
-            timestamp = int(text)
-        elif key == "v1":
-            signatures.append(text)
-    if timestamp is None:
-        raise MalformedWebhook(f"{SIGNATURE_HEADER} has no timestamp")
-    if not signatures:
-        raise InvalidSignature(f"{SIGNATURE_HEADER} has no v1 signature")
-    return timestamp, signatures
+    return timestamped_signature(payload, secret, timestamp)
 
 
 def verify_bank_signature(
@@ -88,22 +68,9 @@ def verify_bank_signature(
     tolerance: int = DEFAULT_TOLERANCE,
 ) -> NormalisedEvent:
     """Authenticate a bank webhook and return it normalised, or raise a verification error."""
-    timestamp, signatures = _parse_header(headers)
-    candidates = [secrets] if isinstance(secrets, str) else list(secrets)
-    expected = [compute_bank_signature(raw_body, s, timestamp) for s in candidates if s]
-    matched = False
-    for signature in signatures:  # no early exit: timing must not tell which one matched
-        for value in expected:
-            matched |= hmac.compare_digest(value, signature)
-    if not matched:
-        raise InvalidSignature(f"no {SIGNATURE_HEADER} v1 matches the webhook secret")
-    current = (now or datetime.now(UTC)).timestamp()
-    if tolerance and timestamp < current - tolerance:
-        raise StaleSignature(f"signature timestamp is older than {tolerance}s")
-    try:
-        event = json.loads(raw_body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise MalformedWebhook("webhook body is not JSON") from None
+    event = verify_timestamped_hmac(
+        raw_body, headers, secrets, header=SIGNATURE_HEADER, now=now, tolerance=tolerance
+    )
     return normalise_bank_event(event)
 
 

@@ -179,6 +179,10 @@ class Connector(ABC):
         """One credential value, for building headers; never log what this returns."""
         return self.config.credentials[name]
 
+    def credentials_list(self, name: str) -> list[str]:
+        """A comma-separated credential as its values (secrets being rotated: old and new)."""
+        return [value.strip() for value in self.credential(name).split(",") if value.strip()]
+
     def default_headers(self) -> dict[str, str]:
         """Headers on every request (auth headers included when they are static)."""
         return {}

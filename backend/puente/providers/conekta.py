@@ -23,10 +23,10 @@ from typing import Any
 import httpx
 
 from puente.money import to_centavos
+from puente.providers.answers import read_object
 from puente.providers.base import (
     ChargeRequest,
     CustomerInfo,
-    MalformedResponse,
     NormalisedEvent,
     PaymentGateway,
     PaymentMethod,
@@ -56,6 +56,7 @@ from puente.providers.conekta_webhooks import (
     load_conekta_webhook_keys,
     verify_conekta_signature,
 )
+from puente.providers.paging import collect_pages
 
 __all__ = ["CONEKTA_API_VERSION", "DEFAULT_PAYER", "REFUND_REASONS", "ConektaConnector"]
 
@@ -73,7 +74,6 @@ REFUND_REASONS = frozenset(
 )
 _PAYER_KEYS = ("payer_name", "payer_email", "payer_phone")
 _DEFAULT_DAYS = 3  # voucher / CLABE lifetime when the request does not say
-_MAX_PAGES = 1000  # a runaway paginator must not loop forever on a provider bug
 _MAX_LIMIT = 250  # Conekta's page size ceiling
 
 
@@ -133,13 +133,7 @@ class ConektaConnector(PaymentGateway):
             json=dict(body) if body is not None else None,
             idempotency_key=idempotency_key,
         )
-        try:
-            answer = response.json()
-        except ValueError:
-            raise MalformedResponse(f"{path} answered with non-JSON", provider=self.name) from None
-        if not isinstance(answer, dict):
-            raise MalformedResponse(f"{path} answered with a non-object", provider=self.name)
-        return answer
+        return read_object(response, provider=self.name, what=path)
 
     async def _list_since(
         self, path: str, since: datetime, until: datetime | None
@@ -148,22 +142,22 @@ class ConektaConnector(PaymentGateway):
         # endpoints: page back until the first item older than ``since``.
         start, end = int(since.timestamp()), int(until.timestamp()) if until else None
         params = {"limit": str(min(self.page_size, _MAX_LIMIT))}
-        items: list[dict[str, Any]] = []
-        for _ in range(_MAX_PAGES):
-            page = await self._call("GET", path, params=params)
+
+        async def page(after: str | None) -> tuple[list[dict[str, Any]], str | None]:
+            query = params if after is None else {**params, "next": after}
+            body = await self._call("GET", path, params=query)
             with reading_response(self.name, f"{path} page"):
-                data = list(page["data"])
-                older = False
+                data = list(body["data"])
+                kept: list[dict[str, Any]] = []
                 for item in data:
                     created = int(item["created_at"])
                     if created < start:
-                        older = True
-                        break
+                        return kept, None  # older than the window: nothing further back counts
                     if end is None or created <= end:
-                        items.append(item)
-                if older or not page.get("has_more") or not data:
-                    break
-                params = {**params, "next": str(data[-1]["id"])}
+                        kept.append(item)
+                return kept, str(data[-1]["id"]) if body.get("has_more") and data else None
+
+        items = await collect_pages(page, None)
         items.reverse()  # reconciliation reads oldest first
         return items
 

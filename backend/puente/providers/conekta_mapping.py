@@ -8,12 +8,12 @@ charge says how it was paid. Amounts are integer centavos.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from puente.money import from_centavos
+from puente.providers.answers import error_body
 from puente.providers.errors import (
     AuthenticationError,
     ExpiredCard,
@@ -26,8 +26,10 @@ from puente.providers.errors import (
     ProviderUnavailable,
     RateLimited,
     error_for_status,
+    known_status,
     reading_response,
 )
+from puente.providers.timestamps import from_unix_seconds
 from puente.providers.values import (
     NextAction,
     PaymentMethod,
@@ -96,12 +98,6 @@ _DECLINE_PREFIXES = (
 )
 
 
-def _when(value: Any) -> datetime | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
-    return None
-
-
 def conekta_decline_class(code: str | None) -> type[PaymentDeclined]:
     """The decline class for a Conekta failure or error code."""
     text = (code or "").lower()
@@ -135,12 +131,7 @@ def _status(order: Mapping[str, Any], method: PaymentMethod) -> PaymentStatus:
         # A voucher or CLABE waits for the payer; a card order is only processing.
         waiting = method in (PaymentMethod.CASH, PaymentMethod.SPEI) and raw is not None
         return PaymentStatus.REQUIRES_ACTION if waiting else PaymentStatus.PENDING
-    status = _STATUSES.get(raw)
-    if status is None:
-        raise MalformedResponse(
-            f"unknown order payment_status {raw!r}", provider=PROVIDER, provider_code=str(raw)
-        )
-    return status
+    return known_status(_STATUSES, raw, what="order payment_status", provider=PROVIDER)
 
 
 def _next_action(method: PaymentMethod, pm: Mapping[str, Any]) -> NextAction | None:
@@ -149,7 +140,7 @@ def _next_action(method: PaymentMethod, pm: Mapping[str, Any]) -> NextAction | N
         # payer shows at the store, so it doubles as the voucher link.
         return NextAction(
             reference=pm.get("reference"),
-            expires_at=_when(pm.get("expires_at")),
+            expires_at=from_unix_seconds(pm.get("expires_at")),
             barcode_url=pm.get("barcode_url"),
             voucher_url=pm.get("barcode_url"),
         )
@@ -160,7 +151,7 @@ def _next_action(method: PaymentMethod, pm: Mapping[str, Any]) -> NextAction | N
             bank=pm.get("bank") or pm.get("receiving_account_bank"),
             # Each order gets its own CLABE, so the CLABE itself identifies the payment.
             reference=pm.get("reference") or pm.get("reference_number") or clabe,
-            expires_at=_when(pm.get("expires_at")),
+            expires_at=from_unix_seconds(pm.get("expires_at")),
         )
     return None
 
@@ -198,7 +189,7 @@ def conekta_payment(order: Mapping[str, Any]) -> ProviderPayment:
             provider_failure_code=charge.get("failure_code"),
             amount_refunded=from_centavos(order.get("amount_refunded") or 0),
             customer_id=customer if isinstance(customer, str) else None,
-            created_at=_when(order.get("created_at")),
+            created_at=from_unix_seconds(order.get("created_at")),
             metadata={str(k): str(v) for k, v in (order.get("metadata") or {}).items()},
             raw=order,
         )
@@ -207,13 +198,13 @@ def conekta_payment(order: Mapping[str, Any]) -> ProviderPayment:
 def conekta_error(response: httpx.Response) -> ProviderError:
     """A non-2xx Conekta answer as the normalised error, keeping Conekta's code and message."""
     status = response.status_code
+    body = error_body(response)
     try:
-        body = response.json()
         details = body["details"]
         detail = details[0] if details else {}
-        if not isinstance(body, Mapping) or not isinstance(detail, Mapping):
+        if not isinstance(detail, Mapping):
             raise TypeError
-    except (ValueError, KeyError, TypeError, IndexError):
+    except (KeyError, TypeError, IndexError):
         return error_for_status(
             status, provider=PROVIDER, message=f"HTTP {status} without a Conekta error body"
         )
@@ -293,13 +284,11 @@ def conekta_refund(order: Mapping[str, Any]) -> ProviderRefund:
         refund = refunds[-1]
         raw_status = refund.get("status")
         # Card refunds carry no status: the order already counts them in amount_refunded.
-        status = RefundStatus.SUCCEEDED if raw_status is None else _REFUND_STATUSES.get(raw_status)
-        if status is None:
-            raise MalformedResponse(
-                f"unknown refund status {raw_status!r}",
-                provider=PROVIDER,
-                provider_code=str(raw_status),
-            )
+        status = (
+            RefundStatus.SUCCEEDED
+            if raw_status is None
+            else known_status(_REFUND_STATUSES, raw_status, what="refund status", provider=PROVIDER)
+        )
         return ProviderRefund(
             PROVIDER,
             refund["id"],
@@ -308,7 +297,7 @@ def conekta_refund(order: Mapping[str, Any]) -> ProviderRefund:
             status,
             raw_status=str(raw_status or ""),
             currency=str(order.get("currency") or "MXN").upper(),
-            created_at=_when(refund.get("created_at")),
+            created_at=from_unix_seconds(refund.get("created_at")),
             raw=refund,
         )
 
@@ -316,7 +305,7 @@ def conekta_refund(order: Mapping[str, Any]) -> ProviderRefund:
 def conekta_transaction(item: Mapping[str, Any]) -> ProviderTransaction:
     """A balance transaction (``capture``, ``refund``, ``chargeback``...)."""
     with reading_response(PROVIDER, "transaction"):
-        created = _when(item["created_at"])
+        created = from_unix_seconds(item["created_at"])
         if created is None:
             raise MalformedResponse("transaction without 'created_at'", provider=PROVIDER)
         return ProviderTransaction(
@@ -337,7 +326,7 @@ def conekta_transaction(item: Mapping[str, Any]) -> ProviderTransaction:
 def conekta_settlement(item: Mapping[str, Any]) -> ProviderSettlement:
     """A transfer (payout) from Conekta to the institution's bank account."""
     with reading_response(PROVIDER, "transfer"):
-        created = _when(item["created_at"])
+        created = from_unix_seconds(item["created_at"])
         if created is None:
             raise MalformedResponse("transfer without 'created_at'", provider=PROVIDER)
         return ProviderSettlement(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -25,12 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from puente.money import from_centavos
-from puente.providers.errors import (
-    InvalidSignature,
-    MalformedWebhook,
-    ProviderConfigError,
-    StaleSignature,
-)
+from puente.providers.errors import InvalidSignature, MalformedWebhook, ProviderConfigError
+from puente.providers.signatures import DEFAULT_TOLERANCE, check_age, header_value, webhook_json
 from puente.providers.values import EventKind, NormalisedEvent
 
 __all__ = [
@@ -43,7 +38,6 @@ __all__ = [
 ]
 
 SIGNATURE_HEADER = "Digest"
-DEFAULT_TOLERANCE = 300
 _PEM_END = "-----END PUBLIC KEY-----"
 # Order events are the source of truth; these repeat what an order event already says.
 _ORDER_KINDS = {
@@ -99,14 +93,6 @@ def sign_conekta_payload(payload: bytes, private_key: rsa.RSAPrivateKey) -> str:
     return base64.b64encode(signature).decode()
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    for key, value in headers.items():
-        if key.lower() == wanted:
-            return value
-    return None
-
-
 def _signature(value: str) -> bytes:
     text = value.strip()
     for prefix in ("sha-256=", "sha256="):  # tolerate an RFC 3230-style algorithm label
@@ -127,7 +113,7 @@ def verify_conekta_signature(
     tolerance: int = DEFAULT_TOLERANCE,
 ) -> NormalisedEvent:
     """Authenticate a Conekta delivery and return it normalised, or raise a verification error."""
-    header = _header(headers, SIGNATURE_HEADER)
+    header = header_value(headers, SIGNATURE_HEADER)
     if not header:
         raise MalformedWebhook("missing Digest header")
     signature = _signature(header)
@@ -140,14 +126,10 @@ def verify_conekta_signature(
         matched = True
     if not matched:
         raise InvalidSignature("Digest does not verify with the configured webhook key")
-    try:
-        event = json.loads(raw_body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise MalformedWebhook("webhook body is not JSON") from None
-    normalised = normalise_conekta_event(event)
-    current = (now or datetime.now(UTC)).timestamp()
-    if tolerance and normalised.occurred_at.timestamp() < current - tolerance:
-        raise StaleSignature(f"event created_at is older than {tolerance}s")
+    normalised = normalise_conekta_event(webhook_json(raw_body))
+    check_age(
+        normalised.occurred_at.timestamp(), now=now, tolerance=tolerance, what="event created_at"
+    )
     return normalised
 
 

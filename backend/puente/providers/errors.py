@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = [
     "AuthenticationError",
@@ -55,9 +55,16 @@ __all__ = [
     "RateLimited",
     "StaleSignature",
     "WebhookVerificationError",
+    "declined_on_creation",
+    "error_class_for_status",
     "error_for_status",
+    "known_status",
     "reading_response",
+    "unknown_status",
 ]
+
+
+_S = TypeVar("_S")
 
 
 class ErrorCode(StrEnum):
@@ -230,17 +237,59 @@ _BY_STATUS: dict[int, type[ProviderError]] = {
 }
 
 
+def error_class_for_status(
+    status: int, *, payment_required: type[ProviderError] = PaymentDeclined
+) -> type[ProviderError]:
+    """The normalised error class an HTTP status implies on its own.
+
+    ``payment_required`` is what 402 means: most gateways say "declined" with it, but some
+    answer 402 for refusals that are not the issuer's (they pass ``InvalidRequest``).
+    """
+    if status >= 500:
+        return ProviderUnavailable
+    if status == 402:
+        return payment_required
+    return _BY_STATUS.get(status, InvalidRequest)
+
+
 def error_for_status(
     status: int, *, provider: str, message: str, provider_code: str | None = None, **kwargs: Any
 ) -> ProviderError:
     """The fallback mapping from an HTTP status to a normalised error."""
-    if status >= 500:
-        cls: type[ProviderError] = ProviderUnavailable
-    else:
-        cls = _BY_STATUS.get(status, InvalidRequest)
+    cls = error_class_for_status(status)
     return cls(
         message, provider=provider, provider_code=provider_code, http_status=status, **kwargs
     )
+
+
+def declined_on_creation(cls: type[PaymentDeclined], message: str, payment: Any) -> PaymentDeclined:
+    """The decline of a payment the provider created and refused (HTTP 201, a failed status).
+
+    ``payment`` is the ``ProviderPayment`` it answered; the error carries it so the payments
+    service records the attempt. Not retryable: the same request would be refused again.
+    """
+    return cls(
+        message,
+        provider=payment.provider,
+        provider_code=payment.provider_failure_code,
+        http_status=201,
+        retryable=False,
+        raw=payment.raw,
+        payment=payment,
+    )
+
+
+def unknown_status(what: str, raw: Any, *, provider: str) -> MalformedResponse:
+    """The error for a status we have never seen (``what``: "refund status", "STP estado")."""
+    return MalformedResponse(f"unknown {what} {raw!r}", provider=provider, provider_code=str(raw))
+
+
+def known_status(table: Mapping[Any, _S], raw: Any, *, what: str, provider: str) -> _S:
+    """``table[raw]``; a status missing from the provider's table is ``MalformedResponse``."""
+    found = table.get(raw)
+    if found is None:
+        raise unknown_status(what, raw, provider=provider)
+    return found
 
 
 @contextmanager

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from puente.money import parse_amount
+from puente.providers.answers import read_json
 from puente.providers.base import (
     ChargeRequest,
     CustomerInfo,
@@ -42,10 +43,10 @@ from puente.providers.base import (
     SavedPaymentMethod,
     reading_response,
 )
+from puente.providers.errors import declined_on_creation
 from puente.providers.mercadopago_mapping import (
     DEFAULT_CLABE_PATH,
     decline_class,
-    decode_json,
     json_number,
     mp_card,
     mp_customer,
@@ -61,11 +62,11 @@ from puente.providers.mercadopago_webhooks import (
     resolved_payment_event,
     verify_mercadopago_signature,
 )
+from puente.providers.paging import collect_pages
 
 __all__ = ["MercadoPagoConnector"]
 
 MEXICO_CITY = ZoneInfo("America/Mexico_City")
-_MAX_PAGES = 1000
 # Fields the Card Payment Brick hands the server next to the token; sent top-level, not as
 # metadata, when the frontend passes them in ``ChargeRequest.metadata``.
 _BRICK_FIELDS = ("payment_method_id", "issuer_id", "installments", "payer_email")
@@ -127,10 +128,7 @@ class MercadoPagoConnector(PaymentGateway):
             idempotency_key=idempotency_key,
             idempotent=idempotent,
         )
-        try:
-            return decode_json(response.content)
-        except ValueError:
-            raise MalformedResponse(f"{path} answered with non-JSON", provider=self.name) from None
+        return read_json(response, provider=self.name, what=path, decimals=True)
 
     def _payment(self, body: Any) -> ProviderPayment:
         if not isinstance(body, Mapping):
@@ -140,15 +138,7 @@ class MercadoPagoConnector(PaymentGateway):
     def _raise_if_rejected(self, payment: ProviderPayment) -> ProviderPayment:
         if payment.status is PaymentStatus.FAILED:
             cls = decline_class(payment.provider_failure_code)
-            raise cls(
-                payment.failure_message or "Payment rejected.",
-                provider=self.name,
-                provider_code=payment.provider_failure_code,
-                http_status=201,
-                retryable=False,
-                raw=payment.raw,
-                payment=payment,
-            )
+            raise declined_on_creation(cls, payment.failure_message or "Payment rejected.", payment)
         return payment
 
     async def _create_payment(self, body: dict[str, Any], key: str) -> ProviderPayment:
@@ -302,18 +292,18 @@ class MercadoPagoConnector(PaymentGateway):
             "end_date": _iso(end + timedelta(seconds=1)),
             "limit": str(min(self.page_size, 1000)),
         }
-        payments: list[Mapping[str, Any]] = []
-        offset = 0
-        for _ in range(_MAX_PAGES):
-            page = await self._call(
+
+        async def page(offset: int) -> tuple[list[Mapping[str, Any]], int | None]:
+            body = await self._call(
                 "GET", "/v1/payments/search", params={**params, "offset": str(offset)}
             )
             with reading_response(self.name, "payments search page"):
-                results = list(page["results"])
-                payments.extend(results)
+                results = list(body["results"])
                 offset += len(results)
-                if not results or offset >= int(page["paging"]["total"]):
-                    break
+                done = not results or offset >= int(body["paging"]["total"])
+            return results, None if done else offset
+
+        payments = await collect_pages(page, 0)
         lines = [line for payment in payments for line in mp_transactions(payment)]
         # Collections before refunds when two share a timestamp; then oldest first (stable).
         lines.sort(key=lambda line: line.type == "refund")
@@ -369,7 +359,7 @@ class MercadoPagoConnector(PaymentGateway):
         query: Mapping[str, str] | None = None,
     ) -> NormalisedEvent:
         """Authenticate a notification; payment kinds come from ``resolve_event``."""
-        secrets = [s.strip() for s in self.credential("webhook_secret").split(",") if s.strip()]
+        secrets = self.credentials_list("webhook_secret")
         event = verify_mercadopago_signature(
             raw_body,
             headers,

@@ -10,29 +10,27 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
 from puente.money import ZERO, parse_amount
+from puente.providers.answers import error_body, first_mapping
 from puente.providers.errors import (
-    AuthenticationError,
     ExpiredCard,
     InsufficientFunds,
     InvalidRequest,
     MalformedResponse,
-    NotFound,
     PaymentDeclined,
     ProviderError,
-    ProviderUnavailable,
-    RateLimited,
+    error_class_for_status,
+    known_status,
     reading_response,
+    unknown_status,
 )
+from puente.providers.timestamps import iso_utc
 from puente.providers.values import (
     NextAction,
     PaymentMethod,
@@ -50,7 +48,6 @@ __all__ = [
     "DEFAULT_BANK_PATH",
     "DEFAULT_CLABE_PATH",
     "decline_class",
-    "decode_json",
     "json_number",
     "mp_card",
     "mp_customer",
@@ -98,7 +95,6 @@ _DECLINES: dict[str, tuple[type[PaymentDeclined], str]] = {
     "cc_rejected_high_risk": (PaymentDeclined, "The payment was refused as high risk."),
     "cc_rejected_other_reason": (PaymentDeclined, "The card issuer refused the payment."),
 }
-_OFFSET_WITHOUT_COLON = re.compile(r"([+-]\d{2})(\d{2})$")
 
 
 def json_number(amount: Decimal) -> int | float:
@@ -113,11 +109,6 @@ def json_number(amount: Decimal) -> int | float:
     return number
 
 
-def decode_json(content: bytes | str) -> Any:
-    """JSON with every non-integer number read as ``Decimal``."""
-    return json.loads(content, parse_float=Decimal)
-
-
 def _money(value: Any) -> Decimal:
     if isinstance(value, bool) or value is None:
         raise TypeError(f"not an amount: {value!r}")
@@ -126,13 +117,8 @@ def _money(value: Any) -> Decimal:
     return parse_amount(value, allow_negative=True)
 
 
-def mp_datetime(value: Any) -> datetime | None:
-    """``2024-05-10T13:43:14.586-04:00`` (or ``-0400``) as an aware UTC datetime."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = _OFFSET_WITHOUT_COLON.sub(r"\1:\2", value.replace("Z", "+00:00"))
-    when = datetime.fromisoformat(text)
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+# ``2024-05-10T13:43:14.586-04:00`` (or ``-0400``) as an aware UTC datetime.
+mp_datetime = iso_utc
 
 
 def _path(obj: Any, dotted: str) -> Any:
@@ -170,9 +156,7 @@ def _status(payment: Mapping[str, Any], method: PaymentMethod) -> PaymentStatus:
         return PaymentStatus.REFUNDED
     if status in ("charged_back", "in_mediation"):
         return PaymentStatus.CHARGED_BACK
-    raise MalformedResponse(
-        f"unknown payment status {status!r}", provider=PROVIDER, provider_code=str(status)
-    )
+    raise unknown_status("payment status", status, provider=PROVIDER)
 
 
 def _next_action(
@@ -243,27 +227,12 @@ def mp_payment(
 def mp_error(response: httpx.Response) -> ProviderError:
     """A non-2xx answer (``{message, error, status, cause[{code, description}]}``)."""
     status = response.status_code
-    try:
-        body = decode_json(response.content)
-        if not isinstance(body, Mapping):
-            raise TypeError
-    except (ValueError, TypeError):
-        body = {}
-    causes = body.get("cause") if isinstance(body.get("cause"), list) else []
-    first = causes[0] if causes and isinstance(causes[0], Mapping) else {}
+    body = error_body(response, decimals=True)
+    first = first_mapping(body, "cause")
     code = first.get("code") or body.get("error") or body.get("code")
     message = body.get("message") or first.get("description") or f"HTTP {status}"
-    cls: type[ProviderError]
-    if status in (401, 403):
-        cls = AuthenticationError
-    elif status == 429:
-        cls = RateLimited
-    elif status >= 500:
-        cls = ProviderUnavailable
-    elif status == 404:
-        cls = NotFound
-    else:
-        cls = InvalidRequest
+    # A card refusal is a created payment (HTTP 201), never an error answer: 402 is our mistake.
+    cls = error_class_for_status(status, payment_required=InvalidRequest)
     return cls(
         str(message),
         provider=PROVIDER,
@@ -276,13 +245,9 @@ def mp_error(response: httpx.Response) -> ProviderError:
 def mp_refund(body: Mapping[str, Any], payment_id: str) -> ProviderRefund:
     """A ``/v1/payments/{id}/refunds`` object; unknown statuses are ``MalformedResponse``."""
     with reading_response(PROVIDER, "refund"):
-        status = _REFUND_STATUSES.get(body["status"])
-        if status is None:
-            raise MalformedResponse(
-                f"unknown refund status {body['status']!r}",
-                provider=PROVIDER,
-                provider_code=str(body["status"]),
-            )
+        status = known_status(
+            _REFUND_STATUSES, body["status"], what="refund status", provider=PROVIDER
+        )
         return ProviderRefund(
             PROVIDER,
             str(body["id"]),

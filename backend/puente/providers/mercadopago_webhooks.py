@@ -14,14 +14,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from puente.providers.errors import InvalidSignature, MalformedWebhook, StaleSignature
+from puente.providers.errors import InvalidSignature, MalformedWebhook
 from puente.providers.mercadopago_mapping import mp_datetime
+from puente.providers.signatures import (
+    DEFAULT_TOLERANCE,
+    candidate_secrets,
+    check_age,
+    header_value,
+    signature_matches,
+    webhook_json,
+)
 from puente.providers.values import (
     EventKind,
     NormalisedEvent,
@@ -41,7 +48,6 @@ __all__ = [
     "verify_mercadopago_signature",
 ]
 
-DEFAULT_TOLERANCE = 300
 # Topics whose notification only names an object; the connector fetches it to learn the kind.
 RESOLVABLE_TOPICS = frozenset({"payment", "chargebacks"})
 _KNOWN_IGNORED = frozenset({"merchant_order", "topic_merchant_order_wh", "point_integration_wh"})
@@ -85,11 +91,6 @@ def mercadopago_signature_headers(
     return {"x-signature": f"ts={ts},v1={signature}", "x-request-id": request_id}
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    return next((v for k, v in headers.items() if k.lower() == wanted), None)
-
-
 def _parse_signature(value: str) -> tuple[str, list[str]]:
     ts: str | None = None
     signatures: list[str] = []
@@ -107,10 +108,7 @@ def _parse_signature(value: str) -> tuple[str, list[str]]:
 
 
 def _body(raw_body: bytes) -> Mapping[str, Any]:
-    try:
-        body = json.loads(raw_body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise MalformedWebhook("webhook body is not JSON") from None
+    body = webhook_json(raw_body)
     if not isinstance(body, Mapping):
         raise MalformedWebhook("webhook body is not a JSON object")
     return body
@@ -136,7 +134,7 @@ def verify_mercadopago_signature(
     ``query`` is the notification URL's query string (``data.id``, ``type``) when the caller
     has it; without it the body's ``data.id`` (the same value) is what gets checked.
     """
-    header = _header(headers, "x-signature")
+    header = header_value(headers, "x-signature")
     if not header:
         raise MalformedWebhook("missing x-signature header")
     ts, signatures = _parse_signature(header)
@@ -147,19 +145,12 @@ def verify_mercadopago_signature(
     data_id = (query or {}).get("data.id") or body_id
     if body_id and data_id and _signed_id(body_id) != _signed_id(data_id):
         raise InvalidSignature("the body names another object than the signed data.id")
-    manifest = mercadopago_manifest(data_id, _header(headers, "x-request-id"), ts)
-    candidates = [secrets] if isinstance(secrets, str) else list(secrets)
-    expected = [compute_mercadopago_signature(manifest, s) for s in candidates if s]
-    matched = False
-    for signature in signatures:
-        for value in expected:
-            matched |= hmac.compare_digest(value, signature)
-    if not matched:
+    manifest = mercadopago_manifest(data_id, header_value(headers, "x-request-id"), ts)
+    expected = [compute_mercadopago_signature(manifest, s) for s in candidate_secrets(secrets)]
+    if not signature_matches(signatures, expected):
         raise InvalidSignature("no x-signature v1 matches the webhook secret")
     seconds = int(ts) / 1000 if len(ts) > 11 else int(ts)
-    current = (now or datetime.now(UTC)).timestamp()
-    if tolerance and seconds < current - tolerance:
-        raise StaleSignature(f"signature timestamp is older than {tolerance}s")
+    check_age(seconds, now=now, tolerance=tolerance)
     return normalise_mercadopago_notification(body, fallback_time=seconds)
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from puente.providers.answers import read_json
 from puente.providers.base import (
     ChargeRequest,
     CustomerInfo,
@@ -46,7 +47,7 @@ from puente.providers.base import (
     SavedPaymentMethod,
     reading_response,
 )
-from puente.providers.openpay_errors import openpay_error, openpay_error_class, openpay_json
+from puente.providers.openpay_errors import openpay_error, openpay_error_class
 from puente.providers.openpay_mapping import (
     VoucherLinks,
     created_between,
@@ -59,6 +60,7 @@ from puente.providers.openpay_mapping import (
     openpay_transactions,
 )
 from puente.providers.openpay_webhooks import MEXICO_CITY, verify_openpay_webhook
+from puente.providers.paging import collect_pages
 
 __all__ = ["SANDBOX_BASE_URL", "OpenpayConnector"]
 
@@ -71,7 +73,6 @@ _DUPLICATE_ORDER = "1006"
 _DUPLICATE_CUSTOMER = "2003"
 _MAX_ORDER_ID = 100  # Openpay's order_id length limit
 _MAX_PAGE = 100
-_MAX_PAGES = 1000  # a runaway paginator must not loop forever on a provider bug
 _DEFAULT_DAYS = 3  # reference lifetime when the request does not say
 _DEVICE_KEY = "device_session_id"  # openpay.js antifraud id, passed through metadata
 
@@ -141,7 +142,9 @@ class OpenpayConnector(PaymentGateway):
             json=_compact(body) if body is not None else None,
             idempotent=idempotent,
         )
-        answer = openpay_json(response)
+        answer = read_json(
+            response, provider=self.name, what=f"HTTP {response.status_code}", decimals=True
+        )
         if not isinstance(answer, dict | list):
             raise MalformedResponse(
                 f"{path} answered with neither object nor list", provider=self.name
@@ -150,16 +153,15 @@ class OpenpayConnector(PaymentGateway):
 
     async def _list(self, path: str, params: Mapping[str, str]) -> list[dict[str, Any]]:
         limit = min(self.page_size, _MAX_PAGE)
-        items: list[dict[str, Any]] = []
-        for page_number in range(_MAX_PAGES):
-            query = {**params, "offset": str(page_number * limit), "limit": str(limit)}
-            page = await self._call("GET", path, params=query)
-            if not isinstance(page, list):
+
+        async def page(offset: int) -> tuple[list[dict[str, Any]], int | None]:
+            query = {**params, "offset": str(offset), "limit": str(limit)}
+            found = await self._call("GET", path, params=query)
+            if not isinstance(found, list):
                 raise MalformedResponse(f"{path} did not answer with a list", provider=self.name)
-            items.extend(page)
-            if len(page) < limit:
-                break
-        return items
+            return found, offset + limit if len(found) >= limit else None
+
+        return await collect_pages(page, 0)
 
     @staticmethod
     def _creation_params(since: datetime, until: datetime | None) -> dict[str, str]:
@@ -376,7 +378,7 @@ class OpenpayConnector(PaymentGateway):
     def verify_webhook(
         self, raw_body: bytes, headers: Mapping[str, str], *, now: datetime | None = None
     ) -> NormalisedEvent:
-        passwords = [p.strip() for p in self.credential("webhook_password").split(",") if p.strip()]
+        passwords = self.credentials_list("webhook_password")
         event = verify_openpay_webhook(
             raw_body, headers, self.credential("webhook_user"), passwords
         )

@@ -7,28 +7,25 @@ mapped first and the status is the fallback. Answers are parsed with ``parse_flo
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 import httpx
 
+from puente.providers.answers import error_body
 from puente.providers.errors import (
     AuthenticationError,
     ExpiredCard,
     InsufficientFunds,
     InvalidRequest,
-    MalformedResponse,
     NotFound,
     PaymentDeclined,
     ProviderError,
     ProviderUnavailable,
-    RateLimited,
+    error_class_for_status,
     error_for_status,
 )
 
-__all__ = ["OPENPAY_ERRORS", "openpay_error", "openpay_error_class", "openpay_json"]
+__all__ = ["OPENPAY_ERRORS", "openpay_error", "openpay_error_class"]
 
 PROVIDER = "openpay"
 OPENPAY_ERRORS: dict[int, type[ProviderError]] = {
@@ -76,16 +73,6 @@ OPENPAY_ERRORS: dict[int, type[ProviderError]] = {
 }
 
 
-def openpay_json(response: httpx.Response) -> Any:
-    """An Openpay answer parsed with exact decimals (``MalformedResponse`` if not JSON)."""
-    try:
-        return json.loads(response.content, parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise MalformedResponse(
-            f"HTTP {response.status_code} answered with non-JSON", provider=PROVIDER
-        ) from None
-
-
 def openpay_error_class(code: Any, status: int) -> type[ProviderError]:
     """The normalised error for an Openpay ``error_code`` (falling back on the HTTP status)."""
     if isinstance(code, int) and not isinstance(code, bool):
@@ -93,19 +80,14 @@ def openpay_error_class(code: Any, status: int) -> type[ProviderError]:
             return OPENPAY_ERRORS[code]
         if 3000 <= code < 4000:
             return PaymentDeclined
-    if status == 429:
-        return RateLimited
-    return type(error_for_status(status, provider=PROVIDER, message=""))
+    return error_class_for_status(status)
 
 
 def openpay_error(response: httpx.Response) -> ProviderError:
     """A non-2xx Openpay answer as the normalised error, keeping its error_code."""
     status = response.status_code
-    try:
-        body = openpay_json(response)
-        if not isinstance(body, Mapping) or "error_code" not in body:
-            raise TypeError
-    except (MalformedResponse, TypeError):
+    body = error_body(response, decimals=True)
+    if "error_code" not in body:
         return error_for_status(
             status, provider=PROVIDER, message=f"HTTP {status} without an Openpay error body"
         )

@@ -14,7 +14,12 @@ from decimal import Decimal
 from typing import Any
 
 from puente.money import ZERO, parse_amount
-from puente.providers.errors import MalformedResponse, reading_response
+from puente.providers.errors import (
+    MalformedResponse,
+    known_status,
+    reading_response,
+    unknown_status,
+)
 from puente.providers.openpay_errors import openpay_error_class
 from puente.providers.openpay_webhooks import openpay_datetime
 from puente.providers.values import (
@@ -50,6 +55,12 @@ OPENPAY_METHODS = {
     "store": PaymentMethod.CASH,
 }
 # error_code -> normalised error (Openpay's documented codes; 3xxx are issuer refusals).
+_REFUND_STATUSES = {
+    "completed": RefundStatus.SUCCEEDED,
+    "in_progress": RefundStatus.PENDING,
+    "failed": RefundStatus.FAILED,
+    "cancelled": RefundStatus.CANCELED,
+}
 _REFUNDED = {"refunded"}
 _CHARGEBACK = {"chargeback_pending", "chargeback_accepted", "chargeback_adjustment"}
 
@@ -95,9 +106,7 @@ def _status(charge: Mapping[str, Any], method: PaymentMethod) -> PaymentStatus:
         return PaymentStatus.CANCELED
     if raw in _CHARGEBACK:
         return PaymentStatus.CHARGED_BACK
-    raise MalformedResponse(
-        f"unknown charge status {raw!r}", provider=PROVIDER, provider_code=str(raw)
-    )
+    raise unknown_status("charge status", raw, provider=PROVIDER)
 
 
 class VoucherLinks:
@@ -181,16 +190,7 @@ def openpay_refund(refund: Mapping[str, Any], charge_id: str) -> ProviderRefund:
     """One refund transaction of a charge."""
     with reading_response(PROVIDER, "refund"):
         raw = refund.get("status") or "completed"
-        status = {
-            "completed": RefundStatus.SUCCEEDED,
-            "in_progress": RefundStatus.PENDING,
-            "failed": RefundStatus.FAILED,
-            "cancelled": RefundStatus.CANCELED,
-        }.get(raw)
-        if status is None:
-            raise MalformedResponse(
-                f"unknown refund status {raw!r}", provider=PROVIDER, provider_code=str(raw)
-            )
+        status = known_status(_REFUND_STATUSES, raw, what="refund status", provider=PROVIDER)
         return ProviderRefund(
             PROVIDER,
             refund["id"],

@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -27,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from puente.money import InvalidAmount, parse_amount
 from puente.providers.errors import InvalidSignature, MalformedWebhook
+from puente.providers.signatures import header_value, webhook_json
 from puente.providers.values import EventKind, NormalisedEvent
 
 __all__ = [
@@ -80,19 +80,11 @@ def openpay_datetime(value: Any) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    for key, value in headers.items():
-        if key.lower() == wanted:
-            return value
-    return None
-
-
 def verify_openpay_webhook(
     raw_body: bytes, headers: Mapping[str, str], user: str, passwords: str | Sequence[str]
 ) -> NormalisedEvent:
     """Authenticate an Openpay delivery by its Basic credentials and return it normalised."""
-    header = _header(headers, "Authorization")
+    header = header_value(headers, "Authorization")
     if not header:
         raise MalformedWebhook("missing Authorization header (Openpay sends HTTP Basic)")
     scheme, _, value = header.strip().partition(" ")
@@ -112,11 +104,7 @@ def verify_openpay_webhook(
         password_ok |= hmac.compare_digest(given_password.encode(), candidate.encode())
     if not (matched and password_ok):
         raise InvalidSignature("webhook credentials do not match webhook_user/webhook_password")
-    try:
-        event = json.loads(raw_body, parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise MalformedWebhook("webhook body is not JSON") from None
-    return normalise_openpay_event(event)
+    return normalise_openpay_event(webhook_json(raw_body, decimals=True))
 
 
 def _amount(value: Any) -> Decimal | None:

@@ -13,7 +13,7 @@ cards: ``create_setup_token`` → payer approves → ``save_payment_method(custo
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from puente.providers.answers import read_json
 from puente.providers.base import (
     ChargeRequest,
     CustomerInfo,
@@ -39,7 +40,9 @@ from puente.providers.base import (
     SavedPaymentMethod,
     reading_response,
 )
+from puente.providers.errors import declined_on_creation
 from puente.providers.oauth import ClientCredentials, OAuth2ClientCredentials
+from puente.providers.paging import collect_pages
 from puente.providers.paypal_certs import PAYPAL_CERT_HOSTS, CertificateStore
 from puente.providers.paypal_mapping import (
     WITHDRAWAL_CODE,
@@ -57,7 +60,6 @@ from puente.providers.paypal_verification import PayPalWebhookVerification
 __all__ = ["PayPalConnector", "SetupToken"]
 
 _REPRESENTATION = {"Prefer": "return=representation"}
-_MAX_PAGES = 1000
 _REPORT_WINDOW = timedelta(days=31)  # the reporting API's longest start..end range
 
 
@@ -133,10 +135,7 @@ class PayPalConnector(PayPalWebhookVerification, PaymentGateway):
             headers=_REPRESENTATION if method == "POST" else None,
             idempotency_key=idempotency_key,
         )
-        try:
-            return response.json()
-        except ValueError:
-            raise MalformedResponse(f"{path} answered with non-JSON", provider=self.name) from None
+        return read_json(response, provider=self.name, what=path)
 
     def _order(self, body: Any) -> ProviderPayment:
         if not isinstance(body, Mapping):
@@ -146,15 +145,7 @@ class PayPalConnector(PayPalWebhookVerification, PaymentGateway):
     def _raise_if_declined(self, payment: ProviderPayment) -> ProviderPayment:
         if payment.status is PaymentStatus.FAILED:
             cls, name = decline_for_response_code(payment.provider_failure_code)
-            raise cls(
-                name,
-                provider=self.name,
-                provider_code=payment.provider_failure_code,
-                http_status=201,
-                retryable=False,
-                raw=payment.raw,
-                payment=payment,
-            )
+            raise declined_on_creation(cls, name, payment)
         return payment
 
     @staticmethod
@@ -339,6 +330,23 @@ class PayPalConnector(PayPalWebhookVerification, PaymentGateway):
         return paypal_payment_token(answer)
 
     # -- reconciliation ---------------------------------------------------------------------
+    def _report_page(
+        self, params: Mapping[str, str]
+    ) -> Callable[[int], Awaitable[tuple[list[ProviderTransaction], int | None]]]:
+        """Fetches page ``n`` of one reporting query (pages count from 1)."""
+
+        async def page(number: int) -> tuple[list[ProviderTransaction], int | None]:
+            answer = await self._call(
+                "GET", "/v1/reporting/transactions", params={**params, "page": str(number)}
+            )
+            with reading_response(self.name, "reporting page"):
+                details = list(answer.get("transaction_details") or [])
+                found = [paypal_transaction(item) for item in details]
+                done = number >= int(answer.get("total_pages") or 1) or not details
+            return found, None if done else number + 1
+
+        return page
+
     async def _report(
         self, since: datetime, until: datetime | None, transaction_type: str | None = None
     ) -> list[ProviderTransaction]:
@@ -355,15 +363,7 @@ class PayPalConnector(PayPalWebhookVerification, PaymentGateway):
             }
             if transaction_type:
                 params["transaction_type"] = transaction_type
-            for page in range(1, _MAX_PAGES + 1):
-                answer = await self._call(
-                    "GET", "/v1/reporting/transactions", params={**params, "page": str(page)}
-                )
-                with reading_response(self.name, "reporting page"):
-                    details = list(answer.get("transaction_details") or [])
-                    lines.extend(paypal_transaction(item) for item in details)
-                    if page >= int(answer.get("total_pages") or 1) or not details:
-                        break
+            lines.extend(await collect_pages(self._report_page(params), 1))
             start = stop + timedelta(seconds=1)
         lines.sort(key=lambda line: line.created_at)  # stable: PayPal's order breaks ties
         return [line for line in lines if since <= line.created_at <= end]

@@ -11,26 +11,28 @@ the card, e.g. ``CCREJECT-IF``); a PayPal-wallet funding failure is a 422
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
 from puente.money import ZERO, parse_amount
+from puente.providers.answers import error_body, first_mapping
 from puente.providers.errors import (
     AuthenticationError,
     ExpiredCard,
     InsufficientFunds,
     InvalidRequest,
     MalformedResponse,
-    NotFound,
     PaymentDeclined,
     ProviderError,
-    ProviderUnavailable,
     RateLimited,
+    error_class_for_status,
+    known_status,
     reading_response,
+    unknown_status,
 )
+from puente.providers.timestamps import iso_utc
 from puente.providers.values import (
     NextAction,
     PaymentMethod,
@@ -59,6 +61,14 @@ __all__ = [
 PROVIDER = "paypal"
 WITHDRAWAL_CODE = "T0400"  # "General withdrawal from PayPal account": money to the bank
 _ORDER_WAITING = {"CREATED", "PAYER_ACTION_REQUIRED"}
+_CAPTURE_STATUSES = {
+    "COMPLETED": PaymentStatus.SUCCEEDED,
+    "PENDING": PaymentStatus.PENDING,
+    "DECLINED": PaymentStatus.FAILED,
+    "FAILED": PaymentStatus.FAILED,
+    "REFUNDED": PaymentStatus.REFUNDED,
+    "PARTIALLY_REFUNDED": PaymentStatus.PARTIALLY_REFUNDED,
+}
 _REFUND_STATUSES = {
     "COMPLETED": RefundStatus.SUCCEEDED,
     "PENDING": RefundStatus.PENDING,
@@ -97,15 +107,8 @@ def _value(obj: Mapping[str, Any] | None) -> Decimal:
     return parse_amount(str(obj["value"]), allow_negative=True)
 
 
-def paypal_time(value: Any) -> datetime | None:
-    """``2024-05-10T13:43:14Z`` or the reporting API's ``...+0000`` as aware UTC."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.replace("Z", "+00:00")
-    if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
-        text = text[:-2] + ":" + text[-2:]
-    when = datetime.fromisoformat(text)
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+# ``2024-05-10T13:43:14Z`` or the reporting API's ``...+0000`` as aware UTC.
+paypal_time = iso_utc
 
 
 def decline_for_response_code(code: str | None) -> tuple[type[PaymentDeclined], str]:
@@ -139,27 +142,11 @@ def _status(order: Mapping[str, Any], capture: Mapping[str, Any] | None) -> Paym
     if status == "VOIDED":
         return PaymentStatus.CANCELED
     if status != "COMPLETED":
-        raise MalformedResponse(
-            f"unknown order status {status!r}", provider=PROVIDER, provider_code=str(status)
-        )
+        raise unknown_status("order status", status, provider=PROVIDER)
     if capture is None:
         raise MalformedResponse("COMPLETED order without a capture", provider=PROVIDER)
-    known = {
-        "COMPLETED": PaymentStatus.SUCCEEDED,
-        "PENDING": PaymentStatus.PENDING,
-        "DECLINED": PaymentStatus.FAILED,
-        "FAILED": PaymentStatus.FAILED,
-        "REFUNDED": PaymentStatus.REFUNDED,
-        "PARTIALLY_REFUNDED": PaymentStatus.PARTIALLY_REFUNDED,
-    }
-    found = known.get(capture.get("status", ""))
-    if found is None:
-        raise MalformedResponse(
-            f"unknown capture status {capture.get('status')!r}",
-            provider=PROVIDER,
-            provider_code=str(capture.get("status")),
-        )
-    return found
+    raw = capture.get("status")
+    return known_status(_CAPTURE_STATUSES, raw, what="capture status", provider=PROVIDER)
 
 
 def _approve_link(order: Mapping[str, Any]) -> str | None:
@@ -219,14 +206,8 @@ def paypal_order(order: Mapping[str, Any]) -> ProviderPayment:
 def paypal_error(response: httpx.Response) -> ProviderError:
     """``{name, message, debug_id, details[{issue, description}]}`` or an OAuth error body."""
     status = response.status_code
-    try:
-        body = response.json()
-        if not isinstance(body, Mapping):
-            raise TypeError
-    except (ValueError, TypeError):
-        body = {}
-    details = body.get("details") if isinstance(body.get("details"), list) else []
-    first = details[0] if details and isinstance(details[0], Mapping) else {}
+    body = error_body(response)
+    first = first_mapping(body, "details")
     issue = first.get("issue") or body.get("name") or body.get("error")
     message = (
         first.get("description")
@@ -234,19 +215,12 @@ def paypal_error(response: httpx.Response) -> ProviderError:
         or body.get("error_description")
         or f"HTTP {status}"
     )
-    cls: type[ProviderError]
-    if status in (401, 403):
-        cls = AuthenticationError
-    elif status == 429 or issue == "RATE_LIMIT_REACHED":
+    cls = error_class_for_status(status, payment_required=InvalidRequest)
+    # PayPal's issue says more than the status, except that refused credentials stay refused.
+    if issue == "RATE_LIMIT_REACHED" and cls is not AuthenticationError:
         cls = RateLimited
-    elif status >= 500:
-        cls = ProviderUnavailable
-    elif status == 404:
-        cls = NotFound
-    elif issue in _DECLINE_ISSUES:
+    elif cls is InvalidRequest and issue in _DECLINE_ISSUES:
         cls = ExpiredCard if issue == "CARD_EXPIRED" else PaymentDeclined
-    else:
-        cls = InvalidRequest
     return cls(
         str(message),
         provider=PROVIDER,
@@ -259,13 +233,9 @@ def paypal_error(response: httpx.Response) -> ProviderError:
 def paypal_refund(body: Mapping[str, Any], payment_id: str) -> ProviderRefund:
     """A capture refund; an unknown status is a ``MalformedResponse``."""
     with reading_response(PROVIDER, "refund"):
-        status = _REFUND_STATUSES.get(body["status"])
-        if status is None:
-            raise MalformedResponse(
-                f"unknown refund status {body['status']!r}",
-                provider=PROVIDER,
-                provider_code=str(body["status"]),
-            )
+        status = known_status(
+            _REFUND_STATUSES, body["status"], what="refund status", provider=PROVIDER
+        )
         return ProviderRefund(
             PROVIDER,
             str(body["id"]),

@@ -9,7 +9,6 @@ checked offline. ``verify_webhook_async`` does the same without blocking the eve
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -17,7 +16,6 @@ from typing import Any
 
 from puente.providers.base import (
     InvalidSignature,
-    MalformedWebhook,
     NormalisedEvent,
     ProviderConfig,
     reading_response,
@@ -29,6 +27,7 @@ from puente.providers.paypal_webhooks import (
     paypal_transmission,
     verify_paypal_signature,
 )
+from puente.providers.signatures import webhook_json
 
 __all__ = ["PayPalWebhookVerification"]
 
@@ -83,10 +82,7 @@ class PayPalWebhookVerification:
         """PayPal's own check (``POST /v1/notifications/verify-webhook-signature``)."""
         transmission = paypal_transmission(headers)
         self.certificates.check(transmission.cert_url)
-        try:
-            event_body = json.loads(raw_body)
-        except (UnicodeDecodeError, ValueError):
-            raise MalformedWebhook("webhook body is not JSON") from None
+        event_body = webhook_json(raw_body)
         body = {
             "auth_algo": transmission.auth_algo,
             "cert_url": transmission.cert_url,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from puente.money import parse_amount
 from puente.providers.errors import InvalidSignature, MalformedWebhook, StaleSignature
+from puente.providers.signatures import DEFAULT_TOLERANCE, webhook_json
 from puente.providers.values import EventKind, NormalisedEvent
 
 __all__ = [
@@ -42,7 +42,6 @@ __all__ = [
 ]
 
 AUTH_ALGO = "SHA256withRSA"
-DEFAULT_TOLERANCE = 300
 _HEADERS = {
     "id": "PAYPAL-TRANSMISSION-ID",
     "time": "PAYPAL-TRANSMISSION-TIME",
@@ -162,11 +161,7 @@ def verify_paypal_signature(
     except _BadRsaSignature:
         raise InvalidSignature("the signature does not match the body and webhook id") from None
     check_transmission_age(transmission, now=now, tolerance=tolerance)
-    try:
-        event = json.loads(raw_body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise MalformedWebhook("webhook body is not JSON") from None
-    return normalise_paypal_event(event)
+    return normalise_paypal_event(webhook_json(raw_body))
 
 
 def _related_order(resource: Mapping[str, Any]) -> str | None:

@@ -26,13 +26,13 @@ from typing import Any
 import httpx
 
 from puente.compliance.kyc import KycError, mask_clabe, validate_clabe
+from puente.providers.answers import read_json, read_object
 from puente.providers.base import (
     AccountHolder,
     Bank,
     BankBalance,
     BankMovement,
     InvalidRequest,
-    MalformedResponse,
     NormalisedEvent,
     NotFound,
     ProviderConfig,
@@ -54,7 +54,6 @@ from puente.providers.stp_firma import (
 from puente.providers.stp_mapping import (
     MEXICO_CITY,
     clave_rastreo_for,
-    read_json,
     referencia_numerica_for,
     stp_efws_error,
     stp_error,
@@ -145,9 +144,7 @@ class StpConnector(Bank):
     async def _efws(self, path: str, body: dict[str, Any], what: str) -> Mapping[str, Any]:
         """A consulta (safe to repeat): the decoded answer; a non-zero ``estado`` raises."""
         response = await self.http.request("POST", path, json=body, idempotent=True)
-        answer = read_json(response, what)
-        if not isinstance(answer, Mapping):
-            raise MalformedResponse(f"{what} answered with a non-object", provider=self.name)
+        answer = read_object(response, provider=self.name, what=what, decimals=True)
         if answer.get("estado", 0) != 0:
             raise self._scrubbed(stp_efws_error(answer))
         return answer
@@ -190,7 +187,7 @@ class StpConnector(Bank):
         body["firma"] = firma
         # Safe to retry: a repeat carries the same clave and STP refuses it (-1), see below.
         response = await self.http.request("PUT", self.paths.registra, json=body, idempotent=True)
-        answer = read_json(response, "registra")
+        answer = read_json(response, provider=self.name, what="registra", decimals=True)
         with reading_response(self.name, "registra"):
             resultado = answer["resultado"]
             order_id = resultado["id"]

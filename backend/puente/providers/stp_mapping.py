@@ -15,7 +15,6 @@ JSON number STP expects (checked exact, never rounded).
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
@@ -26,6 +25,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from puente.money import InvalidAmount, parse_amount
+from puente.providers.answers import error_body
 from puente.providers.errors import (
     AuthenticationError,
     InvalidRequest,
@@ -35,8 +35,10 @@ from puente.providers.errors import (
     ProviderError,
     ProviderUnavailable,
     error_for_status,
+    known_status,
     reading_response,
 )
+from puente.providers.timestamps import from_unix_millis
 from puente.providers.values import (
     BankMovement,
     MovementDirection,
@@ -50,7 +52,6 @@ __all__ = [
     "STP_ESTADOS",
     "clave_rastreo_for",
     "fecha_operacion",
-    "read_json",
     "referencia_numerica_for",
     "stp_efws_error",
     "stp_error",
@@ -101,14 +102,6 @@ _RESULTADO: dict[int, type[ProviderError]] = {
 }
 _CLAVE_RASTREO = re.compile(r"[A-Za-z0-9]{1,30}")
 CLAVE_RASTREO_PREFIX = "PTE"
-
-
-def read_json(response: httpx.Response, what: str) -> Any:
-    """The JSON body with decimals as ``Decimal``; ``MalformedResponse`` if it is not JSON."""
-    try:
-        return json.loads(response.content, parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise MalformedResponse(f"{what} answered with non-JSON", provider=PROVIDER) from None
 
 
 def wire_amount(amount: Decimal) -> float:
@@ -181,16 +174,12 @@ def stp_resultado_error(resultado: Mapping[str, Any], *, http_status: int = 200)
 def stp_error(response: httpx.Response) -> ProviderError:
     """A non-2xx STP answer as a normalised error (``resultado``, ``efws`` or bare status)."""
     status = response.status_code
-    try:
-        body = json.loads(response.content, parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        body = None
-    if isinstance(body, Mapping):
-        resultado = body.get("resultado")
-        if isinstance(resultado, Mapping) and "descripcionError" in resultado:
-            return stp_resultado_error(resultado, http_status=status)
-        if "estado" in body and "mensaje" in body:
-            return stp_efws_error(body, http_status=status)
+    body = error_body(response, decimals=True)
+    resultado = body.get("resultado")
+    if isinstance(resultado, Mapping) and "descripcionError" in resultado:
+        return stp_resultado_error(resultado, http_status=status)
+    if "estado" in body and "mensaje" in body:
+        return stp_efws_error(body, http_status=status)
     return error_for_status(status, provider=PROVIDER, message=f"STP answered HTTP {status}")
 
 
@@ -211,12 +200,6 @@ def stp_efws_error(body: Mapping[str, Any], *, http_status: int = 200) -> Provid
     )
 
 
-def _timestamp(value: Any) -> datetime | None:
-    if isinstance(value, int | Decimal) and not isinstance(value, bool) and value > 0:
-        return datetime.fromtimestamp(int(value) / 1000, UTC)  # STP sends epoch milliseconds
-    return None
-
-
 def _fecha(value: Any) -> datetime | None:
     text = str(value or "")
     if not re.fullmatch(r"\d{8}", text):
@@ -229,11 +212,7 @@ def stp_transfer(orden: Mapping[str, Any]) -> SpeiTransfer:
     """An order from ``consultaOrden``/``conciliacion`` as a ``SpeiTransfer``."""
     with reading_response(PROVIDER, "orden"):
         estado = str(orden["estado"])
-        status = STP_ESTADOS.get(estado)
-        if status is None:
-            raise MalformedResponse(
-                f"unknown STP estado {estado!r}", provider=PROVIDER, provider_code=estado
-            )
+        status = known_status(STP_ESTADOS, estado, what="STP estado", provider=PROVIDER)
         order_id = orden.get("idEF", orden.get("id"))
         causa = orden.get("causaDevolucion")
         failure = None
@@ -256,8 +235,8 @@ def stp_movement(orden: Mapping[str, Any], tipo_orden: str) -> BankMovement:
     with reading_response(PROVIDER, "conciliación"):
         sent = tipo_orden == "E"
         when = (
-            _timestamp(orden.get("tsLiquidacion"))
-            or _timestamp(orden.get("tsCaptura"))
+            from_unix_millis(orden.get("tsLiquidacion"))
+            or from_unix_millis(orden.get("tsCaptura"))
             or _fecha(orden.get("fechaOperacion"))
         )
         if when is None:

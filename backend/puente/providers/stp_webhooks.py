@@ -29,7 +29,6 @@ from __future__ import annotations
 import base64
 import hmac
 import ipaddress
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -37,6 +36,8 @@ from typing import Any
 
 from puente.money import InvalidAmount, parse_amount
 from puente.providers.errors import InvalidSignature, MalformedWebhook, StaleSignature
+from puente.providers.signatures import header_value, webhook_json
+from puente.providers.timestamps import from_unix_millis
 from puente.providers.values import EventKind, NormalisedEvent
 
 __all__ = [
@@ -88,14 +89,6 @@ def stp_basic_auth(secret: str) -> str:
     return "Basic " + base64.b64encode(secret.encode()).decode("ascii")
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    for key, value in headers.items():
-        if key.lower() == wanted:
-            return value
-    return None
-
-
 def _check_source(client_ip: str | None, allowlist: Sequence[IPNetwork]) -> None:
     if client_ip is None:
         raise InvalidSignature("the client IP is needed to check STP's allowlist")
@@ -108,7 +101,7 @@ def _check_source(client_ip: str | None, allowlist: Sequence[IPNetwork]) -> None
 
 
 def _check_secret(headers: Mapping[str, str], secret: str, secret_header: str) -> None:
-    value = _header(headers, secret_header)
+    value = header_value(headers, secret_header)
     if not value:
         raise MalformedWebhook(f"missing {secret_header} header on an STP callback")
     expected = stp_basic_auth(secret) if secret_header.lower() == "authorization" else secret
@@ -134,26 +127,17 @@ def verify_stp_callback(
         _check_source(client_ip, allowlist)
     if secret:
         _check_secret(headers, secret, secret_header)
-    try:
-        body = json.loads(raw_body, parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise MalformedWebhook("STP callback body is not JSON") from None
+    body = webhook_json(raw_body, what="STP callback body", decimals=True)
     event = normalise_stp_callback(body, now=now)
-    settled = _timestamp(body.get("tsLiquidacion"))
+    settled = from_unix_millis(body.get("tsLiquidacion"))
     current = now or datetime.now(UTC)
     if settled is not None and stale_after and settled < current - timedelta(seconds=stale_after):
         raise StaleSignature(f"STP callback settled more than {stale_after:g}s ago")
     return event
 
 
-def _timestamp(value: Any) -> datetime | None:
-    if isinstance(value, int | Decimal) and not isinstance(value, bool) and value > 0:
-        return datetime.fromtimestamp(int(value) / 1000, UTC)
-    return None
-
-
 def _occurred(body: Mapping[str, Any], now: datetime | None) -> datetime:
-    settled = _timestamp(body.get("tsLiquidacion"))
+    settled = from_unix_millis(body.get("tsLiquidacion"))
     if settled is not None:
         return settled
     fecha = str(body.get("fechaOperacion") or "")

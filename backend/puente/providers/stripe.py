@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 
 from puente.money import to_centavos
+from puente.providers.answers import read_object
 from puente.providers.base import (
     ChargeRequest,
     CustomerInfo,
     InvalidRequest,
-    MalformedResponse,
     NormalisedEvent,
     PaymentGateway,
     ProviderCustomer,
@@ -35,6 +35,7 @@ from puente.providers.base import (
     reading_response,
 )
 from puente.providers.forms import encode_form
+from puente.providers.paging import collect_pages
 from puente.providers.stripe_mapping import (
     STRIPE_METHODS,
     stripe_customer,
@@ -51,7 +52,6 @@ __all__ = ["STRIPE_API_VERSION", "StripeConnector"]
 
 STRIPE_API_VERSION = "2024-06-20"
 _REFUND_REASONS = {"duplicate", "fraudulent", "requested_by_customer"}
-_MAX_PAGES = 1000  # a runaway paginator must not loop forever on a provider bug
 
 
 def _created(since: datetime, until: datetime | None) -> dict[str, Any]:
@@ -102,25 +102,19 @@ class StripeConnector(PaymentGateway):
             response = await self.http.request(
                 method, path, form=pairs, idempotency_key=idempotency_key
             )
-        try:
-            body = response.json()
-        except ValueError:
-            raise MalformedResponse(f"{path} answered with non-JSON", provider=self.name) from None
-        if not isinstance(body, dict):
-            raise MalformedResponse(f"{path} answered with a non-object", provider=self.name)
-        return body
+        return read_object(response, provider=self.name, what=path)
 
     async def _list_all(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
         params = {**params, "limit": min(self.page_size, 100)}
-        for _ in range(_MAX_PAGES):
-            page = await self._call("GET", path, params)
+
+        async def page(after: str | None) -> tuple[list[dict[str, Any]], str | None]:
+            query = params if after is None else {**params, "starting_after": after}
+            body = await self._call("GET", path, query)
             with reading_response(self.name, f"{path} page"):
-                data = list(page["data"])
-                items.extend(data)
-                if not page.get("has_more") or not data:
-                    break
-                params["starting_after"] = data[-1]["id"]
+                data = list(body["data"])
+                return data, data[-1]["id"] if body.get("has_more") and data else None
+
+        items = await collect_pages(page, None)
         items.reverse()  # Stripe lists newest first; reconciliation reads oldest first
         return items
 
@@ -281,7 +275,7 @@ class StripeConnector(PaymentGateway):
         self, raw_body: bytes, headers: Mapping[str, str], *, now: datetime | None = None
     ) -> NormalisedEvent:
         # Comma-separated secrets let an operator rotate the endpoint secret without downtime.
-        secrets = [s.strip() for s in self.credential("webhook_secret").split(",") if s.strip()]
+        secrets = self.credentials_list("webhook_secret")
         event = verify_stripe_signature(
             raw_body, headers, secrets, now=now, tolerance=self.config.webhook_tolerance
         )

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from puente.money import from_centavos
+from puente.providers.answers import error_body
 from puente.providers.errors import (
     AuthenticationError,
     ErrorCode,
@@ -22,9 +22,12 @@ from puente.providers.errors import (
     ProviderUnavailable,
     RateLimited,
     error_for_status,
+    known_status,
     reading_response,
+    unknown_status,
 )
 from puente.providers.stripe_webhooks import EXPIRED_CODE
+from puente.providers.timestamps import from_unix_seconds
 from puente.providers.values import (
     NextAction,
     PaymentMethod,
@@ -57,12 +60,6 @@ STRIPE_METHODS = {
 }
 _REFUND_STATUSES = {s.value: s for s in RefundStatus}
 _PENDING = {"requires_confirmation", "processing", "requires_capture"}
-
-
-def _when(value: Any) -> datetime | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
-    return None
 
 
 def _currency(obj: Mapping[str, Any]) -> str:
@@ -98,9 +95,7 @@ def _status(pi: Mapping[str, Any], charge: Mapping[str, Any] | None) -> PaymentS
         return PaymentStatus.CANCELED
     if raw in _PENDING:
         return PaymentStatus.PENDING
-    raise MalformedResponse(
-        f"unknown PaymentIntent status {raw!r}", provider=PROVIDER, provider_code=str(raw)
-    )
+    raise unknown_status("PaymentIntent status", raw, provider=PROVIDER)
 
 
 def _next_action(action: Mapping[str, Any] | None) -> NextAction | None:
@@ -113,7 +108,7 @@ def _next_action(action: Mapping[str, Any] | None) -> NextAction | None:
         details = action["oxxo_display_details"]
         return NextAction(
             reference=details.get("number"),
-            expires_at=_when(details.get("expires_after")),
+            expires_at=from_unix_seconds(details.get("expires_after")),
             voucher_url=details.get("hosted_voucher_url"),
         )
     if kind == "display_bank_transfer_instructions":
@@ -168,7 +163,7 @@ def stripe_payment(pi: Mapping[str, Any]) -> ProviderPayment:
             provider_failure_code=error.get("decline_code") or error.get("code"),
             amount_refunded=from_centavos(charge.get("amount_refunded", 0) if charge else 0),
             customer_id=customer if isinstance(customer, str) else None,
-            created_at=_when(pi.get("created")),
+            created_at=from_unix_seconds(pi.get("created")),
             metadata=dict(pi.get("metadata") or {}),
             raw=pi,
         )
@@ -177,11 +172,8 @@ def stripe_payment(pi: Mapping[str, Any]) -> ProviderPayment:
 def stripe_error(response: httpx.Response) -> ProviderError:
     """A non-2xx Stripe answer as the normalised error, keeping Stripe's code and message."""
     status = response.status_code
-    try:
-        error = response.json()["error"]
-        if not isinstance(error, Mapping):
-            raise TypeError
-    except (ValueError, KeyError, TypeError):
+    error = error_body(response).get("error")
+    if not isinstance(error, Mapping):
         return error_for_status(
             status, provider=PROVIDER, message=f"HTTP {status} without a Stripe error body"
         )
@@ -241,13 +233,9 @@ def stripe_payment_method(body: Mapping[str, Any]) -> SavedPaymentMethod:
 def stripe_refund(body: Mapping[str, Any], payment_id: str) -> ProviderRefund:
     """A Stripe refund; an unknown status is a ``MalformedResponse``."""
     with reading_response(PROVIDER, "refund"):
-        status = _REFUND_STATUSES.get(body["status"])
-        if status is None:
-            raise MalformedResponse(
-                f"unknown refund status {body['status']!r}",
-                provider=PROVIDER,
-                provider_code=str(body["status"]),
-            )
+        status = known_status(
+            _REFUND_STATUSES, body["status"], what="refund status", provider=PROVIDER
+        )
         return ProviderRefund(
             PROVIDER,
             body["id"],
@@ -256,7 +244,7 @@ def stripe_refund(body: Mapping[str, Any], payment_id: str) -> ProviderRefund:
             status,
             raw_status=body["status"],
             currency=_currency(body),
-            created_at=_when(body.get("created")),
+            created_at=from_unix_seconds(body.get("created")),
             raw=body,
         )
 
@@ -267,7 +255,7 @@ def stripe_transaction(
     """A balance transaction (charge, refund, fee, adjustment, payout)."""
     with reading_response(PROVIDER, "balance transaction"):
         source = item.get("source")
-        created = _when(item["created"])
+        created = from_unix_seconds(item["created"])
         if created is None:
             raise MalformedResponse("balance transaction without 'created'", provider=PROVIDER)
         return ProviderTransaction(
@@ -280,7 +268,7 @@ def stripe_transaction(
             item["status"],
             created,
             currency=_currency(item),
-            available_on=_when(item.get("available_on")),
+            available_on=from_unix_seconds(item.get("available_on")),
             source_id=source.get("id") if isinstance(source, Mapping) else source,
             settlement_id=payout_id,
             raw=item,
@@ -290,7 +278,7 @@ def stripe_transaction(
 def stripe_settlement(item: Mapping[str, Any]) -> ProviderSettlement:
     """A payout to the institution's bank account."""
     with reading_response(PROVIDER, "payout"):
-        created = _when(item["created"])
+        created = from_unix_seconds(item["created"])
         if created is None:
             raise MalformedResponse("payout without 'created'", provider=PROVIDER)
         return ProviderSettlement(
@@ -300,6 +288,6 @@ def stripe_settlement(item: Mapping[str, Any]) -> ProviderSettlement:
             item["status"],
             created,
             currency=_currency(item),
-            arrival_date=_when(item.get("arrival_date")),
+            arrival_date=from_unix_seconds(item.get("arrival_date")),
             raw=item,
         )

@@ -27,7 +27,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from puente.money import format_mxn
-from puente.providers.mercadopago_mapping import decode_json, mp_datetime
+from puente.providers.answers import decimal_json
+from puente.providers.mercadopago_mapping import mp_datetime
 from puente.providers.mercadopago_webhooks import mercadopago_signature_headers
 from puente.sandbox.core import (
     IdempotencyCache,
@@ -103,7 +104,7 @@ class MercadoPagoSimulator(Simulator):
         if request.method != "POST" or not raw:
             return {}
         try:
-            body = decode_json(raw)
+            body = decimal_json(raw)
         except ValueError:
             raise MPError(400, "Invalid JSON body", causes=[("invalid_json", "body")]) from None
         if not isinstance(body, dict):

@@ -1,0 +1,144 @@
+"""Webhook authentication pieces every connector shares.
+
+Each provider signs its deliveries its own way (HMAC, RSA, HTTP Basic, an IP allowlist), but
+the steps around the signature are the same everywhere: find a header whatever its case,
+compare every candidate in constant time, refuse a delivery older than the tolerance, read
+the body as JSON. The timestamped HMAC scheme ``t=<unix>,v1=<hex>`` (Stripe's, which Puente's
+generic bank contract copies on purpose) lives here whole, so both use one implementation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from puente.providers.errors import InvalidSignature, MalformedWebhook, StaleSignature
+
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "candidate_secrets",
+    "check_age",
+    "compute_timestamped_hmac",
+    "header_value",
+    "parse_timestamped_signature",
+    "signature_matches",
+    "timestamped_signature",
+    "verify_timestamped_hmac",
+    "webhook_json",
+]
+
+DEFAULT_TOLERANCE = 300  # seconds, as stripe-python's Webhook.DEFAULT_TOLERANCE
+
+
+def header_value(headers: Mapping[str, str], name: str) -> str | None:
+    """The value of header ``name`` in any letter case, or ``None``."""
+    wanted = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == wanted), None)
+
+
+def webhook_json(raw_body: bytes, *, what: str = "webhook body", decimals: bool = False) -> Any:
+    """The delivery's body as JSON (``Decimal`` numbers with ``decimals``) or MalformedWebhook."""
+    try:
+        return json.loads(raw_body, parse_float=Decimal) if decimals else json.loads(raw_body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise MalformedWebhook(f"{what} is not JSON") from None
+
+
+def candidate_secrets(secrets: str | Sequence[str]) -> list[str]:
+    """One secret or several (while one is being rotated), without empty ones."""
+    candidates = [secrets] if isinstance(secrets, str) else list(secrets)
+    return [secret for secret in candidates if secret]
+
+
+def signature_matches(given: Iterable[str], expected: Sequence[str]) -> bool:
+    """Whether any given signature equals any expected one.
+
+    Every pair is compared, in constant time, without stopping early: timing must not tell
+    which signature or which secret matched.
+    """
+    matched = False
+    for signature in given:
+        for value in expected:
+            matched |= hmac.compare_digest(value, signature)
+    return matched
+
+
+def check_age(
+    timestamp: float,
+    *,
+    now: datetime | None,
+    tolerance: int,
+    what: str = "signature timestamp",
+) -> None:
+    """``StaleSignature`` when ``timestamp`` (unix seconds) is older than ``tolerance`` seconds.
+
+    A zero tolerance turns the check off; future timestamps pass, as the providers' SDKs do.
+    """
+    current = (now or datetime.now(UTC)).timestamp()
+    if tolerance and timestamp < current - tolerance:
+        raise StaleSignature(f"{what} is older than {tolerance}s")
+
+
+def compute_timestamped_hmac(payload: bytes, secret: str, timestamp: int) -> str:
+    """Hex HMAC-SHA256 of ``"{timestamp}.{payload}"`` keyed with ``secret`` (UTF-8)."""
+    message = str(timestamp).encode() + b"." + payload
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def timestamped_signature(payload: bytes, secret: str, timestamp: int) -> str:
+    """The ``t=<timestamp>,v1=<hex>`` header value for ``payload`` signed at ``timestamp``."""
+    return f"t={timestamp},v1={compute_timestamped_hmac(payload, secret, timestamp)}"
+
+
+def parse_timestamped_signature(value: str, header: str) -> tuple[int, list[str]]:
+    """``(t, [v1, ...])`` from a ``t=…,v1=…`` header value; other schemes are ignored."""
+    timestamp: int | None = None
+    signatures: list[str] = []
+    for item in value.split(","):
+        key, sep, text = item.strip().partition("=")
+        if not sep:
+            continue
+        if key == "t":
+            # ASCII digits only: a sign, spaces or other scripts' digits are not a unix time.
+            if not (text.isascii() and text.isdigit()):
+                raise MalformedWebhook(f"{header} has a non-numeric timestamp")
+            timestamp = int(text)
+        elif key == "v1":
+            signatures.append(text)
+    if timestamp is None:
+        raise MalformedWebhook(f"{header} has no timestamp")
+    return timestamp, signatures
+
+
+def verify_timestamped_hmac(
+    raw_body: bytes,
+    headers: Mapping[str, str],
+    secrets: str | Sequence[str],
+    *,
+    header: str,
+    now: datetime | None = None,
+    tolerance: int = DEFAULT_TOLERANCE,
+) -> Any:
+    """Authenticate a ``t=…,v1=…`` signed delivery and return its JSON body.
+
+    Authentic if any ``v1`` matches any secret; fresh if ``t`` is within ``tolerance``.
+    """
+    value = header_value(headers, header)
+    if not value:
+        raise MalformedWebhook(f"missing {header} header")
+    timestamp, signatures = parse_timestamped_signature(value, header)
+    if not signatures:
+        raise InvalidSignature(f"{header} has no v1 signature")
+    expected = [
+        compute_timestamped_hmac(raw_body, secret, timestamp)
+        for secret in candidate_secrets(secrets)
+    ]
+    if not signature_matches(signatures, expected):
+        raise InvalidSignature(f"no {header} v1 matches the webhook secret")
+    check_age(timestamp, now=now, tolerance=tolerance)
+    return webhook_json(raw_body)
