@@ -128,7 +128,7 @@ def create_app(
         *webhook_routes(inbox),
         Mount("/static", StaticFiles(directory=FRONTEND_DIR / "static"), name="static"),
         *(extra_routes or []),
-        *portal_routes(runtime),
+        *portal_routes(runtime, gateways),
     ]
     app = Starlette(
         debug=settings.debug,

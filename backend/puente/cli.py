@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -74,7 +75,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         proxy_headers=True,
-        log_level="info",
+        log_level=os.environ.get("PUENTE_LOG_LEVEL", "info"),
+        access_log=os.environ.get("PUENTE_ACCESS_LOG", "1") not in ("0", "false", "no"),
     )
     return 0
 

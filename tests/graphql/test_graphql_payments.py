@@ -193,3 +193,26 @@ async def test_staff_refund_mutation_and_borrowers_are_refused(db, runtime):
     assert as_borrower["data"]["refundPayment"]["code"] == "FORBIDDEN"
     assert partial["data"]["refundPayment"]["payment"]["status"] == "PARTIALLY_REFUNDED"
     assert rest["data"]["refundPayment"]["payment"]["status"] == "REFUNDED"
+
+
+@pytest.mark.anyio
+async def test_paypal_payment_redirects_to_the_approval_page(db, runtime):
+    from puente.sandbox.paypal import DEFAULT_PAYPAL_CREDENTIALS
+
+    loan = await _setup(runtime)
+    await store_credentials(runtime, loan.institution_id, "paypal", DEFAULT_PAYPAL_CREDENTIALS)
+    box = sandboxes(runtime, {"stripe": STRIPE, "paypal": dict(DEFAULT_PAYPAL_CREDENTIALS)})
+    async with app_client(runtime, gateways=box.gateways, run_workers=False) as client:
+        token = await _token(client)
+        data = await graphql(
+            client,
+            CREATE.replace(
+                "nextAction { type clabe reference }", "nextAction { type redirectUrl }"
+            ),
+            {"i": _input(loan, method="PAYPAL", provider="PAYPAL", cardToken=None)},
+            token=token,
+        )
+    payment = data["data"]["createPayment"]["payment"]
+    assert payment["status"] == "REQUIRES_ACTION"
+    assert payment["nextAction"]["type"] == "REDIRECT"
+    assert payment["nextAction"]["redirectUrl"].startswith("http://sandbox.test/paypal/")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -14,7 +15,7 @@ from puente.institutions.models import Institution
 from puente.loans.access import can_see_loan
 from puente.loans.models import Loan, LoanProduct
 from puente.loans.state import load_loan_views
-from puente.money import InvalidAmount, from_centavos, parse_amount, to_centavos
+from puente.money import InvalidAmount, format_mxn, from_centavos, parse_amount, to_centavos
 from puente.payments.gateways import GatewayDirectory, NoProviderAccount
 from puente.payments.lifecycle import from_provider_status
 from puente.payments.lifecycle_service import advance_payment
@@ -31,7 +32,17 @@ from puente.providers.values import (
 from puente.providers.values import PaymentMethod as ProviderMethod
 from puente.runtime import Runtime
 
-__all__ = ["CASH_LIMITS", "PaymentRefused", "PaymentRequest", "create_payment", "next_action_of"]
+__all__ = [
+    "CASH_LIMITS",
+    "PaymentRefused",
+    "PaymentRequest",
+    "advance_and_notify",
+    "create_payment",
+    "next_action_of",
+    "paypal_return_url",
+    "request_fingerprint",
+    "validate_payment_request",
+]
 
 logger = logging.getLogger("puente.payments")
 
@@ -65,7 +76,7 @@ class PaymentRequest:
     payment_method_id: int | None = None
 
 
-def _fingerprint(request: PaymentRequest, amount: Decimal) -> str:
+def request_fingerprint(request: PaymentRequest, amount: Decimal) -> str:
     text = "|".join(
         str(part)
         for part in (
@@ -106,11 +117,15 @@ def next_action_of(method: PaymentMethodType, result: ProviderPayment) -> dict |
     }
 
 
-async def _validate(user: User, request: PaymentRequest, runtime: Runtime) -> tuple[Loan, Decimal]:
+async def validate_payment_request(
+    user: User, request: PaymentRequest, runtime: Runtime
+) -> tuple[Loan, Decimal]:
     try:
         amount = parse_amount(request.amount)
-    except InvalidAmount as exc:
-        raise PaymentRefused("INVALID_AMOUNT", f"Monto inválido: {exc}.") from None
+    except InvalidAmount:
+        raise PaymentRefused(
+            "INVALID_AMOUNT", "El monto no es válido: usa pesos con hasta dos decimales."
+        ) from None
     if amount <= 0:
         raise PaymentRefused("INVALID_AMOUNT", "El monto debe ser mayor que cero.")
     if not request.idempotency_key or len(request.idempotency_key) > 128:
@@ -125,14 +140,15 @@ async def _validate(user: User, request: PaymentRequest, runtime: Runtime) -> tu
     owed = sum((s.outstanding_total for s in view.states), Decimal("0"))
     if amount > owed and not product.allows_overpayment:
         raise PaymentRefused(
-            "AMOUNT_ABOVE_PAYOFF", f"El monto excede lo que se debe ({owed:,.2f} MXN)."
+            "AMOUNT_ABOVE_PAYOFF", f"El monto excede lo que se debe ({format_mxn(owed)})."
         )
     if request.method is PaymentMethodType.CASH:
         limit = CASH_LIMITS.get(request.provider, Decimal("10000.00"))
         if amount > limit or amount < CASH_MINIMUM:
             raise PaymentRefused(
                 "CASH_LIMIT",
-                f"En efectivo se puede pagar de {CASH_MINIMUM:,.2f} a {limit:,.2f} MXN por ficha.",
+                f"En efectivo se puede pagar de {format_mxn(CASH_MINIMUM, currency=False)} "
+                f"a {format_mxn(limit)} por ficha.",
             )
     if request.method is PaymentMethodType.CARD and not (
         request.card_token or request.payment_method_id
@@ -141,12 +157,26 @@ async def _validate(user: User, request: PaymentRequest, runtime: Runtime) -> tu
     return loan, amount
 
 
+def paypal_return_url(runtime: Runtime) -> Callable[[int], str]:
+    """Where PayPal sends the payer back after approving (the portal captures there)."""
+    return lambda payment_id: f"{runtime.settings.base_url}/pagos/{payment_id}/paypal"
+
+
 async def create_payment(
-    runtime: Runtime, gateways: GatewayDirectory, user: User, request: PaymentRequest
+    runtime: Runtime,
+    gateways: GatewayDirectory,
+    user: User,
+    request: PaymentRequest,
+    *,
+    return_url: Callable[[int], str] | None = None,
 ) -> Payment:
-    """Start (or, with the same key and input, return) a payment."""
-    loan, amount = await _validate(user, request, runtime)
-    fingerprint = _fingerprint(request, amount)
+    """Start (or, with the same key and input, return) a payment.
+
+    PayPal payments end in a REDIRECT to the approval page; ``return_url(payment_id)`` is
+    where PayPal sends the payer back (default: the portal's capture page).
+    """
+    loan, amount = await validate_payment_request(user, request, runtime)
+    fingerprint = request_fingerprint(request, amount)
     existing = await Payment.filter(
         institution_id=loan.institution_id, idempotency_key=request.idempotency_key
     ).first()
@@ -185,11 +215,14 @@ async def create_payment(
         idempotency_key=request.idempotency_key,
         request_fingerprint=fingerprint,
     )
-    await _submit(runtime, connector, payment, user, request, saved)
+    back = (return_url or paypal_return_url(runtime))(payment.id)
+    await _submit(runtime, connector, payment, user, request, saved, back)
     return await Payment.get(id=payment.id)
 
 
-async def _submit(runtime, connector, payment: Payment, user: User, request, saved) -> None:
+async def _submit(
+    runtime, connector, payment: Payment, user: User, request, saved, back: str
+) -> None:
     """Ask the provider; the outcome (or a decline) moves the payment forward."""
     key = f"puente-payment-{payment.id}"  # stable: a retry can never charge twice
     amount = from_centavos(payment.amount_centavos)
@@ -197,7 +230,16 @@ async def _submit(runtime, connector, payment: Payment, user: User, request, sav
     description = f"Pago préstamo {payment.loan_id}"
     now = runtime.now()
     try:
-        if request.method is PaymentMethodType.CARD:
+        if request.method is PaymentMethodType.PAYPAL:
+            result = await connector.create_order(
+                amount,
+                idempotency_key=key,
+                description=description,
+                metadata=metadata,
+                return_url=back,
+                cancel_url=f"{back}?cancelado=1",
+            )
+        elif request.method is PaymentMethodType.CARD:
             result = await connector.charge(
                 ChargeRequest(
                     amount=amount,
@@ -224,7 +266,7 @@ async def _submit(runtime, connector, payment: Payment, user: User, request, sav
             else:
                 result = await connector.create_cash_reference(reference)
     except PaymentDeclined as exc:
-        await _advance(
+        await advance_and_notify(
             runtime,
             payment.id,
             S.FAILED,
@@ -236,7 +278,7 @@ async def _submit(runtime, connector, payment: Payment, user: User, request, sav
         )
         return
     except InvalidRequest as exc:
-        await _advance(
+        await advance_and_notify(
             runtime,
             payment.id,
             S.FAILED,
@@ -254,7 +296,7 @@ async def _submit(runtime, connector, payment: Payment, user: User, request, sav
             failure_code=exc.code, failure_message="proveedor no disponible; se reintentará"
         )
         return
-    await _advance(
+    await advance_and_notify(
         runtime,
         payment.id,
         from_provider_status(result.status),
@@ -267,6 +309,6 @@ async def _submit(runtime, connector, payment: Payment, user: User, request, sav
     )
 
 
-async def _advance(runtime: Runtime, payment_id: int, status: S, **details) -> None:
+async def advance_and_notify(runtime: Runtime, payment_id: int, status: S, **details) -> None:
     transition = await advance_payment(payment_id, status, **details)
     await notify_transition(runtime.bus, transition)

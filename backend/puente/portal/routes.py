@@ -19,6 +19,7 @@ from puente.loans.lifecycle import OPEN_STATUSES
 from puente.loans.models import Loan
 from puente.loans.payoff import payoff_quote
 from puente.loans.state import load_loan_views
+from puente.payments.gateways import GatewayDirectory
 from puente.portal.formatting import fecha, fecha_hora, mxn, mxn_centavos
 from puente.portal.security import CSRF_COOKIE, CSRF_FIELD, csrf_token_for, csrf_valid
 from puente.portal.simulator import METHODS, PERIODICITIES, run_simulator
@@ -249,9 +250,12 @@ def _qr_data_uri(uri: str) -> str:
     return segno.make(uri, error="m").svg_data_uri(scale=5)
 
 
-def portal_routes(runtime: Runtime) -> list[BaseRoute]:
+def portal_routes(runtime: Runtime, gateways: GatewayDirectory | None = None) -> list[BaseRoute]:
+    from puente.portal.payments import payment_routes  # it builds on Portal
+
     portal = Portal(runtime)
     return [
+        *payment_routes(portal, gateways),
         Route("/", portal.dashboard, methods=["GET"]),
         Route("/login", portal.login_page, methods=["GET"]),
         Route("/login", portal.login, methods=["POST"]),

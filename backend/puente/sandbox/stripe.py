@@ -202,7 +202,12 @@ class StripeSimulator(Simulator):
         def route(path: str, handler: Handler, method: str = "GET") -> Route:
             return Route(path, api(handler), methods=[method])
 
+        from puente.sandbox.stripe_checkout import card_form_routes, create_token
+
         return [
+            route("/v1/tokens", lambda r, p: create_token(s, p), "POST"),
+            route("/v1/tokens/{id}", getter("tokens", "token")),
+            *card_form_routes(self),  # the payer's card form (stripe_checkout.py)
             route("/v1/customers", lambda r, p: s.create_customer(p), "POST"),
             route("/v1/customers", listing("customers", {"email": "email"})),
             route("/v1/customers/{id}", getter("customers", "customer")),

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from puente.sandbox.core import IdGenerator, SandboxStore
+from puente.sandbox.stripe_checkout import redeem_token
 from puente.sandbox.stripe_funding import confirm_bank_transfer, confirm_oxxo
 from puente.sandbox.stripe_objects import (
     API_VERSION,
@@ -132,9 +133,11 @@ class StripeState:
             token = (params.get("card") or {}).get("token")
             if not token:
                 raise StripeError.missing(_nested(prefix, "card[token]"))
-            if token not in TEST_TOKENS:
-                raise StripeError.no_such("token", token, _nested(prefix, "card[token]"))
-            return self._card_method(TEST_TOKENS[token], billing)
+            param = _nested(prefix, "card[token]")
+            name = TEST_TOKENS.get(token) or redeem_token(self, token, param)  # card form's
+            if name is None:
+                raise StripeError.no_such("token", token, param)
+            return self._card_method(name, billing)
         if pm_type == "oxxo":
             for field in ("name", "email"):
                 if not billing.get(field):

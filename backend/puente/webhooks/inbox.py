@@ -97,8 +97,15 @@ class WebhookInbox:
             return Receipt(400, {"error": "signature verification failed"})
         institution, event = verified
         kept = dict(list(headers.items())[:KEPT_HEADERS])
+        # Noise (a provider's echo of an event we act on elsewhere) is stored already settled,
+        # so the worker never spends a database round trip on it.
+        noise = event.kind is EventKind.IGNORED or (
+            event.kind is EventKind.UNKNOWN and not event.provider_payment_id
+        )
         try:
             await ProviderEvent.create(
+                status=E.IGNORED if noise else E.RECEIVED,
+                processed_at=self.runtime.now() if noise else None,
                 provider=provider,
                 event_id=event.event_id[:200],
                 event_type=event.type[:100],
@@ -112,7 +119,8 @@ class WebhookInbox:
             )
         except IntegrityError:
             return Receipt(200, {"received": True, "duplicate": True})
-        self._wake.set()
+        if not noise:
+            self._wake.set()
         return Receipt(200, {"received": True})
 
     async def _verify(
@@ -268,9 +276,16 @@ class WebhookInbox:
         )
         self._wake.set()
 
-    async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
-        """The background worker: drains due events, then sleeps until woken or idle."""
+    async def run(
+        self, stop: asyncio.Event, idle_seconds: float = 1.0, gather_seconds: float = 0.05
+    ) -> None:
+        """The background worker: drains due events, then sleeps until woken or idle.
+
+        After a wake-up it waits ``gather_seconds`` so a burst is processed as one pass
+        instead of one pass per delivery (acknowledging webhooks stays the priority).
+        """
         while not stop.is_set():
+            await asyncio.sleep(gather_seconds)
             try:
                 while await self.process_due():
                     pass

@@ -1,0 +1,263 @@
+"""Portal pages that show payments: status (live), receipt and history.
+
+The status page and the pay-by-card result carry a block the htmx SSE extension keeps
+current from ``GET /prestamos/{id}/eventos?pago={id}`` (see ``live.py``): the status panel
+("Pendiente" → "Pagado") and the loan balance, re-rendered from the database on each notice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from tortoise.queryset import QuerySet
+
+from puente.accounts.models import User
+from puente.enums import PaymentMethodType, Role
+from puente.enums import PaymentStatus as S
+from puente.institutions.models import Institution
+from puente.loans.access import can_see_loan, own_loans
+from puente.loans.models import Loan
+from puente.loans.state import LoanView, load_loan_views
+from puente.payments.models import Payment
+from puente.payments.notify import loan_channel
+from puente.payments.receipt import payment_application
+from puente.portal.live import EventStreamResponse, live_events
+from puente.portal.payment_text import STATUS_FILTERS, method_text, status_text
+from puente.runtime import MEXICO_CITY
+
+if TYPE_CHECKING:
+    from puente.portal.routes import Portal
+
+__all__ = ["PAGE_SIZE", "PaymentPages", "viewer"]
+
+PAGE_SIZE = 20
+STAFF = frozenset({Role.STAFF, Role.ADMIN})
+PENDING = frozenset({S.CREATED, S.PENDING, S.REQUIRES_ACTION})
+
+
+async def viewer(portal: Portal, request: Request) -> User | Response:
+    """The signed-in user, or where to send a visitor who is not (login, MFA enrolment)."""
+    user = await portal.current_user(request)
+    if user is None:
+        return RedirectResponse("/login", status_code=303)
+    if portal.auth.needs_mfa_enrolment(user):
+        return RedirectResponse("/seguridad/mfa", status_code=303)
+    return user
+
+
+def not_found(portal: Portal, request: Request, user: User | None) -> Response:
+    context = {"user": user, "title": "No encontrado", "message": "Ese pago o crédito no existe."}
+    return portal.render(request, "pages/error.html", context, status_code=404)
+
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers: a larger one in a URL is simply not found
+
+
+async def visible_loan(user: User, loan_id: int) -> Loan | None:
+    if not 0 < loan_id <= MAX_ID:
+        return None
+    loan = await Loan.filter(id=loan_id).prefetch_related("product", "student").first()
+    return loan if loan is not None and can_see_loan(user, loan) else None
+
+
+async def visible_payment(user: User, payment_id: int) -> Payment | None:
+    if not 0 < payment_id <= MAX_ID:
+        return None
+    payment = await Payment.filter(id=payment_id).prefetch_related("loan").first()
+    return payment if payment is not None and can_see_loan(user, payment.loan) else None
+
+
+def status_context(payment: Payment, view: LoanView) -> dict[str, Any]:
+    """What the status panel and the balance partial need (also rendered outside requests)."""
+    status = S(payment.status)
+    return {
+        "payment": payment,
+        "action": payment.next_action or {},
+        "pending": status in PENDING,
+        "paid": status in (S.PAID, S.PARTIALLY_REFUNDED, S.REFUNDED),
+        "view": view,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryFilters:
+    estado: str = ""
+    metodo: str = ""
+    desde: date | None = None
+    hasta: date | None = None
+    prestamo: int | None = None
+    pagina: int = 1
+    error: str | None = None
+
+    def query(self, **changes: object) -> str:
+        values: dict[str, object] = {
+            "estado": self.estado,
+            "metodo": self.metodo,
+            "desde": self.desde.isoformat() if self.desde else "",
+            "hasta": self.hasta.isoformat() if self.hasta else "",
+            "prestamo": self.prestamo or "",
+            "pagina": self.pagina,
+        }
+        values.update(changes)
+        return urlencode({k: v for k, v in values.items() if v not in ("", None)})
+
+
+def parse_history_filters(params: Mapping[str, str]) -> HistoryFilters:
+    """The history filters from a query string; nonsense is dropped with a message, never a 500."""
+    errors: list[str] = []
+    estado = params.get("estado", "")
+    if estado and estado not in STATUS_FILTERS:
+        estado = ""
+    metodo = params.get("metodo", "")
+    if metodo and metodo not in PaymentMethodType._value2member_map_:
+        metodo = ""
+    days: list[date | None] = []
+    for name in ("desde", "hasta"):
+        text = params.get(name, "").strip()
+        try:
+            days.append(date.fromisoformat(text) if text else None)
+        except ValueError:
+            days.append(None)
+            errors.append("Escribe las fechas como AAAA-MM-DD.")
+    desde, hasta = days
+    if desde and hasta and desde > hasta:
+        desde, hasta = hasta, desde
+    prestamo = params.get("prestamo", "")
+    pagina = params.get("pagina", "1")
+    return HistoryFilters(
+        estado=estado,
+        metodo=metodo,
+        desde=desde,
+        hasta=hasta,
+        prestamo=int(prestamo) if prestamo.isdigit() and len(prestamo) < 10 else None,
+        pagina=max(1, min(int(pagina), 10_000)) if pagina.isdigit() and len(pagina) < 6 else 1,
+        error=errors[0] if errors else None,
+    )
+
+
+def _local_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=MEXICO_CITY)
+
+
+async def _visible_payments(user: User) -> QuerySet[Payment]:
+    if Role(user.role) in STAFF:
+        return Payment.filter(institution_id=user.institution_id)
+    loan_ids = await own_loans(user).values_list("id", flat=True)
+    return Payment.filter(institution_id=user.institution_id, loan_id__in=list(loan_ids))
+
+
+class PaymentPages:
+    """Read-only payment views: status page, live events, receipt, history."""
+
+    def __init__(self, portal: Portal) -> None:
+        self.portal = portal
+        self.runtime = portal.runtime
+
+    async def _loan_view(self, loan: Loan) -> LoanView:
+        (view,) = await load_loan_views([loan], self.runtime.today())
+        return view
+
+    def render_partial(self, name: str, context: Mapping[str, Any]) -> str:
+        return self.portal.templates.get_template(name).render(context)
+
+    async def status_page(self, request: Request) -> Response:
+        user = await viewer(self.portal, request)
+        if not isinstance(user, User):
+            return user
+        payment = await visible_payment(user, request.path_params["payment_id"])
+        if payment is None:
+            return not_found(self.portal, request, user)
+        loan = await visible_loan(user, payment.loan_id)
+        assert loan is not None
+        view = await self._loan_view(loan)
+        context = {"user": user, "loan": loan, **status_context(payment, view)}
+        return self.portal.render(request, "pages/pay_status.html", context)
+
+    async def events(self, request: Request) -> Response:
+        """``text/event-stream`` of the loan's balance and, with ``?pago=``, one payment."""
+        user = await self.portal.current_user(request)
+        loan = await visible_loan(user, request.path_params["loan_id"]) if user else None
+        if user is None or loan is None:
+            return Response("no autorizado", status_code=403, media_type="text/plain")
+        raw = request.query_params.get("pago", "")
+        payment_id = int(raw) if raw.isdigit() and len(raw) < 10 else None
+
+        async def render() -> list[tuple[str, str]]:
+            fresh = await Loan.filter(id=loan.id).prefetch_related("product", "student").first()
+            view = await self._loan_view(fresh or loan)
+            events = [
+                ("saldo", self.render_partial("partials/payment_balance.html", {"view": view}))
+            ]
+            payment = await Payment.filter(id=payment_id or 0, loan_id=loan.id).first()
+            if payment is not None:
+                panel = self.render_partial(
+                    "partials/payment_status.html", status_context(payment, view)
+                )
+                events.insert(0, ("pago", panel))
+            return events
+
+        stream = live_events(self.runtime.bus, loan_channel(loan.id), render)
+        return EventStreamResponse(stream)
+
+    async def receipt(self, request: Request) -> Response:
+        user = await viewer(self.portal, request)
+        if not isinstance(user, User):
+            return user
+        payment = await visible_payment(user, request.path_params["payment_id"])
+        if payment is None:
+            return not_found(self.portal, request, user)
+        loan = await Loan.filter(id=payment.loan_id).prefetch_related("product", "borrower").get()
+        context = {
+            "user": user,
+            "payment": payment,
+            "loan": loan,
+            "institution": await Institution.get(id=payment.institution_id),
+            "application": await payment_application(payment.id),
+            "status": status_text(payment.status),
+            "method": method_text(payment.method),
+        }
+        return self.portal.render(request, "pages/pay_receipt.html", context)
+
+    async def history(self, request: Request) -> Response:
+        user = await viewer(self.portal, request)
+        if not isinstance(user, User):
+            return user
+        filters = parse_history_filters(request.query_params)
+        query = await _visible_payments(user)
+        if filters.estado:
+            query = query.filter(status__in=list(STATUS_FILTERS[filters.estado]))
+        if filters.metodo:
+            query = query.filter(method=filters.metodo)
+        if filters.desde:
+            query = query.filter(created_at__gte=_local_start(filters.desde))
+        if filters.hasta:
+            query = query.filter(created_at__lt=_local_start(filters.hasta + timedelta(days=1)))
+        if filters.prestamo:
+            query = query.filter(loan_id=filters.prestamo)
+        total = await query.count()
+        pages = max(1, math.ceil(total / PAGE_SIZE))
+        page = min(filters.pagina, pages)
+        rows = (
+            await query.order_by("-created_at", "-id")
+            .offset((page - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE)
+            .prefetch_related("loan__product")
+        )
+        context = {
+            "user": user,
+            "payments": rows,
+            "filters": filters,
+            "total": total,
+            "page": page,
+            "pages": pages,
+            "status_filters": STATUS_FILTERS,
+            "methods": list(PaymentMethodType),
+        }
+        return self.portal.render(request, "pages/pay_history.html", context)

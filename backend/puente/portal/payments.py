@@ -1,0 +1,363 @@
+"""Portal doors for paying a loan: choose what and how, go to the provider, come back.
+
+    GET  /prestamos/{id}/pagar           amount (next, several, other) and method · provider
+    POST /prestamos/{id}/pagar           card → the provider's card form; SPEI/OXXO → the
+                                         instructions page; PayPal → PayPal's approval page
+    GET  /prestamos/{id}/pagar/tarjeta   back from the card form with ?token=tok_…: confirm
+    POST /prestamos/{id}/pagar/tarjeta   charge the token (htmx: the live result in place)
+    GET  /pagos/{id}/paypal              back from PayPal: capture (or ?cancelado=1)
+    GET  /pagos/{id} · /pagos/{id}/comprobante · /pagos · /prestamos/{id}/eventos
+                                         status, receipt, history, live events (payment_pages)
+
+A card number never reaches Puente: the provider's page turns it into a token. Every POST
+checks the CSRF token; a refusal is shown in Spanish with the form kept, never a 500.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from starlette.datastructures import FormData, QueryParams
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from puente.accounts.models import User
+from puente.enums import PaymentMethodType as M
+from puente.institutions.models import Institution
+from puente.loans.models import Loan
+from puente.loans.state import load_loan_views
+from puente.money import InvalidAmount, parse_amount
+from puente.payments.approval import (
+    cancel_paypal_payment,
+    capture_paypal_payment,
+    precheck_payment,
+    start_paypal_payment,
+)
+from puente.payments.checkout import PaymentRefused, PaymentRequest, create_payment
+from puente.payments.gateways import GatewayDirectory
+from puente.payments.offer import PaymentOption, installment_totals, payment_options
+from puente.portal.payment_pages import (
+    PaymentPages,
+    not_found,
+    status_context,
+    viewer,
+    visible_loan,
+)
+from puente.portal.payment_text import register_payment_filters
+from puente.runtime import Runtime
+
+if TYPE_CHECKING:
+    from puente.portal.routes import Portal
+
+__all__ = ["PaymentDoors", "payment_routes", "sandbox_card_form"]
+
+TOKEN = re.compile(r"[A-Za-z0-9_\-]{3,200}")
+KEY = re.compile(r"[A-Za-z0-9_\-]{8,128}")
+NO_AMOUNT = "Escribe un monto válido, por ejemplo 1,250.00."
+
+
+def sandbox_card_form(runtime: Runtime) -> Callable[[str], str | None]:
+    """Where each provider's card form lives: in sandbox mode, the simulator's hosted form.
+
+    A live deployment needs the provider's own fields (Stripe Elements) here; until then a
+    provider without a form is not offered for cards.
+    """
+    settings = runtime.settings
+
+    def form_for(provider: str) -> str | None:
+        if settings.sandbox and provider == "stripe":
+            return f"{settings.base_url}/sandbox/stripe/_checkout/card"
+        return None
+
+    return form_for
+
+
+def _new_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def _key(value: object) -> str:
+    text = str(value or "")
+    return text if KEY.fullmatch(text) else _new_key()
+
+
+class PaymentDoors:
+    """The pay flow's views; the services decide, these parse and render."""
+
+    def __init__(
+        self,
+        portal: Portal,
+        gateways: GatewayDirectory,
+        card_form: Callable[[str], str | None] | None = None,
+    ) -> None:
+        self.portal = portal
+        self.runtime = portal.runtime
+        self.gateways = gateways
+        self.card_form = card_form or sandbox_card_form(portal.runtime)
+        self.base_url = portal.runtime.settings.base_url
+
+    # -- shared ------------------------------------------------------------------------------
+
+    async def _options(self, loan: Loan) -> tuple[PaymentOption, ...]:
+        institution = await Institution.get(id=loan.institution_id)
+        return tuple(
+            option
+            for option in payment_options(institution.settings)
+            if option.method is not M.CARD or self.card_form(option.provider.value)
+        )
+
+    async def _pay_page(
+        self,
+        request: Request,
+        user: User,
+        loan: Loan,
+        *,
+        values: dict[str, str] | None = None,
+        error: str | None = None,
+        status_code: int = 200,
+    ) -> Response:
+        (view,) = await load_loan_views([loan], self.runtime.today())
+        options = await self._options(loan)
+        chosen = {"monto_tipo": "proximo", "opcion": options[0].key if options else ""}
+        chosen.update(values or {})
+        chosen["clave"] = _new_key()  # a fresh attempt each time the form is shown
+        context = {
+            "user": user,
+            "loan": loan,
+            "view": view,
+            "totals": installment_totals(view),
+            "options": options,
+            "values": chosen,
+            "error": error,
+            "cancelled": request.query_params.get("cancelado") == "1",
+        }
+        return self.portal.render(request, "pages/pay.html", context, status_code=status_code)
+
+    def _refused(self, request: Request, user: User, message: str) -> Response:
+        context = {"user": user, "title": "No se pudo pagar", "message": message}
+        return self.portal.render(request, "pages/error.html", context, status_code=400)
+
+    # -- choose what and how -----------------------------------------------------------------
+
+    async def pay_form(self, request: Request) -> Response:
+        user = await viewer(self.portal, request)
+        if not isinstance(user, User):
+            return user
+        loan = await visible_loan(user, request.path_params["loan_id"])
+        if loan is None:
+            return not_found(self.portal, request, user)
+        return await self._pay_page(request, user, loan)
+
+    async def start(self, request: Request) -> Response:
+        user = await viewer(self.portal, request)
+        if not isinstance(user, User):
+            return user
+        form = await self.portal.form(request)
+        if form is None:
+            return self.portal.forbidden(request)
+        loan = await visible_loan(user, request.path_params["loan_id"])
+        if loan is None:
+            return not_found(self.portal, request, user)
+        values = {k: str(form.get(k, ""))[:64] for k in ("monto_tipo", "pagos", "monto", "opcion")}
+        (view,) = await load_loan_views([loan], self.runtime.today())
+        amount = chosen_amount(form, installment_totals(view))
+        option = next((o for o in await self._options(loan) if o.key == values["opcion"]), None)
+        if isinstance(amount, str) or option is None:
+            message = amount if isinstance(amount, str) else "Elige cómo quieres pagar."
+            return await self._pay_page(
+                request, user, loan, values=values, error=message, status_code=400
+            )
+        payment_request = PaymentRequest(
+            loan_id=loan.id,
+            amount=amount,
+            method=option.method,
+            provider=option.provider,
+            idempotency_key=_key(form.get("clave")),
+        )
+        try:
+            return await self._start(user, loan, option, payment_request)
+        except PaymentRefused as refused:
+            return await self._pay_page(
+                request, user, loan, values=values, error=refused.message, status_code=400
+            )
+
+    async def _start(
+        self, user: User, loan: Loan, option: PaymentOption, request: PaymentRequest
+    ) -> Response:
+        if option.method is M.CARD:
+            amount = await precheck_payment(self.runtime, user, request)
+            back = f"{self.base_url}/prestamos/{loan.id}/pagar/tarjeta?" + urlencode(
+                {"monto": str(amount), "proveedor": option.provider.value}
+            )
+            form_url = self.card_form(option.provider.value) or ""
+            cancel = f"{self.base_url}/prestamos/{loan.id}/pagar?cancelado=1"
+            query = {"return_url": back, "cancel_url": cancel}
+            return RedirectResponse(f"{form_url}?{urlencode(query)}", status_code=303)
+        if option.method is M.PAYPAL:
+            payment = await start_paypal_payment(
+                self.runtime,
+                self.gateways,
+                user,
+                request,
+                lambda payment_id: f"{self.base_url}/pagos/{payment_id}/paypal",
+            )
+            approval = (payment.next_action or {}).get("redirect_url")
+            return RedirectResponse(approval or f"/pagos/{payment.id}", status_code=303)
+        payment = await create_payment(self.runtime, self.gateways, user, request)
+        return RedirectResponse(f"/pagos/{payment.id}", status_code=303)
+
+    # -- card: back from the provider's form -------------------------------------------------
+
+    async def _card_input(
+        self, loan: Loan, values: QueryParams | FormData
+    ) -> tuple[str, Decimal, PaymentOption] | None:
+        token = str(values.get("token") or "")
+        try:
+            amount = parse_amount(str(values.get("monto") or ""))
+        except InvalidAmount:
+            return None
+        provider = str(values.get("proveedor") or "")
+        option = next(
+            (o for o in await self._options(loan) if o.key == f"{M.CARD.value}:{provider}"), None
+        )
+        if not TOKEN.fullmatch(token) or option is None:
+            return None
+        return token, amount, option
+
+    async def card_return(self, request: Request) -> Response:
+        user = await viewer(self.portal, request)
+        if not isinstance(user, User):
+            return user
+        loan = await visible_loan(user, request.path_params["loan_id"])
+        if loan is None:
+            return not_found(self.portal, request, user)
+        card = await self._card_input(loan, request.query_params)
+        if card is None:
+            return await self._pay_page(
+                request, user, loan, error="No recibimos los datos de la tarjeta.", status_code=400
+            )
+        (view,) = await load_loan_views([loan], self.runtime.today())
+        last4 = request.query_params.get("last4", "")
+        brand = request.query_params.get("brand", "")
+        return self.portal.render(
+            request,
+            "pages/pay_card.html",
+            self._card_context(user, loan, view, card, _new_key())
+            | {
+                "last4": last4 if last4.isdigit() and len(last4) == 4 else "",
+                "brand": brand.title() if brand.isalpha() and len(brand) < 20 else "Tarjeta",
+            },
+        )
+
+    def _card_context(self, user, loan, view, card, key: str) -> dict[str, Any]:
+        token, amount, option = card
+        return {
+            "user": user,
+            "loan": loan,
+            "view": view,
+            "token": token,
+            "amount": amount,
+            "provider": option.provider.value,
+            "clave": key,
+            "error": None,
+        }
+
+    async def card_confirm(self, request: Request) -> Response:
+        user = await viewer(self.portal, request)
+        if not isinstance(user, User):
+            return user
+        form = await self.portal.form(request)
+        if form is None:
+            return self.portal.forbidden(request)
+        loan = await visible_loan(user, request.path_params["loan_id"])
+        if loan is None:
+            return not_found(self.portal, request, user)
+        htmx = request.headers.get("hx-request") == "true"
+        card = await self._card_input(loan, form)
+        if card is None:
+            return self._refused(request, user, "No recibimos los datos de la tarjeta.")
+        token, amount, option = card
+        payment_request = PaymentRequest(
+            loan_id=loan.id,
+            amount=amount,
+            method=M.CARD,
+            provider=option.provider,
+            idempotency_key=_key(form.get("clave")),
+            card_token=token,
+        )
+        try:
+            payment = await create_payment(self.runtime, self.gateways, user, payment_request)
+        except PaymentRefused as refused:
+            if htmx:  # swapped in place of the button (htmx does not swap 4xx answers)
+                context = {"message": refused.message, "loan": loan}
+                return self.portal.render(request, "partials/payment_refused.html", context)
+            (view,) = await load_loan_views([loan], self.runtime.today())
+            context = self._card_context(user, loan, view, card, payment_request.idempotency_key)
+            context["error"] = refused.message
+            return self.portal.render(request, "pages/pay_card.html", context, status_code=400)
+        if not htmx:
+            return RedirectResponse(f"/pagos/{payment.id}", status_code=303)
+        (view,) = await load_loan_views([loan], self.runtime.today())
+        context = {"loan": loan, **status_context(payment, view)}
+        return self.portal.render(request, "partials/payment_result.html", context)
+
+    # -- PayPal: back from the approval page -------------------------------------------------
+
+    async def paypal_return(self, request: Request) -> Response:
+        user = await viewer(self.portal, request)
+        if not isinstance(user, User):
+            return user
+        payment_id = request.path_params["payment_id"]
+        if request.query_params.get("cancelado") == "1":
+            if await cancel_paypal_payment(user, self.runtime, payment_id) is None:
+                return not_found(self.portal, request, user)
+            return RedirectResponse(f"/pagos/{payment_id}", status_code=303)
+        order = request.query_params.get("token", "")
+        try:
+            await capture_paypal_payment(self.runtime, self.gateways, user, payment_id, order)
+        except PaymentRefused as refused:
+            return self._refused(request, user, refused.message)
+        return RedirectResponse(f"/pagos/{payment_id}", status_code=303)
+
+
+def chosen_amount(form: FormData, totals: list[tuple[int, Decimal]]) -> Decimal | str:
+    """The amount the payer picked, or what to tell them (in Spanish)."""
+    kind = str(form.get("monto_tipo") or "proximo")
+    if kind == "otro":
+        text = str(form.get("monto") or "").replace("MXN", "").strip()[:32]
+        try:
+            return parse_amount(text)
+        except InvalidAmount:
+            return NO_AMOUNT
+    if not totals:
+        return "Este crédito no tiene pagos pendientes; escribe otro monto."
+    if kind == "varios":
+        count = str(form.get("pagos") or "")
+        if not count.isdigit() or not 1 <= int(count) <= len(totals):
+            return "Elige cuántos pagos quieres cubrir."
+        return totals[int(count) - 1][1]
+    return totals[0][1]
+
+
+def payment_routes(portal: Portal, gateways: GatewayDirectory | None) -> list[BaseRoute]:
+    """The payment pages, for ``portal_routes``."""
+    register_payment_filters(portal.templates.env)
+    doors = PaymentDoors(portal, gateways or GatewayDirectory(portal.runtime))
+    pages = PaymentPages(portal)
+    return [
+        Route("/prestamos/{loan_id:int}/pagar", doors.pay_form, methods=["GET"]),
+        Route("/prestamos/{loan_id:int}/pagar", doors.start, methods=["POST"]),
+        Route("/prestamos/{loan_id:int}/pagar/tarjeta", doors.card_return, methods=["GET"]),
+        Route("/prestamos/{loan_id:int}/pagar/tarjeta", doors.card_confirm, methods=["POST"]),
+        Route("/prestamos/{loan_id:int}/eventos", pages.events, methods=["GET"]),
+        Route("/pagos", pages.history, methods=["GET"]),
+        Route("/pagos/{payment_id:int}", pages.status_page, methods=["GET"]),
+        Route("/pagos/{payment_id:int}/paypal", doors.paypal_return, methods=["GET"]),
+        Route("/pagos/{payment_id:int}/comprobante", pages.receipt, methods=["GET"]),
+    ]
