@@ -301,7 +301,9 @@ class ConektaState:
         if pm["object"] == "bank_transfer_payment":
             pm.update(
                 tracking_code="SANDBOX" + self.ids.digits(12),
-                executed_at=self.now(),
+                # A string in Conekta's v2.3.0 OpenAPI (conekta-python 9 rejects an integer);
+                # older generated SDKs had an int, so the format is UNCONFIRMED: unix seconds.
+                executed_at=str(self.now()),
                 issuing_account_bank="BBVA MEXICO",
                 issuing_account_number="012180" + self.ids.digits(12),
                 issuing_account_holder_name=order["customer_info"]["name"],
