@@ -22,6 +22,7 @@ from puente.payments.lifecycle_service import advance_payment
 from puente.payments.models import Payment
 from puente.payments.models import PaymentMethod as SavedMethod
 from puente.payments.notify import notify_transition
+from puente.payments.spei_inbound import loan_clabe
 from puente.providers.errors import InvalidRequest, PaymentDeclined, ProviderError
 from puente.providers.values import (
     ChargeRequest,
@@ -188,6 +189,8 @@ async def create_payment(
             )
         return existing
     institution = await Institution.get(id=loan.institution_id)
+    if request.provider is ProviderName.STP:
+        return await _stp_transfer_instructions(gateways, institution, user, loan, request, amount)
     try:
         connector = await gateways.connector(institution, request.provider.value)
     except NoProviderAccount:
@@ -218,6 +221,50 @@ async def create_payment(
     back = (return_url or paypal_return_url(runtime))(payment.id)
     await _submit(runtime, connector, payment, user, request, saved, back)
     return await Payment.get(id=payment.id)
+
+
+async def _stp_transfer_instructions(
+    gateways: GatewayDirectory,
+    institution: Institution,
+    user: User,
+    loan: Loan,
+    request: PaymentRequest,
+    amount: Decimal,
+) -> Payment:
+    """STP takes SPEI only, to the loan's own CLABE; the abono callback completes it."""
+    if request.method is not PaymentMethodType.SPEI:
+        raise PaymentRefused("METHOD_NOT_OFFERED", "Por STP solo se paga con transferencia SPEI.")
+    try:
+        cuenta = (await gateways.credentials(institution, "stp"))["cuenta"]
+    except (NoProviderAccount, KeyError):
+        raise PaymentRefused(
+            "PROVIDER_NOT_AVAILABLE", "Ese medio de pago no está disponible."
+        ) from None
+    payment = await Payment.create(
+        institution_id=loan.institution_id,
+        loan_id=loan.id,
+        user_id=user.id,
+        provider=request.provider,
+        method=request.method,
+        amount_centavos=to_centavos(amount),
+        status=S.REQUIRES_ACTION,
+        idempotency_key=request.idempotency_key,
+        request_fingerprint=request_fingerprint(request, amount),
+        next_action={
+            "type": "SPEI_TRANSFER",
+            "clabe": loan_clabe(cuenta, loan.id),
+            "bank": "STP",
+            # Referencia numérica (≤ 7 digits) ties the transfer to this payment.
+            "reference": f"{payment_reference(loan.id, request.idempotency_key):07d}",
+        },
+    )
+    return payment
+
+
+def payment_reference(loan_id: int, key: str) -> int:
+    """A 7-digit referencia numérica, stable for a given payment request."""
+    digest = hashlib.sha256(f"{loan_id}|{key}".encode()).hexdigest()
+    return int(digest[:12], 16) % 9_000_000 + 1_000_000
 
 
 async def _submit(

@@ -32,6 +32,11 @@ from puente.payments.lifecycle import from_provider_status
 from puente.payments.lifecycle_service import advance_payment
 from puente.payments.models import Disbursement, Payment
 from puente.payments.notify import notify_transition
+from puente.payments.spei_inbound import (
+    DEVOLUCION_CUENTA_INEXISTENTE,
+    apply_abono,
+    payable_loan_for_abono,
+)
 from puente.providers.errors import WebhookVerificationError
 from puente.providers.registry import UnknownProvider
 from puente.providers.values import EventKind, NormalisedEvent
@@ -102,6 +107,17 @@ class WebhookInbox:
         noise = event.kind is EventKind.IGNORED or (
             event.kind is EventKind.UNKNOWN and not event.provider_payment_id
         )
+        answer: dict[str, Any] = {"received": True}
+        if provider == "stp":
+            answer = {"mensaje": "recibido"}
+            if event.kind is EventKind.TRANSFER_RECEIVED:
+                # STP asks us to keep (confirmar) or send back (devolver) each abono.
+                cuenta = (await self.gateways.credentials(institution, "stp")).get("cuenta", "")
+                if await payable_loan_for_abono(institution.id, cuenta, raw_body) is None:
+                    noise = True
+                    answer = {"mensaje": "devolver", "id": DEVOLUCION_CUENTA_INEXISTENTE}
+                else:
+                    answer = {"mensaje": "confirmar"}
         try:
             await ProviderEvent.create(
                 status=E.IGNORED if noise else E.RECEIVED,
@@ -118,10 +134,10 @@ class WebhookInbox:
                 headers=kept,
             )
         except IntegrityError:
-            return Receipt(200, {"received": True, "duplicate": True})
+            return Receipt(200, {**answer, "duplicate": True})
         if not noise:
             self._wake.set()
-        return Receipt(200, {"received": True})
+        return Receipt(200, answer)
 
     async def _verify(
         self, provider: str, raw_body: bytes, headers: dict[str, str], client_ip: str | None
@@ -199,6 +215,8 @@ class WebhookInbox:
         kind = EventKind(event.kind) if event.kind in EventKind._value2member_map_ else None
         if kind in (EventKind.TRANSFER_SUCCEEDED, EventKind.TRANSFER_FAILED):
             return await self._disbursement(event, kind)
+        if kind is EventKind.TRANSFER_RECEIVED and event.provider == "stp":
+            return await self._abono(event)
         if not event.provider_payment_id or kind is EventKind.IGNORED:
             logger.info("acknowledged %s event %s (%s)", event.provider, event.event_id, event.kind)
             return E.IGNORED
@@ -267,6 +285,19 @@ class WebhookInbox:
             at=event.occurred_at or self.runtime.now(),
             reason=event.event_type,
         )
+        return E.PROCESSED
+
+    async def _abono(self, event: ProviderEvent) -> E:
+        """An incoming SPEI on a loan's CLABE: applied to that loan as a PAID payment."""
+        institution = await Institution.get(id=event.institution_id)
+        cuenta = (await self.gateways.credentials(institution, "stp")).get("cuenta", "")
+        loan = await payable_loan_for_abono(institution.id, cuenta, event.raw_body.encode())
+        if loan is None:
+            return E.IGNORED  # returned to the sender when it arrived
+        transition = await apply_abono(
+            event.raw_body, loan, event.occurred_at or self.runtime.now()
+        )
+        await notify_transition(self.runtime.bus, transition)
         return E.PROCESSED
 
     async def replay(self, event_id: int) -> None:

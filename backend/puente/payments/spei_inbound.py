@@ -1,0 +1,108 @@
+"""SPEI payments received on STP: each loan has its own CLABE, every abono is applied.
+
+The empresa's STP account hands out CLABEs under its own prefix (the first ten digits of its
+cuenta); Puente gives loan N the CLABE ``prefix + N (7 digits) + check digit``, so an
+incoming transfer names the loan it pays. A transfer to a CLABE that is no loan's is
+returned to the sender (``devolver``) instead of being kept.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from clabe import compute_control_digit
+
+from puente.enums import LoanStatus, PaymentMethodType, ProviderName
+from puente.enums import PaymentStatus as S
+from puente.loans.models import Loan
+from puente.money import parse_amount, to_centavos
+from puente.payments.lifecycle_service import Transition, advance_payment
+from puente.payments.models import Payment
+
+__all__ = [
+    "DEVOLUCION_CUENTA_INEXISTENTE",
+    "apply_abono",
+    "loan_clabe",
+    "loan_id_from_clabe",
+    "payable_loan_for_abono",
+]
+
+# STP's causa de devolución "cuenta inexistente" (1) for a CLABE that is nobody's.
+DEVOLUCION_CUENTA_INEXISTENTE = 1
+PAYABLE = (LoanStatus.ACTIVE, LoanStatus.DEFAULTED)
+
+
+def loan_clabe(cuenta: str, loan_id: int) -> str:
+    """The CLABE a borrower transfers to for ``loan_id`` (under the empresa's prefix)."""
+    if loan_id >= 10_000_000:
+        raise ValueError("loan ids beyond 9,999,999 need a wider CLABE scheme")
+    body = f"{cuenta[:10]}{loan_id:07d}"
+    return body + compute_control_digit(body)
+
+
+def loan_id_from_clabe(cuenta: str, clabe: str) -> int | None:
+    """The loan a CLABE belongs to, or None when it is not one of ours."""
+    if len(clabe) != 18 or not clabe.isdigit() or clabe[:10] != cuenta[:10]:
+        return None
+    if compute_control_digit(clabe[:17]) != clabe[17]:
+        return None
+    return int(clabe[10:17]) or None
+
+
+async def payable_loan_for_abono(institution_id: int, cuenta: str, raw: bytes) -> Loan | None:
+    """The open loan an abono pays, or None (then it is returned to the sender)."""
+    try:
+        body = json.loads(raw)
+        loan_id = loan_id_from_clabe(cuenta, str(body.get("cuentaBeneficiario", "")))
+    except (ValueError, AttributeError):
+        return None
+    if loan_id is None:
+        return None
+    return await Loan.filter(
+        id=loan_id, institution_id=institution_id, status__in=list(PAYABLE)
+    ).first()
+
+
+async def apply_abono(raw_body: str, loan: Loan, at: datetime) -> Transition:
+    """Record the received transfer as a PAID payment of ``loan`` (exactly once per abono).
+
+    A payment the borrower announced (same referencia numérica and amount) is completed;
+    otherwise the money still counts: a new payment is recorded for what arrived.
+    """
+    body = json.loads(raw_body)
+    amount = parse_amount(str(body["monto"]))
+    abono_id = str(body.get("id") or body["claveRastreo"])
+    reference = str(body.get("referenciaNumerica") or "")
+    announced = None
+    for payment in await Payment.filter(
+        loan_id=loan.id,
+        provider=ProviderName.STP,
+        status=S.REQUIRES_ACTION,
+        amount_centavos=to_centavos(amount),
+    ).order_by("id"):
+        wanted = str((payment.next_action or {}).get("reference") or "")
+        if wanted and reference and int(wanted) == int(reference):
+            announced = payment
+            break
+    if announced is None:
+        announced, _ = await Payment.get_or_create(
+            institution_id=loan.institution_id,
+            idempotency_key=f"stp-abono-{abono_id}",
+            defaults={
+                "loan_id": loan.id,
+                "user_id": loan.borrower_id,
+                "provider": ProviderName.STP,
+                "method": PaymentMethodType.SPEI,
+                "amount_centavos": to_centavos(amount),
+                "status": S.CREATED,
+                "request_fingerprint": f"stp-abono-{abono_id}",
+            },
+        )
+    return await advance_payment(
+        announced.id,
+        S.PAID,
+        source=f"webhook:stp:abono:{abono_id}",
+        at=at,
+        provider_reference=f"abono:{abono_id}",
+    )
