@@ -40,6 +40,7 @@ from puente.runtime import Runtime
 
 __all__ = [
     "cancel_paypal_payment",
+    "capture_approved_order",
     "capture_paypal_payment",
     "precheck_payment",
     "start_paypal_payment",
@@ -81,10 +82,19 @@ async def capture_paypal_payment(
     payment = await Payment.filter(id=payment_id).prefetch_related("loan").first()
     if payment is None or not can_see_loan(user, payment.loan):
         raise PaymentRefused("PAYMENT_NOT_FOUND", "Ese pago no existe.")
+    return await capture_approved_order(runtime, gateways, payment, order_id)
+
+
+async def capture_approved_order(
+    runtime: Runtime, gateways: GatewayDirectory, payment: Payment, order_id: str
+) -> Payment:
+    """Capture an approved PayPal order: from the payer's return, or from PayPal's
+    CHECKOUT.ORDER.APPROVED webhook when the payer never comes back (closed tab, app)."""
     if payment.method != PaymentMethodType.PAYPAL or payment.provider_reference != order_id:
         raise PaymentRefused("PAYMENT_MISMATCH", "La orden de PayPal no corresponde a este pago.")
     if S(payment.status) not in (S.REQUIRES_ACTION, S.PENDING):
         return payment
+    await payment.fetch_related("loan")
     connector = await _connector(gateways, payment.loan, payment.provider.value)
     amount = from_centavos(payment.amount_centavos)
     now = runtime.now()

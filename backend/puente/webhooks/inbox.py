@@ -26,6 +26,7 @@ from puente.enums import PaymentStatus as S
 from puente.enums import ProviderEventStatus as E
 from puente.institutions.models import Institution
 from puente.money import from_centavos, to_centavos
+from puente.payments.approval import capture_approved_order
 from puente.payments.disbursements import settle_disbursement
 from puente.payments.gateways import GatewayDirectory
 from puente.payments.lifecycle import from_provider_status
@@ -230,6 +231,13 @@ class WebhookInbox:
             return await self._sync_with_provider(event, payment)
         if kind is EventKind.PAYMENT_REFUNDED:
             return await self._sync_with_provider(event, await self._payment(event))
+        if event.provider == "paypal" and event.event_type == "CHECKOUT.ORDER.APPROVED":
+            # Server-side capture: the payer approved but may never return to our page.
+            payment = await self._payment(event)
+            await capture_approved_order(
+                self.runtime, self.gateways, payment, event.provider_payment_id or ""
+            )
+            return E.PROCESSED
         status = KIND_STATUS.get(kind)
         if status is None:
             logger.info("acknowledged %s event %s (%s)", event.provider, event.event_id, kind)
