@@ -6,6 +6,9 @@ from datetime import date
 
 import httpx
 import pytest
+from tests.support import factories
+from tests.support.gateways import sandboxes
+from tests.support.http import app_client
 
 from puente.enums import JournalKind, PaymentMethodType, ProviderName
 from puente.enums import PaymentStatus as S
@@ -14,9 +17,6 @@ from puente.payments.checkout import PaymentRequest, create_payment
 from puente.payments.gateways import store_credentials
 from puente.payments.models import Payment
 from puente.sandbox.paypal import DEFAULT_PAYPAL_CREDENTIALS
-from tests.support import factories
-from tests.support.gateways import sandboxes
-from tests.support.http import app_client
 
 pytestmark = pytest.mark.anyio
 
