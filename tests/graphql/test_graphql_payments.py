@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import date
 
 import pytest
@@ -216,3 +217,61 @@ async def test_paypal_payment_redirects_to_the_approval_page(db, runtime):
     assert payment["status"] == "REQUIRES_ACTION"
     assert payment["nextAction"]["type"] == "REDIRECT"
     assert payment["nextAction"]["redirectUrl"].startswith("http://sandbox.test/paypal/")
+
+
+def test_someone_elses_payment_cannot_be_watched(database_url, runtime):
+    async def seed():
+        await _init(database_url)
+        try:
+            loan = await _setup(runtime)
+            inst = await loan.institution
+            await factories.user(runtime, inst, email="otro@example.mx")
+            from puente.enums import PaymentMethodType, ProviderName
+            from puente.payments.models import Payment
+
+            payment = await Payment.create(
+                institution_id=inst.id,
+                loan_id=loan.id,
+                user_id=loan.borrower_id,
+                provider=ProviderName.STRIPE,
+                method=PaymentMethodType.SPEI,
+                amount_centavos=100,
+                idempotency_key="watch",
+                request_fingerprint="x",
+            )
+            return payment.id
+        finally:
+            from tortoise import Tortoise
+
+            await Tortoise.close_connections()
+
+    payment_id = asyncio.run(seed())
+    app = create_app(runtime, gateways=sandboxes(runtime).gateways, run_workers=False)
+    with TestClient(app) as client:
+        login = client.post(
+            "/graphql",
+            json={
+                "query": 'mutation { login(email: "otro@example.mx", '
+                'password: "contrasena-segura-1") { ... on AuthTokens { accessToken } } }'
+            },
+        ).json()
+        token = login["data"]["login"]["accessToken"]
+        with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+            ws.send_json(
+                {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+            )
+            assert ws.receive_json()["type"] == "connection_ack"
+            ws.send_json(
+                {
+                    "id": "s",
+                    "type": "subscribe",
+                    "payload": {
+                        "query": "subscription($id: ID!) { paymentStatus(paymentId: $id) "
+                        "{ status } }",
+                        "variables": {"id": encode_global_id("Payment", payment_id)},
+                    },
+                }
+            )
+            message = ws.receive_json()
+    assert message["type"] == "error" or message["payload"].get("errors")
+    assert "status" not in json.dumps(message.get("payload", {}).get("data") or {})

@@ -100,3 +100,37 @@ async def test_borrowers_cannot_disburse(db, runtime):
             runtime, box.gateways, borrower, loan.id, clabe=CLABE, beneficiary_name="Ana"
         )
     assert refused.value.code == "FORBIDDEN"
+
+
+async def test_approving_an_application_over_graphql_sends_the_money(db, runtime):
+    from tests.support.http import graphql
+
+    from puente.graphql.types import encode_global_id
+    from puente.loans.service import originate_loan
+
+    staff, approved, box, client = await setup(runtime)
+    product = await factories.product(await approved.institution)
+    application = await originate_loan(
+        product=product,
+        borrower_id=approved.borrower_id,
+        principal=Decimal("5000.00"),
+        term_count=6,
+        start_date=date(2026, 11, 27),
+    )
+    query = """mutation($id: ID!) { approveLoan(loanId: $id, clabe: "012180001234567899",
+      beneficiaryName: "Ana Prueba") { __typename
+      ... on DisbursementCreated { disbursement { status claveRastreo clabeLast4 } }
+      ... on PaymentError { code } } }"""
+    async with client:
+        login = await graphql(
+            client,
+            'mutation { login(email: "caja@example.mx", password: "contrasena-segura-1") '
+            "{ ... on AuthTokens { accessToken } } }",
+        )
+        token = login["data"]["login"]["accessToken"]
+        data = await graphql(
+            client, query, {"id": encode_global_id("Loan", application.id)}, token=token
+        )
+    made = data["data"]["approveLoan"]["disbursement"]
+    assert made["status"] == "sent" and made["clabeLast4"] == "7899"
+    assert (await Loan.get(id=application.id)).status == LoanStatus.DISBURSED

@@ -20,7 +20,7 @@ from puente.loans.models import Loan as LoanModel
 from puente.loans.state import load_loan_views
 from puente.money import from_centavos
 from puente.payments.checkout import PaymentRefused, PaymentRequest, create_payment
-from puente.payments.disbursements import disburse_loan
+from puente.payments.disbursements import approve_and_disburse, disburse_loan
 from puente.payments.models import Payment as PaymentModel
 from puente.payments.notify import loan_channel, payment_channel
 from puente.payments.refund_service import refund_payment
@@ -156,32 +156,58 @@ class StaffMutations:
         beneficiary_name: str,
         provider: Provider = Provider.STP,
     ) -> DisburseLoanResult:
-        user = await info.context.user()
-        if user is None:
-            return PaymentError(code="UNAUTHENTICATED", message="Inicia sesión.")
-        pk = _pk(loan_id, "Loan")
-        ctx = info.context
-        try:
-            made = await disburse_loan(
-                ctx.runtime,
-                ctx.gateways,
-                user,
-                pk or 0,
-                clabe=clabe,
-                beneficiary_name=beneficiary_name,
-                provider=ProviderName(provider.value),
-            )
-        except PaymentRefused as refused:
-            return PaymentError(code=refused.code, message=refused.message)
-        return DisbursementCreated(
-            disbursement=Disbursement(
-                id=encode_global_id("Disbursement", made.id),
-                status=str(made.status.value),
-                amount=money(from_centavos(made.amount_centavos)),
-                clabe_last4=made.clabe_last4,
-                clave_rastreo=made.clave_rastreo,
-            )
+        return await _disburse(info, loan_id, clabe, beneficiary_name, provider, approve=False)
+
+    @strawberry.mutation(
+        description="Staff: approve an application and send its money by SPEI in one step."
+    )
+    async def approve_loan(
+        self,
+        info: PuenteInfo,
+        loan_id: strawberry.ID,
+        clabe: str,
+        beneficiary_name: str,
+        provider: Provider = Provider.STP,
+    ) -> DisburseLoanResult:
+        return await _disburse(info, loan_id, clabe, beneficiary_name, provider, approve=True)
+
+
+async def _disburse(
+    info: PuenteInfo,
+    loan_id: str,
+    clabe: str,
+    beneficiary_name: str,
+    provider: Provider,
+    *,
+    approve: bool,
+) -> DisbursementCreated | PaymentError:
+    user = await info.context.user()
+    if user is None:
+        return PaymentError(code="UNAUTHENTICATED", message="Inicia sesión.")
+    pk = _pk(loan_id, "Loan")
+    ctx = info.context
+    action = approve_and_disburse if approve else disburse_loan
+    try:
+        made = await action(
+            ctx.runtime,
+            ctx.gateways,
+            user,
+            pk or 0,
+            clabe=clabe,
+            beneficiary_name=beneficiary_name,
+            provider=ProviderName(provider.value),
         )
+    except PaymentRefused as refused:
+        return PaymentError(code=refused.code, message=refused.message)
+    return DisbursementCreated(
+        disbursement=Disbursement(
+            id=encode_global_id("Disbursement", made.id),
+            status=str(made.status.value),
+            amount=money(from_centavos(made.amount_centavos)),
+            clabe_last4=made.clabe_last4,
+            clave_rastreo=made.clave_rastreo,
+        )
+    )
 
 
 @strawberry.type

@@ -20,7 +20,7 @@ from puente.compliance.kyc import KycError, validate_clabe
 from puente.enums import DisbursementStatus as D
 from puente.enums import LoanStatus, ProviderName, Role
 from puente.institutions.models import Institution
-from puente.loans.lifecycle import LoanLifecycleError, start_disbursement
+from puente.loans.lifecycle import LoanLifecycleError, approve_loan, start_disbursement
 from puente.loans.models import Loan
 from puente.loans.service import record_disbursement
 from puente.money import from_centavos
@@ -31,7 +31,7 @@ from puente.providers.errors import InvalidRequest, ProviderError
 from puente.providers.values import SpeiTransferRequest, TransferStatus
 from puente.runtime import MEXICO_CITY, Runtime
 
-__all__ = ["CLABE_CONTEXT", "disburse_loan", "settle_disbursement"]
+__all__ = ["CLABE_CONTEXT", "approve_and_disburse", "disburse_loan", "settle_disbursement"]
 
 logger = logging.getLogger("puente.disbursements")
 
@@ -102,6 +102,42 @@ async def disburse_loan(
         )
     await _send(runtime, gateways, actor, loan, disbursement, account.clabe)
     return await Disbursement.get(id=disbursement.id)
+
+
+async def approve_and_disburse(
+    runtime: Runtime,
+    gateways: GatewayDirectory,
+    actor: User,
+    loan_id: int,
+    *,
+    clabe: str,
+    beneficiary_name: str,
+    provider: ProviderName = ProviderName.STP,
+) -> Disbursement:
+    """Credit committee says yes and the money goes out: application → approved → SPEI."""
+    if Role(actor.role) not in (Role.STAFF, Role.ADMIN):
+        raise PaymentRefused("FORBIDDEN", "Solo el personal puede aprobar créditos.")
+    try:
+        validate_clabe(clabe)  # refuse before approving, so a typo changes nothing
+    except KycError as exc:
+        raise PaymentRefused("INVALID_CLABE", exc.message_es) from None
+    loan = await Loan.filter(id=loan_id, institution_id=actor.institution_id).first()
+    if loan is None:
+        raise PaymentRefused("LOAN_NOT_FOUND", "El crédito no existe.")
+    if LoanStatus(loan.status) is LoanStatus.APPLICATION:
+        try:
+            await approve_loan(loan, actor_id=actor.id)
+        except LoanLifecycleError as exc:
+            raise PaymentRefused("LOAN_NOT_APPROVABLE", str(exc)) from None
+    return await disburse_loan(
+        runtime,
+        gateways,
+        actor,
+        loan_id,
+        clabe=clabe,
+        beneficiary_name=beneficiary_name,
+        provider=provider,
+    )
 
 
 async def _send(runtime, gateways, actor, loan: Loan, disbursement: Disbursement, clabe: str):
