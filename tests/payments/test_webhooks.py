@@ -264,3 +264,22 @@ async def test_staff_refund_through_the_provider_then_its_webhook_changes_nothin
     assert (await Payment.get(id=payment.id)).refunded_centavos == 124035
     refunds = await JournalEntry.filter(kind=JournalKind.REFUND).count()
     assert refunds == 2
+
+
+async def test_a_webhook_that_cannot_be_verified_now_gets_a_503_and_nothing_is_stored(
+    db, runtime, monkeypatch
+):
+    from puente.providers.errors import ProviderUnavailable
+    from puente.providers.stripe import StripeConnector
+
+    ana, loan, box, client = await setup(runtime)
+
+    def unavailable(self, raw_body, headers, *, now=None):
+        raise ProviderUnavailable("certificate download failed", provider="stripe")
+
+    monkeypatch.setattr(StripeConnector, "verify_webhook", unavailable)
+    raw, headers = signed(runtime, intent_event("evt_later", "pi_x"))
+    async with client:
+        answer = await client.post("/webhooks/stripe", content=raw, headers=headers)
+    assert answer.status_code == 503
+    assert await ProviderEvent.all().count() == 0

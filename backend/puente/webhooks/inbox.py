@@ -38,7 +38,7 @@ from puente.payments.spei_inbound import (
     apply_abono,
     payable_loan_for_abono,
 )
-from puente.providers.errors import WebhookVerificationError
+from puente.providers.errors import ProviderError, WebhookVerificationError
 from puente.providers.registry import UnknownProvider
 from puente.providers.values import EventKind, NormalisedEvent
 from puente.runtime import Runtime
@@ -98,7 +98,13 @@ class WebhookInbox:
         """Verify and store; 2xx only once the event is durably stored."""
         if provider not in WEBHOOK_PROVIDERS:
             return Receipt(404, {"error": "unknown provider"})
-        verified = await self._verify(provider, raw_body, headers, client_ip)
+        try:
+            verified = await self._verify(provider, raw_body, headers, client_ip)
+        except ProviderError as exc:
+            # We could not check the signature now (e.g. certificate download): the provider
+            # retries on 5xx, and nothing was stored.
+            logger.warning("%s webhook not verifiable now: %s", provider, exc.code)
+            return Receipt(503, {"error": "verification temporarily unavailable"})
         if verified is None:
             return Receipt(400, {"error": "signature verification failed"})
         institution, event = verified
@@ -149,7 +155,8 @@ class WebhookInbox:
             return None
         for institution in institutions:
             connector = await self.gateways.connector(institution, provider)
-            verify = connector.verify_webhook
+            # Prefer a non-blocking verifier (PayPal fetches its signing certificate).
+            verify = getattr(connector, "verify_webhook_async", None) or connector.verify_webhook
             kwargs: dict[str, Any] = {"now": self.runtime.now()}
             if "client_ip" in inspect.signature(verify).parameters:
                 kwargs["client_ip"] = client_ip
