@@ -43,7 +43,7 @@ async def test_viewer_is_null_without_a_token(db, runtime):
 async def test_viewer_loans_show_ledger_balances(db, runtime):
     inst = await factories.institution()
     ana = await factories.user(runtime, inst)
-    await factories.active_loan(inst, ana, principal="12000.00")
+    await factories.active_loan(inst, ana, principal="12000.00", start=runtime.today())
     async with app_client(runtime) as client:
         token = await _login(client)
         data = await graphql(client, VIEWER, token=token)

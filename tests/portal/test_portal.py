@@ -56,7 +56,8 @@ async def test_login_without_csrf_token_is_refused(db, runtime):
 async def test_dashboard_shows_balance_and_next_due_date(db, runtime):
     inst = await factories.institution()
     ana = await factories.user(runtime, inst)
-    await factories.active_loan(inst, ana, principal="12000.00")
+    # Disbursed today: no interest has accrued yet, the first installment is a month away.
+    await factories.active_loan(inst, ana, principal="12000.00", start=runtime.today())
     async with app_client(runtime) as client:
         response = await login(client)
         assert response.status_code == 303 and response.headers["location"] == "/"
@@ -66,7 +67,7 @@ async def test_dashboard_shows_balance_and_next_due_date(db, runtime):
         loan_page = await client.get("/prestamos/1")
     assert page.status_code == 200
     assert '<dd class="money" data-testid="balance">$12,000.00 MXN</dd>' in page.text
-    assert 'data-testid="next-due">15 de julio de 2026<' in page.text
+    assert 'data-testid="next-due">28 de diciembre de 2026<' in page.text  # 27th is a Sunday
     assert loan_page.status_code == 200 and "$1,240.35 MXN" in loan_page.text
 
 
@@ -120,3 +121,29 @@ def test_vendored_htmx_matches_its_recorded_hash():
     for name in ("htmx-2.0.11.min.js", "htmx-ext-sse-2.2.4.min.js"):
         digest = hashlib.sha256((vendor / name).read_bytes()).hexdigest()
         assert f"`{name}`" in readme and digest in readme
+
+
+async def test_paying_ahead_of_the_due_date_lowers_the_balance_by_what_was_paid(db, runtime):
+    from decimal import Decimal
+
+    from puente.enums import ProviderName
+    from puente.loans.service import apply_payment
+    from puente.loans.state import load_loan_views
+
+    inst = await factories.institution()
+    ana = await factories.user(runtime, inst)
+    start = runtime.today().replace(day=2)
+    loan = await factories.active_loan(inst, ana, principal="12000.00", start=start)
+    (before,) = await load_loan_views([loan], runtime.today())
+    await apply_payment(
+        loan,
+        Decimal("100.00"),
+        received_on=runtime.today(),
+        provider=ProviderName.STRIPE,
+        idempotency_key="early-100",
+    )
+    (after,) = await load_loan_views([loan], runtime.today())
+    # Interest earned so far is owed (never charged in advance), so the balance is the
+    # payoff: 12,000 plus 25 days of interest and IVA, and paying 100 takes exactly 100 off.
+    assert before.balance.total > Decimal("12000.00")
+    assert after.balance.total == before.balance.total - Decimal("100.00")

@@ -159,7 +159,12 @@ class Installment:
         )
 
 
-@strawberry.type(description="What is owed today, derived from the ledger.")
+@strawberry.type(
+    description=(
+        "What settles the loan today: principal plus interest and IVA earned to date, "
+        "charges and moratorium, less advances held (from the contract and the ledger)."
+    )
+)
 class LoanBalance:
     total: Money
     principal: Money

@@ -13,25 +13,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.functions import Max
 
 from puente.loans.activity import ActivityRow, activity_rows, fold_activity
 from puente.loans.engine import (
-    MEXICO_BANKS,
-    AmortizationMethod,
-    DayCount,
     InstallmentState,
-    LoanTerms,
-    Periodicity,
     ScheduleRow,
 )
-from puente.loans.engine.schedule import Period, contractual_periods
+from puente.loans.engine.schedule import Period
 from puente.loans.models import Installment, Loan
 from puente.loans.state import installment_states
-from puente.money import ZERO, to_centavos
+from puente.loans.terms import contract_periods, loan_terms
+from puente.money import to_centavos
 
 __all__ = [
     "LoanContract",
@@ -41,24 +36,6 @@ __all__ = [
     "loan_terms",
     "replace_future_rows",
 ]
-
-
-def loan_terms(
-    loan: Loan, opening_fee_rate: Decimal = ZERO, *, term_count: int | None = None
-) -> LoanTerms:
-    """The engine's view of a loan's frozen terms (``term_count`` to extend the calendar)."""
-    return LoanTerms(
-        principal=Decimal(loan.principal_centavos) / 100,
-        annual_rate=Decimal(loan.annual_rate),
-        term_count=term_count or loan.term_count,
-        start_date=loan.start_date,
-        periodicity=Periodicity(loan.periodicity),
-        method=AmortizationMethod(loan.method),
-        vat_rate=Decimal(loan.vat_rate),
-        day_count=DayCount(loan.day_count),
-        opening_fee_rate=opening_fee_rate,
-        calendar=MEXICO_BANKS,
-    )
 
 
 def billing_key(row: Installment) -> str:
@@ -74,14 +51,6 @@ async def current_rows(loan_id: int, conn: BaseDBAsyncClient | None = None) -> l
         .using_db(conn)
         .order_by("number")
     )
-
-
-def contract_periods(loan: Loan, count: int) -> dict[int, Period]:
-    """Contractual interest periods 1..count (tuition accounts have none)."""
-    if loan.principal_centavos <= 0 or count < 1:
-        return {}
-    terms = loan_terms(loan, term_count=max(count, 1))
-    return {period.number: period for period in contractual_periods(terms)}
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from puente.loans.engine import (
 from puente.loans.engine.schedule import amortize, contractual_periods
 from puente.loans.models import Loan
 from puente.loans.postings import COMPONENT_ACCOUNT, VAT_COMPONENTS
+from puente.loans.terms import OPEN_STATUSES
 from puente.money import ZERO, to_centavos
 
 __all__ = [
@@ -61,7 +62,6 @@ ALLOWED: dict[LoanStatus, frozenset[LoanStatus]] = {
     LoanStatus.RESTRUCTURED: frozenset({LoanStatus.PAID_OFF, LoanStatus.DEFAULTED}),
 }
 # Loans that bill, accrue moratorium and take payments against installments.
-OPEN_STATUSES = frozenset({LoanStatus.ACTIVE, LoanStatus.DEFAULTED, LoanStatus.RESTRUCTURED})
 
 
 class LoanLifecycleError(Exception):

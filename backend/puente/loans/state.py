@@ -25,10 +25,12 @@ from puente.loans.engine import (
     InstallmentState,
     bucket_for_days,
     days_past_due,
+    payoff_amount,
 )
 from puente.loans.engine.delinquency import grace_end
 from puente.loans.engine.schedule import Period
 from puente.loans.models import Installment, Loan
+from puente.loans.terms import OPEN_STATUSES, contract_periods
 from puente.money import ZERO, from_centavos
 
 __all__ = [
@@ -185,23 +187,32 @@ def _view(
 
 
 def _balance(
-    accounts: Mapping[T, int], states: Sequence[InstallmentState], today: date, closed: bool
+    accounts: Mapping[T, int],
+    states: Sequence[InstallmentState],
+    today: date,
+    closed: bool,
+    running: bool,
 ) -> LoanBalanceView:
-    def amount(*types: T) -> Decimal:
-        return from_centavos(sum(accounts.get(t, 0) for t in types))
+    """What the borrower owes today: the payoff (saldo para liquidar hoy).
 
-    principal = amount(T.LOAN_PRINCIPAL)
-    interest = amount(T.LOAN_INTEREST)
-    vat = amount(T.LOAN_INTEREST_VAT, T.LOAN_LATE_INTEREST_VAT, T.LOAN_FEE_VAT)
-    late = amount(T.LOAN_LATE_INTEREST)
-    fees = amount(T.LOAN_FEES)
-    advance = amount(T.LOAN_ADVANCE)
+    Interest counts only for the days already elapsed (mexico.md §2.1: never charged in
+    advance), so a payment always lowers the balance by what it paid, even one that reaches
+    an installment before its due date. Derived from the contract and the postings.
+    """
+    advance = from_centavos(accounts.get(T.LOAN_ADVANCE, 0))
     overdue = sum((s.outstanding_total for s in states if today > grace_end(s, MEXICO_BANKS)), ZERO)
     late_days = days_past_due(states, today, MEXICO_BANKS)
     if closed:
         overdue, late_days = ZERO, 0
+    if running and states:
+        payoff = payoff_amount(states, today)
+        principal, interest = payoff.principal, payoff.interest
+        vat = payoff.interest_vat + payoff.late_interest_vat + payoff.fee_vat
+        late, fees = payoff.late_interest, payoff.fee
+    else:
+        principal = interest = vat = late = fees = ZERO
     return LoanBalanceView(
-        total=principal + interest + vat + late + fees - advance,
+        total=max(principal + interest + vat + late + fees - advance, ZERO),
         principal=principal,
         interest=interest,
         vat=vat,
@@ -234,13 +245,16 @@ async def load_loan_views(
     views = []
     for loan in loans:
         folded = fold_activity(activity[loan.id])
-        states = installment_states(by_loan[loan.id], folded)
+        rows_of_loan = by_loan[loan.id]
+        periods = contract_periods(loan, max((r.number for r in rows_of_loan), default=0))
+        states = installment_states(rows_of_loan, folded, periods)
         closed = LoanStatus(loan.status) is LoanStatus.WRITTEN_OFF
+        running = LoanStatus(loan.status) in OPEN_STATUSES
         views.append(
             LoanView(
                 loan=loan,
                 installments=tuple(_view(s, folded.get(s.number), today, closed) for s in states),
-                balance=_balance(accounts[loan.id], states, today, closed),
+                balance=_balance(accounts[loan.id], states, today, closed, running),
                 states=states,
             )
         )
