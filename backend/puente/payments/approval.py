@@ -29,6 +29,7 @@ from puente.payments.checkout import (
     PaymentRequest,
     advance_and_notify,
     create_payment,
+    fail_payment,
     validate_payment_request,
 )
 from puente.payments.gateways import GatewayDirectory, NoProviderAccount
@@ -109,15 +110,7 @@ async def capture_approved_order(
             )
         )
     except (PaymentDeclined, InvalidRequest) as exc:
-        await advance_and_notify(
-            runtime,
-            payment.id,
-            S.FAILED,
-            source="provider-response",
-            at=now,
-            failure_code=exc.code,
-            failure_message=exc.provider_message or str(exc),
-        )
+        await fail_payment(runtime, payment.id, exc, at=now)
         return await Payment.get(id=payment.id)
     except ProviderError as exc:
         # Outcome unknown: the poller asks PayPal about the order later.

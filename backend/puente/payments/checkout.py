@@ -6,6 +6,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from puente.accounts.models import User
@@ -39,6 +40,7 @@ __all__ = [
     "PaymentRequest",
     "advance_and_notify",
     "create_payment",
+    "fail_payment",
     "next_action_of",
     "paypal_return_url",
     "request_fingerprint",
@@ -313,27 +315,11 @@ async def _submit(
             else:
                 result = await connector.create_cash_reference(reference)
     except PaymentDeclined as exc:
-        await advance_and_notify(
-            runtime,
-            payment.id,
-            S.FAILED,
-            source="provider-response",
-            at=now,
-            provider_reference=exc.payment.provider_id if exc.payment else None,
-            failure_code=exc.code,
-            failure_message=exc.provider_message or str(exc),
-        )
+        reference = exc.payment.provider_id if exc.payment else None
+        await fail_payment(runtime, payment.id, exc, at=now, provider_reference=reference)
         return
     except InvalidRequest as exc:
-        await advance_and_notify(
-            runtime,
-            payment.id,
-            S.FAILED,
-            source="provider-response",
-            at=now,
-            failure_code=exc.code,
-            failure_message=exc.provider_message or str(exc),
-        )
+        await fail_payment(runtime, payment.id, exc, at=now)
         return
     except ProviderError as exc:
         # Outcome unknown (timeout, outage): stay CREATED; the poller repeats the same
@@ -353,6 +339,27 @@ async def _submit(
         next_action=next_action_of(request.method, result),
         failure_code=result.failure_code,
         failure_message=result.failure_message,
+    )
+
+
+async def fail_payment(
+    runtime: Runtime,
+    payment_id: int,
+    exc: ProviderError,
+    *,
+    at: datetime,
+    provider_reference: str | None = None,
+) -> None:
+    """The provider refused the payment: FAILED, keeping its code and message."""
+    await advance_and_notify(
+        runtime,
+        payment_id,
+        S.FAILED,
+        source="provider-response",
+        at=at,
+        provider_reference=provider_reference,
+        failure_code=exc.code,
+        failure_message=exc.provider_message or str(exc),
     )
 
 
