@@ -283,3 +283,19 @@ async def test_a_webhook_that_cannot_be_verified_now_gets_a_503_and_nothing_is_s
         answer = await client.post("/webhooks/stripe", content=raw, headers=headers)
     assert answer.status_code == 503
     assert await ProviderEvent.all().count() == 0
+
+
+async def test_a_signed_body_that_breaks_the_parser_is_refused_not_a_500(db, runtime, monkeypatch):
+    from puente.providers.stripe import StripeConnector
+
+    ana, loan, box, client = await setup(runtime)
+
+    def broken(self, raw_body, headers, *, now=None):
+        raise KeyError("data")
+
+    monkeypatch.setattr(StripeConnector, "verify_webhook", broken)
+    raw, headers = signed(runtime, intent_event("evt_odd", "pi_x"))
+    async with client:
+        answer = await client.post("/webhooks/stripe", content=raw, headers=headers)
+    assert answer.status_code == 400
+    assert await ProviderEvent.all().count() == 0

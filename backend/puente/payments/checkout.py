@@ -315,8 +315,8 @@ async def _submit(
             else:
                 result = await connector.create_cash_reference(reference)
     except PaymentDeclined as exc:
-        reference = exc.payment.provider_id if exc.payment else None
-        await fail_payment(runtime, payment.id, exc, at=now, provider_reference=reference)
+        declined = exc.payment.provider_id if exc.payment else None
+        await fail_payment(runtime, payment.id, exc, at=now, provider_reference=declined)
         return
     except InvalidRequest as exc:
         await fail_payment(runtime, payment.id, exc, at=now)

@@ -167,6 +167,10 @@ class WebhookInbox:
                 return institution, result
             except WebhookVerificationError as exc:
                 logger.info("%s webhook not verified for %s: %s", provider, institution.slug, exc)
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                # A body that passed the signature but does not parse as the provider's own
+                # shape: refuse it (4xx) like any malformed webhook instead of failing with 500.
+                logger.warning("%s webhook malformed: %s", provider, type(exc).__name__)
         return None
 
     # -- processing ------------------------------------------------------------------------
