@@ -14,14 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,6 +36,11 @@ ANA = ("ana@demo.puente.mx", "ana-demo-2026")
 WAIT_MS = 15_000
 
 
+@pytest.fixture(autouse=True)
+def _browser_available() -> None:
+    _need_browser()
+
+
 def _need_browser() -> None:
     required = os.environ.get("PUENTE_REQUIRE_BROWSER") == "1"
     problem = None
@@ -59,63 +57,13 @@ def _need_browser() -> None:
         pytest.skip(f"browser test not run: {problem}")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_until_up(url: str, server: subprocess.Popen, log: Path, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"puente demo exited early:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"puente demo did not answer in {seconds}s:\n{log.read_text()[-3000:]}")
+def _balance(page) -> str:
+    return page.locator('[data-testid="live-balance"]').first.inner_text()
 
 
 @pytest.fixture
-def demo_url() -> Iterator[str]:
-    """`puente demo` on a free port, in a temp dir (its own var/ SQLite), stopped afterwards."""
-    _need_browser()
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PUENTE_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    with tempfile.TemporaryDirectory(prefix="puente-e2e-") as workdir:
-        log = Path(workdir) / "server.log"
-        with log.open("w") as out:
-            server = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    "import sys; from puente.cli import main; sys.exit(main(sys.argv[1:]))",
-                    *("demo", "--host", "127.0.0.1", "--port", str(port)),
-                ],
-                cwd=workdir,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-            url = f"http://127.0.0.1:{port}"
-            try:
-                _wait_until_up(url, server, log)
-                yield url
-            finally:
-                server.send_signal(signal.SIGINT)
-                try:
-                    server.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    server.kill()
-                    server.wait()
-
-
-def _balance(page) -> str:
-    return page.locator('[data-testid="live-balance"]').first.inner_text()
+def demo_url(demo_server: str) -> str:
+    return demo_server
 
 
 def test_ana_pays_by_card_then_by_spei_and_sees_both_land_without_reloading(demo_url):
