@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -143,7 +143,9 @@ def parse_history_filters(params: Mapping[str, str]) -> HistoryFilters:
 
 
 def _local_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=MEXICO_CITY)
+    """Midnight in Mexico City, as UTC: SQLite compares stored datetimes as text, so a bound
+    written with a -06:00 offset would mis-order against UTC rows around midnight UTC."""
+    return datetime.combine(day, time.min, tzinfo=MEXICO_CITY).astimezone(UTC)
 
 
 async def _visible_payments(user: User) -> QuerySet[Payment]:
