@@ -16,7 +16,7 @@ from puente.providers.base import Connector, ProviderConfig
 from puente.providers.circuit import CircuitBreakers
 from puente.providers.metrics import ProviderMetrics
 
-__all__ = ["Handler", "answer", "mock_connector"]
+__all__ = ["Handler", "answer", "mock_connector", "recording"]
 
 Handler = Callable[[httpx.Request], httpx.Response]
 C = TypeVar("C", bound=Connector)
@@ -55,3 +55,14 @@ def mock_connector(
 def answer(body: object, status: int = 200, **headers: str) -> httpx.Response:
     """A JSON answer with ``status`` and extra ``headers``."""
     return httpx.Response(status, json=body, headers=headers)
+
+
+def recording(handler: Handler) -> tuple[Handler, list[httpx.Request]]:
+    """``handler`` that also keeps every request it answers, in order (the list returned)."""
+    seen: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return handler(request)
+
+    return record, seen

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
-from tests.providers.support import answer
+from tests.providers.support import answer, recording
 
 from puente.providers.bank import OpenBankingConnector
 from puente.providers.base import (
@@ -245,11 +245,8 @@ async def test_transactions_are_paged_by_cursor_and_sorted() -> None:
             "next_cursor": None,
         },
     }
-    seen: list[httpx.Request] = []
 
-    def api(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return answer(pages[request.url.params.get("cursor")])
+    api, seen = recording(lambda request: answer(pages[request.url.params.get("cursor")]))
 
     connector, _ = bank(api)
     connector.page_size = 1

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.providers.support import Handler, answer, mock_connector
+from tests.providers.support import Handler, answer, mock_connector, recording
 
 from puente.providers.base import (
     AuthenticationError,
@@ -76,11 +76,7 @@ def conekta_factory() -> Iterator[Callable[..., ConektaConnector]]:
 
 
 async def test_charge_sends_the_exact_conekta_request(conekta_factory) -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return answer(card_order())
+    handler, seen = recording(lambda request: answer(card_order()))
 
     async with conekta_factory(handler) as conekta:
         payment = await conekta.charge(
@@ -159,11 +155,7 @@ async def test_without_payer_details_the_default_payer_is_sent(conekta_factory) 
 
 
 async def test_api_version_and_language_are_configurable(conekta_factory) -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return answer(card_order())
+    handler, seen = recording(lambda request: answer(card_order()))
 
     async with conekta_factory(handler, api_version="2.1.0", accept_language="es") as conekta:
         await conekta.get_payment("ord_2tUnitTest0000001")
@@ -300,7 +292,6 @@ async def test_5xx_is_retried_with_the_same_idempotency_key(conekta_factory) -> 
 
 
 async def test_full_refund_asks_for_what_the_order_still_holds(conekta_factory) -> None:
-    seen: list[httpx.Request] = []
     refund = {"id": "6400000000000000000000f1", "object": "refund", "amount": -11000}
     partly = card_order(amount_refunded=4000, payment_status="partially_refunded")
     refunded = card_order(
@@ -309,9 +300,9 @@ async def test_full_refund_asks_for_what_the_order_still_holds(conekta_factory) 
         charge={"refunds": {"object": "list", "data": [refund]}},
     )
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return answer(partly if request.method == "GET" else refunded)
+    handler, seen = recording(
+        lambda request: answer(partly if request.method == "GET" else refunded)
+    )
 
     async with conekta_factory(handler) as conekta:
         result = await conekta.refund(

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.providers.support import Handler, mock_connector
+from tests.providers.support import Handler, mock_connector, recording
 
 from puente.providers.answers import decimal_json
 from puente.providers.base import (
@@ -76,11 +76,7 @@ def answer(body: object, status: int = 200) -> httpx.Response:
 
 
 async def test_charge_sends_the_exact_mercadopago_request(connect) -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return answer(PAYMENT, 201)
+    handler, seen = recording(lambda request: answer(PAYMENT, 201))
 
     async with connect(handler) as mp:
         payment = await mp.charge(
@@ -327,10 +323,7 @@ async def test_spei_reference_request_and_payer_email(connect) -> None:
 
 
 async def test_partial_refund_sends_amount_and_full_refund_sends_nothing(connect) -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
+    def reply(request: httpx.Request) -> httpx.Response:
         return answer(
             {
                 "id": 99,
@@ -341,6 +334,8 @@ async def test_partial_refund_sends_amount_and_full_refund_sends_nothing(connect
             },
             201,
         )
+
+    handler, seen = recording(reply)
 
     async with connect(handler) as mp:
         refund = await mp.refund("1316000001", Decimal("40.00"), idempotency_key="r-1")

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.providers.support import Handler, answer, mock_connector
+from tests.providers.support import Handler, answer, mock_connector, recording
 
 from puente.providers.base import (
     AuthenticationError,
@@ -94,11 +94,7 @@ def openpay_factory() -> Iterator[Callable[..., OpenpayConnector]]:
 
 
 async def test_charge_sends_the_exact_openpay_request(openpay_factory) -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return answer(charge())
+    handler, seen = recording(lambda request: answer(charge()))
 
     async with openpay_factory(handler) as openpay:
         payment = await openpay.charge(
@@ -133,11 +129,7 @@ async def test_charge_sends_the_exact_openpay_request(openpay_factory) -> None:
 
 
 async def test_saved_cards_are_charged_under_the_customer(openpay_factory) -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return answer(charge(customer_id="ag4nktpdzebjiye1tlze"))
+    handler, seen = recording(lambda request: answer(charge(customer_id="ag4nktpdzebjiye1tlze")))
 
     async with openpay_factory(handler, api_version="2.0") as openpay:
         payment = await openpay.charge(
@@ -168,13 +160,12 @@ async def test_a_long_idempotency_key_becomes_a_hashed_order_id(openpay_factory)
 
 
 async def test_a_repeated_order_id_returns_the_charge_it_already_made(openpay_factory) -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
+    def reply(request: httpx.Request) -> httpx.Response:
         if request.method == "POST":
             return openpay_error(409, 1006, "The order_id has already been processed")
         return answer([charge(order_id="other"), charge(order_id="attempt-42")])
+
+    handler, seen = recording(reply)
 
     async with openpay_factory(handler) as openpay:
         payment = await openpay.charge(
@@ -311,7 +302,6 @@ async def test_unreadable_answers_are_malformed(openpay_factory) -> None:
 
 
 async def test_refunds_carry_the_key_and_are_not_repeated(openpay_factory) -> None:
-    seen: list[httpx.Request] = []
     refund = {
         "id": "trcbsmjkw1fd0xgq6lcg",
         "amount": 40.00,
@@ -321,11 +311,12 @@ async def test_refunds_carry_the_key_and_are_not_repeated(openpay_factory) -> No
     }
     state = {"charge": charge(customer_id="ag4nktpdzebjiye1tlze")}
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
+    def reply(request: httpx.Request) -> httpx.Response:
         if request.method == "POST":
             state["charge"] = {**state["charge"], "refund": refund, "refunds": [refund]}
         return answer(state["charge"])
+
+    handler, seen = recording(reply)
 
     async with openpay_factory(handler) as openpay:
         first = await openpay.refund(

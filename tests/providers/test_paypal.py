@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from tests.providers.support import Handler, mock_connector
+from tests.providers.support import Handler, mock_connector, recording
 
 from puente.providers.base import (
     AuthenticationError,
@@ -66,9 +66,8 @@ def connect() -> Callable[..., PayPalConnector]:
     return build
 
 
-def with_token(then: Callable[[httpx.Request], httpx.Response], seen: list[httpx.Request]):
+def with_token(then: Callable[[httpx.Request], httpx.Response]) -> Handler:
     def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
         if request.url.path == "/v1/oauth2/token":
             return httpx.Response(200, json=TOKEN)
         return then(request)
@@ -77,8 +76,8 @@ def with_token(then: Callable[[httpx.Request], httpx.Response], seen: list[httpx
 
 
 async def test_capture_sends_oauth_then_the_exact_paypal_request(connect) -> None:
-    seen: list[httpx.Request] = []
-    async with connect(with_token(lambda r: httpx.Response(201, json=ORDER), seen)) as paypal:
+    handler, seen = recording(with_token(lambda r: httpx.Response(201, json=ORDER)))
+    async with connect(handler) as paypal:
         payment = await paypal.charge(
             ChargeRequest(
                 amount=Decimal("150.00"), token="5O190127TN364715T", idempotency_key="attempt-42"
@@ -106,7 +105,6 @@ async def test_capture_sends_oauth_then_the_exact_paypal_request(connect) -> Non
 
 
 async def test_create_order_body_and_approval_link(connect) -> None:
-    seen: list[httpx.Request] = []
     created = {
         **ORDER,
         "status": "PAYER_ACTION_REQUIRED",
@@ -119,7 +117,8 @@ async def test_create_order_body_and_approval_link(connect) -> None:
             }
         ],
     }
-    async with connect(with_token(lambda r: httpx.Response(201, json=created), seen)) as paypal:
+    handler, seen = recording(with_token(lambda r: httpx.Response(201, json=created)))
+    async with connect(handler) as paypal:
         payment = await paypal.create_order(
             Decimal("150.00"),
             idempotency_key="attempt-42",
@@ -180,7 +179,7 @@ async def test_declined_capture_is_a_decline_with_the_order(connect, code, error
             }
         ],
     }
-    async with connect(with_token(lambda r: httpx.Response(201, json=declined), [])) as paypal:
+    async with connect(with_token(lambda r: httpx.Response(201, json=declined))) as paypal:
         with pytest.raises(error) as caught:
             await paypal.charge(
                 ChargeRequest(amount=Decimal("150.00"), token="X", idempotency_key="k")
@@ -265,7 +264,7 @@ def test_order_and_capture_statuses_are_mapped(order_status, capture_status, exp
     ],
 )
 async def test_error_bodies_keep_paypal_issue(connect, status, body, error, code) -> None:
-    async with connect(with_token(lambda r: httpx.Response(status, json=body), [])) as paypal:
+    async with connect(with_token(lambda r: httpx.Response(status, json=body))) as paypal:
         with pytest.raises(error) as caught:
             await paypal.get_payment("5O190127TN364715T")
     assert caught.value.provider_code == code
@@ -289,15 +288,13 @@ async def test_refused_client_credentials_are_an_authentication_error(connect) -
     [b"not json", json.dumps({**ORDER, "status": "??"}).encode(), json.dumps({"id": "X"}).encode()],
 )
 async def test_unreadable_answers_are_malformed(connect, body: bytes) -> None:
-    async with connect(with_token(lambda r: httpx.Response(200, content=body), [])) as paypal:
+    async with connect(with_token(lambda r: httpx.Response(200, content=body))) as paypal:
         with pytest.raises(MalformedResponse):
             await paypal.get_payment("5O190127TN364715T")
 
 
 async def test_refund_finds_the_capture_and_sends_paypal_money(connect) -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
+    def refund_api(request: httpx.Request) -> httpx.Response:
         if request.method == "GET":
             return httpx.Response(200, json=ORDER)
         return httpx.Response(
@@ -309,7 +306,8 @@ async def test_refund_finds_the_capture_and_sends_paypal_money(connect) -> None:
             },
         )
 
-    async with connect(with_token(handler, seen)) as paypal:
+    handler, seen = recording(with_token(refund_api))
+    async with connect(handler) as paypal:
         refund = await paypal.refund("5O190127TN364715T", Decimal("40.00"), idempotency_key="r-1")
     post = seen[-1]
     assert post.url.path == "/v2/payments/captures/3C679366HH908993F/refund"
@@ -319,7 +317,7 @@ async def test_refund_finds_the_capture_and_sends_paypal_money(connect) -> None:
 
 
 async def test_no_spei_or_oxxo_at_paypal(connect) -> None:
-    async with connect(with_token(lambda r: httpx.Response(500), [])) as paypal:
+    async with connect(with_token(lambda r: httpx.Response(500))) as paypal:
         assert PaymentMethod.SPEI not in paypal.methods
         with pytest.raises(NotSupported):
             await paypal.create_spei_reference(

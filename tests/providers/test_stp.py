@@ -13,7 +13,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from tests.providers.support import answer
+from tests.providers.support import answer, recording
 
 from puente.providers.base import (
     AuthenticationError,
@@ -115,11 +115,7 @@ def orden_row(**changes: Any) -> dict[str, Any]:
 
 
 async def test_registra_sends_the_exact_signed_stp_request() -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return answer({"resultado": {"id": 3}})
+    handler, seen = recording(lambda request: answer({"resultado": {"id": 3}}))
 
     async with stp(handler) as connector:
         transfer = await connector.send_spei(ORDER)
@@ -172,14 +168,13 @@ def test_clave_rastreo_and_referencia_are_deterministic_and_within_stp_limits() 
 
 
 async def test_retry_after_a_lost_answer_returns_the_order_already_registered() -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
+    def reply(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/registra"):
             used = "La clave de rastreo CR1564969083 ya fue utilizada"
             return answer({"resultado": {"descripcionError": used, "id": -1}})
         return answer({"estado": 0, "mensaje": "ok", "respuesta": orden_row(estado="A")})
+
+    handler, seen = recording(reply)
 
     async with stp(handler) as connector:
         transfer = await connector.send_spei(ORDER)
@@ -322,11 +317,9 @@ async def test_unknown_estado_and_not_found_are_normalised() -> None:
 
 
 async def test_consulta_orden_request_with_a_past_operating_day() -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return answer({"estado": 0, "mensaje": "ok", "respuesta": orden_row()})
+    handler, seen = recording(
+        lambda request: answer({"estado": 0, "mensaje": "ok", "respuesta": orden_row()})
+    )
 
     paths = StpPaths.demo()
     connector = stp(handler)
@@ -347,10 +340,10 @@ async def test_consulta_orden_request_with_a_past_operating_day() -> None:
 
 
 async def test_balance_subtracts_pending_charges() -> None:
-    seen: list[httpx.Request] = []
     saldo = {"estado": 0, "mensaje": "ok", "respuesta": {"saldo": 20479.69, "cargosPendientes": 10}}
+    handler, seen = recording(lambda r: answer(saldo))
 
-    async with stp(lambda r: seen.append(r) or answer(saldo)) as connector:
+    async with stp(handler) as connector:
         balance = await connector.get_balance()
     assert balance.ledger == Decimal("20479.69")
     assert balance.available == Decimal("20469.69")

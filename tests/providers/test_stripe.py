@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from tests.providers.support import answer
+from tests.providers.support import answer, recording
 
 from puente.providers.base import (
     AuthenticationError,
@@ -46,11 +46,7 @@ PI = {
 
 
 async def test_charge_sends_the_exact_stripe_request(stripe_factory) -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return answer(PI)
+    handler, seen = recording(lambda request: answer(PI))
 
     async with stripe_factory(handler) as stripe:
         await stripe.charge(
@@ -78,11 +74,7 @@ async def test_charge_sends_the_exact_stripe_request(stripe_factory) -> None:
 
 
 async def test_get_payment_sends_a_get_with_expand_in_the_query(stripe_factory) -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return answer(PI)
+    handler, seen = recording(lambda request: answer(PI))
 
     async with stripe_factory(handler, base_url="http://127.0.0.1:8000/sandbox/stripe") as s:
         payment = await s.get_payment("pi_123")

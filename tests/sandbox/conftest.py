@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
 import pytest
+from tests.sandbox.support import Clock, Inbox
 
 from puente.sandbox.stripe import StripeSimulator, create_stripe_sandbox
 
@@ -15,33 +16,6 @@ STRIPE_WHSEC = "whsec_sandbox_tests_0123456789"
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-class Clock:
-    """Wall-clock seconds the test moves by hand."""
-
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@dataclass
-class Inbox:
-    """Puente's webhook endpoint, as far as the simulator can tell."""
-
-    statuses: list[int] = field(default_factory=list)  # answers to give, then 200
-    received: list[httpx.Request] = field(default_factory=list)
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.received.append(request)
-        return httpx.Response(self.statuses.pop(0) if self.statuses else 200)
-
-    def types(self) -> list[str]:
-        import json
-
-        return [json.loads(r.content)["type"] for r in self.received]
 
 
 @dataclass

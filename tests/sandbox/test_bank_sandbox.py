@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
+from tests.sandbox.support import Clock, Inbox
 
 from puente.providers.bank_webhooks import verify_bank_signature
 from puente.sandbox.bank import DEFAULT_BANK_CREDENTIALS, OpenBankingSimulator, create_bank_sandbox
@@ -17,26 +17,6 @@ from puente.sandbox.bank import DEFAULT_BANK_CREDENTIALS, OpenBankingSimulator, 
 pytestmark = pytest.mark.anyio
 CLIENT = (DEFAULT_BANK_CREDENTIALS["client_id"], DEFAULT_BANK_CREDENTIALS["client_secret"])
 ACCOUNT = DEFAULT_BANK_CREDENTIALS["account_id"]
-
-
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@dataclass
-class Inbox:
-    received: list[httpx.Request] = field(default_factory=list)
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.received.append(request)
-        return httpx.Response(200)
-
-    def types(self) -> list[str]:
-        return [json.loads(r.content)["type"] for r in self.received]
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -13,6 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from tests.sandbox.support import Clock, Inbox
 
 from puente.providers.conekta_webhooks import load_conekta_webhook_keys, verify_conekta_signature
 from puente.sandbox.app import create_sandbox_app
@@ -25,31 +26,6 @@ ACCEPT = "application/vnd.conekta-v2.2.0+json"
 PAYER = {"name": "Ana López", "email": "ana@example.mx", "phone": "5512345678"}
 
 
-class Clock:
-    """Wall-clock seconds the test moves by hand."""
-
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@dataclass
-class Inbox:
-    """Puente's webhook endpoint, as far as the simulator can tell."""
-
-    statuses: list[int] = field(default_factory=list)  # answers to give, then 200
-    received: list[httpx.Request] = field(default_factory=list)
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.received.append(request)
-        return httpx.Response(self.statuses.pop(0) if self.statuses else 200)
-
-    def types(self) -> list[str]:
-        return [json.loads(r.content)["type"] for r in self.received]
-
-
 @dataclass
 class Sandbox:
     simulator: ConektaSimulator
@@ -57,11 +33,6 @@ class Sandbox:
     inbox: Inbox
     clock: Clock
     sleeps: list[float]
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 import httpx
 import pytest
+from tests.sandbox.support import Inbox
 
 from puente.providers.answers import decimal_json
 from puente.providers.mercadopago_webhooks import verify_mercadopago_signature
@@ -18,21 +19,6 @@ from puente.sandbox.mercadopago_objects import mp_fee
 pytestmark = pytest.mark.anyio
 TOKEN = "TEST-1523846091-sandbox-tests-0123456789"
 SECRET = "mp_whsec_sandbox_tests"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@dataclass
-class Inbox:
-    statuses: list[int] = field(default_factory=list)
-    received: list[httpx.Request] = field(default_factory=list)
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.received.append(request)
-        return httpx.Response(self.statuses.pop(0) if self.statuses else 200)
 
 
 @dataclass

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
+from tests.sandbox.support import Clock, Inbox
 
 from puente.providers.openpay_webhooks import basic_authorization, verify_openpay_webhook
 from puente.sandbox.app import create_sandbox_app
@@ -28,41 +29,12 @@ CREDENTIALS = {
 V1 = f"/v1/{MERCHANT}"
 
 
-class Clock:
-    """Wall-clock seconds the test moves by hand."""
-
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@dataclass
-class Inbox:
-    """Puente's webhook endpoint, as far as the simulator can tell."""
-
-    received: list[httpx.Request] = field(default_factory=list)
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.received.append(request)
-        return httpx.Response(200)
-
-    def types(self) -> list[str]:
-        return [json.loads(r.content)["type"] for r in self.received]
-
-
 @dataclass
 class Sandbox:
     simulator: OpenpaySimulator
     client: httpx.AsyncClient
     inbox: Inbox
     clock: Clock
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture

@@ -21,11 +21,6 @@ ORDER = {
 }
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @dataclass
 class Sandbox:
     app: object

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +12,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
+from tests.sandbox.support import Clock, Inbox
 
 from puente.providers.stp_firma import (
     cadena_consulta_orden,
@@ -30,26 +31,7 @@ KEY = load_private_key(DEFAULT_STP_CREDENTIALS["private_key_pem"])
 EMPRESA = DEFAULT_STP_CREDENTIALS["empresa"]
 CUENTA = DEFAULT_STP_CREDENTIALS["cuenta"]
 CALLBACK_SECRET = "stp:sandbox-callback-1"
-
-
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@dataclass
-class Inbox:
-    received: list[httpx.Request] = field(default_factory=list)
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.received.append(request)
-        return httpx.Response(200, json={"mensaje": "confirmar"})
-
-    def bodies(self) -> list[dict[str, Any]]:
-        return [json.loads(r.content) for r in self.received]
+CONFIRMAR = {"mensaje": "confirmar"}  # what Puente answers a callback
 
 
 @dataclass
@@ -62,7 +44,7 @@ class Sandbox:
 
 @pytest.fixture
 async def stp_sandbox() -> AsyncIterator[Sandbox]:
-    inbox, clock = Inbox(), Clock()
+    inbox, clock = Inbox(reply=CONFIRMAR), Clock()
     app = create_stp_sandbox(
         {**DEFAULT_STP_CREDENTIALS, "webhook_secret": CALLBACK_SECRET},
         "http://puente.test/webhooks/stp",
@@ -229,7 +211,7 @@ async def test_outgoing_orders_can_be_settled_or_returned_from_references(
 
 
 async def test_an_abono_is_announced_on_the_index_page_and_paid_by_a_person() -> None:
-    inbox = Inbox()
+    inbox = Inbox(reply=CONFIRMAR)
     sandbox = create_sandbox_app(
         {"stp": {**DEFAULT_STP_CREDENTIALS, "webhook_secret": CALLBACK_SECRET}},
         "http://127.0.0.1:8000/webhooks",

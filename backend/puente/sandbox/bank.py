@@ -17,8 +17,6 @@ pending payments appear too (*pay* settles one, *expire* returns it).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import json
 from collections.abc import Awaitable, Callable, Mapping
@@ -27,13 +25,12 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
-import httpx
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from puente.providers.bank_webhooks import SIGNATURE_HEADER, bank_signature_header
+from puente.sandbox.auth import basic_credentials
 from puente.sandbox.bank_state import NOT_FOUND_CLABE, RETURNED_CLABE, BankError, BankState
 from puente.sandbox.core import (
     IdempotencyCache,
@@ -41,6 +38,7 @@ from puente.sandbox.core import (
     PendingReference,
     SandboxError,
     Simulator,
+    sandbox_factory,
 )
 
 __all__ = ["DEFAULT_BANK_CREDENTIALS", "OpenBankingSimulator", "create_bank_sandbox"]
@@ -79,10 +77,7 @@ class OpenBankingSimulator(Simulator):
         self.tokens_issued = 0
         super().__init__(webhook_url=webhook_url, **kwargs)
         self.state = BankState(
-            self.store,
-            self.ids,
-            self.clock,
-            self.webhooks.enqueue,
+            self,
             account_id=merged["account_id"],
             clabe=clabe,
             balance=balance,
@@ -103,13 +98,10 @@ class OpenBankingSimulator(Simulator):
     # -- OAuth2 ---------------------------------------------------------------------------------
     async def _token(self, request: Request) -> Response:
         form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
-        if scheme.lower() == "basic":
-            try:
-                client_id, _, secret = base64.b64decode(value).decode().partition(":")
-            except (binascii.Error, UnicodeDecodeError):
-                client_id = secret = ""
+        client_id, secret = basic_credentials(request) or (
+            form.get("client_id", ""),
+            form.get("client_secret", ""),
+        )
         good = hmac.compare_digest(client_id.encode(), self.client_id.encode()) and (
             hmac.compare_digest(secret.encode(), self.client_secret.encode())
         )
@@ -335,14 +327,4 @@ def _public(value: Any) -> Any:
     return value
 
 
-def create_bank_sandbox(
-    credentials: Mapping[str, str],
-    webhook_url: str | None,
-    transport: httpx.AsyncBaseTransport | None = None,
-    clock: Callable[[], float] | None = None,
-    **options: Any,
-) -> Starlette:
-    """The generic bank simulator as an ASGI app (``app.state.simulator``)."""
-    return OpenBankingSimulator(
-        credentials, webhook_url, transport=transport, clock=clock, **options
-    ).build_app()
+create_bank_sandbox = sandbox_factory(OpenBankingSimulator)

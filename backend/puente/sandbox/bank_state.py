@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -19,7 +19,7 @@ from typing import Any
 import clabe as clabe_lib
 
 from puente.money import ZERO, parse_amount
-from puente.sandbox.core import IdGenerator, SandboxError, SandboxStore
+from puente.sandbox.core import SandboxError, Simulator, SimulatorState
 
 __all__ = ["HOLDERS", "NOT_FOUND_CLABE", "RETURNED_CLABE", "BankError", "BankState", "iso"]
 
@@ -72,15 +72,12 @@ def name_match(given: str, holder: str) -> str:
     return "partial" if sum(w in have for w in want) * 2 > len(want) else "no_match"
 
 
-class BankState:
+class BankState(SimulatorState):
     """One institution's account at the bank, in memory."""
 
     def __init__(
         self,
-        store: SandboxStore,
-        ids: IdGenerator,
-        clock: Callable[[], float],
-        enqueue: Callable[[Mapping[str, Any]], None],
+        simulator: Simulator,
         *,
         account_id: str,
         clabe: str,
@@ -89,7 +86,7 @@ class BankState:
         returned_clabes: frozenset[str],
         not_found_clabes: frozenset[str],
     ) -> None:
-        self.store, self.ids, self.clock, self._enqueue = store, ids, clock, enqueue
+        super().__init__(simulator)
         self.account_id, self.clabe = account_id, clabe
         self.ledger = balance
         self.settle_after = settle_after
@@ -97,7 +94,7 @@ class BankState:
 
     def event(self, event_type: str, obj: Obj) -> None:
         public = {k: v for k, v in obj.items() if not k.startswith("_")}
-        self._enqueue(
+        self.emit(
             {
                 "id": self.ids("evt_", 20),
                 "type": event_type,

@@ -14,8 +14,6 @@ Simulator-only: ``/_hosted/oxxo/{ord}``, ``/_hosted/spei/{ord}`` (the payer's pa
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import json
 import logging
@@ -25,16 +23,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from puente.money import format_mxn, from_centavos, to_centavos
 from puente.providers.conekta_webhooks import sign_conekta_payload
+from puente.sandbox.auth import authorization_key
 from puente.sandbox.conekta_money import charge_back, list_page, refund, settle
 from puente.sandbox.conekta_objects import ConektaError, public_pem, sandbox_signing_key
 from puente.sandbox.conekta_state import ConektaState, Obj
@@ -45,6 +42,7 @@ from puente.sandbox.core import (
     SandboxError,
     Simulator,
     public_url,
+    sandbox_factory,
 )
 from puente.sandbox.faults import route_path
 from puente.sandbox.pages import html_page, instructions_page
@@ -86,6 +84,7 @@ class ConektaSimulator(Simulator):
 
     name = "conekta"
     webhook_user_agent = "Conekta Webhooks (puente-sandbox)"
+    api_error = ConektaError
 
     def __init__(
         self,
@@ -103,7 +102,7 @@ class ConektaSimulator(Simulator):
             # The sandbox cannot sign with a public key; the connector must trust ours.
             logger.warning("conekta sandbox: webhook_key differs from the sandbox's key pair")
         super().__init__(webhook_url=webhook_url, **kwargs)
-        self.state = ConektaState(self.store, self.ids, self.clock, self.webhooks.enqueue)
+        self.state = ConektaState(self)
         self.idempotency = IdempotencyCache()
 
     def sign_webhook(self, body: bytes, timestamp: int) -> dict[str, str]:
@@ -124,17 +123,13 @@ class ConektaSimulator(Simulator):
             )
         return error.body(self.state.hex())
 
+    def error_response(self, exc: Exception) -> Response:
+        assert isinstance(exc, ConektaError)
+        return JSONResponse(exc.body(self.state.hex()), exc.status)
+
     # -- the API wrapper: auth, version, JSON, idempotency, errors -----------------------------
     def _authenticate(self, request: Request) -> None:
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        key = ""
-        if scheme.lower() == "bearer":
-            key = value.strip()
-        elif scheme.lower() == "basic":
-            try:
-                key = base64.b64decode(value.strip()).decode().partition(":")[0]
-            except (binascii.Error, UnicodeDecodeError):
-                key = ""
+        key = authorization_key(request)
         if not key:
             raise ConektaError(
                 401,
@@ -251,8 +246,12 @@ class ConektaSimulator(Simulator):
             route("/webhook_keys", listing("webhook_keys")),
             Route("/_hosted/oxxo/{id}", self._hosted_page, methods=["GET"]),
             Route("/_hosted/spei/{id}", self._hosted_page, methods=["GET"]),
-            Route("/_payments/{id}/chargeback", self._chargeback_endpoint, methods=["POST"]),
-            Route("/_payouts", self._payout_endpoint, methods=["POST"]),
+            Route(
+                "/_payments/{id}/chargeback",
+                self.admin_endpoint(lambda r: charge_back(s, s.get("orders", pid(r), "Order"))),
+                methods=["POST"],
+            ),
+            Route("/_payouts", self.admin_endpoint(lambda r: settle(s)), methods=["POST"]),
         ]
 
     def _create_webhook_key(self, request: Request, params: dict[str, Any]) -> Obj:
@@ -340,36 +339,7 @@ class ConektaSimulator(Simulator):
             "Conekta test payment instructions", rows, action, request.url.path, payable
         )
 
-    async def _chargeback_endpoint(self, request: Request) -> Response:
-        return self._admin_json(
-            lambda: charge_back(
-                self.state, self.state.get("orders", request.path_params["id"], "Order")
-            )
-        )
 
-    async def _payout_endpoint(self, request: Request) -> Response:
-        return self._admin_json(lambda: settle(self.state))
-
-    def _admin_json(self, action: Callable[[], Obj]) -> Response:
-        try:
-            return JSONResponse(action())
-        except ConektaError as exc:
-            return JSONResponse(exc.body(self.state.hex()), exc.status)
-
-
-def create_conekta_sandbox(
-    credentials: Mapping[str, str],
-    webhook_url: str | None,
-    transport: httpx.AsyncBaseTransport | None = None,
-    clock: Callable[[], float] | None = None,
-    **options: Any,
-) -> Starlette:
-    """The Conekta simulator app; ``app.state.simulator`` is its ``ConektaSimulator``.
-
-    ``options``: ``sleep``, ``seed``, ``webhook_retry_delays`` (as every simulator) and
-    ``webhook_signing_key`` (an RSA private key PEM; default: one generated per process).
-    """
-    simulator = ConektaSimulator(
-        credentials, webhook_url, transport=transport, clock=clock, **options
-    )
-    return simulator.build_app()
+# Options: ``sleep``, ``seed``, ``webhook_retry_delays`` (as every simulator) and
+# ``webhook_signing_key`` (an RSA private key PEM; default: one generated per process).
+create_conekta_sandbox = sandbox_factory(ConektaSimulator)

@@ -9,7 +9,7 @@ a cash (OXXO) or SPEI order waits in ``pending_payment`` until the sandbox pays 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from clabe import compute_control_digit
@@ -25,7 +25,7 @@ from puente.sandbox.conekta_objects import (
     payment_source_object,
     transaction_object,
 )
-from puente.sandbox.core import IdGenerator, SandboxStore
+from puente.sandbox.core import Simulator, SimulatorState
 
 __all__ = ["ConektaState", "Obj", "int_param"]
 
@@ -40,20 +40,11 @@ def int_param(value: Any, param: str, *, positive: bool = True) -> int:
     return value
 
 
-class ConektaState:
+class ConektaState(SimulatorState):
     """Everything one simulated Conekta company holds."""
 
-    def __init__(
-        self,
-        store: SandboxStore,
-        ids: IdGenerator,
-        clock: Callable[[], float],
-        emit: Callable[[Obj], None],
-    ) -> None:
-        self.store = store
-        self.ids = ids
-        self.clock = clock
-        self.emit = emit
+    def __init__(self, simulator: Simulator) -> None:
+        super().__init__(simulator)
         self.card_of: dict[str, str] = {}  # payment source -> test token
         self.paid_out: set[str] = set()  # transactions already carried by a transfer
 

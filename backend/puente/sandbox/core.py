@@ -18,7 +18,7 @@ import json
 import random as _random
 import string
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -40,10 +40,13 @@ __all__ = [
     "IdempotencyConflict",
     "PendingReference",
     "SandboxError",
+    "SandboxFactory",
     "SandboxStore",
     "SavedResponse",
     "Simulator",
+    "SimulatorState",
     "public_url",
+    "sandbox_factory",
 ]
 
 _ALPHABET = string.ascii_letters + string.digits
@@ -97,6 +100,19 @@ class SandboxStore:
     def kinds(self) -> Iterator[str]:
         """The kinds stored so far."""
         return iter(self._collections)
+
+
+class SimulatorState:
+    """What every provider's state starts from: its simulator's store, ids, clock and webhooks.
+
+    ``emit`` queues a webhook body for delivery (the simulator's ``webhooks.enqueue``).
+    """
+
+    def __init__(self, simulator: Simulator) -> None:
+        self.store = simulator.store
+        self.ids = simulator.ids
+        self.clock = simulator.clock
+        self.emit = simulator.webhooks.enqueue
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +192,11 @@ def public_url(request: Request) -> str:
     return f"{url.scheme}://{url.netloc}{root}".rstrip("/")
 
 
+def _refusal(exc: Exception) -> Response:
+    status = exc.status if isinstance(exc, SandboxError) else 400
+    return JSONResponse({"error": str(exc)}, status_code=status)
+
+
 class Simulator:
     """Base for provider simulators; see the module docstring for what it adds."""
 
@@ -208,6 +229,9 @@ class Simulator:
         )
 
     webhook_user_agent = "puente-sandbox"
+    # The provider's API error and how it answers one; admin routes made by ``admin_endpoint``
+    # answer with them, so a helper fails the way the provider's own API would.
+    api_error: type[Exception] = SandboxError
 
     # -- what a provider supplies -------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:
@@ -238,7 +262,29 @@ class Simulator:
         """Pay out the balance to the institution's bank, as the provider's daily run would."""
         raise SandboxError(f"{self.name} has no settlements", 404)
 
+    def error_response(self, exc: Exception) -> Response:
+        """The provider's answer to an ``api_error`` (by default an admin refusal)."""
+        return _refusal(exc)
+
+    def json_response(self, body: Any, status: int = 200) -> Response:
+        """A JSON answer encoded as the provider encodes (decimals, key order)."""
+        return JSONResponse(body, status)
+
     # -- shared machinery ---------------------------------------------------------------------
+    def admin_endpoint(
+        self, action: Callable[[Request], Any]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """A simulator-only route: ``action(request)`` as JSON, or the provider's error."""
+
+        async def endpoint(request: Request) -> Response:
+            try:
+                result = action(request)
+            except self.api_error as exc:
+                return self.error_response(exc)
+            return self.json_response(result)  # FlushWebhooks delivers what it queued
+
+        return endpoint
+
     def build_app(self) -> Starlette:
         """The simulator as an ASGI app (state on ``app.state.simulator``)."""
         app = Starlette(routes=[*self._admin_routes(), *self.routes()])
@@ -294,7 +340,7 @@ class Simulator:
             else:
                 action(request.path_params["object_id"])
         except SandboxError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=exc.status)
+            return _refusal(exc)
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         next_url = str(form.get("next") or "")
@@ -316,3 +362,30 @@ class Simulator:
                 "deliveries": [asdict(d) for d in self.webhooks.deliveries[-200:]],
             }
         )
+
+
+SandboxFactory = Callable[..., Starlette]
+
+
+def sandbox_factory(simulator: Callable[..., Simulator]) -> SandboxFactory:
+    """The ``create_<provider>_sandbox`` function a connector's ``sandbox_factory`` names.
+
+    The function takes ``(credentials, webhook_url, transport=None, clock=None, **options)``;
+    ``options`` are the simulator's keyword arguments (``sleep``, ``seed``,
+    ``webhook_retry_delays`` for every one, plus its own). ``app.state.simulator`` is the
+    simulator.
+    """
+
+    def create(
+        credentials: Mapping[str, str],
+        webhook_url: str | None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] | None = None,
+        **options: Any,
+    ) -> Starlette:
+        sim = simulator(credentials, webhook_url, transport=transport, clock=clock, **options)
+        return sim.build_app()
+
+    name = getattr(simulator, "__name__", "simulator")
+    create.__doc__ = f"The {name} app; ``app.state.simulator`` is its ``{name}``."
+    return create

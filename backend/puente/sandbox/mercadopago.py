@@ -20,8 +20,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-import httpx
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -30,6 +28,7 @@ from puente.money import format_mxn
 from puente.providers.answers import decimal_json
 from puente.providers.mercadopago_mapping import mp_datetime
 from puente.providers.mercadopago_webhooks import mercadopago_signature_headers
+from puente.sandbox.auth import authorization_key
 from puente.sandbox.core import (
     IdempotencyCache,
     IdempotencyConflict,
@@ -37,9 +36,10 @@ from puente.sandbox.core import (
     SandboxError,
     Simulator,
     public_url,
+    sandbox_factory,
 )
 from puente.sandbox.mercadopago_objects import MPError, dumps
-from puente.sandbox.mercadopago_state import MercadoPagoState, Obj
+from puente.sandbox.mercadopago_state import MercadoPagoState
 from puente.sandbox.pages import html_page, instructions_page
 
 __all__ = [
@@ -64,13 +64,14 @@ class MercadoPagoSimulator(Simulator):
 
     name = "mercadopago"
     webhook_user_agent = "MercadoPago WebHook v1.0 payment"
+    api_error = MPError
 
     def __init__(self, credentials: Mapping[str, str], webhook_url: str | None, **kwargs: Any):
         merged = {**DEFAULT_MERCADOPAGO_CREDENTIALS, **{k: v for k, v in credentials.items() if v}}
         self.access_token = merged["access_token"]
         self.webhook_secret = merged["webhook_secret"].split(",")[0].strip()
         super().__init__(webhook_url=webhook_url, **kwargs)
-        self.state = MercadoPagoState(self.store, self.ids, self.clock, self.webhooks.enqueue)
+        self.state = MercadoPagoState(self)
         self.idempotency = IdempotencyCache()
 
     def sign_webhook(self, body: bytes, timestamp: int) -> dict[str, str]:
@@ -89,10 +90,16 @@ class MercadoPagoSimulator(Simulator):
             return MPError(status, "Internal server error", "internal_server_error").body()
         return MPError(status, f"HTTP {status}", "error").body()
 
+    def error_response(self, exc: Exception) -> Response:
+        assert isinstance(exc, MPError)
+        return _json(exc.body(), exc.status)
+
+    def json_response(self, body: Any, status: int = 200) -> Response:
+        return _json(body, status)
+
     # -- the API wrapper: auth, JSON, idempotency, errors ------------------------------------
     def _authenticate(self, request: Request) -> None:
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        token = value.strip() if scheme.lower() == "bearer" else ""
+        token = authorization_key(request, basic=False)
         token = token or request.query_params.get("access_token", "")
         if not token:
             raise MPError(401, "unauthorized", "unauthorized")
@@ -225,10 +232,10 @@ class MercadoPagoSimulator(Simulator):
             Route("/_hosted/ticket/{id}", self._hosted_page, methods=["GET"]),
             Route(
                 "/_payments/{id}/chargeback",
-                self._admin(lambda r: self.state.chargeback(pid(r))),
+                self.admin_endpoint(lambda r: s.chargeback(pid(r))),
                 methods=["POST"],
             ),
-            Route("/_payouts", self._admin(lambda r: self.state.payout()), methods=["POST"]),
+            Route("/_payouts", self.admin_endpoint(lambda r: s.payout()), methods=["POST"]),
         ]
 
     async def _report_file(self, request: Request) -> Response:
@@ -240,18 +247,8 @@ class MercadoPagoSimulator(Simulator):
                     404, f"File {request.path_params['file_name']} not found", "not_found"
                 )
         except MPError as exc:
-            return _json(exc.body(), exc.status)
+            return self.error_response(exc)
         return Response(report["content"], 200, media_type="text/csv")
-
-    def _admin(self, action: Callable[[Request], Obj]) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            try:
-                result = action(request)
-            except MPError as exc:
-                return _json(exc.body(), exc.status)
-            return _json(result)  # the FlushWebhooks middleware delivers what it queued
-
-        return endpoint
 
     # -- references, payouts, the payer's page ---------------------------------------------
     def pending_references(self) -> list[PendingReference]:
@@ -332,18 +329,5 @@ class MercadoPagoSimulator(Simulator):
         )
 
 
-def create_mercadopago_sandbox(
-    credentials: Mapping[str, str],
-    webhook_url: str | None,
-    transport: httpx.AsyncBaseTransport | None = None,
-    clock: Callable[[], float] | None = None,
-    **options: Any,
-) -> Starlette:
-    """The Mercado Pago simulator app; ``app.state.simulator`` is its simulator.
-
-    ``options``: ``sleep``, ``seed``, ``webhook_retry_delays`` (as every simulator).
-    """
-    simulator = MercadoPagoSimulator(
-        credentials, webhook_url, transport=transport, clock=clock, **options
-    )
-    return simulator.build_app()
+# Options: ``sleep``, ``seed``, ``webhook_retry_delays`` (as every simulator).
+create_mercadopago_sandbox = sandbox_factory(MercadoPagoSimulator)

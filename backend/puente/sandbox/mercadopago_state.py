@@ -8,13 +8,13 @@ after the payment (refunds, chargebacks, search, payouts, reports) is ``mercadop
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from puente.money import ZERO
 from puente.providers.mercadopago_mapping import mp_datetime
-from puente.sandbox.core import IdGenerator, SandboxStore
+from puente.sandbox.core import Simulator, SimulatorState
 from puente.sandbox.mercadopago_money import COLLECTOR_ID, MercadoPagoMoney, Obj
 from puente.sandbox.mercadopago_objects import (
     BY_NUMBER,
@@ -33,25 +33,16 @@ __all__ = ["COLLECTOR_ID", "MercadoPagoState", "Obj"]
 OFFLINE = {"oxxo": "ticket", "paycash": "ticket", "clabe": "bank_transfer"}
 
 
-class MercadoPagoState(MercadoPagoMoney):
+class MercadoPagoState(MercadoPagoMoney, SimulatorState):
     """Everything one simulated Mercado Pago seller account holds."""
 
-    def __init__(
-        self,
-        store: SandboxStore,
-        ids: IdGenerator,
-        clock: Callable[[], float],
-        emit: Callable[[Obj], None],
-    ) -> None:
-        self.store = store
-        self.ids = ids
-        self.clock = clock
-        self.emit = emit
+    def __init__(self, simulator: Simulator) -> None:
+        super().__init__(simulator)
         # token -> (test card, cardholder outcome name, saved card id)
         self.tokens: dict[str, tuple[TestCard, str, str | None]] = {}
         self.cards_seen: dict[str, tuple[TestCard, str]] = {}  # saved card id -> card, holder
         self.settled: set[str] = set()  # balance lines already carried to the bank
-        self._next_id = 1_316_000_000 + int(ids.digits(6))
+        self._next_id = 1_316_000_000 + int(self.ids.digits(6))
 
     def now(self) -> str:
         """Mercado Pago's timestamp for now."""

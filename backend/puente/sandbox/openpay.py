@@ -16,8 +16,6 @@ public key ``1010``. ``order_id`` is unique per merchant (``1006``). Test cards 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import json
 from collections.abc import Awaitable, Callable, Mapping
@@ -25,15 +23,20 @@ from decimal import Decimal
 from html import escape
 from typing import Any
 
-import httpx
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from puente.money import format_mxn
 from puente.providers.openpay_webhooks import basic_authorization, openpay_datetime
-from puente.sandbox.core import PendingReference, SandboxError, Simulator, public_url
+from puente.sandbox.auth import authorization_key
+from puente.sandbox.core import (
+    PendingReference,
+    SandboxError,
+    Simulator,
+    public_url,
+    sandbox_factory,
+)
 from puente.sandbox.openpay_money import charge_back, listing, refund, settle
 from puente.sandbox.openpay_objects import OpenpayError, openpay_dumps
 from puente.sandbox.openpay_state import Obj, OpenpayState
@@ -59,6 +62,7 @@ class OpenpaySimulator(Simulator):
 
     name = "openpay"
     webhook_user_agent = "Openpay Webhooks (puente-sandbox)"
+    api_error = OpenpayError
 
     def __init__(self, credentials: Mapping[str, str], webhook_url: str | None, **kwargs: Any):
         merged = {**DEFAULT_OPENPAY_CREDENTIALS, **{k: v for k, v in credentials.items() if v}}
@@ -67,7 +71,7 @@ class OpenpaySimulator(Simulator):
         self.webhook_user = merged["webhook_user"]
         self.webhook_password = merged["webhook_password"].split(",")[0].strip()
         super().__init__(webhook_url=webhook_url, **kwargs)
-        self.state = OpenpayState(self.store, self.ids, self.clock, self.webhooks.enqueue)
+        self.state = OpenpayState(self)
 
     def sign_webhook(self, body: bytes, timestamp: int) -> dict[str, str]:
         # Openpay signs nothing: it sends the webhook's registered user and password.
@@ -80,19 +84,20 @@ class OpenpaySimulator(Simulator):
             self._request_id()
         )
 
+    def error_response(self, exc: Exception) -> Response:
+        assert isinstance(exc, OpenpayError)
+        return _json(exc.body(self._request_id()), exc.http_code)
+
+    def json_response(self, body: Any, status: int = 200) -> Response:
+        return _json(body, status)
+
     def _request_id(self) -> str:
         raw = self.ids.digits(32)
         return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
 
     # -- the API wrapper: merchant, auth, JSON with decimals, errors ---------------------------
     def _authenticate(self, request: Request) -> None:
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        key = ""
-        if scheme.lower() == "basic":
-            try:
-                key = base64.b64decode(value.strip()).decode().partition(":")[0]
-            except (binascii.Error, UnicodeDecodeError):
-                key = ""
+        key = authorization_key(request, bearer=False)
         if key.startswith("pk_"):
             raise OpenpayError(403, 1010, "The public key cannot be used for this request")
         merchant = str(request.path_params.get("merchant", ""))
@@ -121,7 +126,7 @@ class OpenpaySimulator(Simulator):
                 self.state.expire_due()
                 answer = handler(request, params)
             except OpenpayError as exc:
-                return _json(exc.body(self._request_id()), exc.http_code)
+                return self.error_response(exc)
             if answer is None:
                 return Response(status_code=204)
             return _json(answer)
@@ -194,8 +199,14 @@ class OpenpaySimulator(Simulator):
             Route("/barcode/{reference}", self._barcode, methods=["GET"]),
             Route("/paynet-pdf/{merchant}/{reference}", self._voucher, methods=["GET"]),
             Route("/spei-pdf/{merchant}/{id}", self._voucher, methods=["GET"]),
-            Route("/_payments/{id}/chargeback", self._chargeback_endpoint, methods=["POST"]),
-            Route("/_payouts", self._payout_endpoint, methods=["POST"]),
+            Route(
+                "/_payments/{id}/chargeback",
+                self.admin_endpoint(
+                    lambda r: charge_back(s, s.get("charges", arg(r, "id"), "charge"))
+                ),
+                methods=["POST"],
+            ),
+            Route("/_payouts", self.admin_endpoint(lambda r: settle(s)), methods=["POST"]),
         ]
 
     # -- webhook registration (deliveries always go to the sandbox's configured URL) ----------
@@ -321,36 +332,7 @@ class OpenpaySimulator(Simulator):
             "Openpay test payment instructions", rows, action, request.url.path, payable
         )
 
-    async def _chargeback_endpoint(self, request: Request) -> Response:
-        return self._admin_json(
-            lambda: charge_back(
-                self.state, self.state.get("charges", str(request.path_params["id"]), "charge")
-            )
-        )
 
-    async def _payout_endpoint(self, request: Request) -> Response:
-        return self._admin_json(lambda: settle(self.state))
-
-    def _admin_json(self, action: Callable[[], Obj]) -> Response:
-        try:
-            return _json(action())
-        except OpenpayError as exc:
-            return _json(exc.body(self._request_id()), exc.http_code)
-
-
-def create_openpay_sandbox(
-    credentials: Mapping[str, str],
-    webhook_url: str | None,
-    transport: httpx.AsyncBaseTransport | None = None,
-    clock: Callable[[], float] | None = None,
-    **options: Any,
-) -> Starlette:
-    """The Openpay simulator app; ``app.state.simulator`` is its ``OpenpaySimulator``.
-
-    ``options``: ``sleep`` (webhook retry/fault waits), ``seed`` (reproducible ids),
-    ``webhook_retry_delays`` (seconds between delivery attempts).
-    """
-    simulator = OpenpaySimulator(
-        credentials, webhook_url, transport=transport, clock=clock, **options
-    )
-    return simulator.build_app()
+# Options: ``sleep`` (webhook retry/fault waits), ``seed`` (reproducible ids),
+# ``webhook_retry_delays`` (seconds between delivery attempts).
+create_openpay_sandbox = sandbox_factory(OpenpaySimulator)

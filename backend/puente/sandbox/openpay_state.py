@@ -11,7 +11,7 @@ chargebacks, payouts and lists live in ``openpay_money.py``.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +19,7 @@ from clabe import compute_control_digit
 
 from puente.money import ZERO, InvalidAmount, parse_amount
 from puente.providers.openpay_webhooks import MEXICO_CITY, openpay_datetime
-from puente.sandbox.core import IdGenerator, SandboxStore
+from puente.sandbox.core import Simulator, SimulatorState
 from puente.sandbox.openpay_objects import (
     TEST_CARDS,
     TEST_TOKENS,
@@ -48,20 +48,11 @@ def amount_param(value: Any, name: str = "amount") -> Decimal:
     return amount
 
 
-class OpenpayState:
+class OpenpayState(SimulatorState):
     """Everything one simulated Openpay merchant holds."""
 
-    def __init__(
-        self,
-        store: SandboxStore,
-        ids: IdGenerator,
-        clock: Callable[[], float],
-        emit: Callable[[Obj], None],
-    ) -> None:
-        self.store = store
-        self.ids = ids
-        self.clock = clock
-        self.emit = emit
+    def __init__(self, simulator: Simulator) -> None:
+        super().__init__(simulator)
         self.order_ids: dict[str, str] = {}  # order_id -> charge id (merchant-wide)
         self.tokens: dict[str, str] = dict(TEST_TOKENS)  # token -> card number
         self.card_numbers: dict[str, str] = {}  # stored card id -> card number

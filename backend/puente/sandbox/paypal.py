@@ -22,11 +22,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-import httpx
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -36,7 +34,15 @@ from puente.providers.paypal_webhooks import (
     sign_paypal_transmission,
     transmission_message,
 )
-from puente.sandbox.core import IdempotencyCache, IdempotencyConflict, SandboxError, Simulator
+from puente.sandbox.auth import basic_credentials
+from puente.sandbox.core import (
+    IdempotencyCache,
+    IdempotencyConflict,
+    SandboxError,
+    Simulator,
+    sandbox_factory,
+)
+from puente.sandbox.core import public_url as reached_url
 from puente.sandbox.paypal_buyer import buyer_routes
 from puente.sandbox.paypal_objects import PayPalError, paypal_now, signing_identity
 from puente.sandbox.paypal_state import PayPalState
@@ -81,9 +87,7 @@ class PayPalSimulator(Simulator):
         super().__init__(webhook_url=webhook_url, **kwargs)
         self.key, self.certificate_pem = signing_identity()
         self.cert_id = f"CERT-360caa42-fca2a594-{self.ids('', 8).lower()}"
-        self.state = PayPalState(
-            self.store, self.ids, self.clock, self.webhooks.enqueue, lambda: self.public_url
-        )
+        self.state = PayPalState(self, lambda: self.public_url)
         self.idempotency = IdempotencyCache()
         self.tokens: dict[str, float] = {}  # access token -> expiry (unix)
         self.signed: dict[str, bytes] = {}  # event id -> body as delivered
@@ -117,17 +121,11 @@ class PayPalSimulator(Simulator):
     # -- auth, JSON, idempotency -----------------------------------------------------------
     def _learn_url(self, request: Request) -> None:
         if not self._fixed_url:
-            root = request.scope.get("root_path", "")
-            self.public_url = f"{request.url.scheme}://{request.url.netloc}{root}".rstrip("/")
+            self.public_url = reached_url(request)
 
     async def _token_endpoint(self, request: Request) -> Response:
         self._learn_url(request)
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        try:
-            pair = base64.b64decode(value.strip()).decode() if scheme.lower() == "basic" else ""
-        except (binascii.Error, UnicodeDecodeError):
-            pair = ""
-        client_id, _, secret = pair.partition(":")
+        client_id, secret = basic_credentials(request) or ("", "")
         if not (
             hmac.compare_digest(client_id.encode(), self.client_id.encode())
             and hmac.compare_digest(secret.encode(), self.client_secret.encode())
@@ -298,7 +296,7 @@ class PayPalSimulator(Simulator):
             ),
             Route("/v1/notifications/certs/{id}", self._certificate, methods=["GET"]),
             *buyer_routes(self),
-            Route("/_payouts", self._payout_endpoint, methods=["POST"]),
+            Route("/_payouts", self.admin_endpoint(lambda r: self.settle()), methods=["POST"]),
         ]
 
     async def _certificate(self, request: Request) -> Response:
@@ -331,12 +329,6 @@ class PayPalSimulator(Simulator):
                 ok = False
         return {"verification_status": "SUCCESS" if ok else "FAILURE"}
 
-    async def _payout_endpoint(self, request: Request) -> Response:
-        try:
-            return JSONResponse(self.settle())
-        except SandboxError as exc:
-            return JSONResponse({"error": str(exc)}, exc.status)
-
     def settle(self) -> dict[str, Any]:
         try:
             return self.state.withdraw()
@@ -344,19 +336,6 @@ class PayPalSimulator(Simulator):
             raise SandboxError(exc.description, 409) from None
 
 
-def create_paypal_sandbox(
-    credentials: Mapping[str, str],
-    webhook_url: str | None,
-    transport: httpx.AsyncBaseTransport | None = None,
-    clock: Callable[[], float] | None = None,
-    **options: Any,
-) -> Starlette:
-    """The PayPal simulator app; ``app.state.simulator`` is its ``PayPalSimulator``.
-
-    ``options``: ``public_url`` (where cert and approval links point; learned from requests
-    when not given), ``sleep``, ``seed``, ``webhook_retry_delays``.
-    """
-    simulator = PayPalSimulator(
-        credentials, webhook_url, transport=transport, clock=clock, **options
-    )
-    return simulator.build_app()
+# Options: ``public_url`` (where cert and approval links point; learned from requests when
+# not given), ``sleep``, ``seed``, ``webhook_retry_delays``.
+create_paypal_sandbox = sandbox_factory(PayPalSimulator)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from puente.money import parse_amount
-from puente.sandbox.core import IdGenerator, SandboxStore
+from puente.sandbox.core import Simulator, SimulatorState
 from puente.sandbox.paypal_money import MERCHANT_ID, PayPalMoney
 from puente.sandbox.paypal_objects import (
     REJECTION_TRIGGERS,
@@ -30,21 +30,11 @@ Obj = dict[str, Any]
 _TEST_CARD = {"last_digits": "1881", "brand": "VISA", "type": "CREDIT", "expiry": "2030-11"}
 
 
-class PayPalState(PayPalMoney):
+class PayPalState(PayPalMoney, SimulatorState):
     """Everything one simulated PayPal business account holds."""
 
-    def __init__(
-        self,
-        store: SandboxStore,
-        ids: IdGenerator,
-        clock: Callable[[], float],
-        emit: Callable[[Obj], None],
-        base: Callable[[], str],
-    ) -> None:
-        self.store = store
-        self.ids = ids
-        self.clock = clock
-        self.emit = emit
+    def __init__(self, simulator: Simulator, base: Callable[[], str]) -> None:
+        super().__init__(simulator)
         self.base = base
         self.lines: list[Obj] = []  # reporting transactions, oldest first
         self.withdrawn: set[str] = set()

@@ -28,8 +28,6 @@ from decimal import Decimal
 from html import escape
 from typing import Any
 
-import httpx
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -45,7 +43,7 @@ from puente.providers.stp_firma import (
 )
 from puente.providers.stp_mapping import wire_amount
 from puente.providers.stp_webhooks import stp_basic_auth
-from puente.sandbox.core import PendingReference, SandboxError, Simulator
+from puente.sandbox.core import PendingReference, SandboxError, Simulator, sandbox_factory
 from puente.sandbox.pages import html_page
 from puente.sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
 from puente.sandbox.stp_state import MANDATORY, RETURN_CLABE, StpError, StpState, public_row
@@ -88,10 +86,7 @@ class StpSimulator(Simulator):
         self.callback_header = merged.get("webhook_secret_header") or "Authorization"
         super().__init__(webhook_url=webhook_url, **kwargs)
         self.state = StpState(
-            self.store,
-            self.ids,
-            self.clock,
-            self.webhooks.enqueue,
+            self,
             empresa=self.empresa,
             cuenta=self.cuenta,
             balance=balance,
@@ -287,14 +282,4 @@ class StpSimulator(Simulator):
         return JSONResponse({**shown, "monto": str(reference["_monto"])}, 201)
 
 
-def create_stp_sandbox(
-    credentials: Mapping[str, str],
-    webhook_url: str | None,
-    transport: httpx.AsyncBaseTransport | None = None,
-    clock: Callable[[], float] | None = None,
-    **options: Any,
-) -> Starlette:
-    """The STP simulator as an ASGI app (``app.state.simulator`` is the ``StpSimulator``)."""
-    return StpSimulator(
-        credentials, webhook_url, transport=transport, clock=clock, **options
-    ).build_app()
+create_stp_sandbox = sandbox_factory(StpSimulator)

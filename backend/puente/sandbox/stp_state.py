@@ -12,7 +12,7 @@ comes from ``stp_mapping.wire_amount``, the connector's own converter.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -21,7 +21,7 @@ import clabe as clabe_lib
 
 from puente.money import parse_amount
 from puente.providers.stp_mapping import fecha_operacion, wire_amount
-from puente.sandbox.core import IdGenerator, SandboxError, SandboxStore
+from puente.sandbox.core import SandboxError, Simulator, SimulatorState
 
 __all__ = ["RETURN_CLABE", "StpError", "StpState", "public_row"]
 
@@ -59,15 +59,12 @@ class StpError(Exception):
         return {"resultado": {"descripcionError": self.message, "id": self.code}}
 
 
-class StpState:
+class StpState(SimulatorState):
     """One empresa at STP: its CLABE, its balance, its orders and abonos."""
 
     def __init__(
         self,
-        store: SandboxStore,
-        ids: IdGenerator,
-        clock: Callable[[], float],
-        enqueue: Callable[[Mapping[str, Any]], None],
+        simulator: Simulator,
         *,
         empresa: str,
         cuenta: str,
@@ -75,7 +72,7 @@ class StpState:
         return_clabes: frozenset[str],
         settle_after: float | None,
     ) -> None:
-        self.store, self.ids, self.clock, self.enqueue = store, ids, clock, enqueue
+        super().__init__(simulator)
         self.empresa, self.cuenta = empresa, cuenta
         self.balance = balance  # liquidated money; pending orders are "cargos pendientes"
         self.return_clabes = return_clabes
@@ -186,7 +183,7 @@ class StpState:
         else:
             order["estado"], callback = "LQ", "Exito"
             self.balance -= order["_monto"]
-        self.enqueue(
+        self.emit(
             {
                 "id": order["id"],
                 "empresa": self.empresa,
@@ -265,7 +262,7 @@ class StpState:
         }
         self.balance += monto
         self.store.put("abonos", {**abono, "estado": "LQ", "_monto": monto})
-        self.enqueue(abono)
+        self.emit(abono)
         return abono
 
     def expire_abono(self, reference_id: str) -> None:

@@ -12,8 +12,6 @@ work as ``pm_card_*``. Simulator-only: ``/_hosted/oxxo/{pi}`` and ``/_hosted/spe
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -21,8 +19,6 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
-import httpx
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -30,6 +26,7 @@ from starlette.routing import BaseRoute, Route
 from puente.money import format_mxn, from_centavos, to_centavos
 from puente.providers.forms import FormDecodeError, decode_form
 from puente.providers.stripe_webhooks import stripe_signature_header
+from puente.sandbox.auth import authorization_key
 from puente.sandbox.core import (
     IdempotencyCache,
     IdempotencyConflict,
@@ -38,6 +35,7 @@ from puente.sandbox.core import (
     SavedResponse,
     Simulator,
     public_url,
+    sandbox_factory,
 )
 from puente.sandbox.faults import route_path
 from puente.sandbox.pages import html_page, instructions_page
@@ -78,6 +76,7 @@ class StripeSimulator(Simulator):
 
     name = "stripe"
     webhook_user_agent = "Stripe/1.0 (+https://stripe.com/docs/webhooks)"
+    api_error = StripeError
 
     def __init__(self, credentials: Mapping[str, str], webhook_url: str | None, **kwargs: Any):
         merged = {**DEFAULT_STRIPE_CREDENTIALS, **{k: v for k, v in credentials.items() if v}}
@@ -86,7 +85,7 @@ class StripeSimulator(Simulator):
         self.secret_key = merged["secret_key"]
         self.webhook_secret = merged["webhook_secret"].split(",")[0].strip()
         super().__init__(webhook_url=webhook_url, **kwargs)
-        self.state = StripeState(self.store, self.ids, self.clock, self.webhooks.enqueue)
+        self.state = StripeState(self)
         self.idempotency = IdempotencyCache()
 
     def sign_webhook(self, body: bytes, timestamp: int) -> dict[str, str]:
@@ -102,17 +101,13 @@ class StripeSimulator(Simulator):
             ).body()
         return {"error": {"message": "An unknown error occurred", "type": "api_error"}}
 
+    def error_response(self, exc: Exception) -> Response:
+        assert isinstance(exc, StripeError)
+        return JSONResponse(exc.body(), exc.status)
+
     # -- the API wrapper: auth, params, idempotency, expand, errors ----------------------------
     def _authenticate(self, request: Request) -> None:
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        key = ""
-        if scheme.lower() == "bearer":
-            key = value.strip()
-        elif scheme.lower() == "basic":
-            try:
-                key = base64.b64decode(value.strip()).decode().partition(":")[0]
-            except (binascii.Error, UnicodeDecodeError):
-                key = ""
+        key = authorization_key(request)
         if not key:
             raise StripeError(401, NO_KEY)
         if not hmac.compare_digest(key.encode(), self.secret_key.encode()):
@@ -260,8 +255,14 @@ class StripeSimulator(Simulator):
             ),
             Route("/_hosted/oxxo/{id}", self._hosted_page, methods=["GET"]),
             Route("/_hosted/spei/{id}", self._hosted_page, methods=["GET"]),
-            Route("/_payments/{id}/dispute", self._dispute_endpoint, methods=["POST"]),
-            Route("/_payouts", self._payout_endpoint, methods=["POST"]),
+            Route(
+                "/_payments/{id}/dispute",
+                self.admin_endpoint(
+                    lambda r: create_dispute(s, s.get("payment_intents", pid(r), "payment_intent"))
+                ),
+                methods=["POST"],
+            ),
+            Route("/_payouts", self.admin_endpoint(lambda r: create_payout(s)), methods=["POST"]),
         ]
 
     def _cash_balance(self, request: Request, params: dict[str, Any]) -> Obj:
@@ -386,37 +387,7 @@ class StripeSimulator(Simulator):
         payable = pi["status"] == "requires_action"
         return instructions_page("Stripe test payment instructions", rows, action, here, payable)
 
-    async def _dispute_endpoint(self, request: Request) -> Response:
-        return self._admin_json(
-            lambda: create_dispute(
-                self.state,
-                self.state.get("payment_intents", request.path_params["id"], "payment_intent"),
-            )
-        )
 
-    async def _payout_endpoint(self, request: Request) -> Response:
-        return self._admin_json(lambda: create_payout(self.state))
-
-    def _admin_json(self, action: Callable[[], Obj]) -> Response:
-        try:
-            return JSONResponse(action())
-        except StripeError as exc:
-            return JSONResponse(exc.body(), exc.status)
-
-
-def create_stripe_sandbox(
-    credentials: Mapping[str, str],
-    webhook_url: str | None,
-    transport: httpx.AsyncBaseTransport | None = None,
-    clock: Callable[[], float] | None = None,
-    **options: Any,
-) -> Starlette:
-    """The Stripe simulator app; ``app.state.simulator`` is its ``StripeSimulator``.
-
-    ``options``: ``sleep`` (webhook retry/fault waits), ``seed`` (reproducible ids),
-    ``webhook_retry_delays`` (seconds between delivery attempts).
-    """
-    simulator = StripeSimulator(
-        credentials, webhook_url, transport=transport, clock=clock, **options
-    )
-    return simulator.build_app()
+# Options: ``sleep`` (webhook retry/fault waits), ``seed`` (reproducible ids),
+# ``webhook_retry_delays`` (seconds between delivery attempts).
+create_stripe_sandbox = sandbox_factory(StripeSimulator)

@@ -8,10 +8,10 @@ payouts, lists) live in ``stripe_money.py``; this module is what creates payment
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from puente.sandbox.core import IdGenerator, SandboxStore
+from puente.sandbox.core import Simulator, SimulatorState
 from puente.sandbox.stripe_checkout import redeem_token
 from puente.sandbox.stripe_funding import confirm_bank_transfer, confirm_oxxo
 from puente.sandbox.stripe_objects import (
@@ -54,20 +54,11 @@ def _true(value: Any) -> bool:
     return str(value).lower() == "true"
 
 
-class StripeState:
+class StripeState(SimulatorState):
     """Everything one simulated Stripe account holds."""
 
-    def __init__(
-        self,
-        store: SandboxStore,
-        ids: IdGenerator,
-        clock: Callable[[], float],
-        emit: Callable[[Obj], None],
-    ) -> None:
-        self.store = store
-        self.ids = ids
-        self.clock = clock
-        self.emit = emit
+    def __init__(self, simulator: Simulator) -> None:
+        super().__init__(simulator)
         self.cash: dict[str, int] = {}  # customer -> cash balance (centavos)
         self.clabes: dict[str, str] = {}  # customer -> virtual CLABE
         self.cards: dict[str, str] = {}  # payment method -> TEST_CARDS key
