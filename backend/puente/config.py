@@ -174,8 +174,12 @@ def development_settings(base: Settings, state_dir: Path) -> Settings:
     if "encryption_keys" not in stored:
         raw = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
         stored["encryption_keys"] = f"dev1:{raw}"
-    path.write_text("".join(f"{k}={v}\n" for k, v in sorted(stored.items())))
-    path.chmod(0o600)
+    # Created owner-only: writing first and chmod-ing after leaves the secrets readable
+    # by anyone on the machine for a moment (umask 022).
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("".join(f"{k}={v}\n" for k, v in sorted(stored.items())))
+    path.chmod(0o600)  # a file left by an older version keeps its mode otherwise
     return replace(
         base,
         secret_key=base.secret_key or stored["secret_key"],

@@ -49,11 +49,16 @@ def parse_amount(value: object, *, allow_negative: bool = False) -> Decimal:
         raise InvalidAmount(f"{type(value).__name__} is not an amount")
     if not amount.is_finite():
         raise InvalidAmount("amount must be a finite number")
-    if amount != amount.quantize(CENT, rounding=ROUND_HALF_UP):
+    try:
+        exact = amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    except InvalidOperation:
+        # More digits than the decimal context holds ("1e30"): junk, not a 500.
+        raise InvalidAmount("amount is too large") from None
+    if amount != exact:
         raise InvalidAmount("amount has more than two decimals (centavos)")
     if amount < 0 and not allow_negative:
         raise InvalidAmount("amount must not be negative")
-    return amount.quantize(CENT)
+    return exact
 
 
 def round_centavos(value: Decimal) -> Decimal:

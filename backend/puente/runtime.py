@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 
 from puente.config import Settings
 from puente.events.bus import EventBus, InMemoryBus, create_bus
+from puente.security._clock import require_aware
 from puente.security.crypto import FieldCipher, derive_index_key
 from puente.security.passwords import DEFAULT_POLICY, PasswordPolicy
 
-__all__ = ["MEXICO_CITY", "Runtime", "utcnow"]
+__all__ = ["MEXICO_CITY", "Runtime", "mexico_city_date", "utcnow"]
 
 # Due dates, "today" and receipts are in Mexico City time: a payment at 23:30 on the
 # due date is on time for the borrower even though it is already tomorrow in UTC.
@@ -21,6 +22,11 @@ MEXICO_CITY = ZoneInfo("America/Mexico_City")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def mexico_city_date(moment: datetime) -> date:
+    """The calendar day ``moment`` falls on in Mexico City (the day loans are due on)."""
+    return moment.astimezone(MEXICO_CITY).date()
 
 
 @dataclass(slots=True)
@@ -54,8 +60,14 @@ class Runtime:
         )
 
     def now(self) -> datetime:
-        return self.clock()
+        """The clock's time in UTC.
+
+        Services bind it in filters (``expires_at__gt=now``) and SQLite compares stored
+        datetimes as text, so a clock in another zone would compare wrongly; a naive one
+        is refused outright.
+        """
+        return require_aware(self.clock(), "clock()").astimezone(UTC)
 
     def today(self) -> date:
         """Today in Mexico City, the calendar loans are due on."""
-        return self.clock().astimezone(MEXICO_CITY).date()
+        return mexico_city_date(self.clock())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 
@@ -26,7 +25,6 @@ __all__ = [
     "account_balance",
     "entry_lines",
     "get_account",
-    "installment_activity",
     "loan_account_balances",
     "post_entry",
     "reverse_entry",
@@ -190,44 +188,4 @@ async def loan_account_balances(
         result[row["account__loan_id"]][account_type] = (
             -total if account_type in CREDIT_NORMAL else total
         )
-    return result
-
-
-PAYMENT_KINDS = frozenset({JournalKind.PAYMENT, JournalKind.REFUND, JournalKind.CHARGEBACK})
-
-
-async def installment_activity(
-    loan_ids: Sequence[int], conn: BaseDBAsyncClient | None = None
-) -> dict[int, dict[int, dict[str, dict[str, int]]]]:
-    """Per loan and installment number, centavos per component in three buckets.
-
-    ``billed``: what billing entries made receivable (the contract falling due);
-    ``charged``: other charges (moratorium interest, late fees);
-    ``paid``: payments net of their refunds and chargebacks (which post the opposite).
-    """
-    result: dict[int, dict[int, dict[str, dict[str, int]]]] = {
-        loan_id: defaultdict(lambda: {"billed": {}, "charged": {}, "paid": {}})
-        for loan_id in loan_ids
-    }
-    if not loan_ids:
-        return result
-    rows = (
-        await Posting.filter(account__loan_id__in=list(loan_ids), installment_number__isnull=False)
-        .using_db(conn)
-        .annotate(total=Sum("amount_centavos"))
-        .group_by("account__loan_id", "installment_number", "component", "entry__kind")
-        .values("account__loan_id", "installment_number", "component", "entry__kind", "total")
-    )
-    for row in rows:
-        bucket = result[row["account__loan_id"]][row["installment_number"]]
-        component = row["component"] or "unknown"
-        total = int(row["total"] or 0)
-        kind = JournalKind(row["entry__kind"])
-        if kind in PAYMENT_KINDS:
-            side, amount = "paid", -total
-        elif kind is JournalKind.BILLING:
-            side, amount = "billed", total
-        else:
-            side, amount = "charged", total
-        bucket[side][component] = bucket[side].get(component, 0) + amount
     return result

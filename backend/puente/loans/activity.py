@@ -25,6 +25,7 @@ __all__ = [
     "InstallmentActivity",
     "activity_rows",
     "fold_activity",
+    "stored_date",
 ]
 
 PAYMENT_KINDS = frozenset({JournalKind.PAYMENT, JournalKind.REFUND, JournalKind.CHARGEBACK})
@@ -89,7 +90,7 @@ async def activity_rows(
                 component=row["component"] or "unknown",
                 kind=JournalKind(row["entry__kind"]),
                 centavos=int(row["total"] or 0),
-                effective_date=_as_date(row.get("entry__effective_date")),
+                effective_date=stored_date(row.get("entry__effective_date")),
             )
         )
     return result
@@ -109,7 +110,8 @@ def fold_activity(
     return result
 
 
-def _as_date(value: object) -> date | None:
+def stored_date(value: object) -> date | None:
+    """A date column as read back from any backend (SQLite hands dates back as text)."""
     if value is None or isinstance(value, date):
         return value
-    return date.fromisoformat(str(value)[:10])  # SQLite hands dates back as text
+    return date.fromisoformat(str(value)[:10])

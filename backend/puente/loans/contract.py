@@ -32,6 +32,7 @@ __all__ = [
     "LoanContract",
     "billing_key",
     "current_rows",
+    "installment_records",
     "load_contract",
     "loan_terms",
     "replace_future_rows",
@@ -81,6 +82,25 @@ async def load_contract(loan: Loan, conn: BaseDBAsyncClient | None = None) -> Lo
     return LoanContract(loan=loan, rows=rows, states=states, activity=dated, periods=periods)
 
 
+def installment_records(
+    loan_id: int, rows: Sequence[ScheduleRow], *, version: int = 1
+) -> list[Installment]:
+    """Unsaved contract rows for schedule rows (version 1 at origination)."""
+    return [
+        Installment(
+            loan_id=loan_id,
+            number=row.number,
+            due_date=row.due_date,
+            principal_centavos=to_centavos(row.principal),
+            interest_centavos=to_centavos(row.interest),
+            vat_centavos=to_centavos(row.vat),
+            total_centavos=to_centavos(row.total),
+            version=version,
+        )
+        for row in rows
+    ]
+
+
 async def replace_future_rows(
     loan: Loan,
     superseded: Sequence[int],
@@ -107,19 +127,6 @@ async def replace_future_rows(
         )
     if new_rows:
         await Installment.bulk_create(
-            [
-                Installment(
-                    loan_id=loan.id,
-                    number=row.number,
-                    due_date=row.due_date,
-                    principal_centavos=to_centavos(row.principal),
-                    interest_centavos=to_centavos(row.interest),
-                    vat_centavos=to_centavos(row.vat),
-                    total_centavos=to_centavos(row.total),
-                    version=version,
-                )
-                for row in new_rows
-            ],
-            using_db=conn,
+            installment_records(loan.id, new_rows, version=version), using_db=conn
         )
     return version

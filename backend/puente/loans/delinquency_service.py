@@ -21,13 +21,14 @@ from tortoise.transactions import in_transaction
 from puente.enums import JournalKind, LoanStatus
 from puente.ledger.models import JournalEntry
 from puente.ledger.posting import AlreadyPosted, post_entry
+from puente.loans.activity import stored_date
 from puente.loans.contract import LoanContract, load_contract
 from puente.loans.engine import MEXICO_BANKS, Accrual, Charge, MoratoriumPolicy, accrue
 from puente.loans.engine.delinquency import grace_end
 from puente.loans.lifecycle import OPEN_STATUSES
 from puente.loans.models import Loan, LoanProduct
 from puente.loans.postings import charge_lines
-from puente.money import ZERO, from_centavos
+from puente.money import from_centavos
 from puente.tuition.service import charge_recargos
 
 __all__ = [
@@ -65,10 +66,7 @@ async def last_accrued_day(loan_id: int, conn: BaseDBAsyncClient | None) -> date
         .annotate(last=Max("effective_date"))
         .values("last")
     )
-    value = rows[0]["last"] if rows else None
-    if value is None or isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
+    return stored_date(rows[0]["last"] if rows else None)
 
 
 def pending_accruals(
@@ -143,11 +141,6 @@ async def post_charges(loan: Loan, accruals: Sequence[Accrual], *, conn: BaseDBA
             except AlreadyPosted:
                 continue
     return posted
-
-
-def total_of(accruals: Sequence[Accrual]) -> Decimal:
-    """Sum of every charge in ``accruals``."""
-    return sum((accrual.total for accrual in accruals), ZERO)
 
 
 async def accrue_all(day: date) -> int:

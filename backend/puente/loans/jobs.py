@@ -11,7 +11,7 @@ import asyncio
 import logging
 import sys
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 from puente.loans.delinquency_service import accrue_loan
@@ -69,10 +69,10 @@ def cmd_daily(args: argparse.Namespace) -> int:
     """``puente jobs daily [--date YYYY-MM-DD]`` (default: today in Mexico City)."""
     from puente.config import load_settings
     from puente.db import open_database
-    from puente.runtime import MEXICO_CITY
+    from puente.runtime import mexico_city_date, utcnow
 
     try:
-        day = date.fromisoformat(args.date) if args.date else datetime.now(MEXICO_CITY).date()
+        day = date.fromisoformat(args.date) if args.date else mexico_city_date(utcnow())
     except ValueError:
         print(f"puente jobs daily: --date must be YYYY-MM-DD, got {args.date!r}", file=sys.stderr)
         return 2

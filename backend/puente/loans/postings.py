@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from puente.enums import LedgerAccountType as T
 from puente.enums import ProviderName
-from puente.ledger.entries import AccountRef, Line
+from puente.ledger.entries import AccountRef, Line, reversal_lines
 from puente.loans.engine import AllocationLine, Charge, Component
 from puente.money import to_centavos
 
@@ -102,7 +102,4 @@ def charge_lines(institution_id: int, loan_id: int, charges: Iterable[Charge]) -
 def reduction_lines(institution_id: int, loan_id: int, charges: Iterable[Charge]) -> list[Line]:
     """The opposite of ``charge_lines``: an amount the borrower no longer owes (a pronto-pago
     discount, interest not earned on payoff). Income (or uncollected IVA) goes down with it."""
-    return [
-        Line(line.account, -line.centavos, line.installment_number, line.component)
-        for line in charge_lines(institution_id, loan_id, charges)
-    ]
+    return reversal_lines(charge_lines(institution_id, loan_id, charges))

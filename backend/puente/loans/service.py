@@ -20,7 +20,13 @@ from puente.enums import LedgerAccountType as T
 from puente.ledger.entries import AccountRef, Line
 from puente.ledger.models import JournalEntry
 from puente.ledger.posting import AlreadyPosted, loan_account_balances, post_entry
-from puente.loans.contract import billing_key, current_rows, load_contract, loan_terms
+from puente.loans.contract import (
+    billing_key,
+    current_rows,
+    installment_records,
+    load_contract,
+    loan_terms,
+)
 from puente.loans.delinquency_service import accrue_loan
 from puente.loans.engine import (
     Charge,
@@ -101,21 +107,7 @@ async def originate_loan(
         draft.opening_fee_vat_centavos = to_centavos(schedule.opening_fee_vat)
         draft.cat = cat_for_schedule(schedule)
         await draft.save(using_db=tx)
-        await Installment.bulk_create(
-            [
-                Installment(
-                    loan_id=draft.id,
-                    number=row.number,
-                    due_date=row.due_date,
-                    principal_centavos=to_centavos(row.principal),
-                    interest_centavos=to_centavos(row.interest),
-                    vat_centavos=to_centavos(row.vat),
-                    total_centavos=to_centavos(row.total),
-                )
-                for row in schedule.rows
-            ],
-            using_db=tx,
-        )
+        await Installment.bulk_create(installment_records(draft.id, schedule.rows), using_db=tx)
         await record_audit(
             "loan.originated",
             actor_id=actor_id,

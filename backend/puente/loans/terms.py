@@ -17,7 +17,7 @@ from puente.loans.engine import (
 )
 from puente.loans.engine.schedule import Period, contractual_periods
 from puente.loans.models import Loan
-from puente.money import ZERO
+from puente.money import ZERO, from_centavos
 
 __all__ = ["OPEN_STATUSES", "contract_periods", "loan_terms"]
 
@@ -30,7 +30,7 @@ def loan_terms(
 ) -> LoanTerms:
     """The engine's view of a loan's frozen terms (``term_count`` to extend the calendar)."""
     return LoanTerms(
-        principal=Decimal(loan.principal_centavos) / 100,
+        principal=from_centavos(loan.principal_centavos),
         annual_rate=Decimal(loan.annual_rate),
         term_count=term_count or loan.term_count,
         start_date=loan.start_date,

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from puente.loans.engine.allocation import (
     Allocation,
@@ -27,7 +27,7 @@ from puente.loans.engine.allocation import (
 )
 from puente.loans.engine.calendar import add_months, days_in_month
 from puente.loans.engine.installments import Component, InstallmentState
-from puente.money import CENT, ZERO
+from puente.money import CENT, ZERO, round_centavos
 
 __all__ = [
     "ENROLMENT",
@@ -144,21 +144,23 @@ def amount_due_on(plan: TuitionPlan, number: int, on: date) -> TuitionCharge:
     due = plan.due_date(number)
     if number == ENROLMENT:
         price = plan.enrolment_fee
-        beca = _cents(price * plan.scholarship_rate) if plan.scholarship_on_enrolment else ZERO
+        beca = (
+            round_centavos(price * plan.scholarship_rate) if plan.scholarship_on_enrolment else ZERO
+        )
         discount = surcharge = ZERO
     else:
         price = plan.monthly_amount
-        beca = _cents(price * plan.scholarship_rate)
+        beca = round_centavos(price * plan.scholarship_rate)
         after_beca = price - beca
         discount = ZERO
         if plan.early_discount_day is not None and on <= _discount_deadline(due, plan):
-            discount = _cents(after_beca * plan.early_discount_rate)
+            discount = round_centavos(after_beca * plan.early_discount_rate)
         surcharge = ZERO
         if on > due + timedelta(days=plan.surcharge_grace_days):
-            surcharge = plan.surcharge_amount + _cents(after_beca * plan.surcharge_rate)
+            surcharge = plan.surcharge_amount + round_centavos(after_beca * plan.surcharge_rate)
     amount = price - beca - discount
-    vat = _cents(amount * plan.vat_rate)
-    surcharge_vat = _cents(surcharge * plan.vat_rate)
+    vat = round_centavos(amount * plan.vat_rate)
+    surcharge_vat = round_centavos(surcharge * plan.vat_rate)
     return TuitionCharge(
         number=number,
         on=on,
@@ -228,7 +230,3 @@ def _is_amount(value: object) -> bool:
         and value >= 0
         and value == value.quantize(CENT)
     )
-
-
-def _cents(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)

@@ -78,8 +78,8 @@ async def enrol_in_plan(
             using_db=tx,
         )
         rows = []
-        for number in range(count + 1):
-            due = plan.enrolment_due_date if number == 0 else plan.due_dates[number - 1]
+        for number in plan.installment_numbers:
+            due = plan.due_date(number)
             charge = amount_due_on(plan, number, due)
             base = charge.list_price - charge.scholarship
             rows.append(

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from enum import StrEnum
 
 from puente.loans.engine.installments import (
@@ -26,7 +26,7 @@ from puente.loans.engine.installments import (
     current_installment,
     installments_after,
 )
-from puente.money import CENT, ZERO, InvalidAmount
+from puente.money import CENT, ZERO, InvalidAmount, round_centavos
 
 __all__ = [
     "DEFAULT_PRELACION",
@@ -254,7 +254,7 @@ def _pay_unit(
     # The base's share is a function of the cumulative amount paid on the pair (not of this
     # payment alone), so any split of the same total lands on the same centavos.
     cumulative = base_paid + vat_paid + take
-    share = (cumulative * base_due / (base_due + vat_due)).quantize(CENT, rounding=ROUND_HALF_UP)
+    share = round_centavos(cumulative * base_due / (base_due + vat_due))
     low = max(base_paid, cumulative - vat_due)
     high = min(base_due, base_paid + take)
     base_amount = min(max(share, low), high) - base_paid

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from enum import StrEnum
 
 from puente.loans.engine.calendar import BusinessCalendar
 from puente.loans.engine.installments import Charge, Component, InstallmentState
-from puente.money import CENT, ZERO, InvalidAmount
+from puente.money import CENT, ZERO, InvalidAmount, round_centavos
 
 __all__ = [
     "Accrual",
@@ -154,17 +154,17 @@ def accrue(
         number = state.number
         if day == first_late_day and policy.late_fee > 0:
             charges.append(Charge(number, Component.FEE, policy.late_fee))
-            fee_vat = _cents(policy.late_fee * fee_vat_rate)
+            fee_vat = round_centavos(policy.late_fee * fee_vat_rate)
             if fee_vat > 0:
                 charges.append(Charge(number, Component.FEE_VAT, fee_vat))
         base = state.outstanding(Component.PRINCIPAL)
         if policy.base is MoratoriumBase.OVERDUE_PRINCIPAL_AND_INTEREST:
             base += state.outstanding(Component.INTEREST)
         # Rounded per day and installment, half-up: the daily accrual a statement can show.
-        interest = _cents(base * daily_rate)
+        interest = round_centavos(base * daily_rate)
         if interest > 0:
             charges.append(Charge(number, Component.LATE_INTEREST, interest))
-            vat = _cents(interest * policy.vat_rate)
+            vat = round_centavos(interest * policy.vat_rate)
             if vat > 0:
                 charges.append(Charge(number, Component.LATE_INTEREST_VAT, vat))
     return Accrual(day, tuple(charges))
@@ -188,7 +188,3 @@ def accrue_range(
             accruals.append(accrual)
         day += _ONE_DAY
     return tuple(accruals)
-
-
-def _cents(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)

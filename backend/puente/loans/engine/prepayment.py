@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from puente.loans.engine.allocation import (
     AllocationError,
@@ -28,7 +28,7 @@ from puente.loans.engine.installments import (
 )
 from puente.loans.engine.schedule import Period, ScheduleRow, amortize, level_amount
 from puente.loans.engine.terms import AmortizationMethod, LoanTerms
-from puente.money import CENT, ZERO
+from puente.money import CENT, ZERO, round_centavos
 
 __all__ = ["PAYOFF_PRELACION", "Payoff", "Reamortization", "payoff_amount", "reamortize"]
 
@@ -197,6 +197,6 @@ def _earned_interest(
         return ZERO, ZERO
     # mexico.md §2.1: interest only for elapsed time, never in advance.
     fraction = Decimal((as_of - start).days) / (end - start).days
-    interest = (interest_due * fraction).quantize(CENT, rounding=ROUND_HALF_UP)
+    interest = round_centavos(interest_due * fraction)
     rate = vat_due / interest_due if vat_rate is None else vat_rate
-    return interest, (interest * rate).quantize(CENT, rounding=ROUND_HALF_UP)
+    return interest, round_centavos(interest * rate)

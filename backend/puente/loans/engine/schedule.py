@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from puente.loans.engine.calendar import add_months, days_in_month
 from puente.loans.engine.terms import AmortizationMethod, DayCount, LoanTerms, Periodicity
-from puente.money import CENT, ZERO
+from puente.money import CENT, ZERO, round_centavos
 
 __all__ = [
     "Period",
@@ -102,7 +102,7 @@ def level_amount(terms: LoanTerms, balance: Decimal, count: int) -> Decimal:
     """What the method keeps level over ``count`` periods: FRENCH the installment (with IVA
     when embedded, else before IVA), GERMAN the principal part."""
     if terms.method is AmortizationMethod.GERMAN:
-        return (balance / count).quantize(CENT, rounding=ROUND_HALF_UP)
+        return round_centavos(balance / count)
     rate = terms.periodic_rate
     if terms.embeds_vat:
         # mexico.md §2.1: a level total including IVA solves the PMT with r·(1+IVA).
@@ -111,7 +111,7 @@ def level_amount(terms: LoanTerms, balance: Decimal, count: int) -> Decimal:
         payment = balance / count
     else:
         payment = balance * rate / (1 - (1 + rate) ** -count)
-    return payment.quantize(CENT, rounding=ROUND_HALF_UP)
+    return round_centavos(payment)
 
 
 def amortize(
@@ -131,7 +131,8 @@ def amortize(
     embeds = terms.embeds_vat
     vat_rate = terms.vat_rate
     factors = _interest_factors(terms, periods)
-    quantize = Decimal.quantize  # bound once: this loop is the engine's hot path
+    # round_centavos inlined (same half-up rounding), bound once: this loop is the hot path.
+    quantize = Decimal.quantize
     rows: list[ScheduleRow] = []
     remaining = len(periods)
     for (number, start, end, due), factor in zip(periods, factors, strict=True):
