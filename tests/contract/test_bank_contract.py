@@ -386,11 +386,16 @@ async def test_circuit_opens_on_an_outage_and_half_opens_to_probe(
         assert connector.http.breaker.state is CircuitState.CLOSED
 
 
+# Only banks that authenticate with OAuth2 tokens; STP signs each request and has none.
+OAUTH_CASES = [case for case in BANK_CASES if case.uses_oauth]
+
+
+@pytest.mark.parametrize(
+    "bank_harness", OAUTH_CASES, ids=[case.name for case in OAUTH_CASES], indirect=True
+)
 async def test_token_is_refreshed_on_expiry_and_after_revocation(
     bank_harness: BankHarness,
 ) -> None:
-    if not bank_harness.case.uses_oauth:
-        pytest.skip(f"{bank_harness.case.name} signs each request; it has no tokens")
     async with bank_harness.connector() as connector:
         await connector.get_balance()
         await connector.get_balance()

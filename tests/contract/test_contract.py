@@ -20,6 +20,7 @@ from puente.providers.base import (
     InvalidRequest,
     InvalidSignature,
     MalformedWebhook,
+    NotSupported,
     PaymentDeclined,
     PaymentMethod,
     PaymentStatus,
@@ -275,14 +276,18 @@ async def test_bad_credentials_are_an_authentication_error(harness: Harness) -> 
         assert secret not in repr(error.raw)
 
 
-async def test_spei_reference_paid_from_the_sandbox(harness: Harness) -> None:
+async def test_spei_reference_paid_from_the_sandbox_or_refused(harness: Harness) -> None:
     async with harness.connector() as connector:
-        if PaymentMethod.SPEI not in connector.methods:
-            pytest.skip(f"{harness.case.name} has no SPEI")
         payer = CustomerInfo(name="Ana López", email="ana@example.mx", external_id="stu_1")
         request = ReferenceRequest(
             amount=Decimal("1200.00"), idempotency_key="spei-1", customer=payer
         )
+        if PaymentMethod.SPEI not in connector.methods:
+            # A gateway without SPEI (PayPal) must say so, not half-create a reference.
+            with pytest.raises(NotSupported):
+                await connector.create_spei_reference(request)
+            assert harness.simulator.pending_references() == []
+            return
         payment = await connector.create_spei_reference(request)
         assert payment.status is PaymentStatus.REQUIRES_ACTION
         assert payment.method is PaymentMethod.SPEI
@@ -299,14 +304,17 @@ async def test_spei_reference_paid_from_the_sandbox(harness: Harness) -> None:
     assert (EventKind.PAYMENT_SUCCEEDED, payment.provider_id) in kinds
 
 
-async def test_cash_reference_paid_or_expired(harness: Harness) -> None:
+async def test_cash_reference_paid_expired_or_refused(harness: Harness) -> None:
     async with harness.connector() as connector:
-        if PaymentMethod.CASH not in connector.methods:
-            pytest.skip(f"{harness.case.name} has no cash references")
         payer = CustomerInfo(name="Luis Pérez", email="luis@example.mx")
-        paid_ref = await connector.create_cash_reference(
-            ReferenceRequest(amount=Decimal("500.00"), idempotency_key="cash-1", customer=payer)
-        )
+        first = ReferenceRequest(amount=Decimal("500.00"), idempotency_key="cash-1", customer=payer)
+        if PaymentMethod.CASH not in connector.methods:
+            # A gateway without cash vouchers (PayPal) must say so, not half-create one.
+            with pytest.raises(NotSupported):
+                await connector.create_cash_reference(first)
+            assert harness.simulator.pending_references() == []
+            return
+        paid_ref = await connector.create_cash_reference(first)
         assert paid_ref.status is PaymentStatus.REQUIRES_ACTION
         assert paid_ref.next_action and paid_ref.next_action.reference
         assert paid_ref.next_action.expires_at and paid_ref.next_action.voucher_url

@@ -127,3 +127,28 @@ def test_reading_response_turns_key_errors_into_malformed() -> None:
 
 def test_final_statuses() -> None:
     assert PaymentStatus.SUCCEEDED.is_final and not PaymentStatus.REQUIRES_ACTION.is_final
+
+
+def test_a_spei_clabe_never_reaches_a_payment_repr() -> None:
+    from puente.providers.values import NextAction
+
+    action = NextAction(clabe="646180157000000004", reference="REF123")
+    assert "646180157000000004" not in repr(action)
+    assert "REF123" in repr(action)
+
+
+def test_json_amounts_round_once_and_refuse_floats() -> None:
+    from decimal import Decimal
+
+    import pytest
+
+    from puente.money import InvalidAmount
+    from puente.providers.answers import json_amount, json_number
+
+    assert json_amount(Decimal("4.125")) == Decimal("4.13")  # half up, as round_centavos
+    assert json_amount(150) == Decimal("150.00")
+    with pytest.raises(InvalidAmount):
+        json_amount(150.5)
+    with pytest.raises(InvalidAmount):
+        json_amount(Decimal("-1.00"))
+    assert json_number(Decimal("0.10")) == 0.1 and json_number(Decimal("150.00")) == 150

@@ -1,6 +1,6 @@
 """Fidelity: the official conekta-python SDK, pointed at the simulator, does what Puente does.
 
-Skipped unless the ``conekta`` package is installed (a dev dependency, not a runtime one). The
+``conekta`` is a dev dependency, imported plainly so a broken install fails, not skips. The
 SDK takes its host from ``conekta.Configuration(host=...)``, so it runs unchanged against the
 simulator on a loopback socket. The SDK has no webhook verifier: the check below is the one
 Conekta documents (``Digest`` = base64 RSA PKCS#1 v1.5 / SHA-256 signature of the raw body,
@@ -13,6 +13,7 @@ import base64
 import json
 from collections.abc import Iterator
 
+import conekta
 import httpx
 import pytest
 from cryptography.exceptions import InvalidSignature
@@ -21,9 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from tests.sandbox.loopback import serve_on_loopback, wait_until
 
-conekta = pytest.importorskip("conekta")
-
-from puente.sandbox.conekta import create_conekta_sandbox  # noqa: E402
+from puente.sandbox.conekta import create_conekta_sandbox
 
 KEY = "key_sdk_fidelity_0000000000000"
 EXPIRES_AT = 1_900_000_000  # unix seconds, years after the fixed test clock

@@ -1,6 +1,6 @@
 """Fidelity: Mercado Pago's official SDK (``mercadopago``), pointed at the simulator.
 
-Skipped unless the ``mercadopago`` package is installed (a dev dependency). The SDK has no
+``mercadopago`` is a dev dependency, imported plainly (a broken install fails). The SDK has no
 base-URL setting: ``https://api.mercadopago.com`` is a private constant of its ``Config``. It
 does take an ``http_client`` (its documented seam for a custom HTTP layer), so
 ``SandboxHttpClient`` moves each request's host to the loopback simulator and leaves the rest —
@@ -17,19 +17,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import mercadopago
 import pytest
-from tests.sandbox.loopback import serve_on_loopback, wait_until
-
-mercadopago = pytest.importorskip("mercadopago")
-
-from mercadopago.http.http_client import HttpClient  # noqa: E402
-from mercadopago.webhook.validator import (  # noqa: E402
+from mercadopago.http.http_client import HttpClient
+from mercadopago.webhook.validator import (
     InvalidWebhookSignatureError,
     SignatureFailureReason,
     WebhookSignatureValidator,
 )
+from tests.sandbox.loopback import serve_on_loopback, wait_until
 
-from puente.sandbox.mercadopago import create_mercadopago_sandbox  # noqa: E402
+from puente.sandbox.mercadopago import create_mercadopago_sandbox
 
 TOKEN = "TEST-7700000000000000-010124-sdkfidelity000000000000000-770000000"
 SECRET = "mp_sdk_fidelity_webhook_secret_0000"

@@ -1,10 +1,11 @@
 """Fidelity: PayPal's official server SDK (``paypal-server-sdk``), pointed at the simulator.
 
-Skipped unless ``paypalserversdk`` is installed (a dev dependency). The SDK's ``Environment``
-offers only PayPal's two hosts (PRODUCTION, SANDBOX); there is no base-URL option. Its client
-does take a ``config=`` ``Configuration`` and asks it for the host through the public
-``get_base_uri`` method, so ``SandboxConfiguration`` overrides that one method and the SDK's
-OAuth flow, request building and model parsing run unchanged against the loopback simulator.
+``paypal-server-sdk`` is a dev dependency, imported plainly (a broken install fails). The
+SDK's ``Environment`` offers only PayPal's two hosts (PRODUCTION, SANDBOX); there is no
+base-URL option. Its client does take a ``config=`` ``Configuration`` and asks it for the host
+through the public ``get_base_uri`` method, so ``SandboxConfiguration`` overrides that one
+method and the SDK's OAuth flow, request building and model parsing run unchanged against the
+loopback simulator.
 
 A card payment follows Puente's flow: create the order, the payer approves it on PayPal's page
 (the simulator's ``/_orders/{id}/approve``, the name on the card picking the outcome), capture.
@@ -27,25 +28,22 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from tests.sandbox.loopback import serve_on_loopback, wait_until
-
-pytest.importorskip("paypalserversdk")
-
-from paypalserversdk.configuration import Configuration, Server  # noqa: E402
-from paypalserversdk.exceptions.error_exception import ErrorException  # noqa: E402
-from paypalserversdk.exceptions.o_auth_provider_exception import (  # noqa: E402
+from paypalserversdk.configuration import Configuration, Server
+from paypalserversdk.exceptions.error_exception import ErrorException
+from paypalserversdk.exceptions.o_auth_provider_exception import (
     OAuthProviderException,
 )
-from paypalserversdk.http.auth.o_auth_2 import ClientCredentialsAuthCredentials  # noqa: E402
-from paypalserversdk.models.amount_with_breakdown import AmountWithBreakdown  # noqa: E402
-from paypalserversdk.models.checkout_payment_intent import CheckoutPaymentIntent  # noqa: E402
-from paypalserversdk.models.money import Money  # noqa: E402
-from paypalserversdk.models.order_request import OrderRequest  # noqa: E402
-from paypalserversdk.models.purchase_unit_request import PurchaseUnitRequest  # noqa: E402
-from paypalserversdk.models.refund_request import RefundRequest  # noqa: E402
-from paypalserversdk.paypal_serversdk_client import PaypalServersdkClient  # noqa: E402
+from paypalserversdk.http.auth.o_auth_2 import ClientCredentialsAuthCredentials
+from paypalserversdk.models.amount_with_breakdown import AmountWithBreakdown
+from paypalserversdk.models.checkout_payment_intent import CheckoutPaymentIntent
+from paypalserversdk.models.money import Money
+from paypalserversdk.models.order_request import OrderRequest
+from paypalserversdk.models.purchase_unit_request import PurchaseUnitRequest
+from paypalserversdk.models.refund_request import RefundRequest
+from paypalserversdk.paypal_serversdk_client import PaypalServersdkClient
+from tests.sandbox.loopback import serve_on_loopback, wait_until
 
-from puente.sandbox.paypal import create_paypal_sandbox  # noqa: E402
+from puente.sandbox.paypal import create_paypal_sandbox
 
 CLIENT_ID = "AZsdk-fidelity-client-id-0000000000000000000"
 CLIENT_SECRET = "EPsdk-fidelity-client-secret-00000000000000"

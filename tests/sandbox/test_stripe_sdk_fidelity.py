@@ -1,6 +1,6 @@
 """Fidelity: the official stripe-python SDK, pointed at the simulator, does what Puente does.
 
-Skipped unless the ``stripe`` package is installed (it is not a Puente dependency). The
+``stripe`` is a dev dependency, imported plainly: a broken install fails here, loudly. The
 simulator runs on a real loopback socket so the SDK uses its own HTTP client unchanged.
 """
 
@@ -14,10 +14,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+import stripe
 
-stripe = pytest.importorskip("stripe")
-
-from puente.sandbox.stripe import StripeSimulator, create_stripe_sandbox  # noqa: E402
+from puente.sandbox.stripe import StripeSimulator, create_stripe_sandbox
 
 KEY = "sk_test_sdk_fidelity_000000000"
 WHSEC = "whsec_sdk_fidelity_000000000"

@@ -3,7 +3,8 @@
 An answer we cannot read is a ``MalformedResponse``, never a ``ValueError`` in the payments
 service. Providers that carry amounts as JSON numbers (Mercado Pago, Openpay, STP) are read
 with ``decimals=True`` so every non-integer number becomes a ``Decimal`` and no float ever
-holds money.
+holds money; ``json_amount`` turns such a number into pesos and ``json_number`` is the one way
+back (Python's ``json`` cannot write a ``Decimal``).
 """
 
 from __future__ import annotations
@@ -15,9 +16,18 @@ from typing import Any
 
 import httpx
 
+from puente.money import InvalidAmount, parse_amount, round_centavos
 from puente.providers.errors import MalformedResponse
 
-__all__ = ["decimal_json", "error_body", "first_mapping", "read_json", "read_object"]
+__all__ = [
+    "decimal_json",
+    "error_body",
+    "first_mapping",
+    "json_amount",
+    "json_number",
+    "read_json",
+    "read_object",
+]
 
 
 def decimal_json(content: bytes | str) -> Any:
@@ -62,3 +72,26 @@ def first_mapping(body: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     if isinstance(items, list) and items and isinstance(items[0], Mapping):
         return items[0]
     return {}
+
+
+def json_amount(value: Any, *, allow_negative: bool = False) -> Decimal:
+    """Pesos from a JSON-number amount read with ``decimals=True`` (an ``int`` or ``Decimal``).
+
+    Sub-centavo digits (a computed fee) are rounded once, by ``round_centavos``; a float,
+    ``bool`` or ``None`` is refused with ``InvalidAmount``.
+    """
+    if isinstance(value, Decimal):
+        value = round_centavos(value)
+    return parse_amount(value, allow_negative=allow_negative)
+
+
+def json_number(amount: Decimal) -> int | float:
+    """A peso amount as a value ``json.dumps`` writes as exactly that decimal number."""
+    amount = parse_amount(amount)
+    if amount == amount.to_integral_value():
+        return int(amount)
+    number = float(amount)
+    # Proof, not hope: the shortest repr of this float must be the same decimal.
+    if Decimal(repr(number)) != amount:
+        raise InvalidAmount(f"{amount} cannot be written as an exact JSON number")
+    return number

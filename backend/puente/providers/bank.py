@@ -28,7 +28,6 @@ from urllib.parse import quote
 import httpx
 
 from puente.compliance.kyc import KycError, mask_clabe, validate_clabe
-from puente.providers.answers import read_object
 from puente.providers.bank_mapping import (
     bank_balance,
     bank_error,
@@ -109,15 +108,15 @@ class OpenBankingConnector(Bank):
         idempotency_key: str | None = None,
         idempotent: bool | None = None,
     ) -> dict[str, Any]:
-        response = await self.http.request(
+        return await self.call(
             method,
             path,
             params=params,
             json=json,
             idempotency_key=idempotency_key,
             idempotent=idempotent,
+            expect_object=True,
         )
-        return read_object(response, provider=self.name, what=path)
 
     @property
     def _account_path(self) -> str:

@@ -89,7 +89,7 @@ def normalise_bank_event(event: Any) -> NormalisedEvent:
     amount = None
     if obj.get("amount") is not None:
         try:
-            amount = parse_amount(str(obj["amount"]))
+            amount = parse_amount(obj["amount"])
         except InvalidAmount:
             raise MalformedWebhook("webhook object has an invalid amount") from None
     object_id = obj.get("id")

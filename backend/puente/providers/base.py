@@ -24,11 +24,12 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 import httpx
 
 from puente import __version__
+from puente.providers.answers import read_json, read_object
 from puente.providers.circuit import CircuitBreakers, CircuitPolicy
 from puente.providers.errors import *  # noqa: F403  (re-exported on purpose)
 from puente.providers.errors import NotSupported, ProviderConfigError, ProviderError
@@ -122,6 +123,8 @@ class Connector(ABC):
     # lazily so production processes never load sandbox code.
     sandbox_factory: ClassVar[str | None] = None
     idempotency_header: ClassVar[str | None] = "Idempotency-Key"
+    # True for APIs whose amounts are JSON numbers: answers are then read with ``Decimal``.
+    json_decimals: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -174,6 +177,37 @@ class Connector(ABC):
     async def aclose(self) -> None:
         """Release the HTTP connection pool."""
         await self.http.aclose()
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | list[tuple[str, str]] | None = None,
+        json: Any = None,
+        form: list[tuple[str, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        idempotent: bool | None = None,
+        expect_object: bool = False,
+    ) -> Any:
+        """One request through ``self.http``; its JSON answer (a dict with ``expect_object``).
+
+        Each connector keeps its own encoding (JSON body, bracket form, extra headers) and
+        passes it here; reading the answer, and refusing one that is not JSON, is shared.
+        """
+        response = await self.http.request(
+            method,
+            path,
+            params=params,
+            json=dict(json) if isinstance(json, Mapping) else json,
+            form=form,
+            headers=headers,
+            idempotency_key=idempotency_key,
+            idempotent=idempotent,
+        )
+        read = read_object if expect_object else read_json
+        return read(response, provider=self.name, what=path, decimals=self.json_decimals)
 
     def credential(self, name: str) -> str:
         """One credential value, for building headers; never log what this returns."""

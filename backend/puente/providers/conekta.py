@@ -23,7 +23,6 @@ from typing import Any
 import httpx
 
 from puente.money import to_centavos
-from puente.providers.answers import read_object
 from puente.providers.base import (
     ChargeRequest,
     CustomerInfo,
@@ -126,14 +125,14 @@ class ConektaConnector(PaymentGateway):
         params: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        response = await self.http.request(
+        return await self.call(
             method,
             path,
             params=params,
-            json=dict(body) if body is not None else None,
+            json=body,
             idempotency_key=idempotency_key,
+            expect_object=True,
         )
-        return read_object(response, provider=self.name, what=path)
 
     async def _list_since(
         self, path: str, since: datetime, until: datetime | None

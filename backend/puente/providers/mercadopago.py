@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from puente.money import parse_amount
-from puente.providers.answers import read_json
 from puente.providers.base import (
     ChargeRequest,
     CustomerInfo,
@@ -86,6 +85,7 @@ class MercadoPagoConnector(PaymentGateway):
     idempotency_header = "X-Idempotency-Key"
     methods = frozenset({PaymentMethod.CARD, PaymentMethod.SPEI, PaymentMethod.CASH})
     page_size = 100
+    json_decimals = True  # amounts are JSON numbers
 
     def __init__(
         self,
@@ -120,15 +120,14 @@ class MercadoPagoConnector(PaymentGateway):
         idempotency_key: str | None = None,
         idempotent: bool | None = None,
     ) -> Any:
-        response = await self.http.request(
+        return await self.call(
             method,
             path,
             params=params,
-            json=dict(body) if body is not None else None,
+            json=body,
             idempotency_key=idempotency_key,
             idempotent=idempotent,
         )
-        return read_json(response, provider=self.name, what=path, decimals=True)
 
     def _payment(self, body: Any) -> ProviderPayment:
         if not isinstance(body, Mapping):

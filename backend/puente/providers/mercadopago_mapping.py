@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from puente.money import ZERO, parse_amount
-from puente.providers.answers import error_body, first_mapping
+from puente.providers.answers import error_body, first_mapping, json_amount, json_number
 from puente.providers.errors import (
     ExpiredCard,
     InsufficientFunds,
@@ -97,24 +97,8 @@ _DECLINES: dict[str, tuple[type[PaymentDeclined], str]] = {
 }
 
 
-def json_number(amount: Decimal) -> int | float:
-    """A peso amount as a value ``json.dumps`` writes as exactly that decimal number."""
-    amount = parse_amount(amount)
-    if amount == amount.to_integral_value():
-        return int(amount)
-    number = float(amount)
-    # Proof, not hope: the shortest repr of this float must be the same decimal.
-    if Decimal(repr(number)) != amount:
-        raise ValueError(f"{amount} cannot be written as an exact JSON number")
-    return number
-
-
 def _money(value: Any) -> Decimal:
-    if isinstance(value, bool) or value is None:
-        raise TypeError(f"not an amount: {value!r}")
-    if isinstance(value, Decimal):
-        return parse_amount(value.quantize(Decimal("0.01")))
-    return parse_amount(value, allow_negative=True)
+    return json_amount(value)
 
 
 # ``2024-05-10T13:43:14.586-04:00`` (or ``-0400``) as an aware UTC datetime.

@@ -25,7 +25,6 @@ from typing import Any
 
 import httpx
 
-from puente.providers.answers import read_json
 from puente.providers.base import (
     ChargeRequest,
     CustomerInfo,
@@ -95,6 +94,7 @@ class OpenpayConnector(PaymentGateway):
     sandbox_factory = "puente.sandbox.openpay:create_openpay_sandbox"
     idempotency_header = None  # order_id uniqueness stands in for it
     methods = frozenset({PaymentMethod.CARD, PaymentMethod.SPEI, PaymentMethod.CASH})
+    json_decimals = True  # answers carry amounts as JSON numbers
 
     def __init__(
         self,
@@ -135,15 +135,12 @@ class OpenpayConnector(PaymentGateway):
         params: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
     ) -> Any:
-        response = await self.http.request(
+        answer = await self.call(
             method,
             path,
             params=params,
             json=_compact(body) if body is not None else None,
             idempotent=idempotent,
-        )
-        answer = read_json(
-            response, provider=self.name, what=f"HTTP {response.status_code}", decimals=True
         )
         if not isinstance(answer, dict | list):
             raise MalformedResponse(

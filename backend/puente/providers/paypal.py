@@ -21,7 +21,6 @@ from typing import Any
 
 import httpx
 
-from puente.providers.answers import read_json
 from puente.providers.base import (
     ChargeRequest,
     CustomerInfo,
@@ -127,15 +126,14 @@ class PayPalConnector(PayPalWebhookVerification, PaymentGateway):
         params: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
     ) -> Any:
-        response = await self.http.request(
+        return await self.call(
             method,
             path,
             params=params,
-            json=dict(body) if body is not None else None,
+            json=body,
             headers=_REPRESENTATION if method == "POST" else None,
             idempotency_key=idempotency_key,
         )
-        return read_json(response, provider=self.name, what=path)
 
     def _order(self, body: Any) -> ProviderPayment:
         if not isinstance(body, Mapping):

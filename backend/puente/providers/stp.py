@@ -26,7 +26,6 @@ from typing import Any
 import httpx
 
 from puente.compliance.kyc import KycError, mask_clabe, validate_clabe
-from puente.providers.answers import read_json, read_object
 from puente.providers.base import (
     AccountHolder,
     Bank,
@@ -107,6 +106,7 @@ class StpConnector(Bank):
     sandbox_factory = "puente.sandbox.stp:create_stp_sandbox"
     idempotency_header = None  # the clave de rastreo is the idempotency key
     callback_stale_after: float = 3 * 24 * 3600
+    json_decimals = True  # ``monto`` is a JSON number
 
     def __init__(
         self, config: ProviderConfig, *, paths: StpPaths | None = None, **kwargs: Any
@@ -141,10 +141,9 @@ class StpConnector(Bank):
         return error
 
     # -- calls ------------------------------------------------------------------------------
-    async def _efws(self, path: str, body: dict[str, Any], what: str) -> Mapping[str, Any]:
+    async def _efws(self, path: str, body: dict[str, Any]) -> Mapping[str, Any]:
         """A consulta (safe to repeat): the decoded answer; a non-zero ``estado`` raises."""
-        response = await self.http.request("POST", path, json=body, idempotent=True)
-        answer = read_object(response, provider=self.name, what=what, decimals=True)
+        answer = await self.call("POST", path, json=body, idempotent=True, expect_object=True)
         if answer.get("estado", 0) != 0:
             raise self._scrubbed(stp_efws_error(answer))
         return answer
@@ -186,8 +185,7 @@ class StpConnector(Bank):
         body["monto"] = wire_amount(request.amount)
         body["firma"] = firma
         # Safe to retry: a repeat carries the same clave and STP refuses it (-1), see below.
-        response = await self.http.request("PUT", self.paths.registra, json=body, idempotent=True)
-        answer = read_json(response, provider=self.name, what="registra", decimals=True)
+        answer = await self.call("PUT", self.paths.registra, json=body, idempotent=True)
         with reading_response(self.name, "registra"):
             resultado = answer["resultado"]
             order_id = resultado["id"]
@@ -240,7 +238,7 @@ class StpConnector(Bank):
         body["firma"] = self._firma(
             cadena_consulta_orden(self.empresa, clave_rastreo, tipo_orden, fecha_text)
         )
-        answer = await self._efws(self.paths.consulta_orden, body, "consultaOrden")
+        answer = await self._efws(self.paths.consulta_orden, body)
         with reading_response(self.name, "consultaOrden"):
             return stp_transfer(answer["respuesta"])
 
@@ -250,7 +248,7 @@ class StpConnector(Bank):
             "cuentaOrdenante": self.cuenta,
             "firma": self._firma(cadena_saldo(self.empresa, self.cuenta)),
         }
-        answer = await self._efws(self.paths.saldo, body, "consultaSaldoCuenta")
+        answer = await self._efws(self.paths.saldo, body)
         with reading_response(self.name, "consultaSaldoCuenta"):
             saldo = answer.get("respuesta", answer)
             ledger = Decimal(saldo["saldo"]).quantize(Decimal("0.01"))
@@ -277,7 +275,7 @@ class StpConnector(Bank):
                 "firma": self._firma(cadena_conciliacion(self.empresa, tipo_orden, fecha)),
             }
             try:
-                answer = await self._efws(self.paths.conciliacion, body, "conciliacion")
+                answer = await self._efws(self.paths.conciliacion, body)
             except NotFound:
                 return rows  # "No se encontraron datos relacionados": a quiet day
             with reading_response(self.name, "conciliacion"):

@@ -24,8 +24,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from puente.money import InvalidAmount, parse_amount
-from puente.providers.answers import error_body
+from puente.providers.answers import error_body, json_amount, json_number
 from puente.providers.errors import (
     AuthenticationError,
     InvalidRequest,
@@ -105,18 +104,11 @@ CLAVE_RASTREO_PREFIX = "PTE"
 
 
 def wire_amount(amount: Decimal) -> float:
-    """``amount`` as the JSON number STP reads; refuses anything a float cannot hold exactly."""
-    # The float is only the JSON encoder's carrier: we check it prints back as the same amount.
-    carrier = float(parse_amount(amount))
-    if Decimal(repr(carrier)) != amount:
-        raise InvalidAmount(f"{amount} cannot be sent exactly as a JSON number")
-    return carrier
+    """``amount`` as the JSON float STP reads (``150.0``, as stpmex-python sends it)."""
+    return float(json_number(amount))  # exactness proven by json_number; an int is exact
 
 
-def _amount(value: Any) -> Decimal:
-    if isinstance(value, Decimal):
-        return parse_amount(value.quantize(Decimal("0.01")))
-    return parse_amount(value)
+_amount = json_amount
 
 
 def fecha_operacion(moment: datetime) -> str:

@@ -34,7 +34,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from puente.money import InvalidAmount, parse_amount
+from puente.money import InvalidAmount
+from puente.providers.answers import json_amount
 from puente.providers.errors import InvalidSignature, MalformedWebhook, StaleSignature
 from puente.providers.signatures import header_value, webhook_json
 from puente.providers.timestamps import from_unix_millis
@@ -157,9 +158,7 @@ def _stp_id(body: Mapping[str, Any]) -> str:
 
 def _amount(value: Any) -> Decimal:
     try:
-        if isinstance(value, Decimal):
-            value = value.quantize(Decimal("0.01"))
-        return parse_amount(value)
+        return json_amount(value)
     except InvalidAmount:
         raise MalformedWebhook("STP abono without a valid monto") from None
 

@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 
 from puente.money import to_centavos
-from puente.providers.answers import read_object
 from puente.providers.base import (
     ChargeRequest,
     CustomerInfo,
@@ -97,12 +96,10 @@ class StripeConnector(PaymentGateway):
     ) -> dict[str, Any]:
         pairs = encode_form(params or {})
         if method == "GET":
-            response = await self.http.request(method, path, params=pairs)
-        else:
-            response = await self.http.request(
-                method, path, form=pairs, idempotency_key=idempotency_key
-            )
-        return read_object(response, provider=self.name, what=path)
+            return await self.call(method, path, params=pairs, expect_object=True)
+        return await self.call(
+            method, path, form=pairs, idempotency_key=idempotency_key, expect_object=True
+        )
 
     async def _list_all(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         params = {**params, "limit": min(self.page_size, 100)}

@@ -206,7 +206,7 @@ class NextAction:
     """What the payer must do next; only the fields for the method at hand are set."""
 
     redirect_url: str | None = None  # 3-D Secure, PayPal approval
-    clabe: str | None = None  # SPEI: 18-digit account to transfer to
+    clabe: str | None = field(default=None, repr=False)  # SPEI: 18-digit account to pay into
     bank: str | None = None  # SPEI: receiving bank name
     reference: str | None = None  # SPEI concept/reference or OXXO number
     expires_at: datetime | None = None
