@@ -19,6 +19,7 @@ from puente.loans.service import (
     originate_loan,
     record_disbursement,
 )
+from puente.money import from_centavos
 from puente.payments.service import record_settled_payment
 from puente.runtime import Runtime
 from puente.tuition.engine import TuitionPlan, monthly_due_dates
@@ -127,12 +128,11 @@ async def _ana_loan(ana_id: int, lender_id: int, today: date) -> None:
         paid_on = row.due_date - timedelta(days=1)
         await record_settled_payment(
             loan,
-            Decimal(row.total_centavos) / 100,
+            from_centavos(row.total_centavos),
             provider=ProviderName.STRIPE,
             method=PaymentMethodType.CARD,
             idempotency_key=f"demo-ana-{row.number}",
             received_at=_at_noon(paid_on),
-            received_on=paid_on,
             provider_reference=f"pi_demo_{loan.id}_{row.number}",
         )
     await bill_installments(loan, today)
@@ -191,12 +191,11 @@ async def _luis_tuition(runtime: Runtime, school_id: int, today: date) -> None:
         paid_on = row.due_date - timedelta(days=3)
         await record_settled_payment(
             loan,
-            Decimal(row.total_centavos) / 100,
+            from_centavos(row.total_centavos),
             provider=ProviderName.CONEKTA,
             method=PaymentMethodType.SPEI,
             idempotency_key=f"demo-luis-{row.number}",
             received_at=_at_noon(paid_on),
-            received_on=paid_on,
             provider_reference=f"ord_demo_{loan.id}_{row.number}",
             user_id=luis.id,
         )

@@ -14,7 +14,7 @@ import json
 import sqlite3
 
 import httpx
-import pytest
+import websockets
 
 LOGIN = """mutation($e: String!, $p: String!) { login(email: $e, password: $p) {
   ... on AuthTokens { accessToken } ... on AuthError { code } } }"""
@@ -59,8 +59,6 @@ async def _token(client: httpx.AsyncClient, email: str, password: str) -> str:
 
 
 async def _watch(url: str, token: str, payment_id: str, seen: list[str], ready: asyncio.Event):
-    import websockets
-
     async with websockets.connect(
         url.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"]
     ) as ws:
@@ -111,8 +109,6 @@ async def _complete(client: httpx.AsyncClient, provider: str, how: str, payment:
 
 
 def test_every_gateway_and_stp_take_a_payment_that_lands_on_the_loan(demo):
-    pytest.importorskip("websockets")
-
     async def scenario() -> dict[str, list[str]]:
         seen_by_provider: dict[str, list[str]] = {}
         async with httpx.AsyncClient(base_url=demo.url, timeout=30) as client:

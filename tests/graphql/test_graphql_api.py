@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from decimal import Decimal
 from pathlib import Path
 
@@ -67,7 +68,7 @@ async def test_wrong_password_is_an_auth_error_value(db, runtime):
 
 async def test_someone_elses_loan_is_not_reachable_by_node_id(db, runtime):
     inst = await factories.institution()
-    ana = await factories.user(runtime, inst)
+    await factories.user(runtime, inst)  # ana, who logs in below
     other = await factories.user(runtime, inst, email="otro@example.mx")
     loan = await factories.active_loan(inst, other)
     from puente.graphql.types import encode_global_id
@@ -81,7 +82,71 @@ async def test_someone_elses_loan_is_not_reachable_by_node_id(db, runtime):
             token=token,
         )
     assert data == {"data": {"node": None}}
-    assert ana.id != other.id
+
+
+PAYMENTS = (
+    "{ viewer { payments(first: 10) { totalCount edges { node { id amount { amount } } } } } }"
+)
+
+
+async def test_viewer_payments_are_the_payments_of_the_viewers_loans_whoever_paid(db, runtime):
+    """The same rule as the portal's history: a cashier's payment on Ana's loan is hers to see,
+    a payment on someone else's loan is not."""
+    from puente.enums import PaymentMethodType, ProviderName, Role
+    from puente.graphql.types import encode_global_id
+    from puente.payments.service import record_settled_payment
+
+    inst = await factories.institution()
+    ana = await factories.user(runtime, inst)
+    beto = await factories.user(runtime, inst, email="beto@example.mx")
+    caja = await factories.user(runtime, inst, email="caja@example.mx", role=Role.STAFF)
+    mine = await factories.active_loan(inst, ana, start=runtime.today())
+    theirs = await factories.active_loan(inst, beto, start=runtime.today())
+    settled = []
+    for loan, key in ((mine, "caja-ana"), (theirs, "caja-beto")):
+        payment = await record_settled_payment(
+            loan,
+            Decimal("100.00"),
+            provider=ProviderName.STRIPE,
+            method=PaymentMethodType.CASH,
+            idempotency_key=key,
+            received_at=runtime.now(),
+            user_id=caja.id,
+        )
+        settled.append(payment)
+    async with app_client(runtime) as client:
+        data = await graphql(client, PAYMENTS, token=await _login(client))
+    payments = data["data"]["viewer"]["payments"]
+    assert payments["totalCount"] == 1
+    assert [edge["node"]["id"] for edge in payments["edges"]] == [
+        encode_global_id("Payment", settled[0].id)
+    ]
+
+
+async def test_ids_and_cursors_beyond_32_bits_are_nobodys(db, runtime):
+    """PostgreSQL refuses such a bound; the API answers "not found", never an error."""
+    from puente.graphql.types import encode_global_id
+
+    inst = await factories.institution()
+    await factories.user(runtime, inst)
+    huge = 2**40
+    cursor = base64.urlsafe_b64encode(f"cursor:{huge}".encode()).decode()
+    async with app_client(runtime) as client:
+        token = await _login(client)
+        node = await graphql(
+            client,
+            "query($id: ID!) { node(id: $id) { id } }",
+            {"id": encode_global_id("Loan", huge)},
+            token=token,
+        )
+        page = await graphql(
+            client,
+            "query($a: String) { viewer { payments(after: $a) { totalCount } } }",
+            {"a": cursor},
+            token=token,
+        )
+    assert node == {"data": {"node": None}}
+    assert page["errors"][0]["extensions"]["code"] == "BAD_CURSOR"
 
 
 async def test_depth_and_alias_limits_refuse_abusive_queries(db, runtime):
@@ -197,3 +262,27 @@ async def test_simulate_loan_refuses_bad_input_clearly(db, runtime, field, value
     error = data["errors"][0]
     assert error["extensions"]["code"] == "INVALID_LOAN_TERMS"
     assert error["message"] != "Unexpected error."
+
+
+async def test_staff_see_their_institutions_loans_and_borrowers_only_their_own(db, runtime):
+    from puente.enums import Role
+
+    inst = await factories.institution()
+    other_inst = await factories.institution(slug="otra")
+    ana = await factories.user(runtime, inst)
+    beto = await factories.user(runtime, inst, email="beto@example.mx")
+    await factories.user(runtime, inst, email="caja@example.mx", role=Role.STAFF)
+    await factories.active_loan(inst, ana, start=runtime.today())
+    await factories.active_loan(inst, beto, start=runtime.today())
+    outsider = await factories.user(runtime, other_inst, email="fuera@example.mx")
+    await factories.active_loan(other_inst, outsider, start=runtime.today())
+    query = "{ viewer { loans { totalCount } } }"
+    async with app_client(runtime) as client:
+        counts = {}
+        for email in ("ana@example.mx", "caja@example.mx"):
+            login = await graphql(client, LOGIN, {"e": email, "p": PASSWORD})
+            token = login["data"]["login"]["accessToken"]
+            counts[email] = (await graphql(client, query, token=token))["data"]["viewer"]["loans"][
+                "totalCount"
+            ]
+    assert counts == {"ana@example.mx": 1, "caja@example.mx": 2}

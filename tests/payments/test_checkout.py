@@ -122,3 +122,31 @@ async def test_someone_elses_loan_cannot_be_paid_through_me(db, runtime):
     with pytest.raises(PaymentRefused) as refused:
         await create_payment(runtime, box.gateways, other, card(loan))
     assert refused.value.code == "LOAN_NOT_FOUND"
+
+
+async def test_a_refund_through_a_provider_the_institution_left_is_refused_not_an_error(
+    db, runtime
+):
+    from puente.enums import Role
+    from puente.payments.gateways import GatewayDirectory
+    from puente.payments.refund_service import refund_payment
+    from puente.payments.service import record_settled_payment
+
+    inst = await factories.institution()
+    ana = await factories.user(runtime, inst)
+    caja = await factories.user(runtime, inst, email="caja@example.mx", role=Role.STAFF)
+    loan = await factories.active_loan(inst, ana, start=date(2026, 11, 2))
+    payment = await record_settled_payment(
+        loan,
+        Decimal("100.00"),
+        provider=ProviderName.OPENPAY,
+        method=PaymentMethodType.CARD,
+        idempotency_key="old-openpay",
+        received_at=runtime.now(),
+        provider_reference="tr_old",
+    )
+    with pytest.raises(PaymentRefused) as refused:
+        await refund_payment(runtime, GatewayDirectory(runtime), caja, payment.id)
+    assert refused.value.code == "PROVIDER_NOT_AVAILABLE"
+    await payment.refresh_from_db()
+    assert payment.status is S.PAID and payment.refunded_centavos == 0

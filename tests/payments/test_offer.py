@@ -13,7 +13,13 @@ from puente.enums import PaymentMethodType as M
 from puente.enums import ProviderName as P
 from puente.ledger.entries import AccountRef, Line
 from puente.loans.state import load_loan_views
-from puente.payments.offer import PaymentOption, installment_totals, payment_options
+from puente.payments.offer import (
+    AmountChoice,
+    PaymentOption,
+    chosen_amount,
+    installment_totals,
+    payment_options,
+)
 from puente.payments.receipt import fold_application
 
 
@@ -47,6 +53,30 @@ async def test_installment_totals_add_up_the_next_open_installments(db, runtime)
     totals = installment_totals(view)
     amounts = [i.outstanding for i in view.installments]
     assert totals == [(1, amounts[0]), (2, amounts[0] + amounts[1]), (3, sum(amounts))]
+
+
+def test_the_amount_is_the_next_installment_several_of_them_or_what_the_payer_typed():
+    totals = [(1, Decimal("1240.35")), (2, Decimal("2480.70"))]
+    assert chosen_amount(AmountChoice(), totals) == Decimal("1240.35")
+    assert chosen_amount(AmountChoice("varios", count="2"), totals) == Decimal("2480.70")
+    assert chosen_amount(AmountChoice("otro", other="1,250.00 MXN"), totals) == Decimal("1250.00")
+    assert chosen_amount(AmountChoice("otro", other="99.50"), []) == Decimal("99.50")
+
+
+@pytest.mark.parametrize(
+    ("choice", "totals", "message"),
+    [
+        (AmountChoice("otro", other="mil pesos"), [(1, Decimal("1"))], "Escribe un monto válido"),
+        (AmountChoice("otro", other="1.005"), [], "Escribe un monto válido"),
+        (AmountChoice("proximo"), [], "no tiene pagos pendientes"),
+        (AmountChoice("varios", count="3"), [(1, Decimal("1")), (2, Decimal("2"))], "cuántos"),
+        (AmountChoice("varios", count="0"), [(1, Decimal("1"))], "cuántos"),
+        (AmountChoice("varios", count="²"), [(1, Decimal("1")), (2, Decimal("2"))], "cuántos"),
+    ],
+)
+def test_an_amount_that_is_not_one_is_a_spanish_message(choice, totals, message):
+    answer = chosen_amount(choice, totals)
+    assert isinstance(answer, str) and message in answer
 
 
 def test_the_receipt_reads_the_application_from_the_ledger_lines():

@@ -236,7 +236,21 @@ async def test_another_persons_loan_or_an_absurd_id_is_not_found(db, runtime):
         other = await world.client.get(f"/prestamos/{world.loan.id}/pagar")
         huge = await world.client.get("/prestamos/99999999999999/pagar")
         receipt = await world.client.get("/pagos/99999999999999/comprobante")
+        paypal = await world.client.get("/pagos/99999999999999/paypal?token=x")
+        cancel = await world.client.get("/pagos/99999999999999/paypal?cancelado=1")
     assert other.status_code == huge.status_code == receipt.status_code == 404
+    assert paypal.status_code == cancel.status_code == 404
+
+
+async def test_unicode_digits_in_query_strings_are_ignored_not_a_500(db, runtime):
+    """ "²" passes ``str.isdigit`` but not ``int``: every number read from a URL is ASCII."""
+    world = await pay_world(runtime)
+    async with world.client, world.sandbox:
+        await login(world.client)
+        history = await world.client.get("/pagos?pagina=%C2%B2&prestamo=%C2%B2")
+        simulator = await world.client.get("/simulador/resultado?plazo=%C2%B2")
+    assert history.status_code == 200 and 'data-testid="history"' in history.text
+    assert simulator.status_code == 200 and 'data-field="plazo"' in simulator.text
 
 
 async def test_several_installments_pay_their_sum(db, runtime):

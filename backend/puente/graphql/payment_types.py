@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from enum import Enum
 
 import strawberry
 
 from puente.graphql.types import Money, Node, PageInfo, encode_global_id, money
+from puente.money import from_centavos
 from puente.payments.models import Payment as PaymentModel
 from puente.payments.models import PaymentMethod as PaymentMethodModel
 
@@ -111,7 +111,7 @@ class Payment(Node):
         return cls(
             id=encode_global_id("Payment", payment.id),
             status=PaymentStatus(_value(payment.status)),
-            amount=money(Decimal(payment.amount_centavos) / 100),
+            amount=money(from_centavos(payment.amount_centavos)),
             method=PaymentMethodType(_value(payment.method)),
             provider=Provider(_value(payment.provider)),
             provider_reference=payment.provider_reference,

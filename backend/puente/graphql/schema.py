@@ -29,6 +29,7 @@ from puente.graphql.payment_types import (
 )
 from puente.graphql.payments import PaymentMutations, StaffMutations, Subscription
 from puente.graphql.types import (
+    MAX_ID,
     AuthError,
     AuthTokens,
     Loan,
@@ -45,10 +46,11 @@ from puente.graphql.types import (
     encode_global_id,
     money,
 )
-from puente.loans.access import can_see_loan, own_loans, own_payments
+from puente.loans.access import can_see_loan, visible_loans
 from puente.loans.engine import LoanTermsError
 from puente.loans.models import Loan as LoanModel
 from puente.loans.simulation import simulate_loan
+from puente.payments.history import visible_payments
 from puente.payments.models import Payment as PaymentModel
 from puente.payments.models import PaymentMethod as PaymentMethodModel
 
@@ -69,7 +71,7 @@ def _after_id(after: str | None) -> int:
         return 0
     try:
         prefix, _, pk = base64.urlsafe_b64decode(after.encode()).decode().partition(":")
-        if prefix == "cursor":
+        if prefix == "cursor" and 0 <= int(pk) <= MAX_ID:
             return int(pk)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
@@ -106,7 +108,7 @@ class Viewer:
         self, info: PuenteInfo, first: int | None = None, after: str | None = None
     ) -> LoanConnection:
         size = _page_size(first)
-        query = own_loans(self._user)
+        query = visible_loans(self._user)
         total = await query.count()
         rows = await query.filter(id__gt=_after_id(after)).order_by("id").limit(size + 1)
         page = rows[:size]
@@ -130,7 +132,7 @@ class Viewer:
         self, first: int | None = None, after: str | None = None
     ) -> PaymentConnection:
         size = _page_size(first)
-        query = own_payments(self._user)
+        query = visible_payments(self._user)  # the portal's history lists the same
         total = await query.count()
         after_id = _after_id(after)
         # Newest first: cursor walks down the ids.

@@ -14,7 +14,7 @@ import strawberry
 from puente.loans.models import Loan as LoanModel
 from puente.loans.payoff import payoff_quote
 from puente.loans.state import InstallmentView, LoanBalanceView, LoanView
-from puente.money import CURRENCY, round_centavos
+from puente.money import CURRENCY, from_centavos, round_centavos
 
 __all__ = [
     "AmortizationMethod",
@@ -32,6 +32,7 @@ __all__ = [
     "LoanSimulationInput",
     "LoanStatus",
     "LoginResult",
+    "MAX_ID",
     "Money",
     "Node",
     "PageInfo",
@@ -44,17 +45,23 @@ __all__ = [
 ]
 
 
+MAX_ID = 2**31 - 1
+
+
 def encode_global_id(type_name: str, pk: int) -> strawberry.ID:
     return strawberry.ID(base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode())
 
 
 def decode_global_id(value: str) -> tuple[str, int] | None:
+    """``(type name, primary key)``, or None when ``value`` is not an id this API issues."""
     try:
         text = base64.urlsafe_b64decode(value.encode()).decode()
         type_name, _, pk = text.partition(":")
-        return type_name, int(pk)
+        number = int(pk)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
+    # Ids are 32-bit: a larger one is no object's (and PostgreSQL refuses it as a bound).
+    return (type_name, number) if 0 < number <= MAX_ID else None
 
 
 @strawberry.type(description='An amount of money; amount is a decimal string, e.g. "1234.56".')
@@ -222,7 +229,7 @@ class Loan(Node):
         return cls(
             id=encode_global_id("Loan", loan.id),
             status=LoanStatus(loan.status.value if isinstance(loan.status, Enum) else loan.status),
-            principal=money(Decimal(loan.principal_centavos) / 100),
+            principal=money(from_centavos(loan.principal_centavos)),
             cat=Decimal(loan.cat or 0),
             balance=LoanBalance.from_view(view.balance),
             next_installment=Installment.from_view(upcoming) if upcoming else None,

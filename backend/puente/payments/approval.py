@@ -22,7 +22,6 @@ from puente.enums import PaymentMethodType
 from puente.enums import PaymentStatus as S
 from puente.institutions.models import Institution
 from puente.loans.access import can_see_loan
-from puente.loans.models import Loan
 from puente.money import from_centavos
 from puente.payments.checkout import (
     PaymentRefused,
@@ -30,9 +29,10 @@ from puente.payments.checkout import (
     advance_and_notify,
     create_payment,
     fail_payment,
+    provider_connector,
     validate_payment_request,
 )
-from puente.payments.gateways import GatewayDirectory, NoProviderAccount
+from puente.payments.gateways import GatewayDirectory
 from puente.payments.lifecycle import from_provider_status
 from puente.payments.models import Payment
 from puente.providers.errors import InvalidRequest, PaymentDeclined, ProviderError
@@ -95,8 +95,8 @@ async def capture_approved_order(
         raise PaymentRefused("PAYMENT_MISMATCH", "La orden de PayPal no corresponde a este pago.")
     if S(payment.status) not in (S.REQUIRES_ACTION, S.PENDING):
         return payment
-    await payment.fetch_related("loan")
-    connector = await _connector(gateways, payment.loan, payment.provider.value)
+    institution = await Institution.get(id=payment.institution_id)
+    connector = await provider_connector(gateways, institution, payment.provider.value)
     amount = from_centavos(payment.amount_centavos)
     now = runtime.now()
     try:
@@ -135,13 +135,3 @@ async def cancel_paypal_payment(user: User, runtime: Runtime, payment_id: int) -
     if S(payment.status) in (S.CREATED, S.REQUIRES_ACTION):
         await advance_and_notify(runtime, payment.id, S.CANCELED, source="payer", at=runtime.now())
     return await Payment.get(id=payment.id)
-
-
-async def _connector(gateways: GatewayDirectory, loan: Loan, provider: str):
-    institution = await Institution.get(id=loan.institution_id)
-    try:
-        return await gateways.connector(institution, provider)
-    except NoProviderAccount:
-        raise PaymentRefused(
-            "PROVIDER_NOT_AVAILABLE", "Ese medio de pago no está disponible."
-        ) from None

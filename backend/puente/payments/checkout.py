@@ -24,6 +24,7 @@ from puente.payments.models import Payment
 from puente.payments.models import PaymentMethod as SavedMethod
 from puente.payments.notify import notify_transition
 from puente.payments.spei_inbound import loan_clabe
+from puente.providers.base import Connector
 from puente.providers.errors import InvalidRequest, PaymentDeclined, ProviderError
 from puente.providers.values import (
     ChargeRequest,
@@ -43,6 +44,7 @@ __all__ = [
     "fail_payment",
     "next_action_of",
     "paypal_return_url",
+    "provider_connector",
     "request_fingerprint",
     "validate_payment_request",
 ]
@@ -160,6 +162,18 @@ async def validate_payment_request(
     return loan, amount
 
 
+async def provider_connector(
+    gateways: GatewayDirectory, institution: Institution, provider: str
+) -> Connector:
+    """The institution's connector for ``provider``, or a refusal when it has no account."""
+    try:
+        return await gateways.connector(institution, provider)
+    except NoProviderAccount:
+        raise PaymentRefused(
+            "PROVIDER_NOT_AVAILABLE", "Ese medio de pago no está disponible."
+        ) from None
+
+
 def paypal_return_url(runtime: Runtime) -> Callable[[int], str]:
     """Where PayPal sends the payer back after approving (the portal captures there)."""
     return lambda payment_id: f"{runtime.settings.base_url}/pagos/{payment_id}/paypal"
@@ -193,12 +207,7 @@ async def create_payment(
     institution = await Institution.get(id=loan.institution_id)
     if request.provider is ProviderName.STP:
         return await _stp_transfer_instructions(gateways, institution, user, loan, request, amount)
-    try:
-        connector = await gateways.connector(institution, request.provider.value)
-    except NoProviderAccount:
-        raise PaymentRefused(
-            "PROVIDER_NOT_AVAILABLE", "Ese medio de pago no está disponible."
-        ) from None
+    connector = await provider_connector(gateways, institution, request.provider.value)
     if ProviderMethod(request.method.value) not in getattr(connector, "methods", frozenset()):
         raise PaymentRefused("METHOD_NOT_OFFERED", "Ese proveedor no ofrece ese método de pago.")
     saved = None

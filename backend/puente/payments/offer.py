@@ -14,11 +14,13 @@ from decimal import Decimal
 from puente.enums import PaymentMethodType as M
 from puente.enums import ProviderName as P
 from puente.loans.state import InstallmentStatus, LoanView
-from puente.money import ZERO
+from puente.money import ZERO, InvalidAmount, parse_amount
 
 __all__ = [
     "DEFAULT_PROVIDERS",
+    "AmountChoice",
     "PaymentOption",
+    "chosen_amount",
     "installment_totals",
     "payment_options",
 ]
@@ -31,6 +33,7 @@ DEFAULT_PROVIDERS: Mapping[M, tuple[P, ...]] = {
 }
 SETTING = "payment_providers"
 MAX_INSTALLMENTS_AHEAD = 12  # "pay several": up to a year of installments in one go
+MAX_AMOUNT_TEXT = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +79,31 @@ def installment_totals(view: LoanView) -> list[tuple[int, Decimal]]:
         if len(totals) == MAX_INSTALLMENTS_AHEAD:
             break
     return totals
+
+
+@dataclass(frozen=True, slots=True)
+class AmountChoice:
+    """What the payer picked on the pay form: the next installment (``proximo``), the next
+    ``count`` of them (``varios``) or an amount they typed (``otro``)."""
+
+    kind: str = "proximo"
+    count: str = ""
+    other: str = ""
+
+
+def chosen_amount(choice: AmountChoice, totals: Sequence[tuple[int, Decimal]]) -> Decimal | str:
+    """The amount the payer picked, or what to tell them (in Spanish) when it is not one."""
+    if choice.kind == "otro":
+        text = choice.other.replace("MXN", "").strip()[:MAX_AMOUNT_TEXT]
+        try:
+            return parse_amount(text)
+        except InvalidAmount:
+            return "Escribe un monto válido, por ejemplo 1,250.00."
+    if not totals:
+        return "Este crédito no tiene pagos pendientes; escribe otro monto."
+    if choice.kind == "varios":
+        count = choice.count
+        if not (count.isascii() and count.isdigit()) or not 1 <= int(count) <= len(totals):
+            return "Elige cuántos pagos quieres cubrir."
+        return totals[int(count) - 1][1]
+    return totals[0][1]

@@ -9,8 +9,8 @@ from puente.audit.service import record_audit
 from puente.enums import PaymentStatus as S
 from puente.enums import Role
 from puente.institutions.models import Institution
-from puente.money import InvalidAmount, from_centavos, parse_amount
-from puente.payments.checkout import PaymentRefused
+from puente.money import InvalidAmount, format_mxn, from_centavos, parse_amount
+from puente.payments.checkout import PaymentRefused, provider_connector
 from puente.payments.gateways import GatewayDirectory
 from puente.payments.lifecycle import from_provider_status
 from puente.payments.lifecycle_service import Transition, advance_payment
@@ -48,10 +48,11 @@ async def refund_payment(
             raise PaymentRefused("INVALID_AMOUNT", f"Monto inválido: {exc}.") from None
         if not Decimal("0") < wanted <= remaining:
             raise PaymentRefused(
-                "INVALID_AMOUNT", f"El reembolso debe ser mayor que 0 y a lo más {remaining}."
+                "INVALID_AMOUNT",
+                f"El reembolso debe ser mayor que 0 y a lo más {format_mxn(remaining)}.",
             )
     institution = await Institution.get(id=payment.institution_id)
-    connector = await gateways.connector(institution, payment.provider.value)
+    connector = await provider_connector(gateways, institution, payment.provider.value)
     key = f"puente-refund-{payment.id}-{payment.refunded_centavos}"
     try:
         await connector.refund(payment.provider_reference, wanted, idempotency_key=key)

@@ -1,18 +1,20 @@
-"""Payments that have settled: record them and apply them to the loan, atomically."""
+"""Payments that settled outside a checkout (a cashier's receipt, imported history).
+
+They go through the same state machine as every other payment: recorded CREATED, then moved
+to PAID by ``advance_payment``, which applies them by prelación in one transaction.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
-from tortoise.transactions import in_transaction
-
-from puente.audit.service import record_audit
-from puente.enums import PaymentMethodType, PaymentStatus, ProviderName
+from puente.enums import PaymentMethodType, ProviderName
+from puente.enums import PaymentStatus as S
 from puente.loans.models import Loan
-from puente.loans.service import AppliedPayment, apply_payment
 from puente.money import parse_amount, to_centavos
+from puente.payments.lifecycle_service import advance_payment
 from puente.payments.models import Payment
 
 __all__ = ["record_settled_payment"]
@@ -26,14 +28,12 @@ async def record_settled_payment(
     method: PaymentMethodType,
     idempotency_key: str,
     received_at: datetime,
-    received_on: date,
     provider_reference: str | None = None,
     user_id: int | None = None,
-) -> tuple[Payment, AppliedPayment]:
-    """A payment confirmed by its provider (or by a cashier): stored PAID and applied.
+) -> Payment:
+    """A payment its provider (or a cashier) already confirmed: recorded and applied once.
 
-    The payment row and its ledger entry commit in one transaction; the same key twice is
-    refused by the unique constraint, so nothing is applied twice.
+    The same idempotency key twice returns the first payment; nothing is applied twice.
     """
     amount = parse_amount(amount)
     if amount <= 0:
@@ -41,37 +41,24 @@ async def record_settled_payment(
     fingerprint = hashlib.sha256(
         f"{loan.id}|{amount}|{provider.value}|{method.value}".encode()
     ).hexdigest()
-    async with in_transaction() as tx:
-        payment = await Payment.create(
-            institution_id=loan.institution_id,
-            loan_id=loan.id,
-            user_id=user_id or loan.borrower_id,
-            provider=provider,
-            method=method,
-            amount_centavos=to_centavos(amount),
-            status=PaymentStatus.PAID,
-            idempotency_key=idempotency_key,
-            request_fingerprint=fingerprint,
-            provider_reference=provider_reference,
-            paid_at=received_at,
-            using_db=tx,
-        )
-        applied = await apply_payment(
-            loan,
-            amount,
-            received_on=received_on,
-            provider=provider,
-            payment_id=payment.id,
-            idempotency_key=f"payment-{payment.id}",
-            conn=tx,
-        )
-        await record_audit(
-            "payment.applied",
-            actor_id=user_id,
-            institution_id=loan.institution_id,
-            subject_type="payment",
-            subject_id=payment.id,
-            data={"loan": loan.id, "amount": str(amount), "entry": applied.entry_id},
-            conn=tx,
-        )
-    return payment, applied
+    payment, _ = await Payment.get_or_create(
+        institution_id=loan.institution_id,
+        idempotency_key=idempotency_key,
+        defaults={
+            "loan_id": loan.id,
+            "user_id": user_id or loan.borrower_id,
+            "provider": provider,
+            "method": method,
+            "amount_centavos": to_centavos(amount),
+            "status": S.CREATED,
+            "request_fingerprint": fingerprint,
+        },
+    )
+    await advance_payment(
+        payment.id,
+        S.PAID,
+        source="recorded",
+        at=received_at,
+        provider_reference=provider_reference,
+    )
+    return await Payment.get(id=payment.id)

@@ -64,6 +64,13 @@ async def payable_loan_for_abono(institution_id: int, cuenta: str, raw: bytes) -
     ).first()
 
 
+def _same_reference(wanted: str, received: str) -> bool:
+    """Referencias numéricas match as numbers ("0012345" is 12345); anything else never does."""
+    if not (wanted.isascii() and wanted.isdigit() and received.isascii() and received.isdigit()):
+        return False
+    return int(wanted) == int(received)
+
+
 async def apply_abono(raw_body: str, loan: Loan, at: datetime) -> Transition:
     """Record the received transfer as a PAID payment of ``loan`` (exactly once per abono).
 
@@ -82,7 +89,7 @@ async def apply_abono(raw_body: str, loan: Loan, at: datetime) -> Transition:
         amount_centavos=to_centavos(amount),
     ).order_by("id"):
         wanted = str((payment.next_action or {}).get("reference") or "")
-        if wanted and reference and int(wanted) == int(reference):
+        if _same_reference(wanted, reference):
             announced = payment
             break
     if announced is None:

@@ -7,30 +7,28 @@ current from ``GET /prestamos/{id}/eventos?pago={id}`` (see ``live.py``): the st
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from tortoise.queryset import QuerySet
 
 from puente.accounts.models import User
-from puente.enums import PaymentMethodType, Role
+from puente.enums import PaymentMethodType
 from puente.enums import PaymentStatus as S
 from puente.institutions.models import Institution
-from puente.loans.access import can_see_loan, own_loans
+from puente.loans.access import can_see_loan
 from puente.loans.models import Loan
 from puente.loans.state import LoanView, load_loan_views
+from puente.payments.history import HistoryQuery, payment_history
 from puente.payments.models import Payment
 from puente.payments.notify import loan_channel
 from puente.payments.receipt import payment_application
 from puente.portal.live import EventStreamResponse, live_events
 from puente.portal.payment_text import STATUS_FILTERS, method_text, status_text
-from puente.runtime import MEXICO_CITY
 
 if TYPE_CHECKING:
     from puente.portal.routes import Portal
@@ -38,7 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["PAGE_SIZE", "PaymentPages", "viewer"]
 
 PAGE_SIZE = 20
-STAFF = frozenset({Role.STAFF, Role.ADMIN})
 PENDING = frozenset({S.CREATED, S.PENDING, S.REQUIRES_ACTION})
 
 
@@ -58,6 +55,19 @@ def not_found(portal: Portal, request: Request, user: User | None) -> Response:
 
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers: a larger one in a URL is simply not found
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also accepts "²", which ``int`` refuses."""
+    return text.isascii() and text.isdigit()
+
+
+def _id_param(text: str) -> int | None:
+    """A positive database id from a query string, or None."""
+    if not _digits(text) or len(text) > 10:
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
 
 
 async def visible_loan(user: User, loan_id: int) -> Loan | None:
@@ -108,6 +118,16 @@ class HistoryFilters:
         values.update(changes)
         return urlencode({k: v for k, v in values.items() if v not in ("", None)})
 
+    def history_query(self) -> HistoryQuery:
+        """The filters as the history service takes them."""
+        return HistoryQuery(
+            statuses=tuple(STATUS_FILTERS.get(self.estado, ())),
+            method=PaymentMethodType(self.metodo) if self.metodo else None,
+            since=self.desde,
+            until=self.hasta,
+            loan_id=self.prestamo,
+        )
+
 
 def parse_history_filters(params: Mapping[str, str]) -> HistoryFilters:
     """The history filters from a query string; nonsense is dropped with a message, never a 500."""
@@ -129,30 +149,17 @@ def parse_history_filters(params: Mapping[str, str]) -> HistoryFilters:
     desde, hasta = days
     if desde and hasta and desde > hasta:
         desde, hasta = hasta, desde
-    prestamo = params.get("prestamo", "")
+    prestamo = _id_param(params.get("prestamo", ""))
     pagina = params.get("pagina", "1")
     return HistoryFilters(
         estado=estado,
         metodo=metodo,
         desde=desde,
         hasta=hasta,
-        prestamo=int(prestamo) if prestamo.isdigit() and len(prestamo) < 10 else None,
-        pagina=max(1, min(int(pagina), 10_000)) if pagina.isdigit() and len(pagina) < 6 else 1,
+        prestamo=prestamo,
+        pagina=max(1, min(int(pagina), 10_000)) if _digits(pagina) and len(pagina) < 6 else 1,
         error=errors[0] if errors else None,
     )
-
-
-def _local_start(day: date) -> datetime:
-    """Midnight in Mexico City, as UTC: SQLite compares stored datetimes as text, so a bound
-    written with a -06:00 offset would mis-order against UTC rows around midnight UTC."""
-    return datetime.combine(day, time.min, tzinfo=MEXICO_CITY).astimezone(UTC)
-
-
-async def _visible_payments(user: User) -> QuerySet[Payment]:
-    if Role(user.role) in STAFF:
-        return Payment.filter(institution_id=user.institution_id)
-    loan_ids = await own_loans(user).values_list("id", flat=True)
-    return Payment.filter(institution_id=user.institution_id, loan_id__in=list(loan_ids))
 
 
 class PaymentPages:
@@ -184,12 +191,13 @@ class PaymentPages:
 
     async def events(self, request: Request) -> Response:
         """``text/event-stream`` of the loan's balance and, with ``?pago=``, one payment."""
-        user = await self.portal.current_user(request)
-        loan = await visible_loan(user, request.path_params["loan_id"]) if user else None
-        if user is None or loan is None:
+        user = await viewer(self.portal, request)
+        if not isinstance(user, User):  # signed out, or staff who has not enrolled MFA yet
             return Response("no autorizado", status_code=403, media_type="text/plain")
-        raw = request.query_params.get("pago", "")
-        payment_id = int(raw) if raw.isdigit() and len(raw) < 10 else None
+        loan = await visible_loan(user, request.path_params["loan_id"])
+        if loan is None:
+            return Response("no autorizado", status_code=403, media_type="text/plain")
+        payment_id = _id_param(request.query_params.get("pago", ""))
 
         async def render() -> list[tuple[str, str]]:
             fresh = await Loan.filter(id=loan.id).prefetch_related("product", "student").first()
@@ -232,33 +240,16 @@ class PaymentPages:
         if not isinstance(user, User):
             return user
         filters = parse_history_filters(request.query_params)
-        query = await _visible_payments(user)
-        if filters.estado:
-            query = query.filter(status__in=list(STATUS_FILTERS[filters.estado]))
-        if filters.metodo:
-            query = query.filter(method=filters.metodo)
-        if filters.desde:
-            query = query.filter(created_at__gte=_local_start(filters.desde))
-        if filters.hasta:
-            query = query.filter(created_at__lt=_local_start(filters.hasta + timedelta(days=1)))
-        if filters.prestamo:
-            query = query.filter(loan_id=filters.prestamo)
-        total = await query.count()
-        pages = max(1, math.ceil(total / PAGE_SIZE))
-        page = min(filters.pagina, pages)
-        rows = (
-            await query.order_by("-created_at", "-id")
-            .offset((page - 1) * PAGE_SIZE)
-            .limit(PAGE_SIZE)
-            .prefetch_related("loan__product")
+        shown = await payment_history(
+            user, filters.history_query(), page=filters.pagina, page_size=PAGE_SIZE
         )
         context = {
             "user": user,
-            "payments": rows,
+            "payments": shown.payments,
             "filters": filters,
-            "total": total,
-            "page": page,
-            "pages": pages,
+            "total": shown.total,
+            "page": shown.page,
+            "pages": shown.pages,
             "status_filters": STATUS_FILTERS,
             "methods": list(PaymentMethodType),
         }

@@ -41,13 +41,20 @@ from puente.payments.approval import (
 )
 from puente.payments.checkout import PaymentRefused, PaymentRequest, create_payment
 from puente.payments.gateways import GatewayDirectory
-from puente.payments.offer import PaymentOption, installment_totals, payment_options
+from puente.payments.offer import (
+    AmountChoice,
+    PaymentOption,
+    chosen_amount,
+    installment_totals,
+    payment_options,
+)
 from puente.portal.payment_pages import (
     PaymentPages,
     not_found,
     status_context,
     viewer,
     visible_loan,
+    visible_payment,
 )
 from puente.portal.payment_text import register_payment_filters
 from puente.runtime import Runtime
@@ -59,7 +66,6 @@ __all__ = ["PaymentDoors", "payment_routes", "sandbox_card_form"]
 
 TOKEN = re.compile(r"[A-Za-z0-9_\-]{3,200}")
 KEY = re.compile(r"[A-Za-z0-9_\-]{8,128}")
-NO_AMOUNT = "Escribe un monto válido, por ejemplo 1,250.00."
 
 
 def sandbox_card_form(runtime: Runtime) -> Callable[[str], str | None]:
@@ -166,7 +172,10 @@ class PaymentDoors:
             return not_found(self.portal, request, user)
         values = {k: str(form.get(k, ""))[:64] for k in ("monto_tipo", "pagos", "monto", "opcion")}
         (view,) = await load_loan_views([loan], self.runtime.today())
-        amount = chosen_amount(form, installment_totals(view))
+        choice = AmountChoice(
+            kind=values["monto_tipo"] or "proximo", count=values["pagos"], other=values["monto"]
+        )
+        amount = chosen_amount(choice, installment_totals(view))
         option = next((o for o in await self._options(loan) if o.key == values["opcion"]), None)
         if isinstance(amount, str) or option is None:
             message = amount if isinstance(amount, str) else "Elige cómo quieres pagar."
@@ -313,7 +322,10 @@ class PaymentDoors:
         user = await viewer(self.portal, request)
         if not isinstance(user, User):
             return user
-        payment_id = request.path_params["payment_id"]
+        payment = await visible_payment(user, request.path_params["payment_id"])
+        if payment is None:
+            return not_found(self.portal, request, user)
+        payment_id = payment.id
         if request.query_params.get("cancelado") == "1":
             if await cancel_paypal_payment(user, self.runtime, payment_id) is None:
                 return not_found(self.portal, request, user)
@@ -324,25 +336,6 @@ class PaymentDoors:
         except PaymentRefused as refused:
             return self._refused(request, user, refused.message)
         return RedirectResponse(f"/pagos/{payment_id}", status_code=303)
-
-
-def chosen_amount(form: FormData, totals: list[tuple[int, Decimal]]) -> Decimal | str:
-    """The amount the payer picked, or what to tell them (in Spanish)."""
-    kind = str(form.get("monto_tipo") or "proximo")
-    if kind == "otro":
-        text = str(form.get("monto") or "").replace("MXN", "").strip()[:32]
-        try:
-            return parse_amount(text)
-        except InvalidAmount:
-            return NO_AMOUNT
-    if not totals:
-        return "Este crédito no tiene pagos pendientes; escribe otro monto."
-    if kind == "varios":
-        count = str(form.get("pagos") or "")
-        if not count.isdigit() or not 1 <= int(count) <= len(totals):
-            return "Elige cuántos pagos quieres cubrir."
-        return totals[int(count) - 1][1]
-    return totals[0][1]
 
 
 def payment_routes(portal: Portal, gateways: GatewayDirectory | None) -> list[BaseRoute]:

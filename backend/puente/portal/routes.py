@@ -13,8 +13,8 @@ from starlette.templating import Jinja2Templates
 
 from puente.accounts.models import User
 from puente.accounts.service import AuthFailure, AuthService
-from puente.enums import LoanStatus, Role
-from puente.loans.access import can_see_loan, own_loans
+from puente.enums import LoanStatus
+from puente.loans.access import can_see_loan, is_staff, visible_loans
 from puente.loans.lifecycle import OPEN_STATUSES
 from puente.loans.models import Loan
 from puente.loans.payoff import payoff_quote
@@ -150,8 +150,8 @@ class Portal:
             return RedirectResponse("/login", status_code=303)
         if self.auth.needs_mfa_enrolment(user):
             return RedirectResponse("/seguridad/mfa", status_code=303)
-        staff = Role(user.role) in {Role.STAFF, Role.ADMIN}
-        query = Loan.filter(institution_id=user.institution_id) if staff else own_loans(user)
+        staff = is_staff(user)
+        query = visible_loans(user)
         loans = await query.order_by("id").limit(200).prefetch_related("product", "student")
         views = await load_loan_views(loans, self.runtime.today())
         return self.render(

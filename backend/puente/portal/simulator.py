@@ -111,7 +111,7 @@ def _percent(values: Mapping[str, str], field: str) -> Decimal:
 
 def _whole(values: Mapping[str, str], field: str) -> int:
     text = values[field].strip()
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # "²".isdigit(), but int("²") fails
         raise _FormError(field)
     return int(text)
 

@@ -1,0 +1,91 @@
+"""Which payments a person may see, and the filtered history over them.
+
+One rule for every door: the portal's payment history and GraphQL ``viewer.payments`` list
+the same payments, those of the loans the person may see (``loans.access.can_see_loan``):
+staff and admins every payment of their institution, anyone else the payments of the loans
+they owe or study under, whoever paid them (a guardian's payment shows to the student too).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from tortoise.expressions import Subquery
+from tortoise.queryset import QuerySet
+
+from puente.accounts.models import User
+from puente.enums import PaymentMethodType
+from puente.enums import PaymentStatus as S
+from puente.loans.access import is_staff, visible_loans
+from puente.payments.models import Payment
+from puente.runtime import MEXICO_CITY
+
+__all__ = [
+    "HistoryPage",
+    "HistoryQuery",
+    "local_day_start",
+    "payment_history",
+    "visible_payments",
+]
+
+
+def visible_payments(user: User) -> QuerySet[Payment]:
+    """The payments ``user`` may see (the rule of ``can_see_loan``, as a query)."""
+    query = Payment.filter(institution_id=user.institution_id)
+    if is_staff(user):
+        return query
+    return query.filter(loan_id__in=Subquery(visible_loans(user).values("id")))
+
+
+def local_day_start(day: date) -> datetime:
+    """Midnight in Mexico City, as UTC: SQLite compares stored datetimes as text, so a bound
+    written with a -06:00 offset would mis-order against UTC rows around midnight UTC."""
+    return datetime.combine(day, time.min, tzinfo=MEXICO_CITY).astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryQuery:
+    """What to show: statuses, a method, Mexico City calendar days (inclusive), one loan."""
+
+    statuses: tuple[S, ...] = ()
+    method: PaymentMethodType | None = None
+    since: date | None = None
+    until: date | None = None
+    loan_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    payments: list[Payment]
+    total: int
+    page: int  # the page shown: the one asked for, or the last one there is
+    pages: int
+
+
+async def payment_history(
+    user: User, wanted: HistoryQuery, *, page: int, page_size: int
+) -> HistoryPage:
+    """One page of the payments ``user`` may see, newest first."""
+    query = visible_payments(user)
+    if wanted.statuses:
+        query = query.filter(status__in=list(wanted.statuses))
+    if wanted.method is not None:
+        query = query.filter(method=wanted.method)
+    if wanted.since is not None:
+        query = query.filter(created_at__gte=local_day_start(wanted.since))
+    if wanted.until is not None:
+        query = query.filter(created_at__lt=local_day_start(wanted.until + timedelta(days=1)))
+    if wanted.loan_id is not None:
+        query = query.filter(loan_id=wanted.loan_id)
+    total = await query.count()
+    pages = max(1, math.ceil(total / page_size))
+    shown = max(1, min(page, pages))
+    rows = (
+        await query.order_by("-created_at", "-id")
+        .offset((shown - 1) * page_size)
+        .limit(page_size)
+        .prefetch_related("loan__product")
+    )
+    return HistoryPage(payments=list(rows), total=total, page=shown, pages=pages)
