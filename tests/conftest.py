@@ -136,24 +136,10 @@ def database_url(
     asyncio.run(_truncate_postgres(url))
 
 
-TABLES = (
-    "postings",
-    "journal_entries",
-    "ledger_accounts",
-    "payments",
-    "payment_methods",
-    "installments",
-    "loans",
-    "loan_products",
-    "provider_events",
-    "provider_accounts",
-    "refresh_tokens",
-    "login_failures",
-    "borrower_profiles",
-    "audit_events",
-    "audit_chain_head",
-    "users",
-    "institutions",
+# Every table but the migration recorder's: a table a new migration adds is cleaned too.
+_TABLES_SQL = (
+    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+    "AND tablename <> 'tortoise_migrations'"
 )
 
 
@@ -168,10 +154,11 @@ async def _truncate_postgres(url: str) -> None:
     EXECUTOR_CACHE.clear()
     await Tortoise.init(config=tortoise_config(url))
     try:
+        connection = get_connection("default")
+        _, rows = await connection.execute_query(_TABLES_SQL)
+        tables = ", ".join(f'"{row["tablename"]}"' for row in rows)
         # TRUNCATE does not fire the ledger's row-level append-only triggers.
-        await get_connection("default").execute_script(
-            f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"
-        )
+        await connection.execute_script(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
     finally:
         await Tortoise.close_connections()
 

@@ -9,21 +9,25 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from prometheus_client.registry import Collector
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from puente.db import database_answers, open_database
 from puente.graphql.schema import build_schema
 from puente.graphql.view import PuenteGraphQL
+from puente.observability.metrics import CONTENT_TYPE_LATEST, render_metrics
+from puente.observability.middleware import ObservabilityMiddleware
+from puente.observability.snapshot import read_snapshot
 from puente.payments.gateways import GatewayDirectory
 from puente.payments.polling import poll_pending_payments
 from puente.portal.routes import portal_routes
 from puente.portal.security import SecurityHeadersMiddleware
-from puente.providers.metrics import render_prometheus
+from puente.providers.metrics import DEFAULT_METRICS
 from puente.runtime import Runtime
 from puente.webhooks.inbox import WebhookInbox
 from puente.webhooks.routes import webhook_routes
@@ -40,16 +44,26 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    if await database_answers():
-        return JSONResponse({"status": "ready"})
-    return JSONResponse({"status": "database unavailable"}, status_code=503)
+    """Ready when the database answers and, where one is configured, the event bus too."""
+    runtime: Runtime = request.app.state.runtime
+    problems = []
+    if not await database_answers():
+        problems.append("database unavailable")
+    if not await runtime.bus.healthy():
+        problems.append("event bus unavailable")
+    if problems:
+        return JSONResponse({"status": "; ".join(problems)}, status_code=503)
+    return JSONResponse({"status": "ready"})
 
 
 async def metrics(request: Request) -> Response:
-    lines = render_prometheus()
-    return PlainTextResponse(
-        "\n".join(lines) + "\n", media_type="text/plain; version=0.0.4; charset=utf-8"
-    )
+    runtime: Runtime = request.app.state.runtime
+    collectors: list[Collector] = [DEFAULT_METRICS]
+    try:
+        collectors.append(await read_snapshot(runtime.now()))
+    except Exception:  # noqa: BLE001 - a scrape while the database is down still answers
+        logger.warning("metrics: database figures unavailable", exc_info=True)
+    return Response(render_metrics(collectors), media_type=CONTENT_TYPE_LATEST)
 
 
 async def _poll_forever(
@@ -133,7 +147,7 @@ def create_app(
     app = Starlette(
         debug=settings.debug,
         routes=routes,
-        middleware=[Middleware(SecurityHeadersMiddleware)],
+        middleware=[Middleware(ObservabilityMiddleware), Middleware(SecurityHeadersMiddleware)],
         lifespan=lifespan,
     )
     app.state.runtime = runtime
@@ -145,5 +159,11 @@ def create_app(
 def app_from_environment() -> Starlette:
     """Factory for ``puente serve`` (uvicorn imports it in each worker)."""
     from puente.config import load_settings
+    from puente.observability.logs import configure_logging
+    from puente.observability.tracing import configure_tracing
 
-    return create_app(Runtime.from_settings(load_settings()))
+    settings = load_settings()
+    # Each uvicorn worker process calls this factory, so each configures its own logging.
+    configure_logging(fmt=settings.log_format or "json", level=settings.log_level)
+    configure_tracing(settings.otlp_endpoint)
+    return create_app(Runtime.from_settings(settings))

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from puente.config import ConfigError, Settings, development_settings, load_settings
+from puente.observability.logs import configure_logging
 
 __all__ = ["main"]
 
@@ -64,7 +65,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     try:
-        _runtime(load_settings())
+        settings = load_settings()
+        _runtime(settings)
     except ConfigError as exc:
         print(f"puente serve: {exc}", file=sys.stderr)
         return 2
@@ -75,7 +77,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         proxy_headers=True,
-        log_level=os.environ.get("PUENTE_LOG_LEVEL", "info"),
+        log_config=None,  # each worker routes logging through structlog (app_from_environment)
+        log_level=settings.log_level,
         access_log=os.environ.get("PUENTE_ACCESS_LOG", "1") not in ("0", "false", "no"),
     )
     return 0
@@ -99,7 +102,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for email, password, who in DEMO_LOGINS:
         print(f"  {email:24} {password:18} {who}")
     print()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    configure_logging(fmt=settings.log_format or "console", level=settings.log_level)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", log_config=None)
     return 0
 
 

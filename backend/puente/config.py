@@ -68,6 +68,9 @@ class Settings:
     cookie_secure: bool = True
     sandbox: bool = False
     provider_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    log_format: str | None = None  # json or console; None: json for serve, console for demo
+    log_level: str = "info"
+    otlp_endpoint: str | None = None  # OTLP/HTTP traces endpoint; None: no tracing
 
     def require_secrets(self) -> None:
         """Refuse to run a production server without real secrets."""
@@ -129,6 +132,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {value!r}") from None
 
 
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = (env.get(name) or default).strip().lower()
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from the environment (``os.environ`` unless given)."""
     env = os.environ if env is None else env
@@ -152,6 +162,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         login_lockout_seconds=_int(env, "PUENTE_LOGIN_LOCKOUT_SECONDS", 15 * 60),
         cookie_secure=_flag(env.get("PUENTE_COOKIE_SECURE"), True),
         provider_env=provider_env,
+        log_format=(
+            _choice(env, "PUENTE_LOG_FORMAT", ("json", "console"), "json")
+            if env.get("PUENTE_LOG_FORMAT")
+            else None
+        ),
+        log_level=_choice(env, "PUENTE_LOG_LEVEL", ("debug", "info", "warning", "error"), "info"),
+        otlp_endpoint=env.get("PUENTE_OTLP_ENDPOINT") or None,
     )
 
 

@@ -27,6 +27,7 @@ MODEL_MODULES = [
     "puente.webhooks.models",
     "puente.audit.models",
     "puente.ledger.models",
+    "puente.scheduling.models",
 ]
 
 

@@ -14,6 +14,8 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
+from puente.observability.metrics import SUBSCRIPTIONS
+
 __all__ = ["EventBus", "InMemoryBus", "RedisBus", "create_bus"]
 
 logger = logging.getLogger("puente.events")
@@ -29,6 +31,8 @@ class EventBus(Protocol):
     ) -> contextlib.AbstractAsyncContextManager[AsyncIterator[dict[str, Any]]]: ...
 
     async def close(self) -> None: ...
+
+    async def healthy(self) -> bool: ...
 
 
 class InMemoryBus:
@@ -48,6 +52,8 @@ class InMemoryBus:
     async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=QUEUE_LIMIT)
         self._subscribers.setdefault(channel, set()).add(queue)
+        live = SUBSCRIPTIONS.labels("memory")
+        live.inc()
 
         async def messages() -> AsyncIterator[dict[str, Any]]:
             while True:
@@ -56,6 +62,7 @@ class InMemoryBus:
         try:
             yield messages()
         finally:
+            live.dec()
             subscribers = self._subscribers.get(channel)
             if subscribers is not None:
                 subscribers.discard(queue)
@@ -64,6 +71,9 @@ class InMemoryBus:
 
     async def close(self) -> None:
         self._subscribers.clear()
+
+    async def healthy(self) -> bool:
+        return True
 
 
 class RedisBus:
@@ -82,6 +92,8 @@ class RedisBus:
     async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         await pubsub.subscribe(self._prefix + channel)
+        live = SUBSCRIPTIONS.labels("redis")
+        live.inc()
 
         async def messages() -> AsyncIterator[dict[str, Any]]:
             async for raw in pubsub.listen():
@@ -95,11 +107,19 @@ class RedisBus:
         try:
             yield messages()
         finally:
+            live.dec()
             await pubsub.unsubscribe()
             await pubsub.aclose()
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+    async def healthy(self) -> bool:
+        """Redis answers a PING within a second (``/readyz`` reports it otherwise)."""
+        try:
+            return bool(await asyncio.wait_for(self._redis.ping(), timeout=1.0))
+        except Exception:  # noqa: BLE001 - any failure to answer means not ready
+            return False
 
 
 def create_bus(redis_url: str | None) -> EventBus:

@@ -19,6 +19,7 @@ from puente.ledger.entries import (
     reversal_lines,
 )
 from puente.ledger.models import JournalEntry, LedgerAccount, Posting
+from puente.observability.metrics import LEDGER_POSTINGS
 
 __all__ = [
     "AlreadyPosted",
@@ -105,6 +106,7 @@ async def post_entry(
         ],
         using_db=conn,
     )
+    LEDGER_POSTINGS.labels(str(kind)).inc(len(lines))
     return entry
 
 

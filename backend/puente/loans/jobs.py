@@ -10,8 +10,9 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from puente.loans.delinquency_service import accrue_loan
@@ -19,8 +20,12 @@ from puente.loans.lifecycle import OPEN_STATUSES
 from puente.loans.models import Loan
 from puente.loans.service import apply_advances, bill_installments
 from puente.money import ZERO, format_mxn
+from puente.observability.context import bound_request_id
+from puente.observability.logs import configure_logging
+from puente.runtime import utcnow
+from puente.scheduling.leases import acquire_lease
 
-__all__ = ["DailyReport", "cmd_daily", "run_daily"]
+__all__ = ["DailyReport", "cmd_daily", "run_daily", "run_daily_once"]
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +49,47 @@ class DailyReport:
         )
 
 
-async def run_daily(day: date) -> DailyReport:
+DAILY_JOB = "daily"
+LEASE_TTL = timedelta(minutes=10)
+RENEW_EVERY = 50  # loans between lease renewals (each loan takes milliseconds)
+
+
+async def run_daily_once(day: date, clock: Callable[[], datetime] = utcnow) -> DailyReport | None:
+    """Run the day's jobs unless another process is running them now (then None).
+
+    Every replica may schedule the daily job; the lease on (daily, day) lets one run it.
+    """
+    lease = await acquire_lease(DAILY_JOB, day.isoformat(), clock(), ttl=LEASE_TTL)
+    if lease is None:
+        return None
+    with bound_request_id(f"job-daily-{day.isoformat()}-{lease.run_id}"):
+        report = DailyReport(day=day)
+        try:
+            await run_daily(day, report=report, renew=lambda: lease.renew(clock()))
+        except BaseException as exc:
+            await lease.finish(clock(), succeeded=False, detail=f"{type(exc).__name__}")
+            raise
+        await lease.finish(clock(), succeeded=not report.failures, detail=report.summary())
+    log.info("daily job %s", report.summary())
+    return report
+
+
+async def run_daily(
+    day: date,
+    *,
+    report: DailyReport | None = None,
+    renew: Callable[[], Awaitable[None]] | None = None,
+) -> DailyReport:
     """Run the day's work on every open loan, each loan in its own transactions."""
-    report = DailyReport(day=day)
+    report = report or DailyReport(day=day)
     ids = (
         await Loan.filter(status__in=list(OPEN_STATUSES))
         .order_by("id")
         .values_list("id", flat=True)
     )
-    for loan_id in ids:
+    for index, loan_id in enumerate(ids):
+        if renew is not None and index and index % RENEW_EVERY == 0:
+            await renew()  # LeaseLost stops the run: another process took it over
         report.loans += 1
         try:
             loan = await Loan.get(id=loan_id)
@@ -69,7 +106,7 @@ def cmd_daily(args: argparse.Namespace) -> int:
     """``puente jobs daily [--date YYYY-MM-DD]`` (default: today in Mexico City)."""
     from puente.config import load_settings
     from puente.db import open_database
-    from puente.runtime import mexico_city_date, utcnow
+    from puente.runtime import mexico_city_date
 
     try:
         day = date.fromisoformat(args.date) if args.date else mexico_city_date(utcnow())
@@ -78,11 +115,16 @@ def cmd_daily(args: argparse.Namespace) -> int:
         return 2
     settings = load_settings()
 
-    async def run() -> DailyReport:
+    configure_logging(fmt=settings.log_format or "console", level=settings.log_level)
+
+    async def run() -> DailyReport | None:
         async with open_database(settings.database_url):
-            return await run_daily(day)
+            return await run_daily_once(day)
 
     report = asyncio.run(run())
+    if report is None:
+        print(f"{day.isoformat()}: the daily job is running in another process; nothing done")
+        return 0
     print(report.summary())
     for loan_id, error in report.failures:
         print(f"  loan {loan_id}: {error}", file=sys.stderr)

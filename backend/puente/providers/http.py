@@ -32,6 +32,7 @@ from urllib.parse import urlencode
 import anyio
 import httpx
 
+from puente.observability.tracing import span
 from puente.providers.circuit import (
     DEFAULT_BREAKERS,
     CircuitBreakers,
@@ -294,7 +295,10 @@ class ProviderHTTP:
         result = _Attempt()
         finished = False
         try:
-            with anyio.fail_after(self.timeout.total):
+            with (
+                span(f"{self.provider} {method}", **{"puente.provider": self.provider}),
+                anyio.fail_after(self.timeout.total),
+            ):
                 response = await self._client.request(
                     method, path, params=params, content=content, json=json, headers=headers
                 )

@@ -1,10 +1,22 @@
-"""Per-provider latency and error counts, kept in process for a ``/metrics`` endpoint."""
+"""Per-provider latency and error counts, kept in process and served by ``/metrics``.
+
+``ProviderMetrics`` is a Prometheus collector: the app registers the default one with the
+official client (``observability.metrics``), and tests render their own.
+"""
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 
 __all__ = [
     "DEFAULT_BUCKETS",
@@ -71,6 +83,47 @@ class ProviderMetrics:
         """Errors counted for a provider, optionally for one code."""
         return sum(n for (p, c), n in self.errors.items() if p == provider and code in (None, c))
 
+    def collect(self) -> Iterator[Metric]:
+        """The figures as Prometheus metric families (the official client's collector API)."""
+        latency = HistogramMetricFamily(
+            "puente_provider_request_seconds",
+            "Latency of HTTP attempts to a provider.",
+            labels=("provider",),
+        )
+        for provider in sorted(self.latency):
+            histogram = self.latency[provider]
+            buckets = [
+                (str(bound), count)
+                for bound, count in zip(histogram.buckets, histogram.counts, strict=True)
+            ]
+            buckets.append(("+Inf", histogram.count))
+            latency.add_metric((provider,), buckets, histogram.total)
+        yield latency
+        requests = CounterMetricFamily(
+            "puente_provider_requests",
+            "HTTP attempts to a provider by outcome.",
+            labels=("provider", "outcome"),
+        )
+        for (provider, outcome), count in sorted(self.requests.items()):
+            requests.add_metric((provider, outcome), count)
+        yield requests
+        errors = CounterMetricFamily(
+            "puente_provider_errors",
+            "Failed provider attempts by normalised code.",
+            labels=("provider", "code"),
+        )
+        for (provider, code), count in sorted(self.errors.items()):
+            errors.add_metric((provider, code), count)
+        yield errors
+        circuit = GaugeMetricFamily(
+            "puente_provider_circuit_open",
+            "1 while calls to a provider account are cut off.",
+            labels=("provider", "account"),
+        )
+        for (provider, account), value in sorted(self.circuit_open.items()):
+            circuit.add_metric((provider, account), value)
+        yield circuit
+
     def reset(self) -> None:
         """Forget everything (tests)."""
         self.latency.clear()
@@ -82,55 +135,8 @@ class ProviderMetrics:
 DEFAULT_METRICS = ProviderMetrics()
 
 
-def _labels(**labels: str) -> str:
-    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
-    return "{" + inner + "}"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _number(value: float) -> str:
-    if math.isinf(value):
-        return "+Inf"
-    return repr(float(value)) if not float(value).is_integer() else str(int(value))
-
-
 def render_prometheus(metrics: ProviderMetrics = DEFAULT_METRICS) -> list[str]:
-    """The metrics as Prometheus text-format lines (join with ``\\n`` and end with one)."""
-    lines = [
-        "# HELP puente_provider_request_seconds Latency of HTTP attempts to a provider.",
-        "# TYPE puente_provider_request_seconds histogram",
-    ]
-    for provider in sorted(metrics.latency):
-        histogram = metrics.latency[provider]
-        for bound, count in zip(histogram.buckets, histogram.counts, strict=True):
-            labels = _labels(provider=provider, le=_number(bound))
-            lines.append(f"puente_provider_request_seconds_bucket{labels} {count}")
-        labels = _labels(provider=provider, le="+Inf")
-        lines.append(f"puente_provider_request_seconds_bucket{labels} {histogram.count}")
-        plain = _labels(provider=provider)
-        lines.append(f"puente_provider_request_seconds_sum{plain} {histogram.total:.6f}")
-        lines.append(f"puente_provider_request_seconds_count{plain} {histogram.count}")
-    lines += [
-        "# HELP puente_provider_requests_total HTTP attempts to a provider by outcome.",
-        "# TYPE puente_provider_requests_total counter",
-    ]
-    for (provider, outcome), count in sorted(metrics.requests.items()):
-        labels = _labels(provider=provider, outcome=outcome)
-        lines.append(f"puente_provider_requests_total{labels} {count}")
-    lines += [
-        "# HELP puente_provider_errors_total Failed provider attempts by normalised code.",
-        "# TYPE puente_provider_errors_total counter",
-    ]
-    for (provider, code), count in sorted(metrics.errors.items()):
-        lines.append(f"puente_provider_errors_total{_labels(provider=provider, code=code)} {count}")
-    lines += [
-        "# HELP puente_provider_circuit_open 1 while calls to a provider account are cut off.",
-        "# TYPE puente_provider_circuit_open gauge",
-    ]
-    for (provider, account), value in sorted(metrics.circuit_open.items()):
-        labels = _labels(provider=provider, account=account)
-        lines.append(f"puente_provider_circuit_open{labels} {value}")
-    return lines
+    """The metrics as Prometheus text-format lines, rendered by the official client."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(metrics)
+    return generate_latest(registry).decode().splitlines()

@@ -26,6 +26,8 @@ from puente.enums import PaymentStatus as S
 from puente.enums import ProviderEventStatus as E
 from puente.institutions.models import Institution
 from puente.money import from_centavos, to_centavos
+from puente.observability.context import bound_request_id, current_request_id
+from puente.observability.tracing import span
 from puente.payments.approval import capture_approved_order
 from puente.payments.disbursements import settle_disbursement
 from puente.payments.gateways import GatewayDirectory
@@ -139,6 +141,7 @@ class WebhookInbox:
                 occurred_at=event.occurred_at,
                 raw_body=raw_body.decode("utf-8", errors="replace"),
                 headers=kept,
+                request_id=current_request_id(),
             )
         except IntegrityError:
             return Receipt(200, {**answer, "duplicate": True})
@@ -202,7 +205,12 @@ class WebhookInbox:
                 continue
             handled += 1
             try:
-                outcome = await self._process(event)
+                # Logged under the id of the request that delivered it (one story per event).
+                with (
+                    bound_request_id(event.request_id or f"event-{event.id}"),
+                    span("webhook.process", **{"puente.provider": str(event.provider)}),
+                ):
+                    outcome = await self._process(event)
             except Exception as exc:  # noqa: BLE001 - every failure is retried, then dead-lettered
                 await self._failed(event, exc, now)
                 continue

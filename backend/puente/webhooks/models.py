@@ -34,6 +34,7 @@ class ProviderEvent(Model):
     next_attempt_at = fields.DatetimeField(null=True, db_index=True)
     received_at = fields.DatetimeField(auto_now_add=True)
     processed_at = fields.DatetimeField(null=True)
+    request_id = fields.CharField(max_length=64, null=True)  # the request that delivered it
 
     class Meta:
         table = "provider_events"

@@ -1,0 +1,1 @@
+"""Logs, metrics and traces: how an operator sees what Puente is doing."""
