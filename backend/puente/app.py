@@ -100,7 +100,7 @@ def create_app(
         keep_alive=True,
     )
 
-    inbox = WebhookInbox(runtime, gateways)
+    inbox = WebhookInbox(runtime, gateways, lease_seconds=settings.webhook_lease_seconds)
 
     @asynccontextmanager
     async def workers() -> AsyncIterator[None]:

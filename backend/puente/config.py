@@ -71,6 +71,9 @@ class Settings:
     log_format: str | None = None  # json or console; None: json for serve, console for demo
     log_level: str = "info"
     otlp_endpoint: str | None = None  # OTLP/HTTP traces endpoint; None: no tracing
+    # How long a worker holds a webhook it is processing; a worker that dies holding one
+    # delays that event by at most this long before another process takes it over.
+    webhook_lease_seconds: int = 60
 
     def require_secrets(self) -> None:
         """Refuse to run a production server without real secrets."""
@@ -169,6 +172,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         log_level=_choice(env, "PUENTE_LOG_LEVEL", ("debug", "info", "warning", "error"), "info"),
         otlp_endpoint=env.get("PUENTE_OTLP_ENDPOINT") or None,
+        webhook_lease_seconds=max(_int(env, "PUENTE_WEBHOOK_LEASE_SECONDS", 60), 1),
     )
 
 

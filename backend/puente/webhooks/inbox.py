@@ -20,7 +20,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
+from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
 
 from puente.enums import PaymentStatus as S
 from puente.enums import ProviderEventStatus as E
@@ -178,31 +179,56 @@ class WebhookInbox:
 
     # -- processing ------------------------------------------------------------------------
 
-    async def _claim(self, event: ProviderEvent, now: datetime) -> bool:
-        """Take a lease on the event (atomic conditional update); False if someone else has it."""
-        updated = await ProviderEvent.filter(
-            Q(id=event.id),
-            Q(status__in=[E.RECEIVED, E.FAILED]),
-            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
-            Q(attempts=event.attempts),
-        ).update(attempts=event.attempts + 1, next_attempt_at=now + self.lease)
-        return updated == 1
+    async def _claim_due(self, now: datetime, limit: int) -> list[ProviderEvent]:
+        """Lease up to ``limit`` due events to this worker; no two workers get the same one.
+
+        PostgreSQL: ``FOR UPDATE SKIP LOCKED`` hands each concurrent worker (in this process
+        or another) a disjoint batch, leased in one UPDATE. SQLite has one writer at a time
+        and no row locks, so each row is leased by a conditional UPDATE on the attempt count
+        it was read with: a second worker that read the same row updates nothing.
+        """
+        due = Q(status__in=[E.RECEIVED, E.FAILED]) & (
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+        )
+        lease_until = now + self.lease
+        async with in_transaction() as tx:
+            # Not values_list(): Tortoise drops FOR UPDATE from values queries.
+            found = (
+                await ProviderEvent.filter(due)
+                .order_by("id")
+                .limit(limit)
+                .select_for_update(skip_locked=True)
+                .only("id", "attempts")
+                .using_db(tx)
+            )
+            rows = [(event.id, event.attempts) for event in found]
+            if tx.capabilities.dialect == "postgres":
+                ids = [row_id for row_id, _ in rows]
+                if ids:
+                    await (
+                        ProviderEvent.filter(id__in=ids)
+                        .using_db(tx)
+                        .update(attempts=F("attempts") + 1, next_attempt_at=lease_until)
+                    )
+            else:
+                ids = []
+                for row_id, attempts in rows:
+                    taken = (
+                        await ProviderEvent.filter(due, id=row_id, attempts=attempts)
+                        .using_db(tx)
+                        .update(attempts=attempts + 1, next_attempt_at=lease_until)
+                    )
+                    if taken == 1:
+                        ids.append(row_id)
+        if not ids:
+            return []
+        return await ProviderEvent.filter(id__in=ids).order_by("id")
 
     async def process_due(self, limit: int = 50) -> int:
         """Process events that are waiting; returns how many were handled."""
         now = self.runtime.now()
-        due = (
-            await ProviderEvent.filter(
-                Q(status__in=[E.RECEIVED, E.FAILED]),
-                Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
-            )
-            .order_by("id")
-            .limit(limit)
-        )
         handled = 0
-        for event in due:
-            if not await self._claim(event, now):
-                continue
+        for event in await self._claim_due(now, limit):
             handled += 1
             try:
                 # Logged under the id of the request that delivered it (one story per event).
@@ -220,7 +246,7 @@ class WebhookInbox:
         return handled
 
     async def _failed(self, event: ProviderEvent, exc: Exception, now: datetime) -> None:
-        attempts = event.attempts + 1
+        attempts = event.attempts  # read after the claim, so it counts this attempt
         if attempts >= self.max_attempts:
             status, next_at = E.DEAD, None
             logger.error("webhook %s/%s dead after %s attempts", event.provider, event.id, attempts)
