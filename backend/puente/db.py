@@ -7,10 +7,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from tortoise import Tortoise
 from tortoise.connection import get_connection
+from tortoise.exceptions import DBConnectionError, OperationalError, TransactionManagementError
 
 __all__ = [
+    "STORAGE_ERRORS",
     "MODEL_MODULES",
     "database_answers",
     "is_postgres",
@@ -79,6 +82,18 @@ async def open_database(database_url: str) -> AsyncIterator[None]:
         yield
     finally:
         await Tortoise.close_connections()
+
+
+# What a database outage looks like from a query: the driver cannot connect (OSError from the
+# socket, asyncpg's connection errors) or Tortoise reports the failed statement.
+STORAGE_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    DBConnectionError,
+    TransactionManagementError,
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+)
 
 
 async def database_answers() -> bool:
