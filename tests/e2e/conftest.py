@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.e2e.log_hygiene import leaks_in
 
 
 def _free_port() -> int:
@@ -84,3 +85,6 @@ def demo() -> Iterator[DemoServer]:
                 except subprocess.TimeoutExpired:
                     server.kill()
                     server.wait()
+            # The whole run's logs (requests, provider calls, webhooks) hold no secret.
+            leaks = leaks_in(log.read_text())
+            assert not leaks, f"secrets in the demo's logs: {leaks}"
