@@ -125,9 +125,7 @@ API_SPACE: dict[str, Any] = {
     "term_count": st.integers(-5, 650),
     "periodicity": st.sampled_from([*Periodicity, "YEARLY"]),
     "method": st.sampled_from([*AmortizationMethod, "ITALIAN"]),
-    "vat_rate": st.one_of(
-        st.decimals(min_value=0, max_value=1, places=2), st.just(Decimal("NaN"))
-    ),
+    "vat_rate": st.one_of(st.decimals(min_value=0, max_value=1, places=2), st.just(Decimal("NaN"))),
     "opening_fee_rate": st.decimals(min_value=0, max_value=Decimal("1.2"), places=3),
     "day_count": st.sampled_from([*DayCount, "ACTUAL_366"]),
     "start_date": st.dates(date(1, 1, 1), date(9999, 12, 31)),
