@@ -286,3 +286,60 @@ async def test_staff_see_their_institutions_loans_and_borrowers_only_their_own(d
                 "totalCount"
             ]
     assert counts == {"ana@example.mx": 1, "caja@example.mx": 2}
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"startDate": "9999-12-01"}, "startDate"),
+        ({"annualRate": "1e999999999"}, "annualRate"),
+        ({"annualRate": "1e-30", "termCount": 0}, "termCount"),
+        # 204 installments of 0.00 / 519 interest-only rows before (issue 8, item 9).
+        ({"principal": "100000", "annualRate": "2", "termCount": 520}, "termCount"),
+        ({"principal": "10000", "annualRate": "2", "termCount": 520}, "termCount"),
+    ],
+)
+async def test_simulate_loan_names_the_field_of_impossible_terms(db, runtime, changes, field):
+    good = {"principal": "1000", "annualRate": "0.3", "termCount": 6, "periodicity": "WEEKLY"}
+    async with app_client(runtime) as client:
+        data = await graphql(client, SIMULATE, {"i": {**good, **changes}})
+    assert data["data"] is None
+    error = data["errors"][0]
+    assert error["extensions"] == {"code": "INVALID_LOAN_TERMS", "field": field}
+    assert error["message"] != "Unexpected error."
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"principal": "abc"},
+        {"principal": "NaN"},
+        {"principal": "-Infinity"},
+        {"principal": 12.5},
+        {"principal": True},
+        {"vatRate": ""},
+        {"startDate": "2026-02-30"},
+        {"startDate": "mañana"},
+        {"startDate": 20260101},
+        {"periodicity": "YEARLY"},
+        {"dayCount": "ACTUAL_366"},
+        {"termCount": 2**40},
+    ],
+)
+async def test_simulate_loan_refuses_bad_scalars_as_validation_errors(db, runtime, changes):
+    good = {"principal": "1000", "annualRate": "0.3", "termCount": 6, "periodicity": "MONTHLY"}
+    async with app_client(runtime) as client:
+        data = await graphql(client, SIMULATE, {"i": {**good, **changes}})
+    assert data.get("data") is None
+    (error,) = data["errors"]
+    assert error["message"] != "Unexpected error."
+    assert "Variable '$i'" in error["message"]  # refused while reading the input, clearly
+
+
+async def test_a_vanishing_rate_simulates_as_zero_interest(db, runtime):
+    inputs = {"principal": "1200", "annualRate": "1e-30", "termCount": 12, "periodicity": "MONTHLY"}
+    async with app_client(runtime) as client:
+        data = await graphql(client, SIMULATE, {"i": inputs})
+    result = data["data"]["simulateLoan"]
+    assert result["installmentAmount"]["amount"] == "100.00"
+    assert result["totalInterest"]["amount"] == "0.00"

@@ -16,6 +16,7 @@ from tests.support.books import (
 
 from puente.enums import JournalKind, ProviderName
 from puente.enums import LedgerAccountType as T
+from puente.ledger.models import Posting
 from puente.loans.delinquency_service import accrue_all, accrue_loan
 from puente.loans.engine import (
     MEXICO_BANKS,
@@ -29,7 +30,7 @@ from puente.loans.engine import (
 from puente.loans.jobs import run_daily
 from puente.loans.service import apply_payment
 from puente.loans.state import load_loan_views
-from puente.money import to_centavos
+from puente.money import from_centavos, round_centavos, to_centavos
 
 pytestmark = pytest.mark.anyio
 START = date(2026, 6, 15)
@@ -80,18 +81,19 @@ async def test_moratorium_matches_the_engine_for_an_overdue_installment(db, runt
             expected[key] = expected.get(key, 0) + to_centavos(charge.amount)
     charged = await charged_by_component(loan.id, JournalKind.LATE_CHARGE)
     assert charged == expected
-    # 822.75 overdue × 72 % / 360 = 1.65 a day for 16 days, IVA 0.26 a day; one late fee.
+    # 822.75 overdue × 72 % / 360 = 1.6455 a day for 16 days = 26.328, rounded once: 26.33,
+    # IVA 16 % of 26.33 = 4.21 (daily rounding posted 26.40 + 4.16: not 16 %); one late fee.
     assert charged == {
-        "LATE_INTEREST": 16 * 165,
-        "LATE_INTEREST_VAT": 16 * 26,
+        "LATE_INTEREST": 26_33,
+        "LATE_INTEREST_VAT": 4_21,
         "FEE": 250_00,
         "FEE_VAT": 40_00,
     }
     balances = await loan_balances(loan.id)
-    assert balances[T.LOAN_LATE_INTEREST] == 16 * 165
+    assert balances[T.LOAN_LATE_INTEREST] == 26_33
     (view,) = await load_loan_views([loan], through)
     first = view.installments[0]
-    assert first.charges == Decimal("16") * Decimal("1.91") + Decimal("290.00")
+    assert first.charges == Decimal("26.33") + Decimal("4.21") + Decimal("290.00")
 
 
 async def test_a_missed_day_is_caught_up_and_a_payment_accrues_first(db, runtime):
@@ -151,3 +153,46 @@ async def test_paying_what_is_overdue_brings_the_loan_back_to_current(db, runtim
     (after,) = await load_loan_views([loan], day)
     assert after.balance.overdue == 0
     assert after.balance.bucket is DelinquencyBucket.CURRENT
+
+
+async def test_every_posted_moratorium_iva_is_that_of_its_rounded_base(db, runtime):
+    """Daily job runs, missed days and partial payments in between: for each installment the
+    moratorium posted is the exact accrual rounded once and its IVA is round(base × 16 %)."""
+    loan = await overdue_loan(runtime)
+    day = FIRST_DUE
+    for step, paid in enumerate([None, "500.00", None, None, "2000.00", None, "37.15", None]):
+        day += timedelta(days=3 + step)  # the job misses days now and then
+        await run_daily(day)
+        if paid is not None:
+            await apply_payment(
+                loan,
+                Decimal(paid),
+                received_on=day,
+                provider=ProviderName.STRIPE,
+                idempotency_key=f"partial-{step}",
+            )
+        posted = await late_interest_by_installment(loan.id)
+        assert posted, "the loan is late: moratorium must have been posted"
+        for number, (late, vat) in posted.items():
+            assert vat == round_centavos(late * Decimal("0.16")), (number, late, vat)
+    assert await books_total() == 0
+
+
+async def late_interest_by_installment(loan_id: int) -> dict[int, tuple[Decimal, Decimal]]:
+    rows = await Posting.filter(
+        entry__loan_id=loan_id,
+        entry__kind=JournalKind.LATE_CHARGE,
+        account__loan_id=loan_id,
+        component__in=["LATE_INTEREST", "LATE_INTEREST_VAT"],
+    ).values("installment_number", "component", "amount_centavos")
+    totals: dict[int, dict[str, int]] = {}
+    for row in rows:
+        bucket = totals.setdefault(row["installment_number"], {})
+        bucket[row["component"]] = bucket.get(row["component"], 0) + row["amount_centavos"]
+    return {
+        number: (
+            from_centavos(bucket.get("LATE_INTEREST", 0)),
+            from_centavos(bucket.get("LATE_INTEREST_VAT", 0)),
+        )
+        for number, bucket in totals.items()
+    }

@@ -168,3 +168,18 @@ async def test_restructuring_stretches_the_remaining_principal_over_a_new_term(d
     assert await Installment.filter(loan_id=loan.id, superseded_on=on).count() == 11
     assert (await Loan.get(id=loan.id)).status == LoanStatus.RESTRUCTURED
     assert (await status_changes(loan.id))[-1] == ("active", "restructured")
+
+
+async def test_a_restructured_actual_360_loan_keeps_its_new_installment_level(db, runtime):
+    # ACTUAL_360: the new level is solved on the new periods' own days, not on rate/12, so
+    # the last new installment carries no balloon (issue 8, item 8).
+    inst = await factories.institution()
+    ana = await factories.user(runtime, inst)
+    loan = await factories.active_loan(
+        inst, ana, principal="200000.00", term_count=24, start=START, day_count="ACTUAL_360"
+    )
+    await restructure_loan(loan, on=date(2026, 7, 1), term_count=48, reason="ampliación")
+    rows = await Installment.filter(loan_id=loan.id, superseded_on__isnull=True).order_by("number")
+    new = [row.total_centavos for row in rows[1:]]
+    assert len(new) == 48 and len(set(new[:-1])) == 1
+    assert abs(new[-1] - new[0]) <= 48  # a centavo per installment at most

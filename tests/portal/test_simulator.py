@@ -76,3 +76,27 @@ async def test_bad_input_shows_a_clear_spanish_message_not_an_error(
     assert f'role="alert" data-field="{field}">{message}' in partial.text
     assert message in page.text
     assert 'data-testid="installment"' not in partial.text
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        # 204 installments of 0.00 / 519 interest-only rows and a balloon before (issue 8).
+        {"monto": "100,000", "tasa": "200", "plazo": "520", "periodicidad": "WEEKLY"},
+        {"monto": "10,000", "tasa": "200", "plazo": "520", "periodicidad": "WEEKLY"},
+        {"monto": "1.00", "plazo": "600", "metodo": "GERMAN"},
+    ],
+)
+async def test_a_degenerate_schedule_is_explained_not_shown(db, runtime, changes):
+    async with app_client(runtime) as client:
+        partial = await client.get("/simulador/resultado", params={**EXAMPLE_A, **changes})
+    assert partial.status_code == 200
+    assert 'role="alert" data-field="plazo">Con ese monto y esa tasa' in partial.text
+    assert 'data-testid="installment"' not in partial.text
+
+
+async def test_a_vanishing_rate_simulates_without_interest(db, runtime):
+    params = {**EXAMPLE_A, "tasa": "0.000000000000000000000000001"}
+    async with app_client(runtime) as client:
+        partial = await client.get("/simulador/resultado", params=params)
+    assert 'data-testid="installment">$833.33 MXN<' in partial.text

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -178,3 +178,62 @@ def test_tuition_payments_split_any_way_land_on_the_same_state(
     assert second.installments == whole.installments
     assert first.surplus + second.surplus == whole.surplus
     assert sum(line.amount for line in whole.lines) + whole.surplus == Decimal(cents) / 100
+
+
+def test_a_full_beca_never_gets_a_recargo() -> None:
+    # Nothing is owed on a 100 % beca, so nothing can be late (issue 8, item 12).
+    full = plan(scholarship_rate=Decimal("1"), surcharge_amount=Decimal("250.00"))
+    charge = amount_due_on(full, 1, date(2026, 10, 30))
+    assert charge.amount == 0
+    assert (charge.surcharge, charge.surcharge_vat, charge.total) == (ZERO, ZERO, ZERO)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        # Pay by the 15th for pronto pago, but the 10th + 3 days of grace is already late.
+        {"early_discount_day": 15},
+        # The discount ends on the due date itself is fine; one day after it is not.
+        {"early_discount_day": 11, "surcharge_grace_days": 0},
+    ],
+)
+def test_discount_and_recargo_windows_can_never_overlap(overrides: dict[str, Any]) -> None:
+    with pytest.raises(TuitionPlanError) as refused:
+        plan(**overrides)
+    assert refused.value.field == "early_discount_day"
+
+
+def test_a_discount_ending_on_the_due_date_is_accepted() -> None:
+    on_time = plan(early_discount_day=10, surcharge_grace_days=0)
+    assert amount_due_on(on_time, 1, date(2026, 9, 10)).discount > 0
+    assert amount_due_on(on_time, 1, date(2026, 9, 11)).surcharge > 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    discount_day=st.integers(1, 31),
+    grace=st.integers(0, 40),
+    due_day=st.integers(1, 28),
+    offset=st.integers(-40, 80),
+    scholarship=st.sampled_from([Decimal(0), Decimal("0.5"), Decimal(1)]),
+)
+def test_no_day_earns_the_discount_and_owes_a_recargo(
+    discount_day: int, grace: int, due_day: int, offset: int, scholarship: Decimal
+) -> None:
+    try:
+        cycle = plan(
+            early_discount_day=discount_day,
+            surcharge_grace_days=grace,
+            due_dates=monthly_due_dates(date(2026, 9, due_day), 10),
+            scholarship_rate=scholarship,
+            surcharge_amount=Decimal("100.00"),
+        )
+    except TuitionPlanError as refused:
+        assert refused.field == "early_discount_day"
+        return
+    for number in (1, 5, 10):
+        on = cycle.due_date(number) + timedelta(days=offset)
+        charge = amount_due_on(cycle, number, on)
+        assert not (charge.discount > 0 and charge.surcharge > 0)
+        if scholarship == 1:
+            assert charge.total == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ from puente.loans.models import Loan
 from puente.loans.payoff import payoff_quote
 from puente.loans.service import apply_payment
 from puente.loans.state import load_loan_views
+from puente.payments.offer import installment_totals
 from puente.tuition.engine import TuitionPlan, monthly_due_dates
 from puente.tuition.service import enrol_in_plan, plan_of, tuition_quotes
 
@@ -28,7 +30,7 @@ WITH_DISCOUNT = Decimal("3591.00")
 RECARGO = Decimal("250.00")
 
 
-async def enrolled(runtime) -> Loan:
+async def enrolled(runtime, **changes) -> Loan:
     school = await factories.institution("colegio", InstitutionKind.SCHOOL)
     luis = await factories.user(runtime, school, email="luis@example.mx", role=Role.GUARDIAN)
     sofia = await factories.user(runtime, school, email="sofia@example.mx", role=Role.STUDENT)
@@ -49,6 +51,7 @@ async def enrolled(runtime) -> Loan:
         surcharge_amount=RECARGO,
         surcharge_grace_days=5,
     )
+    plan = replace(plan, **changes)
     return await enrol_in_plan(plan, product=product, payer_id=luis.id, student_id=sofia.id)
 
 
@@ -88,7 +91,9 @@ async def test_a_partial_payment_does_not_earn_the_discount(db, runtime):
     await pay(loan, Decimal("1000.00"), date(2026, 9, 3), "parte")
     assert await charged_by_component(loan.id, JournalKind.ADJUSTMENT) == {}
     (view,) = await load_loan_views([loan], date(2026, 9, 3))
-    assert view.installments[1].total == COLEGIATURA
+    # Paying the rest by the 5th still earns the discount: that is the price shown today.
+    assert view.installments[1].total == WITH_DISCOUNT
+    assert await charged_by_component(loan.id, JournalKind.ADJUSTMENT) == {}
     # Paying the rest on the 5th still completes it on time: the discount applies then.
     await pay(loan, WITH_DISCOUNT - Decimal("1000.00"), date(2026, 9, 5), "resto")
     (view,) = await load_loan_views([loan], date(2026, 9, 5))
@@ -135,4 +140,51 @@ async def test_paying_the_whole_cycle_closes_the_account(db, runtime):
     applied = await pay(loan, quote.total, date(2026, 8, 1), "todo")
     assert applied.paid_off and applied.unapplied == 0
     assert (await Loan.get(id=loan.id)).status == LoanStatus.PAID_OFF
+    assert await books_total() == 0
+
+
+@pytest.mark.parametrize(
+    ("on", "expected"),
+    [
+        (date(2026, 9, 3), WITH_DISCOUNT),  # pronto pago applies today
+        (date(2026, 9, 10), COLEGIATURA),  # due today: list price after beca
+        (date(2026, 9, 16), COLEGIATURA + RECARGO),  # after the grace: with the recargo
+    ],
+)
+async def test_every_door_offers_the_price_of_today(db, runtime, on, expected):
+    """nextInstallment (GraphQL), the portal's pay form and its quotes read one price."""
+    loan = await enrolled(runtime)
+    await pay(loan, Decimal("3500.00"), date(2026, 8, 1), "inscripcion")
+    (view,) = await load_loan_views([loan], on)
+    assert view.next_installment is not None and view.next_installment.number == 1
+    assert view.next_installment.total == expected
+    assert view.next_installment.outstanding == expected
+    assert installment_totals(view)[0] == (1, expected)  # the pay form's "próximo pago"
+    quotes = await tuition_quotes(loan, on)
+    assert quotes[0].outstanding == expected
+    # Paying exactly what is offered settles it, nothing left over or missing.
+    applied = await pay(loan, expected, on, "lo-ofrecido")
+    assert applied.unapplied == 0 and applied.advance == 0
+    (after,) = await load_loan_views([loan], on)
+    assert after.installments[1].status.value == "PAID"
+
+
+async def test_colegiatura_iva_is_billed_and_collected_when_the_plan_has_iva(db, runtime):
+    """A school without RVOE: IVA 16 % on each colegiatura (and its recargo), receivable when
+    billed, owed to SAT (vat_payable) once paid."""
+    loan = await enrolled(runtime, vat_rate=Decimal("0.16"))
+    inscripcion = Decimal("3500.00") * Decimal("1.16")
+    await pay(loan, inscripcion, date(2026, 8, 1), "inscripcion")
+    on_time = WITH_DISCOUNT + Decimal("574.56")  # 3,591 + 16 % IVA
+    (view,) = await load_loan_views([loan], date(2026, 9, 3))
+    assert view.next_installment.total == on_time
+    applied = await pay(loan, on_time, date(2026, 9, 3), "septiembre")
+    assert applied.unapplied == 0 and applied.advance == 0
+    await run_daily(date(2026, 10, 20))  # October is late: colegiatura, recargo, their IVA
+    billed = await charged_by_component(loan.id, JournalKind.BILLING)
+    assert billed["FEE_VAT"] == 560_00 + 604_80 + 604_80  # inscripción, Sept, Oct as billed
+    late = await charged_by_component(loan.id, JournalKind.LATE_CHARGE)
+    assert late == {"LATE_INTEREST": 250_00, "LATE_INTEREST_VAT": 40_00}
+    # Collected IVA is owed to SAT: the inscripción's and September's after the discount.
+    assert await institution_balance(loan.institution_id, T.VAT_PAYABLE) == 560_00 + 574_56
     assert await books_total() == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from strawberry.exceptions import StrawberryInputCoercionError
+
 from graphql import GraphQLError
 
 __all__ = ["UserFacingError", "should_mask_error"]
@@ -22,4 +24,6 @@ def should_mask_error(error: GraphQLError) -> bool:
     original = error.original_error
     if original is None:
         return False  # syntax, validation, limiter messages: about the query, not our internals
-    return not isinstance(original, UserFacingError)
+    # A variable that cannot be read (a bad scalar, an unknown enum value, an Int out of
+    # range) is refused by graphql-core or strawberry while coercing it: about the input.
+    return not isinstance(original, UserFacingError | GraphQLError | StrawberryInputCoercionError)

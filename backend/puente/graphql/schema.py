@@ -28,6 +28,7 @@ from puente.graphql.payment_types import (
     PaymentMethod,
 )
 from puente.graphql.payments import PaymentMutations, StaffMutations, Subscription
+from puente.graphql.scalars import SCALAR_OVERRIDES
 from puente.graphql.types import (
     MAX_ID,
     AuthError,
@@ -192,7 +193,10 @@ class Query:
                 start_date=input.start_date or info.context.runtime.today(),
             )
         except LoanTermsError as exc:
-            raise UserFacingError("INVALID_LOAN_TERMS", str(exc), field=exc.field) from None
+            field = input_field_name(exc.field)
+            raise UserFacingError(
+                "INVALID_LOAN_TERMS", f"{field}: {exc.message}", field=field
+            ) from None
         schedule = result.schedule
         return LoanSimulation(
             installment_amount=money(schedule.installment_amount),
@@ -215,6 +219,12 @@ class Query:
             opening_fee=money(schedule.opening_fee + schedule.opening_fee_vat),
             disbursed_amount=money(schedule.disbursed_amount),
         )
+
+
+def input_field_name(engine_field: str) -> str:
+    """The engine's field (``term_count``) as the input names it (``termCount``)."""
+    head, *rest = engine_field.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def _login_result(outcome: object) -> AuthTokens | AuthError:
@@ -258,6 +268,7 @@ def build_schema(*, debug: bool = False, max_depth: int = 10) -> strawberry.Sche
         subscription=Subscription,
         types=[Loan, Payment, User],
         extensions=extensions,
+        scalar_overrides=SCALAR_OVERRIDES,
     )
 
 

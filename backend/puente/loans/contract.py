@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.functions import Max
@@ -66,7 +67,13 @@ class LoanContract:
 
     def states_before(self, day: date) -> tuple[InstallmentState, ...]:
         """The installment states at the start of ``day`` (entries effective before it)."""
-        return installment_states(self.rows, fold_activity(self.activity, before=day), self.periods)
+        folded = fold_activity(self.activity, before=day)
+        return installment_states(self.rows, folded, self.periods, self.fee_vat_rate)
+
+    @property
+    def fee_vat_rate(self) -> Decimal:
+        """IVA owed on contractual fees: the loan's frozen IVA rate."""
+        return Decimal(self.loan.vat_rate)
 
     @property
     def by_number(self) -> dict[int, Installment]:
@@ -78,7 +85,7 @@ async def load_contract(loan: Loan, conn: BaseDBAsyncClient | None = None) -> Lo
     rows = tuple(await current_rows(loan.id, conn))
     dated = tuple((await activity_rows([loan.id], conn, dated=True))[loan.id])
     periods = contract_periods(loan, max((row.number for row in rows), default=0))
-    states = installment_states(rows, fold_activity(dated), periods)
+    states = installment_states(rows, fold_activity(dated), periods, Decimal(loan.vat_rate))
     return LoanContract(loan=loan, rows=rows, states=states, activity=dated, periods=periods)
 
 

@@ -1,6 +1,6 @@
 """Moratorium accrual (intereses moratorios, late fees) posted to the ledger, once per day.
 
-Each charge the engine's ``accrue`` produces for a day becomes one LATE_CHARGE entry keyed by
+Each charge the engine's ``accrue_days`` produces for a day becomes one LATE_CHARGE entry keyed by
 (loan, installment, day, component), so running the job twice for a day, or a payment and the
 job racing on the same day, posts nothing twice. A day is accrued on the state at its start
 (entries effective before it), which is what makes a rerun compute the same charges. Days the
@@ -10,7 +10,8 @@ its own date first, so the amount it pays off is the amount that was owed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -23,7 +24,14 @@ from puente.ledger.models import JournalEntry
 from puente.ledger.posting import AlreadyPosted, post_entry
 from puente.loans.activity import stored_date
 from puente.loans.contract import LoanContract, load_contract
-from puente.loans.engine import MEXICO_BANKS, Accrual, Charge, MoratoriumPolicy, accrue
+from puente.loans.engine import (
+    MEXICO_BANKS,
+    Accrual,
+    Charge,
+    InstallmentState,
+    MoratoriumPolicy,
+    accrue_days,
+)
 from puente.loans.engine.delinquency import grace_end
 from puente.loans.lifecycle import OPEN_STATUSES
 from puente.loans.models import Loan, LoanProduct
@@ -75,7 +83,11 @@ def pending_accruals(
     through: date,
     last_accrued: date | None,
 ) -> list[Accrual]:
-    """The daily accruals not yet posted up to ``through`` (pure: nothing is written)."""
+    """The daily accruals not yet posted up to ``through`` (pure: nothing is written).
+
+    The exact accrual runs from the first late day (the total is rounded once, so the history
+    counts); only days after ``last_accrued`` (and at most ``MAX_CATCH_UP_DAYS``) are posted.
+    """
     if policy.annual_rate == 0 and policy.late_fee == 0:
         return []
     late_from = [
@@ -85,18 +97,29 @@ def pending_accruals(
     ]
     if not late_from:
         return []
-    start = min(late_from)
+    emit_after = through - timedelta(days=MAX_CATCH_UP_DAYS + 1)
     if last_accrued is not None:
-        start = max(start, last_accrued + _ONE_DAY)
-    start = max(start, through - timedelta(days=MAX_CATCH_UP_DAYS))
-    accruals = []
-    day = start
+        emit_after = max(emit_after, last_accrued)
+    if emit_after >= through:
+        return []
+    days = _states_by_day(contract, min(late_from), through)
+    return list(accrue_days(days, policy, emit_after=emit_after, calendar=MEXICO_BANKS))
+
+
+def _states_by_day(
+    contract: LoanContract, first: date, through: date
+) -> Iterator[tuple[date, tuple[InstallmentState, ...]]]:
+    """(day, states at its start) for each day; rebuilt only when an entry took effect."""
+    changes = sorted({row.effective_date for row in contract.activity if row.effective_date})
+    states = contract.states_before(first)
+    index = bisect_right(changes, first - _ONE_DAY)  # changes already inside ``states``
+    day = first
     while day <= through:
-        accrual = accrue(contract.states_before(day), day, policy, calendar=MEXICO_BANKS)
-        if accrual.charges:
-            accruals.append(accrual)
+        if index < len(changes) and changes[index] < day:
+            states = contract.states_before(day)
+            index = bisect_right(changes, day - _ONE_DAY)
+        yield day, states
         day += _ONE_DAY
-    return accruals
 
 
 async def accrue_loan(loan: Loan, day: date, *, conn: BaseDBAsyncClient | None = None) -> int:

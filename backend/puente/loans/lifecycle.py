@@ -26,9 +26,8 @@ from puente.loans.engine import (
     Component,
     current_installment,
     installments_after,
-    level_amount,
 )
-from puente.loans.engine.schedule import amortize, contractual_periods
+from puente.loans.engine.schedule import contractual_periods, level_rows
 from puente.loans.models import Loan
 from puente.loans.postings import COMPONENT_ACCOUNT, VAT_COMPONENTS
 from puente.loans.terms import OPEN_STATUSES
@@ -244,7 +243,7 @@ async def restructure_loan(
         balance = sum((state.due[Component.PRINCIPAL] for state in future), ZERO)
         terms = loan_terms(locked, term_count=current.number + term_count)
         periods = [p for p in contractual_periods(terms) if p.number > current.number]
-        rows = amortize(terms, balance, periods, level_amount(terms, balance, len(periods)))
+        rows = level_rows(terms, balance, periods)
         version = await replace_future_rows(
             locked, [state.number for state in future], rows, on=on, conn=tx
         )

@@ -47,6 +47,7 @@ from puente.loans.lifecycle import (
 from puente.loans.models import Installment, Loan, LoanProduct
 from puente.loans.postings import allocation_lines, cash_line, charge_lines
 from puente.loans.settlement import Settlement, settle_loan_payment, settle_tuition_payment
+from puente.loans.state import contract_fee_vat
 from puente.money import ZERO, from_centavos, to_centavos
 
 __all__ = [
@@ -187,6 +188,7 @@ async def _bill(loan: Loan, row: Installment, conn: BaseDBAsyncClient) -> bool:
         Charge(row.number, Component.INTEREST, from_centavos(row.interest_centavos)),
         Charge(row.number, Component.INTEREST_VAT, from_centavos(row.vat_centavos)),
         Charge(row.number, Component.FEE, from_centavos(row.fee_centavos)),
+        Charge(row.number, Component.FEE_VAT, contract_fee_vat(row, Decimal(loan.vat_rate))),
     ]
     lines = charge_lines(loan.institution_id, loan.id, charges)
     if not lines:

@@ -8,11 +8,9 @@ from decimal import Decimal
 
 from puente.loans.engine import (
     MEXICO_BANKS,
-    AmortizationMethod,
-    DayCount,
+    CatError,
     LoanTerms,
     LoanTermsError,
-    Periodicity,
     Schedule,
     build_schedule,
     cat_for_schedule,
@@ -41,22 +39,30 @@ def simulate_loan(
     day_count: str = "PERIODIC",
     start_date: date,
 ) -> Simulation:
-    """Raises ``LoanTermsError`` (with ``field``) for terms the engine refuses."""
-    if principal > MAX_SIMULATED_PRINCIPAL:
-        raise LoanTermsError("principal", "must be at most 100,000,000.00 MXN")
-    if not Decimal("0") <= opening_fee_rate < Decimal("1"):
-        raise LoanTermsError("openingFeeRate", "must be between 0 and 1 (0.03 = 3 %)")
+    """Raises ``LoanTermsError`` (with ``field``) for terms that cannot give a sound schedule
+    (never another exception: this is a public door)."""
     terms = LoanTerms(
         principal=principal,
         annual_rate=annual_rate,
         term_count=term_count,
         start_date=start_date,
-        periodicity=Periodicity(periodicity),
-        method=AmortizationMethod(method),
+        periodicity=periodicity,
+        method=method,
         vat_rate=vat_rate,
-        day_count=DayCount(day_count),
+        day_count=day_count,
         opening_fee_rate=opening_fee_rate,
         calendar=MEXICO_BANKS,
     )
+    # Checked after LoanTerms has refused NaN and junk: comparing a NaN raises.
+    if terms.principal > MAX_SIMULATED_PRINCIPAL:
+        raise LoanTermsError("principal", "must be at most 100,000,000.00 MXN")
+    if terms.opening_fee_rate >= 1:
+        raise LoanTermsError("opening_fee_rate", "must be between 0 and 1 (0.03 = 3 %)")
     schedule = build_schedule(terms)
-    return Simulation(schedule, cat_for_schedule(schedule))
+    try:
+        cat = cat_for_schedule(schedule)
+    except CatError:
+        raise LoanTermsError(
+            "annual_rate", "these terms have no CAT (Banxico Circular 21/2009)"
+        ) from None
+    return Simulation(schedule, cat)

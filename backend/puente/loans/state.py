@@ -31,13 +31,15 @@ from puente.loans.engine.delinquency import grace_end
 from puente.loans.engine.schedule import Period
 from puente.loans.models import Installment, Loan
 from puente.loans.terms import OPEN_STATUSES, contract_periods
-from puente.money import ZERO, from_centavos
+from puente.money import ZERO, from_centavos, round_centavos
+from puente.tuition.pricing import priced_for_day
 
 __all__ = [
     "InstallmentStatus",
     "InstallmentView",
     "LoanBalanceView",
     "LoanView",
+    "contract_fee_vat",
     "installment_states",
     "load_loan_views",
 ]
@@ -100,12 +102,19 @@ class LoanView:
         return next((i for i in self.installments if i.status not in settled), None)
 
 
-def _contract_due(row: Installment) -> dict[Component, Decimal]:
+def contract_fee_vat(row: Installment, vat_rate: Decimal) -> Decimal:
+    """IVA on an installment's contractual fee (a colegiatura at a school without RVOE):
+    computed once from the rounded fee (mexico.md §2.2). Billing posts it, states owe it."""
+    return round_centavos(from_centavos(row.fee_centavos) * vat_rate)
+
+
+def _contract_due(row: Installment, fee_vat_rate: Decimal) -> dict[Component, Decimal]:
     return {
         Component.PRINCIPAL: from_centavos(row.principal_centavos),
         Component.INTEREST: from_centavos(row.interest_centavos),
         Component.INTEREST_VAT: from_centavos(row.vat_centavos),
         Component.FEE: from_centavos(row.fee_centavos),
+        Component.FEE_VAT: contract_fee_vat(row, fee_vat_rate),
     }
 
 
@@ -113,15 +122,17 @@ def installment_states(
     rows: Sequence[Installment],
     activity: Mapping[int, InstallmentActivity],
     periods: Mapping[int, Period] | None = None,
+    fee_vat_rate: Decimal = ZERO,
 ) -> tuple[InstallmentState, ...]:
     """Engine states: the contract plus extra charges, and what payments covered.
 
     Written-off amounts count as covered (nothing is receivable in the books any more).
-    ``periods`` adds the contractual interest dates a payoff or re-amortization needs.
+    ``periods`` adds the contractual interest dates a payoff or re-amortization needs;
+    ``fee_vat_rate`` is the loan's IVA rate, owed on contractual fees.
     """
     states = []
     for row in rows:
-        due = _contract_due(row)
+        due = _contract_due(row, fee_vat_rate)
         bucket = activity.get(row.number) or InstallmentActivity()
         for name, centavos in bucket.charged.items():
             component = Component(name)
@@ -247,7 +258,10 @@ async def load_loan_views(
         folded = fold_activity(activity[loan.id])
         rows_of_loan = by_loan[loan.id]
         periods = contract_periods(loan, max((r.number for r in rows_of_loan), default=0))
-        states = installment_states(rows_of_loan, folded, periods)
+        states = installment_states(rows_of_loan, folded, periods, Decimal(loan.vat_rate))
+        # What is owed if paid today: a colegiatura's pronto pago or recargo included, so
+        # nextInstallment, the balance and the portal's pay form offer today's price.
+        states = priced_for_day(loan.settings, states, today)
         closed = LoanStatus(loan.status) is LoanStatus.WRITTEN_OFF
         running = LoanStatus(loan.status) in OPEN_STATUSES
         views.append(

@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from puente.loans.engine import CatError, LoanTermsError
+from puente.loans.engine.terms import MAX_TERM_COUNT
 from puente.loans.simulation import Simulation, simulate_loan
 from puente.money import InvalidAmount, parse_amount
 
@@ -55,6 +56,11 @@ MESSAGES = {
     "comision": "Escribe la comisión por apertura en porcentaje, de 0 a menos de 100, "
     "sin que deje el crédito en cero.",
 }
+# The engine refuses terms that would give a degenerate schedule (schedule.check_sound).
+UNSOUND = (
+    "Con ese monto y esa tasa, ese plazo deja pagos que no abonan a capital o un último pago "
+    "desproporcionado. Elige un plazo más corto o un monto mayor."
+)
 ENGINE_FIELDS = {
     "principal": "monto",
     "annual_rate": "tasa",
@@ -80,9 +86,12 @@ class SimulatorResult:
     values: Mapping[str, str]
     simulation: Simulation | None = None
     error_field: str | None = None
+    unsound: bool = False  # the terms are valid one by one, but give no sound schedule
 
     @property
     def error(self) -> str | None:
+        if self.unsound:
+            return UNSOUND
         return MESSAGES.get(self.error_field or "")
 
     @property
@@ -141,7 +150,9 @@ def run_simulator(params: Mapping[str, str], today: date) -> SimulatorResult:
     except _FormError as exc:
         return SimulatorResult(values, error_field=exc.field)
     except LoanTermsError as exc:
-        return SimulatorResult(values, error_field=ENGINE_FIELDS.get(exc.field, "monto"))
+        field = ENGINE_FIELDS.get(exc.field, "monto")
+        unsound = field == "plazo" and 1 <= _whole(values, "plazo") <= MAX_TERM_COUNT
+        return SimulatorResult(values, error_field=field, unsound=unsound)
     except (CatError, InvalidAmount, ArithmeticError):
         return SimulatorResult(values, error_field="tasa")
     return SimulatorResult(values, simulation=simulation)

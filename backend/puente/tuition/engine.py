@@ -3,7 +3,9 @@
 A school cycle has an enrolment fee (inscripción, installment 0) and monthly payments (1..N).
 A beca (scholarship) takes a percentage off the monthly payments; paying by a day of the month
 earns an early-payment discount (pronto pago); paying after the due date plus a grace period
-adds a recargo (late surcharge), fixed and/or a percentage.
+adds a recargo (late surcharge), fixed and/or a percentage. The two windows never overlap (the
+plan is refused if pronto pago would end after the due date plus grace), and a colegiatura a
+100 % beca covers owes nothing, so it is never late.
 
 Mapping onto the shared components: the colegiatura is ``FEE`` (+ ``FEE_VAT``), the recargo is
 ``LATE_INTEREST`` (+ ``LATE_INTEREST_VAT``). IVA defaults to 0: tuition at a school with RVOE is
@@ -102,6 +104,22 @@ class TuitionPlan:
             raise TuitionPlanError("surcharge_grace_days", "must be a whole number >= 0")
         if not self.student_id or not self.payer_id:
             raise TuitionPlanError("student_id", "student and payer identifiers are required")
+        self._check_windows()
+
+    def _check_windows(self) -> None:
+        """Pronto pago ends no later than the last day without recargo (due date + grace),
+        for every colegiatura: no day can both earn the discount and owe a recargo."""
+        if self.early_discount_day is None:
+            return
+        grace = timedelta(days=self.surcharge_grace_days)
+        for due in self.due_dates:
+            if _discount_deadline(due, self) > due + grace:
+                raise TuitionPlanError(
+                    "early_discount_day",
+                    f"pronto pago by day {self.early_discount_day} overlaps the recargo of the"
+                    f" colegiatura due {due.isoformat()} (late after"
+                    f" {(due + grace).isoformat()}): end the discount by then",
+                )
 
     @property
     def installment_numbers(self) -> range:
@@ -156,7 +174,8 @@ def amount_due_on(plan: TuitionPlan, number: int, on: date) -> TuitionCharge:
         if plan.early_discount_day is not None and on <= _discount_deadline(due, plan):
             discount = round_centavos(after_beca * plan.early_discount_rate)
         surcharge = ZERO
-        if on > due + timedelta(days=plan.surcharge_grace_days):
+        # A recargo is for paying late what is owed: a 100 % beca owes nothing, so never.
+        if after_beca > 0 and on > due + timedelta(days=plan.surcharge_grace_days):
             surcharge = plan.surcharge_amount + round_centavos(after_beca * plan.surcharge_rate)
     amount = price - beca - discount
     vat = round_centavos(amount * plan.vat_rate)

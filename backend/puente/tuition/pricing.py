@@ -26,6 +26,7 @@ __all__ = [
     "plan_from_settings",
     "plan_to_settings",
     "price_installments",
+    "priced_for_day",
 ]
 
 PLAN_KEY = "tuition_plan"  # where the plan lives in Loan.settings
@@ -61,10 +62,14 @@ def price_installments(
         due = dict(state.due)
         # The ledger holds the price after the beca: a discount can only lower it, never
         # below what was already paid on it.
-        fee = min(due[Component.FEE], max(charge.amount, state.paid[Component.FEE]))
-        if fee < due[Component.FEE]:
-            discounts.append(Charge(state.number, Component.FEE, due[Component.FEE] - fee))
-            due[Component.FEE] = fee
+        for component, price in (
+            (Component.FEE, charge.amount),
+            (Component.FEE_VAT, charge.vat),  # IVA of the discounted price, rounded once
+        ):
+            lowered = min(due[component], max(price, state.paid[component]))
+            if lowered < due[component]:
+                discounts.append(Charge(state.number, component, due[component] - lowered))
+                due[component] = lowered
         for component, owed in (
             (Component.LATE_INTEREST, charge.surcharge),
             (Component.LATE_INTEREST_VAT, charge.surcharge_vat),
@@ -80,6 +85,16 @@ def price_installments(
         discounts=tuple(discounts),
         charges=breakdown,
     )
+
+
+def priced_for_day(
+    settings: Mapping[str, Any] | None, states: tuple[InstallmentState, ...], on: date
+) -> tuple[InstallmentState, ...]:
+    """What each installment owes if paid on ``on``: a tuition account (a plan in its
+    ``settings``) priced for that day, any other loan as it is. The one price every door
+    offers (nextInstallment, the portal's pay form and quotes) and a payment is charged."""
+    plan = plan_from_settings(settings)
+    return states if plan is None else price_installments(plan, states, on).states
 
 
 def plan_to_settings(plan: TuitionPlan) -> dict[str, Any]:

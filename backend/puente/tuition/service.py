@@ -27,7 +27,7 @@ from puente.loans.contract import LoanContract, load_contract
 from puente.loans.engine import Allocation, Charge, InstallmentState
 from puente.loans.models import Installment, Loan, LoanProduct
 from puente.loans.postings import charge_lines, reduction_lines
-from puente.money import to_centavos
+from puente.money import round_centavos, to_centavos
 from puente.tuition.engine import TuitionCharge, TuitionPlan, amount_due_on
 from puente.tuition.pricing import (
     PLAN_KEY,
@@ -35,6 +35,7 @@ from puente.tuition.pricing import (
     plan_from_settings,
     plan_to_settings,
     price_installments,
+    priced_for_day,
 )
 
 __all__ = [
@@ -82,6 +83,7 @@ async def enrol_in_plan(
             due = plan.due_date(number)
             charge = amount_due_on(plan, number, due)
             base = charge.list_price - charge.scholarship
+            vat = round_centavos(base * plan.vat_rate)  # billed with it (no RVOE: 16 %)
             rows.append(
                 Installment(
                     loan_id=loan.id,
@@ -91,7 +93,7 @@ async def enrol_in_plan(
                     interest_centavos=0,
                     vat_centavos=0,
                     fee_centavos=to_centavos(base),
-                    total_centavos=to_centavos(base),
+                    total_centavos=to_centavos(base + vat),
                 )
             )
         await Installment.bulk_create(rows, using_db=tx)
@@ -121,8 +123,7 @@ def price_for_payment(contract: LoanContract, on: date) -> TuitionPricing | None
 
 def priced_states(contract: LoanContract, on: date) -> tuple[InstallmentState, ...]:
     """Installment states as a payment on ``on`` would see them."""
-    pricing = price_for_payment(contract, on)
-    return contract.states if pricing is None else pricing.states
+    return priced_for_day(contract.loan.settings, contract.states, on)
 
 
 def _recargo_key(loan_id: int, charge: Charge) -> str:

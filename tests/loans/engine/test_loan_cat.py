@@ -5,7 +5,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, given, reject, settings
 from hypothesis import strategies as st
 
 from puente.loans.engine import (
@@ -13,6 +13,7 @@ from puente.loans.engine import (
     CashFlow,
     CatError,
     LoanTerms,
+    LoanTermsError,
     Periodicity,
     annual_rate_from_flows,
     build_schedule,
@@ -186,4 +187,10 @@ def test_cat_of_a_loan_without_fees_is_the_effective_rate(
         vat_rate=vat_rate,
         start_date=date(2026, 1, 15),
     )
-    assert cat_for_schedule(build_schedule(terms)) == expected
+    try:
+        schedule = build_schedule(terms)
+    except LoanTermsError:
+        # Rates and terms whose installments barely beat the interest are refused as
+        # unsound (schedule.check_sound): no CAT to compare.
+        reject()
+    assert cat_for_schedule(schedule) == expected

@@ -4,9 +4,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from puente.loans.engine import (
     MEXICO_BANKS,
+    Accrual,
     Component,
     DelinquencyBucket,
     InstallmentState,
@@ -14,6 +17,7 @@ from puente.loans.engine import (
     MoratoriumBase,
     MoratoriumPolicy,
     accrue,
+    accrue_days,
     accrue_range,
     add_charges,
     allocate_payment,
@@ -23,7 +27,7 @@ from puente.loans.engine import (
     delinquency_bucket,
     installments_from_schedule,
 )
-from puente.money import ZERO
+from puente.money import ZERO, round_centavos
 
 # Monthly on the 16th: installment 1 falls due on 2026-11-16, a bank holiday (third Monday).
 START = date(2026, 10, 16)
@@ -124,8 +128,10 @@ def test_accrue_range_is_the_sum_of_daily_accruals() -> None:
     accruals = accrue_range(loan, POLICY, accrued_through=DUE, through=DUE + timedelta(days=10))
     assert len(accruals) == 10
     charged = add_charges(loan, [c for accrual in accruals for c in accrual.charges])
-    assert charged[0].due[Component.LATE_INTEREST] == Decimal("16.50")
-    assert charged[0].due[Component.LATE_INTEREST_VAT] == Decimal("2.60")
+    # Accrued exactly and rounded once: 822.75 × 0.72 / 360 × 10 = 16.455 -> 16.46, IVA
+    # 16 % of 16.46 = 2.6336 -> 2.63 (daily rounding gave 16.50 and 2.60: not 16 %).
+    assert charged[0].due[Component.LATE_INTEREST] == Decimal("16.46")
+    assert charged[0].due[Component.LATE_INTEREST_VAT] == Decimal("2.63")
 
 
 def test_paid_principal_stops_the_moratorium() -> None:
@@ -139,3 +145,46 @@ def test_invalid_policy_is_refused() -> None:
         MoratoriumPolicy(annual_rate=Decimal("-1"))
     with pytest.raises(ValueError):
         MoratoriumPolicy(annual_rate=Decimal("0.5"), day_basis=300)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    days=st.integers(1, 120),
+    payments=st.lists(st.tuples(st.integers(0, 120), st.integers(1, 200_000)), max_size=4),
+    rate=st.decimals(min_value=Decimal("0.01"), max_value=Decimal("3"), places=4),
+    vat_rate=st.sampled_from([Decimal(0), Decimal("0.08"), Decimal("0.16")]),
+    base=st.sampled_from(MoratoriumBase),
+)
+def test_moratorium_is_accrued_exactly_and_its_iva_is_that_of_its_rounded_base(
+    days: int,
+    payments: list[tuple[int, int]],
+    rate: Decimal,
+    vat_rate: Decimal,
+    base: MoratoriumBase,
+) -> None:
+    """After any day, with payments in between, each installment's moratorium is the exact
+    accrual rounded once, and its IVA is round(that × rate): what a CFDI accepts."""
+    policy = MoratoriumPolicy(annual_rate=rate, vat_rate=vat_rate, base=base)
+    current = states()
+    exact = dict.fromkeys((s.number for s in current), Decimal(0))
+    paid_on = {DUE + timedelta(days=offset): Decimal(cents) / 100 for offset, cents in payments}
+    history: list[tuple[date, tuple[InstallmentState, ...]]] = []
+    for offset in range(1, days + 1):
+        day = DUE + timedelta(days=offset)
+        for state in current:
+            if day > state.due_date and state.outstanding_total > 0:
+                owed = state.outstanding(Component.PRINCIPAL)
+                if base is MoratoriumBase.OVERDUE_PRINCIPAL_AND_INTEREST:
+                    owed += state.outstanding(Component.INTEREST)
+                exact[state.number] += owed * rate / 360
+        history.append((day, current))  # the state at the start of the day, as posted
+        (accrual,) = accrue_days(history, policy, emit_after=day - timedelta(days=1)) or (
+            Accrual(day, ()),
+        )
+        current = add_charges(current, accrual.charges)
+        for state in current:
+            late = state.due[Component.LATE_INTEREST]
+            assert late == round_centavos(exact[state.number])
+            assert state.due[Component.LATE_INTEREST_VAT] == round_centavos(late * vat_rate)
+        if day in paid_on:
+            current = allocate_payment(current, paid_on[day], day).installments

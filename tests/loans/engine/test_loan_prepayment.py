@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 
 from puente.loans.engine import (
@@ -16,6 +16,7 @@ from puente.loans.engine import (
     Component,
     DayCount,
     LoanTerms,
+    LoanTermsError,
     OverpaymentMode,
     Periodicity,
     add_charges,
@@ -151,7 +152,11 @@ def test_two_prepayments_leave_the_same_schedule_as_one_of_their_sum(
         day_count=day_count,
         start_date=START,
     )
-    states = installments_from_schedule(build_schedule(terms))
+    try:
+        schedule = build_schedule(terms)
+    except LoanTermsError:
+        reject()  # 200 % over 36 periods can be unsound: refused, nothing to prepay
+    states = installments_from_schedule(schedule)
     balance = sum(state.due[Component.PRINCIPAL] for state in states[1:])
     cents = int(balance * 100)
     first = Decimal(data.draw(st.integers(0, cents))) / 100

@@ -232,7 +232,13 @@ def loan_terms(draw: st.DrawFn) -> LoanTerms:
 @settings(max_examples=150, deadline=None)
 @given(loan_terms())
 def test_schedule_principal_sums_exactly_and_final_balance_is_zero(terms: LoanTerms) -> None:
-    schedule = build_schedule(terms)
+    try:
+        schedule = build_schedule(terms)
+    except LoanTermsError as refused:
+        # Up to 300 % for 120 periods includes terms whose installments barely beat the
+        # interest: those are refused as unsound (test_loan_schedule_soundness.py).
+        assert refused.field == "term_count"
+        return
     assert sum(row.principal for row in schedule.rows) == schedule.financed_principal
     assert schedule.rows[-1].balance == 0
     assert len(schedule.rows) == terms.term_count
@@ -288,5 +294,5 @@ def test_french_installment_matches_numpy_financial_pmt_to_the_centavo(
 
 def test_french_schedule_uses_the_level_installment_in_every_row_but_the_last() -> None:
     schedule = build_schedule(reference_terms(principal=Decimal("250000"), term_count=48))
-    level = level_amount(schedule.terms, Decimal("250000"), 48)
+    level = level_amount(schedule.terms, Decimal("250000"), 48)  # PERIODIC: a count will do
     assert {row.total for row in schedule.rows[:-1]} == {level}

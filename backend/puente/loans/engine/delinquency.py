@@ -2,14 +2,15 @@
 
 Market practice (mexico.md §2.3, UNCONFIRMED as regulation, hence every knob is configurable):
 moratorium interest = overdue principal × rate / 360 per day late, plus IVA when taxable (LIVA
-art. 18-A counts moratorium interest as interest); nothing on overdue interest. A due date that
+art. 18-A counts moratorium interest as interest); nothing on overdue interest. It is accrued
+exactly and rounded once (``accrue_days``), never summed from daily roundings. A due date that
 falls on a non-business day moves to the next business day with no moratorium (SOFOM E.N.R.
 transparency rules art. 11 fr. IV), and moratorium runs from the day after (CCom art. 362).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -25,6 +26,7 @@ __all__ = [
     "MoratoriumBase",
     "MoratoriumPolicy",
     "accrue",
+    "accrue_days",
     "accrue_range",
     "bucket_for_days",
     "days_past_due",
@@ -140,34 +142,14 @@ def accrue(
     accrued_through: date | None = None,
     calendar: BusinessCalendar | None = None,
 ) -> Accrual:
-    """Moratorium interest (+IVA) and late fees (+IVA) for ``day``, on the state as of the
-    start of that day. Idempotent: a ``day`` on or before ``accrued_through`` yields nothing."""
+    """What to post for ``day``, on the state at the start of that day (which holds what was
+    posted for earlier days), assuming that state held since each installment fell late.
+    Idempotent: a ``day`` on or before ``accrued_through`` yields nothing."""
     if accrued_through is not None and day <= accrued_through:
         return Accrual(day, ())
-    daily_rate = policy.annual_rate / policy.day_basis
-    fee_vat_rate = policy.vat_rate if policy.late_fee_vat_rate is None else policy.late_fee_vat_rate
-    charges: list[Charge] = []
-    for state in installments:
-        first_late_day = grace_end(state, calendar) + _ONE_DAY
-        if day < first_late_day or state.outstanding_total <= 0:
-            continue
-        number = state.number
-        if day == first_late_day and policy.late_fee > 0:
-            charges.append(Charge(number, Component.FEE, policy.late_fee))
-            fee_vat = round_centavos(policy.late_fee * fee_vat_rate)
-            if fee_vat > 0:
-                charges.append(Charge(number, Component.FEE_VAT, fee_vat))
-        base = state.outstanding(Component.PRINCIPAL)
-        if policy.base is MoratoriumBase.OVERDUE_PRINCIPAL_AND_INTEREST:
-            base += state.outstanding(Component.INTEREST)
-        # Rounded per day and installment, half-up: the daily accrual a statement can show.
-        interest = round_centavos(base * daily_rate)
-        if interest > 0:
-            charges.append(Charge(number, Component.LATE_INTEREST, interest))
-            vat = round_centavos(interest * policy.vat_rate)
-            if vat > 0:
-                charges.append(Charge(number, Component.LATE_INTEREST_VAT, vat))
-    return Accrual(day, tuple(charges))
+    days = [(d, installments) for d in _late_days(installments, day, calendar)]
+    accruals = accrue_days(days, policy, emit_after=day - _ONE_DAY, calendar=calendar)
+    return accruals[-1] if accruals and accruals[-1].day == day else Accrual(day, ())
 
 
 def accrue_range(
@@ -180,11 +162,105 @@ def accrue_range(
 ) -> tuple[Accrual, ...]:
     """Daily accruals for every day after ``accrued_through`` up to ``through`` (no payments in
     between: charges never change the moratorium base)."""
-    accruals = []
-    day = accrued_through + _ONE_DAY
-    while day <= through:
-        accrual = accrue(installments, day, policy, calendar=calendar)
-        if accrual.charges:
-            accruals.append(accrual)
-        day += _ONE_DAY
+    days = [(d, installments) for d in _late_days(installments, through, calendar)]
+    return accrue_days(days, policy, emit_after=accrued_through, calendar=calendar)
+
+
+def accrue_days(
+    days: Iterable[tuple[date, Sequence[InstallmentState]]],
+    policy: MoratoriumPolicy,
+    *,
+    emit_after: date | None = None,
+    calendar: BusinessCalendar | None = None,
+) -> tuple[Accrual, ...]:
+    """The accruals to post for each day after ``emit_after``, given the state at the start of
+    every late day (as posted before this run), in date order.
+
+    Moratorium is accrued exactly, day by day, and rounded once: after each day, what an
+    installment has been charged is round(exact accrual so far) and its IVA is round(that
+    × IVA rate) (mexico.md §2.2: IVA computed once from its rounded base; summing daily
+    rounded pieces gives IVA that is not 16 % of its base, which a CFDI validator rejects).
+    A day's charge is what brings the installment there, so it is at most a centavo off the
+    day's own accrual and the total is never off. Late fees: once, on the first late day.
+    """
+    daily_rate = policy.annual_rate / policy.day_basis
+    exact: dict[int, Decimal] = {}
+    generated: dict[tuple[int, Component], Decimal] = {}
+    accruals: list[Accrual] = []
+    for day, installments in days:
+        emit = emit_after is None or day > emit_after
+        charges: list[Charge] = []
+        for state in installments:
+            first_late_day = grace_end(state, calendar) + _ONE_DAY
+            if day < first_late_day or state.outstanding_total <= 0:
+                continue
+            number = state.number
+            exact[number] = exact.get(number, ZERO) + _moratorium_base(state, policy) * daily_rate
+            if not emit:
+                continue
+            if day == first_late_day:
+                charges.extend(_late_fee(number, policy))
+            charges.extend(_true_up(state, exact[number], generated, policy.vat_rate))
+        for charge in charges:
+            key = (charge.installment_number, charge.component)
+            generated[key] = generated.get(key, ZERO) + charge.amount
+        if charges:
+            accruals.append(Accrual(day, tuple(charges)))
     return tuple(accruals)
+
+
+def _late_days(
+    installments: Sequence[InstallmentState], through: date, calendar: BusinessCalendar | None
+) -> list[date]:
+    """Every day from the first day any installment is late up to ``through``."""
+    starts = [grace_end(state, calendar) + _ONE_DAY for state in installments]
+    if not starts:
+        return []
+    day, days = min(starts), []
+    while day <= through:
+        days.append(day)
+        day += _ONE_DAY
+    return days
+
+
+def _moratorium_base(state: InstallmentState, policy: MoratoriumPolicy) -> Decimal:
+    base = state.outstanding(Component.PRINCIPAL)
+    if policy.base is MoratoriumBase.OVERDUE_PRINCIPAL_AND_INTEREST:
+        base += state.outstanding(Component.INTEREST)
+    return base
+
+
+def _late_fee(number: int, policy: MoratoriumPolicy) -> list[Charge]:
+    if policy.late_fee <= 0:
+        return []
+    fee_vat_rate = policy.vat_rate if policy.late_fee_vat_rate is None else policy.late_fee_vat_rate
+    charges = [Charge(number, Component.FEE, policy.late_fee)]
+    fee_vat = round_centavos(policy.late_fee * fee_vat_rate)
+    if fee_vat > 0:
+        charges.append(Charge(number, Component.FEE_VAT, fee_vat))
+    return charges
+
+
+def _true_up(
+    state: InstallmentState,
+    exact: Decimal,
+    generated: dict[tuple[int, Component], Decimal],
+    vat_rate: Decimal,
+) -> list[Charge]:
+    """Charges that bring the installment's moratorium to round(exact), IVA to round(base ×
+    rate). Never negative: amounts posted under the old per-day rounding stay as they are."""
+    number = state.number
+    posted = state.due[Component.LATE_INTEREST] + generated.get(
+        (number, Component.LATE_INTEREST), ZERO
+    )
+    posted_vat = state.due[Component.LATE_INTEREST_VAT] + generated.get(
+        (number, Component.LATE_INTEREST_VAT), ZERO
+    )
+    base = max(round_centavos(exact), posted)
+    charges = []
+    if base > posted:
+        charges.append(Charge(number, Component.LATE_INTEREST, base - posted))
+    vat = round_centavos(base * vat_rate)
+    if vat > posted_vat:
+        charges.append(Charge(number, Component.LATE_INTEREST_VAT, vat - posted_vat))
+    return charges

@@ -26,7 +26,7 @@ from puente.loans.engine.installments import (
     installment_from_row,
     installments_after,
 )
-from puente.loans.engine.schedule import Period, ScheduleRow, amortize, level_amount
+from puente.loans.engine.schedule import Period, ScheduleRow, amortize, level_kept, level_rows
 from puente.loans.engine.terms import AmortizationMethod, LoanTerms
 from puente.money import CENT, ZERO, round_centavos
 
@@ -103,14 +103,17 @@ def reamortize(
         raise AllocationError(f"prepayment must be whole centavos between 0 and {balance}")
     periods = _periods(future, current)
     remaining = balance - prepayment
-    if mode is OverpaymentMode.REDUCE_INSTALLMENT:
-        level = level_amount(terms, remaining, len(periods)) if periods else ZERO
-    else:
-        level = _level_of(terms, future)
     rows: list[ScheduleRow] = []
-    if remaining > 0 and periods:
-        stop = mode is OverpaymentMode.REDUCE_TERM
-        rows = amortize(terms, remaining, periods, level, stop_when_paid=stop)
+    level = ZERO
+    if mode is OverpaymentMode.REDUCE_TERM:
+        level = _level_of(terms, future)
+        if remaining > 0 and periods:
+            rows = amortize(terms, remaining, periods, level, stop_when_paid=True)
+    elif remaining > 0 and periods:
+        # The new level is solved on the remaining periods' own days (ACTUAL_360/365), the
+        # same way a new schedule is, so the last installment stays level too.
+        rows = level_rows(terms, remaining, periods)
+        level = level_kept(terms, rows[0])
     new_future = [installment_from_row(row) for row in rows]
     future_numbers = {state.number for state in future}
     kept = [state for state in installments if state.number not in future_numbers]

@@ -7,7 +7,7 @@ The enum values are the strings stored on ``LoanProduct``/``Loan`` (``"FRENCH"``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from functools import cached_property
@@ -25,6 +25,9 @@ __all__ = [
 
 MAX_ANNUAL_RATE = Decimal(10)  # 1,000 % a year: anything above is a typo, not a product
 MAX_TERM_COUNT = 600
+MIN_START_DATE = date(1900, 1, 1)
+MAX_START_DATE = date(2199, 12, 31)
+_MAX_FIRST_GAP = timedelta(days=366)
 
 
 class LoanTermsError(ValueError):
@@ -117,6 +120,12 @@ class LoanTerms:
             )
         if not _is_date(self.start_date):
             raise LoanTermsError("start_date", "must be a date (not a datetime)")
+        if not MIN_START_DATE <= self.start_date <= MAX_START_DATE:
+            # 600 months from the last allowed start still fit in the calendar (year 9999
+            # would overflow while computing due dates).
+            raise LoanTermsError(
+                "start_date", f"must be between {MIN_START_DATE} and {MAX_START_DATE}"
+            )
         if self.first_due_date is not None:
             self._check_first_due_date(self.first_due_date)
         if self.calendar is not None and not isinstance(self.calendar, BusinessCalendar):
@@ -127,8 +136,8 @@ class LoanTerms:
     def _check_first_due_date(self, first: date) -> None:
         if not _is_date(first):
             raise LoanTermsError("first_due_date", "must be a date (not a datetime)")
-        if first <= self.start_date:
-            raise LoanTermsError("first_due_date", "must be after start_date")
+        if not self.start_date < first <= self.start_date + _MAX_FIRST_GAP:
+            raise LoanTermsError("first_due_date", "must be after start_date, within a year")
         if self.periodicity is Periodicity.SEMIMONTHLY and first.day not in (
             15,
             days_in_month(first.year, first.month),
