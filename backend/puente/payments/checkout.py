@@ -10,12 +10,12 @@ from datetime import datetime
 from decimal import Decimal
 
 from puente.accounts.models import User
-from puente.enums import LoanStatus, PaymentMethodType, ProviderName
+from puente.enums import PaymentMethodType, ProviderName
 from puente.enums import PaymentStatus as S
 from puente.institutions.models import Institution
 from puente.loans.access import can_see_loan
-from puente.loans.models import Loan, LoanProduct
-from puente.loans.state import load_loan_views
+from puente.loans.models import Loan
+from puente.loans.payable import payable_amount
 from puente.money import InvalidAmount, format_mxn, from_centavos, parse_amount, to_centavos
 from puente.payments.gateways import GatewayDirectory, NoProviderAccount
 from puente.payments.lifecycle import from_provider_status
@@ -138,15 +138,10 @@ async def validate_payment_request(
     loan = await Loan.filter(id=request.loan_id).first()
     if loan is None or not can_see_loan(user, loan):
         raise PaymentRefused("LOAN_NOT_FOUND", "El crédito no existe.")
-    if LoanStatus(loan.status) not in (LoanStatus.ACTIVE, LoanStatus.DEFAULTED):
-        raise PaymentRefused("LOAN_NOT_PAYABLE", "Este crédito no admite pagos.")
-    product = await LoanProduct.get(id=loan.product_id)
-    (view,) = await load_loan_views([loan], runtime.today())
-    owed = sum((s.outstanding_total for s in view.states), Decimal("0"))
-    if amount > owed and not product.allows_overpayment:
-        raise PaymentRefused(
-            "AMOUNT_ABOVE_PAYOFF", f"El monto excede lo que se debe ({format_mxn(owed)})."
-        )
+    # The one rule (loans/payable.py): may it be paid, and at most its payoff today.
+    refusal = (await payable_amount(loan, runtime.today())).refusal_for(amount)
+    if refusal is not None:
+        raise PaymentRefused(*refusal)
     if request.method is PaymentMethodType.CASH:
         limit = CASH_LIMITS.get(request.provider, Decimal("10000.00"))
         if amount > limit or amount < CASH_MINIMUM:
