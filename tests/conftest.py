@@ -146,6 +146,7 @@ TABLES = (
     "loans",
     "loan_products",
     "provider_events",
+    "suspense_items",
     "provider_accounts",
     "refresh_tokens",
     "login_failures",

@@ -58,9 +58,7 @@ def may_take_payments(status: LoanStatus | str) -> bool:
     return LoanStatus(status) in PAYABLE_STATUSES
 
 
-async def payable_amount(
-    loan: Loan, today: date, conn: BaseDBAsyncClient | None = None
-) -> Payable:
+async def payable_amount(loan: Loan, today: date, conn: BaseDBAsyncClient | None = None) -> Payable:
     """Whether ``loan`` may be paid on ``today`` and the most that may be paid (its payoff)."""
     if not may_take_payments(loan.status):
         return Payable(False, ZERO, "LOAN_NOT_PAYABLE", "Este crédito no admite pagos.")

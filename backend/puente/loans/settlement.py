@@ -21,7 +21,7 @@ from decimal import Decimal
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from puente.audit.service import record_audit
-from puente.enums import JournalKind, LoanStatus
+from puente.enums import JournalKind, SuspenseReason
 from puente.ledger.posting import post_entry
 from puente.loans.contract import LoanContract, loan_terms, replace_future_rows
 from puente.loans.engine import (
@@ -38,7 +38,6 @@ from puente.loans.engine import (
     installments_after,
     reamortize,
 )
-from puente.loans.lifecycle import OPEN_STATUSES
 from puente.loans.models import Loan, LoanProduct
 from puente.loans.payoff import PayoffQuote, quote_for_contract
 from puente.loans.postings import reduction_lines
@@ -46,7 +45,7 @@ from puente.money import ZERO
 from puente.tuition.engine import TUITION_PRELACION
 from puente.tuition.service import grant_discounts, post_recargos, price_for_payment
 
-__all__ = ["Settlement", "settle_loan_payment", "settle_tuition_payment"]
+__all__ = ["Settlement", "settle_loan_payment", "settle_tuition_payment", "settle_unpayable"]
 
 FollowUp = Callable[[Loan, BaseDBAsyncClient], Awaitable[None]]
 
@@ -62,6 +61,7 @@ class Settlement:
     advance: Decimal = ZERO  # to hold in loan_advance
     prepayment: Decimal = ZERO  # to principal, contract re-amortized
     suspense: Decimal = ZERO
+    suspense_reason: SuspenseReason = SuspenseReason.NOT_APPLICABLE  # why, when suspense > 0
     follow_ups: tuple[FollowUp, ...] = field(default_factory=tuple)
 
     async def after_posting(self, loan: Loan, conn: BaseDBAsyncClient) -> None:
@@ -80,12 +80,8 @@ async def settle_loan_payment(
     payment_key: str,
     conn: BaseDBAsyncClient,
 ) -> Settlement:
-    """Where a loan payment of ``amount`` received ``on`` goes."""
+    """Where a loan payment of ``amount`` received ``on`` goes (the loan is running)."""
     loan = contract.loan
-    if LoanStatus(loan.status) not in OPEN_STATUSES:
-        # Paid off or written off: nothing is receivable, the money waits to be refunded.
-        nothing = allocate_payment((), amount, on)
-        return Settlement(allocation=nothing, after=(), suspense=amount)
     quote = await quote_for_contract(contract, product, on, held_advance, conn)
     if quote.payoff.total > 0 and amount >= quote.total:
         return _payoff(contract, quote, amount, payment_key)
@@ -112,6 +108,18 @@ async def settle_loan_payment(
         prepayment=prepayment,
         suspense=allocation.surplus - prepayment - advance,
         follow_ups=follow_ups,
+    )
+
+
+def settle_unpayable(amount: Decimal, on: date) -> Settlement:
+    """Money for a loan that takes no payments any more (paid off or written off by the time
+    it is applied): nothing is receivable, so all of it waits in suspense for staff."""
+    nothing = allocate_payment((), amount, on)
+    return Settlement(
+        allocation=nothing,
+        after=(),
+        suspense=amount,
+        suspense_reason=SuspenseReason.LOAN_NOT_PAYABLE,
     )
 
 
@@ -148,6 +156,7 @@ def _payoff(
         after=allocation.installments,
         advance_used=quote.advance,
         suspense=allocation.surplus,
+        suspense_reason=SuspenseReason.ABOVE_PAYOFF,
         follow_ups=(waive_unearned_interest,),
     )
 
@@ -202,5 +211,6 @@ async def settle_tuition_payment(
         after=allocation.installments,
         advance=allocation.advance,
         suspense=allocation.surplus - allocation.advance,
+        suspense_reason=SuspenseReason.ABOVE_PAYOFF,  # beyond the whole cycle
         follow_ups=(discounts,),
     )

@@ -111,6 +111,7 @@ async def advance_payment(
                 provider=ProviderName(payment.provider),
                 payment_id=payment.id,
                 idempotency_key=f"payment-{payment.id}",
+                source=source,
                 conn=tx,
             )
         elif proposed in (S.PARTIALLY_REFUNDED, S.REFUNDED):
