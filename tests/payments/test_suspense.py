@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from tests.support import factories
@@ -13,6 +14,7 @@ from puente.audit.models import AuditEvent
 from puente.enums import LedgerAccountType as T
 from puente.enums import LoanStatus, PaymentMethodType, ProviderName
 from puente.enums import PaymentStatus as S
+from puente.ledger.models import SuspenseItem
 from puente.ledger.suspense import open_suspense_items, resolve_suspense_item
 from puente.loans.models import Loan
 from puente.loans.payoff import payoff_quote
@@ -61,6 +63,22 @@ async def test_a_payment_paid_after_another_closed_the_loan_keeps_the_excess_vis
     assert item.reason == "LOAN_NOT_PAYABLE" and item.source == "webhook:stripe:evt_late"
     assert await AuditEvent.filter(action="suspense.opened", subject_id=str(item.id)).exists()
     assert await books_total() == 0
+
+
+async def test_a_late_payment_above_what_is_left_applies_the_payoff_and_holds_the_rest(db, runtime):
+    ana, loan, box = await setup(runtime)
+    quote = await payoff_quote(loan, runtime.today())
+    spei = await create_payment(
+        runtime, box.gateways, ana, request(loan, "5000.00", PaymentMethodType.SPEI, "spei")
+    )
+    paid_first = quote.total - Decimal("1000.00")
+    await create_payment(runtime, box.gateways, ana, request(loan, str(paid_first)))
+    await advance_payment(spei.id, S.PAID, source="poller", at=runtime.now())
+    assert (await Loan.get(id=loan.id)).status == LoanStatus.PAID_OFF
+    (item,) = await SuspenseItem.filter(payment_id=spei.id)
+    assert item.reason == "ABOVE_PAYOFF"
+    assert item.amount_centavos == 4000_00
+    assert await institution_balance(loan.institution_id, T.SUSPENSE) == -4000_00
 
 
 async def test_staff_resolve_an_exception_once_and_it_is_audited(db, runtime):

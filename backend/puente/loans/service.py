@@ -47,7 +47,12 @@ from puente.loans.lifecycle import (
 )
 from puente.loans.models import Installment, Loan, LoanProduct
 from puente.loans.payable import may_take_payments
-from puente.loans.postings import allocation_lines, cash_line, charge_lines
+from puente.loans.postings import (
+    allocation_lines,
+    cash_line,
+    charge_lines,
+    credit_back_lines,
+)
 from puente.loans.settlement import (
     Settlement,
     settle_loan_payment,
@@ -336,6 +341,7 @@ def _payment_lines(
     advance_account = AccountRef(inst, T.LOAN_ADVANCE, loan_id=loan.id)
     if settlement.advance_used:
         lines.append(Line(advance_account, to_centavos(settlement.advance_used)))
+    lines.extend(credit_back_lines(inst, loan.id, settlement.interest_credited))
     lines.extend(allocation_lines(inst, loan.id, settlement.allocation.lines))
     if settlement.prepayment:
         # Pago anticipado: straight to principal; the new contract version reflects it.

@@ -52,12 +52,13 @@ FollowUp = Callable[[Loan, BaseDBAsyncClient], Awaitable[None]]
 
 @dataclass(frozen=True)
 class Settlement:
-    """Where a payment goes. Cash + ``advance_used`` = allocated lines + ``prepayment`` +
-    ``advance`` + ``suspense``, to the centavo."""
+    """Where a payment goes. Cash + ``advance_used`` + ``interest_credited`` = allocated
+    lines + ``prepayment`` + ``advance`` + ``suspense``, to the centavo."""
 
     allocation: Allocation
     after: tuple[InstallmentState, ...]  # the contract's states once this is posted
     advance_used: Decimal = ZERO  # pagos adelantados consumed (payoff)
+    interest_credited: tuple[Charge, ...] = ()  # interest paid ahead, taken back (payoff)
     advance: Decimal = ZERO  # to hold in loan_advance
     prepayment: Decimal = ZERO  # to principal, contract re-amortized
     suspense: Decimal = ZERO
@@ -127,13 +128,21 @@ def _payoff(
     contract: LoanContract, quote: PayoffQuote, amount: Decimal, payment_key: str
 ) -> Settlement:
     payoff = quote.payoff
+    # Interest paid ahead of the days elapsed is credited (the payoff already counts it):
+    # taken back from that interest, it pays the rest of the loan.
+    credits = payoff.credits
     allocation = allocate_payment(
-        payoff.installments, amount + quote.advance, payoff.as_of, PAYOFF_PRELACION
+        payoff.installments,
+        amount + quote.advance + payoff.unearned_interest_paid,
+        payoff.as_of,
+        PAYOFF_PRELACION,
     )
+    ahead = {(c.installment_number, c.component): c.amount for c in credits}
     waived: list[Charge] = []
     for before, restated in zip(contract.states, payoff.installments, strict=True):
         for component in (Component.INTEREST, Component.INTEREST_VAT):
             difference = before.due[component] - restated.due[component]
+            difference += ahead.get((before.number, component), ZERO)
             if difference > 0:
                 waived.append(Charge(before.number, component, difference))
 
@@ -155,6 +164,7 @@ def _payoff(
         allocation=allocation,
         after=allocation.installments,
         advance_used=quote.advance,
+        interest_credited=credits,
         suspense=allocation.surplus,
         suspense_reason=SuspenseReason.ABOVE_PAYOFF,
         follow_ups=(waive_unearned_interest,),
