@@ -205,7 +205,10 @@ async def test_posts_without_the_csrf_token_are_refused_and_start_nothing(db, ru
     ("choice", "message"),
     [
         ({"monto_tipo": "otro", "monto": "0"}, "El monto debe ser mayor que cero."),
-        ({"monto_tipo": "otro", "monto": "500000.00"}, "El monto excede lo que liquida tu crédito hoy"),
+        (
+            {"monto_tipo": "otro", "monto": "500000.00"},
+            "El monto excede lo que liquida tu crédito hoy",
+        ),
         ({"monto_tipo": "otro", "monto": "doce pesos"}, "Escribe un monto válido"),
         ({"monto_tipo": "otro", "monto": "10.001"}, "Escribe un monto válido"),
         ({"monto_tipo": "varios", "pagos": "99"}, "Elige cuántos pagos"),

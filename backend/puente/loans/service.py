@@ -111,6 +111,8 @@ async def originate_loan(
         method=product.method,
         day_count=product.day_count,
         start_date=start_date,
+        # The product's default for money beyond what is due, until the borrower chooses.
+        overpayment_mode=OverpaymentMode(product.default_prepayment_mode).value,
     )
     terms = loan_terms(draft, Decimal(product.opening_fee_rate))
     schedule = build_schedule(terms)

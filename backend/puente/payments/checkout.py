@@ -14,6 +14,7 @@ from puente.enums import PaymentMethodType, ProviderName
 from puente.enums import PaymentStatus as S
 from puente.institutions.models import Institution
 from puente.loans.access import can_see_loan
+from puente.loans.engine import OverpaymentMode
 from puente.loans.models import Loan
 from puente.loans.payable import payable_amount
 from puente.money import InvalidAmount, format_mxn, from_centavos, parse_amount, to_centavos
@@ -44,6 +45,7 @@ __all__ = [
     "fail_payment",
     "next_action_of",
     "paypal_return_url",
+    "prepayment_fields",
     "provider_connector",
     "request_fingerprint",
     "validate_payment_request",
@@ -79,6 +81,7 @@ class PaymentRequest:
     idempotency_key: str
     card_token: str | None = None
     payment_method_id: int | None = None
+    prepayment_mode: OverpaymentMode | None = None  # None: the payer was not asked
 
 
 def request_fingerprint(request: PaymentRequest, amount: Decimal) -> str:
@@ -157,6 +160,14 @@ async def validate_payment_request(
     return loan, amount
 
 
+def prepayment_fields(request: PaymentRequest, loan: Loan) -> dict[str, object]:
+    """What money beyond what is due will do, fixed on the payment when it is made: the
+    payer's choice, or the loan's standing one (the product's default) when not asked."""
+    chosen = request.prepayment_mode
+    mode = chosen or OverpaymentMode(loan.overpayment_mode)
+    return {"prepayment_mode": mode.value, "prepayment_mode_chosen": chosen is not None}
+
+
 async def provider_connector(
     gateways: GatewayDirectory, institution: Institution, provider: str
 ) -> Connector:
@@ -223,6 +234,7 @@ async def create_payment(
         status=S.CREATED,
         idempotency_key=request.idempotency_key,
         request_fingerprint=fingerprint,
+        **prepayment_fields(request, loan),
     )
     back = (return_url or paypal_return_url(runtime))(payment.id)
     await _submit(runtime, connector, payment, user, request, saved, back)
@@ -256,6 +268,7 @@ async def _stp_transfer_instructions(
         status=S.REQUIRES_ACTION,
         idempotency_key=request.idempotency_key,
         request_fingerprint=request_fingerprint(request, amount),
+        **prepayment_fields(request, loan),
         next_action={
             "type": "SPEI_TRANSFER",
             "clabe": loan_clabe(cuenta, loan.id),

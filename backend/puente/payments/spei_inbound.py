@@ -118,6 +118,7 @@ async def apply_abono(raw_body: str, loan: Loan, at: datetime) -> Transition:
                 "amount_centavos": to_centavos(amount),
                 "status": S.CREATED,
                 "request_fingerprint": f"stp-abono-{abono_id}",
+                "prepayment_mode": loan.overpayment_mode,  # not asked: the standing choice
             },
         )
     return await advance_payment(
