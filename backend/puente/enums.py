@@ -15,6 +15,8 @@ __all__ = [
     "ProviderEventStatus",
     "ProviderName",
     "Role",
+    "SuspenseReason",
+    "SuspenseStatus",
 ]
 
 
@@ -86,6 +88,19 @@ class ProviderEventStatus(StrEnum):
     FAILED = "failed"  # will be retried
     DEAD = "dead"  # gave up after N attempts; staff can replay
     IGNORED = "ignored"  # verified but not relevant (unknown type)
+
+
+class SuspenseStatus(StrEnum):
+    OPEN = "open"  # money held in suspense, waiting for staff
+    RESOLVED = "resolved"  # staff decided (refunded, applied by hand) and said how
+
+
+class SuspenseReason(StrEnum):
+    """Why received money could not be applied to a loan."""
+
+    LOAN_NOT_PAYABLE = "LOAN_NOT_PAYABLE"  # paid off, written off (or not running) by then
+    ABOVE_PAYOFF = "ABOVE_PAYOFF"  # more than settles the loan: the payoff applied, this held
+    NOT_APPLICABLE = "NOT_APPLICABLE"  # the product takes no money beyond what is due
 
 
 class LedgerAccountType(StrEnum):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from starlette.testclient import TestClient
@@ -275,3 +276,63 @@ def test_someone_elses_payment_cannot_be_watched(database_url, runtime):
             message = ws.receive_json()
     assert message["type"] == "error" or message["payload"].get("errors")
     assert "status" not in json.dumps(message.get("payload", {}).get("data") or {})
+
+
+CREATE_MODE = """mutation($i: CreatePaymentInput!) { createPayment(input: $i) {
+  __typename ... on PaymentCreated { payment { id status prepaymentMode } }
+  ... on PaymentError { code message } } }"""
+
+
+@pytest.mark.anyio
+async def test_the_payer_chooses_what_extra_money_does_and_the_payment_says_so(db, runtime):
+    from puente.loans.models import Installment
+
+    loan = await _setup(runtime)
+    box = sandboxes(runtime)
+    async with app_client(runtime, gateways=box.gateways, run_workers=False) as client:
+        token = await _token(client)
+        chosen = _input(loan, amount="4240.35", prepaymentMode="REDUCE_TERM")
+        data = await graphql(client, CREATE_MODE, {"i": chosen}, token=token)
+    payment = data["data"]["createPayment"]["payment"]
+    assert payment["status"] == "PAID" and payment["prepaymentMode"] == "REDUCE_TERM"
+    rows = await Installment.filter(loan_id=loan.id, superseded_on__isnull=True)
+    assert len(rows) < 12 and {row.version for row in rows} == {1, 2}
+
+
+@pytest.mark.anyio
+async def test_when_not_asked_the_product_default_applies_and_is_reported(db, runtime):
+    from puente.loans.models import Installment, LoanProduct
+    from puente.loans.service import approve_loan, originate_loan, record_disbursement
+
+    first = await _setup(runtime)
+    await LoanProduct.filter(id=first.product_id).update(
+        default_prepayment_mode="REDUCE_INSTALLMENT"
+    )
+    product = await LoanProduct.get(id=first.product_id)
+
+    loan = await originate_loan(
+        product=product,
+        borrower_id=first.borrower_id,
+        principal=Decimal("12000.00"),
+        term_count=12,
+        start_date=date(2026, 11, 2),
+    )
+    await approve_loan(loan)
+    await record_disbursement(loan, on=date(2026, 11, 2))
+    box = sandboxes(runtime)
+    async with app_client(runtime, gateways=box.gateways, run_workers=False) as client:
+        token = await _token(client)
+        data = await graphql(
+            client, CREATE_MODE, {"i": _input(loan, amount="4240.35")}, token=token
+        )
+        bad = await graphql(
+            client,
+            CREATE_MODE,
+            {"i": _input(loan, prepaymentMode="LATER", idempotencyKey="b")},
+            token=token,
+        )
+    payment = data["data"]["createPayment"]["payment"]
+    assert payment["prepaymentMode"] == "REDUCE_INSTALLMENT"
+    rows = await Installment.filter(loan_id=loan.id, superseded_on__isnull=True)
+    assert len(rows) == 12 and {row.version for row in rows} == {1, 2}
+    assert bad.get("errors")  # not a PrepaymentMode: refused by the schema, nothing created

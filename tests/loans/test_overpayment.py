@@ -161,3 +161,26 @@ async def test_money_beyond_the_payoff_waits_in_suspense(db, runtime):
     applied = await pay(loan, quote.total + Decimal("10.00"), EARLY, "too-much")
     assert applied.paid_off and applied.unapplied == Decimal("10.00")
     assert await institution_balance(loan.institution_id, T.SUSPENSE) == -10_00
+
+
+@pytest.mark.parametrize(
+    ("mode", "amount", "on"),
+    [
+        (OverpaymentMode.ADVANCE, INSTALLMENT, EARLY),  # the installment, 5 days early
+        (OverpaymentMode.REDUCE_TERM, Decimal("3000.00"), date(2026, 7, 20)),
+        (OverpaymentMode.REDUCE_INSTALLMENT, Decimal("5000.00"), date(2026, 6, 20)),
+        (OverpaymentMode.ADVANCE, Decimal("100.00"), date(2026, 6, 16)),
+    ],
+)
+async def test_a_payment_lowers_the_balance_by_exactly_what_it_paid(db, runtime, mode, amount, on):
+    loan = await loan_for(runtime, mode)
+    (before,) = await load_loan_views([loan], on)
+    await pay(loan, amount, on, "exact")
+    (after,) = await load_loan_views([await Loan.get(id=loan.id)], on)
+    assert before.balance.total - after.balance.total == amount
+    # ... and the balance shown then settles the loan to zero, nothing left over.
+    applied = await pay(loan, after.balance.total, on, "payoff")
+    assert applied.paid_off and applied.unapplied == 0
+    assert all(centavos == 0 for centavos in (await loan_balances(loan.id)).values())
+    assert await institution_balance(loan.institution_id, T.VAT_UNCOLLECTED) == 0
+    assert await books_total() == 0

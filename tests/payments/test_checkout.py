@@ -150,3 +150,25 @@ async def test_a_refund_through_a_provider_the_institution_left_is_refused_not_a
     assert refused.value.code == "PROVIDER_NOT_AVAILABLE"
     await payment.refresh_from_db()
     assert payment.status is S.PAID and payment.refunded_centavos == 0
+
+
+async def test_the_chosen_prepayment_mode_applies_when_the_payment_is_paid_later(db, runtime):
+    from puente.loans.engine import OverpaymentMode
+    from puente.loans.models import Installment
+    from puente.payments.lifecycle_service import advance_payment
+
+    ana, loan, box = await setup(runtime)
+    request = PaymentRequest(
+        loan_id=loan.id,
+        amount="4240.35",
+        method=PaymentMethodType.SPEI,
+        provider=ProviderName.STRIPE,
+        idempotency_key="spei-mode",
+        prepayment_mode=OverpaymentMode.REDUCE_INSTALLMENT,
+    )
+    payment = await create_payment(runtime, box.gateways, ana, request)
+    assert payment.prepayment_mode == "REDUCE_INSTALLMENT" and payment.prepayment_mode_chosen
+    assert not await Installment.filter(loan_id=loan.id, version=2).exists()
+    await advance_payment(payment.id, S.PAID, source="webhook:stripe:evt_1", at=runtime.now())
+    rows = await Installment.filter(loan_id=loan.id, superseded_on__isnull=True)
+    assert len(rows) == 12 and {row.version for row in rows} == {1, 2}

@@ -103,3 +103,26 @@ def test_the_receipt_reads_the_application_from_the_ledger_lines():
     )
     assert first.total == Decimal("1248.00") and second.total == Decimal("200.00")
     assert application.advance == Decimal("52.00") and application.unapplied == 0
+
+
+def test_the_payoff_today_is_an_amount_the_payer_can_pick():
+    totals = [(1, Decimal("1240.35"))]
+    assert chosen_amount(AmountChoice(kind="liquidar"), totals, Decimal("12100.50")) == Decimal(
+        "12100.50"
+    )
+    assert isinstance(chosen_amount(AmountChoice(kind="liquidar"), totals, None), str)
+
+
+@pytest.mark.anyio
+async def test_no_bundle_is_offered_above_the_most_that_may_be_paid_today(db, runtime):
+    from puente.loans.payable import payable_amount
+
+    inst = await factories.institution()
+    ana = await factories.user(runtime, inst)
+    loan = await factories.active_loan(inst, ana, start=date(2026, 11, 2), term_count=3)
+    today = date(2026, 11, 27)
+    (view,) = await load_loan_views([loan], today)
+    maximum = (await payable_amount(loan, today)).maximum
+    totals = installment_totals(view, maximum)
+    assert totals and all(amount <= maximum for _, amount in totals)
+    assert len(totals) < len(installment_totals(view))  # all three exceed the payoff today

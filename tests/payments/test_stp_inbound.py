@@ -118,3 +118,92 @@ async def test_a_transfer_to_a_clabe_that_is_no_loan_is_sent_back(db, runtime):
         await client._transport.app.state.inbox.process_due()
     assert captured and captured[-1].json()["mensaje"] == "devolver"
     assert await Payment.all().count() == 0
+
+
+async def test_a_confirmed_abono_for_a_loan_paid_off_meanwhile_lands_in_suspense(db, runtime):
+    from tests.support.books import books_total, institution_balance
+
+    from puente.enums import LedgerAccountType as T
+    from puente.enums import LoanStatus
+    from puente.enums import ProviderEventStatus as E
+    from puente.ledger.models import SuspenseItem
+    from puente.loans.models import Loan
+    from puente.loans.payoff import payoff_quote
+    from puente.loans.service import apply_payment
+    from puente.webhooks.models import ProviderEvent
+
+    ana, loan, box, client = await setup(runtime)
+    async with client:
+        await transfer(box, loan_clabe(STP["cuenta"], loan.id), "500.00")
+        (event,) = await ProviderEvent.filter(kind="transfer.received")
+        assert event.status == E.RECEIVED  # answered confirmar: the money is ours now
+        # The loan is paid off (at the cashier, say) before the worker gets to the abono.
+        quote = await payoff_quote(loan, runtime.today())
+        await apply_payment(
+            loan,
+            quote.total,
+            received_on=runtime.today(),
+            provider=ProviderName.BANK,
+            idempotency_key="caja-liquidacion",
+        )
+        assert (await Loan.get(id=loan.id)).status == LoanStatus.PAID_OFF
+        await client._transport.app.state.inbox.process_due()
+    assert (await ProviderEvent.get(id=event.id)).status == E.PROCESSED
+    (payment,) = await Payment.filter(provider=ProviderName.STP)
+    assert payment.status == S.PAID and payment.amount_centavos == 500_00
+    assert await JournalEntry.filter(payment_id=payment.id, kind=JournalKind.PAYMENT).exists()
+    assert await institution_balance(loan.institution_id, T.SUSPENSE) == -500_00
+    (item,) = await SuspenseItem.all()
+    assert item.amount_centavos == 500_00 and item.status == "open"
+    assert item.reason == "LOAN_NOT_PAYABLE" and item.payment_id == payment.id
+    assert item.loan_id == loan.id and "abono" in item.source
+    assert await books_total() == 0
+
+
+async def test_an_abono_above_the_payoff_pays_it_off_and_the_rest_waits_in_suspense(db, runtime):
+    from tests.support.books import books_total, institution_balance, loan_balances
+
+    from puente.enums import LedgerAccountType as T
+    from puente.enums import LoanStatus
+    from puente.ledger.models import SuspenseItem
+    from puente.loans.models import Loan
+    from puente.loans.payoff import payoff_quote
+
+    ana, loan, box, client = await setup(runtime)
+    quote = await payoff_quote(loan, runtime.today())
+    async with client:
+        await transfer(box, loan_clabe(STP["cuenta"], loan.id), "999999.00")
+        await client._transport.app.state.inbox.process_due()
+    assert (await Loan.get(id=loan.id)).status == LoanStatus.PAID_OFF
+    assert all(centavos == 0 for centavos in (await loan_balances(loan.id)).values())
+    (item,) = await SuspenseItem.all()
+    assert item.reason == "ABOVE_PAYOFF"
+    # The payoff (interest to the day the abono arrived) was applied; the rest is held.
+    applied = 999999_00 - item.amount_centavos
+    assert abs(applied - int(quote.total * 100)) < 1000_00
+    assert await institution_balance(loan.institution_id, T.SUSPENSE) == -item.amount_centavos
+    assert await books_total() == 0
+
+
+async def test_a_transfer_to_a_paid_off_loan_is_sent_back(db, runtime):
+    from puente.enums import LoanStatus
+    from puente.loans.models import Loan
+
+    ana, loan, box, client = await setup(runtime)
+    await Loan.filter(id=loan.id).update(status=LoanStatus.PAID_OFF)
+    async with client:
+        webhook = client._transport
+        captured: list[httpx.Response] = []
+
+        class Spy(httpx.AsyncBaseTransport):
+            async def handle_async_request(self, request):
+                response = await webhook.handle_async_request(request)
+                await response.aread()
+                captured.append(response)
+                return response
+
+        box.inbox.target = Spy()
+        await transfer(box, loan_clabe(STP["cuenta"], loan.id), "500.00")
+        await client._transport.app.state.inbox.process_due()
+    assert captured and captured[-1].json()["mensaje"] == "devolver"
+    assert await Payment.all().count() == 0

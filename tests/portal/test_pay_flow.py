@@ -205,7 +205,10 @@ async def test_posts_without_the_csrf_token_are_refused_and_start_nothing(db, ru
     ("choice", "message"),
     [
         ({"monto_tipo": "otro", "monto": "0"}, "El monto debe ser mayor que cero."),
-        ({"monto_tipo": "otro", "monto": "500000.00"}, "El monto excede lo que se debe"),
+        (
+            {"monto_tipo": "otro", "monto": "500000.00"},
+            "El monto excede lo que liquida tu crédito hoy",
+        ),
         ({"monto_tipo": "otro", "monto": "doce pesos"}, "Escribe un monto válido"),
         ({"monto_tipo": "otro", "monto": "10.001"}, "Escribe un monto válido"),
         ({"monto_tipo": "varios", "pagos": "99"}, "Elige cuántos pagos"),
@@ -277,3 +280,63 @@ async def test_coming_back_from_paypal_without_approving_cancels_the_attempt(db,
     assert back.status_code == 303 and wrong.status_code == 400
     assert (await Payment.get(id=payment.id)).status == S.CANCELED
     assert 'data-status="canceled">Cancelado<' in page.text
+
+
+async def test_the_form_offers_the_payoff_today_and_no_bundle_above_it(db, runtime):
+    from puente.loans.payable import payable_amount
+
+    world = await pay_world(runtime)
+    payoff = (await payable_amount(world.loan, world.runtime.today())).maximum
+    async with world.client, world.sandbox:
+        await login(world.client)
+        form = await world.client.get(f"/prestamos/{world.loan.id}/pagar")
+        assert f'data-testid="payoff-amount">{format_mxn(payoff)}<' in form.text
+        offered = [
+            Decimal(a.replace(",", "")) for a in re.findall(r"pagos · \$([\d,]+\.\d\d)", form.text)
+        ]
+        assert offered and all(amount <= payoff for amount in offered)
+        started = await start_payment(world, opcion="spei:stripe", monto_tipo="liquidar")
+    assert started.status_code == 303
+    payment = await Payment.get(loan_id=world.loan.id)
+    assert Decimal(payment.amount_centavos) / 100 == payoff
+
+
+async def test_the_payer_picks_what_extra_money_does_and_the_receipt_shows_the_new_schedule(
+    db, runtime
+):
+    from puente.loans.models import Installment
+    from puente.payments.lifecycle_service import advance_payment
+
+    world = await pay_world(runtime)
+    async with world.client, world.sandbox:
+        await login(world.client)
+        form = await world.client.get(f"/prestamos/{world.loan.id}/pagar")
+        assert 'name="modo_anticipo" value="REDUCE_TERM"' in form.text
+        assert "Reducir el plazo" in form.text
+        started = await start_payment(
+            world,
+            opcion="spei:stripe",
+            monto_tipo="otro",
+            monto="4240.35",
+            modo_anticipo="REDUCE_TERM",
+        )
+        assert started.status_code == 303, re.findall(r"alert[^<]*<", started.text)
+        payment = await Payment.get(loan_id=world.loan.id)
+        assert payment.prepayment_mode == "REDUCE_TERM" and payment.prepayment_mode_chosen
+        await advance_payment(payment.id, S.PAID, source="test", at=world.runtime.now())
+        receipt = await world.client.get(f"/pagos/{payment.id}/comprobante")
+    assert receipt.status_code == 200
+    assert 'data-testid="receipt-prepayment-mode">Reducir el plazo (elegido por ti)' in receipt.text
+    rows = await Installment.filter(loan_id=world.loan.id, superseded_on__isnull=True, version=2)
+    assert rows and 'data-testid="new-schedule"' in receipt.text
+    for row in rows:
+        assert f'data-testid="new-row-{row.number}"' in receipt.text
+
+
+async def test_a_bad_prepayment_choice_is_refused_and_starts_nothing(db, runtime):
+    world = await pay_world(runtime)
+    async with world.client, world.sandbox:
+        await login(world.client)
+        response = await start_payment(world, opcion="spei:stripe", modo_anticipo="LATER")
+    assert response.status_code == 400 and "Elige qué hacer con el dinero extra" in response.text
+    assert await Payment.all().count() == 0

@@ -21,6 +21,7 @@ __all__ = [
     "PaymentMethodType",
     "PaymentNextAction",
     "PaymentStatus",
+    "PrepaymentMode",
     "Provider",
 ]
 
@@ -57,6 +58,13 @@ class Provider(Enum):
     STP = "stp"
 
 
+@strawberry.enum(description="What money beyond what is due does (mexico.md §2.5).")
+class PrepaymentMode(Enum):
+    ADVANCE = "ADVANCE"  # pago adelantado: held, applied to the next installments
+    REDUCE_TERM = "REDUCE_TERM"  # pago anticipado: same installment, fewer of them
+    REDUCE_INSTALLMENT = "REDUCE_INSTALLMENT"  # pago anticipado: same term, lower installment
+
+
 @strawberry.enum
 class NextActionType(Enum):
     NONE = "NONE"
@@ -91,6 +99,11 @@ class Payment(Node):
     next_action: PaymentNextAction | None
     created_at: datetime
     paid_at: datetime | None
+    prepayment_mode: PrepaymentMode | None = strawberry.field(
+        default=None,
+        description="What money beyond what is due does with this payment: the payer's "
+        "choice, or the product's default when they were not asked.",
+    )
 
     @classmethod
     def from_model(cls, payment: PaymentModel) -> Payment:
@@ -118,7 +131,12 @@ class Payment(Node):
             next_action=action,
             created_at=payment.created_at,
             paid_at=payment.paid_at,
+            prepayment_mode=_prepayment_mode(payment.prepayment_mode),
         )
+
+
+def _prepayment_mode(value: str | None) -> PrepaymentMode | None:
+    return PrepaymentMode(value) if value in PrepaymentMode._value2member_map_ else None
 
 
 @strawberry.type

@@ -13,9 +13,10 @@ from puente.enums import PaymentMethodType as MethodEnum
 from puente.enums import ProviderName
 from puente.graphql.context import GraphQLContext
 from puente.graphql.errors import UserFacingError
-from puente.graphql.payment_types import Payment, PaymentMethodType, Provider
+from puente.graphql.payment_types import Payment, PaymentMethodType, PrepaymentMode, Provider
 from puente.graphql.types import Loan, Money, decode_global_id, encode_global_id, money
 from puente.loans.access import can_see_loan
+from puente.loans.engine import OverpaymentMode
 from puente.loans.models import Loan as LoanModel
 from puente.loans.state import load_loan_views
 from puente.money import from_centavos
@@ -45,6 +46,10 @@ class CreatePaymentInput:
     card_token: str | None = None
     payment_method_id: strawberry.ID | None = None
     idempotency_key: str
+    prepayment_mode: PrepaymentMode | None = strawberry.field(
+        default=None,
+        description="What money beyond what is due does; omitted: the product's default.",
+    )
 
 
 @strawberry.type
@@ -102,6 +107,9 @@ class PaymentMutations:
             idempotency_key=input.idempotency_key,
             card_token=input.card_token,
             payment_method_id=saved_id,
+            prepayment_mode=(
+                OverpaymentMode(input.prepayment_mode.value) if input.prepayment_mode else None
+            ),
         )
         ctx = info.context
         try:

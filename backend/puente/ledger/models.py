@@ -10,9 +10,9 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
-from puente.enums import JournalKind, LedgerAccountType, ProviderName
+from puente.enums import JournalKind, LedgerAccountType, ProviderName, SuspenseStatus
 
-__all__ = ["JournalEntry", "LedgerAccount", "Posting"]
+__all__ = ["JournalEntry", "LedgerAccount", "Posting", "SuspenseItem"]
 
 
 class LedgerAccount(Model):
@@ -68,3 +68,32 @@ class Posting(Model):
 
     class Meta:
         table = "postings"
+
+
+class SuspenseItem(Model):
+    """An exception for staff: money credited to suspense by one journal entry, and why.
+
+    Received money always reaches the books: what no loan can take is held in the
+    institution's suspense account, and this row makes it visible until staff resolve it.
+    """
+
+    id = fields.IntField(primary_key=True)
+    institution = fields.ForeignKeyField("models.Institution", related_name="suspense_items")
+    loan = fields.ForeignKeyField("models.Loan", related_name="suspense_items", null=True)
+    payment = fields.ForeignKeyField("models.Payment", related_name="suspense_items", null=True)
+    entry = fields.OneToOneField(
+        "models.JournalEntry", related_name="suspense_item", on_delete=fields.RESTRICT
+    )
+    amount_centavos = fields.BigIntField()
+    reason = fields.CharField(max_length=32)  # SuspenseReason
+    source = fields.CharField(max_length=200, default="")  # who brought the money
+    status = fields.CharEnumField(SuspenseStatus, max_length=10, default=SuspenseStatus.OPEN)
+    resolution = fields.CharField(max_length=300, default="")
+    resolved_by = fields.ForeignKeyField(
+        "models.User", related_name="resolved_suspense_items", null=True
+    )
+    resolved_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "suspense_items"

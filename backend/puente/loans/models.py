@@ -37,6 +37,8 @@ class LoanProduct(Model):
     late_annual_rate = fields.DecimalField(max_digits=12, decimal_places=6, default="0")
     late_fee_centavos = fields.BigIntField(default=0)
     allows_overpayment = fields.BooleanField(default=True)
+    # What money beyond what is due does when the payer is not asked (PrepaymentMode).
+    default_prepayment_mode = fields.CharField(max_length=24, default="ADVANCE")
     settings = fields.JSONField(default=dict)
     created_at = fields.DatetimeField(auto_now_add=True)
 

@@ -21,6 +21,7 @@ __all__ = [
     "allocation_lines",
     "cash_line",
     "charge_lines",
+    "credit_back_lines",
     "reduction_lines",
 ]
 
@@ -103,3 +104,11 @@ def reduction_lines(institution_id: int, loan_id: int, charges: Iterable[Charge]
     """The opposite of ``charge_lines``: an amount the borrower no longer owes (a pronto-pago
     discount, interest not earned on payoff). Income (or uncollected IVA) goes down with it."""
     return reversal_lines(charge_lines(institution_id, loan_id, charges))
+
+
+def credit_back_lines(institution_id: int, loan_id: int, credits: Iterable[Charge]) -> list[Line]:
+    """Take back interest (and IVA) a payment collected ahead of the days elapsed, so it
+    pays something else: the opposite of ``allocation_lines`` (the IVA collected on it is
+    no longer owed to SAT, as the interest it was caused on is waived)."""
+    paid = [AllocationLine(c.installment_number, c.component, c.amount) for c in credits]
+    return reversal_lines(allocation_lines(institution_id, loan_id, paid))

@@ -20,6 +20,7 @@ from puente.enums import LedgerAccountType as T
 from puente.ledger.entries import AccountRef, Line
 from puente.ledger.models import JournalEntry
 from puente.ledger.posting import AlreadyPosted, loan_account_balances, post_entry
+from puente.ledger.suspense import open_suspense_item
 from puente.loans.contract import (
     billing_key,
     current_rows,
@@ -45,8 +46,19 @@ from puente.loans.lifecycle import (
     transition,
 )
 from puente.loans.models import Installment, Loan, LoanProduct
-from puente.loans.postings import allocation_lines, cash_line, charge_lines
-from puente.loans.settlement import Settlement, settle_loan_payment, settle_tuition_payment
+from puente.loans.payable import may_take_payments
+from puente.loans.postings import (
+    allocation_lines,
+    cash_line,
+    charge_lines,
+    credit_back_lines,
+)
+from puente.loans.settlement import (
+    Settlement,
+    settle_loan_payment,
+    settle_tuition_payment,
+    settle_unpayable,
+)
 from puente.loans.state import contract_fee_vat
 from puente.money import ZERO, from_centavos, to_centavos
 
@@ -100,6 +112,8 @@ async def originate_loan(
         method=product.method,
         day_count=product.day_count,
         start_date=start_date,
+        # The product's default for money beyond what is due, until the borrower chooses.
+        overpayment_mode=OverpaymentMode(product.default_prepayment_mode).value,
     )
     terms = loan_terms(draft, Decimal(product.opening_fee_rate))
     schedule = build_schedule(terms)
@@ -239,6 +253,7 @@ async def apply_payment(
     payment_id: int | None = None,
     idempotency_key: str,
     overpayment: OverpaymentMode | None = None,
+    source: str = "",
     conn: BaseDBAsyncClient | None = None,
 ) -> AppliedPayment:
     """Allocate a received payment by prelación and post it, exactly once per key.
@@ -247,6 +262,8 @@ async def apply_payment(
     that day. A tuition payment is priced as of its date (pronto pago, recargo). A payment
     that covers the payoff settles the loan, with interest only to that day. Otherwise the
     surplus follows ``overpayment`` (default: the borrower's choice stored on the loan).
+    Whatever cannot be applied (the loan closed meanwhile, more than the payoff) is credited
+    to suspense with an exception for staff naming ``source`` (who brought the money).
     Runs in the caller's transaction when ``conn`` is given (the payment's state change and
     its ledger entry must commit together).
     """
@@ -260,6 +277,7 @@ async def apply_payment(
                 payment_id=payment_id,
                 idempotency_key=idempotency_key,
                 overpayment=overpayment,
+                source=source,
                 conn=tx,
             )
     key = f"payment:{idempotency_key}"
@@ -274,7 +292,11 @@ async def apply_payment(
     contract = await load_contract(locked, conn)
     balances = (await loan_account_balances([loan.id], conn))[loan.id]
     held_advance = from_centavos(balances.get(T.LOAN_ADVANCE, 0))
-    if product.kind == "tuition":
+    if not may_take_payments(locked.status):
+        # Paid off or written off before this money was applied: it still reaches the
+        # books, in suspense with an exception for staff (never silently dropped).
+        settlement = settle_unpayable(amount, received_on)
+    elif product.kind == "tuition":
         settlement = await settle_tuition_payment(contract, amount, received_on, key, conn)
     else:
         mode = OverpaymentMode(overpayment or locked.overpayment_mode)
@@ -293,6 +315,16 @@ async def apply_payment(
         idempotency_key=key,
         conn=conn,
     )
+    if settlement.suspense:
+        await open_suspense_item(
+            entry,
+            settlement.suspense,
+            settlement.suspense_reason,
+            loan_id=loan.id,
+            payment_id=payment_id,
+            source=source or key,
+            conn=conn,
+        )
     await settlement.after_posting(locked, conn)
     paid_off = await _close_if_settled(locked, settlement, conn)
     return AppliedPayment(
@@ -313,6 +345,7 @@ def _payment_lines(
     advance_account = AccountRef(inst, T.LOAN_ADVANCE, loan_id=loan.id)
     if settlement.advance_used:
         lines.append(Line(advance_account, to_centavos(settlement.advance_used)))
+    lines.extend(credit_back_lines(inst, loan.id, settlement.interest_credited))
     lines.extend(allocation_lines(inst, loan.id, settlement.allocation.lines))
     if settlement.prepayment:
         # Pago anticipado: straight to principal; the new contract version reflects it.

@@ -21,7 +21,7 @@ from decimal import Decimal
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from puente.audit.service import record_audit
-from puente.enums import JournalKind, LoanStatus
+from puente.enums import JournalKind, SuspenseReason
 from puente.ledger.posting import post_entry
 from puente.loans.contract import LoanContract, loan_terms, replace_future_rows
 from puente.loans.engine import (
@@ -38,7 +38,6 @@ from puente.loans.engine import (
     installments_after,
     reamortize,
 )
-from puente.loans.lifecycle import OPEN_STATUSES
 from puente.loans.models import Loan, LoanProduct
 from puente.loans.payoff import PayoffQuote, quote_for_contract
 from puente.loans.postings import reduction_lines
@@ -46,22 +45,24 @@ from puente.money import ZERO
 from puente.tuition.engine import TUITION_PRELACION
 from puente.tuition.service import grant_discounts, post_recargos, price_for_payment
 
-__all__ = ["Settlement", "settle_loan_payment", "settle_tuition_payment"]
+__all__ = ["Settlement", "settle_loan_payment", "settle_tuition_payment", "settle_unpayable"]
 
 FollowUp = Callable[[Loan, BaseDBAsyncClient], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class Settlement:
-    """Where a payment goes. Cash + ``advance_used`` = allocated lines + ``prepayment`` +
-    ``advance`` + ``suspense``, to the centavo."""
+    """Where a payment goes. Cash + ``advance_used`` + ``interest_credited`` = allocated
+    lines + ``prepayment`` + ``advance`` + ``suspense``, to the centavo."""
 
     allocation: Allocation
     after: tuple[InstallmentState, ...]  # the contract's states once this is posted
     advance_used: Decimal = ZERO  # pagos adelantados consumed (payoff)
+    interest_credited: tuple[Charge, ...] = ()  # interest paid ahead, taken back (payoff)
     advance: Decimal = ZERO  # to hold in loan_advance
     prepayment: Decimal = ZERO  # to principal, contract re-amortized
     suspense: Decimal = ZERO
+    suspense_reason: SuspenseReason = SuspenseReason.NOT_APPLICABLE  # why, when suspense > 0
     follow_ups: tuple[FollowUp, ...] = field(default_factory=tuple)
 
     async def after_posting(self, loan: Loan, conn: BaseDBAsyncClient) -> None:
@@ -80,12 +81,8 @@ async def settle_loan_payment(
     payment_key: str,
     conn: BaseDBAsyncClient,
 ) -> Settlement:
-    """Where a loan payment of ``amount`` received ``on`` goes."""
+    """Where a loan payment of ``amount`` received ``on`` goes (the loan is running)."""
     loan = contract.loan
-    if LoanStatus(loan.status) not in OPEN_STATUSES:
-        # Paid off or written off: nothing is receivable, the money waits to be refunded.
-        nothing = allocate_payment((), amount, on)
-        return Settlement(allocation=nothing, after=(), suspense=amount)
     quote = await quote_for_contract(contract, product, on, held_advance, conn)
     if quote.payoff.total > 0 and amount >= quote.total:
         return _payoff(contract, quote, amount, payment_key)
@@ -115,17 +112,37 @@ async def settle_loan_payment(
     )
 
 
+def settle_unpayable(amount: Decimal, on: date) -> Settlement:
+    """Money for a loan that takes no payments any more (paid off or written off by the time
+    it is applied): nothing is receivable, so all of it waits in suspense for staff."""
+    nothing = allocate_payment((), amount, on)
+    return Settlement(
+        allocation=nothing,
+        after=(),
+        suspense=amount,
+        suspense_reason=SuspenseReason.LOAN_NOT_PAYABLE,
+    )
+
+
 def _payoff(
     contract: LoanContract, quote: PayoffQuote, amount: Decimal, payment_key: str
 ) -> Settlement:
     payoff = quote.payoff
+    # Interest paid ahead of the days elapsed is credited (the payoff already counts it):
+    # taken back from that interest, it pays the rest of the loan.
+    credits = payoff.credits
     allocation = allocate_payment(
-        payoff.installments, amount + quote.advance, payoff.as_of, PAYOFF_PRELACION
+        payoff.installments,
+        amount + quote.advance + payoff.unearned_interest_paid,
+        payoff.as_of,
+        PAYOFF_PRELACION,
     )
+    ahead = {(c.installment_number, c.component): c.amount for c in credits}
     waived: list[Charge] = []
     for before, restated in zip(contract.states, payoff.installments, strict=True):
         for component in (Component.INTEREST, Component.INTEREST_VAT):
             difference = before.due[component] - restated.due[component]
+            difference += ahead.get((before.number, component), ZERO)
             if difference > 0:
                 waived.append(Charge(before.number, component, difference))
 
@@ -147,7 +164,9 @@ def _payoff(
         allocation=allocation,
         after=allocation.installments,
         advance_used=quote.advance,
+        interest_credited=credits,
         suspense=allocation.surplus,
+        suspense_reason=SuspenseReason.ABOVE_PAYOFF,
         follow_ups=(waive_unearned_interest,),
     )
 
@@ -202,5 +221,6 @@ async def settle_tuition_payment(
         after=allocation.installments,
         advance=allocation.advance,
         suspense=allocation.surplus - allocation.advance,
+        suspense_reason=SuspenseReason.ABOVE_PAYOFF,  # beyond the whole cycle
         follow_ups=(discounts,),
     )

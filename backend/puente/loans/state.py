@@ -215,15 +215,17 @@ def _balance(
     late_days = days_past_due(states, today, MEXICO_BANKS)
     if closed:
         overdue, late_days = ZERO, 0
+    credit = ZERO  # interest (and IVA) paid ahead of the days elapsed: counts as paid
     if running and states:
         payoff = payoff_amount(states, today)
         principal, interest = payoff.principal, payoff.interest
         vat = payoff.interest_vat + payoff.late_interest_vat + payoff.fee_vat
         late, fees = payoff.late_interest, payoff.fee
+        credit = payoff.unearned_interest_paid
     else:
         principal = interest = vat = late = fees = ZERO
     return LoanBalanceView(
-        total=max(principal + interest + vat + late + fees - advance, ZERO),
+        total=max(principal + interest + vat + late + fees - credit - advance, ZERO),
         principal=principal,
         interest=interest,
         vat=vat,

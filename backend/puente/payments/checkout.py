@@ -10,12 +10,13 @@ from datetime import datetime
 from decimal import Decimal
 
 from puente.accounts.models import User
-from puente.enums import LoanStatus, PaymentMethodType, ProviderName
+from puente.enums import PaymentMethodType, ProviderName
 from puente.enums import PaymentStatus as S
 from puente.institutions.models import Institution
 from puente.loans.access import can_see_loan
-from puente.loans.models import Loan, LoanProduct
-from puente.loans.state import load_loan_views
+from puente.loans.engine import OverpaymentMode
+from puente.loans.models import Loan
+from puente.loans.payable import payable_amount
 from puente.money import InvalidAmount, format_mxn, from_centavos, parse_amount, to_centavos
 from puente.payments.gateways import GatewayDirectory, NoProviderAccount
 from puente.payments.lifecycle import from_provider_status
@@ -44,6 +45,7 @@ __all__ = [
     "fail_payment",
     "next_action_of",
     "paypal_return_url",
+    "prepayment_fields",
     "provider_connector",
     "request_fingerprint",
     "validate_payment_request",
@@ -79,6 +81,7 @@ class PaymentRequest:
     idempotency_key: str
     card_token: str | None = None
     payment_method_id: int | None = None
+    prepayment_mode: OverpaymentMode | None = None  # None: the payer was not asked
 
 
 def request_fingerprint(request: PaymentRequest, amount: Decimal) -> str:
@@ -138,15 +141,10 @@ async def validate_payment_request(
     loan = await Loan.filter(id=request.loan_id).first()
     if loan is None or not can_see_loan(user, loan):
         raise PaymentRefused("LOAN_NOT_FOUND", "El crédito no existe.")
-    if LoanStatus(loan.status) not in (LoanStatus.ACTIVE, LoanStatus.DEFAULTED):
-        raise PaymentRefused("LOAN_NOT_PAYABLE", "Este crédito no admite pagos.")
-    product = await LoanProduct.get(id=loan.product_id)
-    (view,) = await load_loan_views([loan], runtime.today())
-    owed = sum((s.outstanding_total for s in view.states), Decimal("0"))
-    if amount > owed and not product.allows_overpayment:
-        raise PaymentRefused(
-            "AMOUNT_ABOVE_PAYOFF", f"El monto excede lo que se debe ({format_mxn(owed)})."
-        )
+    # The one rule (loans/payable.py): may it be paid, and at most its payoff today.
+    refusal = (await payable_amount(loan, runtime.today())).refusal_for(amount)
+    if refusal is not None:
+        raise PaymentRefused(*refusal)
     if request.method is PaymentMethodType.CASH:
         limit = CASH_LIMITS.get(request.provider, Decimal("10000.00"))
         if amount > limit or amount < CASH_MINIMUM:
@@ -160,6 +158,14 @@ async def validate_payment_request(
     ):
         raise PaymentRefused("CARD_REQUIRED", "Falta la tarjeta.")
     return loan, amount
+
+
+def prepayment_fields(request: PaymentRequest, loan: Loan) -> dict[str, object]:
+    """What money beyond what is due will do, fixed on the payment when it is made: the
+    payer's choice, or the loan's standing one (the product's default) when not asked."""
+    chosen = request.prepayment_mode
+    mode = chosen or OverpaymentMode(loan.overpayment_mode)
+    return {"prepayment_mode": mode.value, "prepayment_mode_chosen": chosen is not None}
 
 
 async def provider_connector(
@@ -228,6 +234,7 @@ async def create_payment(
         status=S.CREATED,
         idempotency_key=request.idempotency_key,
         request_fingerprint=fingerprint,
+        **prepayment_fields(request, loan),
     )
     back = (return_url or paypal_return_url(runtime))(payment.id)
     await _submit(runtime, connector, payment, user, request, saved, back)
@@ -261,6 +268,7 @@ async def _stp_transfer_instructions(
         status=S.REQUIRES_ACTION,
         idempotency_key=request.idempotency_key,
         request_fingerprint=request_fingerprint(request, amount),
+        **prepayment_fields(request, loan),
         next_action={
             "type": "SPEI_TRANSFER",
             "clabe": loan_clabe(cuenta, loan.id),

@@ -20,6 +20,7 @@ from puente.enums import JournalKind, ProviderName
 from puente.enums import PaymentStatus as S
 from puente.ledger.models import JournalEntry
 from puente.ledger.posting import AlreadyPosted, reverse_entry
+from puente.loans.engine import OverpaymentMode
 from puente.loans.models import Loan
 from puente.loans.service import apply_payment
 from puente.money import from_centavos, to_centavos
@@ -28,7 +29,7 @@ from puente.payments.models import Payment
 from puente.payments.refunds import post_partial_refund
 from puente.runtime import MEXICO_CITY
 
-__all__ = ["Transition", "advance_payment"]
+__all__ = ["Transition", "advance_payment", "prepayment_mode_of"]
 
 logger = logging.getLogger("puente.payments")
 
@@ -111,6 +112,9 @@ async def advance_payment(
                 provider=ProviderName(payment.provider),
                 payment_id=payment.id,
                 idempotency_key=f"payment-{payment.id}",
+                # What the payer chose (or the loan's standing choice when they made it).
+                overpayment=prepayment_mode_of(payment),
+                source=source,
                 conn=tx,
             )
         elif proposed in (S.PARTIALLY_REFUNDED, S.REFUNDED):
@@ -139,6 +143,12 @@ async def advance_payment(
             conn=tx,
         )
     return Transition(payment.id, payment.loan_id, before, proposed, True)
+
+
+def prepayment_mode_of(payment: Payment) -> OverpaymentMode | None:
+    """The mode stored on the payment; None (older payments): the loan's standing choice."""
+    mode = payment.prepayment_mode
+    return OverpaymentMode(mode) if mode in OverpaymentMode._value2member_map_ else None
 
 
 async def _refund(payment: Payment, total_refunded: Decimal, at: datetime, conn) -> None:

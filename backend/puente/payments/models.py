@@ -53,6 +53,10 @@ class Payment(Model):
     request_fingerprint = fields.CharField(max_length=64)
     provider_reference = fields.CharField(max_length=200, null=True, db_index=True)
     next_action = fields.JSONField(null=True)
+    # What money beyond what is due does (PrepaymentMode), fixed when the payment is made;
+    # chosen by the payer, or the loan's standing choice (the product default) when not asked.
+    prepayment_mode = fields.CharField(max_length=24, null=True)
+    prepayment_mode_chosen = fields.BooleanField(default=False)
     failure_code = fields.CharField(max_length=64, null=True)
     failure_message = fields.CharField(max_length=500, null=True)
     expires_at = fields.DatetimeField(null=True)

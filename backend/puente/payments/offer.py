@@ -13,14 +13,17 @@ from decimal import Decimal
 
 from puente.enums import PaymentMethodType as M
 from puente.enums import ProviderName as P
+from puente.loans.engine import OverpaymentMode
 from puente.loans.state import InstallmentStatus, LoanView
 from puente.money import ZERO, InvalidAmount, parse_amount
 
 __all__ = [
     "DEFAULT_PROVIDERS",
+    "PREPAYMENT_CHOICES",
     "AmountChoice",
     "PaymentOption",
     "chosen_amount",
+    "chosen_prepayment_mode",
     "installment_totals",
     "payment_options",
 ]
@@ -34,6 +37,24 @@ DEFAULT_PROVIDERS: Mapping[M, tuple[P, ...]] = {
 SETTING = "payment_providers"
 MAX_INSTALLMENTS_AHEAD = 12  # "pay several": up to a year of installments in one go
 MAX_AMOUNT_TEXT = 32
+# What money beyond what is due may do, as the pay form explains it (mexico.md §2.5).
+PREPAYMENT_CHOICES: tuple[tuple[OverpaymentMode, str, str], ...] = (
+    (
+        OverpaymentMode.ADVANCE,
+        "Adelantar mis próximos pagos",
+        "Lo que sobre se guarda como saldo a favor y se usa en tus siguientes pagos.",
+    ),
+    (
+        OverpaymentMode.REDUCE_TERM,
+        "Reducir el plazo",
+        "Lo que sobre va a capital: pagas lo mismo cada vez, pero terminas antes.",
+    ),
+    (
+        OverpaymentMode.REDUCE_INSTALLMENT,
+        "Reducir el monto de mis pagos",
+        "Lo que sobre va a capital: terminas en la misma fecha con pagos más bajos.",
+    ),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +86,11 @@ def payment_options(settings: Mapping[str, object] | None) -> tuple[PaymentOptio
     return tuple(options)
 
 
-def installment_totals(view: LoanView) -> list[tuple[int, Decimal]]:
+def installment_totals(view: LoanView, maximum: Decimal | None = None) -> list[tuple[int, Decimal]]:
     """``(n, amount)`` to cover the next ``n`` open installments, oldest first (prelación
-    pays the oldest first, so the next ``n`` are what ``amount`` settles)."""
+    pays the oldest first, so the next ``n`` are what ``amount`` settles). None above
+    ``maximum`` (the most that may be paid today, ``loans.payable``): beyond the payoff
+    the borrower is offered the payoff itself."""
     settled = (InstallmentStatus.PAID, InstallmentStatus.WRITTEN_OFF)
     totals: list[tuple[int, Decimal]] = []
     running = ZERO
@@ -75,6 +98,8 @@ def installment_totals(view: LoanView) -> list[tuple[int, Decimal]]:
         if installment.status in settled or installment.outstanding <= 0:
             continue
         running += installment.outstanding
+        if maximum is not None and running > maximum:
+            break
         totals.append((len(totals) + 1, running))
         if len(totals) == MAX_INSTALLMENTS_AHEAD:
             break
@@ -84,15 +109,22 @@ def installment_totals(view: LoanView) -> list[tuple[int, Decimal]]:
 @dataclass(frozen=True, slots=True)
 class AmountChoice:
     """What the payer picked on the pay form: the next installment (``proximo``), the next
-    ``count`` of them (``varios``) or an amount they typed (``otro``)."""
+    ``count`` of them (``varios``), the payoff today (``liquidar``) or an amount they typed
+    (``otro``)."""
 
     kind: str = "proximo"
     count: str = ""
     other: str = ""
 
 
-def chosen_amount(choice: AmountChoice, totals: Sequence[tuple[int, Decimal]]) -> Decimal | str:
+def chosen_amount(
+    choice: AmountChoice,
+    totals: Sequence[tuple[int, Decimal]],
+    payoff: Decimal | None = None,
+) -> Decimal | str:
     """The amount the payer picked, or what to tell them (in Spanish) when it is not one."""
+    if choice.kind == "liquidar":
+        return payoff if payoff else "Este crédito no tiene saldo por liquidar."
     if choice.kind == "otro":
         text = choice.other.replace("MXN", "").strip()[:MAX_AMOUNT_TEXT]
         try:
@@ -107,3 +139,13 @@ def chosen_amount(choice: AmountChoice, totals: Sequence[tuple[int, Decimal]]) -
             return "Elige cuántos pagos quieres cubrir."
         return totals[int(count) - 1][1]
     return totals[0][1]
+
+
+def chosen_prepayment_mode(value: str) -> tuple[OverpaymentMode | None, str | None]:
+    """The payer's choice for money beyond what is due (None: not given, the loan's standing
+    choice applies) and, when it is not one, what to tell them (Spanish)."""
+    if not value:
+        return None, None
+    if value in OverpaymentMode._value2member_map_:
+        return OverpaymentMode(value), None
+    return None, "Elige qué hacer con el dinero extra."

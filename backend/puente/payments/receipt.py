@@ -17,9 +17,16 @@ from puente.ledger.entries import Line
 from puente.ledger.models import JournalEntry
 from puente.ledger.posting import entry_lines
 from puente.loans.engine import Component
+from puente.loans.models import Installment
 from puente.money import ZERO, from_centavos
 
-__all__ = ["Application", "AppliedInstallment", "fold_application", "payment_application"]
+__all__ = [
+    "Application",
+    "AppliedInstallment",
+    "fold_application",
+    "payment_application",
+    "schedule_after_prepayment",
+]
 
 _COLUMN = {
     Component.PRINCIPAL: "principal",
@@ -98,3 +105,15 @@ async def payment_application(payment_id: int) -> Application | None:
     if entry is None:
         return None
     return fold_application(await entry_lines(entry))
+
+
+async def schedule_after_prepayment(loan_id: int, application: Application | None) -> list:
+    """The re-amortized installments in force, for a payment that prepaid principal (the
+    borrower gets the new schedule with the receipt, mexico.md §2.5); otherwise none."""
+    if application is None or application.prepayment <= 0:
+        return []
+    return list(
+        await Installment.filter(
+            loan_id=loan_id, superseded_on__isnull=True, version__gt=1
+        ).order_by("number")
+    )

@@ -9,13 +9,14 @@ returned to the sender (``devolver``) instead of being kept.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 
 from clabe import compute_control_digit
 
-from puente.enums import LoanStatus, PaymentMethodType, ProviderName
+from puente.enums import PaymentMethodType, ProviderName
 from puente.enums import PaymentStatus as S
 from puente.loans.models import Loan
+from puente.loans.payable import payable_amount
 from puente.money import parse_amount, to_centavos
 from puente.payments.lifecycle_service import Transition, advance_payment
 from puente.payments.models import Payment
@@ -24,13 +25,14 @@ __all__ = [
     "DEVOLUCION_CUENTA_INEXISTENTE",
     "apply_abono",
     "loan_clabe",
+    "loan_for_abono",
     "loan_id_from_clabe",
     "payable_loan_for_abono",
 ]
 
-# STP's causa de devolución "cuenta inexistente" (1) for a CLABE that is nobody's.
+# STP's causa de devolución "cuenta inexistente" (1) for a CLABE that is nobody's (also
+# used for a loan that takes no payments any more: the account no longer receives).
 DEVOLUCION_CUENTA_INEXISTENTE = 1
-PAYABLE = (LoanStatus.ACTIVE, LoanStatus.DEFAULTED)
 
 
 def loan_clabe(cuenta: str, loan_id: int) -> str:
@@ -50,8 +52,8 @@ def loan_id_from_clabe(cuenta: str, clabe: str) -> int | None:
     return int(clabe[10:17]) or None
 
 
-async def payable_loan_for_abono(institution_id: int, cuenta: str, raw: bytes) -> Loan | None:
-    """The open loan an abono pays, or None (then it is returned to the sender)."""
+async def loan_for_abono(institution_id: int, cuenta: str, raw: bytes) -> Loan | None:
+    """The loan whose CLABE an abono names, whatever its status (None: no loan of ours)."""
     try:
         body = json.loads(raw)
         loan_id = loan_id_from_clabe(cuenta, str(body.get("cuentaBeneficiario", "")))
@@ -59,9 +61,19 @@ async def payable_loan_for_abono(institution_id: int, cuenta: str, raw: bytes) -
         return None
     if loan_id is None:
         return None
-    return await Loan.filter(
-        id=loan_id, institution_id=institution_id, status__in=list(PAYABLE)
-    ).first()
+    return await Loan.filter(id=loan_id, institution_id=institution_id).first()
+
+
+async def payable_loan_for_abono(
+    institution_id: int, cuenta: str, raw: bytes, today: date
+) -> Loan | None:
+    """The loan an abono pays if it may be paid today (``loans.payable``), or None: then STP
+    is answered ``devolver`` and the money goes back to the sender. Once we answer
+    ``confirmar`` the money is ours and is applied whatever happens next (``apply_abono``)."""
+    loan = await loan_for_abono(institution_id, cuenta, raw)
+    if loan is None or not (await payable_amount(loan, today)).may_pay:
+        return None
+    return loan
 
 
 def _same_reference(wanted: str, received: str) -> bool:
@@ -75,7 +87,9 @@ async def apply_abono(raw_body: str, loan: Loan, at: datetime) -> Transition:
     """Record the received transfer as a PAID payment of ``loan`` (exactly once per abono).
 
     A payment the borrower announced (same referencia numérica and amount) is completed;
-    otherwise the money still counts: a new payment is recorded for what arrived.
+    otherwise the money still counts: a new payment is recorded for what arrived. Applying
+    it (``apply_payment``) puts what the loan cannot take (closed meanwhile, beyond the
+    payoff) in suspense with an exception for staff: a confirmed abono never vanishes.
     """
     body = json.loads(raw_body)
     amount = parse_amount(str(body["monto"]))
@@ -104,6 +118,7 @@ async def apply_abono(raw_body: str, loan: Loan, at: datetime) -> Transition:
                 "amount_centavos": to_centavos(amount),
                 "status": S.CREATED,
                 "request_fingerprint": f"stp-abono-{abono_id}",
+                "prepayment_mode": loan.overpayment_mode,  # not asked: the standing choice
             },
         )
     return await advance_payment(

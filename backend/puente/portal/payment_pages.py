@@ -26,9 +26,9 @@ from puente.loans.state import LoanView, load_loan_views
 from puente.payments.history import HistoryQuery, payment_history
 from puente.payments.models import Payment
 from puente.payments.notify import loan_channel
-from puente.payments.receipt import payment_application
+from puente.payments.receipt import payment_application, schedule_after_prepayment
 from puente.portal.live import EventStreamResponse, live_events
-from puente.portal.payment_text import STATUS_FILTERS, method_text, status_text
+from puente.portal.payment_text import STATUS_FILTERS, method_text, prepayment_text, status_text
 
 if TYPE_CHECKING:
     from puente.portal.routes import Portal
@@ -224,12 +224,17 @@ class PaymentPages:
         if payment is None:
             return not_found(self.portal, request, user)
         loan = await Loan.filter(id=payment.loan_id).prefetch_related("product", "borrower").get()
+        application = await payment_application(payment.id)
         context = {
             "user": user,
             "payment": payment,
             "loan": loan,
             "institution": await Institution.get(id=payment.institution_id),
-            "application": await payment_application(payment.id),
+            "application": application,
+            "new_schedule": await schedule_after_prepayment(loan.id, application),
+            "prepayment_mode": prepayment_text(
+                payment.prepayment_mode or loan.overpayment_mode, payment.prepayment_mode_chosen
+            ),
             "status": status_text(payment.status),
             "method": method_text(payment.method),
         }

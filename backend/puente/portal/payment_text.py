@@ -18,6 +18,7 @@ __all__ = [
     "STATUS_FILTERS",
     "failure_text",
     "method_text",
+    "prepayment_text",
     "provider_text",
     "register_payment_filters",
     "status_text",
@@ -85,6 +86,19 @@ def provider_text(value: object) -> str:
 def failure_text(code: str | None) -> str:
     """Why a payment failed, without the provider's English wording."""
     return FAILURE.get(code or "", "No se pudo completar el pago.")
+
+
+PREPAYMENT = {
+    "ADVANCE": "Adelantar tus próximos pagos",
+    "REDUCE_TERM": "Reducir el plazo",
+    "REDUCE_INSTALLMENT": "Reducir el monto de tus pagos",
+}
+
+
+def prepayment_text(mode: str | None, chosen: bool) -> str:
+    """What extra money did with a payment, and whether the payer chose it."""
+    label = PREPAYMENT.get(mode or "", PREPAYMENT["ADVANCE"])
+    return f"{label} ({'elegido por ti' if chosen else 'lo que indica tu crédito'})"
 
 
 def register_payment_filters(env: Environment) -> None:

@@ -1,6 +1,7 @@
 """Portal doors for paying a loan: choose what and how, go to the provider, come back.
 
-    GET  /prestamos/{id}/pagar           amount (next, several, other) and method · provider
+    GET  /prestamos/{id}/pagar           amount (next, several, payoff today, other), what
+                                         extra money does, and method · provider
     POST /prestamos/{id}/pagar           card → the provider's card form; SPEI/OXXO → the
                                          instructions page; PayPal → PayPal's approval page
     GET  /prestamos/{id}/pagar/tarjeta   back from the card form with ?token=tok_…: confirm
@@ -30,7 +31,9 @@ from starlette.routing import BaseRoute, Route
 from puente.accounts.models import User
 from puente.enums import PaymentMethodType as M
 from puente.institutions.models import Institution
+from puente.loans.engine import OverpaymentMode
 from puente.loans.models import Loan
+from puente.loans.payable import payable_amount
 from puente.loans.state import load_loan_views
 from puente.money import InvalidAmount, parse_amount
 from puente.payments.approval import (
@@ -42,9 +45,11 @@ from puente.payments.approval import (
 from puente.payments.checkout import PaymentRefused, PaymentRequest, create_payment
 from puente.payments.gateways import GatewayDirectory
 from puente.payments.offer import (
+    PREPAYMENT_CHOICES,
     AmountChoice,
     PaymentOption,
     chosen_amount,
+    chosen_prepayment_mode,
     installment_totals,
     payment_options,
 )
@@ -130,20 +135,32 @@ class PaymentDoors:
     ) -> Response:
         (view,) = await load_loan_views([loan], self.runtime.today())
         options = await self._options(loan)
-        chosen = {"monto_tipo": "proximo", "opcion": options[0].key if options else ""}
+        payoff = await self._payoff(loan)
+        chosen = {
+            "monto_tipo": "proximo",
+            "opcion": options[0].key if options else "",
+            "modo_anticipo": loan.overpayment_mode,
+        }
         chosen.update(values or {})
         chosen["clave"] = _new_key()  # a fresh attempt each time the form is shown
         context = {
             "user": user,
             "loan": loan,
             "view": view,
-            "totals": installment_totals(view),
+            "totals": installment_totals(view, payoff),
+            "payoff": payoff,
+            "prepayment_choices": PREPAYMENT_CHOICES,
             "options": options,
             "values": chosen,
             "error": error,
             "cancelled": request.query_params.get("cancelado") == "1",
         }
         return self.portal.render(request, "pages/pay.html", context, status_code=status_code)
+
+    async def _payoff(self, loan: Loan) -> Decimal | None:
+        """The most that may be paid today (``loans.payable``), None when nothing may be."""
+        payable = await payable_amount(loan, self.runtime.today())
+        return payable.maximum if payable.may_pay else None
 
     def _refused(self, request: Request, user: User, message: str) -> Response:
         context = {"user": user, "title": "No se pudo pagar", "message": message}
@@ -170,17 +187,25 @@ class PaymentDoors:
         loan = await visible_loan(user, request.path_params["loan_id"])
         if loan is None:
             return not_found(self.portal, request, user)
-        values = {k: str(form.get(k, ""))[:64] for k in ("monto_tipo", "pagos", "monto", "opcion")}
+        fields = ("monto_tipo", "pagos", "monto", "opcion", "modo_anticipo")
+        values = {k: str(form.get(k, ""))[:64] for k in fields}
         (view,) = await load_loan_views([loan], self.runtime.today())
         choice = AmountChoice(
             kind=values["monto_tipo"] or "proximo", count=values["pagos"], other=values["monto"]
         )
-        amount = chosen_amount(choice, installment_totals(view))
+        payoff = await self._payoff(loan)
+        amount = chosen_amount(choice, installment_totals(view, payoff), payoff)
+        mode, mode_problem = chosen_prepayment_mode(values["modo_anticipo"])
         option = next((o for o in await self._options(loan) if o.key == values["opcion"]), None)
-        if isinstance(amount, str) or option is None:
-            message = amount if isinstance(amount, str) else "Elige cómo quieres pagar."
+        if isinstance(amount, str) or mode_problem or option is None:
+            problem = amount if isinstance(amount, str) else mode_problem
             return await self._pay_page(
-                request, user, loan, values=values, error=message, status_code=400
+                request,
+                user,
+                loan,
+                values=values,
+                error=problem or "Elige cómo quieres pagar.",
+                status_code=400,
             )
         payment_request = PaymentRequest(
             loan_id=loan.id,
@@ -188,6 +213,7 @@ class PaymentDoors:
             method=option.method,
             provider=option.provider,
             idempotency_key=_key(form.get("clave")),
+            prepayment_mode=mode,
         )
         try:
             return await self._start(user, loan, option, payment_request)
@@ -201,8 +227,9 @@ class PaymentDoors:
     ) -> Response:
         if option.method is M.CARD:
             amount = await precheck_payment(self.runtime, user, request)
+            mode = request.prepayment_mode.value if request.prepayment_mode else ""
             back = f"{self.base_url}/prestamos/{loan.id}/pagar/tarjeta?" + urlencode(
-                {"monto": str(amount), "proveedor": option.provider.value}
+                {"monto": str(amount), "proveedor": option.provider.value, "modo": mode}
             )
             form_url = self.card_form(option.provider.value) or ""
             cancel = f"{self.base_url}/prestamos/{loan.id}/pagar?cancelado=1"
@@ -225,11 +252,14 @@ class PaymentDoors:
 
     async def _card_input(
         self, loan: Loan, values: QueryParams | FormData
-    ) -> tuple[str, Decimal, PaymentOption] | None:
+    ) -> tuple[str, Decimal, PaymentOption, OverpaymentMode | None] | None:
         token = str(values.get("token") or "")
         try:
             amount = parse_amount(str(values.get("monto") or ""))
         except InvalidAmount:
+            return None
+        mode, problem = chosen_prepayment_mode(str(values.get("modo") or "")[:32])
+        if problem:
             return None
         provider = str(values.get("proveedor") or "")
         option = next(
@@ -237,7 +267,7 @@ class PaymentDoors:
         )
         if not TOKEN.fullmatch(token) or option is None:
             return None
-        return token, amount, option
+        return token, amount, option, mode
 
     async def card_return(self, request: Request) -> Response:
         user = await viewer(self.portal, request)
@@ -265,8 +295,9 @@ class PaymentDoors:
         )
 
     def _card_context(self, user, loan, view, card, key: str) -> dict[str, Any]:
-        token, amount, option = card
+        token, amount, option, mode = card
         return {
+            "mode": mode.value if mode else "",
             "user": user,
             "loan": loan,
             "view": view,
@@ -291,7 +322,7 @@ class PaymentDoors:
         card = await self._card_input(loan, form)
         if card is None:
             return self._refused(request, user, "No recibimos los datos de la tarjeta.")
-        token, amount, option = card
+        token, amount, option, mode = card
         payment_request = PaymentRequest(
             loan_id=loan.id,
             amount=amount,
@@ -299,6 +330,7 @@ class PaymentDoors:
             provider=option.provider,
             idempotency_key=_key(form.get("clave")),
             card_token=token,
+            prepayment_mode=mode,
         )
         try:
             payment = await create_payment(self.runtime, self.gateways, user, payment_request)

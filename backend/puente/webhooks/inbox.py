@@ -39,6 +39,7 @@ from puente.payments.notify import notify_transition
 from puente.payments.spei_inbound import (
     DEVOLUCION_CUENTA_INEXISTENTE,
     apply_abono,
+    loan_for_abono,
     payable_loan_for_abono,
 )
 from puente.providers.errors import ProviderError, WebhookVerificationError
@@ -123,7 +124,8 @@ class WebhookInbox:
             if event.kind is EventKind.TRANSFER_RECEIVED:
                 # STP asks us to keep (confirmar) or send back (devolver) each abono.
                 cuenta = (await self.gateways.credentials(institution, "stp")).get("cuenta", "")
-                if await payable_loan_for_abono(institution.id, cuenta, raw_body) is None:
+                today = self.runtime.today()
+                if await payable_loan_for_abono(institution.id, cuenta, raw_body, today) is None:
                     noise = True
                     answer = {"mensaje": "devolver", "id": DEVOLUCION_CUENTA_INEXISTENTE}
                 else:
@@ -344,9 +346,11 @@ class WebhookInbox:
         """An incoming SPEI on a loan's CLABE: applied to that loan as a PAID payment."""
         institution = await Institution.get(id=event.institution_id)
         cuenta = (await self.gateways.credentials(institution, "stp")).get("cuenta", "")
-        loan = await payable_loan_for_abono(institution.id, cuenta, event.raw_body.encode())
+        # Whatever the loan's status now: we answered confirmar, so the money is applied
+        # (or held in suspense with an exception) by apply_abono.
+        loan = await loan_for_abono(institution.id, cuenta, event.raw_body.encode())
         if loan is None:
-            return E.IGNORED  # returned to the sender when it arrived
+            return E.IGNORED  # no loan of ours: returned to the sender when it arrived
         transition = await apply_abono(
             event.raw_body, loan, event.occurred_at or self.runtime.now()
         )

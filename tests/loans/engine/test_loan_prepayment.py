@@ -188,7 +188,71 @@ def test_payoff_on_any_date_settles_the_loan_with_nothing_left_over(
     states = allocate_payment(states, paid_amount, paid_on).installments
     as_of = paid_on + timedelta(days=data.draw(st.integers(0, 200)))
     payoff = payoff_amount(states, as_of)
-    allocation = allocate_payment(payoff.installments, payoff.total, as_of, PAYOFF_PRELACION)
+    # Interest paid ahead of the days elapsed is credited: it pays the rest.
+    available = payoff.total + payoff.unearned_interest_paid
+    allocation = allocate_payment(payoff.installments, available, as_of, PAYOFF_PRELACION)
     assert allocation.surplus == ZERO
     assert all(state.is_settled for state in allocation.installments)
     assert payoff.principal == sum(state.outstanding(Component.PRINCIPAL) for state in states)
+
+
+def test_interest_paid_ahead_is_credited_in_the_payoff() -> None:
+    states = installments_from_schedule(build_schedule(reference_terms()))
+    as_of = START + timedelta(days=10)
+    before = payoff_amount(states, as_of).total
+    paid = allocate_payment(states, Decimal("1240.35"), as_of).installments
+    after = payoff_amount(paid, as_of)
+    assert before - after.total == Decimal("1240.35")
+    assert after.credits == (
+        Charge(1, Component.INTEREST, Decimal("360.00") - Decimal("116.13")),
+        Charge(1, Component.INTEREST_VAT, Decimal("57.60") - Decimal("18.58")),
+    )
+
+
+def _balance(states, advance: Decimal, on: date) -> Decimal:
+    return payoff_amount(states, on).total - advance
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    data=st.data(),
+    method=st.sampled_from(AmortizationMethod),
+    periodicity=st.sampled_from(Periodicity),
+    day_count=st.sampled_from(DayCount),
+    mode=st.sampled_from(OverpaymentMode),
+)
+def test_paying_x_up_to_the_payoff_lowers_the_payoff_by_exactly_x(
+    data: st.DataObject,
+    method: AmortizationMethod,
+    periodicity: Periodicity,
+    day_count: DayCount,
+    mode: OverpaymentMode,
+) -> None:
+    """mexico.md §2.5: on any day, paying X <= payoff lowers the payoff by exactly X (what the
+    service does with a payment below the payoff: prelación, then advance or re-amortize)."""
+    terms = LoanTerms(
+        principal=data.draw(st.decimals(min_value=1000, max_value=500000, places=2)),
+        annual_rate=data.draw(st.decimals(min_value=0, max_value=2, places=3)),
+        term_count=data.draw(st.integers(min_value=2, max_value=36)),
+        method=method,
+        periodicity=periodicity,
+        day_count=day_count,
+        start_date=START,
+    )
+    states = installments_from_schedule(build_schedule(terms))
+    advance = ZERO
+    on = START
+    for _ in range(data.draw(st.integers(1, 3))):
+        on += timedelta(days=data.draw(st.integers(0, 120)))
+        balance = _balance(states, advance, on)
+        if balance <= Decimal("0.01"):
+            return
+        # Below the payoff (the payoff itself settles the loan: tested above).
+        paid = Decimal(data.draw(st.integers(1, int(balance * 100) - 1))) / 100
+        allocation = allocate_payment(states, paid, on, overpayment=mode)
+        states, advance = allocation.installments, advance + allocation.advance
+        if allocation.prepayment:
+            plan = reamortize(terms, states, allocation.prepayment, mode, on)
+            states = plan.installments
+        assert allocation.unapplied == 0
+        assert _balance(states, advance, on) == balance - paid

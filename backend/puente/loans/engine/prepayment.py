@@ -20,6 +20,7 @@ from puente.loans.engine.allocation import (
     Scope,
 )
 from puente.loans.engine.installments import (
+    Charge,
     Component,
     InstallmentState,
     current_installment,
@@ -59,10 +60,14 @@ class Reamortization:
 class Payoff:
     """What settles the loan on ``as_of`` (liquidación anticipada), by component.
 
-    ``allocate_payment(payoff.installments, payoff.total, as_of, PAYOFF_PRELACION)`` settles
-    every installment with nothing left over.
-    ``unearned_interest_paid`` is interest + IVA already paid for days after ``as_of`` (a regular
-    installment paid before its due date); it is reported, not netted, so the service decides.
+    ``unearned_interest_paid`` is interest + IVA already paid for days after ``as_of`` (a
+    regular installment paid before its due date, a partial prepayment that reached the
+    current period's interest). It is credited: ``total`` is what the components add up to
+    less that credit, so any payment lowers the payoff by exactly what it paid (mexico.md
+    §2.1, §2.5). ``credits`` says where it sits, per installment and component. Settling:
+    ``allocate_payment(payoff.installments, payoff.total + payoff.unearned_interest_paid,
+    as_of, PAYOFF_PRELACION)`` settles every installment with nothing left over, once the
+    credits are taken back from the interest they were paid to (``loans/settlement.py``).
     """
 
     as_of: date
@@ -76,6 +81,7 @@ class Payoff:
     total: Decimal
     installments: tuple[InstallmentState, ...]
     unearned_interest_paid: Decimal
+    credits: tuple[Charge, ...] = ()
 
 
 def reamortize(
@@ -156,11 +162,13 @@ def payoff_amount(
     ``as_of`` with its IVA, fees and moratorium already charged (run ``accrue`` through
     ``as_of`` first). ``vat_rate`` defaults to each installment's IVA/interest ratio."""
     restated: list[InstallmentState] = []
-    unearned = ZERO
+    credits: list[Charge] = []
     for state in installments:
         interest, vat = _earned_interest(state, as_of, vat_rate)
-        unearned += max(state.paid[Component.INTEREST] - interest, ZERO)
-        unearned += max(state.paid[Component.INTEREST_VAT] - vat, ZERO)
+        for component, earned in ((Component.INTEREST, interest), (Component.INTEREST_VAT, vat)):
+            ahead = state.paid[component] - earned
+            if ahead > 0:
+                credits.append(Charge(state.number, component, ahead))
         due = {
             **state.due,
             Component.INTEREST: max(interest, state.paid[Component.INTEREST]),
@@ -171,6 +179,7 @@ def payoff_amount(
         component: sum((state.outstanding(component) for state in restated), ZERO)
         for component in Component
     }
+    unearned = sum((credit.amount for credit in credits), ZERO)
     return Payoff(
         as_of=as_of,
         principal=totals[Component.PRINCIPAL],
@@ -180,9 +189,10 @@ def payoff_amount(
         fee_vat=totals[Component.FEE_VAT],
         late_interest=totals[Component.LATE_INTEREST],
         late_interest_vat=totals[Component.LATE_INTEREST_VAT],
-        total=sum(totals.values(), ZERO),
+        total=sum(totals.values(), ZERO) - unearned,
         installments=tuple(restated),
         unearned_interest_paid=unearned,
+        credits=tuple(credits),
     )
 
 
