@@ -53,6 +53,10 @@ class Payment(Model):
     request_fingerprint = fields.CharField(max_length=64)
     provider_reference = fields.CharField(max_length=200, null=True, db_index=True)
     next_action = fields.JSONField(null=True)
+    # What was sent to the provider besides what is derived from the row (the card token,
+    # the saved method, the return URL): a request with unknown outcome is sent again exactly,
+    # under the same provider idempotency key, so it can never become a second charge.
+    provider_request = fields.JSONField(null=True)
     failure_code = fields.CharField(max_length=64, null=True)
     failure_message = fields.CharField(max_length=500, null=True)
     expires_at = fields.DatetimeField(null=True)
@@ -66,11 +70,13 @@ class Payment(Model):
 
 
 class Disbursement(Model):
-    """The SPEI transfer that pays a loan out to the borrower (one per loan)."""
+    """The SPEI transfer that pays a loan out to the borrower."""
 
     id = fields.IntField(primary_key=True)
     institution = fields.ForeignKeyField("models.Institution", related_name="disbursements")
-    loan = fields.OneToOneField("models.Loan", related_name="disbursement")
+    # One attempt per row: after a failed or returned payout a new attempt is a new row with
+    # its own clave de rastreo (payments/disbursements.py keeps at most one live attempt).
+    loan = fields.ForeignKeyField("models.Loan", related_name="disbursements")
     provider = fields.CharEnumField(ProviderName, max_length=16)
     amount_centavos = fields.BigIntField()
     clabe_enc = fields.TextField()

@@ -22,6 +22,9 @@ class ProviderEvent(Model):
     )
     kind = fields.CharField(max_length=40, default="unknown")  # EventKind value
     provider_payment_id = fields.CharField(max_length=200, null=True, db_index=True)
+    # Puente's own payment id as the provider echoed it in the payment's metadata: finds a
+    # payment whose creation answer was lost (it has no provider reference yet).
+    puente_payment_id = fields.CharField(max_length=32, null=True)
     amount_centavos = fields.BigIntField(null=True)
     occurred_at = fields.DatetimeField(null=True)
     raw_body = fields.TextField()
