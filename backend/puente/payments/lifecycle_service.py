@@ -147,7 +147,7 @@ def _refund_step(
 
 async def _apply(payment: Payment, at: datetime, conn: BaseDBAsyncClient) -> None:
     """The PAID move's ledger effect: the money applied to the loan by prelación, once."""
-    loan = await Loan.get(id=payment.loan_id).using_db(conn)
+    loan = await Loan.get(id=payment.loan_id, using_db=conn)
     await apply_payment(
         loan,
         from_centavos(payment.amount_centavos),

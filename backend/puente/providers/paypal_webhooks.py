@@ -221,7 +221,8 @@ def normalise_paypal_event(event: Any) -> NormalisedEvent:
     created = event.get("create_time")
     if not isinstance(created, str):
         raise MalformedWebhook("webhook has no create_time")
-    resource = event.get("resource") if isinstance(event.get("resource"), Mapping) else {}
+    found = event.get("resource")
+    resource: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     kind = _KINDS.get(event_type)
     if kind is None:
         kind = EventKind.IGNORED if event_type.startswith(_IGNORED_PREFIXES) else EventKind.UNKNOWN

@@ -13,7 +13,6 @@ expired lease); the next worker, in this process after a restart or in another, 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -147,16 +146,11 @@ class WebhookInbox:
             return None
         for institution in institutions:
             connector = await self.gateways.connector(institution, provider)
-            # Prefer a non-blocking verifier (PayPal fetches its signing certificate).
-            verify = getattr(connector, "verify_webhook_async", None) or connector.verify_webhook
-            kwargs: dict[str, Any] = {"now": self.runtime.now()}
-            if "client_ip" in inspect.signature(verify).parameters:
-                kwargs["client_ip"] = client_ip
             try:
-                result = verify(raw_body, headers, **kwargs)
-                if inspect.isawaitable(result):
-                    result = await result
-                return institution, result
+                event = await connector.verify_webhook_async(
+                    raw_body, headers, now=self.runtime.now(), client_ip=client_ip
+                )
+                return institution, event
             except WebhookVerificationError as exc:
                 logger.info("%s webhook not verified for %s: %s", provider, institution.slug, exc)
             except (ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -236,7 +230,7 @@ class WebhookInbox:
                 self.runtime, self.gateways, payment, event.provider_payment_id or ""
             )
             return E.PROCESSED
-        status = from_event_kind(kind)
+        status = from_event_kind(kind) if kind is not None else None
         if status is None:
             logger.info("acknowledged %s event %s (%s)", event.provider, event.event_id, kind)
             return E.IGNORED
