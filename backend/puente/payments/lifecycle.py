@@ -7,10 +7,12 @@
 Webhooks arrive late, twice and out of order; a "pending" after a "paid" must not un-pay a
 borrower, so every proposed move is checked here before anything is written.
 
-This module holds the three decisions every source of a payment outcome shares (the
-synchronous answer, a webhook, the poller, a staff action): which Puente status a provider
-status means (``from_provider_status``, the one status table), whether a move is forward
-(``can_transition``) and what a refund report does (``refund_step``). All are pure.
+This module holds the decisions every source of a payment outcome shares (the synchronous
+answer, a webhook, the poller, a staff action): which Puente status a provider status means
+(``from_provider_status``, the one status table), whether a move is forward
+(``can_transition``), what a refund report does (``refund_step``, the one full/partial
+decision) and, putting them together, what a proposal does to a payment (``next_state``,
+which ``lifecycle_service.advance_payment`` applies). All are pure.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from puente.providers.values import PaymentStatus as ProviderStatus
 __all__ = [
     "FINAL",
     "REFUNDABLE",
-    "RefundStep",
+    "Move",
     "can_transition",
     "from_event_kind",
     "from_provider_status",
+    "next_state",
     "refund_step",
 ]
 
@@ -101,16 +104,45 @@ def from_event_kind(kind: EventKind) -> S | None:
 
 
 @dataclass(frozen=True, slots=True)
-class RefundStep:
-    """A refund to book: the new status and the cumulative centavos refunded after it."""
+class Move:
+    """A payment's state after a proposal: its status and the cumulative centavos refunded."""
 
     status: S
     refunded_centavos: int
 
 
+_REFUNDS = frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED})
+
+
+def next_state(
+    current: S,
+    proposed: S,
+    *,
+    amount_centavos: int,
+    refunded_centavos: int,
+    reported_refund: int | None = None,
+) -> Move | None:
+    """What proposing ``proposed`` does to a payment; None when it is ignored.
+
+    ``reported_refund`` is the cumulative refund the provider reports, when it says: with it
+    a refund (or a "succeeded" payment some providers keep after a partial refund) is decided
+    on amounts by ``refund_step``. A refund proposed without an amount means all of it; a
+    partial refund without one says nothing we could book.
+    """
+    if reported_refund is None and proposed is S.REFUNDED:
+        reported_refund = amount_centavos
+    if reported_refund is not None and (proposed in _REFUNDS or proposed is S.PAID):
+        step = refund_step(current, amount_centavos, refunded_centavos, reported_refund)
+        if step is not None:
+            return step
+    if proposed in _REFUNDS or not can_transition(current, proposed):
+        return None
+    return Move(proposed, refunded_centavos)
+
+
 def refund_step(
     current: S, amount_centavos: int, refunded_centavos: int, reported_centavos: int
-) -> RefundStep | None:
+) -> Move | None:
     """What a provider's cumulative refund report does to a payment; None: nothing new.
 
     The one full/partial decision: a payment is REFUNDED when everything it paid has been
@@ -123,4 +155,4 @@ def refund_step(
     if total <= refunded_centavos:
         return None
     status = S.REFUNDED if total == amount_centavos else S.PARTIALLY_REFUNDED
-    return RefundStep(status, total)
+    return Move(status, total)

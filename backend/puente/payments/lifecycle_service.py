@@ -24,7 +24,7 @@ from puente.ledger.posting import AlreadyPosted, reverse_entry
 from puente.loans.models import Loan
 from puente.loans.service import apply_payment
 from puente.money import from_centavos, to_centavos
-from puente.payments.lifecycle import RefundStep, can_transition, refund_step
+from puente.payments.lifecycle import next_state
 from puente.payments.models import Payment
 from puente.payments.refunds import post_partial_refund
 from puente.runtime import MEXICO_CITY
@@ -77,9 +77,9 @@ async def advance_payment(
 ) -> Transition:
     """Propose ``proposed`` for a payment; apply it only if it moves forward.
 
-    ``refunded`` is the cumulative amount the provider says it gave back: with it, a refund
-    or partial refund is decided by ``lifecycle.refund_step`` on amounts, whatever
-    ``proposed`` says. A refund proposed without an amount means "all of it".
+    ``refunded`` is the cumulative amount the provider says it gave back. What the proposal
+    does is ``lifecycle.next_state``'s decision; this function applies it with its ledger
+    effect (PAID applies the money, a refund unwinds it, a chargeback reverses it).
     """
     async with in_transaction() as tx:
         payment = await Payment.select_for_update().using_db(tx).get(id=payment_id)
@@ -88,11 +88,14 @@ async def advance_payment(
             # Kept even when the move is ignored: webhooks find payments by this reference.
             payment.provider_reference = provider_reference
             await payment.save(using_db=tx, update_fields=["provider_reference", "updated_at"])
-        step = _refund_step(payment, before, proposed, refunded)
-        if step is not None:
-            await _refund(payment, step.refunded_centavos, at, tx)
-            proposed = step.status
-        elif proposed in _REFUNDS or not can_transition(before, proposed):
+        move = next_state(
+            before,
+            proposed,
+            amount_centavos=payment.amount_centavos,
+            refunded_centavos=payment.refunded_centavos,
+            reported_refund=to_centavos(refunded) if refunded is not None else None,
+        )
+        if move is None:
             if proposed is not before:
                 await record_audit(
                     "payment.transition_ignored",
@@ -103,6 +106,9 @@ async def advance_payment(
                     conn=tx,
                 )
             return Transition(payment.id, payment.loan_id, before, before, False)
+        proposed = move.status
+        if move.refunded_centavos > payment.refunded_centavos:
+            await _refund(payment, move.refunded_centavos, at, tx)
         payment.status = proposed
         if failure_code:
             payment.failure_code = failure_code[:64]
@@ -124,25 +130,6 @@ async def advance_payment(
             conn=tx,
         )
     return Transition(payment.id, payment.loan_id, before, proposed, True)
-
-
-_REFUNDS = frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED})
-
-
-def _refund_step(
-    payment: Payment, before: S, proposed: S, refunded: Decimal | None
-) -> RefundStep | None:
-    """The refund this proposal books, if any (the amounts decide, ``refund_step``)."""
-    if refunded is None:
-        if proposed is not S.REFUNDED:
-            return None
-        reported = payment.amount_centavos  # "refunded" with no amount: all of it
-    elif proposed in _REFUNDS or proposed is S.PAID:
-        # Some providers keep a partly refunded payment "succeeded"; the amount tells.
-        reported = to_centavos(refunded)
-    else:
-        return None
-    return refund_step(before, payment.amount_centavos, payment.refunded_centavos, reported)
 
 
 async def _apply(payment: Payment, at: datetime, conn: BaseDBAsyncClient) -> None:
