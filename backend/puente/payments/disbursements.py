@@ -25,6 +25,7 @@ from puente.compliance.kyc import KycError, validate_clabe
 from puente.enums import DisbursementStatus as D
 from puente.enums import LoanStatus, ProviderName, Role
 from puente.institutions.models import Institution
+from puente.loans.access import can_see_loan
 from puente.loans.lifecycle import (
     LoanLifecycleError,
     approve_loan,
@@ -81,8 +82,8 @@ async def disburse_loan(
         raise PaymentRefused("FORBIDDEN", "Solo el personal puede dispersar créditos.")
     if provider not in BANKS:
         raise PaymentRefused("PROVIDER_NOT_A_BANK", "La dispersión se hace por STP o banco.")
-    loan = await Loan.filter(id=loan_id, institution_id=actor.institution_id).first()
-    if loan is None:
+    loan = await Loan.filter(id=loan_id).first()
+    if loan is None or not can_see_loan(actor, loan):
         raise PaymentRefused("LOAN_NOT_FOUND", "El crédito no existe.")
     live = await _live_attempt(loan.id)
     if live is not None:
@@ -172,8 +173,8 @@ async def approve_and_disburse(
         validate_clabe(clabe)  # refuse before approving, so a typo changes nothing
     except KycError as exc:
         raise PaymentRefused("INVALID_CLABE", exc.message_es) from None
-    loan = await Loan.filter(id=loan_id, institution_id=actor.institution_id).first()
-    if loan is None:
+    loan = await Loan.filter(id=loan_id).first()
+    if loan is None or not can_see_loan(actor, loan):
         raise PaymentRefused("LOAN_NOT_FOUND", "El crédito no existe.")
     if LoanStatus(loan.status) is LoanStatus.APPLICATION:
         try:

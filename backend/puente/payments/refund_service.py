@@ -7,8 +7,8 @@ from decimal import Decimal
 from puente.accounts.models import User
 from puente.audit.service import record_audit
 from puente.enums import PaymentStatus as S
-from puente.enums import Role
 from puente.institutions.models import Institution
+from puente.loans.access import can_see_loan, is_staff
 from puente.money import InvalidAmount, format_mxn, from_centavos, parse_amount
 from puente.payments.checkout import PaymentRefused, provider_connector
 from puente.payments.gateways import GatewayDirectory
@@ -30,10 +30,10 @@ async def refund_payment(
     amount: object | None = None,
 ) -> Transition:
     """Refund all (``amount=None``) or part of a paid payment; staff of its institution only."""
-    payment = await Payment.filter(id=payment_id).first()
-    if payment is None or payment.institution_id != actor.institution_id:
+    payment = await Payment.filter(id=payment_id).prefetch_related("loan").first()
+    if payment is None or not can_see_loan(actor, payment.loan):
         raise PaymentRefused("PAYMENT_NOT_FOUND", "El pago no existe.")
-    if Role(actor.role) not in (Role.STAFF, Role.ADMIN):
+    if not is_staff(actor):
         raise PaymentRefused("FORBIDDEN", "Solo el personal puede reembolsar pagos.")
     if S(payment.status) not in REFUNDABLE or not payment.provider_reference:
         raise PaymentRefused("NOT_REFUNDABLE", "Ese pago no se puede reembolsar.")
