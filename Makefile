@@ -18,6 +18,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy backend/puente/payments backend/puente/providers backend/puente/webhooks
 
 test: lint
 	$(BIN)/python -m pytest -q

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from tortoise import Tortoise
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.connection import get_connection
@@ -29,6 +30,12 @@ from puente.config import Settings, parse_encryption_keys
 from puente.db import migrate, tortoise_config
 from puente.runtime import Runtime
 from puente.security.passwords import FAST_TEST_POLICY
+
+# In CI the property tests draw the same examples every run: a red build is then always a
+# real regression (a new counterexample is found locally, where examples are random).
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 POSTGRES_URL = os.environ.get("PUENTE_TEST_POSTGRES_URL", "")
 REQUIRE_POSTGRES = os.environ.get("PUENTE_REQUIRE_POSTGRES") == "1"

@@ -22,9 +22,19 @@ from puente.payments.checkout import PaymentRefused
 from puente.payments.disbursements import disburse_loan
 from puente.payments.gateways import store_credentials
 from puente.payments.models import Disbursement
+from puente.providers.circuit import DEFAULT_BREAKERS
 from puente.sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(autouse=True)
+def closed_circuits():
+    # An outage injected in one test must not leave the next one's circuit open.
+    DEFAULT_BREAKERS.clear()
+    yield
+    DEFAULT_BREAKERS.clear()
+
 
 STP = {**DEFAULT_STP_CREDENTIALS, "webhook_allowlist": "127.0.0.1/32"}
 CLABE = "012180001234567899"  # BBVA, valid check digit
@@ -134,3 +144,91 @@ async def test_approving_an_application_over_graphql_sends_the_money(db, runtime
     made = data["data"]["approveLoan"]["disbursement"]
     assert made["status"] == "sent" and made["clabeLast4"] == "7899"
     assert (await Loan.get(id=application.id)).status == LoanStatus.DISBURSED
+
+
+# -- a payout that failed can be sent again; a live one never twice -------------------------
+
+
+async def _settle_all(box, client) -> None:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=box.app), base_url="http://sandbox.test"
+    ) as sandbox:
+        assert (await sandbox.post("/stp/_settle")).is_success
+    await client._transport.app.state.inbox.process_due()
+
+
+async def _disburse(runtime, box, staff, loan, clabe=CLABE):
+    return await disburse_loan(
+        runtime, box.gateways, staff, loan.id, clabe=clabe, beneficiary_name="Ana Prueba"
+    )
+
+
+async def test_a_refused_payout_is_sent_again_to_a_corrected_clabe(db, runtime):
+    from puente.audit.models import AuditEvent
+
+    staff, loan, box, client = await setup(runtime)
+    async with client:
+        refused = await _disburse(runtime, box, staff, loan, clabe=STP["cuenta"])  # STP: -24
+        assert refused.status == DisbursementStatus.FAILED
+        assert (await Loan.get(id=loan.id)).status == LoanStatus.APPROVED
+        retried = await _disburse(runtime, box, staff, loan)
+        assert retried.id != refused.id and retried.clave_rastreo != refused.clave_rastreo
+        assert retried.status == DisbursementStatus.SENT and retried.clabe_last4 == "7899"
+        assert (await Loan.get(id=loan.id)).status == LoanStatus.DISBURSED
+        await _settle_all(box, client)
+    assert (await Loan.get(id=loan.id)).status == LoanStatus.ACTIVE
+    assert (await Disbursement.get(id=refused.id)).status == DisbursementStatus.FAILED
+    assert await JournalEntry.filter(kind=JournalKind.DISBURSEMENT).count() == 1
+    requested = await AuditEvent.filter(action="loan.disbursement_requested").count()
+    assert requested == 2  # every attempt is audited
+
+
+async def test_a_returned_payout_reopens_the_loan_and_can_be_sent_again(db, runtime):
+    from puente.sandbox.stp_state import RETURN_CLABE
+
+    staff, loan, box, client = await setup(runtime)
+    async with client:
+        first = await _disburse(runtime, box, staff, loan, clabe=RETURN_CLABE)
+        assert first.status == DisbursementStatus.SENT
+        await _settle_all(box, client)  # the receiving bank sends it back
+        assert (await Disbursement.get(id=first.id)).status == DisbursementStatus.RETURNED
+        assert (await Loan.get(id=loan.id)).status == LoanStatus.APPROVED
+        second = await _disburse(runtime, box, staff, loan)
+        assert second.id != first.id and second.status == DisbursementStatus.SENT
+        await _settle_all(box, client)
+    assert (await Disbursement.get(id=second.id)).status == DisbursementStatus.SETTLED
+    assert (await Loan.get(id=loan.id)).status == LoanStatus.ACTIVE
+    assert await JournalEntry.filter(kind=JournalKind.DISBURSEMENT).count() == 1
+    assert (
+        await account_balance(AccountRef(loan.institution_id, T.BANK))
+        == -(await Disbursement.get(id=second.id)).amount_centavos
+    )
+
+
+async def test_a_payout_in_flight_is_never_sent_twice_even_to_another_clabe(db, runtime):
+    import asyncio
+
+    from puente.sandbox.stp_state import RETURN_CLABE
+
+    staff, loan, box, client = await setup(runtime)
+    async with client:
+        made = await asyncio.gather(
+            *[_disburse(runtime, box, staff, loan) for _ in range(3)],
+            _disburse(runtime, box, staff, loan, clabe=RETURN_CLABE),
+        )
+    assert len({d.id for d in made}) == 1
+    assert await Disbursement.all().count() == 1
+    assert len([o for o in box.simulator("stp").state.orders()]) == 1
+
+
+async def test_a_payout_whose_answer_was_lost_is_sent_again_with_the_same_clave(db, runtime):
+    staff, loan, box, client = await setup(runtime)
+    box.simulator("stp").faults.fail_next = 3  # the bank is down: outcome unknown
+    async with client:
+        pending = await _disburse(runtime, box, staff, loan)
+        assert pending.status == DisbursementStatus.PENDING
+        again = await _disburse(runtime, box, staff, loan)
+    assert again.id == pending.id and again.clave_rastreo == pending.clave_rastreo
+    assert again.status == DisbursementStatus.SENT
+    assert (await Loan.get(id=loan.id)).status == LoanStatus.DISBURSED
+    assert len(box.simulator("stp").state.orders()) == 1

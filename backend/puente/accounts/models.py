@@ -14,6 +14,8 @@ class User(Model):
     """A person who logs in: borrower, guardian, student, staff or admin."""
 
     id = fields.IntField(primary_key=True)
+    # Foreign key columns as Tortoise sets them, declared for type checkers.
+    institution_id: int
     institution = fields.ForeignKeyField(
         "models.Institution", related_name="users", on_delete=fields.RESTRICT
     )

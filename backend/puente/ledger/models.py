@@ -35,6 +35,10 @@ class JournalEntry(Model):
     """A balanced set of postings, recorded at once."""
 
     id = fields.BigIntField(primary_key=True)
+    # Foreign key columns as Tortoise sets them, declared for type checkers.
+    institution_id: int
+    loan_id: int | None
+    payment_id: int | None
     institution = fields.ForeignKeyField("models.Institution", related_name="journal_entries")
     loan = fields.ForeignKeyField("models.Loan", related_name="journal_entries", null=True)
     payment = fields.ForeignKeyField("models.Payment", related_name="journal_entries", null=True)

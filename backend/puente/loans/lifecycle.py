@@ -40,6 +40,7 @@ __all__ = [
     "approve_loan",
     "cure_default",
     "mark_defaulted",
+    "payout_returned",
     "require_transition",
     "restructure_loan",
     "start_disbursement",
@@ -50,7 +51,8 @@ __all__ = [
 ALLOWED: dict[LoanStatus, frozenset[LoanStatus]] = {
     LoanStatus.APPLICATION: frozenset({LoanStatus.APPROVED}),
     LoanStatus.APPROVED: frozenset({LoanStatus.DISBURSED, LoanStatus.ACTIVE}),
-    LoanStatus.DISBURSED: frozenset({LoanStatus.ACTIVE}),
+    # A payout the receiving bank sent back leaves the loan approved, to be paid out again.
+    LoanStatus.DISBURSED: frozenset({LoanStatus.ACTIVE, LoanStatus.APPROVED}),
     LoanStatus.ACTIVE: frozenset(
         {LoanStatus.PAID_OFF, LoanStatus.DEFAULTED, LoanStatus.RESTRUCTURED}
     ),
@@ -114,6 +116,11 @@ async def start_disbursement(
 ) -> None:
     """The payout was sent but has not settled yet: approved → disbursed."""
     await _simple(loan, LoanStatus.DISBURSED, actor_id, reference=reference)
+
+
+async def payout_returned(loan: Loan, *, actor_id: int | None = None, reference: str = "") -> None:
+    """The payout came back (devuelta): disbursed → approved, so it can be sent again."""
+    await _simple(loan, LoanStatus.APPROVED, actor_id, reference=reference)
 
 
 async def mark_defaulted(

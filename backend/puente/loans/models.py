@@ -50,6 +50,10 @@ class Loan(Model):
     """One credit granted to a borrower, with its terms frozen at origination."""
 
     id = fields.IntField(primary_key=True)
+    # Foreign key columns as Tortoise sets them, declared for type checkers.
+    institution_id: int
+    borrower_id: int
+    product_id: int
     institution = fields.ForeignKeyField(
         "models.Institution", related_name="loans", on_delete=fields.RESTRICT
     )

@@ -26,15 +26,13 @@ from puente.money import from_centavos
 from puente.payments.checkout import (
     PaymentRefused,
     PaymentRequest,
-    advance_and_notify,
     create_payment,
-    fail_payment,
     provider_connector,
     validate_payment_request,
 )
 from puente.payments.gateways import GatewayDirectory
-from puente.payments.lifecycle import from_provider_status
 from puente.payments.models import Payment
+from puente.payments.outcomes import advance_and_notify, apply_provider_payment, fail_payment
 from puente.providers.errors import InvalidRequest, PaymentDeclined, ProviderError
 from puente.providers.values import ChargeRequest
 from puente.runtime import Runtime
@@ -116,14 +114,7 @@ async def capture_approved_order(
         # Outcome unknown: the poller asks PayPal about the order later.
         logger.warning("payment %s: PayPal capture unanswered (%s)", payment.id, exc.code)
         return payment
-    await advance_and_notify(
-        runtime,
-        payment.id,
-        from_provider_status(result.status),
-        source="provider-response",
-        at=now,
-        provider_reference=result.provider_id,
-    )
+    await apply_provider_payment(runtime, payment.id, result, source="provider-response", at=now)
     return await Payment.get(id=payment.id)
 
 

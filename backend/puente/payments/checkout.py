@@ -6,8 +6,11 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from puente.accounts.models import User
 from puente.enums import PaymentMethodType, ProviderName
@@ -17,22 +20,15 @@ from puente.loans.access import can_see_loan
 from puente.loans.engine import OverpaymentMode
 from puente.loans.models import Loan
 from puente.loans.payable import payable_amount
-from puente.money import InvalidAmount, format_mxn, from_centavos, parse_amount, to_centavos
+from puente.money import InvalidAmount, format_mxn, parse_amount, to_centavos
 from puente.payments.gateways import GatewayDirectory, NoProviderAccount
-from puente.payments.lifecycle import from_provider_status
-from puente.payments.lifecycle_service import advance_payment
 from puente.payments.models import Payment
 from puente.payments.models import PaymentMethod as SavedMethod
-from puente.payments.notify import notify_transition
+from puente.payments.outcomes import advance_and_notify, fail_payment, next_action_of
 from puente.payments.spei_inbound import loan_clabe
-from puente.providers.base import Connector
-from puente.providers.errors import InvalidRequest, PaymentDeclined, ProviderError
-from puente.providers.values import (
-    ChargeRequest,
-    CustomerInfo,
-    ProviderPayment,
-    ReferenceRequest,
-)
+from puente.payments.submission import outcome_unknown, provider_request_of, submit_payment
+from puente.providers.base import PaymentGateway
+from puente.providers.values import CustomerInfo
 from puente.providers.values import PaymentMethod as ProviderMethod
 from puente.runtime import Runtime
 
@@ -99,32 +95,6 @@ def request_fingerprint(request: PaymentRequest, amount: Decimal) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def next_action_of(method: PaymentMethodType, result: ProviderPayment) -> dict | None:
-    """The contract's PaymentNextAction as stored JSON (no secrets, no full card data)."""
-    action = result.next_action
-    if action is None:
-        return {"type": "NONE"}
-    expires = action.expires_at.isoformat() if action.expires_at else None
-    if method is PaymentMethodType.SPEI:
-        kind = "SPEI_TRANSFER"
-    elif method is PaymentMethodType.CASH:
-        kind = "CASH_VOUCHER"
-    elif action.redirect_url:
-        kind = "REDIRECT"
-    else:
-        kind = "NONE"
-    return {
-        "type": kind,
-        "redirect_url": action.redirect_url,
-        "clabe": action.clabe,
-        "bank": action.bank,
-        "reference": action.reference,
-        "expires_at": expires,
-        "voucher_url": action.voucher_url,
-        "barcode_url": action.barcode_url,
-    }
-
-
 async def validate_payment_request(
     user: User, request: PaymentRequest, runtime: Runtime
 ) -> tuple[Loan, Decimal]:
@@ -160,7 +130,7 @@ async def validate_payment_request(
     return loan, amount
 
 
-def prepayment_fields(request: PaymentRequest, loan: Loan) -> dict[str, object]:
+def prepayment_fields(request: PaymentRequest, loan: Loan) -> dict[str, Any]:
     """What money beyond what is due will do, fixed on the payment when it is made: the
     payer's choice, or the loan's standing one (the product's default) when not asked."""
     chosen = request.prepayment_mode
@@ -170,10 +140,10 @@ def prepayment_fields(request: PaymentRequest, loan: Loan) -> dict[str, object]:
 
 async def provider_connector(
     gateways: GatewayDirectory, institution: Institution, provider: str
-) -> Connector:
-    """The institution's connector for ``provider``, or a refusal when it has no account."""
+) -> PaymentGateway:
+    """The institution's payment gateway ``provider``, or a refusal when it has no account."""
     try:
-        return await gateways.connector(institution, provider)
+        return await gateways.gateway(institution, provider)
     except NoProviderAccount:
         raise PaymentRefused(
             "PROVIDER_NOT_AVAILABLE", "Ese medio de pago no está disponible."
@@ -200,21 +170,19 @@ async def create_payment(
     """
     loan, amount = await validate_payment_request(user, request, runtime)
     fingerprint = request_fingerprint(request, amount)
-    existing = await Payment.filter(
-        institution_id=loan.institution_id, idempotency_key=request.idempotency_key
-    ).first()
+    existing = await _same_request(loan, request, fingerprint)
     if existing is not None:
-        if existing.request_fingerprint != fingerprint:
-            raise PaymentRefused(
-                "IDEMPOTENCY_CONFLICT",
-                "Esa clave de idempotencia ya se usó con otros datos de pago.",
-            )
-        return existing
+        return await _resume(runtime, gateways, existing)
     institution = await Institution.get(id=loan.institution_id)
     if request.provider is ProviderName.STP:
-        return await _stp_transfer_instructions(gateways, institution, user, loan, request, amount)
+        try:
+            return await _stp_transfer_instructions(
+                gateways, institution, user, loan, request, amount
+            )
+        except IntegrityError:
+            return await _winner(runtime, gateways, loan, request, fingerprint)
     connector = await provider_connector(gateways, institution, request.provider.value)
-    if ProviderMethod(request.method.value) not in getattr(connector, "methods", frozenset()):
+    if ProviderMethod(request.method.value) not in connector.methods:
         raise PaymentRefused("METHOD_NOT_OFFERED", "Ese proveedor no ofrece ese método de pago.")
     saved = None
     if request.payment_method_id is not None:
@@ -223,21 +191,74 @@ async def create_payment(
         ).first()
         if saved is None or saved.provider != request.provider:
             raise PaymentRefused("PAYMENT_METHOD_NOT_FOUND", "Ese método guardado no existe.")
-    payment = await Payment.create(
-        institution_id=loan.institution_id,
-        loan_id=loan.id,
-        user_id=user.id,
-        payment_method_id=saved.id if saved else None,
-        provider=request.provider,
-        method=request.method,
-        amount_centavos=to_centavos(amount),
-        status=S.CREATED,
-        idempotency_key=request.idempotency_key,
-        request_fingerprint=fingerprint,
-        **prepayment_fields(request, loan),
-    )
-    back = (return_url or paypal_return_url(runtime))(payment.id)
-    await _submit(runtime, connector, payment, user, request, saved, back)
+    try:
+        async with in_transaction() as tx:
+            payment = await Payment.create(
+                institution_id=loan.institution_id,
+                loan_id=loan.id,
+                user_id=user.id,
+                payment_method_id=saved.id if saved else None,
+                provider=request.provider,
+                method=request.method,
+                amount_centavos=to_centavos(amount),
+                status=S.CREATED,
+                idempotency_key=request.idempotency_key,
+                request_fingerprint=fingerprint,
+                using_db=tx,
+                **prepayment_fields(request, loan),
+            )
+            # Kept with the row (same transaction), so whoever sends it again sends the same.
+            payment.provider_request = provider_request_of(
+                card_token=request.card_token,
+                saved_token=saved.provider_token if saved else None,
+                saved_customer=saved.provider_customer_id if saved else None,
+                customer=CustomerInfo(
+                    name=user.full_name, email=user.email, external_id=str(user.id)
+                ),
+                return_url=(return_url or paypal_return_url(runtime))(payment.id),
+            )
+            await payment.save(using_db=tx, update_fields=["provider_request"])
+    except IntegrityError:
+        return await _winner(runtime, gateways, loan, request, fingerprint)
+    await submit_payment(runtime, connector, payment)
+    return await Payment.get(id=payment.id)
+
+
+async def _same_request(loan: Loan, request: PaymentRequest, fingerprint: str) -> Payment | None:
+    """The payment already made with this idempotency key, if any; refused if it differs."""
+    existing = await Payment.filter(
+        institution_id=loan.institution_id, idempotency_key=request.idempotency_key
+    ).first()
+    if existing is not None and existing.request_fingerprint != fingerprint:
+        raise PaymentRefused(
+            "IDEMPOTENCY_CONFLICT",
+            "Esa clave de idempotencia ya se usó con otros datos de pago.",
+        )
+    return existing
+
+
+async def _winner(
+    runtime: Runtime,
+    gateways: GatewayDirectory,
+    loan: Loan,
+    request: PaymentRequest,
+    fingerprint: str,
+) -> Payment:
+    """A concurrent request with the same key won the insert: answer with its payment."""
+    winner = await _same_request(loan, request, fingerprint)
+    if winner is None:  # the unique key was not what clashed: a real error
+        raise RuntimeError("payment insert refused for another reason than its key")
+    return await _resume(runtime, gateways, winner)
+
+
+async def _resume(runtime: Runtime, gateways: GatewayDirectory, payment: Payment) -> Payment:
+    """The same request again: its payment, asked about again while its outcome is unknown
+    (same provider idempotency key: never a second charge)."""
+    if not outcome_unknown(payment) or payment.provider_request is None:
+        return payment
+    institution = await Institution.get(id=payment.institution_id)
+    connector = await provider_connector(gateways, institution, payment.provider.value)
+    await submit_payment(runtime, connector, payment)
     return await Payment.get(id=payment.id)
 
 
@@ -284,102 +305,3 @@ def payment_reference(loan_id: int, key: str) -> int:
     """A 7-digit referencia numérica, stable for a given payment request."""
     digest = hashlib.sha256(f"{loan_id}|{key}".encode()).hexdigest()
     return int(digest[:12], 16) % 9_000_000 + 1_000_000
-
-
-async def _submit(
-    runtime, connector, payment: Payment, user: User, request, saved, back: str
-) -> None:
-    """Ask the provider; the outcome (or a decline) moves the payment forward."""
-    key = f"puente-payment-{payment.id}"  # stable: a retry can never charge twice
-    amount = from_centavos(payment.amount_centavos)
-    metadata = {"puente_payment": str(payment.id), "puente_loan": str(payment.loan_id)}
-    description = f"Pago préstamo {payment.loan_id}"
-    now = runtime.now()
-    try:
-        if request.method is PaymentMethodType.PAYPAL:
-            result = await connector.create_order(
-                amount,
-                idempotency_key=key,
-                description=description,
-                metadata=metadata,
-                return_url=back,
-                cancel_url=f"{back}?cancelado=1",
-            )
-        elif request.method is PaymentMethodType.CARD:
-            result = await connector.charge(
-                ChargeRequest(
-                    amount=amount,
-                    idempotency_key=key,
-                    token=request.card_token if saved is None else None,
-                    payment_method_id=saved.provider_token if saved else None,
-                    customer_id=saved.provider_customer_id if saved else None,
-                    description=description,
-                    metadata=metadata,
-                )
-            )
-        else:
-            reference = ReferenceRequest(
-                amount=amount,
-                idempotency_key=key,
-                customer=CustomerInfo(
-                    name=user.full_name, email=user.email, external_id=str(user.id)
-                ),
-                description=description,
-                metadata=metadata,
-            )
-            if request.method is PaymentMethodType.SPEI:
-                result = await connector.create_spei_reference(reference)
-            else:
-                result = await connector.create_cash_reference(reference)
-    except PaymentDeclined as exc:
-        declined = exc.payment.provider_id if exc.payment else None
-        await fail_payment(runtime, payment.id, exc, at=now, provider_reference=declined)
-        return
-    except InvalidRequest as exc:
-        await fail_payment(runtime, payment.id, exc, at=now)
-        return
-    except ProviderError as exc:
-        # Outcome unknown (timeout, outage): stay CREATED; the poller repeats the same
-        # idempotent request later, so the borrower is never charged twice nor lost.
-        logger.warning("payment %s: provider did not answer (%s)", payment.id, exc.code)
-        await Payment.filter(id=payment.id).update(
-            failure_code=exc.code, failure_message="proveedor no disponible; se reintentará"
-        )
-        return
-    await advance_and_notify(
-        runtime,
-        payment.id,
-        from_provider_status(result.status),
-        source="provider-response",
-        at=now,
-        provider_reference=result.provider_id,
-        next_action=next_action_of(request.method, result),
-        failure_code=result.failure_code,
-        failure_message=result.failure_message,
-    )
-
-
-async def fail_payment(
-    runtime: Runtime,
-    payment_id: int,
-    exc: ProviderError,
-    *,
-    at: datetime,
-    provider_reference: str | None = None,
-) -> None:
-    """The provider refused the payment: FAILED, keeping its code and message."""
-    await advance_and_notify(
-        runtime,
-        payment_id,
-        S.FAILED,
-        source="provider-response",
-        at=at,
-        provider_reference=provider_reference,
-        failure_code=exc.code,
-        failure_message=exc.provider_message or str(exc),
-    )
-
-
-async def advance_and_notify(runtime: Runtime, payment_id: int, status: S, **details) -> None:
-    transition = await advance_payment(payment_id, status, **details)
-    await notify_transition(runtime.bus, transition)

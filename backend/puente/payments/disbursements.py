@@ -1,10 +1,14 @@
 """Paying a loan out by SPEI (STP or a bank API) and activating it when the money lands.
 
     approved ──send_spei──► disbursed (transfer SENT) ──estado LQ/Exito──► active (+ ledger)
-                                   └──────────────devuelta/rechazada──► transfer RETURNED
+       ▲                           └──────devuelta/rechazada──► transfer RETURNED ─┐
+       └───────────────────────────────────────────────────── loan approved again ◄┘
 
-The clave de rastreo is derived from the disbursement id, so a retry after a timeout carries
-the same clave and the bank refuses a second order instead of paying twice.
+Each ``Disbursement`` row is one attempt. A loan has at most one live attempt (PENDING, SENT
+or SETTLED): asking again returns it, and a PENDING one (the bank's answer was lost) is sent
+again with its own clave de rastreo, which the bank refuses to pay twice. After an attempt
+FAILED (refused before it left) or was RETURNED, a new request is a new attempt with a new
+clave de rastreo (derived from its id), audited like the first.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from puente.accounts.models import User
@@ -20,7 +25,13 @@ from puente.compliance.kyc import KycError, validate_clabe
 from puente.enums import DisbursementStatus as D
 from puente.enums import LoanStatus, ProviderName, Role
 from puente.institutions.models import Institution
-from puente.loans.lifecycle import LoanLifecycleError, approve_loan, start_disbursement
+from puente.loans.access import can_see_loan
+from puente.loans.lifecycle import (
+    LoanLifecycleError,
+    approve_loan,
+    payout_returned,
+    start_disbursement,
+)
 from puente.loans.models import Loan
 from puente.loans.service import record_disbursement
 from puente.money import from_centavos
@@ -31,7 +42,13 @@ from puente.providers.errors import InvalidRequest, ProviderError
 from puente.providers.values import SpeiTransferRequest, TransferStatus
 from puente.runtime import MEXICO_CITY, Runtime
 
-__all__ = ["CLABE_CONTEXT", "approve_and_disburse", "disburse_loan", "settle_disbursement"]
+__all__ = [
+    "CLABE_CONTEXT",
+    "LIVE",
+    "approve_and_disburse",
+    "disburse_loan",
+    "settle_disbursement",
+]
 
 logger = logging.getLogger("puente.disbursements")
 
@@ -41,6 +58,9 @@ BANKS = (ProviderName.STP, ProviderName.BANK)
 
 def _clave_rastreo(disbursement_id: int) -> str:
     return f"PTEDSB{disbursement_id:012d}"  # alphanumeric, ≤30, unique per sender
+
+
+LIVE = (D.PENDING, D.SENT, D.SETTLED)  # an attempt that may still pay, or paid
 
 
 async def disburse_loan(
@@ -53,17 +73,21 @@ async def disburse_loan(
     beneficiary_name: str,
     provider: ProviderName = ProviderName.STP,
 ) -> Disbursement:
-    """Send an approved loan's money to the borrower's CLABE (staff only)."""
+    """Send an approved loan's money to the borrower's CLABE (staff only).
+
+    A payout already live is returned (sent again if its outcome is unknown), never doubled;
+    after a failed or returned one, this is a new attempt to the CLABE given now.
+    """
     if Role(actor.role) not in (Role.STAFF, Role.ADMIN):
         raise PaymentRefused("FORBIDDEN", "Solo el personal puede dispersar créditos.")
     if provider not in BANKS:
         raise PaymentRefused("PROVIDER_NOT_A_BANK", "La dispersión se hace por STP o banco.")
-    loan = await Loan.filter(id=loan_id, institution_id=actor.institution_id).first()
-    if loan is None:
+    loan = await Loan.filter(id=loan_id).first()
+    if loan is None or not can_see_loan(actor, loan):
         raise PaymentRefused("LOAN_NOT_FOUND", "El crédito no existe.")
-    existing = await Disbursement.filter(loan_id=loan.id).first()
-    if existing is not None:
-        return existing  # one payout per loan: a second click returns the first
+    live = await _live_attempt(loan.id)
+    if live is not None:
+        return await _resume(runtime, gateways, actor, loan, live)
     if LoanStatus(loan.status) is not LoanStatus.APPROVED:
         raise PaymentRefused("LOAN_NOT_APPROVED", "Solo se dispersan créditos aprobados.")
     try:
@@ -75,33 +99,61 @@ async def disburse_loan(
         raise PaymentRefused("BENEFICIARY_REQUIRED", "Falta el nombre del beneficiario.")
     amount = loan.principal_centavos - loan.opening_fee_centavos - loan.opening_fee_vat_centavos
     async with in_transaction() as tx:
-        existing = await Disbursement.filter(loan_id=loan.id).using_db(tx).first()
-        if existing is not None:
-            return existing  # one payout per loan: a second click returns the first
-        disbursement = await Disbursement.create(
-            institution_id=loan.institution_id,
-            loan_id=loan.id,
-            provider=provider,
-            amount_centavos=amount,
-            clabe_enc=runtime.cipher.encrypt(account.clabe, context=CLABE_CONTEXT),
-            clabe_last4=account.clabe[-4:],
-            beneficiary_name=name,
-            clave_rastreo=f"tmp-{loan.id}",
-            using_db=tx,
-        )
-        disbursement.clave_rastreo = _clave_rastreo(disbursement.id)
-        await disbursement.save(using_db=tx, update_fields=["clave_rastreo"])
-        await record_audit(
-            "loan.disbursement_requested",
-            actor_id=actor.id,
-            institution_id=loan.institution_id,
-            subject_type="loan",
-            subject_id=loan.id,
-            data={"amount": str(from_centavos(amount)), "clabe": account.masked},
-            conn=tx,
-        )
-    await _send(runtime, gateways, actor, loan, disbursement, account.clabe)
-    return await Disbursement.get(id=disbursement.id)
+        # The loan row lock makes "is there a live attempt?" and the insert one step, so
+        # concurrent clicks create one payout.
+        locked = await Loan.select_for_update().using_db(tx).get(id=loan.id)
+        live = await _live_attempt(loan.id, tx)
+        if live is None and LoanStatus(locked.status) is not LoanStatus.APPROVED:
+            raise PaymentRefused("LOAN_NOT_APPROVED", "Solo se dispersan créditos aprobados.")
+        if live is None:
+            previous = await Disbursement.filter(loan_id=loan.id).using_db(tx).count()
+            live = await Disbursement.create(
+                institution_id=loan.institution_id,
+                loan_id=loan.id,
+                provider=provider,
+                amount_centavos=amount,
+                clabe_enc=runtime.cipher.encrypt(account.clabe, context=CLABE_CONTEXT),
+                clabe_last4=account.clabe[-4:],
+                beneficiary_name=name,
+                clave_rastreo=f"tmp-{loan.id}-{previous}",
+                using_db=tx,
+            )
+            live.clave_rastreo = _clave_rastreo(live.id)
+            await live.save(using_db=tx, update_fields=["clave_rastreo"])
+            await record_audit(
+                "loan.disbursement_requested",
+                actor_id=actor.id,
+                institution_id=loan.institution_id,
+                subject_type="loan",
+                subject_id=loan.id,
+                data={
+                    "amount": str(from_centavos(amount)),
+                    "clabe": account.masked,
+                    "attempt": previous + 1,
+                    "clave_rastreo": live.clave_rastreo,
+                },
+                conn=tx,
+            )
+        elif D(live.status) is not D.PENDING:
+            return live
+    await _send(runtime, gateways, actor, loan, live)
+    return await Disbursement.get(id=live.id)
+
+
+async def _live_attempt(loan_id: int, conn: BaseDBAsyncClient | None = None) -> Disbursement | None:
+    query = Disbursement.filter(loan_id=loan_id, status__in=list(LIVE)).order_by("-id")
+    return await (query.using_db(conn) if conn is not None else query).first()
+
+
+async def _resume(
+    runtime: Runtime, gateways: GatewayDirectory, actor: User, loan: Loan, live: Disbursement
+) -> Disbursement:
+    """A live payout asked for again: returned as it is, or, if the bank never answered,
+    sent again with the same clave de rastreo (the bank refuses to pay a clave twice)."""
+    if D(live.status) is not D.PENDING:
+        return live
+    await _send(runtime, gateways, actor, loan, live)
+    return await Disbursement.get(id=live.id)
 
 
 async def approve_and_disburse(
@@ -121,8 +173,8 @@ async def approve_and_disburse(
         validate_clabe(clabe)  # refuse before approving, so a typo changes nothing
     except KycError as exc:
         raise PaymentRefused("INVALID_CLABE", exc.message_es) from None
-    loan = await Loan.filter(id=loan_id, institution_id=actor.institution_id).first()
-    if loan is None:
+    loan = await Loan.filter(id=loan_id).first()
+    if loan is None or not can_see_loan(actor, loan):
         raise PaymentRefused("LOAN_NOT_FOUND", "El crédito no existe.")
     if LoanStatus(loan.status) is LoanStatus.APPLICATION:
         try:
@@ -140,12 +192,18 @@ async def approve_and_disburse(
     )
 
 
-async def _send(runtime, gateways, actor, loan: Loan, disbursement: Disbursement, clabe: str):
+async def _send(
+    runtime: Runtime,
+    gateways: GatewayDirectory,
+    actor: User,
+    loan: Loan,
+    disbursement: Disbursement,
+) -> None:
     institution = await Institution.get(id=loan.institution_id)
-    connector = await gateways.connector(institution, disbursement.provider.value)
+    connector = await gateways.bank(institution, disbursement.provider.value)
     request = SpeiTransferRequest(
         amount=from_centavos(disbursement.amount_centavos),
-        clabe=clabe,
+        clabe=runtime.cipher.decrypt(disbursement.clabe_enc, context=CLABE_CONTEXT),
         beneficiary_name=disbursement.beneficiary_name,
         concept=f"Credito {loan.id}",
         idempotency_key=disbursement.clave_rastreo,
@@ -154,15 +212,23 @@ async def _send(runtime, gateways, actor, loan: Loan, disbursement: Disbursement
     try:
         transfer = await connector.send_spei(request)
     except InvalidRequest as exc:
-        await Disbursement.filter(id=disbursement.id).update(
+        await Disbursement.filter(id=disbursement.id, status=D.PENDING).update(
             status=D.FAILED, failure_message=(exc.provider_message or str(exc))[:300]
+        )
+        await record_audit(
+            "loan.disbursement_failed",
+            actor_id=actor.id,
+            institution_id=loan.institution_id,
+            subject_type="loan",
+            subject_id=loan.id,
+            data={"clave_rastreo": disbursement.clave_rastreo, "code": str(exc.code)},
         )
         return
     except ProviderError as exc:
-        # Outcome unknown: stays PENDING; a retry sends the same clave de rastreo.
+        # Outcome unknown: stays PENDING; asking again sends the same clave de rastreo.
         logger.warning("disbursement %s not confirmed: %s", disbursement.id, exc.code)
         return
-    await Disbursement.filter(id=disbursement.id).update(
+    await Disbursement.filter(id=disbursement.id, status=D.PENDING).update(
         status=D.SENT, provider_reference=transfer.provider_id
     )
     try:
@@ -198,4 +264,7 @@ async def settle_disbursement(
             subject_id=loan.id,
             data={"reason": disbursement.failure_message or ""},
         )
+        if LoanStatus(loan.status) is LoanStatus.DISBURSED:
+            # The money is back with us: the loan waits, approved, for a corrected payout.
+            await payout_returned(loan, reference=disbursement.clave_rastreo)
     return True

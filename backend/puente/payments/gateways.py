@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 import httpx
 
 from puente.institutions.models import Institution, ProviderAccount
-from puente.providers.base import Connector, ProviderConfig
+from puente.providers.base import Bank, Connector, PaymentGateway, ProviderConfig
 from puente.providers.registry import get_connector_class
 from puente.runtime import Runtime
 
@@ -139,6 +139,20 @@ class GatewayDirectory:
                 account=f"{institution.slug}:{provider}",
             )
             connector = self._connectors[key] = cls(config)
+        return connector
+
+    async def gateway(self, institution: Institution, provider: str) -> PaymentGateway:
+        """The institution's connector for ``provider`` when it is a payment gateway."""
+        connector = await self.connector(institution, provider)
+        if not isinstance(connector, PaymentGateway):
+            raise NoProviderAccount(f"{provider} is not a payment gateway")
+        return connector
+
+    async def bank(self, institution: Institution, provider: str) -> Bank:
+        """The institution's connector for ``provider`` when it is a bank (SPEI payouts)."""
+        connector = await self.connector(institution, provider)
+        if not isinstance(connector, Bank):
+            raise NoProviderAccount(f"{provider} is not a bank")
         return connector
 
     async def aclose(self) -> None:

@@ -6,14 +6,33 @@
 
 Webhooks arrive late, twice and out of order; a "pending" after a "paid" must not un-pay a
 borrower, so every proposed move is checked here before anything is written.
+
+This module holds the decisions every source of a payment outcome shares (the synchronous
+answer, a webhook, the poller, a staff action): which Puente status a provider status means
+(``from_provider_status``, the one status table), whether a move is forward
+(``can_transition``), what a refund report does (``refund_step``, the one full/partial
+decision) and, putting them together, what a proposal does to a payment (``next_state``,
+which ``lifecycle_service.advance_payment`` applies). All are pure.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from puente.enums import PaymentStatus as S
+from puente.providers.values import EventKind
 from puente.providers.values import PaymentStatus as ProviderStatus
 
-__all__ = ["FINAL", "can_transition", "from_provider_status", "is_forward"]
+__all__ = [
+    "FINAL",
+    "REFUNDABLE",
+    "Move",
+    "can_transition",
+    "from_event_kind",
+    "from_provider_status",
+    "next_state",
+    "refund_step",
+]
 
 _RANK = {
     S.CREATED: 0,
@@ -29,27 +48,22 @@ _RANK = {
 }
 
 FINAL = frozenset({S.FAILED, S.EXPIRED, S.CANCELED, S.REFUNDED, S.CHARGED_BACK})
+# Money was received and not all of it given back: a refund or a chargeback may follow.
+REFUNDABLE = frozenset({S.PAID, S.PARTIALLY_REFUNDED})
 _AFTER_PAID = frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED, S.CHARGED_BACK})
 
 
 def can_transition(current: S, proposed: S) -> bool:
     """True when moving ``current`` → ``proposed`` is a real step forward."""
-    if current in FINAL:
+    if current in FINAL or current is proposed:
         return False
-    if proposed is S.PARTIALLY_REFUNDED and current is S.PARTIALLY_REFUNDED:
-        return True  # a second partial refund
     if proposed in _AFTER_PAID:
-        return current in (S.PAID, S.PARTIALLY_REFUNDED)
-    if current in (S.PAID, S.PARTIALLY_REFUNDED):
+        return current in REFUNDABLE
+    if current in REFUNDABLE:
         return False
     if {current, proposed} == {S.PENDING, S.REQUIRES_ACTION}:
         return True  # e.g. 3-D Secure done, now processing
     return _RANK[proposed] > _RANK[current]
-
-
-def is_forward(current: S, proposed: S) -> bool:
-    """Alias for readability at call sites that only log."""
-    return can_transition(current, proposed)
 
 
 _FROM_PROVIDER = {
@@ -64,7 +78,81 @@ _FROM_PROVIDER = {
     ProviderStatus.CHARGED_BACK: S.CHARGED_BACK,
 }
 
+# What a webhook's kind says about the payment, in the providers' own vocabulary; the Puente
+# status then comes from the one table above. PAYMENT_REFUNDED is absent on purpose: how much
+# was refunded is asked of the provider (``refund_step`` decides on amounts, not on names).
+_EVENT_PROVIDER_STATUS = {
+    EventKind.PAYMENT_PENDING: ProviderStatus.PENDING,
+    EventKind.PAYMENT_REQUIRES_ACTION: ProviderStatus.REQUIRES_ACTION,
+    EventKind.PAYMENT_SUCCEEDED: ProviderStatus.SUCCEEDED,
+    EventKind.PAYMENT_FAILED: ProviderStatus.FAILED,
+    EventKind.PAYMENT_EXPIRED: ProviderStatus.EXPIRED,
+    EventKind.PAYMENT_CANCELED: ProviderStatus.CANCELED,
+    EventKind.CHARGEBACK: ProviderStatus.CHARGED_BACK,
+}
+
 
 def from_provider_status(status: ProviderStatus) -> S:
     """A connector's normalised status as a Puente payment status."""
     return _FROM_PROVIDER[status]
+
+
+def from_event_kind(kind: EventKind) -> S | None:
+    """The status a webhook of ``kind`` proposes, or None when it proposes none by itself."""
+    status = _EVENT_PROVIDER_STATUS.get(kind)
+    return from_provider_status(status) if status is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """A payment's state after a proposal: its status and the cumulative centavos refunded."""
+
+    status: S
+    refunded_centavos: int
+
+
+_REFUNDS = frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED})
+
+
+def next_state(
+    current: S,
+    proposed: S,
+    *,
+    amount_centavos: int,
+    refunded_centavos: int,
+    reported_refund: int | None = None,
+) -> Move | None:
+    """What proposing ``proposed`` does to a payment; None when it is ignored.
+
+    ``reported_refund`` is the cumulative refund the provider reports, when it says: with it
+    a refund (or a "succeeded" payment some providers keep after a partial refund) is decided
+    on amounts by ``refund_step``. A refund proposed without an amount means all of it; a
+    partial refund without one says nothing we could book.
+    """
+    if reported_refund is None and proposed is S.REFUNDED:
+        reported_refund = amount_centavos
+    if reported_refund is not None and (proposed in _REFUNDS or proposed is S.PAID):
+        step = refund_step(current, amount_centavos, refunded_centavos, reported_refund)
+        if step is not None:
+            return step
+    if proposed in _REFUNDS or not can_transition(current, proposed):
+        return None
+    return Move(proposed, refunded_centavos)
+
+
+def refund_step(
+    current: S, amount_centavos: int, refunded_centavos: int, reported_centavos: int
+) -> Move | None:
+    """What a provider's cumulative refund report does to a payment; None: nothing new.
+
+    The one full/partial decision: a payment is REFUNDED when everything it paid has been
+    given back, PARTIALLY_REFUNDED otherwise, whatever name the provider or staff used. A
+    report above the amount paid is capped (a provider never refunds more than it took).
+    """
+    if current not in REFUNDABLE:
+        return None
+    total = min(reported_centavos, amount_centavos)
+    if total <= refunded_centavos:
+        return None
+    status = S.REFUNDED if total == amount_centavos else S.PARTIALLY_REFUNDED
+    return Move(status, total)

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
@@ -24,12 +25,12 @@ from puente.loans.engine import OverpaymentMode
 from puente.loans.models import Loan
 from puente.loans.service import apply_payment
 from puente.money import from_centavos, to_centavos
-from puente.payments.lifecycle import can_transition
+from puente.payments.lifecycle import next_state
 from puente.payments.models import Payment
 from puente.payments.refunds import post_partial_refund
 from puente.runtime import MEXICO_CITY
 
-__all__ = ["Transition", "advance_payment", "prepayment_mode_of"]
+__all__ = ["Transition", "advance_payment", "prepayment_mode_of", "record_provider_reference"]
 
 logger = logging.getLogger("puente.payments")
 
@@ -53,6 +54,16 @@ async def _payment_entry(payment: Payment, conn: BaseDBAsyncClient) -> JournalEn
     )
 
 
+async def record_provider_reference(payment_id: int, reference: str) -> bool:
+    """Give a payment the provider's id if it has none yet (it never changes once set)."""
+    if not reference:
+        return False
+    updated = await Payment.filter(id=payment_id, provider_reference__isnull=True).update(
+        provider_reference=reference
+    )
+    return updated == 1
+
+
 async def advance_payment(
     payment_id: int,
     proposed: S,
@@ -63,9 +74,14 @@ async def advance_payment(
     refunded: Decimal | None = None,
     failure_code: str | None = None,
     failure_message: str | None = None,
-    next_action: dict | None = None,
+    next_action: dict[str, Any] | None = None,
 ) -> Transition:
-    """Propose ``proposed`` for a payment; apply it only if it moves forward."""
+    """Propose ``proposed`` for a payment; apply it only if it moves forward.
+
+    ``refunded`` is the cumulative amount the provider says it gave back. What the proposal
+    does is ``lifecycle.next_state``'s decision; this function applies it with its ledger
+    effect (PAID applies the money, a refund unwinds it, a chargeback reverses it).
+    """
     async with in_transaction() as tx:
         payment = await Payment.select_for_update().using_db(tx).get(id=payment_id)
         before = S(payment.status)
@@ -73,14 +89,14 @@ async def advance_payment(
             # Kept even when the move is ignored: webhooks find payments by this reference.
             payment.provider_reference = provider_reference
             await payment.save(using_db=tx, update_fields=["provider_reference", "updated_at"])
-        refund_step = (
-            proposed in (S.PARTIALLY_REFUNDED, S.REFUNDED)
-            and refunded is not None
-            and to_centavos(refunded) > payment.refunded_centavos
+        move = next_state(
+            before,
+            proposed,
+            amount_centavos=payment.amount_centavos,
+            refunded_centavos=payment.refunded_centavos,
+            reported_refund=to_centavos(refunded) if refunded is not None else None,
         )
-        if not can_transition(before, proposed) and not (
-            refund_step and before is S.PARTIALLY_REFUNDED and proposed is S.REFUNDED
-        ):
+        if move is None:
             if proposed is not before:
                 await record_audit(
                     "payment.transition_ignored",
@@ -90,12 +106,10 @@ async def advance_payment(
                     data={"from": before.value, "proposed": proposed.value, "source": source},
                     conn=tx,
                 )
-            elif proposed is S.PARTIALLY_REFUNDED and refund_step:
-                await _refund(payment, refunded, at, tx)  # another partial refund
-                await payment.save(using_db=tx)
-                return Transition(payment.id, payment.loan_id, before, proposed, True)
             return Transition(payment.id, payment.loan_id, before, before, False)
-
+        proposed = move.status
+        if move.refunded_centavos > payment.refunded_centavos:
+            await _refund(payment, move.refunded_centavos, at, tx)
         payment.status = proposed
         if failure_code:
             payment.failure_code = failure_code[:64]
@@ -104,35 +118,9 @@ async def advance_payment(
             payment.next_action = next_action
         if proposed is S.PAID:
             payment.paid_at = at
-            loan = await Loan.get(id=payment.loan_id).using_db(tx)
-            await apply_payment(
-                loan,
-                from_centavos(payment.amount_centavos),
-                received_on=at.astimezone(MEXICO_CITY).date(),
-                provider=ProviderName(payment.provider),
-                payment_id=payment.id,
-                idempotency_key=f"payment-{payment.id}",
-                # What the payer chose (or the loan's standing choice when they made it).
-                overpayment=prepayment_mode_of(payment),
-                source=source,
-                conn=tx,
-            )
-        elif proposed in (S.PARTIALLY_REFUNDED, S.REFUNDED):
-            amount = refunded if refunded is not None else from_centavos(payment.amount_centavos)
-            await _refund(payment, amount, at, tx)
+            await _apply(payment, at, tx, source)
         elif proposed is S.CHARGED_BACK:
-            entry = await _payment_entry(payment, tx)
-            if entry is not None:
-                try:
-                    await reverse_entry(
-                        entry,
-                        kind=JournalKind.CHARGEBACK,
-                        effective_date=at.astimezone(MEXICO_CITY).date(),
-                        memo=f"chargeback of payment {payment.id}",
-                        conn=tx,
-                    )
-                except AlreadyPosted:
-                    pass
+            await _charge_back(payment, at, tx)
         await payment.save(using_db=tx)
         await record_audit(
             "payment.status_changed",
@@ -148,15 +136,59 @@ async def advance_payment(
 def prepayment_mode_of(payment: Payment) -> OverpaymentMode | None:
     """The mode stored on the payment; None (older payments): the loan's standing choice."""
     mode = payment.prepayment_mode
-    return OverpaymentMode(mode) if mode in OverpaymentMode._value2member_map_ else None
+    if mode is None or mode not in OverpaymentMode._value2member_map_:
+        return None
+    return OverpaymentMode(mode)
 
 
-async def _refund(payment: Payment, total_refunded: Decimal, at: datetime, conn) -> None:
-    """Post what is newly refunded (``total_refunded`` is cumulative, as providers report)."""
-    new_total = min(to_centavos(total_refunded), payment.amount_centavos)
-    delta = new_total - payment.refunded_centavos
-    if delta <= 0:
+async def _apply(payment: Payment, at: datetime, conn: BaseDBAsyncClient, source: str) -> None:
+    """The PAID move's ledger effect: the money applied to the loan by prelación, once."""
+    loan = await Loan.get(id=payment.loan_id, using_db=conn)
+    await apply_payment(
+        loan,
+        from_centavos(payment.amount_centavos),
+        received_on=at.astimezone(MEXICO_CITY).date(),
+        provider=ProviderName(payment.provider),
+        payment_id=payment.id,
+        idempotency_key=f"payment-{payment.id}",
+        # What the payer chose (or the loan's standing choice when they made it).
+        overpayment=prepayment_mode_of(payment),
+        source=source,
+        conn=conn,
+    )
+
+
+async def _charge_back(payment: Payment, at: datetime, conn: BaseDBAsyncClient) -> None:
+    """The exact reversal of the payment entry, or of what refunds left of it."""
+    entry = await _payment_entry(payment, conn)
+    if entry is None:
         return
+    if payment.refunded_centavos:
+        # Part already went back as a refund: the bank takes back only the rest.
+        await post_partial_refund(
+            entry,
+            already_refunded=payment.refunded_centavos,
+            amount=payment.amount_centavos - payment.refunded_centavos,
+            effective_date=at.astimezone(MEXICO_CITY).date(),
+            kind=JournalKind.CHARGEBACK,
+            conn=conn,
+        )
+        return
+    try:
+        await reverse_entry(
+            entry,
+            kind=JournalKind.CHARGEBACK,
+            effective_date=at.astimezone(MEXICO_CITY).date(),
+            memo=f"chargeback of payment {payment.id}",
+            conn=conn,
+        )
+    except AlreadyPosted:
+        pass
+
+
+async def _refund(payment: Payment, new_total: int, at: datetime, conn: BaseDBAsyncClient) -> None:
+    """Post what is newly refunded (``new_total`` centavos is cumulative, as providers say)."""
+    delta = new_total - payment.refunded_centavos
     entry = await _payment_entry(payment, conn)
     if entry is not None:
         await post_partial_refund(

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from tortoise import fields
 from tortoise.models import Model
 
 from puente.enums import DisbursementStatus, PaymentMethodType, PaymentStatus, ProviderName
+
+if TYPE_CHECKING:
+    from puente.accounts.models import User
+    from puente.institutions.models import Institution
+    from puente.loans.models import Loan
 
 __all__ = ["Disbursement", "Payment", "PaymentMethod"]
 
@@ -14,8 +21,15 @@ class PaymentMethod(Model):
     """A reusable way to pay. Never a full card number: provider token, brand and last four."""
 
     id = fields.IntField(primary_key=True)
-    institution = fields.ForeignKeyField("models.Institution", related_name="payment_methods")
-    user = fields.ForeignKeyField("models.User", related_name="payment_methods")
+    # Foreign key columns as Tortoise sets them, declared for type checkers.
+    institution_id: int
+    user_id: int
+    institution: fields.ForeignKeyRelation[Institution] = fields.ForeignKeyField(
+        "models.Institution", related_name="payment_methods"
+    )
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="payment_methods"
+    )
     provider = fields.CharEnumField(ProviderName, max_length=16)
     method = fields.CharEnumField(PaymentMethodType, max_length=10)
     provider_token = fields.CharField(max_length=200, null=True)
@@ -38,10 +52,21 @@ class Payment(Model):
     """A borrower's payment attempt through one provider and its lifecycle."""
 
     id = fields.IntField(primary_key=True)
-    institution = fields.ForeignKeyField("models.Institution", related_name="payments")
-    loan = fields.ForeignKeyField("models.Loan", related_name="payments")
-    user = fields.ForeignKeyField("models.User", related_name="payments")
-    payment_method = fields.ForeignKeyField(
+    # Foreign key columns as Tortoise sets them, declared for type checkers.
+    institution_id: int
+    loan_id: int
+    user_id: int
+    payment_method_id: int | None
+    institution: fields.ForeignKeyRelation[Institution] = fields.ForeignKeyField(
+        "models.Institution", related_name="payments"
+    )
+    loan: fields.ForeignKeyRelation[Loan] = fields.ForeignKeyField(
+        "models.Loan", related_name="payments"
+    )
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="payments"
+    )
+    payment_method: fields.ForeignKeyNullableRelation[PaymentMethod] = fields.ForeignKeyField(
         "models.PaymentMethod", related_name="payments", null=True, on_delete=fields.SET_NULL
     )
     provider = fields.CharEnumField(ProviderName, max_length=16)
@@ -52,11 +77,15 @@ class Payment(Model):
     idempotency_key = fields.CharField(max_length=128)
     request_fingerprint = fields.CharField(max_length=64)
     provider_reference = fields.CharField(max_length=200, null=True, db_index=True)
-    next_action = fields.JSONField(null=True)
+    next_action: Any = fields.JSONField(null=True)  # dict | None
     # What money beyond what is due does (PrepaymentMode), fixed when the payment is made;
     # chosen by the payer, or the loan's standing choice (the product default) when not asked.
     prepayment_mode = fields.CharField(max_length=24, null=True)
     prepayment_mode_chosen = fields.BooleanField(default=False)
+    # What was sent to the provider besides what is derived from the row (the card token,
+    # the saved method, the return URL): a request with unknown outcome is sent again exactly,
+    # under the same provider idempotency key, so it can never become a second charge.
+    provider_request: Any = fields.JSONField(null=True)  # dict | None
     failure_code = fields.CharField(max_length=64, null=True)
     failure_message = fields.CharField(max_length=500, null=True)
     expires_at = fields.DatetimeField(null=True)
@@ -70,11 +99,20 @@ class Payment(Model):
 
 
 class Disbursement(Model):
-    """The SPEI transfer that pays a loan out to the borrower (one per loan)."""
+    """The SPEI transfer that pays a loan out to the borrower."""
 
     id = fields.IntField(primary_key=True)
-    institution = fields.ForeignKeyField("models.Institution", related_name="disbursements")
-    loan = fields.OneToOneField("models.Loan", related_name="disbursement")
+    # Foreign key columns as Tortoise sets them, declared for type checkers.
+    institution_id: int
+    loan_id: int
+    institution: fields.ForeignKeyRelation[Institution] = fields.ForeignKeyField(
+        "models.Institution", related_name="disbursements"
+    )
+    # One attempt per row: after a failed or returned payout a new attempt is a new row with
+    # its own clave de rastreo (payments/disbursements.py keeps at most one live attempt).
+    loan: fields.ForeignKeyRelation[Loan] = fields.ForeignKeyField(
+        "models.Loan", related_name="disbursements"
+    )
     provider = fields.CharEnumField(ProviderName, max_length=16)
     amount_centavos = fields.BigIntField()
     clabe_enc = fields.TextField()

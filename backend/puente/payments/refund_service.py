@@ -7,21 +7,19 @@ from decimal import Decimal
 from puente.accounts.models import User
 from puente.audit.service import record_audit
 from puente.enums import PaymentStatus as S
-from puente.enums import Role
 from puente.institutions.models import Institution
+from puente.loans.access import can_see_loan, is_staff
 from puente.money import InvalidAmount, format_mxn, from_centavos, parse_amount
 from puente.payments.checkout import PaymentRefused, provider_connector
 from puente.payments.gateways import GatewayDirectory
-from puente.payments.lifecycle import from_provider_status
-from puente.payments.lifecycle_service import Transition, advance_payment
+from puente.payments.lifecycle import REFUNDABLE
+from puente.payments.lifecycle_service import Transition
 from puente.payments.models import Payment
-from puente.payments.notify import notify_transition
+from puente.payments.outcomes import advance_and_notify
 from puente.providers.errors import ProviderError
 from puente.runtime import Runtime
 
 __all__ = ["refund_payment"]
-
-REFUNDABLE = (S.PAID, S.PARTIALLY_REFUNDED)
 
 
 async def refund_payment(
@@ -32,10 +30,10 @@ async def refund_payment(
     amount: object | None = None,
 ) -> Transition:
     """Refund all (``amount=None``) or part of a paid payment; staff of its institution only."""
-    payment = await Payment.filter(id=payment_id).first()
-    if payment is None or payment.institution_id != actor.institution_id:
+    payment = await Payment.filter(id=payment_id).prefetch_related("loan").first()
+    if payment is None or not can_see_loan(actor, payment.loan):
         raise PaymentRefused("PAYMENT_NOT_FOUND", "El pago no existe.")
-    if Role(actor.role) not in (Role.STAFF, Role.ADMIN):
+    if not is_staff(actor):
         raise PaymentRefused("FORBIDDEN", "Solo el personal puede reembolsar pagos.")
     if S(payment.status) not in REFUNDABLE or not payment.provider_reference:
         raise PaymentRefused("NOT_REFUNDABLE", "Ese pago no se puede reembolsar.")
@@ -61,17 +59,16 @@ async def refund_payment(
         raise PaymentRefused(
             "PROVIDER_ERROR", f"El proveedor rechazó el reembolso ({exc.code})."
         ) from None
-    refunded = current.amount_refunded or (wanted or remaining)
-    status = from_provider_status(current.status)
-    if status not in (S.REFUNDED, S.PARTIALLY_REFUNDED):
-        total = from_centavos(payment.refunded_centavos) + (wanted or remaining)
-        status = (
-            S.REFUNDED
-            if total >= from_centavos(payment.amount_centavos)
-            else (S.PARTIALLY_REFUNDED)
-        )
-    transition = await advance_payment(
-        payment.id, status, source=f"refund-by:{actor.id}", at=runtime.now(), refunded=refunded
+    # Providers report the cumulative amount refunded; where one does not, what we asked
+    # for is added to what was refunded before. Full or partial is lifecycle.refund_step's call.
+    asked = from_centavos(payment.refunded_centavos) + (wanted or remaining)
+    transition = await advance_and_notify(
+        runtime,
+        payment.id,
+        S.REFUNDED,
+        source=f"refund-by:{actor.id}",
+        at=runtime.now(),
+        refunded=current.amount_refunded or asked,
     )
     await record_audit(
         "payment.refund_requested",
@@ -81,5 +78,4 @@ async def refund_payment(
         subject_id=payment.id,
         data={"amount": str(wanted or remaining)},
     )
-    await notify_transition(runtime.bus, transition)
     return transition

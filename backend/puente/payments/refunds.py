@@ -23,6 +23,7 @@ async def post_partial_refund(
     already_refunded: int,
     amount: int,
     effective_date: date,
+    kind: JournalKind = JournalKind.REFUND,
     conn: BaseDBAsyncClient | None = None,
 ) -> JournalEntry | None:
     """Post a REFUND entry returning ``amount`` centavos of ``payment_entry``.
@@ -30,7 +31,8 @@ async def post_partial_refund(
     The money was allocated by prelación (fees, moratorium, interest, principal, then any
     advance or suspense); a refund gives back the last-applied part first, so the oldest
     charges stay paid and the installments it touches reopen. IVA moved to ``vat_payable``
-    on collection moves back to ``vat_uncollected`` for the refunded part.
+    on collection moves back to ``vat_uncollected`` for the refunded part. A chargeback after
+    a partial refund takes back the rest the same way (``kind=CHARGEBACK``).
     """
     lines = await entry_lines(payment_entry, conn)
     cash = next(line for line in lines if line.centavos > 0 and line.account.type not in _VAT_MOVES)
@@ -60,12 +62,12 @@ async def post_partial_refund(
     try:
         return await post_entry(
             out,
-            kind=JournalKind.REFUND,
+            kind=kind,
             effective_date=effective_date,
-            memo=f"refund of entry {payment_entry.id}",
+            memo=f"{kind.value} of entry {payment_entry.id}",
             loan_id=payment_entry.loan_id,
             payment_id=payment_entry.payment_id,
-            idempotency_key=f"refund:{payment_entry.id}:{already_refunded + refunded}",
+            idempotency_key=f"{kind.value}:{payment_entry.id}:{already_refunded + refunded}",
             conn=conn,
         )
     except AlreadyPosted:

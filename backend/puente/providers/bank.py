@@ -213,3 +213,14 @@ class OpenBankingConnector(Bank):
             raw_body, headers, secrets, now=now, tolerance=self.config.webhook_tolerance
         )
         return self._log_event(event)
+
+    async def verify_webhook_async(
+        self,
+        raw_body: bytes,
+        headers: Mapping[str, str],
+        *,
+        now: datetime | None = None,
+        client_ip: str | None = None,
+    ) -> NormalisedEvent:
+        """``verify_webhook`` as the inbox calls it (the address is not needed here)."""
+        return self.verify_webhook(raw_body, headers, now=now, client_ip=client_ip)

@@ -233,6 +233,24 @@ class Connector(ABC):
     def parse_error(self, response: httpx.Response) -> ProviderError:
         """Turn a non-2xx response into the right normalised error, keeping the provider's code."""
 
+    def verify_webhook(
+        self, raw_body: bytes, headers: Mapping[str, str], *, now: datetime | None = None
+    ) -> NormalisedEvent:
+        """Authenticate and normalise a webhook or raise ``WebhookVerificationError``."""
+        raise NotSupported(f"{self.name} sends no webhooks", provider=self.name)
+
+    async def verify_webhook_async(
+        self,
+        raw_body: bytes,
+        headers: Mapping[str, str],
+        *,
+        now: datetime | None = None,
+        client_ip: str | None = None,
+    ) -> NormalisedEvent:
+        """``verify_webhook`` as the webhook inbox calls it: without blocking the event loop
+        (PayPal downloads its certificate) and with the sender's address (STP checks it)."""
+        return self.verify_webhook(raw_body, headers, now=now)
+
     def _log_event(self, event: NormalisedEvent) -> NormalisedEvent:
         """Log (never raise on) event types this connector does not know; return the event."""
         if event.kind is EventKind.UNKNOWN:
@@ -274,6 +292,20 @@ class PaymentGateway(Connector):
     async def create_cash_reference(self, request: ReferenceRequest) -> ProviderPayment:
         """An OXXO/cash voucher the payer pays at a store; status ``requires_action``."""
         raise NotSupported(f"{self.name} has no cash references", provider=self.name)
+
+    async def create_order(
+        self,
+        amount: Decimal,
+        *,
+        idempotency_key: str,
+        description: str = "",
+        metadata: Mapping[str, str] | None = None,
+        return_url: str | None = None,
+        cancel_url: str | None = None,
+    ) -> ProviderPayment:
+        """A payment the payer approves on the provider's page (PayPal): the approval link is
+        ``next_action.redirect_url``; ``charge`` with the order id as token captures it."""
+        raise NotSupported(f"{self.name} has no orders to approve", provider=self.name)
 
     @abstractmethod
     async def get_payment(self, provider_id: str) -> ProviderPayment:
@@ -333,9 +365,3 @@ class Bank(Connector):
         self, clabe: str, *, name: str | None = None, rfc: str | None = None
     ) -> AccountHolder:
         """Check a CLABE exists and, where the bank can, who holds it."""
-
-    def verify_webhook(
-        self, raw_body: bytes, headers: Mapping[str, str], *, now: datetime | None = None
-    ) -> NormalisedEvent:
-        """Authenticate a bank callback (abono, cambio de estado); not every bank sends them."""
-        raise NotSupported(f"{self.name} sends no webhooks", provider=self.name)

@@ -116,7 +116,7 @@ def _last_charge(order: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _method(charge: Mapping[str, Any]) -> PaymentMethod:
     pm = charge.get("payment_method") or {}
-    method = CONEKTA_METHODS.get(pm.get("object")) or _METHOD_TYPES.get(pm.get("type"))
+    method = CONEKTA_METHODS.get(pm.get("object") or "") or _METHOD_TYPES.get(pm.get("type") or "")
     if method is None:
         raise MalformedResponse(
             f"unsupported Conekta payment method {pm.get('object') or pm.get('type')!r}",

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from puente.money import from_centavos
 from puente.providers.errors import InvalidSignature, MalformedWebhook, ProviderConfigError
 from puente.providers.signatures import DEFAULT_TOLERANCE, check_age, header_value, webhook_json
-from puente.providers.values import EventKind, NormalisedEvent
+from puente.providers.values import EventKind, NormalisedEvent, puente_payment_in
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -178,9 +178,10 @@ def normalise_conekta_event(event: Any) -> NormalisedEvent:
         raise MalformedWebhook("webhook has no numeric 'created_at'")
     data = event.get("data")
     obj = data.get("object") if isinstance(data, Mapping) else None
-    kind, payment_id, amount = _kind_and_payment(
-        event_type, obj if isinstance(obj, Mapping) else {}
-    )
+    order: Mapping[str, Any] = obj if isinstance(obj, Mapping) else {}
+    kind, payment_id, amount = _kind_and_payment(event_type, order)
+    # Order events carry the order's metadata, where Puente put its payment id.
+    ours = puente_payment_in(order.get("metadata")) if event_type.startswith("order.") else None
     return NormalisedEvent(
         provider="conekta",
         event_id=event_id,
@@ -189,5 +190,6 @@ def normalise_conekta_event(event: Any) -> NormalisedEvent:
         occurred_at=datetime.fromtimestamp(created, UTC),
         provider_payment_id=payment_id if isinstance(payment_id, str) else None,
         amount=amount,
+        puente_payment_id=ours,
         raw=event,
     )

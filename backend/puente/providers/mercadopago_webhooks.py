@@ -35,6 +35,7 @@ from puente.providers.values import (
     PaymentMethod,
     PaymentStatus,
     ProviderPayment,
+    puente_payment_in,
 )
 
 __all__ = [
@@ -207,4 +208,11 @@ def resolved_payment_event(event: NormalisedEvent, payment: ProviderPayment) -> 
     else:
         kind = _STATE_KINDS[payment.status]
     amount = payment.amount_refunded if kind is EventKind.PAYMENT_REFUNDED else payment.amount
-    return replace(event, kind=kind, provider_payment_id=payment.provider_id, amount=amount)
+    return replace(
+        event,
+        kind=kind,
+        provider_payment_id=payment.provider_id,
+        amount=amount,
+        puente_payment_id=puente_payment_in(payment.metadata)
+        or puente_payment_in({"external_reference": payment.raw.get("external_reference")}),
+    )

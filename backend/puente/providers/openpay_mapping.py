@@ -154,7 +154,7 @@ def openpay_payment(
 ) -> ProviderPayment:
     """A charge transaction as a ``ProviderPayment``."""
     with reading_response(PROVIDER, "charge"):
-        method = OPENPAY_METHODS.get(charge.get("method"))
+        method = OPENPAY_METHODS.get(charge.get("method") or "")
         if method is None:
             raise MalformedResponse(
                 f"unsupported Openpay method {charge.get('method')!r}", provider=PROVIDER

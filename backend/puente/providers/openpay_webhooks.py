@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from puente.money import InvalidAmount, parse_amount
 from puente.providers.errors import InvalidSignature, MalformedWebhook
 from puente.providers.signatures import header_value, webhook_json
-from puente.providers.values import EventKind, NormalisedEvent
+from puente.providers.values import EventKind, NormalisedEvent, puente_payment_in
 
 __all__ = [
     "MEXICO_CITY",
@@ -165,5 +165,6 @@ def normalise_openpay_event(event: Any) -> NormalisedEvent:
         occurred_at=occurred,
         provider_payment_id=None if event_type.startswith("payout.") else tx_id,
         amount=amount,
+        puente_payment_id=puente_payment_in(transaction.get("metadata")),
         raw=event,
     )

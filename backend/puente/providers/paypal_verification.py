@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from puente.providers.base import (
     InvalidSignature,
@@ -35,7 +35,7 @@ __all__ = ["PayPalWebhookVerification"]
 class PayPalWebhookVerification:
     """Webhook checks for ``PayPalConnector`` (mixed in before ``PaymentGateway``)."""
 
-    name: str
+    name: ClassVar[str]
     config: ProviderConfig
     certificates: CertificateStore
 
@@ -61,7 +61,12 @@ class PayPalWebhookVerification:
         return self._log_event(event)
 
     async def verify_webhook_async(
-        self, raw_body: bytes, headers: Mapping[str, str], *, now: datetime | None = None
+        self,
+        raw_body: bytes,
+        headers: Mapping[str, str],
+        *,
+        now: datetime | None = None,
+        client_ip: str | None = None,
     ) -> NormalisedEvent:
         """``verify_webhook`` for async callers: the certificate download does not block."""
         transmission = paypal_transmission(headers)

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from puente.money import parse_amount
 from puente.providers.errors import InvalidSignature, MalformedWebhook, StaleSignature
 from puente.providers.signatures import DEFAULT_TOLERANCE, webhook_json
-from puente.providers.values import EventKind, NormalisedEvent
+from puente.providers.values import EventKind, NormalisedEvent, puente_payment_in
 
 __all__ = [
     "AUTH_ALGO",
@@ -197,6 +197,20 @@ def _payment_id(event_type: str, resource: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _custom_id(event_type: str, resource: Mapping[str, Any]) -> str | None:
+    """The ``custom_id`` Puente set (``puente-payment-<id>``): on a capture, or on an order's
+    purchase unit."""
+    if event_type.startswith("PAYMENT.CAPTURE."):
+        value = resource.get("custom_id")
+    elif event_type.startswith("CHECKOUT.ORDER."):
+        units = resource.get("purchase_units")
+        first = units[0] if isinstance(units, list) and units else None
+        value = first.get("custom_id") if isinstance(first, Mapping) else None
+    else:
+        value = None
+    return puente_payment_in({"custom_id": value}) if isinstance(value, str) else None
+
+
 def normalise_paypal_event(event: Any) -> NormalisedEvent:
     """A PayPal event as a ``NormalisedEvent``; unknown types become ``unknown``."""
     if not isinstance(event, Mapping):
@@ -207,7 +221,8 @@ def normalise_paypal_event(event: Any) -> NormalisedEvent:
     created = event.get("create_time")
     if not isinstance(created, str):
         raise MalformedWebhook("webhook has no create_time")
-    resource = event.get("resource") if isinstance(event.get("resource"), Mapping) else {}
+    found = event.get("resource")
+    resource: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     kind = _KINDS.get(event_type)
     if kind is None:
         kind = EventKind.IGNORED if event_type.startswith(_IGNORED_PREFIXES) else EventKind.UNKNOWN
@@ -227,5 +242,8 @@ def normalise_paypal_event(event: Any) -> NormalisedEvent:
         occurred_at=_parse_time(created),
         provider_payment_id=str(payment_id) if payment_id else None,
         amount=amount,
+        puente_payment_id=_custom_id(event_type, resource)
+        if kind is not EventKind.UNKNOWN
+        else None,
         raw=event,
     )

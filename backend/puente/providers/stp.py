@@ -342,6 +342,17 @@ class StpConnector(Bank):
         )
         return self._log_event(event)
 
+    async def verify_webhook_async(
+        self,
+        raw_body: bytes,
+        headers: Mapping[str, str],
+        *,
+        now: datetime | None = None,
+        client_ip: str | None = None,
+    ) -> NormalisedEvent:
+        """``verify_webhook`` with the sender's address, which STP's allowlist checks."""
+        return self.verify_webhook(raw_body, headers, now=now, client_ip=client_ip)
+
 
 def _plain(value: Any) -> Any:
     """JSON-ready copy (Decimals as strings) for ``raw`` fields and rebuilt error bodies."""

@@ -114,7 +114,9 @@ def _next_action(action: Mapping[str, Any] | None) -> NextAction | None:
     if kind == "display_bank_transfer_instructions":
         details = action["display_bank_transfer_instructions"]
         addresses = details.get("financial_addresses") or []
-        spei = next((a["spei"] for a in addresses if a.get("type") == "spei"), {})
+        spei: Mapping[str, Any] = next(
+            (a["spei"] for a in addresses if a.get("type") == "spei"), {}
+        )
         remaining = details.get("amount_remaining")
         return NextAction(
             clabe=spei.get("clabe"),

@@ -21,7 +21,7 @@ from puente.providers.signatures import (
     timestamped_signature,
     verify_timestamped_hmac,
 )
-from puente.providers.values import EventKind, NormalisedEvent
+from puente.providers.values import EventKind, NormalisedEvent, puente_payment_in
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -136,7 +136,12 @@ def normalise_stripe_event(event: Any) -> NormalisedEvent:
         raise MalformedWebhook("webhook has no event id or type")
     if not isinstance(created, int) or isinstance(created, bool):
         raise MalformedWebhook("webhook has no numeric 'created'")
-    kind, payment_id, amount = _kind_and_payment(event_type, _object(event))
+    obj = _object(event)
+    kind, payment_id, amount = _kind_and_payment(event_type, obj)
+    # Only a PaymentIntent carries the metadata Puente set when it created it.
+    ours = (
+        puente_payment_in(obj.get("metadata")) if event_type.startswith("payment_intent.") else None
+    )
     return NormalisedEvent(
         provider="stripe",
         event_id=event_id,
@@ -145,5 +150,6 @@ def normalise_stripe_event(event: Any) -> NormalisedEvent:
         occurred_at=datetime.fromtimestamp(created, UTC),
         provider_payment_id=payment_id if isinstance(payment_id, str) else None,
         amount=amount,
+        puente_payment_id=ours,
         raw=event,
     )

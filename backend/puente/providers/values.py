@@ -27,6 +27,7 @@ __all__ = [
     "MovementDirection",
     "NextAction",
     "NormalisedEvent",
+    "PUENTE_PAYMENT_KEY",
     "PaymentMethod",
     "PaymentStatus",
     "ProviderCustomer",
@@ -40,7 +41,31 @@ __all__ = [
     "SpeiTransfer",
     "SpeiTransferRequest",
     "TransferStatus",
+    "puente_payment_in",
 ]
+
+# Puente sends its own payment id with every payment it starts: as metadata
+# ``puente_payment`` where the provider keeps metadata, and inside the idempotency key
+# ``puente-payment-<id>`` that PayPal keeps as ``custom_id`` (Mercado Pago as
+# ``external_reference``). A webhook or lookup that echoes it finds a payment whose creation
+# answer was lost, before Puente knows the provider's own id.
+PUENTE_PAYMENT_KEY = "puente_payment"
+_KEY_PREFIX = "puente-payment-"
+
+
+def puente_payment_in(metadata: Mapping[str, Any] | None) -> str | None:
+    """The Puente payment id a provider echoed in ``metadata``, or None."""
+    if not isinstance(metadata, Mapping):
+        return None
+    value = metadata.get(PUENTE_PAYMENT_KEY)
+    if isinstance(value, str | int) and not isinstance(value, bool) and str(value).isdigit():
+        return str(value)
+    for name in ("custom_id", "external_reference"):
+        echoed = metadata.get(name)
+        if isinstance(echoed, str) and echoed.startswith(_KEY_PREFIX):
+            rest = echoed.removeprefix(_KEY_PREFIX)
+            return rest if rest.isdigit() else None
+    return None
 
 
 def _raw() -> Any:
@@ -236,6 +261,11 @@ class ProviderPayment:
     metadata: Mapping[str, str] = field(default_factory=dict)
     raw: Mapping[str, Any] = _raw()
 
+    @property
+    def puente_payment_id(self) -> str | None:
+        """The Puente payment this provider payment was started for, when it says."""
+        return puente_payment_in(self.metadata)
+
 
 @dataclass(frozen=True, slots=True)
 class ProviderRefund:
@@ -296,6 +326,7 @@ class NormalisedEvent:
     occurred_at: datetime
     provider_payment_id: str | None = None
     amount: Decimal | None = None
+    puente_payment_id: str | None = None  # Puente's id echoed in metadata (puente_payment_in)
     raw: Mapping[str, Any] = _raw()
 
 

@@ -13,7 +13,6 @@ expired lease); the next worker, in this process after a restart or in another, 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,19 +22,19 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
-from puente.enums import PaymentStatus as S
 from puente.enums import ProviderEventStatus as E
 from puente.institutions.models import Institution
-from puente.money import from_centavos, to_centavos
+from puente.money import to_centavos
 from puente.observability.context import bound_request_id, current_request_id
 from puente.observability.tracing import span
 from puente.payments.approval import capture_approved_order
 from puente.payments.disbursements import settle_disbursement
 from puente.payments.gateways import GatewayDirectory
-from puente.payments.lifecycle import from_provider_status
-from puente.payments.lifecycle_service import advance_payment
+from puente.payments.lifecycle import from_event_kind
+from puente.payments.lifecycle_service import record_provider_reference
 from puente.payments.models import Disbursement, Payment
 from puente.payments.notify import notify_transition
+from puente.payments.outcomes import advance_and_notify, apply_provider_payment
 from puente.payments.spei_inbound import (
     DEVOLUCION_CUENTA_INEXISTENTE,
     apply_abono,
@@ -44,7 +43,7 @@ from puente.payments.spei_inbound import (
 )
 from puente.providers.errors import ProviderError, WebhookVerificationError
 from puente.providers.registry import UnknownProvider
-from puente.providers.values import EventKind, NormalisedEvent
+from puente.providers.values import EventKind, NormalisedEvent, ProviderPayment
 from puente.runtime import Runtime
 from puente.webhooks.models import ProviderEvent
 
@@ -54,15 +53,6 @@ logger = logging.getLogger("puente.webhooks")
 
 WEBHOOK_PROVIDERS = frozenset({"stripe", "conekta", "openpay", "mercadopago", "paypal", "stp"})
 KEPT_HEADERS = 30  # store the request's headers for audit/replay, bounded
-KIND_STATUS = {
-    EventKind.PAYMENT_PENDING: S.PENDING,
-    EventKind.PAYMENT_REQUIRES_ACTION: S.REQUIRES_ACTION,
-    EventKind.PAYMENT_SUCCEEDED: S.PAID,
-    EventKind.PAYMENT_FAILED: S.FAILED,
-    EventKind.PAYMENT_EXPIRED: S.EXPIRED,
-    EventKind.PAYMENT_CANCELED: S.CANCELED,
-    EventKind.CHARGEBACK: S.CHARGED_BACK,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +130,7 @@ class WebhookInbox:
                 institution_id=institution.id,
                 kind=event.kind.value,
                 provider_payment_id=event.provider_payment_id,
+                puente_payment_id=event.puente_payment_id,
                 amount_centavos=to_centavos(event.amount) if event.amount is not None else None,
                 occurred_at=event.occurred_at,
                 raw_body=raw_body.decode("utf-8", errors="replace"),
@@ -161,16 +152,11 @@ class WebhookInbox:
             return None
         for institution in institutions:
             connector = await self.gateways.connector(institution, provider)
-            # Prefer a non-blocking verifier (PayPal fetches its signing certificate).
-            verify = getattr(connector, "verify_webhook_async", None) or connector.verify_webhook
-            kwargs: dict[str, Any] = {"now": self.runtime.now()}
-            if "client_ip" in inspect.signature(verify).parameters:
-                kwargs["client_ip"] = client_ip
             try:
-                result = verify(raw_body, headers, **kwargs)
-                if inspect.isawaitable(result):
-                    result = await result
-                return institution, result
+                event = await connector.verify_webhook_async(
+                    raw_body, headers, now=self.runtime.now(), client_ip=client_ip
+                )
+                return institution, event
             except WebhookVerificationError as exc:
                 logger.info("%s webhook not verified for %s: %s", provider, institution.slug, exc)
             except (ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -270,12 +256,7 @@ class WebhookInbox:
             return E.IGNORED
         if kind in (None, EventKind.UNKNOWN):
             # Some providers (Mercado Pago) only name the payment: ask for its current state.
-            payment = await Payment.filter(
-                provider=event.provider, provider_reference=event.provider_payment_id
-            ).first()
-            if payment is None:
-                return E.IGNORED
-            return await self._sync_with_provider(event, payment)
+            return await self._bare_notice(event)
         if kind is EventKind.PAYMENT_REFUNDED:
             return await self._sync_with_provider(event, await self._payment(event))
         if event.provider == "paypal" and event.event_type == "CHECKOUT.ORDER.APPROVED":
@@ -285,46 +266,84 @@ class WebhookInbox:
                 self.runtime, self.gateways, payment, event.provider_payment_id or ""
             )
             return E.PROCESSED
-        status = KIND_STATUS.get(kind)
+        status = from_event_kind(kind) if kind is not None else None
         if status is None:
             logger.info("acknowledged %s event %s (%s)", event.provider, event.event_id, kind)
             return E.IGNORED
         payment = await self._payment(event)
-        transition = await advance_payment(
+        await advance_and_notify(
+            self.runtime,
             payment.id,
             status,
             source=f"webhook:{event.provider}:{event.event_id}",
             at=event.occurred_at or self.runtime.now(),
+            provider_reference=event.provider_payment_id,
         )
-        await notify_transition(self.runtime.bus, transition)
         return E.PROCESSED
 
     async def _payment(self, event: ProviderEvent) -> Payment:
+        """The payment an event is about: by the provider's id, or by Puente's own id echoed
+        in the provider's metadata (a payment whose creation answer was lost has no provider
+        id yet). The provider id is recorded on the payment as soon as it is matched."""
+        reference = event.provider_payment_id or ""
         payment = await Payment.filter(
-            provider=event.provider, provider_reference=event.provider_payment_id
+            provider=event.provider, provider_reference=reference
         ).first()
+        if payment is None and event.puente_payment_id:
+            payment = await self._unreferenced(event, event.puente_payment_id)
         if payment is None:
             raise PaymentNotYetKnown(f"no payment with reference {event.provider_payment_id}")
         return payment
 
+    async def _unreferenced(self, event: ProviderEvent, puente_id: str) -> Payment | None:
+        """Our payment ``puente_id`` of this institution and provider, if it has no provider
+        id yet; the event's provider id becomes its reference."""
+        if not puente_id.isdigit():
+            return None
+        candidate = await Payment.filter(
+            id=int(puente_id),
+            institution_id=event.institution_id,
+            provider=event.provider,
+            provider_reference__isnull=True,
+        ).first()
+        if candidate is None:
+            return None
+        await record_provider_reference(candidate.id, event.provider_payment_id or "")
+        return await Payment.get(id=candidate.id)
+
+    async def _bare_notice(self, event: ProviderEvent) -> E:
+        """A notice that only names a provider payment: its state is asked of the provider,
+        which also says (metadata) which Puente payment it is when we do not know it yet."""
+        payment = await Payment.filter(
+            provider=event.provider, provider_reference=event.provider_payment_id
+        ).first()
+        if payment is not None:
+            return await self._sync_with_provider(event, payment)
+        institution = await Institution.get(id=event.institution_id)
+        connector = await self.gateways.gateway(institution, event.provider)
+        current = await connector.get_payment(event.provider_payment_id or "")
+        ours = current.puente_payment_id
+        payment = await self._unreferenced(event, ours) if ours else None
+        if payment is None:
+            return E.IGNORED  # not a payment Puente started
+        return await self._apply(event, payment, current)
+
     async def _sync_with_provider(self, event: ProviderEvent, payment: Payment) -> E:
         """Move the payment to what the provider says now (refund amounts, bare notices)."""
         institution = await Institution.get(id=payment.institution_id)
-        connector = await self.gateways.connector(institution, event.provider)
+        connector = await self.gateways.gateway(institution, event.provider)
         # A provider error propagates: the event is retried with backoff.
         current = await connector.get_payment(event.provider_payment_id or "")
-        status = from_provider_status(current.status)
-        refunded = current.amount_refunded or None
-        if status in (S.REFUNDED, S.PARTIALLY_REFUNDED) and refunded is None:
-            refunded = from_centavos(payment.amount_centavos)
-        transition = await advance_payment(
+        return await self._apply(event, payment, current)
+
+    async def _apply(self, event: ProviderEvent, payment: Payment, current: ProviderPayment) -> E:
+        await apply_provider_payment(
+            self.runtime,
             payment.id,
-            status,
+            current,
             source=f"webhook:{event.provider}:{event.event_id}",
             at=event.occurred_at or self.runtime.now(),
-            refunded=refunded,
         )
-        await notify_transition(self.runtime.bus, transition)
         return E.PROCESSED
 
     async def _disbursement(self, event: ProviderEvent, kind: EventKind) -> E:

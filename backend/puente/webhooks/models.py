@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from tortoise import fields
 from tortoise.models import Model
 
 from puente.enums import ProviderEventStatus, ProviderName
+
+if TYPE_CHECKING:
+    from puente.institutions.models import Institution
 
 __all__ = ["ProviderEvent"]
 
@@ -14,18 +19,23 @@ class ProviderEvent(Model):
     """One delivery from a provider, deduplicated on the provider's own event id."""
 
     id = fields.BigIntField(primary_key=True)
+    # Foreign key columns as Tortoise sets them, declared for type checkers.
+    institution_id: int | None
     provider = fields.CharEnumField(ProviderName, max_length=16)
     event_id = fields.CharField(max_length=200)
     event_type = fields.CharField(max_length=100)
-    institution = fields.ForeignKeyField(
+    institution: fields.ForeignKeyNullableRelation[Institution] = fields.ForeignKeyField(
         "models.Institution", related_name="provider_events", null=True
     )
     kind = fields.CharField(max_length=40, default="unknown")  # EventKind value
     provider_payment_id = fields.CharField(max_length=200, null=True, db_index=True)
+    # Puente's own payment id as the provider echoed it in the payment's metadata: finds a
+    # payment whose creation answer was lost (it has no provider reference yet).
+    puente_payment_id = fields.CharField(max_length=32, null=True)
     amount_centavos = fields.BigIntField(null=True)
     occurred_at = fields.DatetimeField(null=True)
     raw_body = fields.TextField()
-    headers = fields.JSONField(default=dict)
+    headers: Any = fields.JSONField(default=dict)  # dict[str, str]
     status = fields.CharEnumField(
         ProviderEventStatus, max_length=12, default=ProviderEventStatus.RECEIVED
     )
