@@ -101,3 +101,29 @@ async def test_stp_transfer_instructions_are_not_issued_above_the_payoff(db, run
         await create_payment(runtime, box.gateways, ana, spei)
     assert refused.value.code == "AMOUNT_ABOVE_PAYOFF"
     assert await Payment.all().count() == 0
+
+
+@pytest.mark.parametrize(
+    "product", [{}, {"late_annual_rate": Decimal("0.72"), "late_fee_centavos": 25000}]
+)
+async def test_the_saldo_shown_is_exactly_the_most_that_may_be_paid_and_it_closes_the_loan(
+    db, runtime, product
+):
+    """A late loan whose moratorium the daily job has not posted yet: "Saldo" must already
+    include it, or paying the Saldo shown would leave the loan open by the moratorium."""
+    from puente.loans.state import load_loan_views
+
+    inst = await factories.institution()
+    ana = await factories.user(runtime, inst)
+    loan = await factories.active_loan(inst, ana, start=date(2026, 6, 15), **product)
+    await store_credentials(runtime, inst.id, "stripe", STRIPE)
+    box = sandboxes(runtime)
+    (view,) = await load_loan_views([loan], TODAY)
+    payable = await payable_amount(loan, TODAY)
+    assert view.balance.days_past_due > 0
+    assert view.balance.total == payable.maximum
+    payment = await create_payment(
+        runtime, box.gateways, ana, card(loan, str(view.balance.total), key="saldo")
+    )
+    assert payment.status == S.PAID
+    assert (await Loan.get(id=loan.id)).status == LoanStatus.PAID_OFF

@@ -28,7 +28,7 @@ from puente.loans.models import Loan, LoanProduct
 from puente.money import ZERO, from_centavos
 from puente.tuition.service import priced_states
 
-__all__ = ["PayoffQuote", "payoff_quote", "quote_for_contract"]
+__all__ = ["PayoffQuote", "payoff_quote", "quote_for_contract", "states_as_of"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,15 @@ async def payoff_quote(
     balances = (await loan_account_balances([loan.id], conn))[loan.id]
     advance = from_centavos(balances.get(T.LOAN_ADVANCE, 0))
     return await quote_for_contract(contract, product, as_of, advance, conn)
+
+
+async def states_as_of(
+    loan: Loan, as_of: date, conn: BaseDBAsyncClient | None = None
+) -> tuple[InstallmentState, ...]:
+    """The loan's installment states on ``as_of`` with everything a payment that day would
+    owe: moratorium and late fees not posted yet, a colegiatura's price of the day."""
+    product = await LoanProduct.get(id=loan.product_id).using_db(conn)
+    return await _states_as_of(await load_contract(loan, conn), product, as_of, conn)
 
 
 async def _states_as_of(

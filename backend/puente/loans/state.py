@@ -238,6 +238,23 @@ def _balance(
     )
 
 
+def _may_owe_unposted_charges(states: Sequence[InstallmentState], today: date) -> bool:
+    """True when an installment is past its grace: moratorium may have accrued since the
+    daily job last posted it (only such loans pay the cost of a full contract read)."""
+    return any(s.outstanding_total > 0 and today > grace_end(s, MEXICO_BANKS) for s in states)
+
+
+async def _charged_to_date(
+    loan: Loan, today: date, conn: BaseDBAsyncClient | None
+) -> tuple[InstallmentState, ...]:
+    """States owing what a payment today would owe: "Saldo" is then exactly the payoff
+    that ``payable_amount`` allows, charges the daily job has not posted yet included."""
+    # Imported here: payoff reads the contract, which is built on this module's states.
+    from puente.loans.payoff import states_as_of
+
+    return await states_as_of(loan, today, conn)
+
+
 async def load_loan_views(
     loans: Sequence[Loan], today: date, conn: BaseDBAsyncClient | None = None
 ) -> list[LoanView]:
@@ -266,6 +283,8 @@ async def load_loan_views(
         states = priced_for_day(loan.settings, states, today)
         closed = LoanStatus(loan.status) is LoanStatus.WRITTEN_OFF
         running = LoanStatus(loan.status) in OPEN_STATUSES
+        if running and _may_owe_unposted_charges(states, today):
+            states = await _charged_to_date(loan, today, conn)
         views.append(
             LoanView(
                 loan=loan,

@@ -239,7 +239,11 @@ def test_paying_x_up_to_the_payoff_lowers_the_payoff_by_exactly_x(
         day_count=day_count,
         start_date=START,
     )
-    states = installments_from_schedule(build_schedule(terms))
+    try:
+        schedule = build_schedule(terms)
+    except LoanTermsError:
+        reject()  # terms the engine refuses as degenerate (tested in the soundness suite)
+    states = installments_from_schedule(schedule)
     advance = ZERO
     on = START
     for _ in range(data.draw(st.integers(1, 3))):

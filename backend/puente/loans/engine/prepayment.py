@@ -118,7 +118,7 @@ def reamortize(
     elif remaining > 0 and periods:
         # The new level is solved on the remaining periods' own days (ACTUAL_360/365), the
         # same way a new schedule is, so the last installment stays level too.
-        rows = level_rows(terms, remaining, periods)
+        rows = _until_repaid(level_rows(terms, remaining, periods))
         level = level_kept(terms, rows[0])
     new_future = [installment_from_row(row) for row in rows]
     future_numbers = {state.number for state in future}
@@ -131,6 +131,19 @@ def reamortize(
         balance_before=balance,
         balance_after=remaining,
     )
+
+
+def _until_repaid(rows: list[ScheduleRow]) -> list[ScheduleRow]:
+    """The rows up to the one that brings the balance to zero.
+
+    A balance of a few pesos spread over many dates has a centavo level that repays it
+    before the last date; the dates after that would be installments of 0.00, so they go
+    (the term shortens instead of showing empty installments).
+    """
+    for index, row in enumerate(rows):
+        if row.balance == 0:
+            return rows[: index + 1]
+    return rows
 
 
 def _periods(future: Sequence[InstallmentState], current: InstallmentState | None) -> list[Period]:

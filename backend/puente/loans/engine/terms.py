@@ -25,6 +25,9 @@ __all__ = [
 
 MAX_ANNUAL_RATE = Decimal(10)  # 1,000 % a year: anything above is a typo, not a product
 MAX_TERM_COUNT = 600
+# A trillion pesos: far above any loan, and its centavos (and their interest over 600 periods)
+# stay inside Decimal's 28 digits and a 64-bit centavos column.
+MAX_PRINCIPAL = Decimal("1000000000000.00")
 MIN_START_DATE = date(1900, 1, 1)
 MAX_START_DATE = date(2199, 12, 31)
 _MAX_FIRST_GAP = timedelta(days=366)
@@ -99,6 +102,8 @@ class LoanTerms:
         principal = _decimal("principal", self.principal)
         if principal <= 0:
             raise LoanTermsError("principal", "must be greater than zero")
+        if principal > MAX_PRINCIPAL:
+            raise LoanTermsError("principal", f"must be at most {MAX_PRINCIPAL:,}")
         if principal != principal.quantize(CENT):
             raise LoanTermsError("principal", "must be whole centavos (two decimals at most)")
         object.__setattr__(self, "principal", principal.quantize(CENT))
