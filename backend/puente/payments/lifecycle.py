@@ -13,7 +13,16 @@ from __future__ import annotations
 from puente.enums import PaymentStatus as S
 from puente.providers.values import PaymentStatus as ProviderStatus
 
-__all__ = ["FINAL", "can_transition", "from_provider_status", "is_forward"]
+__all__ = [
+    "AMOUNT_MISMATCH",
+    "FINAL",
+    "can_transition",
+    "from_provider_status",
+    "is_forward",
+    "paid_amount_mismatch",
+]
+
+AMOUNT_MISMATCH = "AMOUNT_MISMATCH"
 
 _RANK = {
     S.CREATED: 0,
@@ -68,3 +77,19 @@ _FROM_PROVIDER = {
 def from_provider_status(status: ProviderStatus) -> S:
     """A connector's normalised status as a Puente payment status."""
     return _FROM_PROVIDER[status]
+
+
+def paid_amount_mismatch(
+    proposed: S, expected_centavos: int, reported_centavos: int | None
+) -> bool:
+    """True when a provider says PAID for a sum other than the payment's own.
+
+    Whoever brings the news (a signed webhook, the provider's API, the poller), a PAID for
+    1.00 on a 150.00 reference is not a payment of 150.00: it is an exception for staff,
+    never a silent PAID (nor a silent partial payment).
+    """
+    return (
+        proposed is S.PAID
+        and reported_centavos is not None
+        and (reported_centavos != expected_centavos)
+    )

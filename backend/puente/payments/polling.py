@@ -71,6 +71,7 @@ async def poll_pending_payments(
             source="poll",
             at=now,
             refunded=current.amount_refunded or None,
+            reported_amount=current.amount,  # a PAID for another amount is an exception
         )
         await notify_transition(runtime.bus, transition)
         moved += int(transition.applied)

@@ -96,7 +96,9 @@ class PayPalWebhookVerification:
         if not isinstance(answer, Mapping) or answer.get("verification_status") != "SUCCESS":
             raise InvalidSignature("PayPal did not confirm the signature")
         check_transmission_age(transmission, now=now, tolerance=self.config.webhook_tolerance)
-        return self._log_event(normalise_paypal_event(event_body))
+        # PayPal checked the signature over this very event: its body is authenticated.
+        event = replace(normalise_paypal_event(event_body), body_authenticated=True)
+        return self._log_event(event)
 
     async def resolve_event(self, event: NormalisedEvent) -> NormalisedEvent:
         """Name the order in events that only name a capture (refunds, disputes)."""

@@ -30,7 +30,7 @@ from puente.payments.approval import capture_approved_order
 from puente.payments.disbursements import settle_disbursement
 from puente.payments.gateways import GatewayDirectory
 from puente.payments.lifecycle import from_provider_status
-from puente.payments.lifecycle_service import advance_payment
+from puente.payments.lifecycle_service import Transition, advance_payment
 from puente.payments.models import Disbursement, Payment
 from puente.payments.notify import notify_transition
 from puente.payments.spei_inbound import (
@@ -43,13 +43,13 @@ from puente.providers.registry import UnknownProvider
 from puente.providers.values import EventKind, NormalisedEvent
 from puente.runtime import Runtime
 from puente.webhooks.models import ProviderEvent
+from puente.webhooks.storage import seal_body, stored_body, stored_headers
 
 __all__ = ["Receipt", "WebhookInbox"]
 
 logger = logging.getLogger("puente.webhooks")
 
 WEBHOOK_PROVIDERS = frozenset({"stripe", "conekta", "openpay", "mercadopago", "paypal", "stp"})
-KEPT_HEADERS = 30  # store the request's headers for audit/replay, bounded
 KIND_STATUS = {
     EventKind.PAYMENT_PENDING: S.PENDING,
     EventKind.PAYMENT_REQUIRES_ACTION: S.REQUIRES_ACTION,
@@ -108,7 +108,6 @@ class WebhookInbox:
         if verified is None:
             return Receipt(400, {"error": "signature verification failed"})
         institution, event = verified
-        kept = dict(list(headers.items())[:KEPT_HEADERS])
         # Noise (a provider's echo of an event we act on elsewhere) is stored already settled,
         # so the worker never spends a database round trip on it.
         noise = event.kind is EventKind.IGNORED or (
@@ -137,8 +136,9 @@ class WebhookInbox:
                 provider_payment_id=event.provider_payment_id,
                 amount_centavos=to_centavos(event.amount) if event.amount is not None else None,
                 occurred_at=event.occurred_at,
-                raw_body=raw_body.decode("utf-8", errors="replace"),
-                headers=kept,
+                raw_body=seal_body(self.runtime, raw_body),
+                headers=stored_headers(headers),
+                body_authenticated=event.body_authenticated,
             )
         except IntegrityError:
             return Receipt(200, {**answer, "duplicate": True})
@@ -206,9 +206,10 @@ class WebhookInbox:
             except Exception as exc:  # noqa: BLE001 - every failure is retried, then dead-lettered
                 await self._failed(event, exc, now)
                 continue
-            await ProviderEvent.filter(id=event.id).update(
-                status=outcome, processed_at=self.runtime.now(), last_error=None
-            )
+            settled: dict[str, Any] = {"status": outcome, "processed_at": self.runtime.now()}
+            if outcome is not E.EXCEPTION:
+                settled["last_error"] = None  # an exception keeps its explanation for staff
+            await ProviderEvent.filter(id=event.id).update(**settled)
         return handled
 
     async def _failed(self, event: ProviderEvent, exc: Exception, now: datetime) -> None:
@@ -240,7 +241,11 @@ class WebhookInbox:
             if payment is None:
                 return E.IGNORED
             return await self._sync_with_provider(event, payment)
-        if kind is EventKind.PAYMENT_REFUNDED:
+        if kind is EventKind.PAYMENT_REFUNDED or (
+            kind in KIND_STATUS and not event.body_authenticated
+        ):
+            # Refund totals, and any body its provider did not sign (Openpay's Basic auth,
+            # Mercado Pago): status and amount come from the provider's API, not the body.
             return await self._sync_with_provider(event, await self._payment(event))
         if event.provider == "paypal" and event.event_type == "CHECKOUT.ORDER.APPROVED":
             # Server-side capture: the payer approved but may never return to our page.
@@ -259,7 +264,19 @@ class WebhookInbox:
             status,
             source=f"webhook:{event.provider}:{event.event_id}",
             at=event.occurred_at or self.runtime.now(),
+            reported_amount=(
+                from_centavos(event.amount_centavos) if event.amount_centavos is not None else None
+            ),
         )
+        return await self._outcome(event, transition)
+
+    async def _outcome(self, event: ProviderEvent, transition: Transition) -> E:
+        """PROCESSED, or EXCEPTION with its reason kept on the event for staff."""
+        if transition.exception:
+            await ProviderEvent.filter(id=event.id).update(
+                last_error=f"{transition.exception}: payment {transition.payment_id}"
+            )
+            return E.EXCEPTION
         await notify_transition(self.runtime.bus, transition)
         return E.PROCESSED
 
@@ -287,9 +304,9 @@ class WebhookInbox:
             source=f"webhook:{event.provider}:{event.event_id}",
             at=event.occurred_at or self.runtime.now(),
             refunded=refunded,
+            reported_amount=current.amount,
         )
-        await notify_transition(self.runtime.bus, transition)
-        return E.PROCESSED
+        return await self._outcome(event, transition)
 
     async def _disbursement(self, event: ProviderEvent, kind: EventKind) -> E:
         """Our outgoing SPEI settled or came back (STP estado / bank webhook)."""
@@ -310,12 +327,11 @@ class WebhookInbox:
         """An incoming SPEI on a loan's CLABE: applied to that loan as a PAID payment."""
         institution = await Institution.get(id=event.institution_id)
         cuenta = (await self.gateways.credentials(institution, "stp")).get("cuenta", "")
-        loan = await payable_loan_for_abono(institution.id, cuenta, event.raw_body.encode())
+        body = stored_body(self.runtime, event)
+        loan = await payable_loan_for_abono(institution.id, cuenta, body.encode())
         if loan is None:
             return E.IGNORED  # returned to the sender when it arrived
-        transition = await apply_abono(
-            event.raw_body, loan, event.occurred_at or self.runtime.now()
-        )
+        transition = await apply_abono(body, loan, event.occurred_at or self.runtime.now())
         await notify_transition(self.runtime.bus, transition)
         return E.PROCESSED
 

@@ -24,8 +24,12 @@ class ProviderEvent(Model):
     provider_payment_id = fields.CharField(max_length=200, null=True, db_index=True)
     amount_centavos = fields.BigIntField(null=True)
     occurred_at = fields.DatetimeField(null=True)
+    # Encrypted (``webhooks.storage``): provider bodies carry payers' CLABEs and names.
     raw_body = fields.TextField()
-    headers = fields.JSONField(default=dict)
+    headers = fields.JSONField(default=dict)  # without credentials (``webhooks.storage``)
+    # The provider's scheme signed this body (see ``NormalisedEvent.body_authenticated``);
+    # when False, processing confirms status and amount with the provider's API first.
+    body_authenticated = fields.BooleanField(default=False)
     status = fields.CharEnumField(
         ProviderEventStatus, max_length=12, default=ProviderEventStatus.RECEIVED
     )
