@@ -25,6 +25,7 @@ from puente.portal.routes import portal_routes
 from puente.portal.security import SecurityHeadersMiddleware
 from puente.providers.metrics import render_prometheus
 from puente.runtime import Runtime
+from puente.security.metrics_access import MetricsAccess, metrics_access
 from puente.webhooks.inbox import WebhookInbox
 from puente.webhooks.routes import webhook_routes
 
@@ -46,6 +47,21 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
+    settings = request.app.state.runtime.settings
+    decision = metrics_access(
+        token=settings.metrics_token,
+        demo=settings.sandbox,
+        authorization=request.headers.get("authorization"),
+        client_host=request.client.host if request.client else None,
+    )
+    if decision == MetricsAccess.UNAUTHORISED:
+        return PlainTextResponse(
+            "unauthorised\n", status_code=401, headers={"www-authenticate": "Bearer"}
+        )
+    if decision == MetricsAccess.CLOSED:
+        return PlainTextResponse(
+            "metrics are closed: set PUENTE_METRICS_TOKEN and scrape with it\n", status_code=403
+        )
     lines = render_prometheus()
     return PlainTextResponse(
         "\n".join(lines) + "\n", media_type="text/plain; version=0.0.4; charset=utf-8"

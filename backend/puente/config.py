@@ -67,6 +67,7 @@ class Settings:
     login_lockout_seconds: int = 15 * 60
     cookie_secure: bool = True
     sandbox: bool = False
+    metrics_token: str | None = None  # bearer token scrapers send to GET /metrics
     provider_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def require_secrets(self) -> None:
@@ -151,6 +152,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         login_max_failures=_int(env, "PUENTE_LOGIN_MAX_FAILURES", 5),
         login_lockout_seconds=_int(env, "PUENTE_LOGIN_LOCKOUT_SECONDS", 15 * 60),
         cookie_secure=_flag(env.get("PUENTE_COOKIE_SECURE"), True),
+        metrics_token=env.get("PUENTE_METRICS_TOKEN") or None,
         provider_env=provider_env,
     )
 

@@ -49,6 +49,8 @@ class PayPalWebhookVerification:
     ) -> NormalisedEvent:
         """Offline verification; the certificate is downloaded (once) on a cache miss."""
         transmission = paypal_transmission(headers)
+        # Stale first: an old (replayed) delivery must cost no network call.
+        check_transmission_age(transmission, now=now, tolerance=self.config.webhook_tolerance)
         certificate = self.certificates.get(transmission.cert_url)
         event = verify_paypal_signature(
             raw_body,
@@ -65,6 +67,7 @@ class PayPalWebhookVerification:
     ) -> NormalisedEvent:
         """``verify_webhook`` for async callers: the certificate download does not block."""
         transmission = paypal_transmission(headers)
+        check_transmission_age(transmission, now=now, tolerance=self.config.webhook_tolerance)
         certificate = await self.certificates.aget(transmission.cert_url)
         event = verify_paypal_signature(
             raw_body,
@@ -81,6 +84,7 @@ class PayPalWebhookVerification:
     ) -> NormalisedEvent:
         """PayPal's own check (``POST /v1/notifications/verify-webhook-signature``)."""
         transmission = paypal_transmission(headers)
+        check_transmission_age(transmission, now=now, tolerance=self.config.webhook_tolerance)
         self.certificates.check(transmission.cert_url)
         event_body = webhook_json(raw_body)
         body = {

@@ -119,7 +119,9 @@ def _parse_time(text: str) -> datetime:
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise MalformedWebhook("PAYPAL-TRANSMISSION-TIME is not a date") from None
+        # The time is part of the signed message: one that is not a date was not signed by
+        # PayPal (checked before the signature, so it is refused as a bad signature).
+        raise InvalidSignature("PAYPAL-TRANSMISSION-TIME is not a date") from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
