@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from puente.db import database_answers, open_database
 from puente.graphql.schema import build_schema
@@ -92,14 +93,16 @@ def create_app(
     """Build the app. ``manage_database=False`` when the caller already opened Tortoise;
     ``run_workers=False`` leaves background processing to the caller (tests)."""
     settings = runtime.settings
-    schema = build_schema(debug=settings.debug)
+    schema = build_schema(debug=settings.debug, introspection=settings.introspection_enabled)
     gateways = gateways or GatewayDirectory(runtime)
     graphql = PuenteGraphQL(
         schema,
         runtime,
         gateways,
-        graphql_ide="graphiql" if settings.debug or settings.sandbox else None,
+        graphql_ide="graphiql" if settings.introspection_enabled else None,
         keep_alive=True,
+        # The contract's one protocol; the legacy Apollo "graphql-ws" is refused (4406).
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
     )
 
     inbox = WebhookInbox(runtime, gateways)
