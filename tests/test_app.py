@@ -4,24 +4,60 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 from tests.support.http import app_client
 from tortoise import Tortoise
 
+from puente.app import create_app
 from puente.cli import main as cli_main
 from puente.config import ConfigError, Settings, load_settings, parse_encryption_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+METRICS_TOKEN = "metrics-scraper-token-0123456789abcdef"
+
+
+def _client_from(app, host: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(host, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
 @pytest.mark.anyio
-async def test_health_ready_and_metrics(db, runtime):
+async def test_health_ready_and_metrics_for_an_authorised_scraper(db, runtime):
+    runtime.settings = runtime.settings.with_overrides(metrics_token=METRICS_TOKEN)
     async with app_client(runtime) as client:
         assert (await client.get("/healthz")).json() == {"status": "ok"}
         assert (await client.get("/readyz")).status_code == 200
-        metrics = await client.get("/metrics")
+        metrics = await client.get("/metrics", headers={"authorization": f"Bearer {METRICS_TOKEN}"})
     assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
+
+
+@pytest.mark.anyio
+async def test_metrics_are_not_public(db, runtime):
+    runtime.settings = runtime.settings.with_overrides(metrics_token=METRICS_TOKEN)
+    app = create_app(runtime, manage_database=False)
+    async with _client_from(app, "203.0.113.9") as client:
+        anonymous = await client.get("/metrics")
+        wrong = await client.get("/metrics", headers={"authorization": "Bearer nope"})
+        basic = await client.get("/metrics", headers={"authorization": f"Basic {METRICS_TOKEN}"})
+    assert (anonymous.status_code, wrong.status_code, basic.status_code) == (401, 401, 401)
+    assert "puente_" not in anonymous.text
+
+
+@pytest.mark.anyio
+async def test_without_a_token_metrics_are_closed_in_serve_and_loopback_only_in_demo(db, runtime):
+    serve = create_app(runtime, manage_database=False)
+    async with _client_from(serve, "127.0.0.1") as client:
+        closed = await client.get("/metrics")
+    assert closed.status_code == 403 and "PUENTE_METRICS_TOKEN" in closed.text
+    runtime.settings = runtime.settings.with_overrides(sandbox=True)
+    demo = create_app(runtime, manage_database=False)
+    async with _client_from(demo, "127.0.0.1") as local, _client_from(demo, "10.0.0.7") as other:
+        assert (await local.get("/metrics")).status_code == 200
+        assert (await other.get("/metrics")).status_code == 403
 
 
 @pytest.mark.anyio

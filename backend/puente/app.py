@@ -13,9 +13,10 @@ from prometheus_client.registry import Collector
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from puente.db import database_answers, open_database
 from puente.graphql.schema import build_schema
@@ -29,6 +30,7 @@ from puente.portal.routes import portal_routes
 from puente.portal.security import SecurityHeadersMiddleware
 from puente.providers.metrics import DEFAULT_METRICS
 from puente.runtime import Runtime
+from puente.security.metrics_access import MetricsAccess, metrics_access
 from puente.webhooks.inbox import WebhookInbox
 from puente.webhooks.routes import webhook_routes
 
@@ -58,6 +60,21 @@ async def readyz(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
+    settings = runtime.settings
+    decision = metrics_access(
+        token=settings.metrics_token,
+        demo=settings.sandbox,
+        authorization=request.headers.get("authorization"),
+        client_host=request.client.host if request.client else None,
+    )
+    if decision == MetricsAccess.UNAUTHORISED:
+        return PlainTextResponse(
+            "unauthorised\n", status_code=401, headers={"www-authenticate": "Bearer"}
+        )
+    if decision == MetricsAccess.CLOSED:
+        return PlainTextResponse(
+            "metrics are closed: set PUENTE_METRICS_TOKEN and scrape with it\n", status_code=403
+        )
     collectors: list[Collector] = [DEFAULT_METRICS]
     try:
         collectors.append(await read_snapshot(runtime.now()))
@@ -90,14 +107,16 @@ def create_app(
     """Build the app. ``manage_database=False`` when the caller already opened Tortoise;
     ``run_workers=False`` leaves background processing to the caller (tests)."""
     settings = runtime.settings
-    schema = build_schema(debug=settings.debug)
+    schema = build_schema(debug=settings.debug, introspection=settings.introspection_enabled)
     gateways = gateways or GatewayDirectory(runtime)
     graphql = PuenteGraphQL(
         schema,
         runtime,
         gateways,
-        graphql_ide="graphiql" if settings.debug or settings.sandbox else None,
+        graphql_ide="graphiql" if settings.introspection_enabled else None,
         keep_alive=True,
+        # The contract's one protocol; the legacy Apollo "graphql-ws" is refused (4406).
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
     )
 
     inbox = WebhookInbox(runtime, gateways, lease_seconds=settings.webhook_lease_seconds)

@@ -67,6 +67,17 @@ class Settings:
     login_lockout_seconds: int = 15 * 60
     cookie_secure: bool = True
     sandbox: bool = False
+    metrics_token: str | None = None  # bearer token scrapers send to GET /metrics
+    # Introspection and "Did you mean …" hints tour the schema for an attacker: off under
+    # `puente serve` unless PUENTE_GRAPHQL_INTROSPECTION=1; None follows `sandbox` (demo: on).
+    graphql_introspection: bool | None = None
+    graphql_max_body_bytes: int = 1024 * 1024  # a query is a few KB: refuse absurd bodies
+
+    @property
+    def introspection_enabled(self) -> bool:
+        """Whether /graphql answers introspection and suggests field names."""
+        return self.sandbox if self.graphql_introspection is None else self.graphql_introspection
+
     provider_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     log_format: str | None = None  # json or console; None: json for serve, console for demo
     log_level: str = "info"
@@ -164,6 +175,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         login_max_failures=_int(env, "PUENTE_LOGIN_MAX_FAILURES", 5),
         login_lockout_seconds=_int(env, "PUENTE_LOGIN_LOCKOUT_SECONDS", 15 * 60),
         cookie_secure=_flag(env.get("PUENTE_COOKIE_SECURE"), True),
+        metrics_token=env.get("PUENTE_METRICS_TOKEN") or None,
+        graphql_introspection=(
+            _flag(env["PUENTE_GRAPHQL_INTROSPECTION"], False)
+            if env.get("PUENTE_GRAPHQL_INTROSPECTION")
+            else None
+        ),
+        graphql_max_body_bytes=_int(env, "PUENTE_GRAPHQL_MAX_BODY_BYTES", 1024 * 1024),
         provider_env=provider_env,
         log_format=(
             _choice(env, "PUENTE_LOG_FORMAT", ("json", "console"), "json")

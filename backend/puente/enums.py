@@ -88,6 +88,7 @@ class ProviderEventStatus(StrEnum):
     FAILED = "failed"  # will be retried
     DEAD = "dead"  # gave up after N attempts; staff can replay
     IGNORED = "ignored"  # verified but not relevant (unknown type)
+    EXCEPTION = "exception"  # verified, but disagrees with the payment (amount): for staff
 
 
 class SuspenseStatus(StrEnum):

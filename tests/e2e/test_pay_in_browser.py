@@ -110,7 +110,9 @@ def _pay_by_card(page, base: str) -> None:
     page.screenshot(path=str(ARTIFACTS / "2-card-form.png"), full_page=True)
     page.click('button[type="submit"]')
 
-    page.wait_for_url(re.compile(r"/pagar/tarjeta\?.*token=tok_"))
+    # Back by a form POST (the token never in a URL): the confirmation page.
+    page.wait_for_url(re.compile(r"/pagar/tarjeta/regreso\?"))
+    assert "tok_" not in page.url
     expect(page.get_by_text("Visa •••• 4242")).to_be_visible()
     expect(page.locator('[data-testid="confirm-amount"]')).to_have_text(next_amount)
     before = _balance(page)

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from tests.support import factories
 from tests.support.http import app_client
-from tests.support.metrics import sample_value
+from tests.support.metrics import authorise_scraper, sample_value, scrape
 
 from puente.enums import PaymentMethodType, PaymentStatus, ProviderEventStatus, ProviderName
 from puente.events.bus import InMemoryBus, RedisBus
@@ -19,13 +19,11 @@ pytestmark = pytest.mark.anyio
 
 
 async def _metrics(client) -> str:
-    response = await client.get("/metrics")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain")
-    return response.text
+    return await scrape(client)
 
 
 async def test_requests_are_counted_by_route_template_not_raw_path(db, runtime):
+    authorise_scraper(runtime)
     async with app_client(runtime) as client:
         before = sample_value(
             await _metrics(client),
@@ -72,6 +70,7 @@ async def test_the_request_id_is_echoed_or_minted(db, runtime):
 
 
 async def test_metrics_read_the_webhook_queue_and_payments_from_the_database(db, runtime, clock):
+    authorise_scraper(runtime)
     inst = await factories.institution()
     borrower = await factories.user(runtime, inst)
     loan = await factories.active_loan(inst, borrower)

@@ -8,9 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from tests.support.portal_pay import (
-    card_token_from_form,
+    confirm_page_after_card_form,
     hidden_fields,
-    local_path,
     login,
     pay_world,
     sandbox_runtime,
@@ -50,11 +49,12 @@ async def test_card_payment_from_the_portal_goes_token_to_paid_and_lowers_the_ba
         assert f'data-testid="next-amount">{format_mxn(next_amount)}<' in form.text
         started = await start_payment(world, opcion="card:stripe")
         assert started.status_code == 303
-        back = await card_token_from_form(world, started.headers["location"], "4242 4242 4242 4242")
-        assert "4242424242424242" not in back  # only a token comes back to Puente
-        assert parse_qs(urlsplit(back).query)["token"][0].startswith("tok_")
-        confirm = await world.client.get(local_path(back))
+        confirm = await confirm_page_after_card_form(
+            world, started.headers["location"], "4242 4242 4242 4242"
+        )
         assert confirm.status_code == 200
+        assert "4242424242424242" not in confirm.text  # only a token comes back to Puente
+        assert hidden_fields(confirm.text)["token"].startswith("tok_")
         assert "Visa •••• 4242" in confirm.text and format_mxn(next_amount) in confirm.text
         result = await world.client.post(
             f"/prestamos/{world.loan.id}/pagar/tarjeta",
@@ -80,8 +80,9 @@ async def test_a_card_with_insufficient_funds_fails_with_a_spanish_reason(db, ru
     async with world.client, world.sandbox:
         await login(world.client)
         started = await start_payment(world, opcion="card:stripe")
-        back = await card_token_from_form(world, started.headers["location"], "4000000000009995")
-        confirm = await world.client.get(local_path(back))
+        confirm = await confirm_page_after_card_form(
+            world, started.headers["location"], "4000000000009995"
+        )
         done = await world.client.post(
             f"/prestamos/{world.loan.id}/pagar/tarjeta", data=hidden_fields(confirm.text)
         )

@@ -160,3 +160,53 @@ def test_unknown_certificate_is_invalid_and_an_outage_is_retryable() -> None:
         connector(lambda r: httpx.Response(200, content=PEM)).verify_webhook(
             BODY, headers(cert_url="https://evil.example/cert", when=fresh)
         )
+
+
+def test_a_stale_delivery_is_refused_before_any_certificate_download() -> None:
+    fetched: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        fetched.append(str(request.url))
+        return httpx.Response(200, content=PEM)
+
+    paypal = connector(handler)
+    stale = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with pytest.raises(StaleSignature):
+        paypal.verify_webhook(BODY, headers(when=stale))
+    with pytest.raises(StaleSignature):
+        import anyio
+
+        anyio.run(lambda: paypal.verify_webhook_async(BODY, headers(when=stale)))
+    assert fetched == []  # an attacker replaying old deliveries costs us no network call
+
+
+def test_a_failed_certificate_download_is_remembered_briefly() -> None:
+    fetched: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        fetched.append(str(request.url))
+        return httpx.Response(503)
+
+    paypal = connector(handler)
+    fresh = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for _ in range(5):
+        with pytest.raises(ProviderUnavailable):
+            paypal.verify_webhook(BODY, headers(when=fresh))
+    assert len(fetched) == 1  # a flood of deliveries does not become a flood of downloads
+    paypal.certificates.failure_ttl = 0.0  # the negative cache expires: PayPal is asked again
+    with pytest.raises(ProviderUnavailable):
+        paypal.verify_webhook(BODY, headers(when=fresh))
+    assert len(fetched) == 2
+
+
+def test_certificates_come_only_from_paypal_certificate_paths() -> None:
+    store = CertificateStore(base_url="https://api-m.paypal.com")
+    store.check(CERT_URL)
+    for url in (
+        "https://api.paypal.com/v1/oauth2/token",  # a PayPal host, but not a certificate
+        "https://api.paypal.com:8443/v1/notifications/certs/CERT-1",  # another port
+        "https://user@api.paypal.com/v1/notifications/certs/CERT-1",  # credentials in URL
+        "https://api-m.paypal.com/v2/checkout/orders/1",  # under the connector base URL
+    ):
+        with pytest.raises(InvalidSignature):
+            store.check(url)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from tests.support.http import app_client
-from tests.support.metrics import sample_value
+from tests.support.metrics import authorise_scraper, sample_value, scrape
 
 from puente.loans.jobs import run_daily_once
 from puente.scheduling.leases import LeaseLost, acquire_lease
@@ -68,8 +68,9 @@ async def test_the_daily_job_runs_once_while_another_process_holds_it(db, runtim
     assert report is not None and report.failures == []
     run = await JobRun.get(job="daily", run_key=day.isoformat())
     assert run.status is JobRunStatus.SUCCEEDED and run.holder != "other-replica"
+    authorise_scraper(runtime)
     async with app_client(runtime, run_workers=False) as client:
-        text = (await client.get("/metrics")).text
+        text = await scrape(client)
     last = sample_value(
         text, "puente_job_last_run_timestamp_seconds", job="daily", outcome="succeeded"
     )

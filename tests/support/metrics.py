@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from prometheus_client.parser import text_string_to_metric_families
 
-__all__ = ["sample_value"]
+__all__ = ["SCRAPER_TOKEN", "authorise_scraper", "sample_value", "scrape"]
 
 
 def sample_value(text: str | Iterable[str], name: str, **labels: str) -> float | None:
@@ -18,3 +18,19 @@ def sample_value(text: str | Iterable[str], name: str, **labels: str) -> float |
             if sample.name == name and sample.labels == labels:
                 return sample.value
     return None
+
+
+SCRAPER_TOKEN = "test-scraper-token-0123456789"
+
+
+def authorise_scraper(runtime) -> None:
+    """Give the runtime a metrics token (``/metrics`` is closed without one under serve)."""
+    runtime.settings = runtime.settings.with_overrides(metrics_token=SCRAPER_TOKEN)
+
+
+async def scrape(client) -> str:
+    """``GET /metrics`` as an authorised Prometheus would."""
+    response = await client.get("/metrics", headers={"authorization": f"Bearer {SCRAPER_TOKEN}"})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    return response.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -84,13 +85,17 @@ async def start_payment(world: PayWorld, **choice: str) -> httpx.Response:
     return await world.client.post(f"/prestamos/{world.loan.id}/pagar", data=data)
 
 
-async def card_token_from_form(world: PayWorld, location: str, number: str) -> str:
-    """Follow the redirect to the card form, type ``number``, return where it sends us back."""
+def local_path(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
+async def confirm_page_after_card_form(
+    world: PayWorld, location: str, number: str
+) -> httpx.Response:
+    """Fill the provider's card form, go back to Puente as the browser does: the confirm page."""
     parts = urlsplit(location)
-    assert parts.path == "/sandbox/stripe/_checkout/card", location
     query = parse_qs(parts.query)
-    form = await world.sandbox.get("/stripe/_checkout/card", params=parts.query)
-    assert form.status_code == 200 and 'name="number"' in form.text
     back = await world.sandbox.post(
         "/stripe/_checkout/card",
         data={
@@ -101,10 +106,9 @@ async def card_token_from_form(world: PayWorld, location: str, number: str) -> s
             "name": "Ana Prueba",
         },
     )
-    assert back.status_code == 303, back.text
-    return back.headers["location"]
-
-
-def local_path(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.path}?{parts.query}" if parts.query else parts.path
+    assert back.status_code == 200, back.text  # a page that POSTs the token back
+    action = re.search(r'<form method="post" action="([^"]+)"', back.text)
+    assert action, back.text
+    return await world.client.post(
+        local_path(html.unescape(action.group(1))), data=hidden_fields(back.text)
+    )

@@ -17,8 +17,9 @@ from puente.runtime import Runtime
 __all__ = ["GraphQLContext", "bearer_token"]
 
 
-def bearer_token(value: str | None) -> str | None:
-    if not value:
+def bearer_token(value: object) -> str | None:
+    # connection_init payloads are arbitrary JSON: a number or a list is simply no token.
+    if not value or not isinstance(value, str):
         return None
     scheme, _, token = value.strip().partition(" ")
     if scheme.lower() != "bearer" or not token:

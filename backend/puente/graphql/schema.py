@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import strawberry
 from strawberry.extensions import (
+    DisableIntrospection,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -21,6 +22,7 @@ from puente.accounts.models import User as UserModel
 from puente.accounts.service import AuthFailure
 from puente.graphql.context import GraphQLContext
 from puente.graphql.errors import UserFacingError, should_mask_error
+from puente.graphql.hardening import HideSuggestions, PuenteSchema
 from puente.graphql.payment_types import (
     Payment,
     PaymentConnection,
@@ -252,7 +254,10 @@ class Mutation(PaymentMutations, StaffMutations):
         return _login_result(await info.context.auth.refresh(refresh_token))
 
 
-def build_schema(*, debug: bool = False, max_depth: int = 10) -> strawberry.Schema:
+def build_schema(
+    *, debug: bool = False, max_depth: int = 10, introspection: bool = True
+) -> strawberry.Schema:
+    """The schema; ``introspection=False`` refuses introspection and hides suggestions."""
     extensions: list = [
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
@@ -260,9 +265,11 @@ def build_schema(*, debug: bool = False, max_depth: int = 10) -> strawberry.Sche
         lambda: MaxAliasesLimiter(max_alias_count=15),
         lambda: MaxTokensLimiter(max_token_count=2000),
     ]
+    if not introspection:
+        extensions += [DisableIntrospection, HideSuggestions]
     if not debug:
         extensions.append(lambda: MaskErrors(should_mask_error=should_mask_error))
-    return strawberry.Schema(
+    return PuenteSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

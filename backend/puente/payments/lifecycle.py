@@ -24,6 +24,7 @@ from puente.providers.values import EventKind
 from puente.providers.values import PaymentStatus as ProviderStatus
 
 __all__ = [
+    "AMOUNT_MISMATCH",
     "FINAL",
     "REFUNDABLE",
     "Move",
@@ -31,8 +32,11 @@ __all__ = [
     "from_event_kind",
     "from_provider_status",
     "next_state",
+    "paid_amount_mismatch",
     "refund_step",
 ]
+
+AMOUNT_MISMATCH = "AMOUNT_MISMATCH"
 
 _RANK = {
     S.CREATED: 0,
@@ -156,3 +160,19 @@ def refund_step(
         return None
     status = S.REFUNDED if total == amount_centavos else S.PARTIALLY_REFUNDED
     return Move(status, total)
+
+
+def paid_amount_mismatch(
+    proposed: S, expected_centavos: int, reported_centavos: int | None
+) -> bool:
+    """True when a provider says PAID for a sum other than the payment's own.
+
+    Whoever brings the news (a signed webhook, the provider's API, the poller), a PAID for
+    1.00 on a 150.00 reference is not a payment of 150.00: it is an exception for staff,
+    never a silent PAID (nor a silent partial payment).
+    """
+    return (
+        proposed is S.PAID
+        and reported_centavos is not None
+        and (reported_centavos != expected_centavos)
+    )

@@ -25,7 +25,12 @@ from puente.loans.engine import OverpaymentMode
 from puente.loans.models import Loan
 from puente.loans.service import apply_payment
 from puente.money import from_centavos, to_centavos
-from puente.payments.lifecycle import next_state
+from puente.payments.lifecycle import (
+    AMOUNT_MISMATCH,
+    can_transition,
+    next_state,
+    paid_amount_mismatch,
+)
 from puente.payments.models import Payment
 from puente.payments.refunds import post_partial_refund
 from puente.runtime import MEXICO_CITY
@@ -44,6 +49,7 @@ class Transition:
     before: S
     after: S
     applied: bool  # False: not a forward move (recorded and ignored)
+    exception: str | None = None  # e.g. AMOUNT_MISMATCH: not applied, left for staff
 
 
 async def _payment_entry(payment: Payment, conn: BaseDBAsyncClient) -> JournalEntry | None:
@@ -75,16 +81,38 @@ async def advance_payment(
     failure_code: str | None = None,
     failure_message: str | None = None,
     next_action: dict[str, Any] | None = None,
+    reported_amount: Decimal | None = None,
 ) -> Transition:
     """Propose ``proposed`` for a payment; apply it only if it moves forward.
 
     ``refunded`` is the cumulative amount the provider says it gave back. What the proposal
     does is ``lifecycle.next_state``'s decision; this function applies it with its ledger
     effect (PAID applies the money, a refund unwinds it, a chargeback reverses it).
+    ``reported_amount`` is what the source says was paid; a PAID for another amount is
+    audited as ``payment.amount_mismatch`` and not applied (``Transition.exception``).
     """
     async with in_transaction() as tx:
         payment = await Payment.select_for_update().using_db(tx).get(id=payment_id)
         before = S(payment.status)
+        reported = to_centavos(reported_amount) if reported_amount is not None else None
+        if can_transition(before, proposed) and paid_amount_mismatch(
+            proposed, payment.amount_centavos, reported
+        ):
+            await record_audit(
+                "payment.amount_mismatch",
+                institution_id=payment.institution_id,
+                subject_type="payment",
+                subject_id=payment.id,
+                data={
+                    "expected": str(from_centavos(payment.amount_centavos)),
+                    "reported": str(from_centavos(reported or 0)),
+                    "proposed": proposed.value,
+                    "source": source,
+                },
+                conn=tx,
+            )
+            logger.warning("payment %s: PAID for another amount (%s)", payment.id, source)
+            return Transition(payment.id, payment.loan_id, before, before, False, AMOUNT_MISMATCH)
         if provider_reference and not payment.provider_reference:
             # Kept even when the move is ignored: webhooks find payments by this reference.
             payment.provider_reference = provider_reference

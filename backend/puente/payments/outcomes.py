@@ -67,6 +67,7 @@ async def advance_and_notify(
     failure_code: str | None = None,
     failure_message: str | None = None,
     next_action: dict[str, Any] | None = None,
+    reported_amount: Decimal | None = None,
 ) -> Transition:
     """Propose ``status`` (``advance_payment``) and tell subscribers what happened."""
     transition = await advance_payment(
@@ -79,6 +80,7 @@ async def advance_and_notify(
         failure_code=failure_code,
         failure_message=failure_message,
         next_action=next_action,
+        reported_amount=reported_amount,
     )
     await notify_transition(runtime.bus, transition)
     return transition
@@ -110,6 +112,8 @@ async def apply_provider_payment(
         failure_code=result.failure_code,
         failure_message=result.failure_message,
         next_action=next_action_of(method, result) if method is not None else None,
+        # What the provider says was paid: a PAID for another amount is an exception.
+        reported_amount=result.amount,
     )
 
 

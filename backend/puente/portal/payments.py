@@ -4,7 +4,8 @@
                                          extra money does, and method · provider
     POST /prestamos/{id}/pagar           card → the provider's card form; SPEI/OXXO → the
                                          instructions page; PayPal → PayPal's approval page
-    GET  /prestamos/{id}/pagar/tarjeta   back from the card form with ?token=tok_…: confirm
+    POST /prestamos/{id}/pagar/tarjeta/regreso  back from the card form, the token in the POST
+                                         body (never a URL: access logs): confirm page
     POST /prestamos/{id}/pagar/tarjeta   charge the token (htmx: the live result in place)
     GET  /pagos/{id}/paypal              back from PayPal: capture (or ?cancelado=1)
     GET  /pagos/{id} · /pagos/{id}/comprobante · /pagos · /prestamos/{id}/eventos
@@ -228,7 +229,7 @@ class PaymentDoors:
         if option.method is M.CARD:
             amount = await precheck_payment(self.runtime, user, request)
             mode = request.prepayment_mode.value if request.prepayment_mode else ""
-            back = f"{self.base_url}/prestamos/{loan.id}/pagar/tarjeta?" + urlencode(
+            back = f"{self.base_url}/prestamos/{loan.id}/pagar/tarjeta/regreso?" + urlencode(
                 {"monto": str(amount), "proveedor": option.provider.value, "modo": mode}
             )
             form_url = self.card_form(option.provider.value) or ""
@@ -251,9 +252,9 @@ class PaymentDoors:
     # -- card: back from the provider's form -------------------------------------------------
 
     async def _card_input(
-        self, loan: Loan, values: QueryParams | FormData
+        self, loan: Loan, values: QueryParams | FormData, token_from: FormData | None = None
     ) -> tuple[str, Decimal, PaymentOption, OverpaymentMode | None] | None:
-        token = str(values.get("token") or "")
+        token = str((token_from if token_from is not None else values).get("token") or "")
         try:
             amount = parse_amount(str(values.get("monto") or ""))
         except InvalidAmount:
@@ -276,14 +277,17 @@ class PaymentDoors:
         loan = await visible_loan(user, request.path_params["loan_id"])
         if loan is None:
             return not_found(self.portal, request, user)
-        card = await self._card_input(loan, request.query_params)
+        # No CSRF check: the provider's page posts here (it cannot know our token), and this
+        # only shows the confirmation; the charge itself is a CSRF-checked POST.
+        form = await request.form(max_files=0, max_fields=10, max_part_size=1024)
+        card = await self._card_input(loan, request.query_params, form)
         if card is None:
             return await self._pay_page(
                 request, user, loan, error="No recibimos los datos de la tarjeta.", status_code=400
             )
         (view,) = await load_loan_views([loan], self.runtime.today())
-        last4 = request.query_params.get("last4", "")
-        brand = request.query_params.get("brand", "")
+        last4 = str(form.get("last4") or "")
+        brand = str(form.get("brand") or "")
         return self.portal.render(
             request,
             "pages/pay_card.html",
@@ -378,7 +382,9 @@ def payment_routes(portal: Portal, gateways: GatewayDirectory | None) -> list[Ba
     return [
         Route("/prestamos/{loan_id:int}/pagar", doors.pay_form, methods=["GET"]),
         Route("/prestamos/{loan_id:int}/pagar", doors.start, methods=["POST"]),
-        Route("/prestamos/{loan_id:int}/pagar/tarjeta", doors.card_return, methods=["GET"]),
+        Route(
+            "/prestamos/{loan_id:int}/pagar/tarjeta/regreso", doors.card_return, methods=["POST"]
+        ),
         Route("/prestamos/{loan_id:int}/pagar/tarjeta", doors.card_confirm, methods=["POST"]),
         Route("/prestamos/{loan_id:int}/eventos", pages.events, methods=["GET"]),
         Route("/pagos", pages.history, methods=["GET"]),

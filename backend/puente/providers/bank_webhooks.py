@@ -16,6 +16,7 @@ The body is ``{"id": "evt_…", "type": "…", "created_at": <unix>, "data": {"o
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,7 +72,7 @@ def verify_bank_signature(
     event = verify_timestamped_hmac(
         raw_body, headers, secrets, header=SIGNATURE_HEADER, now=now, tolerance=tolerance
     )
-    return normalise_bank_event(event)
+    return replace(normalise_bank_event(event), body_authenticated=True)  # HMAC over the body
 
 
 def normalise_bank_event(event: Any) -> NormalisedEvent:

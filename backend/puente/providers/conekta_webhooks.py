@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -130,7 +131,7 @@ def verify_conekta_signature(
     check_age(
         normalised.occurred_at.timestamp(), now=now, tolerance=tolerance, what="event created_at"
     )
-    return normalised
+    return replace(normalised, body_authenticated=True)  # the Digest signs the whole body
 
 
 def _amount(value: Any) -> Any:

@@ -1,10 +1,13 @@
 """PayPal's webhook signing certificates: fetched only from allowed hosts, then cached.
 
 ``PAYPAL-CERT-URL`` comes from the (not yet trusted) request, so a certificate is downloaded
-only from PayPal's API hosts over HTTPS, or from under the connector's configured base URL
-(the sandbox simulator); anything else cannot authenticate a webhook (``InvalidSignature``).
-A downloaded certificate is kept until it expires. Chain validation up to PayPal's CA is left
-out: trust comes from the host allowlist and TLS.
+only from PayPal's certificate path (``/v1/notifications/certs/``) on PayPal's API hosts over
+HTTPS on the default port, or the same path under the connector's configured base URL (the
+sandbox simulator); anything else (another path, port, user info) cannot authenticate a
+webhook (``InvalidSignature``) and is never fetched. A downloaded certificate is kept until it
+expires; a failed download is remembered for ``failure_ttl`` seconds, so a flood of
+deliveries naming a broken or unknown certificate costs one request, not one each. Chain
+validation up to PayPal's CA is left out: trust comes from the allowlist and TLS.
 
 ``Connector.verify_webhook`` is synchronous, so ``get`` downloads on a cache miss in a worker
 thread with its own event loop (once per certificate); async callers use ``aget``.
@@ -13,7 +16,8 @@ thread with its own event loop (once per certificate); async callers use ``aget`
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -22,13 +26,17 @@ import anyio
 import httpx
 from cryptography import x509
 
-from puente.providers.errors import InvalidSignature, ProviderUnavailable
+from puente.providers.errors import InvalidSignature, ProviderException, ProviderUnavailable
 
-__all__ = ["PAYPAL_CERT_HOSTS", "CertificateStore"]
+__all__ = ["CERT_PATH", "FAILURE_TTL_SECONDS", "PAYPAL_CERT_HOSTS", "CertificateStore"]
 
 PAYPAL_CERT_HOSTS = frozenset(
     {"api.paypal.com", "api.sandbox.paypal.com", "api-m.paypal.com", "api-m.sandbox.paypal.com"}
 )
+CERT_PATH = "/v1/notifications/certs/"
+# Long enough that a delivery storm naming a bad certificate is one download, short enough
+# that a PayPal blip does not refuse good deliveries for long (PayPal retries for 3 days).
+FAILURE_TTL_SECONDS = 30.0
 
 
 class CertificateStore:
@@ -41,22 +49,58 @@ class CertificateStore:
         hosts: Iterable[str] = PAYPAL_CERT_HOSTS,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 10.0,
+        failure_ttl: float = FAILURE_TTL_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.base_url = base_url.rstrip("/") + "/"
+        self.base_url = base_url.rstrip("/")
         self.hosts = frozenset(h.lower() for h in hosts)
         self.transport = transport
         self.timeout = timeout
+        self.failure_ttl = failure_ttl
+        self._monotonic = monotonic
         self._cache: dict[str, x509.Certificate] = {}
+        self._failures: dict[str, tuple[float, ProviderException]] = {}
         self._lock = threading.Lock()
         self.downloads = 0
 
     def check(self, url: str) -> None:
         """Raise ``InvalidSignature`` unless ``url`` may serve a PayPal certificate."""
-        if url.startswith(self.base_url):
-            return  # our own configured endpoint (the sandbox simulator)
         parts = urlsplit(url)
-        if parts.scheme != "https" or (parts.hostname or "").lower() not in self.hosts:
-            raise InvalidSignature("PAYPAL-CERT-URL is not on an allowed PayPal host")
+        if parts.username is not None or parts.password is not None or parts.query:
+            raise InvalidSignature("PAYPAL-CERT-URL is not a plain certificate URL")
+        base = urlsplit(self.base_url)
+        if (parts.scheme, parts.netloc) == (base.scheme, base.netloc) and parts.path.startswith(
+            base.path + CERT_PATH
+        ):
+            return  # our own configured endpoint (the sandbox simulator)
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if (
+            parts.scheme != "https"
+            or (parts.hostname or "").lower() not in self.hosts
+            or port is not None
+            or not parts.path.startswith(CERT_PATH)
+        ):
+            raise InvalidSignature("PAYPAL-CERT-URL is not a PayPal certificate URL")
+
+    def _recent_failure(self, url: str) -> None:
+        """Raise the remembered error if downloading ``url`` failed moments ago."""
+        with self._lock:
+            failed = self._failures.get(url)
+            if failed is None:
+                return
+            if self._monotonic() - failed[0] >= self.failure_ttl:
+                del self._failures[url]
+                return
+        raise failed[1]
+
+    def _remember_failure(self, url: str, error: ProviderException) -> None:
+        with self._lock:
+            if len(self._failures) > 1000:  # URLs come from requests: keep the map bounded
+                self._failures.clear()
+            self._failures[url] = (self._monotonic(), error)
 
     def _cached(self, url: str, now: datetime) -> x509.Certificate | None:
         with self._lock:
@@ -104,7 +148,14 @@ class CertificateStore:
         self.check(url)
         now = now or datetime.now(UTC)
         cert = self._cached(url, now)
-        return cert if cert is not None else self._keep(url, await self._download(url), now)
+        if cert is not None:
+            return cert
+        self._recent_failure(url)
+        try:
+            return self._keep(url, await self._download(url), now)
+        except ProviderException as exc:  # an outage, a 404, not a certificate: all remembered
+            self._remember_failure(url, exc)
+            raise
 
     def get(self, url: str, *, now: datetime | None = None) -> x509.Certificate:
         """The certificate at ``url``; a miss downloads it in a worker thread (sync callers)."""
@@ -113,6 +164,11 @@ class CertificateStore:
         cert = self._cached(url, now)
         if cert is not None:
             return cert
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="paypal-cert") as pool:
-            pem = pool.submit(anyio.run, self._download, url).result(self.timeout + 5)
-        return self._keep(url, pem, now)
+        self._recent_failure(url)
+        try:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="paypal-cert") as pool:
+                pem = pool.submit(anyio.run, self._download, url).result(self.timeout + 5)
+            return self._keep(url, pem, now)
+        except ProviderException as exc:  # an outage, a 404, not a certificate: all remembered
+            self._remember_failure(url, exc)
+            raise

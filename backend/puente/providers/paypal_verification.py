@@ -49,6 +49,8 @@ class PayPalWebhookVerification:
     ) -> NormalisedEvent:
         """Offline verification; the certificate is downloaded (once) on a cache miss."""
         transmission = paypal_transmission(headers)
+        # Stale first: an old (replayed) delivery must cost no network call.
+        check_transmission_age(transmission, now=now, tolerance=self.config.webhook_tolerance)
         certificate = self.certificates.get(transmission.cert_url)
         event = verify_paypal_signature(
             raw_body,
@@ -70,6 +72,7 @@ class PayPalWebhookVerification:
     ) -> NormalisedEvent:
         """``verify_webhook`` for async callers: the certificate download does not block."""
         transmission = paypal_transmission(headers)
+        check_transmission_age(transmission, now=now, tolerance=self.config.webhook_tolerance)
         certificate = await self.certificates.aget(transmission.cert_url)
         event = verify_paypal_signature(
             raw_body,
@@ -86,6 +89,7 @@ class PayPalWebhookVerification:
     ) -> NormalisedEvent:
         """PayPal's own check (``POST /v1/notifications/verify-webhook-signature``)."""
         transmission = paypal_transmission(headers)
+        check_transmission_age(transmission, now=now, tolerance=self.config.webhook_tolerance)
         self.certificates.check(transmission.cert_url)
         event_body = webhook_json(raw_body)
         body = {
@@ -101,7 +105,9 @@ class PayPalWebhookVerification:
         if not isinstance(answer, Mapping) or answer.get("verification_status") != "SUCCESS":
             raise InvalidSignature("PayPal did not confirm the signature")
         check_transmission_age(transmission, now=now, tolerance=self.config.webhook_tolerance)
-        return self._log_event(normalise_paypal_event(event_body))
+        # PayPal checked the signature over this very event: its body is authenticated.
+        event = replace(normalise_paypal_event(event_body), body_authenticated=True)
+        return self._log_event(event)
 
     async def resolve_event(self, event: NormalisedEvent) -> NormalisedEvent:
         """Name the order in events that only name a capture (refunds, disputes)."""

@@ -15,7 +15,7 @@ import base64
 import binascii
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -119,7 +119,9 @@ def _parse_time(text: str) -> datetime:
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise MalformedWebhook("PAYPAL-TRANSMISSION-TIME is not a date") from None
+        # The time is part of the signed message: one that is not a date was not signed by
+        # PayPal (checked before the signature, so it is refused as a bad signature).
+        raise InvalidSignature("PAYPAL-TRANSMISSION-TIME is not a date") from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
@@ -161,7 +163,8 @@ def verify_paypal_signature(
     except _BadRsaSignature:
         raise InvalidSignature("the signature does not match the body and webhook id") from None
     check_transmission_age(transmission, now=now, tolerance=tolerance)
-    return normalise_paypal_event(webhook_json(raw_body))
+    # The signed message includes the body's CRC32, so the body is PayPal's.
+    return replace(normalise_paypal_event(webhook_json(raw_body)), body_authenticated=True)
 
 
 def _related_order(resource: Mapping[str, Any]) -> str | None:

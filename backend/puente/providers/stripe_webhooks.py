@@ -10,6 +10,7 @@ time), and fresh if ``t`` is no older than the tolerance (300 s, as stripe-pytho
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -72,7 +73,8 @@ def verify_stripe_signature(
     event = verify_timestamped_hmac(
         raw_body, headers, secrets, header=SIGNATURE_HEADER, now=now, tolerance=tolerance
     )
-    return normalise_stripe_event(event)
+    # The signature covers the whole body: its status and amount may be acted on as sent.
+    return replace(normalise_stripe_event(event), body_authenticated=True)
 
 
 def _object(event: Mapping[str, Any]) -> Mapping[str, Any]:

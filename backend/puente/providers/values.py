@@ -328,6 +328,11 @@ class NormalisedEvent:
     amount: Decimal | None = None
     puente_payment_id: str | None = None  # Puente's id echoed in metadata (puente_payment_in)
     raw: Mapping[str, Any] = _raw()
+    # True only when the provider's scheme authenticates the *body* (a signature over it:
+    # Stripe, Conekta, PayPal, bank API). Openpay's HTTP Basic and STP's allowlist vouch for
+    # the sender only, and Mercado Pago signs only ``data.id``: such a body's status and
+    # amount are hints, confirmed with the provider's API before any money moves.
+    body_authenticated: bool = False
 
 
 @dataclass(frozen=True, slots=True)

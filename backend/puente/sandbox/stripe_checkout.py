@@ -5,7 +5,9 @@ A merchant never sees a card number: the provider's fields turn it into a single
 
 * ``GET /_checkout/card?return_url=…&cancel_url=…`` shows a card form (no script needed);
 * ``POST /_checkout/card`` turns a test card number into a token and sends the payer back to
-  ``return_url`` with ``token``, ``brand`` and ``last4`` added, as hosted payment pages do;
+  ``return_url`` by a form POST of ``token``, ``brand`` and ``last4`` (sent on by
+  ``/_checkout/return.js``, or by a button without script): a token in a URL would land in
+  access logs, browser history and Referer headers;
 * ``POST /v1/tokens`` (``card[number]``, ``card[exp_month]``, ``card[exp_year]``,
   ``card[cvc]``) does the same for API clients, and ``GET /v1/tokens/{id}`` shows a token.
 
@@ -23,10 +25,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from html import escape
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from puente.sandbox.pages import html_page
@@ -141,10 +143,6 @@ def _safe_url(value: str | None) -> str | None:
     return value if parts.scheme in ("http", "https") and parts.netloc else None
 
 
-def _with_query(url: str, values: dict[str, str]) -> str:
-    return f"{url}{'&' if '?' in url else '?'}{urlencode(values)}"
-
-
 def _form_page(action: str, return_url: str, cancel_url: str | None, error: str | None) -> Response:
     hidden = f'<input type="hidden" name="return_url" value="{escape(return_url)}">'
     if cancel_url:
@@ -203,9 +201,31 @@ def card_form_routes(simulator: StripeSimulator) -> list[BaseRoute]:
             "brand": token["card"]["brand"],
             "last4": token["card"]["last4"],
         }
-        return RedirectResponse(_with_query(return_url, back), 303)
+        return _return_page(return_url, back)
+
+    async def return_script(request: Request) -> Response:
+        return Response(_RETURN_SCRIPT, media_type="text/javascript")
 
     return [
         Route("/_checkout/card", show, methods=["GET"]),
         Route("/_checkout/card", submit, methods=["POST"]),
+        Route("/_checkout/return.js", return_script, methods=["GET"]),
     ]
+
+
+# Sends the payer on at once; a file, not inline script, so a strict CSP allows it.
+_RETURN_SCRIPT = 'document.getElementById("volver").submit();\n'
+
+
+def _return_page(return_url: str, values: dict[str, str]) -> Response:
+    """Back to the merchant by POST: the token travels in the body, never in a URL."""
+    hidden = "".join(
+        f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">'
+        for name, value in values.items()
+    )
+    body = (
+        f'<form method="post" action="{escape(return_url)}" id="volver">{hidden}'
+        '<p><button type="submit">Volver al comercio</button></p></form>'
+        '<script src="return.js"></script>'
+    )
+    return html_page("Stripe (sandbox): tarjeta verificada", body)

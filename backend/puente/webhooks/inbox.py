@@ -24,14 +24,14 @@ from tortoise.transactions import in_transaction
 
 from puente.enums import ProviderEventStatus as E
 from puente.institutions.models import Institution
-from puente.money import to_centavos
+from puente.money import from_centavos, to_centavos
 from puente.observability.context import bound_request_id, current_request_id
 from puente.observability.tracing import span
 from puente.payments.approval import capture_approved_order
 from puente.payments.disbursements import settle_disbursement
 from puente.payments.gateways import GatewayDirectory
 from puente.payments.lifecycle import from_event_kind
-from puente.payments.lifecycle_service import record_provider_reference
+from puente.payments.lifecycle_service import Transition, record_provider_reference
 from puente.payments.models import Disbursement, Payment
 from puente.payments.notify import notify_transition
 from puente.payments.outcomes import advance_and_notify, apply_provider_payment
@@ -46,13 +46,13 @@ from puente.providers.registry import UnknownProvider
 from puente.providers.values import EventKind, NormalisedEvent, ProviderPayment
 from puente.runtime import Runtime
 from puente.webhooks.models import ProviderEvent
+from puente.webhooks.storage import seal_body, stored_body, stored_headers
 
 __all__ = ["Receipt", "WebhookInbox"]
 
 logger = logging.getLogger("puente.webhooks")
 
 WEBHOOK_PROVIDERS = frozenset({"stripe", "conekta", "openpay", "mercadopago", "paypal", "stp"})
-KEPT_HEADERS = 30  # store the request's headers for audit/replay, bounded
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +102,6 @@ class WebhookInbox:
         if verified is None:
             return Receipt(400, {"error": "signature verification failed"})
         institution, event = verified
-        kept = dict(list(headers.items())[:KEPT_HEADERS])
         # Noise (a provider's echo of an event we act on elsewhere) is stored already settled,
         # so the worker never spends a database round trip on it.
         noise = event.kind is EventKind.IGNORED or (
@@ -133,8 +132,9 @@ class WebhookInbox:
                 puente_payment_id=event.puente_payment_id,
                 amount_centavos=to_centavos(event.amount) if event.amount is not None else None,
                 occurred_at=event.occurred_at,
-                raw_body=raw_body.decode("utf-8", errors="replace"),
-                headers=kept,
+                raw_body=seal_body(self.runtime, raw_body),
+                headers=stored_headers(headers),
+                body_authenticated=event.body_authenticated,
                 request_id=current_request_id(),
             )
         except IntegrityError:
@@ -228,9 +228,10 @@ class WebhookInbox:
             except Exception as exc:  # noqa: BLE001 - every failure is retried, then dead-lettered
                 await self._failed(event, exc, now)
                 continue
-            await ProviderEvent.filter(id=event.id).update(
-                status=outcome, processed_at=self.runtime.now(), last_error=None
-            )
+            settled: dict[str, Any] = {"status": outcome, "processed_at": self.runtime.now()}
+            if outcome is not E.EXCEPTION:
+                settled["last_error"] = None  # an exception keeps its explanation for staff
+            await ProviderEvent.filter(id=event.id).update(**settled)
         return handled
 
     async def _failed(self, event: ProviderEvent, exc: Exception, now: datetime) -> None:
@@ -254,10 +255,14 @@ class WebhookInbox:
         if not event.provider_payment_id or kind is EventKind.IGNORED:
             logger.info("acknowledged %s event %s (%s)", event.provider, event.event_id, event.kind)
             return E.IGNORED
-        if kind in (None, EventKind.UNKNOWN):
+        if kind is None or kind is EventKind.UNKNOWN:
             # Some providers (Mercado Pago) only name the payment: ask for its current state.
             return await self._bare_notice(event)
-        if kind is EventKind.PAYMENT_REFUNDED:
+        if kind is EventKind.PAYMENT_REFUNDED or (
+            from_event_kind(kind) is not None and not event.body_authenticated
+        ):
+            # Refund totals, and any body its provider did not sign (Openpay's Basic auth,
+            # Mercado Pago): status and amount come from the provider's API, not the body.
             return await self._sync_with_provider(event, await self._payment(event))
         if event.provider == "paypal" and event.event_type == "CHECKOUT.ORDER.APPROVED":
             # Server-side capture: the payer approved but may never return to our page.
@@ -271,14 +276,27 @@ class WebhookInbox:
             logger.info("acknowledged %s event %s (%s)", event.provider, event.event_id, kind)
             return E.IGNORED
         payment = await self._payment(event)
-        await advance_and_notify(
+        transition = await advance_and_notify(
             self.runtime,
             payment.id,
             status,
             source=f"webhook:{event.provider}:{event.event_id}",
             at=event.occurred_at or self.runtime.now(),
             provider_reference=event.provider_payment_id,
+            reported_amount=(
+                from_centavos(event.amount_centavos) if event.amount_centavos is not None else None
+            ),
         )
+        return await self._outcome(event, transition)
+
+    async def _outcome(self, event: ProviderEvent, transition: Transition) -> E:
+        """PROCESSED, or EXCEPTION with its reason kept on the event for staff."""
+        if transition.exception:
+            await ProviderEvent.filter(id=event.id).update(
+                last_error=f"{transition.exception}: payment {transition.payment_id}"
+            )
+            return E.EXCEPTION
+        return E.PROCESSED
         return E.PROCESSED
 
     async def _payment(self, event: ProviderEvent) -> Payment:
@@ -337,14 +355,14 @@ class WebhookInbox:
         return await self._apply(event, payment, current)
 
     async def _apply(self, event: ProviderEvent, payment: Payment, current: ProviderPayment) -> E:
-        await apply_provider_payment(
+        transition = await apply_provider_payment(
             self.runtime,
             payment.id,
             current,
             source=f"webhook:{event.provider}:{event.event_id}",
             at=event.occurred_at or self.runtime.now(),
         )
-        return E.PROCESSED
+        return await self._outcome(event, transition)
 
     async def _disbursement(self, event: ProviderEvent, kind: EventKind) -> E:
         """Our outgoing SPEI settled or came back (STP estado / bank webhook)."""
@@ -365,14 +383,13 @@ class WebhookInbox:
         """An incoming SPEI on a loan's CLABE: applied to that loan as a PAID payment."""
         institution = await Institution.get(id=event.institution_id)
         cuenta = (await self.gateways.credentials(institution, "stp")).get("cuenta", "")
+        body = stored_body(self.runtime, event)
         # Whatever the loan's status now: we answered confirmar, so the money is applied
         # (or held in suspense with an exception) by apply_abono.
-        loan = await loan_for_abono(institution.id, cuenta, event.raw_body.encode())
+        loan = await loan_for_abono(institution.id, cuenta, body.encode())
         if loan is None:
             return E.IGNORED  # no loan of ours: returned to the sender when it arrived
-        transition = await apply_abono(
-            event.raw_body, loan, event.occurred_at or self.runtime.now()
-        )
+        transition = await apply_abono(body, loan, event.occurred_at or self.runtime.now())
         await notify_transition(self.runtime.bus, transition)
         return E.PROCESSED
 

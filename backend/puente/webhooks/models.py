@@ -34,8 +34,12 @@ class ProviderEvent(Model):
     puente_payment_id = fields.CharField(max_length=32, null=True)
     amount_centavos = fields.BigIntField(null=True)
     occurred_at = fields.DatetimeField(null=True)
+    # Encrypted (``webhooks.storage``): provider bodies carry payers' CLABEs and names.
     raw_body = fields.TextField()
-    headers: Any = fields.JSONField(default=dict)  # dict[str, str]
+    headers: Any = fields.JSONField(default=dict)  # without credentials (``webhooks.storage``)
+    # The provider's scheme signed this body (see ``NormalisedEvent.body_authenticated``);
+    # when False, processing confirms status and amount with the provider's API first.
+    body_authenticated = fields.BooleanField(default=False)
     status = fields.CharEnumField(
         ProviderEventStatus, max_length=12, default=ProviderEventStatus.RECEIVED
     )
