@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,9 @@ class GraphQLContext:
     _user: User | None = None
     _user_loaded: bool = False
     loan_views: DataLoader[int, LoanView] = field(init=False)
+    # Root fields resolve concurrently: the first one looks the user up while the others
+    # wait on this lock, so none of them sees "loaded" before the lookup has finished.
+    _user_lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         self.loan_views = DataLoader(load_fn=self._load_loan_views)
@@ -52,8 +56,9 @@ class GraphQLContext:
 
     async def user(self) -> User | None:
         """The authenticated user, or None; resolved once per request."""
-        if not self._user_loaded:
-            self._user_loaded = True
-            if self.token:
-                self._user = await self.auth.user_from_access_token(self.token)
+        async with self._user_lock:
+            if not self._user_loaded:
+                if self.token:
+                    self._user = await self.auth.user_from_access_token(self.token)
+                self._user_loaded = True
         return self._user
