@@ -12,7 +12,7 @@ from puente.audit.service import record_audit
 from puente.enums import Role
 from puente.runtime import Runtime
 from puente.security.mfa import new_totp_secret, provisioning_uri, verify_totp_once
-from puente.security.passwords import verify_missing_user, verify_password
+from puente.security.passwords import verify_missing_user_async, verify_password_async
 from puente.security.ratelimit import LockoutPolicy, check_lockout
 from puente.security.tokens import (
     TokenError,
@@ -75,7 +75,7 @@ class AuthService:
         user = await User.filter(email=email.strip().lower()).first()
         if user is None or not user.is_active:
             # Same work as a real check, so timing does not reveal which emails exist.
-            verify_missing_user(password, self.runtime.password_policy)
+            await verify_missing_user_async(password, self.runtime.password_policy)
             return INVALID
         state = await self._lockout_state(user, now)
         if state.locked:
@@ -86,7 +86,9 @@ class AuthService:
                 "LOCKED",
                 "Cuenta bloqueada temporalmente por intentos fallidos. Intenta más tarde.",
             )
-        check = verify_password(user.password_hash, password, self.runtime.password_policy)
+        check = await verify_password_async(
+            user.password_hash, password, self.runtime.password_policy
+        )
         if not check.ok:
             await self._record_failure(user, now, "password")
             return INVALID
