@@ -148,7 +148,7 @@ TABLES = (
     "provider_events",
     "provider_accounts",
     "refresh_tokens",
-    "login_failures",
+    "login_throttles",
     "borrower_profiles",
     "audit_events",
     "audit_chain_head",

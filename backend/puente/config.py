@@ -65,6 +65,9 @@ class Settings:
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
     login_max_failures: int = 5
     login_lockout_seconds: int = 15 * 60
+    # Failed logins one client address may make per lockout window, whatever the accounts:
+    # generous, because an office or a school's staff may share one address.
+    login_ip_max_failures: int = 50
     cookie_secure: bool = True
     sandbox: bool = False
     provider_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
@@ -150,6 +153,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         refresh_token_ttl_seconds=_int(env, "PUENTE_REFRESH_TOKEN_TTL", 30 * 24 * 3600),
         login_max_failures=_int(env, "PUENTE_LOGIN_MAX_FAILURES", 5),
         login_lockout_seconds=_int(env, "PUENTE_LOGIN_LOCKOUT_SECONDS", 15 * 60),
+        login_ip_max_failures=_int(env, "PUENTE_LOGIN_IP_MAX_FAILURES", 50),
         cookie_secure=_flag(env.get("PUENTE_COOKIE_SECURE"), True),
         provider_env=provider_env,
     )

@@ -9,7 +9,7 @@ import pyotp
 import pytest
 from tests.support import factories
 
-from puente.accounts.models import LoginFailure, RefreshToken, User
+from puente.accounts.models import LoginThrottle, RefreshToken, User
 from puente.accounts.service import AuthFailure, AuthService, AuthTokens
 from puente.enums import Role
 from puente.security.passwords import PasswordPolicy, hash_password
@@ -34,7 +34,7 @@ async def test_wrong_password_is_refused_and_counted(db, runtime):
     await factories.user(runtime, inst)
     outcome = await AuthService(runtime).login("ana@example.mx", "not-the-password")
     assert outcome == AuthFailure("INVALID_CREDENTIALS", "Correo o contraseña incorrectos.")
-    assert await LoginFailure.all().count() == 1
+    assert (await LoginThrottle.all().values_list("attempts", flat=True)) == [1]
     assert await RefreshToken.all().count() == 0
 
 

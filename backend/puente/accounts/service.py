@@ -7,13 +7,19 @@ from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
-from puente.accounts.models import LoginFailure, RefreshToken, User
+from puente.accounts.models import RefreshToken, User
+from puente.accounts.throttle import (
+    clear_attempts,
+    refund_attempt,
+    reserve_attempt,
+    throttle_key,
+)
 from puente.audit.service import record_audit
 from puente.enums import Role
 from puente.runtime import Runtime
 from puente.security.mfa import new_totp_secret, provisioning_uri, verify_totp_once
 from puente.security.passwords import verify_missing_user_async, verify_password_async
-from puente.security.ratelimit import LockoutPolicy, check_lockout
+from puente.security.ratelimit import account_rule, address_rule
 from puente.security.tokens import (
     TokenError,
     decode_token,
@@ -51,6 +57,14 @@ class MfaEnrolment:
 
 
 INVALID = AuthFailure("INVALID_CREDENTIALS", "Correo o contraseña incorrectos.")
+LOCKED = AuthFailure(
+    "LOCKED", "Cuenta bloqueada temporalmente por intentos fallidos. Intenta más tarde."
+)
+RATE_LIMITED = AuthFailure(
+    "RATE_LIMITED", "Demasiados intentos desde tu conexión. Espera unos minutos e intenta de nuevo."
+)
+OTP_REQUIRED = AuthFailure("OTP_REQUIRED", "Escribe el código de tu app de autenticación.")
+INVALID_OTP = AuthFailure("INVALID_OTP", "El código no es válido o ya se usó.")
 
 
 class AuthService:
@@ -59,36 +73,55 @@ class AuthService:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
-        self.lockout = LockoutPolicy(
-            max_failures=self.settings.login_max_failures,
-            window_seconds=self.settings.login_lockout_seconds,
-            lockout_seconds=self.settings.login_lockout_seconds,
-        )
+        self.account_rule = account_rule(self.settings)
+        self.address_rule = address_rule(self.settings)
 
     # -- login -----------------------------------------------------------------------------
 
     async def login(
-        self, email: str, password: str, otp: str | None = None
+        self, email: str, password: str, otp: str | None = None, *, client_ip: str | None = None
     ) -> AuthTokens | AuthFailure:
-        """Check the password (and OTP when enrolled); issue tokens or say why not."""
+        """Check the password (and OTP when enrolled); issue tokens or say why not.
+
+        An attempt is reserved against the client address and the account before anything is
+        checked, so parallel guesses cannot outrun the lockout. Unknown emails are throttled
+        and answered exactly like known ones: neither the code nor the timing says who exists.
+        """
         now = self.runtime.now()
-        user = await User.filter(email=email.strip().lower()).first()
+        email = email.strip().lower()
+        index_key = self.runtime.index_key
+        address = throttle_key("ip", client_ip, index_key) if client_ip else None
+        account = throttle_key("account", email, index_key)
+        if address and not await reserve_attempt(address, self.address_rule, now):
+            return RATE_LIMITED
+        if not await reserve_attempt(account, self.account_rule, now):
+            if address:
+                await refund_attempt(address, self.address_rule)  # nothing was tried
+            return LOCKED
+        outcome = await self._check_credentials(email, password, otp, now)
+        if isinstance(outcome, User):
+            await clear_attempts(account)
+            if address:
+                await refund_attempt(address, self.address_rule)
+            return await self._open_session(outcome, now)
+        if outcome is OTP_REQUIRED:
+            # The password was right; asking for the code is not a failed attempt.
+            await refund_attempt(account, self.account_rule)
+            if address:
+                await refund_attempt(address, self.address_rule)
+        return outcome
+
+    async def _check_credentials(
+        self, email: str, password: str, otp: str | None, now: datetime
+    ) -> User | AuthFailure:
+        policy = self.runtime.password_policy
+        user = await User.filter(email=email).first()
         if user is None or not user.is_active:
             # Same work as a real check, so timing does not reveal which emails exist.
-            await verify_missing_user_async(password, self.runtime.password_policy)
+            await verify_missing_user_async(password, policy)
+            await self._record_failure(None, now, "password")
             return INVALID
-        state = await self._lockout_state(user, now)
-        if state.locked:
-            await record_audit(
-                "auth.login_refused_locked", actor_id=user.id, institution_id=user.institution_id
-            )
-            return AuthFailure(
-                "LOCKED",
-                "Cuenta bloqueada temporalmente por intentos fallidos. Intenta más tarde.",
-            )
-        check = await verify_password_async(
-            user.password_hash, password, self.runtime.password_policy
-        )
+        check = await verify_password_async(user.password_hash, password, policy)
         if not check.ok:
             await self._record_failure(user, now, "password")
             return INVALID
@@ -98,12 +131,14 @@ class AuthService:
             await user.save(update_fields=["password_hash"])
         if user.mfa_enabled:
             if not otp:
-                return AuthFailure("OTP_REQUIRED", "Escribe el código de tu app de autenticación.")
+                return OTP_REQUIRED
             if not await self._accept_otp(user, otp, now):
                 await self._record_failure(user, now, "otp")
-                return AuthFailure("INVALID_OTP", "El código no es válido o ya se usó.")
+                return INVALID_OTP
+        return user
+
+    async def _open_session(self, user: User, now: datetime) -> AuthTokens:
         async with in_transaction() as tx:
-            await LoginFailure.filter(user_id=user.id).using_db(tx).delete()
             await User.filter(id=user.id).using_db(tx).update(last_login_at=now)
             tokens = await self._issue(user, new_family_id(), now, tx)
             await record_audit(
@@ -117,24 +152,15 @@ class AuthService:
             )
         return tokens
 
-    async def _lockout_state(self, user: User, now: datetime):
-        since = now - timedelta(seconds=self.lockout.retention_seconds)
-        failures = await LoginFailure.filter(user_id=user.id, at__gte=since).values_list(
-            "at", flat=True
+    async def _record_failure(self, user: User | None, now: datetime, reason: str) -> None:
+        # Unknown emails are audited too: the same write keeps the timing the same.
+        await record_audit(
+            "auth.login_failed",
+            actor_id=user.id if user else None,
+            institution_id=user.institution_id if user else None,
+            data={"reason": reason if user else "unknown_email"},
+            now=now,
         )
-        return check_lockout(self.lockout, failures, now)
-
-    async def _record_failure(self, user: User, now: datetime, reason: str) -> None:
-        async with in_transaction() as tx:
-            await LoginFailure.create(user_id=user.id, at=now, using_db=tx)
-            await record_audit(
-                "auth.login_failed",
-                actor_id=user.id,
-                institution_id=user.institution_id,
-                data={"reason": reason},
-                conn=tx,
-                now=now,
-            )
 
     async def _accept_otp(self, user: User, otp: str, now: datetime) -> bool:
         if not user.mfa_secret_enc:

@@ -17,6 +17,7 @@ from strawberry.extensions import (
 )
 from strawberry.types import Info
 
+from puente.accounts.access import client_address
 from puente.accounts.models import User as UserModel
 from puente.accounts.service import AuthFailure
 from puente.graphql.context import GraphQLContext
@@ -233,7 +234,8 @@ class Mutation(PaymentMutations, StaffMutations):
     async def login(
         self, info: PuenteInfo, email: str, password: str, otp: str | None = None
     ) -> LoginResult:
-        return _login_result(await info.context.auth.login(email, password, otp))
+        address = client_address(info.context.request)
+        return _login_result(await info.context.auth.login(email, password, otp, client_ip=address))
 
     @strawberry.mutation(
         description="Rotate a refresh token; reusing a spent one ends the session."

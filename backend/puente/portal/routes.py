@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
+from puente.accounts.access import client_address
 from puente.accounts.models import User
 from puente.accounts.service import AuthFailure, AuthService
 from puente.enums import LoanStatus
@@ -112,7 +113,7 @@ class Portal:
         email = str(form.get("email", "")).strip()[:254]
         password = str(form.get("password", ""))[:MAX_FORM_FIELD]
         otp = str(form.get("otp", "")).strip()[:12] or None
-        outcome = await self.auth.login(email, password, otp)
+        outcome = await self.auth.login(email, password, otp, client_ip=client_address(request))
         if isinstance(outcome, AuthFailure):
             return self.render(
                 request,
@@ -122,7 +123,7 @@ class Portal:
                     "error": outcome,
                     "ask_otp": outcome.code.endswith("OTP") or outcome.code == "OTP_REQUIRED",
                 },
-                status_code=400 if outcome.code != "LOCKED" else 429,
+                status_code=429 if outcome.code in ("LOCKED", "RATE_LIMITED") else 400,
             )
         user = await User.get(id=outcome.user_id)
         target = "/seguridad/mfa" if self.auth.needs_mfa_enrolment(user) else "/"
