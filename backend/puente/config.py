@@ -68,6 +68,8 @@ class Settings:
     # Failed logins one client address may make per lockout window, whatever the accounts:
     # generous, because an office or a school's staff may share one address.
     login_ip_max_failures: int = 50
+    # How often a subscription or an SSE stream asks whether its session still holds.
+    session_recheck_seconds: float = 15.0
     cookie_secure: bool = True
     sandbox: bool = False
     provider_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
@@ -154,6 +156,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         login_max_failures=_int(env, "PUENTE_LOGIN_MAX_FAILURES", 5),
         login_lockout_seconds=_int(env, "PUENTE_LOGIN_LOCKOUT_SECONDS", 15 * 60),
         login_ip_max_failures=_int(env, "PUENTE_LOGIN_IP_MAX_FAILURES", 50),
+        session_recheck_seconds=_int(env, "PUENTE_SESSION_RECHECK_SECONDS", 15),
         cookie_secure=_flag(env.get("PUENTE_COOKIE_SECURE"), True),
         provider_env=provider_env,
     )

@@ -73,3 +73,117 @@ async def test_a_refund_does_not_tell_someone_elses_payment_from_a_missing_one(d
         )
     assert existing["data"]["refundPayment"]["__typename"] == "PaymentError"
     assert existing == missing
+
+
+def _watch_payment(database_url, runtime, end_session) -> list[dict]:
+    """Subscribe to a payment over graphql-transport-ws, end the session, return what follows."""
+    import asyncio as aio
+
+    from starlette.testclient import TestClient
+    from tests.conftest import _init
+
+    from puente.accounts.service import AuthService
+    from puente.app import create_app
+
+    runtime.settings = runtime.settings.with_overrides(session_recheck_seconds=0.1)
+
+    async def seed():
+        await _init(database_url)
+        try:
+            inst = await factories.institution()
+            ana = await factories.user(runtime, inst)
+            loan = await factories.active_loan(inst, ana, start=runtime.today())
+            payment = await Payment.create(
+                institution_id=inst.id,
+                loan_id=loan.id,
+                user_id=ana.id,
+                provider=ProviderName.STRIPE,
+                method=PaymentMethodType.SPEI,
+                amount_centavos=100,
+                idempotency_key="watch",
+                request_fingerprint="x",
+            )
+            tokens = await AuthService(runtime).login("ana@example.mx", PASSWORD)
+            return payment.id, tokens
+        finally:
+            from tortoise import Tortoise
+
+            await Tortoise.close_connections()
+
+    payment_id, tokens = aio.run(seed())
+    app = create_app(runtime, run_workers=False)
+    with (
+        TestClient(app) as client,
+        client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        ws.send_json(
+            {
+                "type": "connection_init",
+                "payload": {"authorization": f"Bearer {tokens.access_token}"},
+            }
+        )
+        assert ws.receive_json()["type"] == "connection_ack"
+        ws.send_json(
+            {
+                "id": "s",
+                "type": "subscribe",
+                "payload": {
+                    "query": "subscription($id: ID!) { paymentStatus(paymentId: $id) { status } }",
+                    "variables": {"id": encode_global_id("Payment", payment_id)},
+                },
+            }
+        )
+        first = ws.receive_json()
+        assert first["payload"]["data"]["paymentStatus"]["status"] == "CREATED"
+        client.portal.call(end_session, tokens)
+        return [ws.receive_json(), ws.receive_json()]
+
+
+def _assert_ended(messages: list[dict]) -> None:
+    error, complete = messages
+    assert error["type"] == "next" and error["payload"]["data"] is None
+    assert error["payload"]["errors"][0]["extensions"]["code"] == "SESSION_ENDED"
+    assert complete == {"id": "s", "type": "complete"}
+
+
+def test_a_subscription_ends_when_its_session_is_revoked(database_url, runtime):
+    from puente.accounts.service import AuthService
+
+    async def logout(tokens):
+        await AuthService(runtime).logout(tokens.refresh_token)
+
+    _assert_ended(_watch_payment(database_url, runtime, logout))
+
+
+def test_a_subscription_ends_when_its_token_expires(database_url, runtime, clock):
+    from datetime import timedelta
+
+    async def expire(tokens):
+        clock.now += timedelta(seconds=tokens.expires_in + 1)
+
+    _assert_ended(_watch_payment(database_url, runtime, expire))
+
+
+async def test_change_password_mutation_returns_new_tokens_and_ends_the_old_ones(db, runtime):
+    inst = await factories.institution()
+    await factories.user(runtime, inst)
+    change = """mutation($c: String!, $n: String!) { changePassword(currentPassword: $c,
+      newPassword: $n) { __typename ... on AuthTokens { accessToken scope }
+      ... on AuthError { code } } }"""
+    viewer = "{ viewer { user { email } } }"
+    async with app_client(runtime) as client:
+        old = await login(client)
+        weak = await graphql(client, change, {"c": PASSWORD, "n": "corta"}, token=old)
+        changed = await graphql(
+            client, change, {"c": PASSWORD, "n": "nueva-contrasena-9"}, token=old
+        )
+        new = changed["data"]["changePassword"]["accessToken"]
+        as_old = await graphql(client, viewer, token=old)
+        as_new = await graphql(client, viewer, token=new)
+        logout = await graphql(client, "mutation { logout }", token=new)
+        after_logout = await graphql(client, viewer, token=new)
+    assert weak["data"]["changePassword"] == {"__typename": "AuthError", "code": "WEAK_PASSWORD"}
+    assert changed["data"]["changePassword"]["scope"] == "FULL"
+    assert as_old["data"]["viewer"] is None
+    assert as_new["data"]["viewer"]["user"]["email"] == "ana@example.mx"
+    assert logout["data"]["logout"] is True and after_logout["data"]["viewer"] is None

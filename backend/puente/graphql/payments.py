@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from decimal import Decimal
-from typing import Annotated
+from functools import partial
+from typing import Annotated, TypeVar
 
 import strawberry
 from strawberry.types import Info
 
+from puente.accounts.streams import SessionEnded, while_session_lasts
 from puente.enums import PaymentMethodType as MethodEnum
 from puente.enums import ProviderName
 from puente.graphql.context import GraphQLContext
@@ -34,6 +36,7 @@ __all__ = [
 ]
 
 PuenteInfo = Info[GraphQLContext, None]
+T = TypeVar("T")
 
 
 @strawberry.input
@@ -77,6 +80,24 @@ async def _require_user(info: PuenteInfo):
     if user is None:
         raise UserFacingError("UNAUTHENTICATED", "Log in first (Authorization: Bearer <token>).")
     return user
+
+
+async def _for_session(info: PuenteInfo, changes: AsyncIterator[T]) -> AsyncIterator[T]:
+    """``changes`` until the subscriber's token expires or its session is revoked."""
+    ctx = info.context
+    session = await ctx.session()
+    if session is None:
+        raise UserFacingError("UNAUTHENTICATED", "Log in first (Authorization: Bearer <token>).")
+    every = ctx.runtime.settings.session_recheck_seconds
+    try:
+        async for item in while_session_lasts(
+            changes, partial(ctx.auth.still_valid, session), every
+        ):
+            yield item
+    except SessionEnded:
+        raise UserFacingError(
+            "SESSION_ENDED", "La sesión expiró o se cerró. Vuelve a conectarte con un token nuevo."
+        ) from None
 
 
 @strawberry.type
@@ -225,7 +246,7 @@ class Subscription:
         # Subscribe before reading, so a change between the read and the subscription is seen.
         async with bus.subscribe(payment_channel(payment.id)) as changes:
             yield Payment.from_model(payment)
-            async for _ in changes:
+            async for _ in _for_session(info, changes):
                 yield Payment.from_model(await PaymentModel.get(id=payment.id))
 
     @strawberry.subscription(description="The loan (balance, installments) now, then on change.")
@@ -241,7 +262,7 @@ class Subscription:
         async with runtime.bus.subscribe(loan_channel(loan.id)) as changes:
             (view,) = await load_loan_views([loan], runtime.today())
             yield Loan.from_view(view)
-            async for _ in changes:
+            async for _ in _for_session(info, changes):
                 fresh = await LoanModel.get(id=loan.id)
                 (view,) = await load_loan_views([fresh], runtime.today())
                 yield Loan.from_view(view)
