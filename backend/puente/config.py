@@ -65,6 +65,11 @@ class Settings:
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
     login_max_failures: int = 5
     login_lockout_seconds: int = 15 * 60
+    # Failed logins one client address may make per lockout window, whatever the accounts:
+    # generous, because an office or a school's staff may share one address.
+    login_ip_max_failures: int = 50
+    # How often a subscription or an SSE stream asks whether its session still holds.
+    session_recheck_seconds: float = 15.0
     cookie_secure: bool = True
     sandbox: bool = False
     metrics_token: str | None = None  # bearer token scrapers send to GET /metrics
@@ -174,6 +179,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         refresh_token_ttl_seconds=_int(env, "PUENTE_REFRESH_TOKEN_TTL", 30 * 24 * 3600),
         login_max_failures=_int(env, "PUENTE_LOGIN_MAX_FAILURES", 5),
         login_lockout_seconds=_int(env, "PUENTE_LOGIN_LOCKOUT_SECONDS", 15 * 60),
+        login_ip_max_failures=_int(env, "PUENTE_LOGIN_IP_MAX_FAILURES", 50),
+        session_recheck_seconds=_int(env, "PUENTE_SESSION_RECHECK_SECONDS", 15),
         cookie_secure=_flag(env.get("PUENTE_COOKIE_SECURE"), True),
         metrics_token=env.get("PUENTE_METRICS_TOKEN") or None,
         graphql_introspection=(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+from puente.accounts.service import MFA_CONTEXT
 from puente.accounts.users import create_borrower_profile, create_user
 from puente.enums import InstitutionKind, PaymentMethodType, ProviderName, Role
 from puente.institutions.models import Institution
@@ -25,13 +26,21 @@ from puente.runtime import Runtime
 from puente.tuition.engine import TuitionPlan, monthly_due_dates
 from puente.tuition.service import enrol_in_plan
 
-__all__ = ["DEMO_LOGINS", "load_demo_data"]
+__all__ = ["DEMO_ADMIN_TOTP_SECRET", "DEMO_LOGINS", "load_demo_data"]
+
+# Demo only (contract): the administrator is already enrolled with this TOTP secret, so a
+# tester can add it to an authenticator app; every admin login needs its current code.
+DEMO_ADMIN_TOTP_SECRET = "PUENTEDEMOADMINSECRETTOTPBASEXYZ"
 
 DEMO_LOGINS = (
     ("ana@demo.puente.mx", "ana-demo-2026", "acreditada con un préstamo personal mensual"),
     ("luis@demo.puente.mx", "luis-demo-2026", "papá que paga colegiaturas"),
     ("caja@demo.puente.mx", "caja-demo-2026", "personal de caja (MFA en el primer acceso)"),
-    ("admin@demo.puente.mx", "admin-demo-2026", "administrador"),
+    (
+        "admin@demo.puente.mx",
+        "admin-demo-2026",
+        f"administrador (MFA con la clave TOTP {DEMO_ADMIN_TOTP_SECRET})",
+    ),
 )
 
 
@@ -86,7 +95,7 @@ async def load_demo_data(runtime: Runtime) -> bool:
         full_name="Carmen Caja",
         role=Role.STAFF,
     )
-    await create_user(
+    admin = await create_user(
         runtime,
         institution_id=lender.id,
         email="admin@demo.puente.mx",
@@ -94,6 +103,9 @@ async def load_demo_data(runtime: Runtime) -> bool:
         full_name="Alberto Admin",
         role=Role.ADMIN,
     )
+    admin.mfa_secret_enc = runtime.cipher.encrypt(DEMO_ADMIN_TOTP_SECRET, context=MFA_CONTEXT)
+    admin.mfa_enabled = True
+    await admin.save(update_fields=["mfa_secret_enc", "mfa_enabled"])
     await _ana_loan(ana.id, lender.id, today)
     await _luis_tuition(runtime, school.id, today)
     return True

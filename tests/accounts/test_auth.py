@@ -9,7 +9,7 @@ import pyotp
 import pytest
 from tests.support import factories
 
-from puente.accounts.models import LoginFailure, RefreshToken, User
+from puente.accounts.models import LoginThrottle, RefreshToken, User
 from puente.accounts.service import AuthFailure, AuthService, AuthTokens
 from puente.enums import Role
 from puente.security.passwords import PasswordPolicy, hash_password
@@ -25,8 +25,8 @@ async def test_login_issues_tokens_that_identify_the_user(db, runtime):
     tokens = await auth.login("ANA@example.mx ", PASSWORD)
     assert isinstance(tokens, AuthTokens)
     assert tokens.expires_in == runtime.settings.access_token_ttl_seconds
-    user = await auth.user_from_access_token(tokens.access_token)
-    assert user is not None and user.id == ana.id
+    session = await auth.authenticate(tokens.access_token)
+    assert session is not None and session.user.id == ana.id
 
 
 async def test_wrong_password_is_refused_and_counted(db, runtime):
@@ -34,7 +34,7 @@ async def test_wrong_password_is_refused_and_counted(db, runtime):
     await factories.user(runtime, inst)
     outcome = await AuthService(runtime).login("ana@example.mx", "not-the-password")
     assert outcome == AuthFailure("INVALID_CREDENTIALS", "Correo o contraseña incorrectos.")
-    assert await LoginFailure.all().count() == 1
+    assert (await LoginThrottle.all().values_list("attempts", flat=True)) == [1]
     assert await RefreshToken.all().count() == 0
 
 
@@ -92,11 +92,11 @@ async def test_expired_forged_and_alg_none_tokens_identify_nobody(db, runtime, c
     claims = jwt.decode(tokens.access_token, options={"verify_signature": False})
     unsigned = jwt.encode(claims, key=None, algorithm="none")
     forged = jwt.encode(claims, "x" * 40, algorithm="HS256")
-    assert await auth.user_from_access_token(unsigned) is None
-    assert await auth.user_from_access_token(forged) is None
-    assert await auth.user_from_access_token(tokens.refresh_token) is None  # wrong type
+    assert await auth.authenticate(unsigned) is None
+    assert await auth.authenticate(forged) is None
+    assert await auth.authenticate(tokens.refresh_token) is None  # wrong type
     clock.now += timedelta(seconds=runtime.settings.access_token_ttl_seconds + 1)
-    assert await auth.user_from_access_token(tokens.access_token) is None
+    assert await auth.authenticate(tokens.access_token) is None
 
 
 async def test_mfa_enrolment_then_otp_required_and_replay_refused(db, runtime, clock):

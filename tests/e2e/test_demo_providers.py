@@ -14,9 +14,13 @@ import json
 import sqlite3
 
 import httpx
+import pyotp
 import websockets
 
-LOGIN = """mutation($e: String!, $p: String!) { login(email: $e, password: $p) {
+from puente.demo import DEMO_ADMIN_TOTP_SECRET
+
+LOGIN = """mutation($e: String!, $p: String!, $o: String) {
+  login(email: $e, password: $p, otp: $o) {
   ... on AuthTokens { accessToken } ... on AuthError { code } } }"""
 CREATE = """mutation($i: CreatePaymentInput!) { createPayment(input: $i) { __typename
   ... on PaymentCreated { payment { id status providerReference
@@ -53,8 +57,10 @@ async def _gql(client: httpx.AsyncClient, query: str, variables: dict, token: st
     return body["data"]
 
 
-async def _token(client: httpx.AsyncClient, email: str, password: str) -> str:
-    data = await _gql(client, LOGIN, {"e": email, "p": password}, "")
+async def _token(
+    client: httpx.AsyncClient, email: str, password: str, otp: str | None = None
+) -> str:
+    data = await _gql(client, LOGIN, {"e": email, "p": password, "o": otp}, "")
     return data["login"]["accessToken"]
 
 
@@ -139,7 +145,8 @@ def test_every_gateway_and_stp_take_a_payment_that_lands_on_the_loan(demo):
                 await _complete(client, provider, how, payment)
                 await asyncio.wait_for(watcher, 30)
                 seen_by_provider[provider] = seen
-            staff = await _token(client, "admin@demo.puente.mx", "admin-demo-2026")
+            code = pyotp.TOTP(DEMO_ADMIN_TOTP_SECRET).now()  # the demo runs on the real clock
+            staff = await _token(client, "admin@demo.puente.mx", "admin-demo-2026", code)
             for provider, card in CARDS:
                 created = await _gql(
                     client,

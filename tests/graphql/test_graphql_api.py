@@ -6,6 +6,7 @@ import base64
 from decimal import Decimal
 from pathlib import Path
 
+import pyotp
 import pytest
 from tests.support import factories
 from tests.support.http import app_client, graphql
@@ -19,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 LOGIN = """mutation($e: String!, $p: String!) { login(email: $e, password: $p) {
   __typename ... on AuthTokens { accessToken refreshToken expiresIn }
   ... on AuthError { code message } } }"""
+LOGIN_OTP = """mutation($e: String!, $p: String!, $o: String) {
+  login(email: $e, password: $p, otp: $o) { ... on AuthTokens { accessToken } } }"""
 VIEWER = """{ viewer { user { email } loans(first: 5) { totalCount edges { node {
   id status cat balance { total { amount currency } principal { amount } daysPastDue }
   nextInstallment { number total { amount } status } installments { number status } } } } } }"""
@@ -265,13 +268,11 @@ async def test_simulate_loan_refuses_bad_input_clearly(db, runtime, field, value
 
 
 async def test_staff_see_their_institutions_loans_and_borrowers_only_their_own(db, runtime):
-    from puente.enums import Role
-
     inst = await factories.institution()
     other_inst = await factories.institution(slug="otra")
     ana = await factories.user(runtime, inst)
     beto = await factories.user(runtime, inst, email="beto@example.mx")
-    await factories.user(runtime, inst, email="caja@example.mx", role=Role.STAFF)
+    _, secret = await factories.enrolled_staff(runtime, inst)
     await factories.active_loan(inst, ana, start=runtime.today())
     await factories.active_loan(inst, beto, start=runtime.today())
     outsider = await factories.user(runtime, other_inst, email="fuera@example.mx")
@@ -279,8 +280,9 @@ async def test_staff_see_their_institutions_loans_and_borrowers_only_their_own(d
     query = "{ viewer { loans { totalCount } } }"
     async with app_client(runtime) as client:
         counts = {}
-        for email in ("ana@example.mx", "caja@example.mx"):
-            login = await graphql(client, LOGIN, {"e": email, "p": PASSWORD})
+        for email, otp in (("ana@example.mx", None), ("caja@example.mx", secret)):
+            code = pyotp.TOTP(otp).at(runtime.now()) if otp else None
+            login = await graphql(client, LOGIN_OTP, {"e": email, "p": PASSWORD, "o": code})
             token = login["data"]["login"]["accessToken"]
             counts[email] = (await graphql(client, query, token=token))["data"]["viewer"]["loans"][
                 "totalCount"

@@ -7,6 +7,7 @@ import json
 from datetime import date
 from decimal import Decimal
 
+import pyotp
 import pytest
 from starlette.testclient import TestClient
 from tests.conftest import _init
@@ -171,11 +172,9 @@ REFUND = """mutation($id: ID!, $amount: Decimal) { refundPayment(paymentId: $id,
 
 @pytest.mark.anyio
 async def test_staff_refund_mutation_and_borrowers_are_refused(db, runtime):
-    from puente.enums import Role
-
     loan = await _setup(runtime)
     inst = await loan.institution
-    await factories.user(runtime, inst, email="caja@example.mx", role=Role.STAFF)
+    _, secret = await factories.enrolled_staff(runtime, inst)
     box = sandboxes(runtime)
     async with app_client(runtime, gateways=box.gateways, run_workers=False) as client:
         token = await _token(client)
@@ -184,8 +183,9 @@ async def test_staff_refund_mutation_and_borrowers_are_refused(db, runtime):
         as_borrower = await graphql(client, REFUND, {"id": payment_id}, token=token)
         staff = await graphql(
             client,
-            'mutation { login(email: "caja@example.mx", password: "contrasena-segura-1") '
-            "{ ... on AuthTokens { accessToken } } }",
+            'mutation($o: String) { login(email: "caja@example.mx", '
+            'password: "contrasena-segura-1", otp: $o) { ... on AuthTokens { accessToken } } }',
+            {"o": pyotp.TOTP(secret).at(runtime.now())},
         )
         staff_token = staff["data"]["login"]["accessToken"]
         partial = await graphql(

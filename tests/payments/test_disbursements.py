@@ -6,12 +6,13 @@ from datetime import date
 from decimal import Decimal
 
 import httpx
+import pyotp
 import pytest
 from tests.support import factories
 from tests.support.gateways import sandboxes
 from tests.support.http import app_client
 
-from puente.enums import DisbursementStatus, JournalKind, LoanStatus, Role
+from puente.enums import DisbursementStatus, JournalKind, LoanStatus
 from puente.enums import LedgerAccountType as T
 from puente.ledger.entries import AccountRef
 from puente.ledger.models import JournalEntry
@@ -38,12 +39,13 @@ def closed_circuits():
 
 STP = {**DEFAULT_STP_CREDENTIALS, "webhook_allowlist": "127.0.0.1/32"}
 CLABE = "012180001234567899"  # BBVA, valid check digit
+STAFF_TOTP = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # factories.enrolled_staff's default secret
 
 
 async def setup(runtime):
     inst = await factories.institution()
     ana = await factories.user(runtime, inst)
-    staff = await factories.user(runtime, inst, email="caja@example.mx", role=Role.STAFF)
+    staff, _ = await factories.enrolled_staff(runtime, inst)
     product = await factories.product(inst, opening_fee_rate=Decimal("0.02"))
     loan = await originate_loan(
         product=product,
@@ -134,8 +136,9 @@ async def test_approving_an_application_over_graphql_sends_the_money(db, runtime
     async with client:
         login = await graphql(
             client,
-            'mutation { login(email: "caja@example.mx", password: "contrasena-segura-1") '
-            "{ ... on AuthTokens { accessToken } } }",
+            'mutation($o: String) { login(email: "caja@example.mx", '
+            'password: "contrasena-segura-1", otp: $o) { ... on AuthTokens { accessToken } } }',
+            {"o": pyotp.TOTP(STAFF_TOTP).at(runtime.now())},
         )
         token = login["data"]["login"]["accessToken"]
         data = await graphql(

@@ -53,19 +53,31 @@ def _code(token: str, expected: TokenType = "access", now: datetime = NOW) -> st
 
 
 def test_access_token_round_trips_its_claims() -> None:
-    token = issue_access_token(SECRET, 7, 3, "admin", 900, NOW)
+    token = issue_access_token(SECRET, 7, 3, "admin", 900, NOW, family_id="fam", session_version=0)
     claims = decode_token(SECRET, token, "access", now=NOW + timedelta(seconds=10))
     assert (claims.user_id, claims.institution_id, claims.role) == ("7", "3", "admin")
     assert claims.expires_at == NOW + timedelta(seconds=900)
     assert claims.issued_at == NOW
-    assert claims.family_id is None and claims.jti
+    assert claims.family_id == "fam" and claims.scope == "full" and claims.jti
 
 
 def test_access_token_carries_the_documented_claims() -> None:
-    token = issue_access_token(SECRET, "u1", "i1", "operator", timedelta(minutes=15), NOW)
+    token = issue_access_token(
+        SECRET,
+        "u1",
+        "i1",
+        "operator",
+        timedelta(minutes=15),
+        NOW,
+        family_id="fam",
+        session_version=0,
+    )
     payload = jwt.decode(token, options={"verify_signature": False})
     assert jwt.get_unverified_header(token)["alg"] == "HS256"
-    assert set(payload) == {"sub", "inst", "role", "typ", "iat", "exp", "jti", "iss", "aud"}
+    assert set(payload) == {
+        *("sub", "inst", "role", "typ", "iat", "exp", "jti", "iss", "aud"),
+        *("fam", "sv", "scp"),
+    }
     assert (payload["typ"], payload["iss"], payload["aud"]) == ("access", "puente", "puente-api")
 
 
@@ -83,18 +95,22 @@ def test_each_token_gets_a_fresh_jti() -> None:
 
 
 def test_expired_token_is_rejected_as_expired() -> None:
-    token = issue_access_token(SECRET, 7, 3, "admin", 900, NOW)
+    token = issue_access_token(SECRET, 7, 3, "admin", 900, NOW, family_id="fam", session_version=0)
     assert _code(token, now=NOW + timedelta(seconds=900)) == TOKEN_EXPIRED
     decode_token(SECRET, token, "access", now=NOW + timedelta(seconds=899))
 
 
 def test_token_signed_with_another_secret_is_forged() -> None:
-    token = issue_access_token("x" * 48, 7, 3, "admin", 900, NOW)
+    token = issue_access_token(
+        "x" * 48, 7, 3, "admin", 900, NOW, family_id="fam", session_version=0
+    )
     assert _code(token) == TOKEN_INVALID
 
 
 def test_tampered_payload_is_rejected() -> None:
-    header, _, signature = issue_access_token(SECRET, 7, 3, "viewer", 900, NOW).split(".")
+    header, _, signature = issue_access_token(
+        SECRET, 7, 3, "viewer", 900, NOW, family_id="fam", session_version=0
+    ).split(".")
     forged = ".".join((header, _b64(_claims(role="admin")), signature))
     assert _code(forged) == TOKEN_INVALID
 
@@ -119,7 +135,13 @@ def test_refresh_token_is_refused_where_an_access_token_is_expected() -> None:
 
 
 def test_access_token_is_refused_where_a_refresh_token_is_expected() -> None:
-    assert _code(issue_access_token(SECRET, 7, 3, "admin", 900, NOW), "refresh") == TOKEN_WRONG_TYPE
+    assert (
+        _code(
+            issue_access_token(SECRET, 7, 3, "admin", 900, NOW, family_id="fam", session_version=0),
+            "refresh",
+        )
+        == TOKEN_WRONG_TYPE
+    )
 
 
 @pytest.mark.parametrize(
@@ -151,16 +173,34 @@ def test_garbage_is_invalid(garbage: str) -> None:
 
 def test_short_secret_is_refused_before_signing() -> None:
     with pytest.raises(ValueError, match="32 bytes"):
-        issue_access_token("short", 7, 3, "admin", 900, NOW)
+        issue_access_token("short", 7, 3, "admin", 900, NOW, family_id="fam", session_version=0)
     with pytest.raises(ValueError, match="32 bytes"):
         decode_token("short", "a.b.c", "access", now=NOW)
 
 
 def test_naive_now_is_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        issue_access_token(SECRET, 7, 3, "admin", 900, datetime(2025, 1, 1))
+        issue_access_token(
+            SECRET, 7, 3, "admin", 900, datetime(2025, 1, 1), family_id="fam", session_version=0
+        )
 
 
 def test_default_now_is_the_real_clock() -> None:
-    token = issue_access_token(SECRET, 7, 3, "admin", 60)
+    token = issue_access_token(SECRET, 7, 3, "admin", 60, family_id="fam", session_version=0)
     assert decode_token(SECRET, token, "access").user_id == "7"
+
+
+def test_a_token_without_a_known_scope_is_refused() -> None:
+    with pytest.raises(ValueError, match="scope"):
+        issue_access_token(
+            SECRET, 7, 3, "admin", 900, NOW, family_id="f", session_version=0, scope="god"
+        )
+    payload = {
+        **jwt.decode(
+            issue_access_token(SECRET, 7, 3, "admin", 900, NOW, family_id="f", session_version=0),
+            options={"verify_signature": False},
+        ),
+        "scp": "god",
+    }
+    forged = jwt.encode(payload, SECRET, algorithm="HS256")
+    assert _code(forged, "access") == TOKEN_INVALID

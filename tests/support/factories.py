@@ -67,3 +67,33 @@ async def active_loan(
     await approve_loan(loan)
     await record_disbursement(loan, on=start)
     return loan
+
+
+async def enrolled_staff(
+    runtime: Runtime,
+    inst: Institution,
+    email: str = "caja@example.mx",
+    role: Role = Role.STAFF,
+    secret: str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+) -> tuple[User, str]:
+    """Staff who already enrolled TOTP; returns the user and the secret their app holds."""
+    from puente.accounts.service import MFA_CONTEXT
+
+    staff = await user(runtime, inst, email=email, role=role)
+    staff.mfa_secret_enc = runtime.cipher.encrypt(secret, context=MFA_CONTEXT)
+    staff.mfa_enabled = True
+    await staff.save(update_fields=["mfa_secret_enc", "mfa_enabled"])
+    return staff, secret
+
+
+async def approved_loan(inst: Institution, borrower: User, principal: str = "12000.00") -> Loan:
+    """An approved application waiting to be paid out."""
+    loan = await originate_loan(
+        product=await product(inst),
+        borrower_id=borrower.id,
+        principal=Decimal(principal),
+        term_count=12,
+        start_date=date(2026, 11, 27),
+    )
+    await approve_loan(loan)
+    return loan

@@ -7,7 +7,7 @@ from tortoise.models import Model
 
 from puente.enums import Role
 
-__all__ = ["BorrowerProfile", "LoginFailure", "RefreshToken", "User"]
+__all__ = ["BorrowerProfile", "LoginThrottle", "RefreshToken", "User"]
 
 
 class User(Model):
@@ -28,6 +28,8 @@ class User(Model):
     mfa_enabled = fields.BooleanField(default=False)
     mfa_last_step = fields.BigIntField(null=True)  # last accepted TOTP step (replay guard)
     locked_until = fields.DatetimeField(null=True)
+    # Part of every token: bumping it (password change, MFA enrolment) ends every session.
+    session_version = fields.IntField(default=0)
     last_login_at = fields.DatetimeField(null=True)
     guardian = fields.ForeignKeyField(
         "models.User", related_name="wards", null=True, on_delete=fields.SET_NULL
@@ -38,15 +40,16 @@ class User(Model):
         table = "users"
 
 
-class LoginFailure(Model):
-    """One failed login: recent ones decide the lockout."""
+class LoginThrottle(Model):
+    """Login attempts counted per account or per client address, shared by every process."""
 
-    id = fields.BigIntField(primary_key=True)
-    user = fields.ForeignKeyField("models.User", related_name="login_failures")
-    at = fields.DatetimeField(db_index=True)
+    key = fields.CharField(max_length=80, primary_key=True)
+    attempts = fields.IntField(default=0)
+    window_start = fields.BigIntField(default=0)  # epoch seconds
+    blocked_until = fields.BigIntField(default=0)  # epoch seconds, 0 when not blocked
 
     class Meta:
-        table = "login_failures"
+        table = "login_throttles"
 
 
 class RefreshToken(Model):

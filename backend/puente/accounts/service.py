@@ -5,16 +5,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from puente.accounts.models import LoginFailure, RefreshToken, User
+from puente.accounts.access import Session, authorized_user, needs_mfa_enrolment, scope_for
+from puente.accounts.models import RefreshToken, User
+from puente.accounts.throttle import (
+    clear_attempts,
+    refund_attempt,
+    reserve_attempt,
+    throttle_key,
+)
 from puente.audit.service import record_audit
 from puente.enums import Role
 from puente.runtime import Runtime
 from puente.security.mfa import new_totp_secret, provisioning_uri, verify_totp_once
-from puente.security.passwords import verify_missing_user, verify_password
-from puente.security.ratelimit import LockoutPolicy, check_lockout
+from puente.security.passwords import (
+    check_password_rules,
+    hash_password_async,
+    verify_missing_user_async,
+    verify_password_async,
+)
+from puente.security.ratelimit import account_rule, address_rule
 from puente.security.tokens import (
+    SCOPE_FULL,
+    TokenClaims,
     TokenError,
     decode_token,
     issue_access_token,
@@ -22,10 +37,9 @@ from puente.security.tokens import (
     new_family_id,
 )
 
-__all__ = ["AuthFailure", "AuthService", "AuthTokens", "MfaEnrolment"]
+__all__ = ["MFA_CONTEXT", "AuthFailure", "AuthService", "AuthTokens", "MfaEnrolment", "Session"]
 
 MFA_CONTEXT = "users.mfa_secret"
-STAFF_ROLES = frozenset({Role.STAFF, Role.ADMIN})
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +48,7 @@ class AuthTokens:
     refresh_token: str
     expires_in: int
     user_id: int
+    scope: str = SCOPE_FULL  # SCOPE_MFA_ENROLMENT: staff who must enrol before anything else
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +66,16 @@ class MfaEnrolment:
 
 
 INVALID = AuthFailure("INVALID_CREDENTIALS", "Correo o contraseña incorrectos.")
+LOCKED = AuthFailure(
+    "LOCKED", "Cuenta bloqueada temporalmente por intentos fallidos. Intenta más tarde."
+)
+RATE_LIMITED = AuthFailure(
+    "RATE_LIMITED", "Demasiados intentos desde tu conexión. Espera unos minutos e intenta de nuevo."
+)
+OTP_REQUIRED = AuthFailure("OTP_REQUIRED", "Escribe el código de tu app de autenticación.")
+INVALID_OTP = AuthFailure("INVALID_OTP", "El código no es válido o ya se usó.")
+SESSION_ENDED = AuthFailure("TOKEN_REVOKED", "La sesión fue cerrada. Inicia sesión.")
+REUSED = AuthFailure("TOKEN_REUSED", "La sesión fue cerrada por seguridad.")
 
 
 class AuthService:
@@ -59,34 +84,55 @@ class AuthService:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
-        self.lockout = LockoutPolicy(
-            max_failures=self.settings.login_max_failures,
-            window_seconds=self.settings.login_lockout_seconds,
-            lockout_seconds=self.settings.login_lockout_seconds,
-        )
+        self.account_rule = account_rule(self.settings)
+        self.address_rule = address_rule(self.settings)
 
     # -- login -----------------------------------------------------------------------------
 
     async def login(
-        self, email: str, password: str, otp: str | None = None
+        self, email: str, password: str, otp: str | None = None, *, client_ip: str | None = None
     ) -> AuthTokens | AuthFailure:
-        """Check the password (and OTP when enrolled); issue tokens or say why not."""
+        """Check the password (and OTP when enrolled); issue tokens or say why not.
+
+        An attempt is reserved against the client address and the account before anything is
+        checked, so parallel guesses cannot outrun the lockout. Unknown emails are throttled
+        and answered exactly like known ones: neither the code nor the timing says who exists.
+        """
         now = self.runtime.now()
-        user = await User.filter(email=email.strip().lower()).first()
+        email = email.strip().lower()
+        index_key = self.runtime.index_key
+        address = throttle_key("ip", client_ip, index_key) if client_ip else None
+        account = throttle_key("account", email, index_key)
+        if address and not await reserve_attempt(address, self.address_rule, now):
+            return RATE_LIMITED
+        if not await reserve_attempt(account, self.account_rule, now):
+            if address:
+                await refund_attempt(address, self.address_rule)  # nothing was tried
+            return LOCKED
+        outcome = await self._check_credentials(email, password, otp, now)
+        if isinstance(outcome, User):
+            await clear_attempts(account)
+            if address:
+                await refund_attempt(address, self.address_rule)
+            return await self._open_session(outcome, now)
+        if outcome is OTP_REQUIRED:
+            # The password was right; asking for the code is not a failed attempt.
+            await refund_attempt(account, self.account_rule)
+            if address:
+                await refund_attempt(address, self.address_rule)
+        return outcome
+
+    async def _check_credentials(
+        self, email: str, password: str, otp: str | None, now: datetime
+    ) -> User | AuthFailure:
+        policy = self.runtime.password_policy
+        user = await User.filter(email=email).first()
         if user is None or not user.is_active:
             # Same work as a real check, so timing does not reveal which emails exist.
-            verify_missing_user(password, self.runtime.password_policy)
+            await verify_missing_user_async(password, policy)
+            await self._record_failure(None, now, "password")
             return INVALID
-        state = await self._lockout_state(user, now)
-        if state.locked:
-            await record_audit(
-                "auth.login_refused_locked", actor_id=user.id, institution_id=user.institution_id
-            )
-            return AuthFailure(
-                "LOCKED",
-                "Cuenta bloqueada temporalmente por intentos fallidos. Intenta más tarde.",
-            )
-        check = verify_password(user.password_hash, password, self.runtime.password_policy)
+        check = await verify_password_async(user.password_hash, password, policy)
         if not check.ok:
             await self._record_failure(user, now, "password")
             return INVALID
@@ -96,12 +142,14 @@ class AuthService:
             await user.save(update_fields=["password_hash"])
         if user.mfa_enabled:
             if not otp:
-                return AuthFailure("OTP_REQUIRED", "Escribe el código de tu app de autenticación.")
+                return OTP_REQUIRED
             if not await self._accept_otp(user, otp, now):
                 await self._record_failure(user, now, "otp")
-                return AuthFailure("INVALID_OTP", "El código no es válido o ya se usó.")
+                return INVALID_OTP
+        return user
+
+    async def _open_session(self, user: User, now: datetime) -> AuthTokens:
         async with in_transaction() as tx:
-            await LoginFailure.filter(user_id=user.id).using_db(tx).delete()
             await User.filter(id=user.id).using_db(tx).update(last_login_at=now)
             tokens = await self._issue(user, new_family_id(), now, tx)
             await record_audit(
@@ -115,24 +163,15 @@ class AuthService:
             )
         return tokens
 
-    async def _lockout_state(self, user: User, now: datetime):
-        since = now - timedelta(seconds=self.lockout.retention_seconds)
-        failures = await LoginFailure.filter(user_id=user.id, at__gte=since).values_list(
-            "at", flat=True
+    async def _record_failure(self, user: User | None, now: datetime, reason: str) -> None:
+        # Unknown emails are audited too: the same write keeps the timing the same.
+        await record_audit(
+            "auth.login_failed",
+            actor_id=user.id if user else None,
+            institution_id=user.institution_id if user else None,
+            data={"reason": reason if user else "unknown_email"},
+            now=now,
         )
-        return check_lockout(self.lockout, failures, now)
-
-    async def _record_failure(self, user: User, now: datetime, reason: str) -> None:
-        async with in_transaction() as tx:
-            await LoginFailure.create(user_id=user.id, at=now, using_db=tx)
-            await record_audit(
-                "auth.login_failed",
-                actor_id=user.id,
-                institution_id=user.institution_id,
-                data={"reason": reason},
-                conn=tx,
-                now=now,
-            )
 
     async def _accept_otp(self, user: User, otp: str, now: datetime) -> bool:
         if not user.mfa_secret_enc:
@@ -147,8 +186,12 @@ class AuthService:
         )
         return updated == 1
 
-    async def _issue(self, user: User, family_id: str, now: datetime, conn) -> AuthTokens:
+    async def _issue(
+        self, user: User, family_id: str, now: datetime, conn, scope: str | None = None
+    ) -> AuthTokens:
         settings = self.settings
+        scope = scope or scope_for(user)
+        session = {"session_version": user.session_version, "scope": scope}
         access = issue_access_token(
             settings.secret_key,
             user.id,
@@ -156,9 +199,16 @@ class AuthService:
             user.role.value if isinstance(user.role, Role) else str(user.role),
             settings.access_token_ttl_seconds,
             now,
+            family_id=family_id,
+            **session,
         )
         refresh, jti = issue_refresh_token(
-            settings.secret_key, user.id, family_id, settings.refresh_token_ttl_seconds, now
+            settings.secret_key,
+            user.id,
+            family_id,
+            settings.refresh_token_ttl_seconds,
+            now,
+            **session,
         )
         await RefreshToken.create(
             jti=jti,
@@ -168,7 +218,7 @@ class AuthService:
             expires_at=now + timedelta(seconds=settings.refresh_token_ttl_seconds),
             using_db=conn,
         )
-        return AuthTokens(access, refresh, settings.access_token_ttl_seconds, user.id)
+        return AuthTokens(access, refresh, settings.access_token_ttl_seconds, user.id, scope)
 
     # -- refresh and sessions --------------------------------------------------------------
 
@@ -188,35 +238,58 @@ class AuthService:
                 await RefreshToken.filter(jti=claims.jti).using_db(tx).select_for_update().first()
             )
             if stored is None or stored.revoked_at is not None:
-                return AuthFailure("TOKEN_REVOKED", "La sesión fue cerrada. Inicia sesión.")
+                return SESSION_ENDED
             if stored.used_at is not None:
-                await (
-                    RefreshToken.filter(family_id=stored.family_id, revoked_at=None)
-                    .using_db(tx)
-                    .update(revoked_at=now)
-                )
-                await record_audit(
-                    "auth.refresh_reuse_detected",
-                    actor_id=stored.user_id,
-                    data={"family": stored.family_id},
-                    conn=tx,
-                    now=now,
-                )
-                return AuthFailure("TOKEN_REUSED", "La sesión fue cerrada por seguridad.")
+                await self._revoke_family(stored, now, tx)
+                return REUSED
             user = await User.filter(id=stored.user_id, is_active=True).using_db(tx).first()
-            if user is None:
-                return AuthFailure("TOKEN_REVOKED", "La sesión fue cerrada. Inicia sesión.")
+            if user is None or user.session_version != claims.session_version:
+                return SESSION_ENDED
             spent = (
                 await RefreshToken.filter(jti=stored.jti, used_at=None)
                 .using_db(tx)
                 .update(used_at=now)
             )
             if spent != 1:
-                return AuthFailure("TOKEN_REUSED", "La sesión fue cerrada por seguridad.")
+                return REUSED
             return await self._issue(user, stored.family_id, now, tx)
 
-    async def session_user(self, refresh_token: str | None) -> User | None:
-        """The user behind a portal session cookie (a refresh token), or None."""
+    async def _revoke_family(self, stored: RefreshToken, now: datetime, conn) -> None:
+        await (
+            RefreshToken.filter(family_id=stored.family_id, revoked_at=None)
+            .using_db(conn)
+            .update(revoked_at=now)
+        )
+        await record_audit(
+            "auth.refresh_reuse_detected",
+            actor_id=stored.user_id,
+            data={"family": stored.family_id},
+            conn=conn,
+            now=now,
+        )
+
+    async def authenticate(self, access_token: str | None) -> Session | None:
+        """The live session an access token belongs to, or None.
+
+        Checked on every request (once per request, the doors cache it): signature and expiry,
+        then the user's session version (password change, enrolment) and the family's
+        revocation (logout, refresh-token reuse), so a revoked token dies at once.
+        """
+        if not access_token:
+            return None
+        now = self.runtime.now()
+        try:
+            claims = decode_token(self.settings.secret_key, access_token, "access", now)
+        except TokenError:
+            return None
+        return await self._live_session(claims)
+
+    async def portal_session(self, refresh_token: str | None) -> Session | None:
+        """The session behind a portal cookie (a refresh token), or None.
+
+        The portal never spends its token, so a spent one means someone else used it: that is
+        reuse, and the whole family ends, as it would through ``refresh``.
+        """
         if not refresh_token:
             return None
         now = self.runtime.now()
@@ -224,15 +297,39 @@ class AuthService:
             claims = decode_token(self.settings.secret_key, refresh_token, "refresh", now)
         except TokenError:
             return None
-        stored = await RefreshToken.filter(
-            jti=claims.jti, revoked_at=None, expires_at__gt=now
-        ).first()
-        if stored is None:
+        stored = await RefreshToken.filter(jti=claims.jti).first()
+        if stored is None or stored.revoked_at is not None or stored.expires_at <= now:
             return None
-        return await User.filter(id=stored.user_id, is_active=True).first()
+        if stored.used_at is not None:
+            async with in_transaction() as tx:
+                await self._revoke_family(stored, now, tx)
+            return None
+        return await self._live_session(claims)
+
+    async def _live_session(self, claims: TokenClaims) -> Session | None:
+        user = await User.filter(id=int(claims.user_id), is_active=True).first()
+        if user is None or user.session_version != claims.session_version:
+            return None
+        revoked = await RefreshToken.filter(
+            family_id=claims.family_id, revoked_at__isnull=False
+        ).exists()
+        if revoked:
+            return None
+        return Session(user, claims.scope, claims.family_id, claims.expires_at)
+
+    async def still_valid(self, session: Session) -> bool:
+        """Whether a long-lived stream (subscription, SSE) may keep going."""
+        if self.runtime.now() >= session.expires_at:
+            return False
+        user = await User.filter(id=session.user.id, is_active=True).first()
+        if user is None or user.session_version != session.user.session_version:
+            return False
+        return not await RefreshToken.filter(
+            family_id=session.family_id, revoked_at__isnull=False
+        ).exists()
 
     async def logout(self, refresh_token: str | None) -> None:
-        """Revoke the session's whole family."""
+        """Revoke the session's whole family (its access tokens stop working at once)."""
         if not refresh_token:
             return
         try:
@@ -241,23 +338,77 @@ class AuthService:
             )
         except TokenError:
             return
-        await RefreshToken.filter(family_id=claims.family_id, revoked_at=None).update(
+        await self.end_session(claims.family_id)
+
+    async def end_session(self, family_id: str) -> None:
+        """Revoke one session (a login and every token rotated from it)."""
+        await RefreshToken.filter(family_id=family_id, revoked_at=None).update(
             revoked_at=self.runtime.now()
         )
 
-    async def user_from_access_token(self, token: str) -> User | None:
-        """The active user an access token names, or None when invalid or expired."""
-        try:
-            claims = decode_token(self.settings.secret_key, token, "access", self.runtime.now())
-        except TokenError:
-            return None
-        return await User.filter(id=int(claims.user_id), is_active=True).first()
+    async def _end_every_session(self, user: User, now: datetime, conn) -> None:
+        # The version bump kills access tokens in flight; revoking the refresh tokens keeps
+        # the table honest about which sessions are over.
+        await (
+            User.filter(id=user.id).using_db(conn).update(session_version=F("session_version") + 1)
+        )
+        await (
+            RefreshToken.filter(user_id=user.id, revoked_at=None)
+            .using_db(conn)
+            .update(revoked_at=now)
+        )
+        user.session_version = (
+            await User.filter(id=user.id).using_db(conn).values_list("session_version", flat=True)
+        )[0]
+
+    # -- password change --------------------------------------------------------------------
+
+    async def change_password(
+        self, session: Session, current: str, new: str
+    ) -> AuthTokens | AuthFailure:
+        """Check the current password, store the new one and end every session of the user.
+
+        The caller gets a fresh session back; every other device must log in again.
+        """
+        user = authorized_user(session)
+        if user is None:
+            return SESSION_ENDED
+        now = self.runtime.now()
+        account = throttle_key("account", user.email, self.runtime.index_key)
+        # A stolen session must not become a free password-guessing oracle.
+        if not await reserve_attempt(account, self.account_rule, now):
+            return LOCKED
+        policy = self.runtime.password_policy
+        if not (await verify_password_async(user.password_hash, current, policy)).ok:
+            await self._record_failure(user, now, "password_change")
+            return INVALID
+        await clear_attempts(account)
+        problem = check_password_rules(new)
+        if problem is None and new == current:
+            problem = "La contraseña nueva debe ser distinta de la actual."
+        if problem:
+            return AuthFailure("WEAK_PASSWORD", problem)
+        new_hash = await hash_password_async(new, policy)
+        async with in_transaction() as tx:
+            await User.filter(id=user.id).using_db(tx).update(password_hash=new_hash)
+            await self._end_every_session(user, now, tx)
+            tokens = await self._issue(user, new_family_id(), now, tx)
+            await record_audit(
+                "auth.password_changed",
+                actor_id=user.id,
+                institution_id=user.institution_id,
+                subject_type="user",
+                subject_id=user.id,
+                conn=tx,
+                now=now,
+            )
+        return tokens
 
     # -- MFA --------------------------------------------------------------------------------
 
     def needs_mfa_enrolment(self, user: User) -> bool:
         """Staff and admins must enrol TOTP; the portal shows enrolment on their first login."""
-        return user.role in STAFF_ROLES and not user.mfa_enabled
+        return needs_mfa_enrolment(user)
 
     async def start_mfa_enrolment(self, user: User) -> MfaEnrolment:
         """Create (or reuse the pending) TOTP secret for ``user``."""
@@ -269,17 +420,30 @@ class AuthService:
             await user.save(update_fields=["mfa_secret_enc"])
         return MfaEnrolment(secret, provisioning_uri(secret, user.email))
 
-    async def confirm_mfa_enrolment(self, user: User, code: str) -> bool:
-        """Turn MFA on once the user proves their app produces valid codes."""
+    async def confirm_mfa_enrolment(self, user: User, code: str) -> AuthTokens | None:
+        """Turn MFA on once the user's app produces a valid code; a new full session begins.
+
+        Every earlier token of the user (the enrolment-scoped one included) ends here.
+        """
         if not user.mfa_secret_enc or user.mfa_enabled:
-            return False
+            return None
         now = self.runtime.now()
         secret = self.runtime.cipher.decrypt(user.mfa_secret_enc, context=MFA_CONTEXT)
         step = verify_totp_once(secret, code, None, now)
         if step is None:
-            return False
+            return None
         async with in_transaction() as tx:
-            await User.filter(id=user.id).using_db(tx).update(mfa_enabled=True, mfa_last_step=step)
+            enabled = (
+                await User.filter(id=user.id, mfa_enabled=False)
+                .using_db(tx)
+                .update(mfa_enabled=True, mfa_last_step=step)
+            )
+            if enabled != 1:
+                return None  # a concurrent confirmation won
+            user.mfa_enabled = True
+            user.mfa_last_step = step
+            await self._end_every_session(user, now, tx)
+            tokens = await self._issue(user, new_family_id(), now, tx)
             await record_audit(
                 "auth.mfa_enabled",
                 actor_id=user.id,
@@ -287,6 +451,4 @@ class AuthService:
                 conn=tx,
                 now=now,
             )
-        user.mfa_enabled = True
-        user.mfa_last_step = step
-        return True
+        return tokens

@@ -18,7 +18,7 @@ from puente.compliance.kyc import (
 from puente.enums import Role
 from puente.runtime import Runtime
 from puente.security.crypto import blind_index
-from puente.security.passwords import check_password_rules, hash_password
+from puente.security.passwords import check_password_rules, hash_password_async
 
 __all__ = ["UserError", "create_borrower_profile", "create_user"]
 
@@ -60,7 +60,7 @@ async def create_user(
         email=email,
         full_name=full_name.strip(),
         role=role,
-        password_hash=hash_password(password, runtime.password_policy),
+        password_hash=await hash_password_async(password, runtime.password_policy),
         guardian_id=guardian_id,
         using_db=conn,
     )

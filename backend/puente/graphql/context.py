@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
 from strawberry.dataloader import DataLoader
 
+from puente.accounts.access import Session, authorized_user, enrolling_user
 from puente.accounts.models import User
 from puente.accounts.service import AuthService
 from puente.loans.models import Loan
@@ -36,9 +38,14 @@ class GraphQLContext:
     response: Any
     token: str | None
     connection_params: dict[str, Any] | None = None
-    _user: User | None = None
-    _user_loaded: bool = False
+    # A WebSocket lives for many operations: its session is checked again for each one.
+    long_lived: bool = False
+    _session: Session | None = None
+    _checked: bool = False
     loan_views: DataLoader[int, LoanView] = field(init=False)
+    # Root fields resolve concurrently: the first one checks the token while the others
+    # wait on this lock, so none of them sees "checked" before the check has finished.
+    _session_lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         self.loan_views = DataLoader(load_fn=self._load_loan_views)
@@ -51,10 +58,23 @@ class GraphQLContext:
         }
         return [views[i] for i in ids]
 
+    def use_token(self, token: str | None) -> None:
+        """Take the token a WebSocket sent in ``connection_init``."""
+        self.token = token
+        self._checked = False
+
+    async def session(self) -> Session | None:
+        """The caller's live session (any scope), or None; checked once per request."""
+        async with self._session_lock:
+            if not self._checked or self.long_lived:
+                self._session = await self.auth.authenticate(self.token)
+                self._checked = True
+        return self._session
+
     async def user(self) -> User | None:
-        """The authenticated user, or None; resolved once per request."""
-        if not self._user_loaded:
-            self._user_loaded = True
-            if self.token:
-                self._user = await self.auth.user_from_access_token(self.token)
-        return self._user
+        """The user every door but MFA enrolment acts for (``authorized_user``), or None."""
+        return authorized_user(await self.session())
+
+    async def enrolling_user(self) -> User | None:
+        """The user of a session that may enrol MFA now, or None."""
+        return enrolling_user(await self.session())

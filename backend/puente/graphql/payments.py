@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from decimal import Decimal
-from typing import Annotated
+from functools import partial
+from typing import Annotated, TypeVar
 
 import strawberry
 from strawberry.types import Info
 
+from puente.accounts.access import Session
+from puente.accounts.models import User as UserModel
+from puente.accounts.streams import SessionEnded, while_session_lasts
 from puente.enums import PaymentMethodType as MethodEnum
 from puente.enums import ProviderName
 from puente.graphql.context import GraphQLContext
@@ -35,6 +39,7 @@ __all__ = [
 ]
 
 PuenteInfo = Info[GraphQLContext, None]
+T = TypeVar("T")
 
 
 @strawberry.input
@@ -82,6 +87,30 @@ async def _require_user(info: PuenteInfo):
     if user is None:
         raise UserFacingError("UNAUTHENTICATED", "Log in first (Authorization: Bearer <token>).")
     return user
+
+
+async def _for_session(
+    info: PuenteInfo, session: Session, changes: AsyncIterator[T]
+) -> AsyncIterator[T]:
+    """``changes`` until the subscriber's token expires or its session is revoked."""
+    ctx = info.context
+    every = ctx.runtime.settings.session_recheck_seconds
+    still_valid = partial(ctx.auth.still_valid, session)
+    try:
+        async for item in while_session_lasts(changes, still_valid, every):
+            yield item
+    except SessionEnded:
+        raise UserFacingError(
+            "SESSION_ENDED", "La sesión expiró o se cerró. Vuelve a conectarte con un token nuevo."
+        ) from None
+
+
+async def _subscriber(info: PuenteInfo) -> tuple[UserModel, Session]:
+    """Who subscribes, and the session the stream lives and dies with (taken at the start)."""
+    user = await _require_user(info)
+    session = await info.context.session()
+    assert session is not None  # a user was authorised from it
+    return user, session
 
 
 @strawberry.type
@@ -224,7 +253,7 @@ class Subscription:
     async def payment_status(
         self, info: PuenteInfo, payment_id: strawberry.ID
     ) -> AsyncGenerator[Payment, None]:
-        user = await _require_user(info)
+        user, session = await _subscriber(info)
         pk = _pk(payment_id, "Payment")
         payment = await PaymentModel.filter(id=pk or 0).prefetch_related("loan").first()
         if payment is None or not can_see_loan(user, payment.loan):
@@ -233,14 +262,14 @@ class Subscription:
         # Subscribe before reading, so a change between the read and the subscription is seen.
         async with bus.subscribe(payment_channel(payment.id)) as changes:
             yield Payment.from_model(payment)
-            async for _ in changes:
+            async for _ in _for_session(info, session, changes):
                 yield Payment.from_model(await PaymentModel.get(id=payment.id))
 
     @strawberry.subscription(description="The loan (balance, installments) now, then on change.")
     async def loan_updated(
         self, info: PuenteInfo, loan_id: strawberry.ID
     ) -> AsyncGenerator[Loan, None]:
-        user = await _require_user(info)
+        user, session = await _subscriber(info)
         pk = _pk(loan_id, "Loan")
         loan = await LoanModel.filter(id=pk or 0).first()
         if loan is None or not can_see_loan(user, loan):
@@ -249,7 +278,7 @@ class Subscription:
         async with runtime.bus.subscribe(loan_channel(loan.id)) as changes:
             (view,) = await load_loan_views([loan], runtime.today())
             yield Loan.from_view(view)
-            async for _ in changes:
+            async for _ in _for_session(info, session, changes):
                 fresh = await LoanModel.get(id=loan.id)
                 (view,) = await load_loan_views([fresh], runtime.today())
                 yield Loan.from_view(view)

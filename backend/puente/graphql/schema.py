@@ -18,8 +18,8 @@ from strawberry.extensions import (
 )
 from strawberry.types import Info
 
+from puente.accounts.access import client_address
 from puente.accounts.models import User as UserModel
-from puente.accounts.service import AuthFailure
 from puente.graphql.context import GraphQLContext
 from puente.graphql.errors import UserFacingError, should_mask_error
 from puente.graphql.hardening import HideSuggestions, PuenteSchema
@@ -31,10 +31,9 @@ from puente.graphql.payment_types import (
 )
 from puente.graphql.payments import PaymentMutations, StaffMutations, Subscription
 from puente.graphql.scalars import SCALAR_OVERRIDES
+from puente.graphql.sessions import SessionMutations, login_result
 from puente.graphql.types import (
     MAX_ID,
-    AuthError,
-    AuthTokens,
     Loan,
     LoanConnection,
     LoanEdge,
@@ -229,29 +228,20 @@ def input_field_name(engine_field: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def _login_result(outcome: object) -> AuthTokens | AuthError:
-    if isinstance(outcome, AuthFailure):
-        return AuthError(code=outcome.code, message=outcome.message)
-    return AuthTokens(
-        access_token=outcome.access_token,  # type: ignore[attr-defined]
-        refresh_token=outcome.refresh_token,  # type: ignore[attr-defined]
-        expires_in=outcome.expires_in,  # type: ignore[attr-defined]
-    )
-
-
 @strawberry.type
-class Mutation(PaymentMutations, StaffMutations):
+class Mutation(PaymentMutations, StaffMutations, SessionMutations):
     @strawberry.mutation(description="Password (and OTP when enrolled) for access+refresh tokens.")
     async def login(
         self, info: PuenteInfo, email: str, password: str, otp: str | None = None
     ) -> LoginResult:
-        return _login_result(await info.context.auth.login(email, password, otp))
+        address = client_address(info.context.request)
+        return login_result(await info.context.auth.login(email, password, otp, client_ip=address))
 
     @strawberry.mutation(
         description="Rotate a refresh token; reusing a spent one ends the session."
     )
     async def refresh_token(self, info: PuenteInfo, refresh_token: str) -> LoginResult:
-        return _login_result(await info.context.auth.refresh(refresh_token))
+        return login_result(await info.context.auth.refresh(refresh_token))
 
 
 def build_schema(

@@ -38,6 +38,7 @@ __all__ = [
     "PageInfo",
     "Periodicity",
     "ScheduleRow",
+    "TokenScope",
     "User",
     "decode_global_id",
     "encode_global_id",
@@ -299,11 +300,20 @@ class LoanSimulation:
     disbursed_amount: Money
 
 
+@strawberry.enum(description="What a token opens: everything, or only MFA enrolment.")
+class TokenScope(Enum):
+    FULL = "full"
+    MFA_ENROLMENT = "mfa_enrolment"
+
+
 @strawberry.type
 class AuthTokens:
     access_token: str
     refresh_token: str
     expires_in: int
+    scope: TokenScope = strawberry.field(
+        description="MFA_ENROLMENT: staff must enrol (startMfaEnrolment) before anything else."
+    )
 
 
 @strawberry.type

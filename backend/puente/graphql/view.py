@@ -160,6 +160,7 @@ class PuenteGraphQL(GraphQL):
             request=request,
             response=response,
             token=token,
+            long_lived=isinstance(request, WebSocket),
         )
 
     async def on_ws_connect(self, context: GraphQLContext) -> Any:  # type: ignore[override]
@@ -167,6 +168,5 @@ class PuenteGraphQL(GraphQL):
         if isinstance(params, dict):
             token = bearer_token(params.get("authorization") or params.get("Authorization"))
             if token:
-                context.token = token
-                context._user_loaded = False
+                context.use_token(token)
         return None

@@ -30,11 +30,13 @@ async def refund_payment(
     amount: object | None = None,
 ) -> Transition:
     """Refund all (``amount=None``) or part of a paid payment; staff of its institution only."""
+    # Who may refund is decided before looking anything up: answering "forbidden" for a
+    # payment that exists and "not found" for one that does not would let anyone probe ids.
+    if not is_staff(actor):
+        raise PaymentRefused("FORBIDDEN", "Solo el personal puede reembolsar pagos.")
     payment = await Payment.filter(id=payment_id).prefetch_related("loan").first()
     if payment is None or not can_see_loan(actor, payment.loan):
         raise PaymentRefused("PAYMENT_NOT_FOUND", "El pago no existe.")
-    if not is_staff(actor):
-        raise PaymentRefused("FORBIDDEN", "Solo el personal puede reembolsar pagos.")
     if S(payment.status) not in REFUNDABLE or not payment.provider_reference:
         raise PaymentRefused("NOT_REFUNDABLE", "Ese pago no se puede reembolsar.")
     remaining = from_centavos(payment.amount_centavos - payment.refunded_centavos)

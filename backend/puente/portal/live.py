@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from puente.accounts.streams import while_session_lasts
 from puente.events.bus import EventBus
 
 __all__ = ["EventStreamResponse", "live_events", "sse_event"]
@@ -70,10 +71,18 @@ async def live_events(
     *,
     heartbeat: float = 15.0,
     max_age: float = 300.0,
+    still_valid: Callable[[], Awaitable[bool]] | None = None,
+    recheck: float = 15.0,
 ) -> AsyncIterator[str]:
-    """The events of one page: ``render()`` now, then again after each notice on ``channel``."""
+    """The events of one page: ``render()`` now, then again after each notice on ``channel``.
+
+    With ``still_valid`` the stream also ends when the viewer's session expires or is revoked
+    (asked every ``recheck`` seconds); EventSource then reconnects and is refused.
+    """
     subscription = bus.subscribe(channel)
     notices = await subscription.__aenter__()  # subscribe before reading: no change is missed
+    if still_valid is not None:
+        notices = while_session_lasts(notices, still_valid, recheck)
     waiting: asyncio.Task[Any] | None = None
     try:
         for name, html in await render():
@@ -99,4 +108,7 @@ async def live_events(
                 waiting.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await waiting
+            if isinstance(notices, AsyncGenerator):
+                with contextlib.suppress(Exception):
+                    await notices.aclose()
             await subscription.__aexit__(None, None, None)

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from puente.accounts.models import User
 from puente.enums import PaymentMethodType
@@ -41,12 +42,7 @@ PENDING = frozenset({S.CREATED, S.PENDING, S.REQUIRES_ACTION})
 
 async def viewer(portal: Portal, request: Request) -> User | Response:
     """The signed-in user, or where to send a visitor who is not (login, MFA enrolment)."""
-    user = await portal.current_user(request)
-    if user is None:
-        return RedirectResponse("/login", status_code=303)
-    if portal.auth.needs_mfa_enrolment(user):
-        return RedirectResponse("/seguridad/mfa", status_code=303)
-    return user
+    return await portal.require_user(request)
 
 
 def not_found(portal: Portal, request: Request, user: User | None) -> Response:
@@ -213,7 +209,15 @@ class PaymentPages:
                 events.insert(0, ("pago", panel))
             return events
 
-        stream = live_events(self.runtime.bus, loan_channel(loan.id), render)
+        session = await self.portal.current_session(request)
+        assert session is not None  # viewer() found a signed-in user
+        stream = live_events(
+            self.runtime.bus,
+            loan_channel(loan.id),
+            render,
+            still_valid=partial(self.portal.auth.still_valid, session),
+            recheck=self.runtime.settings.session_recheck_seconds,
+        )
         return EventStreamResponse(stream)
 
     async def receipt(self, request: Request) -> Response:

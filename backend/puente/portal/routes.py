@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-import segno
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
+from puente.accounts.access import (
+    Session,
+    authorized_user,
+    client_address,
+    enrolling_user,
+    needs_mfa_enrolment,
+)
 from puente.accounts.models import User
-from puente.accounts.service import AuthFailure, AuthService
+from puente.accounts.service import AuthFailure, AuthService, AuthTokens
 from puente.enums import LoanStatus
+from puente.graphql.sessions import qr_data_uri
 from puente.loans.access import can_see_loan, is_staff, visible_loans
 from puente.loans.lifecycle import OPEN_STATUSES
 from puente.loans.models import Loan
@@ -21,9 +28,10 @@ from puente.loans.payoff import payoff_quote
 from puente.loans.state import load_loan_views
 from puente.payments.gateways import GatewayDirectory
 from puente.portal.formatting import fecha, fecha_hora, mxn, mxn_centavos
-from puente.portal.security import CSRF_COOKIE, CSRF_FIELD, csrf_token_for, csrf_valid
+from puente.portal.security import CSRF_COOKIE, CSRF_FIELD, csrf_key, csrf_token_for, csrf_valid
 from puente.portal.simulator import METHODS, PERIODICITIES, run_simulator
 from puente.runtime import Runtime
+from puente.security.tokens import SCOPE_FULL
 from puente.tuition.service import tuition_quotes
 
 __all__ = ["SESSION_COOKIE", "portal_routes"]
@@ -50,19 +58,20 @@ class Portal:
         self.runtime = runtime
         self.auth = AuthService(runtime)
         self.templates = _templates()
+        self.csrf_key = csrf_key(runtime.settings.secret_key)
 
     # -- helpers ---------------------------------------------------------------------------
 
     def render(
         self, request: Request, name: str, context: dict[str, Any], status_code: int = 200
     ) -> Response:
-        token, is_new = csrf_token_for(request)
+        token, new_cookie = csrf_token_for(request, self.csrf_key, _binding(request))
         response = self.templates.TemplateResponse(
             request, name, {"csrf_token": token, **context}, status_code=status_code
         )
         response.headers["cache-control"] = "no-store"
-        if is_new:
-            self._set_cookie(response, CSRF_COOKIE, token, max_age=None)
+        if new_cookie:
+            self._set_cookie(response, CSRF_COOKIE, new_cookie, max_age=None)
         return response
 
     def _set_cookie(self, response: Response, name: str, value: str, max_age: int | None) -> None:
@@ -76,16 +85,45 @@ class Portal:
             path="/",
         )
 
+    async def current_session(self, request: Request) -> Session | None:
+        """The session behind the cookie (any scope), checked once per request."""
+        if not hasattr(request.state, "session"):
+            cookie = request.cookies.get(SESSION_COOKIE)
+            request.state.session = await self.auth.portal_session(cookie)
+        return request.state.session
+
     async def current_user(self, request: Request) -> User | None:
-        return await self.auth.session_user(request.cookies.get(SESSION_COOKIE))
+        """The signed-in user every page but MFA enrolment acts for (``authorized_user``)."""
+        return authorized_user(await self.current_session(request))
+
+    async def require_user(self, request: Request) -> User | Response:
+        """The signed-in user, or where to send a visitor who is not (login, MFA enrolment)."""
+        session = await self.current_session(request)
+        user = authorized_user(session)
+        if user is not None:
+            return user
+        if session is not None and needs_mfa_enrolment(session.user):
+            return RedirectResponse("/seguridad/mfa", status_code=303)
+        return RedirectResponse("/login", status_code=303)
 
     async def form(self, request: Request) -> FormData | None:
-        """The submitted form if its CSRF token is valid, else None."""
+        """The submitted form if its CSRF token is valid for this browser and session."""
+        await self.current_session(request)
         form = await request.form(max_files=0, max_fields=20, max_part_size=MAX_FORM_FIELD)
         token = form.get(CSRF_FIELD)
-        if not csrf_valid(request, token if isinstance(token, str) else None):
+        submitted = token if isinstance(token, str) else None
+        if not csrf_valid(request, submitted, self.csrf_key, _binding(request)):
             return None
         return form
+
+    def start_session(self, response: Response, tokens: AuthTokens) -> None:
+        """Put a new session's refresh token in the cookie."""
+        self._set_cookie(
+            response,
+            SESSION_COOKIE,
+            tokens.refresh_token,
+            max_age=self.runtime.settings.refresh_token_ttl_seconds,
+        )
 
     def forbidden(self, request: Request) -> Response:
         return self.render(
@@ -101,7 +139,7 @@ class Portal:
     # -- pages -----------------------------------------------------------------------------
 
     async def login_page(self, request: Request) -> Response:
-        if await self.current_user(request):
+        if await self.current_session(request):
             return RedirectResponse("/", status_code=303)
         return self.render(request, "pages/login.html", {"email": "", "error": None})
 
@@ -112,7 +150,7 @@ class Portal:
         email = str(form.get("email", "")).strip()[:254]
         password = str(form.get("password", ""))[:MAX_FORM_FIELD]
         otp = str(form.get("otp", "")).strip()[:12] or None
-        outcome = await self.auth.login(email, password, otp)
+        outcome = await self.auth.login(email, password, otp, client_ip=client_address(request))
         if isinstance(outcome, AuthFailure):
             return self.render(
                 request,
@@ -122,17 +160,11 @@ class Portal:
                     "error": outcome,
                     "ask_otp": outcome.code.endswith("OTP") or outcome.code == "OTP_REQUIRED",
                 },
-                status_code=400 if outcome.code != "LOCKED" else 429,
+                status_code=429 if outcome.code in ("LOCKED", "RATE_LIMITED") else 400,
             )
-        user = await User.get(id=outcome.user_id)
-        target = "/seguridad/mfa" if self.auth.needs_mfa_enrolment(user) else "/"
+        target = "/" if outcome.scope == SCOPE_FULL else "/seguridad/mfa"
         response = RedirectResponse(target, status_code=303)
-        self._set_cookie(
-            response,
-            SESSION_COOKIE,
-            outcome.refresh_token,
-            max_age=self.runtime.settings.refresh_token_ttl_seconds,
-        )
+        self.start_session(response, outcome)
         return response
 
     async def logout(self, request: Request) -> Response:
@@ -145,11 +177,9 @@ class Portal:
         return response
 
     async def dashboard(self, request: Request) -> Response:
-        user = await self.current_user(request)
-        if user is None:
-            return RedirectResponse("/login", status_code=303)
-        if self.auth.needs_mfa_enrolment(user):
-            return RedirectResponse("/seguridad/mfa", status_code=303)
+        user = await self.require_user(request)
+        if not isinstance(user, User):
+            return user
         staff = is_staff(user)
         query = visible_loans(user)
         loans = await query.order_by("id").limit(200).prefetch_related("product", "student")
@@ -159,9 +189,9 @@ class Portal:
         )
 
     async def loan_page(self, request: Request) -> Response:
-        user = await self.current_user(request)
-        if user is None:
-            return RedirectResponse("/login", status_code=303)
+        user = await self.require_user(request)
+        if not isinstance(user, User):
+            return user
         loan_id = request.path_params["loan_id"]
         loan = await Loan.filter(id=loan_id).prefetch_related("product", "student").first()
         if loan is None or not can_see_loan(user, loan):
@@ -202,52 +232,84 @@ class Portal:
         return self.render(request, "partials/simulador_resultado.html", {"result": result})
 
     async def mfa_page(self, request: Request) -> Response:
-        user = await self.current_user(request)
+        session = await self.current_session(request)
+        if session is None:
+            return RedirectResponse("/login", status_code=303)
+        if session.user.mfa_enabled:
+            context = {"user": session.user, "enabled": True}
+            return self.render(request, "pages/mfa.html", context)
+        return await self._enrolment_page(request, session, error=None)
+
+    async def _enrolment_page(
+        self, request: Request, session: Session, error: str | None, status_code: int = 200
+    ) -> Response:
+        user = enrolling_user(session)
         if user is None:
             return RedirectResponse("/login", status_code=303)
-        if user.mfa_enabled:
-            return self.render(request, "pages/mfa.html", {"user": user, "enabled": True})
         enrolment = await self.auth.start_mfa_enrolment(user)
-        return self.render(
-            request,
-            "pages/mfa.html",
-            {
-                "user": user,
-                "enabled": False,
-                "secret": enrolment.secret,
-                "qr": _qr_data_uri(enrolment.uri),
-                "error": None,
-            },
-        )
+        context = {
+            "user": user,
+            "enabled": False,
+            "secret": enrolment.secret,
+            "qr": qr_data_uri(enrolment.uri),
+            "error": error,
+        }
+        return self.render(request, "pages/mfa.html", context, status_code=status_code)
 
     async def mfa_confirm(self, request: Request) -> Response:
-        user = await self.current_user(request)
-        if user is None:
+        session = await self.current_session(request)
+        if session is None:
             return RedirectResponse("/login", status_code=303)
         form = await self.form(request)
         if form is None:
             return self.forbidden(request)
+        user = enrolling_user(session)
         code = str(form.get("code", "")).strip()[:12]
-        if await self.auth.confirm_mfa_enrolment(user, code):
-            return RedirectResponse("/", status_code=303)
-        enrolment = await self.auth.start_mfa_enrolment(user)
-        return self.render(
-            request,
-            "pages/mfa.html",
-            {
-                "user": user,
-                "enabled": False,
-                "secret": enrolment.secret,
-                "qr": _qr_data_uri(enrolment.uri),
-                "error": "El código no coincide. Revisa la hora de tu teléfono e intenta de nuevo.",
-            },
-            status_code=400,
-        )
+        tokens = await self.auth.confirm_mfa_enrolment(user, code) if user else None
+        if tokens is not None:
+            # Enrolment ended every earlier session, this one included: start the new one.
+            response = RedirectResponse("/", status_code=303)
+            self.start_session(response, tokens)
+            return response
+        error = "El código no coincide. Revisa la hora de tu teléfono e intenta de nuevo."
+        return await self._enrolment_page(request, session, error, status_code=400)
+
+    async def password_page(self, request: Request) -> Response:
+        user = await self.require_user(request)
+        if not isinstance(user, User):
+            return user
+        return self.render(request, "pages/password.html", {"user": user, "error": None})
+
+    async def password_change(self, request: Request) -> Response:
+        user = await self.require_user(request)
+        if not isinstance(user, User):
+            return user
+        form = await self.form(request)
+        if form is None:
+            return self.forbidden(request)
+        current = str(form.get("actual", ""))[:MAX_FORM_FIELD]
+        new = str(form.get("nueva", ""))[:MAX_FORM_FIELD]
+        if new != str(form.get("confirmacion", ""))[:MAX_FORM_FIELD]:
+            return self._password_error(request, user, "Las contraseñas nuevas no coinciden.")
+        session = await self.current_session(request)
+        assert session is not None  # require_user found one
+        outcome = await self.auth.change_password(session, current, new)
+        if isinstance(outcome, AuthFailure):
+            return self._password_error(request, user, outcome.message)
+        # Every session ended, this one included: the cookie gets the new one.
+        response = RedirectResponse("/seguridad/contrasena?cambiada=1", status_code=303)
+        self.start_session(response, outcome)
+        return response
+
+    def _password_error(self, request: Request, user: User, message: str) -> Response:
+        context = {"user": user, "error": message}
+        return self.render(request, "pages/password.html", context, status_code=400)
 
 
-def _qr_data_uri(uri: str) -> str:
-    """The otpauth URI as an SVG QR code in a data: URI (CSP allows data: images only)."""
-    return segno.make(uri, error="m").svg_data_uri(scale=5)
+def _binding(request: Request) -> str:
+    """What CSRF tokens are tied to: the session's refresh family ('' before login)."""
+    session = getattr(request.state, "session", None)
+    return session.family_id if session is not None else ""
 
 
 def portal_routes(runtime: Runtime, gateways: GatewayDirectory | None = None) -> list[BaseRoute]:
@@ -265,4 +327,6 @@ def portal_routes(runtime: Runtime, gateways: GatewayDirectory | None = None) ->
         Route("/simulador/resultado", portal.simulator_result, methods=["GET"]),
         Route("/seguridad/mfa", portal.mfa_page, methods=["GET"]),
         Route("/seguridad/mfa", portal.mfa_confirm, methods=["POST"]),
+        Route("/seguridad/contrasena", portal.password_page, methods=["GET"]),
+        Route("/seguridad/contrasena", portal.password_change, methods=["POST"]),
     ]

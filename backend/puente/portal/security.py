@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 
@@ -13,6 +14,7 @@ __all__ = [
     "CSRF_FIELD",
     "CSRF_HEADER",
     "SecurityHeadersMiddleware",
+    "csrf_key",
     "csrf_token_for",
     "csrf_valid",
 ]
@@ -74,18 +76,36 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-def csrf_token_for(request: Request) -> tuple[str, bool]:
-    """The request's CSRF token and whether it is new (then the caller sets the cookie)."""
-    existing = request.cookies.get(CSRF_COOKIE)
-    if existing and 20 <= len(existing) <= 100:
-        return existing, False
-    return secrets.token_urlsafe(32), True
+def csrf_key(secret_key: str) -> bytes:
+    """The HMAC key for CSRF tokens, derived so it is never the JWT signing key itself."""
+    return hashlib.sha256(b"puente-csrf:" + secret_key.encode()).digest()
 
 
-def csrf_valid(request: Request, submitted: str | None) -> bool:
-    """Double-submit check: the form (or htmx header) must echo the cookie."""
-    cookie = request.cookies.get(CSRF_COOKIE)
+def _sign(key: bytes, nonce: str, binding: str) -> str:
+    return hmac.new(key, f"{nonce}|{binding}".encode(), hashlib.sha256).hexdigest()
+
+
+def _nonce(request: Request) -> str | None:
+    nonce = request.cookies.get(CSRF_COOKIE)
+    return nonce if nonce and 20 <= len(nonce) <= 100 else None
+
+
+def csrf_token_for(request: Request, key: bytes, binding: str) -> tuple[str, str | None]:
+    """The token forms carry, and a new cookie value when the browser has none yet.
+
+    The token is an HMAC of the browser's cookie *and* the session (``binding``, its refresh
+    family; empty before login), so a token taken from another session — or planted together
+    with its cookie — is refused.
+    """
+    nonce = _nonce(request)
+    new = None if nonce else secrets.token_urlsafe(32)
+    return _sign(key, nonce or new or "", binding), new
+
+
+def csrf_valid(request: Request, submitted: str | None, key: bytes, binding: str) -> bool:
+    """The form (or htmx header) must carry this browser's token for this session."""
+    nonce = _nonce(request)
     candidate = submitted or request.headers.get(CSRF_HEADER)
-    if not cookie or not candidate:
+    if not nonce or not candidate:
         return False
-    return hmac.compare_digest(cookie.encode(), candidate.encode())
+    return hmac.compare_digest(_sign(key, nonce, binding).encode(), candidate.encode())

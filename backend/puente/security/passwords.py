@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
+from typing import TypeVar
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -17,8 +21,11 @@ __all__ = [
     "PasswordPolicy",
     "check_password_rules",
     "hash_password",
+    "hash_password_async",
     "verify_missing_user",
+    "verify_missing_user_async",
     "verify_password",
+    "verify_password_async",
 ]
 
 MIN_PASSWORD_LENGTH = 10
@@ -108,6 +115,38 @@ def verify_missing_user(password: str, policy: PasswordPolicy = DEFAULT_POLICY) 
     # which tells an attacker which accounts exist.
     verify_password(_dummy_hash(policy), password, policy)
     return PasswordCheck(ok=False)
+
+
+# Argon2 is deliberately slow (tens of milliseconds of CPU and 64 MiB per check). Run on the
+# event loop, eight logins at once stalled webhook acknowledgements for seconds (issue 9 #4).
+# The C library releases the GIL, so a thread pool takes the work off the loop; its size
+# bounds how many hashes run at once (the rest queue), leaving half the cores to the loop.
+_T = TypeVar("_T")
+_HASHING_THREADS = max(1, (os.cpu_count() or 2) // 2)
+_hashing = ThreadPoolExecutor(max_workers=_HASHING_THREADS, thread_name_prefix="argon2")
+
+
+async def _off_loop(work: partial[_T]) -> _T:
+    return await asyncio.get_running_loop().run_in_executor(_hashing, work)
+
+
+async def hash_password_async(password: str, policy: PasswordPolicy = DEFAULT_POLICY) -> str:
+    """:func:`hash_password` on the bounded hashing pool, never on the event loop."""
+    return await _off_loop(partial(hash_password, password, policy))
+
+
+async def verify_password_async(
+    stored_hash: str, password: str, policy: PasswordPolicy = DEFAULT_POLICY
+) -> PasswordCheck:
+    """:func:`verify_password` on the bounded hashing pool, never on the event loop."""
+    return await _off_loop(partial(verify_password, stored_hash, password, policy))
+
+
+async def verify_missing_user_async(
+    password: str, policy: PasswordPolicy = DEFAULT_POLICY
+) -> PasswordCheck:
+    """:func:`verify_missing_user` on the bounded hashing pool, never on the event loop."""
+    return await _off_loop(partial(verify_missing_user, password, policy))
 
 
 def check_password_rules(password: str) -> str | None:

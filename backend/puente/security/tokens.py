@@ -1,8 +1,11 @@
 """Access and refresh JWTs (HS256 only) with the checks Puente relies on.
 
-Access tokens are short-lived and stateless. Refresh tokens carry a ``jti`` and a family id
-(``fam``): the caller stores issued jtis, rotates on every use, and when an already-used jti
-comes back it revokes the whole family (reuse means the token was stolen).
+Access tokens are short-lived. Refresh tokens carry a ``jti``; both carry the session's
+family id (``fam``), the user's session version (``sv``) and a scope (``scp``): ``full``, or
+``mfa_enrolment`` for staff who must enrol TOTP before anything else. The caller stores issued
+jtis, rotates on every use, and when an already-used jti comes back it revokes the whole
+family (reuse means the token was stolen); it checks ``fam`` and ``sv`` on every request so a
+revoked session ends at once, not when its access token expires.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ __all__ = [
     "AUDIENCE",
     "ISSUER",
     "MIN_SECRET_BYTES",
+    "SCOPES",
+    "SCOPE_FULL",
+    "SCOPE_MFA_ENROLMENT",
     "TOKEN_EXPIRED",
     "TOKEN_INVALID",
     "TOKEN_WRONG_TYPE",
@@ -45,8 +51,12 @@ TOKEN_EXPIRED: Final = "TOKEN_EXPIRED"
 TOKEN_INVALID: Final = "TOKEN_INVALID"
 TOKEN_WRONG_TYPE: Final = "TOKEN_WRONG_TYPE"
 
+SCOPE_FULL: Final = "full"
+SCOPE_MFA_ENROLMENT: Final = "mfa_enrolment"
+SCOPES: Final = frozenset({SCOPE_FULL, SCOPE_MFA_ENROLMENT})
+
 TokenType = Literal["access", "refresh"]
-_REQUIRED: Final = ("sub", "typ", "iat", "exp", "jti", "iss", "aud")
+_REQUIRED: Final = ("sub", "typ", "iat", "exp", "jti", "iss", "aud", "fam", "sv", "scp")
 
 
 class TokenError(Exception):
@@ -67,9 +77,11 @@ class TokenClaims:
     jti: str
     issued_at: datetime
     expires_at: datetime
+    family_id: str
+    session_version: int
+    scope: str
     institution_id: str | None = None  # access tokens only
     role: str | None = None  # access tokens only
-    family_id: str | None = None  # refresh tokens only
 
 
 def _key(secret: str | bytes) -> bytes:
@@ -108,6 +120,14 @@ def new_family_id() -> str:
     return secrets.token_urlsafe(16)
 
 
+def _session_claims(family_id: str, session_version: int, scope: str) -> dict[str, Any]:
+    if not family_id:
+        raise ValueError("family_id must not be empty")
+    if scope not in SCOPES:
+        raise ValueError(f"unknown token scope {scope!r}")
+    return {"fam": family_id, "sv": int(session_version), "scp": scope}
+
+
 def issue_access_token(
     secret: str | bytes,
     user_id: str | int,
@@ -115,9 +135,19 @@ def issue_access_token(
     role: str,
     ttl: int | timedelta,
     now: datetime | None = None,
+    *,
+    family_id: str,
+    session_version: int,
+    scope: str = SCOPE_FULL,
 ) -> str:
     """Sign a short-lived access token for ``user_id`` acting in ``institution_id``."""
-    claims = {"sub": str(user_id), "inst": str(institution_id), "role": role, "typ": "access"}
+    claims = {
+        "sub": str(user_id),
+        "inst": str(institution_id),
+        "role": role,
+        "typ": "access",
+        **_session_claims(family_id, session_version, scope),
+    }
     token, _ = _encode(secret, claims, ttl, now)
     return token
 
@@ -128,11 +158,16 @@ def issue_refresh_token(
     family_id: str,
     ttl: int | timedelta,
     now: datetime | None = None,
+    *,
+    session_version: int = 0,
+    scope: str = SCOPE_FULL,
 ) -> tuple[str, str]:
     """Sign a refresh token in ``family_id``; return ``(token, jti)`` so the caller can store it."""
-    if not family_id:
-        raise ValueError("family_id must not be empty")
-    claims = {"sub": str(user_id), "fam": family_id, "typ": "refresh"}
+    claims = {
+        "sub": str(user_id),
+        "typ": "refresh",
+        **_session_claims(family_id, session_version, scope),
+    }
     return _encode(secret, claims, ttl, now)
 
 
@@ -192,26 +227,26 @@ def decode_token(
     if token_type != expected_type:
         raise TokenError(TOKEN_WRONG_TYPE, f"expected a {expected_type} token")
 
-    user_id, jti = _string(payload, "sub"), _string(payload, "jti")
-    issued, expires = _from_timestamp(issued_at), _from_timestamp(expires_at)
+    scope = _string(payload, "scp")
+    if scope not in SCOPES:
+        raise TokenError(TOKEN_INVALID, "unknown token scope")
+    session = {
+        "user_id": _string(payload, "sub"),
+        "jti": _string(payload, "jti"),
+        "issued_at": _from_timestamp(issued_at),
+        "expires_at": _from_timestamp(expires_at),
+        "family_id": _string(payload, "fam"),
+        "session_version": _timestamp(payload, "sv"),  # an integer claim, like the times
+        "scope": scope,
+    }
     if expected_type == "access":
         return TokenClaims(
             type="access",
-            user_id=user_id,
-            jti=jti,
-            issued_at=issued,
-            expires_at=expires,
             institution_id=_string(payload, "inst"),
             role=_string(payload, "role"),
+            **session,
         )
-    return TokenClaims(
-        type="refresh",
-        user_id=user_id,
-        jti=jti,
-        issued_at=issued,
-        expires_at=expires,
-        family_id=_string(payload, "fam"),
-    )
+    return TokenClaims(type="refresh", **session)
 
 
 def _from_timestamp(value: int) -> datetime:

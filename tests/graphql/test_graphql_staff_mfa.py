@@ -1,0 +1,219 @@
+"""Staff must enrol MFA before any staff door opens (issue 9, #2)."""
+
+from __future__ import annotations
+
+import pyotp
+import pytest
+from tests.support import factories
+from tests.support.gateways import STRIPE, sandboxes
+from tests.support.http import app_client, graphql
+
+from puente.enums import PaymentMethodType, ProviderName, Role
+from puente.graphql.schema import schema
+from puente.graphql.types import encode_global_id
+from puente.payments.gateways import store_credentials
+from puente.payments.models import Payment
+from puente.security.tokens import issue_access_token
+
+pytestmark = pytest.mark.anyio
+PASSWORD = "contrasena-segura-1"
+CLABE = "012180001234567899"
+
+LOGIN = """mutation($e: String!, $p: String!, $o: String) {
+  login(email: $e, password: $p, otp: $o) { __typename
+  ... on AuthTokens { accessToken refreshToken scope } ... on AuthError { code } } }"""
+START = """mutation { startMfaEnrolment { __typename
+  ... on MfaEnrolmentStarted { secret otpauthUri qrCodeSvg } ... on AuthError { code } } }"""
+CONFIRM = """mutation($c: String!) { confirmMfaEnrolment(code: $c) { __typename
+  ... on AuthTokens { accessToken refreshToken scope } ... on AuthError { code } } }"""
+
+# Fields anyone may call, and the ones an enrolment-scoped token exists for.
+PUBLIC = {"simulateLoan", "login", "refreshToken"}
+ENROLMENT = {"startMfaEnrolment", "confirmMfaEnrolment", "logout"}
+
+
+def staff_documents(ids: dict[str, str]) -> dict[str, tuple[str, dict]]:
+    """One document per staff-reachable root field, with arguments that would work."""
+    return {
+        "viewer": ("{ viewer { user { email } } }", {}),
+        "node": ("query($id: ID!) { node(id: $id) { id } }", {"id": ids["loan"]}),
+        "createPayment": (
+            """mutation($i: CreatePaymentInput!) { createPayment(input: $i) { __typename
+            ... on PaymentError { code } } }""",
+            {
+                "i": {
+                    "loanId": ids["loan"],
+                    "amount": "100.00",
+                    "method": "SPEI",
+                    "provider": "STRIPE",
+                    "idempotencyKey": "staff-mfa-1",
+                }
+            },
+        ),
+        "refundPayment": (
+            """mutation($id: ID!) { refundPayment(paymentId: $id) { __typename
+            ... on PaymentError { code } } }""",
+            {"id": ids["payment"]},
+        ),
+        "disburseLoan": (
+            """mutation($id: ID!, $c: String!) { disburseLoan(loanId: $id, clabe: $c,
+            beneficiaryName: "Ana Prueba") { __typename ... on PaymentError { code } } }""",
+            {"id": ids["approved"], "c": CLABE},
+        ),
+        "approveLoan": (
+            """mutation($id: ID!, $c: String!) { approveLoan(loanId: $id, clabe: $c,
+            beneficiaryName: "Ana Prueba") { __typename ... on PaymentError { code } } }""",
+            {"id": ids["approved"], "c": CLABE},
+        ),
+        "changePassword": (
+            """mutation { changePassword(currentPassword: "contrasena-segura-1",
+            newPassword: "otra-contrasena-2") { __typename ... on AuthError { code } } }""",
+            {},
+        ),
+    }
+
+
+def root_fields() -> dict[str, set[str]]:
+    gql = schema._schema
+    return {
+        kind: set(root.fields)
+        for kind, root in (
+            ("query", gql.query_type),
+            ("mutation", gql.mutation_type),
+            ("subscription", gql.subscription_type),
+        )
+    }
+
+
+def refused(field: str, data: dict) -> bool:
+    """No data for the field, or an error value instead of the result."""
+    value = (data.get("data") or {}).get(field)
+    if value is None:
+        return True
+    return value.get("__typename") in {"PaymentError", "AuthError"} and value.get("code") in {
+        "UNAUTHENTICATED",
+        "MFA_ENROLMENT_REQUIRED",
+    }
+
+
+async def staff_world(runtime):
+    inst = await factories.institution()
+    ana = await factories.user(runtime, inst)
+    await factories.user(runtime, inst, email="caja@example.mx", role=Role.STAFF)
+    loan = await factories.active_loan(inst, ana, start=runtime.today())
+    approved = await factories.approved_loan(inst, ana)
+    await store_credentials(runtime, inst.id, "stripe", STRIPE)
+    payment = await Payment.create(
+        institution_id=inst.id,
+        loan_id=loan.id,
+        user_id=ana.id,
+        provider=ProviderName.STRIPE,
+        method=PaymentMethodType.CARD,
+        amount_centavos=100_00,
+        idempotency_key="ana-1",
+        request_fingerprint="x",
+        status="paid",
+        provider_reference="pi_x",
+    )
+    return {
+        "loan": encode_global_id("Loan", loan.id),
+        "approved": encode_global_id("Loan", approved.id),
+        "payment": encode_global_id("Payment", payment.id),
+    }
+
+
+async def test_unenrolled_staff_get_a_token_that_opens_no_staff_door(db, runtime):
+    ids = await staff_world(runtime)
+    documents = staff_documents(ids)
+    fields = root_fields()
+    reachable = (fields["query"] | fields["mutation"]) - PUBLIC - ENROLMENT
+    assert reachable == set(documents), "every new root field needs a document here"
+    box = sandboxes(runtime)
+    async with app_client(runtime, gateways=box.gateways, run_workers=False) as client:
+        login = await graphql(client, LOGIN, {"e": "caja@example.mx", "p": PASSWORD})
+        tokens = login["data"]["login"]
+        assert tokens["__typename"] == "AuthTokens" and tokens["scope"] == "MFA_ENROLMENT"
+        answers = {
+            field: await graphql(client, document, variables, token=tokens["accessToken"])
+            for field, (document, variables) in documents.items()
+        }
+    assert {field for field, data in answers.items() if not refused(field, data)} == set()
+    assert await Payment.filter(status="paid").count() == 1  # nothing was refunded
+
+
+async def test_a_full_scope_token_for_unenrolled_staff_opens_nothing_either(db, runtime):
+    """A token minted before enrolment was enforced, or by a bug, still meets the same check."""
+    ids = await staff_world(runtime)
+    from puente.accounts.models import User
+
+    caja = await User.get(email="caja@example.mx")
+    token = issue_access_token(
+        runtime.settings.secret_key,
+        caja.id,
+        caja.institution_id,
+        "staff",
+        600,
+        runtime.now(),
+        scope="full",
+        session_version=caja.session_version,
+        family_id="legacy",
+    )
+    document, variables = staff_documents(ids)["refundPayment"]
+    box = sandboxes(runtime)
+    async with app_client(runtime, gateways=box.gateways, run_workers=False) as client:
+        data = await graphql(client, document, variables, token=token)
+        viewer = await graphql(client, "{ viewer { user { email } } }", token=token)
+    assert refused("refundPayment", data) and viewer["data"]["viewer"] is None
+
+
+async def test_enrolment_over_graphql_then_full_tokens_and_the_old_token_is_dead(
+    db, runtime, clock
+):
+    await staff_world(runtime)
+    async with app_client(runtime) as client:
+        login = await graphql(client, LOGIN, {"e": "caja@example.mx", "p": PASSWORD})
+        enrolment_token = login["data"]["login"]["accessToken"]
+        started = (await graphql(client, START, token=enrolment_token))["data"]
+        enrolment = started["startMfaEnrolment"]
+        assert enrolment["__typename"] == "MfaEnrolmentStarted"
+        assert enrolment["otpauthUri"].startswith("otpauth://totp/")
+        assert enrolment["qrCodeSvg"].startswith("data:image/svg+xml")
+        code = pyotp.TOTP(enrolment["secret"]).at(clock.now)
+        wrong = await graphql(
+            client,
+            CONFIRM,
+            {"c": "000000" if code != "000000" else "111111"},
+            token=enrolment_token,
+        )
+        assert wrong["data"]["confirmMfaEnrolment"]["__typename"] == "AuthError"
+        confirmed = await graphql(client, CONFIRM, {"c": code}, token=enrolment_token)
+        full = confirmed["data"]["confirmMfaEnrolment"]
+        assert full["__typename"] == "AuthTokens" and full["scope"] == "FULL"
+        viewer = "{ viewer { user { email } } }"
+        as_full = await graphql(client, viewer, token=full["accessToken"])
+        as_old = await graphql(client, viewer, token=enrolment_token)
+        again = await graphql(client, START, token=enrolment_token)
+    assert as_full["data"]["viewer"]["user"]["email"] == "caja@example.mx"
+    assert as_old["data"]["viewer"] is None
+    assert again["data"]["startMfaEnrolment"]["__typename"] == "AuthError"
+
+
+async def test_enrolled_staff_log_in_with_a_code_and_may_refund(db, runtime, clock):
+    ids = await staff_world(runtime)
+    inst_id = (await Payment.first()).institution_id
+    from puente.institutions.models import Institution
+
+    _, secret = await factories.enrolled_staff(
+        runtime, await Institution.get(id=inst_id), email="admin@example.mx", role=Role.ADMIN
+    )
+    box = sandboxes(runtime)
+    async with app_client(runtime, gateways=box.gateways, run_workers=False) as client:
+        without = await graphql(client, LOGIN, {"e": "admin@example.mx", "p": PASSWORD})
+        code = pyotp.TOTP(secret).at(clock.now)
+        login = await graphql(client, LOGIN, {"e": "admin@example.mx", "p": PASSWORD, "o": code})
+        tokens = login["data"]["login"]
+        document, variables = staff_documents(ids)["viewer"]
+        viewer = await graphql(client, document, variables, token=tokens["accessToken"])
+    assert without["data"]["login"]["code"] == "OTP_REQUIRED"
+    assert tokens["scope"] == "FULL"
+    assert viewer["data"]["viewer"]["user"]["email"] == "admin@example.mx"
