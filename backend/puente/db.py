@@ -85,13 +85,14 @@ async def open_database(database_url: str) -> AsyncIterator[None]:
 
 
 # What a database outage looks like from a query: the driver cannot connect (OSError from the
-# socket, asyncpg's connection errors) or Tortoise reports the failed statement.
+# socket), the server refuses or drops the session (asyncpg's server errors: shutting down,
+# not accepting connections, connection terminated) or Tortoise reports the failed statement.
 STORAGE_ERRORS: tuple[type[BaseException], ...] = (
     OperationalError,
     DBConnectionError,
     TransactionManagementError,
     OSError,
-    asyncpg.PostgresConnectionError,
+    asyncpg.PostgresError,
     asyncpg.InterfaceError,
 )
 

@@ -107,3 +107,38 @@ async def test_readyz_follows_redis_down_and_back_and_the_bus_recovers(db, runti
         await runtime.bus.close()
         server.kill()
         server.wait(timeout=5)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_postgresql_restart_is_reported_then_survived(db, database_url, runtime):
+    """Every pooled connection dies and new ones are refused for a while (what a restart
+    looks like from the app): /readyz says so, webhooks are refused unstored, and once the
+    server takes connections again the app recovers by itself."""
+    from tests.conftest import _pg_admin
+
+    name = database_url.rsplit("/", 1)[1]
+    ana, loan, box, client = await setup(runtime)
+    raw, headers = signed(runtime, intent_event("evt_pg_restart", "pi_pg_restart"))
+    try:
+        async with client:
+            assert (await client.get("/readyz")).status_code == 200
+            await _pg_admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            await _pg_admin(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+            )
+            down = await client.get("/readyz")
+            assert down.status_code == 503 and "database" in down.json()["status"]
+            refused = await client.post("/webhooks/stripe", content=raw, headers=headers)
+            assert refused.status_code == 503  # not stored, so not acknowledged
+            await _pg_admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            for _ in range(20):  # the pool reconnects on its own
+                if (await client.get("/readyz")).status_code == 200:
+                    break
+                await asyncio.sleep(0.1)
+            assert (await client.get("/readyz")).status_code == 200
+            stored = await client.post("/webhooks/stripe", content=raw, headers=headers)
+            assert stored.status_code == 200
+            assert await ProviderEvent.filter(event_id="evt_pg_restart").count() == 1
+    finally:
+        await _pg_admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
