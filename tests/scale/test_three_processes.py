@@ -5,7 +5,6 @@ and subscribers on the surviving processes keep receiving."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import signal
@@ -15,11 +14,11 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from tests.conftest import _init
-from tests.events.test_two_processes import _free_port, _serve, _wait_ready
 from tests.support import factories
 from tests.support.books import books_total
+from tests.support.servers import free_port, serve, server_env, subscribe_ws, wait_ready
 
-from puente.enums import JournalKind, PaymentMethodType, PaymentStatus, ProviderName
+from puente.enums import JournalKind, PaymentStatus
 from puente.graphql.types import encode_global_id
 from puente.ledger.models import JournalEntry
 from puente.payments.models import Payment
@@ -52,33 +51,15 @@ def _event(n: int) -> bytes:
     ).encode()
 
 
-async def _subscribe(port: int, token: str, payment_ids: list[int]) -> tuple[object, dict]:
-    import websockets
-
-    ws = await websockets.connect(
-        f"ws://127.0.0.1:{port}/graphql", subprotocols=["graphql-transport-ws"]
+async def _subscribe(port: int, token: str, payment_id: int) -> tuple[object, dict]:
+    ws = await subscribe_ws(
+        port,
+        token,
+        "subscription($id: ID!) { paymentStatus(paymentId: $id) { status } }",
+        {"id": encode_global_id("Payment", payment_id)},
+        sub_id=str(payment_id),
     )
-    await ws.send(
-        json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
-    )
-    assert json.loads(await ws.recv())["type"] == "connection_ack"
-    seen: dict[str, list[str]] = {}
-    for payment_id in payment_ids:
-        await ws.send(
-            json.dumps(
-                {
-                    "id": str(payment_id),
-                    "type": "subscribe",
-                    "payload": {
-                        "query": "subscription($id: ID!) { paymentStatus(paymentId: $id) "
-                        "{ status } }",
-                        "variables": {"id": encode_global_id("Payment", payment_id)},
-                    },
-                }
-            )
-        )
-        seen[str(payment_id)] = []
-    return ws, seen
+    return ws, {str(payment_id): []}
 
 
 async def _listen(ws, seen: dict[str, list[str]], until: float) -> None:
@@ -100,7 +81,6 @@ def test_kill_9_of_one_process_under_a_webhook_storm_loses_and_repeats_nothing(
         if os.environ.get("CI_REQUIRE_REDIS") == "1":
             pytest.fail("PUENTE_TEST_REDIS_URL is required in CI")
         pytest.skip("PUENTE_TEST_REDIS_URL is not set: cross-process fan-out not exercised")
-    settings = runtime.settings
     clock.now = datetime.now(UTC)  # the servers check token expiry against the real clock
 
     async def seed() -> tuple[str, list[int]]:
@@ -117,16 +97,10 @@ def test_kill_9_of_one_process_under_a_webhook_storm_loses_and_repeats_nothing(
             loan = await factories.active_loan(inst, ana, principal="50000.00")
             ids = []
             for n in range(PAYMENTS):
-                payment = await Payment.create(
-                    institution_id=inst.id,
-                    loan_id=loan.id,
-                    user_id=ana.id,
-                    provider=ProviderName.STRIPE,
-                    method=PaymentMethodType.SPEI,
+                payment = await factories.payment(
+                    loan,
+                    key=f"storm-{n}",
                     amount_centavos=10000,
-                    status=PaymentStatus.REQUIRES_ACTION,
-                    idempotency_key=f"storm-{n}",
-                    request_fingerprint="x",
                     provider_reference=f"pi_storm_{n}",
                 )
                 ids.append(payment.id)
@@ -136,27 +110,21 @@ def test_kill_9_of_one_process_under_a_webhook_storm_loses_and_repeats_nothing(
             await Tortoise.close_connections()
 
     token, payment_ids = asyncio.run(seed())
-    keys = ",".join(
-        f"{kid}:{base64.urlsafe_b64encode(raw).decode()}" for kid, raw in settings.encryption_keys
+    env = server_env(
+        runtime,
+        database_url,
+        REDIS_URL,
+        PUENTE_STRIPE_SECRET_KEY="sk_test_three_processes",
+        PUENTE_STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        PUENTE_WEBHOOK_LEASE_SECONDS="2",
+        PUENTE_ACCESS_LOG="0",
     )
-    env = {
-        **os.environ,
-        "PUENTE_DATABASE_URL": database_url,
-        "PUENTE_REDIS_URL": REDIS_URL,
-        "PUENTE_SECRET_KEY": settings.secret_key,
-        "PUENTE_ENCRYPTION_KEYS": keys,
-        "PUENTE_STRIPE_SECRET_KEY": "sk_test_three_processes",
-        "PUENTE_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "PUENTE_COOKIE_SECURE": "0",
-        "PUENTE_WEBHOOK_LEASE_SECONDS": "2",
-        "PUENTE_ACCESS_LOG": "0",
-    }
-    ports = [_free_port() for _ in range(3)]
-    servers = [_serve(env, port) for port in ports]
+    ports = [free_port() for _ in range(3)]
+    servers = [serve(env, port) for port in ports]
     victim = 1
     try:
         for port, server in zip(ports, servers, strict=True):
-            _wait_ready(port, server)
+            wait_ready(port, server)
 
         async def storm() -> tuple[set[int], dict[int, int], list[dict[str, list[str]]]]:
             survivors = [ports[0], ports[2]]
@@ -166,7 +134,7 @@ def test_kill_9_of_one_process_under_a_webhook_storm_loses_and_repeats_nothing(
                 payment_ids[0::3][:WATCHED] + payment_ids[1::3][WATCHED : WATCHED + 1],
             ]
             sockets = [
-                await _subscribe(port, token, [payment_id])
+                await _subscribe(port, token, payment_id)
                 for port, ids in zip(survivors, watched, strict=True)
                 for payment_id in ids
             ]

@@ -7,10 +7,11 @@ from decimal import Decimal
 
 from puente.accounts.models import User
 from puente.accounts.users import create_user
-from puente.enums import InstitutionKind, Role
+from puente.enums import InstitutionKind, PaymentMethodType, PaymentStatus, ProviderName, Role
 from puente.institutions.models import Institution
 from puente.loans.models import Loan, LoanProduct
 from puente.loans.service import approve_loan, originate_loan, record_disbursement
+from puente.payments.models import Payment
 from puente.runtime import Runtime
 
 
@@ -97,3 +98,28 @@ async def approved_loan(inst: Institution, borrower: User, principal: str = "120
     )
     await approve_loan(loan)
     return loan
+
+
+async def payment(
+    loan: Loan,
+    *,
+    key: str,
+    amount_centavos: int = 124035,
+    provider: ProviderName = ProviderName.STRIPE,
+    method: PaymentMethodType = PaymentMethodType.SPEI,
+    status: PaymentStatus = PaymentStatus.REQUIRES_ACTION,
+    **fields: object,
+) -> Payment:
+    """A payment row as a provider would have left it (no provider is called)."""
+    return await Payment.create(
+        institution_id=loan.institution_id,
+        loan_id=loan.id,
+        user_id=loan.borrower_id,
+        provider=provider,
+        method=method,
+        amount_centavos=amount_centavos,
+        status=status,
+        idempotency_key=key,
+        request_fingerprint="test",
+        **fields,
+    )

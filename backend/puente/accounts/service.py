@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
@@ -151,16 +152,22 @@ class AuthService:
     async def _open_session(self, user: User, now: datetime) -> AuthTokens:
         async with in_transaction() as tx:
             await User.filter(id=user.id).using_db(tx).update(last_login_at=now)
-            tokens = await self._issue(user, new_family_id(), now, tx)
-            await record_audit(
-                "auth.login",
-                actor_id=user.id,
-                institution_id=user.institution_id,
-                subject_type="user",
-                subject_id=user.id,
-                conn=tx,
-                now=now,
-            )
+            return await self._new_session(user, now, tx, "auth.login")
+
+    async def _new_session(
+        self, user: User, now: datetime, tx: BaseDBAsyncClient, action: str
+    ) -> AuthTokens:
+        """A new token family for ``user``, audited as ``action`` in the same transaction."""
+        tokens = await self._issue(user, new_family_id(), now, tx)
+        await record_audit(
+            action,
+            actor_id=user.id,
+            institution_id=user.institution_id,
+            subject_type="user",
+            subject_id=user.id,
+            conn=tx,
+            now=now,
+        )
         return tokens
 
     async def _record_failure(self, user: User | None, now: datetime, reason: str) -> None:
@@ -392,17 +399,7 @@ class AuthService:
         async with in_transaction() as tx:
             await User.filter(id=user.id).using_db(tx).update(password_hash=new_hash)
             await self._end_every_session(user, now, tx)
-            tokens = await self._issue(user, new_family_id(), now, tx)
-            await record_audit(
-                "auth.password_changed",
-                actor_id=user.id,
-                institution_id=user.institution_id,
-                subject_type="user",
-                subject_id=user.id,
-                conn=tx,
-                now=now,
-            )
-        return tokens
+            return await self._new_session(user, now, tx, "auth.password_changed")
 
     # -- MFA --------------------------------------------------------------------------------
 

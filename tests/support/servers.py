@@ -1,0 +1,87 @@
+"""Real `puente serve` processes for tests that need several of them (PostgreSQL + Redis)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from puente.runtime import Runtime
+
+__all__ = ["free_port", "serve", "server_env", "subscribe_ws", "wait_ready"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_env(runtime: Runtime, database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a server sharing the test's database, secrets and Redis."""
+    settings = runtime.settings
+    keys = ",".join(
+        f"{kid}:{base64.urlsafe_b64encode(raw).decode()}" for kid, raw in settings.encryption_keys
+    )
+    return {
+        **os.environ,
+        "PUENTE_DATABASE_URL": database_url,
+        "PUENTE_REDIS_URL": redis_url,
+        "PUENTE_SECRET_KEY": settings.secret_key,
+        "PUENTE_ENCRYPTION_KEYS": keys,
+        "PUENTE_COOKIE_SECURE": "0",
+        **extra,
+    }
+
+
+def serve(env: dict[str, str], port: int) -> subprocess.Popen:
+    puente = str(Path(sys.executable).with_name("puente"))
+    return subprocess.Popen(
+        [puente, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def wait_ready(port: int, server: subprocess.Popen) -> None:
+    for _ in range(150):
+        if server.poll() is not None:
+            raise RuntimeError(server.stderr.read().decode() if server.stderr else "exited")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=0.5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server on {port} did not become ready")
+
+
+async def subscribe_ws(port: int, token: str, query: str, variables: dict, sub_id: str = "1"):
+    """An open graphql-transport-ws socket with one subscription started (caller closes it)."""
+    import websockets
+
+    ws = await websockets.connect(
+        f"ws://127.0.0.1:{port}/graphql", subprotocols=["graphql-transport-ws"]
+    )
+    await ws.send(
+        json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
+    )
+    assert json.loads(await ws.recv())["type"] == "connection_ack"
+    await ws.send(
+        json.dumps(
+            {
+                "id": sub_id,
+                "type": "subscribe",
+                "payload": {"query": query, "variables": variables},
+            }
+        )
+    )
+    return ws
