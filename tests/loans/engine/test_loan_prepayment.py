@@ -15,6 +15,7 @@ from puente.loans.engine import (
     Charge,
     Component,
     DayCount,
+    InstallmentState,
     LoanTerms,
     LoanTermsError,
     OverpaymentMode,
@@ -128,6 +129,30 @@ def test_interest_paid_early_is_reported_not_charged_twice() -> None:
     ) - Decimal("18.58")
 
 
+def _drawn_loan(
+    data: st.DataObject,
+    method: AmortizationMethod,
+    periodicity: Periodicity,
+    day_count: DayCount,
+) -> tuple[LoanTerms, tuple[InstallmentState, ...]]:
+    """Terms drawn over ordinary loans and their installments; terms the engine refuses as
+    degenerate (200 % over 36 periods can be) are rejected: the soundness suite tests those."""
+    terms = LoanTerms(
+        principal=data.draw(st.decimals(min_value=1000, max_value=500000, places=2)),
+        annual_rate=data.draw(st.decimals(min_value=0, max_value=2, places=3)),
+        term_count=data.draw(st.integers(min_value=2, max_value=36)),
+        method=method,
+        periodicity=periodicity,
+        day_count=day_count,
+        start_date=START,
+    )
+    try:
+        schedule = build_schedule(terms)
+    except LoanTermsError:
+        reject()
+    return terms, installments_from_schedule(schedule)
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     data=st.data(),
@@ -143,20 +168,7 @@ def test_two_prepayments_leave_the_same_schedule_as_one_of_their_sum(
     day_count: DayCount,
     mode: OverpaymentMode,
 ) -> None:
-    terms = LoanTerms(
-        principal=data.draw(st.decimals(min_value=1000, max_value=500000, places=2)),
-        annual_rate=data.draw(st.decimals(min_value=0, max_value=2, places=3)),
-        term_count=data.draw(st.integers(min_value=2, max_value=36)),
-        method=method,
-        periodicity=periodicity,
-        day_count=day_count,
-        start_date=START,
-    )
-    try:
-        schedule = build_schedule(terms)
-    except LoanTermsError:
-        reject()  # 200 % over 36 periods can be unsound: refused, nothing to prepay
-    states = installments_from_schedule(schedule)
+    terms, states = _drawn_loan(data, method, periodicity, day_count)
     balance = sum(state.due[Component.PRINCIPAL] for state in states[1:])
     cents = int(balance * 100)
     first = Decimal(data.draw(st.integers(0, cents))) / 100
@@ -230,20 +242,7 @@ def test_paying_x_up_to_the_payoff_lowers_the_payoff_by_exactly_x(
 ) -> None:
     """mexico.md §2.5: on any day, paying X <= payoff lowers the payoff by exactly X (what the
     service does with a payment below the payoff: prelación, then advance or re-amortize)."""
-    terms = LoanTerms(
-        principal=data.draw(st.decimals(min_value=1000, max_value=500000, places=2)),
-        annual_rate=data.draw(st.decimals(min_value=0, max_value=2, places=3)),
-        term_count=data.draw(st.integers(min_value=2, max_value=36)),
-        method=method,
-        periodicity=periodicity,
-        day_count=day_count,
-        start_date=START,
-    )
-    try:
-        schedule = build_schedule(terms)
-    except LoanTermsError:
-        reject()  # terms the engine refuses as degenerate (tested in the soundness suite)
-    states = installments_from_schedule(schedule)
+    terms, states = _drawn_loan(data, method, periodicity, day_count)
     advance = ZERO
     on = START
     for _ in range(data.draw(st.integers(1, 3))):
