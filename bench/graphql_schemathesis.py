@@ -83,8 +83,13 @@ def run(cases: int) -> int:
         counter = [0]
         failures: list[str] = []
         started = time.perf_counter()
-        for result in operations:
-            _check_operation(result.ok(), per_operation, failures, counter)
+        # Operations with a small input space (no arguments) run out of distinct examples
+        # early; further rounds draw new ones until at least ``cases`` have run.
+        for _round in range(10):
+            for result in operations:
+                _check_operation(result.ok(), per_operation, failures, counter)
+            if counter[0] >= cases:
+                break
         ran = counter[0]
         seconds = time.perf_counter() - started
     print(f"schemathesis /graphql: {ran} cases over {len(operations)} operations in {seconds:.1f}s")
