@@ -27,14 +27,14 @@ from puente.institutions.models import Institution
 from puente.money import from_centavos, to_centavos
 from puente.observability.context import bound_request_id, current_request_id
 from puente.observability.tracing import span
-from puente.payments.approval import capture_approved_order
+from puente.payments.change_notices import notify_transition
 from puente.payments.disbursements import settle_disbursement
 from puente.payments.gateways import GatewayDirectory
 from puente.payments.lifecycle import from_event_kind
 from puente.payments.lifecycle_service import Transition, record_provider_reference
 from puente.payments.models import Disbursement, Payment
-from puente.payments.notify import notify_transition
 from puente.payments.outcomes import advance_and_notify, apply_provider_payment
+from puente.payments.payer_approval import capture_approved_order
 from puente.payments.spei_inbound import (
     apply_abono,
     loan_for_abono,
