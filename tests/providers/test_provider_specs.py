@@ -8,7 +8,9 @@ the webhook door, the cash ceilings, the portal's names and its card step.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterator
 from decimal import Decimal
+from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
@@ -20,8 +22,13 @@ from puente.payments.checkout import CASH_LIMITS, cash_limit
 from puente.portal.payment_text import provider_text
 from puente.providers.base import PaymentGateway
 from puente.providers.catalogue import BUILTIN_SPECS
-from puente.providers.registry import get_connector_class, provider_spec, provider_specs
-from puente.providers.spec import ConnectorKind, ProviderSpec
+from puente.providers.registry import (
+    default_registry,
+    get_connector_class,
+    provider_spec,
+    provider_specs,
+)
+from puente.providers.spec import ConnectorKind, HostedCardForm, ProviderSpec, WebhookScheme
 from puente.providers.values import PaymentMethod
 from puente.webhooks.inbox import WEBHOOK_PROVIDERS, webhook_scheme
 
@@ -125,3 +132,53 @@ def test_a_spec_refuses_contradictions() -> None:
             credential_fields=(),
             pays_to_loan_clabe=True,
         )
+
+
+# -- a toy provider added the documented way: one connector module (here, this test module),
+# -- one spec carried by the connector, one entry point -------------------------------------
+
+TOY = ProviderSpec(
+    name="toy",
+    label="Juguete",
+    connector=f"{__name__}:ToyConnector",
+    kind=ConnectorKind.GATEWAY,
+    credential_fields=("api_key",),
+    methods=frozenset({PaymentMethod.CARD, PaymentMethod.CASH}),
+    cash_limit=Decimal("5000.00"),
+    webhook=WebhookScheme("HMAC over the body", body_authenticated=True),
+    card_form=HostedCardForm(path="/_checkout/card"),
+)
+
+
+class ToyConnector(PaymentGateway):
+    """Only what the doors look at; the contract suite would drive the rest."""
+
+    spec = TOY
+    default_base_url = "https://api.toy.invalid"
+
+
+@pytest.fixture
+def toy_installed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    point = EntryPoint("toy", f"{__name__}:ToyConnector", "puente.providers")
+    monkeypatch.setattr(default_registry, "_discovered", lambda: [point])
+    yield
+    default_registry._cache.pop("toy", None)  # resolved connectors are cached by name
+
+
+def test_a_toy_provider_is_found_by_every_door_lookup(toy_installed: None) -> None:
+    assert provider_spec("toy") is TOY and get_connector_class("toy") is ToyConnector
+    assert ToyConnector.name == "toy" and ToyConnector.methods == TOY.methods
+    assert webhook_scheme("toy") is TOY.webhook  # POST /webhooks/toy is verified, not 404
+    assert provider_text("toy") == "Juguete"  # the portal names it
+    assert cash_limit("toy") == Decimal("5000.00")  # checkout enforces its ceiling
+    env = {"PUENTE_TOY_API_KEY": "k"}
+    assert load_settings(env).provider_env["toy"] == {"api_key": "k"}  # demo credentials
+    # GraphQL: the published enum is the contract's; a plug-in gains a value only by a
+    # release that adds its spec to the catalogue (and regenerates schema.graphql).
+    assert "toy" not in {member.value for member in Provider}
+
+
+def test_without_its_entry_point_the_toy_is_unknown_everywhere() -> None:
+    assert webhook_scheme("toy") is None
+    assert provider_text("toy") == "—"
+    assert cash_limit("toy") == Decimal("10000.00")
