@@ -13,6 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from puente.providers.catalogue import BUILTIN_SPECS
+from puente.providers.registry import provider_specs
+
 __all__ = [
     "PROVIDER_ENV_FIELDS",
     "ConfigError",
@@ -26,25 +29,9 @@ DEFAULT_DATABASE_URL = "sqlite://var/puente.sqlite3"
 
 # Provider credentials the demo institution may take from the environment
 # (PUENTE_<PROVIDER>_<FIELD>); env values win over the ones stored in the database.
-PROVIDER_ENV_FIELDS: dict[str, tuple[str, ...]] = {
-    "stripe": ("secret_key", "webhook_secret"),
-    "conekta": ("private_key", "webhook_key"),
-    "openpay": ("merchant_id", "private_key", "webhook_user", "webhook_password"),
-    "mercadopago": ("access_token", "webhook_secret"),
-    "paypal": ("client_id", "client_secret", "webhook_id"),
-    "stp": (
-        "empresa",
-        "private_key_pem",
-        "private_key_passphrase",
-        "cuenta",
-        "nombre_ordenante",
-        "rfc_curp_ordenante",
-        "webhook_allowlist",
-        "webhook_secret",
-        "webhook_secret_header",
-    ),
-    "bank": ("client_id", "client_secret", "account_id", "webhook_secret", "token_url", "scope"),
-}
+# Derived from each provider's spec (providers/catalogue.py); plug-ins are added when the
+# settings are loaded (``provider_specs``).
+PROVIDER_ENV_FIELDS: dict[str, tuple[str, ...]] = {s.name: s.env_fields for s in BUILTIN_SPECS}
 
 
 class ConfigError(RuntimeError):
@@ -163,8 +150,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     keys_text = env.get("PUENTE_ENCRYPTION_KEYS", "")
     provider_env: dict[str, dict[str, str]] = {}
-    for provider, names in PROVIDER_ENV_FIELDS.items():
-        for name in names:
+    for spec in provider_specs():
+        provider = spec.name
+        for name in spec.env_fields:
             value = env.get(f"PUENTE_{provider.upper()}_{name.upper()}")
             if value:
                 provider_env.setdefault(provider, {})[name] = value

@@ -21,7 +21,7 @@ from puente.loans.service import (
     record_disbursement,
 )
 from puente.money import from_centavos
-from puente.payments.service import record_settled_payment
+from puente.payments.settled_elsewhere import record_settled_payment
 from puente.runtime import Runtime
 from puente.tuition.engine import TuitionPlan, monthly_due_dates
 from puente.tuition.service import enrol_in_plan

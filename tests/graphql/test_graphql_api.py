@@ -97,7 +97,7 @@ async def test_viewer_payments_are_the_payments_of_the_viewers_loans_whoever_pai
     a payment on someone else's loan is not."""
     from puente.enums import PaymentMethodType, ProviderName, Role
     from puente.graphql.types import encode_global_id
-    from puente.payments.service import record_settled_payment
+    from puente.payments.settled_elsewhere import record_settled_payment
 
     inst = await factories.institution()
     ana = await factories.user(runtime, inst)

@@ -18,9 +18,9 @@ from tests.support.http import app_client, graphql
 from puente.app import create_app
 from puente.enums import PaymentStatus as S
 from puente.graphql.types import encode_global_id
+from puente.payments.change_notices import notify_transition
 from puente.payments.gateways import store_credentials
 from puente.payments.lifecycle_service import advance_payment
-from puente.payments.notify import notify_transition
 
 CREATE = """mutation($i: CreatePaymentInput!) { createPayment(input: $i) {
   __typename ... on PaymentCreated { payment { id status amount { amount } provider method

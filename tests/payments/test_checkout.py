@@ -130,7 +130,7 @@ async def test_a_refund_through_a_provider_the_institution_left_is_refused_not_a
     from puente.enums import Role
     from puente.payments.gateways import GatewayDirectory
     from puente.payments.refund_service import refund_payment
-    from puente.payments.service import record_settled_payment
+    from puente.payments.settled_elsewhere import record_settled_payment
 
     inst = await factories.institution()
     ana = await factories.user(runtime, inst)

@@ -14,10 +14,10 @@ from puente.enums import PaymentMethodType, ProviderName
 from puente.enums import PaymentStatus as S
 from puente.loans.state import load_loan_views
 from puente.money import format_mxn
+from puente.payments.change_notices import notify_transition
 from puente.payments.checkout import PaymentRequest, create_payment
 from puente.payments.lifecycle_service import advance_payment
 from puente.payments.models import Payment
-from puente.payments.notify import notify_transition
 from puente.portal.formatting import fecha_hora
 from puente.runtime import MEXICO_CITY
 

@@ -11,6 +11,7 @@ from puente.graphql.types import Money, Node, PageInfo, encode_global_id, money
 from puente.money import from_centavos
 from puente.payments.models import Payment as PaymentModel
 from puente.payments.models import PaymentMethod as PaymentMethodModel
+from puente.providers.catalogue import BUILTIN_SPECS
 
 __all__ = [
     "NextActionType",
@@ -48,14 +49,16 @@ class PaymentMethodType(Enum):
     PAYPAL = "paypal"
 
 
-@strawberry.enum
-class Provider(Enum):
-    STRIPE = "stripe"
-    CONEKTA = "conekta"
-    OPENPAY = "openpay"
-    MERCADO_PAGO = "mercadopago"
-    PAYPAL = "paypal"
-    STP = "stp"
+# Derived from the built-in specs that name a GraphQL value (the contract fixes STRIPE …
+# STP; a new built-in adds its value, and schema.graphql must be regenerated). Plug-in
+# providers are not in the published schema: clients are written against it.
+Provider = strawberry.enum(
+    Enum(  # type: ignore[misc]
+        "Provider",
+        [(spec.graphql_name, spec.name) for spec in BUILTIN_SPECS if spec.graphql_name],
+        module=__name__,
+    )
+)
 
 
 @strawberry.enum(description="What money beyond what is due does (mexico.md §2.5).")

@@ -24,10 +24,10 @@ from puente.loans.engine import OverpaymentMode
 from puente.loans.models import Loan as LoanModel
 from puente.loans.state import load_loan_views
 from puente.money import from_centavos
+from puente.payments.change_notices import loan_channel, payment_channel
 from puente.payments.checkout import PaymentRefused, PaymentRequest, create_payment
 from puente.payments.disbursements import approve_and_disburse, disburse_loan
 from puente.payments.models import Payment as PaymentModel
-from puente.payments.notify import loan_channel, payment_channel
 from puente.payments.refund_service import refund_payment
 
 __all__ = [

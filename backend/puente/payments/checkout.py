@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -28,6 +29,9 @@ from puente.payments.outcomes import advance_and_notify, fail_payment, next_acti
 from puente.payments.spei_inbound import loan_clabe
 from puente.payments.submission import outcome_unknown, provider_request_of, submit_payment
 from puente.providers.base import PaymentGateway
+from puente.providers.catalogue import BUILTIN_SPECS
+from puente.providers.errors import ProviderConfigError
+from puente.providers.registry import provider_spec
 from puente.providers.values import CustomerInfo
 from puente.providers.values import PaymentMethod as ProviderMethod
 from puente.runtime import Runtime
@@ -37,6 +41,7 @@ __all__ = [
     "PaymentRefused",
     "PaymentRequest",
     "advance_and_notify",
+    "cash_limit",
     "create_payment",
     "fail_payment",
     "next_action_of",
@@ -49,13 +54,11 @@ __all__ = [
 
 logger = logging.getLogger("puente.payments")
 
-# Store payments have a ceiling per operation (mexico.md §6: OXXO 10,000.00; Paynet 9,999.99).
-CASH_LIMITS = {
-    ProviderName.STRIPE: Decimal("10000.00"),
-    ProviderName.CONEKTA: Decimal("10000.00"),
-    ProviderName.OPENPAY: Decimal("9999.99"),
-    ProviderName.MERCADOPAGO: Decimal("10000.00"),
-}
+# Store payments have a ceiling per operation (mexico.md §6), each provider's in its spec.
+CASH_LIMITS: Mapping[str, Decimal] = MappingProxyType(
+    {spec.name: spec.cash_limit for spec in BUILTIN_SPECS if spec.cash_limit is not None}
+)
+DEFAULT_CASH_LIMIT = Decimal("10000.00")  # OXXO's, for a provider whose spec names none
 CASH_MINIMUM = Decimal("10.00")
 
 
@@ -116,7 +119,7 @@ async def validate_payment_request(
     if refusal is not None:
         raise PaymentRefused(*refusal)
     if request.method is PaymentMethodType.CASH:
-        limit = CASH_LIMITS.get(request.provider, Decimal("10000.00"))
+        limit = cash_limit(request.provider)
         if amount > limit or amount < CASH_MINIMUM:
             raise PaymentRefused(
                 "CASH_LIMIT",
@@ -128,6 +131,15 @@ async def validate_payment_request(
     ):
         raise PaymentRefused("CARD_REQUIRED", "Falta la tarjeta.")
     return loan, amount
+
+
+def cash_limit(provider: str) -> Decimal:
+    """The most one cash voucher of ``provider`` may be for (its spec's ceiling)."""
+    try:
+        limit = provider_spec(provider).cash_limit
+    except ProviderConfigError:
+        limit = None
+    return limit if limit is not None else DEFAULT_CASH_LIMIT
 
 
 def prepayment_fields(request: PaymentRequest, loan: Loan) -> dict[str, Any]:
@@ -174,9 +186,9 @@ async def create_payment(
     if existing is not None:
         return await _resume(runtime, gateways, existing)
     institution = await Institution.get(id=loan.institution_id)
-    if request.provider is ProviderName.STP:
+    if provider_spec(request.provider).pays_to_loan_clabe:
         try:
-            return await _stp_transfer_instructions(
+            return await _loan_clabe_instructions(
                 gateways, institution, user, loan, request, amount
             )
         except IntegrityError:
@@ -262,7 +274,7 @@ async def _resume(runtime: Runtime, gateways: GatewayDirectory, payment: Payment
     return await Payment.get(id=payment.id)
 
 
-async def _stp_transfer_instructions(
+async def _loan_clabe_instructions(
     gateways: GatewayDirectory,
     institution: Institution,
     user: User,
@@ -270,11 +282,18 @@ async def _stp_transfer_instructions(
     request: PaymentRequest,
     amount: Decimal,
 ) -> Payment:
-    """STP takes SPEI only, to the loan's own CLABE; the abono callback completes it."""
+    """A bank that takes SPEI only, to the loan's own CLABE (STP): the abono callback
+    completes the payment."""
+    spec = provider_spec(request.provider)
     if request.method is not PaymentMethodType.SPEI:
-        raise PaymentRefused("METHOD_NOT_OFFERED", "Por STP solo se paga con transferencia SPEI.")
+        raise PaymentRefused(
+            "METHOD_NOT_OFFERED", f"Por {spec.label} solo se paga con transferencia SPEI."
+        )
+    # ProviderSpec refuses pays_to_loan_clabe without transfer answers: "" never happens.
+    transfers = spec.webhook.transfers if spec.webhook else None
+    account_field = transfers.account_field if transfers else ""
     try:
-        cuenta = (await gateways.credentials(institution, "stp"))["cuenta"]
+        cuenta = (await gateways.credentials(institution, request.provider))[account_field]
     except (NoProviderAccount, KeyError):
         raise PaymentRefused(
             "PROVIDER_NOT_AVAILABLE", "Ese medio de pago no está disponible."
@@ -293,7 +312,7 @@ async def _stp_transfer_instructions(
         next_action={
             "type": "SPEI_TRANSFER",
             "clabe": loan_clabe(cuenta, loan.id),
-            "bank": "STP",
+            "bank": spec.label,
             # Referencia numérica (≤ 7 digits) ties the transfer to this payment.
             "reference": f"{payment_reference(loan.id, request.idempotency_key):07d}",
         },

@@ -19,9 +19,9 @@ from typing import Any
 
 from puente.enums import PaymentMethodType
 from puente.enums import PaymentStatus as S
+from puente.payments.change_notices import notify_transition
 from puente.payments.lifecycle import from_provider_status
 from puente.payments.lifecycle_service import Transition, advance_payment
-from puente.payments.notify import notify_transition
 from puente.providers.errors import ProviderError
 from puente.providers.values import ProviderPayment
 from puente.runtime import Runtime

@@ -24,9 +24,9 @@ from puente.institutions.models import Institution
 from puente.loans.access import can_see_loan
 from puente.loans.models import Loan
 from puente.loans.state import LoanView, load_loan_views
+from puente.payments.change_notices import loan_channel
 from puente.payments.history import HistoryQuery, payment_history
 from puente.payments.models import Payment
-from puente.payments.notify import loan_channel
 from puente.payments.receipt import payment_application, schedule_after_prepayment
 from puente.portal.live import EventStreamResponse, live_events
 from puente.portal.payment_text import STATUS_FILTERS, method_text, prepayment_text, status_text

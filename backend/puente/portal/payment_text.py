@@ -10,9 +10,10 @@ from markupsafe import Markup
 
 from puente.enums import PaymentMethodType as M
 from puente.enums import PaymentStatus as S
-from puente.enums import ProviderName as P
 from puente.portal.barcode import code128_svg
 from puente.portal.formatting import fecha_hora
+from puente.providers.errors import ProviderConfigError
+from puente.providers.registry import provider_spec
 
 __all__ = [
     "STATUS_FILTERS",
@@ -41,15 +42,6 @@ METHOD = {
     M.SPEI: "Transferencia SPEI",
     M.CASH: "Efectivo en OXXO o tiendas",
     M.PAYPAL: "PayPal",
-}
-PROVIDER = {
-    P.STRIPE: "Stripe",
-    P.CONEKTA: "Conekta",
-    P.OPENPAY: "Openpay",
-    P.MERCADOPAGO: "Mercado Pago",
-    P.PAYPAL: "PayPal",
-    P.STP: "STP",
-    P.BANK: "Banco",
 }
 FAILURE = {  # by the normalised provider error code (providers/errors.py)
     "card_declined": "Tu banco rechazó la tarjeta. Intenta con otra tarjeta u otro método.",
@@ -80,7 +72,11 @@ def method_text(value: object) -> str:
 
 
 def provider_text(value: object) -> str:
-    return PROVIDER.get(P(str(value)), str(value)) if str(value) in P._value2member_map_ else "—"
+    """The provider's own name as its spec gives it (``Mercado Pago``)."""
+    try:
+        return provider_spec(str(value)).label
+    except ProviderConfigError:
+        return "—"
 
 
 def failure_text(code: str | None) -> str:

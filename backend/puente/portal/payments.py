@@ -37,12 +37,6 @@ from puente.loans.models import Loan
 from puente.loans.payable import payable_amount
 from puente.loans.state import load_loan_views
 from puente.money import InvalidAmount, parse_amount
-from puente.payments.approval import (
-    cancel_paypal_payment,
-    capture_paypal_payment,
-    precheck_payment,
-    start_paypal_payment,
-)
 from puente.payments.checkout import PaymentRefused, PaymentRequest, create_payment
 from puente.payments.gateways import GatewayDirectory
 from puente.payments.offer import (
@@ -53,6 +47,12 @@ from puente.payments.offer import (
     chosen_prepayment_mode,
     installment_totals,
     payment_options,
+)
+from puente.payments.payer_approval import (
+    cancel_paypal_payment,
+    capture_paypal_payment,
+    precheck_payment,
+    start_paypal_payment,
 )
 from puente.portal.payment_pages import (
     PaymentPages,

@@ -50,6 +50,7 @@ from puente.providers.base import (
     SpeiTransferRequest,
     reading_response,
 )
+from puente.providers.catalogue import BANK
 from puente.providers.oauth import ClientCredentials, OAuth2ClientCredentials
 from puente.providers.paging import collect_pages
 
@@ -61,8 +62,7 @@ DEFAULT_SCOPE = "accounts payments"
 class OpenBankingConnector(Bank):
     """A bank speaking Puente's generic open-banking contract."""
 
-    name = "bank"
-    credential_fields = ("client_id", "client_secret", "account_id", "webhook_secret")
+    spec = BANK
     # No real default: each bank has its own host. ``.invalid`` can never resolve (RFC 2606).
     default_base_url = "https://api.bank.invalid"
     sandbox_factory = "puente.sandbox.bank:create_bank_sandbox"

@@ -1,7 +1,7 @@
 """What a connector is: its config value, the gateway and bank interfaces, the shared plumbing.
 
-A connector is a class that subclasses ``PaymentGateway`` or ``Bank``, names itself, lists the
-credential fields it needs (the names in ``puente.config.PROVIDER_ENV_FIELDS``), and turns
+A connector is a class that subclasses ``PaymentGateway`` or ``Bank``, carries its provider's
+``ProviderSpec`` (``spec.py``: its name, credential fields, methods, webhook scheme), and turns
 Puente's calls into its provider's HTTP requests through ``self.http`` (``http.py``), which
 already retries, trips the circuit breaker, counts metrics and redacts credentials.
 
@@ -22,7 +22,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, ClassVar, Self
 
@@ -36,6 +35,7 @@ from puente.providers.errors import NotSupported, ProviderConfigError, ProviderE
 from puente.providers.errors import __all__ as _errors_all
 from puente.providers.http import ProviderHTTP, Redactor, RetryPolicy, TimeoutPolicy
 from puente.providers.metrics import ProviderMetrics
+from puente.providers.spec import ConnectorKind, ProviderSpec
 from puente.providers.values import *  # noqa: F403  (re-exported on purpose)
 from puente.providers.values import (
     AccountHolder,
@@ -64,18 +64,12 @@ __all__ = [
     "ConnectorKind",
     "PaymentGateway",
     "ProviderConfig",
+    "ProviderSpec",
     *_errors_all,
     *_values_all,
 ]
 
 logger = logging.getLogger("puente.providers")
-
-
-class ConnectorKind(StrEnum):
-    """The two families of connector."""
-
-    GATEWAY = "gateway"
-    BANK = "bank"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +109,9 @@ class ProviderConfig:
 class Connector(ABC):
     """Shared construction for every connector; subclass ``PaymentGateway`` or ``Bank``."""
 
+    # The provider's description; name and credential fields (and a gateway's methods) are
+    # taken from it when a subclass sets it (catalogue.py for the built-ins).
+    spec: ClassVar[ProviderSpec | None] = None
     name: ClassVar[str]
     kind: ClassVar[ConnectorKind]
     credential_fields: ClassVar[tuple[str, ...]] = ()
@@ -125,6 +122,18 @@ class Connector(ABC):
     idempotency_header: ClassVar[str | None] = "Idempotency-Key"
     # True for APIs whose amounts are JSON numbers: answers are then read with ``Decimal``.
     json_decimals: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        spec = cls.__dict__.get("spec")
+        if spec is None:
+            return
+        cls.name = spec.name
+        cls.credential_fields = spec.credential_fields
+        if issubclass(cls, PaymentGateway):
+            cls.methods = spec.methods
+        if getattr(cls, "kind", spec.kind) is not spec.kind:
+            raise TypeError(f"{cls.__name__} is a {cls.kind} but its spec says {spec.kind}")
 
     def __init__(
         self,

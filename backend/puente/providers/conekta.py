@@ -28,7 +28,6 @@ from puente.providers.base import (
     CustomerInfo,
     NormalisedEvent,
     PaymentGateway,
-    PaymentMethod,
     PaymentStatus,
     ProviderConfig,
     ProviderCustomer,
@@ -41,6 +40,7 @@ from puente.providers.base import (
     SavedPaymentMethod,
     reading_response,
 )
+from puente.providers.catalogue import CONEKTA
 from puente.providers.conekta_mapping import (
     conekta_customer,
     conekta_decline_class,
@@ -79,12 +79,10 @@ _MAX_LIMIT = 250  # Conekta's page size ceiling
 class ConektaConnector(PaymentGateway):
     """Conekta over its v2 REST API."""
 
-    name = "conekta"
-    credential_fields = ("private_key", "webhook_key")
+    spec = CONEKTA
     default_base_url = "https://api.conekta.io"
     sandbox_factory = "puente.sandbox.conekta:create_conekta_sandbox"
     idempotency_header = "Idempotency-Key"
-    methods = frozenset({PaymentMethod.CARD, PaymentMethod.CASH, PaymentMethod.SPEI})
 
     def __init__(
         self,

@@ -28,7 +28,6 @@ from puente.providers.base import (
     MalformedResponse,
     NormalisedEvent,
     PaymentGateway,
-    PaymentMethod,
     PaymentStatus,
     ProviderConfig,
     ProviderCustomer,
@@ -42,6 +41,7 @@ from puente.providers.base import (
     SavedPaymentMethod,
     reading_response,
 )
+from puente.providers.catalogue import MERCADOPAGO
 from puente.providers.errors import declined_on_creation
 from puente.providers.mercadopago_mapping import (
     DEFAULT_CLABE_PATH,
@@ -78,12 +78,10 @@ def _iso(when: datetime) -> str:
 class MercadoPagoConnector(PaymentGateway):
     """Mercado Pago over its v1 REST API."""
 
-    name = "mercadopago"
-    credential_fields = ("access_token", "webhook_secret")
+    spec = MERCADOPAGO
     default_base_url = "https://api.mercadopago.com"
     sandbox_factory = "puente.sandbox.mercadopago:create_mercadopago_sandbox"
     idempotency_header = "X-Idempotency-Key"
-    methods = frozenset({PaymentMethod.CARD, PaymentMethod.SPEI, PaymentMethod.CASH})
     page_size = 100
     json_decimals = True  # amounts are JSON numbers
 

@@ -33,7 +33,6 @@ from puente.providers.base import (
     NormalisedEvent,
     PaymentDeclined,
     PaymentGateway,
-    PaymentMethod,
     PaymentStatus,
     ProviderConfig,
     ProviderCustomer,
@@ -46,6 +45,7 @@ from puente.providers.base import (
     SavedPaymentMethod,
     reading_response,
 )
+from puente.providers.catalogue import OPENPAY
 from puente.providers.openpay_errors import openpay_error, openpay_error_class
 from puente.providers.openpay_mapping import (
     VoucherLinks,
@@ -88,12 +88,10 @@ def _compact(body: Mapping[str, Any]) -> dict[str, Any]:
 class OpenpayConnector(PaymentGateway):
     """Openpay México over its v1 REST API."""
 
-    name = "openpay"
-    credential_fields = ("merchant_id", "private_key", "webhook_user", "webhook_password")
+    spec = OPENPAY
     default_base_url = "https://api.openpay.mx"  # sandbox: SANDBOX_BASE_URL
     sandbox_factory = "puente.sandbox.openpay:create_openpay_sandbox"
     idempotency_header = None  # order_id uniqueness stands in for it
-    methods = frozenset({PaymentMethod.CARD, PaymentMethod.SPEI, PaymentMethod.CASH})
     json_decimals = True  # answers carry amounts as JSON numbers
 
     def __init__(

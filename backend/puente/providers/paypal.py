@@ -27,7 +27,6 @@ from puente.providers.base import (
     InvalidRequest,
     MalformedResponse,
     PaymentGateway,
-    PaymentMethod,
     PaymentStatus,
     ProviderConfig,
     ProviderCustomer,
@@ -39,6 +38,7 @@ from puente.providers.base import (
     SavedPaymentMethod,
     reading_response,
 )
+from puente.providers.catalogue import PAYPAL
 from puente.providers.errors import declined_on_creation
 from puente.providers.oauth import ClientCredentials, OAuth2ClientCredentials
 from puente.providers.paging import collect_pages
@@ -79,12 +79,10 @@ def _report_date(when: datetime) -> str:
 class PayPalConnector(PayPalWebhookVerification, PaymentGateway):
     """PayPal over its REST API (Orders v2, Payments v2, Vault v3, Reporting v1)."""
 
-    name = "paypal"
-    credential_fields = ("client_id", "client_secret", "webhook_id")
+    spec = PAYPAL
     default_base_url = "https://api-m.paypal.com"  # sandbox: https://api-m.sandbox.paypal.com
     sandbox_factory = "puente.sandbox.paypal:create_paypal_sandbox"
     idempotency_header = "PayPal-Request-Id"
-    methods = frozenset({PaymentMethod.CARD, PaymentMethod.PAYPAL})
     page_size = 100
 
     def __init__(

@@ -1,14 +1,15 @@
-"""Which connectors exist: built-ins named in code plus the ``puente.providers`` entry points.
+"""Which providers exist: the built-in specs plus the ``puente.providers`` entry points.
 
-A new provider ships as a connector class (and, for demos and tests, a simulator). Declaring
+A new provider ships as a connector class carrying its ``ProviderSpec`` (``Connector.spec``)
+and, for demos and tests, a simulator. Declaring
 
     [project.entry-points."puente.providers"]
     acme = "acme_puente.connector:AcmeConnector"
 
-in any installed distribution makes ``get_connector_class("acme")`` find it without touching
-Puente. Built-ins are also listed in ``BUILTIN_CONNECTORS`` so they resolve before the package
-metadata is refreshed (an editable install that predates the entry point). Nothing is imported
-until asked for, so listing providers stays cheap.
+in any installed distribution makes ``get_connector_class("acme")`` and ``provider_spec("acme")``
+find it without touching Puente. Built-ins are described in ``catalogue.py``; their connectors
+resolve from there before the package metadata is refreshed (an editable install that predates
+the entry point). Built-in specs need no import of their connector, so listing them is cheap.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from puente.providers.base import Connector, ProviderConfig
+from puente.providers.catalogue import BUILTIN_SPECS
 from puente.providers.errors import ProviderConfigError
+from puente.providers.spec import ProviderSpec
 
 __all__ = [
     "BUILTIN_CONNECTORS",
@@ -32,6 +35,8 @@ __all__ = [
     "default_registry",
     "get_connector_class",
     "get_sandbox_factory",
+    "provider_spec",
+    "provider_specs",
     "register_connector",
 ]
 
@@ -39,16 +44,9 @@ logger = logging.getLogger("puente.providers")
 
 ENTRY_POINT_GROUP = "puente.providers"
 
-# name -> "module:Class". Adding a built-in connector is one line here (see docs/providers.md).
-BUILTIN_CONNECTORS: dict[str, str] = {
-    "stripe": "puente.providers.stripe:StripeConnector",
-    "mercadopago": "puente.providers.mercadopago:MercadoPagoConnector",
-    "paypal": "puente.providers.paypal:PayPalConnector",
-    "conekta": "puente.providers.conekta:ConektaConnector",
-    "openpay": "puente.providers.openpay:OpenpayConnector",
-    "stp": "puente.providers.stp:StpConnector",
-    "bank": "puente.providers.bank:OpenBankingConnector",
-}
+# name -> "module:Class", from the built-in specs (catalogue.py).
+BUILTIN_CONNECTORS: dict[str, str] = {spec.name: spec.connector for spec in BUILTIN_SPECS}
+_BUILTIN_SPECS: dict[str, ProviderSpec] = {spec.name: spec for spec in BUILTIN_SPECS}
 
 
 class UnknownProvider(ProviderConfigError, LookupError):
@@ -138,6 +136,34 @@ class ConnectorRegistry:
         self._cache[name] = cls
         return cls
 
+    def spec(self, name: str) -> ProviderSpec:
+        """``name``'s description: the built-in one while its built-in connector is in use
+        (no import needed), else the spec its connector class carries."""
+        builtin = _BUILTIN_SPECS.get(name)
+        if builtin is not None and self._target(name) == builtin.connector:
+            return builtin
+        cls = self.get(name)
+        if cls.spec is None or cls.spec.name != name:
+            raise ProviderConfigError(f"connector {name!r} carries no ProviderSpec named {name!r}")
+        return cls.spec
+
+    def _target(self, name: str) -> object:
+        """What ``name`` resolves to, without importing it."""
+        if name in self._registered:
+            return self._registered[name]
+        found = self._entry_points().get(name)
+        return found.value if found is not None else self._builtins.get(name)
+
+    def specs(self) -> list[ProviderSpec]:
+        """Every provider's spec, by name; a plug-in whose connector cannot load is skipped."""
+        found: list[ProviderSpec] = []
+        for name in self.names():
+            try:
+                found.append(self.spec(name))
+            except ProviderConfigError:
+                logger.exception("provider %s left out: no usable spec", name)
+        return found
+
     def create(self, name: str, config: ProviderConfig, **kwargs: Any) -> Connector:
         """Build a connector for ``name`` from its config."""
         return self.get(name)(config, **kwargs)
@@ -161,6 +187,16 @@ def get_connector_class(name: str) -> type[Connector]:
 def available_providers() -> list[str]:
     """Names of every registered connector."""
     return default_registry.names()
+
+
+def provider_spec(name: str) -> ProviderSpec:
+    """The ``ProviderSpec`` of ``name``; raises ``UnknownProvider`` if there is none."""
+    return default_registry.spec(name)
+
+
+def provider_specs() -> list[ProviderSpec]:
+    """Every registered provider's spec, sorted by name."""
+    return default_registry.specs()
 
 
 def register_connector(name: str, target: str | type[Connector]) -> None:

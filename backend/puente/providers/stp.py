@@ -42,6 +42,7 @@ from puente.providers.base import (
     TransferStatus,
     reading_response,
 )
+from puente.providers.catalogue import STP
 from puente.providers.stp_firma import (
     cadena_conciliacion,
     cadena_consulta_orden,
@@ -100,8 +101,7 @@ def _clip(text: str, limit: int) -> str:
 class StpConnector(Bank):
     """STP over its REST services, signed with the empresa's RSA key."""
 
-    name = "stp"
-    credential_fields = ("empresa", "private_key_pem", "cuenta")
+    spec = STP
     default_base_url = "https://prod.stpmex.com"
     sandbox_factory = "puente.sandbox.stp:create_stp_sandbox"
     idempotency_header = None  # the clave de rastreo is the idempotency key

@@ -33,10 +33,10 @@ from puente.providers.base import (
     SavedPaymentMethod,
     reading_response,
 )
+from puente.providers.catalogue import STRIPE
 from puente.providers.forms import encode_form
 from puente.providers.paging import collect_pages
 from puente.providers.stripe_mapping import (
-    STRIPE_METHODS,
     stripe_customer,
     stripe_error,
     stripe_payment,
@@ -63,12 +63,10 @@ def _created(since: datetime, until: datetime | None) -> dict[str, Any]:
 class StripeConnector(PaymentGateway):
     """Stripe over its v1 REST API."""
 
-    name = "stripe"
-    credential_fields = ("secret_key", "webhook_secret")
+    spec = STRIPE
     default_base_url = "https://api.stripe.com"
     sandbox_factory = "puente.sandbox.stripe:create_stripe_sandbox"
     idempotency_header = "Idempotency-Key"
-    methods = frozenset(STRIPE_METHODS.values())
 
     def default_headers(self) -> dict[str, str]:
         return {

@@ -27,38 +27,48 @@ from puente.institutions.models import Institution
 from puente.money import from_centavos, to_centavos
 from puente.observability.context import bound_request_id, current_request_id
 from puente.observability.tracing import span
-from puente.payments.approval import capture_approved_order
+from puente.payments.change_notices import notify_transition
 from puente.payments.disbursements import settle_disbursement
 from puente.payments.gateways import GatewayDirectory
 from puente.payments.lifecycle import from_event_kind
 from puente.payments.lifecycle_service import Transition, record_provider_reference
 from puente.payments.models import Disbursement, Payment
-from puente.payments.notify import notify_transition
 from puente.payments.outcomes import advance_and_notify, apply_provider_payment
+from puente.payments.payer_approval import capture_approved_order
 from puente.payments.spei_inbound import (
-    DEVOLUCION_CUENTA_INEXISTENTE,
     apply_abono,
     loan_for_abono,
     payable_loan_for_abono,
 )
-from puente.providers.errors import ProviderError, WebhookVerificationError
-from puente.providers.registry import UnknownProvider
+from puente.providers.catalogue import BUILTIN_SPECS
+from puente.providers.errors import ProviderConfigError, ProviderError, WebhookVerificationError
+from puente.providers.registry import UnknownProvider, provider_spec
+from puente.providers.spec import ProviderSpec, TransferAnswers, WebhookScheme
 from puente.providers.values import EventKind, NormalisedEvent, ProviderPayment
 from puente.runtime import Runtime
 from puente.webhooks.models import ProviderEvent
 from puente.webhooks.storage import seal_body, stored_body, stored_headers
 
-__all__ = ["Receipt", "WebhookInbox"]
+__all__ = ["WEBHOOK_PROVIDERS", "Receipt", "WebhookInbox", "webhook_scheme"]
 
 logger = logging.getLogger("puente.webhooks")
 
-WEBHOOK_PROVIDERS = frozenset({"stripe", "conekta", "openpay", "mercadopago", "paypal", "stp"})
+# The built-in providers the door accepts (a plug-in's spec is read from the registry).
+WEBHOOK_PROVIDERS = frozenset(spec.name for spec in BUILTIN_SPECS if spec.webhook is not None)
 
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
     status_code: int
     body: dict[str, Any]
+
+
+def webhook_scheme(provider: str) -> WebhookScheme | None:
+    """How ``provider``'s webhooks are checked and answered; None: the door does not know it."""
+    try:
+        return provider_spec(provider).webhook
+    except ProviderConfigError:
+        return None
 
 
 class PaymentNotYetKnown(Exception):
@@ -90,7 +100,8 @@ class WebhookInbox:
         self, provider: str, raw_body: bytes, headers: dict[str, str], client_ip: str | None
     ) -> Receipt:
         """Verify and store; 2xx only once the event is durably stored."""
-        if provider not in WEBHOOK_PROVIDERS:
+        scheme = webhook_scheme(provider)
+        if scheme is None:
             return Receipt(404, {"error": "unknown provider"})
         try:
             verified = await self._verify(provider, raw_body, headers, client_ip)
@@ -107,18 +118,12 @@ class WebhookInbox:
         noise = event.kind is EventKind.IGNORED or (
             event.kind is EventKind.UNKNOWN and not event.provider_payment_id
         )
-        answer: dict[str, Any] = {"received": True}
-        if provider == "stp":
-            answer = {"mensaje": "recibido"}
-            if event.kind is EventKind.TRANSFER_RECEIVED:
-                # STP asks us to keep (confirmar) or send back (devolver) each abono.
-                cuenta = (await self.gateways.credentials(institution, "stp")).get("cuenta", "")
-                today = self.runtime.today()
-                if await payable_loan_for_abono(institution.id, cuenta, raw_body, today) is None:
-                    noise = True
-                    answer = {"mensaje": "devolver", "id": DEVOLUCION_CUENTA_INEXISTENTE}
-                else:
-                    answer = {"mensaje": "confirmar"}
+        answer = scheme.acknowledgement()
+        if scheme.transfers is not None and event.kind is EventKind.TRANSFER_RECEIVED:
+            # The bank asks us to keep (STP: confirmar) or send back (devolver) each abono.
+            keep = await self._keep_abono(institution, provider, scheme.transfers, raw_body)
+            noise = noise or not keep
+            answer = scheme.acknowledgement(keep_transfer=keep)
         try:
             await ProviderEvent.create(
                 status=E.IGNORED if noise else E.RECEIVED,
@@ -142,6 +147,15 @@ class WebhookInbox:
         if not noise:
             self._wake.set()
         return Receipt(200, answer)
+
+    async def _keep_abono(
+        self, institution: Institution, provider: str, transfers: TransferAnswers, raw: bytes
+    ) -> bool:
+        """Whether the abono goes to a loan that may be paid today (``loans/payable.py``)."""
+        credentials = await self.gateways.credentials(institution, provider)
+        cuenta = credentials.get(transfers.account_field, "")
+        today = self.runtime.today()
+        return await payable_loan_for_abono(institution.id, cuenta, raw, today) is not None
 
     async def _verify(
         self, provider: str, raw_body: bytes, headers: dict[str, str], client_ip: str | None
@@ -248,10 +262,11 @@ class WebhookInbox:
 
     async def _process(self, event: ProviderEvent) -> E:
         kind = EventKind(event.kind) if event.kind in EventKind._value2member_map_ else None
+        spec = provider_spec(event.provider)
         if kind in (EventKind.TRANSFER_SUCCEEDED, EventKind.TRANSFER_FAILED):
             return await self._disbursement(event, kind)
-        if kind is EventKind.TRANSFER_RECEIVED and event.provider == "stp":
-            return await self._abono(event)
+        if kind is EventKind.TRANSFER_RECEIVED and spec.pays_to_loan_clabe:
+            return await self._abono(event, spec)
         if not event.provider_payment_id or kind is EventKind.IGNORED:
             logger.info("acknowledged %s event %s (%s)", event.provider, event.event_id, event.kind)
             return E.IGNORED
@@ -264,7 +279,7 @@ class WebhookInbox:
             # Refund totals, and any body its provider did not sign (Openpay's Basic auth,
             # Mercado Pago): status and amount come from the provider's API, not the body.
             return await self._sync_with_provider(event, await self._payment(event))
-        if event.provider == "paypal" and event.event_type == "CHECKOUT.ORDER.APPROVED":
+        if spec.approval_event is not None and event.event_type == spec.approval_event:
             # Server-side capture: the payer approved but may never return to our page.
             payment = await self._payment(event)
             await capture_approved_order(
@@ -296,7 +311,6 @@ class WebhookInbox:
                 last_error=f"{transition.exception}: payment {transition.payment_id}"
             )
             return E.EXCEPTION
-        return E.PROCESSED
         return E.PROCESSED
 
     async def _payment(self, event: ProviderEvent) -> Payment:
@@ -379,10 +393,13 @@ class WebhookInbox:
         )
         return E.PROCESSED
 
-    async def _abono(self, event: ProviderEvent) -> E:
+    async def _abono(self, event: ProviderEvent, spec: ProviderSpec) -> E:
         """An incoming SPEI on a loan's CLABE: applied to that loan as a PAID payment."""
         institution = await Institution.get(id=event.institution_id)
-        cuenta = (await self.gateways.credentials(institution, "stp")).get("cuenta", "")
+        transfers = spec.webhook.transfers if spec.webhook else None
+        account_field = transfers.account_field if transfers else ""
+        credentials = await self.gateways.credentials(institution, event.provider)
+        cuenta = credentials.get(account_field, "")
         body = stored_body(self.runtime, event)
         # Whatever the loan's status now: we answered confirmar, so the money is applied
         # (or held in suspense with an exception) by apply_abono.

@@ -1,0 +1,147 @@
+"""The built-in providers, each described once (``ProviderSpec``, see ``spec.py``).
+
+Adding a built-in provider is one spec here, one connector module and one entry point in
+``pyproject.toml`` (``docs/providers.md``); a third-party provider ships its spec beside its
+connector (``Connector.spec``) and only the entry point. Everything else that lists
+providers reads these specs through ``puente.providers.registry``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from puente.providers.spec import (
+    ConnectorKind,
+    HostedCardForm,
+    ProviderSpec,
+    TransferAnswers,
+    WebhookScheme,
+)
+from puente.providers.values import PaymentMethod as M
+
+__all__ = [
+    "BANK",
+    "BUILTIN_SPECS",
+    "CONEKTA",
+    "MERCADOPAGO",
+    "OPENPAY",
+    "PAYPAL",
+    "STP",
+    "STRIPE",
+]
+
+# Every gateway's own tokenisation page answers at this path (the simulators' equivalent
+# under /sandbox/<provider>); an institution may name its own page (``card_form_url``).
+CARD_FORM = HostedCardForm(path="/_checkout/card")
+OXXO_LIMIT = Decimal("10000.00")  # mexico.md §6: OXXO takes at most 10,000.00 per operation
+PAYNET_LIMIT = Decimal("9999.99")  # mexico.md §6: Paynet (Openpay's stores), 9,999.99
+
+STRIPE = ProviderSpec(
+    name="stripe",
+    label="Stripe",
+    connector="puente.providers.stripe:StripeConnector",
+    kind=ConnectorKind.GATEWAY,
+    credential_fields=("secret_key", "webhook_secret"),
+    optional_credentials=("card_form_url",),
+    methods=frozenset({M.CARD, M.CASH, M.SPEI}),
+    cash_limit=OXXO_LIMIT,
+    webhook=WebhookScheme("HMAC-SHA256 over t.body (Stripe-Signature)", body_authenticated=True),
+    card_form=CARD_FORM,
+    graphql_name="STRIPE",
+)
+CONEKTA = ProviderSpec(
+    name="conekta",
+    label="Conekta",
+    connector="puente.providers.conekta:ConektaConnector",
+    kind=ConnectorKind.GATEWAY,
+    credential_fields=("private_key", "webhook_key"),
+    optional_credentials=("card_form_url",),
+    methods=frozenset({M.CARD, M.CASH, M.SPEI}),
+    cash_limit=OXXO_LIMIT,
+    webhook=WebhookScheme("RSA Digest over the body", body_authenticated=True),
+    card_form=CARD_FORM,
+    graphql_name="CONEKTA",
+)
+OPENPAY = ProviderSpec(
+    name="openpay",
+    label="Openpay",
+    connector="puente.providers.openpay:OpenpayConnector",
+    kind=ConnectorKind.GATEWAY,
+    credential_fields=("merchant_id", "private_key", "webhook_user", "webhook_password"),
+    optional_credentials=("card_form_url",),
+    methods=frozenset({M.CARD, M.SPEI, M.CASH}),
+    cash_limit=PAYNET_LIMIT,
+    webhook=WebhookScheme("HTTP Basic credentials (sender only)", body_authenticated=False),
+    card_form=CARD_FORM,
+    graphql_name="OPENPAY",
+)
+MERCADOPAGO = ProviderSpec(
+    name="mercadopago",
+    label="Mercado Pago",
+    connector="puente.providers.mercadopago:MercadoPagoConnector",
+    kind=ConnectorKind.GATEWAY,
+    credential_fields=("access_token", "webhook_secret"),
+    optional_credentials=("card_form_url",),
+    methods=frozenset({M.CARD, M.SPEI, M.CASH}),
+    cash_limit=OXXO_LIMIT,
+    webhook=WebhookScheme(
+        "HMAC-SHA256 over data.id, request id and ts (not the body)", body_authenticated=False
+    ),
+    card_form=CARD_FORM,
+    graphql_name="MERCADO_PAGO",
+)
+PAYPAL = ProviderSpec(
+    name="paypal",
+    label="PayPal",
+    connector="puente.providers.paypal:PayPalConnector",
+    kind=ConnectorKind.GATEWAY,
+    credential_fields=("client_id", "client_secret", "webhook_id"),
+    # Cards through PayPal are charged on PayPal's own approval page (the PAYPAL method).
+    methods=frozenset({M.CARD, M.PAYPAL}),
+    webhook=WebhookScheme(
+        "RSA over id, time, webhook id and the body's CRC32", body_authenticated=True
+    ),
+    approval_event="CHECKOUT.ORDER.APPROVED",
+    graphql_name="PAYPAL",
+)
+STP = ProviderSpec(
+    name="stp",
+    label="STP",
+    connector="puente.providers.stp:StpConnector",
+    kind=ConnectorKind.BANK,
+    credential_fields=("empresa", "private_key_pem", "cuenta"),
+    optional_credentials=(
+        "private_key_passphrase",
+        "nombre_ordenante",
+        "rfc_curp_ordenante",
+        "webhook_allowlist",
+        "webhook_secret",
+        "webhook_secret_header",
+    ),
+    methods=frozenset({M.SPEI}),
+    webhook=WebhookScheme(
+        "IP allowlist and/or shared secret (sender only)",
+        body_authenticated=False,
+        received={"mensaje": "recibido"},
+        transfers=TransferAnswers(
+            keep={"mensaje": "confirmar"},
+            # Causa de devolución 1, "cuenta inexistente": a CLABE that is nobody's, or a
+            # loan that takes no payments any more (the account no longer receives).
+            send_back={"mensaje": "devolver", "id": 1},
+            account_field="cuenta",
+        ),
+    ),
+    pays_to_loan_clabe=True,
+    graphql_name="STP",
+)
+BANK = ProviderSpec(
+    name="bank",
+    label="Banco",
+    connector="puente.providers.bank:OpenBankingConnector",
+    kind=ConnectorKind.BANK,
+    credential_fields=("client_id", "client_secret", "account_id", "webhook_secret"),
+    optional_credentials=("token_url", "scope"),
+    webhook=WebhookScheme("HMAC-SHA256 over t.body", body_authenticated=True),
+)
+
+BUILTIN_SPECS: tuple[ProviderSpec, ...] = (STRIPE, CONEKTA, OPENPAY, MERCADOPAGO, PAYPAL, STP, BANK)

@@ -1,0 +1,134 @@
+"""What Puente needs to know about a provider, as data: one ``ProviderSpec`` per provider.
+
+Every list that used to name providers one by one is derived from the specs: the registry's
+built-ins, the credential environment variables (``config``), the portal's names and payment
+options, the cash ceilings checkout enforces, which providers the webhook door accepts and
+what it answers, and the two behaviours the core used to test provider names for (an order
+captured once the payer approves it, a SPEI sent to the loan's own CLABE). The connector
+carries the rest (how to talk to the provider); the spec says what the provider *is*.
+
+This module is data only (no HTTP, no connectors), so ``config`` and the doors may import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from puente.providers.values import PaymentMethod
+
+__all__ = [
+    "ConnectorKind",
+    "HostedCardForm",
+    "ProviderSpec",
+    "TransferAnswers",
+    "WebhookScheme",
+]
+
+
+class ConnectorKind(StrEnum):
+    """The two families of connector."""
+
+    GATEWAY = "gateway"
+    BANK = "bank"
+
+
+def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True, slots=True)
+class TransferAnswers:
+    """How a bank wants an incoming SPEI (abono) answered when it asks us to keep it or not.
+
+    STP holds each abono until the receiver answers ``confirmar`` (keep) or ``devolver``
+    (send back, with a reason code); ``account_field`` is the credential naming the
+    institution's account whose CLABEs the loans' own CLABEs are derived from.
+    """
+
+    keep: Mapping[str, Any]
+    send_back: Mapping[str, Any]
+    account_field: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "keep", _frozen(self.keep))
+        object.__setattr__(self, "send_back", _frozen(self.send_back))
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookScheme:
+    """How a provider's webhooks are authenticated, and what we answer once one is stored."""
+
+    verification: str  # the scheme in words (docs/architecture.md "Verification levels")
+    body_authenticated: bool  # False: status and amount are confirmed with the provider's API
+    received: Mapping[str, Any] = field(default_factory=lambda: {"received": True})
+    transfers: TransferAnswers | None = None  # incoming SPEI the provider asks us about
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "received", _frozen(self.received))
+
+    def acknowledgement(self, keep_transfer: bool | None = None) -> dict[str, Any]:
+        """The 2xx body for a stored event; ``keep_transfer`` answers an abono's question."""
+        if keep_transfer is None or self.transfers is None:
+            return dict(self.received)
+        return dict(self.transfers.keep if keep_transfer else self.transfers.send_back)
+
+
+@dataclass(frozen=True, slots=True)
+class HostedCardForm:
+    """The gateway's own page where the payer types a card: it answers with a single-use
+    token by a form POST to our return URL, so card numbers never reach Puente (PCI SAQ A).
+
+    ``path`` is resolved against the connector's host for the institution: the provider's
+    page in production, the simulator's equivalent under ``/sandbox/<provider>`` in the
+    demo. An institution that hosts the provider's fields itself (Stripe Elements, Conekta's
+    tokenizer, Openpay.js, Mercado Pago's Card Payment Brick on a page of its own) names it
+    with the optional credential ``card_form_url``, which wins.
+    """
+
+    path: str
+    url_credential: str = "card_form_url"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSpec:
+    """One provider, described once (see the module docstring for who reads what)."""
+
+    name: str  # the URL and database name: /webhooks/<name>, payments.provider
+    label: str  # how the portal names it (es-MX)
+    connector: str  # "module:Class" of its connector
+    kind: ConnectorKind
+    credential_fields: tuple[str, ...]  # required; PUENTE_<NAME>_<FIELD> in the demo
+    optional_credentials: tuple[str, ...] = ()
+    methods: frozenset[PaymentMethod] = frozenset()
+    # Store payments have a ceiling per operation (mexico.md §6); None: no cash.
+    cash_limit: Decimal | None = None
+    webhook: WebhookScheme | None = None
+    card_form: HostedCardForm | None = None
+    # The payer approves an order on the provider's page; we capture it when they come
+    # back or when the webhook of this type arrives, whichever is first (PayPal).
+    approval_event: str | None = None
+    # Payers transfer by SPEI to the loan's own CLABE under the institution's account
+    # (STP); the abono callback completes the payment. Needs ``webhook.transfers``.
+    pays_to_loan_clabe: bool = False
+    graphql_name: str = ""  # the GraphQL ``Provider`` value; "" for none (banks, plug-ins)
+
+    def __post_init__(self) -> None:
+        if self.pays_to_loan_clabe and (self.webhook is None or self.webhook.transfers is None):
+            raise ValueError(f"{self.name}: pays_to_loan_clabe needs webhook.transfers")
+        if self.cash_limit is not None and PaymentMethod.CASH not in self.methods:
+            raise ValueError(f"{self.name}: a cash limit without the cash method")
+
+    @property
+    def env_fields(self) -> tuple[str, ...]:
+        """Every credential the demo institution may take from PUENTE_<NAME>_<FIELD>."""
+        return (*self.credential_fields, *self.optional_credentials)
+
+    @property
+    def offers_cards(self) -> bool:
+        """Cards are offered only with a page that tokenises them (never a number in Puente)."""
+        return PaymentMethod.CARD in self.methods and self.card_form is not None

@@ -1,0 +1,184 @@
+"""Every provider is described once (its ``ProviderSpec``) and every door derives from it.
+
+A built-in provider missing from any list a door reads fails here: the registry and the
+entry points, the credential environment variables, the database enum, the GraphQL enum,
+the webhook door, the cash ceilings, the portal's names and its card step.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator
+from decimal import Decimal
+from importlib.metadata import EntryPoint
+from pathlib import Path
+
+import pytest
+
+from puente.config import PROVIDER_ENV_FIELDS, load_settings
+from puente.enums import ProviderName
+from puente.graphql.payment_types import Provider
+from puente.payments.checkout import CASH_LIMITS, cash_limit
+from puente.portal.payment_text import provider_text
+from puente.providers.base import PaymentGateway
+from puente.providers.catalogue import BUILTIN_SPECS
+from puente.providers.registry import (
+    default_registry,
+    get_connector_class,
+    provider_spec,
+    provider_specs,
+)
+from puente.providers.spec import ConnectorKind, HostedCardForm, ProviderSpec, WebhookScheme
+from puente.providers.values import PaymentMethod
+from puente.webhooks.inbox import WEBHOOK_PROVIDERS, webhook_scheme
+
+ROOT = Path(__file__).resolve().parents[2]
+NAMES = [spec.name for spec in BUILTIN_SPECS]
+
+
+@pytest.mark.parametrize("spec", BUILTIN_SPECS, ids=NAMES)
+def test_the_connector_carries_its_spec(spec: ProviderSpec) -> None:
+    connector = get_connector_class(spec.name)
+    assert connector.spec is spec and provider_spec(spec.name) is spec
+    assert connector.name == spec.name and connector.kind is spec.kind
+    assert connector.credential_fields == spec.credential_fields
+    if issubclass(connector, PaymentGateway):
+        assert connector.methods == spec.methods
+
+
+def test_every_builtin_has_an_entry_point() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    points = project["project"]["entry-points"]["puente.providers"]
+    assert points == {spec.name: spec.connector for spec in BUILTIN_SPECS}
+    assert {spec.name for spec in provider_specs()} >= set(NAMES)
+
+
+@pytest.mark.parametrize("spec", BUILTIN_SPECS, ids=NAMES)
+def test_credentials_come_from_the_environment(spec: ProviderSpec) -> None:
+    assert PROVIDER_ENV_FIELDS[spec.name] == spec.env_fields
+    env = {f"PUENTE_{spec.name.upper()}_{field.upper()}": "x" for field in spec.env_fields}
+    assert load_settings(env).provider_env[spec.name] == dict.fromkeys(spec.env_fields, "x")
+
+
+def test_the_database_enum_names_every_provider() -> None:
+    # ProviderName stays a literal class (migrations import it, mypy reads its members);
+    # this keeps it equal to the specs.
+    assert {member.value for member in ProviderName} == set(NAMES)
+
+
+def test_the_graphql_enum_is_the_contracts_and_derived_from_the_specs() -> None:
+    expected = {spec.graphql_name: spec.name for spec in BUILTIN_SPECS if spec.graphql_name}
+    assert {member.name: member.value for member in Provider} == expected
+    assert list(expected) == ["STRIPE", "CONEKTA", "OPENPAY", "MERCADO_PAGO", "PAYPAL", "STP"]
+
+
+@pytest.mark.parametrize("spec", BUILTIN_SPECS, ids=NAMES)
+def test_the_webhook_door_follows_the_spec(spec: ProviderSpec) -> None:
+    assert (spec.name in WEBHOOK_PROVIDERS) is (spec.webhook is not None)
+    assert webhook_scheme(spec.name) is spec.webhook
+    assert webhook_scheme("no-such-provider") is None
+
+
+def test_stp_answers_abonos_from_its_spec() -> None:
+    scheme = webhook_scheme("stp")
+    assert scheme is not None
+    assert scheme.acknowledgement() == {"mensaje": "recibido"}
+    assert scheme.acknowledgement(keep_transfer=True) == {"mensaje": "confirmar"}
+    assert scheme.acknowledgement(keep_transfer=False) == {"mensaje": "devolver", "id": 1}
+    assert webhook_scheme("stripe").acknowledgement(True) == {"received": True}  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("spec", BUILTIN_SPECS, ids=NAMES)
+def test_cash_ceilings_come_from_the_spec(spec: ProviderSpec) -> None:
+    if PaymentMethod.CASH in spec.methods:
+        assert spec.cash_limit is not None and CASH_LIMITS[spec.name] == spec.cash_limit
+        assert cash_limit(spec.name) == spec.cash_limit
+    else:
+        assert spec.name not in CASH_LIMITS
+    assert cash_limit("openpay") == Decimal("9999.99")  # Paynet, mexico.md §6
+
+
+@pytest.mark.parametrize("spec", BUILTIN_SPECS, ids=NAMES)
+def test_the_portal_names_every_provider(spec: ProviderSpec) -> None:
+    assert provider_text(spec.name) == spec.label != "—"
+    assert provider_text("no-such-provider") == "—"
+
+
+def test_every_card_gateway_has_a_card_form() -> None:
+    card_gateways = {
+        spec.name
+        for spec in BUILTIN_SPECS
+        if spec.kind is ConnectorKind.GATEWAY and spec.offers_cards
+    }
+    assert card_gateways == {"stripe", "conekta", "openpay", "mercadopago"}
+
+
+def test_a_spec_refuses_contradictions() -> None:
+    with pytest.raises(ValueError, match="cash limit"):
+        ProviderSpec(
+            name="x",
+            label="X",
+            connector="m:C",
+            kind=ConnectorKind.GATEWAY,
+            credential_fields=(),
+            cash_limit=Decimal("1"),
+        )
+    with pytest.raises(ValueError, match="transfers"):
+        ProviderSpec(
+            name="x",
+            label="X",
+            connector="m:C",
+            kind=ConnectorKind.BANK,
+            credential_fields=(),
+            pays_to_loan_clabe=True,
+        )
+
+
+# -- a toy provider added the documented way: one connector module (here, this test module),
+# -- one spec carried by the connector, one entry point -------------------------------------
+
+TOY = ProviderSpec(
+    name="toy",
+    label="Juguete",
+    connector=f"{__name__}:ToyConnector",
+    kind=ConnectorKind.GATEWAY,
+    credential_fields=("api_key",),
+    methods=frozenset({PaymentMethod.CARD, PaymentMethod.CASH}),
+    cash_limit=Decimal("5000.00"),
+    webhook=WebhookScheme("HMAC over the body", body_authenticated=True),
+    card_form=HostedCardForm(path="/_checkout/card"),
+)
+
+
+class ToyConnector(PaymentGateway):
+    """Only what the doors look at; the contract suite would drive the rest."""
+
+    spec = TOY
+    default_base_url = "https://api.toy.invalid"
+
+
+@pytest.fixture
+def toy_installed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    point = EntryPoint("toy", f"{__name__}:ToyConnector", "puente.providers")
+    monkeypatch.setattr(default_registry, "_discovered", lambda: [point])
+    yield
+    default_registry._cache.pop("toy", None)  # resolved connectors are cached by name
+
+
+def test_a_toy_provider_is_found_by_every_door_lookup(toy_installed: None) -> None:
+    assert provider_spec("toy") is TOY and get_connector_class("toy") is ToyConnector
+    assert ToyConnector.name == "toy" and ToyConnector.methods == TOY.methods
+    assert webhook_scheme("toy") is TOY.webhook  # POST /webhooks/toy is verified, not 404
+    assert provider_text("toy") == "Juguete"  # the portal names it
+    assert cash_limit("toy") == Decimal("5000.00")  # checkout enforces its ceiling
+    env = {"PUENTE_TOY_API_KEY": "k"}
+    assert load_settings(env).provider_env["toy"] == {"api_key": "k"}  # demo credentials
+    # GraphQL: the published enum is the contract's; a plug-in gains a value only by a
+    # release that adds its spec to the catalogue (and regenerates schema.graphql).
+    assert "toy" not in {member.value for member in Provider}
+
+
+def test_without_its_entry_point_the_toy_is_unknown_everywhere() -> None:
+    assert webhook_scheme("toy") is None
+    assert provider_text("toy") == "—"
+    assert cash_limit("toy") == Decimal("10000.00")
