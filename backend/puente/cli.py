@@ -108,7 +108,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(argv: Sequence[str]) -> int:
-    from puente.sandbox.cli import main as sandbox_main
+    from puente_sandbox.cli import main as sandbox_main
 
     argv = list(argv)
     if not argv or argv[0].startswith("-"):

@@ -15,13 +15,13 @@ __all__ = ["build_demo_app", "demo_credentials", "demo_provider_env"]
 
 def demo_credentials() -> dict[str, dict[str, str]]:
     """What the built-in simulators accept (and sign with) when PUENTE_<P>_<F> is unset."""
-    from puente.sandbox.bank import DEFAULT_BANK_CREDENTIALS
-    from puente.sandbox.conekta import default_conekta_credentials
-    from puente.sandbox.mercadopago import DEFAULT_MERCADOPAGO_CREDENTIALS
-    from puente.sandbox.openpay import DEFAULT_OPENPAY_CREDENTIALS
-    from puente.sandbox.paypal import DEFAULT_PAYPAL_CREDENTIALS
-    from puente.sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
-    from puente.sandbox.stripe import DEFAULT_STRIPE_CREDENTIALS
+    from puente_sandbox.bank import DEFAULT_BANK_CREDENTIALS
+    from puente_sandbox.conekta import default_conekta_credentials
+    from puente_sandbox.mercadopago import DEFAULT_MERCADOPAGO_CREDENTIALS
+    from puente_sandbox.openpay import DEFAULT_OPENPAY_CREDENTIALS
+    from puente_sandbox.paypal import DEFAULT_PAYPAL_CREDENTIALS
+    from puente_sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
+    from puente_sandbox.stripe import DEFAULT_STRIPE_CREDENTIALS
 
     return {
         "stripe": dict(DEFAULT_STRIPE_CREDENTIALS),
@@ -46,7 +46,7 @@ def demo_provider_env(settings: Settings) -> dict[str, dict[str, str]]:
 async def build_demo_app(settings: Settings) -> tuple[Starlette, Runtime]:
     """Migrate, load demo data once, and build the app with /sandbox mounted."""
     from puente.app import create_app
-    from puente.sandbox.app import create_sandbox_app
+    from puente_sandbox.app import create_sandbox_app
 
     runtime = Runtime.from_settings(settings)
     await migrate(settings.database_url)

@@ -19,9 +19,9 @@ from puente.providers.circuit import CircuitBreakers, CircuitPolicy
 from puente.providers.http import RetryPolicy, TimeoutPolicy
 from puente.providers.metrics import ProviderMetrics
 from puente.providers.registry import get_connector_class, get_sandbox_factory
-from puente.sandbox.conekta import sandbox_webhook_public_key
-from puente.sandbox.core import Simulator
-from puente.sandbox.paypal_buyer import act_as_sandbox_buyer
+from puente_sandbox.conekta import sandbox_webhook_public_key
+from puente_sandbox.core import Simulator
+from puente_sandbox.paypal_buyer import act_as_sandbox_buyer
 
 
 def _stripe_unknown_event(timestamp: int) -> bytes:

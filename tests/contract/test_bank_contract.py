@@ -40,9 +40,9 @@ from puente.providers.circuit import CircuitBreakers, CircuitPolicy, CircuitStat
 from puente.providers.http import RetryPolicy, TimeoutPolicy
 from puente.providers.metrics import ProviderMetrics
 from puente.providers.registry import get_connector_class, get_sandbox_factory
-from puente.sandbox.bank import DEFAULT_BANK_CREDENTIALS
-from puente.sandbox.core import Simulator
-from puente.sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
+from puente_sandbox.bank import DEFAULT_BANK_CREDENTIALS
+from puente_sandbox.core import Simulator
+from puente_sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
 
 pytestmark = pytest.mark.anyio
 HOUR_AGO = datetime.now(UTC) - timedelta(hours=1)

@@ -17,7 +17,7 @@ from puente.providers.registry import (
     get_sandbox_factory,
 )
 from puente.providers.stripe import StripeConnector
-from puente.sandbox.stripe import create_stripe_sandbox
+from puente_sandbox.stripe import create_stripe_sandbox
 
 
 class AcmeConnector(Connector):

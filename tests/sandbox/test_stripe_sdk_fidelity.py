@@ -16,7 +16,7 @@ import httpx
 import pytest
 import stripe
 
-from puente.sandbox.stripe import StripeSimulator, create_stripe_sandbox
+from puente_sandbox.stripe import StripeSimulator, create_stripe_sandbox
 
 KEY = "sk_test_sdk_fidelity_000000000"
 WHSEC = "whsec_sdk_fidelity_000000000"

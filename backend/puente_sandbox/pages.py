@@ -11,7 +11,7 @@ from html import escape
 from starlette.responses import HTMLResponse
 
 from puente.money import format_mxn
-from puente.sandbox.core import PendingReference
+from puente_sandbox.core import PendingReference
 
 __all__ = ["html_page", "instructions_page", "pay_form", "references_table"]
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from puente.money import ZERO, parse_amount
-from puente.sandbox.paypal_objects import PayPalError, amount_param, money_obj, report_time
+from puente_sandbox.paypal_objects import PayPalError, amount_param, money_obj, report_time
 
 __all__ = ["MERCHANT_ID", "PayPalMoney"]
 

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from clabe import compute_control_digit
 
-from puente.sandbox.stripe_objects import StripeError, int_param, oxxo_expiry
+from puente_sandbox.stripe_objects import StripeError, int_param, oxxo_expiry
 
 if TYPE_CHECKING:
-    from puente.sandbox.stripe_state import StripeState
+    from puente_sandbox.stripe_state import StripeState
 
 __all__ = [
     "apply_cash",

@@ -34,18 +34,18 @@ from puente.providers.paypal_webhooks import (
     sign_paypal_transmission,
     transmission_message,
 )
-from puente.sandbox.auth import basic_credentials
-from puente.sandbox.core import (
+from puente_sandbox.auth import basic_credentials
+from puente_sandbox.core import (
     IdempotencyCache,
     IdempotencyConflict,
     SandboxError,
     Simulator,
     sandbox_factory,
 )
-from puente.sandbox.core import public_url as reached_url
-from puente.sandbox.paypal_buyer import buyer_routes
-from puente.sandbox.paypal_objects import PayPalError, paypal_now, signing_identity
-from puente.sandbox.paypal_state import PayPalState
+from puente_sandbox.core import public_url as reached_url
+from puente_sandbox.paypal_buyer import buyer_routes
+from puente_sandbox.paypal_objects import PayPalError, paypal_now, signing_identity
+from puente_sandbox.paypal_state import PayPalState
 
 __all__ = ["DEFAULT_PAYPAL_CREDENTIALS", "PayPalSimulator", "create_paypal_sandbox"]
 

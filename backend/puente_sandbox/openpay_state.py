@@ -19,8 +19,8 @@ from clabe import compute_control_digit
 
 from puente.money import ZERO, InvalidAmount, parse_amount
 from puente.providers.openpay_webhooks import MEXICO_CITY, openpay_datetime
-from puente.sandbox.core import Simulator, SimulatorState
-from puente.sandbox.openpay_objects import (
+from puente_sandbox.core import Simulator, SimulatorState
+from puente_sandbox.openpay_objects import (
     TEST_CARDS,
     TEST_TOKENS,
     OpenpayError,

@@ -26,8 +26,8 @@ from starlette.routing import BaseRoute, Route
 from puente.money import format_mxn, from_centavos, to_centavos
 from puente.providers.forms import FormDecodeError, decode_form
 from puente.providers.stripe_webhooks import stripe_signature_header
-from puente.sandbox.auth import authorization_key
-from puente.sandbox.core import (
+from puente_sandbox.auth import authorization_key
+from puente_sandbox.core import (
     IdempotencyCache,
     IdempotencyConflict,
     PendingReference,
@@ -37,18 +37,18 @@ from puente.sandbox.core import (
     public_url,
     sandbox_factory,
 )
-from puente.sandbox.faults import route_path
-from puente.sandbox.pages import html_page, instructions_page
-from puente.sandbox.stripe_funding import expire, expire_due, fund_cash_balance, pay_oxxo
-from puente.sandbox.stripe_money import (
+from puente_sandbox.faults import route_path
+from puente_sandbox.pages import html_page, instructions_page
+from puente_sandbox.stripe_funding import expire, expire_due, fund_cash_balance, pay_oxxo
+from puente_sandbox.stripe_money import (
     create_dispute,
     create_payout,
     create_refund,
     expand,
     list_objects,
 )
-from puente.sandbox.stripe_objects import API_VERSION, StripeError
-from puente.sandbox.stripe_state import Obj, StripeState
+from puente_sandbox.stripe_objects import API_VERSION, StripeError
+from puente_sandbox.stripe_state import Obj, StripeState
 
 __all__ = ["DEFAULT_STRIPE_CREDENTIALS", "StripeSimulator", "create_stripe_sandbox"]
 
@@ -197,7 +197,7 @@ class StripeSimulator(Simulator):
         def route(path: str, handler: Handler, method: str = "GET") -> Route:
             return Route(path, api(handler), methods=[method])
 
-        from puente.sandbox.stripe_checkout import card_form_routes, create_token
+        from puente_sandbox.stripe_checkout import card_form_routes, create_token
 
         return [
             route("/v1/tokens", lambda r, p: create_token(s, p), "POST"),

@@ -73,7 +73,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from puente.providers.registry import default_registry
-    from puente.sandbox.app import create_sandbox_app
+    from puente_sandbox.app import create_sandbox_app
 
     names = [n for n in args.providers.split(",") if n] or [
         n for n in available_providers() if default_registry.get(n).sandbox_factory

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from puente.providers.conekta import REFUND_REASONS
-from puente.sandbox.conekta_objects import ConektaError, transaction_object
-from puente.sandbox.conekta_state import ConektaState, Obj, int_param
+from puente_sandbox.conekta_objects import ConektaError, transaction_object
+from puente_sandbox.conekta_state import ConektaState, Obj, int_param
 
 __all__ = ["charge_back", "list_page", "refund", "settle"]
 

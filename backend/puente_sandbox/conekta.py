@@ -31,11 +31,11 @@ from starlette.routing import BaseRoute, Route
 
 from puente.money import format_mxn, from_centavos, to_centavos
 from puente.providers.conekta_webhooks import sign_conekta_payload
-from puente.sandbox.auth import authorization_key
-from puente.sandbox.conekta_money import charge_back, list_page, refund, settle
-from puente.sandbox.conekta_objects import ConektaError, public_pem, sandbox_signing_key
-from puente.sandbox.conekta_state import ConektaState, Obj
-from puente.sandbox.core import (
+from puente_sandbox.auth import authorization_key
+from puente_sandbox.conekta_money import charge_back, list_page, refund, settle
+from puente_sandbox.conekta_objects import ConektaError, public_pem, sandbox_signing_key
+from puente_sandbox.conekta_state import ConektaState, Obj
+from puente_sandbox.core import (
     IdempotencyCache,
     IdempotencyConflict,
     PendingReference,
@@ -44,8 +44,8 @@ from puente.sandbox.core import (
     public_url,
     sandbox_factory,
 )
-from puente.sandbox.faults import route_path
-from puente.sandbox.pages import html_page, instructions_page
+from puente_sandbox.faults import route_path
+from puente_sandbox.pages import html_page, instructions_page
 
 __all__ = [
     "ConektaSimulator",
@@ -54,7 +54,7 @@ __all__ = [
     "sandbox_webhook_public_key",
 ]
 
-logger = logging.getLogger("puente.sandbox")
+logger = logging.getLogger("puente_sandbox")
 SANDBOX_PRIVATE_KEY = "key_puente_sandbox_000000000000"
 _ACCEPT = re.compile(r"application/vnd\.conekta-v(\d+)\.(\d+)\.(\d+)\+json")
 Handler = Callable[[Request, dict[str, Any]], Obj]

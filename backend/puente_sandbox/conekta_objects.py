@@ -16,7 +16,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from puente.sandbox.core import IdGenerator
+from puente_sandbox.core import IdGenerator
 
 __all__ = [
     "TEST_TOKENS",

@@ -14,7 +14,7 @@ from typing import Any
 
 from clabe import compute_control_digit
 
-from puente.sandbox.conekta_objects import (
+from puente_sandbox.conekta_objects import (
     TEST_TOKENS,
     ConektaError,
     charge_object,
@@ -25,7 +25,7 @@ from puente.sandbox.conekta_objects import (
     payment_source_object,
     transaction_object,
 )
-from puente.sandbox.core import Simulator, SimulatorState
+from puente_sandbox.core import Simulator, SimulatorState
 
 __all__ = ["ConektaState", "Obj", "int_param"]
 

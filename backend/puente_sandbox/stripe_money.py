@@ -6,8 +6,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from puente.sandbox.stripe_objects import StripeError, balance_transaction, int_param
-from puente.sandbox.stripe_state import Obj, StripeState
+from puente_sandbox.stripe_objects import StripeError, balance_transaction, int_param
+from puente_sandbox.stripe_state import Obj, StripeState
 
 __all__ = [
     "PREFIX_KINDS",

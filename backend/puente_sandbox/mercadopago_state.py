@@ -14,9 +14,9 @@ from typing import Any
 
 from puente.money import ZERO
 from puente.providers.mercadopago_mapping import mp_datetime
-from puente.sandbox.core import Simulator, SimulatorState
-from puente.sandbox.mercadopago_money import COLLECTOR_ID, MercadoPagoMoney, Obj
-from puente.sandbox.mercadopago_objects import (
+from puente_sandbox.core import Simulator, SimulatorState
+from puente_sandbox.mercadopago_money import COLLECTOR_ID, MercadoPagoMoney, Obj
+from puente_sandbox.mercadopago_objects import (
     BY_NUMBER,
     HOLDER_OUTCOMES,
     MPError,

@@ -11,10 +11,10 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from puente.sandbox.core import Simulator, SimulatorState
-from puente.sandbox.stripe_checkout import redeem_token
-from puente.sandbox.stripe_funding import confirm_bank_transfer, confirm_oxxo
-from puente.sandbox.stripe_objects import (
+from puente_sandbox.core import Simulator, SimulatorState
+from puente_sandbox.stripe_checkout import redeem_token
+from puente_sandbox.stripe_funding import confirm_bank_transfer, confirm_oxxo
+from puente_sandbox.stripe_objects import (
     API_VERSION,
     MAGIC_PAYMENT_METHODS,
     MIN_AMOUNT,

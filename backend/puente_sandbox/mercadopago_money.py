@@ -11,8 +11,8 @@ from typing import Any
 
 from puente.money import ZERO
 from puente.providers.mercadopago_mapping import mp_datetime
-from puente.sandbox.core import SandboxStore
-from puente.sandbox.mercadopago_objects import MEXICO_CITY, MPError, amount_param
+from puente_sandbox.core import SandboxStore
+from puente_sandbox.mercadopago_objects import MEXICO_CITY, MPError, amount_param
 
 __all__ = ["COLLECTOR_ID", "MercadoPagoMoney", "Obj"]
 

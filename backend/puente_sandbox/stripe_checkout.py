@@ -31,12 +31,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from puente.sandbox.pages import html_page
-from puente.sandbox.stripe_objects import TEST_CARDS, StripeError, card_details
+from puente_sandbox.pages import html_page
+from puente_sandbox.stripe_objects import TEST_CARDS, StripeError, card_details
 
 if TYPE_CHECKING:
-    from puente.sandbox.stripe import StripeSimulator
-    from puente.sandbox.stripe_state import StripeState
+    from puente_sandbox.stripe import StripeSimulator
+    from puente_sandbox.stripe_state import StripeState
 
 __all__ = ["TEST_NUMBERS", "card_form_routes", "create_token", "redeem_token"]
 

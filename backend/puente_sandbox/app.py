@@ -17,8 +17,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from puente.providers.registry import ConnectorRegistry, default_registry
-from puente.sandbox.core import Simulator, public_url
-from puente.sandbox.pages import html_page, references_table
+from puente_sandbox.core import Simulator, public_url
+from puente_sandbox.pages import html_page, references_table
 
 __all__ = ["create_sandbox_app"]
 

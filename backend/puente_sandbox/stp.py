@@ -43,10 +43,10 @@ from puente.providers.stp_firma import (
 )
 from puente.providers.stp_mapping import wire_amount
 from puente.providers.stp_webhooks import stp_basic_auth
-from puente.sandbox.core import PendingReference, SandboxError, Simulator, sandbox_factory
-from puente.sandbox.pages import html_page
-from puente.sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
-from puente.sandbox.stp_state import MANDATORY, RETURN_CLABE, StpError, StpState, public_row
+from puente_sandbox.core import PendingReference, SandboxError, Simulator, sandbox_factory
+from puente_sandbox.pages import html_page
+from puente_sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
+from puente_sandbox.stp_state import MANDATORY, RETURN_CLABE, StpError, StpState, public_row
 
 __all__ = ["StpSimulator", "create_stp_sandbox"]
 

@@ -31,8 +31,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from puente.money import parse_amount
-from puente.sandbox.faults import FaultInjector, Faults
-from puente.sandbox.webhooks import FlushWebhooks, WebhookSender
+from puente_sandbox.faults import FaultInjector, Faults
+from puente_sandbox.webhooks import FlushWebhooks, WebhookSender
 
 __all__ = [
     "IdGenerator",

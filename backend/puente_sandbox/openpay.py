@@ -29,18 +29,18 @@ from starlette.routing import BaseRoute, Route
 
 from puente.money import format_mxn
 from puente.providers.openpay_webhooks import basic_authorization, openpay_datetime
-from puente.sandbox.auth import authorization_key
-from puente.sandbox.core import (
+from puente_sandbox.auth import authorization_key
+from puente_sandbox.core import (
     PendingReference,
     SandboxError,
     Simulator,
     public_url,
     sandbox_factory,
 )
-from puente.sandbox.openpay_money import charge_back, listing, refund, settle
-from puente.sandbox.openpay_objects import OpenpayError, openpay_dumps
-from puente.sandbox.openpay_state import Obj, OpenpayState
-from puente.sandbox.pages import html_page, instructions_page
+from puente_sandbox.openpay_money import charge_back, listing, refund, settle
+from puente_sandbox.openpay_objects import OpenpayError, openpay_dumps
+from puente_sandbox.openpay_state import Obj, OpenpayState
+from puente_sandbox.pages import html_page, instructions_page
 
 __all__ = ["DEFAULT_OPENPAY_CREDENTIALS", "OpenpaySimulator", "create_openpay_sandbox"]
 

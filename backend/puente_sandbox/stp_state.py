@@ -21,7 +21,7 @@ import clabe as clabe_lib
 
 from puente.money import parse_amount
 from puente.providers.stp_mapping import fecha_operacion, wire_amount
-from puente.sandbox.core import SandboxError, Simulator, SimulatorState
+from puente_sandbox.core import SandboxError, Simulator, SimulatorState
 
 __all__ = ["RETURN_CLABE", "StpError", "StpState", "public_row"]
 

@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from puente.money import parse_amount
-from puente.sandbox.core import Simulator, SimulatorState
-from puente.sandbox.paypal_money import MERCHANT_ID, PayPalMoney
-from puente.sandbox.paypal_objects import (
+from puente_sandbox.core import Simulator, SimulatorState
+from puente_sandbox.paypal_money import MERCHANT_ID, PayPalMoney
+from puente_sandbox.paypal_objects import (
     REJECTION_TRIGGERS,
     SANDBOX_BUYER,
     PayPalError,

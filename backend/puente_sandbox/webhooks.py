@@ -18,11 +18,11 @@ import anyio
 import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from puente.sandbox.faults import Faults
+from puente_sandbox.faults import Faults
 
 __all__ = ["Delivery", "FlushWebhooks", "WebhookSender"]
 
-logger = logging.getLogger("puente.sandbox")
+logger = logging.getLogger("puente_sandbox")
 
 Sign = Callable[[bytes, int], Mapping[str, str]]
 

@@ -28,12 +28,12 @@ from starlette.routing import BaseRoute, Route
 
 from puente.money import format_mxn, parse_amount
 from puente.providers.base import ChargeRequest, ProviderPayment, SavedPaymentMethod
-from puente.sandbox.pages import html_page
-from puente.sandbox.paypal_objects import REJECTION_TRIGGERS, SANDBOX_BUYER, PayPalError
+from puente_sandbox.pages import html_page
+from puente_sandbox.paypal_objects import REJECTION_TRIGGERS, SANDBOX_BUYER, PayPalError
 
 if TYPE_CHECKING:
     from puente.providers.paypal import PayPalConnector
-    from puente.sandbox.paypal import PayPalSimulator
+    from puente_sandbox.paypal import PayPalSimulator
 
 __all__ = ["act_as_sandbox_buyer", "buyer_routes"]
 

@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from puente.money import ZERO
-from puente.sandbox.openpay_objects import OpenpayError
-from puente.sandbox.openpay_state import Obj, OpenpayState, amount_param
+from puente_sandbox.openpay_objects import OpenpayError
+from puente_sandbox.openpay_state import Obj, OpenpayState, amount_param
 
 __all__ = ["charge_back", "listing", "refund", "settle"]
 

@@ -30,9 +30,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from puente.providers.bank_webhooks import SIGNATURE_HEADER, bank_signature_header
-from puente.sandbox.auth import basic_credentials
-from puente.sandbox.bank_state import NOT_FOUND_CLABE, RETURNED_CLABE, BankError, BankState
-from puente.sandbox.core import (
+from puente_sandbox.auth import basic_credentials
+from puente_sandbox.bank_state import NOT_FOUND_CLABE, RETURNED_CLABE, BankError, BankState
+from puente_sandbox.core import (
     IdempotencyCache,
     IdempotencyConflict,
     PendingReference,

@@ -19,7 +19,7 @@ from typing import Any
 import clabe as clabe_lib
 
 from puente.money import ZERO, parse_amount
-from puente.sandbox.core import SandboxError, Simulator, SimulatorState
+from puente_sandbox.core import SandboxError, Simulator, SimulatorState
 
 __all__ = ["HOLDERS", "NOT_FOUND_CLABE", "RETURNED_CLABE", "BankError", "BankState", "iso"]
 

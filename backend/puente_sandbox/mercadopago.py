@@ -28,8 +28,8 @@ from puente.money import format_mxn
 from puente.providers.answers import decimal_json
 from puente.providers.mercadopago_mapping import mp_datetime
 from puente.providers.mercadopago_webhooks import mercadopago_signature_headers
-from puente.sandbox.auth import authorization_key
-from puente.sandbox.core import (
+from puente_sandbox.auth import authorization_key
+from puente_sandbox.core import (
     IdempotencyCache,
     IdempotencyConflict,
     PendingReference,
@@ -38,9 +38,9 @@ from puente.sandbox.core import (
     public_url,
     sandbox_factory,
 )
-from puente.sandbox.mercadopago_objects import MPError, dumps
-from puente.sandbox.mercadopago_state import MercadoPagoState
-from puente.sandbox.pages import html_page, instructions_page
+from puente_sandbox.mercadopago_objects import MPError, dumps
+from puente_sandbox.mercadopago_state import MercadoPagoState
+from puente_sandbox.pages import html_page, instructions_page
 
 __all__ = [
     "DEFAULT_MERCADOPAGO_CREDENTIALS",
