@@ -16,9 +16,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from puente.providers.registry import ConnectorRegistry, default_registry
 from puente_sandbox.core import Simulator, public_url
 from puente_sandbox.pages import html_page, references_table
+from puente_sandbox.registry import simulator_factory
 
 __all__ = ["create_sandbox_app"]
 
@@ -29,7 +29,7 @@ def create_sandbox_app(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     clock: Callable[[], float] | None = None,
-    registry: ConnectorRegistry | None = None,
+    factories: Mapping[str, Callable[..., Starlette]] | None = None,
     **options: Any,
 ) -> Starlette:
     """Mount each provider's simulator under ``/{provider}``.
@@ -37,13 +37,13 @@ def create_sandbox_app(
     ``provider_configs`` maps provider name to the credentials its simulator accepts and signs
     with (the ``PROVIDER_ENV_FIELDS`` names; missing values get sandbox defaults). Webhooks of
     provider ``p`` go to ``{webhook_base_url}/{p}``. ``app.state.simulators`` maps names to
-    simulators so tests and the demo can reach their state and faults.
+    simulators so tests and the demo can reach their state and faults. ``factories`` overrides
+    the entry-point lookup (``puente_sandbox.registry``) for some providers.
     """
-    registry = registry or default_registry
     simulators: dict[str, Simulator] = {}
     routes: list[BaseRoute] = [Route("/", _index, methods=["GET"])]
     for name, credentials in provider_configs.items():
-        factory = registry.sandbox_factory(name)
+        factory = (factories or {}).get(name) or simulator_factory(name)
         webhook_url = f"{webhook_base_url.rstrip('/')}/{name}" if webhook_base_url else None
         sub_app = factory(credentials, webhook_url, transport, clock, **options)
         simulators[name] = sub_app.state.simulator

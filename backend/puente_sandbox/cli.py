@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from puente.config import load_settings
-from puente.providers.registry import available_providers
+from puente_sandbox.registry import simulator_names
 
 __all__ = ["build_parser", "main"]
 
@@ -72,12 +72,9 @@ def _value(text: str) -> Any:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from puente.providers.registry import default_registry
     from puente_sandbox.app import create_sandbox_app
 
-    names = [n for n in args.providers.split(",") if n] or [
-        n for n in available_providers() if default_registry.get(n).sandbox_factory
-    ]
+    names = [n for n in args.providers.split(",") if n] or simulator_names()
     env = load_settings().provider_env
     configs = {name: dict(env.get(name, {})) for name in names}
     app = create_sandbox_app(configs, args.webhook_base_url)
@@ -110,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "POST", f"{base}/{args.provider}/_references/{args.object_id}/{args.command}", json=body
         )
     if args.command == "references":
-        names = args.provider or available_providers()
+        names = args.provider or simulator_names()
         status = 0
         for name in names:
             status = max(status, _call("GET", f"{base}/{name}/_references"))

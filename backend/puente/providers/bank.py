@@ -65,7 +65,6 @@ class OpenBankingConnector(Bank):
     credential_fields = ("client_id", "client_secret", "account_id", "webhook_secret")
     # No real default: each bank has its own host. ``.invalid`` can never resolve (RFC 2606).
     default_base_url = "https://api.bank.invalid"
-    sandbox_factory = "puente_sandbox.bank:create_bank_sandbox"
     idempotency_header = "Idempotency-Key"
     page_size: int = 100
 

@@ -82,7 +82,6 @@ class ConektaConnector(PaymentGateway):
     name = "conekta"
     credential_fields = ("private_key", "webhook_key")
     default_base_url = "https://api.conekta.io"
-    sandbox_factory = "puente_sandbox.conekta:create_conekta_sandbox"
     idempotency_header = "Idempotency-Key"
     methods = frozenset({PaymentMethod.CARD, PaymentMethod.CASH, PaymentMethod.SPEI})
 

@@ -81,7 +81,6 @@ class MercadoPagoConnector(PaymentGateway):
     name = "mercadopago"
     credential_fields = ("access_token", "webhook_secret")
     default_base_url = "https://api.mercadopago.com"
-    sandbox_factory = "puente_sandbox.mercadopago:create_mercadopago_sandbox"
     idempotency_header = "X-Idempotency-Key"
     methods = frozenset({PaymentMethod.CARD, PaymentMethod.SPEI, PaymentMethod.CASH})
     page_size = 100

@@ -91,7 +91,6 @@ class OpenpayConnector(PaymentGateway):
     name = "openpay"
     credential_fields = ("merchant_id", "private_key", "webhook_user", "webhook_password")
     default_base_url = "https://api.openpay.mx"  # sandbox: SANDBOX_BASE_URL
-    sandbox_factory = "puente_sandbox.openpay:create_openpay_sandbox"
     idempotency_header = None  # order_id uniqueness stands in for it
     methods = frozenset({PaymentMethod.CARD, PaymentMethod.SPEI, PaymentMethod.CASH})
     json_decimals = True  # answers carry amounts as JSON numbers

@@ -82,7 +82,6 @@ class PayPalConnector(PayPalWebhookVerification, PaymentGateway):
     name = "paypal"
     credential_fields = ("client_id", "client_secret", "webhook_id")
     default_base_url = "https://api-m.paypal.com"  # sandbox: https://api-m.sandbox.paypal.com
-    sandbox_factory = "puente_sandbox.paypal:create_paypal_sandbox"
     idempotency_header = "PayPal-Request-Id"
     methods = frozenset({PaymentMethod.CARD, PaymentMethod.PAYPAL})
     page_size = 100

@@ -66,7 +66,6 @@ class StripeConnector(PaymentGateway):
     name = "stripe"
     credential_fields = ("secret_key", "webhook_secret")
     default_base_url = "https://api.stripe.com"
-    sandbox_factory = "puente_sandbox.stripe:create_stripe_sandbox"
     idempotency_header = "Idempotency-Key"
     methods = frozenset(STRIPE_METHODS.values())
 
