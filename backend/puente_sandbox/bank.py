@@ -29,7 +29,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from puente.providers.bank_webhooks import SIGNATURE_HEADER, bank_signature_header
 from puente_sandbox.auth import basic_credentials
 from puente_sandbox.bank_state import NOT_FOUND_CLABE, RETURNED_CLABE, BankError, BankState
 from puente_sandbox.core import (
@@ -40,6 +39,7 @@ from puente_sandbox.core import (
     Simulator,
     sandbox_factory,
 )
+from puente_sandbox.signing import timestamped_hmac_header
 
 __all__ = ["DEFAULT_BANK_CREDENTIALS", "OpenBankingSimulator", "create_bank_sandbox"]
 
@@ -88,7 +88,7 @@ class OpenBankingSimulator(Simulator):
         self.idempotency = IdempotencyCache()
 
     def sign_webhook(self, body: bytes, timestamp: int) -> dict[str, str]:
-        return {SIGNATURE_HEADER: bank_signature_header(body, self.webhook_secret, timestamp)}
+        return {"X-Signature": timestamped_hmac_header(body, self.webhook_secret, timestamp)}
 
     def error_body(self, status: int) -> dict[str, Any]:
         if status == 429:

@@ -30,7 +30,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from puente.money import format_mxn, from_centavos, to_centavos
-from puente.providers.conekta_webhooks import sign_conekta_payload
 from puente_sandbox.auth import authorization_key
 from puente_sandbox.conekta_money import charge_back, list_page, refund, settle
 from puente_sandbox.conekta_objects import ConektaError, public_pem, sandbox_signing_key
@@ -46,6 +45,7 @@ from puente_sandbox.core import (
 )
 from puente_sandbox.faults import route_path
 from puente_sandbox.pages import html_page, instructions_page
+from puente_sandbox.signing import rsa_sha256_b64
 
 __all__ = [
     "ConektaSimulator",
@@ -107,7 +107,7 @@ class ConektaSimulator(Simulator):
 
     def sign_webhook(self, body: bytes, timestamp: int) -> dict[str, str]:
         # Conekta signs the body alone; the timestamp plays no part.
-        return {"Digest": sign_conekta_payload(body, self.signing_key)}
+        return {"Digest": rsa_sha256_b64(self.signing_key, body)}
 
     def error_body(self, status: int) -> dict[str, Any]:
         if status == 429:

@@ -6,13 +6,22 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from puente.providers.conekta import REFUND_REASONS
 from puente_sandbox.conekta_objects import ConektaError, transaction_object
 from puente_sandbox.conekta_state import ConektaState, Obj, int_param
 
 __all__ = ["charge_back", "list_page", "refund", "settle"]
 
 _REFUNDABLE = ("paid", "partially_refunded")
+# The reasons Conekta's refund endpoint accepts (API reference, "Refund an order").
+REFUND_REASONS = frozenset(
+    {
+        "requested_by_client",
+        "cannot_be_fulfilled",
+        "duplicated_transaction",
+        "suspected_fraud",
+        "other",
+    }
+)
 
 
 def refund(state: ConektaState, order_id: str, params: Mapping[str, Any]) -> Obj:

@@ -25,9 +25,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from puente.money import format_mxn
-from puente.providers.answers import decimal_json
-from puente.providers.mercadopago_mapping import mp_datetime
-from puente.providers.mercadopago_webhooks import mercadopago_signature_headers
 from puente_sandbox.auth import authorization_key
 from puente_sandbox.core import (
     IdempotencyCache,
@@ -38,9 +35,11 @@ from puente_sandbox.core import (
     public_url,
     sandbox_factory,
 )
+from puente_sandbox.formats import decimal_json, iso_datetime
 from puente_sandbox.mercadopago_objects import MPError, dumps
 from puente_sandbox.mercadopago_state import MercadoPagoState
 from puente_sandbox.pages import html_page, instructions_page
+from puente_sandbox.signing import mercadopago_signature
 
 __all__ = [
     "DEFAULT_MERCADOPAGO_CREDENTIALS",
@@ -81,7 +80,8 @@ class MercadoPagoSimulator(Simulator):
         except (ValueError, AttributeError):
             data_id = None
         request_id = str(uuid.UUID(int=int(self.ids.digits(30))))  # a fresh id per attempt
-        return mercadopago_signature_headers(data_id, self.webhook_secret, timestamp, request_id)
+        signature = mercadopago_signature(data_id, request_id, timestamp, self.webhook_secret)
+        return {"x-signature": signature, "x-request-id": request_id}
 
     def error_body(self, status: int) -> dict[str, Any]:
         if status == 429:
@@ -276,7 +276,7 @@ class MercadoPagoSimulator(Simulator):
                     payment["transaction_amount"],
                     reference,
                     clabe,
-                    expires_at=mp_datetime(payment.get("date_of_expiration")),
+                    expires_at=iso_datetime(payment.get("date_of_expiration")),
                     description=payment.get("description") or "",
                 )
             )

@@ -10,8 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 from puente.money import ZERO
-from puente.providers.mercadopago_mapping import mp_datetime
 from puente_sandbox.core import SandboxStore
+from puente_sandbox.formats import iso_datetime
 from puente_sandbox.mercadopago_objects import MEXICO_CITY, MPError, amount_param
 
 __all__ = ["COLLECTOR_ID", "MercadoPagoMoney", "Obj"]
@@ -115,7 +115,7 @@ class MercadoPagoMoney:
         if begin or end:
 
             def inside(p: Obj) -> bool:
-                when = mp_datetime(p.get(field))
+                when = iso_datetime(p.get(field))
                 return (
                     when is not None and (not begin or when >= begin) and (not end or when <= end)
                 )
@@ -123,7 +123,7 @@ class MercadoPagoMoney:
             found = [p for p in found if inside(p)]
         sort = params.get("sort") or "date_created"
         found.sort(
-            key=lambda p: (str(mp_datetime(p.get(sort)) or ""), p["id"]),
+            key=lambda p: (str(iso_datetime(p.get(sort)) or ""), p["id"]),
             reverse=params.get("criteria") == "desc",
         )
         try:
@@ -142,10 +142,10 @@ class MercadoPagoMoney:
         if text.startswith("NOW"):
             days = text.removeprefix("NOW").removesuffix("DAYS")
             return datetime.fromtimestamp(self.clock() + int(days or 0) * 86400, UTC)
-        try:
-            return mp_datetime(text)
-        except ValueError:
-            raise MPError(400, f"invalid date {text}") from None
+        when = iso_datetime(text)
+        if when is None:
+            raise MPError(400, f"invalid date {text}")
+        return when
 
     def _lines(self) -> list[tuple[str, Decimal, Obj, str]]:
         """(line id, net, source object, kind) of every balance movement so far."""
@@ -203,7 +203,7 @@ class MercadoPagoMoney:
             fee: Decimal,
             method: str,
         ) -> None:
-            stamp = mp_datetime(when)
+            stamp = iso_datetime(when)
             if stamp is None or not begin <= stamp <= end:
                 return
             date = stamp.astimezone(MEXICO_CITY).strftime("%Y-%m-%dT%H:%M:%S%z")

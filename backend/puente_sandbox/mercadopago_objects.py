@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from puente.money import ZERO, parse_amount, round_centavos
-from puente.providers.mercadopago_mapping import json_number
+from puente_sandbox.formats import MEXICO_CITY, exact_json_number
 
 __all__ = [
     "BY_NUMBER",
@@ -35,8 +34,6 @@ __all__ = [
     "mp_time",
     "parse_test_token",
 ]
-
-MEXICO_CITY = ZoneInfo("America/Mexico_City")
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +134,7 @@ def amount_param(body: Mapping[str, Any], name: str, *, required: bool = True) -
 
 def _number(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return json_number(value)
+        return exact_json_number(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 

@@ -13,8 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from puente.money import ZERO
-from puente.providers.mercadopago_mapping import mp_datetime
 from puente_sandbox.core import Simulator, SimulatorState
+from puente_sandbox.formats import iso_datetime
 from puente_sandbox.mercadopago_money import COLLECTOR_ID, MercadoPagoMoney, Obj
 from puente_sandbox.mercadopago_objects import (
     BY_NUMBER,
@@ -277,11 +277,8 @@ class MercadoPagoState(MercadoPagoMoney, SimulatorState):
             raise MPError(400, "payer.email must be a valid email", causes=[(4050, "payer.email")])
         payment = self._base_payment(body, amount)
         expires = body.get("date_of_expiration") or end_of_day(self.clock(), 3)
-        try:
-            if mp_datetime(expires) is None:
-                raise ValueError
-        except ValueError:
-            raise MPError(400, "Invalid date_of_expiration", causes=[(4035, "date")]) from None
+        if iso_datetime(expires) is None:
+            raise MPError(400, "Invalid date_of_expiration", causes=[(4035, "date")])
         url = f"{public_url}/_hosted/ticket/{payment['id']}"
         kind = OFFLINE[method_id]
         payment.update(
@@ -349,7 +346,7 @@ class MercadoPagoState(MercadoPagoMoney, SimulatorState):
     def pay(self, payment_id: str, amount: Decimal | None = None) -> None:
         """The payer pays the ticket or transfers to the CLABE (the exact amount only)."""
         payment = self.waiting(payment_id)
-        due = mp_datetime(payment["date_of_expiration"])
+        due = iso_datetime(payment["date_of_expiration"])
         if due is not None and due.timestamp() < self.clock():
             raise MPError(409, "the reference has expired")
         if amount is not None and amount != payment["transaction_amount"]:
@@ -366,6 +363,6 @@ class MercadoPagoState(MercadoPagoMoney, SimulatorState):
     def expire_due(self) -> None:
         """Lapse every reference past its date_of_expiration (runs before each request)."""
         for payment in self.store.all("payments"):
-            due = mp_datetime(payment.get("date_of_expiration"))
+            due = iso_datetime(payment.get("date_of_expiration"))
             if payment["status"] == "pending" and due and due.timestamp() < self.clock():
                 self.expire(str(payment["id"]))

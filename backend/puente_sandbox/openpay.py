@@ -28,7 +28,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from puente.money import format_mxn
-from puente.providers.openpay_webhooks import basic_authorization, openpay_datetime
 from puente_sandbox.auth import authorization_key
 from puente_sandbox.core import (
     PendingReference,
@@ -37,10 +36,12 @@ from puente_sandbox.core import (
     public_url,
     sandbox_factory,
 )
+from puente_sandbox.formats import MEXICO_CITY, iso_datetime
 from puente_sandbox.openpay_money import charge_back, listing, refund, settle
 from puente_sandbox.openpay_objects import OpenpayError, openpay_dumps
 from puente_sandbox.openpay_state import Obj, OpenpayState
 from puente_sandbox.pages import html_page, instructions_page
+from puente_sandbox.signing import basic_authorization
 
 __all__ = ["DEFAULT_OPENPAY_CREDENTIALS", "OpenpaySimulator", "create_openpay_sandbox"]
 
@@ -268,7 +269,7 @@ class OpenpaySimulator(Simulator):
                     charge["amount"],
                     pm["reference"] if store else pm["name"],
                     None if store else pm["clabe"],
-                    expires_at=openpay_datetime(charge.get("due_date")),
+                    expires_at=iso_datetime(charge.get("due_date"), naive_zone=MEXICO_CITY),
                     description=charge.get("description") or "",
                 )
             )

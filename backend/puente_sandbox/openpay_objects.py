@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from puente.money import CENT
-from puente.providers.openpay_webhooks import MEXICO_CITY
+from puente_sandbox.formats import MEXICO_CITY
 
 __all__ = [
     "TEST_CARDS",

@@ -18,8 +18,8 @@ from typing import Any
 from clabe import compute_control_digit
 
 from puente.money import ZERO, InvalidAmount, parse_amount
-from puente.providers.openpay_webhooks import MEXICO_CITY, openpay_datetime
 from puente_sandbox.core import Simulator, SimulatorState
+from puente_sandbox.formats import MEXICO_CITY, iso_datetime
 from puente_sandbox.openpay_objects import (
     TEST_CARDS,
     TEST_TOKENS,
@@ -245,7 +245,7 @@ class OpenpayState(SimulatorState):
         if value in (None, ""):
             due = self.clock() + DEFAULT_DUE_DAYS * 86400
             return openpay_time(due)
-        when = openpay_datetime(value)
+        when = iso_datetime(value, naive_zone=MEXICO_CITY)
         if when is None:
             raise OpenpayError(400, 1001, "due_date must be an ISO-8601 date and time")
         if when.timestamp() <= self.clock():
@@ -294,6 +294,6 @@ class OpenpayState(SimulatorState):
         now = self.clock()
         for charge in self.store.all("charges"):
             if charge["status"] == "in_progress" and charge["method"] != "card":
-                due = openpay_datetime(charge.get("due_date"))
+                due = iso_datetime(charge.get("due_date"), naive_zone=MEXICO_CITY)
                 if due is not None and due.timestamp() < now:
                     self.expire(charge)

@@ -29,11 +29,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from puente.providers.paypal_webhooks import (
-    AUTH_ALGO,
-    sign_paypal_transmission,
-    transmission_message,
-)
 from puente_sandbox.auth import basic_credentials
 from puente_sandbox.core import (
     IdempotencyCache,
@@ -46,6 +41,11 @@ from puente_sandbox.core import public_url as reached_url
 from puente_sandbox.paypal_buyer import buyer_routes
 from puente_sandbox.paypal_objects import PayPalError, paypal_now, signing_identity
 from puente_sandbox.paypal_state import PayPalState
+from puente_sandbox.signing import (
+    PAYPAL_AUTH_ALGO,
+    paypal_transmission_message,
+    rsa_sha256_b64,
+)
 
 __all__ = ["DEFAULT_PAYPAL_CREDENTIALS", "PayPalSimulator", "create_paypal_sandbox"]
 
@@ -108,11 +108,11 @@ class PayPalSimulator(Simulator):
         return {
             "PAYPAL-TRANSMISSION-ID": transmission_id,
             "PAYPAL-TRANSMISSION-TIME": when,
-            "PAYPAL-TRANSMISSION-SIG": sign_paypal_transmission(
-                self.key, transmission_id, when, self.webhook_id, body
+            "PAYPAL-TRANSMISSION-SIG": rsa_sha256_b64(
+                self.key, paypal_transmission_message(transmission_id, when, self.webhook_id, body)
             ),
             "PAYPAL-CERT-URL": self.cert_url,
-            "PAYPAL-AUTH-ALGO": AUTH_ALGO,
+            "PAYPAL-AUTH-ALGO": PAYPAL_AUTH_ALGO,
         }
 
     def error_body(self, status: int) -> dict[str, Any]:
@@ -310,9 +310,13 @@ class PayPalSimulator(Simulator):
         """PayPal's verify-webhook-signature: checks against the body it delivered."""
         event = body.get("webhook_event") or {}
         raw = self.signed.get(str(event.get("id")))
-        ok = raw is not None and json.loads(raw) == event and body.get("auth_algo") == AUTH_ALGO
+        ok = (
+            raw is not None
+            and json.loads(raw) == event
+            and body.get("auth_algo") == PAYPAL_AUTH_ALGO
+        )
         if ok:
-            message = transmission_message(
+            message = paypal_transmission_message(
                 str(body.get("transmission_id")),
                 str(body.get("transmission_time")),
                 str(body.get("webhook_id")),

@@ -32,19 +32,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from puente.providers.stp_firma import (
-    cadena_conciliacion,
-    cadena_consulta_orden,
-    cadena_orden,
-    cadena_saldo,
-    load_private_key,
-    load_public_key,
-    verify_firma,
-)
-from puente.providers.stp_mapping import wire_amount
-from puente.providers.stp_webhooks import stp_basic_auth
 from puente_sandbox.core import PendingReference, SandboxError, Simulator, sandbox_factory
+from puente_sandbox.formats import stp_cadena, stp_cadena_orden, stp_monto
 from puente_sandbox.pages import html_page
+from puente_sandbox.signing import (
+    basic_authorization,
+    private_key_from_pem,
+    public_key_from_pem,
+    rsa_sha256_b64_valid,
+)
 from puente_sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
 from puente_sandbox.stp_state import MANDATORY, RETURN_CLABE, StpError, StpState, public_row
 
@@ -75,9 +71,9 @@ class StpSimulator(Simulator):
         merged = {**DEFAULT_STP_CREDENTIALS, **{k: v for k, v in credentials.items() if v}}
         self.empresa, self.cuenta = merged["empresa"], merged["cuenta"]
         if merged.get("public_key_pem"):
-            self.public_key = load_public_key(merged["public_key_pem"])
+            self.public_key = public_key_from_pem(merged["public_key_pem"])
         else:
-            private = load_private_key(
+            private = private_key_from_pem(
                 merged["private_key_pem"], merged.get("private_key_passphrase") or None
             )
             self.public_key = private.public_key()
@@ -98,7 +94,8 @@ class StpSimulator(Simulator):
         if not self.callback_secret:
             return {}  # STP does not sign callbacks
         if self.callback_header.lower() == "authorization":
-            return {"Authorization": stp_basic_auth(self.callback_secret)}
+            user, _, password = self.callback_secret.partition(":")
+            return {"Authorization": basic_authorization(user, password)}
         return {self.callback_header: self.callback_secret}
 
     def error_body(self, status: int) -> dict[str, Any]:
@@ -133,7 +130,7 @@ class StpSimulator(Simulator):
             missing = next((f for f in MANDATORY if body.get(f) in (None, "")), None)
             if missing:
                 raise StpError(0, f"El campo {missing} es obligatorio")
-            signed = verify_firma(self.public_key, cadena_orden(body), body["firma"])
+            signed = rsa_sha256_b64_valid(self.public_key, stp_cadena_orden(body), body["firma"])
             if body["empresa"] != self.empresa or not signed:
                 raise StpError(0, "Error validando la firma")
             answer = self.state.registra(body)
@@ -158,8 +155,8 @@ class StpSimulator(Simulator):
     def _consulta_orden(self, body: dict[str, Any]) -> Response:
         clave, tipo = str(body.get("claveRastreo") or ""), str(body.get("tipoOrden") or "")
         fecha_text = str(body.get("fechaOperacion") or "")
-        cadena = cadena_consulta_orden(self.empresa, clave, tipo, fecha_text)
-        if not verify_firma(self.public_key, cadena, body.get("firma")):
+        cadena = stp_cadena([self.empresa, clave, tipo, fecha_text])
+        if not rsa_sha256_b64_valid(self.public_key, cadena, body.get("firma")):
             return JSONResponse(_BAD_FIRMA, 400)
         found = self.state.find_order(tipo, clave, self._fecha(body))
         if found is None:
@@ -168,8 +165,8 @@ class StpSimulator(Simulator):
 
     def _conciliacion(self, body: dict[str, Any]) -> Response:
         tipo, fecha_text = str(body.get("tipoOrden") or ""), str(body.get("fechaOperacion") or "")
-        cadena = cadena_conciliacion(self.empresa, tipo, fecha_text)
-        if not verify_firma(self.public_key, cadena, body.get("firma")):
+        cadena = stp_cadena([self.empresa, tipo, fecha_text])
+        if not rsa_sha256_b64_valid(self.public_key, cadena, body.get("firma")):
             return JSONResponse(_BAD_FIRMA, 400)
         page = int(body.get("page") or 0)
         rows = self.state.rows(tipo, self._fecha(body))
@@ -178,13 +175,14 @@ class StpSimulator(Simulator):
 
     def _saldo(self, body: dict[str, Any]) -> Response:
         cuenta = str(body.get("cuentaOrdenante") or "")
-        if not verify_firma(self.public_key, cadena_saldo(self.empresa, cuenta), body.get("firma")):
+        cadena = stp_cadena([self.empresa, cuenta, ""])
+        if not rsa_sha256_b64_valid(self.public_key, cadena, body.get("firma")):
             return JSONResponse(_BAD_FIRMA, 400)
         if cuenta != self.cuenta:
             return JSONResponse(_NOT_FOUND, 400)
         saldo = {
-            "saldo": wire_amount(self.state.balance),
-            "cargosPendientes": wire_amount(self.state.pending_charges()),
+            "saldo": stp_monto(self.state.balance),
+            "cargosPendientes": stp_monto(self.state.pending_charges()),
         }
         return JSONResponse({"estado": 0, "mensaje": _OK, "respuesta": saldo})
 

@@ -6,22 +6,21 @@ seconds later, checked lazily on every request. Settling pays out (``LQ``, callb
 ``Devuelto``) or cancels it when the balance cannot cover it (``CN``, ``Cancelado``).
 Incoming abonos are *pending* until a person "pays" them from the sandbox page; paying credits
 the balance and sends the abono callback. Amounts are ``Decimal``; the JSON number on the wire
-comes from ``stp_mapping.wire_amount``, the connector's own converter.
+comes from ``formats.stp_monto``, written from STP's documentation.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import clabe as clabe_lib
 
 from puente.money import parse_amount
-from puente.providers.stp_mapping import fecha_operacion, wire_amount
 from puente_sandbox.core import SandboxError, Simulator, SimulatorState
+from puente_sandbox.formats import stp_fecha_operacion, stp_monto
 
 __all__ = ["RETURN_CLABE", "StpError", "StpState", "public_row"]
 
@@ -88,7 +87,7 @@ class StpState(SimulatorState):
         return int(self.clock() * 1000)
 
     def today(self) -> int:
-        return int(fecha_operacion(datetime.fromtimestamp(self.clock(), UTC)))
+        return stp_fecha_operacion(self.clock())
 
     def orders(self) -> list[Obj]:
         return self.store.all("ordenes")
@@ -245,7 +244,7 @@ class StpState(SimulatorState):
             "institucionOrdenante": int(clabe_lib.BANKS[ordenante[:3]]),
             "institucionBeneficiaria": int(STP),
             "claveRastreo": "SBX" + self.ids.digits(12),
-            "monto": wire_amount(monto),
+            "monto": stp_monto(monto),
             "nombreOrdenante": reference["nombreOrdenante"],
             "tipoCuentaOrdenante": 40,
             "cuentaOrdenante": ordenante,
@@ -289,5 +288,5 @@ def public_row(obj: Mapping[str, Any]) -> Obj:
     """An order or abono as consultas show it: ``idEF``, ``monto`` as a JSON number."""
     row = {k: v for k, v in obj.items() if not k.startswith("_") and k != "id"}
     row["idEF"] = obj["id"]
-    row["monto"] = wire_amount(obj["_monto"])
+    row["monto"] = stp_monto(obj["_monto"])
     return row

@@ -24,8 +24,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from puente.money import format_mxn, from_centavos, to_centavos
-from puente.providers.forms import FormDecodeError, decode_form
-from puente.providers.stripe_webhooks import stripe_signature_header
 from puente_sandbox.auth import authorization_key
 from puente_sandbox.core import (
     IdempotencyCache,
@@ -38,7 +36,9 @@ from puente_sandbox.core import (
     sandbox_factory,
 )
 from puente_sandbox.faults import route_path
+from puente_sandbox.formats import FormError, bracket_form
 from puente_sandbox.pages import html_page, instructions_page
+from puente_sandbox.signing import timestamped_hmac_header
 from puente_sandbox.stripe_funding import expire, expire_due, fund_cash_balance, pay_oxxo
 from puente_sandbox.stripe_money import (
     create_dispute,
@@ -89,7 +89,7 @@ class StripeSimulator(Simulator):
         self.idempotency = IdempotencyCache()
 
     def sign_webhook(self, body: bytes, timestamp: int) -> dict[str, str]:
-        return {"Stripe-Signature": stripe_signature_header(body, self.webhook_secret, timestamp)}
+        return {"Stripe-Signature": timestamped_hmac_header(body, self.webhook_secret, timestamp)}
 
     def error_body(self, status: int) -> dict[str, Any]:
         if status == 429:
@@ -118,8 +118,8 @@ class StripeSimulator(Simulator):
         if request.method == "POST":
             text = (await request.body()).decode("utf-8", errors="replace")
         try:
-            return decode_form(parse_qsl(text, keep_blank_values=True))
-        except FormDecodeError as exc:
+            return bracket_form(parse_qsl(text, keep_blank_values=True))
+        except FormError as exc:
             raise StripeError(400, str(exc)) from None
 
     def _api(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
