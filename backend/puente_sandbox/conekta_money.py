@@ -6,12 +6,18 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from puente_sandbox.conekta_objects import ConektaError, transaction_object
+from puente_sandbox.conekta_objects import CONEKTA, ConektaError, transaction_object
 from puente_sandbox.conekta_state import ConektaState, Obj, int_param
+from puente_sandbox.lifecycle import (
+    LifecycleRefusal,
+    Phase,
+    check_refundable,
+    disputed_amount,
+    refund_step,
+)
 
 __all__ = ["charge_back", "list_page", "refund", "settle"]
 
-_REFUNDABLE = ("paid", "partially_refunded")
 # The reasons Conekta's refund endpoint accepts (API reference, "Refund an order").
 REFUND_REASONS = frozenset(
     {
@@ -28,13 +34,17 @@ def refund(state: ConektaState, order_id: str, params: Mapping[str, Any]) -> Obj
     """``POST /orders/{id}/refunds``: card orders, full or partial, in centavos."""
     order = state.get("orders", order_id, "Order")
     charge = order["charges"]["data"][-1] if order["charges"]["data"] else {}
-    if order["payment_status"] not in _REFUNDABLE or charge.get("status") not in _REFUNDABLE:
+    phase = CONEKTA.phase(order["payment_status"])
+    try:
+        for current in (phase, CONEKTA.phase(charge.get("status", ""))):  # order and charge
+            check_refundable(current)
+    except LifecycleRefusal:
         raise ConektaError(
             428,
             "precondition_required_error",
             "conekta.errors.precondition_required.order.refund",
             f"La orden {order_id} no puede ser reembolsada ({order['payment_status']}).",
-        )
+        ) from None
     if charge["payment_method"]["object"] != "card_payment":
         raise ConektaError.invalid(
             "payment_method", "Sólo los cargos con tarjeta se reembolsan por API."
@@ -43,13 +53,14 @@ def refund(state: ConektaState, order_id: str, params: Mapping[str, Any]) -> Obj
     if reason not in REFUND_REASONS:
         raise ConektaError.invalid("reason", "La razón del reembolso no es válida.")
     amount = int_param(params.get("amount"), "amount")
-    remaining = order["amount"] - order["amount_refunded"]
-    if amount > remaining:
+    try:
+        step = refund_step(phase, order["amount"], order["amount_refunded"], amount)
+    except LifecycleRefusal as refusal:
         raise ConektaError.invalid(
             "amount",
-            f"El monto a reembolsar excede lo disponible ({remaining} centavos).",
+            f"El monto a reembolsar excede lo disponible ({refusal.remaining} centavos).",
             "conekta.errors.parameter_validation.refund.amount",
-        )
+        ) from None
     refund = {
         "id": state.hex(),
         "object": "refund",
@@ -59,11 +70,10 @@ def refund(state: ConektaState, order_id: str, params: Mapping[str, Any]) -> Obj
     }
     charge["refunds"]["data"].append(refund)
     charge["refunds"]["total"] += 1
-    order["amount_refunded"] += amount
-    full = order["amount_refunded"] == order["amount"]
-    status = "refunded" if full else "partially_refunded"
+    order["amount_refunded"] = step.refunded
+    status = CONEKTA.status(step.phase)
     charge["status"] = status
-    order.update(payment_status=status, is_refundable=not full, updated_at=state.now())
+    order.update(payment_status=status, is_refundable=step.remaining > 0, updated_at=state.now())
     txn = transaction_object(state.hex(), -amount, 0, charge["id"], "refund", state.now())
     state.store.put("transactions", txn)
     state.event("charge.refunded", charge)
@@ -73,12 +83,17 @@ def refund(state: ConektaState, order_id: str, params: Mapping[str, Any]) -> Obj
 
 def charge_back(state: ConektaState, order: Obj) -> Obj:
     """The cardholder disputes a paid card order (admin helper)."""
-    if order["payment_status"] not in _REFUNDABLE:
-        raise ConektaError.invalid("order", "Sólo una orden pagada puede tener contracargo.")
+    try:
+        net = disputed_amount(
+            CONEKTA.phase(order["payment_status"]), order["amount"], order["amount_refunded"]
+        )
+    except LifecycleRefusal:
+        raise ConektaError.invalid(
+            "order", "Sólo una orden pagada puede tener contracargo."
+        ) from None
     charge = order["charges"]["data"][-1]
-    charge["status"] = "charged_back"
-    order.update(payment_status="charged_back", is_refundable=False, updated_at=state.now())
-    net = order["amount"] - order["amount_refunded"]
+    charge["status"] = CONEKTA.status(Phase.DISPUTED)
+    order.update(payment_status=charge["status"], is_refundable=False, updated_at=state.now())
     txn = transaction_object(state.hex(), -net, 0, charge["id"], "chargeback", state.now())
     state.store.put("transactions", txn)
     state.event("charge.chargeback.created", charge)

@@ -17,8 +17,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from puente_sandbox.core import IdGenerator
+from puente_sandbox.lifecycle import Dialect, Phase
 
 __all__ = [
+    "CONEKTA",
     "TEST_TOKENS",
     "ConektaError",
     "SandboxCard",
@@ -33,6 +35,20 @@ __all__ = [
     "sandbox_signing_key",
     "transaction_object",
 ]
+
+# Conekta's dialect of the shared lifecycle (payment_status of an order).
+CONEKTA = Dialect(
+    {
+        "pending_payment": Phase.REQUIRES_ACTION,
+        "paid": Phase.SUCCEEDED,
+        "declined": Phase.FAILED,
+        "expired": Phase.EXPIRED,
+        "canceled": Phase.CANCELED,
+        "partially_refunded": Phase.PARTIALLY_REFUNDED,
+        "refunded": Phase.REFUNDED,
+        "charged_back": Phase.DISPUTED,
+    }
+)
 
 Obj = dict[str, Any]
 

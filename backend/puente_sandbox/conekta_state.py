@@ -15,6 +15,7 @@ from typing import Any
 from clabe import compute_control_digit
 
 from puente_sandbox.conekta_objects import (
+    CONEKTA,
     TEST_TOKENS,
     ConektaError,
     charge_object,
@@ -26,6 +27,7 @@ from puente_sandbox.conekta_objects import (
     transaction_object,
 )
 from puente_sandbox.core import Simulator, SimulatorState
+from puente_sandbox.lifecycle import lapsed
 
 __all__ = ["ConektaState", "Obj", "int_param"]
 
@@ -314,7 +316,6 @@ class ConektaState(SimulatorState):
         """Lapse every reference past its ``expires_at`` (runs before each request)."""
         now = self.now()
         for order in self.store.all("orders"):
-            if order["payment_status"] != "pending_payment":
-                continue
-            if order["charges"]["data"][-1]["payment_method"].get("expires_at", now) < now:
+            expires_at = order["charges"]["data"][-1]["payment_method"].get("expires_at")
+            if lapsed(CONEKTA.phase(order["payment_status"]), expires_at, now):
                 self.expire(order)

@@ -12,7 +12,13 @@ from typing import Any
 from puente.money import ZERO
 from puente_sandbox.core import SandboxStore
 from puente_sandbox.formats import iso_datetime
-from puente_sandbox.mercadopago_objects import MEXICO_CITY, MPError, amount_param
+from puente_sandbox.lifecycle import (
+    LifecycleRefusal,
+    check_refundable,
+    disputed_amount,
+    refund_step,
+)
+from puente_sandbox.mercadopago_objects import MERCADOPAGO, MEXICO_CITY, MPError, amount_param
 
 __all__ = ["COLLECTOR_ID", "MercadoPagoMoney", "Obj"]
 
@@ -42,20 +48,29 @@ class MercadoPagoMoney:
     def refund(self, payment_id: str, body: Mapping[str, Any]) -> Obj:
         """``POST /v1/payments/{id}/refunds``: empty body refunds what is left."""
         payment = self.get("payments", payment_id, "Payment")
-        if payment["status"] != "approved":
+        phase = MERCADOPAGO.phase(payment["status"])
+        try:
+            check_refundable(phase)
+        except LifecycleRefusal:
             raise MPError(
                 400,
                 f"Payment status {payment['status']} can't be refunded",
                 causes=[(4040, "invalid payment status")],
+            ) from None
+        try:
+            step = refund_step(
+                phase,
+                payment["transaction_amount"],
+                payment["transaction_amount_refunded"],
+                amount_param(body, "amount", required=False) or None,
             )
-        remaining = payment["transaction_amount"] - payment["transaction_amount_refunded"]
-        amount = amount_param(body, "amount", required=False) or remaining
-        if amount > remaining:
+        except LifecycleRefusal:
             raise MPError(
                 400,
                 "Invalid refund amount: it exceeds what is left to refund",
                 causes=[(4041, "amount exceeds the refundable amount")],
-            )
+            ) from None
+        amount = step.amount
         refund = {
             "id": self._number(),
             "payment_id": payment["id"],
@@ -70,11 +85,11 @@ class MercadoPagoMoney:
             "reason": None,
         }
         payment["refunds"].append(copy.deepcopy(refund))
-        payment["transaction_amount_refunded"] += amount
-        full = payment["transaction_amount_refunded"] == payment["transaction_amount"]
+        payment["transaction_amount_refunded"] = step.refunded
         payment.update(
-            status="refunded" if full else "approved",
-            status_detail="refunded" if full else "partially_refunded",
+            # Mercado Pago keeps a partly refunded payment approved and says so in the detail.
+            status=MERCADOPAGO.status(step.phase),
+            status_detail=step.phase.value,
             date_last_updated=self.now(),
         )
         self.store.put("refunds", {**refund, "id": str(refund["id"])})
@@ -84,8 +99,14 @@ class MercadoPagoMoney:
     def chargeback(self, payment_id: str) -> Obj:
         """The payer's bank reverses the payment (admin helper)."""
         payment = self.get("payments", payment_id, "Payment")
-        if payment["status"] != "approved":
-            raise MPError(409, f"payment {payment_id} is {payment['status']}")
+        try:
+            disputed_amount(
+                MERCADOPAGO.phase(payment["status"]),
+                payment["transaction_amount"],
+                payment["transaction_amount_refunded"],
+            )
+        except LifecycleRefusal:
+            raise MPError(409, f"payment {payment_id} is {payment['status']}") from None
         chargeback = {
             "id": str(self._number()),
             "payments": [payment["id"]],

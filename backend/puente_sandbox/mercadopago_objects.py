@@ -19,8 +19,10 @@ from typing import Any
 
 from puente.money import ZERO, parse_amount, round_centavos
 from puente_sandbox.formats import MEXICO_CITY, exact_json_number
+from puente_sandbox.lifecycle import Dialect, Phase
 
 __all__ = [
+    "MERCADOPAGO",
     "BY_NUMBER",
     "HOLDER_OUTCOMES",
     "MEXICO_CITY",
@@ -34,6 +36,19 @@ __all__ = [
     "mp_time",
     "parse_test_token",
 ]
+
+# Mercado Pago's dialect of the shared lifecycle (a payment's status).
+MERCADOPAGO = Dialect(
+    {
+        "pending": Phase.REQUIRES_ACTION,
+        "approved": Phase.SUCCEEDED,
+        "rejected": Phase.FAILED,
+        "cancelled": Phase.EXPIRED,
+        "refunded": Phase.REFUNDED,
+        "charged_back": Phase.DISPUTED,
+    },
+    written={Phase.PARTIALLY_REFUNDED: "approved"},
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,10 +15,12 @@ from typing import Any
 from puente.money import ZERO
 from puente_sandbox.core import Simulator, SimulatorState
 from puente_sandbox.formats import iso_datetime
+from puente_sandbox.lifecycle import lapsed
 from puente_sandbox.mercadopago_money import COLLECTOR_ID, MercadoPagoMoney, Obj
 from puente_sandbox.mercadopago_objects import (
     BY_NUMBER,
     HOLDER_OUTCOMES,
+    MERCADOPAGO,
     MPError,
     TestCard,
     amount_param,
@@ -364,5 +366,6 @@ class MercadoPagoState(MercadoPagoMoney, SimulatorState):
         """Lapse every reference past its date_of_expiration (runs before each request)."""
         for payment in self.store.all("payments"):
             due = iso_datetime(payment.get("date_of_expiration"))
-            if payment["status"] == "pending" and due and due.timestamp() < self.clock():
+            due_at = due.timestamp() if due is not None else None
+            if lapsed(MERCADOPAGO.phase(payment["status"]), due_at, self.clock()):
                 self.expire(str(payment["id"]))

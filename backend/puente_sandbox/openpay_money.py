@@ -8,7 +8,14 @@ from datetime import datetime
 from typing import Any
 
 from puente.money import ZERO
-from puente_sandbox.openpay_objects import OpenpayError
+from puente_sandbox.lifecycle import (
+    LifecycleRefusal,
+    Phase,
+    check_refundable,
+    disputed_amount,
+    refund_step,
+)
+from puente_sandbox.openpay_objects import OPENPAY, OpenpayError
 from puente_sandbox.openpay_state import Obj, OpenpayState, amount_param
 
 __all__ = ["charge_back", "listing", "refund", "settle"]
@@ -19,14 +26,22 @@ def refund(
 ) -> Obj:
     """``POST /charges/{id}/refund``: card charges, whole or in part (``amount``)."""
     charge = state.get("charges", charge_id, "charge", customer_id)
-    if charge["method"] != "card" or charge["status"] != "completed":
-        raise OpenpayError(409, 1013, f"The charge {charge_id} cannot be refunded")
+    phase = OPENPAY.phase(charge["status"])
+    try:
+        check_refundable(phase if charge["method"] == "card" else None)
+    except LifecycleRefusal:
+        raise OpenpayError(409, 1013, f"The charge {charge_id} cannot be refunded") from None
     refunded = sum((r["amount"] for r in charge.get("refunds", [])), ZERO)
-    remaining = charge["amount"] - refunded
     given = params.get("amount")
-    amount = remaining if given in (None, "") else amount_param(given)
-    if amount > remaining:
-        raise OpenpayError.invalid(f"The refund amount exceeds the available {remaining}")
+    try:
+        step = refund_step(
+            phase, charge["amount"], refunded, None if given in (None, "") else amount_param(given)
+        )
+    except LifecycleRefusal as refusal:
+        raise OpenpayError.invalid(
+            f"The refund amount exceeds the available {refusal.remaining}"
+        ) from None
+    amount = step.amount
     refund = {
         "id": state.oid(),
         "amount": amount,
@@ -45,17 +60,20 @@ def refund(
     }
     charge.setdefault("refunds", []).append(refund)
     charge["refund"] = refund
-    if amount == remaining:
-        charge["status"] = "refunded"
+    charge["status"] = OPENPAY.status(step.phase)
     state.event("charge.refunded", charge)
     return charge
 
 
 def charge_back(state: OpenpayState, charge: Obj) -> Obj:
     """The cardholder disputes a completed card charge (admin helper)."""
-    if charge["method"] != "card" or charge["status"] != "completed":
-        raise OpenpayError(409, 1013, "Only a completed card charge can be charged back")
-    charge["status"] = "chargeback_pending"
+    refunded = sum((r["amount"] for r in charge.get("refunds", [])), ZERO)
+    try:
+        phase = OPENPAY.phase(charge["status"]) if charge["method"] == "card" else None
+        disputed_amount(phase, charge["amount"], refunded)
+    except LifecycleRefusal:
+        raise OpenpayError(409, 1013, "Only a completed card charge can be charged back") from None
+    charge["status"] = OPENPAY.status(Phase.DISPUTED)
     state.event("chargeback.created", charge)
     return charge
 

@@ -16,8 +16,10 @@ from typing import Any
 
 from puente.money import CENT
 from puente_sandbox.formats import MEXICO_CITY
+from puente_sandbox.lifecycle import Dialect, Phase
 
 __all__ = [
+    "OPENPAY",
     "TEST_CARDS",
     "TEST_TOKENS",
     "OpenpayError",
@@ -28,6 +30,19 @@ __all__ = [
     "openpay_time",
     "plain",
 ]
+
+# Openpay's dialect of the shared lifecycle (a charge's status; no partially-refunded status).
+OPENPAY = Dialect(
+    {
+        "in_progress": Phase.REQUIRES_ACTION,
+        "completed": Phase.SUCCEEDED,
+        "failed": Phase.FAILED,
+        "cancelled": Phase.EXPIRED,
+        "refunded": Phase.REFUNDED,
+        "chargeback_pending": Phase.DISPUTED,
+    },
+    written={Phase.PARTIALLY_REFUNDED: "completed"},
+)
 
 Obj = dict[str, Any]
 

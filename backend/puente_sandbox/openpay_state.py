@@ -20,7 +20,9 @@ from clabe import compute_control_digit
 from puente.money import ZERO, InvalidAmount, parse_amount
 from puente_sandbox.core import Simulator, SimulatorState
 from puente_sandbox.formats import MEXICO_CITY, iso_datetime
+from puente_sandbox.lifecycle import lapsed
 from puente_sandbox.openpay_objects import (
+    OPENPAY,
     TEST_CARDS,
     TEST_TOKENS,
     OpenpayError,
@@ -293,7 +295,7 @@ class OpenpayState(SimulatorState):
         """Cancel every store/SPEI charge past its due_date (runs before each request)."""
         now = self.clock()
         for charge in self.store.all("charges"):
-            if charge["status"] == "in_progress" and charge["method"] != "card":
-                due = iso_datetime(charge.get("due_date"), naive_zone=MEXICO_CITY)
-                if due is not None and due.timestamp() < now:
-                    self.expire(charge)
+            due = iso_datetime(charge.get("due_date"), naive_zone=MEXICO_CITY)
+            due_at = due.timestamp() if due is not None else None
+            if charge["method"] != "card" and lapsed(OPENPAY.phase(charge["status"]), due_at, now):
+                self.expire(charge)

@@ -7,12 +7,26 @@ from decimal import Decimal
 from typing import Any
 
 from puente.money import ZERO, parse_amount
+from puente_sandbox.lifecycle import Dialect, LifecycleRefusal, Phase, check_refundable, refund_step
 from puente_sandbox.paypal_objects import PayPalError, amount_param, money_obj, report_time
 
 __all__ = ["MERCHANT_ID", "PayPalMoney"]
 
 Obj = dict[str, Any]
 MERCHANT_ID = "7QKMZ8SJW4XLA"
+
+
+# PayPal's dialect of the shared lifecycle (a capture's status).
+PAYPAL = Dialect(
+    {
+        "PENDING": Phase.REQUIRES_ACTION,
+        "COMPLETED": Phase.SUCCEEDED,
+        "DECLINED": Phase.FAILED,
+        "FAILED": Phase.FAILED,
+        "PARTIALLY_REFUNDED": Phase.PARTIALLY_REFUNDED,
+        "REFUNDED": Phase.REFUNDED,
+    }
+)
 
 
 class PayPalMoney:
@@ -36,25 +50,33 @@ class PayPalMoney:
         order = self.get("orders", stored["_order"], "order_id")
         payments = order["purchase_units"][0]["payments"]
         capture = payments["captures"][0]
-        if capture["status"] == "REFUNDED":
+        phase = PAYPAL.phase(capture["status"])
+        try:
+            check_refundable(phase)
+        except LifecycleRefusal as refusal:
+            if refusal.reason == "fully_refunded":
+                raise PayPalError(
+                    422, "CAPTURE_FULLY_REFUNDED", "The capture has already been fully refunded."
+                ) from None
             raise PayPalError(
-                422, "CAPTURE_FULLY_REFUNDED", "The capture has already been fully refunded."
-            )
-        if capture["status"] not in ("COMPLETED", "PARTIALLY_REFUNDED"):
-            raise PayPalError(422, "INVALID_RESOURCE_ID", "The capture cannot be refunded.")
+                422, "INVALID_RESOURCE_ID", "The capture cannot be refunded."
+            ) from None
         total = parse_amount(capture["amount"]["value"])
         refunds = payments.setdefault("refunds", [])
         done = sum((parse_amount(r["amount"]["value"]) for r in refunds), ZERO)
-        amount = (
-            total - done if body.get("amount") is None else amount_param(body["amount"], "/amount")
-        )
-        if amount > total - done:
+        given = body.get("amount")
+        try:
+            step = refund_step(
+                phase, total, done, None if given is None else amount_param(given, "/amount")
+            )
+        except LifecycleRefusal:
             raise PayPalError(
                 422,
                 "REFUND_AMOUNT_EXCEEDED",
                 "The refund amount must be less than or equal to the capture "
                 "amount that has not yet been refunded.",
-            )
+            ) from None
+        amount = step.amount
         refund = {
             "id": self.pid(),
             "amount": money_obj(amount),
@@ -84,10 +106,7 @@ class PayPalMoney:
         if body.get("note_to_payer"):
             refund["note_to_payer"] = str(body["note_to_payer"])
         refunds.append(refund)
-        capture.update(
-            status="REFUNDED" if done + amount == total else "PARTIALLY_REFUNDED",
-            update_time=self.now(),
-        )
+        capture.update(status=PAYPAL.status(step.phase), update_time=self.now())
         self.store.put("refunds", refund)
         self._line("T1107", -amount, ZERO, refund["id"], capture.get("custom_id"))
         self.event(

@@ -6,6 +6,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from puente_sandbox.lifecycle import LifecycleRefusal, Phase, disputed_amount, refund_step
 from puente_sandbox.stripe_objects import StripeError, balance_transaction, int_param
 from puente_sandbox.stripe_state import Obj, StripeState
 
@@ -34,6 +35,44 @@ PREFIX_KINDS = {
 
 def _pesos(centavos: int) -> str:
     return f"${centavos / 100:,.2f}"  # display only, in an error message as Stripe words it
+
+
+def charge_phase(ch: Obj) -> Phase | None:
+    """Stripe's dialect: a charge stays ``succeeded``; its refunds say how far it went."""
+    if ch.get("disputed"):
+        return Phase.DISPUTED
+    if ch["status"] != "succeeded":
+        return Phase.FAILED if ch["status"] == "failed" else Phase.REQUIRES_ACTION
+    if ch["amount_refunded"] == 0:
+        return Phase.SUCCEEDED
+    refunded = ch["amount_refunded"] >= ch["amount"]
+    return Phase.REFUNDED if refunded else Phase.PARTIALLY_REFUNDED
+
+
+def _refund_refusal(refusal: LifecycleRefusal, ch: Obj, amount: int | None) -> StripeError:
+    """Stripe's words for a refund the lifecycle refuses."""
+    if refusal.phase is Phase.DISPUTED:
+        return StripeError(
+            400,
+            f"Charge {ch['id']} has been charged back; cannot issue a refund.",
+            code="charge_disputed",
+        )
+    if refusal.reason == "fully_refunded":
+        return StripeError(
+            400, f"Charge {ch['id']} has already been refunded.", code="charge_already_refunded"
+        )
+    if refusal.reason == "not_positive":
+        return StripeError(400, "Refund amount must be positive.", param="amount")
+    if refusal.reason == "exceeds_remaining":
+        return StripeError(
+            400,
+            f"Refund amount ({_pesos(amount or 0)}) is greater than unrefunded "
+            f"amount on charge ({_pesos(int(refusal.remaining or 0))})",
+            param="amount",
+        )
+    return StripeError(
+        400, f"Charge {ch['id']} has not succeeded; it cannot be refunded.", param="charge"
+    )
 
 
 def create_refund(state: StripeState, params: Mapping[str, Any]) -> Obj:
@@ -65,26 +104,13 @@ def create_refund(state: StripeState, params: Mapping[str, Any]) -> Obj:
             "One of the following params should be provided for this "
             "request: payment_intent or charge.",
         )
-    if ch["status"] != "succeeded":
-        raise StripeError(
-            400, f"Charge {ch['id']} has not succeeded; it cannot be refunded.", param="charge"
+    try:
+        step = refund_step(
+            charge_phase(ch), ch["amount"], ch["amount_refunded"], int_param(params, "amount")
         )
-    remaining = ch["amount"] - ch["amount_refunded"]
-    if remaining <= 0:
-        raise StripeError(
-            400, f"Charge {ch['id']} has already been refunded.", code="charge_already_refunded"
-        )
-    amount = int_param(params, "amount")
-    amount = remaining if amount is None else amount
-    if amount <= 0:
-        raise StripeError(400, "Refund amount must be positive.", param="amount")
-    if amount > remaining:
-        raise StripeError(
-            400,
-            f"Refund amount ({_pesos(amount)}) is greater than unrefunded "
-            f"amount on charge ({_pesos(remaining)})",
-            param="amount",
-        )
+    except LifecycleRefusal as refusal:
+        raise _refund_refusal(refusal, ch, int_param(params, "amount")) from None
+    amount = step.amount
     re_id = state.ids("re_")
     txn = balance_transaction(
         state.ids("txn_"),
@@ -115,8 +141,8 @@ def create_refund(state: StripeState, params: Mapping[str, Any]) -> Obj:
         "transfer_reversal": None,
     }
     state.store.put("refunds", refund)
-    ch["amount_refunded"] += amount
-    ch["refunded"] = ch["amount_refunded"] == ch["amount"]
+    ch["amount_refunded"] = step.refunded
+    ch["refunded"] = step.phase is Phase.REFUNDED
     state.event("charge.refunded", ch)
     state.event("refund.created", refund)
     return refund
@@ -129,6 +155,10 @@ def create_dispute(state: StripeState, pi: Obj) -> Obj:
     ch = state.get("charges", pi["latest_charge"], "charge")
     if ch["disputed"]:
         raise StripeError(400, f"Charge {ch['id']} is already disputed.")
+    try:
+        disputed_amount(charge_phase(ch), ch["amount"], ch["amount_refunded"])
+    except LifecycleRefusal:
+        raise StripeError(400, "Only a succeeded payment can be disputed.") from None
     dp_id = state.ids("dp_")
     txn = balance_transaction(
         state.ids("txn_"),
