@@ -71,7 +71,7 @@ def test_product_wheel_carries_no_simulator_code(tmp_path: Path) -> None:
 
 def test_missing_simulators_are_reported_clearly() -> None:
     with pytest.raises(SandboxNotInstalled, match="puente-sandbox"):
-        load_sandbox(discovered=lambda: [])
+        load_sandbox(discovered=list)
 
 
 def test_puente_sandbox_command_says_when_simulators_are_missing(
