@@ -6,10 +6,12 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint format schema bench clean
 
-$(STAMP): pyproject.toml
+# The product (`puente`) and, beside it, the simulators (`puente-sandbox`, backend/puente_sandbox):
+# the demo and the tests need both; the production wheel (`pip wheel .`) carries only the first.
+$(STAMP): pyproject.toml backend/puente_sandbox/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./backend/puente_sandbox
 	@touch $(STAMP)
 
 demo: $(STAMP)

@@ -108,12 +108,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(argv: Sequence[str]) -> int:
-    from puente.sandbox.cli import main as sandbox_main
+    from puente.sandbox_hook import SandboxNotInstalled, load_sandbox
 
+    try:
+        plugin = load_sandbox()
+    except SandboxNotInstalled as exc:
+        print(exc, file=sys.stderr)
+        return 2
     argv = list(argv)
     if not argv or argv[0].startswith("-"):
         argv = ["serve", *argv]
-    return sandbox_main(argv)
+    return plugin.main(argv)
 
 
 def build_parser() -> argparse.ArgumentParser:

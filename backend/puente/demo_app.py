@@ -9,30 +9,20 @@ from puente.config import Settings
 from puente.db import migrate, open_database
 from puente.demo import load_demo_data
 from puente.runtime import Runtime
+from puente.sandbox_hook import load_sandbox
 
 __all__ = ["build_demo_app", "demo_credentials", "demo_provider_env"]
 
 
 def demo_credentials() -> dict[str, dict[str, str]]:
-    """What the built-in simulators accept (and sign with) when PUENTE_<P>_<F> is unset."""
-    from puente.sandbox.bank import DEFAULT_BANK_CREDENTIALS
-    from puente.sandbox.conekta import default_conekta_credentials
-    from puente.sandbox.mercadopago import DEFAULT_MERCADOPAGO_CREDENTIALS
-    from puente.sandbox.openpay import DEFAULT_OPENPAY_CREDENTIALS
-    from puente.sandbox.paypal import DEFAULT_PAYPAL_CREDENTIALS
-    from puente.sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
-    from puente.sandbox.stripe import DEFAULT_STRIPE_CREDENTIALS
+    """What the simulators accept (and sign with) when PUENTE_<P>_<F> is unset.
 
-    return {
-        "stripe": dict(DEFAULT_STRIPE_CREDENTIALS),
-        "conekta": default_conekta_credentials(),
-        "openpay": dict(DEFAULT_OPENPAY_CREDENTIALS),
-        "mercadopago": dict(DEFAULT_MERCADOPAGO_CREDENTIALS),
-        "paypal": dict(DEFAULT_PAYPAL_CREDENTIALS),
-        # STP callbacks carry no signature: in the demo only loopback may send them.
-        "stp": {**DEFAULT_STP_CREDENTIALS, "webhook_allowlist": "127.0.0.1/32,::1/128"},
-        "bank": dict(DEFAULT_BANK_CREDENTIALS),
-    }
+    Found through the ``puente.sandbox`` entry point (``SandboxNotInstalled`` without it).
+    """
+    credentials = load_sandbox().default_credentials()
+    # STP callbacks carry no signature: in the demo only loopback may send them.
+    credentials["stp"] = {**credentials["stp"], "webhook_allowlist": "127.0.0.1/32,::1/128"}
+    return credentials
 
 
 def demo_provider_env(settings: Settings) -> dict[str, dict[str, str]]:
@@ -46,14 +36,14 @@ def demo_provider_env(settings: Settings) -> dict[str, dict[str, str]]:
 async def build_demo_app(settings: Settings) -> tuple[Starlette, Runtime]:
     """Migrate, load demo data once, and build the app with /sandbox mounted."""
     from puente.app import create_app
-    from puente.sandbox.app import create_sandbox_app
 
+    sandbox_plugin = load_sandbox()  # before migrating: say at once when it is missing
     runtime = Runtime.from_settings(settings)
     await migrate(settings.database_url)
     async with open_database(settings.database_url):
         await load_demo_data(runtime)
     providers = demo_provider_env(settings)
     runtime = Runtime.from_settings(settings.with_overrides(provider_env=providers))
-    sandbox = create_sandbox_app(providers, f"{settings.base_url}/webhooks")
+    sandbox = sandbox_plugin.create_sandbox_app(providers, f"{settings.base_url}/webhooks")
     app = create_app(runtime, extra_routes=[Mount("/sandbox", app=sandbox)])
     return app, runtime

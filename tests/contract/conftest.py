@@ -18,10 +18,11 @@ from puente.providers.base import NormalisedEvent, PaymentGateway, ProviderConfi
 from puente.providers.circuit import CircuitBreakers, CircuitPolicy
 from puente.providers.http import RetryPolicy, TimeoutPolicy
 from puente.providers.metrics import ProviderMetrics
-from puente.providers.registry import get_connector_class, get_sandbox_factory
-from puente.sandbox.conekta import sandbox_webhook_public_key
-from puente.sandbox.core import Simulator
-from puente.sandbox.paypal_buyer import act_as_sandbox_buyer
+from puente.providers.registry import get_connector_class
+from puente_sandbox.conekta import sandbox_webhook_public_key
+from puente_sandbox.core import Simulator
+from puente_sandbox.paypal_buyer import act_as_sandbox_buyer
+from puente_sandbox.registry import simulator_factory
 
 
 def _stripe_unknown_event(timestamp: int) -> bytes:
@@ -282,7 +283,7 @@ def anyio_backend() -> str:
 def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
     case: ContractCase = request.param
     inbox = WebhookInbox()
-    factory = get_sandbox_factory(case.name)
+    factory = simulator_factory(case.name)
     app = factory(
         case.credentials,
         f"http://puente.test/webhooks/{case.name}",

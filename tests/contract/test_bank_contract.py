@@ -39,10 +39,11 @@ from puente.providers.base import (
 from puente.providers.circuit import CircuitBreakers, CircuitPolicy, CircuitState
 from puente.providers.http import RetryPolicy, TimeoutPolicy
 from puente.providers.metrics import ProviderMetrics
-from puente.providers.registry import get_connector_class, get_sandbox_factory
-from puente.sandbox.bank import DEFAULT_BANK_CREDENTIALS
-from puente.sandbox.core import Simulator
-from puente.sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
+from puente.providers.registry import get_connector_class
+from puente_sandbox.bank import DEFAULT_BANK_CREDENTIALS
+from puente_sandbox.core import Simulator
+from puente_sandbox.registry import simulator_factory
+from puente_sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
 
 pytestmark = pytest.mark.anyio
 HOUR_AGO = datetime.now(UTC) - timedelta(hours=1)
@@ -179,7 +180,7 @@ class BankHarness:
 def bank_harness(request: pytest.FixtureRequest) -> Iterator[BankHarness]:
     case: BankCase = request.param
     inbox = WebhookInbox()
-    app = get_sandbox_factory(case.name)(
+    app = simulator_factory(case.name)(
         case.credentials,
         f"http://puente.test/webhooks/{case.name}",
         inbox.transport,

@@ -199,7 +199,7 @@ async def test_staff_refund_mutation_and_borrowers_are_refused(db, runtime):
 
 @pytest.mark.anyio
 async def test_paypal_payment_redirects_to_the_approval_page(db, runtime):
-    from puente.sandbox.paypal import DEFAULT_PAYPAL_CREDENTIALS
+    from puente_sandbox.paypal import DEFAULT_PAYPAL_CREDENTIALS
 
     loan = await _setup(runtime)
     await store_credentials(runtime, loan.institution_id, "paypal", DEFAULT_PAYPAL_CREDENTIALS)

@@ -24,7 +24,7 @@ from puente.payments.disbursements import disburse_loan
 from puente.payments.gateways import store_credentials
 from puente.payments.models import Disbursement
 from puente.providers.circuit import DEFAULT_BREAKERS
-from puente.sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
+from puente_sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
 
 pytestmark = pytest.mark.anyio
 
@@ -187,7 +187,7 @@ async def test_a_refused_payout_is_sent_again_to_a_corrected_clabe(db, runtime):
 
 
 async def test_a_returned_payout_reopens_the_loan_and_can_be_sent_again(db, runtime):
-    from puente.sandbox.stp_state import RETURN_CLABE
+    from puente_sandbox.stp_state import RETURN_CLABE
 
     staff, loan, box, client = await setup(runtime)
     async with client:
@@ -211,7 +211,7 @@ async def test_a_returned_payout_reopens_the_loan_and_can_be_sent_again(db, runt
 async def test_a_payout_in_flight_is_never_sent_twice_even_to_another_clabe(db, runtime):
     import asyncio
 
-    from puente.sandbox.stp_state import RETURN_CLABE
+    from puente_sandbox.stp_state import RETURN_CLABE
 
     staff, loan, box, client = await setup(runtime)
     async with client:

@@ -19,7 +19,7 @@ from puente.loans.payoff import payoff_quote
 from puente.payments.checkout import PaymentRefused, PaymentRequest, create_payment
 from puente.payments.gateways import store_credentials
 from puente.payments.models import Payment
-from puente.sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
+from puente_sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
 
 pytestmark = pytest.mark.anyio
 TODAY = date(2026, 11, 27)  # the runtime's clock

@@ -16,7 +16,7 @@ from puente.ledger.models import JournalEntry
 from puente.payments.checkout import PaymentRequest, create_payment
 from puente.payments.gateways import store_credentials
 from puente.payments.models import Payment
-from puente.sandbox.paypal import DEFAULT_PAYPAL_CREDENTIALS
+from puente_sandbox.paypal import DEFAULT_PAYPAL_CREDENTIALS
 
 pytestmark = pytest.mark.anyio
 

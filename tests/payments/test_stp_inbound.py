@@ -19,7 +19,7 @@ from puente.payments.checkout import PaymentRequest, create_payment
 from puente.payments.gateways import store_credentials
 from puente.payments.models import Payment
 from puente.payments.spei_inbound import loan_clabe, loan_id_from_clabe
-from puente.sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
+from puente_sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
 
 pytestmark = pytest.mark.anyio
 STP = {**DEFAULT_STP_CREDENTIALS, "webhook_allowlist": "127.0.0.1/32"}

@@ -26,7 +26,7 @@ from puente.providers.base import (
     RefundStatus,
 )
 from puente.providers.conekta import DEFAULT_PAYER, ConektaConnector
-from puente.sandbox.conekta import sandbox_webhook_public_key
+from puente_sandbox.conekta import sandbox_webhook_public_key
 
 pytestmark = pytest.mark.anyio
 

@@ -24,7 +24,7 @@ from puente.providers.conekta_webhooks import (
     sign_conekta_payload,
     verify_conekta_signature,
 )
-from puente.sandbox.conekta_objects import public_pem, sandbox_signing_key
+from puente_sandbox.conekta_objects import public_pem, sandbox_signing_key
 
 NOW = datetime(2027, 1, 15, 12, 0, tzinfo=UTC)
 KEY = sandbox_signing_key()

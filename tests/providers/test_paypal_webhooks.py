@@ -26,7 +26,7 @@ from puente.providers.paypal_webhooks import (
     transmission_message,
     verify_paypal_signature,
 )
-from puente.sandbox.paypal_objects import signing_identity
+from puente_sandbox.paypal_objects import signing_identity
 
 KEY, PEM = signing_identity()
 CERT = x509.load_pem_x509_certificate(PEM)

@@ -14,10 +14,8 @@ from puente.providers.registry import (
     UnknownProvider,
     available_providers,
     get_connector_class,
-    get_sandbox_factory,
 )
 from puente.providers.stripe import StripeConnector
-from puente.sandbox.stripe import create_stripe_sandbox
 
 
 class AcmeConnector(Connector):
@@ -35,7 +33,6 @@ class AcmeConnector(Connector):
 def test_builtin_stripe_is_available() -> None:
     assert "stripe" in available_providers()
     assert get_connector_class("stripe") is StripeConnector
-    assert get_sandbox_factory("stripe") is create_stripe_sandbox
 
 
 def test_entry_points_are_discovered() -> None:

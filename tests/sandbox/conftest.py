@@ -7,7 +7,7 @@ import httpx
 import pytest
 from tests.sandbox.support import Clock, Inbox
 
-from puente.sandbox.stripe import StripeSimulator, create_stripe_sandbox
+from puente_sandbox.stripe import StripeSimulator, create_stripe_sandbox
 
 STRIPE_KEY = "sk_test_sandbox_tests_0123456789"
 STRIPE_WHSEC = "whsec_sandbox_tests_0123456789"

@@ -12,7 +12,7 @@ import pytest
 from tests.sandbox.support import Clock, Inbox
 
 from puente.providers.bank_webhooks import verify_bank_signature
-from puente.sandbox.bank import DEFAULT_BANK_CREDENTIALS, OpenBankingSimulator, create_bank_sandbox
+from puente_sandbox.bank import DEFAULT_BANK_CREDENTIALS, OpenBankingSimulator, create_bank_sandbox
 
 pytestmark = pytest.mark.anyio
 CLIENT = (DEFAULT_BANK_CREDENTIALS["client_id"], DEFAULT_BANK_CREDENTIALS["client_secret"])

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from tests.sandbox.support import Clock, Inbox
 
 from puente.providers.conekta_webhooks import load_conekta_webhook_keys, verify_conekta_signature
-from puente.sandbox.app import create_sandbox_app
-from puente.sandbox.conekta import ConektaSimulator, create_conekta_sandbox
+from puente_sandbox.app import create_sandbox_app
+from puente_sandbox.conekta import ConektaSimulator, create_conekta_sandbox
 
 pytestmark = pytest.mark.anyio
 

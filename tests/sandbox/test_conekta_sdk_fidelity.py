@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from tests.sandbox.loopback import serve_on_loopback, wait_until
 
-from puente.sandbox.conekta import create_conekta_sandbox
+from puente_sandbox.conekta import create_conekta_sandbox
 
 KEY = "key_sdk_fidelity_0000000000000"
 EXPIRES_AT = 1_900_000_000  # unix seconds, years after the fixed test clock

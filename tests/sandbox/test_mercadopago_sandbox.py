@@ -13,8 +13,8 @@ from tests.sandbox.support import Inbox
 
 from puente.providers.answers import decimal_json
 from puente.providers.mercadopago_webhooks import verify_mercadopago_signature
-from puente.sandbox.mercadopago import MercadoPagoSimulator, create_mercadopago_sandbox
-from puente.sandbox.mercadopago_objects import mp_fee
+from puente_sandbox.mercadopago import MercadoPagoSimulator, create_mercadopago_sandbox
+from puente_sandbox.mercadopago_objects import mp_fee
 
 pytestmark = pytest.mark.anyio
 TOKEN = "TEST-1523846091-sandbox-tests-0123456789"

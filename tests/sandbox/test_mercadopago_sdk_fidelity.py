@@ -27,7 +27,7 @@ from mercadopago.webhook.validator import (
 )
 from tests.sandbox.loopback import serve_on_loopback, wait_until
 
-from puente.sandbox.mercadopago import create_mercadopago_sandbox
+from puente_sandbox.mercadopago import create_mercadopago_sandbox
 
 TOKEN = "TEST-7700000000000000-010124-sdkfidelity000000000000000-770000000"
 SECRET = "mp_sdk_fidelity_webhook_secret_0000"

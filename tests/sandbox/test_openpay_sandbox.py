@@ -13,8 +13,8 @@ import pytest
 from tests.sandbox.support import Clock, Inbox
 
 from puente.providers.openpay_webhooks import basic_authorization, verify_openpay_webhook
-from puente.sandbox.app import create_sandbox_app
-from puente.sandbox.openpay import OpenpaySimulator, create_openpay_sandbox
+from puente_sandbox.app import create_sandbox_app
+from puente_sandbox.openpay import OpenpaySimulator, create_openpay_sandbox
 
 pytestmark = pytest.mark.anyio
 

@@ -11,7 +11,7 @@ import pytest
 
 from puente.providers.base import ProviderConfig
 from puente.providers.paypal import PayPalConnector
-from puente.sandbox.paypal import PayPalSimulator, create_paypal_sandbox
+from puente_sandbox.paypal import PayPalSimulator, create_paypal_sandbox
 
 pytestmark = pytest.mark.anyio
 CREDS = {"client_id": "AZsandbox-tests", "client_secret": "EPsandbox-tests", "webhook_id": "WH9"}

@@ -43,7 +43,7 @@ from paypalserversdk.models.refund_request import RefundRequest
 from paypalserversdk.paypal_serversdk_client import PaypalServersdkClient
 from tests.sandbox.loopback import serve_on_loopback, wait_until
 
-from puente.sandbox.paypal import create_paypal_sandbox
+from puente_sandbox.paypal import create_paypal_sandbox
 
 CLIENT_ID = "AZsdk-fidelity-client-id-0000000000000000000"
 CLIENT_SECRET = "EPsdk-fidelity-client-secret-00000000000000"

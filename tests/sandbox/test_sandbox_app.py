@@ -7,9 +7,9 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from puente.sandbox.app import create_sandbox_app
-from puente.sandbox.cli import build_parser, main
-from puente.sandbox.faults import Faults
+from puente_sandbox.app import create_sandbox_app
+from puente_sandbox.cli import build_parser, main
+from puente_sandbox.faults import Faults
 
 pytestmark = pytest.mark.anyio
 KEY = "sk_test_demo_app_000000000000"

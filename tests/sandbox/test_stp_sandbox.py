@@ -22,9 +22,9 @@ from puente.providers.stp_firma import (
 )
 from puente.providers.stp_mapping import wire_amount
 from puente.providers.stp_webhooks import stp_basic_auth
-from puente.sandbox.app import create_sandbox_app
-from puente.sandbox.stp import StpSimulator, create_stp_sandbox
-from puente.sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
+from puente_sandbox.app import create_sandbox_app
+from puente_sandbox.stp import StpSimulator, create_stp_sandbox
+from puente_sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
 
 pytestmark = pytest.mark.anyio
 KEY = load_private_key(DEFAULT_STP_CREDENTIALS["private_key_pem"])

@@ -11,7 +11,7 @@ import pytest
 from puente.providers.base import ChargeRequest, ProviderConfig
 from puente.providers.errors import InsufficientFunds, InvalidRequest
 from puente.providers.stripe import StripeConnector
-from puente.sandbox.stripe import DEFAULT_STRIPE_CREDENTIALS, create_stripe_sandbox
+from puente_sandbox.stripe import DEFAULT_STRIPE_CREDENTIALS, create_stripe_sandbox
 
 pytestmark = pytest.mark.anyio
 AUTH = {"authorization": f"Bearer {DEFAULT_STRIPE_CREDENTIALS['secret_key']}"}

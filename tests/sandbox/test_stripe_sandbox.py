@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from puente.providers.stripe_webhooks import verify_stripe_signature
-from puente.sandbox.stripe import create_stripe_sandbox
+from puente_sandbox.stripe import create_stripe_sandbox
 
 if TYPE_CHECKING:
     from tests.sandbox.conftest import StripeSandbox

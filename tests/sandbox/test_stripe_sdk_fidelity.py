@@ -15,8 +15,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import stripe
+from tests.sandbox.loopback import wait_until
 
-from puente.sandbox.stripe import StripeSimulator, create_stripe_sandbox
+from puente_sandbox.stripe import StripeSimulator, create_stripe_sandbox
 
 KEY = "sk_test_sdk_fidelity_000000000"
 WHSEC = "whsec_sdk_fidelity_000000000"
@@ -131,6 +132,8 @@ def test_sdk_oxxo_and_spei(sandbox) -> None:
 def test_sandbox_webhooks_pass_the_sdk_verifier(sandbox) -> None:
     _, _, received = sandbox
     stripe.Customer.create(name="Eva")
+    # The simulator delivers after it has answered, as Stripe does: wait for the delivery.
+    wait_until(lambda: bool(received))
     delivery = received[-1]
     event = stripe.Webhook.construct_event(
         delivery.content.decode(), delivery.headers["Stripe-Signature"], WHSEC

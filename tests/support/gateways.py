@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 
 from puente.payments.gateways import GatewayDirectory
 from puente.runtime import Runtime
-from puente.sandbox.app import create_sandbox_app
+from puente_sandbox.app import create_sandbox_app
 
 STRIPE = {
     "secret_key": "sk_test_puente_tests_0123456789",

@@ -65,7 +65,6 @@ class OpenBankingConnector(Bank):
     spec = BANK
     # No real default: each bank has its own host. ``.invalid`` can never resolve (RFC 2606).
     default_base_url = "https://api.bank.invalid"
-    sandbox_factory = "puente.sandbox.bank:create_bank_sandbox"
     idempotency_header = "Idempotency-Key"
     page_size: int = 100
 

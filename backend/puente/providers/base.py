@@ -116,9 +116,6 @@ class Connector(ABC):
     kind: ClassVar[ConnectorKind]
     credential_fields: ClassVar[tuple[str, ...]] = ()
     default_base_url: ClassVar[str]
-    # "module:callable" building this provider's simulator (see puente.sandbox); imported
-    # lazily so production processes never load sandbox code.
-    sandbox_factory: ClassVar[str | None] = None
     idempotency_header: ClassVar[str | None] = "Idempotency-Key"
     # True for APIs whose amounts are JSON numbers: answers are then read with ``Decimal``.
     json_decimals: ClassVar[bool] = False

@@ -81,7 +81,6 @@ class ConektaConnector(PaymentGateway):
 
     spec = CONEKTA
     default_base_url = "https://api.conekta.io"
-    sandbox_factory = "puente.sandbox.conekta:create_conekta_sandbox"
     idempotency_header = "Idempotency-Key"
 
     def __init__(

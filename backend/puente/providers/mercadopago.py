@@ -80,7 +80,6 @@ class MercadoPagoConnector(PaymentGateway):
 
     spec = MERCADOPAGO
     default_base_url = "https://api.mercadopago.com"
-    sandbox_factory = "puente.sandbox.mercadopago:create_mercadopago_sandbox"
     idempotency_header = "X-Idempotency-Key"
     page_size = 100
     json_decimals = True  # amounts are JSON numbers

@@ -90,7 +90,6 @@ class OpenpayConnector(PaymentGateway):
 
     spec = OPENPAY
     default_base_url = "https://api.openpay.mx"  # sandbox: SANDBOX_BASE_URL
-    sandbox_factory = "puente.sandbox.openpay:create_openpay_sandbox"
     idempotency_header = None  # order_id uniqueness stands in for it
     json_decimals = True  # answers carry amounts as JSON numbers
 

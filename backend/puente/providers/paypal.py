@@ -81,7 +81,6 @@ class PayPalConnector(PayPalWebhookVerification, PaymentGateway):
 
     spec = PAYPAL
     default_base_url = "https://api-m.paypal.com"  # sandbox: https://api-m.sandbox.paypal.com
-    sandbox_factory = "puente.sandbox.paypal:create_paypal_sandbox"
     idempotency_header = "PayPal-Request-Id"
     page_size = 100
 

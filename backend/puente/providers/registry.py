@@ -34,7 +34,6 @@ __all__ = [
     "create_connector",
     "default_registry",
     "get_connector_class",
-    "get_sandbox_factory",
     "provider_spec",
     "provider_specs",
     "register_connector",
@@ -168,13 +167,6 @@ class ConnectorRegistry:
         """Build a connector for ``name`` from its config."""
         return self.get(name)(config, **kwargs)
 
-    def sandbox_factory(self, name: str) -> Callable[..., Any]:
-        """The callable that builds ``name``'s simulator app (``Connector.sandbox_factory``)."""
-        cls = self.get(name)
-        if not cls.sandbox_factory:
-            raise ProviderConfigError(f"connector {name!r} has no sandbox simulator")
-        return _load(cls.sandbox_factory)
-
 
 default_registry = ConnectorRegistry()
 
@@ -207,8 +199,3 @@ def register_connector(name: str, target: str | type[Connector]) -> None:
 def create_connector(name: str, config: ProviderConfig, **kwargs: Any) -> Connector:
     """Build the connector for ``name``."""
     return default_registry.create(name, config, **kwargs)
-
-
-def get_sandbox_factory(name: str) -> Callable[..., Any]:
-    """The simulator factory for ``name`` (imports sandbox code; demos and tests only)."""
-    return default_registry.sandbox_factory(name)

@@ -103,7 +103,6 @@ class StpConnector(Bank):
 
     spec = STP
     default_base_url = "https://prod.stpmex.com"
-    sandbox_factory = "puente.sandbox.stp:create_stp_sandbox"
     idempotency_header = None  # the clave de rastreo is the idempotency key
     callback_stale_after: float = 3 * 24 * 3600
     json_decimals = True  # ``monto`` is a JSON number

@@ -65,7 +65,6 @@ class StripeConnector(PaymentGateway):
 
     spec = STRIPE
     default_base_url = "https://api.stripe.com"
-    sandbox_factory = "puente.sandbox.stripe:create_stripe_sandbox"
     idempotency_header = "Idempotency-Key"
 
     def default_headers(self) -> dict[str, str]:

@@ -1,0 +1,32 @@
+"""What the product finds through the ``puente.sandbox`` entry point (this module).
+
+``puente demo`` and ``puente sandbox`` load it with ``puente.sandbox_hook.load_sandbox`` and
+never import ``puente_sandbox`` by name, so the production wheel works without it.
+"""
+
+from __future__ import annotations
+
+from puente_sandbox.app import create_sandbox_app
+from puente_sandbox.bank import DEFAULT_BANK_CREDENTIALS
+from puente_sandbox.cli import main
+from puente_sandbox.conekta import default_conekta_credentials
+from puente_sandbox.mercadopago import DEFAULT_MERCADOPAGO_CREDENTIALS
+from puente_sandbox.openpay import DEFAULT_OPENPAY_CREDENTIALS
+from puente_sandbox.paypal import DEFAULT_PAYPAL_CREDENTIALS
+from puente_sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
+from puente_sandbox.stripe import DEFAULT_STRIPE_CREDENTIALS
+
+__all__ = ["create_sandbox_app", "default_credentials", "main"]
+
+
+def default_credentials() -> dict[str, dict[str, str]]:
+    """Per provider, the credentials the simulators accept and sign with by default."""
+    return {
+        "stripe": dict(DEFAULT_STRIPE_CREDENTIALS),
+        "conekta": default_conekta_credentials(),
+        "openpay": dict(DEFAULT_OPENPAY_CREDENTIALS),
+        "mercadopago": dict(DEFAULT_MERCADOPAGO_CREDENTIALS),
+        "paypal": dict(DEFAULT_PAYPAL_CREDENTIALS),
+        "stp": dict(DEFAULT_STP_CREDENTIALS),
+        "bank": dict(DEFAULT_BANK_CREDENTIALS),
+    }
