@@ -199,3 +199,12 @@ def test_the_threshold_uses_the_fix_of_the_payment_day():
 def test_disbursement_to_a_third_party_clabe(matches, fires):
     fact = DisbursementFact(1, 1, 7, Decimal("12000"), matches, "Juana Pérez")
     assert (evaluate_disbursement(fact, DEFAULT_POLICY) is not None) is fires
+
+
+def test_without_a_fix_rate_the_cash_rules_say_so_instead_of_guessing():
+    drafts = evaluate_payment(pay(1, "150000.00"), [], ANA, FixRates({}), DEFAULT_POLICY)
+    assert [d.rule for d in drafts] == ["FIX_RATE_MISSING"]
+    assert (
+        evaluate_payment(pay(1, "150000.00", cash=False), [], ANA, FixRates({}), DEFAULT_POLICY)
+        == []
+    )

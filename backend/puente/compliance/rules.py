@@ -345,12 +345,28 @@ def evaluate_payment(
 ) -> list[AlertDraft]:
     """Every enabled rule's alert for a payment that landed (``history``: the customer's
     earlier payments, at least the longest window's worth)."""
-    drafts = []
+    drafts: list[AlertDraft] = []
+    missing: set[str] = set()
     for code, rule in PAYMENT_RULES.items():
-        if code in policy.rules_enabled:
+        if code not in policy.rules_enabled:
+            continue
+        try:
             draft = rule(fact, history, customer, fx, policy)
-            if draft is not None:
-                drafts.append(draft)
+        except MissingFixRate as exc:
+            missing.add(str(exc))  # the cash rules cannot be judged without the day's FIX
+            continue
+        if draft is not None:
+            drafts.append(draft)
+    if missing:
+        drafts.append(
+            AlertDraft(
+                "FIX_RATE_MISSING",
+                ReportKind.UNUSUAL,
+                "Falta el tipo de cambio FIX: no se evaluaron las reglas de efectivo.",
+                (fact.payment_id,),
+                {"days": sorted(missing)},
+            )
+        )
     return drafts
 
 
