@@ -266,3 +266,47 @@ async def test_a_payout_is_screened_first_and_a_third_party_clabe_raises_an_aler
 async def apply_and_approve(runtime, user, product, staff) -> int:
     application = await apply(runtime, user, product)
     return (await review_application(runtime, staff, application.id, approve=True)).loan_id
+
+
+async def test_quarterly_relevant_operations_and_a_case_report_in_the_configured_layout(
+    db, runtime, clock
+):
+    from puente.compliance.reports import file_case_report, relevant_operations_report
+
+    inst, juana, staff, admin, product = await world(runtime)
+    inst.settings = {"aml": {"relevant_report_columns": ["folio", "monto_mxn", "rfc", "pago"]}}
+    await inst.save()
+    await apply(runtime, juana, product)
+    loan = await factories.active_loan(inst, juana, principal="900000.00")
+    await store_fix_rates({date(2026, 11, 2): Decimal("20.0000")})
+    big = await cash_payment(runtime, loan, juana, "150000.00", runtime.now())
+    await drain_monitoring()
+    clock.now += timedelta(hours=1)
+    await cash_payment(runtime, loan, juana, "70000.00", runtime.now())
+    await drain_monitoring()
+    clock.now += timedelta(hours=1)
+    small = await cash_payment(runtime, loan, juana, "80000.00", runtime.now())
+    await drain_monitoring()
+    report = await relevant_operations_report(runtime, inst.id, 2026, 4)
+    assert report.rows == 1 and report.filename == f"relevantes-{inst.id}-2026Q4.txt"
+    assert report.text.splitlines() == [
+        "folio|monto_mxn|rfc|pago",
+        f"REL-2026Q4-00001|150000.00|PEMJ900515AB7|{big.id}",
+    ]
+    assert (await relevant_operations_report(runtime, inst.id, 2026, 3)).rows == 0
+    # Two payments under the threshold within 24 h add up to it: an unusual case, reported.
+    alert = await AmlAlert.get(rule="STRUCTURING_DAY")
+    assert small.id in alert.payment_ids
+    filed = await file_case_report(runtime, staff, alert.case_id, "Fraccionamiento en 24 horas")
+    header, line = filed.text.splitlines()
+    assert header.split("|")[:3] == ["folio", "caso", "tipo_reporte"]
+    assert "STRUCTURING_DAY" in line and "Fraccionamiento en 24 horas" in line
+    case = await AmlCase.get(id=alert.case_id)
+    assert case.status == "reported" and case.report_file == filed.filename
+
+
+def test_a_layout_naming_an_unknown_column_is_refused():
+    from puente.compliance.policy import PolicyError, policy_from_settings
+
+    with pytest.raises(PolicyError, match="columnas desconocidas"):
+        policy_from_settings({"aml": {"unusual_report_columns": ["folio", "saldo"]}})

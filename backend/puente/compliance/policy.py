@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
+from puente.compliance.report_layout import RELEVANT_COLUMNS, UNUSUAL_COLUMNS
+
 __all__ = ["DEFAULT_POLICY", "AmlPolicy", "PolicyError", "RiskFactors", "policy_from_settings"]
 
 
@@ -142,4 +144,11 @@ def policy_from_settings(settings: Mapping[str, Any] | None) -> AmlPolicy:
         raise PolicyError("aml.name_match_threshold: debe estar entre 1 y 100")
     if not Decimal(0) < policy.structuring_floor < Decimal(1):
         raise PolicyError("aml.structuring_floor: debe estar entre 0 y 1")
+    for name, available in (
+        ("relevant_report_columns", RELEVANT_COLUMNS),
+        ("unusual_report_columns", UNUSUAL_COLUMNS),
+    ):
+        unknown = set(getattr(policy, name)) - set(available)
+        if unknown:
+            raise PolicyError(f"aml.{name}: columnas desconocidas {sorted(unknown)}")
     return policy
