@@ -33,10 +33,12 @@ from puente.enums import PaymentStatus as S
 from puente.ledger.models import Posting
 from puente.loans.models import Loan
 from puente.money import from_centavos
+from puente.payments.lifecycle_service import Transition
 from puente.payments.models import Payment
 from puente.runtime import Runtime, mexico_city_date
 
 __all__ = [
+    "after_payment_transition",
     "drain_monitoring",
     "monitor_disbursement",
     "monitor_payment",
@@ -196,6 +198,13 @@ async def _monitor_safely(runtime: Runtime, payment_id: int) -> None:
         await monitor_payment(runtime, payment_id)
     except Exception:  # noqa: BLE001 - monitoring must never break the payment path
         logger.exception("AML monitoring failed for payment %s", payment_id)
+
+
+def after_payment_transition(runtime: Runtime, transition: Transition) -> None:
+    """Called by every door that commits a payment transition: a payment that just became
+    PAID is monitored in the background."""
+    if transition.applied and transition.after is S.PAID:
+        schedule_payment_monitoring(runtime, transition.payment_id)
 
 
 def schedule_payment_monitoring(runtime: Runtime, payment_id: int) -> None:

@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from puente.compliance.monitoring_service import schedule_payment_monitoring
+from puente.compliance.monitoring_service import after_payment_transition
 from puente.enums import PaymentMethodType
 from puente.enums import PaymentStatus as S
 from puente.payments.lifecycle import from_provider_status
@@ -84,9 +84,8 @@ async def advance_and_notify(
         reported_amount=reported_amount,
     )
     await notify_transition(runtime.bus, transition)
-    if transition.applied and transition.after is S.PAID:
-        # AML monitoring runs after the commit, in its own task: never blocks or fails this.
-        schedule_payment_monitoring(runtime, transition.payment_id)
+    # AML monitoring runs after the commit, in its own task: never blocks or fails this.
+    after_payment_transition(runtime, transition)
     return transition
 
 
