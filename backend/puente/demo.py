@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from puente.accounts.service import MFA_CONTEXT
 from puente.accounts.users import create_borrower_profile, create_user
+from puente.compliance.demo import load_compliance_demo
 from puente.enums import InstitutionKind, PaymentMethodType, ProviderName, Role
 from puente.institutions.models import Institution
 from puente.loans.engine import add_months
@@ -36,6 +37,7 @@ DEMO_LOGINS = (
     ("ana@demo.puente.mx", "ana-demo-2026", "acreditada con un préstamo personal mensual"),
     ("luis@demo.puente.mx", "luis-demo-2026", "papá que paga colegiaturas"),
     ("caja@demo.puente.mx", "caja-demo-2026", "personal de caja (MFA en el primer acceso)"),
+    ("nueva@demo.puente.mx", "nueva-demo-2026", "nueva acreditada: solicita en /solicitud"),
     (
         "admin@demo.puente.mx",
         "admin-demo-2026",
@@ -108,6 +110,7 @@ async def load_demo_data(runtime: Runtime) -> bool:
     await admin.save(update_fields=["mfa_secret_enc", "mfa_enabled"])
     await _ana_loan(ana.id, lender.id, today)
     await _luis_tuition(runtime, school.id, today)
+    await load_compliance_demo(runtime, lender.id, today)
     return True
 
 

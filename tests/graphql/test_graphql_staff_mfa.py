@@ -27,6 +27,24 @@ START = """mutation { startMfaEnrolment { __typename
 CONFIRM = """mutation($c: String!) { confirmMfaEnrolment(code: $c) { __typename
   ... on AuthTokens { accessToken refreshToken scope } ... on AuthError { code } } }"""
 
+LOAN_APPLICATION = {
+    "productId": "1",
+    **{
+        name: "x"
+        for name in (
+            "givenNames paternalSurname birthDate birthState nationality occupation street "
+            "exteriorNumber colonia postalCode municipio state phone email curp rfc clabe "
+            "proofOfAddressDate"
+        ).split()
+    },
+    "monthlyIncome": "1000.00",
+    "requestedAmount": "1000.00",
+    "termCount": 12,
+    "ownAccount": True,
+    "idDocument": {"contentType": "application/pdf", "base64": ""},
+    "proofOfAddress": {"contentType": "application/pdf", "base64": ""},
+}
+
 # Fields anyone may call, and the ones an enrolment-scoped token exists for.
 PUBLIC = {"simulateLoan", "login", "refreshToken"}
 ENROLMENT = {"startMfaEnrolment", "confirmMfaEnrolment", "logout"}
@@ -65,6 +83,27 @@ def staff_documents(ids: dict[str, str]) -> dict[str, tuple[str, dict]]:
             beneficiaryName: "Ana Prueba") { __typename ... on PaymentError { code } } }""",
             {"id": ids["approved"], "c": CLABE},
         ),
+        "amlAlerts": ("{ amlAlerts { totalCount } }", {}),
+        "reviewLoanApplication": (
+            """mutation { reviewLoanApplication(applicationId: "1", approve: true) {
+            __typename ... on ComplianceError { code } } }""",
+            {},
+        ),
+        "dismissAmlCase": (
+            """mutation { dismissAmlCase(caseId: "1", reason: "sin sustento suficiente") {
+            __typename ... on ComplianceError { code } } }""",
+            {},
+        ),
+        "reportAmlCase": (
+            """mutation { reportAmlCase(caseId: "1", reason: "sin sustento suficiente") {
+            __typename ... on ComplianceError { code } } }""",
+            {},
+        ),
+        "submitLoanApplication": (
+            """mutation($i: LoanApplicationInput!) { submitLoanApplication(input: $i) {
+            __typename ... on ComplianceError { code } } }""",
+            {"i": LOAN_APPLICATION},
+        ),
         "changePassword": (
             """mutation { changePassword(currentPassword: "contrasena-segura-1",
             newPassword: "otra-contrasena-2") { __typename ... on AuthError { code } } }""",
@@ -90,7 +129,8 @@ def refused(field: str, data: dict) -> bool:
     value = (data.get("data") or {}).get(field)
     if value is None:
         return True
-    return value.get("__typename") in {"PaymentError", "AuthError"} and value.get("code") in {
+    errors = {"PaymentError", "AuthError", "ComplianceError"}
+    return value.get("__typename") in errors and value.get("code") in {
         "UNAUTHENTICATED",
         "MFA_ENROLMENT_REQUIRED",
     }

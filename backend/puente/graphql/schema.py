@@ -20,6 +20,14 @@ from strawberry.types import Info
 
 from puente.accounts.access import client_address
 from puente.accounts.models import User as UserModel
+from puente.compliance.models import AmlAlert as AmlAlertModel
+from puente.graphql.compliance import (
+    AmlAlert,
+    AmlAlertConnection,
+    AmlAlertEdge,
+    ComplianceMutations,
+    require_officer,
+)
 from puente.graphql.context import GraphQLContext
 from puente.graphql.errors import UserFacingError, should_mask_error
 from puente.graphql.hardening import HideSuggestions, PuenteSchema
@@ -179,6 +187,33 @@ class Query:
             return _user_type(user)
         return None
 
+    @strawberry.field(
+        description="Staff: the institution's AML alerts, newest first (until Institution "
+        "exists, where the contract puts it as Institution.amlAlerts)."
+    )
+    async def aml_alerts(
+        self, info: PuenteInfo, first: int | None = None, after: str | None = None
+    ) -> AmlAlertConnection:
+        officer = await require_officer(info)
+        size = _page_size(first)
+        query = AmlAlertModel.filter(institution_id=officer.institution_id)
+        total = await query.count()
+        after_id = _after_id(after)
+        filtered = query.filter(id__lt=after_id) if after_id else query
+        rows = await filtered.order_by("-id").limit(size + 1).prefetch_related("case")
+        now = info.context.runtime.now()
+        edges = [
+            AmlAlertEdge(cursor=_cursor(row.id), node=AmlAlert.from_model(row, now))
+            for row in rows[:size]
+        ]
+        return AmlAlertConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None
+            ),
+            total_count=total,
+        )
+
     @strawberry.field(description="Public loan simulator: schedule, totals and CAT (no login).")
     def simulate_loan(self, info: PuenteInfo, input: LoanSimulationInput) -> LoanSimulation:
         try:
@@ -229,7 +264,7 @@ def input_field_name(engine_field: str) -> str:
 
 
 @strawberry.type
-class Mutation(PaymentMutations, StaffMutations, SessionMutations):
+class Mutation(PaymentMutations, StaffMutations, SessionMutations, ComplianceMutations):
     @strawberry.mutation(description="Password (and OTP when enrolled) for access+refresh tokens.")
     async def login(
         self, info: PuenteInfo, email: str, password: str, otp: str | None = None

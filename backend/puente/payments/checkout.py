@@ -14,6 +14,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from puente.accounts.models import User
+from puente.compliance.cases import suspension_refusal
 from puente.enums import PaymentMethodType, ProviderName
 from puente.enums import PaymentStatus as S
 from puente.institutions.models import Institution
@@ -114,6 +115,11 @@ async def validate_payment_request(
     loan = await Loan.filter(id=request.loan_id).first()
     if loan is None or not can_see_loan(user, loan):
         raise PaymentRefused("LOAN_NOT_FOUND", "El crédito no existe.")
+    # Compliance (compliance/cases.py): a customer on the blocked list may not operate.
+    for customer_id in {loan.borrower_id, user.id}:
+        suspended = await suspension_refusal(customer_id)
+        if suspended is not None:
+            raise PaymentRefused(suspended.code, suspended.message)
     # The one rule (loans/payable.py): may it be paid, and at most its payoff today.
     refusal = (await payable_amount(loan, runtime.today())).refusal_for(amount)
     if refusal is not None:

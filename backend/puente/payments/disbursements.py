@@ -21,6 +21,7 @@ from tortoise.transactions import in_transaction
 
 from puente.accounts.models import User
 from puente.audit.service import record_audit
+from puente.compliance.gates import check_payout_account, screen_before_disbursement
 from puente.compliance.kyc import KycError, validate_clabe
 from puente.enums import DisbursementStatus as D
 from puente.enums import LoanStatus, ProviderName, Role
@@ -97,6 +98,11 @@ async def disburse_loan(
     name = " ".join(beneficiary_name.split())[:120]
     if not name:
         raise PaymentRefused("BENEFICIARY_REQUIRED", "Falta el nombre del beneficiario.")
+    # Screened before every payout (compliance/gates.py); a blocked customer gets nothing.
+    suspended = await screen_before_disbursement(runtime, loan)
+    if suspended is not None:
+        raise PaymentRefused(suspended.code, suspended.message)
+    created = False
     amount = loan.principal_centavos - loan.opening_fee_centavos - loan.opening_fee_vat_centavos
     async with in_transaction() as tx:
         # The loan row lock makes "is there a live attempt?" and the insert one step, so
@@ -120,6 +126,7 @@ async def disburse_loan(
             )
             live.clave_rastreo = _clave_rastreo(live.id)
             await live.save(using_db=tx, update_fields=["clave_rastreo"])
+            created = True
             await record_audit(
                 "loan.disbursement_requested",
                 actor_id=actor.id,
@@ -136,6 +143,10 @@ async def disburse_loan(
             )
         elif D(live.status) is not D.PENDING:
             return live
+    if created:
+        await check_payout_account(
+            runtime, loan, disbursement_id=live.id, clabe=account.clabe, name=name
+        )
     await _send(runtime, gateways, actor, loan, live)
     return await Disbursement.get(id=live.id)
 
@@ -177,6 +188,10 @@ async def approve_and_disburse(
     if loan is None or not can_see_loan(actor, loan):
         raise PaymentRefused("LOAN_NOT_FOUND", "El crédito no existe.")
     if LoanStatus(loan.status) is LoanStatus.APPLICATION:
+        # Refuse before approving, so a blocked customer's application changes nothing.
+        suspended = await screen_before_disbursement(runtime, loan)
+        if suspended is not None:
+            raise PaymentRefused(suspended.code, suspended.message)
         try:
             await approve_loan(loan, actor_id=actor.id)
         except LoanLifecycleError as exc:

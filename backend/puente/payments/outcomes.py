@@ -17,6 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from puente.compliance.monitoring_service import after_payment_transition
 from puente.enums import PaymentMethodType
 from puente.enums import PaymentStatus as S
 from puente.payments.change_notices import notify_transition
@@ -83,6 +84,8 @@ async def advance_and_notify(
         reported_amount=reported_amount,
     )
     await notify_transition(runtime.bus, transition)
+    # AML monitoring runs after the commit, in its own task: never blocks or fails this.
+    after_payment_transition(runtime, transition)
     return transition
 
 

@@ -313,11 +313,13 @@ def _binding(request: Request) -> str:
 
 
 def portal_routes(runtime: Runtime, gateways: GatewayDirectory | None = None) -> list[BaseRoute]:
-    from puente.portal.payments import payment_routes  # it builds on Portal
+    from puente.portal.onboarding import onboarding_routes  # they build on Portal
+    from puente.portal.payments import payment_routes
 
     portal = Portal(runtime)
     return [
         *payment_routes(portal, gateways),
+        *onboarding_routes(portal),
         Route("/", portal.dashboard, methods=["GET"]),
         Route("/login", portal.login_page, methods=["GET"]),
         Route("/login", portal.login, methods=["POST"]),

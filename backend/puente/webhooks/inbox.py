@@ -22,6 +22,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
+from puente.compliance.monitoring_service import after_payment_transition
 from puente.enums import ProviderEventStatus as E
 from puente.institutions.models import Institution
 from puente.money import from_centavos, to_centavos
@@ -408,6 +409,7 @@ class WebhookInbox:
             return E.IGNORED  # no loan of ours: returned to the sender when it arrived
         transition = await apply_abono(body, loan, event.occurred_at or self.runtime.now())
         await notify_transition(self.runtime.bus, transition)
+        after_payment_transition(self.runtime, transition)  # AML monitoring, in the background
         return E.PROCESSED
 
     async def replay(self, event_id: int) -> None:

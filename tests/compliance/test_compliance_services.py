@@ -1,0 +1,312 @@
+"""Onboarding, screening, suspension, monitoring and the officer's cases, on both databases."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from tests.compliance.support import BLOCKED_LIST, DOCUMENTS, FORM, PDF
+from tests.support import factories
+
+from puente.audit.models import AuditEvent
+from puente.compliance import monitoring_service
+from puente.compliance.cases import CaseError, dismiss_case, lift_suspension, report_case
+from puente.compliance.models import (
+    AmlAlert,
+    AmlCase,
+    CustomerSuspension,
+    KycDocument,
+    LoanApplication,
+    WatchlistEntry,
+)
+from puente.compliance.monitoring_service import drain_monitoring, store_fix_rates
+from puente.compliance.onboarding import ApplicationInvalid
+from puente.compliance.onboarding_service import (
+    OnboardingRefused,
+    UploadedDocument,
+    document_bytes,
+    read_document,
+    review_application,
+    submit_application,
+)
+from puente.compliance.screening_service import load_watchlists
+from puente.compliance.watchlist_file import WatchlistFileError
+from puente.enums import LoanStatus, PaymentMethodType, ProviderName, Role
+from puente.enums import PaymentStatus as S
+from puente.loans.models import Loan
+from puente.payments.checkout import PaymentRefused, PaymentRequest, validate_payment_request
+from puente.payments.models import Payment
+from puente.payments.outcomes import advance_and_notify
+
+pytestmark = pytest.mark.anyio
+
+
+async def world(runtime):
+    inst = await factories.institution()
+    juana = await factories.user(runtime, inst, email="juana@example.mx")
+    staff, _ = await factories.enrolled_staff(runtime, inst)
+    admin, _ = await factories.enrolled_staff(
+        runtime, inst, email="admin@example.mx", role=Role.ADMIN
+    )
+    product = await factories.product(inst)
+    return inst, juana, staff, admin, product
+
+
+async def apply(runtime, user, product, **changes):
+    return await submit_application(
+        runtime, user, product_id=product.id, form={**FORM, **changes}, documents=DOCUMENTS
+    )
+
+
+async def test_an_application_is_stored_encrypted_graded_and_audited(db, runtime):
+    inst, juana, staff, admin, product = await world(runtime)
+    application = await apply(runtime, juana, product)
+    assert application.status == "submitted" and application.risk_grade == "low"
+    assert (
+        "PEMJ900515" not in application.data_enc
+        and "012180001234567899" not in application.data_enc
+    )
+    assert application.clabe_last4 == "7899" and application.requested_centavos == 12000_00
+    documents = await KycDocument.filter(application_id=application.id).order_by("kind")
+    assert [d.kind for d in documents] == ["comprobante_domicilio", "identificacion"]
+    assert all(b"%PDF" not in d.content_enc.encode() for d in documents)
+    assert document_bytes(runtime, documents[1]) == PDF
+    event = await AuditEvent.get(action="kyc.application_submitted")
+    assert "PEMJ" not in str(event.data) and event.data["risk"] == "low"
+
+
+async def test_bad_input_is_refused_field_by_field_and_nothing_is_stored(db, runtime):
+    inst, juana, staff, admin, product = await world(runtime)
+    with pytest.raises(ApplicationInvalid) as caught:
+        await submit_application(
+            runtime,
+            juana,
+            product_id=product.id,
+            form={**FORM, "curp": "PEMJ900515MJCRRN08", "clabe": "123"},
+            documents={"id_document": UploadedDocument("application/pdf", b"MZ not a pdf")},
+        )
+    assert {"curp", "clabe", "id_document", "proof_of_address"} <= set(caught.value.errors)
+    assert await LoanApplication.all().count() == 0
+    assert await KycDocument.all().count() == 0
+    assert not await AuditEvent.filter(action="kyc.application_submitted").exists()
+
+
+async def test_documents_are_never_served_to_another_user(db, runtime):
+    inst, juana, staff, admin, product = await world(runtime)
+    application = await apply(runtime, juana, product)
+    document = await KycDocument.filter(application_id=application.id).first()
+    luis = await factories.user(runtime, inst, email="luis@example.mx")
+    other_inst = await factories.institution("otra")
+    outsider, _ = await factories.enrolled_staff(runtime, other_inst, email="staff@otra.mx")
+    assert await read_document(juana, runtime, document.id) is not None
+    assert await read_document(staff, runtime, document.id) is not None
+    assert await read_document(luis, runtime, document.id) is None
+    assert await read_document(outsider, runtime, document.id) is None
+    assert await AuditEvent.filter(action="kyc.document_viewed", actor_id=staff.id).count() == 1
+
+
+async def test_staff_approval_originates_the_loan_that_approve_loan_pays_out(db, runtime):
+    inst, juana, staff, admin, product = await world(runtime)
+    application = await apply(runtime, juana, product)
+    approved = await review_application(runtime, staff, application.id, approve=True, note="ok")
+    loan = await Loan.get(id=approved.loan_id)
+    assert approved.status == "approved" and loan.status == LoanStatus.APPLICATION
+    assert loan.borrower_id == juana.id and loan.principal_centavos == 12000_00
+    assert loan.term_count == 12
+    with pytest.raises(OnboardingRefused, match="ya fue resuelta"):
+        await review_application(runtime, admin, application.id, approve=True)
+    assert await Loan.all().count() == 1
+
+
+async def test_a_borrower_cannot_review_and_a_high_risk_file_needs_an_admin(db, runtime):
+    inst, juana, staff, admin, product = await world(runtime)
+    application = await apply(
+        runtime, juana, product, nationality="US", own_account="no", beneficial_owner="Pedro Pérez"
+    )
+    assert application.risk_grade == "high"
+    with pytest.raises(OnboardingRefused) as refused:
+        await review_application(runtime, juana, application.id, approve=True)
+    assert refused.value.code == "APPLICATION_NOT_FOUND"
+    with pytest.raises(OnboardingRefused) as refused:
+        await review_application(runtime, staff, application.id, approve=True)
+    assert refused.value.code == "HIGH_RISK_NEEDS_ADMIN"
+    assert (await review_application(runtime, admin, application.id, approve=True)).loan_id
+
+
+async def test_a_blocked_list_hit_suspends_payments_and_payouts_and_opens_a_24_hour_case(
+    db, runtime
+):
+    inst, juana, staff, admin, product = await world(runtime)
+    loan = await factories.active_loan(inst, juana)
+    await apply(runtime, juana, product)
+    assert not await CustomerSuspension.exists()
+    counts = await load_watchlists(runtime, BLOCKED_LIST, source="uif-2026-11.csv")
+    assert counts == {"bloqueadas": 1, "pep": 1}
+    suspension = await CustomerSuspension.get(customer_id=juana.id)
+    case = await AmlCase.get(id=suspension.case_id)
+    assert case.report_kind == "24h" and case.due_at == runtime.now() + timedelta(hours=24)
+    alert = await AmlAlert.get(case_id=case.id)
+    assert alert.rule == "LISTA_PERSONAS_BLOQUEADAS" and alert.evidence["entry_id"] == "UIF-77"
+    request = PaymentRequest(
+        loan_id=loan.id,
+        amount="100.00",
+        method=PaymentMethodType.CARD,
+        provider=ProviderName.STRIPE,
+        idempotency_key="k",
+        card_token="tok_visa",
+    )
+    with pytest.raises(PaymentRefused) as refused:
+        await validate_payment_request(juana, request, runtime)
+    assert refused.value.code == "CUSTOMER_SUSPENDED"
+    # Loading the list again raises nothing new (one alert per hit).
+    await load_watchlists(runtime, BLOCKED_LIST, source="again")
+    assert await AmlAlert.filter(rule="LISTA_PERSONAS_BLOQUEADAS").count() == 1
+    # The officer lifts it (a false positive) with a reason, audited; payments flow again.
+    with pytest.raises(CaseError):
+        await lift_suspension(staff, juana.id, "no", at=runtime.now())
+    assert await lift_suspension(staff, juana.id, "Homónimo: CURP distinta", at=runtime.now())
+    await validate_payment_request(juana, request, runtime)
+    assert await AuditEvent.filter(action="aml.suspension_lifted").exists()
+
+
+async def test_a_malformed_list_file_changes_nothing(db, runtime):
+    await world(runtime)
+    await load_watchlists(runtime, BLOCKED_LIST, source="ok")
+    bad = BLOCKED_LIST + "bloqueadas,UIF-78,ALGUIEN,,,,15/05/1990\n"
+    with pytest.raises(WatchlistFileError, match="línea 4"):
+        await load_watchlists(runtime, bad, source="bad")
+    assert await WatchlistEntry.all().count() == 2
+
+
+async def cash_payment(runtime, loan, user, amount: str, at) -> Payment:
+    payment = await Payment.create(
+        institution_id=loan.institution_id,
+        loan_id=loan.id,
+        user_id=user.id,
+        provider=ProviderName.CONEKTA,
+        method=PaymentMethodType.CASH,
+        amount_centavos=int(Decimal(amount) * 100),
+        idempotency_key=f"cash-{amount}-{at.isoformat()}",
+        request_fingerprint="x",
+    )
+    await advance_and_notify(runtime, payment.id, S.PAID, source="test", at=at)
+    return payment
+
+
+async def test_structuring_in_one_day_raises_an_alert_as_payments_land(db, runtime, clock):
+    inst, juana, staff, admin, product = await world(runtime)
+    loan = await factories.active_loan(inst, juana, principal="500000.00")
+    await store_fix_rates({date(2026, 11, 2): Decimal("20.0000")})
+    first = await cash_payment(runtime, loan, juana, "70000.00", runtime.now())
+    await drain_monitoring()
+    assert not await AmlAlert.exists()
+    clock.now += timedelta(hours=5)
+    second = await cash_payment(runtime, loan, juana, "80000.00", runtime.now())
+    await drain_monitoring()
+    alert = await AmlAlert.get(rule="STRUCTURING_DAY")
+    assert alert.payment_ids == [first.id, second.id]
+    case = await AmlCase.get(id=alert.case_id)
+    assert case.report_kind == "inusual" and case.due_at == alert.created_at + timedelta(days=60)
+    # The officer works it: a reason is required, then it is reported and audited.
+    with pytest.raises(CaseError):
+        await dismiss_case(staff, case.id, "", at=runtime.now())
+    reported = await report_case(
+        staff, case.id, "Fraccionamiento evidente", at=runtime.now(), report_file="x.csv"
+    )
+    assert reported.status == "reported" and reported.report_file == "x.csv"
+    assert await AuditEvent.filter(action="aml.case_reported", actor_id=staff.id).exists()
+
+
+async def test_monitoring_that_fails_never_fails_the_payment(db, runtime, monkeypatch):
+    inst, juana, staff, admin, product = await world(runtime)
+    loan = await factories.active_loan(inst, juana)
+
+    async def broken(runtime, payment_id):
+        raise RuntimeError("monitoring down")
+
+    monkeypatch.setattr(monitoring_service, "monitor_payment", broken)
+    payment = await cash_payment(runtime, loan, juana, "500.00", runtime.now())
+    await drain_monitoring()
+    assert (await Payment.get(id=payment.id)).status == S.PAID
+
+
+async def test_a_payout_is_screened_first_and_a_third_party_clabe_raises_an_alert(db, runtime):
+    from tests.support.gateways import sandboxes
+
+    from puente.payments.disbursements import approve_and_disburse
+    from puente.payments.gateways import store_credentials
+    from puente.sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
+
+    stp = {**DEFAULT_STP_CREDENTIALS, "webhook_allowlist": "127.0.0.1/32"}
+    inst, juana, staff, admin, product = await world(runtime)
+    await store_credentials(runtime, inst.id, "stp", stp)
+    box = sandboxes(runtime, {"stp": stp})
+    application = await apply(runtime, juana, product)
+    approved = await review_application(runtime, staff, application.id, approve=True)
+    # Paid out to a CLABE that is not the declared one: it goes, and the officer is told.
+    other_clabe = "002010077777777771"
+    sent = await approve_and_disburse(
+        runtime, box.gateways, staff, approved.loan_id, clabe=other_clabe, beneficiary_name="Juana"
+    )
+    assert sent.clabe_last4 == "7771"
+    alert = await AmlAlert.get(rule="DISBURSEMENT_THIRD_PARTY_CLABE")
+    assert alert.customer_id == juana.id and "7771" not in str(alert.evidence)
+    # Once the list names her, the next payout is refused before anything moves.
+    second = await apply_and_approve(runtime, juana, product, staff)
+    await load_watchlists(runtime, BLOCKED_LIST, source="uif")
+    with pytest.raises(PaymentRefused) as refused:
+        await approve_and_disburse(
+            runtime, box.gateways, staff, second, clabe=FORM["clabe"], beneficiary_name="Juana"
+        )
+    assert refused.value.code == "CUSTOMER_SUSPENDED"
+    assert (await Loan.get(id=second)).status == LoanStatus.APPLICATION
+
+
+async def apply_and_approve(runtime, user, product, staff) -> int:
+    application = await apply(runtime, user, product)
+    return (await review_application(runtime, staff, application.id, approve=True)).loan_id
+
+
+async def test_quarterly_relevant_operations_and_a_case_report_in_the_configured_layout(
+    db, runtime, clock
+):
+    from puente.compliance.reports import file_case_report, relevant_operations_report
+
+    inst, juana, staff, admin, product = await world(runtime)
+    inst.settings = {"aml": {"relevant_report_columns": ["folio", "monto_mxn", "rfc", "pago"]}}
+    await inst.save()
+    await apply(runtime, juana, product)
+    loan = await factories.active_loan(inst, juana, principal="900000.00")
+    await store_fix_rates({date(2026, 11, 2): Decimal("20.0000")})
+    big = await cash_payment(runtime, loan, juana, "150000.00", runtime.now())
+    await drain_monitoring()
+    clock.now += timedelta(hours=1)
+    await cash_payment(runtime, loan, juana, "70000.00", runtime.now())
+    await drain_monitoring()
+    clock.now += timedelta(hours=1)
+    small = await cash_payment(runtime, loan, juana, "80000.00", runtime.now())
+    await drain_monitoring()
+    report = await relevant_operations_report(runtime, inst.id, 2026, 4)
+    assert report.rows == 1 and report.filename == f"relevantes-{inst.id}-2026Q4.txt"
+    assert report.text.splitlines() == [
+        "folio|monto_mxn|rfc|pago",
+        f"REL-2026Q4-00001|150000.00|PEMJ900515AB7|{big.id}",
+    ]
+    assert (await relevant_operations_report(runtime, inst.id, 2026, 3)).rows == 0
+    # Two payments under the threshold within 24 h add up to it: an unusual case, reported.
+    alert = await AmlAlert.get(rule="STRUCTURING_DAY")
+    assert small.id in alert.payment_ids
+    filed = await file_case_report(runtime, staff, alert.case_id, "Fraccionamiento en 24 horas")
+    header, line = filed.text.splitlines()
+    assert header.split("|")[:3] == ["folio", "caso", "tipo_reporte"]
+    assert "STRUCTURING_DAY" in line and "Fraccionamiento en 24 horas" in line
+    case = await AmlCase.get(id=alert.case_id)
+    assert case.status == "reported" and case.report_file == filed.filename
+
+
+def test_a_layout_naming_an_unknown_column_is_refused():
+    from puente.compliance.policy import PolicyError, policy_from_settings
+
+    with pytest.raises(PolicyError, match="columnas desconocidas"):
+        policy_from_settings({"aml": {"unusual_report_columns": ["folio", "saldo"]}})
