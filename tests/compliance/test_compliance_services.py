@@ -236,7 +236,7 @@ async def test_a_payout_is_screened_first_and_a_third_party_clabe_raises_an_aler
 
     from puente.payments.disbursements import approve_and_disburse
     from puente.payments.gateways import store_credentials
-    from puente.sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
+    from puente_sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
 
     stp = {**DEFAULT_STP_CREDENTIALS, "webhook_allowlist": "127.0.0.1/32"}
     inst, juana, staff, admin, product = await world(runtime)

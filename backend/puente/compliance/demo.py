@@ -13,7 +13,7 @@ from puente.compliance.screening_service import load_watchlists
 from puente.enums import PaymentMethodType, ProviderName, Role
 from puente.loans.models import LoanProduct
 from puente.loans.service import approve_loan, originate_loan, record_disbursement
-from puente.payments.service import record_settled_payment
+from puente.payments.settled_elsewhere import record_settled_payment
 from puente.runtime import Runtime
 
 __all__ = ["DEMO_FIX_RATE", "NEW_BORROWER", "SAMPLE_LISTS", "load_compliance_demo"]
