@@ -37,6 +37,7 @@ from puente.loans.engine import (
     build_schedule,
     cat_for_schedule,
 )
+from puente.loans.installments import contract_fee_vat
 from puente.loans.lifecycle import (
     ALLOWED,
     OPEN_STATUSES,
@@ -59,7 +60,6 @@ from puente.loans.settlement import (
     settle_tuition_payment,
     settle_unpayable,
 )
-from puente.loans.state import contract_fee_vat
 from puente.money import ZERO, from_centavos, to_centavos
 
 __all__ = [

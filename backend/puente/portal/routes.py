@@ -8,7 +8,6 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.templating import Jinja2Templates
 
 from puente.accounts.access import (
     Session,
@@ -27,9 +26,9 @@ from puente.loans.models import Loan
 from puente.loans.payoff import payoff_quote
 from puente.loans.state import load_loan_views
 from puente.payments.gateways import GatewayDirectory
-from puente.portal.formatting import fecha, fecha_hora, mxn, mxn_centavos
 from puente.portal.security import CSRF_COOKIE, CSRF_FIELD, csrf_key, csrf_token_for, csrf_valid
 from puente.portal.simulator import METHODS, PERIODICITIES, run_simulator
+from puente.portal.templates import portal_templates
 from puente.runtime import Runtime
 from puente.security.tokens import SCOPE_FULL
 from puente.tuition.service import tuition_quotes
@@ -40,24 +39,13 @@ SESSION_COOKIE = "puente_session"
 MAX_FORM_FIELD = 1024
 
 
-def _templates() -> Jinja2Templates:
-    from puente.app import FRONTEND_DIR
-
-    templates = Jinja2Templates(directory=str(FRONTEND_DIR / "templates"))
-    templates.env.filters["mxn"] = mxn
-    templates.env.filters["mxn_centavos"] = mxn_centavos
-    templates.env.filters["fecha"] = fecha
-    templates.env.filters["fecha_hora"] = fecha_hora
-    return templates
-
-
 class Portal:
     """The portal's views; each parses input, asks a service, renders a template."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.auth = AuthService(runtime)
-        self.templates = _templates()
+        self.templates = portal_templates()
         self.csrf_key = csrf_key(runtime.settings.secret_key)
 
     # -- helpers ---------------------------------------------------------------------------
