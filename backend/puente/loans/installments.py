@@ -18,6 +18,7 @@ from puente.money import ZERO, from_centavos, round_centavos
 
 __all__ = ["contract_fee_vat", "installment_states"]
 
+
 def contract_fee_vat(row: Installment, vat_rate: Decimal) -> Decimal:
     """IVA on an installment's contractual fee (a colegiatura at a school without RVOE):
     computed once from the rounded fee (mexico.md §2.2). Billing posts it, states owe it."""
