@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+import puente.tuition  # noqa: F401  (registers colegiatura pricing with the loan core)
 from puente.book_metrics import read_snapshot
 from puente.db import database_answers, open_database
 from puente.graphql.schema import build_schema

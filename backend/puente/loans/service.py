@@ -54,10 +54,10 @@ from puente.loans.postings import (
     charge_lines,
     credit_back_lines,
 )
+from puente.loans.pricing import pricing_for
 from puente.loans.settlement import (
     Settlement,
     settle_loan_payment,
-    settle_tuition_payment,
     settle_unpayable,
 )
 from puente.money import ZERO, from_centavos, to_centavos
@@ -296,8 +296,8 @@ async def apply_payment(
         # Paid off or written off before this money was applied: it still reaches the
         # books, in suspense with an exception for staff (never silently dropped).
         settlement = settle_unpayable(amount, received_on)
-    elif product.kind == "tuition":
-        settlement = await settle_tuition_payment(contract, amount, received_on, key, conn)
+    elif (pricing := pricing_for(product.kind)) is not None:  # tuition: priced by its date
+        settlement = await pricing.settle_payment(contract, amount, received_on, key, conn)
     else:
         mode = OverpaymentMode(overpayment or locked.overpayment_mode)
         settlement = await settle_loan_payment(

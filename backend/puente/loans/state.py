@@ -33,9 +33,9 @@ from puente.loans.engine.delinquency import grace_end
 from puente.loans.installments import installment_states
 from puente.loans.models import Installment, Loan
 from puente.loans.payoff import states_as_of
+from puente.loans.pricing import priced_for_day
 from puente.loans.terms import OPEN_STATUSES, contract_periods
 from puente.money import ZERO, from_centavos
-from puente.tuition.pricing import priced_for_day
 
 __all__ = [
     "InstallmentStatus",
@@ -217,7 +217,7 @@ async def load_loan_views(
         states = installment_states(rows_of_loan, folded, periods, Decimal(loan.vat_rate))
         # What is owed if paid today: a colegiatura's pronto pago or recargo included, so
         # nextInstallment, the balance and the portal's pay form offer today's price.
-        states = priced_for_day(loan.settings, states, today)
+        states = priced_for_day(loan, states, today)
         closed = LoanStatus(loan.status) is LoanStatus.WRITTEN_OFF
         running = LoanStatus(loan.status) in OPEN_STATUSES
         if running and _may_owe_unposted_charges(states, today):
