@@ -11,9 +11,9 @@ import pytest
 from tests.support import factories
 
 from puente.enums import ProviderName
+from puente.loans.application import apply_payment
 from puente.loans.payoff import payoff_quote
 from puente.loans.pricing import UnknownProductKind, pricing_for, register_pricing
-from puente.loans.service import apply_payment
 from puente.tuition.product import TUITION
 
 START = date(2026, 6, 15)
@@ -30,7 +30,7 @@ def _registered_after(statement: str) -> str:
 
 
 def test_the_loan_core_alone_knows_no_product_kind():
-    assert _registered_after("import puente.loans.service, puente.loans.jobs") == "[]"
+    assert _registered_after("import puente.loans.application, puente.loans.jobs") == "[]"
 
 
 @pytest.mark.parametrize(

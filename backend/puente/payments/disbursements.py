@@ -33,7 +33,7 @@ from puente.loans.lifecycle import (
     start_disbursement,
 )
 from puente.loans.models import Loan
-from puente.loans.service import record_disbursement
+from puente.loans.origination import record_disbursement
 from puente.money import from_centavos
 from puente.payments.checkout import PaymentRefused
 from puente.payments.gateways import GatewayDirectory
