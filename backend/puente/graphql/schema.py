@@ -30,6 +30,7 @@ from puente.graphql.payment_types import (
     PaymentMethod,
 )
 from puente.graphql.payments import PaymentMutations, StaffMutations, Subscription
+from puente.graphql.permissions import AllowAnyone, IsAuthenticated, allow
 from puente.graphql.scalars import SCALAR_OVERRIDES
 from puente.graphql.sessions import SessionMutations, login_result
 from puente.graphql.types import (
@@ -153,16 +154,21 @@ class Viewer:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="The authenticated user; null when not authenticated.")
+    @strawberry.field(
+        description="The authenticated user; null when not authenticated.",
+        extensions=allow(IsAuthenticated(answer=None)),
+    )
     async def viewer(self, info: PuenteInfo) -> Viewer | None:
-        user = await info.context.user()
-        return Viewer(_user=user) if user else None
+        return Viewer(_user=await info.context.acting_user())
 
-    @strawberry.field(description="Fetch any object by its global id (if you may see it).")
+    @strawberry.field(
+        description="Fetch any object by its global id (if you may see it).",
+        extensions=allow(IsAuthenticated(answer=None)),
+    )
     async def node(self, info: PuenteInfo, id: strawberry.ID) -> Node | None:
-        user = await info.context.user()
+        user = await info.context.acting_user()
         decoded = decode_global_id(id)
-        if user is None or decoded is None:
+        if decoded is None:
             return None
         type_name, pk = decoded
         if type_name == "Loan":
@@ -179,7 +185,10 @@ class Query:
             return _user_type(user)
         return None
 
-    @strawberry.field(description="Public loan simulator: schedule, totals and CAT (no login).")
+    @strawberry.field(
+        description="Public loan simulator: schedule, totals and CAT (no login).",
+        extensions=allow(AllowAnyone()),
+    )
     def simulate_loan(self, info: PuenteInfo, input: LoanSimulationInput) -> LoanSimulation:
         try:
             result = simulate_loan(
@@ -230,7 +239,10 @@ def input_field_name(engine_field: str) -> str:
 
 @strawberry.type
 class Mutation(PaymentMutations, StaffMutations, SessionMutations):
-    @strawberry.mutation(description="Password (and OTP when enrolled) for access+refresh tokens.")
+    @strawberry.mutation(
+        description="Password (and OTP when enrolled) for access+refresh tokens.",
+        extensions=allow(AllowAnyone()),
+    )
     async def login(
         self, info: PuenteInfo, email: str, password: str, otp: str | None = None
     ) -> LoginResult:
@@ -238,7 +250,8 @@ class Mutation(PaymentMutations, StaffMutations, SessionMutations):
         return login_result(await info.context.auth.login(email, password, otp, client_ip=address))
 
     @strawberry.mutation(
-        description="Rotate a refresh token; reusing a spent one ends the session."
+        description="Rotate a refresh token; reusing a spent one ends the session.",
+        extensions=allow(AllowAnyone()),
     )
     async def refresh_token(self, info: PuenteInfo, refresh_token: str) -> LoginResult:
         return login_result(await info.context.auth.refresh(refresh_token))
