@@ -7,7 +7,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from prometheus_client.registry import Collector
 from starlette.applications import Starlette
@@ -18,16 +17,19 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+import puente.compliance  # noqa: F401  (registers screening and monitoring with payments)
+import puente.tuition  # noqa: F401  (registers colegiatura pricing with the loan core)
+from puente.book_metrics import read_snapshot
 from puente.db import database_answers, open_database
 from puente.graphql.schema import build_schema
 from puente.graphql.view import PuenteGraphQL
 from puente.observability.metrics import CONTENT_TYPE_LATEST, render_metrics
 from puente.observability.middleware import ObservabilityMiddleware
-from puente.observability.snapshot import read_snapshot
 from puente.payments.gateways import GatewayDirectory
 from puente.payments.polling import poll_pending_payments
 from puente.portal.routes import portal_routes
 from puente.portal.security import SecurityHeadersMiddleware
+from puente.portal.templates import FRONTEND_DIR
 from puente.providers.metrics import DEFAULT_METRICS
 from puente.runtime import Runtime
 from puente.security.metrics_access import MetricsAccess, metrics_access
@@ -37,8 +39,6 @@ from puente.webhooks.routes import webhook_routes
 __all__ = ["FRONTEND_DIR", "create_app"]
 
 logger = logging.getLogger("puente")
-
-FRONTEND_DIR = Path(__file__).resolve().parents[2] / "frontend"
 
 
 async def healthz(request: Request) -> Response:

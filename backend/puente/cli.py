@@ -142,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_commands.add_parser("verify", help="check the hash chain")
     verify.set_defaults(func=cmd_audit_verify)
+    # The daily job charges colegiatura recargos through what tuition registers with the
+    # loan core; the loan core itself never imports tuition.
+    import puente.compliance  # noqa: F401  (screening and monitoring hooks)
+    import puente.tuition  # noqa: F401
     from puente.loans.jobs import cmd_daily
 
     jobs = commands.add_parser("jobs", help="scheduled jobs (run from cron)")

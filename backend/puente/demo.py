@@ -13,14 +13,11 @@ from puente.accounts.users import create_borrower_profile, create_user
 from puente.compliance.demo import load_compliance_demo
 from puente.enums import InstitutionKind, PaymentMethodType, ProviderName, Role
 from puente.institutions.models import Institution
+from puente.loans.billing import bill_installments
 from puente.loans.engine import add_months
+from puente.loans.lifecycle import approve_loan
 from puente.loans.models import Installment, LoanProduct
-from puente.loans.service import (
-    approve_loan,
-    bill_installments,
-    originate_loan,
-    record_disbursement,
-)
+from puente.loans.origination import originate_loan, record_disbursement
 from puente.money import from_centavos
 from puente.payments.settled_elsewhere import record_settled_payment
 from puente.runtime import Runtime

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from stdnum.mx import curp as stdnum_curp
 from stdnum.mx import rfc as stdnum_rfc
 
-from puente.compliance.kyc import (
+from puente.identifiers import (
     RFC_CHECK_DIGIT_WARNING,
     KycError,
     curp_check_digit,

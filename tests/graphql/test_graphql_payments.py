@@ -301,8 +301,9 @@ async def test_the_payer_chooses_what_extra_money_does_and_the_payment_says_so(d
 
 @pytest.mark.anyio
 async def test_when_not_asked_the_product_default_applies_and_is_reported(db, runtime):
+    from puente.loans.lifecycle import approve_loan
     from puente.loans.models import Installment, LoanProduct
-    from puente.loans.service import approve_loan, originate_loan, record_disbursement
+    from puente.loans.origination import originate_loan, record_disbursement
 
     first = await _setup(runtime)
     await LoanProduct.filter(id=first.product_id).update(

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pyotp
 import pytest
+from starlette.testclient import TestClient
+from strawberry.permission import PermissionExtension
 from tests.support import factories
 from tests.support.gateways import STRIPE, sandboxes
 from tests.support.http import app_client, graphql
 
 from puente.enums import PaymentMethodType, ProviderName, Role
+from puente.graphql.permissions import AllowAnyone, HasSession, IsAuthenticated, MayEnrolMfa
 from puente.graphql.schema import schema
 from puente.graphql.types import encode_global_id
 from puente.payments.gateways import store_credentials
@@ -48,6 +51,7 @@ LOAN_APPLICATION = {
 # Fields anyone may call, and the ones an enrolment-scoped token exists for.
 PUBLIC = {"simulateLoan", "login", "refreshToken"}
 ENROLMENT = {"startMfaEnrolment", "confirmMfaEnrolment", "logout"}
+SUBSCRIPTIONS = {"paymentStatus", "loanUpdated"}
 
 
 def staff_documents(ids: dict[str, str]) -> dict[str, tuple[str, dict]]:
@@ -122,6 +126,47 @@ def root_fields() -> dict[str, set[str]]:
             ("subscription", gql.subscription_type),
         )
     }
+
+
+def permissions_of(kind: str, field: str) -> list[type]:
+    """The permission classes a root field declares (``graphql/permissions.py``)."""
+    root = {"query": schema._schema.query_type, "mutation": schema._schema.mutation_type}.get(
+        kind, schema._schema.subscription_type
+    )
+    definition = root.fields[field].extensions["strawberry-definition"]
+    return [
+        type(permission)
+        for extension in definition.extensions
+        if isinstance(extension, PermissionExtension)
+        for permission in extension.permissions
+    ]
+
+
+def test_every_root_field_says_who_may_call_it():
+    """The door each field opens is its permission class, never a check in the resolver:
+    public fields allow anyone, the enrolment doors a session that may enrol, logout any
+    session, and every other field (the staff doors below) only ``authorized_user``."""
+    declared = {
+        field: permissions_of(kind, field)
+        for kind, fields in root_fields().items()
+        for field in fields
+    }
+    expected = {
+        field: [
+            AllowAnyone
+            if field in PUBLIC
+            else HasSession
+            if field == "logout"
+            else MayEnrolMfa
+            if field in ENROLMENT
+            else IsAuthenticated
+        ]
+        for field in declared
+    }
+    assert declared == expected
+    assert {f for f, p in declared.items() if p == [IsAuthenticated]} == (
+        set(staff_documents(dict.fromkeys(("loan", "approved", "payment"), ""))) | SUBSCRIPTIONS
+    )
 
 
 def refused(field: str, data: dict) -> bool:
@@ -257,3 +302,55 @@ async def test_enrolled_staff_log_in_with_a_code_and_may_refund(db, runtime, clo
     assert without["data"]["login"]["code"] == "OTP_REQUIRED"
     assert tokens["scope"] == "FULL"
     assert viewer["data"]["viewer"]["user"]["email"] == "admin@example.mx"
+
+
+def test_subscriptions_refuse_an_enrolment_token_and_no_token_alike(database_url, runtime):
+    """Both subscriptions are ``IsAuthenticated``: the stream ends with UNAUTHENTICATED
+    before it sends anything, for an enrolment-scoped token as for no token at all."""
+    import asyncio
+
+    from tests.conftest import _init
+    from tortoise import Tortoise
+
+    from puente.accounts.service import AuthService
+    from puente.app import create_app
+
+    async def seed() -> tuple[dict[str, str], str]:
+        await _init(database_url)
+        try:
+            ids = await staff_world(runtime)
+            tokens = await AuthService(runtime).login("caja@example.mx", PASSWORD)
+            return ids, tokens.access_token
+        finally:
+            await Tortoise.close_connections()
+
+    ids, enrolment_token = asyncio.run(seed())
+    documents = {
+        "paymentStatus": ("paymentStatus(paymentId: $id)", ids["payment"]),
+        "loanUpdated": ("loanUpdated(loanId: $id)", ids["loan"]),
+    }
+    assert set(documents) == root_fields()["subscription"]
+    answers = []
+    app = create_app(runtime, run_workers=False)
+    for authorization in ({"authorization": f"Bearer {enrolment_token}"}, {}):
+        with (
+            TestClient(app) as client,
+            client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws,
+        ):
+            ws.send_json({"type": "connection_init", "payload": authorization})
+            assert ws.receive_json()["type"] == "connection_ack"
+            for field, (call, node_id) in documents.items():
+                query = f"subscription($id: ID!) {{ {call} {{ __typename }} }}"
+                ws.send_json(
+                    {
+                        "id": field,
+                        "type": "subscribe",
+                        "payload": {"query": query, "variables": {"id": node_id}},
+                    }
+                )
+                answers.append((ws.receive_json(), ws.receive_json()))
+    assert len(answers) == 4
+    for error, complete in answers:
+        assert error["type"] == "next" and error["payload"]["data"] is None
+        assert error["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        assert complete == {"id": error["id"], "type": "complete"}

@@ -17,6 +17,7 @@ from tests.support.books import (
 from puente.enums import JournalKind, ProviderName
 from puente.enums import LedgerAccountType as T
 from puente.ledger.models import Posting
+from puente.loans.application import apply_payment
 from puente.loans.delinquency_service import accrue_all, accrue_loan
 from puente.loans.engine import (
     MEXICO_BANKS,
@@ -28,7 +29,6 @@ from puente.loans.engine import (
     installments_from_schedule,
 )
 from puente.loans.jobs import run_daily
-from puente.loans.service import apply_payment
 from puente.loans.state import load_loan_views
 from puente.money import from_centavos, round_centavos, to_centavos
 

@@ -14,6 +14,7 @@ from puente.audit.service import verify_audit_log
 from puente.enums import JournalKind, LoanStatus, ProviderName
 from puente.enums import LedgerAccountType as T
 from puente.ledger.models import JournalEntry
+from puente.loans.application import apply_payment
 from puente.loans.jobs import run_daily
 from puente.loans.lifecycle import (
     LoanLifecycleError,
@@ -25,7 +26,7 @@ from puente.loans.lifecycle import (
     write_off_loan,
 )
 from puente.loans.models import Installment, Loan
-from puente.loans.service import apply_payment, originate_loan, record_disbursement
+from puente.loans.origination import originate_loan, record_disbursement
 from puente.loans.state import InstallmentStatus, load_loan_views
 
 pytestmark = pytest.mark.anyio

@@ -12,11 +12,12 @@ from tests.support.books import books_total, institution_balance, loan_balances
 from puente.audit.models import AuditEvent
 from puente.enums import LedgerAccountType as T
 from puente.enums import LoanStatus, ProviderName
+from puente.loans.application import apply_payment
 from puente.loans.engine import OverpaymentMode
 from puente.loans.jobs import run_daily
 from puente.loans.models import Installment, Loan
+from puente.loans.origination import set_overpayment_mode
 from puente.loans.payoff import payoff_quote
-from puente.loans.service import apply_payment, set_overpayment_mode
 from puente.loans.state import load_loan_views
 from puente.money import ZERO, from_centavos
 

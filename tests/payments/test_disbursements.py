@@ -17,8 +17,9 @@ from puente.enums import LedgerAccountType as T
 from puente.ledger.entries import AccountRef
 from puente.ledger.models import JournalEntry
 from puente.ledger.posting import account_balance
+from puente.loans.lifecycle import approve_loan
 from puente.loans.models import Loan
-from puente.loans.service import approve_loan, originate_loan
+from puente.loans.origination import originate_loan
 from puente.payments.checkout import PaymentRefused
 from puente.payments.disbursements import disburse_loan
 from puente.payments.gateways import store_credentials
@@ -118,7 +119,7 @@ async def test_approving_an_application_over_graphql_sends_the_money(db, runtime
     from tests.support.http import graphql
 
     from puente.graphql.types import encode_global_id
-    from puente.loans.service import originate_loan
+    from puente.loans.origination import originate_loan
 
     staff, approved, box, client = await setup(runtime)
     product = await factories.product(await approved.institution)

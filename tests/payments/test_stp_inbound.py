@@ -127,9 +127,9 @@ async def test_a_confirmed_abono_for_a_loan_paid_off_meanwhile_lands_in_suspense
     from puente.enums import LoanStatus
     from puente.enums import ProviderEventStatus as E
     from puente.ledger.models import SuspenseItem
+    from puente.loans.application import apply_payment
     from puente.loans.models import Loan
     from puente.loans.payoff import payoff_quote
-    from puente.loans.service import apply_payment
     from puente.webhooks.models import ProviderEvent
 
     ana, loan, box, client = await setup(runtime)

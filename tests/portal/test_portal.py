@@ -127,7 +127,7 @@ async def test_paying_ahead_of_the_due_date_lowers_the_balance_by_what_was_paid(
     from decimal import Decimal
 
     from puente.enums import ProviderName
-    from puente.loans.service import apply_payment
+    from puente.loans.application import apply_payment
     from puente.loans.state import load_loan_views
 
     inst = await factories.institution()

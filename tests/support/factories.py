@@ -9,8 +9,9 @@ from puente.accounts.models import User
 from puente.accounts.users import create_user
 from puente.enums import InstitutionKind, PaymentMethodType, PaymentStatus, ProviderName, Role
 from puente.institutions.models import Institution
+from puente.loans.lifecycle import approve_loan
 from puente.loans.models import Loan, LoanProduct
-from puente.loans.service import approve_loan, originate_loan, record_disbursement
+from puente.loans.origination import originate_loan, record_disbursement
 from puente.payments.models import Payment
 from puente.runtime import Runtime
 

@@ -12,10 +12,10 @@ from tests.support.books import books_total, charged_by_component, institution_b
 
 from puente.enums import InstitutionKind, JournalKind, LoanStatus, ProviderName, Role
 from puente.enums import LedgerAccountType as T
+from puente.loans.application import apply_payment
 from puente.loans.jobs import run_daily
 from puente.loans.models import Loan
 from puente.loans.payoff import payoff_quote
-from puente.loans.service import apply_payment
 from puente.loans.state import load_loan_views
 from puente.payments.offer import installment_totals
 from puente.tuition.engine import TuitionPlan, monthly_due_dates

@@ -9,13 +9,13 @@ from tortoise.transactions import in_transaction
 
 from puente.accounts.models import BorrowerProfile, User
 from puente.audit.service import record_audit
-from puente.compliance.kyc import (
+from puente.enums import Role
+from puente.identifiers import (
     validate_curp,
     validate_phone_mx,
     validate_postal_code,
     validate_rfc,
 )
-from puente.enums import Role
 from puente.runtime import Runtime
 from puente.security.crypto import blind_index
 from puente.security.passwords import check_password_rules, hash_password_async

@@ -11,8 +11,9 @@ from puente.accounts.users import create_user
 from puente.compliance.monitoring_service import monitor_payment, store_fix_rates
 from puente.compliance.screening_service import load_watchlists
 from puente.enums import PaymentMethodType, ProviderName, Role
+from puente.loans.lifecycle import approve_loan
 from puente.loans.models import LoanProduct
-from puente.loans.service import approve_loan, originate_loan, record_disbursement
+from puente.loans.origination import originate_loan, record_disbursement
 from puente.payments.settled_elsewhere import record_settled_payment
 from puente.runtime import Runtime
 

@@ -18,7 +18,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Final
 
 from puente.compliance.identity import identity_mismatches
-from puente.compliance.kyc import (
+from puente.compliance.policy import AmlPolicy
+from puente.identifiers import (
     CURP_STATE_CODES,
     KycError,
     validate_clabe,
@@ -27,7 +28,6 @@ from puente.compliance.kyc import (
     validate_postal_code,
     validate_rfc,
 )
-from puente.compliance.policy import AmlPolicy
 
 __all__ = ["FORM_FIELDS", "Applicant", "ApplicationInvalid", "validate_application"]
 

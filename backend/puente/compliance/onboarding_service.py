@@ -37,7 +37,7 @@ from puente.compliance.screening_service import (
 )
 from puente.enums import Role
 from puente.loans.models import Loan, LoanProduct
-from puente.loans.service import originate_loan
+from puente.loans.origination import originate_loan
 from puente.money import from_centavos, to_centavos
 from puente.runtime import Runtime
 from puente.security.crypto import blind_index

@@ -32,6 +32,7 @@ from puente.compliance.reports import file_case_report
 from puente.enums import Role
 from puente.graphql.context import GraphQLContext
 from puente.graphql.errors import UserFacingError
+from puente.graphql.permissions import IsAuthenticated, allow
 from puente.graphql.types import Money, PageInfo, decode_global_id, encode_global_id, money
 from puente.money import from_centavos
 
@@ -272,15 +273,23 @@ async def require_officer(info: PuenteInfo) -> UserModel:
     return user
 
 
+def _log_in_first() -> ComplianceError:
+    """The answer to a call without a session that may act (the union's error member)."""
+    return _error("UNAUTHENTICATED", "Inicia sesión.")
+
+
 @strawberry.type
 class ComplianceMutations:
-    @strawberry.mutation(description="A borrower applies for a loan (KYC onboarding).")
+    @strawberry.mutation(
+        description="A borrower applies for a loan (KYC onboarding).",
+        extensions=allow(IsAuthenticated(answer=_log_in_first)),
+    )
     async def submit_loan_application(
         self, info: PuenteInfo, input: LoanApplicationInput
     ) -> LoanApplicationResult:
-        user = await info.context.user()
+        user = await info.context.user()  # IsAuthenticated let it through: cached, not None
         if user is None:
-            return _error("UNAUTHENTICATED", "Inicia sesión.")
+            return _log_in_first()
         form = {
             service: getattr(input, _snake(api))
             for api, service in _FIELDS.items()
@@ -306,13 +315,16 @@ class ComplianceMutations:
             return _error(refused.code, refused.message)
         return LoanApplicationSaved(application=LoanApplication.from_model(application))
 
-    @strawberry.mutation(description="Staff: approve (originates the loan) or reject.")
+    @strawberry.mutation(
+        description="Staff: approve (originates the loan) or reject.",
+        extensions=allow(IsAuthenticated(answer=_log_in_first)),
+    )
     async def review_loan_application(
         self, info: PuenteInfo, application_id: strawberry.ID, approve: bool, note: str = ""
     ) -> LoanApplicationResult:
-        user = await info.context.user()
+        user = await info.context.user()  # IsAuthenticated let it through: cached, not None
         if user is None:
-            return _error("UNAUTHENTICATED", "Inicia sesión.")
+            return _log_in_first()
         try:
             application = await review_application(
                 info.context.runtime,
@@ -325,13 +337,16 @@ class ComplianceMutations:
             return _error(refused.code, refused.message)
         return LoanApplicationSaved(application=LoanApplication.from_model(application))
 
-    @strawberry.mutation(description="Compliance: close a case as justified, with the reason.")
+    @strawberry.mutation(
+        description="Compliance: close a case as justified, with the reason.",
+        extensions=allow(IsAuthenticated(answer=_log_in_first)),
+    )
     async def dismiss_aml_case(
         self, info: PuenteInfo, case_id: strawberry.ID, reason: str
     ) -> AmlCaseResult:
-        user = await info.context.user()
+        user = await info.context.user()  # IsAuthenticated let it through: cached, not None
         if user is None:
-            return _error("UNAUTHENTICATED", "Inicia sesión.")
+            return _log_in_first()
         runtime = info.context.runtime
         try:
             case = await dismiss_case(user, _pk(case_id, "AmlCase"), reason, at=runtime.now())
@@ -339,13 +354,16 @@ class ComplianceMutations:
             return _error(refused.code, refused.message)
         return AmlCaseClosed(case=AmlCase.from_model(case, runtime.now()), report=None)
 
-    @strawberry.mutation(description="Compliance: report a case; returns the report file.")
+    @strawberry.mutation(
+        description="Compliance: report a case; returns the report file.",
+        extensions=allow(IsAuthenticated(answer=_log_in_first)),
+    )
     async def report_aml_case(
         self, info: PuenteInfo, case_id: strawberry.ID, reason: str
     ) -> AmlCaseResult:
-        user = await info.context.user()
+        user = await info.context.user()  # IsAuthenticated let it through: cached, not None
         if user is None:
-            return _error("UNAUTHENTICATED", "Inicia sesión.")
+            return _log_in_first()
         runtime = info.context.runtime
         try:
             report = await file_case_report(runtime, user, _pk(case_id, "AmlCase"), reason)

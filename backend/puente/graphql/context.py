@@ -11,12 +11,15 @@ from strawberry.dataloader import DataLoader
 from puente.accounts.access import Session, authorized_user, enrolling_user
 from puente.accounts.models import User
 from puente.accounts.service import AuthService
+from puente.graphql.errors import UserFacingError
 from puente.loans.models import Loan
 from puente.loans.state import LoanView, load_loan_views
 from puente.payments.gateways import GatewayDirectory
 from puente.runtime import Runtime
 
-__all__ = ["GraphQLContext", "bearer_token"]
+__all__ = ["LOG_IN_FIRST", "GraphQLContext", "bearer_token"]
+
+LOG_IN_FIRST = "Log in first (Authorization: Bearer <token>)."
 
 
 def bearer_token(value: object) -> str | None:
@@ -78,3 +81,21 @@ class GraphQLContext:
     async def enrolling_user(self) -> User | None:
         """The user of a session that may enrol MFA now, or None."""
         return enrolling_user(await self.session())
+
+    async def acting_user(self) -> User:
+        """The user a field guarded by ``IsAuthenticated`` acts for.
+
+        The permission has already checked; on a WebSocket the session is checked again per
+        call, so a session revoked in between is refused here rather than trusted.
+        """
+        user = await self.user()
+        if user is None:
+            raise UserFacingError("UNAUTHENTICATED", LOG_IN_FIRST)
+        return user
+
+    async def acting_session(self) -> Session:
+        """The session of a field guarded by ``HasSession`` or ``IsAuthenticated``."""
+        session = await self.session()
+        if session is None:
+            raise UserFacingError("UNAUTHENTICATED", LOG_IN_FIRST)
+        return session

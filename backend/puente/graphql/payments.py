@@ -18,6 +18,7 @@ from puente.enums import ProviderName
 from puente.graphql.context import GraphQLContext
 from puente.graphql.errors import UserFacingError
 from puente.graphql.payment_types import Payment, PaymentMethodType, PrepaymentMode, Provider
+from puente.graphql.permissions import IsAuthenticated, allow, refused_stream
 from puente.graphql.types import Loan, Money, decode_global_id, encode_global_id, money
 from puente.loans.access import can_see_loan
 from puente.loans.engine import OverpaymentMode
@@ -82,13 +83,6 @@ def _pk(value: str | None, type_name: str) -> int | None:
     return decoded[1]
 
 
-async def _require_user(info: PuenteInfo):
-    user = await info.context.user()
-    if user is None:
-        raise UserFacingError("UNAUTHENTICATED", "Log in first (Authorization: Bearer <token>).")
-    return user
-
-
 async def _for_session(
     info: PuenteInfo, session: Session, changes: AsyncIterator[T]
 ) -> AsyncIterator[T]:
@@ -107,21 +101,26 @@ async def _for_session(
 
 async def _subscriber(info: PuenteInfo) -> tuple[UserModel, Session]:
     """Who subscribes, and the session the stream lives and dies with (taken at the start)."""
-    user = await _require_user(info)
-    session = await info.context.session()
-    assert session is not None  # a user was authorised from it
-    return user, session
+    user = await info.context.acting_user()
+    return user, await info.context.acting_session()
 
 
 @strawberry.type
 class PaymentMutations:
-    @strawberry.mutation(description="Start a payment; the same idempotencyKey returns it again.")
+    @strawberry.mutation(
+        description="Start a payment; the same idempotencyKey returns it again.",
+        extensions=allow(
+            IsAuthenticated(
+                answer=lambda: PaymentError(
+                    code="UNAUTHENTICATED", message="Inicia sesión para pagar."
+                )
+            )
+        ),
+    )
     async def create_payment(
         self, info: PuenteInfo, input: CreatePaymentInput
     ) -> CreatePaymentResult:
-        user = await info.context.user()
-        if user is None:
-            return PaymentError(code="UNAUTHENTICATED", message="Inicia sesión para pagar.")
+        user = await info.context.acting_user()
         loan_id = _pk(input.loan_id, "Loan")
         if loan_id is None or loan_id < 0:
             return PaymentError(code="LOAN_NOT_FOUND", message="El crédito no existe.")
@@ -148,6 +147,10 @@ class PaymentMutations:
         return PaymentCreated(payment=Payment.from_model(payment))
 
 
+def _log_in_first() -> PaymentError:
+    return PaymentError(code="UNAUTHENTICATED", message="Inicia sesión.")
+
+
 @strawberry.type
 class Disbursement:
     id: strawberry.ID
@@ -169,13 +172,14 @@ DisburseLoanResult = Annotated[
 
 @strawberry.type
 class StaffMutations:
-    @strawberry.mutation(description="Staff: refund all (no amount) or part of a paid payment.")
+    @strawberry.mutation(
+        description="Staff: refund all (no amount) or part of a paid payment.",
+        extensions=allow(IsAuthenticated(answer=_log_in_first)),
+    )
     async def refund_payment(
         self, info: PuenteInfo, payment_id: strawberry.ID, amount: Decimal | None = None
     ) -> CreatePaymentResult:
-        user = await info.context.user()
-        if user is None:
-            return PaymentError(code="UNAUTHENTICATED", message="Inicia sesión.")
+        user = await info.context.acting_user()
         pk = _pk(payment_id, "Payment")
         ctx = info.context
         try:
@@ -184,7 +188,10 @@ class StaffMutations:
             return PaymentError(code=refused.code, message=refused.message)
         return PaymentCreated(payment=Payment.from_model(await PaymentModel.get(id=pk)))
 
-    @strawberry.mutation(description="Staff: pay an approved loan out by SPEI (STP or bank).")
+    @strawberry.mutation(
+        description="Staff: pay an approved loan out by SPEI (STP or bank).",
+        extensions=allow(IsAuthenticated(answer=_log_in_first)),
+    )
     async def disburse_loan(
         self,
         info: PuenteInfo,
@@ -196,7 +203,8 @@ class StaffMutations:
         return await _disburse(info, loan_id, clabe, beneficiary_name, provider, approve=False)
 
     @strawberry.mutation(
-        description="Staff: approve an application and send its money by SPEI in one step."
+        description="Staff: approve an application and send its money by SPEI in one step.",
+        extensions=allow(IsAuthenticated(answer=_log_in_first)),
     )
     async def approve_loan(
         self,
@@ -218,9 +226,7 @@ async def _disburse(
     *,
     approve: bool,
 ) -> DisbursementCreated | PaymentError:
-    user = await info.context.user()
-    if user is None:
-        return PaymentError(code="UNAUTHENTICATED", message="Inicia sesión.")
+    user = await info.context.acting_user()
     pk = _pk(loan_id, "Loan")
     ctx = info.context
     action = approve_and_disburse if approve else disburse_loan
@@ -249,7 +255,10 @@ async def _disburse(
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(description="The payment's current state, then every change.")
+    @strawberry.subscription(
+        description="The payment's current state, then every change.",
+        extensions=allow(IsAuthenticated(answer=refused_stream)),
+    )
     async def payment_status(
         self, info: PuenteInfo, payment_id: strawberry.ID
     ) -> AsyncGenerator[Payment, None]:
@@ -265,7 +274,10 @@ class Subscription:
             async for _ in _for_session(info, session, changes):
                 yield Payment.from_model(await PaymentModel.get(id=payment.id))
 
-    @strawberry.subscription(description="The loan (balance, installments) now, then on change.")
+    @strawberry.subscription(
+        description="The loan (balance, installments) now, then on change.",
+        extensions=allow(IsAuthenticated(answer=refused_stream)),
+    )
     async def loan_updated(
         self, info: PuenteInfo, loan_id: strawberry.ID
     ) -> AsyncGenerator[Loan, None]:

@@ -38,6 +38,7 @@ from puente.graphql.payment_types import (
     PaymentMethod,
 )
 from puente.graphql.payments import PaymentMutations, StaffMutations, Subscription
+from puente.graphql.permissions import AllowAnyone, IsAuthenticated, allow
 from puente.graphql.scalars import SCALAR_OVERRIDES
 from puente.graphql.sessions import SessionMutations, login_result
 from puente.graphql.types import (
@@ -161,16 +162,21 @@ class Viewer:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="The authenticated user; null when not authenticated.")
+    @strawberry.field(
+        description="The authenticated user; null when not authenticated.",
+        extensions=allow(IsAuthenticated(answer=None)),
+    )
     async def viewer(self, info: PuenteInfo) -> Viewer | None:
-        user = await info.context.user()
-        return Viewer(_user=user) if user else None
+        return Viewer(_user=await info.context.acting_user())
 
-    @strawberry.field(description="Fetch any object by its global id (if you may see it).")
+    @strawberry.field(
+        description="Fetch any object by its global id (if you may see it).",
+        extensions=allow(IsAuthenticated(answer=None)),
+    )
     async def node(self, info: PuenteInfo, id: strawberry.ID) -> Node | None:
-        user = await info.context.user()
+        user = await info.context.acting_user()
         decoded = decode_global_id(id)
-        if user is None or decoded is None:
+        if decoded is None:
             return None
         type_name, pk = decoded
         if type_name == "Loan":
@@ -189,7 +195,8 @@ class Query:
 
     @strawberry.field(
         description="Staff: the institution's AML alerts, newest first (until Institution "
-        "exists, where the contract puts it as Institution.amlAlerts)."
+        "exists, where the contract puts it as Institution.amlAlerts).",
+        extensions=allow(IsAuthenticated()),
     )
     async def aml_alerts(
         self, info: PuenteInfo, first: int | None = None, after: str | None = None
@@ -214,7 +221,10 @@ class Query:
             total_count=total,
         )
 
-    @strawberry.field(description="Public loan simulator: schedule, totals and CAT (no login).")
+    @strawberry.field(
+        description="Public loan simulator: schedule, totals and CAT (no login).",
+        extensions=allow(AllowAnyone()),
+    )
     def simulate_loan(self, info: PuenteInfo, input: LoanSimulationInput) -> LoanSimulation:
         try:
             result = simulate_loan(
@@ -265,7 +275,10 @@ def input_field_name(engine_field: str) -> str:
 
 @strawberry.type
 class Mutation(PaymentMutations, StaffMutations, SessionMutations, ComplianceMutations):
-    @strawberry.mutation(description="Password (and OTP when enrolled) for access+refresh tokens.")
+    @strawberry.mutation(
+        description="Password (and OTP when enrolled) for access+refresh tokens.",
+        extensions=allow(AllowAnyone()),
+    )
     async def login(
         self, info: PuenteInfo, email: str, password: str, otp: str | None = None
     ) -> LoginResult:
@@ -273,7 +286,8 @@ class Mutation(PaymentMutations, StaffMutations, SessionMutations, ComplianceMut
         return login_result(await info.context.auth.login(email, password, otp, client_ip=address))
 
     @strawberry.mutation(
-        description="Rotate a refresh token; reusing a spent one ends the session."
+        description="Rotate a refresh token; reusing a spent one ends the session.",
+        extensions=allow(AllowAnyone()),
     )
     async def refresh_token(self, info: PuenteInfo, refresh_token: str) -> LoginResult:
         return login_result(await info.context.auth.refresh(refresh_token))

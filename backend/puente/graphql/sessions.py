@@ -2,7 +2,7 @@
 
 An enrolment-scoped token (staff who have not enrolled TOTP yet) opens exactly
 ``startMfaEnrolment``, ``confirmMfaEnrolment`` and ``logout``; every other field asks
-``authorized_user`` through ``GraphQLContext.user`` and refuses it.
+``authorized_user`` through ``permissions.IsAuthenticated`` and refuses it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from strawberry.types import Info
 from puente.accounts.service import AuthFailure
 from puente.accounts.service import AuthTokens as Tokens
 from puente.graphql.context import GraphQLContext
+from puente.graphql.permissions import HasSession, IsAuthenticated, MayEnrolMfa, allow
 from puente.graphql.types import AuthError, AuthTokens, LoginResult, TokenScope
 
 __all__ = ["MfaEnrolmentResult", "MfaEnrolmentStarted", "SessionMutations", "login_result"]
@@ -60,11 +61,14 @@ def qr_data_uri(uri: str) -> str:
 
 @strawberry.type
 class SessionMutations:
-    @strawberry.mutation(description="Start TOTP enrolment: a secret and its QR code.")
+    @strawberry.mutation(
+        description="Start TOTP enrolment: a secret and its QR code.",
+        extensions=allow(MayEnrolMfa(answer=NOT_ENROLLING)),
+    )
     async def start_mfa_enrolment(self, info: PuenteInfo) -> MfaEnrolmentResult:
         ctx = info.context
         user = await ctx.enrolling_user()
-        if user is None:
+        if user is None:  # on a WebSocket the session is checked again per call
             return NOT_ENROLLING
         enrolment = await ctx.auth.start_mfa_enrolment(user)
         return MfaEnrolmentStarted(
@@ -74,12 +78,13 @@ class SessionMutations:
         )
 
     @strawberry.mutation(
-        description="Confirm enrolment with a code from the app: full tokens; older ones end."
+        description="Confirm enrolment with a code from the app: full tokens; older ones end.",
+        extensions=allow(MayEnrolMfa(answer=NOT_ENROLLING)),
     )
     async def confirm_mfa_enrolment(self, info: PuenteInfo, code: str) -> LoginResult:
         ctx = info.context
         user = await ctx.enrolling_user()
-        if user is None:
+        if user is None:  # on a WebSocket the session is checked again per call
             return NOT_ENROLLING
         tokens = await ctx.auth.confirm_mfa_enrolment(user, code)
         if tokens is None:
@@ -90,23 +95,22 @@ class SessionMutations:
         return login_result(tokens)
 
     @strawberry.mutation(
-        description="Change the password: every session ends and a new one is returned."
+        description="Change the password: every session ends and a new one is returned.",
+        extensions=allow(IsAuthenticated(answer=UNAUTHENTICATED)),
     )
     async def change_password(
         self, info: PuenteInfo, current_password: str, new_password: str
     ) -> LoginResult:
         ctx = info.context
-        session = await ctx.session()
-        if session is None or await ctx.user() is None:
-            return UNAUTHENTICATED
+        await ctx.acting_user()
+        session = await ctx.acting_session()
         return login_result(await ctx.auth.change_password(session, current_password, new_password))
 
     @strawberry.mutation(
-        description="End this session: its access and refresh tokens stop working."
+        description="End this session: its access and refresh tokens stop working.",
+        extensions=allow(HasSession(answer=False)),
     )
     async def logout(self, info: PuenteInfo) -> bool:
-        session = await info.context.session()
-        if session is None:
-            return False
+        session = await info.context.acting_session()
         await info.context.auth.end_session(session.family_id)
         return True

@@ -24,8 +24,8 @@ from puente.loans.engine import (
     ScheduleRow,
 )
 from puente.loans.engine.schedule import Period
+from puente.loans.installments import installment_states
 from puente.loans.models import Installment, Loan
-from puente.loans.state import installment_states
 from puente.loans.terms import contract_periods, loan_terms
 from puente.money import to_centavos
 

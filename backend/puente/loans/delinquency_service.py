@@ -36,8 +36,8 @@ from puente.loans.engine.delinquency import grace_end
 from puente.loans.lifecycle import OPEN_STATUSES
 from puente.loans.models import Loan, LoanProduct
 from puente.loans.postings import charge_lines
+from puente.loans.pricing import pricing_for
 from puente.money import from_centavos
-from puente.tuition.service import charge_recargos
 
 __all__ = [
     "MAX_CATCH_UP_DAYS",
@@ -132,8 +132,9 @@ async def accrue_loan(loan: Loan, day: date, *, conn: BaseDBAsyncClient | None =
     if LoanStatus(locked.status) not in OPEN_STATUSES:
         return 0
     product = await LoanProduct.get(id=locked.product_id).using_db(conn)
-    if product.kind == "tuition":
-        return await charge_recargos(await load_contract(locked, conn), day, conn=conn)
+    pricing = pricing_for(product.kind)
+    if pricing is not None:  # e.g. a colegiatura: its recargo instead of moratorium
+        return await pricing.charge_late(await load_contract(locked, conn), day, conn=conn)
     policy = moratorium_policy(product, locked)
     if policy.annual_rate == 0 and policy.late_fee == 0:
         return 0

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from puente.loans.application import apply_advances
+from puente.loans.billing import bill_installments
 from puente.loans.delinquency_service import accrue_loan
 from puente.loans.lifecycle import OPEN_STATUSES
 from puente.loans.models import Loan
-from puente.loans.service import apply_advances, bill_installments
 from puente.money import ZERO, format_mxn
 from puente.observability.context import bound_request_id
 from puente.observability.logs import configure_logging

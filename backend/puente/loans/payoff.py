@@ -25,8 +25,8 @@ from puente.loans.delinquency_service import (
 from puente.loans.engine import InstallmentState, Payoff, add_charges, payoff_amount
 from puente.loans.lifecycle import OPEN_STATUSES
 from puente.loans.models import Loan, LoanProduct
+from puente.loans.pricing import pricing_for
 from puente.money import ZERO, from_centavos
-from puente.tuition.service import priced_states
 
 __all__ = ["PayoffQuote", "payoff_quote", "quote_for_contract", "states_as_of"]
 
@@ -82,8 +82,9 @@ async def states_as_of(
 async def _states_as_of(
     contract: LoanContract, product: LoanProduct, as_of: date, conn: BaseDBAsyncClient | None
 ) -> tuple[InstallmentState, ...]:
-    if product.kind == "tuition":
-        return priced_states(contract, as_of)
+    pricing = pricing_for(product.kind)
+    if pricing is not None:  # e.g. a colegiatura: its price of the day, recargo included
+        return pricing.priced_for_day(contract.loan, contract.states, as_of)
     policy = moratorium_policy(product, contract.loan)
     last = await last_accrued_day(contract.loan.id, conn)
     charges = [c for a in pending_accruals(contract, policy, as_of, last) for c in a.charges]

@@ -7,8 +7,9 @@
 - any other loan payment: prelación, then the surplus per the borrower's choice:
   REDUCE_TERM / REDUCE_INSTALLMENT (pago anticipado: principal, and a new contract version
   from ``reamortize``) or ADVANCE (pago adelantado: held in loan_advance);
-- a tuition payment: priced as of its date (recargos charged, pronto-pago discount granted
-  on what it settles) and allocated with the tuition prelación.
+- a product kind with its own pricing (``loans/pricing.py``; tuition: priced as of its
+  date, recargos charged, pronto-pago discount granted on what it settles) builds its own
+  ``Settlement``.
 """
 
 from __future__ import annotations
@@ -42,10 +43,8 @@ from puente.loans.models import Loan, LoanProduct
 from puente.loans.payoff import PayoffQuote, quote_for_contract
 from puente.loans.postings import reduction_lines
 from puente.money import ZERO
-from puente.tuition.engine import TUITION_PRELACION
-from puente.tuition.service import grant_discounts, post_recargos, price_for_payment
 
-__all__ = ["Settlement", "settle_loan_payment", "settle_tuition_payment", "settle_unpayable"]
+__all__ = ["Settlement", "settle_loan_payment", "settle_unpayable"]
 
 FollowUp = Callable[[Loan, BaseDBAsyncClient], Awaitable[None]]
 
@@ -193,34 +192,3 @@ def _new_contract_version(
         )
 
     return replace
-
-
-async def settle_tuition_payment(
-    contract: LoanContract,
-    amount: Decimal,
-    on: date,
-    payment_key: str,
-    conn: BaseDBAsyncClient,
-) -> Settlement:
-    """A colegiatura payment priced as of ``on`` (tuition prelación: recargos, then what is
-    due, then the next months; anything beyond the whole cycle waits in suspense)."""
-    loan = contract.loan
-    pricing = price_for_payment(contract, on)
-    states = contract.states
-    if pricing is not None:
-        await post_recargos(loan, pricing.recargos, on, conn=conn)
-        states = pricing.states
-    allocation = allocate_payment(states, amount, on, TUITION_PRELACION)
-
-    async def discounts(loan: Loan, conn: BaseDBAsyncClient) -> None:
-        if pricing is not None:
-            await grant_discounts(loan, pricing, allocation, payment_key=payment_key, conn=conn)
-
-    return Settlement(
-        allocation=allocation,
-        after=allocation.installments,
-        advance=allocation.advance,
-        suspense=allocation.surplus - allocation.advance,
-        suspense_reason=SuspenseReason.ABOVE_PAYOFF,  # beyond the whole cycle
-        follow_ups=(discounts,),
-    )

@@ -1,7 +1,9 @@
 """Loan read model: installments and balances derived from the contract and the ledger.
 
 The GraphQL API and the portal both read loans through :func:`load_loan_views`, so they
-show the same centavos.
+show the same centavos. It sits above the contract and the payoff (a balance past its grace
+is the payoff's states, moratorium not posted yet included); the states themselves are
+built in ``loans.installments``, below both.
 """
 
 from __future__ import annotations
@@ -28,28 +30,20 @@ from puente.loans.engine import (
     payoff_amount,
 )
 from puente.loans.engine.delinquency import grace_end
-from puente.loans.engine.schedule import Period
+from puente.loans.installments import installment_states
 from puente.loans.models import Installment, Loan
+from puente.loans.payoff import states_as_of
+from puente.loans.pricing import priced_for_day
 from puente.loans.terms import OPEN_STATUSES, contract_periods
-from puente.money import ZERO, from_centavos, round_centavos
-from puente.tuition.pricing import priced_for_day
+from puente.money import ZERO, from_centavos
 
 __all__ = [
     "InstallmentStatus",
     "InstallmentView",
     "LoanBalanceView",
     "LoanView",
-    "contract_fee_vat",
-    "installment_states",
     "load_loan_views",
 ]
-
-CONTRACT_COMPONENTS = (
-    Component.PRINCIPAL,
-    Component.INTEREST,
-    Component.INTEREST_VAT,
-    Component.FEE,
-)
 
 
 class InstallmentStatus(StrEnum):
@@ -100,60 +94,6 @@ class LoanView:
     def next_installment(self) -> InstallmentView | None:
         settled = (InstallmentStatus.PAID, InstallmentStatus.WRITTEN_OFF)
         return next((i for i in self.installments if i.status not in settled), None)
-
-
-def contract_fee_vat(row: Installment, vat_rate: Decimal) -> Decimal:
-    """IVA on an installment's contractual fee (a colegiatura at a school without RVOE):
-    computed once from the rounded fee (mexico.md §2.2). Billing posts it, states owe it."""
-    return round_centavos(from_centavos(row.fee_centavos) * vat_rate)
-
-
-def _contract_due(row: Installment, fee_vat_rate: Decimal) -> dict[Component, Decimal]:
-    return {
-        Component.PRINCIPAL: from_centavos(row.principal_centavos),
-        Component.INTEREST: from_centavos(row.interest_centavos),
-        Component.INTEREST_VAT: from_centavos(row.vat_centavos),
-        Component.FEE: from_centavos(row.fee_centavos),
-        Component.FEE_VAT: contract_fee_vat(row, fee_vat_rate),
-    }
-
-
-def installment_states(
-    rows: Sequence[Installment],
-    activity: Mapping[int, InstallmentActivity],
-    periods: Mapping[int, Period] | None = None,
-    fee_vat_rate: Decimal = ZERO,
-) -> tuple[InstallmentState, ...]:
-    """Engine states: the contract plus extra charges, and what payments covered.
-
-    Written-off amounts count as covered (nothing is receivable in the books any more).
-    ``periods`` adds the contractual interest dates a payoff or re-amortization needs;
-    ``fee_vat_rate`` is the loan's IVA rate, owed on contractual fees.
-    """
-    states = []
-    for row in rows:
-        due = _contract_due(row, fee_vat_rate)
-        bucket = activity.get(row.number) or InstallmentActivity()
-        for name, centavos in bucket.charged.items():
-            component = Component(name)
-            due[component] = due.get(component, ZERO) + from_centavos(centavos)
-        paid: dict[Component, Decimal] = {}
-        for source in (bucket.paid, bucket.written_off):
-            for name, centavos in source.items():
-                component = Component(name)
-                paid[component] = paid.get(component, ZERO) + from_centavos(centavos)
-        period = (periods or {}).get(row.number)
-        states.append(
-            InstallmentState(
-                row.number,
-                row.due_date,
-                due,
-                paid,
-                period_start=period.start if period else None,
-                period_end=period.end if period else None,
-            )
-        )
-    return tuple(states)
 
 
 def _status(state: InstallmentState, today: date, written_off: bool) -> InstallmentStatus:
@@ -249,9 +189,6 @@ async def _charged_to_date(
 ) -> tuple[InstallmentState, ...]:
     """States owing what a payment today would owe: "Saldo" is then exactly the payoff
     that ``payable_amount`` allows, charges the daily job has not posted yet included."""
-    # Imported here: payoff reads the contract, which is built on this module's states.
-    from puente.loans.payoff import states_as_of
-
     return await states_as_of(loan, today, conn)
 
 
@@ -280,7 +217,7 @@ async def load_loan_views(
         states = installment_states(rows_of_loan, folded, periods, Decimal(loan.vat_rate))
         # What is owed if paid today: a colegiatura's pronto pago or recargo included, so
         # nextInstallment, the balance and the portal's pay form offer today's price.
-        states = priced_for_day(loan.settings, states, today)
+        states = priced_for_day(loan, states, today)
         closed = LoanStatus(loan.status) is LoanStatus.WRITTEN_OFF
         running = LoanStatus(loan.status) in OPEN_STATUSES
         if running and _may_owe_unposted_charges(states, today):

@@ -14,7 +14,6 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from puente.accounts.models import User
-from puente.compliance.cases import suspension_refusal
 from puente.enums import PaymentMethodType, ProviderName
 from puente.enums import PaymentStatus as S
 from puente.institutions.models import Institution
@@ -23,6 +22,7 @@ from puente.loans.engine import OverpaymentMode
 from puente.loans.models import Loan
 from puente.loans.payable import payable_amount
 from puente.money import InvalidAmount, format_mxn, parse_amount, to_centavos
+from puente.payments.compliance_hooks import compliance
 from puente.payments.gateways import GatewayDirectory, NoProviderAccount
 from puente.payments.models import Payment
 from puente.payments.models import PaymentMethod as SavedMethod
@@ -115,9 +115,9 @@ async def validate_payment_request(
     loan = await Loan.filter(id=request.loan_id).first()
     if loan is None or not can_see_loan(user, loan):
         raise PaymentRefused("LOAN_NOT_FOUND", "El crédito no existe.")
-    # Compliance (compliance/cases.py): a customer on the blocked list may not operate.
+    # Compliance (compliance/cases.py, through its hook): a blocked customer may not operate.
     for customer_id in {loan.borrower_id, user.id}:
-        suspended = await suspension_refusal(customer_id)
+        suspended = await compliance().customer_refusal(customer_id)
         if suspended is not None:
             raise PaymentRefused(suspended.code, suspended.message)
     # The one rule (loans/payable.py): may it be paid, and at most its payoff today.

@@ -21,10 +21,9 @@ from tortoise.transactions import in_transaction
 
 from puente.accounts.models import User
 from puente.audit.service import record_audit
-from puente.compliance.gates import check_payout_account, screen_before_disbursement
-from puente.compliance.kyc import KycError, validate_clabe
 from puente.enums import DisbursementStatus as D
 from puente.enums import LoanStatus, ProviderName, Role
+from puente.identifiers import KycError, validate_clabe
 from puente.institutions.models import Institution
 from puente.loans.access import can_see_loan
 from puente.loans.lifecycle import (
@@ -34,9 +33,10 @@ from puente.loans.lifecycle import (
     start_disbursement,
 )
 from puente.loans.models import Loan
-from puente.loans.service import record_disbursement
+from puente.loans.origination import record_disbursement
 from puente.money import from_centavos
 from puente.payments.checkout import PaymentRefused
+from puente.payments.compliance_hooks import compliance
 from puente.payments.gateways import GatewayDirectory
 from puente.payments.models import Disbursement
 from puente.providers.errors import InvalidRequest, ProviderError
@@ -99,7 +99,7 @@ async def disburse_loan(
     if not name:
         raise PaymentRefused("BENEFICIARY_REQUIRED", "Falta el nombre del beneficiario.")
     # Screened before every payout (compliance/gates.py); a blocked customer gets nothing.
-    suspended = await screen_before_disbursement(runtime, loan)
+    suspended = await compliance().screen_before_payout(runtime, loan)
     if suspended is not None:
         raise PaymentRefused(suspended.code, suspended.message)
     created = False
@@ -144,7 +144,7 @@ async def disburse_loan(
         elif D(live.status) is not D.PENDING:
             return live
     if created:
-        await check_payout_account(
+        await compliance().check_payout_account(
             runtime, loan, disbursement_id=live.id, clabe=account.clabe, name=name
         )
     await _send(runtime, gateways, actor, loan, live)
@@ -189,7 +189,7 @@ async def approve_and_disburse(
         raise PaymentRefused("LOAN_NOT_FOUND", "El crédito no existe.")
     if LoanStatus(loan.status) is LoanStatus.APPLICATION:
         # Refuse before approving, so a blocked customer's application changes nothing.
-        suspended = await screen_before_disbursement(runtime, loan)
+        suspended = await compliance().screen_before_payout(runtime, loan)
         if suspended is not None:
             raise PaymentRefused(suspended.code, suspended.message)
         try:

@@ -21,9 +21,9 @@ from puente.enums import JournalKind, ProviderName
 from puente.enums import PaymentStatus as S
 from puente.ledger.models import JournalEntry
 from puente.ledger.posting import AlreadyPosted, reverse_entry
+from puente.loans.application import apply_payment
 from puente.loans.engine import OverpaymentMode
 from puente.loans.models import Loan
-from puente.loans.service import apply_payment
 from puente.money import from_centavos, to_centavos
 from puente.payments.lifecycle import (
     AMOUNT_MISMATCH,

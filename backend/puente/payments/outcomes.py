@@ -17,10 +17,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from puente.compliance.monitoring_service import after_payment_transition
 from puente.enums import PaymentMethodType
 from puente.enums import PaymentStatus as S
 from puente.payments.change_notices import notify_transition
+from puente.payments.compliance_hooks import compliance
 from puente.payments.lifecycle import from_provider_status
 from puente.payments.lifecycle_service import Transition, advance_payment
 from puente.providers.errors import ProviderError
@@ -85,7 +85,7 @@ async def advance_and_notify(
     )
     await notify_transition(runtime.bus, transition)
     # AML monitoring runs after the commit, in its own task: never blocks or fails this.
-    after_payment_transition(runtime, transition)
+    compliance().after_transition(runtime, transition)
     return transition
 
 

@@ -10,6 +10,8 @@ anyone else it does not exist (404).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -30,27 +32,22 @@ from puente.compliance.onboarding_service import (
     submit_application,
 )
 from puente.compliance.reports import file_case_report
-from puente.enums import Role
+from puente.loans.access import STAFF, is_staff
 from puente.loans.models import LoanProduct
-from puente.portal.routes import Portal, _binding
-from puente.portal.security import CSRF_FIELD, csrf_valid
+from puente.portal.security import CSRF_FIELD, csrf_binding, csrf_valid
+
+if TYPE_CHECKING:
+    from puente.portal.routes import Portal
 
 __all__ = ["onboarding_routes"]
 
 _FORM_SLACK = 64 * 1024  # the text fields and multipart framing around the two files
 
 
-def _is_staff(user: User) -> bool:
-    return Role(user.role) in (Role.STAFF, Role.ADMIN)
-
-
 class OnboardingPages:
     def __init__(self, portal: Portal) -> None:
         self.portal = portal
         self.runtime = portal.runtime
-
-    async def _user(self, request: Request) -> User | Response:
-        return await self.portal.require_user(request)
 
     def _not_found(self, request: Request) -> Response:
         return self.portal.render(
@@ -71,16 +68,10 @@ class OnboardingPages:
             status_code=status,
         )
 
-    async def application_form(self, request: Request) -> Response:
-        user = await self._user(request)
-        if isinstance(user, Response):
-            return user
+    async def application_form(self, request: Request, user: User) -> Response:
         return await self._form_page(request, user, {}, {})
 
-    async def apply(self, request: Request) -> Response:
-        user = await self._user(request)
-        if isinstance(user, Response):
-            return user
+    async def apply(self, request: Request, user: User) -> Response:
         policy = await policy_for(user.institution_id)
         limit = 2 * policy.document_max_bytes + _FORM_SLACK
         if int(request.headers.get("content-length") or 0) > limit:
@@ -91,7 +82,7 @@ class OnboardingPages:
         async with request.form(max_files=2, max_fields=40, max_part_size=2048) as form:
             token = form.get(CSRF_FIELD)
             submitted = token if isinstance(token, str) else None
-            if not csrf_valid(request, submitted, self.portal.csrf_key, _binding(request)):
+            if not csrf_valid(request, submitted, self.portal.csrf_key, csrf_binding(request)):
                 return self.portal.forbidden(request)
             values = {k: v for k in FORM_FIELDS if isinstance(v := form.get(k), str)}
             documents = {}
@@ -120,13 +111,10 @@ class OnboardingPages:
         if application is None:
             return None
         mine = application.user_id == user.id
-        staff = _is_staff(user) and user.institution_id == application.institution_id
+        staff = is_staff(user) and user.institution_id == application.institution_id
         return application if mine or staff else None
 
-    async def application_page(self, request: Request) -> Response:
-        user = await self._user(request)
-        if isinstance(user, Response):
-            return user
+    async def application_page(self, request: Request, user: User) -> Response:
         application = await self._visible_application(user, request.path_params["application_id"])
         if application is None:
             return self._not_found(request)
@@ -138,14 +126,11 @@ class OnboardingPages:
                 "user": user,
                 "application": application,
                 "documents": documents,
-                "staff": _is_staff(user),
+                "staff": is_staff(user),
             },
         )
 
-    async def document(self, request: Request) -> Response:
-        user = await self._user(request)
-        if isinstance(user, Response):
-            return user
+    async def document(self, request: Request, user: User) -> Response:
         document = await read_document(user, self.runtime, request.path_params["document_id"])
         if document is None or document.application_id != request.path_params["application_id"]:
             return self._not_found(request)
@@ -159,12 +144,7 @@ class OnboardingPages:
             },
         )
 
-    async def desk(self, request: Request) -> Response:
-        user = await self._user(request)
-        if isinstance(user, Response):
-            return user
-        if not _is_staff(user):
-            return self._not_found(request)
+    async def desk(self, request: Request, user: User) -> Response:
         applications = await LoanApplication.filter(
             institution_id=user.institution_id, status="submitted"
         ).order_by("id")
@@ -185,10 +165,7 @@ class OnboardingPages:
             },
         )
 
-    async def review(self, request: Request) -> Response:
-        user = await self._user(request)
-        if isinstance(user, Response):
-            return user
+    async def review(self, request: Request, user: User) -> Response:
         form = await self.portal.form(request)
         if form is None:
             return self.portal.forbidden(request)
@@ -205,10 +182,7 @@ class OnboardingPages:
             return self._desk_error(request, refused.message)
         return RedirectResponse("/cumplimiento?hecho=solicitud", status_code=303)
 
-    async def close_case(self, request: Request) -> Response:
-        user = await self._user(request)
-        if isinstance(user, Response):
-            return user
+    async def close_case(self, request: Request, user: User) -> Response:
         form = await self.portal.form(request)
         if form is None:
             return self.portal.forbidden(request)
@@ -238,18 +212,33 @@ class OnboardingPages:
 
 
 def onboarding_routes(portal: Portal) -> list[BaseRoute]:
-    """The onboarding and compliance pages, for ``portal_routes``."""
+    """The onboarding and compliance pages, for ``portal_routes`` (all behind the gate; the
+    compliance desk for staff and admins only)."""
     pages = OnboardingPages(portal)
+    signed_in = portal.gate.signed_in
+    staff = STAFF
     return [
-        Route("/solicitud", pages.application_form, methods=["GET"]),
-        Route("/solicitud", pages.apply, methods=["POST"]),
-        Route("/solicitud/{application_id:int}", pages.application_page, methods=["GET"]),
+        Route("/solicitud", signed_in(pages.application_form), methods=["GET"]),
+        Route("/solicitud", signed_in(pages.apply), methods=["POST"]),
         Route(
-            "/solicitud/{application_id:int}/documentos/{document_id:int}",
-            pages.document,
+            "/solicitud/{application_id:int}",
+            signed_in(pages.application_page),
             methods=["GET"],
         ),
-        Route("/cumplimiento", pages.desk, methods=["GET"]),
-        Route("/cumplimiento/solicitudes/{application_id:int}", pages.review, methods=["POST"]),
-        Route("/cumplimiento/casos/{case_id:int}", pages.close_case, methods=["POST"]),
+        Route(
+            "/solicitud/{application_id:int}/documentos/{document_id:int}",
+            signed_in(pages.document),
+            methods=["GET"],
+        ),
+        Route("/cumplimiento", signed_in(pages.desk, roles=staff), methods=["GET"]),
+        Route(
+            "/cumplimiento/solicitudes/{application_id:int}",
+            signed_in(pages.review, roles=staff),
+            methods=["POST"],
+        ),
+        Route(
+            "/cumplimiento/casos/{case_id:int}",
+            signed_in(pages.close_case, roles=staff),
+            methods=["POST"],
+        ),
     ]

@@ -34,15 +34,10 @@ from puente.portal.payment_text import STATUS_FILTERS, method_text, prepayment_t
 if TYPE_CHECKING:
     from puente.portal.routes import Portal
 
-__all__ = ["PAGE_SIZE", "PaymentPages", "viewer"]
+__all__ = ["PAGE_SIZE", "PaymentPages"]
 
 PAGE_SIZE = 20
 PENDING = frozenset({S.CREATED, S.PENDING, S.REQUIRES_ACTION})
-
-
-async def viewer(portal: Portal, request: Request) -> User | Response:
-    """The signed-in user, or where to send a visitor who is not (login, MFA enrolment)."""
-    return await portal.require_user(request)
 
 
 def not_found(portal: Portal, request: Request, user: User | None) -> Response:
@@ -172,10 +167,7 @@ class PaymentPages:
     def render_partial(self, name: str, context: Mapping[str, Any]) -> str:
         return self.portal.templates.get_template(name).render(context)
 
-    async def status_page(self, request: Request) -> Response:
-        user = await viewer(self.portal, request)
-        if not isinstance(user, User):
-            return user
+    async def status_page(self, request: Request, user: User) -> Response:
         payment = await visible_payment(user, request.path_params["payment_id"])
         if payment is None:
             return not_found(self.portal, request, user)
@@ -185,11 +177,8 @@ class PaymentPages:
         context = {"user": user, "loan": loan, **status_context(payment, view)}
         return self.portal.render(request, "pages/pay_status.html", context)
 
-    async def events(self, request: Request) -> Response:
+    async def events(self, request: Request, user: User) -> Response:
         """``text/event-stream`` of the loan's balance and, with ``?pago=``, one payment."""
-        user = await viewer(self.portal, request)
-        if not isinstance(user, User):  # signed out, or staff who has not enrolled MFA yet
-            return Response("no autorizado", status_code=403, media_type="text/plain")
         loan = await visible_loan(user, request.path_params["loan_id"])
         if loan is None:
             return Response("no autorizado", status_code=403, media_type="text/plain")
@@ -210,7 +199,7 @@ class PaymentPages:
             return events
 
         session = await self.portal.current_session(request)
-        assert session is not None  # viewer() found a signed-in user
+        assert session is not None  # the gate let a signed-in user in
         stream = live_events(
             self.runtime.bus,
             loan_channel(loan.id),
@@ -220,10 +209,7 @@ class PaymentPages:
         )
         return EventStreamResponse(stream)
 
-    async def receipt(self, request: Request) -> Response:
-        user = await viewer(self.portal, request)
-        if not isinstance(user, User):
-            return user
+    async def receipt(self, request: Request, user: User) -> Response:
         payment = await visible_payment(user, request.path_params["payment_id"])
         if payment is None:
             return not_found(self.portal, request, user)
@@ -244,10 +230,7 @@ class PaymentPages:
         }
         return self.portal.render(request, "pages/pay_receipt.html", context)
 
-    async def history(self, request: Request) -> Response:
-        user = await viewer(self.portal, request)
-        if not isinstance(user, User):
-            return user
+    async def history(self, request: Request, user: User) -> Response:
         filters = parse_history_filters(request.query_params)
         shown = await payment_history(
             user, filters.history_query(), page=filters.pagina, page_size=PAGE_SIZE

@@ -54,11 +54,11 @@ from puente.payments.payer_approval import (
     precheck_payment,
     start_paypal_payment,
 )
+from puente.portal.access import not_authorised
 from puente.portal.payment_pages import (
     PaymentPages,
     not_found,
     status_context,
-    viewer,
     visible_loan,
     visible_payment,
 )
@@ -169,19 +169,13 @@ class PaymentDoors:
 
     # -- choose what and how -----------------------------------------------------------------
 
-    async def pay_form(self, request: Request) -> Response:
-        user = await viewer(self.portal, request)
-        if not isinstance(user, User):
-            return user
+    async def pay_form(self, request: Request, user: User) -> Response:
         loan = await visible_loan(user, request.path_params["loan_id"])
         if loan is None:
             return not_found(self.portal, request, user)
         return await self._pay_page(request, user, loan)
 
-    async def start(self, request: Request) -> Response:
-        user = await viewer(self.portal, request)
-        if not isinstance(user, User):
-            return user
+    async def start(self, request: Request, user: User) -> Response:
         form = await self.portal.form(request)
         if form is None:
             return self.portal.forbidden(request)
@@ -270,10 +264,7 @@ class PaymentDoors:
             return None
         return token, amount, option, mode
 
-    async def card_return(self, request: Request) -> Response:
-        user = await viewer(self.portal, request)
-        if not isinstance(user, User):
-            return user
+    async def card_return(self, request: Request, user: User) -> Response:
         loan = await visible_loan(user, request.path_params["loan_id"])
         if loan is None:
             return not_found(self.portal, request, user)
@@ -312,10 +303,7 @@ class PaymentDoors:
             "error": None,
         }
 
-    async def card_confirm(self, request: Request) -> Response:
-        user = await viewer(self.portal, request)
-        if not isinstance(user, User):
-            return user
+    async def card_confirm(self, request: Request, user: User) -> Response:
         form = await self.portal.form(request)
         if form is None:
             return self.portal.forbidden(request)
@@ -354,10 +342,7 @@ class PaymentDoors:
 
     # -- PayPal: back from the approval page -------------------------------------------------
 
-    async def paypal_return(self, request: Request) -> Response:
-        user = await viewer(self.portal, request)
-        if not isinstance(user, User):
-            return user
+    async def paypal_return(self, request: Request, user: User) -> Response:
         payment = await visible_payment(user, request.path_params["payment_id"])
         if payment is None:
             return not_found(self.portal, request, user)
@@ -379,16 +364,27 @@ def payment_routes(portal: Portal, gateways: GatewayDirectory | None) -> list[Ba
     register_payment_filters(portal.templates.env)
     doors = PaymentDoors(portal, gateways or GatewayDirectory(portal.runtime))
     pages = PaymentPages(portal)
+    signed_in = portal.gate.signed_in  # every payment page is for a signed-in user
     return [
-        Route("/prestamos/{loan_id:int}/pagar", doors.pay_form, methods=["GET"]),
-        Route("/prestamos/{loan_id:int}/pagar", doors.start, methods=["POST"]),
+        Route("/prestamos/{loan_id:int}/pagar", signed_in(doors.pay_form), methods=["GET"]),
+        Route("/prestamos/{loan_id:int}/pagar", signed_in(doors.start), methods=["POST"]),
         Route(
-            "/prestamos/{loan_id:int}/pagar/tarjeta/regreso", doors.card_return, methods=["POST"]
+            "/prestamos/{loan_id:int}/pagar/tarjeta/regreso",
+            signed_in(doors.card_return),
+            methods=["POST"],
         ),
-        Route("/prestamos/{loan_id:int}/pagar/tarjeta", doors.card_confirm, methods=["POST"]),
-        Route("/prestamos/{loan_id:int}/eventos", pages.events, methods=["GET"]),
-        Route("/pagos", pages.history, methods=["GET"]),
-        Route("/pagos/{payment_id:int}", pages.status_page, methods=["GET"]),
-        Route("/pagos/{payment_id:int}/paypal", doors.paypal_return, methods=["GET"]),
-        Route("/pagos/{payment_id:int}/comprobante", pages.receipt, methods=["GET"]),
+        Route(
+            "/prestamos/{loan_id:int}/pagar/tarjeta",
+            signed_in(doors.card_confirm),
+            methods=["POST"],
+        ),
+        Route(
+            "/prestamos/{loan_id:int}/eventos",
+            signed_in(pages.events, refusal=not_authorised),  # EventSource: 403, no redirect
+            methods=["GET"],
+        ),
+        Route("/pagos", signed_in(pages.history), methods=["GET"]),
+        Route("/pagos/{payment_id:int}", signed_in(pages.status_page), methods=["GET"]),
+        Route("/pagos/{payment_id:int}/paypal", signed_in(doors.paypal_return), methods=["GET"]),
+        Route("/pagos/{payment_id:int}/comprobante", signed_in(pages.receipt), methods=["GET"]),
     ]

@@ -8,15 +8,8 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.templating import Jinja2Templates
 
-from puente.accounts.access import (
-    Session,
-    authorized_user,
-    client_address,
-    enrolling_user,
-    needs_mfa_enrolment,
-)
+from puente.accounts.access import Session, client_address, enrolling_user
 from puente.accounts.models import User
 from puente.accounts.service import AuthFailure, AuthService, AuthTokens
 from puente.enums import LoanStatus
@@ -27,28 +20,24 @@ from puente.loans.models import Loan
 from puente.loans.payoff import payoff_quote
 from puente.loans.state import load_loan_views
 from puente.payments.gateways import GatewayDirectory
-from puente.portal.formatting import fecha, fecha_hora, mxn, mxn_centavos
-from puente.portal.security import CSRF_COOKIE, CSRF_FIELD, csrf_key, csrf_token_for, csrf_valid
+from puente.portal.access import SESSION_COOKIE, PortalGate
+from puente.portal.security import (
+    CSRF_COOKIE,
+    CSRF_FIELD,
+    csrf_binding,
+    csrf_key,
+    csrf_token_for,
+    csrf_valid,
+)
 from puente.portal.simulator import METHODS, PERIODICITIES, run_simulator
+from puente.portal.templates import portal_templates
 from puente.runtime import Runtime
 from puente.security.tokens import SCOPE_FULL
 from puente.tuition.service import tuition_quotes
 
 __all__ = ["SESSION_COOKIE", "portal_routes"]
 
-SESSION_COOKIE = "puente_session"
 MAX_FORM_FIELD = 1024
-
-
-def _templates() -> Jinja2Templates:
-    from puente.app import FRONTEND_DIR
-
-    templates = Jinja2Templates(directory=str(FRONTEND_DIR / "templates"))
-    templates.env.filters["mxn"] = mxn
-    templates.env.filters["mxn_centavos"] = mxn_centavos
-    templates.env.filters["fecha"] = fecha
-    templates.env.filters["fecha_hora"] = fecha_hora
-    return templates
 
 
 class Portal:
@@ -57,7 +46,8 @@ class Portal:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.auth = AuthService(runtime)
-        self.templates = _templates()
+        self.gate = PortalGate(self.auth)
+        self.templates = portal_templates()
         self.csrf_key = csrf_key(runtime.settings.secret_key)
 
     # -- helpers ---------------------------------------------------------------------------
@@ -65,7 +55,7 @@ class Portal:
     def render(
         self, request: Request, name: str, context: dict[str, Any], status_code: int = 200
     ) -> Response:
-        token, new_cookie = csrf_token_for(request, self.csrf_key, _binding(request))
+        token, new_cookie = csrf_token_for(request, self.csrf_key, csrf_binding(request))
         response = self.templates.TemplateResponse(
             request, name, {"csrf_token": token, **context}, status_code=status_code
         )
@@ -87,24 +77,7 @@ class Portal:
 
     async def current_session(self, request: Request) -> Session | None:
         """The session behind the cookie (any scope), checked once per request."""
-        if not hasattr(request.state, "session"):
-            cookie = request.cookies.get(SESSION_COOKIE)
-            request.state.session = await self.auth.portal_session(cookie)
-        return request.state.session
-
-    async def current_user(self, request: Request) -> User | None:
-        """The signed-in user every page but MFA enrolment acts for (``authorized_user``)."""
-        return authorized_user(await self.current_session(request))
-
-    async def require_user(self, request: Request) -> User | Response:
-        """The signed-in user, or where to send a visitor who is not (login, MFA enrolment)."""
-        session = await self.current_session(request)
-        user = authorized_user(session)
-        if user is not None:
-            return user
-        if session is not None and needs_mfa_enrolment(session.user):
-            return RedirectResponse("/seguridad/mfa", status_code=303)
-        return RedirectResponse("/login", status_code=303)
+        return await self.gate.session(request)
 
     async def form(self, request: Request) -> FormData | None:
         """The submitted form if its CSRF token is valid for this browser and session."""
@@ -112,7 +85,7 @@ class Portal:
         form = await request.form(max_files=0, max_fields=20, max_part_size=MAX_FORM_FIELD)
         token = form.get(CSRF_FIELD)
         submitted = token if isinstance(token, str) else None
-        if not csrf_valid(request, submitted, self.csrf_key, _binding(request)):
+        if not csrf_valid(request, submitted, self.csrf_key, csrf_binding(request)):
             return None
         return form
 
@@ -176,10 +149,7 @@ class Portal:
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
-    async def dashboard(self, request: Request) -> Response:
-        user = await self.require_user(request)
-        if not isinstance(user, User):
-            return user
+    async def dashboard(self, request: Request, user: User) -> Response:
         staff = is_staff(user)
         query = visible_loans(user)
         loans = await query.order_by("id").limit(200).prefetch_related("product", "student")
@@ -188,10 +158,7 @@ class Portal:
             request, "pages/dashboard.html", {"user": user, "views": views, "staff": staff}
         )
 
-    async def loan_page(self, request: Request) -> Response:
-        user = await self.require_user(request)
-        if not isinstance(user, User):
-            return user
+    async def loan_page(self, request: Request, user: User) -> Response:
         loan_id = request.path_params["loan_id"]
         loan = await Loan.filter(id=loan_id).prefetch_related("product", "student").first()
         if loan is None or not can_see_loan(user, loan):
@@ -219,7 +186,7 @@ class Portal:
             request,
             "pages/simulador.html",
             {
-                "user": await self.current_user(request),
+                "user": await self.gate.user(request),
                 "result": result,
                 "periodicities": PERIODICITIES,
                 "methods": METHODS,
@@ -231,10 +198,7 @@ class Portal:
         result = run_simulator(request.query_params, self.runtime.today())
         return self.render(request, "partials/simulador_resultado.html", {"result": result})
 
-    async def mfa_page(self, request: Request) -> Response:
-        session = await self.current_session(request)
-        if session is None:
-            return RedirectResponse("/login", status_code=303)
+    async def mfa_page(self, request: Request, session: Session) -> Response:
         if session.user.mfa_enabled:
             context = {"user": session.user, "enabled": True}
             return self.render(request, "pages/mfa.html", context)
@@ -256,10 +220,7 @@ class Portal:
         }
         return self.render(request, "pages/mfa.html", context, status_code=status_code)
 
-    async def mfa_confirm(self, request: Request) -> Response:
-        session = await self.current_session(request)
-        if session is None:
-            return RedirectResponse("/login", status_code=303)
+    async def mfa_confirm(self, request: Request, session: Session) -> Response:
         form = await self.form(request)
         if form is None:
             return self.forbidden(request)
@@ -274,16 +235,10 @@ class Portal:
         error = "El código no coincide. Revisa la hora de tu teléfono e intenta de nuevo."
         return await self._enrolment_page(request, session, error, status_code=400)
 
-    async def password_page(self, request: Request) -> Response:
-        user = await self.require_user(request)
-        if not isinstance(user, User):
-            return user
+    async def password_page(self, request: Request, user: User) -> Response:
         return self.render(request, "pages/password.html", {"user": user, "error": None})
 
-    async def password_change(self, request: Request) -> Response:
-        user = await self.require_user(request)
-        if not isinstance(user, User):
-            return user
+    async def password_change(self, request: Request, user: User) -> Response:
         form = await self.form(request)
         if form is None:
             return self.forbidden(request)
@@ -292,7 +247,7 @@ class Portal:
         if new != str(form.get("confirmacion", ""))[:MAX_FORM_FIELD]:
             return self._password_error(request, user, "Las contraseñas nuevas no coinciden.")
         session = await self.current_session(request)
-        assert session is not None  # require_user found one
+        assert session is not None  # the gate let a signed-in user in
         outcome = await self.auth.change_password(session, current, new)
         if isinstance(outcome, AuthFailure):
             return self._password_error(request, user, outcome.message)
@@ -306,29 +261,27 @@ class Portal:
         return self.render(request, "pages/password.html", context, status_code=400)
 
 
-def _binding(request: Request) -> str:
-    """What CSRF tokens are tied to: the session's refresh family ('' before login)."""
-    session = getattr(request.state, "session", None)
-    return session.family_id if session is not None else ""
-
-
 def portal_routes(runtime: Runtime, gateways: GatewayDirectory | None = None) -> list[BaseRoute]:
     from puente.portal.onboarding import onboarding_routes  # they build on Portal
     from puente.portal.payments import payment_routes
 
     portal = Portal(runtime)
+    gate = portal.gate
+    signed_in, with_session = gate.signed_in, gate.with_session
     return [
         *payment_routes(portal, gateways),
         *onboarding_routes(portal),
-        Route("/", portal.dashboard, methods=["GET"]),
+        Route("/", signed_in(portal.dashboard), methods=["GET"]),
+        # Public: the login form, the simulator, and logout (CSRF-checked, ends any session).
         Route("/login", portal.login_page, methods=["GET"]),
         Route("/login", portal.login, methods=["POST"]),
         Route("/logout", portal.logout, methods=["POST"]),
-        Route("/prestamos/{loan_id:int}", portal.loan_page, methods=["GET"]),
+        Route("/prestamos/{loan_id:int}", signed_in(portal.loan_page), methods=["GET"]),
         Route("/simulador", portal.simulator_page, methods=["GET"]),
         Route("/simulador/resultado", portal.simulator_result, methods=["GET"]),
-        Route("/seguridad/mfa", portal.mfa_page, methods=["GET"]),
-        Route("/seguridad/mfa", portal.mfa_confirm, methods=["POST"]),
-        Route("/seguridad/contrasena", portal.password_page, methods=["GET"]),
-        Route("/seguridad/contrasena", portal.password_change, methods=["POST"]),
+        # Any session, enrolment-scoped too: staff enrol MFA here before anything else.
+        Route("/seguridad/mfa", with_session(portal.mfa_page), methods=["GET"]),
+        Route("/seguridad/mfa", with_session(portal.mfa_confirm), methods=["POST"]),
+        Route("/seguridad/contrasena", signed_in(portal.password_page), methods=["GET"]),
+        Route("/seguridad/contrasena", signed_in(portal.password_change), methods=["POST"]),
     ]

@@ -14,6 +14,7 @@ __all__ = [
     "CSRF_FIELD",
     "CSRF_HEADER",
     "SecurityHeadersMiddleware",
+    "csrf_binding",
     "csrf_key",
     "csrf_token_for",
     "csrf_valid",
@@ -109,3 +110,9 @@ def csrf_valid(request: Request, submitted: str | None, key: bytes, binding: str
     if not nonce or not candidate:
         return False
     return hmac.compare_digest(_sign(key, nonce, binding).encode(), candidate.encode())
+
+
+def csrf_binding(request: Request) -> str:
+    """What CSRF tokens are tied to: the session's refresh family ('' before login)."""
+    session = getattr(request.state, "session", None)
+    return session.family_id if session is not None else ""

@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 import httpx
 
-from puente.compliance.kyc import KycError, mask_clabe, validate_clabe
+from puente.identifiers import KycError, mask_clabe, validate_clabe
 from puente.providers.bank_mapping import (
     bank_balance,
     bank_error,

@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from puente.compliance.kyc import KycError, mask_clabe, validate_clabe
+from puente.identifiers import KycError, mask_clabe, validate_clabe
 from puente.providers.base import (
     AccountHolder,
     Bank,

@@ -24,7 +24,7 @@ from puente.audit.service import record_audit
 from puente.enums import JournalKind, LoanStatus
 from puente.ledger.posting import AlreadyPosted, post_entry
 from puente.loans.contract import LoanContract, load_contract
-from puente.loans.engine import Allocation, Charge, InstallmentState
+from puente.loans.engine import Allocation, Charge
 from puente.loans.models import Installment, Loan, LoanProduct
 from puente.loans.postings import charge_lines, reduction_lines
 from puente.money import round_centavos, to_centavos
@@ -35,7 +35,6 @@ from puente.tuition.pricing import (
     plan_from_settings,
     plan_to_settings,
     price_installments,
-    priced_for_day,
 )
 
 __all__ = [
@@ -45,7 +44,6 @@ __all__ = [
     "grant_discounts",
     "plan_of",
     "price_for_payment",
-    "priced_states",
     "tuition_quotes",
 ]
 
@@ -119,11 +117,6 @@ def price_for_payment(contract: LoanContract, on: date) -> TuitionPricing | None
     if plan is None:
         return None
     return price_installments(plan, contract.states, on)
-
-
-def priced_states(contract: LoanContract, on: date) -> tuple[InstallmentState, ...]:
-    """Installment states as a payment on ``on`` would see them."""
-    return priced_for_day(contract.loan.settings, contract.states, on)
 
 
 def _recargo_key(loan_id: int, charge: Charge) -> str:

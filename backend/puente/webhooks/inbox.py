@@ -22,13 +22,13 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
-from puente.compliance.monitoring_service import after_payment_transition
 from puente.enums import ProviderEventStatus as E
 from puente.institutions.models import Institution
 from puente.money import from_centavos, to_centavos
 from puente.observability.context import bound_request_id, current_request_id
 from puente.observability.tracing import span
 from puente.payments.change_notices import notify_transition
+from puente.payments.compliance_hooks import compliance
 from puente.payments.disbursements import settle_disbursement
 from puente.payments.gateways import GatewayDirectory
 from puente.payments.lifecycle import from_event_kind
@@ -409,7 +409,7 @@ class WebhookInbox:
             return E.IGNORED  # no loan of ours: returned to the sender when it arrived
         transition = await apply_abono(body, loan, event.occurred_at or self.runtime.now())
         await notify_transition(self.runtime.bus, transition)
-        after_payment_transition(self.runtime, transition)  # AML monitoring, in the background
+        compliance().after_transition(self.runtime, transition)  # AML monitoring, in the background
         return E.PROCESSED
 
     async def replay(self, event_id: int) -> None:

@@ -1,4 +1,7 @@
-"""KYC identifier validators for Mexico: CURP, RFC, CLABE, cards, phone and postal code.
+"""Mexican identifier validators: CURP, RFC, CLABE, cards, phone and postal code.
+
+Pure and at the bottom of the package: accounts, providers and compliance (KYC) all use
+them.
 
 Each validator returns the normalised value (or a small result object) and raises
 :class:`KycError` with a Spanish message the portal can show as is. Messages never repeat

@@ -3,6 +3,9 @@
 They describe the shared state of the book, so any replica answers the same: the webhook
 queue (depth, age, dead letters), payments by provider and status over the last day, and
 the last run of each scheduled job.
+
+It reads payments, webhooks and job runs, so it sits above them, beside the app that serves
+``/metrics``; ``observability`` stays below every package it instruments.
 """
 
 from __future__ import annotations

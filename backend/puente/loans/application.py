@@ -1,8 +1,10 @@
-"""Loan use cases: originate, disburse, bill, apply payments (prelación) and held advances.
+"""Payment application: where received money goes, posted exactly once.
 
-The only place that writes loans and their ledger entries. Callers (GraphQL, portal,
-webhook processing, demo loader, daily job) go through these functions. Status changes live
-in ``lifecycle``, moratorium in ``delinquency_service``, payoff quotes in ``payoff``.
+``apply_payment`` posts moratorium owed up to the payment's day, asks ``settlement`` (or
+the product kind's pricing, ``loans/pricing.py``) where the money goes, bills what it
+reaches, posts the payment entry, opens a suspense item for what the loan cannot take and
+closes a loan it settles. ``apply_advances`` applies pagos adelantados held in loan_advance
+when installments fall due.
 """
 
 from __future__ import annotations
@@ -14,67 +16,25 @@ from decimal import Decimal
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from puente.audit.service import record_audit
 from puente.enums import JournalKind, LoanStatus, ProviderName
 from puente.enums import LedgerAccountType as T
 from puente.ledger.entries import AccountRef, Line
 from puente.ledger.models import JournalEntry
 from puente.ledger.posting import AlreadyPosted, loan_account_balances, post_entry
 from puente.ledger.suspense import open_suspense_item
-from puente.loans.contract import (
-    billing_key,
-    current_rows,
-    installment_records,
-    load_contract,
-    loan_terms,
-)
+from puente.loans.billing import bill_reached
+from puente.loans.contract import load_contract
 from puente.loans.delinquency_service import accrue_loan
-from puente.loans.engine import (
-    Charge,
-    Component,
-    OverpaymentMode,
-    allocate_payment,
-    build_schedule,
-    cat_for_schedule,
-)
-from puente.loans.lifecycle import (
-    ALLOWED,
-    OPEN_STATUSES,
-    LoanLifecycleError,
-    approve_loan,
-    require_transition,
-    transition,
-)
-from puente.loans.models import Installment, Loan, LoanProduct
+from puente.loans.engine import Component, OverpaymentMode, allocate_payment
+from puente.loans.lifecycle import OPEN_STATUSES, transition
+from puente.loans.models import Loan, LoanProduct
 from puente.loans.payable import may_take_payments
-from puente.loans.postings import (
-    allocation_lines,
-    cash_line,
-    charge_lines,
-    credit_back_lines,
-)
-from puente.loans.settlement import (
-    Settlement,
-    settle_loan_payment,
-    settle_tuition_payment,
-    settle_unpayable,
-)
-from puente.loans.state import contract_fee_vat
+from puente.loans.postings import allocation_lines, cash_line, credit_back_lines
+from puente.loans.pricing import pricing_for
+from puente.loans.settlement import Settlement, settle_loan_payment, settle_unpayable
 from puente.money import ZERO, from_centavos, to_centavos
 
-__all__ = [
-    "ALLOWED",
-    "AppliedPayment",
-    "LoanLifecycleError",
-    "apply_advances",
-    "apply_payment",
-    "approve_loan",
-    "bill_installments",
-    "loan_terms",
-    "originate_loan",
-    "record_disbursement",
-    "set_overpayment_mode",
-]
+__all__ = ["AppliedPayment", "apply_advances", "apply_payment"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,160 +48,6 @@ class AppliedPayment:
     prepayment: Decimal
     unapplied: Decimal
     paid_off: bool = False
-
-
-async def originate_loan(
-    *,
-    product: LoanProduct,
-    borrower_id: int,
-    principal: Decimal,
-    term_count: int,
-    start_date: date,
-    actor_id: int | None = None,
-) -> Loan:
-    """Create a loan application with its schedule and CAT computed by the engine."""
-    draft = Loan(
-        institution_id=product.institution_id,
-        borrower_id=borrower_id,
-        product_id=product.id,
-        principal_centavos=to_centavos(principal),
-        annual_rate=Decimal(product.annual_rate),
-        vat_rate=Decimal(product.vat_rate),
-        term_count=term_count,
-        periodicity=product.periodicity,
-        method=product.method,
-        day_count=product.day_count,
-        start_date=start_date,
-        # The product's default for money beyond what is due, until the borrower chooses.
-        overpayment_mode=OverpaymentMode(product.default_prepayment_mode).value,
-    )
-    terms = loan_terms(draft, Decimal(product.opening_fee_rate))
-    schedule = build_schedule(terms)
-    async with in_transaction() as tx:
-        draft.opening_fee_centavos = to_centavos(schedule.opening_fee)
-        draft.opening_fee_vat_centavos = to_centavos(schedule.opening_fee_vat)
-        draft.cat = cat_for_schedule(schedule)
-        await draft.save(using_db=tx)
-        await Installment.bulk_create(installment_records(draft.id, schedule.rows), using_db=tx)
-        await record_audit(
-            "loan.originated",
-            actor_id=actor_id,
-            institution_id=draft.institution_id,
-            subject_type="loan",
-            subject_id=draft.id,
-            data={"principal": str(principal), "terms": term_count, "cat": str(draft.cat)},
-            conn=tx,
-        )
-    return draft
-
-
-async def record_disbursement(
-    loan: Loan, *, on: date, actor_id: int | None = None, reference: str = ""
-) -> int:
-    """Post the settled disbursement and activate the loan (from approved or disbursed).
-
-    The borrower owes the whole principal; the bank pays out the principal less the opening
-    fee and its IVA when the fee is withheld (comisión por apertura descontada).
-    """
-    inst = loan.institution_id
-    fee = loan.opening_fee_centavos
-    fee_vat = loan.opening_fee_vat_centavos
-    lines = [
-        Line(AccountRef(inst, T.LOAN_PRINCIPAL, loan_id=loan.id), loan.principal_centavos),
-        Line(AccountRef(inst, T.BANK), -(loan.principal_centavos - fee - fee_vat)),
-    ]
-    if fee:
-        lines.append(Line(AccountRef(inst, T.FEE_INCOME), -fee))
-    if fee_vat:
-        lines.append(Line(AccountRef(inst, T.VAT_PAYABLE), -fee_vat))
-    async with in_transaction() as tx:
-        locked = await Loan.select_for_update().using_db(tx).get(id=loan.id)
-        require_transition(locked, LoanStatus.ACTIVE)
-        entry = await post_entry(
-            lines,
-            kind=JournalKind.DISBURSEMENT,
-            effective_date=on,
-            memo=f"disbursement {reference}".strip(),
-            loan_id=loan.id,
-            idempotency_key=f"disbursement:{loan.id}",
-            conn=tx,
-        )
-        await transition(locked, LoanStatus.ACTIVE, actor_id, tx, reference=reference)
-        await Loan.filter(id=loan.id).using_db(tx).update(disbursed_at=locked.updated_at)
-    loan.status = LoanStatus.ACTIVE
-    return entry.id
-
-
-async def set_overpayment_mode(
-    loan: Loan, mode: OverpaymentMode | str, *, actor_id: int | None = None
-) -> None:
-    """Record the borrower's choice for money beyond what is due (mexico.md §2.5: the client
-    chooses a shorter term or a lower installment, or pagos adelantados)."""
-    chosen = OverpaymentMode(mode)
-    async with in_transaction() as tx:
-        locked = await Loan.select_for_update().using_db(tx).get(id=loan.id)
-        previous = locked.overpayment_mode
-        locked.overpayment_mode = chosen.value
-        await locked.save(using_db=tx, update_fields=["overpayment_mode", "updated_at"])
-        await record_audit(
-            "loan.overpayment_mode_changed",
-            actor_id=actor_id,
-            institution_id=locked.institution_id,
-            subject_type="loan",
-            subject_id=locked.id,
-            data={"from": previous, "to": chosen.value},
-            conn=tx,
-        )
-    loan.overpayment_mode = chosen.value
-
-
-async def _bill(loan: Loan, row: Installment, conn: BaseDBAsyncClient) -> bool:
-    """Make an installment's interest, IVA (and tuition fee) receivable, once; True when
-    this call posted it."""
-    charges = [
-        Charge(row.number, Component.INTEREST, from_centavos(row.interest_centavos)),
-        Charge(row.number, Component.INTEREST_VAT, from_centavos(row.vat_centavos)),
-        Charge(row.number, Component.FEE, from_centavos(row.fee_centavos)),
-        Charge(row.number, Component.FEE_VAT, contract_fee_vat(row, Decimal(loan.vat_rate))),
-    ]
-    lines = charge_lines(loan.institution_id, loan.id, charges)
-    if not lines:
-        return False
-    try:
-        await post_entry(
-            lines,
-            kind=JournalKind.BILLING,
-            effective_date=row.due_date,
-            memo=f"installment {row.number} falls due",
-            loan_id=loan.id,
-            idempotency_key=billing_key(row),
-            conn=conn,
-        )
-    except AlreadyPosted:
-        return False
-    return True
-
-
-async def _bill_numbers(loan: Loan, numbers: set[int], conn: BaseDBAsyncClient) -> None:
-    """Bill the current rows a payment reaches (billing happens at the latest then)."""
-    for row in await current_rows(loan.id, conn):
-        if row.number in numbers:
-            await _bill(loan, row, conn)
-
-
-async def bill_installments(loan: Loan, today: date) -> int:
-    """Bill every installment due by ``today``; returns how many were billed now (0 on a
-    rerun: the daily job may run twice)."""
-    if LoanStatus(loan.status) not in OPEN_STATUSES:
-        return 0
-    billed = 0
-    async with in_transaction() as tx:
-        # The same lock as payments: a payment may bill the same row at the same moment.
-        await Loan.select_for_update().using_db(tx).get(id=loan.id)
-        for row in await current_rows(loan.id, tx):
-            if row.due_date <= today and await _bill(loan, row, tx):
-                billed += 1
-    return billed
 
 
 async def apply_payment(
@@ -296,15 +102,15 @@ async def apply_payment(
         # Paid off or written off before this money was applied: it still reaches the
         # books, in suspense with an exception for staff (never silently dropped).
         settlement = settle_unpayable(amount, received_on)
-    elif product.kind == "tuition":
-        settlement = await settle_tuition_payment(contract, amount, received_on, key, conn)
+    elif (pricing := pricing_for(product.kind)) is not None:  # tuition: priced by its date
+        settlement = await pricing.settle_payment(contract, amount, received_on, key, conn)
     else:
         mode = OverpaymentMode(overpayment or locked.overpayment_mode)
         settlement = await settle_loan_payment(
             contract, product, amount, received_on, mode, held_advance, key, conn
         )
     allocation = settlement.allocation
-    await _bill_numbers(locked, {line.installment_number for line in allocation.lines}, conn)
+    await bill_reached(locked, {line.installment_number for line in allocation.lines}, conn)
     entry = await post_entry(
         _payment_lines(locked, provider, amount, settlement),
         kind=JournalKind.PAYMENT,
@@ -393,7 +199,7 @@ async def apply_advances(
     applied = allocation.applied
     if applied <= 0:
         return ZERO
-    await _bill_numbers(locked, {line.installment_number for line in allocation.lines}, conn)
+    await bill_reached(locked, {line.installment_number for line in allocation.lines}, conn)
     inst = locked.institution_id
     lines = [Line(AccountRef(inst, T.LOAN_ADVANCE, loan_id=loan.id), to_centavos(applied))]
     lines.extend(allocation_lines(inst, loan.id, allocation.lines))

@@ -1,0 +1,24 @@
+"""Where the portal's pages come from: the templates and static files under ``frontend/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.templating import Jinja2Templates
+
+from puente.portal.formatting import fecha, fecha_hora, mxn, mxn_centavos
+
+__all__ = ["FRONTEND_DIR", "portal_templates"]
+
+# The repository's frontend/ (templates and static files live beside the package, not in it).
+FRONTEND_DIR = Path(__file__).resolve().parents[3] / "frontend"
+
+
+def portal_templates() -> Jinja2Templates:
+    """The Jinja environment with the money and date filters every page uses."""
+    templates = Jinja2Templates(directory=str(FRONTEND_DIR / "templates"))
+    templates.env.filters["mxn"] = mxn
+    templates.env.filters["mxn_centavos"] = mxn_centavos
+    templates.env.filters["fecha"] = fecha
+    templates.env.filters["fecha_hora"] = fecha_hora
+    return templates

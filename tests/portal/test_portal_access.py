@@ -1,0 +1,110 @@
+"""One gate in front of the portal's views: every page but the public ones goes through it."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from tests.support import factories
+from tests.support.http import app_client
+from tests.support.portal_pay import login
+
+from puente.accounts.models import User
+from puente.accounts.service import AuthService
+from puente.enums import Role
+from puente.portal.access import PUBLIC_PAGES, PortalGate
+from puente.portal.routes import portal_routes
+
+pytestmark = pytest.mark.anyio
+
+
+def _portal_routes(runtime) -> list[tuple[str, str, object]]:
+    return [
+        (method, route.path, route.endpoint)
+        for route in portal_routes(runtime)
+        if isinstance(route, Route)
+        for method in sorted((route.methods or set()) - {"HEAD"})
+    ]
+
+
+def test_every_portal_page_but_the_public_ones_is_behind_the_gate(runtime):
+    routes = _portal_routes(runtime)
+    guarded = {(m, p) for m, p, endpoint in routes if getattr(endpoint, "portal_access", None)}
+    public = {(m, p) for m, p, _ in routes} - guarded
+    assert public == PUBLIC_PAGES
+    sessions = {p for _, p, e in routes if getattr(e, "portal_access", None) == "session"}
+    assert sessions == {"/seguridad/mfa"}
+
+
+async def test_a_visitor_without_a_session_is_sent_to_log_in_from_every_page(db, runtime):
+    inst = await factories.institution()
+    ana = await factories.user(runtime, inst)
+    loan = await factories.active_loan(inst, ana, start=runtime.today())
+    paths = {
+        (method, re.sub(r"\{\w+:int\}", "1", path.replace("{loan_id:int}", str(loan.id))))
+        for method, path, endpoint in _portal_routes(runtime)
+        if getattr(endpoint, "portal_access", None)
+    }
+    async with app_client(runtime) as client:
+        answers = {
+            (method, path): await client.request(method, path, data={"csrf_token": "x"})
+            for method, path in sorted(paths)
+        }
+    stream = ("GET", f"/prestamos/{loan.id}/eventos")
+    assert answers.pop(stream).status_code == 403  # EventSource cannot follow a redirect
+    assert {key: (r.status_code, r.headers.get("location")) for key, r in answers.items()} == {
+        key: (303, "/login") for key in answers
+    }
+
+
+async def test_roles_narrow_a_page_to_the_people_it_is_for(db, runtime):
+    """``signed_in(roles=…)``: staff pass, a borrower signed in finds nothing there."""
+    inst = await factories.institution()
+    await factories.user(runtime, inst)
+    _, secret = await factories.enrolled_staff(runtime, inst, email="admin@example.mx")
+    gate = PortalGate(AuthService(runtime))
+
+    async def staff_page(request: Request, user: User) -> Response:
+        return PlainTextResponse(f"hola {user.email}")
+
+    async def sign_in(request: Request) -> Response:
+        # The portal's login, without its form: the cookie of a fresh session.
+        import pyotp
+
+        email = request.query_params["email"]
+        otp = pyotp.TOTP(secret).at(runtime.now()) if email.startswith("admin") else None
+        tokens = await gate.auth.login(email, "contrasena-segura-1", otp)
+        response = PlainTextResponse("ok")
+        response.set_cookie("puente_session", tokens.refresh_token)
+        return response
+
+    app = Starlette(
+        routes=[
+            Route("/entrar", sign_in),
+            Route("/caja", gate.signed_in(staff_page, roles={Role.STAFF, Role.ADMIN})),
+        ]
+    )
+    answers = {}
+    for email in ("ana@example.mx", "admin@example.mx"):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            await client.get("/entrar", params={"email": email})
+            answers[email] = await client.get("/caja")
+    assert answers["ana@example.mx"].status_code == 404
+    assert answers["admin@example.mx"].text == "hola admin@example.mx"
+
+
+async def test_a_signed_in_borrower_still_opens_the_pages(db, runtime):
+    inst = await factories.institution()
+    ana = await factories.user(runtime, inst)
+    loan = await factories.active_loan(inst, ana, start=runtime.today())
+    async with app_client(runtime) as client:
+        await login(client)
+        pages = ["/", f"/prestamos/{loan.id}", f"/prestamos/{loan.id}/pagar", "/pagos"]
+        answers = {page: (await client.get(page)).status_code for page in pages}
+    assert answers == dict.fromkeys(pages, 200)
