@@ -28,6 +28,7 @@ from puente.loans.payoff import payoff_quote
 from puente.loans.state import load_loan_views
 from puente.payments.gateways import GatewayDirectory
 from puente.portal.formatting import fecha, fecha_hora, mxn, mxn_centavos
+from puente.portal.loan_text import register_loan_filters
 from puente.portal.security import CSRF_COOKIE, CSRF_FIELD, csrf_key, csrf_token_for, csrf_valid
 from puente.portal.simulator import METHODS, PERIODICITIES, run_simulator
 from puente.runtime import Runtime
@@ -48,6 +49,7 @@ def _templates() -> Jinja2Templates:
     templates.env.filters["mxn_centavos"] = mxn_centavos
     templates.env.filters["fecha"] = fecha
     templates.env.filters["fecha_hora"] = fecha_hora
+    register_loan_filters(templates.env)
     return templates
 
 
