@@ -85,8 +85,11 @@ async def test_history_filters_by_status_method_and_dates_and_paginates(db, runt
         await create_payment(runtime, gateways, ana, spei)
     for n in range(3):
         await create_payment(runtime, gateways, ana, request(world, f"h-card-{n}", amount="100.00"))
-    newest = await Payment.all().order_by("-created_at", "-id").first()
-    today = newest.created_at.astimezone(MEXICO_CITY).date()
+    # Listed by payment date: when paid, else when made (the test clock pays, time creates).
+    rows = await Payment.all()
+    newest = max(rows, key=lambda p: (p.paid_at or p.created_at, p.id))
+    days = sorted({(p.paid_at or p.created_at).astimezone(MEXICO_CITY).date() for p in rows})
+    paid_day = next(p.paid_at for p in rows if p.paid_at).astimezone(MEXICO_CITY).date()
 
     async def listed(query: str) -> tuple[str, int]:
         page = await world.client.get(f"/pagos?{query}")
@@ -103,9 +106,9 @@ async def test_history_filters_by_status_method_and_dates_and_paginates(db, runt
         assert (await listed("estado=pagado"))[1] == 3
         assert (await listed("estado=pendiente&metodo=spei"))[1] == 20
         assert (await listed("metodo=card&estado=pendiente"))[1] == 0
-        assert (await listed(f"desde={today}&hasta={today}&estado=pagado"))[1] == 3
-        assert (await listed(f"desde={today + timedelta(days=1)}"))[1] == 0
-        assert (await listed(f"hasta={today - timedelta(days=1)}"))[1] == 0
+        assert (await listed(f"desde={paid_day}&hasta={paid_day}&estado=pagado"))[1] == 3
+        assert (await listed(f"desde={days[-1] + timedelta(days=1)}"))[1] == 0
+        assert (await listed(f"hasta={days[0] - timedelta(days=1)}"))[1] == 0
         assert (await listed(f"prestamo={world.loan.id}&estado=pagado"))[1] == 3
         kept, _ = await listed("estado=pagado&metodo=spei&pagina=1")
         assert "No hay pagos con esos filtros." in kept
