@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from jinja2 import Environment
 
+from puente.loans.models import Loan
+from puente.loans.state import LoanView
 from puente.portal.formatting import importe, importe_centavos, mes
 from puente.portal.pictures import balance_chart, progress_figure, tuition_calendar
 
@@ -16,7 +18,9 @@ __all__ = [
     "BUCKET",
     "INSTALLMENT_STATUS",
     "LOAN_STATUS",
+    "installment_names",
     "installment_status_text",
+    "is_tuition",
     "loan_status_text",
     "register_loan_filters",
 ]
@@ -56,6 +60,22 @@ def loan_status_text(value: object, tuition: bool = False) -> str:
 
 def installment_status_text(value: object) -> str:
     return INSTALLMENT_STATUS.get(str(getattr(value, "value", value)), "—")
+
+
+def is_tuition(loan: Loan) -> bool:
+    """A tuition plan (colegiaturas), read in school words."""
+    return str(loan.product.kind) == "tuition"
+
+
+def installment_names(view: LoanView) -> dict[int, str]:
+    """What the payer calls each installment: ``3`` for a loan; ``Inscripción`` or
+    ``Colegiatura de noviembre`` for a tuition plan."""
+    if not is_tuition(view.loan):
+        return {i.number: str(i.number) for i in view.installments}
+    return {
+        i.number: "Inscripción" if i.number == 0 else f"Colegiatura de {mes(i.due_date)}"
+        for i in view.installments
+    }
 
 
 def register_loan_filters(env: Environment) -> None:
