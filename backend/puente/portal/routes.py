@@ -35,13 +35,14 @@ from puente.runtime import Runtime
 from puente.security.tokens import SCOPE_FULL
 from puente.tuition.service import tuition_quotes
 
-__all__ = ["SESSION_COOKIE", "portal_routes"]
+__all__ = ["SESSION_COOKIE", "portal_routes", "portal_templates"]
 
 SESSION_COOKIE = "puente_session"
 MAX_FORM_FIELD = 1024
 
 
-def _templates() -> Jinja2Templates:
+def portal_templates() -> Jinja2Templates:
+    """The portal's Jinja environment with its money, date and loan filters."""
     from puente.app import FRONTEND_DIR
 
     templates = Jinja2Templates(directory=str(FRONTEND_DIR / "templates"))
@@ -59,7 +60,7 @@ class Portal:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.auth = AuthService(runtime)
-        self.templates = _templates()
+        self.templates = portal_templates()
         self.csrf_key = csrf_key(runtime.settings.secret_key)
 
     # -- helpers ---------------------------------------------------------------------------
