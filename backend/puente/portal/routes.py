@@ -232,7 +232,9 @@ class Portal:
     async def simulator_result(self, request: Request) -> Response:
         """The figures as the person types (htmx); bad input is a message, never an error."""
         result = run_simulator(request.query_params, self.runtime.today())
-        return self.render(request, "partials/simulador_resultado.html", {"result": result})
+        response = self.render(request, "partials/simulador_resultado.html", {"result": result})
+        response.headers["hx-push-url"] = result.share_url  # the address bar keeps the inputs
+        return response
 
     async def mfa_page(self, request: Request) -> Response:
         session = await self.current_session(request)
