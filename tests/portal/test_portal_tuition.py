@@ -145,10 +145,24 @@ async def test_the_payment_page_and_receipt_show_the_application_and_the_new_bal
         row = page.split('data-testid="applied-1"')[1].split("</tr>")[0]
         for amount in (first.interest, first.vat, first.principal, Decimal("1240.35")):
             assert format_mxn(amount) in row
-        assert f'data-testid="balance-after">{format_mxn(view.balance.total)}<' in page
+    # The new balance: on the receipt with the application, on the payment page live below it.
+    assert f'data-testid="balance-after">{format_mxn(view.balance.total)}<' in receipt
+    assert f'data-testid="live-balance">{format_mxn(view.balance.total)}<' in status
 
 
 def factories_client(runtime):
     from tests.support.http import app_client
 
     return app_client(runtime)
+
+
+async def test_the_tuition_pay_form_offers_colegiaturas_not_loan_terms(db, runtime):
+    loan = await tuition_world(runtime)
+    async with factories_client(runtime) as client:
+        await login(client, "luis@example.mx")
+        page = (await client.get(f"/prestamos/{loan.id}/pagar")).text
+    text = visible_text(page)
+    assert "A pagar hoy" in text and "(inscripción, vence el 10 de agosto de 2026)" in text
+    assert "Todo el ciclo hoy" in text
+    for word in (*LOAN_WORDS, "intereses", "Reducir el plazo", "Liquidar"):
+        assert word not in text, word
