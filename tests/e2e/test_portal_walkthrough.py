@@ -2,7 +2,7 @@
 
 Ana (a personal loan) and Luis (a school's colegiaturas) each go through the dashboard, the
 loan, the pay form, a card payment (confirmation, result, receipt), SPEI instructions, an OXXO
-voucher, the history, the simulator and an unknown URL. On every page of ours:
+voucher, the history, their password page, the simulator and an unknown URL. On every page of ours:
 - nothing scrolls sideways (``scrollWidth <= innerWidth``);
 - axe-core (bundled by the ``axe-playwright-python`` package: no network at test time) finds
   no serious or critical violation of WCAG 2.1 A/AA;
@@ -144,6 +144,8 @@ def _walk(page, base: str, walk: Walk, email: str, password: str) -> None:
     page.goto(f"{base}/pagos")
     expect(page.locator('[data-testid="history-row"]').first).to_be_visible()
     walk.check(page, "history")
+    page.goto(f"{base}/seguridad/contrasena")
+    walk.check(page, "password")
     page.goto(f"{base}/simulador")
     walk.check(page, "simulator")
     page.goto(f"{base}/no-existe")
@@ -184,4 +186,4 @@ def test_every_portal_page_fits_a_phone_and_passes_axe(demo_server, who, email, 
                     context.close()
     problems = [problem for walk in walks for problem in walk.problems]
     assert not problems, "\n".join(problems)
-    assert [len(walk.pages) for walk in walks] == [12] * len(WIDTHS)
+    assert [len(walk.pages) for walk in walks] == [13] * len(WIDTHS)

@@ -159,7 +159,7 @@ def tuition_calendar(view: LoanView) -> Markup:
     if not rows:
         return Markup("")
     columns = 4
-    cell_w, cell_h, gap = 78, 46, 4
+    cell_w, cell_h, gap = 88, 46, 4
     cells, words = [], []
     for index, row in enumerate(rows):
         label, fill, edge = CALENDAR_STATE[row.status]

@@ -212,7 +212,13 @@ class Portal:
         return self.render(
             request,
             "pages/loan.html",
-            {"user": user, "view": view, "payoff": payoff, "tuition_quotes": quotes},
+            {
+                "user": user,
+                "view": view,
+                "payoff": payoff,
+                "tuition_quotes": quotes,
+                "today": today,
+            },
         )
 
     async def simulator_page(self, request: Request) -> Response:
