@@ -72,7 +72,9 @@ async def test_card_payment_from_the_portal_goes_token_to_paid_and_lowers_the_ba
     assert 'data-status="paid">Pagado<' in html
     assert f'data-testid="live-balance">{format_mxn(after)}<' in html
     assert 'id="saldo" hx-swap-oob="delete"' in html  # the stale balance goes away
-    assert f'sse-connect="/prestamos/{world.loan.id}/eventos?pago={payment.id}"' in html
+    assert (
+        f'sse-connect="/prestamos/{world.loan.id}/eventos?pago={payment.id}&amp;visto=paid"' in html
+    )
 
 
 async def test_a_card_with_insufficient_funds_fails_with_a_spanish_reason(db, runtime):

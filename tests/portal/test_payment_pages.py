@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 from decimal import Decimal
+from html import unescape
 
 import pytest
 from tests.support import factories
@@ -17,7 +19,7 @@ from puente.money import format_mxn
 from puente.payments.checkout import PaymentRequest, create_payment
 from puente.payments.lifecycle_service import advance_payment
 from puente.payments.models import Payment
-from puente.payments.notify import notify_transition
+from puente.payments.notify import loan_channel, notify_transition
 from puente.portal.formatting import fecha_hora
 from puente.runtime import MEXICO_CITY
 
@@ -217,3 +219,34 @@ async def test_the_event_stream_refuses_strangers(db, runtime):
     async with world.client, world.sandbox:
         response = await world.client.get(f"/prestamos/{world.loan.id}/eventos")
     assert response.status_code == 403
+
+
+async def test_the_live_status_panel_is_sent_only_when_it_changes(db, runtime):
+    """The panel is a live region: re-sending what the page shows would read it out again."""
+    world = await pay_world(runtime)
+    spei = request(world, "once-1", PaymentMethodType.SPEI)
+    payment = await create_payment(runtime, world.box.gateways, world.ana, spei)
+    async with world.client, world.sandbox:
+        await login(world.client)
+        page = (await world.client.get(f"/pagos/{payment.id}")).text
+        cookie = world.client.cookies["puente_session"]
+    query = re.search(r'sse-connect="/prestamos/\d+/eventos\?([^"]+)"', page).group(1)
+    app = world.client._transport.app
+    stream = StreamClient(app, f"/prestamos/{world.loan.id}/eventos", unescape(query), cookie)
+    first = await stream.until("event: saldo")
+    assert "event: pago" not in first  # the page already shows "Pendiente"
+    await runtime.bus.publish(loan_channel(world.loan.id), {"loan": world.loan.id})  # no change
+    for _ in range(50):
+        if "".join(stream.chunks).count("event: saldo") == 2:
+            break
+        await asyncio.sleep(0.1)
+    assert "".join(stream.chunks).count("event: saldo") == 2
+    assert "event: pago" not in "".join(stream.chunks)
+    transition = await advance_payment(
+        payment.id, S.PAID, source="test", at=runtime.now(), provider_reference="y"
+    )
+    await notify_transition(runtime.bus, transition)
+    updated = await stream.until('data-status="paid">Pagado<')
+    assert updated.count("event: pago") == 1
+    stream.left.set()
+    await asyncio.wait_for(stream.task, 5)

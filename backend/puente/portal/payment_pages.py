@@ -93,6 +93,11 @@ def status_context(payment: Payment, view: LoanView) -> dict[str, Any]:
     }
 
 
+def panel_version(payment: Payment, applied: bool) -> str:
+    """What the status panel says, in short: it changes only when the panel's words do."""
+    return f"{S(payment.status).value}{'+aplicado' if applied else ''}"
+
+
 async def applied_context(payment: Payment, view: LoanView) -> dict[str, Any]:
     """How a paid payment was applied (its ledger entry) in the payer's words; the
     ``partials/payment_application.html`` block of the status page, stream and receipt."""
@@ -206,6 +211,9 @@ class PaymentPages:
         if loan is None:
             return Response("no autorizado", status_code=403, media_type="text/plain")
         payment_id = _id_param(request.query_params.get("pago", ""))
+        # The status panel is a live region: it is sent only when it says something new, so
+        # a screen reader reads each change once (the page tells what it shows: ``visto``).
+        shown = {"pago": request.query_params.get("visto", "")[:64]}
 
         async def render() -> list[tuple[str, str]]:
             fresh = await Loan.filter(id=loan.id).prefetch_related("product", "student").first()
@@ -216,8 +224,11 @@ class PaymentPages:
             payment = await Payment.filter(id=payment_id or 0, loan_id=loan.id).first()
             if payment is not None:
                 context = status_context(payment, view) | await applied_context(payment, view)
-                panel = self.render_partial("partials/payment_status.html", context)
-                events.insert(0, ("pago", panel))
+                version = panel_version(payment, context["application"] is not None)
+                if version != shown["pago"]:
+                    shown["pago"] = version
+                    panel = self.render_partial("partials/payment_status.html", context)
+                    events.insert(0, ("pago", panel))
             return events
 
         session = await self.portal.current_session(request)
