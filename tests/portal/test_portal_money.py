@@ -130,3 +130,28 @@ async def test_the_loan_page_explains_payoff_today_versus_principal(db, runtime)
     assert "Saldo para liquidar hoy" in page
     assert "Capital pendiente" in page
     assert 'data-testid="balance-explained"' in page
+
+
+async def test_a_phone_sees_what_is_left_to_pay_first_and_paid_installments_folded(db, runtime):
+    loan = await loan_with_advance(runtime)
+    async with app_client(runtime) as client:
+        await login(client)
+        page = (await client.get(f"/prestamos/{loan.id}")).text
+    pending, folded = page.split('data-testid="paid-installments"')
+    assert "<details" in pending[-40:]  # paid ones wait behind a <summary>
+    assert "Pagos hechos (1)" in folded and 'class="row-paid"' in folded
+    assert 'class="row-paid"' not in pending
+    assert 'data-testid="overdue-now"' not in page  # nothing is late
+
+
+async def test_a_late_loan_says_how_much_is_overdue_before_anything_else(db, runtime):
+    inst = await factories.institution()
+    ana = await factories.user(runtime, inst)
+    loan = await factories.active_loan(inst, ana, start=date(2026, 6, 15))
+    (view,) = await load_loan_views([loan], TODAY)
+    async with app_client(runtime) as client:
+        await login(client)
+        page = (await client.get(f"/prestamos/{loan.id}")).text
+    notice = page.split('data-testid="overdue-now">')[1].split("</p>")[0]
+    assert format_mxn(view.balance.overdue) in notice
+    assert page.index('data-testid="overdue-now"') < page.index("<table")
