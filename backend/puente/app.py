@@ -27,7 +27,8 @@ from puente.observability.metrics import CONTENT_TYPE_LATEST, render_metrics
 from puente.observability.middleware import ObservabilityMiddleware
 from puente.payments.gateways import GatewayDirectory
 from puente.payments.polling import poll_pending_payments
-from puente.portal.routes import portal_routes
+from puente.portal.errors import portal_error_handlers
+from puente.portal.routes import portal_routes, portal_templates
 from puente.portal.security import SecurityHeadersMiddleware
 from puente.portal.templates import FRONTEND_DIR
 from puente.providers.metrics import DEFAULT_METRICS
@@ -168,6 +169,7 @@ def create_app(
         routes=routes,
         middleware=[Middleware(ObservabilityMiddleware), Middleware(SecurityHeadersMiddleware)],
         lifespan=lifespan,
+        exception_handlers=portal_error_handlers(portal_templates()),
     )
     app.state.runtime = runtime
     app.state.gateways = gateways

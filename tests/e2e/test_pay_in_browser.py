@@ -138,7 +138,7 @@ def _pay_by_spei(context, page, base: str) -> None:
     clabe = page.locator('[data-testid="spei-clabe"]').input_value()
     reference = page.locator('[data-testid="spei-reference"]').input_value()
     assert re.fullmatch(r"\d{18}", clabe) and reference
-    expect(page.locator('[data-testid="spei-amount"]')).to_have_value(re.compile(r"^\$.* MXN$"))
+    expect(page.locator('[data-testid="spei-amount"]')).to_have_value(re.compile(r"^\d+\.\d{2}$"))
     before = _balance(page)
     page.evaluate("window.sinRecargar = true")
     page.screenshot(path=str(ARTIFACTS / "4-spei-instructions.png"), full_page=True)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 from decimal import Decimal
+from html import unescape
 
 import pytest
 from tests.support import factories
@@ -14,7 +16,7 @@ from puente.enums import PaymentMethodType, ProviderName
 from puente.enums import PaymentStatus as S
 from puente.loans.state import load_loan_views
 from puente.money import format_mxn
-from puente.payments.change_notices import notify_transition
+from puente.payments.change_notices import loan_channel, notify_transition
 from puente.payments.checkout import PaymentRequest, create_payment
 from puente.payments.lifecycle_service import advance_payment
 from puente.payments.models import Payment
@@ -85,8 +87,11 @@ async def test_history_filters_by_status_method_and_dates_and_paginates(db, runt
         await create_payment(runtime, gateways, ana, spei)
     for n in range(3):
         await create_payment(runtime, gateways, ana, request(world, f"h-card-{n}", amount="100.00"))
-    newest = await Payment.all().order_by("-created_at", "-id").first()
-    today = newest.created_at.astimezone(MEXICO_CITY).date()
+    # Listed by payment date: when paid, else when made (the test clock pays, time creates).
+    rows = await Payment.all()
+    newest = max(rows, key=lambda p: (p.paid_at or p.created_at, p.id))
+    days = sorted({(p.paid_at or p.created_at).astimezone(MEXICO_CITY).date() for p in rows})
+    paid_day = next(p.paid_at for p in rows if p.paid_at).astimezone(MEXICO_CITY).date()
 
     async def listed(query: str) -> tuple[str, int]:
         page = await world.client.get(f"/pagos?{query}")
@@ -103,9 +108,9 @@ async def test_history_filters_by_status_method_and_dates_and_paginates(db, runt
         assert (await listed("estado=pagado"))[1] == 3
         assert (await listed("estado=pendiente&metodo=spei"))[1] == 20
         assert (await listed("metodo=card&estado=pendiente"))[1] == 0
-        assert (await listed(f"desde={today}&hasta={today}&estado=pagado"))[1] == 3
-        assert (await listed(f"desde={today + timedelta(days=1)}"))[1] == 0
-        assert (await listed(f"hasta={today - timedelta(days=1)}"))[1] == 0
+        assert (await listed(f"desde={paid_day}&hasta={paid_day}&estado=pagado"))[1] == 3
+        assert (await listed(f"desde={days[-1] + timedelta(days=1)}"))[1] == 0
+        assert (await listed(f"hasta={days[0] - timedelta(days=1)}"))[1] == 0
         assert (await listed(f"prestamo={world.loan.id}&estado=pagado"))[1] == 3
         kept, _ = await listed("estado=pagado&metodo=spei&pagina=1")
         assert "No hay pagos con esos filtros." in kept
@@ -214,3 +219,34 @@ async def test_the_event_stream_refuses_strangers(db, runtime):
     async with world.client, world.sandbox:
         response = await world.client.get(f"/prestamos/{world.loan.id}/eventos")
     assert response.status_code == 403
+
+
+async def test_the_live_status_panel_is_sent_only_when_it_changes(db, runtime):
+    """The panel is a live region: re-sending what the page shows would read it out again."""
+    world = await pay_world(runtime)
+    spei = request(world, "once-1", PaymentMethodType.SPEI)
+    payment = await create_payment(runtime, world.box.gateways, world.ana, spei)
+    async with world.client, world.sandbox:
+        await login(world.client)
+        page = (await world.client.get(f"/pagos/{payment.id}")).text
+        cookie = world.client.cookies["puente_session"]
+    query = re.search(r'sse-connect="/prestamos/\d+/eventos\?([^"]+)"', page).group(1)
+    app = world.client._transport.app
+    stream = StreamClient(app, f"/prestamos/{world.loan.id}/eventos", unescape(query), cookie)
+    first = await stream.until("event: saldo")
+    assert "event: pago" not in first  # the page already shows "Pendiente"
+    await runtime.bus.publish(loan_channel(world.loan.id), {"loan": world.loan.id})  # no change
+    for _ in range(50):
+        if "".join(stream.chunks).count("event: saldo") == 2:
+            break
+        await asyncio.sleep(0.1)
+    assert "".join(stream.chunks).count("event: saldo") == 2
+    assert "event: pago" not in "".join(stream.chunks)
+    transition = await advance_payment(
+        payment.id, S.PAID, source="test", at=runtime.now(), provider_reference="y"
+    )
+    await notify_transition(runtime.bus, transition)
+    updated = await stream.until('data-status="paid">Pagado<')
+    assert updated.count("event: pago") == 1
+    stream.left.set()
+    await asyncio.wait_for(stream.task, 5)

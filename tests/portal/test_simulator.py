@@ -73,7 +73,7 @@ async def test_bad_input_shows_a_clear_spanish_message_not_an_error(
         partial = await client.get("/simulador/resultado", params={**EXAMPLE_A, field: value})
         page = await client.get("/simulador", params={**EXAMPLE_A, field: value})
     assert partial.status_code == 200 and page.status_code == 200
-    assert f'role="alert" data-field="{field}">{message}' in partial.text
+    assert f'id="simulador-error" data-field="{field}">{message}' in partial.text
     assert message in page.text
     assert 'data-testid="installment"' not in partial.text
 
@@ -91,7 +91,7 @@ async def test_a_degenerate_schedule_is_explained_not_shown(db, runtime, changes
     async with app_client(runtime) as client:
         partial = await client.get("/simulador/resultado", params={**EXAMPLE_A, **changes})
     assert partial.status_code == 200
-    assert 'role="alert" data-field="plazo">Con ese monto y esa tasa' in partial.text
+    assert 'id="simulador-error" data-field="plazo">Con ese monto y esa tasa' in partial.text
     assert 'data-testid="installment"' not in partial.text
 
 
@@ -100,3 +100,27 @@ async def test_a_vanishing_rate_simulates_without_interest(db, runtime):
     async with app_client(runtime) as client:
         partial = await client.get("/simulador/resultado", params=params)
     assert 'data-testid="installment">$833.33 MXN<' in partial.text
+
+
+async def test_the_inputs_stay_in_the_url_and_the_result_ends_with_a_call_to_apply(db, runtime):
+    from urllib.parse import parse_qs, urlsplit
+
+    async with app_client(runtime) as client:
+        partial = await client.get(
+            "/simulador/resultado", params=EXAMPLE_A, headers={"HX-Request": "true"}
+        )
+        page = await client.get("/simulador")
+    pushed = urlsplit(partial.headers["hx-push-url"])
+    assert pushed.path == "/simulador"
+    assert {k: v[0] for k, v in parse_qs(pushed.query).items()} == EXAMPLE_A  # shareable
+    assert 'data-testid="share-link" href="/simulador?' in partial.text
+    assert 'data-testid="apply-cta"' in partial.text
+    assert "Tasa de interés anual (%" in page.text  # the unit in the label
+
+
+async def test_a_field_in_error_is_marked_invalid_for_screen_readers(db, runtime):
+    async with app_client(runtime) as client:
+        page = await client.get("/simulador", params={**EXAMPLE_A, "tasa": "mucho"})
+    field = page.text.split('name="tasa"')[1].split(">")[0]
+    assert 'aria-invalid="true"' in field and 'aria-describedby="simulador-error"' in field
+    assert 'id="simulador-error"' in page.text

@@ -209,6 +209,10 @@ class Loan(Node):
     balance: LoanBalance
     next_installment: Installment | None
     installments: list[Installment]
+    next_payment_due: Money | None = strawberry.field(
+        description="The next installment's outstanding less advance payments already held "
+        'for it: what the borrower still has to pay for it (the portal\'s "Próximo pago").'
+    )
     start_date: date
     term_count: int
     periodicity: Periodicity
@@ -234,6 +238,7 @@ class Loan(Node):
             cat=Decimal(loan.cat or 0),
             balance=LoanBalance.from_view(view.balance),
             next_installment=Installment.from_view(upcoming) if upcoming else None,
+            next_payment_due=money(due) if (due := view.next_payment_due) is not None else None,
             installments=[Installment.from_view(i) for i in view.installments],
             start_date=loan.start_date,
             term_count=loan.term_count,

@@ -8,7 +8,7 @@ built in ``loans.installments``, below both.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -94,6 +94,29 @@ class LoanView:
     def next_installment(self) -> InstallmentView | None:
         settled = (InstallmentStatus.PAID, InstallmentStatus.WRITTEN_OFF)
         return next((i for i in self.installments if i.status not in settled), None)
+
+    @property
+    def next_payment_due(self) -> Decimal | None:
+        """ "Próximo pago": the next installment less the advances already held for it."""
+        return next((amount for _, amount in self.amounts_to_cover()), None)
+
+    def amounts_to_cover(self) -> Iterator[tuple[int, Decimal]]:
+        """``(n, amount)``: what still has to be paid to settle the next ``n`` open
+        installments, oldest first (prelación's order), less the advances held.
+
+        Advances (``loan_advance``) pay installments as they fall due, so the borrower owes
+        only the difference (never below zero). The one place of this sum: GraphQL
+        ``nextPaymentDue``, the portal's "Próximo pago" and its pay-several offers ask it.
+        """
+        settled = (InstallmentStatus.PAID, InstallmentStatus.WRITTEN_OFF)
+        running = -self.balance.advance
+        count = 0
+        for installment in self.installments:
+            if installment.status in settled or installment.outstanding <= 0:
+                continue
+            running += installment.outstanding
+            count += 1
+            yield count, max(running, ZERO)
 
 
 def _status(state: InstallmentState, today: date, written_off: bool) -> InstallmentStatus:

@@ -12,7 +12,8 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from tortoise.expressions import Subquery
+from tortoise.expressions import F, Subquery
+from tortoise.functions import Coalesce
 from tortoise.queryset import QuerySet
 
 from puente.accounts.models import User
@@ -67,23 +68,28 @@ class HistoryPage:
 async def payment_history(
     user: User, wanted: HistoryQuery, *, page: int, page_size: int
 ) -> HistoryPage:
-    """One page of the payments ``user`` may see, newest first."""
-    query = visible_payments(user)
+    """One page of the payments ``user`` may see, by payment date, newest first.
+
+    The payment date is when it was paid, else when it was made: an old
+    payment recorded today (a late webhook, a migrated history) shows on the day it was paid.
+    The date filters read the same date.
+    """
+    query = visible_payments(user).annotate(pay_date=Coalesce("paid_at", F("created_at")))
     if wanted.statuses:
         query = query.filter(status__in=list(wanted.statuses))
     if wanted.method is not None:
         query = query.filter(method=wanted.method)
     if wanted.since is not None:
-        query = query.filter(created_at__gte=local_day_start(wanted.since))
+        query = query.filter(pay_date__gte=local_day_start(wanted.since))
     if wanted.until is not None:
-        query = query.filter(created_at__lt=local_day_start(wanted.until + timedelta(days=1)))
+        query = query.filter(pay_date__lt=local_day_start(wanted.until + timedelta(days=1)))
     if wanted.loan_id is not None:
         query = query.filter(loan_id=wanted.loan_id)
     total = await query.count()
     pages = max(1, math.ceil(total / page_size))
     shown = max(1, min(page, pages))
     rows = (
-        await query.order_by("-created_at", "-id")
+        await query.order_by("-pay_date", "-id")
         .offset((shown - 1) * page_size)
         .limit(page_size)
         .prefetch_related("loan__product")

@@ -14,8 +14,8 @@ from decimal import Decimal
 from puente.enums import PaymentMethodType as M
 from puente.enums import ProviderName as P
 from puente.loans.engine import OverpaymentMode
-from puente.loans.state import InstallmentStatus, LoanView
-from puente.money import ZERO, InvalidAmount, parse_amount
+from puente.loans.state import LoanView
+from puente.money import InvalidAmount, parse_amount
 
 __all__ = [
     "DEFAULT_PROVIDERS",
@@ -87,22 +87,16 @@ def payment_options(settings: Mapping[str, object] | None) -> tuple[PaymentOptio
 
 
 def installment_totals(view: LoanView, maximum: Decimal | None = None) -> list[tuple[int, Decimal]]:
-    """``(n, amount)`` to cover the next ``n`` open installments, oldest first (prelación
-    pays the oldest first, so the next ``n`` are what ``amount`` settles). None above
-    ``maximum`` (the most that may be paid today, ``loans.payable``): beyond the payoff
-    the borrower is offered the payoff itself."""
-    settled = (InstallmentStatus.PAID, InstallmentStatus.WRITTEN_OFF)
+    """``(n, amount)`` to cover the next ``n`` open installments (``LoanView.amounts_to_cover``:
+    advances held already count); a count the advances cover whole is not offered. None
+    above ``maximum`` (the most that may be paid today, ``loans.payable``): beyond the
+    payoff the borrower is offered the payoff itself."""
     totals: list[tuple[int, Decimal]] = []
-    running = ZERO
-    for installment in view.installments:
-        if installment.status in settled or installment.outstanding <= 0:
-            continue
-        running += installment.outstanding
-        if maximum is not None and running > maximum:
+    for count, amount in view.amounts_to_cover():
+        if count > MAX_INSTALLMENTS_AHEAD or (maximum is not None and amount > maximum):
             break
-        totals.append((len(totals) + 1, running))
-        if len(totals) == MAX_INSTALLMENTS_AHEAD:
-            break
+        if amount > 0:
+            totals.append((count, amount))
     return totals
 
 
@@ -134,10 +128,11 @@ def chosen_amount(
     if not totals:
         return "Este crédito no tiene pagos pendientes; escribe otro monto."
     if choice.kind == "varios":
+        offered = dict(totals)
         count = choice.count
-        if not (count.isascii() and count.isdigit()) or not 1 <= int(count) <= len(totals):
+        if not (count.isascii() and count.isdigit()) or int(count) not in offered:
             return "Elige cuántos pagos quieres cubrir."
-        return totals[int(count) - 1][1]
+        return offered[int(count)]
     return totals[0][1]
 
 

@@ -8,7 +8,16 @@ from decimal import Decimal
 from puente.money import format_mxn, from_centavos
 from puente.runtime import MEXICO_CITY
 
-__all__ = ["fecha", "fecha_hora", "mxn", "mxn_centavos"]
+__all__ = [
+    "MESES",
+    "fecha",
+    "fecha_hora",
+    "importe",
+    "importe_centavos",
+    "mes",
+    "mxn",
+    "mxn_centavos",
+]
 
 MESES = (
     "enero",
@@ -34,6 +43,23 @@ def mxn(value: Decimal | None) -> str:
 def mxn_centavos(value: int) -> str:
     """Stored integer centavos shown as ``$1,234.56 MXN``."""
     return format_mxn(from_centavos(value))
+
+
+def importe(value: Decimal | None) -> str:
+    """The bare amount a bank app's "importe" field accepts: ``1000.00`` (no sign, no
+    thousands separator, no currency). For copy buttons; display uses :func:`mxn`."""
+    amount = value if value is not None else Decimal("0")
+    return f"{amount.quantize(Decimal('0.01')):f}"
+
+
+def importe_centavos(value: int) -> str:
+    """Stored integer centavos as the bare amount: ``1000.00``."""
+    return importe(from_centavos(value))
+
+
+def mes(value: date | None) -> str:
+    """The month's name: ``noviembre`` (a colegiatura is named by its month)."""
+    return MESES[value.month - 1] if value is not None else "—"
 
 
 def fecha(value: date | None) -> str:

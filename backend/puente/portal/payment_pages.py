@@ -29,6 +29,7 @@ from puente.payments.history import HistoryQuery, payment_history
 from puente.payments.models import Payment
 from puente.payments.receipt import payment_application, schedule_after_prepayment
 from puente.portal.live import EventStreamResponse, live_events
+from puente.portal.loan_text import installment_names, is_tuition
 from puente.portal.payment_text import STATUS_FILTERS, method_text, prepayment_text, status_text
 
 if TYPE_CHECKING:
@@ -84,6 +85,21 @@ def status_context(payment: Payment, view: LoanView) -> dict[str, Any]:
         "pending": status in PENDING,
         "paid": status in (S.PAID, S.PARTIALLY_REFUNDED, S.REFUNDED),
         "view": view,
+    }
+
+
+def panel_version(payment: Payment, applied: bool) -> str:
+    """What the status panel says, in short: it changes only when the panel's words do."""
+    return f"{S(payment.status).value}{'+aplicado' if applied else ''}"
+
+
+async def applied_context(payment: Payment, view: LoanView) -> dict[str, Any]:
+    """How a paid payment was applied (its ledger entry) in the payer's words; the
+    ``partials/payment_application.html`` block of the status page, stream and receipt."""
+    return {
+        "application": await payment_application(payment.id),
+        "tuition": is_tuition(view.loan),
+        "names": installment_names(view),
     }
 
 
@@ -175,6 +191,7 @@ class PaymentPages:
         assert loan is not None
         view = await self._loan_view(loan)
         context = {"user": user, "loan": loan, **status_context(payment, view)}
+        context.update(await applied_context(payment, view))
         return self.portal.render(request, "pages/pay_status.html", context)
 
     async def events(self, request: Request, user: User) -> Response:
@@ -183,6 +200,9 @@ class PaymentPages:
         if loan is None:
             return Response("no autorizado", status_code=403, media_type="text/plain")
         payment_id = _id_param(request.query_params.get("pago", ""))
+        # The status panel is a live region: it is sent only when it says something new, so
+        # a screen reader reads each change once (the page tells what it shows: ``visto``).
+        shown = {"pago": request.query_params.get("visto", "")[:64]}
 
         async def render() -> list[tuple[str, str]]:
             fresh = await Loan.filter(id=loan.id).prefetch_related("product", "student").first()
@@ -192,10 +212,12 @@ class PaymentPages:
             ]
             payment = await Payment.filter(id=payment_id or 0, loan_id=loan.id).first()
             if payment is not None:
-                panel = self.render_partial(
-                    "partials/payment_status.html", status_context(payment, view)
-                )
-                events.insert(0, ("pago", panel))
+                context = status_context(payment, view) | await applied_context(payment, view)
+                version = panel_version(payment, context["application"] is not None)
+                if version != shown["pago"]:
+                    shown["pago"] = version
+                    panel = self.render_partial("partials/payment_status.html", context)
+                    events.insert(0, ("pago", panel))
             return events
 
         session = await self.portal.current_session(request)
@@ -213,15 +235,19 @@ class PaymentPages:
         payment = await visible_payment(user, request.path_params["payment_id"])
         if payment is None:
             return not_found(self.portal, request, user)
-        loan = await Loan.filter(id=payment.loan_id).prefetch_related("product", "borrower").get()
-        application = await payment_application(payment.id)
+        loan = await (
+            Loan.filter(id=payment.loan_id).prefetch_related("product", "borrower", "student").get()
+        )
+        view = await self._loan_view(loan)
+        applied = await applied_context(payment, view)
         context = {
             "user": user,
             "payment": payment,
             "loan": loan,
+            "view": view,
             "institution": await Institution.get(id=payment.institution_id),
-            "application": application,
-            "new_schedule": await schedule_after_prepayment(loan.id, application),
+            **applied,
+            "new_schedule": await schedule_after_prepayment(loan.id, applied["application"]),
             "prepayment_mode": prepayment_text(
                 payment.prepayment_mode or loan.overpayment_mode, payment.prepayment_mode_chosen
             ),

@@ -23,6 +23,7 @@ __all__ = [
     "provider_text",
     "register_payment_filters",
     "status_text",
+    "status_tone",
 ]
 
 STATUS = {
@@ -67,6 +68,23 @@ def status_text(value: object) -> str:
     return STATUS.get(S(str(value)), str(value)) if str(value) in S._value2member_map_ else "—"
 
 
+TONE = {  # the badge colour of each status (CSS .st-*): paid green, waiting amber, red
+    S.PAID: "paid",
+    S.CREATED: "pending",
+    S.PENDING: "pending",
+    S.REQUIRES_ACTION: "pending",
+    S.FAILED: "failed",
+    S.EXPIRED: "failed",
+    S.CHARGED_BACK: "failed",
+}
+
+
+def status_tone(value: object) -> str:
+    """``paid``, ``pending``, ``failed`` or ``neutral`` (canceled, refunded)."""
+    text = str(value)
+    return TONE.get(S(text), "neutral") if text in S._value2member_map_ else "neutral"
+
+
 def method_text(value: object) -> str:
     return METHOD.get(M(str(value)), str(value)) if str(value) in M._value2member_map_ else "—"
 
@@ -101,6 +119,7 @@ def register_payment_filters(env: Environment) -> None:
     """Add the payment filters to the portal's Jinja environment (idempotent)."""
     env.filters.update(
         estado_pago=status_text,
+        tono_pago=status_tone,
         metodo_pago=method_text,
         proveedor=provider_text,
         motivo_rechazo=failure_text,

@@ -17,6 +17,8 @@ checks the CSRF token; a refusal is shown in Spanish with the form kept, never a
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 from collections.abc import Callable
@@ -68,7 +70,7 @@ from puente.runtime import Runtime
 if TYPE_CHECKING:
     from puente.portal.routes import Portal
 
-__all__ = ["PaymentDoors", "payment_routes", "sandbox_card_form"]
+__all__ = ["PaymentDoors", "card_attempt_key", "payment_routes", "sandbox_card_form"]
 
 TOKEN = re.compile(r"[A-Za-z0-9_\-]{3,200}")
 KEY = re.compile(r"[A-Za-z0-9_\-]{8,128}")
@@ -92,6 +94,15 @@ def sandbox_card_form(runtime: Runtime) -> Callable[[str], str | None]:
 
 def _new_key() -> str:
     return secrets.token_urlsafe(18)
+
+
+def card_attempt_key(secret: bytes, loan_id: int, token: str) -> str:
+    """The idempotency key of paying ``loan_id`` with one card token: the same every time the
+    confirmation page is shown for that token. A reloaded (re-POSTed) confirmation or the
+    back button would otherwise mint a new key, and the provider refuses a token already
+    used: a second, "Rechazado" payment. With this key a second "Pagar" is the first one."""
+    digest = hmac.new(secret, f"card-attempt|{loan_id}|{token}".encode(), hashlib.sha256)
+    return "card-" + digest.hexdigest()[:40]
 
 
 def _key(value: object) -> str:
@@ -282,7 +293,9 @@ class PaymentDoors:
         return self.portal.render(
             request,
             "pages/pay_card.html",
-            self._card_context(user, loan, view, card, _new_key())
+            self._card_context(
+                user, loan, view, card, card_attempt_key(self.portal.csrf_key, loan.id, card[0])
+            )
             | {
                 "last4": last4 if last4.isdigit() and len(last4) == 4 else "",
                 "brand": brand.title() if brand.isalpha() and len(brand) < 20 else "Tarjeta",

@@ -35,7 +35,7 @@ from puente.runtime import Runtime
 from puente.security.tokens import SCOPE_FULL
 from puente.tuition.service import tuition_quotes
 
-__all__ = ["SESSION_COOKIE", "portal_routes"]
+__all__ = ["SESSION_COOKIE", "portal_routes", "portal_templates"]
 
 MAX_FORM_FIELD = 1024
 
@@ -176,7 +176,13 @@ class Portal:
         return self.render(
             request,
             "pages/loan.html",
-            {"user": user, "view": view, "payoff": payoff, "tuition_quotes": quotes},
+            {
+                "user": user,
+                "view": view,
+                "payoff": payoff,
+                "tuition_quotes": quotes,
+                "today": today,
+            },
         )
 
     async def simulator_page(self, request: Request) -> Response:
@@ -196,7 +202,9 @@ class Portal:
     async def simulator_result(self, request: Request) -> Response:
         """The figures as the person types (htmx); bad input is a message, never an error."""
         result = run_simulator(request.query_params, self.runtime.today())
-        return self.render(request, "partials/simulador_resultado.html", {"result": result})
+        response = self.render(request, "partials/simulador_resultado.html", {"result": result})
+        response.headers["hx-push-url"] = result.share_url  # the address bar keeps the inputs
+        return response
 
     async def mfa_page(self, request: Request, session: Session) -> Response:
         if session.user.mfa_enabled:

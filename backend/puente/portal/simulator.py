@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from urllib.parse import urlencode
 
 from puente.loans.engine import CatError, LoanTermsError
 from puente.loans.engine.terms import MAX_TERM_COUNT
@@ -93,6 +94,11 @@ class SimulatorResult:
         if self.unsound:
             return UNSOUND
         return MESSAGES.get(self.error_field or "")
+
+    @property
+    def share_url(self) -> str:
+        """This simulation as a link (``/simulador?monto=…``): the inputs live in the URL."""
+        return "/simulador?" + urlencode({name: self.values[name] for name in FIELDS})
 
     @property
     def period_label(self) -> str:

@@ -11,6 +11,9 @@
       var label = button.textContent;
       button.textContent = "Copiado";
       setTimeout(function () { button.textContent = label; }, 1500);
+      // One polite announcement for screen readers (the button's own text is not read).
+      var status = document.querySelector("[data-copy-status]");
+      if (status) { status.textContent = (button.getAttribute("aria-label") || "Copiar").replace(/^Copiar/, "Copiaste") + ": " + text; }
     };
     if (navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(text).then(done, function () { field.select(); });
