@@ -268,7 +268,7 @@ class Harness:
 
     async def events(self, connector: PaymentGateway) -> list[NormalisedEvent]:
         """Every delivered webhook, verified and normalised (and resolved) by the connector."""
-        events = [connector.verify_webhook(r.content, r.headers) for r in self.inbox.received]
+        events = [await connector.verify_webhook(r.content, r.headers) for r in self.inbox.received]
         if self.case.resolve_event is None:
             return events
         return [await self.case.resolve_event(connector, event) for event in events]

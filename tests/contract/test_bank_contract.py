@@ -168,12 +168,12 @@ class BankHarness:
         async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as c:
             return await c.request(method, path, **kwargs)
 
-    def verify(self, connector: Bank, body: bytes, headers: Mapping[str, str], **kw: Any):
+    async def verify(self, connector: Bank, body: bytes, headers: Mapping[str, str], **kw: Any):
         kw.setdefault("client_ip", self.case.client_ip)
-        return connector.verify_webhook(body, headers, **kw)  # type: ignore[call-arg]
+        return await connector.verify_webhook(body, headers, **kw)
 
-    def events(self, connector: Bank) -> list[NormalisedEvent]:
-        return [self.verify(connector, r.content, r.headers) for r in self.inbox.received]
+    async def events(self, connector: Bank) -> list[NormalisedEvent]:
+        return [await self.verify(connector, r.content, r.headers) for r in self.inbox.received]
 
 
 @pytest.fixture(params=BANK_CASES, ids=[case.name for case in BANK_CASES])
@@ -227,7 +227,7 @@ async def test_spei_transfer_settles_and_is_announced(bank_harness: BankHarness)
         assert [(d.amount, d.clave_rastreo) for d in debits] == [
             (Decimal("150.00"), transfer.clave_rastreo)
         ]
-        kinds = {(e.kind, e.provider_payment_id) for e in h.events(connector)}
+        kinds = {(e.kind, e.provider_payment_id) for e in await h.events(connector)}
     assert (EventKind.TRANSFER_SUCCEEDED, transfer.provider_id) in kinds
 
 
@@ -241,7 +241,7 @@ async def test_transfer_to_a_closed_account_comes_back(bank_harness: BankHarness
         assert returned.status is TransferStatus.RETURNED and returned.failure_message
         assert (await connector.get_balance()).available == before.available
         assert await _debits(connector) == []
-        kinds = {(e.kind, e.provider_payment_id) for e in h.events(connector)}
+        kinds = {(e.kind, e.provider_payment_id) for e in await h.events(connector)}
     assert (EventKind.TRANSFER_FAILED, transfer.provider_id) in kinds
 
 
@@ -256,7 +256,7 @@ async def test_incoming_transfer_arrives_as_a_verified_event(bank_harness: BankH
         pending = {r.id: r for r in h.simulator.pending_references()}
         assert pending[reference].method == "spei" and pending[reference].clabe
         assert (await h.admin("POST", f"/_references/{reference}/pay")).status_code == 200
-        received = [e for e in h.events(connector) if e.kind is EventKind.TRANSFER_RECEIVED]
+        received = [e for e in await h.events(connector) if e.kind is EventKind.TRANSFER_RECEIVED]
         assert [e.amount for e in received] == [Decimal("500.00")]
         after = await connector.get_balance()
         assert after.available == before.available + Decimal("500.00")
@@ -297,7 +297,7 @@ async def test_callbacks_valid_forged_stale_and_malformed(bank_harness: BankHarn
         await h.admin("POST", "/_settle")
         delivery = h.inbox.received[-1]
         body, headers = delivery.content, dict(delivery.headers)
-        event = h.verify(connector, body, headers)
+        event = await h.verify(connector, body, headers)
         assert event.provider == h.case.name and event.event_id
         assert event.kind is EventKind.TRANSFER_SUCCEEDED
         signature = h.simulator.sign_webhook(body, int(time.time()))
@@ -305,18 +305,18 @@ async def test_callbacks_valid_forged_stale_and_malformed(bank_harness: BankHarn
         bare = {k: v for k, v in headers.items() if k.lower() not in names}
         forged = {**bare, **{k: v.replace(v[-6:], "000000") for k, v in signature.items()}}
         with pytest.raises(InvalidSignature):
-            h.verify(connector, body, forged)
+            await h.verify(connector, body, forged)
         if h.case.signs_bodies:
             with pytest.raises(InvalidSignature):
-                h.verify(connector, body.replace(b'"id"', b'"Id"', 1), headers)
+                await h.verify(connector, body.replace(b'"id"', b'"Id"', 1), headers)
         if h.case.outsider_ip:
             with pytest.raises(InvalidSignature):
-                h.verify(connector, body, headers, client_ip=h.case.outsider_ip)
+                await h.verify(connector, body, headers, client_ip=h.case.outsider_ip)
         later = datetime.now(UTC) + timedelta(seconds=h.case.stale_after + 60)
         with pytest.raises(StaleSignature):
-            h.verify(connector, body, headers, now=later)
+            await h.verify(connector, body, headers, now=later)
         with pytest.raises(MalformedWebhook):
-            h.verify(connector, body, bare)
+            await h.verify(connector, body, bare)
 
 
 async def test_unknown_callback_is_acknowledged_not_fatal(
@@ -327,7 +327,7 @@ async def test_unknown_callback_is_acknowledged_not_fatal(
     headers = bank_harness.simulator.sign_webhook(body, now)
     async with bank_harness.connector() as connector:
         with caplog.at_level("INFO", logger="puente.providers"):
-            event = bank_harness.verify(connector, body, headers)
+            event = await bank_harness.verify(connector, body, headers)
     assert event.kind is EventKind.UNKNOWN
     assert "unknown type" in caplog.text
 
@@ -418,7 +418,7 @@ async def test_duplicate_and_out_of_order_callbacks_keep_their_ids(
     async with bank_harness.connector() as connector:
         await connector.send_spei(_transfer("disb-10"))
         await bank_harness.admin("POST", "/_settle")
-        events = bank_harness.events(connector)
+        events = await bank_harness.events(connector)
     ids = [e.event_id for e in events]
     assert ids and len(ids) == 2 * len(set(ids))  # every event twice: dedupe on event_id
 

@@ -164,21 +164,21 @@ async def test_webhook_signatures_valid_invalid_and_stale(harness: Harness) -> N
         await connector.charge(_charge(harness, "pay-8"))
         delivery = harness.inbox.received[-1]
         body, headers = delivery.content, dict(delivery.headers)
-        event = connector.verify_webhook(body, headers)
+        event = await connector.verify_webhook(body, headers)
         assert event.provider == harness.case.name and event.event_id
         other = harness.simulator.sign_webhook(body, int(time.time()))
         forged = {k: v.replace(v[-6:], "000000") for k, v in other.items()}
         with pytest.raises(InvalidSignature):
-            connector.verify_webhook(body, forged)
+            await connector.verify_webhook(body, forged)
         tamper = harness.case.tamper  # None: the provider vouches for the sender, not the body
         if tamper is not None:
             with pytest.raises(InvalidSignature):
-                connector.verify_webhook(tamper(body), headers)
+                await connector.verify_webhook(tamper(body), headers)
             later = datetime.now(UTC) + timedelta(seconds=connector.config.webhook_tolerance + 60)
             with pytest.raises(StaleSignature):
-                connector.verify_webhook(body, headers, now=later)
+                await connector.verify_webhook(body, headers, now=later)
         with pytest.raises(MalformedWebhook):
-            connector.verify_webhook(body, {"content-type": "application/json"})
+            await connector.verify_webhook(body, {"content-type": "application/json"})
 
 
 async def test_unknown_webhook_type_is_acknowledged_not_fatal(
@@ -189,7 +189,7 @@ async def test_unknown_webhook_type_is_acknowledged_not_fatal(
     headers = harness.simulator.sign_webhook(body, now)
     async with harness.connector() as connector:
         with caplog.at_level("INFO", logger="puente.providers"):
-            event = connector.verify_webhook(body, headers)
+            event = await connector.verify_webhook(body, headers)
     assert event.kind is EventKind.UNKNOWN
     assert "unknown type" in caplog.text
 

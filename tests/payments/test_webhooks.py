@@ -274,7 +274,7 @@ async def test_a_webhook_that_cannot_be_verified_now_gets_a_503_and_nothing_is_s
 
     ana, loan, box, client = await setup(runtime)
 
-    def unavailable(self, raw_body, headers, *, now=None):
+    async def unavailable(self, raw_body, headers, *, now=None, client_ip=None):
         raise ProviderUnavailable("certificate download failed", provider="stripe")
 
     monkeypatch.setattr(StripeConnector, "verify_webhook", unavailable)
@@ -290,7 +290,7 @@ async def test_a_signed_body_that_breaks_the_parser_is_refused_not_a_500(db, run
 
     ana, loan, box, client = await setup(runtime)
 
-    def broken(self, raw_body, headers, *, now=None):
+    async def broken(self, raw_body, headers, *, now=None, client_ip=None):
         raise KeyError("data")
 
     monkeypatch.setattr(StripeConnector, "verify_webhook", broken)

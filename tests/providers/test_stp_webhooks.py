@@ -143,7 +143,8 @@ def test_an_old_body_is_stale_and_junk_is_malformed() -> None:
         verify(body({**ABONO, "monto": "mucho"}))
 
 
-def test_connector_uses_its_configured_allowlist_and_secret() -> None:
+@pytest.mark.anyio
+async def test_connector_uses_its_configured_allowlist_and_secret() -> None:
     connector = StpConnector(
         ProviderConfig(
             credentials={
@@ -154,10 +155,10 @@ def test_connector_uses_its_configured_allowlist_and_secret() -> None:
         )
     )
     headers = {"Authorization": stp_basic_auth("stp:pass-99")}
-    event = connector.verify_webhook(body(ABONO), headers, now=NOW, client_ip="10.20.0.1")
+    event = await connector.verify_webhook(body(ABONO), headers, now=NOW, client_ip="10.20.0.1")
     assert event.kind is EventKind.TRANSFER_RECEIVED
     with pytest.raises(InvalidSignature):
-        connector.verify_webhook(body(ABONO), headers, now=NOW)  # no client IP given
+        await connector.verify_webhook(body(ABONO), headers, now=NOW)  # no client IP given
 
 
 def test_replies_stp_understands() -> None:

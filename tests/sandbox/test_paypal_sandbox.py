@@ -138,9 +138,9 @@ async def test_webhooks_verify_offline_and_online_through_the_connector(paypal: 
         transport=httpx.ASGITransport(app=paypal.app),
     )
     async with PayPalConnector(config) as connector:
-        offline = connector.verify_webhook(delivery.content, delivery.headers)
+        offline = await connector.verify_webhook(delivery.content, delivery.headers)
         online = await connector.verify_webhook_online(delivery.content, delivery.headers)
-        again = await connector.verify_webhook_async(delivery.content, delivery.headers)
+        again = await connector.verify_webhook(delivery.content, delivery.headers)
     assert offline.event_id == online.event_id == again.event_id
     assert offline.provider_payment_id == created["id"]
 

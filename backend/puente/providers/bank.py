@@ -48,6 +48,7 @@ from puente.providers.base import (
     ProviderError,
     SpeiTransfer,
     SpeiTransferRequest,
+    WebhookDelivery,
     reading_response,
 )
 from puente.providers.catalogue import BANK
@@ -198,28 +199,13 @@ class OpenBankingConnector(Bank):
         answer = await self._call("POST", "/accounts/verify", json=body, idempotent=True)
         return bank_holder(answer, account.clabe)
 
-    def verify_webhook(
-        self,
-        raw_body: bytes,
-        headers: Mapping[str, str],
-        *,
-        now: datetime | None = None,
-        client_ip: str | None = None,
-    ) -> NormalisedEvent:
-        """Authenticate by HMAC signature; ``client_ip`` is accepted like STP's and not needed."""
+    async def authenticate_webhook(self, delivery: WebhookDelivery) -> NormalisedEvent:
+        """Authenticate by HMAC signature (the sender's address is not needed)."""
         secrets = self.credentials_list("webhook_secret")
-        event = verify_bank_signature(
-            raw_body, headers, secrets, now=now, tolerance=self.config.webhook_tolerance
+        return verify_bank_signature(
+            delivery.raw_body,
+            delivery.headers,
+            secrets,
+            now=delivery.now,
+            tolerance=self.config.webhook_tolerance,
         )
-        return self._log_event(event)
-
-    async def verify_webhook_async(
-        self,
-        raw_body: bytes,
-        headers: Mapping[str, str],
-        *,
-        now: datetime | None = None,
-        client_ip: str | None = None,
-    ) -> NormalisedEvent:
-        """``verify_webhook`` as the inbox calls it (the address is not needed here)."""
-        return self.verify_webhook(raw_body, headers, now=now, client_ip=client_ip)

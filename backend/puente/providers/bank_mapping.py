@@ -28,15 +28,10 @@ import httpx
 
 from puente.money import parse_amount
 from puente.providers.answers import error_body
+from puente.providers.bank_tables import BANK_TABLES
 from puente.providers.errors import (
-    AuthenticationError,
-    InsufficientFunds,
-    NotFound,
-    PaymentDeclined,
     ProviderError,
-    RateLimited,
     error_for_status,
-    known_status,
     reading_response,
 )
 from puente.providers.values import (
@@ -45,7 +40,6 @@ from puente.providers.values import (
     BankMovement,
     MovementDirection,
     SpeiTransfer,
-    TransferStatus,
 )
 
 __all__ = [
@@ -58,22 +52,7 @@ __all__ = [
 ]
 
 PROVIDER = "bank"
-BANK_STATUSES: dict[str, TransferStatus] = {
-    "pending": TransferStatus.PENDING,
-    "processing": TransferStatus.PENDING,
-    "settled": TransferStatus.SUCCEEDED,
-    "returned": TransferStatus.RETURNED,
-    "rejected": TransferStatus.FAILED,
-    "failed": TransferStatus.FAILED,
-}
-_BY_CODE: dict[str, type[ProviderError]] = {
-    "invalid_token": AuthenticationError,
-    "forbidden": AuthenticationError,
-    "not_found": NotFound,
-    "insufficient_funds": InsufficientFunds,
-    "payment_rejected": PaymentDeclined,
-    "rate_limited": RateLimited,
-}
+BANK_STATUSES = BANK_TABLES.transfer_statuses
 
 
 def bank_error(response: httpx.Response) -> ProviderError:
@@ -85,7 +64,7 @@ def bank_error(response: httpx.Response) -> ProviderError:
         return error_for_status(status, provider=PROVIDER, message=f"bank answered HTTP {status}")
     code = str(error.get("code") or "")
     message = str(error.get("message") or f"bank answered HTTP {status}")
-    cls = _BY_CODE.get(code)
+    cls = BANK_TABLES.errors.get(code)
     if cls is None or status >= 500:
         return error_for_status(
             status, provider=PROVIDER, message=message, provider_code=code or None, raw=dict(body)
@@ -106,7 +85,7 @@ def bank_transfer(payment: Mapping[str, Any]) -> SpeiTransfer:
     """A payment object as a ``SpeiTransfer``; unknown statuses are malformed answers."""
     with reading_response(PROVIDER, "payment"):
         raw_status = str(payment["status"])
-        status = known_status(BANK_STATUSES, raw_status, what="payment status", provider=PROVIDER)
+        status = BANK_TABLES.transfer_status(raw_status, what="payment status")
         failure = payment.get("failure") or {}
         return SpeiTransfer(
             provider=PROVIDER,

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from puente.money import InvalidAmount, parse_amount
+from puente.providers.bank_tables import BANK_TABLES
 from puente.providers.errors import MalformedWebhook
 from puente.providers.signatures import (
     DEFAULT_TOLERANCE,
@@ -28,7 +29,7 @@ from puente.providers.signatures import (
     timestamped_signature,
     verify_timestamped_hmac,
 )
-from puente.providers.values import EventKind, NormalisedEvent
+from puente.providers.values import NormalisedEvent
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -40,14 +41,6 @@ __all__ = [
 
 PROVIDER = "bank"
 SIGNATURE_HEADER = "X-Signature"
-_KINDS = {
-    "payment.settled": EventKind.TRANSFER_SUCCEEDED,
-    "payment.returned": EventKind.TRANSFER_FAILED,
-    "payment.rejected": EventKind.TRANSFER_FAILED,
-    "deposit.received": EventKind.TRANSFER_RECEIVED,
-    "payment.created": EventKind.IGNORED,
-    "payment.processing": EventKind.IGNORED,
-}
 
 
 def compute_bank_signature(payload: bytes, secret: str, timestamp: int) -> str:
@@ -98,7 +91,7 @@ def normalise_bank_event(event: Any) -> NormalisedEvent:
         provider=PROVIDER,
         event_id=event_id,
         type=event_type,
-        kind=_KINDS.get(event_type, EventKind.UNKNOWN),
+        kind=BANK_TABLES.event_kind(event_type),
         occurred_at=datetime.fromtimestamp(created, UTC),
         provider_payment_id=object_id if isinstance(object_id, str) else None,
         amount=amount,

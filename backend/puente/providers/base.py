@@ -55,6 +55,7 @@ from puente.providers.values import (
     SavedPaymentMethod,
     SpeiTransfer,
     SpeiTransferRequest,
+    WebhookDelivery,
 )
 from puente.providers.values import __all__ as _values_all
 
@@ -239,13 +240,7 @@ class Connector(ABC):
     def parse_error(self, response: httpx.Response) -> ProviderError:
         """Turn a non-2xx response into the right normalised error, keeping the provider's code."""
 
-    def verify_webhook(
-        self, raw_body: bytes, headers: Mapping[str, str], *, now: datetime | None = None
-    ) -> NormalisedEvent:
-        """Authenticate and normalise a webhook or raise ``WebhookVerificationError``."""
-        raise NotSupported(f"{self.name} sends no webhooks", provider=self.name)
-
-    async def verify_webhook_async(
+    async def verify_webhook(
         self,
         raw_body: bytes,
         headers: Mapping[str, str],
@@ -253,9 +248,19 @@ class Connector(ABC):
         now: datetime | None = None,
         client_ip: str | None = None,
     ) -> NormalisedEvent:
-        """``verify_webhook`` as the webhook inbox calls it: without blocking the event loop
-        (PayPal downloads its certificate) and with the sender's address (STP checks it)."""
-        return self.verify_webhook(raw_body, headers, now=now)
+        """Authenticate and normalise a webhook or raise ``WebhookVerificationError``.
+
+        The one signature every connector answers to and the webhook inbox calls: async, so
+        a connector may fetch what it checks with (PayPal's certificate) without blocking
+        the event loop, and given the sender's address (STP checks it against an allowlist).
+        ``now`` is the clock for replay windows (``None``: the current time).
+        """
+        delivery = WebhookDelivery(raw_body, headers, now=now, client_ip=client_ip)
+        return self._log_event(await self.authenticate_webhook(delivery))
+
+    async def authenticate_webhook(self, delivery: WebhookDelivery) -> NormalisedEvent:
+        """The provider's own check of one delivery (each connector's scheme, ``spec.webhook``)."""
+        raise NotSupported(f"{self.name} sends no webhooks", provider=self.name)
 
     def _log_event(self, event: NormalisedEvent) -> NormalisedEvent:
         """Log (never raise on) event types this connector does not know; return the event."""
@@ -341,10 +346,8 @@ class PaymentGateway(Connector):
         """Payouts to the institution's bank created in [since, until], oldest first."""
 
     @abstractmethod
-    def verify_webhook(
-        self, raw_body: bytes, headers: Mapping[str, str], *, now: datetime | None = None
-    ) -> NormalisedEvent:
-        """Authenticate and normalise a webhook or raise ``WebhookVerificationError``."""
+    async def authenticate_webhook(self, delivery: WebhookDelivery) -> NormalisedEvent:
+        """A gateway always sends webhooks: authenticate and normalise one delivery."""
 
 
 class Bank(Connector):

@@ -10,6 +10,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from puente.providers.bank_tables import BANK_TABLES
+from puente.providers.conekta_tables import CONEKTA_TABLES
+from puente.providers.mercadopago_tables import MERCADOPAGO_TABLES
+from puente.providers.openpay_tables import OPENPAY_TABLES
+from puente.providers.paypal_tables import PAYPAL_TABLES
 from puente.providers.spec import (
     ConnectorKind,
     HostedCardForm,
@@ -17,6 +22,8 @@ from puente.providers.spec import (
     TransferAnswers,
     WebhookScheme,
 )
+from puente.providers.stp_tables import STP_TABLES
+from puente.providers.stripe_tables import STRIPE_TABLES
 from puente.providers.values import PaymentMethod as M
 
 __all__ = [
@@ -48,6 +55,7 @@ STRIPE = ProviderSpec(
     webhook=WebhookScheme("HMAC-SHA256 over t.body (Stripe-Signature)", body_authenticated=True),
     card_form=CARD_FORM,
     graphql_name="STRIPE",
+    tables=STRIPE_TABLES,
 )
 CONEKTA = ProviderSpec(
     name="conekta",
@@ -61,6 +69,7 @@ CONEKTA = ProviderSpec(
     webhook=WebhookScheme("RSA Digest over the body", body_authenticated=True),
     card_form=CARD_FORM,
     graphql_name="CONEKTA",
+    tables=CONEKTA_TABLES,
 )
 OPENPAY = ProviderSpec(
     name="openpay",
@@ -74,6 +83,7 @@ OPENPAY = ProviderSpec(
     webhook=WebhookScheme("HTTP Basic credentials (sender only)", body_authenticated=False),
     card_form=CARD_FORM,
     graphql_name="OPENPAY",
+    tables=OPENPAY_TABLES,
 )
 MERCADOPAGO = ProviderSpec(
     name="mercadopago",
@@ -89,6 +99,7 @@ MERCADOPAGO = ProviderSpec(
     ),
     card_form=CARD_FORM,
     graphql_name="MERCADO_PAGO",
+    tables=MERCADOPAGO_TABLES,
 )
 PAYPAL = ProviderSpec(
     name="paypal",
@@ -103,6 +114,7 @@ PAYPAL = ProviderSpec(
     ),
     approval_event="CHECKOUT.ORDER.APPROVED",
     graphql_name="PAYPAL",
+    tables=PAYPAL_TABLES,
 )
 STP = ProviderSpec(
     name="stp",
@@ -133,6 +145,7 @@ STP = ProviderSpec(
     ),
     pays_to_loan_clabe=True,
     graphql_name="STP",
+    tables=STP_TABLES,
 )
 BANK = ProviderSpec(
     name="bank",
@@ -142,6 +155,7 @@ BANK = ProviderSpec(
     credential_fields=("client_id", "client_secret", "account_id", "webhook_secret"),
     optional_credentials=("token_url", "scope"),
     webhook=WebhookScheme("HMAC-SHA256 over t.body", body_authenticated=True),
+    tables=BANK_TABLES,
 )
 
 BUILTIN_SPECS: tuple[ProviderSpec, ...] = (STRIPE, CONEKTA, OPENPAY, MERCADOPAGO, PAYPAL, STP, BANK)

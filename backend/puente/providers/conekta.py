@@ -38,6 +38,7 @@ from puente.providers.base import (
     ProviderTransaction,
     ReferenceRequest,
     SavedPaymentMethod,
+    WebhookDelivery,
     reading_response,
 )
 from puente.providers.catalogue import CONEKTA
@@ -314,14 +315,11 @@ class ConektaConnector(PaymentGateway):
         with reading_response(self.name, "webhook key"):
             return str(answer["public_key"])
 
-    def verify_webhook(
-        self, raw_body: bytes, headers: Mapping[str, str], *, now: datetime | None = None
-    ) -> NormalisedEvent:
-        event = verify_conekta_signature(
-            raw_body,
-            headers,
+    async def authenticate_webhook(self, delivery: WebhookDelivery) -> NormalisedEvent:
+        return verify_conekta_signature(
+            delivery.raw_body,
+            delivery.headers,
             self._webhook_keys,
-            now=now,
+            now=delivery.now,
             tolerance=self.config.webhook_tolerance,
         )
-        return self._log_event(event)

@@ -14,6 +14,7 @@ import httpx
 
 from puente.money import from_centavos
 from puente.providers.answers import error_body
+from puente.providers.conekta_tables import CONEKTA_METHOD_TYPES, CONEKTA_TABLES
 from puente.providers.errors import (
     AuthenticationError,
     ExpiredCard,
@@ -26,7 +27,6 @@ from puente.providers.errors import (
     ProviderUnavailable,
     RateLimited,
     error_for_status,
-    known_status,
     reading_response,
 )
 from puente.providers.timestamps import from_unix_seconds
@@ -56,40 +56,7 @@ __all__ = [
 ]
 
 PROVIDER = "conekta"
-# payment_method.object (API 2.x) -> method; ``type`` is the fallback for older payloads.
-CONEKTA_METHODS = {
-    "card_payment": PaymentMethod.CARD,
-    "cash_payment": PaymentMethod.CASH,
-    "bank_transfer_payment": PaymentMethod.SPEI,
-}
-_METHOD_TYPES = {
-    "card": PaymentMethod.CARD,
-    "credit": PaymentMethod.CARD,
-    "debit": PaymentMethod.CARD,
-    "cash": PaymentMethod.CASH,
-    "oxxo": PaymentMethod.CASH,
-    "spei": PaymentMethod.SPEI,
-}
-_STATUSES = {
-    "paid": PaymentStatus.SUCCEEDED,
-    "pre_authorized": PaymentStatus.PENDING,
-    "declined": PaymentStatus.FAILED,
-    "expired": PaymentStatus.EXPIRED,
-    "canceled": PaymentStatus.CANCELED,
-    "voided": PaymentStatus.CANCELED,
-    "refunded": PaymentStatus.REFUNDED,
-    "partially_refunded": PaymentStatus.PARTIALLY_REFUNDED,
-    "charged_back": PaymentStatus.CHARGED_BACK,
-}
-_REFUND_STATUSES = {
-    "pending": RefundStatus.PENDING,
-    "refunded": RefundStatus.SUCCEEDED,
-    "succeeded": RefundStatus.SUCCEEDED,
-    "paid": RefundStatus.SUCCEEDED,
-    "failed": RefundStatus.FAILED,
-    "declined": RefundStatus.FAILED,
-    "canceled": RefundStatus.CANCELED,
-}
+CONEKTA_METHODS = CONEKTA_TABLES.methods
 # Codes of a card the issuer refused (``processing`` errors that are not about our request).
 _DECLINE_PREFIXES = (
     "conekta.errors.processing.bank.",
@@ -116,7 +83,9 @@ def _last_charge(order: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _method(charge: Mapping[str, Any]) -> PaymentMethod:
     pm = charge.get("payment_method") or {}
-    method = CONEKTA_METHODS.get(pm.get("object") or "") or _METHOD_TYPES.get(pm.get("type") or "")
+    method = CONEKTA_METHODS.get(pm.get("object") or "") or CONEKTA_METHOD_TYPES.get(
+        pm.get("type") or ""
+    )
     if method is None:
         raise MalformedResponse(
             f"unsupported Conekta payment method {pm.get('object') or pm.get('type')!r}",
@@ -131,7 +100,7 @@ def _status(order: Mapping[str, Any], method: PaymentMethod) -> PaymentStatus:
         # A voucher or CLABE waits for the payer; a card order is only processing.
         waiting = method in (PaymentMethod.CASH, PaymentMethod.SPEI) and raw is not None
         return PaymentStatus.REQUIRES_ACTION if waiting else PaymentStatus.PENDING
-    return known_status(_STATUSES, raw, what="order payment_status", provider=PROVIDER)
+    return CONEKTA_TABLES.status(raw, what="order payment_status")
 
 
 def _next_action(method: PaymentMethod, pm: Mapping[str, Any]) -> NextAction | None:
@@ -287,7 +256,7 @@ def conekta_refund(order: Mapping[str, Any]) -> ProviderRefund:
         status = (
             RefundStatus.SUCCEEDED
             if raw_status is None
-            else known_status(_REFUND_STATUSES, raw_status, what="refund status", provider=PROVIDER)
+            else CONEKTA_TABLES.refund_status(raw_status)
         )
         return ProviderRefund(
             PROVIDER,
@@ -304,37 +273,9 @@ def conekta_refund(order: Mapping[str, Any]) -> ProviderRefund:
 
 def conekta_transaction(item: Mapping[str, Any]) -> ProviderTransaction:
     """A balance transaction (``capture``, ``refund``, ``chargeback``...)."""
-    with reading_response(PROVIDER, "transaction"):
-        created = from_unix_seconds(item["created_at"])
-        if created is None:
-            raise MalformedResponse("transaction without 'created_at'", provider=PROVIDER)
-        return ProviderTransaction(
-            PROVIDER,
-            item["id"],
-            item["type"],
-            from_centavos(item["amount"]),
-            from_centavos(item.get("fee") or 0),
-            from_centavos(item["net"]),
-            item["status"],
-            created,
-            currency=str(item.get("currency") or "MXN").upper(),
-            source_id=item.get("charge"),
-            raw=item,
-        )
+    return CONEKTA_TABLES.transaction_from(item)
 
 
 def conekta_settlement(item: Mapping[str, Any]) -> ProviderSettlement:
     """A transfer (payout) from Conekta to the institution's bank account."""
-    with reading_response(PROVIDER, "transfer"):
-        created = from_unix_seconds(item["created_at"])
-        if created is None:
-            raise MalformedResponse("transfer without 'created_at'", provider=PROVIDER)
-        return ProviderSettlement(
-            PROVIDER,
-            item["id"],
-            from_centavos(item["amount"]),
-            item["status"],
-            created,
-            currency=str(item.get("currency") or "MXN").upper(),
-            raw=item,
-        )
+    return CONEKTA_TABLES.settlement_from(item)

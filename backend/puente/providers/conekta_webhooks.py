@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from puente.money import from_centavos
+from puente.providers.conekta_tables import CONEKTA_TABLES
 from puente.providers.errors import InvalidSignature, MalformedWebhook, ProviderConfigError
 from puente.providers.signatures import DEFAULT_TOLERANCE, check_age, header_value, webhook_json
 from puente.providers.values import EventKind, NormalisedEvent, puente_payment_in
@@ -40,31 +41,6 @@ __all__ = [
 
 SIGNATURE_HEADER = "Digest"
 _PEM_END = "-----END PUBLIC KEY-----"
-# Order events are the source of truth; these repeat what an order event already says.
-_ORDER_KINDS = {
-    "paid": EventKind.PAYMENT_SUCCEEDED,
-    "declined": EventKind.PAYMENT_FAILED,
-    "fraudulent": EventKind.PAYMENT_FAILED,
-    "expired": EventKind.PAYMENT_EXPIRED,
-    "canceled": EventKind.PAYMENT_CANCELED,
-    "voided": EventKind.PAYMENT_CANCELED,
-    "refunded": EventKind.PAYMENT_REFUNDED,
-    "partially_refunded": EventKind.PAYMENT_REFUNDED,
-    "charged_back": EventKind.CHARGEBACK,
-    "created": EventKind.IGNORED,
-    "updated": EventKind.IGNORED,
-    "pre_authorized": EventKind.IGNORED,
-    "under_fraud_review": EventKind.IGNORED,
-}
-_IGNORED_PREFIXES = (
-    "charge.",
-    "customer.",
-    "payment_source.",
-    "plan.",
-    "subscription.",
-    "webhook_",
-    "checkout.",
-)
 _WAITING_METHODS = {"cash_payment", "bank_transfer_payment"}
 
 
@@ -160,12 +136,13 @@ def _kind_and_payment(event_type: str, obj: Mapping[str, Any]) -> tuple[EventKin
                 else EventKind.PAYMENT_PENDING
             )
         else:
-            kind = _ORDER_KINDS.get(action, EventKind.UNKNOWN)
+            kind = CONEKTA_TABLES.event_kind(event_type)
         amount = obj.get("amount_refunded") if kind is EventKind.PAYMENT_REFUNDED else None
         return kind, obj.get("id"), _amount(amount if amount is not None else obj.get("amount"))
-    if event_type.startswith(_IGNORED_PREFIXES):
-        return EventKind.IGNORED, obj.get("order_id"), _amount(obj.get("amount"))
-    return EventKind.UNKNOWN, None, None
+    kind = CONEKTA_TABLES.event_kind(event_type)
+    if kind is EventKind.IGNORED:
+        return kind, obj.get("order_id"), _amount(obj.get("amount"))
+    return kind, None, None
 
 
 def normalise_conekta_event(event: Any) -> NormalisedEvent:

@@ -39,6 +39,7 @@ from puente.providers.base import (
     ProviderUnavailable,
     ReferenceRequest,
     SavedPaymentMethod,
+    WebhookDelivery,
     reading_response,
 )
 from puente.providers.catalogue import MERCADOPAGO
@@ -346,27 +347,21 @@ class MercadoPagoConnector(PaymentGateway):
         return [s for s in found if since <= s.created_at <= end]
 
     # -- webhooks ---------------------------------------------------------------------------
-    def verify_webhook(
-        self,
-        raw_body: bytes,
-        headers: Mapping[str, str],
-        *,
-        now: datetime | None = None,
-        query: Mapping[str, str] | None = None,
-    ) -> NormalisedEvent:
+    async def authenticate_webhook(self, delivery: WebhookDelivery) -> NormalisedEvent:
         """Authenticate a notification; payment kinds come from ``resolve_event``."""
         secrets = self.credentials_list("webhook_secret")
-        event = verify_mercadopago_signature(
-            raw_body,
-            headers,
+        return verify_mercadopago_signature(
+            delivery.raw_body,
+            delivery.headers,
             secrets,
-            query=query,
-            now=now,
+            now=delivery.now,
             tolerance=self.config.webhook_tolerance,
         )
+
+    def _log_event(self, event: NormalisedEvent) -> NormalisedEvent:
         if event.raw.get("type") in RESOLVABLE_TOPICS:
             return event  # not unknown: resolve_event will say what it is
-        return self._log_event(event)
+        return super()._log_event(event)
 
     async def resolve_event(self, event: NormalisedEvent) -> NormalisedEvent:
         """Fetch the object a verified notification names and give the event its kind."""

@@ -19,17 +19,15 @@ import httpx
 from puente.money import ZERO, parse_amount
 from puente.providers.answers import error_body, first_mapping, json_amount, json_number
 from puente.providers.errors import (
-    ExpiredCard,
-    InsufficientFunds,
     InvalidRequest,
     MalformedResponse,
     PaymentDeclined,
     ProviderError,
     error_class_for_status,
-    known_status,
     reading_response,
     unknown_status,
 )
+from puente.providers.mercadopago_tables import MERCADOPAGO_TABLES
 from puente.providers.timestamps import iso_utc
 from puente.providers.values import (
     NextAction,
@@ -40,7 +38,6 @@ from puente.providers.values import (
     ProviderRefund,
     ProviderSettlement,
     ProviderTransaction,
-    RefundStatus,
     SavedPaymentMethod,
 )
 
@@ -67,34 +64,7 @@ PROVIDER = "mercadopago"
 DEFAULT_CLABE_PATH = "point_of_interaction.transaction_data.bank_info.collector.account_id"
 DEFAULT_BANK_PATH = "point_of_interaction.transaction_data.bank_info.collector.long_name"
 
-_METHODS = {
-    "credit_card": PaymentMethod.CARD,
-    "debit_card": PaymentMethod.CARD,
-    "prepaid_card": PaymentMethod.CARD,
-    "ticket": PaymentMethod.CASH,  # OXXO, Paycash
-    "atm": PaymentMethod.CASH,  # BBVA/Citibanamex ventanilla references
-    "bank_transfer": PaymentMethod.SPEI,
-}
 _OFFLINE_WAITING = {"pending_waiting_payment", "pending_waiting_transfer"}
-_REFUND_STATUSES = {
-    "approved": RefundStatus.SUCCEEDED,
-    "in_process": RefundStatus.PENDING,
-    "pending": RefundStatus.PENDING,
-    "authorized": RefundStatus.PENDING,
-    "rejected": RefundStatus.FAILED,
-    "cancelled": RefundStatus.CANCELED,
-}
-# status_detail of a rejected card payment -> (error class, message for people).
-_DECLINES: dict[str, tuple[type[PaymentDeclined], str]] = {
-    "cc_rejected_insufficient_amount": (InsufficientFunds, "The card has insufficient funds."),
-    "cc_rejected_bad_filled_date": (ExpiredCard, "The card expiry date was refused."),
-    "cc_rejected_call_for_authorize": (PaymentDeclined, "The payer must authorize with the bank."),
-    "cc_rejected_bad_filled_security_code": (PaymentDeclined, "The security code was refused."),
-    "cc_rejected_bad_filled_other": (PaymentDeclined, "The card data was refused."),
-    "cc_rejected_card_disabled": (PaymentDeclined, "The card is disabled."),
-    "cc_rejected_high_risk": (PaymentDeclined, "The payment was refused as high risk."),
-    "cc_rejected_other_reason": (PaymentDeclined, "The card issuer refused the payment."),
-}
 
 
 def _money(value: Any) -> Decimal:
@@ -115,7 +85,7 @@ def _path(obj: Any, dotted: str) -> Any:
 
 def decline_class(status_detail: str | None) -> type[PaymentDeclined]:
     """The normalised decline for a rejected payment's ``status_detail``."""
-    return _DECLINES.get(status_detail or "", (PaymentDeclined, ""))[0]
+    return MERCADOPAGO_TABLES.decline(status_detail)[0]
 
 
 def _status(payment: Mapping[str, Any], method: PaymentMethod) -> PaymentStatus:
@@ -172,7 +142,7 @@ def mp_payment(
 ) -> ProviderPayment:
     """A ``/v1/payments`` object as a ``ProviderPayment``."""
     with reading_response(PROVIDER, "payment"):
-        method = _METHODS.get(payment.get("payment_type_id") or "")
+        method = MERCADOPAGO_TABLES.methods.get(payment.get("payment_type_id") or "")
         if method is None:
             raise MalformedResponse(
                 f"unsupported payment_type_id {payment.get('payment_type_id')!r}",
@@ -182,7 +152,7 @@ def mp_payment(
         detail = payment.get("status_detail")
         failure_code = failure_message = None
         if status is PaymentStatus.FAILED:
-            cls, message = _DECLINES.get(detail or "", (PaymentDeclined, "Payment rejected."))
+            cls, message = MERCADOPAGO_TABLES.decline(detail, "Payment rejected.")
             failure_code, failure_message = cls.code.value, message or "Payment rejected."
         payer = payment.get("payer") or {}
         customer = payer.get("id") if payer.get("type") == "customer" else None
@@ -229,9 +199,7 @@ def mp_error(response: httpx.Response) -> ProviderError:
 def mp_refund(body: Mapping[str, Any], payment_id: str) -> ProviderRefund:
     """A ``/v1/payments/{id}/refunds`` object; unknown statuses are ``MalformedResponse``."""
     with reading_response(PROVIDER, "refund"):
-        status = known_status(
-            _REFUND_STATUSES, body["status"], what="refund status", provider=PROVIDER
-        )
+        status = MERCADOPAGO_TABLES.refund_status(body["status"])
         return ProviderRefund(
             PROVIDER,
             str(body["id"]),

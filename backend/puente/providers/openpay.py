@@ -43,6 +43,7 @@ from puente.providers.base import (
     ProviderTransaction,
     ReferenceRequest,
     SavedPaymentMethod,
+    WebhookDelivery,
     reading_response,
 )
 from puente.providers.catalogue import OPENPAY
@@ -369,11 +370,8 @@ class OpenpayConnector(PaymentGateway):
         """``POST /webhooks/{id}/verify/{code}``: activate a registered webhook."""
         await self.http.request("POST", self._path(f"/webhooks/{webhook_id}/verify/{code}"))
 
-    def verify_webhook(
-        self, raw_body: bytes, headers: Mapping[str, str], *, now: datetime | None = None
-    ) -> NormalisedEvent:
+    async def authenticate_webhook(self, delivery: WebhookDelivery) -> NormalisedEvent:
         passwords = self.credentials_list("webhook_password")
-        event = verify_openpay_webhook(
-            raw_body, headers, self.credential("webhook_user"), passwords
+        return verify_openpay_webhook(
+            delivery.raw_body, delivery.headers, self.credential("webhook_user"), passwords
         )
-        return self._log_event(event)

@@ -16,11 +16,11 @@ from typing import Any
 from puente.money import ZERO, parse_amount
 from puente.providers.errors import (
     MalformedResponse,
-    known_status,
     reading_response,
     unknown_status,
 )
 from puente.providers.openpay_errors import openpay_error_class
+from puente.providers.openpay_tables import OPENPAY_TABLES
 from puente.providers.openpay_webhooks import openpay_datetime
 from puente.providers.values import (
     NextAction,
@@ -31,7 +31,6 @@ from puente.providers.values import (
     ProviderRefund,
     ProviderSettlement,
     ProviderTransaction,
-    RefundStatus,
     SavedPaymentMethod,
 )
 
@@ -49,18 +48,7 @@ __all__ = [
 ]
 
 PROVIDER = "openpay"
-OPENPAY_METHODS = {
-    "card": PaymentMethod.CARD,
-    "bank_account": PaymentMethod.SPEI,
-    "store": PaymentMethod.CASH,
-}
-# error_code -> normalised error (Openpay's documented codes; 3xxx are issuer refusals).
-_REFUND_STATUSES = {
-    "completed": RefundStatus.SUCCEEDED,
-    "in_progress": RefundStatus.PENDING,
-    "failed": RefundStatus.FAILED,
-    "cancelled": RefundStatus.CANCELED,
-}
+OPENPAY_METHODS = OPENPAY_TABLES.methods
 _REFUNDED = {"refunded"}
 _CHARGEBACK = {"chargeback_pending", "chargeback_accepted", "chargeback_adjustment"}
 
@@ -190,7 +178,7 @@ def openpay_refund(refund: Mapping[str, Any], charge_id: str) -> ProviderRefund:
     """One refund transaction of a charge."""
     with reading_response(PROVIDER, "refund"):
         raw = refund.get("status") or "completed"
-        status = known_status(_REFUND_STATUSES, raw, what="refund status", provider=PROVIDER)
+        status = OPENPAY_TABLES.refund_status(raw)
         return ProviderRefund(
             PROVIDER,
             refund["id"],
@@ -258,20 +246,7 @@ def openpay_transactions(charge: Mapping[str, Any]) -> list[ProviderTransaction]
 
 def openpay_settlement(payout: Mapping[str, Any]) -> ProviderSettlement:
     """A payout from the Openpay balance to the institution's bank account."""
-    with reading_response(PROVIDER, "payout"):
-        created = openpay_datetime(payout.get("creation_date"))
-        if created is None:
-            raise MalformedResponse("payout without 'creation_date'", provider=PROVIDER)
-        return ProviderSettlement(
-            PROVIDER,
-            payout["id"],
-            _amount(payout["amount"]),
-            payout["status"],
-            created,
-            currency=str(payout.get("currency") or "MXN").upper(),
-            arrival_date=openpay_datetime(payout.get("operation_date")),
-            raw=payout,
-        )
+    return OPENPAY_TABLES.settlement_from(payout)
 
 
 def openpay_customer(body: Mapping[str, Any]) -> ProviderCustomer:

@@ -19,14 +19,14 @@ import base64
 import binascii
 import hmac
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from puente.money import InvalidAmount, parse_amount
 from puente.providers.errors import InvalidSignature, MalformedWebhook
+from puente.providers.openpay_tables import OPENPAY_TABLES
 from puente.providers.signatures import header_value, webhook_json
+from puente.providers.timestamps import MEXICO_CITY, iso_mexico_city
 from puente.providers.values import EventKind, NormalisedEvent, puente_payment_in
 
 __all__ = [
@@ -37,29 +37,7 @@ __all__ = [
     "verify_openpay_webhook",
 ]
 
-MEXICO_CITY = ZoneInfo("America/Mexico_City")
 _WAITING_METHODS = ("store", "bank_account")
-_SIMPLE_KINDS = {
-    "charge.succeeded": EventKind.PAYMENT_SUCCEEDED,
-    "charge.failed": EventKind.PAYMENT_FAILED,
-    "charge.rescored.to.decline": EventKind.PAYMENT_FAILED,
-    "charge.refunded": EventKind.PAYMENT_REFUNDED,
-    "transaction.expired": EventKind.PAYMENT_EXPIRED,
-    "chargeback.created": EventKind.CHARGEBACK,
-    "chargeback.rejected": EventKind.IGNORED,
-    "chargeback.accepted": EventKind.IGNORED,
-    "payout.succeeded": EventKind.PAYOUT_PAID,
-    "payout.failed": EventKind.PAYOUT_FAILED,
-    "payout.created": EventKind.IGNORED,
-    "verification": EventKind.IGNORED,
-    # Money into the Openpay account that is not a charge of ours, or bookkeeping.
-    "spei.received": EventKind.IGNORED,
-    "transfer.succeeded": EventKind.IGNORED,
-    "fee.succeeded": EventKind.IGNORED,
-    "fee.refund.succeeded": EventKind.IGNORED,
-    "subscription.charge.failed": EventKind.IGNORED,
-}
-_IGNORED_PREFIXES = ("order.",)
 
 
 def basic_authorization(user: str, password: str) -> str:
@@ -67,17 +45,8 @@ def basic_authorization(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-def openpay_datetime(value: Any) -> datetime | None:
-    """An Openpay ISO-8601 timestamp as UTC; one without offset is Mexico City local time."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=MEXICO_CITY)
-    return parsed.astimezone(UTC)
+# An Openpay ISO-8601 timestamp as UTC; one without offset is Mexico City local time.
+openpay_datetime = iso_mexico_city
 
 
 def verify_openpay_webhook(
@@ -125,11 +94,7 @@ def _kind(event_type: str, transaction: Mapping[str, Any]) -> EventKind:
         # Openpay cancels store/SPEI references nobody paid by their due_date.
         waiting = transaction.get("method") in _WAITING_METHODS
         return EventKind.PAYMENT_EXPIRED if waiting else EventKind.PAYMENT_CANCELED
-    if event_type in _SIMPLE_KINDS:
-        return _SIMPLE_KINDS[event_type]
-    if event_type.startswith(_IGNORED_PREFIXES):
-        return EventKind.IGNORED
-    return EventKind.UNKNOWN
+    return OPENPAY_TABLES.event_kind(event_type)
 
 
 def normalise_openpay_event(event: Any) -> NormalisedEvent:

@@ -9,8 +9,8 @@ expires; a failed download is remembered for ``failure_ttl`` seconds, so a flood
 deliveries naming a broken or unknown certificate costs one request, not one each. Chain
 validation up to PayPal's CA is left out: trust comes from the allowlist and TLS.
 
-``Connector.verify_webhook`` is synchronous, so ``get`` downloads on a cache miss in a worker
-thread with its own event loop (once per certificate); async callers use ``aget``.
+``get`` is async like ``Connector.verify_webhook``: a cache miss downloads without blocking
+the event loop.
 """
 
 from __future__ import annotations
@@ -18,11 +18,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-import anyio
 import httpx
 from cryptography import x509
 
@@ -143,8 +141,8 @@ class CertificateStore:
             raise InvalidSignature("PAYPAL-CERT-URL does not name a PayPal certificate")
         return response.content
 
-    async def aget(self, url: str, *, now: datetime | None = None) -> x509.Certificate:
-        """The certificate at ``url``, downloaded once (async callers)."""
+    async def get(self, url: str, *, now: datetime | None = None) -> x509.Certificate:
+        """The certificate at ``url``, downloaded once and kept until it expires."""
         self.check(url)
         now = now or datetime.now(UTC)
         cert = self._cached(url, now)
@@ -153,22 +151,6 @@ class CertificateStore:
         self._recent_failure(url)
         try:
             return self._keep(url, await self._download(url), now)
-        except ProviderException as exc:  # an outage, a 404, not a certificate: all remembered
-            self._remember_failure(url, exc)
-            raise
-
-    def get(self, url: str, *, now: datetime | None = None) -> x509.Certificate:
-        """The certificate at ``url``; a miss downloads it in a worker thread (sync callers)."""
-        self.check(url)
-        now = now or datetime.now(UTC)
-        cert = self._cached(url, now)
-        if cert is not None:
-            return cert
-        self._recent_failure(url)
-        try:
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="paypal-cert") as pool:
-                pem = pool.submit(anyio.run, self._download, url).result(self.timeout + 5)
-            return self._keep(url, pem, now)
         except ProviderException as exc:  # an outage, a 404, not a certificate: all remembered
             self._remember_failure(url, exc)
             raise

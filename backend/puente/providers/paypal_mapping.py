@@ -21,17 +21,16 @@ from puente.providers.answers import error_body, first_mapping
 from puente.providers.errors import (
     AuthenticationError,
     ExpiredCard,
-    InsufficientFunds,
     InvalidRequest,
     MalformedResponse,
     PaymentDeclined,
     ProviderError,
     RateLimited,
     error_class_for_status,
-    known_status,
     reading_response,
     unknown_status,
 )
+from puente.providers.paypal_tables import PAYPAL_TABLES
 from puente.providers.timestamps import iso_utc
 from puente.providers.values import (
     NextAction,
@@ -41,7 +40,6 @@ from puente.providers.values import (
     ProviderRefund,
     ProviderSettlement,
     ProviderTransaction,
-    RefundStatus,
     SavedPaymentMethod,
 )
 
@@ -61,32 +59,6 @@ __all__ = [
 PROVIDER = "paypal"
 WITHDRAWAL_CODE = "T0400"  # "General withdrawal from PayPal account": money to the bank
 _ORDER_WAITING = {"CREATED", "PAYER_ACTION_REQUIRED"}
-_CAPTURE_STATUSES = {
-    "COMPLETED": PaymentStatus.SUCCEEDED,
-    "PENDING": PaymentStatus.PENDING,
-    "DECLINED": PaymentStatus.FAILED,
-    "FAILED": PaymentStatus.FAILED,
-    "REFUNDED": PaymentStatus.REFUNDED,
-    "PARTIALLY_REFUNDED": PaymentStatus.PARTIALLY_REFUNDED,
-}
-_REFUND_STATUSES = {
-    "COMPLETED": RefundStatus.SUCCEEDED,
-    "PENDING": RefundStatus.PENDING,
-    "FAILED": RefundStatus.FAILED,
-    "CANCELLED": RefundStatus.CANCELED,
-}
-# Processor response codes of declined card captures (PayPal's card testing table).
-_CODES: dict[str, tuple[type[PaymentDeclined], str]] = {
-    "5120": (InsufficientFunds, "INSUFFICIENT_FUNDS"),
-    "5400": (ExpiredCard, "EXPIRED_CARD"),
-    "0500": (PaymentDeclined, "DO_NOT_HONOR"),
-    "5100": (PaymentDeclined, "GENERIC_DECLINE"),
-    "9500": (PaymentDeclined, "SUSPECTED_FRAUD"),
-    "5180": (PaymentDeclined, "INVALID_OR_RESTRICTED_CARD"),
-    "9520": (PaymentDeclined, "LOST_OR_STOLEN"),
-    "1330": (PaymentDeclined, "INVALID_ACCOUNT"),
-    "00N7": (PaymentDeclined, "CVV2_FAILURE_POSSIBLE_RETRY_WITH_CVV"),
-}
 _DECLINE_ISSUES = {
     "INSTRUMENT_DECLINED",
     "PAYER_CANNOT_PAY",
@@ -113,7 +85,7 @@ paypal_time = iso_utc
 
 def decline_for_response_code(code: str | None) -> tuple[type[PaymentDeclined], str]:
     """(error class, PayPal's name) for a processor response code."""
-    return _CODES.get(code or "", (PaymentDeclined, code or "DECLINED"))
+    return PAYPAL_TABLES.decline(code, code or "DECLINED")
 
 
 def _capture(order: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -146,7 +118,7 @@ def _status(order: Mapping[str, Any], capture: Mapping[str, Any] | None) -> Paym
     if capture is None:
         raise MalformedResponse("COMPLETED order without a capture", provider=PROVIDER)
     raw = capture.get("status")
-    return known_status(_CAPTURE_STATUSES, raw, what="capture status", provider=PROVIDER)
+    return PAYPAL_TABLES.status(raw, what="capture status")
 
 
 def _approve_link(order: Mapping[str, Any]) -> str | None:
@@ -233,9 +205,7 @@ def paypal_error(response: httpx.Response) -> ProviderError:
 def paypal_refund(body: Mapping[str, Any], payment_id: str) -> ProviderRefund:
     """A capture refund; an unknown status is a ``MalformedResponse``."""
     with reading_response(PROVIDER, "refund"):
-        status = known_status(
-            _REFUND_STATUSES, body["status"], what="refund status", provider=PROVIDER
-        )
+        status = PAYPAL_TABLES.refund_status(body["status"])
         return ProviderRefund(
             PROVIDER,
             str(body["id"]),

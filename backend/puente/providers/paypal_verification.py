@@ -1,9 +1,9 @@
 """How the PayPal connector authenticates webhooks: offline (certificate), or online.
 
-``verify_webhook`` is the interface's synchronous check: PayPal's certificate is downloaded
-once per URL (allowlisted hosts only, see ``paypal_certs``) and cached, then the signature is
-checked offline. ``verify_webhook_async`` does the same without blocking the event loop;
-``verify_webhook_online`` asks PayPal (``POST /v1/notifications/verify-webhook-signature``).
+``verify_webhook`` (the interface's one async check) downloads PayPal's certificate once per
+URL (allowlisted hosts only, see ``paypal_certs``) without blocking the event loop, caches it,
+and checks the signature offline; ``verify_webhook_online`` asks PayPal
+(``POST /v1/notifications/verify-webhook-signature``).
 ``resolve_event`` names the order in events that only name a capture.
 """
 
@@ -18,10 +18,12 @@ from puente.providers.base import (
     InvalidSignature,
     NormalisedEvent,
     ProviderConfig,
+    WebhookDelivery,
     reading_response,
 )
 from puente.providers.paypal_certs import CertificateStore
 from puente.providers.paypal_webhooks import (
+    Transmission,
     check_transmission_age,
     normalise_paypal_event,
     paypal_transmission,
@@ -44,52 +46,31 @@ class PayPalWebhookVerification:
     _log_event: Callable[[NormalisedEvent], NormalisedEvent]
     _call: Callable[..., Awaitable[Any]]
 
-    def verify_webhook(
-        self, raw_body: bytes, headers: Mapping[str, str], *, now: datetime | None = None
-    ) -> NormalisedEvent:
+    async def authenticate_webhook(self, delivery: WebhookDelivery) -> NormalisedEvent:
         """Offline verification; the certificate is downloaded (once) on a cache miss."""
-        transmission = paypal_transmission(headers)
-        # Stale first: an old (replayed) delivery must cost no network call.
-        check_transmission_age(transmission, now=now, tolerance=self.config.webhook_tolerance)
-        certificate = self.certificates.get(transmission.cert_url)
-        event = verify_paypal_signature(
-            raw_body,
-            headers,
+        transmission = self._fresh_transmission(delivery.headers, delivery.now)
+        certificate = await self.certificates.get(transmission.cert_url)
+        return verify_paypal_signature(
+            delivery.raw_body,
+            delivery.headers,
             self.credential("webhook_id"),
             certificate,
-            now=now,
+            now=delivery.now,
             tolerance=self.config.webhook_tolerance,
         )
-        return self._log_event(event)
 
-    async def verify_webhook_async(
-        self,
-        raw_body: bytes,
-        headers: Mapping[str, str],
-        *,
-        now: datetime | None = None,
-        client_ip: str | None = None,
-    ) -> NormalisedEvent:
-        """``verify_webhook`` for async callers: the certificate download does not block."""
+    def _fresh_transmission(self, headers: Mapping[str, str], now: datetime | None) -> Transmission:
+        """The transmission headers, refused when stale before any network call (a replayed
+        delivery must cost us nothing)."""
         transmission = paypal_transmission(headers)
         check_transmission_age(transmission, now=now, tolerance=self.config.webhook_tolerance)
-        certificate = await self.certificates.aget(transmission.cert_url)
-        event = verify_paypal_signature(
-            raw_body,
-            headers,
-            self.credential("webhook_id"),
-            certificate,
-            now=now,
-            tolerance=self.config.webhook_tolerance,
-        )
-        return self._log_event(event)
+        return transmission
 
     async def verify_webhook_online(
         self, raw_body: bytes, headers: Mapping[str, str], *, now: datetime | None = None
     ) -> NormalisedEvent:
         """PayPal's own check (``POST /v1/notifications/verify-webhook-signature``)."""
-        transmission = paypal_transmission(headers)
-        check_transmission_age(transmission, now=now, tolerance=self.config.webhook_tolerance)
+        transmission = self._fresh_transmission(headers, now)
         self.certificates.check(transmission.cert_url)
         event_body = webhook_json(raw_body)
         body = {

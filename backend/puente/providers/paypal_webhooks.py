@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from puente.money import parse_amount
 from puente.providers.errors import InvalidSignature, MalformedWebhook, StaleSignature
+from puente.providers.paypal_tables import PAYPAL_TABLES
 from puente.providers.signatures import DEFAULT_TOLERANCE, webhook_json
 from puente.providers.values import EventKind, NormalisedEvent, puente_payment_in
 
@@ -49,26 +50,6 @@ _HEADERS = {
     "cert_url": "PAYPAL-CERT-URL",
     "algo": "PAYPAL-AUTH-ALGO",
 }
-_KINDS = {
-    "CHECKOUT.ORDER.APPROVED": EventKind.PAYMENT_PENDING,  # payer approved: capture it now
-    "CHECKOUT.ORDER.VOIDED": EventKind.PAYMENT_CANCELED,
-    "CHECKOUT.PAYMENT-APPROVAL.REVERSED": EventKind.PAYMENT_CANCELED,
-    "PAYMENT.CAPTURE.COMPLETED": EventKind.PAYMENT_SUCCEEDED,
-    "PAYMENT.CAPTURE.PENDING": EventKind.PAYMENT_PENDING,
-    "PAYMENT.CAPTURE.DENIED": EventKind.PAYMENT_FAILED,
-    "PAYMENT.CAPTURE.DECLINED": EventKind.PAYMENT_FAILED,
-    "PAYMENT.CAPTURE.REFUNDED": EventKind.PAYMENT_REFUNDED,
-    "PAYMENT.CAPTURE.REVERSED": EventKind.CHARGEBACK,
-    "CUSTOMER.DISPUTE.CREATED": EventKind.CHARGEBACK,
-}
-# Known families that repeat what the events above say, or do not concern a payment.
-_IGNORED_PREFIXES = (
-    "CHECKOUT.ORDER.",
-    "CUSTOMER.DISPUTE.",
-    "PAYMENT.AUTHORIZATION.",
-    "VAULT.PAYMENT-TOKEN.",
-    "PAYMENT.PAYOUTS",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,9 +207,7 @@ def normalise_paypal_event(event: Any) -> NormalisedEvent:
         raise MalformedWebhook("webhook has no create_time")
     found = event.get("resource")
     resource: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
-    kind = _KINDS.get(event_type)
-    if kind is None:
-        kind = EventKind.IGNORED if event_type.startswith(_IGNORED_PREFIXES) else EventKind.UNKNOWN
+    kind = PAYPAL_TABLES.event_kind(event_type)
     try:
         amount = _amount(resource)
     except ValueError:

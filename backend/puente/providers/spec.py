@@ -19,6 +19,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from puente.providers.tables import ProviderTables
 from puente.providers.values import PaymentMethod
 
 __all__ = [
@@ -116,8 +117,13 @@ class ProviderSpec:
     # (STP); the abono callback completes the payment. Needs ``webhook.transfers``.
     pays_to_loan_clabe: bool = False
     graphql_name: str = ""  # the GraphQL ``Provider`` value; "" for none (banks, plug-ins)
+    # Its names for methods, statuses, declines and events, and where its payouts and
+    # balance lines keep their fields (``tables.py``; a data module per provider).
+    tables: ProviderTables | None = None
 
     def __post_init__(self) -> None:
+        if self.tables is not None and self.tables.provider != self.name:
+            raise ValueError(f"{self.name}: its tables are {self.tables.provider}'s")
         if self.pays_to_loan_clabe and (self.webhook is None or self.webhook.transfers is None):
             raise ValueError(f"{self.name}: pays_to_loan_clabe needs webhook.transfers")
         if self.cash_limit is not None and PaymentMethod.CASH not in self.methods:

@@ -40,6 +40,7 @@ from puente.providers.base import (
     SpeiTransfer,
     SpeiTransferRequest,
     TransferStatus,
+    WebhookDelivery,
     reading_response,
 )
 from puente.providers.catalogue import STP
@@ -319,38 +320,19 @@ class StpConnector(Bank):
             return AccountHolder(clabe=clabe, valid=False)
         return AccountHolder(clabe=account.clabe, valid=True, bank_name=account.bank_name)
 
-    def verify_webhook(
-        self,
-        raw_body: bytes,
-        headers: Mapping[str, str],
-        *,
-        now: datetime | None = None,
-        client_ip: str | None = None,
-    ) -> NormalisedEvent:
+    async def authenticate_webhook(self, delivery: WebhookDelivery) -> NormalisedEvent:
         """Authenticate an STP callback by source IP and/or shared secret (``stp_webhooks``)."""
         creds = self.config.credentials
-        event = verify_stp_callback(
-            raw_body,
-            headers,
-            client_ip=client_ip,
+        return verify_stp_callback(
+            delivery.raw_body,
+            delivery.headers,
+            client_ip=delivery.client_ip,
             allowlist=self._allowlist,
             secret=creds.get("webhook_secret") or None,
             secret_header=creds.get("webhook_secret_header") or "Authorization",
-            now=now,
+            now=delivery.now,
             stale_after=self.callback_stale_after,
         )
-        return self._log_event(event)
-
-    async def verify_webhook_async(
-        self,
-        raw_body: bytes,
-        headers: Mapping[str, str],
-        *,
-        now: datetime | None = None,
-        client_ip: str | None = None,
-    ) -> NormalisedEvent:
-        """``verify_webhook`` with the sender's address, which STP's allowlist checks."""
-        return self.verify_webhook(raw_body, headers, now=now, client_ip=client_ip)
 
 
 def _plain(value: Any) -> Any:

@@ -30,13 +30,12 @@ from puente.providers.errors import (
     InvalidRequest,
     MalformedResponse,
     NotFound,
-    PaymentDeclined,
     ProviderError,
     ProviderUnavailable,
     error_for_status,
-    known_status,
     reading_response,
 )
+from puente.providers.stp_tables import STP_TABLES
 from puente.providers.timestamps import from_unix_millis
 from puente.providers.values import (
     BankMovement,
@@ -63,16 +62,7 @@ __all__ = [
 PROVIDER = "stp"
 MEXICO_CITY = ZoneInfo("America/Mexico_City")  # SPEI's operating day is Mexico City's
 
-# Estado of an order in consultas: enviada (C, PL, L, PA, A, E), liquidada (LQ), cancelada
-# (CN), devuelta (D), rechazada por Banxico (RB), retornada (RE), recibida (R).
-STP_ESTADOS: dict[str, TransferStatus] = {
-    **dict.fromkeys(("C", "PL", "L", "PA", "A", "E", "R"), TransferStatus.PENDING),
-    "LQ": TransferStatus.SUCCEEDED,
-    "D": TransferStatus.RETURNED,
-    "RE": TransferStatus.RETURNED,
-    "CN": TransferStatus.FAILED,
-    "RB": TransferStatus.FAILED,
-}
+STP_ESTADOS = STP_TABLES.transfer_statuses
 # Banxico's causas de devolución (SPEI catalogue); the ones a disbursement usually meets.
 CAUSAS_DEVOLUCION: dict[int, str] = {
     1: "Cuenta inexistente",
@@ -85,19 +75,6 @@ CAUSAS_DEVOLUCION: dict[int, str] = {
     15: "Tipo de pago erróneo",
     16: "Tipo de operación errónea",
     17: "Tipo de cuenta no corresponde",
-}
-# resultado.id -> (error class, what it means); id 0 is split by its text below.
-_RESULTADO: dict[int, type[ProviderError]] = {
-    -1: InvalidRequest,  # claveRastreo ya utilizada (the connector resolves this one)
-    -7: InvalidRequest,  # cuenta no existe
-    -9: InvalidRequest,  # institución inválida
-    -11: InvalidRequest,  # tipo de cuenta inválido
-    -20: InvalidRequest,  # monto inválido
-    -22: InvalidRequest,  # CLABE no coincide con la institución
-    -24: InvalidRequest,  # misma cuenta ordenante y beneficiaria
-    -34: InvalidRequest,  # clave de rastreo inválida
-    -100: NotFound,  # no se encontraron órdenes
-    -200: PaymentDeclined,  # rechazada por PLD (anti-money-laundering screening)
 }
 _CLAVE_RASTREO = re.compile(r"[A-Za-z0-9]{1,30}")
 CLAVE_RASTREO_PREFIX = "PTE"
@@ -151,7 +128,7 @@ def stp_resultado_error(resultado: Mapping[str, Any], *, http_status: int = 200)
         else:
             cls = InvalidRequest  # "El campo X es obligatorio"
     elif isinstance(code, int) and not isinstance(code, bool):
-        cls = _RESULTADO.get(code, InvalidRequest)
+        cls = STP_TABLES.errors.get(code, InvalidRequest)
     else:
         cls = MalformedResponse
     return cls(
@@ -204,7 +181,7 @@ def stp_transfer(orden: Mapping[str, Any]) -> SpeiTransfer:
     """An order from ``consultaOrden``/``conciliacion`` as a ``SpeiTransfer``."""
     with reading_response(PROVIDER, "orden"):
         estado = str(orden["estado"])
-        status = known_status(STP_ESTADOS, estado, what="STP estado", provider=PROVIDER)
+        status = STP_TABLES.transfer_status(estado, what="STP estado")
         order_id = orden.get("idEF", orden.get("id"))
         causa = orden.get("causaDevolucion")
         failure = None

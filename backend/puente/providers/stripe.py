@@ -31,6 +31,7 @@ from puente.providers.base import (
     ProviderTransaction,
     ReferenceRequest,
     SavedPaymentMethod,
+    WebhookDelivery,
     reading_response,
 )
 from puente.providers.catalogue import STRIPE
@@ -265,12 +266,13 @@ class StripeConnector(PaymentGateway):
         items = await self._list_all("/v1/payouts", _created(since, until))
         return [stripe_settlement(item) for item in items]
 
-    def verify_webhook(
-        self, raw_body: bytes, headers: Mapping[str, str], *, now: datetime | None = None
-    ) -> NormalisedEvent:
+    async def authenticate_webhook(self, delivery: WebhookDelivery) -> NormalisedEvent:
         # Comma-separated secrets let an operator rotate the endpoint secret without downtime.
         secrets = self.credentials_list("webhook_secret")
-        event = verify_stripe_signature(
-            raw_body, headers, secrets, now=now, tolerance=self.config.webhook_tolerance
+        return verify_stripe_signature(
+            delivery.raw_body,
+            delivery.headers,
+            secrets,
+            now=delivery.now,
+            tolerance=self.config.webhook_tolerance,
         )
-        return self._log_event(event)

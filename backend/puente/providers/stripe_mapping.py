@@ -22,10 +22,9 @@ from puente.providers.errors import (
     ProviderUnavailable,
     RateLimited,
     error_for_status,
-    known_status,
     reading_response,
-    unknown_status,
 )
+from puente.providers.stripe_tables import STRIPE_TABLES
 from puente.providers.stripe_webhooks import EXPIRED_CODE
 from puente.providers.timestamps import from_unix_seconds
 from puente.providers.values import (
@@ -37,7 +36,6 @@ from puente.providers.values import (
     ProviderRefund,
     ProviderSettlement,
     ProviderTransaction,
-    RefundStatus,
     SavedPaymentMethod,
 )
 
@@ -53,13 +51,7 @@ __all__ = [
 ]
 
 PROVIDER = "stripe"
-STRIPE_METHODS = {
-    "card": PaymentMethod.CARD,
-    "oxxo": PaymentMethod.CASH,
-    "customer_balance": PaymentMethod.SPEI,
-}
-_REFUND_STATUSES = {s.value: s for s in RefundStatus}
-_PENDING = {"requires_confirmation", "processing", "requires_capture"}
+STRIPE_METHODS = STRIPE_TABLES.methods
 
 
 def _currency(obj: Mapping[str, Any]) -> str:
@@ -89,13 +81,7 @@ def _status(pi: Mapping[str, Any], charge: Mapping[str, Any] | None) -> PaymentS
         if not error:
             return PaymentStatus.PENDING
         return PaymentStatus.EXPIRED if error.get("code") == EXPIRED_CODE else PaymentStatus.FAILED
-    if raw == "requires_action":
-        return PaymentStatus.REQUIRES_ACTION
-    if raw == "canceled":
-        return PaymentStatus.CANCELED
-    if raw in _PENDING:
-        return PaymentStatus.PENDING
-    raise unknown_status("PaymentIntent status", raw, provider=PROVIDER)
+    return STRIPE_TABLES.status(raw, what="PaymentIntent status")
 
 
 def _next_action(action: Mapping[str, Any] | None) -> NextAction | None:
@@ -235,15 +221,12 @@ def stripe_payment_method(body: Mapping[str, Any]) -> SavedPaymentMethod:
 def stripe_refund(body: Mapping[str, Any], payment_id: str) -> ProviderRefund:
     """A Stripe refund; an unknown status is a ``MalformedResponse``."""
     with reading_response(PROVIDER, "refund"):
-        status = known_status(
-            _REFUND_STATUSES, body["status"], what="refund status", provider=PROVIDER
-        )
         return ProviderRefund(
             PROVIDER,
             body["id"],
             body.get("payment_intent") or payment_id,
             from_centavos(body["amount"]),
-            status,
+            STRIPE_TABLES.refund_status(body["status"]),
             raw_status=body["status"],
             currency=_currency(body),
             created_at=from_unix_seconds(body.get("created")),
@@ -255,41 +238,9 @@ def stripe_transaction(
     item: Mapping[str, Any], payout_id: str | None = None
 ) -> ProviderTransaction:
     """A balance transaction (charge, refund, fee, adjustment, payout)."""
-    with reading_response(PROVIDER, "balance transaction"):
-        source = item.get("source")
-        created = from_unix_seconds(item["created"])
-        if created is None:
-            raise MalformedResponse("balance transaction without 'created'", provider=PROVIDER)
-        return ProviderTransaction(
-            PROVIDER,
-            item["id"],
-            item["type"],
-            from_centavos(item["amount"]),
-            from_centavos(item.get("fee", 0)),
-            from_centavos(item["net"]),
-            item["status"],
-            created,
-            currency=_currency(item),
-            available_on=from_unix_seconds(item.get("available_on")),
-            source_id=source.get("id") if isinstance(source, Mapping) else source,
-            settlement_id=payout_id,
-            raw=item,
-        )
+    return STRIPE_TABLES.transaction_from(item, payout_id)
 
 
 def stripe_settlement(item: Mapping[str, Any]) -> ProviderSettlement:
     """A payout to the institution's bank account."""
-    with reading_response(PROVIDER, "payout"):
-        created = from_unix_seconds(item["created"])
-        if created is None:
-            raise MalformedResponse("payout without 'created'", provider=PROVIDER)
-        return ProviderSettlement(
-            PROVIDER,
-            item["id"],
-            from_centavos(item["amount"]),
-            item["status"],
-            created,
-            currency=_currency(item),
-            arrival_date=from_unix_seconds(item.get("arrival_date")),
-            raw=item,
-        )
+    return STRIPE_TABLES.settlement_from(item)

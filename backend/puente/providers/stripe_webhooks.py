@@ -22,6 +22,7 @@ from puente.providers.signatures import (
     timestamped_signature,
     verify_timestamped_hmac,
 )
+from puente.providers.stripe_tables import STRIPE_TABLES
 from puente.providers.values import EventKind, NormalisedEvent, puente_payment_in
 
 __all__ = [
@@ -37,15 +38,6 @@ SIGNATURE_HEADER = "Stripe-Signature"
 # Stripe's code when an OXXO/SPEI reference lapses unpaid; the PI falls back to
 # requires_payment_method and sends payment_intent.payment_failed.
 EXPIRED_CODE = "payment_intent_payment_attempt_expired"
-# Known families that never change a payment's state in Puente's eyes.
-IGNORED_PREFIXES = (
-    "payout.",
-    "customer.",
-    "customer_cash_balance_transaction.",
-    "cash_balance.",
-    "payment_method.",
-    "balance.",
-)
 
 
 def compute_stripe_signature(payload: bytes, secret: str, timestamp: int) -> str:
@@ -88,45 +80,22 @@ def _amount(value: Any) -> Any:
 
 
 def _kind_and_payment(event_type: str, obj: Mapping[str, Any]) -> tuple[EventKind, Any, Any]:
-    """(kind, provider payment id, amount) for one Stripe event type."""
+    """(kind, provider payment id, amount) for one Stripe event type (``STRIPE_TABLES``)."""
+    kind = STRIPE_TABLES.event_kind(event_type)
+    if event_type == "payment_intent.succeeded":
+        return kind, obj.get("id"), _amount(obj.get("amount_received"))
+    if event_type == "payment_intent.payment_failed":
+        error = obj.get("last_payment_error") or {}
+        if isinstance(error, Mapping) and error.get("code") == EXPIRED_CODE:
+            kind = EventKind.PAYMENT_EXPIRED
     if event_type.startswith("payment_intent."):
-        pid, amount = obj.get("id"), _amount(obj.get("amount"))
-        action = event_type.removeprefix("payment_intent.")
-        if action == "succeeded":
-            return EventKind.PAYMENT_SUCCEEDED, pid, _amount(obj.get("amount_received"))
-        if action == "payment_failed":
-            error = obj.get("last_payment_error") or {}
-            code = error.get("code") if isinstance(error, Mapping) else None
-            kind = EventKind.PAYMENT_EXPIRED if code == EXPIRED_CODE else EventKind.PAYMENT_FAILED
-            return kind, pid, amount
-        simple = {
-            "canceled": EventKind.PAYMENT_CANCELED,
-            "requires_action": EventKind.PAYMENT_REQUIRES_ACTION,
-            "processing": EventKind.PAYMENT_PENDING,
-            "partially_funded": EventKind.PAYMENT_PENDING,
-            "created": EventKind.IGNORED,
-            "amount_capturable_updated": EventKind.IGNORED,
-        }
-        return simple.get(action, EventKind.UNKNOWN), pid, amount
-    if event_type == "charge.refunded":
-        return (
-            EventKind.PAYMENT_REFUNDED,
-            obj.get("payment_intent"),
-            _amount(obj.get("amount_refunded")),
-        )
-    if event_type.startswith("charge.dispute."):
-        kind = EventKind.CHARGEBACK if event_type == "charge.dispute.created" else EventKind.IGNORED
-        return kind, obj.get("payment_intent"), _amount(obj.get("amount"))
+        return kind, obj.get("id"), _amount(obj.get("amount"))
     if event_type.startswith(("charge.", "refund.")):
-        # The PaymentIntent events already say what these say; keep one source of truth.
-        return EventKind.IGNORED, obj.get("payment_intent"), _amount(obj.get("amount"))
-    if event_type == "payout.paid":
-        return EventKind.PAYOUT_PAID, None, _amount(obj.get("amount"))
-    if event_type == "payout.failed":
-        return EventKind.PAYOUT_FAILED, None, _amount(obj.get("amount"))
-    if event_type.startswith(IGNORED_PREFIXES):
-        return EventKind.IGNORED, None, None
-    return EventKind.UNKNOWN, None, None
+        field = "amount_refunded" if event_type == "charge.refunded" else "amount"
+        return kind, obj.get("payment_intent"), _amount(obj.get(field))
+    if kind in (EventKind.PAYOUT_PAID, EventKind.PAYOUT_FAILED):
+        return kind, None, _amount(obj.get("amount"))
+    return kind, None, None
 
 
 def normalise_stripe_event(event: Any) -> NormalisedEvent:

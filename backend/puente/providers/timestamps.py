@@ -11,8 +11,11 @@ import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
-__all__ = ["from_unix_millis", "from_unix_seconds", "iso_utc"]
+__all__ = ["MEXICO_CITY", "from_unix_millis", "from_unix_seconds", "iso_mexico_city", "iso_utc"]
+
+MEXICO_CITY = ZoneInfo("America/Mexico_City")
 
 _OFFSET_WITHOUT_COLON = re.compile(r"([+-]\d{2})(\d{2})$")
 
@@ -41,3 +44,17 @@ def iso_utc(value: Any) -> datetime | None:
     text = _OFFSET_WITHOUT_COLON.sub(r"\1:\2", value.replace("Z", "+00:00"))
     when = datetime.fromisoformat(text)
     return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def iso_mexico_city(value: Any) -> datetime | None:
+    """An ISO-8601 timestamp as UTC, one without offset taken as Mexico City local time
+    (Openpay's); empty or unreadable text is ``None``."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=MEXICO_CITY)
+    return parsed.astimezone(UTC)

@@ -41,6 +41,7 @@ __all__ = [
     "SpeiTransfer",
     "SpeiTransferRequest",
     "TransferStatus",
+    "WebhookDelivery",
     "puente_payment_in",
 ]
 
@@ -333,6 +334,21 @@ class NormalisedEvent:
     # the sender only, and Mercado Pago signs only ``data.id``: such a body's status and
     # amount are hints, confirmed with the provider's API before any money moves.
     body_authenticated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    """One webhook as it reached us: the exact bytes, the headers, when and from where.
+
+    ``now`` is the clock replay windows are measured with (``None``: the current time);
+    ``client_ip`` is the sender's address, which a provider that signs nothing (STP) is
+    authenticated by.
+    """
+
+    raw_body: bytes
+    headers: Mapping[str, str]
+    now: datetime | None = None
+    client_ip: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

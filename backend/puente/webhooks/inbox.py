@@ -168,7 +168,7 @@ class WebhookInbox:
         for institution in institutions:
             connector = await self.gateways.connector(institution, provider)
             try:
-                event = await connector.verify_webhook_async(
+                event = await connector.verify_webhook(
                     raw_body, headers, now=self.runtime.now(), client_ip=client_ip
                 )
                 return institution, event
