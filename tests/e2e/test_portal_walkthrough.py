@@ -148,6 +148,9 @@ def _walk(page, base: str, walk: Walk, email: str, password: str) -> None:
     walk.check(page, "password")
     page.goto(f"{base}/simulador")
     walk.check(page, "simulator")
+    page.goto(f"{base}/solicitud")  # digital onboarding: apply for a loan
+    expect(page.locator("form").first).to_be_visible()
+    walk.check(page, "application")
     page.goto(f"{base}/no-existe")
     expect(page.get_by_text("Página no encontrada").first).to_be_visible()
     walk.check(page, "not-found")
@@ -186,4 +189,4 @@ def test_every_portal_page_fits_a_phone_and_passes_axe(demo_server, who, email, 
                     context.close()
     problems = [problem for walk in walks for problem in walk.problems]
     assert not problems, "\n".join(problems)
-    assert [len(walk.pages) for walk in walks] == [13] * len(WIDTHS)
+    assert [len(walk.pages) for walk in walks] == [14] * len(WIDTHS)  # every page was checked
