@@ -19,7 +19,7 @@ import collections
 from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping
 from typing import Any, TypeVar
 
-__all__ = ["INBOX_LIMIT", "RESYNC", "Inbox", "LocalFanout", "Notice"]
+__all__ = ["INBOX_LIMIT", "RESYNC", "Inbox", "LocalFanout", "Notice", "reload_once"]
 
 T = TypeVar("T")
 
@@ -53,6 +53,18 @@ class Notice(dict[str, Any]):
             shared = asyncio.ensure_future(load())
             self._shared[key] = shared
         return await asyncio.shield(shared)
+
+
+async def reload_once(
+    notice: Mapping[str, Any], key: Hashable, load: Callable[[], Awaitable[T]]
+) -> T:
+    """The state ``notice`` announces, loaded once per process (see :meth:`Notice.once`).
+
+    A message that did not come through a :class:`LocalFanout` is not shared: loaded here.
+    """
+    if isinstance(notice, Notice):
+        return await notice.once(key, load)
+    return await load()
 
 
 class Inbox:
