@@ -47,7 +47,7 @@ from puente.graphql.types import Loan, User
 DASHBOARD = """query Dashboard {
   viewer {
     user { id email fullName }
-    loans(first: 10) { totalCount edges { cursor node { id status kind displayName
+    loans(first: 10) { totalCount edges { cursor node { id status
       principal { amount currency } cat
       balance { total { amount currency } principal { amount } interest { amount } vat { amount }
         lateInterest { amount } fees { amount } overdue { amount } daysPastDue }

@@ -255,10 +255,18 @@ async def _child(args: argparse.Namespace) -> None:
         print("ready", flush=True)
         await asyncio.gather(*readers)
         await runtime.bus.close()
-    print(json.dumps(received), flush=True)
+    # A file, not stdout: a pipe holds 64 KiB and the parent reads the other child first.
+    Path(args.results).write_text(json.dumps(received))  # noqa: ASYNC240 - once, at the end
 
 
-def _spawn(args: argparse.Namespace, env: dict[str, str], count: int, payment: int, token: str):
+def _spawn(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    count: int,
+    payment: int,
+    token: str,
+    results: str,
+) -> subprocess.Popen[str]:
     shared = {k: env[k] for k in ("PUENTE_SECRET_KEY", "PUENTE_ENCRYPTION_KEYS")}
     return subprocess.Popen(
         [
@@ -279,6 +287,8 @@ def _spawn(args: argparse.Namespace, env: dict[str, str], count: int, payment: i
             token,
             "--child-env",
             json.dumps(shared),
+            "--results",
+            results,
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -289,7 +299,9 @@ async def _two_processes(
     args: argparse.Namespace, env: dict[str, str], payment_id: int, token: str
 ) -> dict[str, Any]:
     half = args.big // 2
-    children = [_spawn(args, env, half, payment_id, token) for _ in range(2)]
+    workdir = Path(env["PUENTE_DATABASE_URL"].removeprefix("sqlite://")).parent
+    outputs = [str(workdir / f"child-{n}.json") for n in range(2)]
+    children = [_spawn(args, env, half, payment_id, token, out) for out in outputs]
     loop = asyncio.get_running_loop()
     for child in children:
         line = await loop.run_in_executor(None, child.stdout.readline)  # type: ignore[union-attr]
@@ -303,9 +315,9 @@ async def _two_processes(
         await asyncio.sleep(args.big / 2000)  # let the slowest finish before the next one
     await publisher.close()
     received: list[list[float]] = []
-    for child in children:
-        out, _ = await loop.run_in_executor(None, child.communicate)
-        received.extend(json.loads(out.strip().splitlines()[-1]))
+    for child, output in zip(children, outputs, strict=True):
+        await loop.run_in_executor(None, child.wait)
+        received.extend(json.loads(Path(output).read_text()))  # noqa: ASYNC240 - at the end
     return _figures(sent, received, args.events)
 
 
@@ -386,6 +398,7 @@ def main() -> None:
     parser.add_argument("--payment", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
     parser.add_argument("--child-env", default="{}", help=argparse.SUPPRESS)
+    parser.add_argument("--results", help=argparse.SUPPRESS)
     args = parser.parse_args()
     asyncio.run(_child(args) if args.child else _main(args))
 

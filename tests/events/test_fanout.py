@@ -151,3 +151,27 @@ async def test_every_subscriber_of_an_event_in_a_process_gets_the_same_reload():
         second = await _receive_all(inboxes)
         await asyncio.gather(*(n.once(("payment", 8), reload) for n in second))
         assert len(loads) == 2  # a new event is a new reload
+
+
+async def test_close_returns_even_when_redis_py_turns_the_cancel_into_an_error(monkeypatch):
+    """redis-py may answer a cancelled read with a ConnectionError; the listener must not take
+    that for a lost Redis and reconnect forever, which left ``close()`` waiting for ever."""
+    url = _require_redis()
+    from redis.asyncio.client import PubSub
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    real = PubSub.get_message
+
+    async def swallowing(self, *args, **kwargs):
+        try:
+            return await real(self, *args, **kwargs)
+        except asyncio.CancelledError:
+            raise RedisConnectionError("Connection closed by server.") from None
+
+    monkeypatch.setattr(PubSub, "get_message", swallowing)
+    bus = RedisBus(url)
+    async with bus.subscribe(_channel()):
+        await asyncio.sleep(0.05)
+    closing = asyncio.create_task(bus.close())
+    done, _ = await asyncio.wait({closing}, timeout=5)  # fails, not hangs, if it never ends
+    assert closing in done

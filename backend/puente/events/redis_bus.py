@@ -41,6 +41,11 @@ RETRY_FIRST, RETRY_MAX = 0.05, 2.0  # listener reconnect backoff (seconds)
 IDLE_CHECK = 5.0  # the listener pings an idle connection this often, to notice a dead peer
 
 
+def _cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 class BusUnavailable(ConnectionError):
     """Redis cannot be reached, so a subscription could not be opened."""
 
@@ -143,6 +148,10 @@ class RedisBus:
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # noqa: BLE001 - any failure: reconnect, never give up
+                if _cancelled():
+                    # close() cancelled us and redis-py turned that into a connection error:
+                    # reconnecting now would keep close() waiting for ever.
+                    raise asyncio.CancelledError from error
                 if not lost:
                     logger.warning("event bus: lost Redis (%s); reconnecting", type(error).__name__)
                 connected.clear()
