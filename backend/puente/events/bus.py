@@ -2,25 +2,24 @@
 
 Messages are small JSON objects naming what changed (``{"payment": 12, "status": "paid"}``);
 subscribers reload the current state from the database, so a lost or reordered notice can
-never show a wrong balance, only a late one.
+never show a wrong balance, only a late one. Both buses deliver through one
+:class:`~puente.events.fanout.LocalFanout` per process (bounded inboxes, a slow subscriber
+loses only its own old notices); :mod:`puente.events.redis_bus` carries notices between
+processes over one Redis subscription connection per process.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
+from puente.events.fanout import Inbox, LocalFanout
+from puente.events.redis_bus import BusUnavailable, RedisBus
 from puente.observability.metrics import SUBSCRIPTIONS
 
-__all__ = ["EventBus", "InMemoryBus", "RedisBus", "create_bus"]
-
-logger = logging.getLogger("puente.events")
-
-QUEUE_LIMIT = 1000  # per subscriber; a stuck subscriber loses old notices, not memory
+__all__ = ["BusUnavailable", "EventBus", "InMemoryBus", "RedisBus", "create_bus"]
 
 
 class EventBus(Protocol):
@@ -39,87 +38,32 @@ class InMemoryBus:
     """Fan-out to subscribers of this process."""
 
     def __init__(self) -> None:
-        self._subscribers: dict[str, set[asyncio.Queue[dict[str, Any]]]] = {}
+        self._fanout = LocalFanout()
+
+    @property
+    def _subscribers(self) -> dict[str, set[Inbox]]:
+        return self._fanout.channels
 
     async def publish(self, channel: str, message: Mapping[str, Any]) -> None:
         payload = json.loads(json.dumps(dict(message)))  # same shape as over Redis
-        for queue in list(self._subscribers.get(channel, ())):
-            if queue.full():
-                queue.get_nowait()  # drop the oldest: subscribers reload state anyway
-            queue.put_nowait(payload)
+        self._fanout.deliver(channel, payload)
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=QUEUE_LIMIT)
-        self._subscribers.setdefault(channel, set()).add(queue)
+        inbox = self._fanout.add(channel)
         live = SUBSCRIPTIONS.labels("memory")
         live.inc()
-
-        async def messages() -> AsyncIterator[dict[str, Any]]:
-            while True:
-                yield await queue.get()
-
         try:
-            yield messages()
+            yield inbox
         finally:
             live.dec()
-            subscribers = self._subscribers.get(channel)
-            if subscribers is not None:
-                subscribers.discard(queue)
-                if not subscribers:
-                    del self._subscribers[channel]
+            self._fanout.remove(channel, inbox)
 
     async def close(self) -> None:
-        self._subscribers.clear()
+        self._fanout.close()
 
     async def healthy(self) -> bool:
         return True
-
-
-class RedisBus:
-    """Fan-out across processes through Redis pub/sub (one connection per subscription)."""
-
-    def __init__(self, url: str, *, prefix: str = "puente:") -> None:
-        import redis.asyncio as redis
-
-        self._redis = redis.from_url(url, decode_responses=True)
-        self._prefix = prefix
-
-    async def publish(self, channel: str, message: Mapping[str, Any]) -> None:
-        await self._redis.publish(self._prefix + channel, json.dumps(dict(message)))
-
-    @contextlib.asynccontextmanager
-    async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(self._prefix + channel)
-        live = SUBSCRIPTIONS.labels("redis")
-        live.inc()
-
-        async def messages() -> AsyncIterator[dict[str, Any]]:
-            async for raw in pubsub.listen():
-                if raw.get("type") != "message":
-                    continue
-                try:
-                    yield json.loads(raw["data"])
-                except (TypeError, ValueError):
-                    logger.warning("ignoring a malformed event on %s", channel)
-
-        try:
-            yield messages()
-        finally:
-            live.dec()
-            await pubsub.unsubscribe()
-            await pubsub.aclose()
-
-    async def close(self) -> None:
-        await self._redis.aclose()
-
-    async def healthy(self) -> bool:
-        """Redis answers a PING within a second (``/readyz`` reports it otherwise)."""
-        try:
-            return bool(await asyncio.wait_for(self._redis.ping(), timeout=1.0))
-        except Exception:  # noqa: BLE001 - any failure to answer means not ready
-            return False
 
 
 def create_bus(redis_url: str | None) -> EventBus:

@@ -15,6 +15,7 @@ from puente.accounts.models import User as UserModel
 from puente.accounts.streams import SessionEnded, while_session_lasts
 from puente.enums import PaymentMethodType as MethodEnum
 from puente.enums import ProviderName
+from puente.events.fanout import reload_once
 from puente.graphql.context import GraphQLContext
 from puente.graphql.errors import UserFacingError
 from puente.graphql.payment_types import Payment, PaymentMethodType, PrepaymentMode, Provider
@@ -30,6 +31,7 @@ from puente.payments.checkout import PaymentRefused, PaymentRequest, create_paym
 from puente.payments.disbursements import approve_and_disburse, disburse_loan
 from puente.payments.models import Payment as PaymentModel
 from puente.payments.refund_service import refund_payment
+from puente.runtime import Runtime
 
 __all__ = [
     "CreatePaymentInput",
@@ -253,8 +255,21 @@ async def _disburse(
     )
 
 
+async def _reload_payment(payment_id: int) -> Payment:
+    return Payment.from_model(await PaymentModel.get(id=payment_id))
+
+
+async def _reload_loan(runtime: Runtime, loan_id: int) -> Loan:
+    (view,) = await load_loan_views([await LoanModel.get(id=loan_id)], runtime.today())
+    return Loan.from_view(view)
+
+
 @strawberry.type
 class Subscription:
+    """Live state. A notice is shared by every subscriber of it in the process, so the
+    state it announces is reloaded once for all of them (``reload_once``); strawberry then
+    shapes that one object for each subscriber's own selection."""
+
     @strawberry.subscription(
         description="The payment's current state, then every change.",
         extensions=allow(IsAuthenticated(answer=refused_stream)),
@@ -268,11 +283,12 @@ class Subscription:
         if payment is None or not can_see_loan(user, payment.loan):
             raise UserFacingError("NOT_FOUND", "No such payment, or it is not yours.")
         bus = info.context.runtime.bus
+        reload = partial(_reload_payment, payment.id)
         # Subscribe before reading, so a change between the read and the subscription is seen.
         async with bus.subscribe(payment_channel(payment.id)) as changes:
             yield Payment.from_model(payment)
-            async for _ in _for_session(info, session, changes):
-                yield Payment.from_model(await PaymentModel.get(id=payment.id))
+            async for notice in _for_session(info, session, changes):
+                yield await reload_once(notice, ("payment", payment.id), reload)
 
     @strawberry.subscription(
         description="The loan (balance, installments) now, then on change.",
@@ -287,10 +303,9 @@ class Subscription:
         if loan is None or not can_see_loan(user, loan):
             raise UserFacingError("NOT_FOUND", "No such loan, or it is not yours.")
         runtime = info.context.runtime
+        reload = partial(_reload_loan, runtime, loan.id)
         async with runtime.bus.subscribe(loan_channel(loan.id)) as changes:
             (view,) = await load_loan_views([loan], runtime.today())
             yield Loan.from_view(view)
-            async for _ in _for_session(info, session, changes):
-                fresh = await LoanModel.get(id=loan.id)
-                (view,) = await load_loan_views([fresh], runtime.today())
-                yield Loan.from_view(view)
+            async for notice in _for_session(info, session, changes):
+                yield await reload_once(notice, ("loan", loan.id), reload)

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from decimal import Decimal
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
+    query_depth_limiter,
 )
+from strawberry.extensions import max_aliases as aliases_limiter
 from strawberry.types import Info
 
+from graphql import ASTValidationRule
 from puente.accounts.access import client_address
 from puente.accounts.models import User as UserModel
 from puente.compliance.models import AmlAlert as AmlAlertModel
@@ -65,10 +68,11 @@ from puente.payments.history import visible_payments
 from puente.payments.models import Payment as PaymentModel
 from puente.payments.models import PaymentMethod as PaymentMethodModel
 
-__all__ = ["build_schema", "schema"]
+__all__ = ["build_schema", "schema", "validation_rules"]
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
+MAX_ALIASES = 15
 
 PuenteInfo = Info[GraphQLContext, None]
 
@@ -293,15 +297,34 @@ class Mutation(PaymentMutations, StaffMutations, SessionMutations, ComplianceMut
         return login_result(await info.context.auth.refresh(refresh_token))
 
 
+@functools.cache
+def validation_rules(
+    *, max_depth: int, max_aliases: int = MAX_ALIASES
+) -> tuple[type[ASTValidationRule], ...]:
+    """The depth and alias limits as rule classes, built once per limit.
+
+    strawberry's ``ValidationCache`` keys its LRU on the rule classes as well as the
+    document: ``QueryDepthLimiter``/``MaxAliasesLimiter`` build new classes each time they
+    are constructed (once per request as factories), so the cache never hit and every
+    request paid for validation again (issue 15 #1).
+    """
+    return (
+        query_depth_limiter.create_validator(max_depth, None, None),
+        aliases_limiter.create_validator(max_aliases),
+    )
+
+
 def build_schema(
     *, debug: bool = False, max_depth: int = 10, introspection: bool = True
 ) -> strawberry.Schema:
     """The schema; ``introspection=False`` refuses introspection and hides suggestions."""
+    limits = list(validation_rules(max_depth=max_depth))
+    # Factories, not instances: an extension instance would be shared by concurrent
+    # requests (strawberry #4369). Each factory reuses the same rule classes.
     extensions: list = [
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
-        lambda: QueryDepthLimiter(max_depth=max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=15),
+        lambda: AddValidationRules(limits),
         lambda: MaxTokensLimiter(max_token_count=2000),
     ]
     if not introspection:
