@@ -40,8 +40,6 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from puente.payments.change_notices import payment_channel
-
 from puente.accounts.service import AuthService
 from puente.config import load_settings
 from puente.db import migrate, open_database
@@ -52,6 +50,7 @@ from puente.graphql.context import GraphQLContext
 from puente.graphql.schema import build_schema
 from puente.graphql.types import encode_global_id
 from puente.loans.models import Loan
+from puente.payments.change_notices import payment_channel
 from puente.payments.models import Payment
 from puente.runtime import Runtime
 

@@ -7,7 +7,6 @@ import asyncio
 from datetime import date
 
 import pytest
-from puente.payments.change_notices import notify_transition
 from tests.support import factories
 
 from puente.accounts.service import AuthService
@@ -16,6 +15,7 @@ from puente.graphql import payments as graphql_payments
 from puente.graphql.context import GraphQLContext
 from puente.graphql.schema import build_schema
 from puente.graphql.types import encode_global_id
+from puente.payments.change_notices import notify_transition
 from puente.payments.lifecycle_service import advance_payment
 from puente.payments.models import Payment
 
