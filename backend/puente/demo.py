@@ -57,7 +57,11 @@ async def load_demo_data(runtime: Runtime) -> bool:
         name="Financiera Demo, S.A. de C.V., SOFOM, E.N.R.",
         kind=InstitutionKind.LENDER,
         rfc="FDE200101AB1",
-        settings={"env_credentials": True},  # PUENTE_<PROVIDER>_<FIELD> apply (contract)
+        settings={
+            "env_credentials": True,  # PUENTE_<PROVIDER>_<FIELD> apply (contract)
+            # Cards through every card gateway, each on its simulator's own card page.
+            "payment_providers": {"card": ["stripe", "conekta", "openpay", "mercadopago"]},
+        },
     )
     school = await Institution.create(
         slug="colegio-demo",

@@ -31,6 +31,8 @@ from starlette.routing import BaseRoute, Route
 
 from puente.money import format_mxn, from_centavos, to_centavos
 from puente_sandbox.auth import authorization_key
+from puente_sandbox.card_page import card_page_routes
+from puente_sandbox.card_tokenisers import CONEKTA_HINT, conekta_tokeniser
 from puente_sandbox.conekta_money import charge_back, list_page, refund, settle
 from puente_sandbox.conekta_objects import ConektaError, public_pem, sandbox_signing_key
 from puente_sandbox.conekta_state import ConektaState, Obj
@@ -244,6 +246,9 @@ class ConektaSimulator(Simulator):
             route("/events/{id}", getter("events", "Event")),
             route("/webhook_keys", self._create_webhook_key, "POST"),
             route("/webhook_keys", listing("webhook_keys")),
+            *card_page_routes(  # the payer's card step (card_page.py)
+                "Conekta (sandbox): datos de la tarjeta", CONEKTA_HINT, conekta_tokeniser()
+            ),
             Route("/_hosted/oxxo/{id}", self._hosted_page, methods=["GET"]),
             Route("/_hosted/spei/{id}", self._hosted_page, methods=["GET"]),
             Route(

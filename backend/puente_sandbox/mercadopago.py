@@ -26,6 +26,8 @@ from starlette.routing import BaseRoute, Route
 
 from puente.money import format_mxn
 from puente_sandbox.auth import authorization_key
+from puente_sandbox.card_page import card_page_routes
+from puente_sandbox.card_tokenisers import MERCADOPAGO_HINT, mercadopago_tokeniser
 from puente_sandbox.core import (
     IdempotencyCache,
     IdempotencyConflict,
@@ -229,6 +231,11 @@ class MercadoPagoSimulator(Simulator):
                 methods=["GET"],
             ),
             Route("/v1/account/release_report/{file_name}", self._report_file, methods=["GET"]),
+            *card_page_routes(  # the payer's card step (card_page.py)
+                "Mercado Pago (sandbox): datos de la tarjeta",
+                MERCADOPAGO_HINT,
+                mercadopago_tokeniser(s),
+            ),
             Route("/_hosted/ticket/{id}", self._hosted_page, methods=["GET"]),
             Route(
                 "/_payments/{id}/chargeback",

@@ -29,6 +29,8 @@ from starlette.routing import BaseRoute, Route
 
 from puente.money import format_mxn
 from puente_sandbox.auth import authorization_key
+from puente_sandbox.card_page import card_page_routes
+from puente_sandbox.card_tokenisers import OPENPAY_HINT, openpay_tokeniser
 from puente_sandbox.core import (
     PendingReference,
     SandboxError,
@@ -197,6 +199,9 @@ class OpenpaySimulator(Simulator):
             route("/webhooks/{id}", lambda r, p: self._webhook_view(self._webhook(arg(r, "id")))),
             route("/webhooks/{id}", self._delete_webhook, "DELETE"),
             route("/webhooks/{id}/verify/{code}", self._verify_webhook, "POST"),
+            *card_page_routes(  # the payer's card step (card_page.py)
+                "Openpay (sandbox): datos de la tarjeta", OPENPAY_HINT, openpay_tokeniser(s)
+            ),
             Route("/barcode/{reference}", self._barcode, methods=["GET"]),
             Route("/paynet-pdf/{merchant}/{reference}", self._voucher, methods=["GET"]),
             Route("/spei-pdf/{merchant}/{id}", self._voucher, methods=["GET"]),

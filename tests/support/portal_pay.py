@@ -42,14 +42,24 @@ class PayWorld:
     sandbox: httpx.AsyncClient  # the payer's browser on the provider's pages
 
 
-async def pay_world(runtime: Runtime, **product: object) -> PayWorld:
+async def pay_world(
+    runtime: Runtime,
+    providers: tuple[str, ...] = PROVIDERS,
+    institution_settings: dict[str, object] | None = None,
+    extra_credentials: dict[str, dict[str, str]] | None = None,
+    **product: object,
+) -> PayWorld:
     inst = await factories.institution()
+    if institution_settings is not None:
+        inst.settings = institution_settings
+        await inst.save(update_fields=["settings"])
     ana = await factories.user(runtime, inst)
     # Started this month: nothing is overdue, the next payment is installment 1.
     loan = await factories.active_loan(inst, ana, start=date(2026, 11, 2), **product)
-    credentials = {name: demo_credentials()[name] for name in PROVIDERS}
+    credentials = {name: demo_credentials()[name] for name in providers}
     for name, values in credentials.items():
-        await store_credentials(runtime, inst.id, name, values)
+        stored = {**values, **(extra_credentials or {}).get(name, {})}
+        await store_credentials(runtime, inst.id, name, stored)
     box = sandboxes(runtime, credentials)
     client = app_client(runtime, gateways=box.gateways, run_workers=False)
     box.inbox.target = client._transport  # the sandbox's webhooks reach our /webhooks
@@ -91,19 +101,21 @@ def local_path(url: str) -> str:
 
 
 async def confirm_page_after_card_form(
-    world: PayWorld, location: str, number: str
+    world: PayWorld, location: str, number: str, name: str = "Ana Prueba"
 ) -> httpx.Response:
     """Fill the provider's card form, go back to Puente as the browser does: the confirm page."""
     parts = urlsplit(location)
     query = parse_qs(parts.query)
+    # The simulator's page, under /sandbox/<provider> on Puente's host in sandbox mode.
+    assert parts.path.startswith("/sandbox/"), location
     back = await world.sandbox.post(
-        "/stripe/_checkout/card",
+        parts.path.removeprefix("/sandbox"),
         data={
             "return_url": query["return_url"][0],
             "number": number,
             "exp": "12/34",
             "cvc": "123",
-            "name": "Ana Prueba",
+            "name": name,
         },
     )
     assert back.status_code == 200, back.text  # a page that POSTs the token back

@@ -16,8 +16,9 @@ from collections.abc import Callable, Mapping
 import httpx
 
 from puente.institutions.models import Institution, ProviderAccount
+from puente.payments.card_step import CardStep, card_step
 from puente.providers.base import Bank, Connector, PaymentGateway, ProviderConfig
-from puente.providers.registry import get_connector_class
+from puente.providers.registry import get_connector_class, provider_spec
 from puente.runtime import Runtime
 
 __all__ = ["CREDENTIALS_CONTEXT", "GatewayDirectory", "NoProviderAccount", "store_credentials"]
@@ -65,9 +66,22 @@ class GatewayDirectory:
         self._credentials: dict[tuple[int, str], tuple[float, dict[str, str]]] = {}
 
     def _default_base_url(self, provider: str) -> str | None:
+        return self.sandbox_url(provider)
+
+    def sandbox_url(self, provider: str) -> str | None:
+        """The simulator's URL as a payer's browser sees it (sandbox mode), else None."""
         if self.runtime.settings.sandbox:
             return f"{self.runtime.settings.base_url}/sandbox/{provider}"
         return None
+
+    async def card_step(self, institution: Institution, provider: str) -> CardStep | None:
+        """Where this institution's payers type a card for ``provider`` (``card_step.py``)."""
+        try:
+            credentials = await self.credentials(institution, provider)
+            spec = provider_spec(provider)
+        except (NoProviderAccount, LookupError):
+            return None
+        return card_step(spec, credentials, self.sandbox_url(provider))
 
     async def credentials(self, institution: Institution, provider: str) -> dict[str, str]:
         """Decrypted credentials, cached for a few seconds (every webhook needs them)."""

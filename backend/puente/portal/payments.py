@@ -21,7 +21,6 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -39,6 +38,7 @@ from puente.loans.models import Loan
 from puente.loans.payable import payable_amount
 from puente.loans.state import load_loan_views
 from puente.money import InvalidAmount, parse_amount
+from puente.payments.card_step import CardStep
 from puente.payments.checkout import PaymentRefused, PaymentRequest, create_payment
 from puente.payments.gateways import GatewayDirectory
 from puente.payments.offer import (
@@ -65,31 +65,16 @@ from puente.portal.payment_pages import (
     visible_payment,
 )
 from puente.portal.payment_text import register_payment_filters
-from puente.runtime import Runtime
+from puente.portal.security import content_security_policy
+from puente.providers.registry import provider_spec
 
 if TYPE_CHECKING:
     from puente.portal.routes import Portal
 
-__all__ = ["PaymentDoors", "card_attempt_key", "payment_routes", "sandbox_card_form"]
+__all__ = ["PaymentDoors", "card_attempt_key", "payment_routes"]
 
 TOKEN = re.compile(r"[A-Za-z0-9_\-]{3,200}")
 KEY = re.compile(r"[A-Za-z0-9_\-]{8,128}")
-
-
-def sandbox_card_form(runtime: Runtime) -> Callable[[str], str | None]:
-    """Where each provider's card form lives: in sandbox mode, the simulator's hosted form.
-
-    A live deployment needs the provider's own fields (Stripe Elements) here; until then a
-    provider without a form is not offered for cards.
-    """
-    settings = runtime.settings
-
-    def form_for(provider: str) -> str | None:
-        if settings.sandbox and provider == "stripe":
-            return f"{settings.base_url}/sandbox/stripe/_checkout/card"
-        return None
-
-    return form_for
 
 
 def _new_key() -> str:
@@ -113,27 +98,25 @@ def _key(value: object) -> str:
 class PaymentDoors:
     """The pay flow's views; the services decide, these parse and render."""
 
-    def __init__(
-        self,
-        portal: Portal,
-        gateways: GatewayDirectory,
-        card_form: Callable[[str], str | None] | None = None,
-    ) -> None:
+    def __init__(self, portal: Portal, gateways: GatewayDirectory) -> None:
         self.portal = portal
         self.runtime = portal.runtime
         self.gateways = gateways
-        self.card_form = card_form or sandbox_card_form(portal.runtime)
         self.base_url = portal.runtime.settings.base_url
 
     # -- shared ------------------------------------------------------------------------------
 
     async def _options(self, loan: Loan) -> tuple[PaymentOption, ...]:
+        """The institution's options; a card only where its gateway can tokenise one."""
         institution = await Institution.get(id=loan.institution_id)
-        return tuple(
-            option
-            for option in payment_options(institution.settings)
-            if option.method is not M.CARD or self.card_form(option.provider.value)
-        )
+        options = []
+        for option in payment_options(institution.settings):
+            if option.method is M.CARD:
+                step = await self.gateways.card_step(institution, option.provider.value)
+                if step is None:
+                    continue
+            options.append(option)
+        return tuple(options)
 
     async def _pay_page(
         self,
@@ -222,14 +205,14 @@ class PaymentDoors:
             prepayment_mode=mode,
         )
         try:
-            return await self._start(user, loan, option, payment_request)
+            return await self._start(request, user, loan, option, payment_request)
         except PaymentRefused as refused:
             return await self._pay_page(
                 request, user, loan, values=values, error=refused.message, status_code=400
             )
 
     async def _start(
-        self, user: User, loan: Loan, option: PaymentOption, request: PaymentRequest
+        self, http: Request, user: User, loan: Loan, option: PaymentOption, request: PaymentRequest
     ) -> Response:
         if option.method is M.CARD:
             amount = await precheck_payment(self.runtime, user, request)
@@ -237,10 +220,15 @@ class PaymentDoors:
             back = f"{self.base_url}/prestamos/{loan.id}/pagar/tarjeta/regreso?" + urlencode(
                 {"monto": str(amount), "proveedor": option.provider.value, "modo": mode}
             )
-            form_url = self.card_form(option.provider.value) or ""
+            institution = await Institution.get(id=loan.institution_id)
+            step = await self.gateways.card_step(institution, option.provider.value)
+            if step is None:  # the credential went away since the form was shown
+                raise PaymentRefused("CARD_UNAVAILABLE", "El pago con tarjeta no está disponible.")
+            if not step.hosted:
+                return self._card_page(http, user, loan, step, amount, back)
             cancel = f"{self.base_url}/prestamos/{loan.id}/pagar?cancelado=1"
             query = {"return_url": back, "cancel_url": cancel}
-            return RedirectResponse(f"{form_url}?{urlencode(query)}", status_code=303)
+            return RedirectResponse(f"{step.page}?{urlencode(query)}", status_code=303)
         if option.method is M.PAYPAL:
             payment = await start_paypal_payment(
                 self.runtime,
@@ -253,6 +241,22 @@ class PaymentDoors:
             return RedirectResponse(approval or f"/pagos/{payment.id}", status_code=303)
         payment = await create_payment(self.runtime, self.gateways, user, request)
         return RedirectResponse(f"/pagos/{payment.id}", status_code=303)
+
+    def _card_page(
+        self, http: Request, user: User, loan: Loan, step: CardStep, amount: Decimal, back: str
+    ) -> Response:
+        """Puente's card page with the gateway's script; its CSP allows that origin alone."""
+        context = {
+            "user": user,
+            "loan": loan,
+            "step": step,
+            "amount": amount,
+            "label": provider_spec(step.provider).label,
+            "return_url": back,
+        }
+        response = self.portal.render(http, "pages/pay_card_form.html", context)
+        response.headers["content-security-policy"] = content_security_policy(step.script_origin)
+        return response
 
     # -- card: back from the provider's form -------------------------------------------------
 

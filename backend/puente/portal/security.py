@@ -14,6 +14,7 @@ __all__ = [
     "CSRF_FIELD",
     "CSRF_HEADER",
     "SecurityHeadersMiddleware",
+    "content_security_policy",
     "csrf_binding",
     "csrf_key",
     "csrf_token_for",
@@ -24,21 +25,30 @@ CSRF_COOKIE = "puente_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 
-# No inline script or style anywhere: htmx is loaded from /static and configured by a <meta>.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
+
+def content_security_policy(gateway_origin: str = "") -> str:
+    """The portal's CSP; ``gateway_origin`` is added (script, its API calls, its iframes) on
+    the card page only, for the gateway's own tokenisation script (``payments.card_step``)."""
+    extra = f" {gateway_origin}" if gateway_origin else ""
+    directives = [
         "default-src 'self'",
-        "script-src 'self'",
+        f"script-src 'self'{extra}",
         "style-src 'self'",
         "img-src 'self' data:",
-        "connect-src 'self'",
+        f"connect-src 'self'{extra}",
         "font-src 'self'",
         "object-src 'none'",
         "base-uri 'self'",
         "form-action 'self'",
         "frame-ancestors 'none'",
     ]
-)
+    if gateway_origin:
+        directives.insert(1, f"frame-src{extra}")
+    return "; ".join(directives)
+
+
+# No inline script or style anywhere: htmx is loaded from /static and configured by a <meta>.
+CONTENT_SECURITY_POLICY = content_security_policy()
 
 HEADERS = [
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),

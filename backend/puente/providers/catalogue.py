@@ -37,9 +37,23 @@ __all__ = [
     "STRIPE",
 ]
 
-# Every gateway's own tokenisation page answers at this path (the simulators' equivalent
-# under /sandbox/<provider>); an institution may name its own page (``card_form_url``).
-CARD_FORM = HostedCardForm(path="/_checkout/card")
+# Each gateway's own tokenisation: its script with the institution's public key in
+# production; its simulator's page at ``path`` under /sandbox/<provider> in the demo; or an
+# institution's own hosted page (``card_form_url``). See ``HostedCardForm``.
+SIMULATOR_CARD_PAGE = "/_checkout/card"
+STRIPE_CARD_FORM = HostedCardForm(SIMULATOR_CARD_PAGE, script="https://js.stripe.com/v3/")
+CONEKTA_CARD_FORM = HostedCardForm(
+    SIMULATOR_CARD_PAGE, script="https://cdn.conekta.io/js/latest/conekta.js"
+)
+OPENPAY_CARD_FORM = HostedCardForm(
+    SIMULATOR_CARD_PAGE,
+    script="https://js.openpay.mx/openpay.v1.min.js",
+    # openpay-data.v1.min.js (device session id) is served from the same origin.
+    script_credentials=("merchant_id",),
+)
+MERCADOPAGO_CARD_FORM = HostedCardForm(
+    SIMULATOR_CARD_PAGE, script="https://sdk.mercadopago.com/js/v2"
+)
 OXXO_LIMIT = Decimal("10000.00")  # mexico.md §6: OXXO takes at most 10,000.00 per operation
 PAYNET_LIMIT = Decimal("9999.99")  # mexico.md §6: Paynet (Openpay's stores), 9,999.99
 
@@ -49,11 +63,11 @@ STRIPE = ProviderSpec(
     connector="puente.providers.stripe:StripeConnector",
     kind=ConnectorKind.GATEWAY,
     credential_fields=("secret_key", "webhook_secret"),
-    optional_credentials=("card_form_url",),
+    optional_credentials=STRIPE_CARD_FORM.credentials,
     methods=frozenset({M.CARD, M.CASH, M.SPEI}),
     cash_limit=OXXO_LIMIT,
     webhook=WebhookScheme("HMAC-SHA256 over t.body (Stripe-Signature)", body_authenticated=True),
-    card_form=CARD_FORM,
+    card_form=STRIPE_CARD_FORM,
     graphql_name="STRIPE",
     tables=STRIPE_TABLES,
 )
@@ -63,11 +77,11 @@ CONEKTA = ProviderSpec(
     connector="puente.providers.conekta:ConektaConnector",
     kind=ConnectorKind.GATEWAY,
     credential_fields=("private_key", "webhook_key"),
-    optional_credentials=("card_form_url",),
+    optional_credentials=CONEKTA_CARD_FORM.credentials,
     methods=frozenset({M.CARD, M.CASH, M.SPEI}),
     cash_limit=OXXO_LIMIT,
     webhook=WebhookScheme("RSA Digest over the body", body_authenticated=True),
-    card_form=CARD_FORM,
+    card_form=CONEKTA_CARD_FORM,
     graphql_name="CONEKTA",
     tables=CONEKTA_TABLES,
 )
@@ -77,11 +91,11 @@ OPENPAY = ProviderSpec(
     connector="puente.providers.openpay:OpenpayConnector",
     kind=ConnectorKind.GATEWAY,
     credential_fields=("merchant_id", "private_key", "webhook_user", "webhook_password"),
-    optional_credentials=("card_form_url",),
+    optional_credentials=("card_form_url", "public_key"),
     methods=frozenset({M.CARD, M.SPEI, M.CASH}),
     cash_limit=PAYNET_LIMIT,
     webhook=WebhookScheme("HTTP Basic credentials (sender only)", body_authenticated=False),
-    card_form=CARD_FORM,
+    card_form=OPENPAY_CARD_FORM,
     graphql_name="OPENPAY",
     tables=OPENPAY_TABLES,
 )
@@ -91,13 +105,13 @@ MERCADOPAGO = ProviderSpec(
     connector="puente.providers.mercadopago:MercadoPagoConnector",
     kind=ConnectorKind.GATEWAY,
     credential_fields=("access_token", "webhook_secret"),
-    optional_credentials=("card_form_url",),
+    optional_credentials=MERCADOPAGO_CARD_FORM.credentials,
     methods=frozenset({M.CARD, M.SPEI, M.CASH}),
     cash_limit=OXXO_LIMIT,
     webhook=WebhookScheme(
         "HMAC-SHA256 over data.id, request id and ts (not the body)", body_authenticated=False
     ),
-    card_form=CARD_FORM,
+    card_form=MERCADOPAGO_CARD_FORM,
     graphql_name="MERCADO_PAGO",
     tables=MERCADOPAGO_TABLES,
 )

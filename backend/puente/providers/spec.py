@@ -81,18 +81,43 @@ class WebhookScheme:
 
 @dataclass(frozen=True, slots=True)
 class HostedCardForm:
-    """The gateway's own page where the payer types a card: it answers with a single-use
-    token by a form POST to our return URL, so card numbers never reach Puente (PCI SAQ A).
+    """How the payer's card becomes a single-use token at the gateway, so card numbers
+    never reach Puente (PCI SAQ A). Read by ``payments.card_step`` (the one place that
+    decides which of the three ways below an institution's payers get):
 
-    ``path`` is resolved against the connector's host for the institution: the provider's
-    page in production, the simulator's equivalent under ``/sandbox/<provider>`` in the
-    demo. An institution that hosts the provider's fields itself (Stripe Elements, Conekta's
-    tokenizer, Openpay.js, Mercado Pago's Card Payment Brick on a page of its own) names it
-    with the optional credential ``card_form_url``, which wins.
+    1. ``url_credential`` (``card_form_url``): a hosted page the institution names; it is
+       sent ``return_url`` and ``cancel_url`` and POSTs ``token`` back to the first.
+    2. The sandbox: the simulator's equivalent hosted page, ``/sandbox/<provider>`` +
+       ``path``.
+    3. ``script``: the gateway's own tokenisation script (Stripe.js, Conekta.js, Openpay.js,
+       MercadoPago.js), loaded from ``script_origin`` on a portal page with the
+       institution's PUBLIC key (credential ``key_credential``, never the secret key) plus
+       ``script_credentials`` (other public values the script needs, e.g. Openpay's
+       merchant id). Only that page's CSP allows that origin.
     """
 
     path: str
+    script: str = ""  # https URL of the gateway's tokenisation library
+    key_credential: str = "public_key"
+    script_credentials: tuple[str, ...] = ()
     url_credential: str = "card_form_url"
+
+    def __post_init__(self) -> None:
+        if self.script and not self.script.startswith("https://"):
+            raise ValueError(f"card form script must be https: {self.script}")
+
+    @property
+    def script_origin(self) -> str:
+        """``https://host`` of ``script``: the one origin the card page's CSP adds."""
+        if not self.script:
+            return ""
+        scheme, _, rest = self.script.partition("://")
+        return f"{scheme}://{rest.split('/', 1)[0]}"
+
+    @property
+    def credentials(self) -> tuple[str, ...]:
+        """The optional credentials this card form may read (all public or a URL)."""
+        return (self.url_credential, self.key_credential, *self.script_credentials)
 
 
 @dataclass(frozen=True, slots=True)
