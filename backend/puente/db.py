@@ -31,6 +31,7 @@ MODEL_MODULES = [
     "puente.audit.models",
     "puente.ledger.models",
     "puente.scheduling.models",
+    "puente.reconciliation.models",
 ]
 
 

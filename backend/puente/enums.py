@@ -126,6 +126,10 @@ class LedgerAccountType(StrEnum):
     VAT_UNCOLLECTED = "vat_uncollected"  # IVA trasladado no cobrado
     VAT_PAYABLE = "vat_payable"  # IVA trasladado cobrado (owed to SAT)
     WRITE_OFF_EXPENSE = "write_off_expense"
+    # What a gateway keeps from each payout (its fee), and the IVA it charged on that fee,
+    # which the institution may credit against the IVA it owes (IVA acreditable, LIVA art. 5).
+    PROVIDER_FEES_EXPENSE = "provider_fees_expense"
+    VAT_CREDITABLE = "vat_creditable"
 
 
 class JournalKind(StrEnum):
