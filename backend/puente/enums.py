@@ -102,6 +102,9 @@ class SuspenseReason(StrEnum):
     LOAN_NOT_PAYABLE = "LOAN_NOT_PAYABLE"  # paid off, written off (or not running) by then
     ABOVE_PAYOFF = "ABOVE_PAYOFF"  # more than settles the loan: the payoff applied, this held
     NOT_APPLICABLE = "NOT_APPLICABLE"  # the product takes no money beyond what is due
+    # Reconciliation: a bank movement nothing in the book explains (yet).
+    UNEXPLAINED_DEPOSIT = "UNEXPLAINED_DEPOSIT"
+    UNEXPLAINED_DEBIT = "UNEXPLAINED_DEBIT"
 
 
 class LedgerAccountType(StrEnum):

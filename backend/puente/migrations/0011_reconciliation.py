@@ -1,4 +1,6 @@
 from tortoise import migrations
+import functools
+from json import dumps, loads
 from tortoise.migrations import operations as ops
 from puente.enums import LedgerAccountType
 from puente.reconciliation.enums import Direction, ExceptionStatus, LineStatus, MatchStatus
@@ -8,7 +10,13 @@ from tortoise.indexes import Index
 
 # Reconciliation keeps its history: a statement, line, match or exception is never deleted
 # (a wrong match is rejected, an exception resolved), so the database refuses DELETE.
-TABLES = ("bank_statements", "statement_lines", "statement_matches", "reconciliation_exceptions")
+TABLES = (
+    "bank_statements",
+    "statement_lines",
+    "statement_matches",
+    "reconciliation_exceptions",
+    "gateway_settlements",
+)
 
 SQLITE_FORWARD = [
     f"""CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}
@@ -100,7 +108,7 @@ class Migration(migrations.Migration):
                 ('status', fields.CharEnumField(default=LineStatus.UNMATCHED, description='UNMATCHED: unmatched\nMATCHED: matched\nSUGGESTED: suggested\nEXCEPTION: exception\nRESOLVED: resolved', enum_type=LineStatus, max_length=10)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
-            options={'table': 'statement_lines', 'app': 'models', 'unique_together': (('institution', 'dedup_key'),), 'indexes': [Index(fields=['institution', 'status'])], 'pk_attr': 'id', 'table_description': 'A movement of the bank account, stored once however many statements repeat it.'},
+            options={'table': 'statement_lines', 'app': 'models', 'unique_together': (('institution', 'dedup_key'),), 'indexes': [Index(fields=['institution_id', 'status'])], 'pk_attr': 'id', 'table_description': 'A movement of the bank account, stored once however many statements repeat it.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -148,6 +156,26 @@ class Migration(migrations.Migration):
             model_name='LedgerAccount',
             name='type',
             field=fields.CharEnumField(description='LOAN_PRINCIPAL: loan_principal\nLOAN_INTEREST: loan_interest\nLOAN_INTEREST_VAT: loan_interest_vat\nLOAN_LATE_INTEREST: loan_late_interest\nLOAN_LATE_INTEREST_VAT: loan_late_interest_vat\nLOAN_FEES: loan_fees\nLOAN_FEE_VAT: loan_fee_vat\nLOAN_ADVANCE: loan_advance\nCASH_CLEARING: cash_clearing\nBANK: bank\nSUSPENSE: suspense\nINTEREST_INCOME: interest_income\nLATE_INTEREST_INCOME: late_interest_income\nFEE_INCOME: fee_income\nVAT_UNCOLLECTED: vat_uncollected\nVAT_PAYABLE: vat_payable\nWRITE_OFF_EXPENSE: write_off_expense\nPROVIDER_FEES_EXPENSE: provider_fees_expense\nVAT_CREDITABLE: vat_creditable', enum_type=LedgerAccountType, max_length=32),
+        ),
+        ops.CreateModel(
+            name='GatewaySettlement',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('institution', fields.ForeignKeyField('models.Institution', source_field='institution_id', db_constraint=True, to_field='id', related_name='gateway_settlements', on_delete=OnDelete.CASCADE)),
+                ('provider', fields.CharField(max_length=16)),
+                ('provider_id', fields.CharField(max_length=80)),
+                ('status', fields.CharField(max_length=16)),
+                ('net_centavos', fields.BigIntField()),
+                ('gross_centavos', fields.BigIntField()),
+                ('fee_centavos', fields.BigIntField()),
+                ('fee_vat_centavos', fields.BigIntField()),
+                ('arrival_date', fields.DateField(null=True)),
+                ('payment_references', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('line', fields.ForeignKeyField('models.StatementLine', source_field='line_id', null=True, db_constraint=True, to_field='id', related_name='settlements', on_delete=OnDelete.RESTRICT)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'gateway_settlements', 'app': 'models', 'unique_together': (('institution', 'provider', 'provider_id'),), 'pk_attr': 'id', 'table_description': "A gateway's payout to the bank: which payments it carried, what the gateway kept."},
+            bases=['Model'],
         ),
         ops.RunPython(forbid_deletes, allow_deletes),
     ]

@@ -6,6 +6,8 @@ an exception is resolved with a note, and both are audited.
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -16,7 +18,13 @@ from puente.reconciliation.enums import (
     MatchStatus,
 )
 
-__all__ = ["BankStatement", "ReconciliationException", "StatementLine", "StatementMatch"]
+__all__ = [
+    "BankStatement",
+    "GatewaySettlement",
+    "ReconciliationException",
+    "StatementLine",
+    "StatementMatch",
+]
 
 
 class BankStatement(Model):
@@ -81,7 +89,7 @@ class StatementLine(Model):
     class Meta:
         table = "statement_lines"
         unique_together = (("institution", "dedup_key"),)
-        indexes = (("institution", "status"),)
+        indexes = (("institution_id", "status"),)
 
 
 class StatementMatch(Model):
@@ -148,3 +156,33 @@ class ReconciliationException(Model):
 
     class Meta:
         table = "reconciliation_exceptions"
+
+
+class GatewaySettlement(Model):
+    """A gateway's payout to the bank: which payments it carried, what the gateway kept.
+
+    ``gross - fee - fee_vat = net``, the amount the bank statement shows. Fetched from the
+    connector's own settlement listing (``puente reconcile settlements``).
+    """
+
+    id = fields.IntField(primary_key=True)
+    institution_id: int
+    line_id: int | None
+    institution = fields.ForeignKeyField("models.Institution", related_name="gateway_settlements")
+    provider = fields.CharField(max_length=16)  # ProviderName
+    provider_id = fields.CharField(max_length=80)  # the payout id, e.g. po_...
+    status = fields.CharField(max_length=16)  # the provider's: paid, in_transit, failed
+    net_centavos = fields.BigIntField()
+    gross_centavos = fields.BigIntField()
+    fee_centavos = fields.BigIntField()
+    fee_vat_centavos = fields.BigIntField()
+    arrival_date = fields.DateField(null=True)
+    payment_references: Any = fields.JSONField(default=list)  # provider ids of the payments
+    line = fields.ForeignKeyField(
+        "models.StatementLine", related_name="settlements", null=True, on_delete=fields.RESTRICT
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "gateway_settlements"
+        unique_together = (("institution", "provider", "provider_id"),)
