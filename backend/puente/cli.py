@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     daily = jobs_commands.add_parser("daily", help="bill, apply advances, accrue moratorium")
     daily.add_argument("--date", default=None, help="YYYY-MM-DD (default: today, Mexico City)")
     daily.set_defaults(func=cmd_daily)
+    from puente.reconciliation.cli import add_reconcile_commands
+
+    add_reconcile_commands(commands)
     return parser
 
 
