@@ -65,6 +65,16 @@ def staff_documents(ids: dict[str, str]) -> dict[str, tuple[str, dict]]:
             beneficiaryName: "Ana Prueba") { __typename ... on PaymentError { code } } }""",
             {"id": ids["approved"], "c": CLABE},
         ),
+        "reconciliationExceptions": (
+            "{ reconciliationExceptions { totalCount } }",
+            {},
+        ),
+        "statementLines": ("{ statementLines { totalCount } }", {}),
+        "resolveStatementLine": (
+            """mutation($i: ResolveStatementLineInput!) { resolveStatementLine(input: $i) {
+            __typename ... on PaymentError { code } } }""",
+            {"i": {"lineId": ids["loan"], "resolution": "RETURNED", "note": "x"}},
+        ),
         "changePassword": (
             """mutation { changePassword(currentPassword: "contrasena-segura-1",
             newPassword: "otra-contrasena-2") { __typename ... on AuthError { code } } }""",

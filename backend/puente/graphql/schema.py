@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from decimal import Decimal
 
 import strawberry
@@ -23,6 +21,7 @@ from puente.accounts.models import User as UserModel
 from puente.graphql.context import GraphQLContext
 from puente.graphql.errors import UserFacingError, should_mask_error
 from puente.graphql.hardening import HideSuggestions, PuenteSchema
+from puente.graphql.paging import after_id, cursor, page_size
 from puente.graphql.payment_types import (
     Payment,
     PaymentConnection,
@@ -30,10 +29,10 @@ from puente.graphql.payment_types import (
     PaymentMethod,
 )
 from puente.graphql.payments import PaymentMutations, StaffMutations, Subscription
+from puente.graphql.reconciliation import ReconciliationMutations, ReconciliationQueries
 from puente.graphql.scalars import SCALAR_OVERRIDES
 from puente.graphql.sessions import SessionMutations, login_result
 from puente.graphql.types import (
-    MAX_ID,
     Loan,
     LoanConnection,
     LoanEdge,
@@ -58,34 +57,7 @@ from puente.payments.models import PaymentMethod as PaymentMethodModel
 
 __all__ = ["build_schema", "schema"]
 
-MAX_PAGE = 100
-DEFAULT_PAGE = 20
-
 PuenteInfo = Info[GraphQLContext, None]
-
-
-def _cursor(pk: int) -> str:
-    return base64.urlsafe_b64encode(f"cursor:{pk}".encode()).decode()
-
-
-def _after_id(after: str | None) -> int:
-    if not after:
-        return 0
-    try:
-        prefix, _, pk = base64.urlsafe_b64decode(after.encode()).decode().partition(":")
-        if prefix == "cursor" and 0 <= int(pk) <= MAX_ID:
-            return int(pk)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise UserFacingError("BAD_CURSOR", "The 'after' cursor is not one this API returned.")
-
-
-def _page_size(first: int | None) -> int:
-    if first is None:
-        return DEFAULT_PAGE
-    if not 1 <= first <= MAX_PAGE:
-        raise UserFacingError("BAD_PAGE_SIZE", f"'first' must be between 1 and {MAX_PAGE}.")
-    return first
 
 
 def _user_type(user: UserModel) -> User:
@@ -109,13 +81,13 @@ class Viewer:
     async def loans(
         self, info: PuenteInfo, first: int | None = None, after: str | None = None
     ) -> LoanConnection:
-        size = _page_size(first)
+        size = page_size(first)
         query = visible_loans(self._user)
         total = await query.count()
-        rows = await query.filter(id__gt=_after_id(after)).order_by("id").limit(size + 1)
+        rows = await query.filter(id__gt=after_id(after)).order_by("id").limit(size + 1)
         page = rows[:size]
         views = await info.context.loan_views.load_many([loan.id for loan in page])
-        edges = [LoanEdge(cursor=_cursor(v.loan.id), node=Loan.from_view(v)) for v in views]
+        edges = [LoanEdge(cursor=cursor(v.loan.id), node=Loan.from_view(v)) for v in views]
         return LoanConnection(
             edges=edges,
             page_info=PageInfo(
@@ -133,15 +105,15 @@ class Viewer:
     async def payments(
         self, first: int | None = None, after: str | None = None
     ) -> PaymentConnection:
-        size = _page_size(first)
+        size = page_size(first)
         query = visible_payments(self._user)  # the portal's history lists the same
         total = await query.count()
-        after_id = _after_id(after)
+        last_id = after_id(after)
         # Newest first: cursor walks down the ids.
-        filtered = query.filter(id__lt=after_id) if after_id else query
+        filtered = query.filter(id__lt=last_id) if last_id else query
         rows = await filtered.order_by("-id").limit(size + 1)
         page = rows[:size]
-        edges = [PaymentEdge(cursor=_cursor(p.id), node=Payment.from_model(p)) for p in page]
+        edges = [PaymentEdge(cursor=cursor(p.id), node=Payment.from_model(p)) for p in page]
         return PaymentConnection(
             edges=edges,
             page_info=PageInfo(
@@ -152,7 +124,7 @@ class Viewer:
 
 
 @strawberry.type
-class Query:
+class Query(ReconciliationQueries):
     @strawberry.field(description="The authenticated user; null when not authenticated.")
     async def viewer(self, info: PuenteInfo) -> Viewer | None:
         user = await info.context.user()
@@ -229,7 +201,7 @@ def input_field_name(engine_field: str) -> str:
 
 
 @strawberry.type
-class Mutation(PaymentMutations, StaffMutations, SessionMutations):
+class Mutation(PaymentMutations, StaffMutations, SessionMutations, ReconciliationMutations):
     @strawberry.mutation(description="Password (and OTP when enrolled) for access+refresh tokens.")
     async def login(
         self, info: PuenteInfo, email: str, password: str, otp: str | None = None
