@@ -351,3 +351,53 @@ async def test_reconciliation_history_cannot_be_deleted(db, tmp_path):
     with pytest.raises(Exception, match="history"):
         await StatementLine.all().delete()
     assert await StatementLine.all().count() == 1
+
+
+async def test_abonos_already_paid_are_settled_to_the_bank_in_one_entry_per_batch(
+    db, runtime, tmp_path
+):
+    from puente.payments.lifecycle_service import advance_payment
+
+    inst = await factories.institution()
+    ana = await factories.user(runtime, inst)
+    loan = await factories.active_loan(inst, ana, start=date(2026, 11, 2))
+    moves = []
+    for i, amount in enumerate(("300.00", "450.50", "120.25")):
+        payment = await Payment.create(
+            institution_id=inst.id,
+            loan_id=loan.id,
+            user_id=ana.id,
+            provider=ProviderName.STP,
+            method=PaymentMethodType.SPEI,
+            amount_centavos=int(Decimal(amount) * 100),
+            idempotency_key=f"stp-abono-{i}",
+            request_fingerprint="x",
+            status=S.CREATED,
+        )
+        await advance_payment(
+            payment.id,
+            S.PAID,
+            source="webhook:stp",
+            at=AT,
+            provider_reference=f"abono:STPRASTREO{i:04d}",
+        )
+        moves.append(
+            movement(
+                amount,
+                clave_rastreo=f"STPRASTREO{i:04d}",
+                reference="",
+                beneficiary_account="",
+                bank_reference=f"S{i}",
+                value_date=AT.date(),
+                booking_date=AT.date(),
+            )
+        )
+    assert await clearing(inst.id, ProviderName.STP) == 870_75
+    summary = await run(inst, write(tmp_path / "stp.xml", "camt053:08", moves))
+    assert (summary.matched, summary.exceptions) == (3, 0)
+    assert await clearing(inst.id, ProviderName.STP) == 0
+    matches = await StatementMatch.all()
+    assert {m.key for m in matches} == {"clave_rastreo"}
+    assert len({m.entry_id for m in matches}) == 1  # one entry for the batch
+    assert await AuditEvent.filter(action="reconciliation.lines_matched").count() == 1
+    assert await books_total() == 0

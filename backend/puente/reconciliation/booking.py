@@ -14,10 +14,16 @@
 
 Each line is booked once (journal idempotency key ``recon-line-<id>``); the funnel step runs
 first in its own transaction and is itself exactly-once, so a rerun after a crash completes.
+The common case, lines proving payments already PAID, is booked in batches
+(``book_paid_payments``): one entry and one audit record per batch of lines, each line
+keeping its own ``StatementMatch`` pointing at that entry, so a million-line statement is
+not a million transactions.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -59,6 +65,7 @@ from puente.runtime import MEXICO_CITY
 
 __all__ = [
     "LineBooking",
+    "book_paid_payments",
     "book_exception",
     "book_proposal",
     "clearing_to_bank",
@@ -237,6 +244,76 @@ async def book_proposal(
             conn=tx,
         )
     return LineBooking(line.id, LineStatus.MATCHED, entry.id if entry else None)
+
+
+_BATCH = 500
+
+
+async def book_paid_payments(
+    pairs: Sequence[tuple[StatementLine, Proposal, Payment]], *, at: datetime
+) -> list[LineBooking]:
+    """Lines that prove payments already PAID (their money in clearing): Dr bank, Cr
+    cash_clearing per provider, one entry per batch (idempotency key: the batch's lines)."""
+    bookings: list[LineBooking] = []
+    for start in range(0, len(pairs), _BATCH):
+        bookings += await _paid_batch(pairs[start : start + _BATCH], at)
+    return bookings
+
+
+async def _paid_batch(
+    batch: Sequence[tuple[StatementLine, Proposal, Payment]], at: datetime
+) -> list[LineBooking]:
+    institution_id = batch[0][0].institution_id
+    by_provider: dict[ProviderName, int] = defaultdict(int)
+    for line, _, payment in batch:
+        by_provider[ProviderName(payment.provider)] += line.amount_centavos
+    lines = [Line(_ref(institution_id, LedgerAccountType.BANK), sum(by_provider.values()))]
+    lines += [
+        Line(_ref(institution_id, LedgerAccountType.CASH_CLEARING, provider), -centavos)
+        for provider, centavos in sorted(by_provider.items())
+    ]
+    ids = [line.id for line, _, _ in batch]
+    async with in_transaction() as tx:
+        entry = await post_settlement(
+            lines,
+            f"recon-lines-{ids[0]}-{ids[-1]}-{len(ids)}",
+            f"conciliación: {len(ids)} líneas, pagos ya cobrados",
+            at,
+            tx,
+        )
+        await StatementMatch.bulk_create(
+            [
+                StatementMatch(
+                    institution_id=institution_id,
+                    line_id=line.id,
+                    kind=MatchKind.PAYMENT.value,
+                    strategy=proposal.strategy.value,
+                    key=proposal.key,
+                    confidence=proposal.confidence,
+                    amount_centavos=line.amount_centavos,
+                    payment_id=payment.id,
+                    loan_id=payment.loan_id,
+                    status=MatchStatus.BOOKED,
+                    entry_id=entry.id,
+                )
+                for line, proposal, payment in batch
+            ],
+            using_db=tx,
+        )
+        await StatementLine.filter(id__in=ids).using_db(tx).update(status=LineStatus.MATCHED)
+        await record_audit(
+            "reconciliation.lines_matched",
+            institution_id=institution_id,
+            subject_type="journal_entry",
+            subject_id=entry.id,
+            data={
+                "lines": ids,
+                "payments": [payment.id for _, _, payment in batch],
+                "entry": entry.id,
+            },
+            conn=tx,
+        )
+    return [LineBooking(i, LineStatus.MATCHED, entry.id) for i in ids]
 
 
 async def _record_matches(

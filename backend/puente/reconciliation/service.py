@@ -18,14 +18,21 @@ from pathlib import Path
 from tortoise.transactions import in_transaction
 
 from puente.audit.service import record_audit
-from puente.enums import ProviderName
+from puente.enums import PaymentStatus, ProviderName
 from puente.money import to_centavos
-from puente.reconciliation.booking import book_exception, book_proposal
+from puente.payments.models import Payment
+from puente.reconciliation.booking import book_exception, book_paid_payments, book_proposal
 from puente.reconciliation.dedup import DedupKeys
 from puente.reconciliation.enums import ExceptionReason, LineStatus
 from puente.reconciliation.expected import load_expected
 from puente.reconciliation.importers import ParsedLine, read_statement
-from puente.reconciliation.matcher import LineFacts, Tolerances, Unmatched, match_lines
+from puente.reconciliation.matcher import (
+    LineFacts,
+    Proposal,
+    Tolerances,
+    Unmatched,
+    match_lines,
+)
 from puente.reconciliation.models import BankStatement, StatementLine
 
 __all__ = ["ImportSummary", "import_and_reconcile", "import_statement", "reconcile_lines"]
@@ -189,7 +196,10 @@ async def reconcile_lines(
     facts = [_facts(line) for line in lines.values()]
     expected = await load_expected(institution_id, facts, tolerances, stp_cuenta=stp_cuenta)
     result = match_lines(facts, expected, tolerances)
-    for proposal in result.proposals:
+    paid, rest = await _split_paid(lines, result.proposals)
+    for booking in await book_paid_payments(paid, at=at):
+        _count(summary, booking.status)
+    for proposal in rest:
         for line_id in proposal.line_ids:
             line = lines[line_id]
             if proposal.booked:
@@ -201,6 +211,27 @@ async def reconcile_lines(
         booking = await book_exception(lines[unmatched.line_id], unmatched, at=at)
         _count(summary, booking.status)
     return summary
+
+
+async def _split_paid(
+    lines: dict[int, StatementLine], proposals: list[Proposal]
+) -> tuple[list[tuple[StatementLine, Proposal, Payment]], list[Proposal]]:
+    """Booked one-line proposals for payments already PAID (booked in batches), and the rest."""
+    wanted = {
+        int(p.expected_keys[0].partition(":")[2]): p
+        for p in proposals
+        if p.booked
+        and len(p.line_ids) == 1
+        and len(p.expected_keys) == 1
+        and p.expected_keys[0].startswith("payment:")
+    }
+    paid = {
+        payment.id: payment
+        for payment in await Payment.filter(id__in=list(wanted), status=PaymentStatus.PAID)
+    }
+    batch = [(lines[p.line_ids[0]], p, paid[pk]) for pk, p in wanted.items() if pk in paid]
+    chosen = {id(p) for _, p, _ in batch}
+    return batch, [p for p in proposals if id(p) not in chosen]
 
 
 def _low(line_id: int) -> Unmatched:
