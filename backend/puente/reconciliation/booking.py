@@ -65,6 +65,7 @@ from puente.runtime import MEXICO_CITY
 
 __all__ = [
     "LineBooking",
+    "PaidPayment",
     "book_paid_payments",
     "book_exception",
     "book_proposal",
@@ -72,6 +73,15 @@ __all__ = [
     "payment_for_loan",
     "post_settlement",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class PaidPayment:
+    """What batch booking needs of a PAID payment (read as values, not a model)."""
+
+    id: int
+    loan_id: int
+    provider: ProviderName
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +260,7 @@ _BATCH = 500
 
 
 async def book_paid_payments(
-    pairs: Sequence[tuple[StatementLine, Proposal, Payment]], *, at: datetime
+    pairs: Sequence[tuple[StatementLine, Proposal, PaidPayment]], *, at: datetime
 ) -> list[LineBooking]:
     """Lines that prove payments already PAID (their money in clearing): Dr bank, Cr
     cash_clearing per provider, one entry per batch (idempotency key: the batch's lines)."""
@@ -261,12 +271,12 @@ async def book_paid_payments(
 
 
 async def _paid_batch(
-    batch: Sequence[tuple[StatementLine, Proposal, Payment]], at: datetime
+    batch: Sequence[tuple[StatementLine, Proposal, PaidPayment]], at: datetime
 ) -> list[LineBooking]:
     institution_id = batch[0][0].institution_id
     by_provider: dict[ProviderName, int] = defaultdict(int)
     for line, _, payment in batch:
-        by_provider[ProviderName(payment.provider)] += line.amount_centavos
+        by_provider[payment.provider] += line.amount_centavos
     lines = [Line(_ref(institution_id, LedgerAccountType.BANK), sum(by_provider.values()))]
     lines += [
         Line(_ref(institution_id, LedgerAccountType.CASH_CLEARING, provider), -centavos)

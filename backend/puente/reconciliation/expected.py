@@ -50,28 +50,38 @@ async def _matched(field: str) -> set[int]:
 
 async def _payments(institution_id: int, low: datetime) -> list[Expected]:
     done = await _matched("payment_id")
-    payments = await Payment.filter(
+    # Plain values, not model instances: a statement may expect a million payments.
+    rows = await Payment.filter(
         institution_id=institution_id,
         provider__in=_DIRECT,
         method=PaymentMethodType.SPEI,
         status__in=_OPEN_OR_PAID,
         created_at__gte=low - timedelta(days=30),  # a reference lives a few days at most
-    ).prefetch_related("user")
+    ).values(
+        "id",
+        "loan_id",
+        "amount_centavos",
+        "paid_at",
+        "created_at",
+        "provider_reference",
+        "next_action",
+        "user__full_name",
+    )
     expected = []
-    for p in payments:
-        if p.id in done:
+    for p in rows:
+        if p["id"] in done:
             continue
-        abono = (p.provider_reference or "").removeprefix("abono:")
+        abono = (p["provider_reference"] or "").removeprefix("abono:")
         expected.append(
             Expected(
-                key=f"payment:{p.id}",
+                key=f"payment:{p['id']}",
                 kind=MatchKind.PAYMENT,
                 direction=Direction.CREDIT,
-                amount_centavos=p.amount_centavos,
-                on=_day(p.paid_at or p.created_at),
+                amount_centavos=p["amount_centavos"],
+                on=_day(p["paid_at"] or p["created_at"]),
                 clave_rastreo=abono if abono and not abono.isdigit() else "",
-                reference=str((p.next_action or {}).get("reference") or ""),
-                label=f"{p.user.full_name} PRESTAMO {p.loan_id}",
+                reference=str((p["next_action"] or {}).get("reference") or ""),
+                label=f"{p['user__full_name']} PRESTAMO {p['loan_id']}",
             )
         )
     return expected

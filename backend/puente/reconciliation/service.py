@@ -21,7 +21,12 @@ from puente.audit.service import record_audit
 from puente.enums import PaymentStatus, ProviderName
 from puente.money import to_centavos
 from puente.payments.models import Payment
-from puente.reconciliation.booking import book_exception, book_paid_payments, book_proposal
+from puente.reconciliation.booking import (
+    PaidPayment,
+    book_exception,
+    book_paid_payments,
+    book_proposal,
+)
 from puente.reconciliation.dedup import DedupKeys
 from puente.reconciliation.enums import ExceptionReason, LineStatus
 from puente.reconciliation.expected import load_expected
@@ -215,7 +220,7 @@ async def reconcile_lines(
 
 async def _split_paid(
     lines: dict[int, StatementLine], proposals: list[Proposal]
-) -> tuple[list[tuple[StatementLine, Proposal, Payment]], list[Proposal]]:
+) -> tuple[list[tuple[StatementLine, Proposal, PaidPayment]], list[Proposal]]:
     """Booked one-line proposals for payments already PAID (booked in batches), and the rest."""
     wanted = {
         int(p.expected_keys[0].partition(":")[2]): p
@@ -226,8 +231,10 @@ async def _split_paid(
         and p.expected_keys[0].startswith("payment:")
     }
     paid = {
-        payment.id: payment
-        for payment in await Payment.filter(id__in=list(wanted), status=PaymentStatus.PAID)
+        pk: PaidPayment(pk, loan_id, ProviderName(provider))
+        for pk, loan_id, provider in await Payment.filter(
+            id__in=list(wanted), status=PaymentStatus.PAID
+        ).values_list("id", "loan_id", "provider")
     }
     batch = [(lines[p.line_ids[0]], p, paid[pk]) for pk, p in wanted.items() if pk in paid]
     chosen = {id(p) for _, p, _ in batch}
