@@ -58,8 +58,11 @@ def _runtime() -> Any | None:
     try:
         return Runtime.from_settings(settings)
     except ConfigError:
-        if (STATE_DIR / "dev-secrets").exists():  # the demo's database and keys
-            return Runtime.from_settings(development_settings(settings, STATE_DIR))
+        if (STATE_DIR / "dev-secrets").exists():  # the demo's database, keys and sandboxes
+            from puente.demo_app import demo_provider_env
+
+            dev = development_settings(settings, STATE_DIR)
+            return Runtime.from_settings(dev.with_overrides(provider_env=demo_provider_env(dev)))
         return None
 
 
@@ -195,8 +198,13 @@ def cmd_settlements(args: argparse.Namespace) -> int:
             finally:
                 await gateways.aclose()
 
+    from puente.providers.errors import ProviderError
+
     try:
         stored = asyncio.run(run())
+    except ProviderError as exc:
+        print(f"puente reconcile settlements: el proveedor no respondió: {exc}", file=sys.stderr)
+        return 1
     except (CommandError, ValueError) as exc:
         print(f"puente reconcile settlements: {exc}", file=sys.stderr)
         return getattr(exc, "code", 1)
@@ -208,6 +216,34 @@ def cmd_settlements(args: argparse.Namespace) -> int:
             f"IVA {row.fee_vat_centavos / 100:.2f}) {mark}"
         )
     print(f"{len(stored)} pagos del proveedor, {sum(1 for _, n in stored if n)} nuevos")
+    return 0
+
+
+def cmd_demo_files(args: argparse.Namespace) -> int:
+    """``puente reconcile demo-files [--out DIR]``: statements from the demo's own data."""
+    from puente.db import open_database
+    from puente.reconciliation.demo_files import demo_statements, write_statements
+    from puente.runtime import mexico_city_date
+
+    settings = load_settings()
+
+    async def run() -> Any:
+        async with open_database(settings.database_url):
+            institution = await _institution(args.institution)
+            cuenta = await _stp_cuenta(_runtime(), institution)
+            return await demo_statements(
+                institution.id, today=mexico_city_date(datetime.now(UTC)), stp_cuenta=cuenta
+            )
+
+    try:
+        written = write_statements(Path(args.out), asyncio.run(run()))
+    except CommandError as exc:
+        print(f"puente reconcile demo-files: {exc}", file=sys.stderr)
+        return exc.code
+    for path in written:
+        fmt = {".xml": "camt053", ".sta": "mt940"}.get(path.suffix, "")
+        fmt = fmt or ("stp" if path.name.startswith("stp") else "csv:bbva")
+        print(f"puente reconcile import {path} --format {fmt}")
     return 0
 
 
@@ -227,3 +263,7 @@ def add_reconcile_commands(commands: Any) -> None:
     settle.add_argument("--since", default=None, help="YYYY-MM-DD (default: 30 days ago)")
     settle.add_argument("--institution", default=None)
     settle.set_defaults(func=cmd_settlements)
+    demo = sub.add_parser("demo-files", help="write demo statements from the demo's data")
+    demo.add_argument("--out", default="var/conciliacion")
+    demo.add_argument("--institution", default=None)
+    demo.set_defaults(func=cmd_demo_files)
