@@ -15,6 +15,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from puente.accounts.models import User as UserModel
 from puente.graphql.context import GraphQLContext
 from puente.graphql.errors import UserFacingError
 from puente.graphql.paging import after_id, cursor, page_size
@@ -151,7 +152,7 @@ def _pk(value: str | None, type_name: str) -> int | None:
     return decoded[1] if decoded and decoded[0] == type_name else -1
 
 
-async def _staff(info: Info_):
+async def _staff(info: Info_) -> UserModel:
     user = await info.context.user()
     if user is None or not is_staff(user):
         raise UserFacingError("FORBIDDEN", "Solo el personal de la institución.")

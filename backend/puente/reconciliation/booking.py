@@ -93,7 +93,9 @@ class LineBooking:
     entry_id: int | None
 
 
-def _ref(institution_id: int, kind: LedgerAccountType, provider: ProviderName | None = None):
+def _ref(
+    institution_id: int, kind: LedgerAccountType, provider: ProviderName | None = None
+) -> AccountRef:
     return AccountRef(institution_id, kind, provider=provider)
 
 
@@ -114,7 +116,7 @@ async def post_settlement(
             memo=memo,
             idempotency_key=key,
             conn=conn,
-            **links,  # type: ignore[arg-type]
+            **links,
         )
     except AlreadyPosted as done:
         return done.entry

@@ -45,7 +45,7 @@ async def _matched(field: str) -> set[int]:
     rows = await StatementMatch.filter(
         status=MatchStatus.BOOKED, **{f"{field}__isnull": False}
     ).values_list(field, flat=True)
-    return {int(r) for r in rows}
+    return {int(str(r)) for r in rows}
 
 
 async def _payments(institution_id: int, low: datetime) -> list[Expected]:
@@ -145,7 +145,7 @@ async def _loans(institution_id: int, lines: Sequence[LineFacts], cuenta: str) -
             kind=MatchKind.LOAN,
             direction=Direction.CREDIT,
             amount_centavos=None,
-            clabe=by_loan[int(loan_id)],
+            clabe=by_loan[int(str(loan_id))],
         )
         for loan_id in loans
     ]
