@@ -401,3 +401,18 @@ async def test_abonos_already_paid_are_settled_to_the_bank_in_one_entry_per_batc
     assert len({m.entry_id for m in matches}) == 1  # one entry for the batch
     assert await AuditEvent.filter(action="reconciliation.lines_matched").count() == 1
     assert await books_total() == 0
+
+
+async def test_a_statement_of_more_lines_than_postgresql_takes_parameters_is_split(db):
+    # PostgreSQL refuses a query with more than 32,767 parameters: looking up the payments
+    # of a 40,000-line statement must be done in slices.
+    from puente.reconciliation.enums import Strategy
+    from puente.reconciliation.matcher import Proposal
+    from puente.reconciliation.service import _split_paid
+
+    proposals = [
+        Proposal((i,), (f"payment:{i}",), Strategy.EXACT_KEY, "clave_rastreo", 100, True)
+        for i in range(1, 40_001)
+    ]
+    paid, rest = await _split_paid({}, proposals)
+    assert paid == [] and len(rest) == 40_000

@@ -136,9 +136,12 @@ async def _loans(institution_id: int, lines: Sequence[LineFacts], cuenta: str) -
     }
     if not by_loan:
         return []
-    loans = await Loan.filter(institution_id=institution_id, id__in=list(by_loan)).values_list(
-        "id", flat=True
-    )
+    loans: list[int] = []
+    wanted = list(by_loan)
+    for start in range(0, len(wanted), 10_000):  # PostgreSQL: at most 32,767 parameters
+        loans += await Loan.filter(
+            institution_id=institution_id, id__in=wanted[start : start + 10_000]
+        ).values_list("id", flat=True)
     return [
         Expected(
             key=f"loan:{loan_id}",

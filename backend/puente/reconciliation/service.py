@@ -40,7 +40,13 @@ from puente.reconciliation.matcher import (
 )
 from puente.reconciliation.models import BankStatement, StatementLine
 
-__all__ = ["ImportSummary", "import_and_reconcile", "import_statement", "reconcile_lines"]
+__all__ = [
+    "ImportSummary",
+    "import_and_reconcile",
+    "import_statement",
+    "reconcile_lines",
+    "slices",
+]
 
 _BATCH = 1000
 Progress = Callable[[int], None]  # told how many lines were read so far
@@ -230,15 +236,25 @@ async def _split_paid(
         and len(p.expected_keys) == 1
         and p.expected_keys[0].startswith("payment:")
     }
-    paid = {
-        pk: PaidPayment(pk, loan_id, ProviderName(provider))
-        for pk, loan_id, provider in await Payment.filter(
-            id__in=list(wanted), status=PaymentStatus.PAID
-        ).values_list("id", "loan_id", "provider")
-    }
+    paid: dict[int, PaidPayment] = {}
+    for ids in slices(list(wanted)):
+        rows = await Payment.filter(id__in=ids, status=PaymentStatus.PAID).values_list(
+            "id", "loan_id", "provider"
+        )
+        paid.update({pk: PaidPayment(pk, loan, ProviderName(p)) for pk, loan, p in rows})
     batch = [(lines[p.line_ids[0]], p, paid[pk]) for pk, p in wanted.items() if pk in paid]
     chosen = {id(p) for _, p, _ in batch}
     return batch, [p for p in proposals if id(p) not in chosen]
+
+
+# PostgreSQL takes at most 32,767 parameters per query: look ids up a slice at a time.
+_IN_SLICE = 10_000
+
+
+def slices(ids: list[int], size: int = _IN_SLICE) -> Iterator[list[int]]:
+    """``ids`` in consecutive slices small enough for one ``IN (...)``."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def _low(line_id: int) -> Unmatched:
