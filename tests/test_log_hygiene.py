@@ -18,8 +18,8 @@ from tests.support.portal_pay import (
     start_payment,
 )
 
-from puente.demo_app import demo_credentials
 from puente.providers.openpay_webhooks import basic_authorization
+from puente.sandbox_hook import demo_credentials
 
 pytestmark = pytest.mark.anyio
 

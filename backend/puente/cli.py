@@ -7,14 +7,13 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from puente.config import ConfigError, Settings, development_settings, load_settings
+from puente.config import DEMO_STATE_DIR, ConfigError, Settings, development_settings, load_settings
 from puente.observability.logs import configure_logging
 
 __all__ = ["main"]
 
-STATE_DIR = Path("var")
+STATE_DIR = DEMO_STATE_DIR
 
 
 def _runtime(settings: Settings):
@@ -156,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     from puente.compliance.cli import add_aml_commands
 
     add_aml_commands(commands)
+    from puente.reconciliation.cli import add_reconcile_commands
+
+    add_reconcile_commands(commands)
     return parser
 
 

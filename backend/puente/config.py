@@ -17,6 +17,7 @@ from puente.providers.catalogue import BUILTIN_SPECS
 from puente.providers.registry import provider_specs
 
 __all__ = [
+    "DEMO_STATE_DIR",
     "PROVIDER_ENV_FIELDS",
     "ConfigError",
     "Settings",
@@ -26,6 +27,8 @@ __all__ = [
 ]
 
 DEFAULT_DATABASE_URL = "sqlite://var/puente.sqlite3"
+# Where `puente demo` keeps its development secrets and database (beside DEFAULT_DATABASE_URL).
+DEMO_STATE_DIR = Path("var")
 
 # Provider credentials the demo institution may take from the environment
 # (PUENTE_<PROVIDER>_<FIELD>); env values win over the ones stored in the database.

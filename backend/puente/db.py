@@ -32,6 +32,7 @@ MODEL_MODULES = [
     "puente.ledger.models",
     "puente.scheduling.models",
     "puente.compliance.models",
+    "puente.reconciliation.models",
 ]
 
 

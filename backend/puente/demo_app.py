@@ -9,28 +9,9 @@ from puente.config import Settings
 from puente.db import migrate, open_database
 from puente.demo import load_demo_data
 from puente.runtime import Runtime
-from puente.sandbox_hook import load_sandbox
+from puente.sandbox_hook import demo_provider_env, load_sandbox
 
-__all__ = ["build_demo_app", "demo_credentials", "demo_provider_env"]
-
-
-def demo_credentials() -> dict[str, dict[str, str]]:
-    """What the simulators accept (and sign with) when PUENTE_<P>_<F> is unset.
-
-    Found through the ``puente.sandbox`` entry point (``SandboxNotInstalled`` without it).
-    """
-    credentials = load_sandbox().default_credentials()
-    # STP callbacks carry no signature: in the demo only loopback may send them.
-    credentials["stp"] = {**credentials["stp"], "webhook_allowlist": "127.0.0.1/32,::1/128"}
-    return credentials
-
-
-def demo_provider_env(settings: Settings) -> dict[str, dict[str, str]]:
-    """Per provider, env values over demo defaults (env wins, as the contract says)."""
-    merged: dict[str, dict[str, str]] = {}
-    for name, defaults in demo_credentials().items():
-        merged[name] = {**defaults, **dict(settings.provider_env.get(name, {}))}
-    return merged
+__all__ = ["build_demo_app"]
 
 
 async def build_demo_app(settings: Settings) -> tuple[Starlette, Runtime]:

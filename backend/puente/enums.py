@@ -102,6 +102,9 @@ class SuspenseReason(StrEnum):
     LOAN_NOT_PAYABLE = "LOAN_NOT_PAYABLE"  # paid off, written off (or not running) by then
     ABOVE_PAYOFF = "ABOVE_PAYOFF"  # more than settles the loan: the payoff applied, this held
     NOT_APPLICABLE = "NOT_APPLICABLE"  # the product takes no money beyond what is due
+    # Reconciliation: a bank movement nothing in the book explains (yet).
+    UNEXPLAINED_DEPOSIT = "UNEXPLAINED_DEPOSIT"
+    UNEXPLAINED_DEBIT = "UNEXPLAINED_DEBIT"
 
 
 class LedgerAccountType(StrEnum):
@@ -126,6 +129,10 @@ class LedgerAccountType(StrEnum):
     VAT_UNCOLLECTED = "vat_uncollected"  # IVA trasladado no cobrado
     VAT_PAYABLE = "vat_payable"  # IVA trasladado cobrado (owed to SAT)
     WRITE_OFF_EXPENSE = "write_off_expense"
+    # What a gateway keeps from each payout (its fee), and the IVA it charged on that fee,
+    # which the institution may credit against the IVA it owes (IVA acreditable, LIVA art. 5).
+    PROVIDER_FEES_EXPENSE = "provider_fees_expense"
+    VAT_CREDITABLE = "vat_creditable"
 
 
 class JournalKind(StrEnum):

@@ -10,9 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import entry_points
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-__all__ = ["SANDBOX_GROUP", "SandboxNotInstalled", "SandboxPlugin", "load_sandbox"]
+if TYPE_CHECKING:
+    from puente.config import Settings
+
+__all__ = [
+    "SANDBOX_GROUP",
+    "SandboxNotInstalled",
+    "SandboxPlugin",
+    "demo_credentials",
+    "demo_provider_env",
+    "load_sandbox",
+]
 
 SANDBOX_GROUP = "puente.sandbox"
 
@@ -51,3 +61,22 @@ def load_sandbox(
             "Instálalos con `make demo` o `pip install -e ./backend/puente_sandbox`."
         )
     return cast(SandboxPlugin, points[0].load())
+
+
+def demo_credentials() -> dict[str, dict[str, str]]:
+    """What the simulators accept (and sign with) when PUENTE_<P>_<F> is unset.
+
+    Found through the ``puente.sandbox`` entry point (``SandboxNotInstalled`` without it).
+    """
+    credentials = load_sandbox().default_credentials()
+    # STP callbacks carry no signature: in the demo only loopback may send them.
+    credentials["stp"] = {**credentials["stp"], "webhook_allowlist": "127.0.0.1/32,::1/128"}
+    return credentials
+
+
+def demo_provider_env(settings: Settings) -> dict[str, dict[str, str]]:
+    """Per provider, env values over demo defaults (env wins, as the contract says)."""
+    merged: dict[str, dict[str, str]] = {}
+    for name, defaults in demo_credentials().items():
+        merged[name] = {**defaults, **dict(settings.provider_env.get(name, {}))}
+    return merged

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from puente.demo import DEMO_LOGINS
-from puente.demo_app import demo_credentials
+from puente.sandbox_hook import demo_credentials
 
 __all__ = ["leaks_in"]
 

@@ -108,6 +108,16 @@ def staff_documents(ids: dict[str, str]) -> dict[str, tuple[str, dict]]:
             __typename ... on ComplianceError { code } } }""",
             {"i": LOAN_APPLICATION},
         ),
+        "reconciliationExceptions": (
+            "{ reconciliationExceptions { totalCount } }",
+            {},
+        ),
+        "statementLines": ("{ statementLines { totalCount } }", {}),
+        "resolveStatementLine": (
+            """mutation($i: ResolveStatementLineInput!) { resolveStatementLine(input: $i) {
+            __typename ... on PaymentError { code } } }""",
+            {"i": {"lineId": ids["loan"], "resolution": "RETURNED", "note": "x"}},
+        ),
         "changePassword": (
             """mutation { changePassword(currentPassword: "contrasena-segura-1",
             newPassword: "otra-contrasena-2") { __typename ... on AuthError { code } } }""",

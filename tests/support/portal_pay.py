@@ -15,10 +15,10 @@ from tests.support.gateways import Sandboxes, sandboxes
 from tests.support.http import app_client
 
 from puente.accounts.models import User
-from puente.demo_app import demo_credentials
 from puente.loans.models import Loan
 from puente.payments.gateways import store_credentials
 from puente.runtime import Runtime
+from puente.sandbox_hook import demo_credentials
 from puente.security.passwords import FAST_TEST_POLICY
 
 PASSWORD = "contrasena-segura-1"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 from decimal import Decimal
 
@@ -34,6 +32,7 @@ from puente.graphql.compliance import (
 from puente.graphql.context import GraphQLContext
 from puente.graphql.errors import UserFacingError, should_mask_error
 from puente.graphql.hardening import HideSuggestions, PuenteSchema
+from puente.graphql.paging import after_id, cursor, page_size
 from puente.graphql.payment_types import (
     Payment,
     PaymentConnection,
@@ -42,10 +41,10 @@ from puente.graphql.payment_types import (
 )
 from puente.graphql.payments import PaymentMutations, StaffMutations, Subscription
 from puente.graphql.permissions import AllowAnyone, IsAuthenticated, allow
+from puente.graphql.reconciliation import ReconciliationMutations, ReconciliationQueries
 from puente.graphql.scalars import SCALAR_OVERRIDES
 from puente.graphql.sessions import SessionMutations, login_result
 from puente.graphql.types import (
-    MAX_ID,
     Loan,
     LoanConnection,
     LoanEdge,
@@ -70,35 +69,9 @@ from puente.payments.models import PaymentMethod as PaymentMethodModel
 
 __all__ = ["build_schema", "schema", "validation_rules"]
 
-MAX_PAGE = 100
-DEFAULT_PAGE = 20
 MAX_ALIASES = 15
 
 PuenteInfo = Info[GraphQLContext, None]
-
-
-def _cursor(pk: int) -> str:
-    return base64.urlsafe_b64encode(f"cursor:{pk}".encode()).decode()
-
-
-def _after_id(after: str | None) -> int:
-    if not after:
-        return 0
-    try:
-        prefix, _, pk = base64.urlsafe_b64decode(after.encode()).decode().partition(":")
-        if prefix == "cursor" and 0 <= int(pk) <= MAX_ID:
-            return int(pk)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise UserFacingError("BAD_CURSOR", "The 'after' cursor is not one this API returned.")
-
-
-def _page_size(first: int | None) -> int:
-    if first is None:
-        return DEFAULT_PAGE
-    if not 1 <= first <= MAX_PAGE:
-        raise UserFacingError("BAD_PAGE_SIZE", f"'first' must be between 1 and {MAX_PAGE}.")
-    return first
 
 
 def _user_type(user: UserModel) -> User:
@@ -122,13 +95,13 @@ class Viewer:
     async def loans(
         self, info: PuenteInfo, first: int | None = None, after: str | None = None
     ) -> LoanConnection:
-        size = _page_size(first)
+        size = page_size(first)
         query = visible_loans(self._user)
         total = await query.count()
-        rows = await query.filter(id__gt=_after_id(after)).order_by("id").limit(size + 1)
+        rows = await query.filter(id__gt=after_id(after)).order_by("id").limit(size + 1)
         page = rows[:size]
         views = await info.context.loan_views.load_many([loan.id for loan in page])
-        edges = [LoanEdge(cursor=_cursor(v.loan.id), node=Loan.from_view(v)) for v in views]
+        edges = [LoanEdge(cursor=cursor(v.loan.id), node=Loan.from_view(v)) for v in views]
         return LoanConnection(
             edges=edges,
             page_info=PageInfo(
@@ -146,15 +119,15 @@ class Viewer:
     async def payments(
         self, first: int | None = None, after: str | None = None
     ) -> PaymentConnection:
-        size = _page_size(first)
+        size = page_size(first)
         query = visible_payments(self._user)  # the portal's history lists the same
         total = await query.count()
-        after_id = _after_id(after)
+        last_id = after_id(after)
         # Newest first: cursor walks down the ids.
-        filtered = query.filter(id__lt=after_id) if after_id else query
+        filtered = query.filter(id__lt=last_id) if last_id else query
         rows = await filtered.order_by("-id").limit(size + 1)
         page = rows[:size]
-        edges = [PaymentEdge(cursor=_cursor(p.id), node=Payment.from_model(p)) for p in page]
+        edges = [PaymentEdge(cursor=cursor(p.id), node=Payment.from_model(p)) for p in page]
         return PaymentConnection(
             edges=edges,
             page_info=PageInfo(
@@ -165,7 +138,7 @@ class Viewer:
 
 
 @strawberry.type
-class Query:
+class Query(ReconciliationQueries):
     @strawberry.field(
         description="The authenticated user; null when not authenticated.",
         extensions=allow(IsAuthenticated(answer=None)),
@@ -206,15 +179,15 @@ class Query:
         self, info: PuenteInfo, first: int | None = None, after: str | None = None
     ) -> AmlAlertConnection:
         officer = await require_officer(info)
-        size = _page_size(first)
+        size = page_size(first)
         query = AmlAlertModel.filter(institution_id=officer.institution_id)
         total = await query.count()
-        after_id = _after_id(after)
-        filtered = query.filter(id__lt=after_id) if after_id else query
+        before_id = after_id(after)  # newest first: the next page is below the cursor
+        filtered = query.filter(id__lt=before_id) if before_id else query
         rows = await filtered.order_by("-id").limit(size + 1).prefetch_related("case")
         now = info.context.runtime.now()
         edges = [
-            AmlAlertEdge(cursor=_cursor(row.id), node=AmlAlert.from_model(row, now))
+            AmlAlertEdge(cursor=cursor(row.id), node=AmlAlert.from_model(row, now))
             for row in rows[:size]
         ]
         return AmlAlertConnection(
@@ -278,7 +251,13 @@ def input_field_name(engine_field: str) -> str:
 
 
 @strawberry.type
-class Mutation(PaymentMutations, StaffMutations, SessionMutations, ComplianceMutations):
+class Mutation(
+    PaymentMutations,
+    StaffMutations,
+    SessionMutations,
+    ComplianceMutations,
+    ReconciliationMutations,
+):
     @strawberry.mutation(
         description="Password (and OTP when enrolled) for access+refresh tokens.",
         extensions=allow(AllowAnyone()),

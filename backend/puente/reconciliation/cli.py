@@ -1,0 +1,268 @@
+"""``puente reconcile import|settlements`` (names fixed by ../shared/contract.md): thin doors.
+
+``import FILE [--format camt053|mt940|stp|csv:PRESET] [--account ID] [--json]`` prints a
+summary table (a progress bar while a long file is read, on stderr), or with ``--json`` only
+``{"lines", "new", "duplicates", "matched", "suggested", "exceptions"}``. A malformed file
+exits 1, says where, and imports nothing; an unknown format or preset exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, time
+from pathlib import Path
+from typing import Any
+
+from puente.config import load_settings
+
+__all__ = ["add_reconcile_commands"]
+
+# Files this big get a progress bar (smaller ones finish before it would show).
+_PROGRESS_BYTES = 1 << 20
+
+
+class CommandError(Exception):
+    """A refusal for the operator (Spanish), with the exit code."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+async def _institution(slug: str | None) -> Any:
+    from puente.institutions.models import Institution
+
+    if slug:
+        found = await Institution.filter(slug=slug).first()
+        if found is None:
+            raise CommandError(f"no existe la institución {slug!r}")
+        return found
+    institutions = await Institution.all().order_by("id").limit(2)
+    if len(institutions) != 1:
+        raise CommandError("indique --institution SLUG (hay varias o ninguna institución)")
+    return institutions[0]
+
+
+def _runtime() -> Any | None:
+    """A runtime to read the institution's provider settings (None when secrets are absent)."""
+    from puente.config import DEMO_STATE_DIR, ConfigError, development_settings
+    from puente.runtime import Runtime
+
+    settings = load_settings()
+    try:
+        return Runtime.from_settings(settings)
+    except ConfigError:
+        if (DEMO_STATE_DIR / "dev-secrets").exists():  # the demo's database, keys, sandboxes
+            from puente.sandbox_hook import demo_provider_env
+
+            dev = development_settings(settings, DEMO_STATE_DIR)
+            return Runtime.from_settings(dev.with_overrides(provider_env=demo_provider_env(dev)))
+        return None
+
+
+async def _stp_cuenta(runtime: Any | None, institution: Any) -> str:
+    """The STP cuenta under which loans have their CLABEs ("" when STP is not set up)."""
+    if runtime is None:
+        return ""
+    from puente.payments.gateways import GatewayDirectory
+
+    gateways = GatewayDirectory(runtime)
+    try:
+        return str((await gateways.credentials(institution, "stp")).get("cuenta", ""))
+    except Exception:  # no STP account: loans are not matched by CLABE, nothing else changes
+        return ""
+    finally:
+        await gateways.aclose()
+
+
+@contextmanager
+def _progress(path: Path, quiet: bool) -> Iterator[Any]:
+    if quiet or path.stat().st_size < _PROGRESS_BYTES:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn("[bold]Importando[/bold] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("líneas"),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(path.name, total=None)
+        yield lambda lines: bar.update(task, completed=lines)
+
+
+def _print_summary(summary: Any, path: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Conciliación de {path.name}")
+    table.add_column("concepto")
+    table.add_column("líneas", justify="right")
+    labels = {
+        "lines": "leídas",
+        "new": "nuevas",
+        "duplicates": "duplicadas (ya importadas)",
+        "matched": "conciliadas",
+        "suggested": "sugeridas (por confirmar)",
+        "exceptions": "excepciones",
+    }
+    for name, value in summary.as_json().items():
+        table.add_row(labels[name], str(value))
+    Console().print(table)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """``puente reconcile import FILE``."""
+    from puente.db import open_database
+    from puente.reconciliation.importers import MalformedStatement, UnknownFormat, guess_format
+    from puente.reconciliation.service import import_and_reconcile
+
+    path = Path(args.file)
+    settings = load_settings()
+
+    async def run() -> Any:
+        async with open_database(settings.database_url):
+            institution = await _institution(args.institution)
+            cuenta = await _stp_cuenta(_runtime(), institution)
+            with _progress(path, args.json) as progress:
+                return await import_and_reconcile(
+                    institution.id,
+                    path,
+                    args.format or guess_format(path),
+                    at=datetime.now(UTC),
+                    account=args.account or "",
+                    stp_cuenta=cuenta,
+                    progress=progress,
+                )
+
+    try:
+        if not path.is_file():
+            raise CommandError(f"no existe el archivo {path}")
+        summary = asyncio.run(run())
+    except MalformedStatement as exc:
+        print(
+            f"puente reconcile import: archivo mal formado, nada importado: {exc}", file=sys.stderr
+        )
+        return 1
+    except (UnknownFormat, CommandError) as exc:
+        print(f"puente reconcile import: {exc}", file=sys.stderr)
+        return getattr(exc, "code", 2)
+    if args.json:
+        print(json.dumps(summary.as_json()))
+    else:
+        _print_summary(summary, path)
+    return 0
+
+
+def cmd_settlements(args: argparse.Namespace) -> int:
+    """``puente reconcile settlements --provider P [--since DATE]``: fetch gateway payouts."""
+    from datetime import date, timedelta
+
+    from puente.db import open_database
+    from puente.payments.gateways import GatewayDirectory
+    from puente.reconciliation.settlements import fetch_settlements
+
+    try:
+        since_day = date.fromisoformat(args.since) if args.since else None
+    except ValueError:
+        print(
+            f"puente reconcile settlements: --since debe ser AAAA-MM-DD: {args.since!r}",
+            file=sys.stderr,
+        )
+        return 2
+    settings = load_settings()
+
+    async def run() -> list[Any]:
+        async with open_database(settings.database_url):
+            runtime = _runtime()
+            if runtime is None:
+                raise CommandError("faltan PUENTE_SECRET_KEY y PUENTE_ENCRYPTION_KEYS")
+            institution = await _institution(args.institution)
+            gateways = GatewayDirectory(runtime)
+            try:
+                connector = await gateways.gateway(institution, args.provider)
+                start = since_day or (datetime.now(UTC).date() - timedelta(days=30))
+                return await fetch_settlements(
+                    connector, institution.id, datetime.combine(start, time.min, UTC)
+                )
+            finally:
+                await gateways.aclose()
+
+    from puente.providers.errors import ProviderError
+
+    try:
+        stored = asyncio.run(run())
+    except ProviderError as exc:
+        print(f"puente reconcile settlements: el proveedor no respondió: {exc}", file=sys.stderr)
+        return 1
+    except (CommandError, ValueError) as exc:
+        print(f"puente reconcile settlements: {exc}", file=sys.stderr)
+        return getattr(exc, "code", 1)
+    for row, new in stored:
+        mark = "nuevo" if new else "ya registrado"
+        print(
+            f"{row.provider} {row.provider_id}: neto {row.net_centavos / 100:.2f} "
+            f"(bruto {row.gross_centavos / 100:.2f}, comisión {row.fee_centavos / 100:.2f}, "
+            f"IVA {row.fee_vat_centavos / 100:.2f}) {mark}"
+        )
+    print(f"{len(stored)} pagos del proveedor, {sum(1 for _, n in stored if n)} nuevos")
+    return 0
+
+
+def cmd_demo_files(args: argparse.Namespace) -> int:
+    """``puente reconcile demo-files [--out DIR]``: statements from the demo's own data."""
+    from puente.db import open_database
+    from puente.reconciliation.demo_files import demo_statements, write_statements
+    from puente.runtime import mexico_city_date
+
+    settings = load_settings()
+
+    async def run() -> Any:
+        async with open_database(settings.database_url):
+            institution = await _institution(args.institution)
+            cuenta = await _stp_cuenta(_runtime(), institution)
+            return await demo_statements(
+                institution.id, today=mexico_city_date(datetime.now(UTC)), stp_cuenta=cuenta
+            )
+
+    try:
+        written = write_statements(Path(args.out), asyncio.run(run()))
+    except CommandError as exc:
+        print(f"puente reconcile demo-files: {exc}", file=sys.stderr)
+        return exc.code
+    for path in written:
+        fmt = {".xml": "camt053", ".sta": "mt940"}.get(path.suffix, "")
+        fmt = fmt or ("stp" if path.name.startswith("stp") else "csv:bbva")
+        print(f"puente reconcile import {path} --format {fmt}")
+    return 0
+
+
+def add_reconcile_commands(commands: Any) -> None:
+    """Register ``reconcile import`` and ``reconcile settlements`` on the main parser."""
+    reconcile = commands.add_parser("reconcile", help="bank statements and gateway payouts")
+    sub = reconcile.add_subparsers(dest="reconcile_command", required=True)
+    imp = sub.add_parser("import", help="import a statement, match it, print a summary")
+    imp.add_argument("file")
+    imp.add_argument("--format", default=None, help="camt053 | mt940 | stp | csv:PRESET")
+    imp.add_argument("--account", default=None, help="the account the statement is about")
+    imp.add_argument("--institution", default=None, help="slug (when there are several)")
+    imp.add_argument("--json", action="store_true", help="print only the summary as JSON")
+    imp.set_defaults(func=cmd_import)
+    settle = sub.add_parser("settlements", help="fetch a gateway's payouts and their fees")
+    settle.add_argument("--provider", required=True)
+    settle.add_argument("--since", default=None, help="YYYY-MM-DD (default: 30 days ago)")
+    settle.add_argument("--institution", default=None)
+    settle.set_defaults(func=cmd_settlements)
+    demo = sub.add_parser("demo-files", help="write demo statements from the demo's data")
+    demo.add_argument("--out", default="var/conciliacion")
+    demo.add_argument("--institution", default=None)
+    demo.set_defaults(func=cmd_demo_files)

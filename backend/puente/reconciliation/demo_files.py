@@ -1,0 +1,169 @@
+"""Realistic statement files written from the demo's own data, with deliberate exceptions.
+
+``puente reconcile demo-files [--out DIR]`` writes, for the institution's running loans:
+- ``stp-demo.csv``: the STP statement: an abono to each loan's own CLABE (becomes a payment
+  through the funnel), a transfer to a CLABE that is nobody's (an exception);
+- ``camt053-demo.xml``: the bank's CAMT.053: each announced SPEI by its referencia, each
+  recorded gateway payout (``puente reconcile settlements``) by its id, each disbursement
+  leaving by its clave de rastreo, and an unexplained cash deposit;
+- ``mt940-demo.sta``: the same bank as MT940 for the next days, repeating one CAMT line
+  (imported once) and carrying a referencia with the wrong amount (an exception);
+- ``bbva-demo.csv``: a BBVA export with a deposit naming a borrower (a fuzzy suggestion or
+  match) and a bank fee (money out nothing explains).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import TextIO
+
+from puente.enums import DisbursementStatus, LoanStatus, PaymentMethodType
+from puente.enums import PaymentStatus as S
+from puente.loans.models import Loan
+from puente.money import from_centavos
+from puente.payments.models import Disbursement, Payment
+from puente.payments.spei_inbound import loan_clabe
+from puente.reconciliation.enums import Direction
+from puente.reconciliation.models import GatewaySettlement
+from puente.reconciliation.samples import (
+    Movement,
+    write_bbva_csv,
+    write_camt053,
+    write_mt940,
+    write_stp,
+)
+
+__all__ = ["demo_statements", "write_statements"]
+
+Writer = Callable[[TextIO], None]
+
+BANK_ACCOUNT = "012180001234567899"
+_RUNNING = (LoanStatus.ACTIVE, LoanStatus.DEFAULTED, LoanStatus.RESTRUCTURED)
+
+
+def _credit(amount: Decimal, day: date, **kw: str) -> Movement:
+    return Movement(Direction.CREDIT, amount, day, day, **kw)
+
+
+async def demo_statements(
+    institution_id: int, *, today: date, stp_cuenta: str
+) -> dict[str, Writer]:
+    """The four demo statements (file name: what writes it), from the institution's data."""
+    loans = await Loan.filter(institution_id=institution_id, status__in=_RUNNING).order_by("id")
+    stp = [
+        _credit(
+            Decimal("500.00"),
+            today,
+            clave_rastreo=f"DEMOSTP{loan.id:06d}",
+            concept=f"PAGO PRESTAMO {loan.id}",
+            counterparty_name="CLIENTE DEMO",
+            beneficiary_account=loan_clabe(stp_cuenta, loan.id) if stp_cuenta else "",
+        )
+        for loan in loans
+    ]
+    stp.append(  # a CLABE that is no loan's: an exception for staff
+        _credit(
+            Decimal("321.00"),
+            today,
+            clave_rastreo="DEMOSTPX00001",
+            concept="PAGO",
+            beneficiary_account="646180157099999995",
+        )
+    )
+    announced = await Payment.filter(
+        institution_id=institution_id, method=PaymentMethodType.SPEI, status=S.REQUIRES_ACTION
+    ).order_by("id")
+    bank = [
+        _credit(
+            from_centavos(p.amount_centavos),
+            today,
+            reference=str((p.next_action or {}).get("reference") or ""),
+            concept="SPEI RECIBIDO PAGO",
+            bank_reference=f"DEMOREF{p.id:06d}",
+        )
+        for p in announced
+    ]
+    bank += [
+        _credit(
+            from_centavos(s.net_centavos),
+            s.arrival_date or today,
+            concept=f"{s.provider.upper()} PAYOUT {s.provider_id}",
+            bank_reference=f"DEMOPO{s.id:06d}",
+        )
+        for s in await GatewaySettlement.filter(institution_id=institution_id, line_id__isnull=True)
+    ]
+    bank += [
+        Movement(
+            Direction.DEBIT,
+            from_centavos(d.amount_centavos),
+            today,
+            today,
+            clave_rastreo=d.clave_rastreo,
+            concept="SPEI ENVIADO DISPOSICION",
+            bank_reference=f"DEMODSP{d.id:06d}",
+        )
+        for d in await Disbursement.filter(
+            institution_id=institution_id, status=DisbursementStatus.SETTLED
+        )
+    ]
+    bank.append(
+        _credit(
+            Decimal("1999.00"),
+            today,
+            concept="DEPOSITO EN EFECTIVO SUC 0421",
+            bank_reference="DEMOCASH01",
+        )
+    )
+    later = today + timedelta(days=1)
+    first = announced[0] if announced else None
+    wrong = _credit(  # a referencia the book knows, for one peso more: AMOUNT_MISMATCH
+        from_centavos(first.amount_centavos + 100) if first else Decimal("101.00"),
+        later,
+        reference=str((first.next_action or {}).get("reference") or "") if first else "",
+        concept="SPEI RECIBIDO",
+        bank_reference="DEMOMT01",
+    )
+    mt940 = [bank[-1], wrong]  # the cash deposit again: the overlap is imported once
+    bbva = [
+        _credit(
+            Decimal("750.00"), later, concept="DEPOSITO ANA DEMO PAGO PRESTAMO", clave_rastreo=""
+        ),
+        Movement(
+            Direction.DEBIT,
+            Decimal("116.00"),
+            later,
+            later,
+            concept="COMISION MANEJO DE CUENTA",
+            clave_rastreo="",
+        ),
+    ]
+    paths: dict[str, Writer] = {
+        "stp-demo.csv": lambda out: write_stp(out, stp),
+        "camt053-demo.xml": lambda out: write_camt053(
+            out, bank, account=BANK_ACCOUNT, statement_id=f"DEMO{today:%Y%m%d}"
+        ),
+        "mt940-demo.sta": lambda out: write_mt940(
+            out,
+            mt940,
+            account=BANK_ACCOUNT,
+            statement_id=f"DEMO{later:%Y%m%d}",
+        ),
+        "bbva-demo.csv": lambda out: write_bbva_csv(out, bbva),
+    }
+    return paths
+
+
+def write_statements(folder: Path, statements: dict[str, Writer]) -> list[Path]:
+    """Write each statement into ``folder`` in its bank's encoding; returns their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, writer in statements.items():
+        path = folder / name
+        encoding = "latin-1" if name.endswith((".sta", "bbva-demo.csv")) else "utf-8"
+        with path.open("w", encoding=encoding, newline="") as out:
+            writer(out)
+        written.append(path)
+    return written

@@ -1,0 +1,300 @@
+"""Importing a statement and reconciling it: the use cases the doors call.
+
+``import_statement`` stores a file's lines in one transaction (a malformed file stores
+nothing; the same file twice, or lines an earlier statement already brought, are counted
+as duplicates); ``reconcile_lines`` matches what is unmatched (``matcher``) and books each
+result (``booking``). ``import_and_reconcile`` does both, as ``puente reconcile import``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from itertools import islice
+from pathlib import Path
+
+from tortoise.transactions import in_transaction
+
+from puente.audit.service import record_audit
+from puente.enums import PaymentStatus, ProviderName
+from puente.money import to_centavos
+from puente.payments.models import Payment
+from puente.reconciliation.booking import (
+    PaidPayment,
+    book_exception,
+    book_paid_payments,
+    book_proposal,
+)
+from puente.reconciliation.dedup import DedupKeys
+from puente.reconciliation.enums import ExceptionReason, LineStatus
+from puente.reconciliation.expected import load_expected
+from puente.reconciliation.importers import ParsedLine, read_statement
+from puente.reconciliation.matcher import (
+    LineFacts,
+    Proposal,
+    Tolerances,
+    Unmatched,
+    match_lines,
+)
+from puente.reconciliation.models import BankStatement, StatementLine
+
+__all__ = [
+    "ImportSummary",
+    "import_and_reconcile",
+    "import_statement",
+    "reconcile_lines",
+    "slices",
+]
+
+_BATCH = 1000
+Progress = Callable[[int], None]  # told how many lines were read so far
+
+
+@dataclass
+class ImportSummary:
+    """The contract's summary: ``{"lines", "new", "duplicates", "matched", "suggested",
+    "exceptions"}``, all integers."""
+
+    lines: int = 0
+    new: int = 0
+    duplicates: int = 0
+    matched: int = 0
+    suggested: int = 0
+    exceptions: int = 0
+    statement_id: int | None = field(default=None, compare=False)
+
+    def as_json(self) -> dict[str, int]:
+        data = asdict(self)
+        data.pop("statement_id")
+        return data
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _row(line: ParsedLine, key: str, institution_id: int, statement_id: int) -> StatementLine:
+    return StatementLine(
+        institution_id=institution_id,
+        statement_id=statement_id,
+        account=line.account[:64],
+        dedup_key=key,
+        position=line.position,
+        direction=line.direction,
+        amount_centavos=to_centavos(line.amount),
+        currency=line.currency[:3],
+        booking_date=line.booking_date,
+        value_date=line.value_date,
+        clave_rastreo=line.clave_rastreo,
+        reference=line.reference,
+        bank_reference=line.bank_reference,
+        end_to_end_id=line.end_to_end_id,
+        counterparty_name=line.counterparty_name,
+        counterparty_account=line.counterparty_account,
+        beneficiary_account=line.beneficiary_account,
+        concept=line.concept,
+    )
+
+
+def _batches(lines: Iterable[ParsedLine]) -> Iterator[list[ParsedLine]]:
+    iterator = iter(lines)
+    while batch := list(islice(iterator, _BATCH)):
+        yield batch
+
+
+async def import_statement(
+    institution_id: int,
+    path: Path,
+    fmt: str,
+    *,
+    account: str = "",
+    actor_id: int | None = None,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Store the file's new lines, all or nothing (``MalformedStatement`` stores nothing)."""
+    sha = file_sha256(path)
+    seen = await BankStatement.filter(institution_id=institution_id, file_sha256=sha).first()
+    if seen is not None:
+        # The same file again: nothing to import; say so in the contract's terms.
+        return ImportSummary(lines=seen.line_count, duplicates=seen.line_count)
+    summary = ImportSummary()
+    keys = DedupKeys()
+    async with in_transaction() as tx:
+        statement = await BankStatement.create(
+            institution_id=institution_id,
+            account=account[:64],
+            format=fmt[:32],
+            file_name=path.name[:200],
+            file_sha256=sha,
+            imported_by_id=actor_id,
+            using_db=tx,
+        )
+        for batch in _batches(read_statement(path, fmt, account=account)):
+            rows = {keys.key(line): line for line in batch}
+            known = set(
+                await StatementLine.filter(institution_id=institution_id, dedup_key__in=list(rows))
+                .using_db(tx)
+                .values_list("dedup_key", flat=True)
+            )
+            new = [
+                _row(line, key, institution_id, statement.id)
+                for key, line in rows.items()
+                if key not in known
+            ]
+            if new:
+                await StatementLine.bulk_create(new, using_db=tx)
+            summary.lines += len(batch)
+            summary.new += len(new)
+            if not statement.statement_ref and batch[0].statement_ref:
+                statement.statement_ref = batch[0].statement_ref[:120]
+            if not statement.account and batch[0].account:
+                statement.account = batch[0].account[:64]
+            if progress is not None:
+                progress(summary.lines)
+        summary.duplicates = summary.lines - summary.new
+        statement.line_count, statement.new_count = summary.lines, summary.new
+        statement.duplicate_count = summary.duplicates
+        await statement.save(using_db=tx)
+        await record_audit(
+            "reconciliation.statement_imported",
+            actor_id=actor_id,
+            institution_id=institution_id,
+            subject_type="bank_statement",
+            subject_id=statement.id,
+            data={"format": fmt, "file": path.name, **summary.as_json()},
+            conn=tx,
+        )
+    summary.statement_id = statement.id
+    return summary
+
+
+def _facts(line: StatementLine) -> LineFacts:
+    return LineFacts(
+        id=line.id,
+        direction=line.direction,
+        amount_centavos=line.amount_centavos,
+        on=line.value_date or line.booking_date,
+        clave_rastreo=line.clave_rastreo,
+        reference=line.reference,
+        beneficiary_account=line.beneficiary_account,
+        concept=" ".join(filter(None, [line.concept, line.counterparty_name, line.bank_reference])),
+    )
+
+
+async def reconcile_lines(
+    institution_id: int,
+    *,
+    at: datetime,
+    statement_id: int | None = None,
+    provider: ProviderName = ProviderName.BANK,
+    stp_cuenta: str = "",
+    tolerances: Tolerances | None = None,
+    summary: ImportSummary | None = None,
+) -> ImportSummary:
+    """Match the institution's unmatched lines (of one statement, or all) and book them."""
+    tolerances = tolerances or Tolerances()
+    summary = summary or ImportSummary()
+    query = StatementLine.filter(institution_id=institution_id, status=LineStatus.UNMATCHED)
+    if statement_id is not None:
+        query = query.filter(statement_id=statement_id)
+    lines = {line.id: line for line in await query.order_by("id")}
+    facts = [_facts(line) for line in lines.values()]
+    expected = await load_expected(institution_id, facts, tolerances, stp_cuenta=stp_cuenta)
+    result = match_lines(facts, expected, tolerances)
+    paid, rest = await _split_paid(lines, result.proposals)
+    for booking in await book_paid_payments(paid, at=at):
+        _count(summary, booking.status)
+    for proposal in rest:
+        for line_id in proposal.line_ids:
+            line = lines[line_id]
+            if proposal.booked:
+                booking = await book_proposal(line, proposal, provider=provider, at=at)
+            else:
+                booking = await book_exception(line, _low(line_id), at=at, suggestion=proposal)
+            _count(summary, booking.status)
+    for unmatched in result.unmatched:
+        booking = await book_exception(lines[unmatched.line_id], unmatched, at=at)
+        _count(summary, booking.status)
+    return summary
+
+
+async def _split_paid(
+    lines: dict[int, StatementLine], proposals: list[Proposal]
+) -> tuple[list[tuple[StatementLine, Proposal, PaidPayment]], list[Proposal]]:
+    """Booked one-line proposals for payments already PAID (booked in batches), and the rest."""
+    wanted = {
+        int(p.expected_keys[0].partition(":")[2]): p
+        for p in proposals
+        if p.booked
+        and len(p.line_ids) == 1
+        and len(p.expected_keys) == 1
+        and p.expected_keys[0].startswith("payment:")
+    }
+    paid: dict[int, PaidPayment] = {}
+    for ids in slices(list(wanted)):
+        rows = await Payment.filter(id__in=ids, status=PaymentStatus.PAID).values_list(
+            "id", "loan_id", "provider"
+        )
+        paid.update({pk: PaidPayment(pk, loan, ProviderName(p)) for pk, loan, p in rows})
+    batch = [(lines[p.line_ids[0]], p, paid[pk]) for pk, p in wanted.items() if pk in paid]
+    chosen = {id(p) for _, p, _ in batch}
+    return batch, [p for p in proposals if id(p) not in chosen]
+
+
+# PostgreSQL takes at most 32,767 parameters per query: look ids up a slice at a time.
+_IN_SLICE = 10_000
+
+
+def slices(ids: list[int], size: int = _IN_SLICE) -> Iterator[list[int]]:
+    """``ids`` in consecutive slices small enough for one ``IN (...)``."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _low(line_id: int) -> Unmatched:
+    return Unmatched(line_id, ExceptionReason.LOW_CONFIDENCE, "sugerencia por confirmar")
+
+
+def _count(summary: ImportSummary, status: LineStatus) -> None:
+    if status is LineStatus.MATCHED:
+        summary.matched += 1
+    elif status is LineStatus.SUGGESTED:
+        summary.suggested += 1
+    else:
+        summary.exceptions += 1
+
+
+async def import_and_reconcile(
+    institution_id: int,
+    path: Path,
+    fmt: str,
+    *,
+    at: datetime,
+    account: str = "",
+    actor_id: int | None = None,
+    stp_cuenta: str = "",
+    tolerances: Tolerances | None = None,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """``puente reconcile import``: store the file's new lines, then match and book them."""
+    summary = await import_statement(
+        institution_id, path, fmt, account=account, actor_id=actor_id, progress=progress
+    )
+    if summary.statement_id is None:
+        return summary
+    provider = ProviderName.STP if fmt == "stp" else ProviderName.BANK
+    return await reconcile_lines(
+        institution_id,
+        at=at,
+        statement_id=summary.statement_id,
+        provider=provider,
+        stp_cuenta=stp_cuenta,
+        tolerances=tolerances,
+        summary=summary,
+    )

@@ -1,0 +1,48 @@
+"""The demo's statements import cleanly, match what they should and keep their exceptions."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from tests.support import factories
+
+from puente.reconciliation.demo_files import demo_statements, write_statements
+from puente.reconciliation.service import import_and_reconcile
+from puente_sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
+
+pytestmark = pytest.mark.anyio
+
+FORMATS = {
+    "stp-demo.csv": "stp",
+    "camt053-demo.xml": "camt053",
+    "mt940-demo.sta": "mt940",
+    "bbva-demo.csv": "csv:bbva",
+}
+
+
+async def test_demo_statements_import_with_matches_and_deliberate_exceptions(db, runtime, tmp_path):
+    inst = await factories.institution()
+    ana = await factories.user(runtime, inst)
+    await factories.active_loan(inst, ana, start=date(2026, 11, 2))
+    cuenta = DEFAULT_STP_CREDENTIALS["cuenta"]
+    today = date(2026, 11, 27)
+    paths = write_statements(
+        tmp_path, await demo_statements(inst.id, today=today, stp_cuenta=cuenta)
+    )
+    summaries = {
+        path.name: await import_and_reconcile(
+            inst.id,
+            path,
+            FORMATS[path.name],
+            at=datetime(2026, 11, 27, 18, tzinfo=UTC),
+            stp_cuenta=cuenta,
+        )
+        for path in paths
+    }
+    stp = summaries["stp-demo.csv"]
+    assert (stp.lines, stp.matched, stp.exceptions) == (2, 1, 1)  # the loan's CLABE; nobody's
+    assert summaries["camt053-demo.xml"].exceptions == 1  # the unexplained cash deposit
+    mt940 = summaries["mt940-demo.sta"]
+    assert (mt940.lines, mt940.duplicates) == (2, 1)  # the overlap is imported once
+    assert summaries["bbva-demo.csv"].lines == 2

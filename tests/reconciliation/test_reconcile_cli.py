@@ -1,0 +1,101 @@
+"""`puente reconcile import`: the contract's summary, JSON, and malformed files."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tests.reconciliation.samples import movement, write
+
+from puente.db import open_database
+from puente.institutions.models import Institution
+from puente.reconciliation.models import StatementLine
+
+
+def database(sqlite_template: Path, tmp_path: Path) -> Path:
+    path = tmp_path / "cli.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+
+    async def seed() -> None:
+        async with open_database(f"sqlite://{path}"):
+            await Institution.create(slug="financiera", name="Financiera", kind="lender")
+
+    asyncio.run(seed())
+    return path
+
+
+def lines_in(path: Path) -> int:
+    async def count() -> int:
+        async with open_database(f"sqlite://{path}"):
+            return await StatementLine.all().count()
+
+    return asyncio.run(count())
+
+
+def reconcile(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PUENTE_DATABASE_URL": f"sqlite://{db}"}
+    return subprocess.run(
+        [sys.executable, "-m", "puente.cli", "reconcile", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=db.parent,
+    )
+
+
+def test_import_json_prints_only_the_contract_object(sqlite_template, tmp_path):
+    db = database(sqlite_template, tmp_path)
+    statement = write(
+        tmp_path / "s.xml",
+        "camt053:02",
+        [movement("100.00", bank_reference="A1"), movement("200.00", bank_reference="A2")],
+    )
+    first = reconcile(db, "import", str(statement), "--json")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout) == {
+        "lines": 2,
+        "new": 2,
+        "duplicates": 0,
+        "matched": 0,
+        "suggested": 0,
+        "exceptions": 2,
+    }
+    again = json.loads(reconcile(db, "import", str(statement), "--json").stdout)
+    assert (again["new"], again["duplicates"]) == (0, 2)
+
+
+def test_import_prints_a_summary_table(sqlite_template, tmp_path):
+    db = database(sqlite_template, tmp_path)
+    statement = write(tmp_path / "s.sta", "mt940", [movement("100.00")])
+    done = reconcile(db, "import", str(statement), "--format", "mt940")
+    assert done.returncode == 0, done.stderr
+    assert "nuevas" in done.stdout and "excepciones" in done.stdout
+
+
+def test_a_malformed_file_exits_non_zero_says_where_and_imports_nothing(sqlite_template, tmp_path):
+    db = database(sqlite_template, tmp_path)
+    statement = write(tmp_path / "s.csv", "csv:bbva", [movement("1.00"), movement("2.00")])
+    text = statement.read_text("latin-1").replace('"2.00"', '"2.0O"')
+    statement.write_text(text, encoding="latin-1")
+    done = reconcile(db, "import", str(statement), "--format", "csv:bbva", "--json")
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert "línea 3" in done.stderr and "nada importado" in done.stderr
+    assert lines_in(db) == 0
+
+
+@pytest.mark.parametrize("fmt", ["csv:inventado", "xml"])
+def test_an_unknown_format_or_preset_is_refused(sqlite_template, tmp_path, fmt):
+    db = database(sqlite_template, tmp_path)
+    statement = write(tmp_path / "s.csv", "csv:bbva", [movement()])
+    done = reconcile(db, "import", str(statement), "--format", fmt)
+    assert done.returncode == 2
+    assert "desconocido" in done.stderr
