@@ -63,8 +63,9 @@ def test_a_signed_delivery_verifies_and_normalises() -> None:
 
 def test_the_header_is_case_insensitive_and_may_carry_an_algorithm_label() -> None:
     raw, headers = signed(event())
-    verify_conekta_signature(raw, {"digest": headers["Digest"]}, PUBLIC, now=NOW)
-    verify_conekta_signature(raw, {"DIGEST": "SHA-256=" + headers["Digest"]}, PUBLIC, now=NOW)
+    for variant in ({"digest": headers["Digest"]}, {"DIGEST": "SHA-256=" + headers["Digest"]}):
+        normalised = verify_conekta_signature(raw, variant, PUBLIC, now=NOW)
+        assert normalised.event_id == "63f4c0ffee0c0ffee0c0ffee"
 
 
 def test_a_changed_body_or_another_key_is_invalid() -> None:
@@ -106,7 +107,7 @@ def test_a_second_key_verifies_during_a_rotation() -> None:
     both = load_conekta_webhook_keys(public_pem(KEY) + public_pem(new))
     for key in (KEY, new):
         raw, headers = signed(event(), key)
-        verify_conekta_signature(raw, headers, both, now=NOW)
+        assert verify_conekta_signature(raw, headers, both, now=NOW).provider == "conekta"
 
 
 def test_a_pem_with_escaped_newlines_loads() -> None:
