@@ -108,3 +108,33 @@ async def test_a_signed_in_borrower_still_opens_the_pages(db, runtime):
         pages = ["/", f"/prestamos/{loan.id}", f"/prestamos/{loan.id}/pagar", "/pagos"]
         answers = {page: (await client.get(page)).status_code for page in pages}
     assert answers == dict.fromkeys(pages, 200)
+
+
+async def test_a_document_url_takes_the_cookie_or_a_bearer_token_and_is_404_for_anyone_else(
+    db, runtime
+):
+    """``downloadable``: what GraphQL links (receipts, statements) opens for an app's token."""
+    inst = await factories.institution()
+    await factories.user(runtime, inst)
+    gate = PortalGate(AuthService(runtime))
+
+    async def document(request: Request, user: User) -> Response:
+        return PlainTextResponse(f"documento de {user.email}")
+
+    async def sign_in(request: Request) -> Response:
+        tokens = await gate.auth.login("ana@example.mx", "contrasena-segura-1", None)
+        response = PlainTextResponse(tokens.access_token)
+        response.set_cookie("puente_session", tokens.refresh_token)
+        return response
+
+    app = Starlette(routes=[Route("/entrar", sign_in), Route("/doc", gate.downloadable(document))])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as browser:
+        access_token = (await browser.get("/entrar")).text
+        by_cookie = await browser.get("/doc")
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as app_:
+        by_bearer = await app_.get("/doc", headers={"Authorization": f"Bearer {access_token}"})
+        forged = await app_.get("/doc", headers={"Authorization": "Bearer no-es-un-token"})
+        anonymous = await app_.get("/doc")
+    assert by_cookie.text == by_bearer.text == "documento de ana@example.mx"
+    assert (forged.status_code, anonymous.status_code) == (404, 404)

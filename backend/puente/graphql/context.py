@@ -17,19 +17,9 @@ from puente.loans.state import LoanView, load_loan_views
 from puente.payments.gateways import GatewayDirectory
 from puente.runtime import Runtime
 
-__all__ = ["LOG_IN_FIRST", "GraphQLContext", "bearer_token"]
+__all__ = ["LOG_IN_FIRST", "GraphQLContext"]
 
 LOG_IN_FIRST = "Log in first (Authorization: Bearer <token>)."
-
-
-def bearer_token(value: object) -> str | None:
-    # connection_init payloads are arbitrary JSON: a number or a list is simply no token.
-    if not value or not isinstance(value, str):
-        return None
-    scheme, _, token = value.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        return None
-    return token.strip()
 
 
 @dataclass

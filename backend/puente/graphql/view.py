@@ -20,9 +20,10 @@ from strawberry.asgi import GraphQL
 from strawberry.types.unset import UNSET
 
 from puente.accounts.service import AuthService
-from puente.graphql.context import GraphQLContext, bearer_token
+from puente.graphql.context import GraphQLContext
 from puente.payments.gateways import GatewayDirectory
 from puente.runtime import Runtime
+from puente.security.tokens import bearer_token
 
 __all__ = ["PuenteGraphQL", "graphql_error"]
 

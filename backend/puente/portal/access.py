@@ -24,6 +24,7 @@ from puente.accounts.access import Session, authorized_user, needs_mfa_enrolment
 from puente.accounts.models import User
 from puente.accounts.service import AuthService
 from puente.enums import Role
+from puente.security.tokens import bearer_token
 
 __all__ = [
     "PUBLIC_PAGES",
@@ -83,6 +84,34 @@ class PortalGate:
     async def user(self, request: Request) -> User | None:
         """The user every page but MFA enrolment acts for (``authorized_user``), or None."""
         return authorized_user(await self.session(request))
+
+    async def bearer_session(self, request: Request) -> Session | None:
+        """The session behind ``Authorization: Bearer <token>`` (as ``/graphql``), or None."""
+        if not hasattr(request.state, "bearer_session"):
+            token = bearer_token(request.headers.get("authorization"))
+            request.state.bearer_session = await self.auth.authenticate(token) if token else None
+        return request.state.bearer_session
+
+    def downloadable(self, view: UserView) -> Endpoint:
+        """``view`` for a document URL an app may fetch: the portal cookie or a Bearer token.
+
+        Documents (receipts, statements, invoices) are linked from GraphQL, so an app fetches
+        them with the same ``Authorization: Bearer`` it sends to ``/graphql``; a browser sends
+        its portal cookie. Anyone else, and anyone the view finds no document for, gets 404:
+        a document's existence is not disclosed.
+        """
+
+        @wraps(view)
+        async def endpoint(request: Request) -> Response:
+            user = authorized_user(await self.bearer_session(request))
+            if user is None:
+                user = authorized_user(await self.session(request))
+            if user is None:
+                return Response("no encontrado", status_code=404, media_type="text/plain")
+            return await view(request, user)
+
+        endpoint.portal_access = "downloadable"  # type: ignore[attr-defined]  (read by tests)
+        return endpoint
 
     def signed_in(
         self,

@@ -251,3 +251,14 @@ def decode_token(
 
 def _from_timestamp(value: int) -> datetime:
     return datetime.fromtimestamp(value, tz=UTC)
+
+
+def bearer_token(value: object) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` value, or None for anything else."""
+    # connection_init payloads are arbitrary JSON: a number or a list is simply no token.
+    if not value or not isinstance(value, str):
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return token.strip()
