@@ -20,7 +20,7 @@ Webhooks are signed ``X-Signature: t=…,v1=…`` (``bank_webhooks.py``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -42,13 +42,10 @@ from puente.providers.base import (
     BankBalance,
     BankMovement,
     InvalidRequest,
-    NormalisedEvent,
     NotFound,
     ProviderConfig,
-    ProviderError,
     SpeiTransfer,
     SpeiTransferRequest,
-    WebhookDelivery,
     reading_response,
 )
 from puente.providers.catalogue import BANK
@@ -68,6 +65,9 @@ class OpenBankingConnector(Bank):
     default_base_url = "https://api.bank.invalid"
     idempotency_header = "Idempotency-Key"
     page_size: int = 100
+    answers_are_objects = True
+    parse_error = staticmethod(bank_error)
+    webhook_verifier = verify_bank_signature  # HMAC: the sender's address is not needed
 
     def __init__(
         self,
@@ -95,35 +95,12 @@ class OpenBankingConnector(Bank):
         )
         return self.oauth
 
-    def parse_error(self, response: httpx.Response) -> ProviderError:
-        return bank_error(response)
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        json: Any = None,
-        idempotency_key: str | None = None,
-        idempotent: bool | None = None,
-    ) -> dict[str, Any]:
-        return await self.call(
-            method,
-            path,
-            params=params,
-            json=json,
-            idempotency_key=idempotency_key,
-            idempotent=idempotent,
-            expect_object=True,
-        )
-
     @property
     def _account_path(self) -> str:
         return f"/accounts/{quote(self.account_id, safe='')}"
 
     async def get_balance(self) -> BankBalance:
-        body = await self._call("GET", f"{self._account_path}/balance")
+        body = await self.call("GET", f"{self._account_path}/balance")
         label = mask_clabe(str(body["clabe"])) if body.get("clabe") else self.account_id
         return bank_balance(body, label)
 
@@ -136,7 +113,7 @@ class OpenBankingConnector(Bank):
 
         async def page(cursor: str | None) -> tuple[list[BankMovement], str | None]:
             query = params if cursor is None else {**params, "cursor": cursor}
-            body = await self._call("GET", f"{self._account_path}/transactions", params=query)
+            body = await self.call("GET", f"{self._account_path}/transactions", params=query)
             with reading_response(self.name, "transactions page"):
                 found = [bank_movement(tx) for tx in body["data"]]
                 following = body.get("next_cursor")
@@ -164,19 +141,19 @@ class OpenBankingConnector(Bank):
         }
         if request.reference:
             body["reference"] = request.reference
-        answer = await self._call(
+        answer = await self.call(
             "POST", "/payments/spei", json=body, idempotency_key=request.idempotency_key
         )
         return bank_transfer(answer)
 
     async def get_payment(self, payment_id: str) -> SpeiTransfer:
         """A payment by the bank's id."""
-        body = await self._call("GET", f"/payments/spei/{quote(payment_id, safe='')}")
+        body = await self.call("GET", f"/payments/spei/{quote(payment_id, safe='')}")
         return bank_transfer(body)
 
     async def get_transfer(self, clave_rastreo: str) -> SpeiTransfer:
         """A payment by its clave de rastreo (the identifier every SPEI participant shares)."""
-        body = await self._call("GET", "/payments/spei", params={"clave_rastreo": clave_rastreo})
+        body = await self.call("GET", "/payments/spei", params={"clave_rastreo": clave_rastreo})
         with reading_response(self.name, "payments"):
             found = list(body["data"])
         if not found:
@@ -196,16 +173,5 @@ class OpenBankingConnector(Bank):
         if rfc:
             body["rfc"] = rfc
         # A read-only check: safe to repeat although it is a POST.
-        answer = await self._call("POST", "/accounts/verify", json=body, idempotent=True)
+        answer = await self.call("POST", "/accounts/verify", json=body, idempotent=True)
         return bank_holder(answer, account.clabe)
-
-    async def authenticate_webhook(self, delivery: WebhookDelivery) -> NormalisedEvent:
-        """Authenticate by HMAC signature (the sender's address is not needed)."""
-        secrets = self.credentials_list("webhook_secret")
-        return verify_bank_signature(
-            delivery.raw_body,
-            delivery.headers,
-            secrets,
-            now=delivery.now,
-            tolerance=self.config.webhook_tolerance,
-        )

@@ -52,6 +52,7 @@ from puente.providers.values import (
     ProviderSettlement,
     ProviderTransaction,
     ReferenceRequest,
+    RefundRequest,
     SavedPaymentMethod,
     SpeiTransfer,
     SpeiTransferRequest,
@@ -120,6 +121,12 @@ class Connector(ABC):
     idempotency_header: ClassVar[str | None] = "Idempotency-Key"
     # True for APIs whose amounts are JSON numbers: answers are then read with ``Decimal``.
     json_decimals: ClassVar[bool] = False
+    # True for APIs that always answer a JSON object: ``call`` then refuses anything else.
+    answers_are_objects: ClassVar[bool] = False
+    # ``verify(raw_body, headers, secrets, *, now, tolerance)`` for a provider that signs its
+    # webhooks with the secrets ``webhook_secrets`` returns; None: ``authenticate_webhook``
+    # is the connector's own.
+    webhook_verifier: ClassVar[Callable[..., NormalisedEvent] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -189,20 +196,23 @@ class Connector(ABC):
         self,
         method: str,
         path: str,
+        json: Any = None,
         *,
         params: Mapping[str, str] | list[tuple[str, str]] | None = None,
-        json: Any = None,
         form: list[tuple[str, str]] | None = None,
         headers: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
         idempotent: bool | None = None,
-        expect_object: bool = False,
+        expect_object: bool | None = None,
     ) -> Any:
-        """One request through ``self.http``; its JSON answer (a dict with ``expect_object``).
+        """One request through ``self.http``; its JSON answer (a dict with ``expect_object``,
+        which defaults to the connector's ``answers_are_objects``).
 
         Each connector keeps its own encoding (JSON body, bracket form, extra headers) and
         passes it here; reading the answer, and refusing one that is not JSON, is shared.
         """
+        if expect_object is None:
+            expect_object = self.answers_are_objects
         response = await self.http.request(
             method,
             path,
@@ -258,9 +268,23 @@ class Connector(ABC):
         delivery = WebhookDelivery(raw_body, headers, now=now, client_ip=client_ip)
         return self._log_event(await self.authenticate_webhook(delivery))
 
+    def webhook_secrets(self) -> Any:
+        """What ``webhook_verifier`` checks signatures with: the ``webhook_secret`` values
+        (comma-separated, so an operator rotates a secret without downtime)."""
+        return self.credentials_list("webhook_secret")
+
     async def authenticate_webhook(self, delivery: WebhookDelivery) -> NormalisedEvent:
         """The provider's own check of one delivery (each connector's scheme, ``spec.webhook``)."""
-        raise NotSupported(f"{self.name} sends no webhooks", provider=self.name)
+        verify = type(self).webhook_verifier
+        if verify is None:
+            raise NotSupported(f"{self.name} sends no webhooks", provider=self.name)
+        return verify(
+            delivery.raw_body,
+            delivery.headers,
+            self.webhook_secrets(),
+            now=delivery.now,
+            tolerance=self.config.webhook_tolerance,
+        )
 
     def _log_event(self, event: NormalisedEvent) -> NormalisedEvent:
         """Log (never raise on) event types this connector does not know; return the event."""
@@ -322,7 +346,6 @@ class PaymentGateway(Connector):
     async def get_payment(self, provider_id: str) -> ProviderPayment:
         """The payment as the provider sees it now (the truth after out-of-order webhooks)."""
 
-    @abstractmethod
     async def refund(
         self,
         provider_id: str,
@@ -332,6 +355,11 @@ class PaymentGateway(Connector):
         reason: str | None = None,
     ) -> ProviderRefund:
         """Refund all (``amount=None``) or part of a succeeded payment."""
+        return await self.send_refund(RefundRequest(provider_id, amount, idempotency_key, reason))
+
+    @abstractmethod
+    async def send_refund(self, request: RefundRequest) -> ProviderRefund:
+        """The provider's refund call (``refund`` builds and checks the request)."""
 
     @abstractmethod
     async def list_transactions(
@@ -344,10 +372,6 @@ class PaymentGateway(Connector):
         self, since: datetime, *, until: datetime | None = None
     ) -> list[ProviderSettlement]:
         """Payouts to the institution's bank created in [since, until], oldest first."""
-
-    @abstractmethod
-    async def authenticate_webhook(self, delivery: WebhookDelivery) -> NormalisedEvent:
-        """A gateway always sends webhooks: authenticate and normalise one delivery."""
 
 
 class Bank(Connector):

@@ -20,25 +20,21 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import httpx
-
 from puente.money import to_centavos
 from puente.providers.base import (
     ChargeRequest,
     CustomerInfo,
-    NormalisedEvent,
     PaymentGateway,
     PaymentStatus,
     ProviderConfig,
     ProviderCustomer,
-    ProviderError,
     ProviderPayment,
     ProviderRefund,
     ProviderSettlement,
     ProviderTransaction,
     ReferenceRequest,
+    RefundRequest,
     SavedPaymentMethod,
-    WebhookDelivery,
     reading_response,
 )
 from puente.providers.catalogue import CONEKTA
@@ -83,6 +79,9 @@ class ConektaConnector(PaymentGateway):
     spec = CONEKTA
     default_base_url = "https://api.conekta.io"
     idempotency_header = "Idempotency-Key"
+    answers_are_objects = True
+    parse_error = staticmethod(conekta_error)
+    webhook_verifier = verify_conekta_signature
 
     def __init__(
         self,
@@ -111,26 +110,8 @@ class ConektaConnector(PaymentGateway):
             headers["Accept-Language"] = self.accept_language
         return headers
 
-    def parse_error(self, response: httpx.Response) -> ProviderError:
-        return conekta_error(response)
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        body: Mapping[str, Any] | None = None,
-        *,
-        params: Mapping[str, str] | None = None,
-        idempotency_key: str | None = None,
-    ) -> dict[str, Any]:
-        return await self.call(
-            method,
-            path,
-            params=params,
-            json=body,
-            idempotency_key=idempotency_key,
-            expect_object=True,
-        )
+    def webhook_secrets(self) -> list[Any]:
+        return self._webhook_keys
 
     async def _list_since(
         self, path: str, since: datetime, until: datetime | None
@@ -142,7 +123,7 @@ class ConektaConnector(PaymentGateway):
 
         async def page(after: str | None) -> tuple[list[dict[str, Any]], str | None]:
             query = params if after is None else {**params, "next": after}
-            body = await self._call("GET", path, params=query)
+            body = await self.call("GET", path, params=query)
             with reading_response(self.name, f"{path} page"):
                 data = list(body["data"])
                 kept: list[dict[str, Any]] = []
@@ -162,22 +143,19 @@ class ConektaConnector(PaymentGateway):
     async def create_customer(
         self, customer: CustomerInfo, *, idempotency_key: str
     ) -> ProviderCustomer:
-        metadata = dict(customer.metadata)
-        if customer.external_id:
-            metadata["puente_id"] = customer.external_id
         body = {
             "name": customer.name,
             "email": customer.email or self.default_payer.email,
             "phone": customer.phone or self.default_payer.phone,
-            "metadata": metadata,
+            "metadata": customer.provider_metadata(),
         }
-        answer = await self._call("POST", "/customers", body, idempotency_key=idempotency_key)
+        answer = await self.call("POST", "/customers", body, idempotency_key=idempotency_key)
         return conekta_customer(answer)
 
     async def save_payment_method(
         self, customer_id: str, token: str, *, idempotency_key: str
     ) -> SavedPaymentMethod:
-        answer = await self._call(
+        answer = await self.call(
             "POST",
             f"/customers/{customer_id}/payment_sources",
             {"type": "card", "token_id": token},
@@ -214,7 +192,7 @@ class ConektaConnector(PaymentGateway):
         }
 
     async def _create_order(self, body: Mapping[str, Any], key: str) -> ProviderPayment:
-        answer = await self._call("POST", "/orders", body, idempotency_key=key)
+        answer = await self.call("POST", "/orders", body, idempotency_key=key)
         payment = conekta_payment(answer)
         if payment.status is PaymentStatus.FAILED:  # declines normally come back as 402
             cls = conekta_decline_class(payment.provider_failure_code)
@@ -270,26 +248,23 @@ class ConektaConnector(PaymentGateway):
         return await self._reference(request, "cash")
 
     async def get_payment(self, provider_id: str) -> ProviderPayment:
-        return conekta_payment(await self._call("GET", f"/orders/{provider_id}"))
+        return conekta_payment(await self.call("GET", f"/orders/{provider_id}"))
 
-    async def refund(
-        self,
-        provider_id: str,
-        amount: Decimal | None = None,
-        *,
-        idempotency_key: str,
-        reason: str | None = None,
-    ) -> ProviderRefund:
+    async def send_refund(self, request: RefundRequest) -> ProviderRefund:
+        amount = request.amount
         if amount is None:
             # Conekta requires an amount: refund whatever the order still holds.
-            current = await self.get_payment(provider_id)
+            current = await self.get_payment(request.provider_id)
             amount = current.amount - current.amount_refunded
         body = {
             "amount": to_centavos(amount),
-            "reason": reason if reason in REFUND_REASONS else "requested_by_client",
+            "reason": request.reason if request.reason in REFUND_REASONS else "requested_by_client",
         }
-        answer = await self._call(
-            "POST", f"/orders/{provider_id}/refunds", body, idempotency_key=idempotency_key
+        answer = await self.call(
+            "POST",
+            f"/orders/{request.provider_id}/refunds",
+            body,
+            idempotency_key=request.idempotency_key,
         )
         return conekta_refund(answer)
 
@@ -309,17 +284,8 @@ class ConektaConnector(PaymentGateway):
     # -- webhooks ------------------------------------------------------------------------------
     async def create_webhook_key(self, *, idempotency_key: str) -> str:
         """Create the account's webhook key pair; store the returned PEM as ``webhook_key``."""
-        answer = await self._call(
+        answer = await self.call(
             "POST", "/webhook_keys", {"active": True}, idempotency_key=idempotency_key
         )
         with reading_response(self.name, "webhook key"):
             return str(answer["public_key"])
-
-    async def authenticate_webhook(self, delivery: WebhookDelivery) -> NormalisedEvent:
-        return verify_conekta_signature(
-            delivery.raw_body,
-            delivery.headers,
-            self._webhook_keys,
-            now=delivery.now,
-            tolerance=self.config.webhook_tolerance,
-        )

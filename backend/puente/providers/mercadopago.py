@@ -13,11 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
-
-import httpx
 
 from puente.money import parse_amount
 from puente.providers.base import (
@@ -31,15 +28,14 @@ from puente.providers.base import (
     PaymentStatus,
     ProviderConfig,
     ProviderCustomer,
-    ProviderError,
     ProviderPayment,
     ProviderRefund,
     ProviderSettlement,
     ProviderTransaction,
     ProviderUnavailable,
     ReferenceRequest,
+    RefundRequest,
     SavedPaymentMethod,
-    WebhookDelivery,
     reading_response,
 )
 from puente.providers.catalogue import MERCADOPAGO
@@ -84,6 +80,8 @@ class MercadoPagoConnector(PaymentGateway):
     idempotency_header = "X-Idempotency-Key"
     page_size = 100
     json_decimals = True  # amounts are JSON numbers
+    parse_error = staticmethod(mp_error)
+    webhook_verifier = verify_mercadopago_signature  # payment kinds: ``resolve_event``
 
     def __init__(
         self,
@@ -105,28 +103,6 @@ class MercadoPagoConnector(PaymentGateway):
             "Accept": "application/json",
         }
 
-    def parse_error(self, response: httpx.Response) -> ProviderError:
-        return mp_error(response)
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        body: Mapping[str, Any] | None = None,
-        *,
-        params: Mapping[str, str] | None = None,
-        idempotency_key: str | None = None,
-        idempotent: bool | None = None,
-    ) -> Any:
-        return await self.call(
-            method,
-            path,
-            params=params,
-            json=body,
-            idempotency_key=idempotency_key,
-            idempotent=idempotent,
-        )
-
     def _payment(self, body: Any) -> ProviderPayment:
         if not isinstance(body, Mapping):
             raise MalformedResponse("payment answer is not an object", provider=self.name)
@@ -141,7 +117,7 @@ class MercadoPagoConnector(PaymentGateway):
     async def _create_payment(self, body: dict[str, Any], key: str) -> ProviderPayment:
         if self.notification_url:
             body["notification_url"] = self.notification_url
-        answer = await self._call("POST", "/v1/payments", body, idempotency_key=key)
+        answer = await self.call("POST", "/v1/payments", body, idempotency_key=key)
         return self._payment(answer)
 
     # -- customers and cards ----------------------------------------------------------------
@@ -154,7 +130,7 @@ class MercadoPagoConnector(PaymentGateway):
             body["last_name"] = last
         if customer.external_id:
             body["description"] = customer.external_id  # customers take no metadata
-        answer = await self._call(
+        answer = await self.call(
             "POST",
             "/v1/customers",
             {k: v for k, v in body.items() if v is not None},
@@ -165,7 +141,7 @@ class MercadoPagoConnector(PaymentGateway):
     async def save_payment_method(
         self, customer_id: str, token: str, *, idempotency_key: str
     ) -> SavedPaymentMethod:
-        answer = await self._call(
+        answer = await self.call(
             "POST",
             f"/v1/customers/{customer_id}/cards",
             {"token": token},
@@ -201,10 +177,10 @@ class MercadoPagoConnector(PaymentGateway):
                     "Mercado Pago charges a saved card through its customer_id",
                     provider=self.name,
                 )
-            card = await self._call(
+            card = await self.call(
                 "GET", f"/v1/customers/{request.customer_id}/cards/{request.payment_method_id}"
             )
-            token = await self._call(
+            token = await self.call(
                 "POST",
                 "/v1/card_tokens",
                 {"card_id": request.payment_method_id, "customer_id": request.customer_id},
@@ -221,7 +197,7 @@ class MercadoPagoConnector(PaymentGateway):
     async def _payer(self, request: ReferenceRequest) -> dict[str, Any]:
         customer = request.customer
         if customer is None and request.customer_id:
-            found = mp_customer(await self._call("GET", f"/v1/customers/{request.customer_id}"))
+            found = mp_customer(await self.call("GET", f"/v1/customers/{request.customer_id}"))
             customer = CustomerInfo(name=found.name or "", email=found.email)
         if customer is None or not customer.email:
             # The voucher and the SPEI instructions are sent to the payer's email.
@@ -253,24 +229,16 @@ class MercadoPagoConnector(PaymentGateway):
         return await self._reference(request, self.cash_method_id)
 
     async def get_payment(self, provider_id: str) -> ProviderPayment:
-        return self._payment(await self._call("GET", f"/v1/payments/{provider_id}"))
+        return self._payment(await self.call("GET", f"/v1/payments/{provider_id}"))
 
-    async def refund(
-        self,
-        provider_id: str,
-        amount: Decimal | None = None,
-        *,
-        idempotency_key: str,
-        reason: str | None = None,
-    ) -> ProviderRefund:
+    async def send_refund(self, request: RefundRequest) -> ProviderRefund:
         # Mercado Pago refunds take no reason; an empty body refunds what is left.
+        amount, payment_id = request.amount, request.provider_id
         body = {"amount": json_number(amount)} if amount is not None else {}
-        answer = await self._call(
-            "POST", f"/v1/payments/{provider_id}/refunds", body, idempotency_key=idempotency_key
-        )
-        if not isinstance(answer, Mapping):
-            raise MalformedResponse("refund answer is not an object", provider=self.name)
-        return mp_refund(answer, provider_id)
+        path = f"/v1/payments/{payment_id}/refunds"
+        key = request.idempotency_key
+        answer = await self.call("POST", path, body, idempotency_key=key, expect_object=True)
+        return mp_refund(answer, payment_id)
 
     # -- reconciliation ---------------------------------------------------------------------
     async def list_transactions(
@@ -291,7 +259,7 @@ class MercadoPagoConnector(PaymentGateway):
         }
 
         async def page(offset: int) -> tuple[list[Mapping[str, Any]], int | None]:
-            body = await self._call(
+            body = await self.call(
                 "GET", "/v1/payments/search", params={**params, "offset": str(offset)}
             )
             with reading_response(self.name, "payments search page"):
@@ -319,13 +287,13 @@ class MercadoPagoConnector(PaymentGateway):
         if since > end:
             return []
         begin_text, end_text = _iso(since), _iso(end + timedelta(seconds=1))
-        await self._call(
+        await self.call(
             "POST",
             "/v1/account/release_report",
             {"begin_date": begin_text, "end_date": end_text},
             idempotent=True,  # asking twice for the same report is harmless
         )
-        listing = await self._call("GET", "/v1/account/release_report/list")
+        listing = await self.call("GET", "/v1/account/release_report/list")
         wanted = (mp_datetime(begin_text), mp_datetime(end_text))
         with reading_response(self.name, "releases report list"):
             files = [
@@ -347,17 +315,6 @@ class MercadoPagoConnector(PaymentGateway):
         return [s for s in found if since <= s.created_at <= end]
 
     # -- webhooks ---------------------------------------------------------------------------
-    async def authenticate_webhook(self, delivery: WebhookDelivery) -> NormalisedEvent:
-        """Authenticate a notification; payment kinds come from ``resolve_event``."""
-        secrets = self.credentials_list("webhook_secret")
-        return verify_mercadopago_signature(
-            delivery.raw_body,
-            delivery.headers,
-            secrets,
-            now=delivery.now,
-            tolerance=self.config.webhook_tolerance,
-        )
-
     def _log_event(self, event: NormalisedEvent) -> NormalisedEvent:
         if event.raw.get("type") in RESOLVABLE_TOPICS:
             return event  # not unknown: resolve_event will say what it is
@@ -371,7 +328,7 @@ class MercadoPagoConnector(PaymentGateway):
         if topic == "payment" and object_id:
             return resolved_payment_event(event, await self.get_payment(str(object_id)))
         if topic == "chargebacks" and object_id:
-            chargeback = await self._call("GET", f"/v1/chargebacks/{object_id}")
+            chargeback = await self.call("GET", f"/v1/chargebacks/{object_id}")
             with reading_response(self.name, "chargeback"):
                 payments = [str(p) for p in chargeback.get("payments") or []]
                 amount = chargeback.get("amount")

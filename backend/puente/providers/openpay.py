@@ -20,10 +20,7 @@ import hashlib
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
-
-import httpx
 
 from puente.providers.base import (
     ChargeRequest,
@@ -42,6 +39,7 @@ from puente.providers.base import (
     ProviderSettlement,
     ProviderTransaction,
     ReferenceRequest,
+    RefundRequest,
     SavedPaymentMethod,
     WebhookDelivery,
     reading_response,
@@ -93,6 +91,7 @@ class OpenpayConnector(PaymentGateway):
     default_base_url = "https://api.openpay.mx"  # sandbox: SANDBOX_BASE_URL
     idempotency_header = None  # order_id uniqueness stands in for it
     json_decimals = True  # answers carry amounts as JSON numbers
+    parse_error = staticmethod(openpay_error)
 
     def __init__(
         self,
@@ -116,9 +115,6 @@ class OpenpayConnector(PaymentGateway):
         if self.api_version:
             headers["Openpay-Version"] = self.api_version
         return headers
-
-    def parse_error(self, response: httpx.Response) -> ProviderError:
-        return openpay_error(response)
 
     def _path(self, suffix: str, customer_id: str | None = None) -> str:
         scope = f"/customers/{customer_id}" if customer_id else ""
@@ -305,16 +301,10 @@ class OpenpayConnector(PaymentGateway):
         answer = await self._call("GET", self._path(f"/charges/{provider_id}"))
         return openpay_payment(answer, self.vouchers)
 
-    async def refund(
-        self,
-        provider_id: str,
-        amount: Decimal | None = None,
-        *,
-        idempotency_key: str,
-        reason: str | None = None,
-    ) -> ProviderRefund:
+    async def send_refund(self, request: RefundRequest) -> ProviderRefund:
+        provider_id, amount, reason = request.provider_id, request.amount, request.reason
         charge = await self._call("GET", self._path(f"/charges/{provider_id}"))
-        marker = f"[puente:{idempotency_key}]"
+        marker = f"[puente:{request.idempotency_key}]"
         for earlier in openpay_refunds(charge):
             if marker in str(earlier.get("description") or ""):
                 return openpay_refund(earlier, provider_id)  # asked before: same refund

@@ -30,11 +30,11 @@ from puente.providers.base import (
     PaymentStatus,
     ProviderConfig,
     ProviderCustomer,
-    ProviderError,
     ProviderPayment,
     ProviderRefund,
     ProviderSettlement,
     ProviderTransaction,
+    RefundRequest,
     SavedPaymentMethod,
     reading_response,
 )
@@ -82,6 +82,7 @@ class PayPalConnector(PayPalWebhookVerification, PaymentGateway):
     spec = PAYPAL
     default_base_url = "https://api-m.paypal.com"  # sandbox: https://api-m.sandbox.paypal.com
     idempotency_header = "PayPal-Request-Id"
+    parse_error = staticmethod(paypal_error)
     page_size = 100
 
     def __init__(
@@ -110,9 +111,6 @@ class PayPalConnector(PayPalWebhookVerification, PaymentGateway):
 
     def default_headers(self) -> dict[str, str]:
         return {"Accept": "application/json", "Accept-Language": "es_MX"}
-
-    def parse_error(self, response: httpx.Response) -> ProviderError:
-        return paypal_error(response)
 
     async def _call(
         self,
@@ -238,14 +236,8 @@ class PayPalConnector(PayPalWebhookVerification, PaymentGateway):
     async def get_payment(self, provider_id: str) -> ProviderPayment:
         return self._order(await self._call("GET", f"/v2/checkout/orders/{provider_id}"))
 
-    async def refund(
-        self,
-        provider_id: str,
-        amount: Decimal | None = None,
-        *,
-        idempotency_key: str,
-        reason: str | None = None,
-    ) -> ProviderRefund:
+    async def send_refund(self, request: RefundRequest) -> ProviderRefund:
+        provider_id, amount, reason = request.provider_id, request.amount, request.reason
         order = await self.get_payment(provider_id)
         with reading_response(self.name, "order captures"):
             captures = order.raw["purchase_units"][0].get("payments", {}).get("captures") or []
@@ -265,7 +257,7 @@ class PayPalConnector(PayPalWebhookVerification, PaymentGateway):
             "POST",
             f"/v2/payments/captures/{capture_id}/refund",
             body,
-            idempotency_key=idempotency_key,
+            idempotency_key=request.idempotency_key,
         )
         if not isinstance(answer, Mapping):
             raise MalformedResponse("refund answer is not an object", provider=self.name)

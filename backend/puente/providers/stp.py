@@ -23,8 +23,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import httpx
-
 from puente.identifiers import KycError, mask_clabe, validate_clabe
 from puente.providers.base import (
     AccountHolder,
@@ -107,6 +105,7 @@ class StpConnector(Bank):
     idempotency_header = None  # the clave de rastreo is the idempotency key
     callback_stale_after: float = 3 * 24 * 3600
     json_decimals = True  # ``monto`` is a JSON number
+    parse_error = staticmethod(stp_error)
 
     def __init__(
         self, config: ProviderConfig, *, paths: StpPaths | None = None, **kwargs: Any
@@ -126,9 +125,6 @@ class StpConnector(Bank):
             raise ProviderConfigError("stp: webhook_allowlist has an invalid CIDR") from None
         self.empresa = creds["empresa"]
         self.cuenta = creds["cuenta"]
-
-    def parse_error(self, response: httpx.Response) -> ProviderError:
-        return stp_error(response)
 
     def _firma(self, cadena: str) -> str:
         return sign_cadena(self._key, cadena)

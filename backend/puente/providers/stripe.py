@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -21,17 +20,15 @@ from puente.providers.base import (
     ChargeRequest,
     CustomerInfo,
     InvalidRequest,
-    NormalisedEvent,
     PaymentGateway,
     ProviderCustomer,
-    ProviderError,
     ProviderPayment,
     ProviderRefund,
     ProviderSettlement,
     ProviderTransaction,
     ReferenceRequest,
+    RefundRequest,
     SavedPaymentMethod,
-    WebhookDelivery,
     reading_response,
 )
 from puente.providers.catalogue import STRIPE
@@ -67,6 +64,8 @@ class StripeConnector(PaymentGateway):
     spec = STRIPE
     default_base_url = "https://api.stripe.com"
     idempotency_header = "Idempotency-Key"
+    parse_error = staticmethod(stripe_error)
+    webhook_verifier = verify_stripe_signature
 
     def default_headers(self) -> dict[str, str]:
         return {
@@ -80,9 +79,6 @@ class StripeConnector(PaymentGateway):
             return hint == "true"
         # 409: a request with the same idempotency key is still running (the SDK retries it).
         return True if response.status_code == 409 else None
-
-    def parse_error(self, response: httpx.Response) -> ProviderError:
-        return stripe_error(response)
 
     async def _call(
         self,
@@ -116,14 +112,11 @@ class StripeConnector(PaymentGateway):
     async def create_customer(
         self, customer: CustomerInfo, *, idempotency_key: str
     ) -> ProviderCustomer:
-        metadata = dict(customer.metadata)
-        if customer.external_id:
-            metadata["puente_id"] = customer.external_id
         params = {
             "name": customer.name,
             "email": customer.email,
             "phone": customer.phone,
-            "metadata": metadata,
+            "metadata": customer.provider_metadata(),
         }
         body = await self._call("POST", "/v1/customers", params, idempotency_key=idempotency_key)
         return stripe_customer(body)
@@ -230,24 +223,19 @@ class StripeConnector(PaymentGateway):
         )
         return stripe_payment(body)
 
-    async def refund(
-        self,
-        provider_id: str,
-        amount: Decimal | None = None,
-        *,
-        idempotency_key: str,
-        reason: str | None = None,
-    ) -> ProviderRefund:
+    async def send_refund(self, request: RefundRequest) -> ProviderRefund:
+        amount, reason = request.amount, request.reason
         params: dict[str, Any] = {
-            "payment_intent": provider_id,
+            "payment_intent": request.provider_id,
             "amount": to_centavos(amount) if amount is not None else None,
         }
         if reason in _REFUND_REASONS:
             params["reason"] = reason
         elif reason:
             params["metadata"] = {"reason": reason}  # Stripe takes only its three reasons
-        body = await self._call("POST", "/v1/refunds", params, idempotency_key=idempotency_key)
-        return stripe_refund(body, provider_id)
+        key = request.idempotency_key
+        body = await self._call("POST", "/v1/refunds", params, idempotency_key=key)
+        return stripe_refund(body, request.provider_id)
 
     async def list_transactions(
         self, since: datetime, *, until: datetime | None = None
@@ -265,14 +253,3 @@ class StripeConnector(PaymentGateway):
     ) -> list[ProviderSettlement]:
         items = await self._list_all("/v1/payouts", _created(since, until))
         return [stripe_settlement(item) for item in items]
-
-    async def authenticate_webhook(self, delivery: WebhookDelivery) -> NormalisedEvent:
-        # Comma-separated secrets let an operator rotate the endpoint secret without downtime.
-        secrets = self.credentials_list("webhook_secret")
-        return verify_stripe_signature(
-            delivery.raw_body,
-            delivery.headers,
-            secrets,
-            now=delivery.now,
-            tolerance=self.config.webhook_tolerance,
-        )

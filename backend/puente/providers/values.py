@@ -36,6 +36,7 @@ __all__ = [
     "ProviderSettlement",
     "ProviderTransaction",
     "ReferenceRequest",
+    "RefundRequest",
     "RefundStatus",
     "SavedPaymentMethod",
     "SpeiTransfer",
@@ -157,6 +158,12 @@ class CustomerInfo:
     external_id: str | None = None  # Puente's own id, stored in provider metadata
     metadata: Mapping[str, str] = field(default_factory=dict)
 
+    def provider_metadata(self) -> dict[str, str]:
+        """``metadata`` plus Puente's id as ``puente_id``, for providers that keep metadata."""
+        if not self.external_id:
+            return dict(self.metadata)
+        return {**self.metadata, "puente_id": self.external_id}
+
 
 @dataclass(frozen=True, slots=True)
 class ProviderCustomer:
@@ -225,6 +232,16 @@ class ReferenceRequest:
             raise ValueError("a reference needs a positive amount")
         if not self.idempotency_key:
             raise ValueError("every reference needs an idempotency_key")
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRequest:
+    """Refund all (``amount`` None) or part of the payment ``provider_id``."""
+
+    provider_id: str
+    amount: Decimal | None
+    idempotency_key: str
+    reason: str | None = None  # free text; each connector maps it to what its API takes
 
 
 @dataclass(frozen=True, slots=True)
