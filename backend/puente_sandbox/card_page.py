@@ -48,6 +48,7 @@ class CardToken:
     token: str
     brand: str
     last4: str
+    device_session_id: str = ""  # Openpay: what openpay-data.js makes in the browser
 
 
 class CardRefused(Exception):
@@ -121,6 +122,8 @@ def card_page_routes(title: str, hint: str, tokenise: Tokenise) -> list[BaseRout
             path = request.url.path
             return _form_page(title, hint, path, return_url, cancel_url, refused.message)
         back = {"token": token.token, "brand": token.brand, "last4": token.last4}
+        if token.device_session_id:
+            back["device_session_id"] = token.device_session_id
         return _return_page(title, return_url, back)
 
     async def return_script(request: Request) -> Response:

@@ -78,7 +78,8 @@ def openpay_tokeniser(state: OpenpayState) -> Tokenise:
             token = state.create_token(params)
         except OpenpayError:
             raise CardRefused(NOT_VALID) from None
-        return CardToken(token["id"], token["card"]["brand"], entry.number[-4:])
+        brand, last4 = token["card"]["brand"], entry.number[-4:]
+        return CardToken(token["id"], brand, last4, device_session_id=state.device_session())
 
     return tokenise
 

@@ -60,6 +60,13 @@ class OpenpayState(SimulatorState):
         self.card_numbers: dict[str, str] = {}  # stored card id -> card number
         self.settled: set[str] = set()  # charge/refund ids already paid out
         self.verification_codes: dict[str, str] = {}  # webhook id -> code
+        # charge id -> the device_session_id it came with (Openpay's antifraud, which a
+        # test reads back; Openpay's answer does not repeat it).
+        self.device_sessions: dict[str, str | None] = {}
+
+    def device_session(self) -> str:
+        """What openpay-data.js makes in the payer's browser: 32 letters and digits."""
+        return self.ids("", 32)
 
     def oid(self) -> str:
         """An Openpay-looking id: 20 lowercase letters and digits."""
@@ -200,6 +207,7 @@ class OpenpayState(SimulatorState):
         }
         if method == "card":
             number = self._card_number(params, customer_id)
+            self.device_sessions[charge["id"]] = params.get("device_session_id")
             return self._charge_card(charge, number, order_id)
         charge["due_date"] = self._due_date(params.get("due_date"))
         charge["payment_method"] = (
@@ -216,6 +224,14 @@ class OpenpayState(SimulatorState):
         if source in self.card_numbers:
             self.get("cards", source, "card", customer_id)
             return self.card_numbers[source]
+        # A card typed in a browser just now: Openpay's antifraud needs that browser's
+        # device session (openpay-data.js). UNCONFIRMED: whether Openpay also demands one
+        # for a stored card charged with the payer absent; the simulator does not.
+        device = params.get("device_session_id")
+        if not device:
+            raise OpenpayError(400, 1001, "device_session_id is required for token charges")
+        if not isinstance(device, str) or len(device) > 255:
+            raise OpenpayError(400, 1001, "device_session_id must be a string of 255 or fewer")
         return self._number_for_token(source)
 
     def _keep(self, charge: Obj, order_id: str | None) -> None:

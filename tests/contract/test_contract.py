@@ -48,6 +48,7 @@ def _charge(harness: Harness, key: str, token: str | None = None, amount: str = 
         idempotency_key=key,
         description="Colegiatura septiembre",
         metadata={"installment": "inst_1"},
+        device_session_id="contract0device0session0id000001",  # Openpay's antifraud
     )
 
 

@@ -158,6 +158,9 @@ def test_every_gateway_and_stp_take_a_payment_that_lands_on_the_loan(demo):
                             "method": "CARD",
                             "provider": provider,
                             "cardToken": card,
+                            # Openpay's antifraud id (its SDK's, on the payer's device);
+                            # the other gateways ignore it.
+                            "deviceSessionId": "e2eDeviceSession0000000000000001",
                             "idempotencyKey": f"e2e-card-{provider}",
                         }
                     },

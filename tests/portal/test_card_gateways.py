@@ -93,6 +93,38 @@ async def test_card_payment_through_each_gateways_own_card_page(db, database_url
     assert payment.status == S.PAID
 
 
+async def test_openpays_device_session_travels_from_the_card_page_to_the_charge(
+    db, database_url, clock
+):
+    world = await pay_world(
+        sandbox_runtime(database_url, clock),
+        providers=("openpay", "stripe"),
+        institution_settings=card_only_through("openpay"),
+    )
+    async with world.client, world.sandbox:
+        await login(world.client)
+        started = await start_payment(world, opcion="card:openpay")
+        confirm = await confirm_page_after_card_form(
+            world, started.headers["location"], "4111111111111111", "Ana Prueba"
+        )
+        fields = hidden_fields(confirm.text)
+        device = fields["device_session_id"]  # openpay-data.js's, carried by the page
+        assert re.fullmatch(r"[A-Za-z0-9]{32}", device), device
+        tampered = await world.client.post(
+            f"/prestamos/{world.loan.id}/pagar/tarjeta",
+            data=fields | {"device_session_id": "no válido"},
+        )
+        assert tampered.status_code == 400
+        assert "identificador del dispositivo" in tampered.text
+        assert not await Payment.filter(loan_id=world.loan.id).exists()  # nothing changed
+        done = await world.client.post(f"/prestamos/{world.loan.id}/pagar/tarjeta", data=fields)
+        assert done.status_code == 303, done.text
+    payment = await Payment.get(loan_id=world.loan.id)
+    assert payment.status == S.PAID
+    sessions = world.box.simulator("openpay").state.device_sessions
+    assert sessions == {payment.provider_reference: device}  # Openpay got the browser's id
+
+
 async def test_the_token_comes_back_by_post_only(db, database_url, clock):
     world = await pay_world(sandbox_runtime(database_url, clock))
     async with world.client, world.sandbox:

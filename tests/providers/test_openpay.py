@@ -103,7 +103,8 @@ async def test_charge_sends_the_exact_openpay_request(openpay_factory) -> None:
                 token="kqgykn96i7bcs1wwhvgw",
                 idempotency_key="attempt-42",
                 description="Colegiatura",
-                metadata={"installment": "inst_9", "device_session_id": "kR1MiQhz2otdIuUlQkbEyit"},
+                metadata={"installment": "inst_9"},
+                device_session_id="kR1MiQhz2otdIuUlQkbEyit",
             )
         )
     (request,) = seen

@@ -56,6 +56,7 @@ def card(token: str = "tok_test_4111111111111111", **extra: Any) -> dict[str, An
         "source_id": token,
         "amount": "150.00",
         "description": "Colegiatura",
+        "device_session_id": "kR1MiQhz2otdIuUlQkbEyit",  # openpay-data.js's, from the browser
         **extra,
     }
 
@@ -88,6 +89,18 @@ async def test_a_card_charge_completes_with_exact_decimal_amounts(openpay: Sandb
         delivery.content, delivery.headers, "puente", "sandbox-webhook-pass"
     )
     assert event.amount == Decimal("150.00")
+
+
+async def test_a_token_charge_needs_the_browsers_device_session(openpay: Sandbox) -> None:
+    without = card(order_id="o-dev")
+    del without["device_session_id"]
+    refused = await openpay.client.post(f"{V1}/charges", json=without)
+    assert refused.status_code == 400 and refused.json()["error_code"] == 1001
+    assert "device_session_id" in refused.json()["description"]
+    assert openpay.simulator.store.count("charges") == 0  # refused before anything was made
+    kept = await openpay.client.post(f"{V1}/charges", json=card(order_id="o-dev"))
+    assert kept.status_code == 200
+    assert openpay.simulator.state.device_sessions == {kept.json()["id"]: "kR1MiQhz2otdIuUlQkbEyit"}
 
 
 async def test_order_id_is_unique_per_merchant_even_after_a_decline(openpay: Sandbox) -> None:

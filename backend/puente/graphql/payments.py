@@ -58,6 +58,11 @@ class CreatePaymentInput:
         default=None,
         description="What money beyond what is due does; omitted: the product's default.",
     )
+    device_session_id: str | None = strawberry.field(
+        default=None,
+        description="The card gateway's antifraud device id from the payer's device "
+        "(Openpay: openpay-data.js / the mobile SDK's getDeviceID); other gateways ignore it.",
+    )
 
 
 @strawberry.type
@@ -136,6 +141,7 @@ class PaymentMutations:
             provider=ProviderName(input.provider.value),
             idempotency_key=input.idempotency_key,
             card_token=input.card_token,
+            device_session_id=input.device_session_id,
             payment_method_id=saved_id,
             prepayment_mode=(
                 OverpaymentMode(input.prepayment_mode.value) if input.prepayment_mode else None

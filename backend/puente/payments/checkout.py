@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -59,6 +60,8 @@ logger = logging.getLogger("puente.payments")
 CASH_LIMITS: Mapping[str, Decimal] = MappingProxyType(
     {spec.name: spec.cash_limit for spec in BUILTIN_SPECS if spec.cash_limit is not None}
 )
+# Openpay's device_session_id: letters and digits, at most 255 (openpay-data.js makes 32).
+DEVICE_SESSION = re.compile(r"[A-Za-z0-9_\-]{1,255}")
 DEFAULT_CASH_LIMIT = Decimal("10000.00")  # OXXO's, for a provider whose spec names none
 CASH_MINIMUM = Decimal("10.00")
 
@@ -82,6 +85,9 @@ class PaymentRequest:
     card_token: str | None = None
     payment_method_id: int | None = None
     prepayment_mode: OverpaymentMode | None = None  # None: the payer was not asked
+    # The card gateway's antifraud id from the payer's browser (Openpay); not part of
+    # what is paid, so not in the request's fingerprint.
+    device_session_id: str | None = None
 
 
 def request_fingerprint(request: PaymentRequest, amount: Decimal) -> str:
@@ -136,6 +142,12 @@ async def validate_payment_request(
         request.card_token or request.payment_method_id
     ):
         raise PaymentRefused("CARD_REQUIRED", "Falta la tarjeta.")
+    if request.device_session_id is not None and not DEVICE_SESSION.fullmatch(
+        request.device_session_id
+    ):
+        raise PaymentRefused(
+            "INVALID_DEVICE_SESSION", "El identificador del dispositivo no es válido."
+        )
     return loan, amount
 
 
@@ -228,6 +240,7 @@ async def create_payment(
             # Kept with the row (same transaction), so whoever sends it again sends the same.
             payment.provider_request = provider_request_of(
                 card_token=request.card_token,
+                device_session_id=request.device_session_id,
                 saved_token=saved.provider_token if saved else None,
                 saved_customer=saved.provider_customer_id if saved else None,
                 customer=CustomerInfo(

@@ -59,10 +59,12 @@ def provider_request_of(
     saved_customer: str | None,
     customer: CustomerInfo,
     return_url: str,
+    device_session_id: str | None = None,
 ) -> dict[str, Any]:
     """What a payment's request carries beyond its row, to be sent again identically."""
     return {
         "card_token": card_token if saved_token is None else None,
+        "device_session_id": device_session_id,
         "payment_method": saved_token,
         "customer_id": saved_customer,
         "customer": {
@@ -140,6 +142,7 @@ async def _ask(
                 customer_id=sent.get("customer_id"),
                 description=description,
                 metadata=metadata,
+                device_session_id=sent.get("device_session_id"),
             )
         )
     who = sent.get("customer") or {}

@@ -22,7 +22,7 @@ import hmac
 import re
 import secrets
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlencode
 
 from starlette.datastructures import FormData, QueryParams
@@ -74,6 +74,18 @@ if TYPE_CHECKING:
 __all__ = ["PaymentDoors", "card_attempt_key", "payment_routes"]
 
 TOKEN = re.compile(r"[A-Za-z0-9_\-]{3,200}")
+
+
+class CardInput(NamedTuple):
+    """What the card step carries from the gateway's page to the charge."""
+
+    token: str
+    amount: Decimal
+    option: PaymentOption
+    mode: OverpaymentMode | None
+    device_session_id: str | None  # Openpay's antifraud id; None where the gateway has none
+
+
 KEY = re.compile(r"[A-Za-z0-9_\-]{8,128}")
 
 
@@ -262,8 +274,12 @@ class PaymentDoors:
 
     async def _card_input(
         self, loan: Loan, values: QueryParams | FormData, token_from: FormData | None = None
-    ) -> tuple[str, Decimal, PaymentOption, OverpaymentMode | None] | None:
-        token = str((token_from if token_from is not None else values).get("token") or "")
+    ) -> CardInput | None:
+        sent = token_from if token_from is not None else values
+        token = str(sent.get("token") or "")
+        # Openpay's antifraud id (card-form.js, or the gateway's hosted page), sent on with
+        # the charge; checkout refuses one that is malformed.
+        device = str(sent.get("device_session_id") or "")[:300] or None
         try:
             amount = parse_amount(str(values.get("monto") or ""))
         except InvalidAmount:
@@ -277,7 +293,7 @@ class PaymentDoors:
         )
         if not TOKEN.fullmatch(token) or option is None:
             return None
-        return token, amount, option, mode
+        return CardInput(token, amount, option, mode, device)
 
     async def card_return(self, request: Request, user: User) -> Response:
         loan = await visible_loan(user, request.path_params["loan_id"])
@@ -298,7 +314,7 @@ class PaymentDoors:
             request,
             "pages/pay_card.html",
             self._card_context(
-                user, loan, view, card, card_attempt_key(self.portal.csrf_key, loan.id, card[0])
+                user, loan, view, card, card_attempt_key(self.portal.csrf_key, loan.id, card.token)
             )
             | {
                 "last4": last4 if last4.isdigit() and len(last4) == 4 else "",
@@ -306,9 +322,10 @@ class PaymentDoors:
             },
         )
 
-    def _card_context(self, user, loan, view, card, key: str) -> dict[str, Any]:
-        token, amount, option, mode = card
+    def _card_context(self, user, loan, view, card: CardInput, key: str) -> dict[str, Any]:
+        token, amount, option, mode, device = card
         return {
+            "device_session_id": device or "",
             "mode": mode.value if mode else "",
             "user": user,
             "loan": loan,
@@ -331,7 +348,7 @@ class PaymentDoors:
         card = await self._card_input(loan, form)
         if card is None:
             return self._refused(request, user, "No recibimos los datos de la tarjeta.")
-        token, amount, option, mode = card
+        token, amount, option, mode, device = card
         payment_request = PaymentRequest(
             loan_id=loan.id,
             amount=amount,
@@ -340,6 +357,7 @@ class PaymentDoors:
             idempotency_key=_key(form.get("clave")),
             card_token=token,
             prepayment_mode=mode,
+            device_session_id=device,
         )
         try:
             payment = await create_payment(self.runtime, self.gateways, user, payment_request)

@@ -72,7 +72,6 @@ _DUPLICATE_CUSTOMER = "2003"
 _MAX_ORDER_ID = 100  # Openpay's order_id length limit
 _MAX_PAGE = 100
 _DEFAULT_DAYS = 3  # reference lifetime when the request does not say
-_DEVICE_KEY = "device_session_id"  # openpay.js antifraud id, passed through metadata
 
 
 def _split_name(full: str) -> tuple[str, str]:
@@ -256,7 +255,6 @@ class OpenpayConnector(PaymentGateway):
         return payment
 
     async def charge(self, request: ChargeRequest) -> ProviderPayment:
-        metadata = {k: v for k, v in request.metadata.items() if k != _DEVICE_KEY}
         body = {
             "method": "card",
             "source_id": request.token or request.payment_method_id,
@@ -264,8 +262,9 @@ class OpenpayConnector(PaymentGateway):
             "currency": "MXN",
             "description": request.description or "Pago",
             "order_id": self._order_id(request.idempotency_key),
-            "device_session_id": request.metadata.get(_DEVICE_KEY),
-            "metadata": metadata,
+            # Openpay's antifraud requires it on card charges (openpay-data.js in the browser).
+            "device_session_id": request.device_session_id,
+            "metadata": dict(request.metadata),
         }
         return await self._create_charge(self._path("/charges", request.customer_id), body)
 

@@ -203,6 +203,9 @@ class ChargeRequest:
     description: str = ""
     metadata: Mapping[str, str] = field(default_factory=dict)
     return_url: str | None = None  # where 3-D Secure sends the payer back
+    # The antifraud id a gateway's script took from the payer's browser (Openpay's
+    # openpay-data.js ``deviceData.setup``); gateways that take none ignore it.
+    device_session_id: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "amount", parse_amount(self.amount))
