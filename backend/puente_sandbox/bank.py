@@ -57,6 +57,7 @@ class OpenBankingSimulator(Simulator):
 
     name = "bank"
     webhook_user_agent = "Puente-Bank-Webhooks/1.0 (sandbox)"
+    default_credentials = DEFAULT_BANK_CREDENTIALS
 
     def __init__(
         self,
@@ -69,23 +70,22 @@ class OpenBankingSimulator(Simulator):
         clabe: str = "012180015000000003",
         **kwargs: Any,
     ) -> None:
-        merged = {**DEFAULT_BANK_CREDENTIALS, **{k: v for k, v in credentials.items() if v}}
-        self.client_id, self.client_secret = merged["client_id"], merged["client_secret"]
-        self.webhook_secret = merged["webhook_secret"].split(",")[0].strip()
+        super().__init__(credentials, webhook_url, **kwargs)
+        self.client_id = self.credentials["client_id"]
+        self.client_secret = self.credentials["client_secret"]
+        self.webhook_secret = self.first_secret("webhook_secret")
         self.token_lifetime = token_lifetime
         self.tokens: dict[str, float] = {}  # access token -> expiry (clock seconds)
         self.tokens_issued = 0
-        super().__init__(webhook_url=webhook_url, **kwargs)
         self.state = BankState(
             self,
-            account_id=merged["account_id"],
+            account_id=self.credentials["account_id"],
             clabe=clabe,
             balance=balance,
             settle_after=settle_after,
             returned_clabes=frozenset({RETURNED_CLABE}),
             not_found_clabes=frozenset({NOT_FOUND_CLABE}),
         )
-        self.idempotency = IdempotencyCache()
 
     def sign_webhook(self, body: bytes, timestamp: int) -> dict[str, str]:
         return {"X-Signature": timestamped_hmac_header(body, self.webhook_secret, timestamp)}

@@ -37,7 +37,6 @@ from puente_sandbox.conekta_money import charge_back, list_page, refund, settle
 from puente_sandbox.conekta_objects import ConektaError, public_pem, sandbox_signing_key
 from puente_sandbox.conekta_state import ConektaState, Obj
 from puente_sandbox.core import (
-    IdempotencyCache,
     IdempotencyConflict,
     PendingReference,
     SandboxError,
@@ -81,6 +80,14 @@ def _signing_key(pem: str | None) -> rsa.RSAPrivateKey:
     return key
 
 
+def _key_reused(conflict: IdempotencyConflict) -> ConektaError:
+    return ConektaError.invalid(
+        "Idempotency-Key",
+        "La llave de idempotencia ya se usó con otra petición.",
+        "conekta.errors.parameter_validation.idempotency_key",
+    )
+
+
 class ConektaSimulator(Simulator):
     """One simulated Conekta company in test mode."""
 
@@ -103,9 +110,8 @@ class ConektaSimulator(Simulator):
         if configured and configured != self.public_key.strip():
             # The sandbox cannot sign with a public key; the connector must trust ours.
             logger.warning("conekta sandbox: webhook_key differs from the sandbox's key pair")
-        super().__init__(webhook_url=webhook_url, **kwargs)
+        super().__init__(credentials, webhook_url, **kwargs)
         self.state = ConektaState(self)
-        self.idempotency = IdempotencyCache()
 
     def sign_webhook(self, body: bytes, timestamp: int) -> dict[str, str]:
         # Conekta signs the body alone; the timestamp plays no part.
@@ -175,32 +181,23 @@ class ConektaSimulator(Simulator):
     def _api(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
-            fingerprint, save = "", False
+            attempt = None
             try:
                 self._authenticate(request)
                 self._check_version(request)
                 params = await self._params(request)
                 self.state.expire_due()
                 if key:
-                    fingerprint = self.idempotency.fingerprint(params)
-                    try:
-                        saved = self.idempotency.lookup(key, request.url.path, fingerprint)
-                    except IdempotencyConflict:
-                        raise ConektaError.invalid(
-                            "Idempotency-Key",
-                            "La llave de idempotencia ya se usó con otra petición.",
-                            "conekta.errors.parameter_validation.idempotency_key",
-                        ) from None
-                    if saved is not None:
-                        return JSONResponse(saved.body, saved.status)
-                    save = True
+                    attempt = self.idempotency.attempt(key, request.url.path, params, _key_reused)
+                    if attempt.saved is not None:
+                        return JSONResponse(attempt.saved.body, attempt.saved.status)
                 status, body = 200, handler(request, params)
             except ConektaError as exc:
                 status, body = exc.status, exc.body(self.state.hex())
             # Saved once the endpoint ran (an order paid or declined), not for refusals, so a
             # corrected retry with the same key works.
-            if save and (status < 400 or status == 402):
-                self.idempotency.save(key or "", request.url.path, fingerprint, status, body)
+            if attempt and (status < 400 or status == 402):
+                attempt.keep(status, body)
             return JSONResponse(body, status)
 
         return endpoint
@@ -305,22 +302,16 @@ class ConektaSimulator(Simulator):
         order = self._order(object_id)
         if amount is not None and to_centavos(amount) != order["amount"]:
             raise SandboxError("Conekta references take the exact amount due", 400)
-        try:
+        with self.refusing(409):
             self.state.pay(order)
-        except ConektaError as exc:
-            raise SandboxError(str(exc), 409) from None
 
     def expire_reference(self, object_id: str) -> None:
-        try:
+        with self.refusing(409):
             self.state.expire(self._order(object_id))
-        except ConektaError as exc:
-            raise SandboxError(str(exc), 409) from None
 
     def settle(self) -> dict[str, Any]:
-        try:
+        with self.refusing():
             return settle(self.state)
-        except ConektaError as exc:
-            raise SandboxError(str(exc), exc.status) from None
 
     async def _hosted_page(self, request: Request) -> Response:
         order = self.store.get("orders", request.path_params["id"])

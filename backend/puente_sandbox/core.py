@@ -19,10 +19,11 @@ import random as _random
 import string
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 from starlette.applications import Starlette
@@ -160,8 +161,39 @@ class IdempotencyCache:
         """Remember the answer given under ``key``."""
         self._saved[key] = SavedResponse(path, fingerprint, status, body)
 
+    def attempt(
+        self,
+        key: str,
+        path: str,
+        params: Any,
+        refuse: Callable[[IdempotencyConflict], Exception],
+    ) -> KeyedAttempt:
+        """One request under ``key``: its saved answer to replay, or one to keep later.
+        A key reused for another request raises the provider's own ``refuse(conflict)``."""
+        fingerprint = self.fingerprint(params)
+        try:
+            saved = self.lookup(key, path, fingerprint)
+        except IdempotencyConflict as conflict:
+            raise refuse(conflict) from None
+        return KeyedAttempt(self, key, path, fingerprint, saved)
+
     def __len__(self) -> int:
         return len(self._saved)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedAttempt:
+    """A request made under an idempotency key (``IdempotencyCache.attempt``)."""
+
+    cache: IdempotencyCache
+    key: str
+    path: str
+    fingerprint: str
+    saved: SavedResponse | None  # what to answer again; None: run the request
+
+    def keep(self, status: int, body: Any) -> None:
+        """Remember this answer for the key (each provider says which answers it keeps)."""
+        self.cache.save(self.key, self.path, self.fingerprint, status, body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +224,15 @@ def public_url(request: Request) -> str:
     return f"{url.scheme}://{url.netloc}{root}".rstrip("/")
 
 
+def _said(exc: Exception) -> str:
+    """What a provider's error says to people (its message or description, else its text)."""
+    for attribute in ("message", "description"):
+        text = getattr(exc, attribute, None)
+        if isinstance(text, str) and text:
+            return text
+    return str(exc)
+
+
 def _refusal(exc: Exception) -> Response:
     status = exc.status if isinstance(exc, SandboxError) else 400
     return JSONResponse({"error": str(exc)}, status_code=status)
@@ -201,21 +242,27 @@ class Simulator:
     """Base for provider simulators; see the module docstring for what it adds."""
 
     name: str = ""
+    # The provider's sandbox credentials; those a simulator is given override them.
+    default_credentials: ClassVar[Mapping[str, str]] = {}
 
     def __init__(
         self,
-        *,
+        credentials: Mapping[str, str],
         webhook_url: str | None,
+        *,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         seed: int | None = None,
         webhook_retry_delays: tuple[float, ...] = (1.0, 5.0, 25.0),
     ) -> None:
+        given = {name: value for name, value in credentials.items() if value}  # blanks: default
+        self.credentials: dict[str, str] = {**self.default_credentials, **given}
         self.clock = clock or time.time
         self.store = SandboxStore()
         self.ids = IdGenerator(seed)
         self.faults = Faults()
+        self.idempotency = IdempotencyCache()
         self._sleep = sleep
         self.webhooks = WebhookSender(
             webhook_url,
@@ -271,6 +318,23 @@ class Simulator:
         return JSONResponse(body, status)
 
     # -- shared machinery ---------------------------------------------------------------------
+    def first_secret(self, name: str) -> str:
+        """The first of a comma-separated credential: while Puente rotates a secret it
+        accepts old and new, and the provider signs with one."""
+        return self.credentials[name].split(",")[0].strip()
+
+    @contextmanager
+    def refusing(self, status: int | None = None) -> Iterator[None]:
+        """The provider's own refusal (``api_error``) as a ``SandboxError`` for the admin
+        helpers (pay, expire, settle): with ``status``, or the provider's HTTP status."""
+        try:
+            yield
+        except SandboxError:
+            raise
+        except self.api_error as exc:
+            answered: int = status or getattr(exc, "status", None) or getattr(exc, "http_code", 409)
+            raise SandboxError(_said(exc), answered) from None
+
     def admin_endpoint(
         self, action: Callable[[Request], Any]
     ) -> Callable[[Request], Awaitable[Response]]:

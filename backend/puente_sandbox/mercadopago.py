@@ -29,10 +29,7 @@ from puente_sandbox.auth import authorization_key
 from puente_sandbox.card_page import card_page_routes
 from puente_sandbox.card_tokenisers import MERCADOPAGO_HINT, mercadopago_tokeniser
 from puente_sandbox.core import (
-    IdempotencyCache,
-    IdempotencyConflict,
     PendingReference,
-    SandboxError,
     Simulator,
     public_url,
     sandbox_factory,
@@ -60,20 +57,28 @@ def _json(body: Any, status: int = 200, headers: Mapping[str, str] | None = None
     return Response(dumps(body), status, headers=dict(headers or {}), media_type="application/json")
 
 
+def _key_reused(key: str) -> MPError:
+    return MPError(
+        409,
+        "The idempotency key was already used with another request",
+        "conflict",
+        [("idempotency_key_already_used", key)],
+    )
+
+
 class MercadoPagoSimulator(Simulator):
     """One simulated Mercado Pago seller in the test environment."""
 
     name = "mercadopago"
     webhook_user_agent = "MercadoPago WebHook v1.0 payment"
     api_error = MPError
+    default_credentials = DEFAULT_MERCADOPAGO_CREDENTIALS
 
     def __init__(self, credentials: Mapping[str, str], webhook_url: str | None, **kwargs: Any):
-        merged = {**DEFAULT_MERCADOPAGO_CREDENTIALS, **{k: v for k, v in credentials.items() if v}}
-        self.access_token = merged["access_token"]
-        self.webhook_secret = merged["webhook_secret"].split(",")[0].strip()
-        super().__init__(webhook_url=webhook_url, **kwargs)
+        super().__init__(credentials, webhook_url, **kwargs)
+        self.access_token = self.credentials["access_token"]
+        self.webhook_secret = self.first_secret("webhook_secret")
         self.state = MercadoPagoState(self)
-        self.idempotency = IdempotencyCache()
 
     def sign_webhook(self, body: bytes, timestamp: int) -> dict[str, str]:
         try:
@@ -125,7 +130,7 @@ class MercadoPagoSimulator(Simulator):
     ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             key = request.headers.get("x-idempotency-key") if request.method == "POST" else None
-            saved_as: tuple[str, str] | None = None
+            attempt = None
             try:
                 self._authenticate(request)
                 body = await self._body(request)
@@ -137,24 +142,16 @@ class MercadoPagoSimulator(Simulator):
                         causes=[("empty_required_header", "X-Idempotency-Key")],
                     )
                 if key:
-                    fingerprint = self.idempotency.fingerprint(dumps(body).decode())
-                    try:
-                        saved = self.idempotency.lookup(key, request.url.path, fingerprint)
-                    except IdempotencyConflict:
-                        raise MPError(
-                            409,
-                            "The idempotency key was already used with another request",
-                            "conflict",
-                            [("idempotency_key_already_used", key)],
-                        ) from None
-                    if saved is not None:
-                        return _json(saved.body, saved.status)
-                    saved_as = (key, fingerprint)
+                    attempt = self.idempotency.attempt(
+                        key, request.url.path, dumps(body).decode(), lambda _: _key_reused(key)
+                    )
+                    if attempt.saved is not None:
+                        return _json(attempt.saved.body, attempt.saved.status)
                 answer, code = handler(request, body), status
             except MPError as exc:
                 answer, code = exc.body(), exc.status
-            if saved_as and code < 400:
-                self.idempotency.save(saved_as[0], request.url.path, saved_as[1], code, answer)
+            if attempt and code < 400:
+                attempt.keep(code, answer)
             return _json(answer, code)
 
         return endpoint
@@ -166,69 +163,52 @@ class MercadoPagoSimulator(Simulator):
         def pid(request: Request, name: str = "id") -> str:
             return str(request.path_params[name])
 
+        def route(method: str, path: str, handler: Handler, *args: Any, **kw: Any) -> Route:
+            return Route(path, api(handler, *args, **kw), methods=[method])
+
         return [
-            Route(
-                "/v1/card_tokens", api(lambda r, b: s.create_card_token(b), 201), methods=["POST"]
-            ),
-            Route("/v1/customers", api(lambda r, b: s.create_customer(b), 201), methods=["POST"]),
-            Route(
+            route("POST", "/v1/card_tokens", lambda r, b: s.create_card_token(b), 201),
+            route("POST", "/v1/customers", lambda r, b: s.create_customer(b), 201),
+            route(
+                "GET",
                 "/v1/customers/{id}",
-                api(lambda r, b: s.get("customers", pid(r), "Customer", 2002)),
-                methods=["GET"],
+                lambda r, b: s.get("customers", pid(r), "Customer", 2002),
             ),
-            Route(
-                "/v1/customers/{id}/cards",
-                api(lambda r, b: s.create_card(pid(r), b), 201),
-                methods=["POST"],
-            ),
-            Route(
+            route("POST", "/v1/customers/{id}/cards", lambda r, b: s.create_card(pid(r), b), 201),
+            route(
+                "GET",
                 "/v1/customers/{id}/cards/{card_id}",
-                api(lambda r, b: s.card_of(pid(r), pid(r, "card_id"))),
-                methods=["GET"],
+                lambda r, b: s.card_of(pid(r), pid(r, "card_id")),
             ),
-            Route(
+            route(
+                "POST",
                 "/v1/payments",
-                api(lambda r, b: s.create_payment(b, public_url(r)), 201, key_required=True),
-                methods=["POST"],
+                lambda r, b: s.create_payment(b, public_url(r)),
+                201,
+                key_required=True,
             ),
-            Route(
-                "/v1/payments/search", api(lambda r, b: s.search(r.query_params)), methods=["GET"]
-            ),
-            Route(
-                "/v1/payments/{id}",
-                api(lambda r, b: s.get("payments", pid(r), "Payment")),
-                methods=["GET"],
-            ),
-            Route(
+            route("GET", "/v1/payments/search", lambda r, b: s.search(r.query_params)),
+            route("GET", "/v1/payments/{id}", lambda r, b: s.get("payments", pid(r), "Payment")),
+            route("POST", "/v1/payments/{id}/refunds", lambda r, b: s.refund(pid(r), b), 201),
+            route(
+                "GET",
                 "/v1/payments/{id}/refunds",
-                api(lambda r, b: s.refund(pid(r), b), 201),
-                methods=["POST"],
+                lambda r, b: s.get("payments", pid(r), "Payment")["refunds"],
             ),
-            Route(
-                "/v1/payments/{id}/refunds",
-                api(lambda r, b: s.get("payments", pid(r), "Payment")["refunds"]),
-                methods=["GET"],
-            ),
-            Route(
+            route(
+                "GET",
                 "/v1/chargebacks/{id}",
-                api(lambda r, b: s.get("chargebacks", pid(r), "Chargeback")),
-                methods=["GET"],
+                lambda r, b: s.get("chargebacks", pid(r), "Chargeback"),
             ),
-            Route(
-                "/v1/account/release_report",
-                api(lambda r, b: s.create_report(b), 202),
-                methods=["POST"],
-            ),
-            Route(
+            route("POST", "/v1/account/release_report", lambda r, b: s.create_report(b), 202),
+            route(
+                "GET",
                 "/v1/account/release_report/list",
-                api(
-                    lambda r, b: [
-                        {k: v for k, v in x.items() if k not in ("content", "id")}
-                        | {"id": x["file_name"]}
-                        for x in self.store.all("reports")
-                    ]
-                ),
-                methods=["GET"],
+                lambda r, b: [
+                    {k: v for k, v in x.items() if k not in ("content", "id")}
+                    | {"id": x["file_name"]}
+                    for x in self.store.all("reports")
+                ],
             ),
             Route("/v1/account/release_report/{file_name}", self._report_file, methods=["GET"]),
             *card_page_routes(  # the payer's card step (card_page.py)
@@ -290,22 +270,16 @@ class MercadoPagoSimulator(Simulator):
         return found
 
     def pay_reference(self, object_id: str, amount: Decimal | None = None) -> None:
-        self._as_sandbox_error(lambda: self.state.pay(object_id, amount))
+        with self.refusing():
+            self.state.pay(object_id, amount)
 
     def expire_reference(self, object_id: str) -> None:
-        self._as_sandbox_error(lambda: self.state.expire(object_id))
+        with self.refusing():
+            self.state.expire(object_id)
 
     def settle(self) -> dict[str, Any]:
-        payout: dict[str, Any] = {}
-        self._as_sandbox_error(lambda: payout.update(self.state.payout()))
-        return payout
-
-    @staticmethod
-    def _as_sandbox_error(action: Callable[[], Any]) -> None:
-        try:
-            action()
-        except MPError as exc:
-            raise SandboxError(exc.message, 404 if exc.status == 404 else exc.status) from None
+        with self.refusing():
+            return self.state.payout()
 
     async def _hosted_page(self, request: Request) -> Response:
         try:

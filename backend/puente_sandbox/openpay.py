@@ -66,14 +66,14 @@ class OpenpaySimulator(Simulator):
     name = "openpay"
     webhook_user_agent = "Openpay Webhooks (puente-sandbox)"
     api_error = OpenpayError
+    default_credentials = DEFAULT_OPENPAY_CREDENTIALS
 
     def __init__(self, credentials: Mapping[str, str], webhook_url: str | None, **kwargs: Any):
-        merged = {**DEFAULT_OPENPAY_CREDENTIALS, **{k: v for k, v in credentials.items() if v}}
-        self.merchant_id = merged["merchant_id"]
-        self.private_key = merged["private_key"]
-        self.webhook_user = merged["webhook_user"]
-        self.webhook_password = merged["webhook_password"].split(",")[0].strip()
-        super().__init__(webhook_url=webhook_url, **kwargs)
+        super().__init__(credentials, webhook_url, **kwargs)
+        self.merchant_id = self.credentials["merchant_id"]
+        self.private_key = self.credentials["private_key"]
+        self.webhook_user = self.credentials["webhook_user"]
+        self.webhook_password = self.first_secret("webhook_password")
         self.state = OpenpayState(self)
 
     def sign_webhook(self, body: bytes, timestamp: int) -> dict[str, str]:
@@ -284,22 +284,16 @@ class OpenpaySimulator(Simulator):
         charge = self._charge(object_id)
         if amount is not None and amount != charge["amount"]:
             raise SandboxError("Openpay references take the exact amount due", 400)
-        try:
+        with self.refusing(409):
             self.state.pay(charge)
-        except OpenpayError as exc:
-            raise SandboxError(str(exc), 409) from None
 
     def expire_reference(self, object_id: str) -> None:
-        try:
+        with self.refusing(409):
             self.state.expire(self._charge(object_id))
-        except OpenpayError as exc:
-            raise SandboxError(str(exc), 409) from None
 
     def settle(self) -> dict[str, Any]:
-        try:
+        with self.refusing():
             return settle(self.state)
-        except OpenpayError as exc:
-            raise SandboxError(str(exc), exc.http_code) from None
 
     async def _barcode(self, request: Request) -> Response:
         reference = escape(str(request.path_params["reference"]))

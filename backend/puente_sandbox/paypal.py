@@ -31,9 +31,7 @@ from starlette.routing import BaseRoute, Route
 
 from puente_sandbox.auth import basic_credentials
 from puente_sandbox.core import (
-    IdempotencyCache,
     IdempotencyConflict,
-    SandboxError,
     Simulator,
     sandbox_factory,
 )
@@ -63,11 +61,20 @@ def _date(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+def _key_reused(conflict: IdempotencyConflict) -> PayPalError:
+    return PayPalError(
+        422,
+        "DUPLICATE_REQUEST_ID",
+        "The PayPal-Request-Id was already used with another request.",
+    )
+
+
 class PayPalSimulator(Simulator):
     """One simulated PayPal business account in the sandbox."""
 
     name = "paypal"
     webhook_user_agent = "PayPal/AUHD-214.0-58877285"
+    default_credentials = DEFAULT_PAYPAL_CREDENTIALS
 
     def __init__(
         self,
@@ -77,18 +84,19 @@ class PayPalSimulator(Simulator):
         public_url: str | None = None,
         **kwargs: Any,
     ) -> None:
-        merged = {**DEFAULT_PAYPAL_CREDENTIALS, **{k: v for k, v in credentials.items() if v}}
-        self.client_id, self.client_secret = merged["client_id"], merged["client_secret"]
-        self.webhook_id = merged["webhook_id"]
+        super().__init__(credentials, webhook_url, **kwargs)
+        self.client_id, self.client_secret = (
+            self.credentials["client_id"],
+            self.credentials["client_secret"],
+        )
+        self.webhook_id = self.credentials["webhook_id"]
         # Until a request shows where we are reachable, cert URLs name PayPal's sandbox host
         # (an in-process transport routes any host to this app).
         self.public_url = public_url or PAYPAL_SANDBOX_API
         self._fixed_url = public_url is not None
-        super().__init__(webhook_url=webhook_url, **kwargs)
         self.key, self.certificate_pem = signing_identity()
         self.cert_id = f"CERT-360caa42-fca2a594-{self.ids('', 8).lower()}"
         self.state = PayPalState(self, lambda: self.public_url)
-        self.idempotency = IdempotencyCache()
         self.tokens: dict[str, float] = {}  # access token -> expiry (unix)
         self.signed: dict[str, bytes] = {}  # event id -> body as delivered
 
@@ -168,28 +176,19 @@ class PayPalSimulator(Simulator):
             self._learn_url(request)
             debug = {"Paypal-Debug-Id": self.ids("", 13).lower()}
             key = request.headers.get("paypal-request-id") if request.method == "POST" else None
-            saved_as: tuple[str, str] | None = None
+            attempt = None
             try:
                 self._authenticate(request)
                 body = await self._body(request)
                 if key:
-                    fingerprint = self.idempotency.fingerprint(body)
-                    try:
-                        saved = self.idempotency.lookup(key, request.url.path, fingerprint)
-                    except IdempotencyConflict:
-                        raise PayPalError(
-                            422,
-                            "DUPLICATE_REQUEST_ID",
-                            "The PayPal-Request-Id was already used with another request.",
-                        ) from None
-                    if saved is not None:
-                        return JSONResponse(saved.body, saved.status, debug)
-                    saved_as = (key, fingerprint)
+                    attempt = self.idempotency.attempt(key, request.url.path, body, _key_reused)
+                    if attempt.saved is not None:
+                        return JSONResponse(attempt.saved.body, attempt.saved.status, debug)
                 answer, code = handler(request, body), status
             except PayPalError as exc:
                 answer, code = exc.body(), exc.status
-            if saved_as and code < 400:  # a refused request may be retried once fixed
-                self.idempotency.save(saved_as[0], request.url.path, saved_as[1], code, answer)
+            if attempt and code < 400:  # a refused request may be retried once fixed
+                attempt.keep(code, answer)
             if "return=minimal" in request.headers.get("prefer", "") and isinstance(answer, dict):
                 answer = {k: answer[k] for k in ("id", "status", "links") if k in answer}
             return JSONResponse(answer, code, debug)
@@ -218,6 +217,9 @@ class PayPalSimulator(Simulator):
         def pid(request: Request) -> str:
             return str(request.path_params["id"])
 
+        def route(method: str, path: str, handler: Handler, status: int = 200) -> Route:
+            return Route(path, api(handler, status), methods=[method])
+
         def mock(request: Request) -> str | None:
             try:
                 header = json.loads(request.headers.get("paypal-mock-response") or "{}")
@@ -243,56 +245,41 @@ class PayPalSimulator(Simulator):
 
         return [
             Route("/v1/oauth2/token", self._token_endpoint, methods=["POST"]),
-            Route("/v2/checkout/orders", api(create_order, 201), methods=["POST"]),
-            Route(
+            route("POST", "/v2/checkout/orders", create_order, 201),
+            route(
+                "GET",
                 "/v2/checkout/orders/{id}",
-                api(lambda r, b: s.show(s.get("orders", pid(r), "order_id"))),
-                methods=["GET"],
+                lambda r, b: s.show(s.get("orders", pid(r), "order_id")),
             ),
-            Route(
+            route(
+                "POST",
                 "/v2/checkout/orders/{id}/capture",
-                api(lambda r, b: s.capture(pid(r), mock(r)), 201),
-                methods=["POST"],
+                lambda r, b: s.capture(pid(r), mock(r)),
+                201,
             ),
-            Route(
-                "/v2/payments/captures/{id}",
-                api(lambda r, b: s.capture_resource(pid(r))),
-                methods=["GET"],
+            route("GET", "/v2/payments/captures/{id}", lambda r, b: s.capture_resource(pid(r))),
+            route(
+                "POST", "/v2/payments/captures/{id}/refund", lambda r, b: s.refund(pid(r), b), 201
             ),
-            Route(
-                "/v2/payments/captures/{id}/refund",
-                api(lambda r, b: s.refund(pid(r), b), 201),
-                methods=["POST"],
-            ),
-            Route(
+            route(
+                "GET",
                 "/v2/payments/refunds/{id}",
-                api(lambda r, b: s.get("refunds", pid(r), "refund_id")),
-                methods=["GET"],
+                lambda r, b: s.get("refunds", pid(r), "refund_id"),
             ),
-            Route(
-                "/v3/vault/setup-tokens",
-                api(lambda r, b: s.create_setup_token(b), 201),
-                methods=["POST"],
-            ),
-            Route(
-                "/v3/vault/payment-tokens",
-                api(lambda r, b: s.create_payment_token(b), 201),
-                methods=["POST"],
-            ),
-            Route(
+            route("POST", "/v3/vault/setup-tokens", lambda r, b: s.create_setup_token(b), 201),
+            route("POST", "/v3/vault/payment-tokens", lambda r, b: s.create_payment_token(b), 201),
+            route(
+                "GET",
                 "/v3/vault/payment-tokens/{id}",
-                api(lambda r, b: s.show_token(s.get("payment_tokens", pid(r), "payment_token_id"))),
-                methods=["GET"],
+                lambda r, b: s.show_token(s.get("payment_tokens", pid(r), "payment_token_id")),
             ),
-            Route(
-                "/v1/reporting/transactions",
-                api(lambda r, b: s.report(r.query_params, _date)),
-                methods=["GET"],
+            route(
+                "GET", "/v1/reporting/transactions", lambda r, b: s.report(r.query_params, _date)
             ),
-            Route(
+            route(
+                "POST",
                 "/v1/notifications/verify-webhook-signature",
-                api(lambda r, b: self._verify_online(b)),
-                methods=["POST"],
+                lambda r, b: self._verify_online(b),
             ),
             Route("/v1/notifications/certs/{id}", self._certificate, methods=["GET"]),
             *buyer_routes(self),
@@ -334,10 +321,8 @@ class PayPalSimulator(Simulator):
         return {"verification_status": "SUCCESS" if ok else "FAILURE"}
 
     def settle(self) -> dict[str, Any]:
-        try:
+        with self.refusing(409):
             return self.state.withdraw()
-        except PayPalError as exc:
-            raise SandboxError(exc.description, 409) from None
 
 
 # Options: ``public_url`` (where cert and approval links point; learned from requests when

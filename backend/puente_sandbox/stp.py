@@ -57,6 +57,7 @@ class StpSimulator(Simulator):
 
     name = "stp"
     webhook_user_agent = "STP callback (Puente sandbox)"
+    default_credentials = DEFAULT_STP_CREDENTIALS
 
     def __init__(
         self,
@@ -68,7 +69,8 @@ class StpSimulator(Simulator):
         settle_after: float | None = 2.0,
         **kwargs: Any,
     ) -> None:
-        merged = {**DEFAULT_STP_CREDENTIALS, **{k: v for k, v in credentials.items() if v}}
+        super().__init__(credentials, webhook_url, **kwargs)
+        merged = self.credentials
         self.empresa, self.cuenta = merged["empresa"], merged["cuenta"]
         if merged.get("public_key_pem"):
             self.public_key = public_key_from_pem(merged["public_key_pem"])
@@ -80,7 +82,6 @@ class StpSimulator(Simulator):
         # What Puente registered with STP for its callback URL (sent back on every callback).
         self.callback_secret = merged.get("webhook_secret") or None
         self.callback_header = merged.get("webhook_secret_header") or "Authorization"
-        super().__init__(webhook_url=webhook_url, **kwargs)
         self.state = StpState(
             self,
             empresa=self.empresa,

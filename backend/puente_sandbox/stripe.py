@@ -26,11 +26,10 @@ from starlette.routing import BaseRoute, Route
 from puente.money import format_mxn, from_centavos, to_centavos
 from puente_sandbox.auth import authorization_key
 from puente_sandbox.core import (
-    IdempotencyCache,
     IdempotencyConflict,
+    KeyedAttempt,
     PendingReference,
     SandboxError,
-    SavedResponse,
     Simulator,
     public_url,
     sandbox_factory,
@@ -77,16 +76,15 @@ class StripeSimulator(Simulator):
     name = "stripe"
     webhook_user_agent = "Stripe/1.0 (+https://stripe.com/docs/webhooks)"
     api_error = StripeError
+    default_credentials = DEFAULT_STRIPE_CREDENTIALS
 
     def __init__(self, credentials: Mapping[str, str], webhook_url: str | None, **kwargs: Any):
-        merged = {**DEFAULT_STRIPE_CREDENTIALS, **{k: v for k, v in credentials.items() if v}}
-        if merged["secret_key"].startswith(("sk_live_", "rk_live_")):
+        super().__init__(credentials, webhook_url, **kwargs)
+        self.secret_key = self.credentials["secret_key"]
+        if self.secret_key.startswith(("sk_live_", "rk_live_")):
             raise ValueError("the Stripe sandbox refuses live keys; use an sk_test_ key")
-        self.secret_key = merged["secret_key"]
-        self.webhook_secret = merged["webhook_secret"].split(",")[0].strip()
-        super().__init__(webhook_url=webhook_url, **kwargs)
+        self.webhook_secret = self.first_secret("webhook_secret")
         self.state = StripeState(self)
-        self.idempotency = IdempotencyCache()
 
     def sign_webhook(self, body: bytes, timestamp: int) -> dict[str, str]:
         return {"Stripe-Signature": timestamped_hmac_header(body, self.webhook_secret, timestamp)}
@@ -127,19 +125,17 @@ class StripeSimulator(Simulator):
             request_id = self.ids("req_", 14)
             headers = {"Request-Id": request_id, "Stripe-Version": API_VERSION}
             key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
-            save = False
+            attempt = None
             try:
                 self._authenticate(request)
                 params = await self._params(request)
                 expire_due(self.state)
                 if key:
                     headers["Idempotency-Key"] = key
-                    fingerprint = self.idempotency.fingerprint(params)
-                    saved = self._replay(key, request.url.path, fingerprint)
-                    if saved is not None:
+                    attempt = self._attempt(key, request.url.path, params)
+                    if attempt.saved is not None:
                         headers["Idempotent-Replayed"] = "true"
-                        return JSONResponse(saved.body, saved.status, headers)
-                    save = True
+                        return JSONResponse(attempt.saved.body, attempt.saved.status, headers)
                 self.state.request = {"id": request_id, "idempotency_key": key}
                 status, body = 200, handler(request, params)
                 if params.get("expand"):
@@ -152,34 +148,35 @@ class StripeSimulator(Simulator):
                 self.state.request = {"id": None, "idempotency_key": None}
             # Stripe saves a result once the endpoint ran (success or card decline), not
             # for requests refused by validation, so a corrected retry with the key works.
-            if key and save and (status < 400 or status == 402):
-                self.idempotency.save(key, request.url.path, fingerprint, status, body)
+            if attempt and (status < 400 or status == 402):
+                attempt.keep(status, body)
             return JSONResponse(body, status, headers)
 
         return endpoint
 
-    def _replay(self, key: str, path: str, fingerprint: str) -> SavedResponse | None:
+    def _attempt(self, key: str, path: str, params: Any) -> KeyedAttempt:
         if len(key) > 255:
             raise StripeError(
                 400,
                 "Idempotency-Key must be at most 255 characters long.",
                 type="idempotency_error",
             )
-        try:
-            return self.idempotency.lookup(key, path, fingerprint)
-        except IdempotencyConflict as conflict:
+
+        def reused(conflict: IdempotencyConflict) -> StripeError:
             first = (
                 f"can only be used for the same endpoint they were first used for "
                 f"('{conflict.saved_path}' vs '{path}')"
                 if conflict.reason == "endpoint"
                 else "can only be used with the same parameters they were first used with"
             )
-            raise StripeError(
+            return StripeError(
                 400,
                 f"Keys for idempotent requests {first}. Try using a key other than '{key}' if "
                 "you meant to execute a different request.",
                 type="idempotency_error",
-            ) from None
+            )
+
+        return self.idempotency.attempt(key, path, params, reused)
 
     # -- routes ---------------------------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:
@@ -333,7 +330,7 @@ class StripeSimulator(Simulator):
 
     def pay_reference(self, object_id: str, amount: Decimal | None = None) -> None:
         pi = self._waiting(object_id)
-        try:
+        with self.refusing():
             if pi["next_action"]["type"] == "oxxo_display_details":
                 pay_oxxo(self.state, pi)  # a store takes the exact voucher amount
                 return
@@ -344,8 +341,6 @@ class StripeSimulator(Simulator):
                 pi["customer"],
                 {"amount": str(centavos), "currency": "mxn", "reference": spei["reference"]},
             )
-        except StripeError as exc:
-            raise SandboxError(str(exc), exc.status) from None
 
     def expire_reference(self, object_id: str) -> None:
         pi = self._waiting(object_id)
@@ -355,10 +350,8 @@ class StripeSimulator(Simulator):
             self.state.cancel(pi["id"], {"cancellation_reason": "abandoned"})
 
     def settle(self) -> dict[str, Any]:
-        try:
+        with self.refusing():
             return create_payout(self.state)
-        except StripeError as exc:
-            raise SandboxError(str(exc), exc.status) from None
 
     async def _hosted_page(self, request: Request) -> Response:
         pi = self.store.get("payment_intents", request.path_params["id"])
