@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from puente.money import InvalidAmount, parse_amount
@@ -25,6 +25,7 @@ from puente.providers.bank_tables import BANK_TABLES
 from puente.providers.errors import MalformedWebhook
 from puente.providers.signatures import (
     DEFAULT_TOLERANCE,
+    EventEnvelope,
     compute_timestamped_hmac,
     timestamped_signature,
     verify_timestamped_hmac,
@@ -43,14 +44,10 @@ PROVIDER = "bank"
 SIGNATURE_HEADER = "X-Signature"
 
 
-def compute_bank_signature(payload: bytes, secret: str, timestamp: int) -> str:
-    """Hex HMAC-SHA256 of ``"{timestamp}.{payload}"`` keyed with ``secret``."""
-    return compute_timestamped_hmac(payload, secret, timestamp)
-
-
-def bank_signature_header(payload: bytes, secret: str, timestamp: int) -> str:
-    """The ``X-Signature`` value a bank sends for ``payload`` at ``timestamp``."""
-    return timestamped_signature(payload, secret, timestamp)
+# The contract copies Stripe's scheme on purpose (signatures.py): v1 over "{t}.{body}", and
+# the ``X-Signature`` value a bank sends for a body at a time.
+compute_bank_signature = compute_timestamped_hmac
+bank_signature_header = timestamped_signature
 
 
 def verify_bank_signature(
@@ -70,30 +67,12 @@ def verify_bank_signature(
 
 def normalise_bank_event(event: Any) -> NormalisedEvent:
     """A bank event as a ``NormalisedEvent``; types we do not know become ``unknown``."""
-    if not isinstance(event, Mapping):
-        raise MalformedWebhook("webhook body is not a JSON object")
-    event_id, event_type, created = event.get("id"), event.get("type"), event.get("created_at")
-    if not isinstance(event_id, str) or not isinstance(event_type, str):
-        raise MalformedWebhook("webhook has no event id or type")
-    if not isinstance(created, int) or isinstance(created, bool):
-        raise MalformedWebhook("webhook has no numeric created_at")
-    data = event.get("data")
-    obj = data.get("object") if isinstance(data, Mapping) else None
-    obj = obj if isinstance(obj, Mapping) else {}
+    envelope = EventEnvelope.read(PROVIDER, event, created="created_at")
+    obj = envelope.object
     amount = None
     if obj.get("amount") is not None:
         try:
             amount = parse_amount(obj["amount"])
         except InvalidAmount:
             raise MalformedWebhook("webhook object has an invalid amount") from None
-    object_id = obj.get("id")
-    return NormalisedEvent(
-        provider=PROVIDER,
-        event_id=event_id,
-        type=event_type,
-        kind=BANK_TABLES.event_kind(event_type),
-        occurred_at=datetime.fromtimestamp(created, UTC),
-        provider_payment_id=object_id if isinstance(object_id, str) else None,
-        amount=amount,
-        raw=event,
-    )
+    return envelope.normalised(BANK_TABLES.event_kind(envelope.type), obj.get("id"), amount)

@@ -16,7 +16,7 @@ import base64
 import binascii
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature as _BadRSA
@@ -27,7 +27,13 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from puente.money import from_centavos
 from puente.providers.conekta_tables import CONEKTA_TABLES
 from puente.providers.errors import InvalidSignature, MalformedWebhook, ProviderConfigError
-from puente.providers.signatures import DEFAULT_TOLERANCE, check_age, header_value, webhook_json
+from puente.providers.signatures import (
+    DEFAULT_TOLERANCE,
+    EventEnvelope,
+    check_age,
+    header_value,
+    webhook_json,
+)
 from puente.providers.values import EventKind, NormalisedEvent, puente_payment_in
 
 __all__ = [
@@ -147,27 +153,9 @@ def _kind_and_payment(event_type: str, obj: Mapping[str, Any]) -> tuple[EventKin
 
 def normalise_conekta_event(event: Any) -> NormalisedEvent:
     """A Conekta ``event`` object as a ``NormalisedEvent``; unknown types become ``unknown``."""
-    if not isinstance(event, Mapping):
-        raise MalformedWebhook("webhook body is not a JSON object")
-    event_id, event_type, created = event.get("id"), event.get("type"), event.get("created_at")
-    if not isinstance(event_id, str) or not isinstance(event_type, str):
-        raise MalformedWebhook("webhook has no event id or type")
-    if not isinstance(created, int) or isinstance(created, bool):
-        raise MalformedWebhook("webhook has no numeric 'created_at'")
-    data = event.get("data")
-    obj = data.get("object") if isinstance(data, Mapping) else None
-    order: Mapping[str, Any] = obj if isinstance(obj, Mapping) else {}
-    kind, payment_id, amount = _kind_and_payment(event_type, order)
+    envelope = EventEnvelope.read("conekta", event, created="created_at")
+    order = envelope.object
+    kind, payment_id, amount = _kind_and_payment(envelope.type, order)
     # Order events carry the order's metadata, where Puente put its payment id.
-    ours = puente_payment_in(order.get("metadata")) if event_type.startswith("order.") else None
-    return NormalisedEvent(
-        provider="conekta",
-        event_id=event_id,
-        type=event_type,
-        kind=kind,
-        occurred_at=datetime.fromtimestamp(created, UTC),
-        provider_payment_id=payment_id if isinstance(payment_id, str) else None,
-        amount=amount,
-        puente_payment_id=ours,
-        raw=event,
-    )
+    ours = puente_payment_in(order.get("metadata")) if envelope.type.startswith("order.") else None
+    return envelope.normalised(kind, payment_id, amount, ours)

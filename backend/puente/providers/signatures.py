@@ -13,14 +13,17 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from puente.providers.errors import InvalidSignature, MalformedWebhook, StaleSignature
+from puente.providers.values import EventKind, NormalisedEvent
 
 __all__ = [
     "DEFAULT_TOLERANCE",
+    "EventEnvelope",
     "candidate_secrets",
     "check_age",
     "compute_timestamped_hmac",
@@ -47,6 +50,56 @@ def webhook_json(raw_body: bytes, *, what: str = "webhook body", decimals: bool 
         return json.loads(raw_body, parse_float=Decimal) if decimals else json.loads(raw_body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise MalformedWebhook(f"{what} is not JSON") from None
+
+
+@dataclass(frozen=True, slots=True)
+class EventEnvelope:
+    """What an ``{id, type, <created>, data: {object}}`` event says whatever its provider
+    (Stripe's and Conekta's events, and Puente's bank contract, which copies them)."""
+
+    provider: str
+    id: str
+    type: str
+    occurred_at: datetime
+    object: Mapping[str, Any]  # data.object; empty when the event has none
+    raw: Mapping[str, Any]
+
+    @classmethod
+    def read(cls, provider: str, event: Any, *, created: str) -> EventEnvelope:
+        """The envelope of a verified body, or ``MalformedWebhook``; ``created`` names the
+        field with the unix time (``created`` at Stripe, ``created_at`` elsewhere)."""
+        if not isinstance(event, Mapping):
+            raise MalformedWebhook("webhook body is not a JSON object")
+        event_id, event_type, when = event.get("id"), event.get("type"), event.get(created)
+        if not isinstance(event_id, str) or not isinstance(event_type, str):
+            raise MalformedWebhook("webhook has no event id or type")
+        if not isinstance(when, int) or isinstance(when, bool):
+            raise MalformedWebhook(f"webhook has no numeric '{created}'")
+        data = event.get("data")
+        obj = data.get("object") if isinstance(data, Mapping) else None
+        occurred = datetime.fromtimestamp(when, UTC)
+        body = obj if isinstance(obj, Mapping) else {}
+        return cls(provider, event_id, event_type, occurred, body, event)
+
+    def normalised(
+        self,
+        kind: EventKind,
+        payment_id: Any,
+        amount: Decimal | None,
+        puente_payment_id: str | None = None,
+    ) -> NormalisedEvent:
+        """The event as Puente reads it (a payment id that is not text is dropped)."""
+        return NormalisedEvent(
+            provider=self.provider,
+            event_id=self.id,
+            type=self.type,
+            kind=kind,
+            occurred_at=self.occurred_at,
+            provider_payment_id=payment_id if isinstance(payment_id, str) else None,
+            amount=amount,
+            puente_payment_id=puente_payment_id,
+            raw=self.raw,
+        )
 
 
 def candidate_secrets(secrets: str | Sequence[str]) -> list[str]:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from puente.money import from_centavos
-from puente.providers.errors import MalformedWebhook
 from puente.providers.signatures import (
     DEFAULT_TOLERANCE,
+    EventEnvelope,
     compute_timestamped_hmac,
     timestamped_signature,
     verify_timestamped_hmac,
@@ -40,14 +40,10 @@ SIGNATURE_HEADER = "Stripe-Signature"
 EXPIRED_CODE = "payment_intent_payment_attempt_expired"
 
 
-def compute_stripe_signature(payload: bytes, secret: str, timestamp: int) -> str:
-    """Hex HMAC-SHA256 of ``"{timestamp}.{payload}"`` keyed with ``secret``."""
-    return compute_timestamped_hmac(payload, secret, timestamp)
-
-
-def stripe_signature_header(payload: bytes, secret: str, timestamp: int) -> str:
-    """The ``Stripe-Signature`` value Stripe would send for ``payload`` at ``timestamp``."""
-    return timestamped_signature(payload, secret, timestamp)
+# Stripe's scheme is the shared timestamped HMAC (signatures.py): v1 over "{t}.{body}", and
+# the ``Stripe-Signature`` value Stripe would send for a body at a time.
+compute_stripe_signature = compute_timestamped_hmac
+stripe_signature_header = timestamped_signature
 
 
 def verify_stripe_signature(
@@ -67,12 +63,6 @@ def verify_stripe_signature(
     )
     # The signature covers the whole body: its status and amount may be acted on as sent.
     return replace(normalise_stripe_event(event), body_authenticated=True)
-
-
-def _object(event: Mapping[str, Any]) -> Mapping[str, Any]:
-    data = event.get("data")
-    obj = data.get("object") if isinstance(data, Mapping) else None
-    return obj if isinstance(obj, Mapping) else {}
 
 
 def _amount(value: Any) -> Any:
@@ -100,27 +90,10 @@ def _kind_and_payment(event_type: str, obj: Mapping[str, Any]) -> tuple[EventKin
 
 def normalise_stripe_event(event: Any) -> NormalisedEvent:
     """A Stripe ``event`` object as a ``NormalisedEvent``; unknown types become ``unknown``."""
-    if not isinstance(event, Mapping):
-        raise MalformedWebhook("webhook body is not a JSON object")
-    event_id, event_type, created = event.get("id"), event.get("type"), event.get("created")
-    if not isinstance(event_id, str) or not isinstance(event_type, str):
-        raise MalformedWebhook("webhook has no event id or type")
-    if not isinstance(created, int) or isinstance(created, bool):
-        raise MalformedWebhook("webhook has no numeric 'created'")
-    obj = _object(event)
-    kind, payment_id, amount = _kind_and_payment(event_type, obj)
+    envelope = EventEnvelope.read("stripe", event, created="created")
+    obj = envelope.object
+    kind, payment_id, amount = _kind_and_payment(envelope.type, obj)
     # Only a PaymentIntent carries the metadata Puente set when it created it.
-    ours = (
-        puente_payment_in(obj.get("metadata")) if event_type.startswith("payment_intent.") else None
-    )
-    return NormalisedEvent(
-        provider="stripe",
-        event_id=event_id,
-        type=event_type,
-        kind=kind,
-        occurred_at=datetime.fromtimestamp(created, UTC),
-        provider_payment_id=payment_id if isinstance(payment_id, str) else None,
-        amount=amount,
-        puente_payment_id=ours,
-        raw=event,
-    )
+    intent = envelope.type.startswith("payment_intent.")
+    ours = puente_payment_in(obj.get("metadata")) if intent else None
+    return envelope.normalised(kind, payment_id, amount, ours)
