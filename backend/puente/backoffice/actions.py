@@ -105,8 +105,10 @@ def _not_allowed(loan: Loan, to: LoanStatus, what: str) -> None:
 def _amount(text: object) -> Decimal:
     try:
         amount = parse_amount(text)
-    except InvalidAmount as exc:
-        raise ConsoleRefused("INVALID_AMOUNT", f"Monto inválido: {exc}.") from None
+    except InvalidAmount:
+        raise ConsoleRefused(
+            "INVALID_AMOUNT", "Monto inválido: escribe pesos y centavos, por ejemplo 1500.00."
+        ) from None
     if amount <= 0:
         raise ConsoleRefused("INVALID_AMOUNT", "El monto debe ser mayor que 0.")
     return amount
