@@ -13,9 +13,9 @@ from datetime import datetime
 from tortoise.functions import Max
 
 from puente.institutions.models import Institution
+from puente.payments.gateways import GatewayDirectory
 from puente.payments.models import Payment
 from puente.payments.offer import payment_options
-from puente.payments.gateways import GatewayDirectory
 from puente.providers.circuit import DEFAULT_BREAKERS, CircuitBreakers, CircuitState
 from puente.providers.metrics import DEFAULT_METRICS, LatencyHistogram, ProviderMetrics
 from puente.webhooks.models import ProviderEvent

@@ -49,7 +49,11 @@ from puente.backoffice.queues import (
 )
 from puente.backoffice.roles import CONSOLE_ROLES, ConsoleAction, ConsoleRefused, may, roles_for
 from puente.backoffice.search import search_borrowers
-from puente.backoffice.stats import collections_by_day, delinquency_over_time, disbursed_vs_collected
+from puente.backoffice.stats import (
+    collections_by_day,
+    delinquency_over_time,
+    disbursed_vs_collected,
+)
 from puente.enums import PaymentMethodType, ProviderName
 from puente.institutions.models import Institution
 from puente.money import format_mxn
