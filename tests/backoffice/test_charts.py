@@ -20,13 +20,22 @@ def bars(root: ET.Element) -> list[ET.Element]:
 
 def test_nice_ceiling_rounds_up_to_one_two_or_five():
     assert [nice_ceiling(D(v)) for v in ("0", "0.4", "7", "12", "180", "4999")] == [
-        D(1), D(1), D(10), D(20), D(200), D(5000)]
+        D(1),
+        D(1),
+        D(10),
+        D(20),
+        D(200),
+        D(5000),
+    ]
 
 
 def test_stacked_bars_are_proportional_to_their_values():
-    root = parse(bar_chart("Cobranza", ["01/12", "02/12"],
-                           {"card": [D(100), D(50)], "spei": [D(0), D(150)]}))
-    heights = {(b.get("data-series"), b.get("data-value")): float(b.get("height")) for b in bars(root)}
+    root = parse(
+        bar_chart("Cobranza", ["01/12", "02/12"], {"card": [D(100), D(50)], "spei": [D(0), D(150)]})
+    )
+    heights = {
+        (b.get("data-series"), b.get("data-value")): float(b.get("height")) for b in bars(root)
+    }
     assert set(heights) == {("card", "100"), ("card", "50"), ("spei", "150")}  # no empty bar
     assert heights[("card", "100")] == 2 * heights[("card", "50")]
     assert heights[("spei", "150")] == 3 * heights[("card", "50")]
@@ -60,10 +69,15 @@ def test_an_empty_chart_says_so():
 
 
 def test_a_line_chart_draws_a_point_per_label_for_each_series():
-    root = parse(line_chart("Flujos", ["a", "b", "c"],
-                            {"cobrado": [D(1), D(2), D(4)], "dispersado": [D(0), D(4), D(0)]}))
+    root = parse(
+        line_chart(
+            "Flujos",
+            ["a", "b", "c"],
+            {"cobrado": [D(1), D(2), D(4)], "dispersado": [D(0), D(4), D(0)]},
+        )
+    )
     lines = list(root.iter(f"{SVG}polyline"))
-    assert [l.get("data-series") for l in lines] == ["cobrado", "dispersado"]
+    assert [line.get("data-series") for line in lines] == ["cobrado", "dispersado"]
     points = [tuple(map(float, p.split(","))) for p in lines[0].get("points").split()]
     ys = [y for _, y in points]
     assert ys[0] > ys[1] > ys[2]  # rising values are drawn higher (smaller y)

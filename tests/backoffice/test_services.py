@@ -64,8 +64,13 @@ async def test_the_feed_filters_by_kind_method_and_provider(db, runtime):
     await factories.payment(loan, key="spei", method=PaymentMethodType.SPEI)
     await factories.payment(loan, key="card", method=PaymentMethodType.CARD)
     await ProviderEvent.create(
-        provider="conekta", event_id="e1", event_type="order.paid", institution_id=inst.id,
-        raw_body="{}", status=E.PROCESSED)
+        provider="conekta",
+        event_id="e1",
+        event_type="order.paid",
+        institution_id=inst.id,
+        raw_body="{}",
+        status=E.PROCESSED,
+    )
     everything = await recent_feed(inst.id, FeedFilter())
     cards = await recent_feed(inst.id, parse_feed_filter({"metodo": "card"})[0])
     hooks = await recent_feed(inst.id, parse_feed_filter({"tipo": "webhook"})[0])
@@ -75,7 +80,9 @@ async def test_the_feed_filters_by_kind_method_and_provider(db, runtime):
     assert [i.detail for i in hooks] == ["order.paid"]
     assert [i.kind for i in conekta] == ["webhook"]
     assert parse_feed_filter({"metodo": "cheque"}) == (
-        FeedFilter(), "Método de pago desconocido; se muestran todos.")
+        FeedFilter(),
+        "Método de pago desconocido; se muestran todos.",
+    )
 
 
 async def test_references_about_to_expire_are_listed_soonest_first(db, runtime):
@@ -85,8 +92,9 @@ async def test_references_about_to_expire_are_listed_soonest_first(db, runtime):
     soon = await factories.payment(loan, key="b", expires_at=now + timedelta(hours=2))
     await factories.payment(loan, key="c", expires_at=now + timedelta(days=5))  # not yet
     await factories.payment(loan, key="d", expires_at=now - timedelta(hours=1))  # lapsed
-    await factories.payment(loan, key="e", method=PaymentMethodType.CARD,
-                            expires_at=now + timedelta(hours=1))  # not a reference
+    await factories.payment(
+        loan, key="e", method=PaymentMethodType.CARD, expires_at=now + timedelta(hours=1)
+    )  # not a reference
     found = await expiring_references(loan.institution_id, now)
     assert [p.id for p in found] == [soon.id, late.id]
 
@@ -95,11 +103,19 @@ async def test_replaying_a_dead_event_processes_it_through_the_inbox_once(db, ru
     inst, _, loan, caja, _ = await world(runtime)
     payment = await factories.payment(loan, key="k1", provider_reference="pi_dead")
     event = await ProviderEvent.create(
-        provider="stripe", event_id="evt_dead", event_type="payment_intent.succeeded",
-        institution_id=inst.id, kind=EventKind.PAYMENT_SUCCEEDED.value,
-        provider_payment_id="pi_dead", amount_centavos=payment.amount_centavos,
-        body_authenticated=True, raw_body="{}", status=E.DEAD, attempts=8,
-        last_error="PaymentNotYetKnown")
+        provider="stripe",
+        event_id="evt_dead",
+        event_type="payment_intent.succeeded",
+        institution_id=inst.id,
+        kind=EventKind.PAYMENT_SUCCEEDED.value,
+        provider_payment_id="pi_dead",
+        amount_centavos=payment.amount_centavos,
+        body_authenticated=True,
+        raw_body="{}",
+        status=E.DEAD,
+        attempts=8,
+        last_error="PaymentNotYetKnown",
+    )
     inbox = WebhookInbox(runtime, GatewayDirectory(runtime))
     replayed = await replay_webhook(runtime, inbox, caja, event.id)
     assert replayed.status is E.PROCESSED
@@ -125,11 +141,19 @@ async def test_search_finds_a_borrower_by_curp_rfc_email_name_and_reference(db, 
     await factories.payment(loan, key="k", provider_reference="pi_123")
     other = await factories.institution("otra")
     await factories.user(runtime, other, email="ana2@example.mx")  # another institution's Ana
-    for text, how in [("pemj900515mjcrrn09", "CURP"), ("GOME800101ABA", "RFC"),
-                      ("ana@example", "correo"), ("prueba", "nombre"),
-                      ("pi_123", "referencia de pago")]:
+    for text, how in [
+        ("pemj900515mjcrrn09", "CURP"),
+        ("GOME800101ABA", "RFC"),
+        ("ana@example", "correo"),
+        ("prueba", "nombre"),
+        ("pi_123", "referencia de pago"),
+    ]:
         (match,) = await search_borrowers(runtime, inst.id, text)
-        assert (match.user.id, match.found_by, [x.id for x in match.loans]) == (ana.id, how, [loan.id])
+        assert (match.user.id, match.found_by, [x.id for x in match.loans]) == (
+            ana.id,
+            how,
+            [loan.id],
+        )
     assert await search_borrowers(runtime, inst.id, "PEMJ900515HJCRRN01") == []
     assert await search_borrowers(runtime, inst.id, " ") == []
 
@@ -159,8 +183,14 @@ async def test_provider_health_shows_the_institutions_breaker_errors_and_last_we
     metrics.observe("stripe", 0.2, "ok")
     metrics.observe("stripe", 3.0, "TIMEOUT")
     metrics.count_error("stripe", "TIMEOUT")
-    await ProviderEvent.create(provider="stripe", event_id="e", event_type="t",
-                               institution_id=inst.id, raw_body="{}", status=E.PROCESSED)
+    await ProviderEvent.create(
+        provider="stripe",
+        event_id="e",
+        event_type="t",
+        institution_id=inst.id,
+        raw_body="{}",
+        status=E.PROCESSED,
+    )
     rows = await provider_health(inst, gateways, metrics=metrics, breakers=breakers)
     (row,) = [r for r in rows if r.provider == "stripe"]
     assert all(r.circuit is None for r in rows if r is not row)  # no account: no breaker
@@ -215,8 +245,13 @@ async def test_collections_per_day_split_by_method_and_provider(db, runtime):
         ("d", ProviderName.STRIPE, PaymentMethodType.CARD, "9.00", 30),  # out of the window
     ]:
         await record_settled_payment(
-            loan, Decimal(amount), provider=provider, method=method, idempotency_key=key,
-            received_at=runtime.now() - timedelta(days=days_ago))
+            loan,
+            Decimal(amount),
+            provider=provider,
+            method=method,
+            idempotency_key=key,
+            received_at=runtime.now() - timedelta(days=days_ago),
+        )
     by_method, by_provider = await collections_by_day(loan.institution_id, today, count=3)
     assert by_method.days == (today - timedelta(days=2), today - timedelta(days=1), today)
     assert by_method.series == {
@@ -241,7 +276,12 @@ async def test_delinquency_over_time_is_rebuilt_from_what_was_paid_by_each_day(d
     assert on(-1) == {"DPD_60_89": 1}  # 27 Nov: 68 days late
     # Paying everything due (dated 1 Oct) takes it out of the buckets from that week on.
     await record_settled_payment(
-        loan, Decimal("1500.00"), provider=ProviderName.STP, method=PaymentMethodType.SPEI,
-        idempotency_key="catch-up", received_at=datetime(2026, 10, 1, 18, tzinfo=UTC))
+        loan,
+        Decimal("1500.00"),
+        provider=ProviderName.STP,
+        method=PaymentMethodType.SPEI,
+        idempotency_key="catch-up",
+        received_at=datetime(2026, 10, 1, 18, tzinfo=UTC),
+    )
     again = await delinquency_over_time(inst.id, runtime.today(), weeks=11)
     assert again.series["DPD_1_29"][1] == 1 and again.series["DPD_1_29"][2] == 0

@@ -84,7 +84,11 @@ async def test_a_borrower_finds_no_console(db, runtime):
     _, _, loan, _, _ = await world(runtime)
     async with app_client(runtime) as client:
         await sign_in(client, runtime, "ana@example.mx")
-        answers = {p: (await client.get(p)).status_code for m, p in console_paths(runtime, loan.id) if m == "GET"}
+        answers = {
+            p: (await client.get(p)).status_code
+            for m, p in console_paths(runtime, loan.id)
+            if m == "GET"
+        }
     assert set(answers.values()) == {404}
 
 
@@ -92,8 +96,14 @@ async def test_a_cashier_opens_every_console_page(db, runtime):
     _, _, loan, _, secret = await world(runtime)
     async with app_client(runtime) as client:
         await sign_in(client, runtime, "caja@example.mx", secret)
-        pages = ["/consola", "/consola/colas", "/consola/salud", "/consola/graficas",
-                 "/consola/buscar?q=Ana", f"/consola/creditos/{loan.id}"]
+        pages = [
+            "/consola",
+            "/consola/colas",
+            "/consola/salud",
+            "/consola/graficas",
+            "/consola/buscar?q=Ana",
+            f"/consola/creditos/{loan.id}",
+        ]
         answers = {p: await client.get(p) for p in pages}
     assert {p: r.status_code for p, r in answers.items()} == dict.fromkeys(pages, 200)
     assert "Ana Prueba" in answers["/consola/buscar?q=Ana"].text
@@ -109,9 +119,17 @@ async def test_admin_only_actions_are_not_found_for_a_cashier_and_change_nothing
         await sign_in(client, runtime, "caja@example.mx", secret)
         token = csrf_of((await client.get(f"/consola/creditos/{loan.id}")).text)
         answers = [
-            await client.post(f"/consola/creditos/{loan.id}/{action}", data={
-                "csrf_token": token, "confirmado": "1", "motivo": "x", "pagos": "6",
-                "clabe": "002010077777777771", "beneficiario": "Ana"})
+            await client.post(
+                f"/consola/creditos/{loan.id}/{action}",
+                data={
+                    "csrf_token": token,
+                    "confirmado": "1",
+                    "motivo": "x",
+                    "pagos": "6",
+                    "clabe": "002010077777777771",
+                    "beneficiario": "Ana",
+                },
+            )
             for action in ("castigar", "reestructurar", "dispersar")
         ]
     assert [a.status_code for a in answers] == [404, 404, 404]
@@ -125,13 +143,19 @@ async def test_cash_at_the_branch_is_confirmed_then_paid_through_the_funnel_once
         await sign_in(client, runtime, "caja@example.mx", secret)
         page = await client.get(f"/consola/creditos/{loan.id}")
         form = {k: v for k, v in hidden_fields(page.text).items() if k in ("csrf_token", "clave")}
-        confirm = await client.post(f"/consola/creditos/{loan.id}/efectivo", data={**form, "monto": "500"})
+        confirm = await client.post(
+            f"/consola/creditos/{loan.id}/efectivo", data={**form, "monto": "500"}
+        )
         assert await Payment.all().count() == 0  # shown, not done
         fields = hidden_fields(confirm.text)
         done = await client.post(f"/consola/creditos/{loan.id}/efectivo", data=fields)
         again = await client.post(f"/consola/creditos/{loan.id}/efectivo", data=fields)
-        bad = await client.post(f"/consola/creditos/{loan.id}/efectivo", data={**form, "monto": "-3"})
-        forged = await client.post(f"/consola/creditos/{loan.id}/efectivo", data={**fields, "csrf_token": "x"})
+        bad = await client.post(
+            f"/consola/creditos/{loan.id}/efectivo", data={**form, "monto": "-3"}
+        )
+        forged = await client.post(
+            f"/consola/creditos/{loan.id}/efectivo", data={**fields, "csrf_token": "x"}
+        )
     assert "$500.00" in confirm.text and 'name="confirmado" value="1"' in confirm.text
     assert done.status_code == 303 and again.status_code == 303
     (payment,) = await Payment.all()
@@ -146,16 +170,30 @@ async def test_a_cashier_refunds_part_of_a_card_payment_after_confirming(db, run
     inst, ana, loan, caja, secret = await world(runtime)
     await store_credentials(runtime, inst.id, "stripe", STRIPE)
     box = sandboxes(runtime)
-    paid = await create_payment(runtime, box.gateways, ana, PaymentRequest(
-        loan_id=loan.id, amount="1000.00", method=PaymentMethodType.CARD,
-        provider=ProviderName.STRIPE, idempotency_key="k-1", card_token="tok_visa"))
+    paid = await create_payment(
+        runtime,
+        box.gateways,
+        ana,
+        PaymentRequest(
+            loan_id=loan.id,
+            amount="1000.00",
+            method=PaymentMethodType.CARD,
+            provider=ProviderName.STRIPE,
+            idempotency_key="k-1",
+            card_token="tok_visa",
+        ),
+    )
     async with app_client(runtime, gateways=box.gateways) as client:
         await sign_in(client, runtime, "caja@example.mx", secret)
         page = await client.get(f"/consola/creditos/{loan.id}")
         token = csrf_of(page.text)
         url = f"/consola/pagos/{paid.id}/reembolso"
-        too_much = await client.post(url, data={"csrf_token": token, "monto": "2000", "credito": loan.id})
-        confirm = await client.post(url, data={"csrf_token": token, "monto": "250", "credito": loan.id})
+        too_much = await client.post(
+            url, data={"csrf_token": token, "monto": "2000", "credito": loan.id}
+        )
+        confirm = await client.post(
+            url, data={"csrf_token": token, "monto": "250", "credito": loan.id}
+        )
         done = await client.post(url, data=hidden_fields(confirm.text))
     assert too_much.status_code == 400 and "a lo más" in too_much.text
     assert "Reembolso parcial" in confirm.text and "$250.00" in confirm.text
@@ -169,12 +207,19 @@ async def test_replaying_a_dead_event_of_another_institution_is_not_found(db, ru
     _, _, loan, _, secret = await world(runtime)
     other = await factories.institution("otra")
     event = await ProviderEvent.create(
-        provider="stripe", event_id="evt_1", event_type="x", institution_id=other.id,
-        raw_body="{}", status=E.DEAD)
+        provider="stripe",
+        event_id="evt_1",
+        event_type="x",
+        institution_id=other.id,
+        raw_body="{}",
+        status=E.DEAD,
+    )
     async with app_client(runtime) as client:
         await sign_in(client, runtime, "caja@example.mx", secret)
         token = csrf_of((await client.get("/consola/colas")).text)
-        answer = await client.post(f"/consola/webhooks/{event.id}/reintentar", data={"csrf_token": token})
+        answer = await client.post(
+            f"/consola/webhooks/{event.id}/reintentar", data={"csrf_token": token}
+        )
     assert answer.status_code == 400 and "no existe" in answer.text
     await event.refresh_from_db()
     assert event.status is E.DEAD

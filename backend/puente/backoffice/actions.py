@@ -132,7 +132,10 @@ async def preview_refund(actor: User, payment_id: int, amount: str | None) -> Pr
     return Preview(
         title=f"Reembolso {kind} del pago {payment.id}",
         lines=(
-            ("Pago", f"{format_mxn(from_centavos(payment.amount_centavos))} por {payment.provider}"),
+            (
+                "Pago",
+                f"{format_mxn(from_centavos(payment.amount_centavos))} por {payment.provider}",
+            ),
             ("Ya reembolsado", format_mxn(from_centavos(payment.refunded_centavos))),
             ("Se reembolsa", format_mxn(refund)),
         ),
@@ -221,9 +224,12 @@ async def preview_disbursement(actor: User, loan_id: int, clabe: str, name: str)
         title=f"Aprobar y dispersar el crédito {loan.id}",
         lines=(
             ("Monto del crédito", format_mxn(from_centavos(loan.principal_centavos))),
-            ("Comisión por apertura con IVA", format_mxn(from_centavos(
-                loan.opening_fee_centavos + loan.opening_fee_vat_centavos
-            ))),
+            (
+                "Comisión por apertura con IVA",
+                format_mxn(
+                    from_centavos(loan.opening_fee_centavos + loan.opening_fee_vat_centavos)
+                ),
+            ),
             ("Se envía por SPEI", format_mxn(net)),
             ("CLABE", account.masked),
             ("Beneficiario", " ".join(name.split())[:120]),
@@ -324,5 +330,6 @@ async def write_off(runtime: Runtime, actor: User, loan_id: int, reason: str) ->
         await _write_off(loan, on=runtime.today(), actor_id=actor.id, reason=_reason(reason))
     except LoanLifecycleError:
         raise ConsoleRefused(
-            "NOT_WRITABLE_OFF", "El crédito tiene pagos adelantados: aplícalos o reembólsalos antes."
+            "NOT_WRITABLE_OFF",
+            "El crédito tiene pagos adelantados: aplícalos o reembólsalos antes.",
         ) from None

@@ -96,7 +96,9 @@ def bar_chart(
     fmt: Format = _plain,
 ) -> str:
     """Stacked bars, one per label; each series a colour, bottom to top in order."""
-    totals = [sum((values[i] for values in series.values()), Decimal(0)) for i in range(len(labels))]
+    totals = [
+        sum((values[i] for values in series.values()), Decimal(0)) for i in range(len(labels))
+    ]
     if not labels or not any(totals):
         return _empty(title)
     top = nice_ceiling(max(totals))

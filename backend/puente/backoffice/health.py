@@ -69,8 +69,10 @@ async def provider_health(
         .values("provider", "last")
     )
     last_webhook = {str(row["provider"]): row["last"] for row in seen}
-    used = await Payment.filter(institution_id=institution.id).distinct().values_list(
-        "provider", flat=True
+    used = (
+        await Payment.filter(institution_id=institution.id)
+        .distinct()
+        .values_list("provider", flat=True)
     )
     offered = {option.provider.value for option in payment_options(institution.settings)}
     providers = set(last_webhook) | {str(p) for p in used} | offered

@@ -51,10 +51,14 @@ async def search_borrowers(runtime: Runtime, institution_id: int, text: str) -> 
         .order_by("full_name", "id")
         .limit(MAX_RESULTS)
     )
-    loans = await Loan.filter(
-        Q(borrower_id__in=[u.id for u in users]) | Q(student_id__in=[u.id for u in users]),
-        institution_id=institution_id,
-    ).order_by("id").prefetch_related("product")
+    loans = (
+        await Loan.filter(
+            Q(borrower_id__in=[u.id for u in users]) | Q(student_id__in=[u.id for u in users]),
+            institution_id=institution_id,
+        )
+        .order_by("id")
+        .prefetch_related("product")
+    )
     by_user: dict[int, list[Loan]] = {u.id: [] for u in users}
     for loan in loans:
         owner = loan.borrower_id if loan.borrower_id in by_user else loan.student_id  # type: ignore[attr-defined]

@@ -111,9 +111,7 @@ async def disbursed_vs_collected(institution_id: int, today: date, count: int = 
     return _series(days, totals)
 
 
-async def delinquency_over_time(
-    institution_id: int, today: date, weeks: int = 8
-) -> DailySeries:
+async def delinquency_over_time(institution_id: int, today: date, weeks: int = 8) -> DailySeries:
     """How many loans were in each late bucket at the end of each of the last ``weeks`` weeks,
     from the contract and the ledger's postings effective by then."""
     days = tuple(today - timedelta(weeks=weeks - 1 - i) for i in range(weeks))

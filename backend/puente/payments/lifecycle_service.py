@@ -144,7 +144,12 @@ async def advance_payment(
                     conn=tx,
                 )
             return Transition(
-                payment.id, payment.loan_id, before, before, False, institution_id=payment.institution_id
+                payment.id,
+                payment.loan_id,
+                before,
+                before,
+                False,
+                institution_id=payment.institution_id,
             )
         proposed = move.status
         if move.refunded_centavos > payment.refunded_centavos:

@@ -127,7 +127,11 @@ class Console:
         return self._render(request, user, "pages/consola_error.html", context, status=400)
 
     def _not_found(self, request: Request, user: User) -> Response:
-        context = {"title": "No encontrado", "message": "No existe en tu institución.", "back": "/consola"}
+        context = {
+            "title": "No encontrado",
+            "message": "No existe en tu institución.",
+            "back": "/consola",
+        }
         return self._render(request, user, "pages/consola_error.html", context, status=404)
 
     async def _confirmed(
@@ -146,7 +150,12 @@ class Console:
         try:
             if form.get("confirmado") != "1":
                 shown = await preview()
-                context = {"preview": shown, "action": request.url.path, "fields": fields, "back": back}
+                context = {
+                    "preview": shown,
+                    "action": request.url.path,
+                    "fields": fields,
+                    "back": back,
+                }
                 return self._render(request, user, "pages/consola_confirmar.html", context)
             await run()
         except ConsoleRefused as refused:
@@ -228,17 +237,34 @@ class Console:
                 raise ConsoleRefused("NOTE_REQUIRED", "Escribe cómo se resolvió.")
             return actions.Preview(
                 title=f"Resolver la excepción {exception_id}",
-                lines=(("Resolución", RESOLUTIONS[resolution]), ("Referencia", target or "—"), ("Nota", note)),
+                lines=(
+                    ("Resolución", RESOLUTIONS[resolution]),
+                    ("Referencia", target or "—"),
+                    ("Nota", note),
+                ),
             )
 
         async def run() -> object:
             return await resolve_reconciliation_exception(
-                self.runtime, user, exception_id, resolution, note, payment_id=payment_id, loan_id=loan_id
+                self.runtime,
+                user,
+                exception_id,
+                resolution,
+                note,
+                payment_id=payment_id,
+                loan_id=loan_id,
             )
 
         fields = {"resolucion": resolution, "nota": note, "referencia": target}
         return await self._confirmed(
-            request, user, form, preview=preview, run=run, back="/consola/colas", done="excepcion", fields=fields
+            request,
+            user,
+            form,
+            preview=preview,
+            run=run,
+            back="/consola/colas",
+            done="excepcion",
+            fields=fields,
         )
 
     # -- health, search, charts --------------------------------------------------------------
@@ -269,10 +295,21 @@ class Console:
 
         context = {
             "charts": [
-                bar_chart("Cobranza por día y método", labels(by_method.days), by_method.series, fmt=pesos),
-                bar_chart("Cobranza por día y proveedor", labels(by_provider.days), by_provider.series, fmt=pesos),
-                line_chart("Dispersado contra cobrado", labels(flows.days), flows.series, fmt=pesos),
-                line_chart("Créditos por tramo de atraso (semanal)", labels(aging.days), aging.series),
+                bar_chart(
+                    "Cobranza por día y método", labels(by_method.days), by_method.series, fmt=pesos
+                ),
+                bar_chart(
+                    "Cobranza por día y proveedor",
+                    labels(by_provider.days),
+                    by_provider.series,
+                    fmt=pesos,
+                ),
+                line_chart(
+                    "Dispersado contra cobrado", labels(flows.days), flows.series, fmt=pesos
+                ),
+                line_chart(
+                    "Créditos por tramo de atraso (semanal)", labels(aging.days), aging.series
+                ),
             ]
         }
         return self._render(request, user, "pages/consola_graficas.html", context)
@@ -281,7 +318,11 @@ class Console:
 
     async def loan(self, request: Request, user: User) -> Response:
         loan_id = _id(request.path_params["loan_id"])
-        found = await open_loan_file(user.institution_id, loan_id, self.runtime.today()) if loan_id else None
+        found = (
+            await open_loan_file(user.institution_id, loan_id, self.runtime.today())
+            if loan_id
+            else None
+        )
         if found is None:
             return self._not_found(request, user)
         context = {"file": found, "key": secrets.token_urlsafe(12)}
@@ -334,7 +375,9 @@ class Console:
             user,
             form,
             preview=lambda: actions.preview_disbursement(user, loan_id, clabe, name),
-            run=lambda: actions.approve_and_disburse(self.runtime, self.gateways, user, loan_id, clabe, name),
+            run=lambda: actions.approve_and_disburse(
+                self.runtime, self.gateways, user, loan_id, clabe, name
+            ),
             back=f"/consola/creditos/{loan_id}",
             done="dispersion",
             fields={"clabe": clabe, "beneficiario": name},
@@ -387,17 +430,47 @@ def console_routes(portal: Portal, gateways: GatewayDirectory | None) -> list[Ba
     A = ConsoleAction
     return [
         Route("/consola", staff(console.home), methods=["GET"]),
-        Route("/consola/eventos", staff(console.feed_events, refusal=not_authorised), methods=["GET"]),
+        Route(
+            "/consola/eventos", staff(console.feed_events, refusal=not_authorised), methods=["GET"]
+        ),
         Route("/consola/colas", staff(console.queues), methods=["GET"]),
-        Route("/consola/webhooks/{event_id:int}/reintentar", staff(console.replay, A.REPLAY_WEBHOOK), methods=["POST"]),
-        Route("/consola/excepciones/{exception_id:int}/resolver", staff(console.resolve, A.RESOLVE_EXCEPTION), methods=["POST"]),
+        Route(
+            "/consola/webhooks/{event_id:int}/reintentar",
+            staff(console.replay, A.REPLAY_WEBHOOK),
+            methods=["POST"],
+        ),
+        Route(
+            "/consola/excepciones/{exception_id:int}/resolver",
+            staff(console.resolve, A.RESOLVE_EXCEPTION),
+            methods=["POST"],
+        ),
         Route("/consola/salud", staff(console.health), methods=["GET"]),
         Route("/consola/buscar", staff(console.search), methods=["GET"]),
         Route("/consola/graficas", staff(console.charts), methods=["GET"]),
         Route("/consola/creditos/{loan_id:int}", staff(console.loan), methods=["GET"]),
-        Route("/consola/pagos/{payment_id:int}/reembolso", staff(console.refund, A.REFUND), methods=["POST"]),
-        Route("/consola/creditos/{loan_id:int}/efectivo", staff(console.cash, A.CASH_PAYMENT), methods=["POST"]),
-        Route("/consola/creditos/{loan_id:int}/dispersar", staff(console.disburse, A.APPROVE_DISBURSE), methods=["POST"]),
-        Route("/consola/creditos/{loan_id:int}/reestructurar", staff(console.restructure, A.RESTRUCTURE), methods=["POST"]),
-        Route("/consola/creditos/{loan_id:int}/castigar", staff(console.write_off, A.WRITE_OFF), methods=["POST"]),
+        Route(
+            "/consola/pagos/{payment_id:int}/reembolso",
+            staff(console.refund, A.REFUND),
+            methods=["POST"],
+        ),
+        Route(
+            "/consola/creditos/{loan_id:int}/efectivo",
+            staff(console.cash, A.CASH_PAYMENT),
+            methods=["POST"],
+        ),
+        Route(
+            "/consola/creditos/{loan_id:int}/dispersar",
+            staff(console.disburse, A.APPROVE_DISBURSE),
+            methods=["POST"],
+        ),
+        Route(
+            "/consola/creditos/{loan_id:int}/reestructurar",
+            staff(console.restructure, A.RESTRUCTURE),
+            methods=["POST"],
+        ),
+        Route(
+            "/consola/creditos/{loan_id:int}/castigar",
+            staff(console.write_off, A.WRITE_OFF),
+            methods=["POST"],
+        ),
     ]
