@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from tests.support import factories
 
+from puente.accounts.models import User
 from puente.accounts.users import create_borrower_profile
 from puente.audit.models import AuditEvent
 from puente.backoffice import actions
@@ -285,3 +286,20 @@ async def test_delinquency_over_time_is_rebuilt_from_what_was_paid_by_each_day(d
     )
     again = await delinquency_over_time(inst.id, runtime.today(), weeks=11)
     assert again.series["DPD_1_29"][1] == 1 and again.series["DPD_1_29"][2] == 0
+
+
+async def test_the_demo_gives_every_console_queue_something_once(db, runtime):
+    from puente.backoffice.demo import load_console_demo
+    from puente.backoffice.queues import load_queues
+    from puente.demo import load_demo_data
+    from puente.institutions.models import Institution
+
+    assert await load_demo_data(runtime) is True
+    lender = await Institution.get(slug="financiera-demo")
+    assert await load_console_demo(runtime, lender.id, runtime.today()) is False  # already there
+    counts = (await load_queues(runtime, lender.id)).counts
+    assert counts == {"expiring": 1, "webhooks": 1, "suspense": 1, "exceptions": 1, "delinquent": 1}
+    caja = await User.get(email="caja@demo.puente.mx")
+    (event,) = (await load_queues(runtime, lender.id)).webhooks
+    inbox = WebhookInbox(runtime, GatewayDirectory(runtime))
+    assert (await replay_webhook(runtime, inbox, caja, event.id)).status is E.PROCESSED
