@@ -16,9 +16,27 @@ from puente.money import from_centavos
 from puente.payments.models import Disbursement, Payment
 from puente.webhooks.models import ProviderEvent
 
-__all__ = ["FEED_KINDS", "FeedFilter", "FeedItem", "parse_feed_filter", "recent_feed"]
+__all__ = [
+    "DISBURSEMENT_STATUS",
+    "FEED_KINDS",
+    "WEBHOOK_STATUS", "FeedFilter", "FeedItem", "parse_feed_filter", "recent_feed"]
 
 FEED_KINDS = {"pago": "Pagos", "dispersion": "Dispersiones", "webhook": "Webhooks"}
+WEBHOOK_STATUS = {
+    "received": "Recibido",
+    "processed": "Procesado",
+    "failed": "Fallido",
+    "dead": "Detenido",
+    "ignored": "Sin efecto",
+    "exception": "Excepción",
+}
+DISBURSEMENT_STATUS = {
+    "pending": "Por enviar",
+    "sent": "Enviada",
+    "settled": "Liquidada",
+    "returned": "Devuelta",
+    "failed": "Rechazada",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,20 @@ from puente.loans.state import LoanView, load_loan_views
 from puente.money import from_centavos
 from puente.payments.models import Disbursement, Payment
 
-__all__ = ["LedgerLine", "LoanFile", "open_loan_file"]
+__all__ = ["ENTRY_KINDS", "LedgerLine", "LoanFile", "open_loan_file"]
+
+ENTRY_KINDS = {
+    "disbursement": "Dispersión",
+    "billing": "Facturación de la cuota",
+    "payment": "Pago",
+    "late_charge": "Moratorio",
+    "refund": "Reembolso",
+    "chargeback": "Contracargo",
+    "reversal": "Reverso",
+    "adjustment": "Ajuste",
+    "settlement": "Liquidación bancaria",
+    "write_off": "Castigo",
+}
 
 
 @dataclass(frozen=True, slots=True)

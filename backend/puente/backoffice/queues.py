@@ -31,6 +31,7 @@ from .roles import ConsoleAction, ConsoleRefused, require
 
 __all__ = [
     "EXPIRY_WINDOW",
+    "REASONS",
     "REPLAYABLE",
     "Queues",
     "delinquent_loans",
@@ -45,6 +46,20 @@ __all__ = [
 # this window is worth a call or a message today.
 EXPIRY_WINDOW = timedelta(hours=48)
 REPLAYABLE = (E.FAILED, E.DEAD, E.EXCEPTION)
+# What the queues' codes mean, for the people working them.
+REASONS = {
+    "LOAN_NOT_PAYABLE": "El crédito ya no admitía pagos",
+    "ABOVE_PAYOFF": "Excede lo que liquidaba el crédito",
+    "NOT_APPLICABLE": "El producto no acepta pagos adelantados",
+    "UNEXPLAINED_DEPOSIT": "Depósito sin explicar",
+    "UNEXPLAINED_DEBIT": "Cargo sin explicar",
+    "UNMATCHED": "Movimiento sin conciliar",
+    "AMOUNT_MISMATCH": "El monto no coincide",
+    "LOW_CONFIDENCE": "Sugerencia por confirmar",
+    "NOT_PAYABLE": "Nombra un crédito que no admite pagos",
+    "credit": "Abono",
+    "debit": "Cargo",
+}
 LATE_BUCKETS = tuple(b for b in DelinquencyBucket if b is not DelinquencyBucket.CURRENT)
 
 

@@ -39,10 +39,17 @@ from starlette.routing import BaseRoute, Route
 from puente.accounts.models import User
 from puente.backoffice import actions
 from puente.backoffice.charts import bar_chart, line_chart
-from puente.backoffice.feed import FEED_KINDS, parse_feed_filter, recent_feed
+from puente.backoffice.feed import (
+    DISBURSEMENT_STATUS,
+    FEED_KINDS,
+    WEBHOOK_STATUS,
+    parse_feed_filter,
+    recent_feed,
+)
 from puente.backoffice.health import provider_health
-from puente.backoffice.loan_file import open_loan_file
+from puente.backoffice.loan_file import ENTRY_KINDS, open_loan_file
 from puente.backoffice.queues import (
+    REASONS,
     load_queues,
     replay_webhook,
     resolve_reconciliation_exception,
@@ -421,6 +428,12 @@ class Console:
 def console_routes(portal: Portal, gateways: GatewayDirectory | None) -> list[BaseRoute]:
     """The console's routes, each behind the gate with the roles its action needs."""
     console = Console(portal, gateways or GatewayDirectory(portal.runtime))
+    portal.templates.env.filters.update(
+        estado_webhook=lambda value: WEBHOOK_STATUS.get(str(value), str(value)),
+        estado_dispersion=lambda value: DISBURSEMENT_STATUS.get(str(value), str(value)),
+        movimiento=lambda value: ENTRY_KINDS.get(str(value), str(value)),
+        motivo_cola=lambda value: REASONS.get(str(value), str(value)),
+    )
     gate = portal.gate
 
     def staff(view: Any, action: ConsoleAction | None = None, **options: Any) -> Any:
