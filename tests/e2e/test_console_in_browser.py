@@ -50,7 +50,9 @@ def test_a_cashier_sees_a_payment_arrive_refunds_it_replays_and_resolves(demo_se
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
         try:
             caja = browser.new_context(locale="es-MX", viewport={"width": 1280, "height": 900})
             caja.set_default_timeout(WAIT_MS)
@@ -59,8 +61,11 @@ def test_a_cashier_sees_a_payment_arrive_refunds_it_replays_and_resolves(demo_se
 
             page.goto(f"{demo_server}/consola")
             expect(page.locator('[data-testid="feed"]')).to_be_visible()
-            seen = set(page.locator(".feed-item[data-payment]").evaluate_all(
-                "items => items.map(i => i.dataset.payment)"))
+            seen = set(
+                page.locator(".feed-item[data-payment]").evaluate_all(
+                    "items => items.map(i => i.dataset.payment)"
+                )
+            )
             page.evaluate("window.sinRecargar = true")
             _shot(page, "1-feed")
 

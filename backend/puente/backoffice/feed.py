@@ -19,7 +19,12 @@ from puente.webhooks.models import ProviderEvent
 __all__ = [
     "DISBURSEMENT_STATUS",
     "FEED_KINDS",
-    "WEBHOOK_STATUS", "FeedFilter", "FeedItem", "parse_feed_filter", "recent_feed"]
+    "WEBHOOK_STATUS",
+    "FeedFilter",
+    "FeedItem",
+    "parse_feed_filter",
+    "recent_feed",
+]
 
 FEED_KINDS = {"pago": "Pagos", "dispersion": "Dispersiones", "webhook": "Webhooks"}
 WEBHOOK_STATUS = {
