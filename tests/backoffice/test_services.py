@@ -118,8 +118,11 @@ async def test_replaying_a_dead_event_processes_it_through_the_inbox_once(db, ru
         last_error="PaymentNotYetKnown",
     )
     inbox = WebhookInbox(runtime, GatewayDirectory(runtime))
-    replayed = await replay_webhook(runtime, inbox, caja, event.id)
+    async with runtime.bus.subscribe(institution_channel(inst.id)) as notices:
+        replayed = await replay_webhook(runtime, inbox, caja, event.id)
+        heard = [await asyncio.wait_for(anext(notices), 2) for _ in range(2)]
     assert replayed.status is E.PROCESSED
+    assert [m["kind"] for m in heard] == ["payment", "webhook"]  # the payment, then its event
     await payment.refresh_from_db()
     assert payment.status is S.PAID
     assert await AuditEvent.filter(action="webhook.replayed", actor_id=caja.id).count() == 1
@@ -303,3 +306,36 @@ async def test_the_demo_gives_every_console_queue_something_once(db, runtime):
     (event,) = (await load_queues(runtime, lender.id)).webhooks
     inbox = WebhookInbox(runtime, GatewayDirectory(runtime))
     assert (await replay_webhook(runtime, inbox, caja, event.id)).status is E.PROCESSED
+
+
+async def test_an_admin_approves_and_disburses_and_the_console_hears_the_payout(db, runtime):
+    from tests.support.gateways import sandboxes
+
+    from puente.loans.origination import originate_loan
+    from puente.payments.gateways import store_credentials
+    from puente.payments.models import Disbursement
+    from puente_sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
+
+    stp = {**DEFAULT_STP_CREDENTIALS, "webhook_allowlist": "127.0.0.1/32"}
+    inst, ana, _, caja, admin = await world(runtime)
+    application = await originate_loan(
+        product=await factories.product(inst), borrower_id=ana.id,
+        principal=Decimal("8000.00"), term_count=6, start_date=date(2026, 11, 27))
+    await store_credentials(runtime, inst.id, "stp", stp)
+    box = sandboxes(runtime, {"stp": stp})
+    clabe = "012180001234567899"
+    with pytest.raises(ConsoleRefused, match="rol"):
+        await actions.preview_disbursement(caja, application.id, clabe, "Ana Prueba")
+    with pytest.raises(ConsoleRefused) as bad:
+        await actions.preview_disbursement(admin, application.id, "012180001234567890", "Ana")
+    assert bad.value.code == "INVALID_CLABE"
+    preview = await actions.preview_disbursement(admin, application.id, clabe, "Ana Prueba")
+    assert preview.amount == Decimal("8000.00")  # the product charges no opening fee
+    async with runtime.bus.subscribe(institution_channel(inst.id)) as notices:
+        sent = await actions.approve_and_disburse(
+            runtime, box.gateways, admin, application.id, clabe, "Ana Prueba")
+        heard = await asyncio.wait_for(anext(notices), 2)
+    assert heard["kind"] == "disbursement" and heard["loan"] == application.id
+    assert await Disbursement.filter(loan_id=application.id).count() == 1
+    assert sent.amount_centavos == 800000
+    assert await AuditEvent.filter(action="loan.disbursement_requested", actor_id=admin.id).count() == 1

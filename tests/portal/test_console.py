@@ -223,3 +223,15 @@ async def test_replaying_a_dead_event_of_another_institution_is_not_found(db, ru
     assert answer.status_code == 400 and "no existe" in answer.text
     await event.refresh_from_db()
     assert event.status is E.DEAD
+
+
+async def test_staff_of_another_institution_find_no_loan_of_ours(db, runtime):
+    _, _, loan, _, _ = await world(runtime)
+    other = await factories.institution("otra")
+    await factories.enrolled_staff(runtime, other, email="caja@otra.mx")
+    async with app_client(runtime) as client:
+        await sign_in(client, runtime, "caja@otra.mx", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+        page = await client.get(f"/consola/creditos/{loan.id}")
+        found = await client.get("/consola/buscar", params={"q": "Ana"})
+    assert page.status_code == 404
+    assert "Ana Prueba" not in found.text

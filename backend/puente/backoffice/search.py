@@ -70,8 +70,7 @@ async def search_borrowers(runtime: Runtime, institution_id: int, text: str) -> 
 async def _user_ids(runtime: Runtime, institution_id: int, query: str) -> tuple[str, list[int]]:
     upper = query.upper().replace(" ", "")
     if "@" in query:
-        ids = await User.filter(email__icontains=query.lower()).values_list("id", flat=True)
-        return "correo", list(ids)
+        return "correo", _ints(await User.filter(email__icontains=query.lower()).values_list("id", flat=True))
     if CURP.fullmatch(upper):
         return "CURP", await _by_index("curp_index", _curp_index(runtime, upper))
     if RFC.fullmatch(upper):
@@ -81,8 +80,17 @@ async def _user_ids(runtime: Runtime, institution_id: int, query: str) -> tuple[
     by_reference = await _by_payment_reference(institution_id, query)
     if by_reference:
         return "referencia de pago", by_reference
-    ids = await User.filter(full_name__icontains=query).values_list("id", flat=True)
-    return "nombre", list(ids)
+    return "nombre", _ints(
+        await User.filter(full_name__icontains=query).values_list("id", flat=True)
+    )
+
+
+def _ints(values: object) -> list[int]:
+    """Ids from a ``values_list`` (typed loosely by Tortoise), flattened."""
+    found: list[int] = []
+    for value in values:  # type: ignore[attr-defined]
+        found.extend(value if isinstance(value, tuple) else [value])
+    return sorted({int(v) for v in found if v is not None})
 
 
 def _curp_index(runtime: Runtime, value: str) -> str | None:
@@ -104,8 +112,7 @@ def _rfc_index(runtime: Runtime, value: str) -> str | None:
 async def _by_index(field: str, index: str | None) -> list[int]:
     if index is None:
         return []
-    ids = await BorrowerProfile.filter(**{field: index}).values_list("user_id", flat=True)
-    return list(ids)
+    return _ints(await BorrowerProfile.filter(**{field: index}).values_list("user_id", flat=True))
 
 
 async def _by_clabe_last4(institution_id: int, last4: str) -> list[int]:
@@ -113,7 +120,7 @@ async def _by_clabe_last4(institution_id: int, last4: str) -> list[int]:
     paid_out = await Disbursement.filter(
         institution_id=institution_id, clabe_last4=last4
     ).values_list("loan__borrower_id", flat=True)
-    return sorted({*saved, *paid_out})
+    return _ints([*saved, *paid_out])
 
 
 async def _by_payment_reference(institution_id: int, reference: str) -> list[int]:
@@ -123,4 +130,4 @@ async def _by_payment_reference(institution_id: int, reference: str) -> list[int
     ids = await Payment.filter(found, institution_id=institution_id).values_list(
         "user_id", "loan__borrower_id"
     )
-    return sorted({i for pair in ids for i in pair})
+    return _ints(ids)

@@ -72,6 +72,11 @@ async def _paid(institution_id: int, days: tuple[date, ...]) -> list[Payment]:
     ).only("id", "paid_at", "amount_centavos", "method", "provider")
 
 
+def _day(payment: Payment) -> date:
+    assert payment.paid_at is not None  # _paid filters on it
+    return mexico_city_date(payment.paid_at)
+
+
 async def collections_by_day(
     institution_id: int, today: date, count: int = 14
 ) -> tuple[DailySeries, DailySeries]:
@@ -80,7 +85,7 @@ async def collections_by_day(
     by_method: dict[str, dict[date, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
     by_provider: dict[str, dict[date, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
     for payment in await _paid(institution_id, days):
-        day = mexico_city_date(payment.paid_at)
+        day = _day(payment)
         if day < days[0] or day > days[-1]:
             continue
         amount = from_centavos(payment.amount_centavos)
@@ -94,7 +99,7 @@ async def disbursed_vs_collected(institution_id: int, today: date, count: int = 
     days = last_days(today, count)
     totals: dict[str, dict[date, Decimal]] = {"cobrado": {}, "dispersado": {}}
     for payment in await _paid(institution_id, days):
-        day = mexico_city_date(payment.paid_at)
+        day = _day(payment)
         if day not in days:
             continue
         totals["cobrado"][day] = totals["cobrado"].get(day, ZERO) + from_centavos(
