@@ -70,7 +70,8 @@ async def search_borrowers(runtime: Runtime, institution_id: int, text: str) -> 
 async def _user_ids(runtime: Runtime, institution_id: int, query: str) -> tuple[str, list[int]]:
     upper = query.upper().replace(" ", "")
     if "@" in query:
-        return "correo", _ints(await User.filter(email__icontains=query.lower()).values_list("id", flat=True))
+        by_email = User.filter(email__icontains=query.lower())
+        return "correo", _ints(await by_email.values_list("id", flat=True))
     if CURP.fullmatch(upper):
         return "CURP", await _by_index("curp_index", _curp_index(runtime, upper))
     if RFC.fullmatch(upper):
