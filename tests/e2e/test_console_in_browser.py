@@ -17,14 +17,19 @@ from pathlib import Path
 
 import pyotp
 import pytest
-from tests.e2e.test_pay_in_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, _need_browser
+from tests.e2e.test_pay_in_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    WAIT_MS,
+    _need_browser,
+    _pay_by_card,
+)
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "console"
 CAJA = ("caja@demo.puente.mx", "caja-demo-2026")
-ANA = ("ana@demo.puente.mx", "ana-demo-2026")
 
 
 @pytest.fixture(autouse=True)
@@ -71,7 +76,7 @@ def test_a_cashier_sees_a_payment_arrive_refunds_it_replays_and_resolves(demo_se
 
             ana = browser.new_context(locale="es-MX", viewport={"width": 420, "height": 900})
             ana.set_default_timeout(WAIT_MS)
-            _ana_pays_by_card(ana.new_page(), demo_server)
+            _pay_by_card(ana.new_page(), demo_server)  # the borrower's own walk, as tested there
 
             page.wait_for_function(
                 "seen => [...document.querySelectorAll('.feed-item[data-payment]')]"
@@ -123,26 +128,6 @@ def _sign_in_with_totp(page, base: str) -> None:
     page.click('button[type="submit"]')
     page.wait_for_url(re.compile(r"/$"))
     expect(page.locator('[data-testid="console-link"]')).to_be_visible()
-
-
-def _ana_pays_by_card(page, base: str) -> None:
-    from playwright.sync_api import expect
-
-    page.goto(f"{base}/login")
-    page.fill('input[name="email"]', ANA[0])
-    page.fill('input[name="password"]', ANA[1])
-    page.click('button[type="submit"]')
-    page.click('a[href^="/prestamos/"]')
-    page.click('[data-testid="pay-link"]')
-    page.click('[data-testid="pay-continue"]')
-    page.wait_for_url(re.compile(r"/sandbox/stripe/_checkout/card"))
-    page.fill('input[name="number"]', "4242 4242 4242 4242")
-    page.fill('input[name="exp"]', "12/34")
-    page.fill('input[name="cvc"]', "123")
-    page.click('button[type="submit"]')
-    page.wait_for_url(re.compile(r"/pagar/tarjeta/regreso\?"))
-    page.click('[data-testid="pay-confirm"]')
-    expect(page.locator('#estado-pago [data-testid="payment-status"]')).to_have_text("Pagado")
 
 
 def _refund_part(page, payment_id: str) -> None:
