@@ -82,3 +82,28 @@ def test_a_line_chart_draws_a_point_per_label_for_each_series():
     ys = [y for _, y in points]
     assert ys[0] > ys[1] > ys[2]  # rising values are drawn higher (smaller y)
     assert len(list(root.iter(f"{SVG}circle"))) == 6
+
+
+def test_axis_ticks_are_short_and_counts_tick_in_whole_numbers():
+    from puente.backoffice.charts import axis_label
+
+    assert [axis_label(D(v)) for v in ("0", "2.5", "750", "70000", "1500000", "2000000")] == [
+        "0",
+        "2.50",
+        "750",
+        "70 mil",
+        "1.5 M",
+        "2 M",
+    ]
+    root = parse(line_chart("Atraso", ["a", "b"], {"x": [D(1), D(6)]}, counts=True))
+    ticks = [t.text for t in root.iter(f"{SVG}text") if t.get("text-anchor") == "end"]
+    assert ticks == ["0", "2", "4", "6", "8"]
+
+
+def test_a_long_legend_wraps_instead_of_running_off_the_image():
+    names = [f"Atraso de {n} a {n + 29} días" for n in (1, 30, 60, 90)]
+    root = parse(line_chart("Atraso", ["a"], {name: [D(1)] for name in names}))
+    swatches = [r for r in root.iter(f"{SVG}rect") if r.get("width") == "10"]
+    assert len(swatches) == 4
+    assert all(float(r.get("x")) + 24 + 7 * len(n) <= 640 for r, n in zip(swatches, names, strict=True))
+    assert len({r.get("y") for r in swatches}) == 2  # two rows

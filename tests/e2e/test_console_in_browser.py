@@ -96,6 +96,10 @@ def test_a_cashier_sees_a_payment_arrive_refunds_it_replays_and_resolves(demo_se
             _refund_part(page, payment_id)
             _replay_dead_event(page, demo_server)
             _resolve_exception(page)
+            for name, path in (("9-charts", "/consola/graficas"), ("10-health", "/consola/salud")):
+                page.goto(f"{demo_server}{path}")
+                expect(page.locator("h1")).to_be_visible()
+                _shot(page, name)
         finally:
             browser.close()
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from html import escape
 
-__all__ = ["PALETTE", "bar_chart", "line_chart", "nice_ceiling"]
+__all__ = ["PALETTE", "axis_label", "bar_chart", "line_chart", "nice_ceiling"]
 
 PALETTE = ("#1b5e9e", "#d9822b", "#2e8b57", "#a23b72", "#6b6b6b", "#c0392b", "#7d5ba6")
 WIDTH, HEIGHT = 640, 260
@@ -23,6 +23,15 @@ Format = Callable[[Decimal], str]
 
 def _plain(value: Decimal) -> str:
     return f"{value:,.0f}"
+
+
+def axis_label(value: Decimal) -> str:
+    """A short tick label (``70 mil``, ``1.5 M``): the exact figure is in each bar's title."""
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:,.1f} M".replace(".0 M", " M")
+    if value >= 1000:
+        return f"{value / 1000:,.0f} mil"
+    return f"{value.normalize():f}" if value == value.to_integral() else f"{value:.2f}"
 
 
 def nice_ceiling(value: Decimal) -> Decimal:
@@ -45,19 +54,33 @@ def _frame(title: str, desc: str, body: list[str], legend: Sequence[str]) -> str
         f'<desc id="{ident}-d">{escape(desc)}</desc>',
         *body,
     ]
-    x = LEFT
-    for index, name in enumerate(legend):
-        color = PALETTE[index % len(PALETTE)]
+    for index, (x, row) in enumerate(_legend_places(legend)):
+        color, y = PALETTE[index % len(PALETTE)], HEIGHT - 14 * row
         parts.append(
-            f'<rect x="{x}" y="{HEIGHT - 14}" width="10" height="10" fill="{color}"/>'
-            f'<text x="{x + 14}" y="{HEIGHT - 5}" font-size="11">{escape(name)}</text>'
+            f'<rect x="{x}" y="{y}" width="10" height="10" fill="{color}"/>'
+            f'<text x="{x + 14}" y="{y + 9}" font-size="11">{escape(legend[index])}</text>'
         )
-        x += 24 + 7 * len(name)
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _axes(top: Decimal, labels: Sequence[str], fmt: Format) -> list[str]:
+def _legend_places(legend: Sequence[str]) -> list[tuple[int, int]]:
+    """Where each legend entry goes: (x, row counted from the bottom, 1 or 2); entries that
+    would run past the right edge wrap to the next row."""
+    rows: list[list[tuple[int, str]]] = [[]]
+    x = LEFT
+    for name in legend:
+        width = 24 + 7 * len(name)
+        if x + width > WIDTH - RIGHT and rows[-1]:
+            rows.append([])
+            x = LEFT
+        rows[-1].append((x, name))
+        x += width
+    count = len(rows)
+    return [(x, count - r) for r, row in enumerate(rows) for x, _ in row]
+
+
+def _axes(top: Decimal, labels: Sequence[str]) -> list[str]:
     plot_h = HEIGHT - TOP - BOTTOM
     body = []
     for i in range(5):
@@ -65,7 +88,7 @@ def _axes(top: Decimal, labels: Sequence[str], fmt: Format) -> list[str]:
         body.append(
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
             f'stroke="#ddd"/><text x="{LEFT - 4}" y="{y + 4:.1f}" font-size="10" '
-            f'text-anchor="end">{escape(fmt(top * i / 4))}</text>'
+            f'text-anchor="end">{escape(axis_label(top * i / 4))}</text>'
         )
     step = (WIDTH - LEFT - RIGHT) / max(len(labels), 1)
     every = max(1, len(labels) // 7)  # at most ~7 labels under the axis
@@ -104,7 +127,7 @@ def bar_chart(
     top = nice_ceiling(max(totals))
     plot_h = HEIGHT - TOP - BOTTOM
     step = (WIDTH - LEFT - RIGHT) / len(labels)
-    body = _axes(top, labels, fmt)
+    body = _axes(top, labels)
     for i, label in enumerate(labels):
         base = Decimal(0)
         for index, (name, values) in enumerate(series.items()):
@@ -133,15 +156,19 @@ def line_chart(
     series: Mapping[str, Sequence[Decimal]],
     *,
     fmt: Format = _plain,
+    counts: bool = False,
 ) -> str:
-    """One line per series, a marked point per label."""
+    """One line per series, a marked point per label; ``counts``: whole-number ticks."""
     values = [v for vs in series.values() for v in vs]
     if not labels or not any(values):
         return _empty(title)
     top = nice_ceiling(max(values))
+    if counts:
+        # Ticks at quarters of the top: a multiple of 4 keeps them whole numbers.
+        top = max(Decimal(4), (max(values) / 4).to_integral_value(rounding=ROUND_CEILING) * 4)
     plot_h = HEIGHT - TOP - BOTTOM
     step = (WIDTH - LEFT - RIGHT) / len(labels)
-    body = _axes(top, labels, fmt)
+    body = _axes(top, labels)
     for index, (name, points) in enumerate(series.items()):
         color = PALETTE[index % len(PALETTE)]
         xy = [

@@ -57,6 +57,7 @@ from puente.backoffice.queues import (
 from puente.backoffice.roles import CONSOLE_ROLES, ConsoleAction, ConsoleRefused, may, roles_for
 from puente.backoffice.search import search_borrowers
 from puente.backoffice.stats import (
+    DailySeries,
     collections_by_day,
     delinquency_over_time,
     disbursed_vs_collected,
@@ -68,6 +69,8 @@ from puente.payments.change_notices import institution_channel
 from puente.payments.gateways import GatewayDirectory
 from puente.portal.access import not_authorised
 from puente.portal.live import EventStreamResponse, live_events
+from puente.portal.loan_text import BUCKET
+from puente.portal.payment_text import method_text, provider_text
 from puente.reconciliation.enums import Resolution
 from puente.webhooks.inbox import WebhookInbox
 
@@ -294,31 +297,30 @@ class Console:
         flows = await disbursed_vs_collected(inst, today)
         aging = await delinquency_over_time(inst, today)
 
-        def labels(days: tuple) -> list[str]:
-            return [d.strftime("%d/%m") for d in days]
+        def days(series: DailySeries) -> list[str]:
+            return [d.strftime("%d/%m") for d in series.days]
 
-        def pesos(value: object) -> str:
-            return format_mxn(value)  # type: ignore[arg-type]
+        def named(series: DailySeries, words: Callable[[str], str]) -> dict[str, Any]:
+            return {words(name): values for name, values in series.series.items()}
 
-        context = {
-            "charts": [
-                bar_chart(
-                    "Cobranza por día y método", labels(by_method.days), by_method.series, fmt=pesos
-                ),
-                bar_chart(
-                    "Cobranza por día y proveedor",
-                    labels(by_provider.days),
-                    by_provider.series,
-                    fmt=pesos,
-                ),
-                line_chart(
-                    "Dispersado contra cobrado", labels(flows.days), flows.series, fmt=pesos
-                ),
-                line_chart(
-                    "Créditos por tramo de atraso (semanal)", labels(aging.days), aging.series
-                ),
-            ]
-        }
+        def bucket(name: str) -> str:
+            return BUCKET.get(name, name)
+
+        titles = (
+            "Cobranza por día y método",
+            "Cobranza por día y proveedor",
+            "Dispersado contra cobrado",
+            "Créditos por tramo de atraso, cada semana",
+        )
+        drawn = (
+            bar_chart(titles[0], days(by_method), named(by_method, method_text), fmt=format_mxn),
+            bar_chart(
+                titles[1], days(by_provider), named(by_provider, provider_text), fmt=format_mxn
+            ),
+            line_chart(titles[2], days(flows), named(flows, str.capitalize), fmt=format_mxn),
+            line_chart(titles[3], days(aging), named(aging, bucket), counts=True),
+        )
+        context = {"charts": list(zip(titles, drawn, strict=True))}
         return self._render(request, user, "pages/consola_graficas.html", context)
 
     # -- a loan and its actions -------------------------------------------------------------
