@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from puente.accounts.service import MFA_CONTEXT
 from puente.accounts.users import create_borrower_profile, create_user
+from puente.backoffice.demo import load_console_demo
 from puente.compliance.demo import load_compliance_demo
 from puente.enums import InstitutionKind, PaymentMethodType, ProviderName, Role
 from puente.institutions.models import Institution
@@ -112,6 +113,7 @@ async def load_demo_data(runtime: Runtime) -> bool:
     await _ana_loan(ana.id, lender.id, today)
     await _luis_tuition(runtime, school.id, today)
     await load_compliance_demo(runtime, lender.id, today)
+    await load_console_demo(runtime, lender.id, today)
     return True
 
 

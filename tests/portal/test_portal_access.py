@@ -55,8 +55,8 @@ async def test_a_visitor_without_a_session_is_sent_to_log_in_from_every_page(db,
             (method, path): await client.request(method, path, data={"csrf_token": "x"})
             for method, path in sorted(paths)
         }
-    stream = ("GET", f"/prestamos/{loan.id}/eventos")
-    assert answers.pop(stream).status_code == 403  # EventSource cannot follow a redirect
+    for stream in (("GET", f"/prestamos/{loan.id}/eventos"), ("GET", "/consola/eventos")):
+        assert answers.pop(stream).status_code == 403  # EventSource cannot follow a redirect
     assert {key: (r.status_code, r.headers.get("location")) for key, r in answers.items()} == {
         key: (303, "/login") for key in answers
     }

@@ -35,6 +35,7 @@ from puente.loans.lifecycle import (
 from puente.loans.models import Loan
 from puente.loans.origination import record_disbursement
 from puente.money import from_centavos
+from puente.payments.change_notices import notify_institution
 from puente.payments.checkout import PaymentRefused
 from puente.payments.compliance_hooks import compliance
 from puente.payments.gateways import GatewayDirectory
@@ -252,6 +253,11 @@ async def _send(
         pass  # already moved on (a fast settlement got there first)
     if transfer.status is TransferStatus.SUCCEEDED:
         await settle_disbursement(disbursement.id, succeeded=True, at=runtime.now())
+    # The console's feed hears of every payout that left (a bank's later verdict arrives as a
+    # webhook, which the inbox announces).
+    await notify_institution(
+        runtime.bus, loan.institution_id, "disbursement", at=runtime.now(), loan=loan.id
+    )
 
 
 async def settle_disbursement(

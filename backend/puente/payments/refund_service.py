@@ -19,7 +19,30 @@ from puente.payments.outcomes import advance_and_notify
 from puente.providers.errors import ProviderError
 from puente.runtime import Runtime
 
-__all__ = ["refund_payment"]
+__all__ = ["refund_amount", "refund_payment", "refundable_remainder"]
+
+
+def refundable_remainder(payment: Payment) -> Decimal:
+    """What of ``payment`` has not been refunded yet."""
+    return from_centavos(payment.amount_centavos - payment.refunded_centavos)
+
+
+def refund_amount(payment: Payment, amount: object | None) -> Decimal | None:
+    """The partial refund asked for (None: all that remains); ``PaymentRefused`` when it is
+    not a positive amount within what remains."""
+    if amount is None:
+        return None
+    remaining = refundable_remainder(payment)
+    try:
+        wanted = parse_amount(amount)
+    except InvalidAmount as exc:
+        raise PaymentRefused("INVALID_AMOUNT", f"Monto inválido: {exc}.") from None
+    if not Decimal("0") < wanted <= remaining:
+        raise PaymentRefused(
+            "INVALID_AMOUNT",
+            f"El reembolso debe ser mayor que 0 y a lo más {format_mxn(remaining)}.",
+        )
+    return wanted
 
 
 async def refund_payment(
@@ -39,18 +62,8 @@ async def refund_payment(
         raise PaymentRefused("PAYMENT_NOT_FOUND", "El pago no existe.")
     if S(payment.status) not in REFUNDABLE or not payment.provider_reference:
         raise PaymentRefused("NOT_REFUNDABLE", "Ese pago no se puede reembolsar.")
-    remaining = from_centavos(payment.amount_centavos - payment.refunded_centavos)
-    wanted: Decimal | None = None
-    if amount is not None:
-        try:
-            wanted = parse_amount(amount)
-        except InvalidAmount as exc:
-            raise PaymentRefused("INVALID_AMOUNT", f"Monto inválido: {exc}.") from None
-        if not Decimal("0") < wanted <= remaining:
-            raise PaymentRefused(
-                "INVALID_AMOUNT",
-                f"El reembolso debe ser mayor que 0 y a lo más {format_mxn(remaining)}.",
-            )
+    remaining = refundable_remainder(payment)
+    wanted = refund_amount(payment, amount)
     institution = await Institution.get(id=payment.institution_id)
     connector = await provider_connector(gateways, institution, payment.provider.value)
     key = f"puente-refund-{payment.id}-{payment.refunded_centavos}"

@@ -17,7 +17,7 @@ from puente.money import parse_amount, to_centavos
 from puente.payments.lifecycle_service import advance_payment
 from puente.payments.models import Payment
 
-__all__ = ["record_settled_payment"]
+__all__ = ["record_settled_payment", "recorded_payment"]
 
 
 async def record_settled_payment(
@@ -35,6 +35,35 @@ async def record_settled_payment(
 
     The same idempotency key twice returns the first payment; nothing is applied twice.
     """
+    payment = await recorded_payment(
+        loan,
+        amount,
+        provider=provider,
+        method=method,
+        idempotency_key=idempotency_key,
+        user_id=user_id,
+    )
+    await advance_payment(
+        payment.id,
+        S.PAID,
+        source="recorded",
+        at=received_at,
+        provider_reference=provider_reference,
+    )
+    return await Payment.get(id=payment.id)
+
+
+async def recorded_payment(
+    loan: Loan,
+    amount: Decimal,
+    *,
+    provider: ProviderName,
+    method: PaymentMethodType,
+    idempotency_key: str,
+    user_id: int | None = None,
+) -> Payment:
+    """The CREATED row of a payment confirmed outside a checkout (once per idempotency key);
+    the caller moves it to PAID through the funnel."""
     amount = parse_amount(amount)
     if amount <= 0:
         raise ValueError("a payment must be greater than zero")
@@ -54,11 +83,4 @@ async def record_settled_payment(
             "request_fingerprint": fingerprint,
         },
     )
-    await advance_payment(
-        payment.id,
-        S.PAID,
-        source="recorded",
-        at=received_at,
-        provider_reference=provider_reference,
-    )
-    return await Payment.get(id=payment.id)
+    return payment

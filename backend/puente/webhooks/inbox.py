@@ -27,7 +27,7 @@ from puente.institutions.models import Institution
 from puente.money import from_centavos, to_centavos
 from puente.observability.context import bound_request_id, current_request_id
 from puente.observability.tracing import span
-from puente.payments.change_notices import notify_transition
+from puente.payments.change_notices import notify_institution, notify_transition
 from puente.payments.compliance_hooks import compliance
 from puente.payments.disbursements import settle_disbursement
 from puente.payments.gateways import GatewayDirectory
@@ -247,7 +247,15 @@ class WebhookInbox:
             if outcome is not E.EXCEPTION:
                 settled["last_error"] = None  # an exception keeps its explanation for staff
             await ProviderEvent.filter(id=event.id).update(**settled)
+            await self._announce(event)
         return handled
+
+    async def _announce(self, event: ProviderEvent) -> None:
+        """Tell the institution's console an event was settled (processed or dead-lettered)."""
+        if event.institution_id is not None:
+            await notify_institution(
+                self.runtime.bus, event.institution_id, "webhook", at=self.runtime.now()
+            )
 
     async def _failed(self, event: ProviderEvent, exc: Exception, now: datetime) -> None:
         attempts = event.attempts  # read after the claim, so it counts this attempt
@@ -260,6 +268,8 @@ class WebhookInbox:
         await ProviderEvent.filter(id=event.id).update(
             status=status, last_error=f"{type(exc).__name__}: {exc}"[:2000], next_attempt_at=next_at
         )
+        if status is E.DEAD:
+            await self._announce(event)
 
     async def _process(self, event: ProviderEvent) -> E:
         kind = EventKind(event.kind) if event.kind in EventKind._value2member_map_ else None
@@ -408,7 +418,7 @@ class WebhookInbox:
         if loan is None:
             return E.IGNORED  # no loan of ours: returned to the sender when it arrived
         transition = await apply_abono(body, loan, event.occurred_at or self.runtime.now())
-        await notify_transition(self.runtime.bus, transition)
+        await notify_transition(self.runtime.bus, transition, self.runtime.now())
         compliance().after_transition(self.runtime, transition)  # AML monitoring, in the background
         return E.PROCESSED
 
