@@ -12,6 +12,7 @@ from puente.accounts.access import Session, authorized_user, enrolling_user
 from puente.accounts.models import User
 from puente.accounts.service import AuthService
 from puente.graphql.errors import UserFacingError
+from puente.graphql.loaders import Loaders
 from puente.loans.models import Loan
 from puente.loans.state import LoanView, load_loan_views
 from puente.payments.gateways import GatewayDirectory
@@ -36,6 +37,9 @@ class GraphQLContext:
     _session: Session | None = None
     _checked: bool = False
     loan_views: DataLoader[int, LoanView] = field(init=False)
+    # Errors on one field that answered a harmless value (``errors.report_field_error``).
+    field_errors: list[Any] = field(init=False, default_factory=list)
+    loaders: Loaders = field(init=False, default_factory=Loaders)
     # Root fields resolve concurrently: the first one checks the token while the others
     # wait on this lock, so none of them sees "checked" before the check has finished.
     _session_lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)

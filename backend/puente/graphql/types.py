@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Awaitable, Callable
 from datetime import date
 from decimal import Decimal
 from enum import Enum
@@ -11,6 +12,7 @@ from typing import Annotated
 
 import strawberry
 
+from puente.graphql import loan_fields
 from puente.loans.models import Loan as LoanModel
 from puente.loans.payoff import payoff_quote
 from puente.loans.state import InstallmentView, LoanBalanceView, LoanView
@@ -38,6 +40,8 @@ __all__ = [
     "PageInfo",
     "Periodicity",
     "ScheduleRow",
+    "Count",
+    "no_rows",
     "TokenScope",
     "User",
     "decode_global_id",
@@ -218,6 +222,14 @@ class Loan(Node):
     periodicity: Periodicity
     annual_rate: Decimal
     _model: strawberry.Private[LoanModel]
+    kind = strawberry.field(resolver=loan_fields.kind)
+    display_name = strawberry.field(
+        resolver=loan_fields.display_name, description="A name to show the person."
+    )
+    product = strawberry.field(resolver=loan_fields.product)
+    institution = strawberry.field(resolver=loan_fields.institution)
+    payments = strawberry.field(resolver=loan_fields.loan_payments)
+    tuition = strawberry.field(resolver=loan_fields.tuition)
 
     @strawberry.field(
         description="What settles the loan on asOf (default today): principal, interest earned "
@@ -252,6 +264,15 @@ class Loan(Node):
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None
+    has_previous_page: bool = False
+    start_cursor: str | None = None
+
+
+Count = Callable[[], Awaitable[int]]
+
+
+async def no_rows() -> int:
+    return 0
 
 
 @strawberry.type
@@ -264,7 +285,11 @@ class LoanEdge:
 class LoanConnection:
     edges: list[LoanEdge]
     page_info: PageInfo
-    total_count: int
+    _count: strawberry.Private[Count] = no_rows
+
+    @strawberry.field(description="All loans the connection spans (counted only when asked).")
+    async def total_count(self) -> int:
+        return await self._count()
 
 
 @strawberry.input
