@@ -39,6 +39,8 @@ __all__ = [
     "PaymentMutations",
     "StaffMutations",
     "Subscription",
+    "subscriber",
+    "while_subscribed",
 ]
 
 PuenteInfo = Info[GraphQLContext, None]
@@ -85,7 +87,7 @@ def _pk(value: str | None, type_name: str) -> int | None:
     return decoded[1]
 
 
-async def _for_session(
+async def while_subscribed(
     info: PuenteInfo, session: Session, changes: AsyncIterator[T]
 ) -> AsyncIterator[T]:
     """``changes`` until the subscriber's token expires or its session is revoked."""
@@ -101,7 +103,7 @@ async def _for_session(
         ) from None
 
 
-async def _subscriber(info: PuenteInfo) -> tuple[UserModel, Session]:
+async def subscriber(info: PuenteInfo) -> tuple[UserModel, Session]:
     """Who subscribes, and the session the stream lives and dies with (taken at the start)."""
     user = await info.context.acting_user()
     return user, await info.context.acting_session()
@@ -277,7 +279,7 @@ class Subscription:
     async def payment_status(
         self, info: PuenteInfo, payment_id: strawberry.ID
     ) -> AsyncGenerator[Payment, None]:
-        user, session = await _subscriber(info)
+        user, session = await subscriber(info)
         pk = _pk(payment_id, "Payment")
         payment = await PaymentModel.filter(id=pk or 0).prefetch_related("loan").first()
         if payment is None or not can_see_loan(user, payment.loan):
@@ -287,7 +289,7 @@ class Subscription:
         # Subscribe before reading, so a change between the read and the subscription is seen.
         async with bus.subscribe(payment_channel(payment.id)) as changes:
             yield Payment.from_model(payment)
-            async for notice in _for_session(info, session, changes):
+            async for notice in while_subscribed(info, session, changes):
                 yield await reload_once(notice, ("payment", payment.id), reload)
 
     @strawberry.subscription(
@@ -297,7 +299,7 @@ class Subscription:
     async def loan_updated(
         self, info: PuenteInfo, loan_id: strawberry.ID
     ) -> AsyncGenerator[Loan, None]:
-        user, session = await _subscriber(info)
+        user, session = await subscriber(info)
         pk = _pk(loan_id, "Loan")
         loan = await LoanModel.filter(id=pk or 0).first()
         if loan is None or not can_see_loan(user, loan):
@@ -307,5 +309,5 @@ class Subscription:
         async with runtime.bus.subscribe(loan_channel(loan.id)) as changes:
             (view,) = await load_loan_views([loan], runtime.today())
             yield Loan.from_view(view)
-            async for notice in _for_session(info, session, changes):
+            async for notice in while_subscribed(info, session, changes):
                 yield await reload_once(notice, ("loan", loan.id), reload)

@@ -32,12 +32,14 @@ from puente.graphql.context import GraphQLContext
 from puente.graphql.errors import FieldErrors, UserFacingError, should_mask_error
 from puente.graphql.hardening import HideSuggestions, PuenteSchema
 from puente.graphql.institution import Institution, institution_node, institution_of
+from puente.graphql.institution_events import InstitutionSubscription
 from puente.graphql.payment_types import (
     Payment,
     PaymentConnection,
     PaymentMethod,
 )
-from puente.graphql.payments import PaymentMutations, StaffMutations, Subscription
+from puente.graphql.payments import PaymentMutations, StaffMutations
+from puente.graphql.payments import Subscription as PaymentSubscription
 from puente.graphql.permissions import AllowAnyone, IsAuthenticated, allow
 from puente.graphql.reconciliation import ReconciliationMutations, ReconciliationQueries
 from puente.graphql.scalars import SCALAR_OVERRIDES
@@ -248,6 +250,11 @@ class Mutation(
     )
     async def refresh_token(self, info: PuenteInfo, refresh_token: str) -> LoginResult:
         return login_result(await info.context.auth.refresh(refresh_token))
+
+
+@strawberry.type
+class Subscription(PaymentSubscription, InstitutionSubscription):
+    pass
 
 
 @functools.cache

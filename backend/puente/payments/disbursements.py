@@ -35,6 +35,7 @@ from puente.loans.lifecycle import (
 from puente.loans.models import Loan
 from puente.loans.origination import record_disbursement
 from puente.money import from_centavos
+from puente.payments.change_notices import notify_institution
 from puente.payments.checkout import PaymentRefused
 from puente.payments.compliance_hooks import compliance
 from puente.payments.gateways import GatewayDirectory
@@ -148,7 +149,17 @@ async def disburse_loan(
             runtime, loan, disbursement_id=live.id, clabe=account.clabe, name=name
         )
     await _send(runtime, gateways, actor, loan, live)
-    return await Disbursement.get(id=live.id)
+    sent = await Disbursement.get(id=live.id)
+    if created:
+        await notify_institution(
+            runtime.bus,
+            loan.institution_id,
+            "disbursement.requested",
+            runtime.now(),
+            loan_id=loan.id,
+            subject_id=sent.id,
+        )
+    return sent
 
 
 async def _live_attempt(loan_id: int, conn: BaseDBAsyncClient | None = None) -> Disbursement | None:

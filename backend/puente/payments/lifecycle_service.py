@@ -50,6 +50,7 @@ class Transition:
     after: S
     applied: bool  # False: not a forward move (recorded and ignored)
     exception: str | None = None  # e.g. AMOUNT_MISMATCH: not applied, left for staff
+    institution_id: int | None = None  # whose dashboards hear of it (institution channel)
 
 
 async def _payment_entry(payment: Payment, conn: BaseDBAsyncClient) -> JournalEntry | None:
@@ -112,7 +113,15 @@ async def advance_payment(
                 conn=tx,
             )
             logger.warning("payment %s: PAID for another amount (%s)", payment.id, source)
-            return Transition(payment.id, payment.loan_id, before, before, False, AMOUNT_MISMATCH)
+            return Transition(
+                payment.id,
+                payment.loan_id,
+                before,
+                before,
+                False,
+                AMOUNT_MISMATCH,
+                payment.institution_id,
+            )
         if provider_reference and not payment.provider_reference:
             # Kept even when the move is ignored: webhooks find payments by this reference.
             payment.provider_reference = provider_reference
@@ -134,7 +143,9 @@ async def advance_payment(
                     data={"from": before.value, "proposed": proposed.value, "source": source},
                     conn=tx,
                 )
-            return Transition(payment.id, payment.loan_id, before, before, False)
+            return Transition(
+                payment.id, payment.loan_id, before, before, False, None, payment.institution_id
+            )
         proposed = move.status
         if move.refunded_centavos > payment.refunded_centavos:
             await _refund(payment, move.refunded_centavos, at, tx)
@@ -158,7 +169,9 @@ async def advance_payment(
             data={"from": before.value, "to": proposed.value, "source": source},
             conn=tx,
         )
-    return Transition(payment.id, payment.loan_id, before, proposed, True)
+    return Transition(
+        payment.id, payment.loan_id, before, proposed, True, None, payment.institution_id
+    )
 
 
 def prepayment_mode_of(payment: Payment) -> OverpaymentMode | None:

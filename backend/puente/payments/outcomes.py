@@ -83,7 +83,7 @@ async def advance_and_notify(
         next_action=next_action,
         reported_amount=reported_amount,
     )
-    await notify_transition(runtime.bus, transition)
+    await notify_transition(runtime.bus, transition, runtime.now())
     # AML monitoring runs after the commit, in its own task: never blocks or fails this.
     compliance().after_transition(runtime, transition)
     return transition

@@ -27,7 +27,7 @@ from puente.institutions.models import Institution
 from puente.money import from_centavos, to_centavos
 from puente.observability.context import bound_request_id, current_request_id
 from puente.observability.tracing import span
-from puente.payments.change_notices import notify_transition
+from puente.payments.change_notices import notify_institution, notify_transition
 from puente.payments.compliance_hooks import compliance
 from puente.payments.disbursements import settle_disbursement
 from puente.payments.gateways import GatewayDirectory
@@ -247,7 +247,19 @@ class WebhookInbox:
             if outcome is not E.EXCEPTION:
                 settled["last_error"] = None  # an exception keeps its explanation for staff
             await ProviderEvent.filter(id=event.id).update(**settled)
+            await self._tell_staff(event, outcome)
         return handled
+
+    async def _tell_staff(self, event: ProviderEvent, outcome: E) -> None:
+        """The institution's dashboards hear each outcome but the noise (``IGNORED``)."""
+        if outcome is not E.IGNORED:
+            await notify_institution(
+                self.runtime.bus,
+                event.institution_id,
+                f"webhook.{outcome.value}",
+                self.runtime.now(),
+                subject_id=event.id,
+            )
 
     async def _failed(self, event: ProviderEvent, exc: Exception, now: datetime) -> None:
         attempts = event.attempts  # read after the claim, so it counts this attempt
@@ -260,6 +272,7 @@ class WebhookInbox:
         await ProviderEvent.filter(id=event.id).update(
             status=status, last_error=f"{type(exc).__name__}: {exc}"[:2000], next_attempt_at=next_at
         )
+        await self._tell_staff(event, status)
 
     async def _process(self, event: ProviderEvent) -> E:
         kind = EventKind(event.kind) if event.kind in EventKind._value2member_map_ else None
@@ -386,12 +399,22 @@ class WebhookInbox:
         ).first()
         if disbursement is None:
             raise PaymentNotYetKnown(f"no disbursement with reference {event.provider_payment_id}")
-        await settle_disbursement(
+        succeeded = kind is EventKind.TRANSFER_SUCCEEDED
+        changed = await settle_disbursement(
             disbursement.id,
-            succeeded=kind is EventKind.TRANSFER_SUCCEEDED,
+            succeeded=succeeded,
             at=event.occurred_at or self.runtime.now(),
             reason=event.event_type,
         )
+        if changed:
+            await notify_institution(
+                self.runtime.bus,
+                disbursement.institution_id,
+                "disbursement.settled" if succeeded else "disbursement.returned",
+                self.runtime.now(),
+                loan_id=disbursement.loan_id,
+                subject_id=disbursement.id,
+            )
         return E.PROCESSED
 
     async def _abono(self, event: ProviderEvent, spec: ProviderSpec) -> E:
@@ -408,7 +431,7 @@ class WebhookInbox:
         if loan is None:
             return E.IGNORED  # no loan of ours: returned to the sender when it arrived
         transition = await apply_abono(body, loan, event.occurred_at or self.runtime.now())
-        await notify_transition(self.runtime.bus, transition)
+        await notify_transition(self.runtime.bus, transition, self.runtime.now())
         compliance().after_transition(self.runtime, transition)  # AML monitoring, in the background
         return E.PROCESSED
 
