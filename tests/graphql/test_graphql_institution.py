@@ -360,3 +360,22 @@ async def test_a_tuition_account_shows_todays_price(db, runtime, clock):
     assert tuition["earlyPaymentDiscount"]["amount"] == "189.00"
     assert tuition["surcharge"]["amount"] == "0.00"
     assert tuition["amountDueToday"]["amount"] == "3591.00"
+
+
+async def test_a_payout_with_no_bank_account_is_refused_in_spanish_and_records_nothing(
+    db, runtime, clock
+):
+    from puente.payments.models import Disbursement
+
+    inst, _, ana, _, tokens = await world(runtime, clock)
+    approved = await factories.approved_loan(inst, ana)
+    query = """mutation($id: ID!) { approveLoan(loanId: $id, clabe: "012180001234567899",
+      beneficiaryName: "Ana Prueba") { ... on PaymentError { code message } } }"""
+    async with app_client(runtime, run_workers=False) as client:
+        answer = await graphql(
+            client, query, {"id": encode_global_id("Loan", approved.id)}, token=tokens["staff"]
+        )
+    refused = answer["data"]["approveLoan"]
+    assert refused["code"] == "PROVIDER_NOT_AVAILABLE"
+    assert "cuenta de dispersión" in refused["message"]
+    assert await Disbursement.all().count() == 0

@@ -38,7 +38,7 @@ from puente.money import from_centavos
 from puente.payments.change_notices import notify_institution
 from puente.payments.checkout import PaymentRefused
 from puente.payments.compliance_hooks import compliance
-from puente.payments.gateways import GatewayDirectory
+from puente.payments.gateways import GatewayDirectory, NoProviderAccount
 from puente.payments.models import Disbursement
 from puente.providers.errors import InvalidRequest, ProviderError
 from puente.providers.values import SpeiTransferRequest, TransferStatus
@@ -87,6 +87,7 @@ async def disburse_loan(
     loan = await Loan.filter(id=loan_id).first()
     if loan is None or not can_see_loan(actor, loan):
         raise PaymentRefused("LOAN_NOT_FOUND", "El crédito no existe.")
+    await _require_bank(gateways, loan, provider)
     live = await _live_attempt(loan.id)
     if live is not None:
         return await _resume(runtime, gateways, actor, loan, live)
@@ -198,6 +199,7 @@ async def approve_and_disburse(
     loan = await Loan.filter(id=loan_id).first()
     if loan is None or not can_see_loan(actor, loan):
         raise PaymentRefused("LOAN_NOT_FOUND", "El crédito no existe.")
+    await _require_bank(gateways, loan, provider)  # refused before approving, too
     if LoanStatus(loan.status) is LoanStatus.APPLICATION:
         # Refuse before approving, so a blocked customer's application changes nothing.
         suspended = await compliance().screen_before_payout(runtime, loan)
@@ -216,6 +218,17 @@ async def approve_and_disburse(
         beneficiary_name=beneficiary_name,
         provider=provider,
     )
+
+
+async def _require_bank(gateways: GatewayDirectory, loan: Loan, provider: ProviderName) -> None:
+    """Refuse, before anything is recorded, a payout with no account to send it from."""
+    try:
+        await gateways.bank(await Institution.get(id=loan.institution_id), provider.value)
+    except NoProviderAccount:
+        raise PaymentRefused(
+            "PROVIDER_NOT_AVAILABLE",
+            "La institución no tiene cuenta de dispersión con ese proveedor.",
+        ) from None
 
 
 async def _send(
