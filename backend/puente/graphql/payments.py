@@ -60,6 +60,12 @@ class CreatePaymentInput:
         default=None,
         description="What money beyond what is due does; omitted: the product's default.",
     )
+    return_url: str | None = strawberry.field(
+        default=None,
+        description="Where PayPal approval or 3-D Secure sends the payer back: one of the "
+        "institution's allowed app deep links (e.g. puente-demo://pagos) or origins; any "
+        "other is refused with RETURN_URL_NOT_ALLOWED.",
+    )
 
 
 @strawberry.type
@@ -142,6 +148,7 @@ class PaymentMutations:
             prepayment_mode=(
                 OverpaymentMode(input.prepayment_mode.value) if input.prepayment_mode else None
             ),
+            return_url=input.return_url,
         )
         ctx = info.context
         try:

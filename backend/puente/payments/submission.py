@@ -140,6 +140,7 @@ async def _ask(
                 customer_id=sent.get("customer_id"),
                 description=description,
                 metadata=metadata,
+                return_url=sent.get("return_url") or None,  # where 3-D Secure returns
             )
         )
     who = sent.get("customer") or {}
