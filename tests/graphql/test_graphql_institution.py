@@ -379,3 +379,23 @@ async def test_a_payout_with_no_bank_account_is_refused_in_spanish_and_records_n
     assert refused["code"] == "PROVIDER_NOT_AVAILABLE"
     assert "cuenta de dispersión" in refused["message"]
     assert await Disbursement.all().count() == 0
+
+
+async def test_a_loan_tells_its_history_in_the_borrowers_words(db, runtime, clock):
+    _, _, _, loans, tokens = await world(runtime, clock)
+    paid = await _paid(loans[0], "p-1", "100.00", datetime(2026, 11, 20, 18, tzinfo=UTC))
+    query = """query($id: ID!) { node(id: $id) { ... on Loan { activity {
+      date kind description amount { amount } installmentNumber paymentId } } } }"""
+    async with app_client(runtime) as client:
+        answer = await graphql(
+            client, query, {"id": encode_global_id("Loan", loans[0].id)}, token=tokens["ana"]
+        )
+    rows = answer["data"]["node"]["activity"]
+    assert rows[0]["kind"] == "DISBURSEMENT" and rows[0]["description"] == "Depósito del crédito"
+    assert rows[0]["amount"]["amount"] == "1000.00"
+    (payment,) = [row for row in rows if row["kind"] == "PAYMENT"]
+    assert payment["amount"]["amount"] == "100.00"
+    assert payment["paymentId"] == encode_global_id("Payment", paid.id)
+    assert payment["description"].startswith("Pago recibido, aplicado a: ")
+    assert "$" in payment["description"] and "MXN" in payment["description"]
+    assert payment["installmentNumber"] == 1

@@ -20,6 +20,7 @@ from puente.enums import JournalKind
 from puente.graphql.paging import PageRequest
 from puente.institutions.models import Institution
 from puente.ledger.models import Posting
+from puente.loans.history import HistoryRow, loan_history
 from puente.loans.models import LoanProduct
 from puente.payments.models import Payment
 from puente.reconciliation.models import StatementMatch
@@ -129,6 +130,11 @@ async def _bank_facts(payment_ids: list[int]) -> list[BankFacts | None]:
     return [facts.get(i) for i in payment_ids]
 
 
+async def _history(loan_ids: list[int]) -> list[list[HistoryRow]]:
+    rows = await loan_history(loan_ids)
+    return [rows[i] for i in loan_ids]
+
+
 class Loaders:
     """One set per request (``GraphQLContext.loaders``)."""
 
@@ -142,3 +148,4 @@ class Loaders:
         self.payment_counts: DataLoader[int, int] = DataLoader(load_fn=_payment_counts)
         self.applied: DataLoader[int, list[AppliedPart]] = DataLoader(load_fn=_applied)
         self.bank_facts: DataLoader[int, BankFacts | None] = DataLoader(load_fn=_bank_facts)
+        self.history: DataLoader[int, list[HistoryRow]] = DataLoader(load_fn=_history)

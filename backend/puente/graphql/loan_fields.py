@@ -27,9 +27,12 @@ if TYPE_CHECKING:
     from puente.graphql.types import Money
 
 __all__ = [
+    "LoanActivity",
+    "LoanActivityKind",
     "LoanKind",
     "LoanProduct",
     "TuitionDetails",
+    "activity",
     "display_name",
     "institution",
     "kind",
@@ -80,6 +83,32 @@ class TuitionDetails:
     scholarship: _Money = strawberry.field(description="Beca.")
     early_payment_discount: _Money = strawberry.field(description="Pronto pago, if paid today.")
     surcharge: _Money = strawberry.field(description="Recargo (with its IVA), if paid today.")
+
+
+@strawberry.enum(description="What a line of the loan's history is.")
+class LoanActivityKind(Enum):
+    DISBURSEMENT = "disbursement"
+    BILLING = "billing"
+    PAYMENT = "payment"
+    LATE_CHARGE = "late_charge"
+    REFUND = "refund"
+    CHARGEBACK = "chargeback"
+    REVERSAL = "reversal"
+    ADJUSTMENT = "adjustment"
+    SETTLEMENT = "settlement"
+    WRITE_OFF = "write_off"
+
+
+@strawberry.type(description="One line of the loan's history, in the borrower's words.")
+class LoanActivity:
+    date: date
+    kind: LoanActivityKind
+    description: str = strawberry.field(
+        description='e.g. "Pago recibido, aplicado a: interés $120.00 MXN, capital $880.00 MXN".'
+    )
+    amount: _Money
+    installment_number: int | None
+    payment_id: strawberry.ID | None
 
 
 def _loan(root: Any) -> LoanModel:
@@ -216,3 +245,21 @@ async def tuition(root: strawberry.Parent[Any], info: Info) -> TuitionDetails | 
         early_payment_discount=money(charge.discount),
         surcharge=money(charge.surcharge + charge.surcharge_vat),
     )
+
+
+async def activity(root: strawberry.Parent[Any], info: Info) -> list[LoanActivity]:
+    """The ledger history, oldest first (loans.history)."""
+    from puente.graphql.types import encode_global_id, money
+
+    rows = await info.context.loaders.history.load(_loan(root).id)
+    return [
+        LoanActivity(
+            date=row.on,
+            kind=LoanActivityKind(row.kind.value),
+            description=row.description,
+            amount=money(from_centavos(row.centavos)),
+            installment_number=row.installment,
+            payment_id=encode_global_id("Payment", row.payment_id) if row.payment_id else None,
+        )
+        for row in rows
+    ]

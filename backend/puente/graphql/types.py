@@ -230,6 +230,10 @@ class Loan(Node):
     institution = strawberry.field(resolver=loan_fields.institution)
     payments = strawberry.field(resolver=loan_fields.loan_payments)
     tuition = strawberry.field(resolver=loan_fields.tuition)
+    activity = strawberry.field(
+        resolver=loan_fields.activity,
+        description="The ledger history in the borrower's words, oldest first.",
+    )
 
     @strawberry.field(
         description="What settles the loan on asOf (default today): principal, interest earned "
