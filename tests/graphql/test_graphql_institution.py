@@ -399,3 +399,13 @@ async def test_a_loan_tells_its_history_in_the_borrowers_words(db, runtime, cloc
     assert payment["description"].startswith("Pago recibido, aplicado a: ")
     assert "$" in payment["description"] and "MXN" in payment["description"]
     assert payment["installmentNumber"] == 1
+
+
+async def test_roles_and_circuit_states_are_enums(db, runtime, clock):
+    _, _, _, _, tokens = await world(runtime, clock)
+    query = """{ viewer { user { role userRole } institution { providerHealth { circuit } } } }"""
+    async with app_client(runtime) as client:
+        ana = await graphql(client, query, token=tokens["ana"])
+        staff = await graphql(client, query, token=tokens["staff"])
+    assert ana["data"]["viewer"]["user"] == {"role": "borrower", "userRole": "BORROWER"}
+    assert staff["data"]["viewer"]["user"] == {"role": "staff", "userRole": "STAFF"}

@@ -97,10 +97,18 @@ class WebhookEventConnection:
         return await self._count()
 
 
+@strawberry.enum(description="A circuit breaker's state (providers/circuit.py).")
+class CircuitState(Enum):
+    CLOSED = "closed"  # calls flow
+    OPEN = "open"  # calls are cut off after repeated failures
+    HALF_OPEN = "half_open"  # one trial call decides
+
+
 @strawberry.type(description="A provider's health for this institution.")
 class ProviderHealth:
     provider: Provider
     state: str = strawberry.field(description="Circuit breaker: CLOSED, OPEN or HALF_OPEN.")
+    circuit: CircuitState = strawberry.field(description="The same state, as an enum.")
     error_rate: Decimal | None = strawberry.field(
         description="Failed attempts / attempts since the process started (0.0250 = 2.5 %)."
     )
@@ -148,6 +156,7 @@ class Institution(Node):
             ProviderHealth(
                 provider=Provider(row.provider),
                 state=row.state.name,
+                circuit=CircuitState[row.state.name],
                 error_rate=row.error_rate,
                 p95_latency_ms=row.p95_latency_ms,
                 last_webhook_at=row.last_webhook_at,

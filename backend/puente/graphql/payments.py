@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
 from decimal import Decimal
+from enum import Enum
 from functools import partial
 from typing import Annotated, TypeVar
 
@@ -162,10 +163,20 @@ def _log_in_first() -> PaymentError:
     return PaymentError(code="UNAUTHENTICATED", message="Inicia sesión.")
 
 
+@strawberry.enum(description="Where a payout stands.")
+class DisbursementStatus(Enum):
+    PENDING = "pending"  # recorded, not yet accepted by the bank
+    SENT = "sent"  # accepted; waiting for settlement
+    SETTLED = "settled"  # the borrower has the money
+    RETURNED = "returned"  # devuelta or rejected
+    FAILED = "failed"  # refused when sent
+
+
 @strawberry.type
 class Disbursement:
     id: strawberry.ID
-    status: str
+    status: str = strawberry.field(deprecation_reason="Usa state (un enum).")
+    state: DisbursementStatus
     amount: Money
     clabe_last4: str
     clave_rastreo: str
@@ -257,6 +268,7 @@ async def _disburse(
         disbursement=Disbursement(
             id=encode_global_id("Disbursement", made.id),
             status=str(made.status.value),
+            state=DisbursementStatus(str(made.status.value)),
             amount=money(from_centavos(made.amount_centavos)),
             clabe_last4=made.clabe_last4,
             clave_rastreo=made.clave_rastreo,

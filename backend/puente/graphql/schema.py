@@ -54,7 +54,6 @@ from puente.graphql.types import (
     ScheduleRow,
     User,
     decode_global_id,
-    encode_global_id,
     money,
 )
 from puente.loans.access import can_see_loan, visible_loans
@@ -73,12 +72,7 @@ PuenteInfo = Info[GraphQLContext, None]
 
 
 def _user_type(user: UserModel) -> User:
-    return User(
-        id=encode_global_id("User", user.id),
-        email=user.email,
-        full_name=user.full_name,
-        role=str(user.role.value if hasattr(user.role, "value") else user.role),
-    )
+    return User.from_model(user)
 
 
 @strawberry.type

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import strawberry
 
+from puente.accounts.models import User as UserModel
 from puente.graphql import loan_fields
 from puente.loans.models import Loan as LoanModel
 from puente.loans.payoff import payoff_quote
@@ -44,6 +45,7 @@ __all__ = [
     "no_rows",
     "TokenScope",
     "User",
+    "UserRole",
     "decode_global_id",
     "encode_global_id",
     "money",
@@ -135,11 +137,32 @@ class DayCount(Enum):
     ACTUAL_365 = "ACTUAL_365"
 
 
+@strawberry.enum(description="What a person is to the institution.")
+class UserRole(Enum):
+    BORROWER = "borrower"
+    GUARDIAN = "guardian"  # a parent or tutor paying a student's tuition
+    STUDENT = "student"
+    STAFF = "staff"
+    ADMIN = "admin"
+
+
 @strawberry.type
 class User(Node):
     email: str
     full_name: str
-    role: str
+    role: str = strawberry.field(deprecation_reason="Usa userRole (un enum).")
+    user_role: UserRole
+
+    @classmethod
+    def from_model(cls, user: UserModel) -> User:
+        role = str(getattr(user.role, "value", user.role))
+        return cls(
+            id=encode_global_id("User", user.id),
+            email=user.email,
+            full_name=user.full_name,
+            role=role,
+            user_role=UserRole(role),
+        )
 
 
 @strawberry.type
