@@ -194,7 +194,7 @@ async def test_staff_see_their_institution_and_nobody_else_does(db, runtime, clo
 
 
 APP_LOAN = """query($id: ID!) { node(id: $id) { ... on Loan {
-  kind displayName product { name kind } institution { name }
+  kind displayName institutionName product { name kind } institution { name }
   payments(first: 1) { totalCount edges { node { amount { amount } } } pageInfo { hasNextPage } }
   tuition { student }
 } } }"""
@@ -213,6 +213,7 @@ async def test_a_personal_loan_renders_with_its_payments(db, runtime, clock):
     assert ana["displayName"] == "Préstamo personal de $1,000.00 MXN"
     assert ana["product"] == {"name": "Préstamo personal", "kind": "PERSONAL"}
     assert ana["tuition"] is None and ana["institution"] is None
+    assert ana["institutionName"] == "Financiera"
     assert staff["institution"] == {"name": "Financiera"}
     payments = ana["payments"]
     assert payments["totalCount"] == 2 and payments["pageInfo"]["hasNextPage"] is True

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.anyio
 
 DASHBOARD = """{ viewer { user { email role }
   loans(first: 50) { totalCount pageInfo { hasNextPage endCursor } edges { node {
-    id kind displayName status product { name kind }
+    id kind displayName institutionName status product { name kind }
     activity { kind description amount { amount } }
     tuition { student amountDueToday { amount } }
     balance { total { amount } daysPastDue }

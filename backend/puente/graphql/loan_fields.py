@@ -35,6 +35,7 @@ __all__ = [
     "activity",
     "display_name",
     "institution",
+    "institution_name",
     "kind",
     "loan_payments",
     "product",
@@ -163,6 +164,12 @@ async def institution(
     if user is None:
         return None
     return await institution_of(info, user)
+
+
+async def institution_name(root: strawberry.Parent[Any], info: Info) -> str:
+    """The lender's or school's name, for everyone who may see the loan."""
+    row = await info.context.loaders.institutions.load(_loan(root).institution_id)
+    return row.name if row else ""
 
 
 async def loan_payments(

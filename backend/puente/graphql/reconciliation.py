@@ -32,6 +32,7 @@ from puente.graphql.types import (
 )
 from puente.loans.access import is_staff
 from puente.money import from_centavos
+from puente.payments.change_notices import notify_institution
 from puente.reconciliation.enums import LineStatus, Resolution
 from puente.reconciliation.exceptions import ResolutionRefused, resolve_exception
 from puente.reconciliation.models import ReconciliationException as ExceptionModel
@@ -311,6 +312,14 @@ class ReconciliationMutations:
             )
         except ResolutionRefused as refused:
             return PaymentError(code="RESOLUTION_REFUSED", message=str(refused))
+        runtime = info.context.runtime
+        await notify_institution(
+            runtime.bus,
+            user.institution_id,
+            "exception.resolved",
+            runtime.now(),
+            subject_id=line_id,
+        )
         line = await LineModel.get(id=line_id)
         exceptions = await exception_of([line.id])
         return StatementLineResolved(line=StatementLine.from_model(line, exceptions.get(line.id)))

@@ -250,7 +250,12 @@ class Loan(Node):
         resolver=loan_fields.display_name, description="A name to show the person."
     )
     product = strawberry.field(resolver=loan_fields.product)
-    institution = strawberry.field(resolver=loan_fields.institution)
+    institution = strawberry.field(
+        resolver=loan_fields.institution,
+        description="The lender or school, for its staff (null for borrowers: see "
+        "institutionName).",
+    )
+    institution_name = strawberry.field(resolver=loan_fields.institution_name)
     payments = strawberry.field(resolver=loan_fields.loan_payments)
     tuition = strawberry.field(resolver=loan_fields.tuition)
     activity = strawberry.field(
