@@ -14,6 +14,7 @@ from puente.backoffice.demo import load_console_demo
 from puente.compliance.demo import load_compliance_demo
 from puente.enums import InstitutionKind, PaymentMethodType, ProviderName, Role
 from puente.institutions.models import Institution
+from puente.institutions.return_urls import RETURN_URLS_KEY
 from puente.loans.billing import bill_installments
 from puente.loans.engine import add_months
 from puente.loans.lifecycle import approve_loan
@@ -44,6 +45,22 @@ DEMO_LOGINS = (
 )
 
 
+def demo_return_urls(runtime: Runtime) -> list[str]:
+    """Where apps may send demo payers back after PayPal or 3-D Secure: the demo app's deep
+    links and the demo's own origin (createPayment's returnUrl)."""
+    return ["puente-demo://", runtime.settings.base_url]
+
+
+async def _allow_demo_return_urls(runtime: Runtime) -> None:
+    for institution in await Institution.filter(slug__in=["financiera-demo", "colegio-demo"]):
+        if RETURN_URLS_KEY not in (institution.settings or {}):
+            institution.settings = {
+                **(institution.settings or {}),
+                RETURN_URLS_KEY: demo_return_urls(runtime),
+            }
+            await institution.save(update_fields=["settings"])
+
+
 def _at_noon(day: date) -> datetime:
     return datetime.combine(day, time(18, 0), tzinfo=UTC)  # noon in Mexico City
 
@@ -51,6 +68,7 @@ def _at_noon(day: date) -> datetime:
 async def load_demo_data(runtime: Runtime) -> bool:
     """Create the demo institutions, users, loans and payments; False if already there."""
     if await Institution.filter(slug="financiera-demo").exists():
+        await _allow_demo_return_urls(runtime)  # demo databases made before the allow-list
         return False
     today = runtime.today()
     lender = await Institution.create(
@@ -62,13 +80,14 @@ async def load_demo_data(runtime: Runtime) -> bool:
             "env_credentials": True,  # PUENTE_<PROVIDER>_<FIELD> apply (contract)
             # Cards through every card gateway, each on its simulator's own card page.
             "payment_providers": {"card": ["stripe", "conekta", "openpay", "mercadopago"]},
+            RETURN_URLS_KEY: demo_return_urls(runtime),
         },
     )
     school = await Institution.create(
         slug="colegio-demo",
         name="Colegio Demo",
         kind=InstitutionKind.SCHOOL,
-        settings={"env_credentials": True},
+        settings={"env_credentials": True, RETURN_URLS_KEY: demo_return_urls(runtime)},
     )
     ana = await create_user(
         runtime,

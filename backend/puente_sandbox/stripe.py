@@ -5,7 +5,8 @@ Point a Stripe client (our connector or stripe-python with ``api_base``) at the 
 [/confirm|/cancel]]``, ``/v1/charges``, ``/v1/refunds``, ``/v1/balance_transactions``,
 ``/v1/payouts``, ``/v1/events``, ``/v1/test_helpers/customers/{id}/fund_cash_balance``.
 Test tokens: ``tok_visa`` (succeeds), ``tok_chargeDeclined`` (generic_decline),
-``tok_chargeDeclinedInsufficientFunds``, ``tok_chargeDeclinedExpiredCard``; the same suffixes
+``tok_chargeDeclinedInsufficientFunds``, ``tok_chargeDeclinedExpiredCard``,
+``tok_threeDSecure2Required`` (3-D Secure, ``stripe_3ds.py``); the same suffixes
 work as ``pm_card_*``. Simulator-only: ``/_hosted/oxxo/{pi}`` and ``/_hosted/spei/{pi}``
 (the payer's pages, with a "pay" button), ``POST /_payments/{pi}/dispute``, ``POST /_payouts``.
 """
@@ -194,6 +195,7 @@ class StripeSimulator(Simulator):
         def route(path: str, handler: Handler, method: str = "GET") -> Route:
             return Route(path, api(handler), methods=[method])
 
+        from puente_sandbox.stripe_3ds import three_d_secure_routes
         from puente_sandbox.stripe_checkout import card_form_routes, create_token
 
         return [
@@ -250,6 +252,7 @@ class StripeSimulator(Simulator):
                 lambda r, p: fund_cash_balance(s, pid(r), p),
                 "POST",
             ),
+            *three_d_secure_routes(self),  # the issuer's challenge (stripe_3ds.py)
             Route("/_hosted/oxxo/{id}", self._hosted_page, methods=["GET"]),
             Route("/_hosted/spei/{id}", self._hosted_page, methods=["GET"]),
             Route(

@@ -39,6 +39,7 @@ TEST_NUMBERS = {
     "4000000000000002": "chargeDeclined",
     "4000000000009995": "chargeDeclinedInsufficientFunds",
     "4000000000000069": "chargeDeclinedExpiredCard",
+    "4000002760003184": "threeDSecure2Required",
 }
 NOT_A_TEST_CARD = (
     "Your card was declined. Your request was in test mode, but used a non test (live) card. "
@@ -46,7 +47,8 @@ NOT_A_TEST_CARD = (
 )
 HINT = (
     "Tarjetas de prueba: 4242 4242 4242 4242 (aprobada), 4000 0000 0000 0002 (rechazada), "
-    "4000 0000 0000 9995 (fondos insuficientes). Cualquier fecha futura y CVC."
+    "4000 0000 0000 9995 (fondos insuficientes), 4000 0027 6000 3184 (pide 3-D Secure). "
+    "Cualquier fecha futura y CVC."
 )
 FORM_MESSAGES = {  # what the payer reads on the form, by Stripe's error code
     "incorrect_number": "El número de tarjeta no es válido.",

@@ -48,6 +48,8 @@ class TestCard:
     funding: str = "credit"
     # (code, decline_code, message) exactly as Stripe reports the decline
     decline: tuple[str, str, str] | None = None
+    # The issuer asks for 3-D Secure on every charge (Stripe's 4000 0027 6000 3184).
+    three_d_secure: bool = False
 
 
 TEST_CARDS: dict[str, TestCard] = {
@@ -64,6 +66,7 @@ TEST_CARDS: dict[str, TestCard] = {
     "chargeDeclinedExpiredCard": TestCard(
         "visa", "0069", decline=("expired_card", "expired_card", "Your card has expired.")
     ),
+    "threeDSecure2Required": TestCard("visa", "3184", three_d_secure=True),
 }
 TEST_TOKENS = {f"tok_{name}": name for name in TEST_CARDS}
 MAGIC_PAYMENT_METHODS = {f"pm_card_{name}": name for name in TEST_CARDS}

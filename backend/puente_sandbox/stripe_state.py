@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from puente_sandbox.core import Simulator, SimulatorState
+from puente_sandbox.stripe_3ds import ask_for_authentication
 from puente_sandbox.stripe_checkout import redeem_token
 from puente_sandbox.stripe_funding import confirm_bank_transfer, confirm_oxxo
 from puente_sandbox.stripe_objects import (
@@ -64,6 +65,7 @@ class StripeState(SimulatorState):
         self.cards: dict[str, str] = {}  # payment method -> TEST_CARDS key
         self.payout_of: dict[str, str] = {}  # balance transaction -> payout
         self.request: Obj = {"id": None, "idempotency_key": None}
+        self.return_urls: dict[str, str] = {}  # PaymentIntent -> where 3-D Secure returns
 
     def now(self) -> int:
         """Stripe timestamps are whole unix seconds."""
@@ -241,6 +243,8 @@ class StripeState(SimulatorState):
             pi["status"] = "requires_confirmation"
         self.store.put("payment_intents", pi)
         self.event("payment_intent.created", pi)
+        if params.get("return_url"):
+            self.return_urls[pi["id"]] = str(params["return_url"])
         if _true(params.get("confirm")):
             return self.confirm(pi["id"], {}, public_url)
         return pi
@@ -262,17 +266,22 @@ class StripeState(SimulatorState):
                 "You cannot confirm this PaymentIntent because it's missing a payment method.",
                 code="payment_intent_unexpected_state",
             )
+        if params.get("return_url"):
+            self.return_urls[pi["id"]] = str(params["return_url"])
         pm = self.get("payment_methods", pi["payment_method"], "PaymentMethod")
         if pm["type"] == "card":
-            self._confirm_card(pi, pm)
+            self._confirm_card(pi, pm, public_url)
         elif pm["type"] == "oxxo":
             confirm_oxxo(self, pi, public_url)
         else:
             confirm_bank_transfer(self, pi, public_url)
         return pi
 
-    def _confirm_card(self, pi: Obj, pm: Obj) -> None:
+    def _confirm_card(self, pi: Obj, pm: Obj, public_url: str) -> None:
         card = TEST_CARDS[self.cards.get(pm["id"], "visa")]
+        if card.three_d_secure:
+            ask_for_authentication(self, pi, public_url)
+            return
         if card.decline is None:
             self.succeed(pi, pm)
             return

@@ -14,7 +14,6 @@ from puente.accounts.users import create_borrower_profile
 from puente.audit.models import AuditEvent
 from puente.backoffice import actions
 from puente.backoffice.feed import FeedFilter, parse_feed_filter, recent_feed
-from puente.backoffice.health import p95_seconds, provider_health
 from puente.backoffice.queues import delinquent_loans, expiring_references, replay_webhook
 from puente.backoffice.roles import ConsoleRefused
 from puente.backoffice.search import search_borrowers
@@ -22,6 +21,7 @@ from puente.backoffice.stats import collections_by_day, delinquency_over_time
 from puente.enums import LoanStatus, PaymentMethodType, ProviderName, Role
 from puente.enums import PaymentStatus as S
 from puente.enums import ProviderEventStatus as E
+from puente.institutions.health import p95_seconds, provider_health
 from puente.loans.engine import DelinquencyBucket
 from puente.loans.lifecycle import mark_defaulted
 from puente.payments.change_notices import institution_channel
@@ -53,10 +53,11 @@ async def test_a_committed_payment_change_is_announced_on_the_institution_channe
         await advance_and_notify(runtime, payment.id, S.PAID, source="test", at=runtime.now())
         message = await asyncio.wait_for(anext(notices), 2)
     assert message == {
-        "kind": "payment",
+        "kind": "payment.paid",
         "payment": payment.id,
         "loan": loan.id,
-        "occurredAt": runtime.now().isoformat(),
+        "subject": None,
+        "at": runtime.now().isoformat(),
     }
 
 
@@ -122,7 +123,7 @@ async def test_replaying_a_dead_event_processes_it_through_the_inbox_once(db, ru
         replayed = await replay_webhook(runtime, inbox, caja, event.id)
         heard = [await asyncio.wait_for(anext(notices), 2) for _ in range(2)]
     assert replayed.status is E.PROCESSED
-    assert [m["kind"] for m in heard] == ["payment", "webhook"]  # the payment, then its event
+    assert [m["kind"] for m in heard] == ["payment.paid", "webhook.processed"]  # payment, then event
     await payment.refresh_from_db()
     assert payment.status is S.PAID
     assert await AuditEvent.filter(action="webhook.replayed", actor_id=caja.id).count() == 1
@@ -195,11 +196,10 @@ async def test_provider_health_shows_the_institutions_breaker_errors_and_last_we
         raw_body="{}",
         status=E.PROCESSED,
     )
-    rows = await provider_health(inst, gateways, metrics=metrics, breakers=breakers)
+    rows = await provider_health(inst, metrics=metrics, breakers=breakers)
     (row,) = [r for r in rows if r.provider == "stripe"]
-    assert all(r.circuit is None for r in rows if r is not row)  # no account: no breaker
-    assert (row.provider, row.account, row.circuit) == ("stripe", account, CircuitState.OPEN)
-    assert (row.requests, row.errors, row.error_rate, row.p95_seconds) == (2, 1, 0.5, 5.0)
+    assert (row.provider, row.state) == ("stripe", CircuitState.OPEN)
+    assert (row.requests, row.error_rate, row.p95_latency_ms) == (2, Decimal("0.5"), 5000)
     assert row.last_webhook_at is not None
 
 
@@ -340,7 +340,7 @@ async def test_an_admin_approves_and_disburses_and_the_console_hears_the_payout(
             runtime, box.gateways, admin, application.id, clabe, "Ana Prueba"
         )
         heard = await asyncio.wait_for(anext(notices), 2)
-    assert heard["kind"] == "disbursement" and heard["loan"] == application.id
+    assert heard["kind"] == "disbursement.requested" and heard["loan"] == application.id
     assert await Disbursement.filter(loan_id=application.id).count() == 1
     assert sent.amount_centavos == 800000
     requested = AuditEvent.filter(action="loan.disbursement_requested", actor_id=admin.id)

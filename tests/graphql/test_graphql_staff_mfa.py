@@ -51,7 +51,7 @@ LOAN_APPLICATION = {
 # Fields anyone may call, and the ones an enrolment-scoped token exists for.
 PUBLIC = {"simulateLoan", "login", "refreshToken"}
 ENROLMENT = {"startMfaEnrolment", "confirmMfaEnrolment", "logout"}
-SUBSCRIPTIONS = {"paymentStatus", "loanUpdated"}
+SUBSCRIPTIONS = {"paymentStatus", "loanUpdated", "institutionEvents"}
 
 
 def staff_documents(ids: dict[str, str]) -> dict[str, tuple[str, dict]]:
@@ -338,6 +338,7 @@ def test_subscriptions_refuse_an_enrolment_token_and_no_token_alike(database_url
     documents = {
         "paymentStatus": ("paymentStatus(paymentId: $id)", ids["payment"]),
         "loanUpdated": ("loanUpdated(loanId: $id)", ids["loan"]),
+        "institutionEvents": ("institutionEvents", None),
     }
     assert set(documents) == root_fields()["subscription"]
     answers = []
@@ -350,16 +351,21 @@ def test_subscriptions_refuse_an_enrolment_token_and_no_token_alike(database_url
             ws.send_json({"type": "connection_init", "payload": authorization})
             assert ws.receive_json()["type"] == "connection_ack"
             for field, (call, node_id) in documents.items():
-                query = f"subscription($id: ID!) {{ {call} {{ __typename }} }}"
+                query = (
+                    f"subscription($id: ID!) {{ {call} {{ __typename }} }}"
+                    if node_id
+                    else f"subscription {{ {call} {{ __typename }} }}"
+                )
+                variables = {"id": node_id} if node_id else {}
                 ws.send_json(
                     {
                         "id": field,
                         "type": "subscribe",
-                        "payload": {"query": query, "variables": {"id": node_id}},
+                        "payload": {"query": query, "variables": variables},
                     }
                 )
                 answers.append((ws.receive_json(), ws.receive_json()))
-    assert len(answers) == 4
+    assert len(answers) == 2 * len(documents)
     for error, complete in answers:
         assert error["type"] == "next" and error["payload"]["data"] is None
         assert error["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

@@ -36,6 +36,7 @@ __all__ = [
     "lift_suspension",
     "raise_alert",
     "report_case",
+    "require_case_officer",
     "suspend_customer",
     "suspension_refusal",
 ]
@@ -175,7 +176,8 @@ async def raise_alert(
     return alert
 
 
-def _require_officer(actor: User, institution_id: int) -> None:
+def require_case_officer(actor: User, institution_id: int) -> None:
+    """Staff or admin of the case's institution; anyone else is told it does not exist."""
     if Role(actor.role) not in (Role.STAFF, Role.ADMIN) or actor.institution_id != institution_id:
         raise CaseError("CASE_NOT_FOUND", "El caso no existe.")
 
@@ -190,7 +192,7 @@ async def _close(
         case = await AmlCase.select_for_update().using_db(tx).filter(id=case_id).first()
         if case is None:
             raise CaseError("CASE_NOT_FOUND", "El caso no existe.")
-        _require_officer(actor, case.institution_id)
+        require_case_officer(actor, case.institution_id)
         if case.status != CaseStatus.OPEN.value:
             raise CaseError("CASE_CLOSED", "El caso ya está cerrado.")
         if status is CaseStatus.DISMISSED and case.report_kind == ReportKind.RELEVANT.value:
@@ -262,7 +264,7 @@ async def lift_suspension(actor: User, customer_id: int, reason: str, *, at: dat
     customer = await User.filter(id=customer_id).first()
     if customer is None:
         raise CaseError("CUSTOMER_NOT_FOUND", "El cliente no existe.")
-    _require_officer(actor, customer.institution_id)
+    require_case_officer(actor, customer.institution_id)
     if len(" ".join(reason.split())) < 10:
         raise CaseError("REASON_REQUIRED", "Explica el motivo (al menos 10 caracteres).")
     async with in_transaction() as tx:

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from puente.accounts.models import User
-from puente.compliance.cases import CaseError, report_case
+from puente.compliance.cases import CaseError, report_case, require_case_officer
 from puente.compliance.institution_policy import policy_for
 from puente.compliance.models import AmlAlert, AmlCase, LoanApplication
 from puente.compliance.report_layout import RELEVANT_COLUMNS, UNUSUAL_COLUMNS, render_report
@@ -114,8 +114,10 @@ async def unusual_case_report(runtime: Runtime, case: AmlCase, description: str)
 async def file_case_report(runtime: Runtime, actor: User, case_id: int, reason: str) -> ReportFile:
     """The officer reports a case: the file is produced and the case closed as reported."""
     case = await AmlCase.filter(id=case_id).first()
-    if case is None or actor.institution_id != case.institution_id:
+    if case is None:
         raise CaseError("CASE_NOT_FOUND", "El caso no existe.")
+    # Before the report is built: it carries the customer's identity (CURP, RFC, address).
+    require_case_officer(actor, case.institution_id)
     report = await unusual_case_report(runtime, case, " ".join(reason.split()))
     await report_case(actor, case_id, reason, at=runtime.now(), report_file=report.filename)
     return report

@@ -31,9 +31,18 @@ from puente.compliance.onboarding_service import (
 from puente.compliance.reports import file_case_report
 from puente.enums import Role
 from puente.graphql.context import GraphQLContext
-from puente.graphql.errors import UserFacingError
+from puente.graphql.errors import UserFacingError, report_field_error
+from puente.graphql.paging import cursor, fetch_page, page_info, page_request
 from puente.graphql.permissions import IsAuthenticated, allow
-from puente.graphql.types import Money, PageInfo, decode_global_id, encode_global_id, money
+from puente.graphql.types import (
+    Count,
+    Money,
+    PageInfo,
+    decode_global_id,
+    encode_global_id,
+    money,
+    no_rows,
+)
 from puente.money import from_centavos
 
 __all__ = [
@@ -41,6 +50,7 @@ __all__ = [
     "AmlAlertConnection",
     "AmlAlertEdge",
     "ComplianceMutations",
+    "aml_alert_connection",
     "require_officer",
 ]
 
@@ -231,7 +241,40 @@ class AmlAlertEdge:
 class AmlAlertConnection:
     edges: list[AmlAlertEdge]
     page_info: PageInfo
-    total_count: int
+    _count: strawberry.Private[Count] = no_rows
+
+    @strawberry.field(description="All alerts the connection spans (counted only when asked).")
+    async def total_count(self) -> int:
+        return await self._count()
+
+
+async def aml_alert_connection(
+    info: PuenteInfo,
+    institution_id: int,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+) -> AmlAlertConnection:
+    """The institution's AML alerts, newest first (Relay paging)."""
+    try:
+        request = page_request(first, after, last, before)
+    except UserFacingError as refused:
+        report_field_error(info, refused)
+        return AmlAlertConnection(
+            edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None)
+        )
+    query = AmlAlertModel.filter(institution_id=institution_id)
+    page = await fetch_page(query.prefetch_related("case"), request, newest_first=True)
+    now = info.context.runtime.now()
+    return AmlAlertConnection(
+        edges=[
+            AmlAlertEdge(cursor=cursor(row.id), node=AmlAlert.from_model(row, now))
+            for row in page.rows
+        ],
+        page_info=page_info(page.rows, page.has_next, page.has_previous),
+        _count=query.count,
+    )
 
 
 def _error(code: str, message: str, fields: dict[str, str] | None = None) -> ComplianceError:

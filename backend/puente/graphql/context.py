@@ -12,10 +12,12 @@ from puente.accounts.access import Session, authorized_user, enrolling_user
 from puente.accounts.models import User
 from puente.accounts.service import AuthService
 from puente.graphql.errors import UserFacingError
+from puente.graphql.loaders import Loaders
 from puente.loans.models import Loan
 from puente.loans.state import LoanView, load_loan_views
 from puente.payments.gateways import GatewayDirectory
 from puente.runtime import Runtime
+from puente.tuition.pricing import PLAN_KEY
 
 __all__ = ["LOG_IN_FIRST", "GraphQLContext"]
 
@@ -36,6 +38,9 @@ class GraphQLContext:
     _session: Session | None = None
     _checked: bool = False
     loan_views: DataLoader[int, LoanView] = field(init=False)
+    # Errors on one field that answered a harmless value (``errors.report_field_error``).
+    field_errors: list[Any] = field(init=False, default_factory=list)
+    loaders: Loaders = field(init=False, default_factory=Loaders)
     # Root fields resolve concurrently: the first one checks the token while the others
     # wait on this lock, so none of them sees "checked" before the check has finished.
     _session_lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
@@ -44,7 +49,20 @@ class GraphQLContext:
         self.loan_views = DataLoader(load_fn=self._load_loan_views)
 
     async def _load_loan_views(self, ids: list[int]) -> list[LoanView]:
-        loans = {loan.id: loan for loan in await Loan.filter(id__in=ids)}
+        rows = await Loan.filter(id__in=ids).prefetch_related("product")
+        # Fields below a loan (kind, displayName, product) read its product through the
+        # loader; primed here, a list of loans reached by two paths (viewer.loans and
+        # viewer.payments' loan) costs no second product query (a constant count).
+        self.loaders.products.prime_many({loan.product_id: loan.product for loan in rows})
+        students = {
+            loan.student_id or loan.borrower_id
+            for loan in rows
+            if PLAN_KEY in (loan.settings or {})
+        }
+        if students:  # a colegiatura names its student (displayName, tuition)
+            users = await User.filter(id__in=students)
+            self.loaders.users.prime_many({user.id: user for user in users})
+        loans = {loan.id: loan for loan in rows}
         views = {
             view.loan.id: view
             for view in await load_loan_views(list(loans.values()), self.runtime.today())

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from enum import Enum
 
 import strawberry
 
-from puente.graphql.types import Money, Node, PageInfo, encode_global_id, money
+from puente.graphql.types import (
+    Count,
+    Loan,
+    Money,
+    Node,
+    PageInfo,
+    encode_global_id,
+    money,
+    no_rows,
+)
 from puente.money import from_centavos
+from puente.payments.failure_messages import failure_message
 from puente.payments.models import Payment as PaymentModel
 from puente.payments.models import PaymentMethod as PaymentMethodModel
 from puente.providers.catalogue import BUILTIN_SPECS
@@ -92,6 +103,23 @@ def _value(value: object) -> str:
     return value.value if isinstance(value, Enum) else str(value)
 
 
+@strawberry.type(description="A part of a payment applied to one installment's component.")
+class AppliedAmount:
+    installment_number: int
+    component: str = strawberry.field(
+        description="PRINCIPAL, INTEREST, INTEREST_VAT, LATE_INTEREST(_VAT) (moratorium or "
+        "recargo), FEE(_VAT) (fees; a colegiatura itself)."
+    )
+    amount: Money
+
+
+@strawberry.type(description="Bank facts of a reconciled payment (from the statement).")
+class BankFacts:
+    clave_rastreo: str | None
+    settlement_date: date | None
+    reference: str | None
+
+
 @strawberry.type
 class Payment(Node):
     status: PaymentStatus
@@ -107,6 +135,50 @@ class Payment(Node):
         description="What money beyond what is due does with this payment: the payer's "
         "choice, or the product's default when they were not asked.",
     )
+    failure_code: str | None = strawberry.field(
+        default=None, description="Why it failed, as a code (normalised or the provider's)."
+    )
+    refunded_amount: Money = strawberry.field(
+        default_factory=lambda: money(Decimal("0")), description="Refunded so far."
+    )
+    _model: strawberry.Private[PaymentModel | None] = None
+
+    @strawberry.field(description="Why it failed, in Spanish, for the payer.")
+    def failure_message(self) -> str | None:
+        return failure_message(self.failure_code)
+
+    @strawberry.field(description="The loan this payment is for.")
+    async def loan(self, info: strawberry.Info) -> Loan:
+        assert self._model is not None
+        return Loan.from_view(await info.context.loan_views.load(self._model.loan_id))
+
+    @strawberry.field(
+        description="How the ledger applied it (prelación: moratorium and fees, then "
+        "interest and IVA, then principal), per installment; empty until it is applied."
+    )
+    async def applied_to(self, info: strawberry.Info) -> list[AppliedAmount]:
+        assert self._model is not None
+        parts = await info.context.loaders.applied.load(self._model.id)
+        return [
+            AppliedAmount(
+                installment_number=part.installment,
+                component=part.component,
+                amount=money(from_centavos(part.centavos)),
+            )
+            for part in parts
+        ]
+
+    @strawberry.field(description="What the bank statement says, once reconciled.")
+    async def bank_facts(self, info: strawberry.Info) -> BankFacts | None:
+        assert self._model is not None
+        facts = await info.context.loaders.bank_facts.load(self._model.id)
+        if facts is None:
+            return None
+        return BankFacts(
+            clave_rastreo=facts.clave_rastreo or None,
+            settlement_date=facts.settlement_date,
+            reference=facts.reference or None,
+        )
 
     @classmethod
     def from_model(cls, payment: PaymentModel) -> Payment:
@@ -135,6 +207,9 @@ class Payment(Node):
             created_at=payment.created_at,
             paid_at=payment.paid_at,
             prepayment_mode=_prepayment_mode(payment.prepayment_mode),
+            failure_code=payment.failure_code,
+            refunded_amount=money(from_centavos(payment.refunded_centavos or 0)),
+            _model=payment,
         )
 
 
@@ -152,7 +227,11 @@ class PaymentEdge:
 class PaymentConnection:
     edges: list[PaymentEdge]
     page_info: PageInfo
-    total_count: int
+    _count: strawberry.Private[Count] = no_rows
+
+    @strawberry.field(description="All payments the connection spans (counted only when asked).")
+    async def total_count(self) -> int:
+        return await self._count()
 
 
 @strawberry.type(description="A saved way to pay; never a full card number or CLABE.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
 from decimal import Decimal
+from enum import Enum
 from functools import partial
 from typing import Annotated, TypeVar
 
@@ -39,6 +40,8 @@ __all__ = [
     "PaymentMutations",
     "StaffMutations",
     "Subscription",
+    "subscriber",
+    "while_subscribed",
 ]
 
 PuenteInfo = Info[GraphQLContext, None]
@@ -62,6 +65,12 @@ class CreatePaymentInput:
         default=None,
         description="The card gateway's antifraud device id from the payer's device "
         "(Openpay: openpay-data.js / the mobile SDK's getDeviceID); other gateways ignore it.",
+    )
+    return_url: str | None = strawberry.field(
+        default=None,
+        description="Where PayPal approval or 3-D Secure sends the payer back: one of the "
+        "institution's allowed app deep links (e.g. puente-demo://pagos) or origins; any "
+        "other is refused with RETURN_URL_NOT_ALLOWED.",
     )
 
 
@@ -90,7 +99,7 @@ def _pk(value: str | None, type_name: str) -> int | None:
     return decoded[1]
 
 
-async def _for_session(
+async def while_subscribed(
     info: PuenteInfo, session: Session, changes: AsyncIterator[T]
 ) -> AsyncIterator[T]:
     """``changes`` until the subscriber's token expires or its session is revoked."""
@@ -106,7 +115,7 @@ async def _for_session(
         ) from None
 
 
-async def _subscriber(info: PuenteInfo) -> tuple[UserModel, Session]:
+async def subscriber(info: PuenteInfo) -> tuple[UserModel, Session]:
     """Who subscribes, and the session the stream lives and dies with (taken at the start)."""
     user = await info.context.acting_user()
     return user, await info.context.acting_session()
@@ -146,6 +155,7 @@ class PaymentMutations:
             prepayment_mode=(
                 OverpaymentMode(input.prepayment_mode.value) if input.prepayment_mode else None
             ),
+            return_url=input.return_url,
         )
         ctx = info.context
         try:
@@ -159,10 +169,20 @@ def _log_in_first() -> PaymentError:
     return PaymentError(code="UNAUTHENTICATED", message="Inicia sesión.")
 
 
+@strawberry.enum(description="Where a payout stands.")
+class DisbursementStatus(Enum):
+    PENDING = "pending"  # recorded, not yet accepted by the bank
+    SENT = "sent"  # accepted; waiting for settlement
+    SETTLED = "settled"  # the borrower has the money
+    RETURNED = "returned"  # devuelta or rejected
+    FAILED = "failed"  # refused when sent
+
+
 @strawberry.type
 class Disbursement:
     id: strawberry.ID
-    status: str
+    status: str = strawberry.field(deprecation_reason="Usa state (un enum).")
+    state: DisbursementStatus
     amount: Money
     clabe_last4: str
     clave_rastreo: str
@@ -254,6 +274,7 @@ async def _disburse(
         disbursement=Disbursement(
             id=encode_global_id("Disbursement", made.id),
             status=str(made.status.value),
+            state=DisbursementStatus(str(made.status.value)),
             amount=money(from_centavos(made.amount_centavos)),
             clabe_last4=made.clabe_last4,
             clave_rastreo=made.clave_rastreo,
@@ -283,7 +304,7 @@ class Subscription:
     async def payment_status(
         self, info: PuenteInfo, payment_id: strawberry.ID
     ) -> AsyncGenerator[Payment, None]:
-        user, session = await _subscriber(info)
+        user, session = await subscriber(info)
         pk = _pk(payment_id, "Payment")
         payment = await PaymentModel.filter(id=pk or 0).prefetch_related("loan").first()
         if payment is None or not can_see_loan(user, payment.loan):
@@ -293,7 +314,7 @@ class Subscription:
         # Subscribe before reading, so a change between the read and the subscription is seen.
         async with bus.subscribe(payment_channel(payment.id)) as changes:
             yield Payment.from_model(payment)
-            async for notice in _for_session(info, session, changes):
+            async for notice in while_subscribed(info, session, changes):
                 yield await reload_once(notice, ("payment", payment.id), reload)
 
     @strawberry.subscription(
@@ -303,7 +324,7 @@ class Subscription:
     async def loan_updated(
         self, info: PuenteInfo, loan_id: strawberry.ID
     ) -> AsyncGenerator[Loan, None]:
-        user, session = await _subscriber(info)
+        user, session = await subscriber(info)
         pk = _pk(loan_id, "Loan")
         loan = await LoanModel.filter(id=pk or 0).first()
         if loan is None or not can_see_loan(user, loan):
@@ -313,5 +334,5 @@ class Subscription:
         async with runtime.bus.subscribe(loan_channel(loan.id)) as changes:
             (view,) = await load_loan_views([loan], runtime.today())
             yield Loan.from_view(view)
-            async for notice in _for_session(info, session, changes):
+            async for notice in while_subscribed(info, session, changes):
                 yield await reload_once(notice, ("loan", loan.id), reload)

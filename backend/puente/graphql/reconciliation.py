@@ -17,20 +17,37 @@ from strawberry.types import Info
 
 from puente.accounts.models import User as UserModel
 from puente.graphql.context import GraphQLContext
-from puente.graphql.errors import UserFacingError
-from puente.graphql.paging import after_id, cursor, page_size
+from puente.graphql.errors import UserFacingError, report_field_error
+from puente.graphql.paging import cursor, fetch_page, page_info, page_request
 from puente.graphql.payments import PaymentError
 from puente.graphql.permissions import IsAuthenticated, allow
-from puente.graphql.types import Money, PageInfo, decode_global_id, encode_global_id, money
+from puente.graphql.types import (
+    Count,
+    Money,
+    PageInfo,
+    decode_global_id,
+    encode_global_id,
+    money,
+    no_rows,
+)
 from puente.loans.access import is_staff
 from puente.money import from_centavos
+from puente.payments.change_notices import notify_institution
 from puente.reconciliation.enums import LineStatus, Resolution
 from puente.reconciliation.exceptions import ResolutionRefused, resolve_exception
 from puente.reconciliation.models import ReconciliationException as ExceptionModel
 from puente.reconciliation.models import StatementLine as LineModel
-from puente.reconciliation.reads import LineFilter, exception_of, line_page
+from puente.reconciliation.reads import LineFilter, exception_of, lines
 
-__all__ = ["ReconciliationMutations", "ReconciliationQueries"]
+__all__ = [
+    "OPEN_QUEUE",
+    "ReconciliationMutations",
+    "ReconciliationQueries",
+    "StatementLineConnection",
+    "line_connection",
+]
+
+OPEN_QUEUE = LineFilter(open_exceptions=True)  # the exceptions queue
 
 Info_ = Info[GraphQLContext, None]
 
@@ -116,7 +133,11 @@ class StatementLineEdge:
 class StatementLineConnection:
     edges: list[StatementLineEdge]
     page_info: PageInfo
-    total_count: int
+    _count: strawberry.Private[Count] = no_rows
+
+    @strawberry.field(description="All lines the connection spans (counted only when asked).")
+    async def total_count(self) -> int:
+        return await self._count()
 
 
 @strawberry.input
@@ -166,24 +187,47 @@ async def _staff(info: Info_) -> UserModel:
 
 
 async def _connection(
-    info: Info_, wanted: LineFilter, first: int | None, after: str | None
+    info: Info_,
+    wanted: LineFilter,
+    first: int | None,
+    after: str | None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> StatementLineConnection:
     user = await _staff(info)
-    size = page_size(first)
-    rows, more, total = await line_page(
-        user.institution_id, wanted, after_id=after_id(after), size=size
-    )
-    exceptions = await exception_of([row.id for row in rows])
+    return await line_connection(info, user.institution_id, wanted, first, after, last, before)
+
+
+async def line_connection(
+    info: Info_,
+    institution_id: int,
+    wanted: LineFilter,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+) -> StatementLineConnection:
+    """The institution's lines ``wanted`` selects, oldest first (Relay paging)."""
+    try:
+        request = page_request(first, after, last, before)
+    except UserFacingError as refused:
+        report_field_error(info, refused)
+        return StatementLineConnection(
+            edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None)
+        )
+    query = lines(institution_id, wanted)
+    page = await fetch_page(query, request)
+    exceptions = await exception_of([row.id for row in page.rows])
     edges = [
         StatementLineEdge(
             cursor=cursor(row.id), node=StatementLine.from_model(row, exceptions.get(row.id))
         )
-        for row in rows
+        for row in page.rows
     ]
     return StatementLineConnection(
         edges=edges,
-        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
-        total_count=total,
+        page_info=page_info(page.rows, page.has_next, page.has_previous),
+        _count=query.count,
     )
 
 
@@ -199,6 +243,8 @@ class ReconciliationQueries:
         filter: StatementLineFilter | None = None,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> StatementLineConnection:
         wanted = filter or StatementLineFilter()
         statement = _pk(wanted.statement_id, "BankStatement")
@@ -212,6 +258,8 @@ class ReconciliationQueries:
             ),
             first,
             after,
+            last,
+            before,
         )
 
     @strawberry.field(
@@ -219,9 +267,14 @@ class ReconciliationQueries:
         extensions=allow(IsAuthenticated()),
     )
     async def reconciliation_exceptions(
-        self, info: Info_, first: int | None = None, after: str | None = None
+        self,
+        info: Info_,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> StatementLineConnection:
-        return await _connection(info, LineFilter(open_exceptions=True), first, after)
+        return await _connection(info, OPEN_QUEUE, first, after, last, before)
 
 
 @strawberry.type
@@ -259,6 +312,14 @@ class ReconciliationMutations:
             )
         except ResolutionRefused as refused:
             return PaymentError(code="RESOLUTION_REFUSED", message=str(refused))
+        runtime = info.context.runtime
+        await notify_institution(
+            runtime.bus,
+            user.institution_id,
+            "exception.resolved",
+            runtime.now(),
+            subject_id=line_id,
+        )
         line = await LineModel.get(id=line_id)
         exceptions = await exception_of([line.id])
         return StatementLineResolved(line=StatementLine.from_model(line, exceptions.get(line.id)))

@@ -21,25 +21,25 @@ from strawberry.types import Info
 from graphql import ASTValidationRule
 from puente.accounts.access import client_address
 from puente.accounts.models import User as UserModel
-from puente.compliance.models import AmlAlert as AmlAlertModel
 from puente.graphql.compliance import (
-    AmlAlert,
     AmlAlertConnection,
-    AmlAlertEdge,
     ComplianceMutations,
+    aml_alert_connection,
     require_officer,
 )
+from puente.graphql.connections import PaymentFilter, loan_connection, payment_connection
 from puente.graphql.context import GraphQLContext
-from puente.graphql.errors import UserFacingError, should_mask_error
+from puente.graphql.errors import FieldErrors, UserFacingError, should_mask_error
 from puente.graphql.hardening import HideSuggestions, PuenteSchema
-from puente.graphql.paging import after_id, cursor, page_size
+from puente.graphql.institution import Institution, institution_node, institution_of
+from puente.graphql.institution_events import InstitutionSubscription
 from puente.graphql.payment_types import (
     Payment,
     PaymentConnection,
-    PaymentEdge,
     PaymentMethod,
 )
-from puente.graphql.payments import PaymentMutations, StaffMutations, Subscription
+from puente.graphql.payments import PaymentMutations, StaffMutations
+from puente.graphql.payments import Subscription as PaymentSubscription
 from puente.graphql.permissions import AllowAnyone, IsAuthenticated, allow
 from puente.graphql.reconciliation import ReconciliationMutations, ReconciliationQueries
 from puente.graphql.scalars import SCALAR_OVERRIDES
@@ -47,16 +47,13 @@ from puente.graphql.sessions import SessionMutations, login_result
 from puente.graphql.types import (
     Loan,
     LoanConnection,
-    LoanEdge,
     LoanSimulation,
     LoanSimulationInput,
     LoginResult,
     Node,
-    PageInfo,
     ScheduleRow,
     User,
     decode_global_id,
-    encode_global_id,
     money,
 )
 from puente.loans.access import can_see_loan, visible_loans
@@ -75,12 +72,7 @@ PuenteInfo = Info[GraphQLContext, None]
 
 
 def _user_type(user: UserModel) -> User:
-    return User(
-        id=encode_global_id("User", user.id),
-        email=user.email,
-        full_name=user.full_name,
-        role=str(user.role.value if hasattr(user.role, "value") else user.role),
-    )
+    return User.from_model(user)
 
 
 @strawberry.type
@@ -93,48 +85,36 @@ class Viewer:
 
     @strawberry.field
     async def loans(
-        self, info: PuenteInfo, first: int | None = None, after: str | None = None
+        self,
+        info: PuenteInfo,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> LoanConnection:
-        size = page_size(first)
-        query = visible_loans(self._user)
-        total = await query.count()
-        rows = await query.filter(id__gt=after_id(after)).order_by("id").limit(size + 1)
-        page = rows[:size]
-        views = await info.context.loan_views.load_many([loan.id for loan in page])
-        edges = [LoanEdge(cursor=cursor(v.loan.id), node=Loan.from_view(v)) for v in views]
-        return LoanConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None
-            ),
-            total_count=total,
-        )
+        return await loan_connection(info, visible_loans(self._user), first, after, last, before)
 
     @strawberry.field
     async def payment_methods(self) -> list[PaymentMethod]:
         rows = await PaymentMethodModel.filter(user_id=self._user.id, is_active=True).order_by("id")
         return [PaymentMethod.from_model(row) for row in rows]
 
-    @strawberry.field
+    @strawberry.field(description="Payments the viewer may see (the portal's history).")
     async def payments(
-        self, first: int | None = None, after: str | None = None
+        self,
+        info: PuenteInfo,
+        filter: PaymentFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> PaymentConnection:
-        size = page_size(first)
-        query = visible_payments(self._user)  # the portal's history lists the same
-        total = await query.count()
-        last_id = after_id(after)
-        # Newest first: cursor walks down the ids.
-        filtered = query.filter(id__lt=last_id) if last_id else query
-        rows = await filtered.order_by("-id").limit(size + 1)
-        page = rows[:size]
-        edges = [PaymentEdge(cursor=cursor(p.id), node=Payment.from_model(p)) for p in page]
-        return PaymentConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None
-            ),
-            total_count=total,
-        )
+        query = visible_payments(self._user)
+        return await payment_connection(info, query, filter, first, after, last, before)
+
+    @strawberry.field(description="Staff and admins: their institution; null for anyone else.")
+    async def institution(self, info: PuenteInfo) -> Institution | None:
+        return await institution_of(info, self._user)
 
 
 @strawberry.type
@@ -166,6 +146,8 @@ class Query(ReconciliationQueries):
             if payment is None or not can_see_loan(user, payment.loan):
                 return None
             return Payment.from_model(payment)
+        if type_name == "Institution":
+            return await institution_node(info, user, pk)
         if type_name == "User" and pk == user.id:
             return _user_type(user)
         return None
@@ -176,27 +158,15 @@ class Query(ReconciliationQueries):
         extensions=allow(IsAuthenticated()),
     )
     async def aml_alerts(
-        self, info: PuenteInfo, first: int | None = None, after: str | None = None
+        self,
+        info: PuenteInfo,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> AmlAlertConnection:
         officer = await require_officer(info)
-        size = page_size(first)
-        query = AmlAlertModel.filter(institution_id=officer.institution_id)
-        total = await query.count()
-        before_id = after_id(after)  # newest first: the next page is below the cursor
-        filtered = query.filter(id__lt=before_id) if before_id else query
-        rows = await filtered.order_by("-id").limit(size + 1).prefetch_related("case")
-        now = info.context.runtime.now()
-        edges = [
-            AmlAlertEdge(cursor=cursor(row.id), node=AmlAlert.from_model(row, now))
-            for row in rows[:size]
-        ]
-        return AmlAlertConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None
-            ),
-            total_count=total,
-        )
+        return await aml_alert_connection(info, officer.institution_id, first, after, last, before)
 
     @strawberry.field(
         description="Public loan simulator: schedule, totals and CAT (no login).",
@@ -276,6 +246,11 @@ class Mutation(
         return login_result(await info.context.auth.refresh(refresh_token))
 
 
+@strawberry.type
+class Subscription(PaymentSubscription, InstitutionSubscription):
+    pass
+
+
 @functools.cache
 def validation_rules(
     *, max_depth: int, max_aliases: int = MAX_ALIASES
@@ -305,6 +280,7 @@ def build_schema(
         lambda: ValidationCache(maxsize=256),
         lambda: AddValidationRules(limits),
         lambda: MaxTokensLimiter(max_token_count=2000),
+        FieldErrors,
     ]
     if not introspection:
         extensions += [DisableIntrospection, HideSuggestions]
@@ -314,7 +290,7 @@ def build_schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[Loan, Payment, User],
+        types=[Loan, Payment, User, Institution],
         extensions=extensions,
         scalar_overrides=SCALAR_OVERRIDES,
     )

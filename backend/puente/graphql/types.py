@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Awaitable, Callable
 from datetime import date
 from decimal import Decimal
 from enum import Enum
@@ -11,6 +12,8 @@ from typing import Annotated
 
 import strawberry
 
+from puente.accounts.models import User as UserModel
+from puente.graphql import loan_fields
 from puente.loans.models import Loan as LoanModel
 from puente.loans.payoff import payoff_quote
 from puente.loans.state import InstallmentView, LoanBalanceView, LoanView
@@ -38,8 +41,11 @@ __all__ = [
     "PageInfo",
     "Periodicity",
     "ScheduleRow",
+    "Count",
+    "no_rows",
     "TokenScope",
     "User",
+    "UserRole",
     "decode_global_id",
     "encode_global_id",
     "money",
@@ -131,11 +137,32 @@ class DayCount(Enum):
     ACTUAL_365 = "ACTUAL_365"
 
 
+@strawberry.enum(description="What a person is to the institution.")
+class UserRole(Enum):
+    BORROWER = "borrower"
+    GUARDIAN = "guardian"  # a parent or tutor paying a student's tuition
+    STUDENT = "student"
+    STAFF = "staff"
+    ADMIN = "admin"
+
+
 @strawberry.type
 class User(Node):
     email: str
     full_name: str
-    role: str
+    role: str = strawberry.field(deprecation_reason="Usa userRole (un enum).")
+    user_role: UserRole
+
+    @classmethod
+    def from_model(cls, user: UserModel) -> User:
+        role = str(getattr(user.role, "value", user.role))
+        return cls(
+            id=encode_global_id("User", user.id),
+            email=user.email,
+            full_name=user.full_name,
+            role=role,
+            user_role=UserRole(role),
+        )
 
 
 @strawberry.type
@@ -218,6 +245,23 @@ class Loan(Node):
     periodicity: Periodicity
     annual_rate: Decimal
     _model: strawberry.Private[LoanModel]
+    kind = strawberry.field(resolver=loan_fields.kind)
+    display_name = strawberry.field(
+        resolver=loan_fields.display_name, description="A name to show the person."
+    )
+    product = strawberry.field(resolver=loan_fields.product)
+    institution = strawberry.field(
+        resolver=loan_fields.institution,
+        description="The lender or school, for its staff (null for borrowers: see "
+        "institutionName).",
+    )
+    institution_name = strawberry.field(resolver=loan_fields.institution_name)
+    payments = strawberry.field(resolver=loan_fields.loan_payments)
+    tuition = strawberry.field(resolver=loan_fields.tuition)
+    activity = strawberry.field(
+        resolver=loan_fields.activity,
+        description="The ledger history in the borrower's words, oldest first.",
+    )
 
     @strawberry.field(
         description="What settles the loan on asOf (default today): principal, interest earned "
@@ -252,6 +296,15 @@ class Loan(Node):
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None
+    has_previous_page: bool = False
+    start_cursor: str | None = None
+
+
+Count = Callable[[], Awaitable[int]]
+
+
+async def no_rows() -> int:
+    return 0
 
 
 @strawberry.type
@@ -264,7 +317,11 @@ class LoanEdge:
 class LoanConnection:
     edges: list[LoanEdge]
     page_info: PageInfo
-    total_count: int
+    _count: strawberry.Private[Count] = no_rows
+
+    @strawberry.field(description="All loans the connection spans (counted only when asked).")
+    async def total_count(self) -> int:
+        return await self._count()
 
 
 @strawberry.input

@@ -1,23 +1,14 @@
-"""Telling subscribers that a payment or a loan changed (after the change committed).
-
-Three channels, each message a small JSON object naming what changed (subscribers reload):
-
-    payment:{id}      {"payment": 12, "status": "paid"}            the payment's own pages
-    loan:{id}         {"loan": 3}                                  the loan's pages
-    institution:{id}  {"kind": "payment", "payment": 12, "loan": 3,  staff console feed and
-                       "occurredAt": "2026-12-05T13:00:00+00:00"}     dashboard subscriptions
-"""
+"""Telling subscribers that a payment or a loan changed (after the change committed)."""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 
 from puente.events.bus import EventBus
 from puente.payments.lifecycle_service import Transition
 
 __all__ = [
-    "INSTITUTION_EVENT_KINDS",
     "institution_channel",
     "loan_channel",
     "notify_institution",
@@ -26,9 +17,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("puente.payments")
-
-# What an institution-level notice may be about.
-INSTITUTION_EVENT_KINDS = frozenset({"payment", "disbursement", "webhook"})
 
 
 def payment_channel(payment_id: int) -> str:
@@ -40,35 +28,53 @@ def loan_channel(loan_id: int) -> str:
 
 
 def institution_channel(institution_id: int) -> str:
+    """Everything staff dashboards of one institution follow (``institutionEvents``)."""
     return f"institution:{institution_id}"
 
 
 async def notify_institution(
     bus: EventBus,
-    institution_id: int,
+    institution_id: int | None,
     kind: str,
-    *,
     at: datetime,
-    payment: int | None = None,
-    loan: int | None = None,
+    *,
+    payment_id: int | None = None,
+    loan_id: int | None = None,
+    subject_id: int | None = None,
 ) -> None:
-    """Tell the institution's staff something happened; best effort, like every notice."""
-    message: dict[str, object] = {"kind": kind, "occurredAt": at.isoformat()}
-    if payment is not None:
-        message["payment"] = payment
-    if loan is not None:
-        message["loan"] = loan
+    """Tell the institution's dashboards that ``kind`` happened (e.g. ``payment.paid``,
+    ``disbursement.settled``, ``webhook.dead``, ``exception.resolved``); best effort."""
+    if institution_id is None:
+        return
+    message = {
+        "kind": kind,
+        "at": at.isoformat(),
+        "payment": payment_id,
+        "loan": loan_id,
+        "subject": subject_id,
+    }
     try:
         await bus.publish(institution_channel(institution_id), message)
     except Exception:  # noqa: BLE001 - the bus is best effort by design
-        logger.exception("could not publish %s notice for institution %s", kind, institution_id)
+        logger.exception("could not publish %s to institution %s", kind, institution_id)
 
 
 async def notify_transition(
     bus: EventBus, transition: Transition, at: datetime | None = None
 ) -> None:
     """Publish a committed transition; a failed publish is logged, never fatal (the state is
-    in the database and subscribers reload it)."""
+    in the database and subscribers reload it). One left for staff (an amount that does not
+    match) reaches only the institution's dashboards."""
+    at = at or datetime.now(UTC)
+    if transition.exception:
+        await notify_institution(
+            bus,
+            transition.institution_id,
+            f"exception.{transition.exception.lower()}",
+            at,
+            payment_id=transition.payment_id,
+            loan_id=transition.loan_id,
+        )
     if not transition.applied:
         return
     message = {"payment": transition.payment_id, "status": transition.after.value}
@@ -77,12 +83,11 @@ async def notify_transition(
         await bus.publish(loan_channel(transition.loan_id), {"loan": transition.loan_id})
     except Exception:  # noqa: BLE001 - the bus is best effort by design
         logger.exception("could not publish payment %s change", transition.payment_id)
-    if transition.institution_id is not None:
-        await notify_institution(
-            bus,
-            transition.institution_id,
-            "payment",
-            at=at or datetime.now().astimezone(),
-            payment=transition.payment_id,
-            loan=transition.loan_id,
-        )
+    await notify_institution(
+        bus,
+        transition.institution_id,
+        f"payment.{transition.after.value}",
+        at,
+        payment_id=transition.payment_id,
+        loan_id=transition.loan_id,
+    )

@@ -18,6 +18,11 @@ from puente.accounts.models import User
 from puente.enums import PaymentMethodType, ProviderName
 from puente.enums import PaymentStatus as S
 from puente.institutions.models import Institution
+from puente.institutions.return_urls import (
+    RETURN_URLS_KEY,
+    ReturnUrlRefused,
+    allowed_return_url,
+)
 from puente.loans.access import can_see_loan
 from puente.loans.engine import OverpaymentMode
 from puente.loans.models import Loan
@@ -88,6 +93,9 @@ class PaymentRequest:
     # The card gateway's antifraud id from the payer's browser (Openpay); not part of
     # what is paid, so not in the request's fingerprint.
     device_session_id: str | None = None
+    # An app's deep link or page the payer returns to after PayPal or 3-D Secure; checked
+    # against the institution's allow-list (institutions/return_urls.py).
+    return_url: str | None = None
 
 
 def request_fingerprint(request: PaymentRequest, amount: Decimal) -> str:
@@ -204,6 +212,7 @@ async def create_payment(
     if existing is not None:
         return await _resume(runtime, gateways, existing)
     institution = await Institution.get(id=loan.institution_id)
+    back = _return_url(runtime, institution, request, return_url)
     if provider_spec(request.provider).pays_to_loan_clabe:
         try:
             return await _loan_clabe_instructions(
@@ -246,13 +255,35 @@ async def create_payment(
                 customer=CustomerInfo(
                     name=user.full_name, email=user.email, external_id=str(user.id)
                 ),
-                return_url=(return_url or paypal_return_url(runtime))(payment.id),
+                return_url=back(payment.id),
             )
             await payment.save(using_db=tx, update_fields=["provider_request"])
     except IntegrityError:
         return await _winner(runtime, gateways, loan, request, fingerprint)
     await submit_payment(runtime, connector, payment)
     return await Payment.get(id=payment.id)
+
+
+def _return_url(
+    runtime: Runtime,
+    institution: Institution,
+    request: PaymentRequest,
+    portal: Callable[[int], str] | None,
+) -> Callable[[int], str]:
+    """Where PayPal approval or 3-D Secure sends the payer back: the app's allowed URL, else
+    the portal's page for the method (PayPal's capture page, or the payment's own page)."""
+    if request.return_url is not None:
+        allowed = (institution.settings or {}).get(RETURN_URLS_KEY) or []
+        try:
+            url = allowed_return_url(request.return_url, allowed)
+        except ReturnUrlRefused as refused:
+            raise PaymentRefused("RETURN_URL_NOT_ALLOWED", str(refused)) from None
+        return lambda payment_id: url
+    if portal is not None:
+        return portal
+    if request.method is PaymentMethodType.PAYPAL:
+        return paypal_return_url(runtime)
+    return lambda payment_id: f"{runtime.settings.base_url}/pagos/{payment_id}"
 
 
 async def _same_request(loan: Loan, request: PaymentRequest, fingerprint: str) -> Payment | None:

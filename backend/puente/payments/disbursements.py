@@ -38,7 +38,7 @@ from puente.money import from_centavos
 from puente.payments.change_notices import notify_institution
 from puente.payments.checkout import PaymentRefused
 from puente.payments.compliance_hooks import compliance
-from puente.payments.gateways import GatewayDirectory
+from puente.payments.gateways import GatewayDirectory, NoProviderAccount
 from puente.payments.models import Disbursement
 from puente.providers.errors import InvalidRequest, ProviderError
 from puente.providers.values import SpeiTransferRequest, TransferStatus
@@ -87,6 +87,7 @@ async def disburse_loan(
     loan = await Loan.filter(id=loan_id).first()
     if loan is None or not can_see_loan(actor, loan):
         raise PaymentRefused("LOAN_NOT_FOUND", "El crédito no existe.")
+    await _require_bank(gateways, loan, provider)
     live = await _live_attempt(loan.id)
     if live is not None:
         return await _resume(runtime, gateways, actor, loan, live)
@@ -149,7 +150,17 @@ async def disburse_loan(
             runtime, loan, disbursement_id=live.id, clabe=account.clabe, name=name
         )
     await _send(runtime, gateways, actor, loan, live)
-    return await Disbursement.get(id=live.id)
+    sent = await Disbursement.get(id=live.id)
+    if created:
+        await notify_institution(
+            runtime.bus,
+            loan.institution_id,
+            "disbursement.requested",
+            runtime.now(),
+            loan_id=loan.id,
+            subject_id=sent.id,
+        )
+    return sent
 
 
 async def _live_attempt(loan_id: int, conn: BaseDBAsyncClient | None = None) -> Disbursement | None:
@@ -188,6 +199,7 @@ async def approve_and_disburse(
     loan = await Loan.filter(id=loan_id).first()
     if loan is None or not can_see_loan(actor, loan):
         raise PaymentRefused("LOAN_NOT_FOUND", "El crédito no existe.")
+    await _require_bank(gateways, loan, provider)  # refused before approving, too
     if LoanStatus(loan.status) is LoanStatus.APPLICATION:
         # Refuse before approving, so a blocked customer's application changes nothing.
         suspended = await compliance().screen_before_payout(runtime, loan)
@@ -206,6 +218,17 @@ async def approve_and_disburse(
         beneficiary_name=beneficiary_name,
         provider=provider,
     )
+
+
+async def _require_bank(gateways: GatewayDirectory, loan: Loan, provider: ProviderName) -> None:
+    """Refuse, before anything is recorded, a payout with no account to send it from."""
+    try:
+        await gateways.bank(await Institution.get(id=loan.institution_id), provider.value)
+    except NoProviderAccount:
+        raise PaymentRefused(
+            "PROVIDER_NOT_AVAILABLE",
+            "La institución no tiene cuenta de dispersión con ese proveedor.",
+        ) from None
 
 
 async def _send(
@@ -253,11 +276,6 @@ async def _send(
         pass  # already moved on (a fast settlement got there first)
     if transfer.status is TransferStatus.SUCCEEDED:
         await settle_disbursement(disbursement.id, succeeded=True, at=runtime.now())
-    # The console's feed hears of every payout that left (a bank's later verdict arrives as a
-    # webhook, which the inbox announces).
-    await notify_institution(
-        runtime.bus, loan.institution_id, "disbursement", at=runtime.now(), loan=loan.id
-    )
 
 
 async def settle_disbursement(

@@ -17,7 +17,7 @@ from tortoise.functions import Coalesce
 from tortoise.queryset import QuerySet
 
 from puente.accounts.models import User
-from puente.enums import PaymentMethodType
+from puente.enums import PaymentMethodType, ProviderName
 from puente.enums import PaymentStatus as S
 from puente.loans.access import is_staff, visible_loans
 from puente.payments.models import Payment
@@ -26,6 +26,7 @@ from puente.runtime import MEXICO_CITY
 __all__ = [
     "HistoryPage",
     "HistoryQuery",
+    "filtered_payments",
     "local_day_start",
     "payment_history",
     "visible_payments",
@@ -55,6 +56,26 @@ class HistoryQuery:
     since: date | None = None
     until: date | None = None
     loan_id: int | None = None
+    provider: ProviderName | None = None
+
+
+def filtered_payments(query: QuerySet[Payment], wanted: HistoryQuery) -> QuerySet[Payment]:
+    """``query`` narrowed to ``wanted``; dates read the payment date (``pay_date``: when it
+    was paid, else when it was made), Mexico City calendar days."""
+    query = query.annotate(pay_date=Coalesce("paid_at", F("created_at")))
+    if wanted.statuses:
+        query = query.filter(status__in=list(wanted.statuses))
+    if wanted.method is not None:
+        query = query.filter(method=wanted.method)
+    if wanted.provider is not None:
+        query = query.filter(provider=wanted.provider)
+    if wanted.since is not None:
+        query = query.filter(pay_date__gte=local_day_start(wanted.since))
+    if wanted.until is not None:
+        query = query.filter(pay_date__lt=local_day_start(wanted.until + timedelta(days=1)))
+    if wanted.loan_id is not None:
+        query = query.filter(loan_id=wanted.loan_id)
+    return query
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,17 +95,7 @@ async def payment_history(
     payment recorded today (a late webhook, a migrated history) shows on the day it was paid.
     The date filters read the same date.
     """
-    query = visible_payments(user).annotate(pay_date=Coalesce("paid_at", F("created_at")))
-    if wanted.statuses:
-        query = query.filter(status__in=list(wanted.statuses))
-    if wanted.method is not None:
-        query = query.filter(method=wanted.method)
-    if wanted.since is not None:
-        query = query.filter(pay_date__gte=local_day_start(wanted.since))
-    if wanted.until is not None:
-        query = query.filter(pay_date__lt=local_day_start(wanted.until + timedelta(days=1)))
-    if wanted.loan_id is not None:
-        query = query.filter(loan_id=wanted.loan_id)
+    query = filtered_payments(visible_payments(user), wanted)
     total = await query.count()
     pages = max(1, math.ceil(total / page_size))
     shown = max(1, min(page, pages))

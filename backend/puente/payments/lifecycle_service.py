@@ -50,7 +50,7 @@ class Transition:
     after: S
     applied: bool  # False: not a forward move (recorded and ignored)
     exception: str | None = None  # e.g. AMOUNT_MISMATCH: not applied, left for staff
-    institution_id: int | None = None  # whose console feed hears of it
+    institution_id: int | None = None  # whose dashboards hear of it (institution channel)
 
 
 async def _payment_entry(payment: Payment, conn: BaseDBAsyncClient) -> JournalEntry | None:
@@ -120,7 +120,7 @@ async def advance_payment(
                 before,
                 False,
                 AMOUNT_MISMATCH,
-                institution_id=payment.institution_id,
+                payment.institution_id,
             )
         if provider_reference and not payment.provider_reference:
             # Kept even when the move is ignored: webhooks find payments by this reference.
@@ -144,12 +144,7 @@ async def advance_payment(
                     conn=tx,
                 )
             return Transition(
-                payment.id,
-                payment.loan_id,
-                before,
-                before,
-                False,
-                institution_id=payment.institution_id,
+                payment.id, payment.loan_id, before, before, False, None, payment.institution_id
             )
         proposed = move.status
         if move.refunded_centavos > payment.refunded_centavos:
@@ -175,7 +170,7 @@ async def advance_payment(
             conn=tx,
         )
     return Transition(
-        payment.id, payment.loan_id, before, proposed, True, institution_id=payment.institution_id
+        payment.id, payment.loan_id, before, proposed, True, None, payment.institution_id
     )
 
 

@@ -143,6 +143,7 @@ async def _ask(
                 description=description,
                 metadata=metadata,
                 device_session_id=sent.get("device_session_id"),
+                return_url=sent.get("return_url") or None,  # where 3-D Secure returns
             )
         )
     who = sent.get("customer") or {}

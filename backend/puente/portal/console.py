@@ -46,7 +46,6 @@ from puente.backoffice.feed import (
     parse_feed_filter,
     recent_feed,
 )
-from puente.backoffice.health import provider_health
 from puente.backoffice.loan_file import ENTRY_KINDS, open_loan_file
 from puente.backoffice.queues import (
     REASONS,
@@ -63,6 +62,7 @@ from puente.backoffice.stats import (
     disbursed_vs_collected,
 )
 from puente.enums import PaymentMethodType, ProviderName
+from puente.institutions.health import provider_health
 from puente.institutions.models import Institution
 from puente.money import format_mxn
 from puente.payments.change_notices import institution_channel
@@ -281,7 +281,7 @@ class Console:
 
     async def health(self, request: Request, user: User) -> Response:
         institution = await Institution.get(id=user.institution_id)
-        rows = await provider_health(institution, self.gateways)
+        rows = await provider_health(institution)
         return self._render(request, user, "pages/consola_salud.html", {"rows": rows})
 
     async def search(self, request: Request, user: User) -> Response:

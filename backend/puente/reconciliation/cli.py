@@ -123,6 +123,7 @@ def _print_summary(summary: Any, path: Path) -> None:
 def cmd_import(args: argparse.Namespace) -> int:
     """``puente reconcile import FILE``."""
     from puente.db import open_database
+    from puente.payments.change_notices import notify_institution
     from puente.reconciliation.importers import MalformedStatement, UnknownFormat, guess_format
     from puente.reconciliation.service import import_and_reconcile
 
@@ -132,9 +133,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     async def run() -> Any:
         async with open_database(settings.database_url):
             institution = await _institution(args.institution)
-            cuenta = await _stp_cuenta(_runtime(), institution)
+            runtime = _runtime()
+            cuenta = await _stp_cuenta(runtime, institution)
             with _progress(path, args.json) as progress:
-                return await import_and_reconcile(
+                summary = await import_and_reconcile(
                     institution.id,
                     path,
                     args.format or guess_format(path),
@@ -143,6 +145,18 @@ def cmd_import(args: argparse.Namespace) -> int:
                     stp_cuenta=cuenta,
                     progress=progress,
                 )
+            if summary.exceptions and runtime is not None:
+                # The staff dashboards' feed (institutionEvents): through Redis when the
+                # server shares it, else nobody is listening in this process.
+                await notify_institution(
+                    runtime.bus,
+                    institution.id,
+                    "exception.opened",
+                    runtime.now(),
+                    subject_id=summary.statement_id,
+                )
+                await runtime.bus.close()
+            return summary
 
     try:
         if not path.is_file():

@@ -10,7 +10,7 @@ from tortoise.queryset import QuerySet
 from puente.reconciliation.enums import ExceptionStatus, LineStatus
 from puente.reconciliation.models import ReconciliationException, StatementLine
 
-__all__ = ["LineFilter", "exception_of", "line_page"]
+__all__ = ["LineFilter", "exception_of", "lines"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +24,8 @@ class LineFilter:
     open_exceptions: bool = False
 
 
-def _lines(institution_id: int, wanted: LineFilter) -> QuerySet[StatementLine]:
+def lines(institution_id: int, wanted: LineFilter) -> QuerySet[StatementLine]:
+    """The institution's lines ``wanted`` selects (unordered: the reader pages them)."""
     query = StatementLine.filter(institution_id=institution_id)
     if wanted.statuses:
         query = query.filter(status__in=list(wanted.statuses))
@@ -37,16 +38,6 @@ def _lines(institution_id: int, wanted: LineFilter) -> QuerySet[StatementLine]:
     if wanted.open_exceptions:
         query = query.filter(exceptions__status=ExceptionStatus.OPEN)
     return query
-
-
-async def line_page(
-    institution_id: int, wanted: LineFilter, *, after_id: int, size: int
-) -> tuple[list[StatementLine], bool, int]:
-    """One page of lines (oldest first, after ``after_id``), whether more follow, the total."""
-    query = _lines(institution_id, wanted)
-    total = await query.count()
-    rows = await query.filter(id__gt=after_id).order_by("id").limit(size + 1)
-    return rows[:size], len(rows) > size, total
 
 
 async def exception_of(line_ids: list[int]) -> dict[int, ReconciliationException]:

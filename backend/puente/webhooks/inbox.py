@@ -247,14 +247,18 @@ class WebhookInbox:
             if outcome is not E.EXCEPTION:
                 settled["last_error"] = None  # an exception keeps its explanation for staff
             await ProviderEvent.filter(id=event.id).update(**settled)
-            await self._announce(event)
+            await self._tell_staff(event, outcome)
         return handled
 
-    async def _announce(self, event: ProviderEvent) -> None:
-        """Tell the institution's console an event was settled (processed or dead-lettered)."""
-        if event.institution_id is not None:
+    async def _tell_staff(self, event: ProviderEvent, outcome: E) -> None:
+        """The institution's dashboards hear each outcome but the noise (``IGNORED``)."""
+        if outcome is not E.IGNORED:
             await notify_institution(
-                self.runtime.bus, event.institution_id, "webhook", at=self.runtime.now()
+                self.runtime.bus,
+                event.institution_id,
+                f"webhook.{outcome.value}",
+                self.runtime.now(),
+                subject_id=event.id,
             )
 
     async def _failed(self, event: ProviderEvent, exc: Exception, now: datetime) -> None:
@@ -268,8 +272,7 @@ class WebhookInbox:
         await ProviderEvent.filter(id=event.id).update(
             status=status, last_error=f"{type(exc).__name__}: {exc}"[:2000], next_attempt_at=next_at
         )
-        if status is E.DEAD:
-            await self._announce(event)
+        await self._tell_staff(event, status)
 
     async def _process(self, event: ProviderEvent) -> E:
         kind = EventKind(event.kind) if event.kind in EventKind._value2member_map_ else None
@@ -396,12 +399,22 @@ class WebhookInbox:
         ).first()
         if disbursement is None:
             raise PaymentNotYetKnown(f"no disbursement with reference {event.provider_payment_id}")
-        await settle_disbursement(
+        succeeded = kind is EventKind.TRANSFER_SUCCEEDED
+        changed = await settle_disbursement(
             disbursement.id,
-            succeeded=kind is EventKind.TRANSFER_SUCCEEDED,
+            succeeded=succeeded,
             at=event.occurred_at or self.runtime.now(),
             reason=event.event_type,
         )
+        if changed:
+            await notify_institution(
+                self.runtime.bus,
+                disbursement.institution_id,
+                "disbursement.settled" if succeeded else "disbursement.returned",
+                self.runtime.now(),
+                loan_id=disbursement.loan_id,
+                subject_id=disbursement.id,
+            )
         return E.PROCESSED
 
     async def _abono(self, event: ProviderEvent, spec: ProviderSpec) -> E:

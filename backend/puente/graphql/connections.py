@@ -1,0 +1,169 @@
+"""Loan and payment connections as every door lists them (viewer, institution, a loan).
+
+Thin: who may see what is ``loans.access``/``payments.history``; the filter is
+``payments.history.filtered_payments``, the same the portal's history uses.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import strawberry
+from strawberry.types import Info
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
+
+from puente.enums import PaymentMethodType as MethodEnum
+from puente.enums import PaymentStatus as StatusEnum
+from puente.enums import ProviderName
+from puente.graphql.errors import UserFacingError, report_field_error
+from puente.graphql.paging import PageRequest, cursor, fetch_page, page_info, page_request
+from puente.graphql.payment_types import (
+    Payment,
+    PaymentConnection,
+    PaymentEdge,
+    PaymentMethodType,
+    PaymentStatus,
+    Provider,
+)
+from puente.graphql.types import (
+    DelinquencyBucket,
+    Loan,
+    LoanConnection,
+    LoanEdge,
+    LoanStatus,
+    PageInfo,
+    decode_global_id,
+)
+from puente.loans.models import Loan as LoanModel
+from puente.payments.history import HistoryQuery, filtered_payments
+from puente.payments.models import Payment as PaymentModel
+
+__all__ = [
+    "LoanFilter",
+    "PaymentFilter",
+    "loan_connection",
+    "payment_connection",
+    "payment_history_query",
+]
+
+
+@strawberry.input(description="Which payments to list; dates are Mexico City calendar days.")
+class PaymentFilter:
+    status: list[PaymentStatus] | None = None
+    method: PaymentMethodType | None = None
+    provider: Provider | None = None
+    loan_id: strawberry.ID | None = None
+    from_: date | None = strawberry.field(default=None, name="from")
+    to: date | None = None
+
+
+@strawberry.input(description="Which loans to list (staff).")
+class LoanFilter:
+    status: list[LoanStatus] | None = None
+    bucket: DelinquencyBucket | None = strawberry.field(
+        default=None, description="Delinquency bucket as of today."
+    )
+    search: str | None = strawberry.field(
+        default=None, description="Borrower's name or email (contains, any case)."
+    )
+
+
+def payment_history_query(wanted: PaymentFilter | None) -> HistoryQuery:
+    """The filter as ``payments.history`` reads it, or a ``UserFacingError`` on a field."""
+    if wanted is None:
+        return HistoryQuery()
+    loan_id = None
+    if wanted.loan_id is not None:
+        decoded = decode_global_id(wanted.loan_id)
+        if decoded is None or decoded[0] != "Loan":
+            raise UserFacingError(
+                "BAD_FILTER", "'loanId' no es el id de un crédito.", field="loanId"
+            )
+        loan_id = decoded[1]
+    if wanted.from_ and wanted.to and wanted.from_ > wanted.to:
+        raise UserFacingError("BAD_FILTER", "'from' no puede ser posterior a 'to'.", field="from")
+    return HistoryQuery(
+        statuses=tuple(StatusEnum(s.value) for s in wanted.status or ()),
+        method=MethodEnum(wanted.method.value) if wanted.method else None,
+        provider=ProviderName(wanted.provider.value) if wanted.provider else None,
+        since=wanted.from_,
+        until=wanted.to,
+        loan_id=loan_id,
+    )
+
+
+def _empty_payments() -> PaymentConnection:
+    return PaymentConnection(edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None))
+
+
+async def payment_connection(
+    info: Info,
+    query: QuerySet[PaymentModel],
+    wanted: PaymentFilter | None,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+) -> PaymentConnection:
+    """Payments of ``query`` (already limited to what the caller may see), newest first."""
+    try:
+        request = page_request(first, after, last, before)
+        narrowed = filtered_payments(query, payment_history_query(wanted))
+    except UserFacingError as refused:
+        report_field_error(info, refused)
+        return _empty_payments()
+    page = await fetch_page(narrowed, request, newest_first=True)
+    return PaymentConnection(
+        edges=[PaymentEdge(cursor=cursor(p.id), node=Payment.from_model(p)) for p in page.rows],
+        page_info=page_info(page.rows, page.has_next, page.has_previous),
+        _count=narrowed.count,
+    )
+
+
+async def loan_connection(
+    info: Info,
+    query: QuerySet[LoanModel],
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    wanted: LoanFilter | None = None,
+) -> LoanConnection:
+    """Loans of ``query`` (already limited to what the caller may see), oldest first."""
+    try:
+        request: PageRequest = page_request(first, after, last, before)
+    except UserFacingError as refused:
+        report_field_error(info, refused)
+        return LoanConnection(edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None))
+    narrowed = await _filtered_loans(info, query, wanted)
+    page = await fetch_page(narrowed, request)
+    views = await info.context.loan_views.load_many([loan.id for loan in page.rows])
+    return LoanConnection(
+        edges=[LoanEdge(cursor=cursor(v.loan.id), node=Loan.from_view(v)) for v in views],
+        page_info=page_info(page.rows, page.has_next, page.has_previous),
+        _count=narrowed.count,
+    )
+
+
+async def _filtered_loans(
+    info: Info, query: QuerySet[LoanModel], wanted: LoanFilter | None
+) -> QuerySet[LoanModel]:
+    if wanted is None:
+        return query
+    if wanted.status:
+        query = query.filter(status__in=[s.value for s in wanted.status])
+    if wanted.search and wanted.search.strip():
+        term = wanted.search.strip()
+        query = query.filter(
+            Q(borrower__full_name__icontains=term) | Q(borrower__email__icontains=term)
+        )
+    if wanted.bucket is not None:
+        # The bucket is derived from the ledger as of today (loans.state), not stored:
+        # read the views of the candidates and keep the ids in that bucket.
+        ids = [loan.id for loan in await query.only("id")]
+        views = await info.context.loan_views.load_many(ids)
+        query = query.filter(
+            id__in=[v.loan.id for v in views if v.balance.bucket.value == wanted.bucket.value]
+        )
+    return query

@@ -1,0 +1,272 @@
+"""What an app needs to render a loan: its kind, a name, its product, its payments and, for
+a school's account, the tuition facts priced for today.
+
+Resolvers of ``types.Loan``; each reads through the request's loaders
+(``graphql/loaders.py``) so a list of loans costs the same statements as one. Types of other
+modules are named lazily (this module is imported by ``types``).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from puente.loans.models import Loan as LoanModel
+from puente.money import format_mxn, from_centavos
+from puente.tuition.engine import ENROLMENT, amount_due_on
+from puente.tuition.pricing import plan_from_settings
+
+if TYPE_CHECKING:
+    from puente.graphql.institution import Institution
+    from puente.graphql.payment_types import PaymentConnection
+    from puente.graphql.types import Money
+
+__all__ = [
+    "LoanActivity",
+    "LoanActivityKind",
+    "LoanKind",
+    "LoanProduct",
+    "TuitionDetails",
+    "activity",
+    "display_name",
+    "institution",
+    "institution_name",
+    "kind",
+    "loan_payments",
+    "product",
+    "tuition",
+]
+
+_Money = Annotated["Money", strawberry.lazy("puente.graphql.types")]
+
+
+@strawberry.enum(description="What the loan is for (more may be added).")
+class LoanKind(Enum):
+    PERSONAL = "PERSONAL"
+    PAYROLL = "PAYROLL"
+    TUITION = "TUITION"
+    OTHER = "OTHER"
+
+
+_PRODUCT_KINDS = {
+    "personal": LoanKind.PERSONAL,
+    "payroll": LoanKind.PAYROLL,
+    "nomina": LoanKind.PAYROLL,
+    "tuition": LoanKind.TUITION,
+}
+
+
+@strawberry.type(description="The product a loan was granted under.")
+class LoanProduct:
+    id: strawberry.ID
+    name: str
+    kind: LoanKind
+
+
+@strawberry.type(
+    description="A colegiatura account's next charge, priced for today (pronto pago or recargo)."
+)
+class TuitionDetails:
+    student: str
+    school: str
+    amount_due_today: _Money = strawberry.field(
+        description="What the next open charge costs if paid today (0 when all is paid)."
+    )
+    cycle: str
+    concept: str = strawberry.field(description='"Inscripción" or "Colegiatura 3 de 10".')
+    month: date | None = strawberry.field(description="Due date of the next open charge.")
+    list_price: _Money
+    scholarship: _Money = strawberry.field(description="Beca.")
+    early_payment_discount: _Money = strawberry.field(description="Pronto pago, if paid today.")
+    surcharge: _Money = strawberry.field(description="Recargo (with its IVA), if paid today.")
+
+
+@strawberry.enum(description="What a line of the loan's history is.")
+class LoanActivityKind(Enum):
+    DISBURSEMENT = "disbursement"
+    BILLING = "billing"
+    PAYMENT = "payment"
+    LATE_CHARGE = "late_charge"
+    REFUND = "refund"
+    CHARGEBACK = "chargeback"
+    REVERSAL = "reversal"
+    ADJUSTMENT = "adjustment"
+    SETTLEMENT = "settlement"
+    WRITE_OFF = "write_off"
+
+
+@strawberry.type(description="One line of the loan's history, in the borrower's words.")
+class LoanActivity:
+    date: date
+    kind: LoanActivityKind
+    description: str = strawberry.field(
+        description='e.g. "Pago recibido, aplicado a: interés $120.00 MXN, capital $880.00 MXN".'
+    )
+    amount: _Money
+    installment_number: int | None
+    payment_id: strawberry.ID | None
+
+
+def _loan(root: Any) -> LoanModel:
+    return root._model
+
+
+def _kind_of(loan: LoanModel, product_kind: str | None) -> LoanKind:
+    if plan_from_settings(loan.settings) is not None:
+        return LoanKind.TUITION
+    return _PRODUCT_KINDS.get((product_kind or "").lower(), LoanKind.OTHER)
+
+
+async def kind(root: strawberry.Parent[Any], info: Info) -> LoanKind:
+    loan = _loan(root)
+    row = await info.context.loaders.products.load(loan.product_id)
+    return _kind_of(loan, row.kind if row else None)
+
+
+async def product(root: strawberry.Parent[Any], info: Info) -> LoanProduct | None:
+    from puente.graphql.types import encode_global_id
+
+    loan = _loan(root)
+    row = await info.context.loaders.products.load(loan.product_id)
+    if row is None:
+        return None
+    return LoanProduct(
+        id=encode_global_id("LoanProduct", row.id), name=row.name, kind=_kind_of(loan, row.kind)
+    )
+
+
+async def display_name(root: strawberry.Parent[Any], info: Info) -> str:
+    """ "Colegiaturas de Sofía Hernández 2026-2027" or "Préstamo personal de $25,000.00 MXN"."""
+    loan = _loan(root)
+    row = await info.context.loaders.products.load(loan.product_id)
+    name = row.name if row else "Crédito"
+    plan = plan_from_settings(loan.settings)
+    if plan is not None:
+        student = await info.context.loaders.users.load(loan.student_id or loan.borrower_id)
+        who = student.full_name if student else ""
+        return f"Colegiaturas de {who} {plan.cycle}".replace("  ", " ").strip()
+    return f"{name} de {format_mxn(from_centavos(loan.principal_centavos))}"
+
+
+async def institution(
+    root: strawberry.Parent[Any], info: Info
+) -> Annotated[Institution, strawberry.lazy("puente.graphql.institution")] | None:
+    """The lender or school, for its own staff; null for borrowers (they see its name in
+    ``displayName`` and on their documents)."""
+    from puente.graphql.institution import institution_of
+
+    user = await info.context.user()
+    if user is None:
+        return None
+    return await institution_of(info, user)
+
+
+async def institution_name(root: strawberry.Parent[Any], info: Info) -> str:
+    """The lender's or school's name, for everyone who may see the loan."""
+    row = await info.context.loaders.institutions.load(_loan(root).institution_id)
+    return row.name if row else ""
+
+
+async def loan_payments(
+    root: strawberry.Parent[Any],
+    info: Info,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+) -> Annotated[PaymentConnection, strawberry.lazy("puente.graphql.payment_types")]:
+    """The loan's payments, newest first (whoever paid them: a guardian's show too)."""
+    from puente.graphql.errors import UserFacingError, report_field_error
+    from puente.graphql.paging import cursor, page_info, page_request, slice_page
+    from puente.graphql.payment_types import Payment, PaymentConnection, PaymentEdge
+    from puente.graphql.types import PageInfo
+
+    loan = _loan(root)
+    try:
+        request = page_request(first, after, last, before)
+    except UserFacingError as refused:
+        report_field_error(info, refused)
+        return PaymentConnection(edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None))
+    rows = await info.context.loaders.payment_rows.load((loan.id, request))
+    page = slice_page(rows, request, newest_first=True)
+
+    async def count() -> int:
+        return int(await info.context.loaders.payment_counts.load(loan.id))
+
+    return PaymentConnection(
+        edges=[PaymentEdge(cursor=cursor(p.id), node=Payment.from_model(p)) for p in page.rows],
+        page_info=page_info(page.rows, page.has_next, page.has_previous),
+        _count=count,
+    )
+
+
+async def tuition(root: strawberry.Parent[Any], info: Info) -> TuitionDetails | None:
+    """Null unless the loan is a colegiatura account with its plan stored."""
+    from puente.graphql.types import money
+
+    loan = _loan(root)
+    plan = plan_from_settings(loan.settings)
+    if plan is None:
+        return None
+    student = await info.context.loaders.users.load(loan.student_id or loan.borrower_id)
+    school = await info.context.loaders.institutions.load(loan.institution_id)
+    upcoming = root.next_installment
+    today = info.context.runtime.today()
+    zero = Decimal("0")
+    if upcoming is None:
+        return TuitionDetails(
+            student=student.full_name if student else "",
+            school=school.name if school else "",
+            amount_due_today=money(zero),
+            cycle=plan.cycle,
+            concept="Ciclo pagado",
+            month=None,
+            list_price=money(zero),
+            scholarship=money(zero),
+            early_payment_discount=money(zero),
+            surcharge=money(zero),
+        )
+    # The breakdown comes from the engine's one price (tuition.engine.amount_due_on); the
+    # amount due is the installment as every door offers it today (loans.state).
+    charge = amount_due_on(plan, upcoming.number, today)
+    count = len(plan.due_dates)
+    concept = (
+        "Inscripción"
+        if upcoming.number == ENROLMENT
+        else f"Colegiatura {upcoming.number} de {count}"
+    )
+    return TuitionDetails(
+        student=student.full_name if student else "",
+        school=school.name if school else "",
+        amount_due_today=upcoming.outstanding,
+        cycle=plan.cycle,
+        concept=concept,
+        month=upcoming.due_date,
+        list_price=money(charge.list_price),
+        scholarship=money(charge.scholarship),
+        early_payment_discount=money(charge.discount),
+        surcharge=money(charge.surcharge + charge.surcharge_vat),
+    )
+
+
+async def activity(root: strawberry.Parent[Any], info: Info) -> list[LoanActivity]:
+    """The ledger history, oldest first (loans.history)."""
+    from puente.graphql.types import encode_global_id, money
+
+    rows = await info.context.loaders.history.load(_loan(root).id)
+    return [
+        LoanActivity(
+            date=row.on,
+            kind=LoanActivityKind(row.kind.value),
+            description=row.description,
+            amount=money(from_centavos(row.centavos)),
+            installment_number=row.installment,
+            payment_id=encode_global_id("Payment", row.payment_id) if row.payment_id else None,
+        )
+        for row in rows
+    ]
