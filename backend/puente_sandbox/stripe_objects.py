@@ -47,7 +47,7 @@ class TestCard:
     exp_year: int = 2034
     funding: str = "credit"
     # (code, decline_code, message) exactly as Stripe reports the decline
-    decline: tuple[str, str, str] | None = None
+    decline: tuple[str, str | None, str] | None = None
 
 
 TEST_CARDS: dict[str, TestCard] = {
@@ -63,6 +63,22 @@ TEST_CARDS: dict[str, TestCard] = {
     ),
     "chargeDeclinedExpiredCard": TestCard(
         "visa", "0069", decline=("expired_card", "expired_card", "Your card has expired.")
+    ),
+    "chargeDeclinedStolenCard": TestCard(
+        "visa", "9979", decline=("card_declined", "stolen_card", "Your card was declined.")
+    ),
+    "chargeDeclinedLostCard": TestCard(
+        "visa", "9987", decline=("card_declined", "lost_card", "Your card was declined.")
+    ),
+    # Stripe reports a processing error without a decline_code.
+    "chargeDeclinedProcessingError": TestCard(
+        "visa",
+        "0119",
+        decline=(
+            "processing_error",
+            None,
+            "An error occurred while processing your card. Try again in a little bit.",
+        ),
     ),
 }
 TEST_TOKENS = {f"tok_{name}": name for name in TEST_CARDS}
@@ -274,7 +290,7 @@ def charge(
     *,
     created: int,
     balance_transaction: str | None,
-    decline: tuple[str, str, str] | None = None,
+    decline: tuple[str, str | None, str] | None = None,
 ) -> dict[str, Any]:
     """The Charge behind a PaymentIntent attempt, succeeded or failed (``decline``)."""
     ok = decline is None
