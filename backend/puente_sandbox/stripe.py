@@ -1,14 +1,15 @@
 """Stripe simulator: Stripe's real v1 paths, auth, idempotency, errors and signed webhooks.
 
 Point a Stripe client (our connector or stripe-python with ``api_base``) at the app's URL:
-``/v1/customers``, ``/v1/payment_methods[/{id}[/attach]]``, ``/v1/payment_intents[/{id}
+``/v1/customers``, ``/v1/payment_methods[/{id}[/attach|/detach]]``, ``/v1/payment_intents[/{id}
 [/confirm|/cancel]]``, ``/v1/charges``, ``/v1/refunds``, ``/v1/balance_transactions``,
 ``/v1/payouts``, ``/v1/events``, ``/v1/test_helpers/customers/{id}/fund_cash_balance``.
 Test tokens: ``tok_visa`` (succeeds), ``tok_chargeDeclined`` (generic_decline),
 ``tok_chargeDeclinedInsufficientFunds``, ``tok_chargeDeclinedExpiredCard``,
 ``tok_chargeDeclinedStolenCard``, ``tok_chargeDeclinedLostCard``,
-``tok_chargeDeclinedProcessingError``; the same suffixes work as ``pm_card_*``. Simulator-only: ``/_hosted/oxxo/{pi}`` and ``/_hosted/spei/{pi}``
-(the payer's pages, with a "pay" button), ``POST /_payments/{pi}/dispute``, ``POST /_payouts``.
+``tok_chargeDeclinedProcessingError``; the same suffixes work as ``pm_card_*``.
+Simulator-only: ``/_hosted/oxxo/{pi}`` and ``/_hosted/spei/{pi}`` (the payer's pages, with a
+"pay" button), ``POST /_payments/{pi}/dispute``, ``POST /_payouts``.
 """
 
 from __future__ import annotations

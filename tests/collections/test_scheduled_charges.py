@@ -45,7 +45,8 @@ async def setup(runtime, token="tok_visa", **product):
 
 
 def intents(box, status="succeeded"):
-    return [pi for pi in box.simulator("stripe").store.all("payment_intents") if pi["status"] == status]
+    found = box.simulator("stripe").store.all("payment_intents")
+    return [pi for pi in found if pi["status"] == status]
 
 
 async def run(runtime, box, day):
@@ -96,9 +97,7 @@ async def test_insufficient_funds_is_retried_on_the_next_payday(runtime, db):
     assert notices >= 3  # mandate confirmed and two declines
 
 
-@pytest.mark.parametrize(
-    "token", ["tok_chargeDeclinedExpiredCard", "tok_chargeDeclinedStolenCard"]
-)
+@pytest.mark.parametrize("token", ["tok_chargeDeclinedExpiredCard", "tok_chargeDeclinedStolenCard"])
 async def test_expired_or_stolen_card_stops_and_asks_for_another(runtime, db, token):
     ana, loan, box, card = await setup(runtime, token=token)
     await run(runtime, box, DUE)

@@ -270,9 +270,7 @@ async def _winner(
     return await resume_payment(runtime, gateways, winner)
 
 
-async def resume_payment(
-    runtime: Runtime, gateways: GatewayDirectory, payment: Payment
-) -> Payment:
+async def resume_payment(runtime: Runtime, gateways: GatewayDirectory, payment: Payment) -> Payment:
     """The same request again: its payment, asked about again while its outcome is unknown
     (same provider idempotency key: never a second charge)."""
     if not outcome_unknown(payment) or payment.provider_request is None:
