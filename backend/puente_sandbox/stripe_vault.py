@@ -32,6 +32,7 @@ def stripe_vault_routes(sim: StripeSimulator) -> list[BaseRoute]:
                 code="payment_method_unexpected_state",
             )
         pm["customer"] = None
+        sim.state.detached.add(pm["id"])
         sim.state.event("payment_method.detached", pm)
         return pm
 

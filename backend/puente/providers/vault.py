@@ -17,10 +17,12 @@ named by its ``ProviderSpec.card_vault``: the request that removes a card at the
 
 from __future__ import annotations
 
+import contextlib
 import string
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from puente.providers.errors import NotFound
 from puente.providers.values import CustomerInfo, ProviderCustomer, SavedPaymentMethod
 
 if TYPE_CHECKING:
@@ -46,7 +48,7 @@ class CardVault(Protocol):
         ...
 
     async def forget_card(self, customer_id: str, card_id: str) -> None:
-        """Remove the card at the provider (detach or delete); done once it is gone."""
+        """Remove the card at the provider (detach or delete); a card already gone is done."""
         ...
 
 
@@ -96,12 +98,13 @@ class GatewayVault:
     async def forget_card(self, customer_id: str, card_id: str) -> None:
         path = self.routes.forget(customer_id, card_id, dict(self.connector.config.credentials))
         # A 2xx is the whole answer (Openpay's is 204 without a body); errors raise.
-        await self.connector.http.request(
-            self.routes.forget_method,
-            path,
-            idempotency_key=f"puente-forget-{card_id}",
-            idempotent=True,  # removing what is already gone changes nothing
-        )
+        with contextlib.suppress(NotFound):  # already gone: what was asked is done
+            await self.connector.http.request(
+                self.routes.forget_method,
+                path,
+                idempotency_key=f"puente-forget-{card_id}",
+                idempotent=True,  # removing what is already gone changes nothing
+            )
 
 
 def card_vault(connector: PaymentGateway) -> CardVault | None:
