@@ -295,7 +295,7 @@ async def settle_attempt(
         DunningPolicy.from_settings(product.settings),
         action,
         today=day,
-        previous=Counter(Action(a) for a in earlier),
+        previous=Counter(Action(str(a)) for a in earlier),
     )
     reason = payment.failure_message or "Cargo rechazado."
     async with in_transaction() as tx:

@@ -63,13 +63,12 @@ async def active_mandate(loan_id: int, conn: BaseDBAsyncClient | None = None) ->
 
 async def _last_due_date(loan_id: int) -> date | None:
     """Until when a mandate runs by default: the loan's last due date."""
-    rows = (
+    last = (
         await Installment.filter(loan_id=loan_id, superseded_on__isnull=True)
         .order_by("-due_date")
-        .limit(1)
-        .values_list("due_date", flat=True)
+        .first()
     )
-    return rows[0] if rows else None
+    return last.due_date if last else None
 
 
 async def _loan_of(user: User, loan_id: int) -> Loan:
