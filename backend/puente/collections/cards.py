@@ -87,6 +87,11 @@ async def save_card(
         raise CollectionRefused(
             "CARD_NOT_SAVED", "No pudimos guardar la tarjeta; inténtalo de nuevo.", "cardToken"
         ) from exc
+    same = await PaymentMethod.filter(
+        user_id=user.id, provider=provider, provider_token=card.provider_id, is_active=True
+    ).first()
+    if same is not None:  # the same token sent again (a reloaded form): the same card
+        return same
     async with in_transaction() as tx:
         has_default = (
             await PaymentMethod.filter(user_id=user.id, is_active=True, is_default=True)
