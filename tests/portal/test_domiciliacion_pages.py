@@ -58,7 +58,8 @@ async def test_sign_see_charges_and_revoke_from_the_loan_page(db, runtime):
             f"/tarjetas/nueva?proveedor=stripe&prestamo={world.loan.id}"
         )
         assert new.status_code == 303
-        back = await confirm_page_after_card_form(world, new.headers["location"], "4242424242424242")
+        location = new.headers["location"]
+        back = await confirm_page_after_card_form(world, location, "4242424242424242")
         assert back.status_code == 200 and "Guardar tarjeta" in back.text
         saved = await world.client.post("/tarjetas", data=hidden_fields(back.text))
         assert saved.headers["location"] == f"/prestamos/{world.loan.id}/domiciliacion"
