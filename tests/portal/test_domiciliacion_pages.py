@@ -54,9 +54,7 @@ async def test_sign_see_charges_and_revoke_from_the_loan_page(db, runtime):
         page = await world.client.get(f"/prestamos/{world.loan.id}/domiciliacion")
         assert page.status_code == 200 and "No tienes tarjetas guardadas" in page.text
         # Save a card without paying: the provider's form, back to Puente, confirm.
-        new = await world.client.get(
-            f"/tarjetas/nueva?proveedor=stripe&prestamo={world.loan.id}"
-        )
+        new = await world.client.get(f"/tarjetas/nueva?proveedor=stripe&prestamo={world.loan.id}")
         assert new.status_code == 303
         location = new.headers["location"]
         back = await confirm_page_after_card_form(world, location, "4242424242424242")
@@ -66,7 +64,7 @@ async def test_sign_see_charges_and_revoke_from_the_loan_page(db, runtime):
         card = await PaymentMethod.get(user_id=world.ana.id)
 
         page = await world.client.get(f"/prestamos/{world.loan.id}/domiciliacion")
-        assert "Visa •••• 4242" in page.text and "data-testid=\"mandate-text\"" in page.text
+        assert "Visa •••• 4242" in page.text and 'data-testid="mandate-text"' in page.text
         fields = {**hidden_fields(page.text), "tarjeta": str(card.id)}
         fields["accion"] = "firmar"
         refused = await world.client.post(f"/prestamos/{world.loan.id}/domiciliacion", data=fields)
@@ -100,4 +98,3 @@ async def test_sign_see_charges_and_revoke_from_the_loan_page(db, runtime):
         assert gone.status_code == 303
     assert not await PaymentMethod.filter(is_active=True).exists()
     assert await ChargeAttempt.filter(loan_id=world.loan.id).count() == 1
-
