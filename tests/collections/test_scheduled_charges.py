@@ -164,3 +164,76 @@ async def test_amount_never_exceeds_the_payoff(runtime, db):
     from puente.loans.payable import payable_amount
 
     assert amount == (await payable_amount(loan, date(2028, 1, 1))).maximum
+
+
+CARD_PROVIDERS = {
+    # provider: (approved token, insufficient-funds token, stolen/expired token)
+    "conekta": ("tok_test_visa_4242", "tok_test_insufficient_funds", "tok_test_expired_card"),
+    "openpay": (
+        "tok_test_4111111111111111",
+        "tok_test_4444444444444448",
+        "tok_test_4000000000000119",  # reported stolen
+    ),
+    "mercadopago": ("test_visa_APRO", "test_visa_FUND", "test_visa_EXPI"),
+}
+# The providers' own decline codes, as each simulator answers them.
+REAL_CODES = {
+    "conekta": (
+        "conekta.errors.processing.bank.insufficient_funds",
+        "conekta.errors.processing.bank.expired_card",
+    ),
+    "openpay": ("3003", "3004"),
+    "mercadopago": ("cc_rejected_insufficient_amount", "cc_rejected_bad_filled_date"),
+}
+
+
+async def provider_setup(runtime, provider: str, token: str, n: int):
+    from puente.sandbox_hook import demo_credentials
+
+    inst = await factories.institution(f"financiera-{n}")
+    ana = await factories.user(runtime, inst, email=f"ana{n}@example.mx")
+    loan = await factories.active_loan(inst, ana, start=date(2026, 11, 2))
+    credentials = {provider: demo_credentials()[provider]}
+    await store_credentials(runtime, inst.id, provider, credentials[provider])
+    box = sandboxes(runtime, credentials)
+    card = await cards.save_card(box.gateways, ana, ProviderName(provider), token)
+    await sign_mandate(ana, loan.id, card.id, origin="127.0.0.1 pytest", now=runtime.now())
+    return ana, loan, box, card
+
+
+@pytest.mark.parametrize("provider", sorted(CARD_PROVIDERS))
+async def test_every_card_provider_charges_and_reads_its_own_declines(runtime, db, provider):
+    approved, short, refused = CARD_PROVIDERS[provider]
+    _, loan, box, _ = await provider_setup(runtime, provider, approved, 1)
+    assert (await run(runtime, box, DUE)).paid == 1
+    assert (await Payment.get(loan_id=loan.id)).status == S.PAID
+
+    _, poor, box, _ = await provider_setup(runtime, provider, short, 2)
+    await run(runtime, box, DUE)
+    first = await ChargeAttempt.get(loan_id=poor.id, attempt=1)
+    assert first.action == "retry_payday"
+    assert first.decline_code == REAL_CODES[provider][0]
+    assert await ChargeAttempt.filter(loan_id=poor.id, attempt=2).exists()
+
+    _, lost, box, _ = await provider_setup(runtime, provider, refused, 3)
+    await run(runtime, box, DUE)
+    stopped = await ChargeAttempt.get(loan_id=lost.id, attempt=1)
+    assert stopped.action == "needs_method"
+    assert stopped.decline_code == REAL_CODES[provider][1]
+
+
+async def test_one_replica_runs_the_day_while_another_holds_its_lease(runtime, db):
+    from datetime import timedelta
+
+    from puente.collections.jobs import COLLECTIONS_JOB
+    from puente.scheduling.leases import acquire_lease
+
+    ana, loan, box, card = await setup(runtime)
+    other = await acquire_lease(
+        COLLECTIONS_JOB, DUE.isoformat(), runtime.now(), ttl=timedelta(minutes=10), holder="b:1"
+    )
+    assert other is not None
+    assert await run(runtime, box, DUE) is None  # replica b holds the day: nothing charged
+    assert intents(box) == []
+    await other.finish(runtime.now(), succeeded=True)
+    assert (await run(runtime, box, DUE)).paid == 1
