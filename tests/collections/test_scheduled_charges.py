@@ -105,6 +105,12 @@ async def test_expired_or_stolen_card_stops_and_asks_for_another(runtime, db, to
     assert len(attempts) == 1 and attempts[0].action == "needs_method"
     assert (await Mandate.get(loan_id=loan.id)).status is MandateStatus.NEEDS_METHOD
     assert (await run(runtime, box, date(2026, 12, 15))).charged == 0
+    # Another card and a new signature: the installment is tried again, as attempt 2.
+    other = await cards.save_card(box.gateways, ana, ProviderName.STRIPE, "tok_mastercard")
+    await sign_mandate(ana, loan.id, other.id, origin="127.0.0.1 pytest", now=runtime.now())
+    assert (await run(runtime, box, date(2026, 12, 16))).paid == 1
+    paid = await ChargeAttempt.get(loan_id=loan.id, status=AttemptStatus.PAID)
+    assert paid.attempt == 2
 
 
 async def test_processing_error_is_retried_soon(runtime, db):

@@ -62,6 +62,14 @@ class ChargeReport:
     pending: int = 0  # provider did not answer: resumed on the next pass
     failures: list[tuple[int, str]] = field(default_factory=list)
 
+    def resumen(self) -> str:
+        """The summary in Spanish, for the portal."""
+        return (
+            f"Domiciliación: {self.planned} programados, {self.charged} cargos enviados "
+            f"({self.paid} cobrados, {self.declined} rechazados), {self.canceled} cancelados, "
+            f"{self.pending} en espera del proveedor."
+        )
+
     def summary(self) -> str:
         return (
             f"domiciliación: {self.planned} planned, {self.charged} charged "
@@ -117,7 +125,8 @@ async def run_scheduled_charges(
 async def plan_first_attempts(
     day: date, report: ChargeReport, renew: Callable[[], Awaitable[None]] | None = None
 ) -> None:
-    """Attempt 1 for the oldest open installment due by ``day`` of each mandated loan."""
+    """The first attempt, under its mandate, at the oldest open installment due by ``day``
+    of each mandated loan."""
     last = 0
     while True:
         mandates = (
@@ -144,33 +153,45 @@ async def plan_first_attempts(
             if due is not None and mandate.signed_at.date() <= day:
                 wanted[mandate.loan_id] = due.number
         if wanted:
-            taken = set(
-                await ChargeAttempt.filter(
-                    Q(
-                        *(Q(loan_id=k, installment_number=v) for k, v in wanted.items()),
-                        join_type="OR",
-                    )
-                ).values_list("loan_id", "installment_number")
-            )
-            rows = [
-                ChargeAttempt(
-                    institution_id=mandate.institution_id,
-                    loan_id=mandate.loan_id,
-                    mandate_id=mandate.id,
-                    installment_number=wanted[mandate.loan_id],
-                    attempt=1,
-                    scheduled_for=day,
-                )
-                for mandate in mandates
-                if mandate.loan_id in wanted
-                and (mandate.loan_id, wanted[mandate.loan_id]) not in taken
-            ]
+            rows = await _first_attempts(mandates, wanted, day)
             if rows:
                 # A concurrent planner may insert the same rows: the unique key keeps one.
                 await ChargeAttempt.bulk_create(rows, ignore_conflicts=True)
                 report.planned += len(rows)
         if renew is not None:
             await renew()
+
+
+async def _first_attempts(
+    mandates: list[Mandate], wanted: dict[int, int], day: date
+) -> list[ChargeAttempt]:
+    """The attempts to add: one per installment not yet tried under its mandate in force.
+
+    A mandate signed again (another card after a decline) tries the installment again,
+    numbered after every earlier attempt, so each attempt keeps its own idempotency key.
+    """
+    earlier = await ChargeAttempt.filter(
+        Q(
+            *(Q(loan_id=k, installment_number=v) for k, v in wanted.items()),
+            join_type="OR",
+        )
+    ).values_list("loan_id", "mandate_id", "attempt")
+    tried = {(loan_id, mandate_id) for loan_id, mandate_id, _ in earlier}
+    last: dict[int, int] = {}
+    for loan_id, _, number in earlier:
+        last[loan_id] = max(last.get(loan_id, 0), number)
+    return [
+        ChargeAttempt(
+            institution_id=mandate.institution_id,
+            loan_id=mandate.loan_id,
+            mandate_id=mandate.id,
+            installment_number=wanted[mandate.loan_id],
+            attempt=last.get(mandate.loan_id, 0) + 1,
+            scheduled_for=day,
+        )
+        for mandate in mandates
+        if mandate.loan_id in wanted and (mandate.loan_id, mandate.id) not in tried
+    ]
 
 
 async def amount_due(loan: Loan, day: date) -> Decimal:

@@ -28,6 +28,7 @@ __all__ = [
     "MANDATE_TEXT",
     "MANDATE_TEXT_VERSION",
     "active_mandate",
+    "default_valid_until",
     "mandate_text",
     "revoke_mandate",
     "sign_mandate",
@@ -61,7 +62,7 @@ async def active_mandate(loan_id: int, conn: BaseDBAsyncClient | None = None) ->
     )
 
 
-async def _last_due_date(loan_id: int) -> date | None:
+async def default_valid_until(loan_id: int) -> date | None:
     """Until when a mandate runs by default: the loan's last due date."""
     last = (
         await Installment.filter(loan_id=loan_id, superseded_on__isnull=True)
@@ -97,7 +98,7 @@ async def sign_mandate(
         raise CollectionRefused(
             "PAYMENT_METHOD_NOT_FOUND", "Esa tarjeta guardada no existe.", "paymentMethodId"
         )
-    until = valid_until or await _last_due_date(loan.id) or now.date()
+    until = valid_until or await default_valid_until(loan.id) or now.date()
     if until < now.date():
         raise CollectionRefused("INVALID_DATE", "La fecha de vigencia ya pasó.", "validUntil")
     institution = await loan.institution

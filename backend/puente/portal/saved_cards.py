@@ -29,6 +29,7 @@ from puente.collections.errors import CollectionRefused
 from puente.collections.mandates import (
     MANDATE_TEXT_VERSION,
     active_mandate,
+    default_valid_until,
     mandate_text,
     revoke_mandate,
     sign_mandate,
@@ -109,9 +110,9 @@ class SavedCardDoors:
         saved = await cards.list_cards(user) if loan.borrower_id == user.id else []
         institution = await Institution.get(id=loan.institution_id)
         in_force = await active_mandate(loan.id)
+        until = await default_valid_until(loan.id) or self.runtime.today()
         texts = {
-            card.id: mandate_text(institution.name, card.label, loan.id, self.runtime.today())
-            for card in saved
+            card.id: mandate_text(institution.name, card.label, loan.id, until) for card in saved
         }
         context = {
             "user": user,
