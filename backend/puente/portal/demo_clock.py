@@ -41,7 +41,8 @@ async def _upcoming(today: date) -> list[tuple[date, str]]:
         .limit(5)
         .values_list("scheduled_for", flat=True)
     )
-    found = {(day, "due") for day in dues} | {(day, "retry") for day in retries}
+    found: set[tuple[date, str]] = {(day, "due") for day in dues if isinstance(day, date)}
+    found |= {(day, "retry") for day in retries if isinstance(day, date)}
     return sorted(found)
 
 
@@ -49,7 +50,9 @@ def demo_clock_routes(runtime: Runtime) -> list[BaseRoute]:
     """The demo clock page; ``build_demo_app`` mounts it before the simulators."""
     portal = Portal(runtime)
 
-    async def page(request: Request, outcome: list[str] | None = None, status: int = 200):
+    async def page(
+        request: Request, outcome: list[str] | None = None, status: int = 200
+    ) -> Response:
         await portal.current_session(request)  # the CSRF token is bound to the session
         context = {
             "user": None,

@@ -15,7 +15,8 @@ the pay flow (``payments.py``); a saved card is the provider's customer and card
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -157,7 +158,7 @@ class SavedCardDoors:
             return await self.page(request, user, error=exc.message, status_code=400)
         return RedirectResponse(f"/prestamos/{loan_id}/domiciliacion", status_code=303)
 
-    def _back(self, form_or_query) -> str:
+    def _back(self, form_or_query: Mapping[str, Any]) -> str:
         loan = str(form_or_query.get("prestamo") or "")
         return f"/prestamos/{loan}/domiciliacion" if loan.isdigit() else "/"
 
