@@ -9,6 +9,7 @@ scheduled domiciliación charges under their lease). Nothing here exists in ``pu
 from __future__ import annotations
 
 from datetime import date
+from typing import cast
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -41,8 +42,8 @@ async def _upcoming(today: date) -> list[tuple[date, str]]:
         .limit(5)
         .values_list("scheduled_for", flat=True)
     )
-    found: set[tuple[date, str]] = {(day, "due") for day in dues if isinstance(day, date)}
-    found |= {(day, "retry") for day in retries if isinstance(day, date)}
+    found = {(cast(date, day), "due") for day in dues}
+    found |= {(cast(date, day), "retry") for day in retries}
     return sorted(found)
 
 
