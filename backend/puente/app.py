@@ -20,6 +20,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 import puente.compliance  # noqa: F401  (registers screening and monitoring with payments)
 import puente.tuition  # noqa: F401  (registers colegiatura pricing with the loan core)
 from puente.book_metrics import read_snapshot
+from puente.collections.jobs import collect_forever
 from puente.db import database_answers, open_database
 from puente.graphql.schema import build_schema
 from puente.graphql.view import PuenteGraphQL
@@ -131,6 +132,7 @@ def create_app(
         tasks = [
             asyncio.create_task(inbox.run(stop), name="webhook-inbox"),
             asyncio.create_task(_poll_forever(runtime, gateways, stop), name="payment-poller"),
+            asyncio.create_task(collect_forever(runtime, gateways, stop), name="domiciliacion"),
         ]
         try:
             yield

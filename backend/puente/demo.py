@@ -148,6 +148,8 @@ async def _ana_loan(ana_id: int, lender_id: int, today: date) -> None:
         opening_fee_rate=Decimal("0.02"),
         late_annual_rate=Decimal("0.54"),
         late_fee_centavos=25000,
+        # Domiciliación retries (collections/dunning.py): per product.
+        settings={"domiciliacion": {"payday_retries": 3, "soon_retries": 3, "soon_days": 1}},
     )
     # Started five months ago (+6 days): four installments are behind her, the fifth is due.
     start = add_months(today, -5) + timedelta(days=6)

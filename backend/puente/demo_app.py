@@ -26,5 +26,9 @@ async def build_demo_app(settings: Settings) -> tuple[Starlette, Runtime]:
     providers = demo_provider_env(settings)
     runtime = Runtime.from_settings(settings.with_overrides(provider_env=providers))
     sandbox = sandbox_plugin.create_sandbox_app(providers, f"{settings.base_url}/webhooks")
-    app = create_app(runtime, extra_routes=[Mount("/sandbox", app=sandbox)])
+    from puente.portal.demo_clock import demo_clock_routes
+
+    # The demo clock first: /sandbox/reloj is Puente's page, the rest are the simulators.
+    routes = [*demo_clock_routes(runtime), Mount("/sandbox", app=sandbox)]
+    app = create_app(runtime, extra_routes=routes)
     return app, runtime

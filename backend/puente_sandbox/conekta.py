@@ -36,6 +36,7 @@ from puente_sandbox.card_tokenisers import CONEKTA_HINT, conekta_tokeniser
 from puente_sandbox.conekta_money import charge_back, list_page, refund, settle
 from puente_sandbox.conekta_objects import ConektaError, public_pem, sandbox_signing_key
 from puente_sandbox.conekta_state import ConektaState, Obj
+from puente_sandbox.conekta_vault import conekta_vault_routes
 from puente_sandbox.core import (
     IdempotencyConflict,
     PendingReference,
@@ -229,6 +230,7 @@ class ConektaSimulator(Simulator):
                 lambda r, p: s.add_payment_source(pid(r), p),
                 "POST",
             ),
+            *conekta_vault_routes(self),  # delete a payment source (conekta_vault.py)
             route("/orders", lambda r, p: s.create_order(p, public_url(r)), "POST"),
             route("/orders", listing("orders", {"payment_status": "payment_status"})),
             route("/orders/{id}", getter("orders", "Order")),

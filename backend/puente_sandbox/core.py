@@ -90,6 +90,10 @@ class SandboxStore:
         """The object, or None."""
         return self._collections.get(kind, {}).get(object_id)
 
+    def remove(self, kind: str, object_id: str) -> dict[str, Any] | None:
+        """Delete the object (a provider's DELETE); the removed object, or None."""
+        return self._collections.get(kind, {}).pop(object_id, None)
+
     def all(self, kind: str) -> list[dict[str, Any]]:
         """Every object of a kind, oldest first."""
         return list(self._collections.get(kind, {}).values())

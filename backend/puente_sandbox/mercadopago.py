@@ -37,6 +37,7 @@ from puente_sandbox.core import (
 from puente_sandbox.formats import decimal_json, iso_datetime
 from puente_sandbox.mercadopago_objects import MPError, dumps
 from puente_sandbox.mercadopago_state import MercadoPagoState
+from puente_sandbox.mercadopago_vault import mercadopago_vault_routes
 from puente_sandbox.pages import html_page, instructions_page
 from puente_sandbox.signing import mercadopago_signature
 
@@ -180,6 +181,7 @@ class MercadoPagoSimulator(Simulator):
                 "/v1/customers/{id}/cards/{card_id}",
                 lambda r, b: s.card_of(pid(r), pid(r, "card_id")),
             ),
+            *mercadopago_vault_routes(self),  # delete a card (mercadopago_vault.py)
             route(
                 "POST",
                 "/v1/payments",

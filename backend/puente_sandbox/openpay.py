@@ -42,6 +42,7 @@ from puente_sandbox.formats import MEXICO_CITY, iso_datetime
 from puente_sandbox.openpay_money import charge_back, listing, refund, settle
 from puente_sandbox.openpay_objects import OpenpayError, openpay_dumps
 from puente_sandbox.openpay_state import Obj, OpenpayState
+from puente_sandbox.openpay_vault import openpay_vault_routes
 from puente_sandbox.pages import html_page, instructions_page
 from puente_sandbox.signing import basic_authorization
 
@@ -189,6 +190,7 @@ class OpenpaySimulator(Simulator):
                 "/customers/{customer}/cards",
                 lambda r, p: listing(s, "cards", p, {"customer_id": arg(r, "customer")}),
             ),
+            *openpay_vault_routes(self),  # delete a card (openpay_vault.py)
             route("/tokens", lambda r, p: s.create_token(p), "POST"),
             route("/payouts", lambda r, p: listing(s, "payouts", p, {})),
             route("/payouts/{id}", lambda r, p: s.get("payouts", arg(r, "id"), "payout")),

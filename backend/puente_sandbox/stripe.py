@@ -1,14 +1,16 @@
 """Stripe simulator: Stripe's real v1 paths, auth, idempotency, errors and signed webhooks.
 
 Point a Stripe client (our connector or stripe-python with ``api_base``) at the app's URL:
-``/v1/customers``, ``/v1/payment_methods[/{id}[/attach]]``, ``/v1/payment_intents[/{id}
+``/v1/customers``, ``/v1/payment_methods[/{id}[/attach|/detach]]``, ``/v1/payment_intents[/{id}
 [/confirm|/cancel]]``, ``/v1/charges``, ``/v1/refunds``, ``/v1/balance_transactions``,
 ``/v1/payouts``, ``/v1/events``, ``/v1/test_helpers/customers/{id}/fund_cash_balance``.
 Test tokens: ``tok_visa`` (succeeds), ``tok_chargeDeclined`` (generic_decline),
 ``tok_chargeDeclinedInsufficientFunds``, ``tok_chargeDeclinedExpiredCard``,
-``tok_threeDSecure2Required`` (3-D Secure, ``stripe_3ds.py``); the same suffixes
-work as ``pm_card_*``. Simulator-only: ``/_hosted/oxxo/{pi}`` and ``/_hosted/spei/{pi}``
-(the payer's pages, with a "pay" button), ``POST /_payments/{pi}/dispute``, ``POST /_payouts``.
+``tok_chargeDeclinedStolenCard``, ``tok_chargeDeclinedLostCard``,
+``tok_chargeDeclinedProcessingError``, ``tok_threeDSecure2Required`` (3-D Secure,
+``stripe_3ds.py``); the same suffixes work as ``pm_card_*``. Simulator-only:
+``/_hosted/oxxo/{pi}`` and ``/_hosted/spei/{pi}`` (the payer's pages, with a "pay" button),
+``POST /_payments/{pi}/dispute``, ``POST /_payouts``.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from puente_sandbox.stripe_money import (
 )
 from puente_sandbox.stripe_objects import API_VERSION, StripeError
 from puente_sandbox.stripe_state import Obj, StripeState
+from puente_sandbox.stripe_vault import stripe_vault_routes
 
 __all__ = ["DEFAULT_STRIPE_CREDENTIALS", "StripeSimulator", "create_stripe_sandbox"]
 
@@ -210,6 +213,7 @@ class StripeSimulator(Simulator):
             route("/v1/payment_methods", lambda r, p: s.create_payment_method(p), "POST"),
             route("/v1/payment_methods/{id}", getter("payment_methods", "PaymentMethod")),
             route("/v1/payment_methods/{id}/attach", lambda r, p: s.attach(pid(r), p), "POST"),
+            *stripe_vault_routes(self),  # detach (stripe_vault.py)
             route(
                 "/v1/payment_intents",
                 lambda r, p: s.create_payment_intent(p, public_url(r)),

@@ -47,7 +47,7 @@ class TestCard:
     exp_year: int = 2034
     funding: str = "credit"
     # (code, decline_code, message) exactly as Stripe reports the decline
-    decline: tuple[str, str, str] | None = None
+    decline: tuple[str, str | None, str] | None = None
     # The issuer asks for 3-D Secure on every charge (Stripe's 4000 0027 6000 3184).
     three_d_secure: bool = False
 
@@ -67,6 +67,22 @@ TEST_CARDS: dict[str, TestCard] = {
         "visa", "0069", decline=("expired_card", "expired_card", "Your card has expired.")
     ),
     "threeDSecure2Required": TestCard("visa", "3184", three_d_secure=True),
+    "chargeDeclinedStolenCard": TestCard(
+        "visa", "9979", decline=("card_declined", "stolen_card", "Your card was declined.")
+    ),
+    "chargeDeclinedLostCard": TestCard(
+        "visa", "9987", decline=("card_declined", "lost_card", "Your card was declined.")
+    ),
+    # Stripe reports a processing error without a decline_code.
+    "chargeDeclinedProcessingError": TestCard(
+        "visa",
+        "0119",
+        decline=(
+            "processing_error",
+            None,
+            "An error occurred while processing your card. Try again in a little bit.",
+        ),
+    ),
 }
 TEST_TOKENS = {f"tok_{name}": name for name in TEST_CARDS}
 MAGIC_PAYMENT_METHODS = {f"pm_card_{name}": name for name in TEST_CARDS}
@@ -277,7 +293,7 @@ def charge(
     *,
     created: int,
     balance_transaction: str | None,
-    decline: tuple[str, str, str] | None = None,
+    decline: tuple[str, str | None, str] | None = None,
 ) -> dict[str, Any]:
     """The Charge behind a PaymentIntent attempt, succeeded or failed (``decline``)."""
     ok = decline is None

@@ -62,6 +62,7 @@ class StripeState(SimulatorState):
         super().__init__(simulator)
         self.cash: dict[str, int] = {}  # customer -> cash balance (centavos)
         self.clabes: dict[str, str] = {}  # customer -> virtual CLABE
+        self.detached: set[str] = set()  # PaymentMethods detached: never usable again
         self.cards: dict[str, str] = {}  # payment method -> TEST_CARDS key
         self.payout_of: dict[str, str] = {}  # balance transaction -> payout
         self.request: Obj = {"id": None, "idempotency_key": None}
@@ -151,6 +152,16 @@ class StripeState(SimulatorState):
             return self._card_method(MAGIC_PAYMENT_METHODS[value], {})
         return self.get("payment_methods", value, "PaymentMethod", param)
 
+    def refuse_detached(self, pm: Obj) -> None:
+        """Stripe refuses a PaymentMethod once it was detached from its Customer."""
+        if pm["id"] in self.detached:
+            raise StripeError(
+                400,
+                "The provided PaymentMethod was previously used without being attached to a "
+                "Customer or was detached from a Customer, and may not be used again.",
+                param="payment_method",
+            )
+
     def attach(self, pm_id: str, params: Mapping[str, Any]) -> Obj:
         """``POST /v1/payment_methods/{pm}/attach``."""
         customer_id = params.get("customer") or ""
@@ -158,6 +169,7 @@ class StripeState(SimulatorState):
             raise StripeError.missing("customer")
         self.get("customers", customer_id, "customer", "customer")
         pm = self.resolve_payment_method(pm_id, "payment_method")
+        self.refuse_detached(pm)
         if pm.get("customer") and pm["customer"] != customer_id:
             raise StripeError(
                 400,
@@ -212,6 +224,7 @@ class StripeState(SimulatorState):
         elif params.get("payment_method_data"):
             pm = self.create_payment_method(params["payment_method_data"], "payment_method_data")
         if pm is not None:
+            self.refuse_detached(pm)
             if pm["type"] not in types:
                 raise StripeError(
                     400,

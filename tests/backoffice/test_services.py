@@ -123,7 +123,10 @@ async def test_replaying_a_dead_event_processes_it_through_the_inbox_once(db, ru
         replayed = await replay_webhook(runtime, inbox, caja, event.id)
         heard = [await asyncio.wait_for(anext(notices), 2) for _ in range(2)]
     assert replayed.status is E.PROCESSED
-    assert [m["kind"] for m in heard] == ["payment.paid", "webhook.processed"]  # payment, then event
+    assert [m["kind"] for m in heard] == [
+        "payment.paid",
+        "webhook.processed",
+    ]  # payment, then event
     await payment.refresh_from_db()
     assert payment.status is S.PAID
     assert await AuditEvent.filter(action="webhook.replayed", actor_id=caja.id).count() == 1

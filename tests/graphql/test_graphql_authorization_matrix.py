@@ -48,6 +48,7 @@ REFUSALS = {
     "NOT_FOUND",
     "LOAN_NOT_FOUND",
     "PAYMENT_NOT_FOUND",
+    "PAYMENT_METHOD_NOT_FOUND",
     "MFA_ENROLMENT_REQUIRED",
     "MFA_ENROLMENT_NOT_AVAILABLE",
     "APPLICATION_NOT_FOUND",
@@ -99,6 +100,23 @@ ROOT = {
         f"""mutation($i: CreatePaymentInput!) {{ createPayment(input: $i) {{ {PAY} }} }}""",
         {"i": "payment_input"},
         OWNERS,
+    ),
+    "savePaymentMethod": (
+        f"""mutation {{ savePaymentMethod(input: {{provider: STRIPE, cardToken: "tok_visa"}})
+        {{ {PAY} }} }}""",
+        {},
+        "borrower parent",  # who pays keeps cards; staff have nothing to pay
+    ),
+    "setDomiciliacion": (
+        f"""mutation($l: ID!, $m: ID!) {{ setDomiciliacion(input: {{loanId: $l,
+        paymentMethodId: $m, enabled: false}}) {{ {PAY} }} }}""",
+        {"l": "loan", "m": "payment_method"},
+        "borrower",  # Ana's own loan
+    ),
+    "deletePaymentMethod": (
+        f"""mutation($id: ID!) {{ deletePaymentMethod(id: $id) {{ {PAY} }} }}""",
+        {"id": "payment_method"},
+        "borrower",  # Ana's own card
     ),
     "refundPayment": (
         f"""mutation($id: ID!) {{ refundPayment(paymentId: $id, amount: "1.00") {{ {PAY} }} }}""",

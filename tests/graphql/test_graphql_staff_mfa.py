@@ -118,6 +118,21 @@ def staff_documents(ids: dict[str, str]) -> dict[str, tuple[str, dict]]:
             __typename ... on PaymentError { code } } }""",
             {"i": {"lineId": ids["loan"], "resolution": "RETURNED", "note": "x"}},
         ),
+        "savePaymentMethod": (
+            """mutation { savePaymentMethod(input: {provider: STRIPE, cardToken: "tok_visa"}) {
+            __typename ... on PaymentError { code } } }""",
+            {},
+        ),
+        "deletePaymentMethod": (
+            """mutation { deletePaymentMethod(id: "1") {
+            __typename ... on PaymentError { code } } }""",
+            {},
+        ),
+        "setDomiciliacion": (
+            """mutation($l: ID!) { setDomiciliacion(input: {loanId: $l, paymentMethodId: "1",
+            enabled: true}) { __typename ... on PaymentError { code } } }""",
+            {"l": ids["loan"]},
+        ),
         "changePassword": (
             """mutation { changePassword(currentPassword: "contrasena-segura-1",
             newPassword: "otra-contrasena-2") { __typename ... on AuthError { code } } }""",

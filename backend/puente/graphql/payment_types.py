@@ -242,6 +242,9 @@ class PaymentMethod(Node):
     card_brand: str | None
     card_last4: str | None
     clabe_last4: str | None
+    card_exp_month: int | None = None
+    card_exp_year: int | None = None
+    is_default: bool = False
 
     @classmethod
     def from_model(cls, method: PaymentMethodModel) -> PaymentMethod:
@@ -253,4 +256,7 @@ class PaymentMethod(Node):
             card_brand=method.card_brand,
             card_last4=method.card_last4,
             clabe_last4=method.clabe_last4,
+            card_exp_month=method.card_exp_month,
+            card_exp_year=method.card_exp_year,
+            is_default=method.is_default,
         )

@@ -21,6 +21,8 @@ from strawberry.types import Info
 from graphql import ASTValidationRule
 from puente.accounts.access import client_address
 from puente.accounts.models import User as UserModel
+from puente.collections.cards import list_cards
+from puente.graphql.collections import CollectionMutations
 from puente.graphql.compliance import (
     AmlAlertConnection,
     ComplianceMutations,
@@ -62,7 +64,6 @@ from puente.loans.models import Loan as LoanModel
 from puente.loans.simulation import simulate_loan
 from puente.payments.history import visible_payments
 from puente.payments.models import Payment as PaymentModel
-from puente.payments.models import PaymentMethod as PaymentMethodModel
 
 __all__ = ["build_schema", "schema", "validation_rules"]
 
@@ -96,7 +97,7 @@ class Viewer:
 
     @strawberry.field
     async def payment_methods(self) -> list[PaymentMethod]:
-        rows = await PaymentMethodModel.filter(user_id=self._user.id, is_active=True).order_by("id")
+        rows = await list_cards(self._user)  # the default first
         return [PaymentMethod.from_model(row) for row in rows]
 
     @strawberry.field(description="Payments the viewer may see (the portal's history).")
@@ -223,6 +224,7 @@ def input_field_name(engine_field: str) -> str:
 @strawberry.type
 class Mutation(
     PaymentMutations,
+    CollectionMutations,
     StaffMutations,
     SessionMutations,
     ComplianceMutations,

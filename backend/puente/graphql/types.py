@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -18,6 +18,9 @@ from puente.loans.models import Loan as LoanModel
 from puente.loans.payoff import payoff_quote
 from puente.loans.state import InstallmentView, LoanBalanceView, LoanView
 from puente.money import CURRENCY, from_centavos, round_centavos
+
+if TYPE_CHECKING:
+    from puente.graphql.collections import Domiciliacion
 
 __all__ = [
     "AmortizationMethod",
@@ -270,6 +273,16 @@ class Loan(Node):
     async def payoff(self, info: strawberry.Info, as_of: date | None = None) -> Money:
         day = as_of or info.context.runtime.today()
         return money((await payoff_quote(self._model, day)).total)
+
+    @strawberry.field(
+        description="The domiciliación: the mandate in force and every scheduled charge attempt."
+    )
+    async def domiciliacion(
+        self,
+    ) -> Annotated[Domiciliacion, strawberry.lazy("puente.graphql.collections")]:
+        from puente.graphql.collections import domiciliacion_of
+
+        return await domiciliacion_of(self._model.id)
 
     @classmethod
     def from_view(cls, view: LoanView) -> Loan:

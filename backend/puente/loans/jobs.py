@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from puente.config import Settings
 from puente.loans.application import apply_advances
 from puente.loans.billing import bill_installments
 from puente.loans.delinquency_service import accrue_loan
@@ -118,15 +119,38 @@ def cmd_daily(args: argparse.Namespace) -> int:
 
     configure_logging(fmt=settings.log_format or "console", level=settings.log_level)
 
-    async def run() -> DailyReport | None:
+    async def run() -> tuple[DailyReport | None, str]:
         async with open_database(settings.database_url):
-            return await run_daily_once(day)
+            report = await run_daily_once(day)
+            return report, await _scheduled_charges(settings, day)
 
-    report = asyncio.run(run())
+    report, charges = asyncio.run(run())
     if report is None:
         print(f"{day.isoformat()}: the daily job is running in another process; nothing done")
-        return 0
-    print(report.summary())
-    for loan_id, error in report.failures:
-        print(f"  loan {loan_id}: {error}", file=sys.stderr)
-    return 1 if report.failures else 0
+    else:
+        print(report.summary())
+        for loan_id, error in report.failures:
+            print(f"  loan {loan_id}: {error}", file=sys.stderr)
+    print(charges)
+    return 1 if report is not None and report.failures else 0
+
+
+async def _scheduled_charges(settings: Settings, day: date) -> str:
+    """The day's domiciliación charges (``collections.jobs``), under their own lease."""
+    from puente.collections.jobs import run_collections_once
+    from puente.config import ConfigError
+    from puente.payments.gateways import GatewayDirectory
+    from puente.runtime import Runtime
+
+    try:
+        runtime = Runtime.from_settings(settings)
+    except ConfigError as exc:
+        return f"{day.isoformat()}: domiciliación not run ({exc})"
+    gateways = GatewayDirectory(runtime)
+    try:
+        charges = await run_collections_once(runtime, gateways, day)
+    finally:
+        await gateways.aclose()
+    if charges is None:
+        return f"{day.isoformat()}: domiciliación is running in another process"
+    return f"{day.isoformat()}: {charges.summary()}"

@@ -56,6 +56,7 @@ __all__ = [
     "prepayment_fields",
     "provider_connector",
     "request_fingerprint",
+    "resume_payment",
     "validate_payment_request",
 ]
 
@@ -210,7 +211,7 @@ async def create_payment(
     fingerprint = request_fingerprint(request, amount)
     existing = await _same_request(loan, request, fingerprint)
     if existing is not None:
-        return await _resume(runtime, gateways, existing)
+        return await resume_payment(runtime, gateways, existing)
     institution = await Institution.get(id=loan.institution_id)
     back = _return_url(runtime, institution, request, return_url)
     if provider_spec(request.provider).pays_to_loan_clabe:
@@ -310,10 +311,10 @@ async def _winner(
     winner = await _same_request(loan, request, fingerprint)
     if winner is None:  # the unique key was not what clashed: a real error
         raise RuntimeError("payment insert refused for another reason than its key")
-    return await _resume(runtime, gateways, winner)
+    return await resume_payment(runtime, gateways, winner)
 
 
-async def _resume(runtime: Runtime, gateways: GatewayDirectory, payment: Payment) -> Payment:
+async def resume_payment(runtime: Runtime, gateways: GatewayDirectory, payment: Payment) -> Payment:
     """The same request again: its payment, asked about again while its outcome is unknown
     (same provider idempotency key: never a second charge)."""
     if not outcome_unknown(payment) or payment.provider_request is None:

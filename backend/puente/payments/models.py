@@ -42,6 +42,7 @@ class PaymentMethod(Model):
     clabe_last4 = fields.CharField(max_length=4, null=True)
     label = fields.CharField(max_length=100, default="")
     is_active = fields.BooleanField(default=True)
+    is_default = fields.BooleanField(default=False)  # the card checkout offers first
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -87,6 +88,8 @@ class Payment(Model):
     # under the same provider idempotency key, so it can never become a second charge.
     provider_request: Any = fields.JSONField(null=True)  # dict | None
     failure_code = fields.CharField(max_length=64, null=True)
+    # The provider's own decline code (``stolen_card``, ``3004`` …): dunning reads it.
+    provider_failure_code = fields.CharField(max_length=64, null=True)
     failure_message = fields.CharField(max_length=500, null=True)
     expires_at = fields.DatetimeField(null=True)
     paid_at = fields.DatetimeField(null=True)

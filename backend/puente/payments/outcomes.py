@@ -23,6 +23,7 @@ from puente.payments.change_notices import notify_transition
 from puente.payments.compliance_hooks import compliance
 from puente.payments.lifecycle import from_provider_status
 from puente.payments.lifecycle_service import Transition, advance_payment
+from puente.payments.models import Payment
 from puente.providers.errors import ProviderError
 from puente.providers.values import ProviderPayment
 from puente.runtime import Runtime
@@ -129,6 +130,10 @@ async def fail_payment(
     provider_reference: str | None = None,
 ) -> Transition:
     """The provider refused the payment: FAILED, keeping its code and message."""
+    if exc.provider_code:  # the provider's own words, read by dunning (collections)
+        await Payment.filter(id=payment_id, status=S.CREATED).update(
+            provider_failure_code=str(exc.provider_code)[:64]
+        )
     return await advance_and_notify(
         runtime,
         payment_id,

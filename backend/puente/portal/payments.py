@@ -65,6 +65,7 @@ from puente.portal.payment_pages import (
     visible_payment,
 )
 from puente.portal.payment_text import register_payment_filters
+from puente.portal.saved_cards import keep_card_for
 from puente.portal.security import content_security_policy
 from puente.providers.registry import provider_spec
 
@@ -360,6 +361,8 @@ class PaymentDoors:
             device_session_id=device,
         )
         try:
+            if form.get("guardar") == "1":  # "guardar tarjeta": keep it, then pay with it
+                payment_request = await keep_card_for(self.gateways, user, payment_request)
             payment = await create_payment(self.runtime, self.gateways, user, payment_request)
         except PaymentRefused as refused:
             if htmx:  # swapped in place of the button (htmx does not swap 4xx answers)

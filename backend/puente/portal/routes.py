@@ -21,6 +21,7 @@ from puente.loans.payoff import payoff_quote
 from puente.loans.state import load_loan_views
 from puente.payments.gateways import GatewayDirectory
 from puente.portal.access import SESSION_COOKIE, PortalGate
+from puente.portal.saved_cards import collection_context
 from puente.portal.security import (
     CSRF_COOKIE,
     CSRF_FIELD,
@@ -182,6 +183,7 @@ class Portal:
                 "payoff": payoff,
                 "tuition_quotes": quotes,
                 "today": today,
+                **await collection_context(loan.id),
             },
         )
 
@@ -273,12 +275,15 @@ def portal_routes(runtime: Runtime, gateways: GatewayDirectory | None = None) ->
     from puente.portal.console import console_routes  # they build on Portal
     from puente.portal.onboarding import onboarding_routes
     from puente.portal.payments import payment_routes
+    from puente.portal.saved_cards import saved_card_routes
 
     portal = Portal(runtime)
     gate = portal.gate
     signed_in, with_session = gate.signed_in, gate.with_session
+    gateways = gateways or GatewayDirectory(runtime)
     return [
         *payment_routes(portal, gateways),
+        *saved_card_routes(portal, gateways),
         *onboarding_routes(portal),
         *console_routes(portal, gateways),
         Route("/", signed_in(portal.dashboard), methods=["GET"]),

@@ -12,8 +12,11 @@ from decimal import Decimal
 
 from puente.providers.bank_tables import BANK_TABLES
 from puente.providers.conekta_tables import CONEKTA_TABLES
+from puente.providers.conekta_vault import CONEKTA_VAULT
 from puente.providers.mercadopago_tables import MERCADOPAGO_TABLES
+from puente.providers.mercadopago_vault import MERCADOPAGO_VAULT
 from puente.providers.openpay_tables import OPENPAY_TABLES
+from puente.providers.openpay_vault import OPENPAY_VAULT
 from puente.providers.paypal_tables import PAYPAL_TABLES
 from puente.providers.spec import (
     ConnectorKind,
@@ -24,6 +27,7 @@ from puente.providers.spec import (
 )
 from puente.providers.stp_tables import STP_TABLES
 from puente.providers.stripe_tables import STRIPE_TABLES
+from puente.providers.stripe_vault import STRIPE_VAULT
 from puente.providers.values import PaymentMethod as M
 
 __all__ = [
@@ -70,6 +74,7 @@ STRIPE = ProviderSpec(
     card_form=STRIPE_CARD_FORM,
     graphql_name="STRIPE",
     tables=STRIPE_TABLES,
+    card_vault=STRIPE_VAULT,
 )
 CONEKTA = ProviderSpec(
     name="conekta",
@@ -84,6 +89,7 @@ CONEKTA = ProviderSpec(
     card_form=CONEKTA_CARD_FORM,
     graphql_name="CONEKTA",
     tables=CONEKTA_TABLES,
+    card_vault=CONEKTA_VAULT,
 )
 OPENPAY = ProviderSpec(
     name="openpay",
@@ -98,6 +104,7 @@ OPENPAY = ProviderSpec(
     card_form=OPENPAY_CARD_FORM,
     graphql_name="OPENPAY",
     tables=OPENPAY_TABLES,
+    card_vault=OPENPAY_VAULT,
 )
 MERCADOPAGO = ProviderSpec(
     name="mercadopago",
@@ -114,6 +121,7 @@ MERCADOPAGO = ProviderSpec(
     card_form=MERCADOPAGO_CARD_FORM,
     graphql_name="MERCADO_PAGO",
     tables=MERCADOPAGO_TABLES,
+    card_vault=MERCADOPAGO_VAULT,
 )
 PAYPAL = ProviderSpec(
     name="paypal",

@@ -21,6 +21,7 @@ from typing import Any
 
 from puente.providers.tables import ProviderTables
 from puente.providers.values import PaymentMethod
+from puente.providers.vault import VaultRoutes
 
 __all__ = [
     "ConnectorKind",
@@ -145,6 +146,8 @@ class ProviderSpec:
     # Its names for methods, statuses, declines and events, and where its payouts and
     # balance lines keep their fields (``tables.py``; a data module per provider).
     tables: ProviderTables | None = None
+    # Saved cards (``vault.py``): how this provider removes one; None keeps no cards.
+    card_vault: VaultRoutes | None = None
 
     def __post_init__(self) -> None:
         if self.tables is not None and self.tables.provider != self.name:

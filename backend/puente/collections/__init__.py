@@ -1,0 +1,1 @@
+"""Collections: saved cards, domiciliación mandates, scheduled charges and dunning."""

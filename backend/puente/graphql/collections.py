@@ -1,0 +1,201 @@
+"""GraphQL doors onto collections: saved cards and the domiciliación of a loan."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from puente.accounts.access import client_address
+from puente.collections import cards
+from puente.collections.errors import CollectionRefused
+from puente.collections.mandates import active_mandate, revoke_mandate, sign_mandate
+from puente.collections.models import ChargeAttempt as AttemptModel
+from puente.collections.models import Mandate as MandateModel
+from puente.collections.models import MandateStatus
+from puente.enums import ProviderName
+from puente.graphql.context import GraphQLContext
+from puente.graphql.payment_types import PaymentMethod, Provider
+from puente.graphql.payments import PaymentError
+from puente.graphql.permissions import IsAuthenticated, allow
+from puente.graphql.types import Loan, Money, decode_global_id, encode_global_id, money
+from puente.loans.models import Loan as LoanModel
+from puente.loans.state import load_loan_views
+from puente.money import from_centavos
+
+__all__ = ["CollectionMutations", "Domiciliacion", "domiciliacion_of"]
+
+PuenteInfo = Info[GraphQLContext, None]
+
+
+@strawberry.input
+class SavePaymentMethodInput:
+    provider: Provider
+    card_token: str
+    make_default: bool | None = True
+
+
+@strawberry.input
+class DomiciliacionInput:
+    loan_id: strawberry.ID
+    payment_method_id: strawberry.ID
+    enabled: bool
+
+
+@strawberry.type
+class PaymentMethodSaved:
+    payment_method: PaymentMethod
+
+
+@strawberry.type
+class PaymentMethodDeleted:
+    id: strawberry.ID
+
+
+@strawberry.type
+class DomiciliacionSet:
+    loan: Loan
+    enabled: bool
+
+
+@strawberry.type(description="One try at charging a domiciliación (visible to staff and payer).")
+class ChargeAttempt:
+    installment_number: int
+    attempt: int
+    scheduled_for: date
+    status: str
+    amount: Money | None
+    decline_code: str | None
+    next_step: str | None = strawberry.field(description="Spanish: what happens next.")
+
+
+@strawberry.type(description="A loan's domiciliación: the mandate in force and its attempts.")
+class Domiciliacion:
+    enabled: bool
+    status: str
+    payment_method_id: strawberry.ID | None
+    valid_until: date | None
+    text_version: str | None
+    attempts: list[ChargeAttempt]
+
+
+SavePaymentMethodResult = Annotated[
+    PaymentMethodSaved | PaymentError, strawberry.union("SavePaymentMethodResult")
+]
+DeletePaymentMethodResult = Annotated[
+    PaymentMethodDeleted | PaymentError, strawberry.union("DeletePaymentMethodResult")
+]
+DomiciliacionResult = Annotated[
+    DomiciliacionSet | PaymentError, strawberry.union("DomiciliacionResult")
+]
+
+
+def _pk(value: str, type_name: str) -> int:
+    decoded = decode_global_id(value)
+    return decoded[1] if decoded is not None and decoded[0] == type_name else -1
+
+
+def _refused(exc: CollectionRefused) -> PaymentError:
+    return PaymentError(code=exc.code, message=exc.message)
+
+
+def _log_in() -> PaymentError:
+    return PaymentError(code="UNAUTHENTICATED", message="Inicia sesión.")
+
+
+async def domiciliacion_of(loan_id: int) -> Domiciliacion:
+    """The loan's domiciliación as the API shows it (the mandate, every attempt)."""
+    mandate = await active_mandate(loan_id)
+    if mandate is None:
+        mandate = await MandateModel.filter(loan_id=loan_id).order_by("-id").first()
+    attempts = await AttemptModel.filter(loan_id=loan_id).order_by("-id").limit(100)
+    return Domiciliacion(
+        enabled=mandate is not None and mandate.status is MandateStatus.ACTIVE,
+        status=mandate.status.value if mandate else "none",
+        payment_method_id=(
+            encode_global_id("PaymentMethod", mandate.payment_method_id) if mandate else None
+        ),
+        valid_until=mandate.valid_until if mandate else None,
+        text_version=mandate.text_version if mandate else None,
+        attempts=[
+            ChargeAttempt(
+                installment_number=a.installment_number,
+                attempt=a.attempt,
+                scheduled_for=a.scheduled_for,
+                status=a.status.value,
+                amount=money(from_centavos(a.amount_centavos))
+                if a.amount_centavos is not None
+                else None,
+                decline_code=a.decline_code,
+                next_step=a.detail,
+            )
+            for a in attempts
+        ],
+    )
+
+
+@strawberry.type
+class CollectionMutations:
+    @strawberry.mutation(
+        description="Save a card (a single-use token from the provider's script) for later.",
+        extensions=allow(IsAuthenticated(answer=_log_in)),
+    )
+    async def save_payment_method(
+        self, info: PuenteInfo, input: SavePaymentMethodInput
+    ) -> SavePaymentMethodResult:
+        user = await info.context.acting_user()
+        try:
+            method = await cards.save_card(
+                info.context.gateways,
+                user,
+                ProviderName(input.provider.value),
+                input.card_token,
+                make_default=input.make_default is not False,
+            )
+        except CollectionRefused as exc:
+            return _refused(exc)
+        return PaymentMethodSaved(payment_method=PaymentMethod.from_model(method))
+
+    @strawberry.mutation(
+        description="Delete a saved card here and at the provider; its domiciliación stops.",
+        extensions=allow(IsAuthenticated(answer=_log_in)),
+    )
+    async def delete_payment_method(
+        self, info: PuenteInfo, id: strawberry.ID
+    ) -> DeletePaymentMethodResult:
+        user = await info.context.acting_user()
+        try:
+            await cards.delete_card(info.context.gateways, user, _pk(id, "PaymentMethod"))
+        except CollectionRefused as exc:
+            return _refused(exc)
+        return PaymentMethodDeleted(id=id)
+
+    @strawberry.mutation(
+        description="Sign (enabled) or revoke the domiciliación of a loan on a saved card.",
+        extensions=allow(IsAuthenticated(answer=_log_in)),
+    )
+    async def set_domiciliacion(
+        self, info: PuenteInfo, input: DomiciliacionInput
+    ) -> DomiciliacionResult:
+        ctx = info.context
+        user = await ctx.acting_user()
+        loan_id = _pk(input.loan_id, "Loan")
+        origin = f"graphql {client_address(ctx.request) or '-'}"
+        try:
+            if input.enabled:
+                await sign_mandate(
+                    user,
+                    loan_id,
+                    _pk(input.payment_method_id, "PaymentMethod"),
+                    origin=origin,
+                    now=ctx.runtime.now(),
+                )
+            else:
+                await revoke_mandate(user, loan_id, origin=origin, now=ctx.runtime.now())
+        except CollectionRefused as exc:
+            return _refused(exc)
+        loan = await LoanModel.get(id=loan_id)
+        view = (await load_loan_views([loan], ctx.runtime.today()))[0]
+        return DomiciliacionSet(loan=Loan.from_view(view), enabled=input.enabled)
