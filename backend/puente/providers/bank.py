@@ -41,7 +41,6 @@ from puente.providers.base import (
     Bank,
     BankBalance,
     BankMovement,
-    InvalidRequest,
     NotFound,
     ProviderConfig,
     SpeiTransfer,
@@ -123,12 +122,7 @@ class OpenBankingConnector(Bank):
         return sorted(lines, key=lambda line: line.occurred_at)
 
     async def send_spei(self, request: SpeiTransferRequest) -> SpeiTransfer:
-        try:
-            account = validate_clabe(request.clabe)
-        except KycError as exc:
-            raise InvalidRequest(
-                exc.message_es, provider=self.name, provider_code="invalid_clabe"
-            ) from None
+        account = self.beneficiary_clabe(request.clabe, "invalid_clabe")
         beneficiary = {"clabe": account.clabe, "name": request.beneficiary_name}
         if request.beneficiary_rfc:
             beneficiary["rfc"] = request.beneficiary_rfc

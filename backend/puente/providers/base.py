@@ -28,10 +28,16 @@ from typing import Any, ClassVar, Self
 import httpx
 
 from puente import __version__
+from puente.identifiers import ClabeInfo, KycError, validate_clabe
 from puente.providers.answers import read_json, read_object
 from puente.providers.circuit import CircuitBreakers, CircuitPolicy
 from puente.providers.errors import *  # noqa: F403  (re-exported on purpose)
-from puente.providers.errors import NotSupported, ProviderConfigError, ProviderError
+from puente.providers.errors import (
+    InvalidRequest,
+    NotSupported,
+    ProviderConfigError,
+    ProviderError,
+)
 from puente.providers.errors import __all__ as _errors_all
 from puente.providers.http import ProviderHTTP, Redactor, RetryPolicy, TimeoutPolicy
 from puente.providers.metrics import ProviderMetrics
@@ -123,6 +129,8 @@ class Connector(ABC):
     json_decimals: ClassVar[bool] = False
     # True for APIs that always answer a JSON object: ``call`` then refuses anything else.
     answers_are_objects: ClassVar[bool] = False
+    # Headers every POST carries (PayPal: ``Prefer: return=representation``).
+    post_headers: ClassVar[Mapping[str, str]] = MappingProxyType({})
     # ``verify(raw_body, headers, secrets, *, now, tolerance)`` for a provider that signs its
     # webhooks with the secrets ``webhook_secrets`` returns; None: ``authenticate_webhook``
     # is the connector's own.
@@ -213,6 +221,8 @@ class Connector(ABC):
         """
         if expect_object is None:
             expect_object = self.answers_are_objects
+        if method == "POST" and self.post_headers:
+            headers = {**self.post_headers, **(headers or {})}
         response = await self.http.request(
             method,
             path,
@@ -378,6 +388,16 @@ class Bank(Connector):
     """A bank or SPEI participant (e.g. STP): balance, movements, transfers out, CLABE checks."""
 
     kind = ConnectorKind.BANK
+
+    def beneficiary_clabe(self, clabe: str, provider_code: str) -> ClabeInfo:
+        """The CLABE a transfer goes to, checked here (length, bank, check digit) so a typo
+        never reaches the bank; ``InvalidRequest`` with the bank's own code for it if not."""
+        try:
+            return validate_clabe(clabe)
+        except KycError as exc:
+            raise InvalidRequest(
+                exc.message_es, provider=self.name, provider_code=provider_code
+            ) from None
 
     @abstractmethod
     async def get_balance(self) -> BankBalance:

@@ -145,12 +145,7 @@ class StpConnector(Bank):
         return answer
 
     async def send_spei(self, request: SpeiTransferRequest) -> SpeiTransfer:
-        try:
-            account = validate_clabe(request.clabe)
-        except KycError as exc:
-            raise InvalidRequest(
-                exc.message_es, provider=self.name, provider_code="clabe"
-            ) from None
+        account = self.beneficiary_clabe(request.clabe, "clabe")
         creds = self.config.credentials
         clave = clave_rastreo_for(request.idempotency_key)
         orden: dict[str, Any] = {
