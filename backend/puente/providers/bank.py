@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 import httpx
 
-from puente.identifiers import KycError, mask_clabe, validate_clabe
+from puente.identifiers import ClabeInfo, mask_clabe
 from puente.providers.bank_mapping import (
     bank_balance,
     bank_error,
@@ -154,13 +154,9 @@ class OpenBankingConnector(Bank):
             raise NotFound(f"no payment with clave de rastreo {clave_rastreo}", provider=self.name)
         return bank_transfer(found[0])
 
-    async def validate_account_holder(
-        self, clabe: str, *, name: str | None = None, rfc: str | None = None
+    async def account_holder(
+        self, account: ClabeInfo, *, name: str | None, rfc: str | None
     ) -> AccountHolder:
-        try:
-            account = validate_clabe(clabe)
-        except KycError:
-            return AccountHolder(clabe=clabe, valid=False)  # no need to ask the bank
         body: dict[str, Any] = {"clabe": account.clabe}
         if name:
             body["name"] = name

@@ -51,6 +51,7 @@ from puente.providers.values import (
     CustomerInfo,
     EventKind,
     NormalisedEvent,
+    OrderRequest,
     PaymentMethod,
     ProviderCustomer,
     ProviderPayment,
@@ -350,6 +351,13 @@ class PaymentGateway(Connector):
     ) -> ProviderPayment:
         """A payment the payer approves on the provider's page (PayPal): the approval link is
         ``next_action.redirect_url``; ``charge`` with the order id as token captures it."""
+        order = OrderRequest(
+            amount, idempotency_key, description, metadata or {}, return_url, cancel_url
+        )
+        return await self.open_order(order)
+
+    async def open_order(self, request: OrderRequest) -> ProviderPayment:
+        """The provider's order call (``create_order`` builds the request)."""
         raise NotSupported(f"{self.name} has no orders to approve", provider=self.name)
 
     @abstractmethod
@@ -413,8 +421,19 @@ class Bank(Connector):
     async def send_spei(self, request: SpeiTransferRequest) -> SpeiTransfer:
         """Send a SPEI transfer (disbursement); safe to repeat with the same idempotency key."""
 
-    @abstractmethod
     async def validate_account_holder(
         self, clabe: str, *, name: str | None = None, rfc: str | None = None
     ) -> AccountHolder:
-        """Check a CLABE exists and, where the bank can, who holds it."""
+        """Check a CLABE exists and, where the bank can, who holds it; a malformed CLABE
+        (length, bank, check digit) is invalid without asking the bank."""
+        try:
+            account = validate_clabe(clabe)
+        except KycError:
+            return AccountHolder(clabe=clabe, valid=False)
+        return await self.account_holder(account, name=name, rfc=rfc)
+
+    @abstractmethod
+    async def account_holder(
+        self, account: ClabeInfo, *, name: str | None, rfc: str | None
+    ) -> AccountHolder:
+        """What the bank says of a well-formed CLABE (``validate_account_holder`` checked it)."""

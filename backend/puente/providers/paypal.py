@@ -27,6 +27,7 @@ from puente.providers.base import (
     CustomerInfo,
     InvalidRequest,
     MalformedResponse,
+    OrderRequest,
     PaymentStatus,
     ProviderConfig,
     ProviderCustomer,
@@ -137,25 +138,15 @@ class PayPalConnector(PayPalWebhookVerification):
         return unit
 
     # -- orders: the redirect flow ----------------------------------------------------------
-    async def create_order(
-        self,
-        amount: Decimal,
-        *,
-        idempotency_key: str,
-        description: str = "",
-        metadata: Mapping[str, str] | None = None,
-        return_url: str | None = None,
-        cancel_url: str | None = None,
-    ) -> ProviderPayment:
+    async def open_order(self, request: OrderRequest) -> ProviderPayment:
         """An order for the payer to approve; ``next_action.redirect_url`` is PayPal's page."""
-        body: dict[str, Any] = {
-            "intent": "CAPTURE",
-            "purchase_units": [self._unit(amount, idempotency_key, description, metadata or {})],
-        }
+        key, return_url = request.idempotency_key, request.return_url
+        unit = self._unit(request.amount, key, request.description, request.metadata)
+        body: dict[str, Any] = {"intent": "CAPTURE", "purchase_units": [unit]}
         if return_url:
             context = {
                 "return_url": return_url,
-                "cancel_url": cancel_url or return_url,
+                "cancel_url": request.cancel_url or return_url,
                 "user_action": "PAY_NOW",
                 "shipping_preference": "NO_SHIPPING",
                 "locale": "es-MX",
@@ -163,9 +154,7 @@ class PayPalConnector(PayPalWebhookVerification):
             if self.brand_name:
                 context["brand_name"] = self.brand_name
             body["payment_source"] = {"paypal": {"experience_context": context}}
-        answer = await self.call(
-            "POST", "/v2/checkout/orders", body, idempotency_key=idempotency_key
-        )
+        answer = await self.call("POST", "/v2/checkout/orders", body, idempotency_key=key)
         return self._order(answer)
 
     async def charge(self, request: ChargeRequest) -> ProviderPayment:
