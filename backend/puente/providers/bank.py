@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 import httpx
 
-from puente.identifiers import KycError, mask_clabe, validate_clabe
+from puente.identifiers import ClabeInfo, mask_clabe
 from puente.providers.bank_mapping import (
     bank_balance,
     bank_error,
@@ -41,7 +41,6 @@ from puente.providers.base import (
     Bank,
     BankBalance,
     BankMovement,
-    InvalidRequest,
     NotFound,
     ProviderConfig,
     SpeiTransfer,
@@ -123,12 +122,7 @@ class OpenBankingConnector(Bank):
         return sorted(lines, key=lambda line: line.occurred_at)
 
     async def send_spei(self, request: SpeiTransferRequest) -> SpeiTransfer:
-        try:
-            account = validate_clabe(request.clabe)
-        except KycError as exc:
-            raise InvalidRequest(
-                exc.message_es, provider=self.name, provider_code="invalid_clabe"
-            ) from None
+        account = self.beneficiary_clabe(request.clabe, "invalid_clabe")
         beneficiary = {"clabe": account.clabe, "name": request.beneficiary_name}
         if request.beneficiary_rfc:
             beneficiary["rfc"] = request.beneficiary_rfc
@@ -160,13 +154,9 @@ class OpenBankingConnector(Bank):
             raise NotFound(f"no payment with clave de rastreo {clave_rastreo}", provider=self.name)
         return bank_transfer(found[0])
 
-    async def validate_account_holder(
-        self, clabe: str, *, name: str | None = None, rfc: str | None = None
+    async def account_holder(
+        self, account: ClabeInfo, *, name: str | None, rfc: str | None
     ) -> AccountHolder:
-        try:
-            account = validate_clabe(clabe)
-        except KycError:
-            return AccountHolder(clabe=clabe, valid=False)  # no need to ask the bank
         body: dict[str, Any] = {"clabe": account.clabe}
         if name:
             body["name"] = name

@@ -15,20 +15,16 @@ The body is ``{"id": "evt_…", "type": "…", "created_at": <unix>, "data": {"o
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 from puente.money import InvalidAmount, parse_amount
 from puente.providers.bank_tables import BANK_TABLES
 from puente.providers.errors import MalformedWebhook
 from puente.providers.signatures import (
-    DEFAULT_TOLERANCE,
     EventEnvelope,
+    TimestampedHmac,
     compute_timestamped_hmac,
     timestamped_signature,
-    verify_timestamped_hmac,
 )
 from puente.providers.values import NormalisedEvent
 
@@ -50,21 +46,6 @@ compute_bank_signature = compute_timestamped_hmac
 bank_signature_header = timestamped_signature
 
 
-def verify_bank_signature(
-    raw_body: bytes,
-    headers: Mapping[str, str],
-    secrets: str | Sequence[str],
-    *,
-    now: datetime | None = None,
-    tolerance: int = DEFAULT_TOLERANCE,
-) -> NormalisedEvent:
-    """Authenticate a bank webhook and return it normalised, or raise a verification error."""
-    event = verify_timestamped_hmac(
-        raw_body, headers, secrets, header=SIGNATURE_HEADER, now=now, tolerance=tolerance
-    )
-    return replace(normalise_bank_event(event), body_authenticated=True)  # HMAC over the body
-
-
 def normalise_bank_event(event: Any) -> NormalisedEvent:
     """A bank event as a ``NormalisedEvent``; types we do not know become ``unknown``."""
     envelope = EventEnvelope.read(PROVIDER, event, created="created_at")
@@ -76,3 +57,7 @@ def normalise_bank_event(event: Any) -> NormalisedEvent:
         except InvalidAmount:
             raise MalformedWebhook("webhook object has an invalid amount") from None
     return envelope.normalised(BANK_TABLES.event_kind(envelope.type), obj.get("id"), amount)
+
+
+# Authenticate a bank delivery (HMAC over the body).
+verify_bank_signature = TimestampedHmac(SIGNATURE_HEADER, normalise_bank_event)

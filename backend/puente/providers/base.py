@@ -28,10 +28,16 @@ from typing import Any, ClassVar, Self
 import httpx
 
 from puente import __version__
+from puente.identifiers import ClabeInfo, KycError, validate_clabe
 from puente.providers.answers import read_json, read_object
 from puente.providers.circuit import CircuitBreakers, CircuitPolicy
 from puente.providers.errors import *  # noqa: F403  (re-exported on purpose)
-from puente.providers.errors import NotSupported, ProviderConfigError, ProviderError
+from puente.providers.errors import (
+    InvalidRequest,
+    NotSupported,
+    ProviderConfigError,
+    ProviderError,
+)
 from puente.providers.errors import __all__ as _errors_all
 from puente.providers.http import ProviderHTTP, Redactor, RetryPolicy, TimeoutPolicy
 from puente.providers.metrics import ProviderMetrics
@@ -45,6 +51,7 @@ from puente.providers.values import (
     CustomerInfo,
     EventKind,
     NormalisedEvent,
+    OrderRequest,
     PaymentMethod,
     ProviderCustomer,
     ProviderPayment,
@@ -123,6 +130,8 @@ class Connector(ABC):
     json_decimals: ClassVar[bool] = False
     # True for APIs that always answer a JSON object: ``call`` then refuses anything else.
     answers_are_objects: ClassVar[bool] = False
+    # Headers every POST carries (PayPal: ``Prefer: return=representation``).
+    post_headers: ClassVar[Mapping[str, str]] = MappingProxyType({})
     # ``verify(raw_body, headers, secrets, *, now, tolerance)`` for a provider that signs its
     # webhooks with the secrets ``webhook_secrets`` returns; None: ``authenticate_webhook``
     # is the connector's own.
@@ -213,6 +222,8 @@ class Connector(ABC):
         """
         if expect_object is None:
             expect_object = self.answers_are_objects
+        if method == "POST" and self.post_headers:
+            headers = {**self.post_headers, **(headers or {})}
         response = await self.http.request(
             method,
             path,
@@ -340,6 +351,13 @@ class PaymentGateway(Connector):
     ) -> ProviderPayment:
         """A payment the payer approves on the provider's page (PayPal): the approval link is
         ``next_action.redirect_url``; ``charge`` with the order id as token captures it."""
+        order = OrderRequest(
+            amount, idempotency_key, description, metadata or {}, return_url, cancel_url
+        )
+        return await self.open_order(order)
+
+    async def open_order(self, request: OrderRequest) -> ProviderPayment:
+        """The provider's order call (``create_order`` builds the request)."""
         raise NotSupported(f"{self.name} has no orders to approve", provider=self.name)
 
     @abstractmethod
@@ -379,6 +397,16 @@ class Bank(Connector):
 
     kind = ConnectorKind.BANK
 
+    def beneficiary_clabe(self, clabe: str, provider_code: str) -> ClabeInfo:
+        """The CLABE a transfer goes to, checked here (length, bank, check digit) so a typo
+        never reaches the bank; ``InvalidRequest`` with the bank's own code for it if not."""
+        try:
+            return validate_clabe(clabe)
+        except KycError as exc:
+            raise InvalidRequest(
+                exc.message_es, provider=self.name, provider_code=provider_code
+            ) from None
+
     @abstractmethod
     async def get_balance(self) -> BankBalance:
         """Available balance of the institution's account."""
@@ -393,8 +421,19 @@ class Bank(Connector):
     async def send_spei(self, request: SpeiTransferRequest) -> SpeiTransfer:
         """Send a SPEI transfer (disbursement); safe to repeat with the same idempotency key."""
 
-    @abstractmethod
     async def validate_account_holder(
         self, clabe: str, *, name: str | None = None, rfc: str | None = None
     ) -> AccountHolder:
-        """Check a CLABE exists and, where the bank can, who holds it."""
+        """Check a CLABE exists and, where the bank can, who holds it; a malformed CLABE
+        (length, bank, check digit) is invalid without asking the bank."""
+        try:
+            account = validate_clabe(clabe)
+        except KycError:
+            return AccountHolder(clabe=clabe, valid=False)
+        return await self.account_holder(account, name=name, rfc=rfc)
+
+    @abstractmethod
+    async def account_holder(
+        self, account: ClabeInfo, *, name: str | None, rfc: str | None
+    ) -> AccountHolder:
+        """What the bank says of a well-formed CLABE (``validate_account_holder`` checked it)."""

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 import httpx
@@ -26,7 +27,7 @@ from puente.providers.base import (
     CustomerInfo,
     InvalidRequest,
     MalformedResponse,
-    PaymentGateway,
+    OrderRequest,
     PaymentStatus,
     ProviderConfig,
     ProviderCustomer,
@@ -58,7 +59,6 @@ from puente.providers.paypal_verification import PayPalWebhookVerification
 
 __all__ = ["PayPalConnector", "SetupToken"]
 
-_REPRESENTATION = {"Prefer": "return=representation"}
 _REPORT_WINDOW = timedelta(days=31)  # the reporting API's longest start..end range
 
 
@@ -76,12 +76,13 @@ def _report_date(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class PayPalConnector(PayPalWebhookVerification, PaymentGateway):
+class PayPalConnector(PayPalWebhookVerification):
     """PayPal over its REST API (Orders v2, Payments v2, Vault v3, Reporting v1)."""
 
     spec = PAYPAL
     default_base_url = "https://api-m.paypal.com"  # sandbox: https://api-m.sandbox.paypal.com
     idempotency_header = "PayPal-Request-Id"
+    post_headers = MappingProxyType({"Prefer": "return=representation"})
     parse_error = staticmethod(paypal_error)
     page_size = 100
 
@@ -112,24 +113,6 @@ class PayPalConnector(PayPalWebhookVerification, PaymentGateway):
     def default_headers(self) -> dict[str, str]:
         return {"Accept": "application/json", "Accept-Language": "es_MX"}
 
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        body: Mapping[str, Any] | None = None,
-        *,
-        params: Mapping[str, str] | None = None,
-        idempotency_key: str | None = None,
-    ) -> Any:
-        return await self.call(
-            method,
-            path,
-            params=params,
-            json=body,
-            headers=_REPRESENTATION if method == "POST" else None,
-            idempotency_key=idempotency_key,
-        )
-
     def _order(self, body: Any) -> ProviderPayment:
         if not isinstance(body, Mapping):
             raise MalformedResponse("order answer is not an object", provider=self.name)
@@ -155,25 +138,15 @@ class PayPalConnector(PayPalWebhookVerification, PaymentGateway):
         return unit
 
     # -- orders: the redirect flow ----------------------------------------------------------
-    async def create_order(
-        self,
-        amount: Decimal,
-        *,
-        idempotency_key: str,
-        description: str = "",
-        metadata: Mapping[str, str] | None = None,
-        return_url: str | None = None,
-        cancel_url: str | None = None,
-    ) -> ProviderPayment:
+    async def open_order(self, request: OrderRequest) -> ProviderPayment:
         """An order for the payer to approve; ``next_action.redirect_url`` is PayPal's page."""
-        body: dict[str, Any] = {
-            "intent": "CAPTURE",
-            "purchase_units": [self._unit(amount, idempotency_key, description, metadata or {})],
-        }
+        key, return_url = request.idempotency_key, request.return_url
+        unit = self._unit(request.amount, key, request.description, request.metadata)
+        body: dict[str, Any] = {"intent": "CAPTURE", "purchase_units": [unit]}
         if return_url:
             context = {
                 "return_url": return_url,
-                "cancel_url": cancel_url or return_url,
+                "cancel_url": request.cancel_url or return_url,
                 "user_action": "PAY_NOW",
                 "shipping_preference": "NO_SHIPPING",
                 "locale": "es-MX",
@@ -181,22 +154,20 @@ class PayPalConnector(PayPalWebhookVerification, PaymentGateway):
             if self.brand_name:
                 context["brand_name"] = self.brand_name
             body["payment_source"] = {"paypal": {"experience_context": context}}
-        answer = await self._call(
-            "POST", "/v2/checkout/orders", body, idempotency_key=idempotency_key
-        )
+        answer = await self.call("POST", "/v2/checkout/orders", body, idempotency_key=key)
         return self._order(answer)
 
     async def charge(self, request: ChargeRequest) -> ProviderPayment:
         """Capture an approved order (``token``), or charge a vaulted card in one step."""
         if request.token:
-            answer = await self._call(
+            answer = await self.call(
                 "POST",
                 f"/v2/checkout/orders/{request.token}/capture",
                 {},
                 idempotency_key=request.idempotency_key,
             )
         else:
-            saved = await self._call("GET", f"/v3/vault/payment-tokens/{request.payment_method_id}")
+            saved = await self.call("GET", f"/v3/vault/payment-tokens/{request.payment_method_id}")
             with reading_response(self.name, "payment token"):
                 kind = "card" if "card" in saved["payment_source"] else "paypal"
             source: dict[str, Any] = {"vault_id": request.payment_method_id}
@@ -218,7 +189,7 @@ class PayPalConnector(PayPalWebhookVerification, PaymentGateway):
                 ],
                 "payment_source": {kind: source},
             }
-            answer = await self._call(
+            answer = await self.call(
                 "POST", "/v2/checkout/orders", body, idempotency_key=request.idempotency_key
             )
         payment = self._raise_if_declined(self._order(answer))
@@ -234,7 +205,7 @@ class PayPalConnector(PayPalWebhookVerification, PaymentGateway):
         return payment
 
     async def get_payment(self, provider_id: str) -> ProviderPayment:
-        return self._order(await self._call("GET", f"/v2/checkout/orders/{provider_id}"))
+        return self._order(await self.call("GET", f"/v2/checkout/orders/{provider_id}"))
 
     async def send_refund(self, request: RefundRequest) -> ProviderRefund:
         provider_id, amount, reason = request.provider_id, request.amount, request.reason
@@ -253,7 +224,7 @@ class PayPalConnector(PayPalWebhookVerification, PaymentGateway):
             body["amount"] = money(amount, order.currency)
         if reason:
             body["note_to_payer"] = reason[:255]
-        answer = await self._call(
+        answer = await self.call(
             "POST",
             f"/v2/payments/captures/{capture_id}/refund",
             body,
@@ -289,7 +260,7 @@ class PayPalConnector(PayPalWebhookVerification, PaymentGateway):
                 "cancel_url": cancel_url or return_url,
             }
         body = {"payment_source": {"card": card}, "customer": {"id": customer_id}}
-        answer = await self._call(
+        answer = await self.call(
             "POST", "/v3/vault/setup-tokens", body, idempotency_key=idempotency_key
         )
         with reading_response(self.name, "setup token"):
@@ -309,7 +280,7 @@ class PayPalConnector(PayPalWebhookVerification, PaymentGateway):
             "customer": {"id": customer_id},
             "payment_source": {"token": {"id": token, "type": "SETUP_TOKEN"}},
         }
-        answer = await self._call(
+        answer = await self.call(
             "POST", "/v3/vault/payment-tokens", body, idempotency_key=idempotency_key
         )
         if not isinstance(answer, Mapping):
@@ -323,7 +294,7 @@ class PayPalConnector(PayPalWebhookVerification, PaymentGateway):
         """Fetches page ``n`` of one reporting query (pages count from 1)."""
 
         async def page(number: int) -> tuple[list[ProviderTransaction], int | None]:
-            answer = await self._call(
+            answer = await self.call(
                 "GET", "/v1/reporting/transactions", params={**params, "page": str(number)}
             )
             with reading_response(self.name, "reporting page"):

@@ -9,15 +9,14 @@ and checks the signature offline; ``verify_webhook_online`` asks PayPal
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, ClassVar
 
 from puente.providers.base import (
     InvalidSignature,
     NormalisedEvent,
-    ProviderConfig,
+    PaymentGateway,
     WebhookDelivery,
     reading_response,
 )
@@ -34,17 +33,10 @@ from puente.providers.signatures import webhook_json
 __all__ = ["PayPalWebhookVerification"]
 
 
-class PayPalWebhookVerification:
-    """Webhook checks for ``PayPalConnector`` (mixed in before ``PaymentGateway``)."""
+class PayPalWebhookVerification(PaymentGateway):
+    """Webhook checks of ``PayPalConnector`` (its base: the connector's plumbing is typed)."""
 
-    name: ClassVar[str]
-    config: ProviderConfig
     certificates: CertificateStore
-
-    # Provided by Connector / PayPalConnector (annotations only: nothing shadows them).
-    credential: Callable[[str], str]
-    _log_event: Callable[[NormalisedEvent], NormalisedEvent]
-    _call: Callable[..., Awaitable[Any]]
 
     async def authenticate_webhook(self, delivery: WebhookDelivery) -> NormalisedEvent:
         """Offline verification; the certificate is downloaded (once) on a cache miss."""
@@ -82,7 +74,7 @@ class PayPalWebhookVerification:
             "webhook_id": self.credential("webhook_id"),
             "webhook_event": event_body,
         }
-        answer = await self._call("POST", "/v1/notifications/verify-webhook-signature", body)
+        answer = await self.call("POST", "/v1/notifications/verify-webhook-signature", body)
         if not isinstance(answer, Mapping) or answer.get("verification_status") != "SUCCESS":
             raise InvalidSignature("PayPal did not confirm the signature")
         check_transmission_age(transmission, now=now, tolerance=self.config.webhook_tolerance)
@@ -104,7 +96,7 @@ class PayPalWebhookVerification:
         related = (resource.get("supplementary_data") or {}).get("related_ids") or {}
         if not event.provider_payment_id or related.get("order_id") or not names_capture:
             return event
-        capture = await self._call("GET", f"/v2/payments/captures/{event.provider_payment_id}")
+        capture = await self.call("GET", f"/v2/payments/captures/{event.provider_payment_id}")
         with reading_response(self.name, "capture"):
             order = ((capture.get("supplementary_data") or {}).get("related_ids") or {}).get(
                 "order_id"

@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -24,6 +24,7 @@ from puente.providers.values import EventKind, NormalisedEvent
 __all__ = [
     "DEFAULT_TOLERANCE",
     "EventEnvelope",
+    "TimestampedHmac",
     "candidate_secrets",
     "check_age",
     "compute_timestamped_hmac",
@@ -195,3 +196,27 @@ def verify_timestamped_hmac(
         raise InvalidSignature(f"no {header} v1 matches the webhook secret")
     check_age(timestamp, now=now, tolerance=tolerance)
     return webhook_json(raw_body)
+
+
+@dataclass(frozen=True, slots=True)
+class TimestampedHmac:
+    """A provider's ``t=…,v1=…`` scheme as its verifier: ``verify(raw_body, headers, secrets,
+    now=, tolerance=)`` authenticates a delivery and returns its event normalised."""
+
+    header: str  # e.g. Stripe-Signature
+    normalise: Callable[[Any], NormalisedEvent]
+
+    def __call__(
+        self,
+        raw_body: bytes,
+        headers: Mapping[str, str],
+        secrets: str | Sequence[str],
+        *,
+        now: datetime | None = None,
+        tolerance: int = DEFAULT_TOLERANCE,
+    ) -> NormalisedEvent:
+        event = verify_timestamped_hmac(
+            raw_body, headers, secrets, header=self.header, now=now, tolerance=tolerance
+        )
+        # The signature covers the whole body: its status and amount may be acted on as sent.
+        return replace(self.normalise(event), body_authenticated=True)

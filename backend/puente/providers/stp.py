@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from puente.identifiers import KycError, mask_clabe, validate_clabe
+from puente.identifiers import ClabeInfo, mask_clabe
 from puente.providers.base import (
     AccountHolder,
     Bank,
@@ -145,12 +145,7 @@ class StpConnector(Bank):
         return answer
 
     async def send_spei(self, request: SpeiTransferRequest) -> SpeiTransfer:
-        try:
-            account = validate_clabe(request.clabe)
-        except KycError as exc:
-            raise InvalidRequest(
-                exc.message_es, provider=self.name, provider_code="clabe"
-            ) from None
+        account = self.beneficiary_clabe(request.clabe, "clabe")
         creds = self.config.credentials
         clave = clave_rastreo_for(request.idempotency_key)
         orden: dict[str, Any] = {
@@ -306,14 +301,10 @@ class StpConnector(Bank):
             day += timedelta(days=1)
         return sorted(movements, key=lambda m: m.occurred_at)
 
-    async def validate_account_holder(
-        self, clabe: str, *, name: str | None = None, rfc: str | None = None
+    async def account_holder(
+        self, account: ClabeInfo, *, name: str | None, rfc: str | None
     ) -> AccountHolder:
         """STP offers no holder lookup for other banks' accounts: the CLABE itself is checked."""
-        try:
-            account = validate_clabe(clabe)
-        except KycError:
-            return AccountHolder(clabe=clabe, valid=False)
         return AccountHolder(clabe=account.clabe, valid=True, bank_name=account.bank_name)
 
     async def authenticate_webhook(self, delivery: WebhookDelivery) -> NormalisedEvent:

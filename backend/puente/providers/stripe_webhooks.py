@@ -9,18 +9,16 @@ time), and fresh if ``t`` is no older than the tolerance (300 s, as stripe-pytho
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from puente.money import from_centavos
 from puente.providers.signatures import (
     DEFAULT_TOLERANCE,
     EventEnvelope,
+    TimestampedHmac,
     compute_timestamped_hmac,
     timestamped_signature,
-    verify_timestamped_hmac,
 )
 from puente.providers.stripe_tables import STRIPE_TABLES
 from puente.providers.values import EventKind, NormalisedEvent, puente_payment_in
@@ -44,25 +42,6 @@ EXPIRED_CODE = "payment_intent_payment_attempt_expired"
 # the ``Stripe-Signature`` value Stripe would send for a body at a time.
 compute_stripe_signature = compute_timestamped_hmac
 stripe_signature_header = timestamped_signature
-
-
-def verify_stripe_signature(
-    raw_body: bytes,
-    headers: Mapping[str, str],
-    secrets: str | Sequence[str],
-    *,
-    now: datetime | None = None,
-    tolerance: int = DEFAULT_TOLERANCE,
-) -> NormalisedEvent:
-    """Authenticate a Stripe delivery and return it normalised, or raise a verification error.
-
-    ``secrets`` may hold several endpoint secrets while one is being rotated.
-    """
-    event = verify_timestamped_hmac(
-        raw_body, headers, secrets, header=SIGNATURE_HEADER, now=now, tolerance=tolerance
-    )
-    # The signature covers the whole body: its status and amount may be acted on as sent.
-    return replace(normalise_stripe_event(event), body_authenticated=True)
 
 
 def _amount(value: Any) -> Any:
@@ -97,3 +76,7 @@ def normalise_stripe_event(event: Any) -> NormalisedEvent:
     intent = envelope.type.startswith("payment_intent.")
     ours = puente_payment_in(obj.get("metadata")) if intent else None
     return envelope.normalised(kind, payment_id, amount, ours)
+
+
+# Authenticate a Stripe delivery (several endpoint secrets while one is rotated).
+verify_stripe_signature = TimestampedHmac(SIGNATURE_HEADER, normalise_stripe_event)

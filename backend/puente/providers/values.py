@@ -37,6 +37,7 @@ __all__ = [
     "ProviderTransaction",
     "ReferenceRequest",
     "RefundRequest",
+    "OrderRequest",
     "RefundStatus",
     "SavedPaymentMethod",
     "SpeiTransfer",
@@ -235,6 +236,18 @@ class ReferenceRequest:
             raise ValueError("a reference needs a positive amount")
         if not self.idempotency_key:
             raise ValueError("every reference needs an idempotency_key")
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """An order the payer approves on the provider's page (PayPal), then captured."""
+
+    amount: Decimal
+    idempotency_key: str
+    description: str = ""
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    return_url: str | None = None  # where the provider sends the payer after approving
+    cancel_url: str | None = None  # ... and after giving up (return_url when None)
 
 
 @dataclass(frozen=True, slots=True)
