@@ -23,7 +23,7 @@ from puente.enums import PaymentStatus as S
 from puente.enums import ProviderEventStatus as E
 from puente.institutions.health import p95_seconds, provider_health
 from puente.loans.engine import DelinquencyBucket
-from puente.loans.lifecycle import mark_defaulted
+from puente.loans.lifecycle import mark_defaulted, write_off_loan
 from puente.payments.change_notices import institution_channel
 from puente.payments.gateways import GatewayDirectory
 from puente.payments.outcomes import advance_and_notify
@@ -348,3 +348,42 @@ async def test_an_admin_approves_and_disburses_and_the_console_hears_the_payout(
     assert sent.amount_centavos == 800000
     requested = AuditEvent.filter(action="loan.disbursement_requested", actor_id=admin.id)
     assert await requested.count() == 1
+
+
+async def test_a_suspense_item_is_closed_with_a_note_once_and_only_in_its_institution(db, runtime):
+    from puente.backoffice.queues import resolve_suspense
+    from puente.enums import SuspenseStatus
+    from puente.ledger.models import SuspenseItem
+
+    inst, _, loan, caja, _ = await world(runtime)
+    await mark_defaulted(loan, on=runtime.today())
+    paid = await factories.payment(loan, key="k", provider_reference="pi_x")
+    # A payment to a loan that takes none any more is held in suspense by the funnel.
+    await write_off_loan(loan, on=runtime.today())
+    await advance_and_notify(runtime, paid.id, S.PAID, source="test", at=runtime.now())
+    (item,) = await SuspenseItem.filter(institution_id=inst.id)
+    other = await factories.institution("otra")
+    foreign = await factories.user(runtime, other, email="x@otra.mx", role=Role.STAFF)
+    with pytest.raises(ConsoleRefused, match="no existe"):
+        await resolve_suspense(runtime, foreign, item.id, "devuelto")
+    with pytest.raises(ConsoleRefused, match="Escribe"):
+        await resolve_suspense(runtime, caja, item.id, "  ")
+    closed = await resolve_suspense(runtime, caja, item.id, "Reembolsado al cliente")
+    assert closed.status is SuspenseStatus.RESOLVED and closed.resolved_by_id == caja.id
+    with pytest.raises(ConsoleRefused, match="ya se resolvió"):
+        await resolve_suspense(runtime, caja, item.id, "otra vez")
+
+
+async def test_a_suspense_item_of_an_exception_is_resolved_through_the_exception(db, runtime):
+    from puente.backoffice.queues import load_queues, resolve_suspense
+    from puente.demo import load_demo_data
+    from puente.institutions.models import Institution
+
+    await load_demo_data(runtime)
+    lender = await Institution.get(slug="financiera-demo")
+    queues = await load_queues(runtime, lender.id)
+    (item,) = queues.suspense
+    assert queues.from_exceptions == {item.id}
+    caja = await User.get(email="caja@demo.puente.mx")
+    with pytest.raises(ConsoleRefused, match="excepción"):
+        await resolve_suspense(runtime, caja, item.id, "nota")

@@ -24,6 +24,8 @@ from tests.e2e.test_pay_in_browser import (
     _need_browser,
     _pay_by_card,
 )
+from tests.e2e.test_portal_walkthrough import ARTIFACTS as WALK_ARTIFACTS
+from tests.e2e.test_portal_walkthrough import Walk
 
 pytestmark = pytest.mark.browser
 
@@ -37,8 +39,14 @@ def _browser_available() -> None:
     _need_browser()
 
 
+# Every console page is also checked like the borrower's pages: no sideways scrolling and no
+# serious or critical axe-core finding (``test_portal_walkthrough.Walk``).
+WALK = Walk("caja", 1280)
+
+
 def _shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    WALK.check(page, f"consola-{name}")
 
 
 def _fresh_code(secret: str) -> str:
@@ -54,6 +62,8 @@ def test_a_cashier_sees_a_payment_arrive_refunds_it_replays_and_resolves(demo_se
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    WALK_ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    WALK.problems.clear()
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
@@ -102,6 +112,7 @@ def test_a_cashier_sees_a_payment_arrive_refunds_it_replays_and_resolves(demo_se
                 _shot(page, name)
         finally:
             browser.close()
+    assert not WALK.problems, "\n".join(WALK.problems)
 
 
 def _sign_in_with_totp(page, base: str) -> None:

@@ -10,11 +10,11 @@ from datetime import date, datetime, timedelta
 
 from puente.accounts.models import User
 from puente.audit.service import record_audit
-from puente.enums import PaymentMethodType
+from puente.enums import PaymentMethodType, SuspenseStatus
 from puente.enums import PaymentStatus as S
 from puente.enums import ProviderEventStatus as E
 from puente.ledger.models import SuspenseItem
-from puente.ledger.suspense import open_suspense_items
+from puente.ledger.suspense import open_suspense_items, resolve_suspense_item
 from puente.loans.engine import DelinquencyBucket
 from puente.loans.models import Loan
 from puente.loans.state import LoanView, load_loan_views
@@ -40,6 +40,7 @@ __all__ = [
     "load_queues",
     "replay_webhook",
     "resolve_reconciliation_exception",
+    "resolve_suspense",
 ]
 
 # A reference (SPEI CLABE, OXXO voucher) the payer has not paid yet and that lapses within
@@ -70,6 +71,11 @@ class Queues:
     suspense: list[SuspenseItem]
     exceptions: list[ReconciliationException]
     delinquent: dict[DelinquencyBucket, list[LoanView]]
+
+    @property
+    def from_exceptions(self) -> set[int]:
+        """Suspense items a reconciliation exception holds (resolved there, not here)."""
+        return {e.suspense_item_id for e in self.exceptions if e.suspense_item_id is not None}
 
     @property
     def counts(self) -> dict[str, int]:
@@ -188,3 +194,20 @@ async def resolve_reconciliation_exception(
     except ResolutionRefused as refused:
         message = str(refused)
         raise ConsoleRefused("RESOLUTION_REFUSED", message[:1].upper() + message[1:]) from None
+
+
+async def resolve_suspense(runtime: Runtime, actor: User, item_id: int, note: str) -> SuspenseItem:
+    """Close one of the institution's suspense items with what staff did (refunded, applied
+    by hand); ``ledger.suspense.resolve_suspense_item`` audits it. An item that came from a
+    reconciliation exception is closed by resolving the exception instead."""
+    require(actor, ConsoleAction.RESOLVE_SUSPENSE)
+    item = await SuspenseItem.filter(id=item_id, institution_id=actor.institution_id).first()
+    if item is None or item.status is not SuspenseStatus.OPEN:
+        raise ConsoleRefused("NOT_FOUND", "Esa partida no existe o ya se resolvió.")
+    if await ReconciliationException.filter(suspense_item_id=item.id).exists():
+        raise ConsoleRefused(
+            "USE_EXCEPTION", "Esa partida es de una excepción de conciliación: resuélvela ahí."
+        )
+    if not " ".join(note.split()):
+        raise ConsoleRefused("NOTE_REQUIRED", "Escribe cómo se resolvió.")
+    return await resolve_suspense_item(item.id, actor_id=actor.id, note=note, at=runtime.now())

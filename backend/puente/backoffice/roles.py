@@ -2,7 +2,8 @@
 each action in ``actions.py`` read this one table, so a door and its service never disagree.
 
 Cashiers (staff) run the day: they see everything of their institution, take cash at the
-branch, refund a payment, replay a webhook event and resolve a reconciliation exception.
+branch, refund a payment, replay a webhook event, resolve a reconciliation exception and
+close a suspense item saying what was done.
 Decisions that change what a borrower owes or that send money out (approve and disburse,
 restructure, write off) are the administrator's: they need a second person's authority in a
 lender, and the console gives them to the role that carries it.
@@ -26,6 +27,7 @@ class ConsoleAction(StrEnum):
     CASH_PAYMENT = "cash_payment"
     REPLAY_WEBHOOK = "replay_webhook"
     RESOLVE_EXCEPTION = "resolve_exception"
+    RESOLVE_SUSPENSE = "resolve_suspense"
     APPROVE_DISBURSE = "approve_disburse"
     RESTRUCTURE = "restructure"
     WRITE_OFF = "write_off"
@@ -36,6 +38,7 @@ _ROLES: dict[ConsoleAction, frozenset[Role]] = {
     ConsoleAction.CASH_PAYMENT: CONSOLE_ROLES,
     ConsoleAction.REPLAY_WEBHOOK: CONSOLE_ROLES,
     ConsoleAction.RESOLVE_EXCEPTION: CONSOLE_ROLES,
+    ConsoleAction.RESOLVE_SUSPENSE: CONSOLE_ROLES,
     ConsoleAction.APPROVE_DISBURSE: ADMIN_ONLY,
     ConsoleAction.RESTRUCTURE: ADMIN_ONLY,
     ConsoleAction.WRITE_OFF: ADMIN_ONLY,

@@ -6,6 +6,7 @@
                                                reconciliation exceptions, delinquency buckets
     POST /consola/webhooks/{id}/reintentar     replay a failed or dead event
     POST /consola/excepciones/{id}/resolver    resolve a reconciliation exception (confirmed)
+    POST /consola/suspenso/{id}/resolver       close a suspense item with a note (confirmed)
     GET  /consola/salud                        provider health
     GET  /consola/buscar                       find a borrower
     GET  /consola/creditos/{id}                a loan's file and its actions
@@ -52,6 +53,7 @@ from puente.backoffice.queues import (
     load_queues,
     replay_webhook,
     resolve_reconciliation_exception,
+    resolve_suspense,
 )
 from puente.backoffice.roles import CONSOLE_ROLES, ConsoleAction, ConsoleRefused, may, roles_for
 from puente.backoffice.search import search_borrowers
@@ -88,6 +90,7 @@ DONE = {
     "castigo": "Crédito castigado.",
     "reintento": "Evento reprocesado.",
     "excepcion": "Excepción resuelta.",
+    "suspenso": "Partida en suspenso resuelta.",
 }
 RESOLUTIONS = {
     Resolution.MATCHED_BY_HAND.value: "Es el pago número… (conciliado a mano)",
@@ -277,6 +280,31 @@ class Console:
             fields=fields,
         )
 
+    async def resolve_suspense(self, request: Request, user: User) -> Response:
+        form = await self.portal.form(request)
+        if form is None:
+            return self.portal.forbidden(request)
+        item_id = _id(request.path_params["item_id"]) or 0
+        note = _field(form, "nota")
+
+        async def preview() -> actions.Preview:
+            if not note:
+                raise ConsoleRefused("NOTE_REQUIRED", "Escribe cómo se resolvió.")
+            return actions.Preview(
+                title=f"Cerrar la partida en suspenso {item_id}", lines=(("Nota", note),)
+            )
+
+        return await self._confirmed(
+            request,
+            user,
+            form,
+            preview=preview,
+            run=lambda: resolve_suspense(self.runtime, user, item_id, note),
+            back="/consola/colas",
+            done="suspenso",
+            fields={"nota": note},
+        )
+
     # -- health, search, charts --------------------------------------------------------------
 
     async def health(self, request: Request, user: User) -> Response:
@@ -457,6 +485,11 @@ def console_routes(portal: Portal, gateways: GatewayDirectory | None) -> list[Ba
         Route(
             "/consola/excepciones/{exception_id:int}/resolver",
             staff(console.resolve, A.RESOLVE_EXCEPTION),
+            methods=["POST"],
+        ),
+        Route(
+            "/consola/suspenso/{item_id:int}/resolver",
+            staff(console.resolve_suspense, A.RESOLVE_SUSPENSE),
             methods=["POST"],
         ),
         Route("/consola/salud", staff(console.health), methods=["GET"]),
