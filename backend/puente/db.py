@@ -33,6 +33,7 @@ MODEL_MODULES = [
     "puente.scheduling.models",
     "puente.compliance.models",
     "puente.reconciliation.models",
+    "puente.notifications.models",
 ]
 
 

@@ -47,6 +47,10 @@ class SandboxPlugin(Protocol):
         """Per provider, the credentials the simulators accept and sign with by default."""
         ...
 
+    def start_mail_catcher(self, host: str = "127.0.0.1", port: int | None = None) -> Any:
+        """An SMTP server that keeps every message (``.port``; ``.app()`` shows them)."""
+        ...
+
     main: Callable[[Sequence[str] | None], int]
 
 
