@@ -12,6 +12,7 @@ from puente.money import from_centavos
 from puente.payments.models import Payment as PaymentModel
 from puente.payments.models import PaymentMethod as PaymentMethodModel
 from puente.providers.catalogue import BUILTIN_SPECS
+from puente.statements.service import receipt_path
 
 __all__ = [
     "NextActionType",
@@ -107,6 +108,11 @@ class Payment(Node):
         description="What money beyond what is due does with this payment: the payer's "
         "choice, or the product's default when they were not asked.",
     )
+    receipt_url: str | None = strawberry.field(
+        default=None,
+        description="Root-relative URL of the PDF receipt, only for a payment that received "
+        "money; fetch it with the same Authorization: Bearer as /graphql.",
+    )
 
     @classmethod
     def from_model(cls, payment: PaymentModel) -> Payment:
@@ -135,6 +141,7 @@ class Payment(Node):
             created_at=payment.created_at,
             paid_at=payment.paid_at,
             prepayment_mode=_prepayment_mode(payment.prepayment_mode),
+            receipt_url=receipt_path(payment),
         )
 
 

@@ -15,6 +15,8 @@ from puente.loans.models import Loan as LoanModel
 from puente.loans.payoff import payoff_quote
 from puente.loans.state import InstallmentView, LoanBalanceView, LoanView
 from puente.money import CURRENCY, from_centavos, round_centavos
+from puente.statements.data import parse_period, statement_periods
+from puente.statements.service import statement_path
 
 __all__ = [
     "AmortizationMethod",
@@ -202,6 +204,17 @@ class LoanBalance:
 
 
 @strawberry.type
+class AccountStatement:
+    """An estado de cuenta: one calendar month of a loan, cut on its last day."""
+
+    period: str = strawberry.field(description="YYYY-MM")
+    cut_date: date = strawberry.field(description="Fecha de corte.")
+    pdf_url: str = strawberry.field(
+        description="Root-relative URL of the PDF; same Authorization: Bearer as /graphql."
+    )
+
+
+@strawberry.type
 class Loan(Node):
     status: LoanStatus
     principal: Money
@@ -226,6 +239,19 @@ class Loan(Node):
     async def payoff(self, info: strawberry.Info, as_of: date | None = None) -> Money:
         day = as_of or info.context.runtime.today()
         return money((await payoff_quote(self._model, day)).total)
+
+    @strawberry.field(description="Monthly estados de cuenta already cut, oldest first.")
+    def statements(self, info: strawberry.Info) -> list[AccountStatement]:
+        loan = self._model
+        return [
+            AccountStatement(
+                period=period,
+                cut_date=bounds[1],
+                pdf_url=statement_path(loan.id, period),
+            )
+            for period in statement_periods(loan, info.context.runtime.today())
+            if (bounds := parse_period(period)) is not None
+        ]
 
     @classmethod
     def from_view(cls, view: LoanView) -> Loan:

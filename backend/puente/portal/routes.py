@@ -33,6 +33,7 @@ from puente.portal.simulator import METHODS, PERIODICITIES, run_simulator
 from puente.portal.templates import portal_templates
 from puente.runtime import Runtime
 from puente.security.tokens import SCOPE_FULL
+from puente.statements.data import statement_periods
 from puente.tuition.service import tuition_quotes
 
 __all__ = ["SESSION_COOKIE", "portal_routes", "portal_templates"]
@@ -182,6 +183,8 @@ class Portal:
                 "payoff": payoff,
                 "tuition_quotes": quotes,
                 "today": today,
+                "statements": statement_periods(loan, today),
+                "paid_off": LoanStatus(loan.status) is LoanStatus.PAID_OFF,
             },
         )
 
@@ -270,6 +273,7 @@ class Portal:
 
 
 def portal_routes(runtime: Runtime, gateways: GatewayDirectory | None = None) -> list[BaseRoute]:
+    from puente.portal.documents import document_routes
     from puente.portal.onboarding import onboarding_routes  # they build on Portal
     from puente.portal.payments import payment_routes
 
@@ -277,6 +281,7 @@ def portal_routes(runtime: Runtime, gateways: GatewayDirectory | None = None) ->
     gate = portal.gate
     signed_in, with_session = gate.signed_in, gate.with_session
     return [
+        *document_routes(portal),
         *payment_routes(portal, gateways),
         *onboarding_routes(portal),
         Route("/", signed_in(portal.dashboard), methods=["GET"]),

@@ -16,7 +16,7 @@ from typing import Any
 
 from tortoise.functions import Sum
 
-from puente.enums import JournalKind, LoanStatus, PaymentMethodType
+from puente.enums import JournalKind, LoanStatus, PaymentMethodType, PaymentStatus
 from puente.enums import LedgerAccountType as T
 from puente.institutions.models import Institution
 from puente.ledger.models import JournalEntry, Posting
@@ -61,12 +61,19 @@ KIND_LABELS = {
     JournalKind.SETTLEMENT: "Liquidación",
     JournalKind.WRITE_OFF: "Castigo",
 }
-RECEIPT_STATUSES = frozenset({"PAID", "PARTIALLY_REFUNDED", "REFUNDED", "CHARGED_BACK"})
+RECEIPT_STATUSES = frozenset(
+    {
+        PaymentStatus.PAID,
+        PaymentStatus.PARTIALLY_REFUNDED,
+        PaymentStatus.REFUNDED,
+        PaymentStatus.CHARGED_BACK,
+    }
+)
 
 
 def has_receipt(payment: Payment) -> bool:
     """A payment has a receipt once money was received for it."""
-    return str(payment.status) in RECEIPT_STATUSES and payment.paid_at is not None
+    return PaymentStatus(payment.status) in RECEIPT_STATUSES and payment.paid_at is not None
 
 
 async def clave_rastreo_of(payment: Payment) -> str:
