@@ -45,6 +45,8 @@ __all__ = [
     "deliver_due",
     "drain_deliveries",
     "send_notice",
+    "set_attachment_renderer",
+    "spawn",
     "store_notice",
 ]
 
@@ -171,11 +173,13 @@ async def send_notice(
         attachments=attachments,
     )
     for row in stored:
-        _in_background(deliver(runtime.settings, row.id, runtime.now()))
+        spawn(deliver(runtime.settings, row.id, runtime.now()))
     return stored
 
 
-def _in_background(work: Awaitable[None]) -> None:
+def spawn(work: Awaitable[object]) -> None:
+    """Run ``work`` after the caller returns, logging (never raising) its failure."""
+
     async def guarded() -> None:
         try:
             await work
@@ -187,11 +191,6 @@ def _in_background(work: Awaitable[None]) -> None:
     task.add_done_callback(_TASKS.discard)
 
 
-def spawn(work: Awaitable[None]) -> None:
-    """Run ``work`` after the caller returns, logging (never raising) its failure."""
-    _in_background(work)
-
-
 async def drain_deliveries() -> None:
     """Wait for background deliveries in flight (tests, shutdown)."""
     while _TASKS:
@@ -199,6 +198,7 @@ async def drain_deliveries() -> None:
 
 
 def set_attachment_renderer(renderer: AttachmentRenderer) -> None:
+    """How the documents named in ``Notification.attachments`` become files."""
     _attachment_renderer[:] = [renderer]
 
 
