@@ -48,6 +48,7 @@ class Attachment:
 
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
+    notification_id: int
     channel: Channel
     recipient: str
     subject: str
@@ -121,8 +122,9 @@ class TwilioSender:
         self.settings = settings
         self.transport = transport
 
-    def status_callback(self) -> str:
-        return f"{self.settings.base_url}{STATUS_CALLBACK_PATH}"
+    def status_callback(self, notification_id: int) -> str:
+        """Where Twilio reports; the notice's id rides along (a report may beat the answer)."""
+        return f"{self.settings.base_url}{STATUS_CALLBACK_PATH}?n={notification_id}"
 
     async def send(self, message: OutgoingMessage) -> str:
         s = self.settings
@@ -132,7 +134,7 @@ class TwilioSender:
             "To": f"{prefix}{message.recipient}",
             "From": f"{prefix}{s.twilio_from}",
             "Body": message.text,
-            "StatusCallback": self.status_callback(),
+            "StatusCallback": self.status_callback(message.notification_id),
         }
         url = f"{s.twilio_api_url}/2010-04-01/Accounts/{s.twilio_account_sid}/Messages.json"
         try:

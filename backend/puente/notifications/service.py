@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 
@@ -208,6 +209,7 @@ async def _message(row: Notification) -> OutgoingMessage:
         if _attachment_renderer and (made := await _attachment_renderer[0](spec)) is not None:
             files.append(made)
     return OutgoingMessage(
+        notification_id=row.id,
         channel=Channel(row.channel),
         recipient=row.recipient,
         subject=row.subject,
@@ -229,11 +231,22 @@ async def _claim(notification_id: int, now: datetime) -> bool:
     return claimed == 1
 
 
-def sender_for(settings: Settings, channel: Channel) -> EmailSender | TwilioSender:
-    return EmailSender(settings) if channel is Channel.EMAIL else TwilioSender(settings)
+def sender_for(
+    settings: Settings, channel: Channel, transport: httpx.AsyncBaseTransport | None = None
+) -> EmailSender | TwilioSender:
+    """The wire for ``channel`` (``transport``: Twilio's HTTP seam, for tests)."""
+    if channel is Channel.EMAIL:
+        return EmailSender(settings)
+    return TwilioSender(settings, transport=transport)
 
 
-async def deliver(settings: Settings, notification_id: int, now: datetime) -> DeliveryStatus | None:
+async def deliver(
+    settings: Settings,
+    notification_id: int,
+    now: datetime,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> DeliveryStatus | None:
     """Try to hand one stored notice to its channel; the status it is left in (None: not ours)."""
     row = await Notification.get_or_none(id=notification_id)
     if row is None or not channel_configured(settings, Channel(row.channel)):
@@ -242,7 +255,8 @@ async def deliver(settings: Settings, notification_id: int, now: datetime) -> De
         return None
     row = await Notification.get(id=notification_id)
     try:
-        provider_id = await sender_for(settings, Channel(row.channel)).send(await _message(row))
+        sender = sender_for(settings, Channel(row.channel), transport)
+        provider_id = await sender.send(await _message(row))
     except DeliveryError as exc:
         final = exc.permanent or row.attempts >= MAX_ATTEMPTS
         status = DeliveryStatus.FAILED if final else DeliveryStatus.PENDING
@@ -254,13 +268,12 @@ async def deliver(settings: Settings, notification_id: int, now: datetime) -> De
         )
         log.warning("notification %s not delivered (%s): %s", row.id, status, exc)
         return status
-    await Notification.filter(id=row.id, status=DeliveryStatus.SENDING).update(
-        status=DeliveryStatus.SENT,
-        provider_id=provider_id[:200],
-        sent_at=now,
-        last_error=None,
-        lease_until=None,
+    sent = {"provider_id": provider_id[:200], "sent_at": now, "lease_until": None}
+    moved = await Notification.filter(id=row.id, status=DeliveryStatus.SENDING).update(
+        status=DeliveryStatus.SENT, last_error=None, **sent
     )
+    if not moved:  # Twilio's delivery report came back before its answer: keep the report
+        await Notification.filter(id=row.id).update(**sent)
     return DeliveryStatus.SENT
 
 

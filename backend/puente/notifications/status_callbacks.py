@@ -12,6 +12,7 @@ import hmac
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from tortoise.expressions import Q
 
 from puente.notifications.channels import STATUS_CALLBACK_PATH, twilio_signature
 from puente.notifications.models import DeliveryStatus, Notification
@@ -29,16 +30,29 @@ FINAL = {
 
 
 async def apply_message_status(
-    message_sid: str, status: str, error_code: str | None, runtime: Runtime
+    notification_id: int | None,
+    message_sid: str,
+    status: str,
+    error_code: str | None,
+    runtime: Runtime,
 ) -> bool:
-    """Record a final status for the message Twilio names (once: a final status stays)."""
+    """Record a final status for the message Twilio names (once: a final status stays).
+
+    The report may arrive before Twilio's answer to our request was recorded, so the notice
+    is found by the id in the callback URL and its message SID is recorded here as well.
+    """
     final = FINAL.get(status)
-    if final is None:
+    if final is None or not message_sid:
         return False
-    updated = await Notification.filter(
-        provider_id=message_sid, status__in=[DeliveryStatus.SENT, DeliveryStatus.SENDING]
-    ).update(
+    if notification_id is not None:
+        target = Notification.filter(id=notification_id).filter(
+            Q(provider_id__isnull=True) | Q(provider_id=message_sid)
+        )
+    else:
+        target = Notification.filter(provider_id=message_sid)
+    updated = await target.filter(status__in=[DeliveryStatus.SENT, DeliveryStatus.SENDING]).update(
         status=final,
+        provider_id=message_sid,
         delivered_at=runtime.now() if final is DeliveryStatus.DELIVERED else None,
         last_error=f"Twilio {error_code}" if error_code else None,
     )
@@ -50,13 +64,17 @@ def twilio_status_routes(runtime: Runtime) -> list[Route]:
         token = runtime.settings.twilio_auth_token
         form = await request.form(max_files=0, max_fields=60)
         params = {key: str(value) for key, value in form.items()}
-        url = f"{runtime.settings.base_url}{STATUS_CALLBACK_PATH}"
+        # The URL Twilio was given (and signed), query string included.
+        query = f"?{request.url.query}" if request.url.query else ""
+        url = f"{runtime.settings.base_url}{STATUS_CALLBACK_PATH}{query}"
         given = request.headers.get("x-twilio-signature", "")
         if not token or not hmac.compare_digest(given, twilio_signature(token, url, params)):
             return Response("firma inválida", status_code=403, media_type="text/plain")
         if params.get("AccountSid") != runtime.settings.twilio_account_sid:
             return Response("cuenta desconocida", status_code=403, media_type="text/plain")
+        reference = request.query_params.get("n", "")
         await apply_message_status(
+            int(reference) if reference.isdigit() and len(reference) < 18 else None,
             params.get("MessageSid", ""),
             params.get("MessageStatus", ""),
             params.get("ErrorCode") or None,
