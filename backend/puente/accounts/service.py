@@ -369,6 +369,10 @@ class AuthService:
             revoked_at=self.runtime.now()
         )
 
+    async def end_every_session(self, user: User, now: datetime, conn) -> None:
+        """Log ``user`` out everywhere (password reset, password change, MFA enrolment)."""
+        await self._end_every_session(user, now, conn)
+
     async def _end_every_session(self, user: User, now: datetime, conn) -> None:
         # The version bump kills access tokens in flight; revoking the refresh tokens keeps
         # the table honest about which sessions are over.

@@ -42,6 +42,7 @@ from puente.graphql.payment_types import (
 from puente.graphql.payments import PaymentMutations, StaffMutations, Subscription
 from puente.graphql.permissions import AllowAnyone, IsAuthenticated, allow
 from puente.graphql.reconciliation import ReconciliationMutations, ReconciliationQueries
+from puente.graphql.recovery import RecoveryMutations
 from puente.graphql.scalars import SCALAR_OVERRIDES
 from puente.graphql.sessions import SessionMutations, login_result
 from puente.graphql.types import (
@@ -257,6 +258,7 @@ class Mutation(
     SessionMutations,
     ComplianceMutations,
     ReconciliationMutations,
+    RecoveryMutations,
 ):
     @strawberry.mutation(
         description="Password (and OTP when enrolled) for access+refresh tokens.",

@@ -14,6 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
+from puente.frontend import FRONTEND_DIR
 from puente.money import format_mxn
 from puente.runtime import MEXICO_CITY
 
@@ -63,8 +64,6 @@ def _fecha(value: object) -> str:
 
 @cache
 def _environments() -> tuple[Environment, Environment]:
-    from puente.portal.templates import FRONTEND_DIR
-
     loader = FileSystemLoader(str(FRONTEND_DIR / "templates" / "notificaciones"))
     made = []
     for escape in (False, True):

@@ -276,12 +276,14 @@ def portal_routes(runtime: Runtime, gateways: GatewayDirectory | None = None) ->
     from puente.portal.documents import document_routes
     from puente.portal.onboarding import onboarding_routes  # they build on Portal
     from puente.portal.payments import payment_routes
+    from puente.portal.recovery import recovery_routes
 
     portal = Portal(runtime)
     gate = portal.gate
     signed_in, with_session = gate.signed_in, gate.with_session
     return [
         *document_routes(portal),
+        *recovery_routes(portal),
         *payment_routes(portal, gateways),
         *onboarding_routes(portal),
         Route("/", signed_in(portal.dashboard), methods=["GET"]),
