@@ -42,22 +42,15 @@ async def test_a_notice_is_sent_by_smtp_once_per_dedupe_key(db, mail_runtime, ca
         "monto": "1240.35",
         "dias": 3,
     }
-    first = await send_notice(
-        mail_runtime,
-        kind="reminder",
-        user_id=ana.id,
-        loan_id=loan.id,
-        context=context,
-        dedupe_key="k-1",
-    )
-    again = await send_notice(
-        mail_runtime,
-        kind="reminder",
-        user_id=ana.id,
-        loan_id=loan.id,
-        context=context,
-        dedupe_key="k-1",
-    )
+    notice = {
+        "kind": "reminder",
+        "user_id": ana.id,
+        "loan_id": loan.id,
+        "context": context,
+        "dedupe_key": "k-1",
+    }
+    first = await send_notice(mail_runtime, **notice)
+    again = await send_notice(mail_runtime, **notice)
     await drain_deliveries()
     await wait_for_mail(catcher, 1)
     assert len(first) == 1 and again == []

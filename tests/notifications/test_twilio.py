@@ -41,14 +41,13 @@ async def sms_borrower(runtime, phone: str):
     return ana
 
 
-async def send_sms(runtime, phone: str):
-    runtime.settings = twilio_settings(runtime)
+async def send_sms(runtime, phone: str, **settings_changes: str):
+    """One overdue notice by SMS through the simulator, whose reports reach the app."""
+    runtime.settings = twilio_settings(runtime, **settings_changes)
     ana = await sms_borrower(runtime, phone)
     app = create_app(runtime, manage_database=False, run_workers=False)
     twilio = create_twilio_sandbox(transport=httpx.ASGITransport(app=app))
     context = {
-        "enlace": "x",
-        "minutos": 1,
         "credito": "Préstamo #1",
         "credito_id": 1,
         "numero": 1,
@@ -99,22 +98,8 @@ async def test_a_forged_status_callback_changes_nothing(db, runtime):
 
 
 async def test_wrong_credentials_fail_the_sms_for_good(db, runtime):
-    runtime.settings = twilio_settings(runtime, twilio_auth_token="no-es-el-token")
-    ana = await sms_borrower(runtime, "3312345678")
-    twilio = create_twilio_sandbox()
-    context = {
-        "credito": "x",
-        "credito_id": 1,
-        "numero": 1,
-        "vence": runtime.today(),
-        "monto": "100.00",
-    }
-    (row,) = await store_notice(
-        runtime.settings, kind="overdue", user_id=ana.id, context=context, dedupe_key="sms-2"
+    status, row, simulator, _ = await send_sms(
+        runtime, "3312345678", twilio_auth_token="no-es-el-token"
     )
-    status = await deliver(
-        runtime.settings, row.id, runtime.now(), transport=httpx.ASGITransport(app=twilio)
-    )
-    row = await Notification.get(id=row.id)
     assert status is DeliveryStatus.FAILED and row.last_error == "Twilio 401 (20003)"
-    assert twilio.state.simulator.messages == {}
+    assert simulator.messages == {}
