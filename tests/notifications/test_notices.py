@@ -13,7 +13,9 @@ from puente.enums import PaymentMethodType
 from puente.enums import PaymentStatus as S
 from puente.notifications import drain_deliveries, send_notice
 from puente.notifications.models import DeliveryStatus, Notification, NotificationPreference
+from puente.notifications.payment_notices import send_mandate_confirmation
 from puente.notifications.service import MAX_ATTEMPTS, deliver_due
+from puente.payments.observers import register_transition_observer
 from puente.payments.outcomes import advance_and_notify
 
 pytestmark = pytest.mark.anyio
@@ -149,3 +151,42 @@ async def test_payment_transitions_send_instructions_receipt_and_decline(db, mai
             "Tu pago de $1,240.35 MXN no se completó",
         ]
     )
+
+
+async def test_a_mandate_confirmation_names_the_card_and_is_sent_once(db, mail_runtime, catcher):
+    ana, loan = await borrower_loan(mail_runtime)
+    signed = {
+        "mandate_id": 7,
+        "loan": loan,
+        "card": "Visa •••• 4242",
+        "text_version": "2026-11",
+        "accepted_at": mail_runtime.now(),
+    }
+    await send_mandate_confirmation(mail_runtime, **signed)
+    await send_mandate_confirmation(mail_runtime, **signed)
+    await drain_deliveries()
+    await wait_for_mail(catcher, 1)
+    (row,) = await Notification.filter(kind="mandate_confirmation")
+    assert row.dedupe_key == "mandate:7:confirmation" and "Visa •••• 4242" in row.body_text
+    assert [m.subject for m in catcher.messages()] == [
+        f"Domiciliación activada para Préstamo personal #{loan.id}"
+    ]
+
+
+async def test_an_observer_that_fails_never_breaks_the_payment(db, mail_runtime):
+    _, loan = await borrower_loan(mail_runtime)
+    payment = await factories.payment(loan, key="p-obs", status=S.CREATED)
+
+    def broken(runtime, transition) -> None:
+        raise RuntimeError("observer down")
+
+    register_transition_observer("broken-for-test", broken)
+    try:
+        transition = await advance_and_notify(
+            mail_runtime, payment.id, S.FAILED, source="test", at=mail_runtime.now()
+        )
+    finally:
+        register_transition_observer("broken-for-test", lambda runtime, transition: None)
+    await drain_deliveries()
+    assert transition.applied and transition.after is S.FAILED
+    assert await Notification.filter(kind="payment_declined").count() == 1

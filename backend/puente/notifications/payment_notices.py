@@ -1,4 +1,4 @@
-"""Notices a payment's transitions send: instructions (SPEI/OXXO), receipt, decline.
+"""Notices about paying: instructions (SPEI/OXXO), receipt, decline, mandate confirmation.
 
 Registered with ``payments.observers``; the observer only schedules the work, which reads
 the committed payment and calls ``send_notice`` with a dedupe key per payment and event.
@@ -6,6 +6,7 @@ the committed payment and calls ``send_notice`` with a dedupe key per payment an
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 from puente.enums import PaymentMethodType
@@ -18,7 +19,13 @@ from puente.payments.models import Payment
 from puente.runtime import Runtime
 from puente.statements.data import clave_rastreo_of
 
-__all__ = ["DECLINE_ADVICE", "loan_name", "notice_for_payment", "on_payment_transition"]
+__all__ = [
+    "DECLINE_ADVICE",
+    "loan_name",
+    "notice_for_payment",
+    "on_payment_transition",
+    "send_mandate_confirmation",
+]
 
 # Why a payment failed and what the payer can do, by normalised code (providers/errors.py).
 DECLINE_ADVICE: dict[str, tuple[str, str]] = {
@@ -107,4 +114,33 @@ async def notice_for_payment(runtime: Runtime, payment_id: int) -> None:
         payment_id=payment.id,
         context=context,
         dedupe_key=f"payment:{payment.id}:{event}",
+    )
+
+
+async def send_mandate_confirmation(
+    runtime: Runtime,
+    *,
+    mandate_id: int,
+    loan: Loan,
+    card: str,
+    text_version: str,
+    accepted_at: datetime,
+    until: date | None = None,
+) -> None:
+    """Confirm a domiciliación mandate to its borrower (once per mandate)."""
+    await loan.fetch_related("product")
+    await send_notice(
+        runtime,
+        kind="mandate_confirmation",
+        user_id=loan.borrower_id,
+        loan_id=loan.id,
+        context={
+            "credito": loan_name(loan),
+            "credito_id": loan.id,
+            "tarjeta": card,
+            "version": text_version,
+            "aceptado": accepted_at,
+            "hasta": until,
+        },
+        dedupe_key=f"mandate:{mandate_id}:confirmation",
     )
