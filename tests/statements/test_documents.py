@@ -12,9 +12,10 @@ from tests.support.http import app_client, graphql
 from tests.support.portal_pay import login
 
 from puente.accounts.service import AuthService
-from puente.enums import PaymentMethodType, ProviderName
+from puente.enums import LoanStatus, PaymentMethodType, ProviderName
 from puente.loans.jobs import run_daily
 from puente.loans.models import Installment
+from puente.loans.payoff import payoff_quote
 from puente.money import from_centavos
 from puente.payments.settled_elsewhere import record_settled_payment
 from puente.statements.data import ledger_balance, statement_data, statement_periods
@@ -107,3 +108,47 @@ async def test_graphql_links_the_receipt_and_the_statements(db, runtime):
         "cutDate": "2026-07-31",
         "pdfUrl": f"/prestamos/{loan.id}/estados/2026-07.pdf",
     }
+
+
+async def test_a_paid_off_loan_gets_its_constancia_de_no_adeudo(db, runtime):
+    ana, _, loan, _, _ = await paid_loan_world(runtime)
+    day = date(2026, 7, 20)
+    payoff = (await payoff_quote(loan, day)).total
+    await record_settled_payment(
+        loan,
+        payoff,
+        provider=ProviderName.STRIPE,
+        method=PaymentMethodType.CARD,
+        idempotency_key="liquidacion",
+        received_at=datetime(2026, 7, 20, 18, 0, tzinfo=UTC),
+    )
+    await loan.refresh_from_db()
+    assert loan.status is LoanStatus.PAID_OFF
+    assert not any((await ledger_balance(loan.id)).values())
+    async with app_client(runtime, run_workers=False) as browser:
+        await login(browser)
+        page = await browser.get(f"/prestamos/{loan.id}")
+        constancia = await browser.get(f"/prestamos/{loan.id}/constancia-no-adeudo.pdf")
+    assert 'data-testid="no-debt-link"' in page.text
+    assert constancia.status_code == 200 and constancia.content.startswith(b"%PDF")
+    assert constancia.headers["content-disposition"].endswith(
+        f'constancia-no-adeudo-{loan.id}.pdf"'
+    )
+
+
+async def test_the_notificaciones_page_saves_channels_and_opt_out(db, runtime):
+    from tests.support.portal_pay import csrf_of
+
+    from puente.notifications.models import NotificationPreference
+
+    ana, _, _, _, _ = await paid_loan_world(runtime)
+    async with app_client(runtime, run_workers=False) as browser:
+        await login(browser)
+        page = await browser.get("/cuenta/notificaciones")
+        form = {"csrf_token": csrf_of(page.text), "sms": "1", "ninguno": "1"}
+        saved = await browser.post("/cuenta/notificaciones", data=form)
+        forged = await browser.post("/cuenta/notificaciones", data={"email": "1"})
+    assert page.status_code == 200 and "Notificaciones" in page.text
+    assert saved.status_code == 303 and forged.status_code == 403
+    prefs = await NotificationPreference.get(user_id=ana.id)
+    assert (prefs.email, prefs.sms, prefs.whatsapp, prefs.opted_out) == (False, True, False, True)
