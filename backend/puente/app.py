@@ -18,12 +18,15 @@ from starlette.staticfiles import StaticFiles
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 import puente.compliance  # noqa: F401  (registers screening and monitoring with payments)
+import puente.notifications  # noqa: F401  (registers payment notices and daily reminders)
 import puente.tuition  # noqa: F401  (registers colegiatura pricing with the loan core)
 from puente.book_metrics import read_snapshot
 from puente.collections.jobs import collect_forever
 from puente.db import database_answers, open_database
 from puente.graphql.schema import build_schema
 from puente.graphql.view import PuenteGraphQL
+from puente.notifications.service import deliver_due
+from puente.notifications.status_callbacks import twilio_status_routes
 from puente.observability.metrics import CONTENT_TYPE_LATEST, render_metrics
 from puente.observability.middleware import ObservabilityMiddleware
 from puente.payments.gateways import GatewayDirectory
@@ -98,6 +101,17 @@ async def _poll_forever(
             await asyncio.wait_for(stop.wait(), timeout=every)
 
 
+async def _deliver_forever(runtime: Runtime, stop: asyncio.Event, every: float = 5.0) -> None:
+    """The notifications outbox: new notices, retries, and ones another process left."""
+    while not stop.is_set():
+        try:
+            await deliver_due(runtime.settings, runtime.now())
+        except Exception:  # noqa: BLE001 - keep delivering after a bad moment
+            logger.exception("notification delivery pass failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
+
+
 def create_app(
     runtime: Runtime,
     *,
@@ -133,6 +147,7 @@ def create_app(
             asyncio.create_task(inbox.run(stop), name="webhook-inbox"),
             asyncio.create_task(_poll_forever(runtime, gateways, stop), name="payment-poller"),
             asyncio.create_task(collect_forever(runtime, gateways, stop), name="domiciliacion"),
+            asyncio.create_task(_deliver_forever(runtime, stop), name="notification-outbox"),
         ]
         try:
             yield
@@ -161,6 +176,7 @@ def create_app(
         Route("/metrics", metrics),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
+        *twilio_status_routes(runtime),
         *webhook_routes(inbox),
         Mount("/static", StaticFiles(directory=FRONTEND_DIR / "static"), name="static"),
         *(extra_routes or []),

@@ -144,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     # The daily job charges colegiatura recargos through what tuition registers with the
     # loan core; the loan core itself never imports tuition.
     import puente.compliance  # noqa: F401  (screening and monitoring hooks)
+    import puente.notifications  # noqa: F401  (payment notices, the daily job's reminders)
     import puente.tuition  # noqa: F401
     from puente.loans.jobs import cmd_daily
 

@@ -80,6 +80,20 @@ class Settings:
     # How long a worker holds a webhook it is processing; a worker that dies holding one
     # delays that event by at most this long before another process takes it over.
     webhook_lease_seconds: int = 60
+    # Notifications (notifications/): email over SMTP, SMS and WhatsApp through Twilio.
+    # Without a host (or an account) that channel is off: its notices are stored, not sent.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "Puente <avisos@puente.mx>"
+    smtp_starttls: bool = True
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from: str | None = None  # E.164 sender; WhatsApp goes from whatsapp:<it>
+    twilio_api_url: str = "https://api.twilio.com"
+    # How long a password-reset link stays valid.
+    password_reset_ttl_seconds: int = 60 * 60
 
     def require_secrets(self) -> None:
         """Refuse to run a production server without real secrets."""
@@ -189,6 +203,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=_choice(env, "PUENTE_LOG_LEVEL", ("debug", "info", "warning", "error"), "info"),
         otlp_endpoint=env.get("PUENTE_OTLP_ENDPOINT") or None,
         webhook_lease_seconds=max(_int(env, "PUENTE_WEBHOOK_LEASE_SECONDS", 60), 1),
+        smtp_host=env.get("PUENTE_SMTP_HOST") or None,
+        smtp_port=_int(env, "PUENTE_SMTP_PORT", 587),
+        smtp_user=env.get("PUENTE_SMTP_USER") or None,
+        smtp_password=env.get("PUENTE_SMTP_PASSWORD") or None,
+        smtp_from=env.get("PUENTE_SMTP_FROM") or "Puente <avisos@puente.mx>",
+        smtp_starttls=_flag(env.get("PUENTE_SMTP_STARTTLS"), True),
+        twilio_account_sid=env.get("PUENTE_TWILIO_ACCOUNT_SID") or None,
+        twilio_auth_token=env.get("PUENTE_TWILIO_AUTH_TOKEN") or None,
+        twilio_from=env.get("PUENTE_TWILIO_FROM") or None,
+        twilio_api_url=(env.get("PUENTE_TWILIO_API_URL") or "https://api.twilio.com").rstrip("/"),
+        password_reset_ttl_seconds=_int(env, "PUENTE_PASSWORD_RESET_TTL", 60 * 60),
     )
 
 

@@ -34,6 +34,7 @@ MODEL_MODULES = [
     "puente.compliance.models",
     "puente.reconciliation.models",
     "puente.collections.models",
+    "puente.notifications.models",
 ]
 
 

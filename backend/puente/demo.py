@@ -21,6 +21,7 @@ from puente.loans.lifecycle import approve_loan
 from puente.loans.models import Installment, LoanProduct
 from puente.loans.origination import originate_loan, record_disbursement
 from puente.money import from_centavos
+from puente.notifications.models import NotificationPreference
 from puente.payments.settled_elsewhere import record_settled_payment
 from puente.runtime import Runtime
 from puente.tuition.engine import TuitionPlan, monthly_due_dates
@@ -129,6 +130,8 @@ async def load_demo_data(runtime: Runtime) -> bool:
     admin.mfa_secret_enc = runtime.cipher.encrypt(DEMO_ADMIN_TOTP_SECRET, context=MFA_CONTEXT)
     admin.mfa_enabled = True
     await admin.save(update_fields=["mfa_secret_enc", "mfa_enabled"])
+    # Ana gets her notices by email (/sandbox/correo) and SMS (/sandbox/twilio/).
+    await NotificationPreference.create(user_id=ana.id, email=True, sms=True)
     await _ana_loan(ana.id, lender.id, today)
     await _luis_tuition(runtime, school.id, today)
     await load_compliance_demo(runtime, lender.id, today)

@@ -47,6 +47,18 @@ class SandboxPlugin(Protocol):
         """Per provider, the credentials the simulators accept and sign with by default."""
         ...
 
+    def start_mail_catcher(self, host: str = "127.0.0.1", port: int | None = None) -> Any:
+        """An SMTP server that keeps every message (``.port``; ``.app()`` shows them)."""
+        ...
+
+    def create_twilio_sandbox(self, credentials: Mapping[str, str] | None = None) -> Any:
+        """Twilio's Messaging API simulator (ASGI), signing its status callbacks."""
+        ...
+
+    def default_twilio_credentials(self) -> dict[str, str]:
+        """``account_sid``, ``auth_token`` and ``from`` the Twilio simulator accepts."""
+        ...
+
     main: Callable[[Sequence[str] | None], int]
 
 

@@ -10,13 +10,22 @@ from puente_sandbox.app import create_sandbox_app
 from puente_sandbox.bank import DEFAULT_BANK_CREDENTIALS
 from puente_sandbox.cli import main
 from puente_sandbox.conekta import default_conekta_credentials
+from puente_sandbox.mail_catcher import MailCatcher
 from puente_sandbox.mercadopago import DEFAULT_MERCADOPAGO_CREDENTIALS
 from puente_sandbox.openpay import DEFAULT_OPENPAY_CREDENTIALS
 from puente_sandbox.paypal import DEFAULT_PAYPAL_CREDENTIALS
 from puente_sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
 from puente_sandbox.stripe import DEFAULT_STRIPE_CREDENTIALS
+from puente_sandbox.twilio import DEFAULT_TWILIO_CREDENTIALS, create_twilio_sandbox
 
-__all__ = ["create_sandbox_app", "default_credentials", "main"]
+__all__ = [
+    "create_sandbox_app",
+    "create_twilio_sandbox",
+    "default_credentials",
+    "default_twilio_credentials",
+    "main",
+    "start_mail_catcher",
+]
 
 
 def default_credentials() -> dict[str, dict[str, str]]:
@@ -30,3 +39,13 @@ def default_credentials() -> dict[str, dict[str, str]]:
         "stp": dict(DEFAULT_STP_CREDENTIALS),
         "bank": dict(DEFAULT_BANK_CREDENTIALS),
     }
+
+
+def start_mail_catcher(host: str = "127.0.0.1", port: int | None = None) -> MailCatcher:
+    """An SMTP server keeping every message, and its pages (``.app()``), started."""
+    return MailCatcher(host, port).start()
+
+
+def default_twilio_credentials() -> dict[str, str]:
+    """The Account SID, Auth Token and sender the Twilio simulator accepts by default."""
+    return dict(DEFAULT_TWILIO_CREDENTIALS)

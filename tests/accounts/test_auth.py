@@ -52,6 +52,11 @@ async def test_repeated_failures_lock_the_account_until_the_lockout_passes(db, r
         clock.now += timedelta(seconds=5)
     locked = await auth.login("ana@example.mx", PASSWORD)
     assert isinstance(locked, AuthFailure) and locked.code == "LOCKED"
+    # Locked by the 5th failure at 12:00:20 in Mexico City, for 15 minutes.
+    assert locked.message == (
+        "Cuenta bloqueada temporalmente por intentos fallidos. "
+        "Intenta de nuevo a las 12:15 (hora del centro de México), en 15 minutos."
+    )
     clock.now += timedelta(seconds=runtime.settings.login_lockout_seconds + 1)
     assert isinstance(await auth.login("ana@example.mx", PASSWORD), AuthTokens)
 

@@ -40,7 +40,7 @@ async def setup(runtime, token="tok_visa", **product):
     await store_credentials(runtime, inst.id, "stripe", STRIPE)
     box = sandboxes(runtime)
     card = await cards.save_card(box.gateways, ana, ProviderName.STRIPE, token)
-    await sign_mandate(ana, loan.id, card.id, origin="127.0.0.1 pytest", now=runtime.now())
+    await sign_mandate(runtime, ana, loan.id, card.id, origin="127.0.0.1 pytest")
     return ana, loan, box, card
 
 
@@ -107,7 +107,7 @@ async def test_expired_or_stolen_card_stops_and_asks_for_another(runtime, db, to
     assert (await run(runtime, box, date(2026, 12, 15))).charged == 0
     # Another card and a new signature: the installment is tried again, as attempt 2.
     other = await cards.save_card(box.gateways, ana, ProviderName.STRIPE, "tok_mastercard")
-    await sign_mandate(ana, loan.id, other.id, origin="127.0.0.1 pytest", now=runtime.now())
+    await sign_mandate(runtime, ana, loan.id, other.id, origin="127.0.0.1 pytest")
     assert (await run(runtime, box, date(2026, 12, 16))).paid == 1
     paid = await ChargeAttempt.get(loan_id=loan.id, status=AttemptStatus.PAID)
     assert paid.attempt == 2
@@ -127,7 +127,7 @@ async def test_processing_error_is_retried_soon(runtime, db):
 async def test_revoked_mandate_is_never_charged(runtime, db):
     ana, loan, box, card = await setup(runtime, token="tok_chargeDeclinedInsufficientFunds")
     await run(runtime, box, DUE)
-    assert await revoke_mandate(ana, loan.id, origin="graphql", now=runtime.now())
+    assert await revoke_mandate(runtime, ana, loan.id, origin="graphql")
     retry = await ChargeAttempt.get(loan_id=loan.id, attempt=2)
     assert retry.status is AttemptStatus.CANCELED
     assert (await run(runtime, box, date(2026, 12, 15))).charged == 0
@@ -203,7 +203,7 @@ async def provider_setup(runtime, provider: str, token: str, n: int):
     await store_credentials(runtime, inst.id, provider, credentials[provider])
     box = sandboxes(runtime, credentials)
     card = await cards.save_card(box.gateways, ana, ProviderName(provider), token)
-    await sign_mandate(ana, loan.id, card.id, origin="127.0.0.1 pytest", now=runtime.now())
+    await sign_mandate(runtime, ana, loan.id, card.id, origin="127.0.0.1 pytest")
     return ana, loan, box, card
 
 

@@ -49,7 +49,7 @@ LOAN_APPLICATION = {
 }
 
 # Fields anyone may call, and the ones an enrolment-scoped token exists for.
-PUBLIC = {"simulateLoan", "login", "refreshToken"}
+PUBLIC = {"simulateLoan", "login", "refreshToken", "requestPasswordReset", "resetPassword"}
 ENROLMENT = {"startMfaEnrolment", "confirmMfaEnrolment", "logout"}
 SUBSCRIPTIONS = {"paymentStatus", "loanUpdated", "institutionEvents"}
 

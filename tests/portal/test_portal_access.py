@@ -45,11 +45,13 @@ async def test_a_visitor_without_a_session_is_sent_to_log_in_from_every_page(db,
     inst = await factories.institution()
     ana = await factories.user(runtime, inst)
     loan = await factories.active_loan(inst, ana, start=runtime.today())
-    paths = {
-        (method, re.sub(r"\{\w+:int\}", "1", path.replace("{loan_id:int}", str(loan.id))))
+    gated = [
+        (method, re.sub(r"\{\w+:int\}", "1", path.replace("{loan_id:int}", str(loan.id))), access)
         for method, path, endpoint in _portal_routes(runtime)
-        if getattr(endpoint, "portal_access", None)
-    }
+        if (access := getattr(endpoint, "portal_access", None))
+    ]
+    paths = {(method, path) for method, path, _ in gated}
+    documents = {(method, path) for method, path, access in gated if access == "downloadable"}
     async with app_client(runtime) as client:
         answers = {
             (method, path): await client.request(method, path, data={"csrf_token": "x"})
@@ -57,6 +59,8 @@ async def test_a_visitor_without_a_session_is_sent_to_log_in_from_every_page(db,
         }
     for stream in (("GET", f"/prestamos/{loan.id}/eventos"), ("GET", "/consola/eventos")):
         assert answers.pop(stream).status_code == 403  # EventSource cannot follow a redirect
+    # A document URL (an app fetches it) does not redirect: it is 404 for anyone else.
+    assert documents and {answers.pop(key).status_code for key in documents} == {404}
     assert {key: (r.status_code, r.headers.get("location")) for key, r in answers.items()} == {
         key: (303, "/login") for key in answers
     }

@@ -89,3 +89,18 @@ class BorrowerProfile(Model):
 
     class Meta:
         table = "borrower_profiles"
+
+
+class PasswordResetToken(Model):
+    """A password-reset link: only its SHA-256 is stored, used once, then dead."""
+
+    id = fields.IntField(primary_key=True)
+    user_id: int
+    user = fields.ForeignKeyField("models.User", related_name="password_resets")
+    token_hash = fields.CharField(max_length=64, unique=True)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "password_reset_tokens"

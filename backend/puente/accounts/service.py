@@ -12,6 +12,7 @@ from tortoise.transactions import in_transaction
 from puente.accounts.access import Session, authorized_user, needs_mfa_enrolment, scope_for
 from puente.accounts.models import RefreshToken, User
 from puente.accounts.throttle import (
+    blocked_until,
     clear_attempts,
     refund_attempt,
     reserve_attempt,
@@ -19,7 +20,7 @@ from puente.accounts.throttle import (
 )
 from puente.audit.service import record_audit
 from puente.enums import Role
-from puente.runtime import Runtime
+from puente.runtime import MEXICO_CITY, Runtime
 from puente.security.mfa import new_totp_secret, provisioning_uri, verify_totp_once
 from puente.security.passwords import (
     check_password_rules,
@@ -70,6 +71,21 @@ INVALID = AuthFailure("INVALID_CREDENTIALS", "Correo o contraseña incorrectos."
 LOCKED = AuthFailure(
     "LOCKED", "Cuenta bloqueada temporalmente por intentos fallidos. Intenta más tarde."
 )
+
+
+def try_again_at(failure: AuthFailure, until: datetime | None, now: datetime) -> AuthFailure:
+    """``failure`` saying when the lock ends, in Mexico City time and in minutes from now."""
+    if until is None:
+        return failure
+    minutes = max(1, -(-int((until - now).total_seconds()) // 60))
+    local = until.astimezone(MEXICO_CITY)
+    when = f"a las {local:%H:%M} (hora del centro de México), en {minutes} " + (
+        "minuto" if minutes == 1 else "minutos"
+    )
+    head = failure.message.split(" Intenta")[0].split(" Espera")[0]
+    return AuthFailure(failure.code, f"{head} Intenta de nuevo {when}.")
+
+
 RATE_LIMITED = AuthFailure(
     "RATE_LIMITED", "Demasiados intentos desde tu conexión. Espera unos minutos e intenta de nuevo."
 )
@@ -105,11 +121,11 @@ class AuthService:
         address = throttle_key("ip", client_ip, index_key) if client_ip else None
         account = throttle_key("account", email, index_key)
         if address and not await reserve_attempt(address, self.address_rule, now):
-            return RATE_LIMITED
+            return try_again_at(RATE_LIMITED, await blocked_until(address, now), now)
         if not await reserve_attempt(account, self.account_rule, now):
             if address:
                 await refund_attempt(address, self.address_rule)  # nothing was tried
-            return LOCKED
+            return try_again_at(LOCKED, await blocked_until(account, now), now)
         outcome = await self._check_credentials(email, password, otp, now)
         if isinstance(outcome, User):
             await clear_attempts(account)
@@ -353,6 +369,10 @@ class AuthService:
             revoked_at=self.runtime.now()
         )
 
+    async def end_every_session(self, user: User, now: datetime, conn) -> None:
+        """Log ``user`` out everywhere (password reset, password change, MFA enrolment)."""
+        await self._end_every_session(user, now, conn)
+
     async def _end_every_session(self, user: User, now: datetime, conn) -> None:
         # The version bump kills access tokens in flight; revoking the refresh tokens keeps
         # the table honest about which sessions are over.
@@ -384,7 +404,7 @@ class AuthService:
         account = throttle_key("account", user.email, self.runtime.index_key)
         # A stolen session must not become a free password-guessing oracle.
         if not await reserve_attempt(account, self.account_rule, now):
-            return LOCKED
+            return try_again_at(LOCKED, await blocked_until(account, now), now)
         policy = self.runtime.password_policy
         if not (await verify_password_async(user.password_hash, current, policy)).ok:
             await self._record_failure(user, now, "password_change")

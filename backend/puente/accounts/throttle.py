@@ -18,7 +18,7 @@ from tortoise.connection import get_connection
 from puente.accounts.models import LoginThrottle
 from puente.security.ratelimit import ThrottleRule
 
-__all__ = ["clear_attempts", "refund_attempt", "reserve_attempt", "throttle_key"]
+__all__ = ["blocked_until", "clear_attempts", "refund_attempt", "reserve_attempt", "throttle_key"]
 
 # A lock that has run out, or a window that has passed, starts the count again.
 _FRESH = "(blocked_until <= {now} AND (window_start <= {now} - {window} OR attempts >= {limit}))"
@@ -79,3 +79,11 @@ async def refund_attempt(key: str, rule: ThrottleRule) -> None:
 async def clear_attempts(key: str) -> None:
     """Forget the count (the account's owner proved who they are)."""
     await LoginThrottle.filter(key=key).delete()
+
+
+async def blocked_until(key: str, now: datetime) -> datetime | None:
+    """When a blocked key may try again (None: it is not blocked now)."""
+    row = await LoginThrottle.get_or_none(key=key)
+    if row is None or row.blocked_until <= int(now.timestamp()):
+        return None
+    return datetime.fromtimestamp(row.blocked_until, tz=now.tzinfo)

@@ -28,13 +28,13 @@ from puente.accounts.models import User
 from puente.collections.dunning import Action, DunningPolicy, classify_decline, plan_retry
 from puente.collections.mandates import stop_mandates_of_card
 from puente.collections.models import AttemptStatus, ChargeAttempt, Mandate, MandateStatus
-from puente.collections.notices import tell_borrower
+from puente.collections.notices import SCHEDULED_CHARGE_KEY_PREFIX, tell_borrower
 from puente.enums import PaymentMethodType, ProviderName
 from puente.enums import PaymentStatus as S
 from puente.loans.models import Loan, LoanProduct
 from puente.loans.payable import payable_amount
 from puente.loans.state import InstallmentStatus, load_loan_views
-from puente.money import ZERO, format_mxn, from_centavos, to_centavos
+from puente.money import ZERO, from_centavos, to_centavos
 from puente.payments.checkout import PaymentRefused, PaymentRequest, create_payment, resume_payment
 from puente.payments.gateways import GatewayDirectory
 from puente.payments.models import Payment, PaymentMethod
@@ -80,7 +80,10 @@ class ChargeReport:
 
 def attempt_key(attempt: ChargeAttempt) -> str:
     """The payment idempotency key of one attempt: per installment and attempt number."""
-    return f"domiciliacion-{attempt.loan_id}-{attempt.installment_number}-{attempt.attempt}"
+    return (
+        f"{SCHEDULED_CHARGE_KEY_PREFIX}{attempt.loan_id}-{attempt.installment_number}"
+        f"-{attempt.attempt}"
+    )
 
 
 async def run_scheduled_charges(
@@ -272,10 +275,11 @@ async def charge_attempt(
     elif payment.status == S.CREATED:
         payment = await resume_payment(runtime, gateways, payment)
     report.charged += 1
-    await settle_attempt(attempt, mandate, loan, payment, day, report)
+    await settle_attempt(runtime, attempt, mandate, loan, payment, day, report)
 
 
 async def settle_attempt(
+    runtime: Runtime,
     attempt: ChargeAttempt,
     mandate: Mandate,
     loan: Loan,
@@ -285,7 +289,6 @@ async def settle_attempt(
 ) -> None:
     """Record the payment's outcome on its attempt and plan what comes next."""
     status = S(payment.status)
-    amount = format_mxn(from_centavos(payment.amount_centavos))
     if status is S.PAID:
         await ChargeAttempt.filter(id=attempt.id).update(
             status=AttemptStatus.PAID, payment_id=payment.id, detail=None
@@ -355,14 +358,16 @@ async def settle_attempt(
         Action.EXHAUSTED: "retries_exhausted",
     }.get(retry.action, "charge_declined")
     await tell_borrower(
+        runtime,
         kind,
         user_id=mandate.user_id,
         loan_id=loan.id,
         payment_id=payment.id,
+        dedupe_key=f"charge-attempt:{attempt.id}:{kind}",
         context={
-            "amount": amount,
+            "amount": from_centavos(payment.amount_centavos),
             "reason": reason,
-            "retry_on": retry.on.isoformat() if retry.on else None,
+            "retry_on": retry.on,
         },
     )
 

@@ -23,6 +23,7 @@ from puente.collections.notices import tell_borrower
 from puente.loans.models import Installment, Loan
 from puente.loans.payable import may_take_payments
 from puente.payments.models import PaymentMethod
+from puente.runtime import Runtime
 
 __all__ = [
     "MANDATE_TEXT",
@@ -81,15 +82,16 @@ async def _loan_of(user: User, loan_id: int) -> Loan:
 
 
 async def sign_mandate(
+    runtime: Runtime,
     user: User,
     loan_id: int,
     payment_method_id: int,
     *,
     origin: str,
-    now: datetime,
     valid_until: date | None = None,
 ) -> Mandate:
     """Sign (or re-sign with another card) the loan's domiciliación."""
+    now = runtime.now()
     loan = await _loan_of(user, loan_id)
     if not may_take_payments(loan.status):
         raise CollectionRefused("LOAN_NOT_PAYABLE", "Este crédito no admite pagos.", "loanId")
@@ -137,16 +139,25 @@ async def sign_mandate(
             now=now,
         )
     await tell_borrower(
+        runtime,
         "mandate_confirmed",
         user_id=user.id,
         loan_id=loan.id,
-        context={"card": card.label, "valid_until": until.isoformat()},
+        dedupe_key=f"mandate:{mandate.id}:confirmed",
+        context={
+            "mandate_id": mandate.id,
+            "card": card.label,
+            "valid_until": until,
+            "text_version": MANDATE_TEXT_VERSION,
+            "accepted_at": now,
+        },
     )
     return mandate
 
 
-async def revoke_mandate(user: User, loan_id: int, *, origin: str, now: datetime) -> bool:
+async def revoke_mandate(runtime: Runtime, user: User, loan_id: int, *, origin: str) -> bool:
     """Revoke the loan's domiciliación now; False when there was none in force."""
+    now = runtime.now()
     loan = await _loan_of(user, loan_id)
     async with in_transaction() as tx:
         mandate = await active_mandate(loan.id, tx)
@@ -170,7 +181,14 @@ async def revoke_mandate(user: User, loan_id: int, *, origin: str, now: datetime
             conn=tx,
             now=now,
         )
-    await tell_borrower("mandate_revoked", user_id=user.id, loan_id=loan.id, context={})
+    await tell_borrower(
+        runtime,
+        "mandate_revoked",
+        user_id=user.id,
+        loan_id=loan.id,
+        dedupe_key=f"mandate:{mandate.id}:revoked",
+        context={"revoked_at": now},
+    )
     return True
 
 

@@ -186,14 +186,14 @@ class CollectionMutations:
         try:
             if input.enabled:
                 await sign_mandate(
+                    ctx.runtime,
                     user,
                     loan_id,
                     _pk(input.payment_method_id, "PaymentMethod"),
                     origin=origin,
-                    now=ctx.runtime.now(),
                 )
             else:
-                await revoke_mandate(user, loan_id, origin=origin, now=ctx.runtime.now())
+                await revoke_mandate(ctx.runtime, user, loan_id, origin=origin)
         except CollectionRefused as exc:
             return _refused(exc)
         loan = await LoanModel.get(id=loan_id)

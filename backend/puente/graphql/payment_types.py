@@ -23,6 +23,7 @@ from puente.payments.failure_messages import failure_message
 from puente.payments.models import Payment as PaymentModel
 from puente.payments.models import PaymentMethod as PaymentMethodModel
 from puente.providers.catalogue import BUILTIN_SPECS
+from puente.statements.service import receipt_path
 
 __all__ = [
     "NextActionType",
@@ -141,6 +142,11 @@ class Payment(Node):
     refunded_amount: Money = strawberry.field(
         default_factory=lambda: money(Decimal("0")), description="Refunded so far."
     )
+    receipt_url: str | None = strawberry.field(
+        default=None,
+        description="Root-relative URL of the PDF receipt, only for a payment that received "
+        "money; fetch it with the same Authorization: Bearer as /graphql.",
+    )
     _model: strawberry.Private[PaymentModel | None] = None
 
     @strawberry.field(description="Why it failed, in Spanish, for the payer.")
@@ -210,6 +216,7 @@ class Payment(Node):
             failure_code=payment.failure_code,
             refunded_amount=money(from_centavos(payment.refunded_centavos or 0)),
             _model=payment,
+            receipt_url=receipt_path(payment),
         )
 
 

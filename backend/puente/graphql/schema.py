@@ -44,6 +44,7 @@ from puente.graphql.payments import PaymentMutations, StaffMutations
 from puente.graphql.payments import Subscription as PaymentSubscription
 from puente.graphql.permissions import AllowAnyone, IsAuthenticated, allow
 from puente.graphql.reconciliation import ReconciliationMutations, ReconciliationQueries
+from puente.graphql.recovery import RecoveryMutations
 from puente.graphql.scalars import SCALAR_OVERRIDES
 from puente.graphql.sessions import SessionMutations, login_result
 from puente.graphql.types import (
@@ -229,6 +230,7 @@ class Mutation(
     SessionMutations,
     ComplianceMutations,
     ReconciliationMutations,
+    RecoveryMutations,
 ):
     @strawberry.mutation(
         description="Password (and OTP when enrolled) for access+refresh tokens.",

@@ -18,6 +18,8 @@ from puente.loans.models import Loan as LoanModel
 from puente.loans.payoff import payoff_quote
 from puente.loans.state import InstallmentView, LoanBalanceView, LoanView
 from puente.money import CURRENCY, from_centavos, round_centavos
+from puente.statements.data import parse_period, statement_periods
+from puente.statements.service import statement_path
 
 if TYPE_CHECKING:
     from puente.graphql.collections import Domiciliacion
@@ -232,6 +234,17 @@ class LoanBalance:
 
 
 @strawberry.type
+class AccountStatement:
+    """An estado de cuenta: one calendar month of a loan, cut on its last day."""
+
+    period: str = strawberry.field(description="YYYY-MM")
+    cut_date: date = strawberry.field(description="Fecha de corte.")
+    pdf_url: str = strawberry.field(
+        description="Root-relative URL of the PDF; same Authorization: Bearer as /graphql."
+    )
+
+
+@strawberry.type
 class Loan(Node):
     status: LoanStatus
     principal: Money
@@ -283,6 +296,19 @@ class Loan(Node):
         from puente.graphql.collections import domiciliacion_of
 
         return await domiciliacion_of(self._model.id)
+
+    @strawberry.field(description="Monthly estados de cuenta already cut, oldest first.")
+    def statements(self, info: strawberry.Info) -> list[AccountStatement]:
+        loan = self._model
+        return [
+            AccountStatement(
+                period=period,
+                cut_date=bounds[1],
+                pdf_url=statement_path(loan.id, period),
+            )
+            for period in statement_periods(loan, info.context.runtime.today())
+            if (bounds := parse_period(period)) is not None
+        ]
 
     @classmethod
     def from_view(cls, view: LoanView) -> Loan:

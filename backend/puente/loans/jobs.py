@@ -27,7 +27,14 @@ from puente.observability.logs import configure_logging
 from puente.runtime import utcnow
 from puente.scheduling.leases import acquire_lease
 
-__all__ = ["DailyReport", "cmd_daily", "run_daily", "run_daily_once"]
+__all__ = [
+    "DailyReport",
+    "DailyStep",
+    "cmd_daily",
+    "register_daily_step",
+    "run_daily",
+    "run_daily_once",
+]
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +49,28 @@ class DailyReport:
     advances_applied: Decimal = ZERO
     charges_posted: int = 0
     failures: list[tuple[int, str]] = field(default_factory=list)
+    # What each registered step did (e.g. {"notices": 3}), by the step's name.
+    steps: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
         return (
             f"{self.day.isoformat()}: {self.loans} loans, {self.billed} installments billed, "
             f"{format_mxn(self.advances_applied)} of advances applied, "
             f"{self.charges_posted} late charges posted, {len(self.failures)} failures"
+            + "".join(f", {count} {name}" for name, count in self.steps.items())
         )
+
+
+# A step packages above loans add to the day (notices, scheduled charges): it runs after
+# the loans are billed and accrued, with the day and the settings, and says how many
+# things it did. It must be idempotent per day, as the rest of the job.
+DailyStep = Callable[[date, Settings], Awaitable[int]]
+_STEPS: dict[str, DailyStep] = {}
+
+
+def register_daily_step(name: str, step: DailyStep) -> None:
+    """Add ``step`` to every daily run (registering a name again replaces it)."""
+    _STEPS[name] = step
 
 
 DAILY_JOB = "daily"
@@ -56,7 +78,9 @@ LEASE_TTL = timedelta(minutes=10)
 RENEW_EVERY = 50  # loans between lease renewals (each loan takes milliseconds)
 
 
-async def run_daily_once(day: date, clock: Callable[[], datetime] = utcnow) -> DailyReport | None:
+async def run_daily_once(
+    day: date, clock: Callable[[], datetime] = utcnow, settings: Settings | None = None
+) -> DailyReport | None:
     """Run the day's jobs unless another process is running them now (then None).
 
     Every replica may schedule the daily job; the lease on (daily, day) lets one run it.
@@ -67,7 +91,9 @@ async def run_daily_once(day: date, clock: Callable[[], datetime] = utcnow) -> D
     with bound_request_id(f"job-daily-{day.isoformat()}-{lease.run_id}"):
         report = DailyReport(day=day)
         try:
-            await run_daily(day, report=report, renew=lambda: lease.renew(clock()))
+            await run_daily(
+                day, report=report, renew=lambda: lease.renew(clock()), settings=settings
+            )
         except BaseException as exc:
             await lease.finish(clock(), succeeded=False, detail=f"{type(exc).__name__}")
             raise
@@ -81,8 +107,10 @@ async def run_daily(
     *,
     report: DailyReport | None = None,
     renew: Callable[[], Awaitable[None]] | None = None,
+    settings: Settings | None = None,
 ) -> DailyReport:
-    """Run the day's work on every open loan, each loan in its own transactions."""
+    """Run the day's work on every open loan, each loan in its own transactions, then the
+    registered steps (when ``settings`` are given: a step may need to build links)."""
     report = report or DailyReport(day=day)
     ids = (
         await Loan.filter(status__in=list(OPEN_STATUSES))
@@ -101,6 +129,12 @@ async def run_daily(
         except Exception as exc:  # one bad loan must not stop the book; the rerun retries it
             log.exception("daily job failed for loan %s", loan_id)
             report.failures.append((loan_id, type(exc).__name__))
+    for name, step in _STEPS.items() if settings is not None else ():
+        try:
+            report.steps[name] = await step(day, settings)
+        except Exception as exc:  # a step's failure is reported; the rerun retries it
+            log.exception("daily step %s failed", name)
+            report.failures.append((0, f"{name}: {type(exc).__name__}"))
     return report
 
 
@@ -121,7 +155,7 @@ def cmd_daily(args: argparse.Namespace) -> int:
 
     async def run() -> tuple[DailyReport | None, str]:
         async with open_database(settings.database_url):
-            report = await run_daily_once(day)
+            report = await run_daily_once(day, settings=settings)
             return report, await _scheduled_charges(settings, day)
 
     report, charges = asyncio.run(run())

@@ -20,10 +20,10 @@ from typing import Any
 from puente.enums import PaymentMethodType
 from puente.enums import PaymentStatus as S
 from puente.payments.change_notices import notify_transition
-from puente.payments.compliance_hooks import compliance
 from puente.payments.lifecycle import from_provider_status
 from puente.payments.lifecycle_service import Transition, advance_payment
 from puente.payments.models import Payment
+from puente.payments.observers import announce_transition
 from puente.providers.errors import ProviderError
 from puente.providers.values import ProviderPayment
 from puente.runtime import Runtime
@@ -85,8 +85,8 @@ async def advance_and_notify(
         reported_amount=reported_amount,
     )
     await notify_transition(runtime.bus, transition, runtime.now())
-    # AML monitoring runs after the commit, in its own task: never blocks or fails this.
-    compliance().after_transition(runtime, transition)
+    # Monitoring and notices run after the commit, in their own tasks: never block this.
+    announce_transition(runtime, transition)
     return transition
 
 

@@ -39,7 +39,7 @@ __all__ = [
 SESSION_COOKIE = "puente_session"
 
 # The only portal routes open without a session (method, path): logging in, the public
-# simulador, and logout (it ends whatever session the cookie names).
+# simulador, logout (it ends whatever session the cookie names) and password recovery.
 PUBLIC_PAGES = frozenset(
     {
         ("GET", "/login"),
@@ -47,6 +47,10 @@ PUBLIC_PAGES = frozenset(
         ("POST", "/logout"),
         ("GET", "/simulador"),
         ("GET", "/simulador/resultado"),
+        ("GET", "/recuperar"),
+        ("POST", "/recuperar"),
+        ("GET", "/recuperar/{token}"),
+        ("POST", "/recuperar/{token}"),
     }
 )
 

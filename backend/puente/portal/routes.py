@@ -34,6 +34,7 @@ from puente.portal.simulator import METHODS, PERIODICITIES, run_simulator
 from puente.portal.templates import portal_templates
 from puente.runtime import Runtime
 from puente.security.tokens import SCOPE_FULL
+from puente.statements.data import statement_periods
 from puente.tuition.service import tuition_quotes
 
 __all__ = ["SESSION_COOKIE", "portal_routes", "portal_templates"]
@@ -184,6 +185,8 @@ class Portal:
                 "tuition_quotes": quotes,
                 "today": today,
                 **await collection_context(loan.id),
+                "statements": statement_periods(loan, today),
+                "paid_off": LoanStatus(loan.status) is LoanStatus.PAID_OFF,
             },
         )
 
@@ -273,8 +276,10 @@ class Portal:
 
 def portal_routes(runtime: Runtime, gateways: GatewayDirectory | None = None) -> list[BaseRoute]:
     from puente.portal.console import console_routes  # they build on Portal
+    from puente.portal.documents import document_routes
     from puente.portal.onboarding import onboarding_routes
     from puente.portal.payments import payment_routes
+    from puente.portal.recovery import recovery_routes
     from puente.portal.saved_cards import saved_card_routes
 
     portal = Portal(runtime)
@@ -282,6 +287,8 @@ def portal_routes(runtime: Runtime, gateways: GatewayDirectory | None = None) ->
     signed_in, with_session = gate.signed_in, gate.with_session
     gateways = gateways or GatewayDirectory(runtime)
     return [
+        *document_routes(portal),
+        *recovery_routes(portal),
         *payment_routes(portal, gateways),
         *saved_card_routes(portal, gateways),
         *onboarding_routes(portal),

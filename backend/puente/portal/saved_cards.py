@@ -137,10 +137,9 @@ class SavedCardDoors:
         if form is None:
             return self.portal.forbidden(request)
         loan_id = request.path_params["loan_id"]
-        now = self.runtime.now()
         try:
             if form.get("accion") == "cancelar":
-                await revoke_mandate(user, loan_id, origin=_origin(request), now=now)
+                await revoke_mandate(self.runtime, user, loan_id, origin=_origin(request))
             else:
                 if form.get("acepto") != "1":
                     raise CollectionRefused(
@@ -148,11 +147,11 @@ class SavedCardDoors:
                     )
                 card_id = str(form.get("tarjeta") or "")
                 await sign_mandate(
+                    self.runtime,
                     user,
                     loan_id,
                     int(card_id) if card_id.isdigit() else -1,
                     origin=_origin(request),
-                    now=now,
                 )
         except CollectionRefused as exc:
             return await self.page(request, user, error=exc.message, status_code=400)

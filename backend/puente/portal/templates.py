@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from starlette.templating import Jinja2Templates
 
+from puente.frontend import FRONTEND_DIR
 from puente.portal.formatting import fecha, fecha_hora, mxn, mxn_centavos
 from puente.portal.loan_text import register_loan_filters
 
 __all__ = ["FRONTEND_DIR", "portal_templates"]
-
-# The repository's frontend/ (templates and static files live beside the package, not in it).
-FRONTEND_DIR = Path(__file__).resolve().parents[3] / "frontend"
 
 
 def portal_templates() -> Jinja2Templates:

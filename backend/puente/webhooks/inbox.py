@@ -28,12 +28,12 @@ from puente.money import from_centavos, to_centavos
 from puente.observability.context import bound_request_id, current_request_id
 from puente.observability.tracing import span
 from puente.payments.change_notices import notify_institution, notify_transition
-from puente.payments.compliance_hooks import compliance
 from puente.payments.disbursements import settle_disbursement
 from puente.payments.gateways import GatewayDirectory
 from puente.payments.lifecycle import from_event_kind
 from puente.payments.lifecycle_service import Transition, record_provider_reference
 from puente.payments.models import Disbursement, Payment
+from puente.payments.observers import announce_transition
 from puente.payments.outcomes import advance_and_notify, apply_provider_payment
 from puente.payments.payer_approval import capture_approved_order
 from puente.payments.spei_inbound import (
@@ -432,7 +432,7 @@ class WebhookInbox:
             return E.IGNORED  # no loan of ours: returned to the sender when it arrived
         transition = await apply_abono(body, loan, event.occurred_at or self.runtime.now())
         await notify_transition(self.runtime.bus, transition, self.runtime.now())
-        compliance().after_transition(self.runtime, transition)  # AML monitoring, in the background
+        announce_transition(self.runtime, transition)  # monitoring, notices: in the background
         return E.PROCESSED
 
     async def replay(self, event_id: int) -> None:
