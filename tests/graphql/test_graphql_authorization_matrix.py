@@ -184,6 +184,19 @@ ROOT = {
         SIGNED_IN,
     ),
     "logout": ("mutation { logout }", {}, SIGNED_IN),
+    # Public by nature: asking never says whether the address exists; a bad link is refused
+    # on its merits (INVALID_RESET_LINK), so the door is open to everyone.
+    "requestPasswordReset": (
+        """mutation { requestPasswordReset(email: "nadie@example.mx") }""",
+        {},
+        EVERYONE,
+    ),
+    "resetPassword": (
+        f"""mutation {{ resetPassword(token: "x", newPassword: "otra-contrasena-2") {{ {AUTH} }}
+        }}""",
+        {},
+        EVERYONE,
+    ),
 }
 
 # Fields under viewer whose answer depends on who asks (beyond "signed in").
