@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from datetime import date
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.exceptions import IntegrityError
 from tortoise.functions import Sum
 
 from puente.enums import JournalKind, LedgerAccountType, ProviderName
@@ -45,18 +44,23 @@ async def get_account(ref: AccountRef, conn: BaseDBAsyncClient | None = None) ->
     existing = await LedgerAccount.filter(code=ref.code).using_db(conn).first()
     if existing is not None:
         return existing
-    try:
-        return await LedgerAccount.create(
-            institution_id=ref.institution_id,
-            loan_id=ref.loan_id,
-            type=ref.type,
-            provider=ref.provider,
-            code=ref.code,
-            using_db=conn,
-        )
-    except IntegrityError:
-        # Another writer created it between our read and insert; theirs is as good.
-        return await LedgerAccount.get(code=ref.code).using_db(conn)
+    # Another writer may create it between our read and insert (the first payments of an
+    # institution, charged concurrently): ON CONFLICT DO NOTHING keeps the caller's
+    # transaction usable on PostgreSQL, where a failed INSERT would abort it; theirs is as good.
+    await LedgerAccount.bulk_create(
+        [
+            LedgerAccount(
+                institution_id=ref.institution_id,
+                loan_id=ref.loan_id,
+                type=ref.type,
+                provider=ref.provider,
+                code=ref.code,
+            )
+        ],
+        ignore_conflicts=True,
+        using_db=conn,
+    )
+    return await LedgerAccount.get(code=ref.code).using_db(conn)
 
 
 async def post_entry(

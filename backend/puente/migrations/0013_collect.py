@@ -5,6 +5,31 @@ from tortoise.migrations import operations as ops
 
 from puente.collections.models import AttemptStatus, MandateStatus
 
+# Reading one loan's state (payoff, balances, activity) filters the ledger by loan, entry and
+# account: without these the scheduled charge job scans the whole ledger for every charge
+# and slows down as the book grows (bench/collections.py). Foreign keys are not indexed by
+# either database on their own.
+LEDGER_INDEXES = (
+    ("idx_journal_entries_loan", "journal_entries", "loan_id"),
+    ("idx_postings_entry", "postings", "entry_id"),
+    ("idx_postings_account", "postings", "account_id"),
+    ("idx_ledger_accounts_loan", "ledger_accounts", "loan_id"),
+    ("idx_payments_loan", "payments", "loan_id"),
+    ("idx_mandates_card", "mandates", "payment_method_id"),
+)
+
+
+async def create_indexes(apps, schema_editor):
+    for name, table, column in LEDGER_INDEXES:
+        await schema_editor.client.execute_script(
+            f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({column});"
+        )
+
+
+async def drop_indexes(apps, schema_editor):
+    for name, _, _ in LEDGER_INDEXES:
+        await schema_editor.client.execute_script(f"DROP INDEX IF EXISTS {name};")
+
 
 class Migration(migrations.Migration):
     """Collections: saved-card default, providers' own decline codes, mandates, attempts."""
@@ -66,4 +91,5 @@ class Migration(migrations.Migration):
             options={"table": "charge_attempts", "app": "models", "unique_together": (("loan", "installment_number", "attempt"),), "indexes": [Index(fields=["status", "scheduled_for"])], "pk_attr": "id", "table_description": "One try at charging a loan's amount due under a mandate."},
             bases=["Model"],
         ),
-    ]
+        ops.RunPython(create_indexes, drop_indexes),
+]

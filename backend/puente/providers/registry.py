@@ -74,6 +74,9 @@ class ConnectorRegistry:
         self._discovered = discovered or (lambda: entry_points(group=self._group))
         self._registered: dict[str, str | type[Connector]] = {}
         self._cache: dict[str, type[Connector]] = {}
+        # Reading the package metadata takes tens of milliseconds and every payment asks
+        # for its provider's spec: read once per discovery function (tests swap it).
+        self._points: tuple[object, dict[str, EntryPoint]] | None = None
 
     def register(self, name: str, target: str | type[Connector]) -> None:
         """Register a connector in code (tests, plugins loaded by hand); wins over the rest."""
@@ -86,11 +89,15 @@ class ConnectorRegistry:
         self._cache.pop(name, None)
 
     def _entry_points(self) -> dict[str, EntryPoint]:
+        if self._points is not None and self._points[0] is self._discovered:
+            return self._points[1]
         try:
-            return {ep.name: ep for ep in self._discovered()}
+            found = {ep.name: ep for ep in self._discovered()}
         except Exception:  # broken metadata must not take the built-ins down with it
             logger.exception("could not read %s entry points", self._group)
             return {}
+        self._points = (self._discovered, found)
+        return found
 
     def names(self) -> list[str]:
         """Every provider name that resolves to something, sorted."""

@@ -1,0 +1,359 @@
+"""Benchmark: the due-date domiciliación job charging N installments against the sandbox.
+
+Run with ``.venv/bin/python bench/collections.py [--sizes 10000,100000]
+[--backends sqlite,postgres] [--concurrency 16]`` (PostgreSQL from
+``PUENTE_TEST_POSTGRES_URL``, an admin URL; a throwaway database is created and dropped per
+run). For each backend and size a child process seeds N loans, each with a saved Stripe
+card and a signed mandate and an installment due on the bench day (one loan is built
+through the services; the rest are copies of its rows), then runs the collections job for
+that day (``collections.jobs.run_collections_once``) against the Stripe simulator in-process
+(ASGI). Every charge goes through the whole funnel: the payoff ceiling, compliance, the
+provider, the payment state machine and its ledger entry. Printed: charges/s, the job's
+peak memory above the seeded process (tracemalloc) and the child's peak RSS. Targets
+(issue 13): ≥ 200 charges/s on PostgreSQL; memory flat in the number of installments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+START = date(2026, 9, 15)
+DAY = date(2026, 10, 15)  # the first due date of a monthly loan started on START (a Thursday)
+COPY_BATCH = 500
+MAX_PARAMETERS = 30_000
+STRIPE = {"secret_key": "sk_test_puente_bench_0123456789", "webhook_secret": "whsec_bench_0123"}
+
+# Rows of the template loan copied for every other loan: (table, how to find them, which
+# columns point at other copied rows). A column pointing at a row that is not copied (the
+# institution's own ledger accounts) keeps its value.
+COPIED: tuple[tuple[str, str, dict[str, str]], ...] = (
+    ("users", "id = {user}", {}),
+    ("loans", "id = {loan}", {"borrower_id": "users"}),
+    ("installments", "loan_id = {loan}", {"loan_id": "loans"}),
+    ("ledger_accounts", "loan_id = {loan}", {"loan_id": "loans"}),
+    ("journal_entries", "loan_id = {loan}", {"loan_id": "loans"}),
+    (
+        "postings",
+        "entry_id IN (SELECT id FROM journal_entries WHERE loan_id = {loan})",
+        {"entry_id": "journal_entries", "account_id": "ledger_accounts"},
+    ),
+    ("payment_methods", "user_id = {user}", {"user_id": "users"}),
+    (
+        "mandates",
+        "loan_id = {loan}",
+        {"loan_id": "loans", "user_id": "users", "payment_method_id": "payment_methods"},
+    ),
+)
+
+
+async def _rows(conn: Any, table: str, where: str) -> list[dict[str, Any]]:
+    _, rows = await conn.execute_query(f"SELECT * FROM {table} WHERE {where} ORDER BY id")
+    return [dict(row) for row in rows]
+
+
+async def _max_id(conn: Any, table: str) -> int:
+    _, rows = await conn.execute_query(f"SELECT COALESCE(MAX(id), 0) AS m FROM {table}")
+    return int(dict(rows[0])["m"])
+
+
+def _unique(table: str, column: str, value: Any, k: int, loan_id: int, new_loan: int) -> Any:
+    """Columns that are unique keep being so in each copy."""
+    if table == "users" and column == "email":
+        return f"b{k}-{value}"
+    if table == "ledger_accounts" and column == "code":
+        return str(value).replace(f"loan:{loan_id}:", f"loan:{new_loan}:")
+    if table == "journal_entries" and column == "idempotency_key" and value:
+        return f"{value}#{k}"
+    return value
+
+
+async def _copy_template(
+    conn: Any, loan_id: int, user_id: int, copies: int, postgres: bool
+) -> None:
+    """Copy the template's rows ``copies`` times with new ids (batched INSERTs)."""
+    where = {table: rule.format(loan=loan_id, user=user_id) for table, rule, _ in COPIED}
+    template = {table: await _rows(conn, table, where[table]) for table, _, _ in COPIED}
+    base = {table: await _max_id(conn, table) for table, _, _ in COPIED}
+    position = {t: {row["id"]: n for n, row in enumerate(rows)} for t, rows in template.items()}
+
+    def new_id(table: str, old: int, k: int) -> int:
+        return base[table] + (k - 1) * len(template[table]) + position[table][old] + 1
+
+    for start in range(1, copies + 1, COPY_BATCH):
+        for table, _, refs in COPIED:
+            rows = template[table]
+            columns = list(rows[0])
+            values: list[Any] = []
+            for k in range(start, min(start + COPY_BATCH, copies + 1)):
+                new_loan = new_id("loans", loan_id, k)
+                for row in rows:
+                    for column in columns:
+                        value = row[column]
+                        target = "id" if column == "id" else refs.get(column)
+                        if column == "id":
+                            value = new_id(table, value, k)
+                        elif target and value in position[target]:
+                            value = new_id(target, value, k)
+                        values.append(_unique(table, column, value, k, loan_id, new_loan))
+            width = len(columns)
+            per_statement = MAX_PARAMETERS // width * width  # both databases cap parameters
+            for at in range(0, len(values), per_statement):
+                chunk = values[at : at + per_statement]
+                marks = ", ".join(
+                    "("
+                    + ", ".join(f"${n * width + i + 1}" if postgres else "?" for i in range(width))
+                    + ")"
+                    for n in range(len(chunk) // width)
+                )
+                sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {marks}"
+                await conn.execute_query(sql, chunk)
+    if postgres:
+        for table, _, _ in COPIED:
+            await conn.execute_query(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT MAX(id) FROM {table}))"
+            )
+
+
+async def _seed(runtime: Any, gateways: Any, count: int, postgres: bool) -> int:
+    from decimal import Decimal
+
+    from tortoise.connection import get_connection
+
+    from puente.accounts.users import create_user
+    from puente.collections import cards
+    from puente.collections.mandates import sign_mandate
+    from puente.enums import InstitutionKind, ProviderName, Role
+    from puente.institutions.models import Institution
+    from puente.loans.lifecycle import approve_loan
+    from puente.loans.models import LoanProduct
+    from puente.loans.origination import originate_loan, record_disbursement
+    from puente.payments.gateways import store_credentials
+
+    inst = await Institution.create(slug="bench", name="Bench", kind=InstitutionKind.LENDER)
+    await store_credentials(runtime, inst.id, "stripe", STRIPE)
+    ana = await create_user(
+        runtime,
+        institution_id=inst.id,
+        email="bench@example.mx",
+        password="contrasena-segura-1",
+        full_name="Ana Bench",
+        role=Role.BORROWER,
+    )
+    product = await LoanProduct.create(
+        institution_id=inst.id, name="Préstamo", annual_rate=Decimal("0.36")
+    )
+    loan = await originate_loan(
+        product=product,
+        borrower_id=ana.id,
+        principal=Decimal("12000.00"),
+        term_count=12,
+        start_date=START,
+    )
+    await approve_loan(loan)
+    await record_disbursement(loan, on=START)
+    card = await cards.save_card(gateways, ana, ProviderName.STRIPE, "tok_visa")
+    await sign_mandate(ana, loan.id, card.id, origin="bench", now=runtime.now())
+    await _copy_template(get_connection("default"), loan.id, ana.id, count - 1, postgres)
+    return inst.id
+
+
+async def _postgres_database(admin_url: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url.replace("asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def _one(backend: str, count: int, concurrency: int, folder: Path) -> dict[str, float]:
+    import httpx
+    from tortoise import Tortoise
+
+    from puente.collections.jobs import run_collections_once
+    from puente.collections.models import AttemptStatus, ChargeAttempt
+    from puente.config import Settings, parse_encryption_keys
+    from puente.db import migrate, tortoise_config
+    from puente.payments.gateways import GatewayDirectory
+    from puente.runtime import Runtime
+    from puente_sandbox.app import create_sandbox_app
+
+    logging.disable(logging.WARNING)  # one log line per charge would measure the logger
+    admin = os.environ.get("PUENTE_TEST_POSTGRES_URL", "")
+    name = f"puente_bench_{uuid.uuid4().hex[:10]}"
+    postgres = backend == "postgres"
+    if postgres:
+        await _postgres_database(admin, f'CREATE DATABASE "{name}"')
+        url = admin.rpartition("/")[0] + f"/{name}"
+    else:
+        url = f"sqlite://{folder / 'bench.sqlite3'}"
+    now = datetime(2026, 10, 15, 15, 0, tzinfo=UTC)
+    settings = Settings(
+        database_url=url,
+        secret_key="bench-secret-key-0123456789-0123456789-abcdef",
+        encryption_keys=parse_encryption_keys("b1:" + "A" * 43),
+    )
+    runtime = Runtime.from_settings(settings, clock=lambda: now)
+    # No webhook URL: the bench measures charging (the answer is the outcome), not the inbox.
+    sandbox = create_sandbox_app({"stripe": STRIPE}, None)
+    transport = _TimedTransport(httpx.ASGITransport(app=sandbox))
+    gateways = GatewayDirectory(
+        runtime,
+        transport_for=lambda provider: transport,
+        base_url_for=lambda provider: f"http://sandbox.test/{provider}",
+    )
+    try:
+        await migrate(url)
+        config = tortoise_config(url)
+        if postgres:
+            config["connections"]["default"] = {
+                "engine": "tortoise.backends.asyncpg",
+                "credentials": {
+                    **_pg_credentials(url),
+                    "minsize": 1,
+                    "maxsize": concurrency + 4,
+                },
+            }
+        await Tortoise.init(config=config, _enable_global_fallback=True)
+        began = time.perf_counter()
+        await _seed(runtime, gateways, count, postgres)
+        seeded = time.perf_counter() - began
+        tracemalloc.start()
+        profile = None
+        if os.environ.get("BENCH_PROFILE"):
+            import cProfile
+
+            profile = cProfile.Profile()
+            profile.enable()
+        began = time.perf_counter()
+        report = await run_collections_once(
+            runtime, gateways, DAY, clock=lambda: now, concurrency=concurrency if postgres else 1
+        )
+        total = time.perf_counter() - began
+        if profile is not None:
+            profile.disable()
+            profile.dump_stats(os.environ["BENCH_PROFILE"])
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        paid = await ChargeAttempt.filter(status=AttemptStatus.PAID).count()
+        await gateways.aclose()
+        await Tortoise.close_connections()
+    finally:
+        if postgres:
+            await _postgres_database(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    assert report is not None and paid == count, (report, paid)
+    return {
+        "seed_s": seeded,
+        "total_s": total,
+        "charges_per_s": count / total,
+        "job_peak_mb": peak / 2**20,
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "sandbox_s": transport.seconds,
+    }
+
+
+class _TimedTransport:
+    """The in-process sandbox, timed: how much of the job is the simulator's own work."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.seconds = 0.0
+
+    async def handle_async_request(self, request: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return await self.inner.handle_async_request(request)
+        finally:
+            self.seconds += time.perf_counter() - began
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def _pg_credentials(url: str) -> dict[str, Any]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return {
+        "host": parts.hostname,
+        "port": parts.port or 5432,
+        "user": parts.username,
+        "password": parts.password or "",
+        "database": parts.path.lstrip("/"),
+    }
+
+
+def _child(backend: str, count: int, concurrency: int) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--one", backend, str(count), "--concurrency", str(concurrency)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{backend} {count}: failed\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--one", nargs=2, metavar=("BACKEND", "SIZE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        with tempfile.TemporaryDirectory() as folder:
+            figures = asyncio.run(
+                _one(args.one[0], int(args.one[1]), args.concurrency, Path(folder))
+            )
+        print(json.dumps(figures))
+        return 0
+    sizes = [int(s) for s in args.sizes.split(",")]
+    backends = args.backends.split(",")
+    if "postgres" in backends and not os.environ.get("PUENTE_TEST_POSTGRES_URL"):
+        print("PUENTE_TEST_POSTGRES_URL not set: PostgreSQL skipped", file=sys.stderr)
+        backends.remove("postgres")
+    print(
+        f"{'backend':9} {'installments':>12} {'seed s':>8} {'job s':>8} {'charges/s':>10} "
+        f"{'job peak MB':>12} {'peak RSS MB':>12} {'in sandbox s':>13}"
+    )
+    ok = True
+    for backend in backends:
+        peaks = []
+        for count in sizes:
+            f = _child(backend, count, args.concurrency)
+            peaks.append(f["job_peak_mb"])
+            print(
+                f"{backend:9} {count:12d} {f['seed_s']:8.1f} {f['total_s']:8.1f} "
+                f"{f['charges_per_s']:10.0f} {f['job_peak_mb']:12.1f} {f['rss_mb']:12.0f} "
+                f"{f['sandbox_s']:13.1f}",
+                flush=True,
+            )
+            if backend == "postgres":
+                ok &= f["charges_per_s"] >= 200
+        ok &= max(peaks) <= 2 * min(peaks) + 16  # flat: not growing with the installments
+    print("targets met" if ok else "targets NOT met (≥ 200 charges/s on PostgreSQL, flat memory)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
