@@ -17,7 +17,13 @@ from puente.enums import PaymentMethodType as MethodEnum
 from puente.enums import PaymentStatus as StatusEnum
 from puente.enums import ProviderName
 from puente.graphql.errors import UserFacingError, report_field_error
-from puente.graphql.paging import PageRequest, cursor, fetch_page, page_info, page_request
+from puente.graphql.paging import (
+    checked_request,
+    cursor,
+    empty_page,
+    fetch_page,
+    page_info,
+)
 from puente.graphql.payment_types import (
     Payment,
     PaymentConnection,
@@ -32,7 +38,6 @@ from puente.graphql.types import (
     LoanConnection,
     LoanEdge,
     LoanStatus,
-    PageInfo,
     decode_global_id,
 )
 from puente.loans.models import Loan as LoanModel
@@ -93,10 +98,6 @@ def payment_history_query(wanted: PaymentFilter | None) -> HistoryQuery:
     )
 
 
-def _empty_payments() -> PaymentConnection:
-    return PaymentConnection(edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None))
-
-
 async def payment_connection(
     info: Info,
     query: QuerySet[PaymentModel],
@@ -107,12 +108,14 @@ async def payment_connection(
     before: str | None,
 ) -> PaymentConnection:
     """Payments of ``query`` (already limited to what the caller may see), newest first."""
+    request = checked_request(info, first, after, last, before)
     try:
-        request = page_request(first, after, last, before)
         narrowed = filtered_payments(query, payment_history_query(wanted))
     except UserFacingError as refused:
         report_field_error(info, refused)
-        return _empty_payments()
+        request = None
+    if request is None:
+        return PaymentConnection(edges=[], page_info=empty_page())
     page = await fetch_page(narrowed, request, newest_first=True)
     return PaymentConnection(
         edges=[PaymentEdge(cursor=cursor(p.id), node=Payment.from_model(p)) for p in page.rows],
@@ -131,11 +134,9 @@ async def loan_connection(
     wanted: LoanFilter | None = None,
 ) -> LoanConnection:
     """Loans of ``query`` (already limited to what the caller may see), oldest first."""
-    try:
-        request: PageRequest = page_request(first, after, last, before)
-    except UserFacingError as refused:
-        report_field_error(info, refused)
-        return LoanConnection(edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None))
+    request = checked_request(info, first, after, last, before)
+    if request is None:
+        return LoanConnection(edges=[], page_info=empty_page())
     narrowed = await _filtered_loans(info, query, wanted)
     page = await fetch_page(narrowed, request)
     views = await info.context.loan_views.load_many([loan.id for loan in page.rows])

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from puente.enums import JournalKind
 from puente.loans.models import Loan as LoanModel
 from puente.money import format_mxn, from_centavos
 from puente.tuition.engine import ENROLMENT, amount_due_on
@@ -86,18 +87,15 @@ class TuitionDetails:
     surcharge: _Money = strawberry.field(description="Recargo (with its IVA), if paid today.")
 
 
-@strawberry.enum(description="What a line of the loan's history is.")
-class LoanActivityKind(Enum):
-    DISBURSEMENT = "disbursement"
-    BILLING = "billing"
-    PAYMENT = "payment"
-    LATE_CHARGE = "late_charge"
-    REFUND = "refund"
-    CHARGEBACK = "chargeback"
-    REVERSAL = "reversal"
-    ADJUSTMENT = "adjustment"
-    SETTLEMENT = "settlement"
-    WRITE_OFF = "write_off"
+# The journal's kinds (enums.JournalKind), as the API names them.
+LoanActivityKind = strawberry.enum(
+    Enum(  # type: ignore[misc]
+        "LoanActivityKind",
+        [(kind.name, kind.value) for kind in JournalKind],
+        module=__name__,
+    ),
+    description="What a line of the loan's history is.",
+)
 
 
 @strawberry.type(description="One line of the loan's history, in the borrower's words.")
@@ -181,17 +179,13 @@ async def loan_payments(
     before: str | None = None,
 ) -> Annotated[PaymentConnection, strawberry.lazy("puente.graphql.payment_types")]:
     """The loan's payments, newest first (whoever paid them: a guardian's show too)."""
-    from puente.graphql.errors import UserFacingError, report_field_error
-    from puente.graphql.paging import cursor, page_info, page_request, slice_page
+    from puente.graphql.paging import checked_request, cursor, empty_page, page_info, slice_page
     from puente.graphql.payment_types import Payment, PaymentConnection, PaymentEdge
-    from puente.graphql.types import PageInfo
 
     loan = _loan(root)
-    try:
-        request = page_request(first, after, last, before)
-    except UserFacingError as refused:
-        report_field_error(info, refused)
-        return PaymentConnection(edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None))
+    request = checked_request(info, first, after, last, before)
+    if request is None:
+        return PaymentConnection(edges=[], page_info=empty_page())
     rows = await info.context.loaders.payment_rows.load((loan.id, request))
     page = slice_page(rows, request, newest_first=True)
 
