@@ -410,3 +410,18 @@ async def test_roles_and_circuit_states_are_enums(db, runtime, clock):
         staff = await graphql(client, query, token=tokens["staff"])
     assert ana["data"]["viewer"]["user"] == {"role": "borrower", "userRole": "BORROWER"}
     assert staff["data"]["viewer"]["user"] == {"role": "staff", "userRole": "STAFF"}
+
+
+async def test_staff_filter_loans_by_delinquency_bucket(db, runtime, clock):
+    _, _, _, loans, tokens = await world(runtime, clock)
+    query = """query($b: DelinquencyBucket) { viewer { institution {
+      loans(filter: {bucket: $b}) { totalCount } } } }"""
+    async with app_client(runtime) as client:
+        current = await graphql(client, query, {"b": "CURRENT"}, token=tokens["staff"])
+        late = await graphql(client, query, {"b": "DPD_90_PLUS"}, token=tokens["staff"])
+        clock.now += timedelta(days=150)  # nothing paid: the first installment is 90+ days late
+        staff = await login(runtime, clock, "caja@example.mx", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+        later = await graphql(client, query, {"b": "DPD_90_PLUS"}, token=staff)
+    count = lambda answer: answer["data"]["viewer"]["institution"]["loans"]["totalCount"]  # noqa: E731
+    assert (count(current), count(late)) == (len(loans), 0)
+    assert count(later) == len(loans)
