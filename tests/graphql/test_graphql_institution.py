@@ -273,6 +273,22 @@ async def test_viewer_payments_filter_by_loan_and_dates(db, runtime, clock):
     assert backwards["data"]["viewer"]["payments"]["totalCount"] == 0
 
 
+async def test_staff_search_payments_by_reference_or_payer(db, runtime, clock):
+    _, _, _, loans, tokens = await world(runtime, clock)
+    await factories.payment(loans[0], key="r-1", provider_reference="pi_buscado")
+    await factories.payment(loans[1], key="r-2", provider_reference="pi_otro")
+    query = """query($s: String) { viewer { institution {
+      payments(filter: {search: $s}) { totalCount } } } }"""
+    async with app_client(runtime) as client:
+        counts = [
+            (await graphql(client, query, {"s": term}, token=tokens["staff"]))["data"]["viewer"][
+                "institution"
+            ]["payments"]["totalCount"]
+            for term in ("buscado", "ana prueba", "nadie")
+        ]
+    assert counts == [1, 2, 0]
+
+
 async def test_provider_health_reads_the_breaker_and_the_metrics(db, runtime, clock):
     inst, _, _, _, tokens = await world(runtime, clock)
     DEFAULT_BREAKERS.clear()

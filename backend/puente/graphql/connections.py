@@ -61,6 +61,10 @@ class PaymentFilter:
     loan_id: strawberry.ID | None = None
     from_: date | None = strawberry.field(default=None, name="from")
     to: date | None = None
+    search: str | None = strawberry.field(
+        default=None,
+        description="The provider's reference, or the payer's name or email (contains).",
+    )
 
 
 @strawberry.input(description="Which loans to list (staff).")
@@ -95,6 +99,7 @@ def payment_history_query(wanted: PaymentFilter | None) -> HistoryQuery:
         since=wanted.from_,
         until=wanted.to,
         loan_id=loan_id,
+        search=wanted.search,
     )
 
 
