@@ -34,11 +34,11 @@ from puente.graphql.types import (
     encode_global_id,
     no_rows,
 )
-from puente.institutions import health
 from puente.institutions.models import Institution as InstitutionModel
 from puente.loans.access import is_staff
 from puente.loans.models import Loan as LoanModel
 from puente.payments.models import Payment as PaymentModel
+from puente.webhooks import health
 from puente.webhooks.models import ProviderEvent
 
 __all__ = ["Institution", "ProviderHealth", "institution_node", "institution_of"]

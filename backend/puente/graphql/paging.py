@@ -19,7 +19,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from tortoise.queryset import QuerySet
 
 from puente.graphql.errors import UserFacingError, report_field_error
-from puente.graphql.types import MAX_ID, PageInfo
+from puente.graphql.values import MAX_ID, PageInfo
 
 __all__ = [
     "DEFAULT_PAGE",
