@@ -77,3 +77,23 @@ async def test_luis_sees_the_tuition_of_his_daughter(db, runtime):
     assert len(edges) == 1
     statuses = [i["status"] for i in edges[0]["node"]["installments"]]
     assert len(statuses) == 11 and statuses[0] == "PAID" and statuses[-1] == "PENDING"
+
+
+async def test_ana_sees_why_her_card_was_declined(db, runtime):
+    await load_demo_data(runtime)
+    query = """{ viewer { payments(filter: {status: [FAILED]}) { totalCount
+      edges { node { failureCode failureMessage loan { kind displayName } } } } } }"""
+    async with app_client(runtime) as client:
+        login = await graphql(
+            client,
+            'mutation { login(email: "ana@demo.puente.mx", password: "ana-demo-2026") '
+            "{ ... on AuthTokens { accessToken } } }",
+        )
+        data = await graphql(client, query, token=login["data"]["login"]["accessToken"])
+    payments = data["data"]["viewer"]["payments"]
+    assert payments["totalCount"] == 1
+    declined = payments["edges"][0]["node"]
+    assert declined["failureCode"] == "insufficient_funds"
+    assert "fondos suficientes" in declined["failureMessage"]
+    assert declined["loan"]["kind"] == "PERSONAL"
+    assert declined["loan"]["displayName"] == "Préstamo personal de $30,000.00 MXN"

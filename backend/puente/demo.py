@@ -12,16 +12,18 @@ from puente.accounts.service import MFA_CONTEXT
 from puente.accounts.users import create_borrower_profile, create_user
 from puente.backoffice.demo import load_console_demo
 from puente.compliance.demo import load_compliance_demo
-from puente.enums import InstitutionKind, PaymentMethodType, ProviderName, Role
+from puente.enums import InstitutionKind, PaymentMethodType, PaymentStatus, ProviderName, Role
 from puente.institutions.models import Institution
 from puente.institutions.return_urls import RETURN_URLS_KEY
 from puente.loans.billing import bill_installments
 from puente.loans.engine import add_months
 from puente.loans.lifecycle import approve_loan
-from puente.loans.models import Installment, LoanProduct
+from puente.loans.models import Installment, Loan, LoanProduct
 from puente.loans.origination import originate_loan, record_disbursement
 from puente.money import from_centavos
 from puente.notifications.models import NotificationPreference
+from puente.payments.lifecycle_service import advance_payment
+from puente.payments.models import Payment
 from puente.payments.settled_elsewhere import record_settled_payment
 from puente.runtime import Runtime
 from puente.tuition.engine import TuitionPlan, monthly_due_dates
@@ -178,6 +180,29 @@ async def _ana_loan(ana_id: int, lender_id: int, today: date) -> None:
             provider_reference=f"pi_demo_{loan.id}_{row.number}",
         )
     await bill_installments(loan, today)
+    await _declined_card(loan, today)
+
+
+async def _declined_card(loan: Loan, today: date) -> None:
+    """A card the bank declined two days ago: what an app shows as failureMessage."""
+    attempt = await Payment.create(
+        institution_id=loan.institution_id,
+        loan_id=loan.id,
+        user_id=loan.borrower_id,
+        provider=ProviderName.STRIPE,
+        method=PaymentMethodType.CARD,
+        amount_centavos=150000,
+        idempotency_key="demo-ana-declined",
+        request_fingerprint="demo",
+    )
+    await advance_payment(
+        attempt.id,
+        PaymentStatus.FAILED,
+        source="demo",
+        at=_at_noon(today - timedelta(days=2)),
+        failure_code="insufficient_funds",
+        failure_message="Your card has insufficient funds.",
+    )
 
 
 async def _luis_tuition(runtime: Runtime, school_id: int, today: date) -> None:

@@ -21,7 +21,6 @@ from puente.backoffice.stats import collections_by_day, delinquency_over_time
 from puente.enums import LoanStatus, PaymentMethodType, ProviderName, Role
 from puente.enums import PaymentStatus as S
 from puente.enums import ProviderEventStatus as E
-from puente.institutions.health import p95_seconds, provider_health
 from puente.loans.engine import DelinquencyBucket
 from puente.loans.lifecycle import mark_defaulted, write_off_loan
 from puente.payments.change_notices import institution_channel
@@ -31,6 +30,7 @@ from puente.payments.settled_elsewhere import record_settled_payment
 from puente.providers.circuit import CircuitBreakers, CircuitPolicy, CircuitState
 from puente.providers.metrics import LatencyHistogram, ProviderMetrics
 from puente.providers.values import EventKind
+from puente.webhooks.health import p95_seconds, provider_health
 from puente.webhooks.inbox import WebhookInbox
 from puente.webhooks.models import ProviderEvent
 

@@ -17,14 +17,14 @@ from datetime import timedelta
 
 import pyotp
 import pytest
+from tests.graphql.test_graphql_staff_mfa import LOAN_APPLICATION
 from tests.support import factories
 from tests.support.gateways import STRIPE, sandboxes
-from tests.support.http import app_client, graphql
+from tests.support.http import app_client, graphql, subscription_context
 
 from graphql import GraphQLObjectType
 from puente.accounts.service import AuthService
 from puente.enums import PaymentMethodType, PaymentStatus, ProviderName, Role
-from puente.graphql.context import GraphQLContext
 from puente.graphql.schema import build_schema, schema
 from puente.graphql.types import encode_global_id
 from puente.payments.change_notices import notify_institution
@@ -222,24 +222,6 @@ SUBSCRIPTIONS = {
     ),
     "loanUpdated": ("subscription($id: ID!) { loanUpdated(loanId: $id) { id } }", "loan", OWNERS),
     "institutionEvents": ("subscription { institutionEvents { kind } }", None, THIS_LENDER),
-}
-
-LOAN_APPLICATION = {
-    "productId": "1",
-    **{
-        name: "x"
-        for name in (
-            "givenNames paternalSurname birthDate birthState nationality occupation street "
-            "exteriorNumber colonia postalCode municipio state phone email curp rfc clabe "
-            "proofOfAddressDate"
-        ).split()
-    },
-    "monthlyIncome": "1000.00",
-    "requestedAmount": "1000.00",
-    "termCount": 12,
-    "ownAccount": True,
-    "idDocument": {"contentType": "application/pdf", "base64": ""},
-    "proofOfAddress": {"contentType": "application/pdf", "base64": ""},
 }
 
 
@@ -446,22 +428,12 @@ async def test_who_gets_through_each_root_field_and_node(db, runtime, clock, tmp
     assert wrong == {}, f"who got through differs from the matrix: {wrong}"
 
 
-def _context(runtime, token: str | None) -> GraphQLContext:
-    return GraphQLContext(
-        runtime=runtime,
-        auth=AuthService(runtime),
-        gateways=None,  # type: ignore[arg-type] - subscriptions call no provider
-        request=None,
-        response=None,
-        token=token,
-        long_lived=True,
-    )
-
-
 async def _subscribed(world: World, document: str, variables: dict, token: str | None) -> bool:
     """True when the stream delivers data: its first state, or (a feed with no first state)
     an event published on the first lender's channel once it listens."""
-    stream = await build_schema().subscribe(document, variables, _context(world.runtime, token))
+    stream = await build_schema().subscribe(
+        document, variables, subscription_context(world.runtime, token)
+    )
     pending = asyncio.ensure_future(anext(stream))
     try:
         await asyncio.sleep(0.3)

@@ -273,6 +273,22 @@ async def test_viewer_payments_filter_by_loan_and_dates(db, runtime, clock):
     assert backwards["data"]["viewer"]["payments"]["totalCount"] == 0
 
 
+async def test_staff_search_payments_by_reference_or_payer(db, runtime, clock):
+    _, _, _, loans, tokens = await world(runtime, clock)
+    await factories.payment(loans[0], key="r-1", provider_reference="pi_buscado")
+    await factories.payment(loans[1], key="r-2", provider_reference="pi_otro")
+    query = """query($s: String) { viewer { institution {
+      payments(filter: {search: $s}) { totalCount } } } }"""
+    async with app_client(runtime) as client:
+        counts = [
+            (await graphql(client, query, {"s": term}, token=tokens["staff"]))["data"]["viewer"][
+                "institution"
+            ]["payments"]["totalCount"]
+            for term in ("buscado", "ana prueba", "nadie")
+        ]
+    assert counts == [1, 2, 0]
+
+
 async def test_provider_health_reads_the_breaker_and_the_metrics(db, runtime, clock):
     inst, _, _, _, tokens = await world(runtime, clock)
     DEFAULT_BREAKERS.clear()
@@ -410,3 +426,18 @@ async def test_roles_and_circuit_states_are_enums(db, runtime, clock):
         staff = await graphql(client, query, token=tokens["staff"])
     assert ana["data"]["viewer"]["user"] == {"role": "borrower", "userRole": "BORROWER"}
     assert staff["data"]["viewer"]["user"] == {"role": "staff", "userRole": "STAFF"}
+
+
+async def test_staff_filter_loans_by_delinquency_bucket(db, runtime, clock):
+    _, _, _, loans, tokens = await world(runtime, clock)
+    query = """query($b: DelinquencyBucket) { viewer { institution {
+      loans(filter: {bucket: $b}) { totalCount } } } }"""
+    async with app_client(runtime) as client:
+        current = await graphql(client, query, {"b": "CURRENT"}, token=tokens["staff"])
+        late = await graphql(client, query, {"b": "DPD_90_PLUS"}, token=tokens["staff"])
+        clock.now += timedelta(days=150)  # nothing paid: the first installment is 90+ days late
+        staff = await login(runtime, clock, "caja@example.mx", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+        later = await graphql(client, query, {"b": "DPD_90_PLUS"}, token=staff)
+    count = lambda answer: answer["data"]["viewer"]["institution"]["loans"]["totalCount"]  # noqa: E731
+    assert (count(current), count(late)) == (len(loans), 0)
+    assert count(later) == len(loans)

@@ -13,12 +13,12 @@ import pytest
 from starlette.testclient import TestClient
 from tests.conftest import _init
 from tests.support import factories
+from tests.support.http import subscription_context
 
 from puente.accounts.service import AuthService
 from puente.app import create_app
 from puente.enums import PaymentStatus
 from puente.events.bus import RedisBus
-from puente.graphql.context import GraphQLContext
 from puente.graphql.schema import build_schema
 from puente.graphql.types import encode_global_id
 from puente.payments.change_notices import notify_institution
@@ -52,21 +52,9 @@ async def _world(runtime, clock):
     return inst, other, loan, payment, tokens
 
 
-def _context(runtime, token: str) -> GraphQLContext:
-    return GraphQLContext(
-        runtime=runtime,
-        auth=AuthService(runtime),
-        gateways=None,  # type: ignore[arg-type]
-        request=None,
-        response=None,
-        token=token,
-        long_lived=True,
-    )
-
-
 async def _listening(schema, runtime, token):
     """A subscribed stream and the task awaiting its first event (subscribed once it waits)."""
-    stream = await schema.subscribe(FEED, None, _context(runtime, token))
+    stream = await schema.subscribe(FEED, None, subscription_context(runtime, token))
     task = asyncio.ensure_future(anext(stream))
     await asyncio.sleep(0.3)  # the generator runs to its bus subscription
     return stream, task
@@ -102,7 +90,9 @@ async def test_staff_hear_their_institution_only(db, runtime, clock):
 
 async def test_a_borrower_is_refused(db, runtime, clock):
     *_, tokens = await _world(runtime, clock)
-    stream = await build_schema().subscribe(FEED, None, _context(runtime, tokens["ana"]))
+    stream = await build_schema().subscribe(
+        FEED, None, subscription_context(runtime, tokens["ana"])
+    )
     result = await asyncio.wait_for(anext(stream), 10)
     assert result.data is None
     assert result.errors[0].extensions["code"] == "FORBIDDEN"

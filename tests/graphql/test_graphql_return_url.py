@@ -154,3 +154,21 @@ async def test_a_failed_challenge_returns_to_the_app_and_the_payment_fails(db, r
     _, landing, status = await _three_d_secure(runtime, "fail")
     assert parse_qs(urlsplit(landing).query)["redirect_status"] == ["failed"]
     assert status == "FAILED"
+
+
+async def test_paypal_approval_returns_the_payer_to_the_app(db, runtime):
+    from puente_sandbox.paypal import DEFAULT_PAYPAL_CREDENTIALS
+
+    loan, token = await _world(runtime)
+    await store_credentials(runtime, loan.institution_id, "paypal", DEFAULT_PAYPAL_CREDENTIALS)
+    box = sandboxes(runtime, {"stripe": STRIPE, "paypal": dict(DEFAULT_PAYPAL_CREDENTIALS)})
+    variables = _card(loan, "kpp", "", "https://app.financiera.mx/pagos/volver")
+    variables["i"] |= {"method": "PAYPAL", "provider": "PAYPAL", "cardToken": None}
+    async with app_client(runtime, gateways=box.gateways, run_workers=False) as client:
+        answer = await graphql(client, CREATE, variables, token=token)
+    payment = answer["data"]["createPayment"]["payment"]
+    assert payment["nextAction"]["type"] == "REDIRECT"
+    (order,) = box.simulator("paypal").store.all("orders")
+    back, cancel = order["_return"]
+    assert back == "https://app.financiera.mx/pagos/volver"
+    assert cancel.startswith(back)

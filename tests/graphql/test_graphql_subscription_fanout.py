@@ -8,11 +8,11 @@ from datetime import date
 
 import pytest
 from tests.support import factories
+from tests.support.http import subscription_context
 
 from puente.accounts.service import AuthService
 from puente.enums import PaymentMethodType, PaymentStatus, ProviderName
 from puente.graphql import payments as graphql_payments
-from puente.graphql.context import GraphQLContext
 from puente.graphql.schema import build_schema
 from puente.graphql.types import encode_global_id
 from puente.payments.change_notices import notify_transition
@@ -46,23 +46,10 @@ async def _setup(runtime):
     return loan, payment, tokens.access_token  # type: ignore[union-attr]
 
 
-def _context(runtime, token: str) -> GraphQLContext:
-    """What one WebSocket gets (each subscriber is its own connection)."""
-    return GraphQLContext(
-        runtime=runtime,
-        auth=AuthService(runtime),
-        gateways=None,  # type: ignore[arg-type] - subscriptions call no provider
-        request=None,
-        response=None,
-        token=token,
-        long_lived=True,
-    )
-
-
 async def _open(schema, runtime, token, query, variables) -> tuple[list, list[dict]]:
     streams, firsts = [], []
     for _ in range(SUBSCRIBERS):
-        stream = await schema.subscribe(query, variables, _context(runtime, token))
+        stream = await schema.subscribe(query, variables, subscription_context(runtime, token))
         first = await asyncio.wait_for(anext(stream), 10)
         assert first.errors is None, first.errors
         streams.append(stream)

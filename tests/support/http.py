@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import httpx
 
+from puente.accounts.service import AuthService
 from puente.app import create_app
+from puente.graphql.context import GraphQLContext
 from puente.runtime import Runtime
 
 
@@ -24,3 +26,16 @@ async def graphql(
     )
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def subscription_context(runtime: Runtime, token: str | None) -> GraphQLContext:
+    """What one WebSocket gets, for ``schema.subscribe`` without a server."""
+    return GraphQLContext(
+        runtime=runtime,
+        auth=AuthService(runtime),
+        gateways=None,  # type: ignore[arg-type] - subscriptions call no provider
+        request=None,
+        response=None,
+        token=token,
+        long_lived=True,
+    )

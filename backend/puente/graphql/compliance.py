@@ -31,8 +31,8 @@ from puente.compliance.onboarding_service import (
 from puente.compliance.reports import file_case_report
 from puente.enums import Role
 from puente.graphql.context import GraphQLContext
-from puente.graphql.errors import UserFacingError, report_field_error
-from puente.graphql.paging import cursor, fetch_page, page_info, page_request
+from puente.graphql.errors import UserFacingError
+from puente.graphql.paging import checked_request, cursor, empty_page, fetch_page, page_info
 from puente.graphql.permissions import IsAuthenticated, allow
 from puente.graphql.types import (
     Count,
@@ -257,13 +257,9 @@ async def aml_alert_connection(
     before: str | None,
 ) -> AmlAlertConnection:
     """The institution's AML alerts, newest first (Relay paging)."""
-    try:
-        request = page_request(first, after, last, before)
-    except UserFacingError as refused:
-        report_field_error(info, refused)
-        return AmlAlertConnection(
-            edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None)
-        )
+    request = checked_request(info, first, after, last, before)
+    if request is None:
+        return AmlAlertConnection(edges=[], page_info=empty_page())
     query = AmlAlertModel.filter(institution_id=institution_id)
     page = await fetch_page(query.prefetch_related("case"), request, newest_first=True)
     now = info.context.runtime.now()

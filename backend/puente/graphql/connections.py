@@ -17,7 +17,13 @@ from puente.enums import PaymentMethodType as MethodEnum
 from puente.enums import PaymentStatus as StatusEnum
 from puente.enums import ProviderName
 from puente.graphql.errors import UserFacingError, report_field_error
-from puente.graphql.paging import PageRequest, cursor, fetch_page, page_info, page_request
+from puente.graphql.paging import (
+    checked_request,
+    cursor,
+    empty_page,
+    fetch_page,
+    page_info,
+)
 from puente.graphql.payment_types import (
     Payment,
     PaymentConnection,
@@ -32,7 +38,6 @@ from puente.graphql.types import (
     LoanConnection,
     LoanEdge,
     LoanStatus,
-    PageInfo,
     decode_global_id,
 )
 from puente.loans.models import Loan as LoanModel
@@ -56,6 +61,10 @@ class PaymentFilter:
     loan_id: strawberry.ID | None = None
     from_: date | None = strawberry.field(default=None, name="from")
     to: date | None = None
+    search: str | None = strawberry.field(
+        default=None,
+        description="The provider's reference, or the payer's name or email (contains).",
+    )
 
 
 @strawberry.input(description="Which loans to list (staff).")
@@ -90,11 +99,8 @@ def payment_history_query(wanted: PaymentFilter | None) -> HistoryQuery:
         since=wanted.from_,
         until=wanted.to,
         loan_id=loan_id,
+        search=wanted.search,
     )
-
-
-def _empty_payments() -> PaymentConnection:
-    return PaymentConnection(edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None))
 
 
 async def payment_connection(
@@ -107,12 +113,14 @@ async def payment_connection(
     before: str | None,
 ) -> PaymentConnection:
     """Payments of ``query`` (already limited to what the caller may see), newest first."""
+    request = checked_request(info, first, after, last, before)
     try:
-        request = page_request(first, after, last, before)
         narrowed = filtered_payments(query, payment_history_query(wanted))
     except UserFacingError as refused:
         report_field_error(info, refused)
-        return _empty_payments()
+        request = None
+    if request is None:
+        return PaymentConnection(edges=[], page_info=empty_page())
     page = await fetch_page(narrowed, request, newest_first=True)
     return PaymentConnection(
         edges=[PaymentEdge(cursor=cursor(p.id), node=Payment.from_model(p)) for p in page.rows],
@@ -131,11 +139,9 @@ async def loan_connection(
     wanted: LoanFilter | None = None,
 ) -> LoanConnection:
     """Loans of ``query`` (already limited to what the caller may see), oldest first."""
-    try:
-        request: PageRequest = page_request(first, after, last, before)
-    except UserFacingError as refused:
-        report_field_error(info, refused)
-        return LoanConnection(edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None))
+    request = checked_request(info, first, after, last, before)
+    if request is None:
+        return LoanConnection(edges=[], page_info=empty_page())
     narrowed = await _filtered_loans(info, query, wanted)
     page = await fetch_page(narrowed, request)
     views = await info.context.loan_views.load_many([loan.id for loan in page.rows])

@@ -23,8 +23,7 @@ from puente.graphql.connections import (
     loan_connection,
     payment_connection,
 )
-from puente.graphql.errors import UserFacingError, report_field_error
-from puente.graphql.paging import cursor, fetch_page, page_info, page_request
+from puente.graphql.paging import checked_request, cursor, empty_page, fetch_page, page_info
 from puente.graphql.payment_types import PaymentConnection, Provider
 from puente.graphql.reconciliation import OPEN_QUEUE, StatementLineConnection, line_connection
 from puente.graphql.types import (
@@ -35,11 +34,11 @@ from puente.graphql.types import (
     encode_global_id,
     no_rows,
 )
-from puente.institutions import health
 from puente.institutions.models import Institution as InstitutionModel
 from puente.loans.access import is_staff
 from puente.loans.models import Loan as LoanModel
 from puente.payments.models import Payment as PaymentModel
+from puente.webhooks import health
 from puente.webhooks.models import ProviderEvent
 
 __all__ = ["Institution", "ProviderHealth", "institution_node", "institution_of"]
@@ -197,13 +196,9 @@ class Institution(Node):
         last: int | None = None,
         before: str | None = None,
     ) -> WebhookEventConnection:
-        try:
-            request = page_request(first, after, last, before)
-        except UserFacingError as refused:
-            report_field_error(info, refused)
-            return WebhookEventConnection(
-                edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None)
-            )
+        request = checked_request(info, first, after, last, before)
+        if request is None:
+            return WebhookEventConnection(edges=[], page_info=empty_page())
         query = ProviderEvent.filter(institution_id=self._model.id)
         if status:
             query = query.filter(status__in=[ProviderEventStatus(s.value) for s in status])

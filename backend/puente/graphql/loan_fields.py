@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from puente.enums import JournalKind
+from puente.graphql.values import graphql_type
+from puente.loans.access import is_staff
 from puente.loans.models import Loan as LoanModel
 from puente.money import format_mxn, from_centavos
 from puente.tuition.engine import ENROLMENT, amount_due_on
@@ -24,7 +27,7 @@ from puente.tuition.pricing import plan_from_settings
 if TYPE_CHECKING:
     from puente.graphql.institution import Institution
     from puente.graphql.payment_types import PaymentConnection
-    from puente.graphql.types import Money
+    from puente.graphql.values import Money
 
 __all__ = [
     "LoanActivity",
@@ -42,7 +45,7 @@ __all__ = [
     "tuition",
 ]
 
-_Money = Annotated["Money", strawberry.lazy("puente.graphql.types")]
+_Money = Annotated["Money", strawberry.lazy("puente.graphql.values")]
 
 
 @strawberry.enum(description="What the loan is for (more may be added).")
@@ -86,18 +89,15 @@ class TuitionDetails:
     surcharge: _Money = strawberry.field(description="Recargo (with its IVA), if paid today.")
 
 
-@strawberry.enum(description="What a line of the loan's history is.")
-class LoanActivityKind(Enum):
-    DISBURSEMENT = "disbursement"
-    BILLING = "billing"
-    PAYMENT = "payment"
-    LATE_CHARGE = "late_charge"
-    REFUND = "refund"
-    CHARGEBACK = "chargeback"
-    REVERSAL = "reversal"
-    ADJUSTMENT = "adjustment"
-    SETTLEMENT = "settlement"
-    WRITE_OFF = "write_off"
+# The journal's kinds (enums.JournalKind), as the API names them.
+LoanActivityKind = strawberry.enum(
+    Enum(  # type: ignore[misc]
+        "LoanActivityKind",
+        [(kind.name, kind.value) for kind in JournalKind],
+        module=__name__,
+    ),
+    description="What a line of the loan's history is.",
+)
 
 
 @strawberry.type(description="One line of the loan's history, in the borrower's words.")
@@ -129,7 +129,7 @@ async def kind(root: strawberry.Parent[Any], info: Info) -> LoanKind:
 
 
 async def product(root: strawberry.Parent[Any], info: Info) -> LoanProduct | None:
-    from puente.graphql.types import encode_global_id
+    from puente.graphql.values import encode_global_id
 
     loan = _loan(root)
     row = await info.context.loaders.products.load(loan.product_id)
@@ -158,12 +158,11 @@ async def institution(
 ) -> Annotated[Institution, strawberry.lazy("puente.graphql.institution")] | None:
     """The lender or school, for its own staff; null for borrowers (they see its name in
     ``displayName`` and on their documents)."""
-    from puente.graphql.institution import institution_of
-
     user = await info.context.user()
-    if user is None:
+    if user is None or not is_staff(user):
         return None
-    return await institution_of(info, user)
+    row = await info.context.loaders.institutions.load(user.institution_id)
+    return graphql_type(info, "Institution").from_model(row) if row else None  # type: ignore[attr-defined]
 
 
 async def institution_name(root: strawberry.Parent[Any], info: Info) -> str:
@@ -181,17 +180,13 @@ async def loan_payments(
     before: str | None = None,
 ) -> Annotated[PaymentConnection, strawberry.lazy("puente.graphql.payment_types")]:
     """The loan's payments, newest first (whoever paid them: a guardian's show too)."""
-    from puente.graphql.errors import UserFacingError, report_field_error
-    from puente.graphql.paging import cursor, page_info, page_request, slice_page
+    from puente.graphql.paging import checked_request, cursor, empty_page, page_info, slice_page
     from puente.graphql.payment_types import Payment, PaymentConnection, PaymentEdge
-    from puente.graphql.types import PageInfo
 
     loan = _loan(root)
-    try:
-        request = page_request(first, after, last, before)
-    except UserFacingError as refused:
-        report_field_error(info, refused)
-        return PaymentConnection(edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None))
+    request = checked_request(info, first, after, last, before)
+    if request is None:
+        return PaymentConnection(edges=[], page_info=empty_page())
     rows = await info.context.loaders.payment_rows.load((loan.id, request))
     page = slice_page(rows, request, newest_first=True)
 
@@ -207,7 +202,7 @@ async def loan_payments(
 
 async def tuition(root: strawberry.Parent[Any], info: Info) -> TuitionDetails | None:
     """Null unless the loan is a colegiatura account with its plan stored."""
-    from puente.graphql.types import money
+    from puente.graphql.values import money
 
     loan = _loan(root)
     plan = plan_from_settings(loan.settings)
@@ -256,7 +251,7 @@ async def tuition(root: strawberry.Parent[Any], info: Info) -> TuitionDetails | 
 
 async def activity(root: strawberry.Parent[Any], info: Info) -> list[LoanActivity]:
     """The ledger history, oldest first (loans.history)."""
-    from puente.graphql.types import encode_global_id, money
+    from puente.graphql.values import encode_global_id, money
 
     rows = await info.context.loaders.history.load(_loan(root).id)
     return [

@@ -18,8 +18,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from tortoise.queryset import QuerySet
 
-from puente.graphql.errors import UserFacingError
-from puente.graphql.types import MAX_ID, PageInfo
+from puente.graphql.errors import UserFacingError, report_field_error
+from puente.graphql.values import MAX_ID, PageInfo
 
 __all__ = [
     "DEFAULT_PAGE",
@@ -27,6 +27,8 @@ __all__ = [
     "Page",
     "PageRequest",
     "after_id",
+    "checked_request",
+    "empty_page",
     "cursor",
     "fetch_page",
     "page_info",
@@ -118,6 +120,23 @@ def page_request(
         after=_cursor_id(after, "after"),
         before=_cursor_id(before, "before"),
     )
+
+
+def checked_request(
+    info: Any, first: int | None, after: str | None, last: int | None, before: str | None
+) -> PageRequest | None:
+    """The arguments checked, or None once their refusal is reported on the field
+    (``report_field_error``): the caller then answers an empty connection."""
+    try:
+        return page_request(first, after, last, before)
+    except UserFacingError as refused:
+        report_field_error(info, refused)
+        return None
+
+
+def empty_page() -> PageInfo:
+    """The page info of an empty connection."""
+    return PageInfo(has_next_page=False, end_cursor=None)
 
 
 @dataclass(frozen=True, slots=True)

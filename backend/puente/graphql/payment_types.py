@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from puente.graphql.types import (
+from puente.graphql.values import (
     Count,
-    Loan,
     Money,
     Node,
     PageInfo,
     encode_global_id,
+    graphql_type,
     money,
     no_rows,
 )
@@ -24,6 +25,9 @@ from puente.payments.models import Payment as PaymentModel
 from puente.payments.models import PaymentMethod as PaymentMethodModel
 from puente.providers.catalogue import BUILTIN_SPECS
 from puente.statements.service import receipt_path
+
+if TYPE_CHECKING:
+    from puente.graphql.types import Loan
 
 __all__ = [
     "NextActionType",
@@ -154,9 +158,12 @@ class Payment(Node):
         return failure_message(self.failure_code)
 
     @strawberry.field(description="The loan this payment is for.")
-    async def loan(self, info: strawberry.Info) -> Loan:
+    async def loan(
+        self, info: strawberry.Info
+    ) -> Annotated[Loan, strawberry.lazy("puente.graphql.types")]:
         assert self._model is not None
-        return Loan.from_view(await info.context.loan_views.load(self._model.loan_id))
+        view = await info.context.loan_views.load(self._model.loan_id)
+        return graphql_type(info, "Loan").from_view(view)  # type: ignore[attr-defined]
 
     @strawberry.field(
         description="How the ledger applied it (prelación: moratorium and fees, then "

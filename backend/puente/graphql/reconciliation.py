@@ -17,8 +17,8 @@ from strawberry.types import Info
 
 from puente.accounts.models import User as UserModel
 from puente.graphql.context import GraphQLContext
-from puente.graphql.errors import UserFacingError, report_field_error
-from puente.graphql.paging import cursor, fetch_page, page_info, page_request
+from puente.graphql.errors import UserFacingError
+from puente.graphql.paging import checked_request, cursor, empty_page, fetch_page, page_info
 from puente.graphql.payments import PaymentError
 from puente.graphql.permissions import IsAuthenticated, allow
 from puente.graphql.types import (
@@ -208,13 +208,9 @@ async def line_connection(
     before: str | None,
 ) -> StatementLineConnection:
     """The institution's lines ``wanted`` selects, oldest first (Relay paging)."""
-    try:
-        request = page_request(first, after, last, before)
-    except UserFacingError as refused:
-        report_field_error(info, refused)
-        return StatementLineConnection(
-            edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None)
-        )
+    request = checked_request(info, first, after, last, before)
+    if request is None:
+        return StatementLineConnection(edges=[], page_info=empty_page())
     query = lines(institution_id, wanted)
     page = await fetch_page(query, request)
     exceptions = await exception_of([row.id for row in page.rows])

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Awaitable, Callable
 from datetime import date
 from decimal import Decimal
 from enum import Enum
@@ -14,10 +11,21 @@ import strawberry
 
 from puente.accounts.models import User as UserModel
 from puente.graphql import loan_fields
+from puente.graphql.values import (
+    MAX_ID,
+    Count,
+    Money,
+    Node,
+    PageInfo,
+    decode_global_id,
+    encode_global_id,
+    money,
+    no_rows,
+)
 from puente.loans.models import Loan as LoanModel
 from puente.loans.payoff import payoff_quote
 from puente.loans.state import InstallmentView, LoanBalanceView, LoanView
-from puente.money import CURRENCY, from_centavos, round_centavos
+from puente.money import from_centavos
 from puente.statements.data import parse_period, statement_periods
 from puente.statements.service import statement_path
 
@@ -55,40 +63,6 @@ __all__ = [
     "encode_global_id",
     "money",
 ]
-
-
-MAX_ID = 2**31 - 1
-
-
-def encode_global_id(type_name: str, pk: int) -> strawberry.ID:
-    return strawberry.ID(base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode())
-
-
-def decode_global_id(value: str) -> tuple[str, int] | None:
-    """``(type name, primary key)``, or None when ``value`` is not an id this API issues."""
-    try:
-        text = base64.urlsafe_b64decode(value.encode()).decode()
-        type_name, _, pk = text.partition(":")
-        number = int(pk)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    # Ids are 32-bit: a larger one is no object's (and PostgreSQL refuses it as a bound).
-    return (type_name, number) if 0 < number <= MAX_ID else None
-
-
-@strawberry.type(description='An amount of money; amount is a decimal string, e.g. "1234.56".')
-class Money:
-    amount: Decimal
-    currency: str
-
-
-def money(value: Decimal) -> Money:
-    return Money(amount=round_centavos(value), currency=CURRENCY)
-
-
-@strawberry.interface(description="An object with a globally unique id.")
-class Node:
-    id: strawberry.ID
 
 
 @strawberry.enum
@@ -329,21 +303,6 @@ class Loan(Node):
             annual_rate=Decimal(loan.annual_rate),
             _model=loan,
         )
-
-
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
-    has_previous_page: bool = False
-    start_cursor: str | None = None
-
-
-Count = Callable[[], Awaitable[int]]
-
-
-async def no_rows() -> int:
-    return 0
 
 
 @strawberry.type

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from tortoise.expressions import F, Subquery
+from tortoise.expressions import F, Q, Subquery
 from tortoise.functions import Coalesce
 from tortoise.queryset import QuerySet
 
@@ -57,6 +57,7 @@ class HistoryQuery:
     until: date | None = None
     loan_id: int | None = None
     provider: ProviderName | None = None
+    search: str | None = None  # the provider's reference, or the payer's name or email
 
 
 def filtered_payments(query: QuerySet[Payment], wanted: HistoryQuery) -> QuerySet[Payment]:
@@ -75,6 +76,13 @@ def filtered_payments(query: QuerySet[Payment], wanted: HistoryQuery) -> QuerySe
         query = query.filter(pay_date__lt=local_day_start(wanted.until + timedelta(days=1)))
     if wanted.loan_id is not None:
         query = query.filter(loan_id=wanted.loan_id)
+    if wanted.search and wanted.search.strip():
+        term = wanted.search.strip()
+        # A subquery, not a join: the join would make pay_date's "created_at" ambiguous.
+        payers = User.filter(Q(full_name__icontains=term) | Q(email__icontains=term))
+        query = query.filter(
+            Q(provider_reference__icontains=term) | Q(user_id__in=Subquery(payers.values("id")))
+        )
     return query
 
 

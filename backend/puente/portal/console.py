@@ -64,7 +64,6 @@ from puente.backoffice.stats import (
     disbursed_vs_collected,
 )
 from puente.enums import PaymentMethodType, ProviderName
-from puente.institutions.health import provider_health
 from puente.institutions.models import Institution
 from puente.money import format_mxn
 from puente.payments.change_notices import institution_channel
@@ -74,6 +73,7 @@ from puente.portal.live import EventStreamResponse, live_events
 from puente.portal.loan_text import BUCKET
 from puente.portal.payment_text import method_text, provider_text
 from puente.reconciliation.enums import Resolution
+from puente.webhooks.health import provider_health
 from puente.webhooks.inbox import WebhookInbox
 
 if TYPE_CHECKING:
