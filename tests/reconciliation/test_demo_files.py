@@ -32,6 +32,7 @@ async def test_demo_statements_import_with_matches_and_deliberate_exceptions(db,
     )
     summaries = {
         path.name: await import_and_reconcile(
+            runtime,
             inst.id,
             path,
             FORMATS[path.name],

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -39,7 +41,14 @@ def lines_in(path: Path) -> int:
 
 
 def reconcile(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PUENTE_DATABASE_URL": f"sqlite://{db}"}
+    env = {
+        **os.environ,
+        "PUENTE_DATABASE_URL": f"sqlite://{db}",
+        "PUENTE_SECRET_KEY": secrets.token_urlsafe(48),
+        "PUENTE_ENCRYPTION_KEYS": "t1:"
+        + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "PUENTE_REDIS_URL": "",
+    }
     return subprocess.run(
         [sys.executable, "-m", "puente.cli", "reconcile", *args],
         env=env,

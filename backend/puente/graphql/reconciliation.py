@@ -248,6 +248,7 @@ class ReconciliationMutations:
             return PaymentError(code="NOT_FOUND", message="No existe ese movimiento.")
         try:
             await resolve_exception(
+                info.context.runtime,
                 open_exc.id,
                 Resolution(input.resolution.value),
                 actor_id=user.id,

@@ -49,7 +49,9 @@ async def _institution(slug: str | None) -> Any:
 
 
 def _runtime() -> Any | None:
-    """A runtime to read the institution's provider settings (None when secrets are absent)."""
+    """The process's runtime (None when secrets are absent). Importing compliance registers
+    AML monitoring with the payment funnel, as ``puente serve`` does."""
+    import puente.compliance  # noqa: F401  (screening and monitoring hooks)
     from puente.config import DEMO_STATE_DIR, ConfigError, development_settings
     from puente.runtime import Runtime
 
@@ -63,6 +65,23 @@ def _runtime() -> Any | None:
             dev = development_settings(settings, DEMO_STATE_DIR)
             return Runtime.from_settings(dev.with_overrides(provider_env=demo_provider_env(dev)))
         return None
+
+
+def _required_runtime() -> Any:
+    """The runtime, or a refusal: payments found on a statement go through the funnel, which
+    tells subscribers and AML monitoring (they need the process's secrets)."""
+    runtime = _runtime()
+    if runtime is None:
+        raise CommandError("faltan PUENTE_SECRET_KEY y PUENTE_ENCRYPTION_KEYS", code=2)
+    return runtime
+
+
+async def _drain(runtime: Any) -> None:
+    """Let AML monitoring of the payments just recorded finish before the process exits."""
+    from puente.compliance.monitoring_service import drain_monitoring
+
+    await drain_monitoring()
+    await runtime.bus.close()
 
 
 async def _stp_cuenta(runtime: Any | None, institution: Any) -> str:
@@ -131,10 +150,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     async def run() -> Any:
         async with open_database(settings.database_url):
+            runtime = _required_runtime()
             institution = await _institution(args.institution)
-            cuenta = await _stp_cuenta(_runtime(), institution)
+            cuenta = await _stp_cuenta(runtime, institution)
             with _progress(path, args.json) as progress:
-                return await import_and_reconcile(
+                summary = await import_and_reconcile(
+                    runtime,
                     institution.id,
                     path,
                     args.format or guess_format(path),
@@ -143,6 +164,8 @@ def cmd_import(args: argparse.Namespace) -> int:
                     stp_cuenta=cuenta,
                     progress=progress,
                 )
+            await _drain(runtime)
+            return summary
 
     try:
         if not path.is_file():
@@ -183,9 +206,7 @@ def cmd_settlements(args: argparse.Namespace) -> int:
 
     async def run() -> list[Any]:
         async with open_database(settings.database_url):
-            runtime = _runtime()
-            if runtime is None:
-                raise CommandError("faltan PUENTE_SECRET_KEY y PUENTE_ENCRYPTION_KEYS")
+            runtime = _required_runtime()
             institution = await _institution(args.institution)
             gateways = GatewayDirectory(runtime)
             try:

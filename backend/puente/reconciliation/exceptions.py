@@ -4,7 +4,8 @@ Every open exception's money is in ``suspense`` (``booking.book_exception``). Re
 
 | resolution          | what happens                                                      |
 |---------------------|-------------------------------------------------------------------|
-| MATCHED_BY_HAND     | it pays this payment: PAID through the funnel if it was not yet,  |
+| MATCHED_BY_HAND     | it pays this payment: PAID through the funnel                     |
+|                     | (``advance_and_notify``) if it was not yet,                       |
 |                     | then Dr suspense, Cr cash_clearing[payment's provider]            |
 | APPLIED_TO_LOAN     | it pays this loan: a payment through the funnel, then as above    |
 | RETURNED            | sent back to the payer: Dr suspense, Cr bank (money in) or the    |
@@ -29,8 +30,8 @@ from puente.ledger.entries import AccountRef, Line
 from puente.ledger.models import SuspenseItem
 from puente.loans.models import Loan
 from puente.money import from_centavos
-from puente.payments.lifecycle_service import advance_payment
 from puente.payments.models import Payment
+from puente.payments.outcomes import advance_and_notify
 from puente.reconciliation.booking import clearing_to_bank, payment_for_loan, post_settlement
 from puente.reconciliation.enums import (
     Direction,
@@ -42,6 +43,7 @@ from puente.reconciliation.enums import (
     Strategy,
 )
 from puente.reconciliation.models import ReconciliationException, StatementLine, StatementMatch
+from puente.runtime import Runtime
 
 __all__ = ["ResolutionRefused", "open_exceptions", "resolve_exception"]
 
@@ -62,6 +64,7 @@ async def open_exceptions(institution_id: int) -> list[ReconciliationException]:
 
 
 async def _payment_for(
+    runtime: Runtime,
     exc: ReconciliationException,
     line: StatementLine,
     resolution: Resolution,
@@ -82,7 +85,7 @@ async def _payment_for(
                 f"{from_centavos(line.amount_centavos)}: aplíquelo al préstamo"
             )
         if payment.status is not S.PAID:
-            await advance_payment(payment.id, S.PAID, source=source, at=at)
+            await advance_and_notify(runtime, payment.id, S.PAID, source=source, at=at)
             payment = await Payment.get(id=payment.id)
         if payment.status is not S.PAID:
             raise ResolutionRefused(f"el pago {payment.id} no puede marcarse como pagado")
@@ -92,6 +95,7 @@ async def _payment_for(
         if loan is None:
             raise ResolutionRefused("no existe ese préstamo en esta institución")
         return await payment_for_loan(
+            runtime,
             loan,
             line.amount_centavos,
             provider=ProviderName.BANK,
@@ -127,6 +131,7 @@ def _entry_lines(
 
 
 async def resolve_exception(
+    runtime: Runtime,
     exception_id: int,
     resolution: Resolution,
     *,
@@ -154,7 +159,7 @@ async def resolve_exception(
     ):
         raise ResolutionRefused("solo un depósito puede ser el pago de un préstamo")
     payment = await _payment_for(
-        exc, line, resolution, payment_id=payment_id, loan_id=loan_id, at=at
+        runtime, exc, line, resolution, payment_id=payment_id, loan_id=loan_id, at=at
     )
     async with in_transaction() as tx:
         locked = await ReconciliationException.select_for_update().using_db(tx).get(id=exc.id)

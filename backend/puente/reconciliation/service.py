@@ -39,6 +39,7 @@ from puente.reconciliation.matcher import (
     match_lines,
 )
 from puente.reconciliation.models import BankStatement, StatementLine
+from puente.runtime import Runtime
 
 __all__ = [
     "ImportSummary",
@@ -188,6 +189,7 @@ def _facts(line: StatementLine) -> LineFacts:
 
 
 async def reconcile_lines(
+    runtime: Runtime,
     institution_id: int,
     *,
     at: datetime,
@@ -214,7 +216,7 @@ async def reconcile_lines(
         for line_id in proposal.line_ids:
             line = lines[line_id]
             if proposal.booked:
-                booking = await book_proposal(line, proposal, provider=provider, at=at)
+                booking = await book_proposal(runtime, line, proposal, provider=provider, at=at)
             else:
                 booking = await book_exception(line, _low(line_id), at=at, suggestion=proposal)
             _count(summary, booking.status)
@@ -271,6 +273,7 @@ def _count(summary: ImportSummary, status: LineStatus) -> None:
 
 
 async def import_and_reconcile(
+    runtime: Runtime,
     institution_id: int,
     path: Path,
     fmt: str,
@@ -290,6 +293,7 @@ async def import_and_reconcile(
         return summary
     provider = ProviderName.STP if fmt == "stp" else ProviderName.BANK
     return await reconcile_lines(
+        runtime,
         institution_id,
         at=at,
         statement_id=summary.statement_id,
