@@ -43,7 +43,7 @@ from puente.reconciliation.service import import_and_reconcile
 from puente.reconciliation.settlements import fetch_settlements
 from puente_sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("monitoring_drained")]
 
 CUENTA = DEFAULT_STP_CREDENTIALS["cuenta"]
 AT = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)

@@ -15,7 +15,7 @@ from puente.enums import LedgerAccountType as T
 from puente.graphql.types import encode_global_id
 from puente.reconciliation.service import import_and_reconcile
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("monitoring_drained")]
 
 LOGIN = """mutation($e: String!, $o: String) { login(email: $e,
   password: "contrasena-segura-1", otp: $o) { ... on AuthTokens { accessToken } } }"""

@@ -50,6 +50,10 @@ class ExceptionResolution(Enum):
     APPLIED_TO_LOAN = "applied_to_loan"
     RETURNED = "returned"
     NOT_A_LOAN_PAYMENT = "not_a_loan_payment"
+    SPLIT_BY_REMITTANCE = strawberry.enum_value(
+        "split_by_remittance",
+        description="A payroll deposit its remittance file explained (set by the import).",
+    )
 
 
 @strawberry.type

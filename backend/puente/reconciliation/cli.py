@@ -1,9 +1,15 @@
-"""``puente reconcile import|settlements`` (names fixed by ../shared/contract.md): thin doors.
+"""``puente reconcile import|settlements|remittance|demo-files``: thin doors.
+
+``import`` and ``settlements`` are named by ../shared/contract.md.
 
 ``import FILE [--format camt053|mt940|stp|csv:PRESET] [--account ID] [--json]`` prints a
 summary table (a progress bar while a long file is read, on stderr), or with ``--json`` only
 ``{"lines", "new", "duplicates", "matched", "suggested", "exceptions"}``. A malformed file
 exits 1, says where, and imports nothing; an unknown format or preset exits 2.
+
+``remittance FILE [--deposit LINE_ID] [--layout nomina]`` splits a payroll deposit (found by
+the reference in its concept when ``--deposit`` is not given) across the loans the
+employer's remittance file names (``reconciliation/remittance``).
 """
 
 from __future__ import annotations
@@ -186,6 +192,58 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_remittance(args: argparse.Namespace) -> int:
+    """``puente reconcile remittance FILE [--deposit LINE_ID] [--layout nomina]``."""
+    from puente.db import open_database
+    from puente.reconciliation.importers import MalformedStatement, UnknownFormat
+    from puente.reconciliation.remittance import RemittanceRefused, apply_remittance
+
+    path = Path(args.file)
+    settings = load_settings()
+
+    async def run() -> Any:
+        async with open_database(settings.database_url):
+            runtime = _required_runtime()
+            institution = await _institution(args.institution)
+            summary = await apply_remittance(
+                runtime,
+                institution.id,
+                path,
+                at=datetime.now(UTC),
+                layout=args.layout,
+                line_id=args.deposit,
+            )
+            await _drain(runtime)
+            return summary
+
+    try:
+        if not path.is_file():
+            raise CommandError(f"no existe el archivo {path}")
+        summary = asyncio.run(run())
+    except MalformedStatement as exc:
+        print(
+            f"puente reconcile remittance: archivo mal formado, nada aplicado: {exc}",
+            file=sys.stderr,
+        )
+        return 1
+    except (UnknownFormat, CommandError, RemittanceRefused) as exc:
+        print(f"puente reconcile remittance: {exc}", file=sys.stderr)
+        return getattr(exc, "code", 1)
+    if args.json:
+        print(json.dumps(summary.as_json()))
+        return 0
+    print(
+        f"Remesa {summary.remittance_id} sobre el movimiento {summary.line_id}: "
+        f"{summary.rows} renglones por {summary.total_centavos / 100:.2f}; "
+        f"{summary.applied} aplicados a sus préstamos, {summary.unknown} sin identificar "
+        "(en la cola de excepciones)"
+        if summary.status == "applied"
+        else f"Remesa {summary.remittance_id}: no cuadra, nada aplicado ({summary.detail}); "
+        "el depósito sigue en la cola de excepciones"
+    )
+    return 0
+
+
 def cmd_settlements(args: argparse.Namespace) -> int:
     """``puente reconcile settlements --provider P [--since DATE]``: fetch gateway payouts."""
     from datetime import date, timedelta
@@ -261,9 +319,14 @@ def cmd_demo_files(args: argparse.Namespace) -> int:
         print(f"puente reconcile demo-files: {exc}", file=sys.stderr)
         return exc.code
     for path in written:
+        if path.name.startswith("nomina"):
+            continue  # after the statement that brings its deposit
         fmt = {".xml": "camt053", ".sta": "mt940"}.get(path.suffix, "")
         fmt = fmt or ("stp" if path.name.startswith("stp") else "csv:bbva")
         print(f"puente reconcile import {path} --format {fmt}")
+    for path in written:
+        if path.name.startswith("nomina"):
+            print(f"puente reconcile remittance {path}")
     return 0
 
 
@@ -283,6 +346,13 @@ def add_reconcile_commands(commands: Any) -> None:
     settle.add_argument("--since", default=None, help="YYYY-MM-DD (default: 30 days ago)")
     settle.add_argument("--institution", default=None)
     settle.set_defaults(func=cmd_settlements)
+    rem = sub.add_parser("remittance", help="split a payroll deposit by its remittance file")
+    rem.add_argument("file")
+    rem.add_argument("--deposit", type=int, default=None, help="the deposit's line id")
+    rem.add_argument("--layout", default="nomina", help="nomina | /path/layout.json")
+    rem.add_argument("--institution", default=None)
+    rem.add_argument("--json", action="store_true", help="print only the summary as JSON")
+    rem.set_defaults(func=cmd_remittance)
     demo = sub.add_parser("demo-files", help="write demo statements from the demo's data")
     demo.add_argument("--out", default="var/conciliacion")
     demo.add_argument("--institution", default=None)

@@ -45,7 +45,7 @@ from puente.reconciliation.enums import (
 from puente.reconciliation.models import ReconciliationException, StatementLine, StatementMatch
 from puente.runtime import Runtime
 
-__all__ = ["ResolutionRefused", "open_exceptions", "resolve_exception"]
+__all__ = ["ResolutionRefused", "exception_amount", "open_exceptions", "resolve_exception"]
 
 
 class ResolutionRefused(ValueError):
@@ -63,6 +63,11 @@ async def open_exceptions(institution_id: int) -> list[ReconciliationException]:
     )
 
 
+def exception_amount(exc: ReconciliationException, line: StatementLine) -> int:
+    """The centavos an exception is about: its own part (a remittance row), or the line."""
+    return line.amount_centavos if exc.amount_centavos is None else exc.amount_centavos
+
+
 async def _payment_for(
     runtime: Runtime,
     exc: ReconciliationException,
@@ -75,14 +80,15 @@ async def _payment_for(
 ) -> Payment | None:
     """The funnel step of a resolution (before the suspense entry), or None."""
     source = f"reconciliation:exception:{exc.id}"
+    amount = exception_amount(exc, line)
     if resolution is Resolution.MATCHED_BY_HAND:
         payment = await Payment.filter(id=payment_id, institution_id=exc.institution_id).first()
         if payment is None:
             raise ResolutionRefused("no existe ese pago en esta institución")
-        if payment.amount_centavos != line.amount_centavos:
+        if payment.amount_centavos != amount:
             raise ResolutionRefused(
                 f"el pago es de {from_centavos(payment.amount_centavos)} y el movimiento de "
-                f"{from_centavos(line.amount_centavos)}: aplíquelo al préstamo"
+                f"{from_centavos(amount)}: aplíquelo al préstamo"
             )
         if payment.status is not S.PAID:
             await advance_and_notify(runtime, payment.id, S.PAID, source=source, at=at)
@@ -97,7 +103,7 @@ async def _payment_for(
         return await payment_for_loan(
             runtime,
             loan,
-            line.amount_centavos,
+            amount,
             provider=ProviderName.BANK,
             key=f"recon-exception-{exc.id}",
             source=source,
@@ -107,7 +113,7 @@ async def _payment_for(
 
 
 def _entry_lines(
-    line: StatementLine, resolution: Resolution, payment: Payment | None
+    line: StatementLine, amount: int, resolution: Resolution, payment: Payment | None
 ) -> list[Line]:
     inst = line.institution_id
     if payment is not None:
@@ -115,14 +121,14 @@ def _entry_lines(
         lines = clearing_to_bank(
             inst,
             ProviderName(payment.provider),
-            line.amount_centavos,
+            amount,
             source=LedgerAccountType.CASH_CLEARING,
         )
         suspense = AccountRef(inst, LedgerAccountType.SUSPENSE)
         return [Line(suspense, lines[0].centavos), lines[1]]
     if resolution is Resolution.RETURNED:
         sign = 1 if line.direction == Direction.CREDIT else -1
-        amount = sign * line.amount_centavos
+        amount = sign * amount
         return [
             Line(AccountRef(inst, LedgerAccountType.SUSPENSE), amount),
             Line(AccountRef(inst, LedgerAccountType.BANK), -amount),
@@ -146,6 +152,8 @@ async def resolve_exception(
     note = note.strip()[:300]
     if not note:
         raise ResolutionRefused("escriba cómo se resolvió")
+    if resolution is Resolution.SPLIT_BY_REMITTANCE:
+        raise ResolutionRefused("una remesa de nómina se aplica con su archivo")
     exc = await ReconciliationException.filter(
         id=exception_id, institution_id=institution_id
     ).first()
@@ -166,7 +174,7 @@ async def resolve_exception(
         if locked.status is not ExceptionStatus.OPEN:
             raise ResolutionRefused("esa excepción ya se resolvió")
         entry = None
-        lines = _entry_lines(line, resolution, payment)
+        lines = _entry_lines(line, exception_amount(exc, line), resolution, payment)
         if lines:
             entry = await post_settlement(
                 lines,
@@ -185,7 +193,7 @@ async def resolve_exception(
                 strategy=Strategy.MANUAL.value,
                 key="staff",
                 confidence=100,
-                amount_centavos=line.amount_centavos,
+                amount_centavos=exception_amount(exc, line),
                 payment_id=payment.id,
                 loan_id=payment.loan_id,
                 status=MatchStatus.BOOKED,
@@ -203,8 +211,22 @@ async def resolve_exception(
         locked.resolved_by_id = actor_id
         locked.resolved_at = at
         await locked.save(using_db=tx)
-        await StatementLine.filter(id=line.id).using_db(tx).update(status=LineStatus.RESOLVED)
-        if locked.suspense_item_id is not None:
+        still_open = await (
+            ReconciliationException.filter(line_id=line.id, status=ExceptionStatus.OPEN)
+            .using_db(tx)
+            .exists()
+        )
+        if not still_open:  # a remittance may leave several parts of one line open
+            await StatementLine.filter(id=line.id).using_db(tx).update(status=LineStatus.RESOLVED)
+        shared = (
+            await ReconciliationException.filter(
+                suspense_item_id=locked.suspense_item_id, status=ExceptionStatus.OPEN
+            )
+            .using_db(tx)
+            .exists()
+        )
+        if locked.suspense_item_id is not None and not shared:
+            # (the unknown rows of one remittance share a suspense item: closed with the last)
             await (
                 SuspenseItem.filter(id=locked.suspense_item_id)
                 .using_db(tx)
