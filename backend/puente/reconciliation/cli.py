@@ -95,12 +95,11 @@ async def _stp_cuenta(runtime: Any | None, institution: Any) -> str:
     if runtime is None:
         return ""
     from puente.payments.gateways import GatewayDirectory
+    from puente.reconciliation.service import stp_cuenta_of
 
     gateways = GatewayDirectory(runtime)
     try:
-        return str((await gateways.credentials(institution, "stp")).get("cuenta", ""))
-    except Exception:  # no STP account: loans are not matched by CLABE, nothing else changes
-        return ""
+        return await stp_cuenta_of(gateways, institution)
     finally:
         await gateways.aclose()
 

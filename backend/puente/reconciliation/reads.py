@@ -7,10 +7,21 @@ from datetime import date
 
 from tortoise.queryset import QuerySet
 
-from puente.reconciliation.enums import ExceptionStatus, LineStatus
-from puente.reconciliation.models import ReconciliationException, StatementLine
+from puente.reconciliation.enums import ExceptionStatus, LineStatus, MatchStatus
+from puente.reconciliation.models import (
+    BankStatement,
+    ReconciliationException,
+    StatementLine,
+    StatementMatch,
+)
 
-__all__ = ["LineFilter", "exception_of", "line_page"]
+__all__ = [
+    "LineFilter",
+    "exception_of",
+    "line_page",
+    "recent_statements",
+    "suggestions_for",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,4 +63,15 @@ async def line_page(
 async def exception_of(line_ids: list[int]) -> dict[int, ReconciliationException]:
     """The latest exception of each line (open or resolved)."""
     rows = await ReconciliationException.filter(line_id__in=line_ids).order_by("id")
+    return {row.line_id: row for row in rows}
+
+
+async def recent_statements(institution_id: int, limit: int = 10) -> list[BankStatement]:
+    """The institution's latest imports, newest first."""
+    return await BankStatement.filter(institution_id=institution_id).order_by("-id").limit(limit)
+
+
+async def suggestions_for(line_ids: list[int]) -> dict[int, StatementMatch]:
+    """What the matcher suggested (below its threshold) for each line, if anything."""
+    rows = await StatementMatch.filter(line_id__in=line_ids, status=MatchStatus.SUGGESTED)
     return {row.line_id: row for row in rows}

@@ -19,7 +19,9 @@ from tortoise.transactions import in_transaction
 
 from puente.audit.service import record_audit
 from puente.enums import PaymentStatus, ProviderName
+from puente.institutions.models import Institution
 from puente.money import to_centavos
+from puente.payments.gateways import GatewayDirectory
 from puente.payments.models import Payment
 from puente.reconciliation.booking import (
     PaidPayment,
@@ -43,6 +45,8 @@ from puente.runtime import Runtime
 
 __all__ = [
     "ImportSummary",
+    "file_sha256",
+    "stp_cuenta_of",
     "import_and_reconcile",
     "import_statement",
     "reconcile_lines",
@@ -70,6 +74,14 @@ class ImportSummary:
         data = asdict(self)
         data.pop("statement_id")
         return data
+
+
+async def stp_cuenta_of(gateways: GatewayDirectory, institution: Institution) -> str:
+    """The STP cuenta under which loans have their CLABEs ("" when STP is not set up)."""
+    try:
+        return str((await gateways.credentials(institution, "stp")).get("cuenta", ""))
+    except Exception:  # noqa: BLE001 - no STP account: no CLABE matching, nothing else changes
+        return ""
 
 
 def file_sha256(path: Path) -> str:
@@ -284,13 +296,17 @@ async def import_and_reconcile(
     stp_cuenta: str = "",
     tolerances: Tolerances | None = None,
     progress: Progress | None = None,
+    matching: Callable[[], None] | None = None,
 ) -> ImportSummary:
-    """``puente reconcile import``: store the file's new lines, then match and book them."""
+    """``puente reconcile import``: store the file's new lines, then match and book them
+    (``progress`` hears the lines read, ``matching`` when matching begins)."""
     summary = await import_statement(
         institution_id, path, fmt, account=account, actor_id=actor_id, progress=progress
     )
     if summary.statement_id is None:
         return summary
+    if matching is not None:
+        matching()
     provider = ProviderName.STP if fmt == "stp" else ProviderName.BANK
     return await reconcile_lines(
         runtime,
