@@ -179,3 +179,31 @@ async def test_a_payroll_remittance_uploaded_on_the_page_splits_its_deposit(
     (payment,) = await Payment.filter(loan_id=loan.id)
     assert (payment.status, payment.amount_centavos) == (S.PAID, 1250_00)
     assert (await StatementLine.get()).status is LineStatus.MATCHED
+
+
+async def test_the_borrower_sees_the_bank_facts_of_a_matched_payment(db, runtime, tmp_path):
+    from puente.payments.spei_inbound import loan_clabe
+    from puente.reconciliation.service import import_and_reconcile
+    from puente_sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
+
+    cuenta = DEFAULT_STP_CREDENTIALS["cuenta"]
+    inst = await factories.institution()
+    ana = await factories.user(runtime, inst)
+    loan = await factories.active_loan(inst, ana, start=date(2026, 11, 2))
+    deposit = movement("500.00", beneficiary_account=loan_clabe(cuenta, loan.id), reference="")
+    await import_and_reconcile(
+        runtime,
+        inst.id,
+        write(tmp_path / "stp.csv", "stp", [deposit]),
+        "stp",
+        at=runtime.now(),
+        stp_cuenta=cuenta,
+    )
+    (payment,) = await Payment.filter(loan_id=loan.id)
+    async with app_client(runtime, run_workers=False) as client:
+        await login(client, "ana@example.mx")
+        history = await client.get("/pagos")
+        page = await client.get(f"/pagos/{payment.id}")
+    assert "clave de rastreo BB27726020704" in history.text
+    assert "21 de noviembre de 2026" in history.text  # the value date, not the booking date
+    assert 'data-testid="bank-facts"' in page.text and "BB27726020704" in page.text

@@ -39,6 +39,7 @@ from puente.reconciliation.exceptions import (
 )
 from puente.reconciliation.importers import MalformedStatement
 from puente.reconciliation.models import BankStatement, StatementLine, StatementMatch
+from puente.reconciliation.reads import bank_facts_for_payments
 from puente.reconciliation.service import import_and_reconcile
 from puente.reconciliation.settlements import fetch_settlements
 from puente_sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
@@ -170,6 +171,9 @@ async def test_a_deposit_to_a_loan_clabe_becomes_a_payment_through_the_funnel(
     assert await AuditEvent.filter(
         action="payment.status_changed", subject_id=str(payment.id)
     ).exists()
+    facts = (await bank_facts_for_payments([payment.id]))[payment.id]
+    assert (facts.clave_rastreo, facts.settled_on) == ("BB27726020704", date(2026, 11, 21))
+    assert facts.booked_on == date(2026, 11, 20)  # value and booking dates kept apart
     # The same funnel as a webhook: subscribers told, AML monitoring asked.
     assert (f"payment:{payment.id}", {"payment": payment.id, "status": "paid"}) in bus.published
     assert observed == [payment.id]
@@ -268,6 +272,13 @@ async def test_a_stripe_payout_clears_the_gateway_to_zero_net_of_fees_and_iva(
     assert await institution_balance(inst.id, T.PROVIDER_FEES_EXPENSE) == settlement.fee_centavos
     assert await institution_balance(inst.id, T.VAT_CREDITABLE) == settlement.fee_vat_centavos
     assert await books_total() == 0
+    # Each card payment now knows when its money reached the bank: the payout's line.
+    ids = await Payment.filter(loan_id=loan.id).values_list("id", flat=True)
+    facts = await bank_facts_for_payments(list(ids))
+    assert set(facts) == set(ids)
+    assert {(f.settled_on, f.via_payout) for f in facts.values()} == {
+        (settlement.arrival_date, settlement.provider_id)
+    }
 
 
 async def test_staff_apply_an_exception_to_a_loan_and_suspense_empties(db, runtime, tmp_path):
