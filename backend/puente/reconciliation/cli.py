@@ -317,15 +317,16 @@ def cmd_demo_files(args: argparse.Namespace) -> int:
     except CommandError as exc:
         print(f"puente reconcile demo-files: {exc}", file=sys.stderr)
         return exc.code
+    which = f" --institution {args.institution}" if args.institution else ""
     for path in written:
         if path.name.startswith("nomina"):
             continue  # after the statement that brings its deposit
         fmt = {".xml": "camt053", ".sta": "mt940"}.get(path.suffix, "")
         fmt = fmt or ("stp" if path.name.startswith("stp") else "csv:bbva")
-        print(f"puente reconcile import {path} --format {fmt}")
+        print(f"puente reconcile import {path} --format {fmt}{which}")
     for path in written:
         if path.name.startswith("nomina"):
-            print(f"puente reconcile remittance {path}")
+            print(f"puente reconcile remittance {path}{which}")
     return 0
 
 
