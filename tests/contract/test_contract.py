@@ -378,8 +378,6 @@ async def test_unknown_payment_id_is_not_found(harness: Harness) -> None:
 async def test_a_payout_breaks_down_into_charges_refunds_fees_and_iva(harness: Harness) -> None:
     # What reconciliation books for a payout: Dr bank (net), Dr fees, Dr IVA acreditable,
     # Cr clearing (gross); the charges it carried name the payments Puente knows.
-    if harness.case.name != "stripe":
-        pytest.skip("WIP")
     async with harness.connector() as connector:
         one = await connector.charge(_charge(harness, "pay-8", amount="100.00"))
         two = await connector.charge(_charge(harness, "pay-9", amount="250.00"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -42,12 +43,49 @@ from puente.reconciliation.models import BankStatement, StatementLine, Statement
 from puente.reconciliation.reads import bank_facts_for_payments
 from puente.reconciliation.service import import_and_reconcile
 from puente.reconciliation.settlements import fetch_settlements
+from puente_sandbox.conekta import sandbox_webhook_public_key
 from puente_sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("monitoring_drained")]
 
 CUENTA = DEFAULT_STP_CREDENTIALS["cuenta"]
 AT = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class CardGateway:
+    name: str
+    credentials: dict[str, str]
+    token: str  # the simulator's approved test card
+
+    @property
+    def provider(self) -> ProviderName:
+        return ProviderName(self.name)
+
+
+GATEWAYS = [
+    CardGateway("stripe", STRIPE, "tok_visa"),
+    CardGateway(
+        "conekta",
+        {"private_key": "key_recon_0123456789", "webhook_key": sandbox_webhook_public_key()},
+        "tok_test_visa_4242",
+    ),
+    CardGateway(
+        "openpay",
+        {
+            "merchant_id": "mrecon0123456789abcd",
+            "private_key": "sk_recon_0123456789abcdef",
+            "webhook_user": "puente",
+            "webhook_password": "recon-webhook-pass-0123",
+        },
+        "tok_test_4111111111111111",
+    ),
+    CardGateway(
+        "mercadopago",
+        {"access_token": "TEST-1523846091-recon-0123456789", "webhook_secret": "mp_whsec_1"},
+        "test_visa_APRO",
+    ),
+]
 
 
 async def clearing(inst_id: int, provider: ProviderName) -> int:
@@ -216,14 +254,15 @@ async def test_an_announced_spei_is_completed_by_its_referencia(db, runtime, tmp
     assert await books_total() == 0
 
 
-async def test_a_stripe_payout_clears_the_gateway_to_zero_net_of_fees_and_iva(
-    db, runtime, tmp_path
+@pytest.mark.parametrize("gateway", GATEWAYS, ids=[g.name for g in GATEWAYS])
+async def test_a_gateway_payout_clears_the_gateway_to_zero_net_of_fees_and_iva(
+    db, runtime, tmp_path, gateway
 ):
     inst = await factories.institution()
     ana = await factories.user(runtime, inst)
     loan = await factories.active_loan(inst, ana, start=date(2026, 11, 2))
-    await store_credentials(runtime, inst.id, "stripe", STRIPE)
-    box = sandboxes(runtime)
+    await store_credentials(runtime, inst.id, gateway.name, gateway.credentials)
+    box = sandboxes(runtime, {gateway.name: gateway.credentials})
     for key, amount in (("c1", "1500.00"), ("c2", "800.00")):
         paid = await create_payment(
             runtime,
@@ -233,18 +272,18 @@ async def test_a_stripe_payout_clears_the_gateway_to_zero_net_of_fees_and_iva(
                 loan_id=loan.id,
                 amount=amount,
                 method=PaymentMethodType.CARD,
-                provider=ProviderName.STRIPE,
+                provider=gateway.provider,
                 idempotency_key=key,
-                card_token="tok_visa",
+                card_token=gateway.token,
             ),
         )
         assert paid.status == S.PAID
-    assert await clearing(inst.id, ProviderName.STRIPE) == 2300_00
+    assert await clearing(inst.id, gateway.provider) == 2300_00
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=box.app), base_url="http://sandbox.test"
     ) as client:
-        assert (await client.post("/stripe/_payouts")).status_code == 200
-    connector = await box.gateways.gateway(inst, "stripe")
+        assert (await client.post(f"/{gateway.name}/_payouts")).status_code == 200
+    connector = await box.gateways.gateway(inst, gateway.name)
     ((settlement, new),) = await fetch_settlements(connector, inst.id, AT - timedelta(days=30))
     assert new and settlement.gross_centavos == 2300_00
     assert settlement.fee_centavos > 0 and settlement.fee_vat_centavos > 0
@@ -255,20 +294,21 @@ async def test_a_stripe_payout_clears_the_gateway_to_zero_net_of_fees_and_iva(
     assert [n for _, n in await fetch_settlements(connector, inst.id, AT - timedelta(days=30))] == [
         False
     ]
+    arrived = settlement.arrival_date or AT.date()  # only Stripe says when it will arrive
     deposit = movement(
         str(Decimal(settlement.net_centavos) / 100),
-        concept=f"STRIPE PAYOUT {settlement.provider_id}",
+        concept=f"{gateway.name.upper()} PAYOUT {settlement.provider_id}",
         clave_rastreo="",
         reference="",
         beneficiary_account="",
         bank_reference="PO1",
-        value_date=settlement.arrival_date,
-        booking_date=settlement.arrival_date,
+        value_date=arrived,
+        booking_date=arrived,
     )
     summary = await run(runtime, inst, write(tmp_path / "bank.xml", "camt053:02", [deposit]))
     assert summary.matched == 1
     # The full cycle: the gateway's clearing account nets to zero.
-    assert await clearing(inst.id, ProviderName.STRIPE) == 0
+    assert await clearing(inst.id, gateway.provider) == 0
     assert await institution_balance(inst.id, T.PROVIDER_FEES_EXPENSE) == settlement.fee_centavos
     assert await institution_balance(inst.id, T.VAT_CREDITABLE) == settlement.fee_vat_centavos
     assert await books_total() == 0
@@ -277,7 +317,7 @@ async def test_a_stripe_payout_clears_the_gateway_to_zero_net_of_fees_and_iva(
     facts = await bank_facts_for_payments(list(ids))
     assert set(facts) == set(ids)
     assert {(f.settled_on, f.via_payout) for f in facts.values()} == {
-        (settlement.arrival_date, settlement.provider_id)
+        (arrived, settlement.provider_id)
     }
 
 

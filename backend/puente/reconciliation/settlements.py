@@ -138,20 +138,42 @@ async def payout_breakdowns(
     ``list_settlement_transactions``), else its balance lines tagged with the payout.
     """
     found: list[tuple[ProviderSettlement, Breakdown]] = []
+    settlements = await connector.list_settlements(since)
     by_payout: dict[str, list[ProviderTransaction]] | None = None
-    for settlement in await connector.list_settlements(since):
+    for settlement in settlements:
         if settlement.status not in _ARRIVED:
             continue  # only money that reached the bank is expected there
         if hasattr(connector, "list_settlement_transactions"):
             lines = await connector.list_settlement_transactions(settlement.provider_id)
         else:
             if by_payout is None:
-                by_payout = {}
-                for line in await connector.list_transactions(since):
-                    by_payout.setdefault(line.settlement_id or "", []).append(line)
+                by_payout = _by_payout(await connector.list_transactions(since), settlements)
             lines = by_payout.get(settlement.provider_id, [])
         found.append((settlement, breakdown(lines)))
     return found
+
+
+def _by_payout(
+    lines: Sequence[ProviderTransaction], settlements: Sequence[ProviderSettlement]
+) -> dict[str, list[ProviderTransaction]]:
+    """Balance lines grouped by the payout that carried them.
+
+    Lines that name their payout (``settlement_id``: Conekta, Openpay, Mercado Pago) are
+    grouped by it. Where none does (PayPal's report), a withdrawal takes the whole balance,
+    so it carries every line since the previous withdrawal (UNCONFIRMED for a partial
+    withdrawal made by hand: its payout will not add up and is refused, not guessed).
+    """
+    grouped: dict[str, list[ProviderTransaction]] = {}
+    if any(line.settlement_id for line in lines):
+        for line in lines:
+            grouped.setdefault(line.settlement_id or "", []).append(line)
+        return grouped
+    payouts = {s.provider_id for s in settlements}
+    rest = sorted((x for x in lines if x.provider_id not in payouts), key=lambda x: x.created_at)
+    for settlement in sorted(settlements, key=lambda s: s.created_at):
+        grouped[settlement.provider_id] = [x for x in rest if x.created_at <= settlement.created_at]
+        rest = [x for x in rest if x.created_at > settlement.created_at]
+    return grouped
 
 
 async def fetch_settlements(
