@@ -30,7 +30,7 @@ from puente.reconciliation.booking import (
     book_proposal,
 )
 from puente.reconciliation.dedup import DedupKeys
-from puente.reconciliation.enums import ExceptionReason, LineStatus
+from puente.reconciliation.enums import Direction, ExceptionReason, LineStatus
 from puente.reconciliation.expected import load_expected
 from puente.reconciliation.importers import ParsedLine, read_statement
 from puente.reconciliation.matcher import (
@@ -187,17 +187,46 @@ async def import_statement(
     return summary
 
 
-def _facts(line: StatementLine) -> LineFacts:
+_FACT_FIELDS = (
+    "id",
+    "direction",
+    "amount_centavos",
+    "value_date",
+    "booking_date",
+    "clave_rastreo",
+    "reference",
+    "beneficiary_account",
+    "concept",
+    "counterparty_name",
+    "bank_reference",
+)
+# Lines matched at a time: memory stays bounded however long the statement. Matching sees
+# one window (a statement's lines are consecutive, so N:1 transfers of one amount, which
+# arrive together, fall in the same window but for the rare pair split at its edge).
+_WINDOW = 50_000
+
+
+def _facts(row: tuple) -> LineFacts:  # type: ignore[type-arg]
+    pk, direction, amount, value_date, booking_date, rastreo, ref, clabe, *text = row
     return LineFacts(
-        id=line.id,
-        direction=line.direction,
-        amount_centavos=line.amount_centavos,
-        on=line.value_date or line.booking_date,
-        clave_rastreo=line.clave_rastreo,
-        reference=line.reference,
-        beneficiary_account=line.beneficiary_account,
-        concept=" ".join(filter(None, [line.concept, line.counterparty_name, line.bank_reference])),
+        id=pk,
+        direction=Direction(direction),
+        amount_centavos=amount,
+        on=value_date or booking_date,
+        clave_rastreo=rastreo,
+        reference=ref,
+        beneficiary_account=clabe,
+        concept=" ".join(filter(None, text)),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _LineAmount:
+    """What batch booking needs of a line (read as values, not a model)."""
+
+    id: int
+    institution_id: int
+    amount_centavos: int
 
 
 async def reconcile_lines(
@@ -211,36 +240,69 @@ async def reconcile_lines(
     tolerances: Tolerances | None = None,
     summary: ImportSummary | None = None,
 ) -> ImportSummary:
-    """Match the institution's unmatched lines (of one statement, or all) and book them."""
+    """Match the institution's unmatched lines (of one statement, or all) and book them,
+    a window of lines at a time."""
     tolerances = tolerances or Tolerances()
     summary = summary or ImportSummary()
     query = StatementLine.filter(institution_id=institution_id, status=LineStatus.UNMATCHED)
     if statement_id is not None:
         query = query.filter(statement_id=statement_id)
-    lines = {line.id: line for line in await query.order_by("id")}
-    facts = [_facts(line) for line in lines.values()]
-    expected = await load_expected(institution_id, facts, tolerances, stp_cuenta=stp_cuenta)
-    result = match_lines(facts, expected, tolerances)
-    paid, rest = await _split_paid(lines, result.proposals)
-    for booking in await book_paid_payments(paid, at=at):
+    after = 0
+    while (
+        rows := await query.filter(id__gt=after)
+        .order_by("id")
+        .limit(_WINDOW)
+        .values_list(*_FACT_FIELDS)
+    ):
+        after = rows[-1][0]
+        facts = {row[0]: _facts(row) for row in rows}
+        del rows
+        await _reconcile_window(
+            runtime, institution_id, facts, at, provider, stp_cuenta, tolerances, summary
+        )
+    return summary
+
+
+async def _reconcile_window(
+    runtime: Runtime,
+    institution_id: int,
+    facts: dict[int, LineFacts],
+    at: datetime,
+    provider: ProviderName,
+    stp_cuenta: str,
+    tolerances: Tolerances,
+    summary: ImportSummary,
+) -> None:
+    lines = list(facts.values())
+    expected = await load_expected(institution_id, lines, tolerances, stp_cuenta=stp_cuenta)
+    result = match_lines(lines, expected, tolerances)
+    del expected
+    amounts = {
+        pk: _LineAmount(pk, institution_id, fact.amount_centavos) for pk, fact in facts.items()
+    }
+    paid, rest = await _split_paid(amounts, result.proposals)
+    for booking in await book_paid_payments(paid, at=at):  # type: ignore[arg-type]
         _count(summary, booking.status)
+    wanted = [i for p in rest for i in p.line_ids] + [u.line_id for u in result.unmatched]
+    models: dict[int, StatementLine] = {}
+    for ids in slices(wanted):
+        models.update({line.id: line for line in await StatementLine.filter(id__in=ids)})
     for proposal in rest:
         for line_id in proposal.line_ids:
-            line = lines[line_id]
+            line = models[line_id]
             if proposal.booked:
                 booking = await book_proposal(runtime, line, proposal, provider=provider, at=at)
             else:
                 booking = await book_exception(line, _low(line_id), at=at, suggestion=proposal)
             _count(summary, booking.status)
     for unmatched in result.unmatched:
-        booking = await book_exception(lines[unmatched.line_id], unmatched, at=at)
+        booking = await book_exception(models[unmatched.line_id], unmatched, at=at)
         _count(summary, booking.status)
-    return summary
 
 
 async def _split_paid(
-    lines: dict[int, StatementLine], proposals: list[Proposal]
-) -> tuple[list[tuple[StatementLine, Proposal, PaidPayment]], list[Proposal]]:
+    lines: dict[int, _LineAmount], proposals: list[Proposal]
+) -> tuple[list[tuple[_LineAmount, Proposal, PaidPayment]], list[Proposal]]:
     """Booked one-line proposals for payments already PAID (booked in batches), and the rest."""
     wanted = {
         int(p.expected_keys[0].partition(":")[2]): p
