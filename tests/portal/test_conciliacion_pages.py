@@ -13,6 +13,7 @@ import pytest
 from tests.reconciliation.samples import movement, write
 from tests.support import factories
 from tests.support.http import app_client
+from tests.support.portal_pay import csrf_of
 
 from puente.audit.models import AuditEvent
 from puente.enums import PaymentStatus as S
@@ -28,20 +29,6 @@ from puente.reconciliation.samples import RemittanceLine, write_remittance
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("monitoring_drained")]
 PASSWORD = "contrasena-segura-1"
-
-
-@pytest.fixture
-async def monitoring_drained(db):
-    from puente.compliance.monitoring_service import drain_monitoring
-
-    yield
-    await drain_monitoring()
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "page has no CSRF field"
-    return match.group(1)
 
 
 async def login(client, email: str, otp: str | None = None) -> None:

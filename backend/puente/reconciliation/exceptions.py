@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from puente.audit.service import record_audit
@@ -45,7 +46,13 @@ from puente.reconciliation.enums import (
 from puente.reconciliation.models import ReconciliationException, StatementLine, StatementMatch
 from puente.runtime import Runtime
 
-__all__ = ["ResolutionRefused", "exception_amount", "open_exceptions", "resolve_exception"]
+__all__ = [
+    "ResolutionRefused",
+    "close_exception",
+    "exception_amount",
+    "open_exceptions",
+    "resolve_exception",
+]
 
 
 class ResolutionRefused(ValueError):
@@ -61,6 +68,45 @@ async def open_exceptions(institution_id: int) -> list[ReconciliationException]:
         .order_by("id")
         .prefetch_related("line")
     )
+
+
+async def close_exception(
+    exc: ReconciliationException,
+    resolution: Resolution,
+    note: str,
+    *,
+    actor_id: int | None,
+    at: datetime,
+    conn: BaseDBAsyncClient,
+) -> None:
+    """Mark a (locked) exception resolved, and its suspense item with it once no other open
+    exception shares that item (the unknown rows of one remittance share one)."""
+    exc.status = ExceptionStatus.RESOLVED
+    exc.resolution = resolution.value
+    exc.note = note[:300]
+    exc.resolved_by_id = actor_id
+    exc.resolved_at = at
+    await exc.save(using_db=conn)
+    if exc.suspense_item_id is None:
+        return
+    shared = (
+        await ReconciliationException.filter(
+            suspense_item_id=exc.suspense_item_id, status=ExceptionStatus.OPEN
+        )
+        .using_db(conn)
+        .exists()
+    )
+    if not shared:
+        await (
+            SuspenseItem.filter(id=exc.suspense_item_id)
+            .using_db(conn)
+            .update(
+                status=SuspenseStatus.RESOLVED,
+                resolution=f"{resolution.value}: {note}"[:300],
+                resolved_by_id=actor_id,
+                resolved_at=at,
+            )
+        )
 
 
 def exception_amount(exc: ReconciliationException, line: StatementLine) -> int:
@@ -205,12 +251,7 @@ async def resolve_exception(
             .using_db(tx)
             .update(status=MatchStatus.REJECTED if payment is None else MatchStatus.BOOKED)
         )
-        locked.status = ExceptionStatus.RESOLVED
-        locked.resolution = resolution.value
-        locked.note = note
-        locked.resolved_by_id = actor_id
-        locked.resolved_at = at
-        await locked.save(using_db=tx)
+        await close_exception(locked, resolution, note, actor_id=actor_id, at=at, conn=tx)
         still_open = await (
             ReconciliationException.filter(line_id=line.id, status=ExceptionStatus.OPEN)
             .using_db(tx)
@@ -218,25 +259,6 @@ async def resolve_exception(
         )
         if not still_open:  # a remittance may leave several parts of one line open
             await StatementLine.filter(id=line.id).using_db(tx).update(status=LineStatus.RESOLVED)
-        shared = (
-            await ReconciliationException.filter(
-                suspense_item_id=locked.suspense_item_id, status=ExceptionStatus.OPEN
-            )
-            .using_db(tx)
-            .exists()
-        )
-        if locked.suspense_item_id is not None and not shared:
-            # (the unknown rows of one remittance share a suspense item: closed with the last)
-            await (
-                SuspenseItem.filter(id=locked.suspense_item_id)
-                .using_db(tx)
-                .update(
-                    status=SuspenseStatus.RESOLVED,
-                    resolution=f"{resolution.value}: {note}"[:300],
-                    resolved_by_id=actor_id,
-                    resolved_at=at,
-                )
-            )
         await record_audit(
             "reconciliation.exception_resolved",
             actor_id=actor_id,

@@ -30,10 +30,9 @@ from tortoise.transactions import in_transaction
 from puente.accounts.models import BorrowerProfile
 from puente.accounts.users import CURP_CONTEXT, RFC_CONTEXT
 from puente.audit.service import record_audit
-from puente.enums import LedgerAccountType, ProviderName, SuspenseReason, SuspenseStatus
+from puente.enums import LedgerAccountType, ProviderName, SuspenseReason
 from puente.identifiers import validate_curp, validate_rfc
 from puente.ledger.entries import AccountRef, Line
-from puente.ledger.models import SuspenseItem
 from puente.ledger.suspense import open_suspense_item
 from puente.loans.models import Loan
 from puente.loans.terms import OPEN_STATUSES
@@ -51,6 +50,7 @@ from puente.reconciliation.enums import (
     Resolution,
     Strategy,
 )
+from puente.reconciliation.exceptions import close_exception
 from puente.reconciliation.matcher import RemittanceShare, split_remittance
 from puente.reconciliation.models import (
     PayrollEnrolment,
@@ -227,6 +227,28 @@ async def apply_remittance(
     )
 
 
+def _fields(
+    found: RemittanceFile,
+    path: Path,
+    line: StatementLine,
+    status: RemittanceStatus,
+    detail: str,
+    actor_id: int | None,
+) -> dict[str, object]:
+    """A ``PayrollRemittance`` row's values."""
+    return {
+        "employer": found.employer[:40],
+        "reference": found.reference[:80],
+        "file_name": path.name[:200],
+        "total_centavos": to_centavos(found.total),
+        "row_count": len(found.rows),
+        "line_id": line.id,
+        "status": status,
+        "detail": detail[:300],
+        "imported_by_id": actor_id,
+    }
+
+
 async def _mismatch(
     found: RemittanceFile,
     sha: str,
@@ -244,17 +266,7 @@ async def _mismatch(
         remittance, _ = await PayrollRemittance.get_or_create(
             institution_id=institution_id,
             file_sha256=sha,
-            defaults={
-                "employer": found.employer[:40],
-                "reference": found.reference[:80],
-                "file_name": path.name[:200],
-                "total_centavos": to_centavos(found.total),
-                "row_count": len(found.rows),
-                "line_id": line.id,
-                "status": RemittanceStatus.MISMATCH,
-                "detail": detail,
-                "imported_by_id": actor_id,
-            },
+            defaults=_fields(found, path, line, RemittanceStatus.MISMATCH, detail, actor_id),
             using_db=tx,
         )
         await (
@@ -307,17 +319,14 @@ async def _book_split(
         remittance, _ = await PayrollRemittance.update_or_create(
             institution_id=inst,
             file_sha256=sha,
-            defaults={
-                "employer": found.employer[:40],
-                "reference": found.reference[:80],
-                "file_name": path.name[:200],
-                "total_centavos": to_centavos(found.total),
-                "row_count": len(found.rows),
-                "line_id": line.id,
-                "status": RemittanceStatus.APPLIED,
-                "detail": f"{len(applied)} aplicados, {len(unknown)} sin identificar",
-                "imported_by_id": actor_id,
-            },
+            defaults=_fields(
+                found,
+                path,
+                line,
+                RemittanceStatus.APPLIED,
+                f"{len(applied)} aplicados, {len(unknown)} sin identificar",
+                actor_id,
+            ),
             using_db=tx,
         )
         # The deposit leaves suspense whole; what no loan took goes back in, under one
@@ -350,7 +359,6 @@ async def _book_split(
                 using_db=tx,
             )
             await _row(remittance, by_position[share.position], share, tx, payment=payment)
-        origin = await SuspenseItem.get(id=whole.suspense_item_id).using_db(tx)
         item = None
         if unknown:
             item = await open_suspense_item(
@@ -376,7 +384,11 @@ async def _book_split(
             )
             await _row(remittance, row, share, tx, exception=exception)
         note = f"remesa {remittance.id} ({found.reference})"
-        await _close_whole(locked, origin, note, actor_id, at, tx)
+        # The deposit's own exception is explained by its remittance (its unknown rows are
+        # new exceptions, each for its part, under a suspense item of their own).
+        await close_exception(
+            locked, Resolution.SPLIT_BY_REMITTANCE, note, actor_id=actor_id, at=at, conn=tx
+        )
         status = LineStatus.EXCEPTION if unknown else LineStatus.MATCHED
         await StatementLine.filter(id=line.id).using_db(tx).update(status=status)
         await record_audit(
@@ -425,32 +437,4 @@ async def _row(
         payment_id=payment.id if payment else None,
         exception_id=exception.id if exception else None,
         using_db=tx,
-    )
-
-
-async def _close_whole(
-    whole: ReconciliationException,
-    origin: SuspenseItem,
-    note: str,
-    actor_id: int | None,
-    at: datetime,
-    tx: BaseDBAsyncClient,
-) -> None:
-    """The deposit's own exception is explained by its remittance (its unknown rows are
-    new exceptions, each for its part)."""
-    whole.status = ExceptionStatus.RESOLVED
-    whole.resolution = Resolution.SPLIT_BY_REMITTANCE.value
-    whole.note = note[:300]
-    whole.resolved_by_id = actor_id
-    whole.resolved_at = at
-    await whole.save(using_db=tx)
-    await (
-        SuspenseItem.filter(id=origin.id)
-        .using_db(tx)
-        .update(
-            status=SuspenseStatus.RESOLVED,
-            resolution=f"{Resolution.SPLIT_BY_REMITTANCE.value}: {note}"[:300],
-            resolved_by_id=actor_id,
-            resolved_at=at,
-        )
     )
