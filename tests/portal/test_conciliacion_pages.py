@@ -115,6 +115,7 @@ async def test_staff_upload_watch_the_summary_and_apply_an_exception_to_a_loan(
     assert re.search(r'data-resumen="exceptions">2<', summary)
     assert re.search(r'data-resumen="lines">2<', summary)
     assert "Movimiento" in desk.text and "$650.00" in desk.text
+    assert "nada en los libros lo explica" in desk.text  # the reason, in Spanish
     assert refused.status_code == 409 and "no existe ese préstamo" in refused.text
     assert resolved.status_code == 303 and resolved.headers["location"].endswith("hecho=excepcion")
     exc = await ReconciliationException.get(id=exc.id)

@@ -25,7 +25,7 @@ from puente.institutions.models import Institution
 from puente.loans.access import STAFF
 from puente.payments.gateways import GatewayDirectory
 from puente.portal.security import CSRF_FIELD, csrf_binding, csrf_valid
-from puente.reconciliation.enums import Resolution
+from puente.reconciliation.enums import ExceptionReason, Resolution
 from puente.reconciliation.exceptions import (
     ResolutionRefused,
     exception_amount,
@@ -57,6 +57,14 @@ RESOLUTIONS = {
     Resolution.APPLIED_TO_LOAN: "Aplicar al préstamo número…",
     Resolution.RETURNED: "Se devolvió la transferencia",
     Resolution.NOT_A_LOAN_PAYMENT: "No es pago de un préstamo",
+}
+REASONS = {
+    ExceptionReason.UNMATCHED: "nada en los libros lo explica",
+    ExceptionReason.AMOUNT_MISMATCH: "la referencia coincide, el monto no",
+    ExceptionReason.LOW_CONFIDENCE: "sugerencia por confirmar",
+    ExceptionReason.NOT_PAYABLE: "el préstamo ya no recibe pagos",
+    ExceptionReason.UNKNOWN_EMPLOYEE: "empleado de la remesa sin préstamo conocido",
+    ExceptionReason.REMITTANCE_MISMATCH: "la remesa no suma lo depositado",
 }
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # a million-line CAMT.053 is ~400 MB
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -91,6 +99,7 @@ class ReconciliationPages:
                 "user": user,
                 "formats": FORMATS,
                 "resolutions": RESOLUTIONS,
+                "reasons": {reason.value: label for reason, label in REASONS.items()},
                 "statements": await recent_statements(user.institution_id),
                 "queue": [
                     (exc, exception_amount(exc, exc.line), suggested.get(exc.line_id))
@@ -103,7 +112,6 @@ class ReconciliationPages:
     async def upload(self, request: Request, user: User) -> Response:
         if int(request.headers.get("content-length") or 0) > MAX_UPLOAD_BYTES:
             return self._refused(request, "El archivo es demasiado grande (máximo 512 MB).", 413)
-        folder = Path(tempfile.mkdtemp(prefix="puente-conciliacion-"))
         async with request.form(max_files=1, max_fields=5, max_part_size=1024) as form:
             token = form.get(CSRF_FIELD)
             submitted = token if isinstance(token, str) else None
@@ -116,6 +124,7 @@ class ReconciliationPages:
                 return self._refused(request, "Elija el archivo a importar.", 422)
             if not isinstance(fmt, str) or fmt not in FORMATS:
                 return self._refused(request, "Elija el formato del archivo.", 422)
+            folder = Path(tempfile.mkdtemp(prefix="puente-conciliacion-"))  # the job removes it
             path = folder / (_SAFE_NAME.sub("_", Path(upload.filename).name)[:120] or "archivo")
             with path.open("wb") as out:
                 while chunk := await upload.read(1 << 20):
