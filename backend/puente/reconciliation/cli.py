@@ -18,8 +18,8 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
@@ -82,12 +82,20 @@ def _required_runtime() -> Any:
     return runtime
 
 
-async def _drain(runtime: Any) -> None:
-    """Let AML monitoring of the payments just recorded finish before the process exits."""
+@asynccontextmanager
+async def _funnel_session(slug: str | None) -> AsyncIterator[tuple[Any, Any]]:
+    """The database, the runtime and the institution for a command that records payments;
+    on the way out AML monitoring of those payments finishes before the process exits."""
     from puente.compliance.monitoring_service import drain_monitoring
+    from puente.db import open_database
 
-    await drain_monitoring()
-    await runtime.bus.close()
+    async with open_database(load_settings().database_url):
+        runtime = _required_runtime()
+        try:
+            yield runtime, await _institution(slug)
+        finally:
+            await drain_monitoring()
+            await runtime.bus.close()
 
 
 async def _stp_cuenta(runtime: Any | None, institution: Any) -> str:
@@ -146,20 +154,16 @@ def _print_summary(summary: Any, path: Path) -> None:
 
 def cmd_import(args: argparse.Namespace) -> int:
     """``puente reconcile import FILE``."""
-    from puente.db import open_database
     from puente.reconciliation.importers import MalformedStatement, UnknownFormat, guess_format
     from puente.reconciliation.service import import_and_reconcile
 
     path = Path(args.file)
-    settings = load_settings()
 
     async def run() -> Any:
-        async with open_database(settings.database_url):
-            runtime = _required_runtime()
-            institution = await _institution(args.institution)
+        async with _funnel_session(args.institution) as (runtime, institution):
             cuenta = await _stp_cuenta(runtime, institution)
             with _progress(path, args.json) as progress:
-                summary = await import_and_reconcile(
+                return await import_and_reconcile(
                     runtime,
                     institution.id,
                     path,
@@ -169,8 +173,6 @@ def cmd_import(args: argparse.Namespace) -> int:
                     stp_cuenta=cuenta,
                     progress=progress,
                 )
-            await _drain(runtime)
-            return summary
 
     try:
         if not path.is_file():
@@ -193,18 +195,14 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_remittance(args: argparse.Namespace) -> int:
     """``puente reconcile remittance FILE [--deposit LINE_ID] [--layout nomina]``."""
-    from puente.db import open_database
     from puente.reconciliation.importers import MalformedStatement, UnknownFormat
     from puente.reconciliation.remittance import RemittanceRefused, apply_remittance
 
     path = Path(args.file)
-    settings = load_settings()
 
     async def run() -> Any:
-        async with open_database(settings.database_url):
-            runtime = _required_runtime()
-            institution = await _institution(args.institution)
-            summary = await apply_remittance(
+        async with _funnel_session(args.institution) as (runtime, institution):
+            return await apply_remittance(
                 runtime,
                 institution.id,
                 path,
@@ -212,8 +210,6 @@ def cmd_remittance(args: argparse.Namespace) -> int:
                 layout=args.layout,
                 line_id=args.deposit,
             )
-            await _drain(runtime)
-            return summary
 
     try:
         if not path.is_file():
