@@ -119,9 +119,11 @@ async def _postgres_database(admin_url: str, sql: str) -> None:
 async def _one(backend: str, count: int, folder: Path) -> dict[str, float]:
     from tortoise import Tortoise
 
+    from puente.config import Settings, development_settings
     from puente.db import migrate, tortoise_config
     from puente.reconciliation.importers import read_statement
     from puente.reconciliation.service import import_and_reconcile
+    from puente.runtime import Runtime
 
     admin = os.environ.get("PUENTE_TEST_POSTGRES_URL", "")
     name = f"puente_bench_{uuid.uuid4().hex[:10]}"
@@ -140,8 +142,9 @@ async def _one(backend: str, count: int, folder: Path) -> dict[str, float]:
         parsed = sum(1 for _ in read_statement(statement, "camt053"))
         parse = time.perf_counter() - began
         began = time.perf_counter()
+        runtime = Runtime.from_settings(development_settings(Settings(database_url=url), folder))
         summary = await import_and_reconcile(
-            institution_id, statement, "camt053", at=datetime(2026, 11, 21, tzinfo=UTC)
+            runtime, institution_id, statement, "camt053", at=datetime(2026, 11, 21, tzinfo=UTC)
         )
         total = time.perf_counter() - began
         await Tortoise.close_connections()

@@ -178,3 +178,13 @@ async def db(database_url: str) -> AsyncIterator[str]:
         yield "postgres" if database_url.startswith(("postgres", "asyncpg")) else "sqlite"
     finally:
         await Tortoise.close_connections()
+
+
+@pytest.fixture
+async def monitoring_drained(db: str) -> AsyncIterator[None]:
+    """AML monitoring of the payments a test recorded (it runs in background tasks after the
+    funnel commits) finishes before the test's database closes."""
+    from puente.compliance.monitoring_service import drain_monitoring
+
+    yield
+    await drain_monitoring()

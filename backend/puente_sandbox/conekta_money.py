@@ -74,7 +74,7 @@ def refund(state: ConektaState, order_id: str, params: Mapping[str, Any]) -> Obj
     status = CONEKTA.status(step.phase)
     charge["status"] = status
     order.update(payment_status=status, is_refundable=step.remaining > 0, updated_at=state.now())
-    txn = transaction_object(state.hex(), -amount, 0, charge["id"], "refund", state.now())
+    txn = transaction_object(state.hex(), -amount, 0, charge, "refund", state.now())
     state.store.put("transactions", txn)
     state.event("charge.refunded", charge)
     state.event(f"order.{status}", order)
@@ -94,7 +94,7 @@ def charge_back(state: ConektaState, order: Obj) -> Obj:
     charge = order["charges"]["data"][-1]
     charge["status"] = CONEKTA.status(Phase.DISPUTED)
     order.update(payment_status=charge["status"], is_refundable=False, updated_at=state.now())
-    txn = transaction_object(state.hex(), -net, 0, charge["id"], "chargeback", state.now())
+    txn = transaction_object(state.hex(), -net, 0, charge, "chargeback", state.now())
     state.store.put("transactions", txn)
     state.event("charge.chargeback.created", charge)
     state.event("order.charged_back", order)
@@ -126,6 +126,7 @@ def settle(state: ConektaState) -> Obj:
     }
     for line in lines:
         line["status"] = "paid_out"
+        line["transfer_id"] = transfer["id"]
         state.paid_out.add(line["id"])
     state.store.put("transfers", transfer)
     return transfer

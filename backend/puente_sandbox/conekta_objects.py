@@ -288,16 +288,19 @@ def charge_object(ch_id: str, order: Obj, created: int, payment_method: Obj) -> 
 
 
 def transaction_object(
-    txn_id: str, amount: int, fee: int, charge_id: str, kind: str, created: int
+    txn_id: str, amount: int, fee: int, charge: Obj, kind: str, created: int
 ) -> Obj:
-    """A balance transaction (``capture`` for a charge, ``refund`` for a refund)."""
+    """A balance transaction (``capture`` for a charge, ``refund`` for a refund); it names
+    its charge's order, and once paid out, the transfer that carried it (``transfer_id``)."""
     return {
         "id": txn_id,
         "object": "transaction",
         "amount": amount,
         "fee": fee,
         "net": amount - fee,
-        "charge": charge_id,
+        "charge": charge["id"],
+        "order_id": charge.get("order_id"),
+        "transfer_id": None,
         "type": kind,
         "status": "pending",
         "currency": "MXN",

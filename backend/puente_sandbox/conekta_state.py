@@ -269,7 +269,7 @@ class ConektaState(SimulatorState):
         charge.update(status="paid", paid_at=self.now())
         order.update(payment_status="paid", is_refundable=True, updated_at=self.now())
         txn = transaction_object(
-            self.hex(), charge["amount"], charge["fee"], charge["id"], "capture", self.now()
+            self.hex(), charge["amount"], charge["fee"], charge, "capture", self.now()
         )
         self.store.put("transactions", txn)
         self.event("charge.paid", charge)

@@ -189,6 +189,8 @@ class MercadoPagoMoney:
             raise MPError(409, "there is no available balance to withdraw")
         self.settled.update(line_id for line_id, _, _, _ in pending)
         payout = {"id": str(self._number()), "amount": total, "date_created": self.now()}
+        for _, _, source, _ in pending:  # each payment and refund names its withdrawal
+            source["payout_id"] = payout["id"]
         return self.store.put("payouts", payout)
 
     def create_report(self, body: Mapping[str, Any]) -> Obj:

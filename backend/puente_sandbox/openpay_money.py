@@ -81,19 +81,24 @@ def charge_back(state: OpenpayState, charge: Obj) -> Obj:
 def settle(state: OpenpayState) -> Obj:
     """Pay out every unsettled net amount to the merchant's bank (daily run, on demand)."""
     total = ZERO
+    carried: list[Obj] = []  # each charge and refund this payout carries names it (payout_id)
     for charge in state.store.all("charges"):
         if charge["status"] in ("completed", "refunded") and charge["id"] not in state.settled:
             fee = charge["fee"]["amount"] + charge["fee"]["tax"]
             total += charge["amount"] - fee
-            state.settled.add(charge["id"])
+            carried.append(charge)
         for refund in charge.get("refunds", []):
             if refund["id"] not in state.settled:
                 total -= refund["amount"]
-                state.settled.add(refund["id"])
+                carried.append(refund)
     if total <= ZERO:
         raise OpenpayError(412, 4001, "There are not enough funds to pay out")
+    payout_id = state.oid()
+    for line in carried:
+        state.settled.add(line["id"])
+        line["payout_id"] = payout_id
     payout = {
-        "id": state.oid(),
+        "id": payout_id,
         "amount": total,
         "authorization": state.ids.digits(6),
         "method": "bank_account",

@@ -108,7 +108,8 @@ class PayPalMoney:
         refunds.append(refund)
         capture.update(status=PAYPAL.status(step.phase), update_time=self.now())
         self.store.put("refunds", refund)
-        self._line("T1107", -amount, ZERO, refund["id"], capture.get("custom_id"))
+        custom = capture.get("custom_id")
+        self._line("T1107", -amount, ZERO, refund["id"], custom, ("TXN", capture["id"]))
         self.event(
             "PAYMENT.CAPTURE.REFUNDED",
             "refund",
@@ -119,8 +120,21 @@ class PayPalMoney:
 
     # -- reporting and withdrawals -------------------------------------------------------------
     def _line(
-        self, code: str, amount: Decimal, fee: Decimal, transaction_id: str, custom: str | None
+        self,
+        code: str,
+        amount: Decimal,
+        fee: Decimal,
+        transaction_id: str,
+        custom: str | None,
+        related: tuple[str, str] | None = None,
     ) -> None:
+        """A reporting line; ``related`` is PayPal's ``paypal_reference_id`` with its type
+        (``ODR``: the order a capture paid; ``TXN``: the capture a refund returns)."""
+        reference = (
+            {"paypal_reference_id_type": related[0], "paypal_reference_id": related[1]}
+            if related
+            else {}
+        )
         self.lines.append(
             {
                 "_ts": int(self.clock()),
@@ -135,6 +149,7 @@ class PayPalMoney:
                     "transaction_status": "S",
                     "custom_field": custom,
                     "protection_eligibility": "01" if code == "T0006" else None,
+                    **reference,
                 },
             }
         )

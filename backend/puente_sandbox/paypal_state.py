@@ -285,7 +285,9 @@ class PayPalState(PayPalMoney, SimulatorState):
                 f"Payment declined for MXN {amount}",
             )
         else:
-            self._line("T0006", amount, fee, capture["id"], unit.get("custom_id"))
+            self._line(
+                "T0006", amount, fee, capture["id"], unit.get("custom_id"), ("ODR", order["id"])
+            )
             self.event(
                 "PAYMENT.CAPTURE.COMPLETED",
                 "capture",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 from tests.support.metrics import sample_value
 
+from puente.money import to_centavos
 from puente.providers.base import (
     AuthenticationError,
     ChargeRequest,
@@ -33,6 +34,7 @@ from puente.providers.base import (
 from puente.providers.circuit import CircuitPolicy, CircuitState
 from puente.providers.http import TimeoutPolicy
 from puente.providers.metrics import render_prometheus
+from puente.reconciliation.settlements import payout_breakdowns
 
 if TYPE_CHECKING:
     from tests.contract.conftest import Harness
@@ -372,3 +374,21 @@ async def test_unknown_payment_id_is_not_found(harness: Harness) -> None:
         with pytest.raises(InvalidRequest) as caught:
             await connector.get_payment("does_not_exist_123")
     assert caught.value.http_status == 404
+
+
+async def test_a_payout_breaks_down_into_charges_refunds_fees_and_iva(harness: Harness) -> None:
+    # What reconciliation books for a payout: Dr bank (net), Dr fees, Dr IVA acreditable,
+    # Cr clearing (gross); the charges it carried name the payments Puente knows.
+    async with harness.connector() as connector:
+        one = await connector.charge(_charge(harness, "pay-8", amount="100.00"))
+        two = await connector.charge(_charge(harness, "pay-9", amount="250.00"))
+        await connector.refund(one.provider_id, Decimal("30.00"), idempotency_key="r-8")
+        harness.simulator.settle()
+        ((payout, parts),) = await payout_breakdowns(connector, HOUR_AGO)
+        lines = await connector.list_transactions(HOUR_AGO)
+    assert parts.gross == 320_00  # 100 + 250 charged, 30 refunded
+    assert parts.net == to_centavos(payout.amount)
+    assert parts.gross - parts.fee - parts.fee_vat == parts.net
+    assert parts.fee > 0 and parts.fee_vat > 0
+    assert parts.fee + parts.fee_vat == to_centavos(sum(line.fee for line in lines))
+    assert sorted(parts.payment_references) == sorted([one.provider_id, two.provider_id])

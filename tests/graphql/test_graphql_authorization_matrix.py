@@ -330,6 +330,7 @@ class World:
         from puente.reconciliation.service import import_and_reconcile
 
         await import_and_reconcile(
+            runtime,
             inst.id,
             write(self.tmp / "s.xml", "camt053:02", [movement("100.00", bank_reference="B1")]),
             "camt053",

@@ -8,10 +8,11 @@ import pytest
 from tests.support import factories
 
 from puente.reconciliation.demo_files import demo_statements, write_statements
+from puente.reconciliation.remittance import apply_remittance
 from puente.reconciliation.service import import_and_reconcile
 from puente_sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("monitoring_drained")]
 
 FORMATS = {
     "stp-demo.csv": "stp",
@@ -19,6 +20,7 @@ FORMATS = {
     "mt940-demo.sta": "mt940",
     "bbva-demo.csv": "csv:bbva",
 }
+REMITTANCE = "nomina-demo.csv"
 
 
 async def test_demo_statements_import_with_matches_and_deliberate_exceptions(db, runtime, tmp_path):
@@ -32,6 +34,7 @@ async def test_demo_statements_import_with_matches_and_deliberate_exceptions(db,
     )
     summaries = {
         path.name: await import_and_reconcile(
+            runtime,
             inst.id,
             path,
             FORMATS[path.name],
@@ -39,10 +42,17 @@ async def test_demo_statements_import_with_matches_and_deliberate_exceptions(db,
             stp_cuenta=cuenta,
         )
         for path in paths
+        if path.name != REMITTANCE
     }
     stp = summaries["stp-demo.csv"]
     assert (stp.lines, stp.matched, stp.exceptions) == (2, 1, 1)  # the loan's CLABE; nobody's
-    assert summaries["camt053-demo.xml"].exceptions == 1  # the unexplained cash deposit
+    # The unexplained cash deposit, and the payroll deposit until its remittance comes.
+    assert summaries["camt053-demo.xml"].exceptions == 2
     mt940 = summaries["mt940-demo.sta"]
     assert (mt940.lines, mt940.duplicates) == (2, 1)  # the overlap is imported once
     assert summaries["bbva-demo.csv"].lines == 2
+
+    split = await apply_remittance(
+        runtime, inst.id, tmp_path / REMITTANCE, at=datetime(2026, 11, 27, 18, tzinfo=UTC)
+    )
+    assert (split.status, split.applied, split.unknown) == ("applied", 1, 1)

@@ -8,7 +8,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from puente.reconciliation.enums import Direction, ExceptionReason, MatchKind, Strategy
-from puente.reconciliation.matcher import Expected, LineFacts, Tolerances, match_lines
+from puente.reconciliation.matcher import (
+    Expected,
+    LineFacts,
+    RemittanceShare,
+    Tolerances,
+    match_lines,
+    split_remittance,
+)
 
 DAY = date(2026, 11, 20)
 IN = Direction.CREDIT
@@ -216,3 +223,30 @@ def test_lines_written_from_the_book_all_match_exactly(centavos):
     result = match_lines(lines, expected)
     assert result.unmatched == []
     assert all(p.confidence == 100 and p.booked for p in result.proposals)
+
+
+shares_lists = st.lists(
+    st.builds(
+        RemittanceShare,
+        st.integers(1, 10_000),
+        st.integers(1, 10_000_000),
+        st.one_of(st.none(), st.integers(1, 50)),
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@given(shares_lists, st.integers(-500, 500))
+def test_a_remittance_splits_exactly_or_not_at_all(shares, off):
+    total = sum(s.centavos for s in shares)
+    split = split_remittance(total + off, shares)
+    if off:
+        assert split.mismatch and split.applied == split.unknown == ()
+        assert split.shortfall_centavos == -off
+    else:
+        assert not split.mismatch
+        assert sum(s.centavos for s in split.applied + split.unknown) == total
+        assert all(s.loan_id is not None for s in split.applied)
+        assert all(s.loan_id is None for s in split.unknown)
+        assert len(split.applied) + len(split.unknown) == len(shares)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -16,10 +17,12 @@ from puente.audit.models import AuditEvent
 from puente.enums import JournalKind, PaymentMethodType, ProviderName, Role
 from puente.enums import LedgerAccountType as T
 from puente.enums import PaymentStatus as S
+from puente.events.bus import InMemoryBus
 from puente.ledger.entries import AccountRef
 from puente.ledger.models import JournalEntry, SuspenseItem
 from puente.ledger.posting import account_balance
 from puente.payments.checkout import PaymentRequest, create_payment
+from puente.payments.compliance_hooks import compliance
 from puente.payments.gateways import store_credentials
 from puente.payments.models import Payment
 from puente.payments.spei_inbound import loan_clabe
@@ -37,50 +40,88 @@ from puente.reconciliation.exceptions import (
 )
 from puente.reconciliation.importers import MalformedStatement
 from puente.reconciliation.models import BankStatement, StatementLine, StatementMatch
+from puente.reconciliation.reads import bank_facts_for_payments
 from puente.reconciliation.service import import_and_reconcile
 from puente.reconciliation.settlements import fetch_settlements
+from puente_sandbox.conekta import sandbox_webhook_public_key
 from puente_sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("monitoring_drained")]
 
 CUENTA = DEFAULT_STP_CREDENTIALS["cuenta"]
 AT = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class CardGateway:
+    name: str
+    credentials: dict[str, str]
+    token: str  # the simulator's approved test card
+
+    @property
+    def provider(self) -> ProviderName:
+        return ProviderName(self.name)
+
+
+GATEWAYS = [
+    CardGateway("stripe", STRIPE, "tok_visa"),
+    CardGateway(
+        "conekta",
+        {"private_key": "key_recon_0123456789", "webhook_key": sandbox_webhook_public_key()},
+        "tok_test_visa_4242",
+    ),
+    CardGateway(
+        "openpay",
+        {
+            "merchant_id": "mrecon0123456789abcd",
+            "private_key": "sk_recon_0123456789abcdef",
+            "webhook_user": "puente",
+            "webhook_password": "recon-webhook-pass-0123",
+        },
+        "tok_test_4111111111111111",
+    ),
+    CardGateway(
+        "mercadopago",
+        {"access_token": "TEST-1523846091-recon-0123456789", "webhook_secret": "mp_whsec_1"},
+        "test_visa_APRO",
+    ),
+]
 
 
 async def clearing(inst_id: int, provider: ProviderName) -> int:
     return await account_balance(AccountRef(inst_id, T.CASH_CLEARING, provider=provider))
 
 
-async def run(inst, path, fmt="camt053", **kw):
-    return await import_and_reconcile(inst.id, path, fmt, at=AT, stp_cuenta=CUENTA, **kw)
+async def run(runtime, inst, path, fmt="camt053", **kw):
+    return await import_and_reconcile(runtime, inst.id, path, fmt, at=AT, stp_cuenta=CUENTA, **kw)
 
 
-async def test_the_same_file_twice_imports_nothing_the_second_time(db, tmp_path):
+async def test_the_same_file_twice_imports_nothing_the_second_time(db, runtime, tmp_path):
     inst = await factories.institution()
     path = write(
         tmp_path / "s.xml",
         "camt053:02",
         [movement("100.00", bank_reference="A1"), movement("200.00", bank_reference="A2")],
     )
-    first = await run(inst, path)
+    first = await run(runtime, inst, path)
     assert (first.lines, first.new, first.duplicates) == (2, 2, 0)
-    second = await run(inst, path)
+    second = await run(runtime, inst, path)
     assert (second.lines, second.new, second.duplicates) == (2, 0, 2)
     assert second.matched == second.exceptions == 0
     assert await StatementLine.all().count() == 2
     assert await BankStatement.all().count() == 1
 
 
-async def test_overlapping_statements_do_not_duplicate_lines(db, tmp_path):
+async def test_overlapping_statements_do_not_duplicate_lines(db, runtime, tmp_path):
     inst = await factories.institution()
     a, b, c = (
         movement("100.00", bank_reference="A1"),
         movement("200.00", bank_reference="A2", clave_rastreo="R2"),
         movement("300.00", bank_reference="A3", clave_rastreo="R3"),
     )
-    await run(inst, write(tmp_path / "nov1.xml", "camt053:02", [a, b], sid="S1"))
+    await run(runtime, inst, write(tmp_path / "nov1.xml", "camt053:02", [a, b], sid="S1"))
     # The next statement repeats b and adds c; in another format too.
-    summary = await run(inst, write(tmp_path / "nov2.xml", "camt053:08", [b, c], sid="S2"))
+    summary = await run(runtime, inst, write(tmp_path / "nov2.xml", "camt053:08", [b, c], sid="S2"))
     assert (summary.lines, summary.new, summary.duplicates) == (2, 1, 1)
     assert sorted(await StatementLine.all().values_list("amount_centavos", flat=True)) == [
         100_00,
@@ -89,16 +130,16 @@ async def test_overlapping_statements_do_not_duplicate_lines(db, tmp_path):
     ]
 
 
-async def test_two_equal_transfers_without_references_are_two_lines_once(db, tmp_path):
+async def test_two_equal_transfers_without_references_are_two_lines_once(db, runtime, tmp_path):
     inst = await factories.institution()
     same = movement("50.00", bank_reference="", clave_rastreo="", reference="")
     path = write(tmp_path / "s.csv", "csv:bbva", [same, same])
-    assert (await run(inst, path, "csv:bbva", account=ACCOUNT)).new == 2
+    assert (await run(runtime, inst, path, "csv:bbva", account=ACCOUNT)).new == 2
     again = write(tmp_path / "s2.csv", "csv:bbva", [same, same, movement("9.00", clave_rastreo="")])
-    assert (await run(inst, again, "csv:bbva", account=ACCOUNT)).new == 1
+    assert (await run(runtime, inst, again, "csv:bbva", account=ACCOUNT)).new == 1
 
 
-async def test_a_malformed_file_imports_nothing(db, tmp_path):
+async def test_a_malformed_file_imports_nothing(db, runtime, tmp_path):
     inst = await factories.institution()
     path = write(
         tmp_path / "s.csv",
@@ -109,14 +150,16 @@ async def test_a_malformed_file_imports_nothing(db, tmp_path):
     lines[2400] = lines[2400].replace("/11/2026", "/13/2026")  # a bad date far into the file
     path.write_text("\n".join(lines), encoding="latin-1")
     with pytest.raises(MalformedStatement, match="línea 2401"):
-        await run(inst, path, "csv:bbva", account=ACCOUNT)
+        await run(runtime, inst, path, "csv:bbva", account=ACCOUNT)
     assert await StatementLine.all().count() == 0
     assert await BankStatement.all().count() == 0
 
 
-async def test_an_unexplained_deposit_goes_to_suspense_with_an_exception(db, tmp_path):
+async def test_an_unexplained_deposit_goes_to_suspense_with_an_exception(db, runtime, tmp_path):
     inst = await factories.institution()
-    summary = await run(inst, write(tmp_path / "s.xml", "camt053:02", [movement("777.00")]))
+    summary = await run(
+        runtime, inst, write(tmp_path / "s.xml", "camt053:02", [movement("777.00")])
+    )
     assert (summary.matched, summary.exceptions) == (0, 1)
     assert await institution_balance(inst.id, T.BANK) == 777_00
     assert await institution_balance(inst.id, T.SUSPENSE) == -777_00
@@ -126,15 +169,30 @@ async def test_an_unexplained_deposit_goes_to_suspense_with_an_exception(db, tmp
     assert await books_total() == 0
 
 
+class RecordingBus(InMemoryBus):
+    def __init__(self) -> None:
+        super().__init__()
+        self.published: list[tuple[str, dict]] = []
+
+    async def publish(self, channel, message):
+        self.published.append((channel, dict(message)))
+        await super().publish(channel, message)
+
+
 async def test_a_deposit_to_a_loan_clabe_becomes_a_payment_through_the_funnel(
-    db, runtime, tmp_path
+    db, runtime, tmp_path, monkeypatch
 ):
+    runtime.bus = bus = RecordingBus()
+    observed = []
+    monkeypatch.setattr(
+        compliance(), "transition_observers", [lambda rt, t: observed.append(t.payment_id)]
+    )
     inst = await factories.institution()
     ana = await factories.user(runtime, inst)
     loan = await factories.active_loan(inst, ana, start=date(2026, 11, 2))
     before = await loan_balances(loan.id)
     deposit = movement("1000.00", beneficiary_account=loan_clabe(CUENTA, loan.id), reference="")
-    summary = await run(inst, write(tmp_path / "stp.csv", "stp", [deposit]), "stp")
+    summary = await run(runtime, inst, write(tmp_path / "stp.csv", "stp", [deposit]), "stp")
     assert (summary.matched, summary.exceptions) == (1, 0)
     (payment,) = await Payment.filter(loan_id=loan.id)
     assert (payment.status, payment.amount_centavos, payment.provider) == (
@@ -151,6 +209,12 @@ async def test_a_deposit_to_a_loan_clabe_becomes_a_payment_through_the_funnel(
     assert await AuditEvent.filter(
         action="payment.status_changed", subject_id=str(payment.id)
     ).exists()
+    facts = (await bank_facts_for_payments([payment.id]))[payment.id]
+    assert (facts.clave_rastreo, facts.settled_on) == ("BB27726020704", date(2026, 11, 21))
+    assert facts.booked_on == date(2026, 11, 20)  # value and booking dates kept apart
+    # The same funnel as a webhook: subscribers told, AML monitoring asked.
+    assert (f"payment:{payment.id}", {"payment": payment.id, "status": "paid"}) in bus.published
+    assert observed == [payment.id]
     assert await books_total() == 0
 
 
@@ -183,21 +247,22 @@ async def test_an_announced_spei_is_completed_by_its_referencia(db, runtime, tmp
         value_date=runtime.today(),
         booking_date=runtime.today(),
     )
-    summary = await run(inst, write(tmp_path / "s.xml", "camt053:02", [line]))
+    summary = await run(runtime, inst, write(tmp_path / "s.xml", "camt053:02", [line]))
     assert summary.matched == 1
     assert (await Payment.get(id=announced.id)).status == S.PAID
     assert await clearing(inst.id, ProviderName.STP) == 0
     assert await books_total() == 0
 
 
-async def test_a_stripe_payout_clears_the_gateway_to_zero_net_of_fees_and_iva(
-    db, runtime, tmp_path
+@pytest.mark.parametrize("gateway", GATEWAYS, ids=[g.name for g in GATEWAYS])
+async def test_a_gateway_payout_clears_the_gateway_to_zero_net_of_fees_and_iva(
+    db, runtime, tmp_path, gateway
 ):
     inst = await factories.institution()
     ana = await factories.user(runtime, inst)
     loan = await factories.active_loan(inst, ana, start=date(2026, 11, 2))
-    await store_credentials(runtime, inst.id, "stripe", STRIPE)
-    box = sandboxes(runtime)
+    await store_credentials(runtime, inst.id, gateway.name, gateway.credentials)
+    box = sandboxes(runtime, {gateway.name: gateway.credentials})
     for key, amount in (("c1", "1500.00"), ("c2", "800.00")):
         paid = await create_payment(
             runtime,
@@ -207,18 +272,18 @@ async def test_a_stripe_payout_clears_the_gateway_to_zero_net_of_fees_and_iva(
                 loan_id=loan.id,
                 amount=amount,
                 method=PaymentMethodType.CARD,
-                provider=ProviderName.STRIPE,
+                provider=gateway.provider,
                 idempotency_key=key,
-                card_token="tok_visa",
+                card_token=gateway.token,
             ),
         )
         assert paid.status == S.PAID
-    assert await clearing(inst.id, ProviderName.STRIPE) == 2300_00
+    assert await clearing(inst.id, gateway.provider) == 2300_00
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=box.app), base_url="http://sandbox.test"
     ) as client:
-        assert (await client.post("/stripe/_payouts")).status_code == 200
-    connector = await box.gateways.gateway(inst, "stripe")
+        assert (await client.post(f"/{gateway.name}/_payouts")).status_code == 200
+    connector = await box.gateways.gateway(inst, gateway.name)
     ((settlement, new),) = await fetch_settlements(connector, inst.id, AT - timedelta(days=30))
     assert new and settlement.gross_centavos == 2300_00
     assert settlement.fee_centavos > 0 and settlement.fee_vat_centavos > 0
@@ -229,23 +294,31 @@ async def test_a_stripe_payout_clears_the_gateway_to_zero_net_of_fees_and_iva(
     assert [n for _, n in await fetch_settlements(connector, inst.id, AT - timedelta(days=30))] == [
         False
     ]
+    arrived = settlement.arrival_date or AT.date()  # only Stripe says when it will arrive
     deposit = movement(
         str(Decimal(settlement.net_centavos) / 100),
-        concept=f"STRIPE PAYOUT {settlement.provider_id}",
+        concept=f"{gateway.name.upper()} PAYOUT {settlement.provider_id}",
         clave_rastreo="",
         reference="",
         beneficiary_account="",
         bank_reference="PO1",
-        value_date=settlement.arrival_date,
-        booking_date=settlement.arrival_date,
+        value_date=arrived,
+        booking_date=arrived,
     )
-    summary = await run(inst, write(tmp_path / "bank.xml", "camt053:02", [deposit]))
+    summary = await run(runtime, inst, write(tmp_path / "bank.xml", "camt053:02", [deposit]))
     assert summary.matched == 1
     # The full cycle: the gateway's clearing account nets to zero.
-    assert await clearing(inst.id, ProviderName.STRIPE) == 0
+    assert await clearing(inst.id, gateway.provider) == 0
     assert await institution_balance(inst.id, T.PROVIDER_FEES_EXPENSE) == settlement.fee_centavos
     assert await institution_balance(inst.id, T.VAT_CREDITABLE) == settlement.fee_vat_centavos
     assert await books_total() == 0
+    # Each card payment now knows when its money reached the bank: the payout's line.
+    ids = await Payment.filter(loan_id=loan.id).values_list("id", flat=True)
+    facts = await bank_facts_for_payments(list(ids))
+    assert set(facts) == set(ids)
+    assert {(f.settled_on, f.via_payout) for f in facts.values()} == {
+        (arrived, settlement.provider_id)
+    }
 
 
 async def test_staff_apply_an_exception_to_a_loan_and_suspense_empties(db, runtime, tmp_path):
@@ -253,10 +326,11 @@ async def test_staff_apply_an_exception_to_a_loan_and_suspense_empties(db, runti
     ana = await factories.user(runtime, inst)
     staff = await factories.user(runtime, inst, email="caja@example.mx", role=Role.STAFF)
     loan = await factories.active_loan(inst, ana, start=date(2026, 11, 2))
-    await run(inst, write(tmp_path / "s.xml", "camt053:02", [movement("650.00")]))
+    await run(runtime, inst, write(tmp_path / "s.xml", "camt053:02", [movement("650.00")]))
     (exception,) = await open_exceptions(inst.id)
     with pytest.raises(ResolutionRefused):
         await resolve_exception(
+            runtime,
             exception.id,
             Resolution.APPLIED_TO_LOAN,
             actor_id=staff.id,
@@ -266,6 +340,7 @@ async def test_staff_apply_an_exception_to_a_loan_and_suspense_empties(db, runti
             loan_id=loan.id,
         )
     resolved = await resolve_exception(
+        runtime,
         exception.id,
         Resolution.APPLIED_TO_LOAN,
         actor_id=staff.id,
@@ -283,6 +358,7 @@ async def test_staff_apply_an_exception_to_a_loan_and_suspense_empties(db, runti
     assert await AuditEvent.filter(action="reconciliation.exception_resolved").exists()
     with pytest.raises(ResolutionRefused, match="ya se resolvió"):
         await resolve_exception(
+            runtime,
             exception.id,
             Resolution.RETURNED,
             actor_id=staff.id,
@@ -296,9 +372,10 @@ async def test_staff_apply_an_exception_to_a_loan_and_suspense_empties(db, runti
 async def test_a_returned_transfer_leaves_suspense_and_the_bank(db, runtime, tmp_path):
     inst = await factories.institution()
     staff = await factories.user(runtime, inst, email="caja@example.mx", role=Role.STAFF)
-    await run(inst, write(tmp_path / "s.xml", "camt053:02", [movement("90.00")]))
+    await run(runtime, inst, write(tmp_path / "s.xml", "camt053:02", [movement("90.00")]))
     (exception,) = await open_exceptions(inst.id)
     await resolve_exception(
+        runtime,
         exception.id,
         Resolution.RETURNED,
         actor_id=staff.id,
@@ -339,15 +416,15 @@ async def test_an_outgoing_disbursement_matches_by_clave_de_rastreo_without_post
         value_date=AT.date(),
         booking_date=AT.date(),
     )
-    summary = await run(inst, write(tmp_path / "s.xml", "camt053:02", [line]))
+    summary = await run(runtime, inst, write(tmp_path / "s.xml", "camt053:02", [line]))
     assert summary.matched == 1
     (match,) = await StatementMatch.filter(disbursement_id=row.id)
     assert match.entry_id is None
 
 
-async def test_reconciliation_history_cannot_be_deleted(db, tmp_path):
+async def test_reconciliation_history_cannot_be_deleted(db, runtime, tmp_path):
     inst = await factories.institution()
-    await run(inst, write(tmp_path / "s.xml", "camt053:02", [movement("1.00")]))
+    await run(runtime, inst, write(tmp_path / "s.xml", "camt053:02", [movement("1.00")]))
     with pytest.raises(Exception, match="history"):
         await StatementLine.all().delete()
     assert await StatementLine.all().count() == 1
@@ -393,7 +470,7 @@ async def test_abonos_already_paid_are_settled_to_the_bank_in_one_entry_per_batc
             )
         )
     assert await clearing(inst.id, ProviderName.STP) == 870_75
-    summary = await run(inst, write(tmp_path / "stp.xml", "camt053:08", moves))
+    summary = await run(runtime, inst, write(tmp_path / "stp.xml", "camt053:08", moves))
     assert (summary.matched, summary.exceptions) == (3, 0)
     assert await clearing(inst.id, ProviderName.STP) == 0
     matches = await StatementMatch.all()

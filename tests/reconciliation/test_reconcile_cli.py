@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -39,7 +41,14 @@ def lines_in(path: Path) -> int:
 
 
 def reconcile(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PUENTE_DATABASE_URL": f"sqlite://{db}"}
+    env = {
+        **os.environ,
+        "PUENTE_DATABASE_URL": f"sqlite://{db}",
+        "PUENTE_SECRET_KEY": secrets.token_urlsafe(48),
+        "PUENTE_ENCRYPTION_KEYS": "t1:"
+        + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "PUENTE_REDIS_URL": "",
+    }
     return subprocess.run(
         [sys.executable, "-m", "puente.cli", "reconcile", *args],
         env=env,
@@ -99,3 +108,30 @@ def test_an_unknown_format_or_preset_is_refused(sqlite_template, tmp_path, fmt):
     done = reconcile(db, "import", str(statement), "--format", fmt)
     assert done.returncode == 2
     assert "desconocido" in done.stderr
+
+
+def test_a_remittance_splits_its_deposit_and_a_second_run_is_refused(sqlite_template, tmp_path):
+    import io
+    from decimal import Decimal
+
+    from puente.reconciliation.samples import RemittanceLine, write_remittance
+
+    db = database(sqlite_template, tmp_path)
+    deposit = movement("300.00", concept="NOMINA REMESA NOM-1", reference="", bank_reference="N1")
+    statement = write(tmp_path / "s.xml", "camt053:02", [deposit])
+    assert reconcile(db, "import", str(statement), "--json").returncode == 0
+    out = io.StringIO()
+    rows = [RemittanceLine(Decimal("300.00"), employee_id="E-404", name="NADIE")]
+    write_remittance(out, rows, employer="ACM010101AB1", reference="NOM-1")
+    remittance = tmp_path / "nomina.csv"
+    remittance.write_text(out.getvalue(), encoding="utf-8")
+    done = reconcile(db, "remittance", str(remittance), "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["status"], summary["applied"], summary["unknown"]) == ("applied", 0, 1)
+    again = reconcile(db, "remittance", str(remittance))
+    assert again.returncode == 1 and "ya se aplicó" in again.stderr
+    broken = tmp_path / "rota.csv"
+    broken.write_text(out.getvalue().replace("300.00", "tres"), encoding="utf-8")
+    bad = reconcile(db, "remittance", str(broken))
+    assert bad.returncode == 1 and "línea 2" in bad.stderr and "nada aplicado" in bad.stderr

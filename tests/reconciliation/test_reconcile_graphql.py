@@ -15,7 +15,7 @@ from puente.enums import LedgerAccountType as T
 from puente.graphql.types import encode_global_id
 from puente.reconciliation.service import import_and_reconcile
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("monitoring_drained")]
 
 LOGIN = """mutation($e: String!, $o: String) { login(email: $e,
   password: "contrasena-segura-1", otp: $o) { ... on AuthTokens { accessToken } } }"""
@@ -36,6 +36,7 @@ async def test_staff_page_through_the_queue_and_apply_a_line_to_a_loan(db, runti
     _, secret = await factories.enrolled_staff(runtime, inst)
     moves = [movement(f"{100 + i}.00", bank_reference=f"B{i}") for i in range(3)]
     await import_and_reconcile(
+        runtime,
         inst.id,
         write(tmp_path / "s.xml", "camt053:02", moves),
         "camt053",

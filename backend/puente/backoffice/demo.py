@@ -125,4 +125,4 @@ async def _unexplained_deposit(runtime: Runtime, institution_id: int, today: dat
         with path.open("w", encoding="latin-1", newline="") as out:  # as BBVA exports it
             write_bbva_csv(out, [deposit])
         await import_statement(institution_id, path, "csv:bbva", account="BBVA demo")
-    await reconcile_lines(institution_id, at=runtime.now())
+    await reconcile_lines(runtime, institution_id, at=runtime.now())

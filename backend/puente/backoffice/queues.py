@@ -182,6 +182,7 @@ async def resolve_reconciliation_exception(
         raise ConsoleRefused("INVALID_RESOLUTION", "Elige cómo se resolvió la excepción.")
     try:
         return await resolve_exception(
+            runtime,
             exception_id,
             Resolution(resolution),
             actor_id=actor.id,

@@ -32,7 +32,6 @@ from puente.graphql.types import (
 )
 from puente.loans.access import is_staff
 from puente.money import from_centavos
-from puente.payments.change_notices import notify_institution
 from puente.reconciliation.enums import LineStatus, Resolution
 from puente.reconciliation.exceptions import ResolutionRefused, resolve_exception
 from puente.reconciliation.models import ReconciliationException as ExceptionModel
@@ -67,6 +66,10 @@ class ExceptionResolution(Enum):
     APPLIED_TO_LOAN = "applied_to_loan"
     RETURNED = "returned"
     NOT_A_LOAN_PAYMENT = "not_a_loan_payment"
+    SPLIT_BY_REMITTANCE = strawberry.enum_value(
+        "split_by_remittance",
+        description="A payroll deposit its remittance file explained (set by the import).",
+    )
 
 
 @strawberry.type
@@ -297,6 +300,7 @@ class ReconciliationMutations:
             return PaymentError(code="NOT_FOUND", message="No existe ese movimiento.")
         try:
             await resolve_exception(
+                info.context.runtime,
                 open_exc.id,
                 Resolution(input.resolution.value),
                 actor_id=user.id,
@@ -308,14 +312,6 @@ class ReconciliationMutations:
             )
         except ResolutionRefused as refused:
             return PaymentError(code="RESOLUTION_REFUSED", message=str(refused))
-        runtime = info.context.runtime
-        await notify_institution(
-            runtime.bus,
-            user.institution_id,
-            "exception.resolved",
-            runtime.now(),
-            subject_id=line_id,
-        )
         line = await LineModel.get(id=line_id)
         exceptions = await exception_of([line.id])
         return StatementLineResolved(line=StatementLine.from_model(line, exceptions.get(line.id)))

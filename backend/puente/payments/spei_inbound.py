@@ -18,8 +18,10 @@ from puente.enums import PaymentStatus as S
 from puente.loans.models import Loan
 from puente.loans.payable import payable_amount
 from puente.money import parse_amount, to_centavos
-from puente.payments.lifecycle_service import Transition, advance_payment
+from puente.payments.lifecycle_service import Transition
 from puente.payments.models import Payment
+from puente.payments.outcomes import advance_and_notify
+from puente.runtime import Runtime
 
 __all__ = [
     "DEVOLUCION_CUENTA_INEXISTENTE",
@@ -28,6 +30,7 @@ __all__ = [
     "loan_for_abono",
     "loan_id_from_clabe",
     "payable_loan_for_abono",
+    "unannounced_payment",
 ]
 
 # STP's causa de devolución "cuenta inexistente" (1) for a CLABE that is nobody's (also
@@ -83,7 +86,30 @@ def _same_reference(wanted: str, received: str) -> bool:
     return int(wanted) == int(received)
 
 
-async def apply_abono(raw_body: str, loan: Loan, at: datetime) -> Transition:
+async def unannounced_payment(
+    loan: Loan, centavos: int, *, provider: ProviderName, key: str
+) -> Payment:
+    """The payment recording money that reached ``loan`` with no payment announced (an
+    abono, a deposit on a statement, a share of a payroll remittance): created once per
+    ``key``; the caller brings it to PAID through the funnel (``advance_and_notify``)."""
+    payment, _ = await Payment.get_or_create(
+        institution_id=loan.institution_id,
+        idempotency_key=key,
+        defaults={
+            "loan_id": loan.id,
+            "user_id": loan.borrower_id,
+            "provider": provider,
+            "method": PaymentMethodType.SPEI,
+            "amount_centavos": centavos,
+            "status": S.CREATED,
+            "request_fingerprint": key[:64],
+            "prepayment_mode": loan.overpayment_mode,  # not asked: the standing choice
+        },
+    )
+    return payment
+
+
+async def apply_abono(runtime: Runtime, raw_body: str, loan: Loan, at: datetime) -> Transition:
     """Record the received transfer as a PAID payment of ``loan`` (exactly once per abono).
 
     A payment the borrower announced (same referencia numérica and amount) is completed;
@@ -107,21 +133,11 @@ async def apply_abono(raw_body: str, loan: Loan, at: datetime) -> Transition:
             announced = payment
             break
     if announced is None:
-        announced, _ = await Payment.get_or_create(
-            institution_id=loan.institution_id,
-            idempotency_key=f"stp-abono-{abono_id}",
-            defaults={
-                "loan_id": loan.id,
-                "user_id": loan.borrower_id,
-                "provider": ProviderName.STP,
-                "method": PaymentMethodType.SPEI,
-                "amount_centavos": to_centavos(amount),
-                "status": S.CREATED,
-                "request_fingerprint": f"stp-abono-{abono_id}",
-                "prepayment_mode": loan.overpayment_mode,  # not asked: the standing choice
-            },
+        announced = await unannounced_payment(
+            loan, to_centavos(amount), provider=ProviderName.STP, key=f"stp-abono-{abono_id}"
         )
-    return await advance_payment(
+    return await advance_and_notify(
+        runtime,
         announced.id,
         S.PAID,
         source=f"webhook:stp:abono:{abono_id}",

@@ -31,6 +31,7 @@ from puente.payments.receipt import payment_application, schedule_after_prepayme
 from puente.portal.live import EventStreamResponse, live_events
 from puente.portal.loan_text import installment_names, is_tuition
 from puente.portal.payment_text import STATUS_FILTERS, method_text, prepayment_text, status_text
+from puente.reconciliation.reads import bank_facts_for_payments
 
 if TYPE_CHECKING:
     from puente.portal.routes import Portal
@@ -192,6 +193,7 @@ class PaymentPages:
         view = await self._loan_view(loan)
         context = {"user": user, "loan": loan, **status_context(payment, view)}
         context.update(await applied_context(payment, view))
+        context["bank"] = (await bank_facts_for_payments([payment.id])).get(payment.id)
         return self.portal.render(request, "pages/pay_status.html", context)
 
     async def events(self, request: Request, user: User) -> Response:
@@ -270,5 +272,6 @@ class PaymentPages:
             "pages": shown.pages,
             "status_filters": STATUS_FILTERS,
             "methods": list(PaymentMethodType),
+            "bank_facts": await bank_facts_for_payments([p.id for p in shown.payments]),
         }
         return self.portal.render(request, "pages/pay_history.html", context)

@@ -279,6 +279,7 @@ def portal_routes(runtime: Runtime, gateways: GatewayDirectory | None = None) ->
     from puente.portal.documents import document_routes
     from puente.portal.onboarding import onboarding_routes
     from puente.portal.payments import payment_routes
+    from puente.portal.reconciliation import reconciliation_routes
     from puente.portal.recovery import recovery_routes
     from puente.portal.saved_cards import saved_card_routes
 
@@ -293,6 +294,7 @@ def portal_routes(runtime: Runtime, gateways: GatewayDirectory | None = None) ->
         *saved_card_routes(portal, gateways),
         *onboarding_routes(portal),
         *console_routes(portal, gateways),
+        *reconciliation_routes(portal, gateways),
         Route("/", signed_in(portal.dashboard), methods=["GET"]),
         # Public: the login form, the simulator, and logout (CSRF-checked, ends any session).
         Route("/login", portal.login_page, methods=["GET"]),

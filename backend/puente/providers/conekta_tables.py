@@ -79,6 +79,12 @@ CONEKTA_TABLES = ProviderTables(
     ),
     settlement=RecordFields("transfer", "created_at", from_centavos, from_unix_seconds),
     transaction=RecordFields(
-        "transaction", "created_at", from_centavos, from_unix_seconds, source="charge"
+        "transaction",
+        "created_at",
+        from_centavos,
+        from_unix_seconds,
+        source="charge",
+        payment="order_id",  # the order Puente keeps (UNCONFIRMED on live transactions)
+        settlement="transfer_id",  # the transfer that carried it (UNCONFIRMED)
     ),
 )

@@ -237,6 +237,13 @@ def mp_card(body: Mapping[str, Any]) -> SavedPaymentMethod:
         )
 
 
+def _payout_of(obj: Mapping[str, Any]) -> str | None:
+    # The withdrawal that carried a payment or refund to the bank (UNCONFIRMED field name:
+    # the simulator's; the release report lists the same per withdrawal).
+    payout = obj.get("payout_id")
+    return str(payout) if payout else None
+
+
 def mp_transactions(payment: Mapping[str, Any]) -> list[ProviderTransaction]:
     """Balance lines of one payment: the collection (gross, fee, net) and each refund."""
     with reading_response(PROVIDER, "payment lines"):
@@ -267,6 +274,7 @@ def mp_transactions(payment: Mapping[str, Any]) -> list[ProviderTransaction]:
                 approved,
                 available_on=mp_datetime(payment.get("money_release_date")),
                 source_id=pid,
+                settlement_id=_payout_of(payment),
                 raw=payment,
             )
         )
@@ -288,6 +296,7 @@ def mp_transactions(payment: Mapping[str, Any]) -> list[ProviderTransaction]:
                     "approved",
                     created,
                     source_id=pid,
+                    settlement_id=_payout_of(refund),
                     raw=refund,
                 )
             )

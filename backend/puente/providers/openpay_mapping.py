@@ -201,6 +201,13 @@ def _fee(obj: Mapping[str, Any]) -> Decimal:
     return _amount(fee.get("amount") or 0) + _amount(fee.get("tax") or 0)
 
 
+def _payout_of(obj: Mapping[str, Any]) -> str | None:
+    # The payout that carried a charge or refund to the bank (UNCONFIRMED field name: the
+    # simulator's; Openpay's payout report /reports/payout/{id}/detail says the same).
+    payout = obj.get("payout_id")
+    return str(payout) if payout else None
+
+
 def openpay_transactions(charge: Mapping[str, Any]) -> list[ProviderTransaction]:
     """The balance lines of one charge: the charge itself, then one line per refund."""
     with reading_response(PROVIDER, "charge"):
@@ -221,6 +228,7 @@ def openpay_transactions(charge: Mapping[str, Any]) -> list[ProviderTransaction]
                 charge["status"],
                 created,
                 source_id=charge["id"],
+                settlement_id=_payout_of(charge),
                 raw=charge,
             )
         ]
@@ -238,6 +246,7 @@ def openpay_transactions(charge: Mapping[str, Any]) -> list[ProviderTransaction]
                     str(refund.get("status") or "completed"),
                     when or created,
                     source_id=charge["id"],
+                    settlement_id=_payout_of(refund),
                     raw=refund,
                 )
             )

@@ -245,7 +245,9 @@ class StripeConnector(PaymentGateway):
 
     async def list_settlement_transactions(self, payout_id: str) -> list[ProviderTransaction]:
         """The balance lines one payout carried to the bank (Stripe's payout breakdown)."""
-        items = await self._list_all("/v1/balance_transactions", {"payout": payout_id})
+        # The charge expanded: its PaymentIntent is the payment Puente knows.
+        query = {"payout": payout_id, "expand": ["data.source"]}
+        items = await self._list_all("/v1/balance_transactions", query)
         return [stripe_transaction(item, payout_id) for item in items]
 
     async def list_settlements(

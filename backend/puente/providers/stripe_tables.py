@@ -63,5 +63,6 @@ STRIPE_TABLES = ProviderTables(
         from_unix_seconds,
         available="available_on",
         source="source",
+        payment="source.payment_intent",  # with expand[]=data.source
     ),
 )

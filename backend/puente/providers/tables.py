@@ -74,10 +74,22 @@ class RecordFields:
     net: str = "net"
     available: str | None = None  # when a balance line's money becomes available
     source: str | None = None  # the field naming the charge a balance line comes from
+    # A balance line's payment as ``charge`` names it: a dotted path ("source.payment_intent"
+    # when the source is expanded); None: the source is the payment.
+    payment: str | None = None
+    settlement: str | None = None  # a balance line's field naming the payout that carried it
 
 
 def _currency(obj: Mapping[str, Any], name: str) -> str:
     return str(obj.get(name) or "MXN").upper()
+
+
+def _at(item: Mapping[str, Any], path: str | None) -> str | None:
+    """The string at a dotted ``path`` of ``item`` (None when absent or not expanded)."""
+    value: Any = item
+    for name in (path or "").split(".") if path else ():
+        value = value.get(name) if isinstance(value, Mapping) else None
+    return str(value) if path and value not in (None, "") else None
 
 
 def _source_id(value: Any) -> Any:
@@ -176,7 +188,8 @@ class ProviderTables:
                 currency=_currency(item, fields.currency),
                 available_on=fields.time(item.get(fields.available)) if fields.available else None,
                 source_id=_source_id(item.get(fields.source)) if fields.source else None,
-                settlement_id=settlement_id,
+                settlement_id=settlement_id or _at(item, fields.settlement),
+                payment_id=_at(item, fields.payment),
                 raw=item,
             )
 

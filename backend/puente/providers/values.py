@@ -332,6 +332,10 @@ class ProviderTransaction:
     available_on: datetime | None = None
     source_id: str | None = None  # the charge/refund/payment behind the line
     settlement_id: str | None = None  # the payout that carried it to the bank, once known
+    # The payment behind the line as the connector's ``charge`` names it (what Puente keeps
+    # as ``provider_reference``), when it differs from ``source_id`` (Stripe: the charge's
+    # PaymentIntent): lets a payout name the payments it carried.
+    payment_id: str | None = None
     raw: Mapping[str, Any] = _raw()
 
 

@@ -3,7 +3,7 @@
 | line explained by                | postings (Dr + / Cr −)                                   |
 |----------------------------------|----------------------------------------------------------|
 | a payment (money in clearing)    | Dr bank, Cr cash_clearing[payment's provider]            |
-| a loan's CLABE, no payment yet   | a PAID payment through the funnel (``advance_payment``), |
+| a loan's CLABE, no payment yet   | a PAID payment through the funnel (``advance_and_notify``),|
 |                                  | then Dr bank, Cr cash_clearing[provider]                 |
 | a gateway payout                 | Dr bank (net), Dr provider_fees_expense (fee),           |
 |                                  | Dr vat_creditable (IVA on the fee), Cr cash_clearing[p]  |
@@ -14,6 +14,8 @@
 
 Each line is booked once (journal idempotency key ``recon-line-<id>``); the funnel step runs
 first in its own transaction and is itself exactly-once, so a rerun after a crash completes.
+The funnel step is ``payments.outcomes.advance_and_notify``, as for a webhook or a
+checkout: subscribers are told and AML monitoring looks at every payment that became PAID.
 The common case, lines proving payments already PAID, is booked in batches
 (``book_paid_payments``): one entry and one audit record per batch of lines, each line
 keeping its own ``StatementMatch`` pointing at that entry, so a million-line statement is
@@ -31,13 +33,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from puente.audit.service import record_audit
-from puente.enums import (
-    JournalKind,
-    LedgerAccountType,
-    PaymentMethodType,
-    ProviderName,
-    SuspenseReason,
-)
+from puente.enums import JournalKind, LedgerAccountType, ProviderName, SuspenseReason
 from puente.enums import PaymentStatus as S
 from puente.ledger.entries import AccountRef, Line
 from puente.ledger.models import JournalEntry
@@ -45,8 +41,9 @@ from puente.ledger.posting import AlreadyPosted, post_entry
 from puente.ledger.suspense import open_suspense_item
 from puente.loans.models import Loan
 from puente.money import from_centavos
-from puente.payments.lifecycle_service import advance_payment
 from puente.payments.models import Payment
+from puente.payments.outcomes import advance_and_notify
+from puente.payments.spei_inbound import unannounced_payment
 from puente.reconciliation.enums import (
     Direction,
     ExceptionReason,
@@ -61,7 +58,7 @@ from puente.reconciliation.models import (
     StatementLine,
     StatementMatch,
 )
-from puente.runtime import MEXICO_CITY
+from puente.runtime import MEXICO_CITY, Runtime
 
 __all__ = [
     "LineBooking",
@@ -144,31 +141,27 @@ def _payout_lines(institution_id: int, s: GatewaySettlement) -> list[Line]:
 
 
 async def payment_for_loan(
-    loan: Loan, centavos: int, *, provider: ProviderName, key: str, source: str, at: datetime
+    runtime: Runtime,
+    loan: Loan,
+    centavos: int,
+    *,
+    provider: ProviderName,
+    key: str,
+    source: str,
+    at: datetime,
 ) -> Payment:
     """Money for a loan with no payment: recorded as a PAID payment through the funnel
-    (``advance_payment``: prelación, suspense for what the loan cannot take), exactly once
-    per ``key``, like an STP abono (``payments/spei_inbound.apply_abono``)."""
-    payment, _ = await Payment.get_or_create(
-        institution_id=loan.institution_id,
-        idempotency_key=key,
-        defaults={
-            "loan_id": loan.id,
-            "user_id": loan.borrower_id,
-            "provider": provider,
-            "method": PaymentMethodType.SPEI,
-            "amount_centavos": centavos,
-            "status": S.CREATED,
-            "request_fingerprint": key[:64],
-            "prepayment_mode": loan.overpayment_mode,  # not asked: the standing choice
-        },
+    (prelación, suspense for what the loan cannot take), exactly once per ``key``, like
+    an STP abono (``payments/spei_inbound``)."""
+    payment = await unannounced_payment(loan, centavos, provider=provider, key=key)
+    await advance_and_notify(
+        runtime, payment.id, S.PAID, source=source, at=at, provider_reference=key
     )
-    await advance_payment(payment.id, S.PAID, source=source, at=at, provider_reference=key)
-    return payment
+    return await Payment.get(id=payment.id)
 
 
 async def _funnel(
-    line: StatementLine, proposal: Proposal, provider: ProviderName, at: datetime
+    runtime: Runtime, line: StatementLine, proposal: Proposal, provider: ProviderName, at: datetime
 ) -> tuple[MatchKind, Payment | None]:
     """Bring the payment a line proves into PAID (before any clearing posting)."""
     kind, _, ident = proposal.expected_keys[0].partition(":")
@@ -176,7 +169,8 @@ async def _funnel(
     if kind == MatchKind.PAYMENT:
         payment = await Payment.get(id=int(ident))
         if payment.status is not S.PAID:
-            await advance_payment(
+            await advance_and_notify(
+                runtime,
                 payment.id,
                 S.PAID,
                 source=source,
@@ -188,6 +182,7 @@ async def _funnel(
     if kind == MatchKind.LOAN:
         loan = await Loan.get(id=int(ident))
         payment = await payment_for_loan(
+            runtime,
             loan,
             line.amount_centavos,
             provider=provider,
@@ -195,15 +190,20 @@ async def _funnel(
             source=source,
             at=at,
         )
-        return MatchKind.LOAN, await Payment.get(id=payment.id)
+        return MatchKind.LOAN, payment
     return MatchKind(kind), None
 
 
 async def book_proposal(
-    line: StatementLine, proposal: Proposal, *, provider: ProviderName, at: datetime
+    runtime: Runtime,
+    line: StatementLine,
+    proposal: Proposal,
+    *,
+    provider: ProviderName,
+    at: datetime,
 ) -> LineBooking:
     """Book a proposal the matcher was sure of (``proposal.booked``) for one line."""
-    kind, payment = await _funnel(line, proposal, provider, at)
+    kind, payment = await _funnel(runtime, line, proposal, provider, at)
     if payment is not None and payment.status is not S.PAID:
         # The funnel refused (amount mismatch, a state that cannot be paid): staff decide.
         return await book_exception(

@@ -1,9 +1,15 @@
-"""``puente reconcile import|settlements`` (names fixed by ../shared/contract.md): thin doors.
+"""``puente reconcile import|settlements|remittance|demo-files``: thin doors.
+
+``import`` and ``settlements`` are named by ../shared/contract.md.
 
 ``import FILE [--format camt053|mt940|stp|csv:PRESET] [--account ID] [--json]`` prints a
 summary table (a progress bar while a long file is read, on stderr), or with ``--json`` only
 ``{"lines", "new", "duplicates", "matched", "suggested", "exceptions"}``. A malformed file
 exits 1, says where, and imports nothing; an unknown format or preset exits 2.
+
+``remittance FILE [--deposit LINE_ID] [--layout nomina]`` splits a payroll deposit (found by
+the reference in its concept when ``--deposit`` is not given) across the loans the
+employer's remittance file names (``reconciliation/remittance``).
 """
 
 from __future__ import annotations
@@ -12,8 +18,8 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
@@ -49,7 +55,9 @@ async def _institution(slug: str | None) -> Any:
 
 
 def _runtime() -> Any | None:
-    """A runtime to read the institution's provider settings (None when secrets are absent)."""
+    """The process's runtime (None when secrets are absent). Importing compliance registers
+    AML monitoring with the payment funnel, as ``puente serve`` does."""
+    import puente.compliance  # noqa: F401  (screening and monitoring hooks)
     from puente.config import DEMO_STATE_DIR, ConfigError, development_settings
     from puente.runtime import Runtime
 
@@ -65,17 +73,41 @@ def _runtime() -> Any | None:
         return None
 
 
+def _required_runtime() -> Any:
+    """The runtime, or a refusal: payments found on a statement go through the funnel, which
+    tells subscribers and AML monitoring (they need the process's secrets)."""
+    runtime = _runtime()
+    if runtime is None:
+        raise CommandError("faltan PUENTE_SECRET_KEY y PUENTE_ENCRYPTION_KEYS", code=2)
+    return runtime
+
+
+@asynccontextmanager
+async def _funnel_session(slug: str | None) -> AsyncIterator[tuple[Any, Any]]:
+    """The database, the runtime and the institution for a command that records payments;
+    on the way out AML monitoring of those payments finishes before the process exits."""
+    from puente.compliance.monitoring_service import drain_monitoring
+    from puente.db import open_database
+
+    async with open_database(load_settings().database_url):
+        runtime = _required_runtime()
+        try:
+            yield runtime, await _institution(slug)
+        finally:
+            await drain_monitoring()
+            await runtime.bus.close()
+
+
 async def _stp_cuenta(runtime: Any | None, institution: Any) -> str:
     """The STP cuenta under which loans have their CLABEs ("" when STP is not set up)."""
     if runtime is None:
         return ""
     from puente.payments.gateways import GatewayDirectory
+    from puente.reconciliation.service import stp_cuenta_of
 
     gateways = GatewayDirectory(runtime)
     try:
-        return str((await gateways.credentials(institution, "stp")).get("cuenta", ""))
-    except Exception:  # no STP account: loans are not matched by CLABE, nothing else changes
-        return ""
+        return await stp_cuenta_of(gateways, institution)
     finally:
         await gateways.aclose()
 
@@ -122,21 +154,18 @@ def _print_summary(summary: Any, path: Path) -> None:
 
 def cmd_import(args: argparse.Namespace) -> int:
     """``puente reconcile import FILE``."""
-    from puente.db import open_database
     from puente.payments.change_notices import notify_institution
     from puente.reconciliation.importers import MalformedStatement, UnknownFormat, guess_format
     from puente.reconciliation.service import import_and_reconcile
 
     path = Path(args.file)
-    settings = load_settings()
 
     async def run() -> Any:
-        async with open_database(settings.database_url):
-            institution = await _institution(args.institution)
-            runtime = _runtime()
+        async with _funnel_session(args.institution) as (runtime, institution):
             cuenta = await _stp_cuenta(runtime, institution)
             with _progress(path, args.json) as progress:
                 summary = await import_and_reconcile(
+                    runtime,
                     institution.id,
                     path,
                     args.format or guess_format(path),
@@ -145,7 +174,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                     stp_cuenta=cuenta,
                     progress=progress,
                 )
-            if summary.exceptions and runtime is not None:
+            if summary.exceptions:
                 # The staff dashboards' feed (institutionEvents): through Redis when the
                 # server shares it, else nobody is listening in this process.
                 await notify_institution(
@@ -155,7 +184,6 @@ def cmd_import(args: argparse.Namespace) -> int:
                     runtime.now(),
                     subject_id=summary.statement_id,
                 )
-                await runtime.bus.close()
             return summary
 
     try:
@@ -174,6 +202,52 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(json.dumps(summary.as_json()))
     else:
         _print_summary(summary, path)
+    return 0
+
+
+def cmd_remittance(args: argparse.Namespace) -> int:
+    """``puente reconcile remittance FILE [--deposit LINE_ID] [--layout nomina]``."""
+    from puente.reconciliation.importers import MalformedStatement, UnknownFormat
+    from puente.reconciliation.remittance import RemittanceRefused, apply_remittance
+
+    path = Path(args.file)
+
+    async def run() -> Any:
+        async with _funnel_session(args.institution) as (runtime, institution):
+            return await apply_remittance(
+                runtime,
+                institution.id,
+                path,
+                at=datetime.now(UTC),
+                layout=args.layout,
+                line_id=args.deposit,
+            )
+
+    try:
+        if not path.is_file():
+            raise CommandError(f"no existe el archivo {path}")
+        summary = asyncio.run(run())
+    except MalformedStatement as exc:
+        print(
+            f"puente reconcile remittance: archivo mal formado, nada aplicado: {exc}",
+            file=sys.stderr,
+        )
+        return 1
+    except (UnknownFormat, CommandError, RemittanceRefused) as exc:
+        print(f"puente reconcile remittance: {exc}", file=sys.stderr)
+        return getattr(exc, "code", 1)
+    if args.json:
+        print(json.dumps(summary.as_json()))
+        return 0
+    print(
+        f"Remesa {summary.remittance_id} sobre el movimiento {summary.line_id}: "
+        f"{summary.rows} renglones por {summary.total_centavos / 100:.2f}; "
+        f"{summary.applied} aplicados a sus préstamos, {summary.unknown} sin identificar "
+        "(en la cola de excepciones)"
+        if summary.status == "applied"
+        else f"Remesa {summary.remittance_id}: no cuadra, nada aplicado ({summary.detail}); "
+        "el depósito sigue en la cola de excepciones"
+    )
     return 0
 
 
@@ -197,9 +271,7 @@ def cmd_settlements(args: argparse.Namespace) -> int:
 
     async def run() -> list[Any]:
         async with open_database(settings.database_url):
-            runtime = _runtime()
-            if runtime is None:
-                raise CommandError("faltan PUENTE_SECRET_KEY y PUENTE_ENCRYPTION_KEYS")
+            runtime = _required_runtime()
             institution = await _institution(args.institution)
             gateways = GatewayDirectory(runtime)
             try:
@@ -253,10 +325,16 @@ def cmd_demo_files(args: argparse.Namespace) -> int:
     except CommandError as exc:
         print(f"puente reconcile demo-files: {exc}", file=sys.stderr)
         return exc.code
+    which = f" --institution {args.institution}" if args.institution else ""
     for path in written:
+        if path.name.startswith("nomina"):
+            continue  # after the statement that brings its deposit
         fmt = {".xml": "camt053", ".sta": "mt940"}.get(path.suffix, "")
         fmt = fmt or ("stp" if path.name.startswith("stp") else "csv:bbva")
-        print(f"puente reconcile import {path} --format {fmt}")
+        print(f"puente reconcile import {path} --format {fmt}{which}")
+    for path in written:
+        if path.name.startswith("nomina"):
+            print(f"puente reconcile remittance {path}{which}")
     return 0
 
 
@@ -276,6 +354,13 @@ def add_reconcile_commands(commands: Any) -> None:
     settle.add_argument("--since", default=None, help="YYYY-MM-DD (default: 30 days ago)")
     settle.add_argument("--institution", default=None)
     settle.set_defaults(func=cmd_settlements)
+    rem = sub.add_parser("remittance", help="split a payroll deposit by its remittance file")
+    rem.add_argument("file")
+    rem.add_argument("--deposit", type=int, default=None, help="the deposit's line id")
+    rem.add_argument("--layout", default="nomina", help="nomina | /path/layout.json")
+    rem.add_argument("--institution", default=None)
+    rem.add_argument("--json", action="store_true", help="print only the summary as JSON")
+    rem.set_defaults(func=cmd_remittance)
     demo = sub.add_parser("demo-files", help="write demo statements from the demo's data")
     demo.add_argument("--out", default="var/conciliacion")
     demo.add_argument("--institution", default=None)

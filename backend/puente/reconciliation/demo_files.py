@@ -9,7 +9,11 @@
 - ``mt940-demo.sta``: the same bank as MT940 for the next days, repeating one CAMT line
   (imported once) and carrying a referencia with the wrong amount (an exception);
 - ``bbva-demo.csv``: a BBVA export with a deposit naming a borrower (a fuzzy suggestion or
-  match) and a bank fee (money out nothing explains).
+  match) and a bank fee (money out nothing explains);
+- ``nomina-demo.csv``: the demo employer's payroll remittance for the deposit it made (on
+  the CAMT.053, an exception until ``puente reconcile remittance``): the first running
+  loan's installment (its borrower enrolled under an employee number, here), and an
+  employee nobody knows (an exception for that part).
 """
 
 from __future__ import annotations
@@ -27,20 +31,23 @@ from puente.money import from_centavos
 from puente.payments.models import Disbursement, Payment
 from puente.payments.spei_inbound import loan_clabe
 from puente.reconciliation.enums import Direction
-from puente.reconciliation.models import GatewaySettlement
+from puente.reconciliation.models import GatewaySettlement, PayrollEnrolment
 from puente.reconciliation.samples import (
     Movement,
+    RemittanceLine,
     write_bbva_csv,
     write_camt053,
     write_mt940,
+    write_remittance,
     write_stp,
 )
 
-__all__ = ["demo_statements", "write_statements"]
+__all__ = ["DEMO_EMPLOYER", "demo_statements", "write_statements"]
 
 Writer = Callable[[TextIO], None]
 
 BANK_ACCOUNT = "012180001234567899"
+DEMO_EMPLOYER = "ACM010101AB1"  # Aceros Demo, S.A. de C.V.: pays its staff's loans by payroll
 _RUNNING = (LoanStatus.ACTIVE, LoanStatus.DEFAULTED, LoanStatus.RESTRUCTURED)
 
 
@@ -51,7 +58,7 @@ def _credit(amount: Decimal, day: date, **kw: str) -> Movement:
 async def demo_statements(
     institution_id: int, *, today: date, stp_cuenta: str
 ) -> dict[str, Writer]:
-    """The four demo statements (file name: what writes it), from the institution's data."""
+    """The demo files (file name: what writes it), from the institution's data."""
     loans = await Loan.filter(institution_id=institution_id, status__in=_RUNNING).order_by("id")
     stp = [
         _credit(
@@ -117,6 +124,8 @@ async def demo_statements(
             bank_reference="DEMOCASH01",
         )
     )
+    payroll, remittance = await _payroll(loans, today)
+    bank.append(payroll)
     later = today + timedelta(days=1)
     first = announced[0] if announced else None
     wrong = _credit(  # a referencia the book knows, for one peso more: AMOUNT_MISMATCH
@@ -152,8 +161,33 @@ async def demo_statements(
             statement_id=f"DEMO{later:%Y%m%d}",
         ),
         "bbva-demo.csv": lambda out: write_bbva_csv(out, bbva),
+        "nomina-demo.csv": lambda out: write_remittance(
+            out, remittance, employer=DEMO_EMPLOYER, reference=f"NOM-ACEROS-{today:%Y%m%d}"
+        ),
     }
     return paths
+
+
+async def _payroll(loans: list[Loan], today: date) -> tuple[Movement, list[RemittanceLine]]:
+    """The employer's deposit and its remittance; the first running loan's borrower is on
+    the employer's payroll agreement (enrolled once, as an employee number)."""
+    rows = [RemittanceLine(Decimal("300.00"), employee_id="E-9999", name="EMPLEADO SIN PRESTAMO")]
+    if loans:
+        enrolment, _ = await PayrollEnrolment.get_or_create(
+            institution_id=loans[0].institution_id,
+            employer=DEMO_EMPLOYER,
+            employee_id=f"E-{loans[0].id:04d}",
+            defaults={"loan_id": loans[0].id},
+        )
+        rows.insert(0, RemittanceLine(Decimal("1250.00"), employee_id=enrolment.employee_id))
+    deposit = _credit(
+        sum((row.amount for row in rows), Decimal("0.00")),
+        today,
+        concept=f"PAGO NOMINA ACEROS DEMO REMESA NOM-ACEROS-{today:%Y%m%d}",
+        counterparty_name="ACEROS DEMO SA DE CV",
+        bank_reference="DEMONOM01",
+    )
+    return deposit, rows
 
 
 def write_statements(folder: Path, statements: dict[str, Writer]) -> list[Path]:

@@ -14,6 +14,7 @@ __all__ = [
     "LineStatus",
     "MatchKind",
     "MatchStatus",
+    "RemittanceStatus",
     "Resolution",
     "Strategy",
 ]
@@ -41,6 +42,7 @@ class Strategy(StrEnum):
     FUZZY = "fuzzy"  # amount + date window + concept similarity
     ONE_TO_MANY = "one_to_many"  # one line covers many expected items
     MANY_TO_ONE = "many_to_one"  # several lines settle one expected item
+    REMITTANCE = "remittance"  # one payroll deposit split across many loans (N:1 remittance)
     MANUAL = "manual"  # staff matched it by hand
 
 
@@ -55,11 +57,18 @@ class ExceptionReason(StrEnum):
     AMOUNT_MISMATCH = "AMOUNT_MISMATCH"  # a key matched, the amount did not
     LOW_CONFIDENCE = "LOW_CONFIDENCE"  # only a suggestion: staff confirm or reject
     NOT_PAYABLE = "NOT_PAYABLE"  # names a loan that takes no payments
+    UNKNOWN_EMPLOYEE = "UNKNOWN_EMPLOYEE"  # a remittance row that names no loan of ours
+    REMITTANCE_MISMATCH = "REMITTANCE_MISMATCH"  # a remittance's total is not the deposit
 
 
 class ExceptionStatus(StrEnum):
     OPEN = "open"
     RESOLVED = "resolved"
+
+
+class RemittanceStatus(StrEnum):
+    APPLIED = "applied"  # split across its loans (rows nobody knows left as exceptions)
+    MISMATCH = "mismatch"  # its total is not the deposit's: nothing split, staff look
 
 
 class Resolution(StrEnum):
@@ -69,3 +78,4 @@ class Resolution(StrEnum):
     APPLIED_TO_LOAN = "applied_to_loan"  # it pays this loan (a payment is recorded)
     RETURNED = "returned"  # the transfer was sent back to the payer
     NOT_A_LOAN_PAYMENT = "not_a_loan_payment"  # it is something else (note says what)
+    SPLIT_BY_REMITTANCE = "split_by_remittance"  # a payroll deposit its remittance explained

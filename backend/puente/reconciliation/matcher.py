@@ -12,6 +12,9 @@ what comes back. Order of strategies, strongest evidence first:
 3. **Fuzzy 1:1** - same direction, amount within tolerance, date within the window,
    concept similarity (``rapidfuzz``) raising the confidence.
 
+4. **N:1 remittance** (``split_remittance``) - a payroll deposit is split across the loans
+   its employer's remittance file names (descuento vía nómina).
+
 A proposal at or above ``Tolerances.book_threshold`` is booked; below it (but at least
 ``suggest_threshold``) it is a suggestion for staff; anything else is unmatched.
 """
@@ -34,9 +37,12 @@ __all__ = [
     "LineFacts",
     "MatchResult",
     "Proposal",
+    "RemittanceShare",
+    "RemittanceSplit",
     "Tolerances",
     "Unmatched",
     "match_lines",
+    "split_remittance",
 ]
 
 
@@ -329,3 +335,40 @@ def match_lines(
         if line.id not in state.done:
             state.result.unmatched.append(Unmatched(line.id, ExceptionReason.UNMATCHED))
     return state.result
+
+
+@dataclass(frozen=True, slots=True)
+class RemittanceShare:
+    """One row of a payroll remittance: how much, for which loan (None: nobody we know)."""
+
+    position: int
+    centavos: int
+    loan_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RemittanceSplit:
+    """How a payroll deposit divides: paid to loans, left for staff, or not at all."""
+
+    applied: tuple[RemittanceShare, ...]
+    unknown: tuple[RemittanceShare, ...]
+    shortfall_centavos: int  # remittance total − deposit; not 0: nothing is split
+
+    @property
+    def mismatch(self) -> bool:
+        return self.shortfall_centavos != 0
+
+
+def split_remittance(deposit_centavos: int, shares: Sequence[RemittanceShare]) -> RemittanceSplit:
+    """The N:1 remittance strategy: one deposit across many loans, exactly.
+
+    Only a remittance that adds up to the deposit is split (an employer that paid a
+    different amount than it says it paid is a question for staff, not a guess); rows that
+    name no loan of ours stay in suspense, each an exception for its own amount.
+    """
+    total = sum(share.centavos for share in shares)
+    if total != deposit_centavos or not shares:
+        return RemittanceSplit((), (), total - deposit_centavos)
+    known = tuple(share for share in shares if share.loan_id is not None)
+    unknown = tuple(share for share in shares if share.loan_id is None)
+    return RemittanceSplit(known, unknown, 0)

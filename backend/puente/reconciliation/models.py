@@ -16,11 +16,15 @@ from puente.reconciliation.enums import (
     ExceptionStatus,
     LineStatus,
     MatchStatus,
+    RemittanceStatus,
 )
 
 __all__ = [
     "BankStatement",
     "GatewaySettlement",
+    "PayrollEnrolment",
+    "PayrollRemittance",
+    "PayrollRemittanceRow",
     "ReconciliationException",
     "StatementLine",
     "StatementMatch",
@@ -145,6 +149,9 @@ class ReconciliationException(Model):
     suspense_item = fields.ForeignKeyField(
         "models.SuspenseItem", related_name="reconciliation_exceptions", null=True
     )
+    # The part of the line this exception is about (None: the whole line); a payroll
+    # remittance leaves one exception per employee nobody knows, each for their amount.
+    amount_centavos = fields.BigIntField(null=True)
     status = fields.CharEnumField(ExceptionStatus, max_length=10, default=ExceptionStatus.OPEN)
     resolution = fields.CharField(max_length=24, null=True)  # Resolution
     note = fields.CharField(max_length=300, default="")
@@ -186,3 +193,76 @@ class GatewaySettlement(Model):
     class Meta:
         table = "gateway_settlements"
         unique_together = (("institution", "provider", "provider_id"),)
+
+
+class PayrollEnrolment(Model):
+    """A loan repaid by descuento vía nómina: the employer deducts the installment from the
+    borrower's salary and remits it, naming the borrower by their employee number."""
+
+    id = fields.IntField(primary_key=True)
+    institution_id: int
+    loan_id: int
+    institution = fields.ForeignKeyField("models.Institution", related_name="payroll_enrolments")
+    employer = fields.CharField(max_length=40)  # the employer's RFC, as on its remittances
+    employee_id = fields.CharField(max_length=40)
+    loan = fields.ForeignKeyField("models.Loan", related_name="payroll_enrolments")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "payroll_enrolments"
+        unique_together = (("institution", "employer", "employee_id"),)
+
+
+class PayrollRemittance(Model):
+    """An employer's remittance file: whose installments one deposit carries."""
+
+    id = fields.IntField(primary_key=True)
+    institution_id: int
+    line_id: int | None
+    institution = fields.ForeignKeyField("models.Institution", related_name="payroll_remittances")
+    employer = fields.CharField(max_length=40)
+    reference = fields.CharField(max_length=80, default="")  # what the deposit's concept says
+    file_name = fields.CharField(max_length=200, default="")
+    file_sha256 = fields.CharField(max_length=64)
+    total_centavos = fields.BigIntField()
+    row_count = fields.IntField()
+    line = fields.ForeignKeyField(
+        "models.StatementLine", related_name="remittances", null=True, on_delete=fields.RESTRICT
+    )
+    status = fields.CharEnumField(RemittanceStatus, max_length=10)
+    detail = fields.CharField(max_length=300, default="")
+    imported_by = fields.ForeignKeyField(
+        "models.User", related_name="imported_remittances", null=True
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "payroll_remittances"
+        unique_together = (("institution", "file_sha256"),)
+
+
+class PayrollRemittanceRow(Model):
+    """One borrower's share of a remittance and what became of it (CURP and RFC are not
+    kept: ``identity`` shows only their first four characters)."""
+
+    id = fields.IntField(primary_key=True)
+    remittance_id: int
+    loan_id: int | None
+    payment_id: int | None
+    exception_id: int | None
+    remittance = fields.ForeignKeyField(
+        "models.PayrollRemittance", related_name="rows", on_delete=fields.RESTRICT
+    )
+    position = fields.IntField()  # line number in the file
+    employee_id = fields.CharField(max_length=40, default="")
+    identity = fields.CharField(max_length=24, default="")
+    name = fields.CharField(max_length=140, default="")
+    amount_centavos = fields.BigIntField()
+    loan = fields.ForeignKeyField("models.Loan", related_name="remittance_rows", null=True)
+    payment = fields.ForeignKeyField("models.Payment", related_name="remittance_rows", null=True)
+    exception = fields.ForeignKeyField(
+        "models.ReconciliationException", related_name="remittance_rows", null=True
+    )
+
+    class Meta:
+        table = "payroll_remittance_rows"

@@ -6,6 +6,7 @@ holding it; the layouts are the ones the importers read (and banks export).
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -15,7 +16,15 @@ from xml.sax.saxutils import escape
 
 from puente.reconciliation.enums import Direction
 
-__all__ = ["Movement", "write_bbva_csv", "write_camt053", "write_mt940", "write_stp"]
+__all__ = [
+    "Movement",
+    "RemittanceLine",
+    "write_bbva_csv",
+    "write_camt053",
+    "write_mt940",
+    "write_remittance",
+    "write_stp",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +42,17 @@ class Movement:
     counterparty_account: str = ""
     beneficiary_account: str = ""
     bank_reference: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RemittanceLine:
+    """One borrower's share in a payroll remittance (``remittance_layouts/nomina.json``)."""
+
+    amount: Decimal
+    employee_id: str = ""
+    curp: str = ""
+    rfc: str = ""
+    name: str = ""
 
 
 _CAMT_NS = {
@@ -131,4 +151,18 @@ def write_stp(out: TextIO, movements: Iterable[Movement]) -> None:
             f"{kind},{m.booking_date.isoformat()},{m.value_date.isoformat()},{m.clave_rastreo},"
             f"{m.amount:.2f},{m.reference},{concept},{m.counterparty_name.replace(',', ' ')},"
             f"{m.counterparty_account},{m.beneficiary_account}\n"
+        )
+
+
+def write_remittance(
+    out: TextIO, rows: Iterable[RemittanceLine], *, employer: str, reference: str
+) -> None:
+    """An employer's payroll remittance in Puente's ``nomina`` layout."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        ["RFC_PATRON", "REFERENCIA", "NUM_EMPLEADO", "CURP", "RFC", "NOMBRE", "IMPORTE"]
+    )
+    for row in rows:
+        writer.writerow(
+            [employer, reference, row.employee_id, row.curp, row.rfc, row.name, f"{row.amount:.2f}"]
         )

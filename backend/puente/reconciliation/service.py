@@ -19,7 +19,9 @@ from tortoise.transactions import in_transaction
 
 from puente.audit.service import record_audit
 from puente.enums import PaymentStatus, ProviderName
+from puente.institutions.models import Institution
 from puente.money import to_centavos
+from puente.payments.gateways import GatewayDirectory
 from puente.payments.models import Payment
 from puente.reconciliation.booking import (
     PaidPayment,
@@ -28,7 +30,7 @@ from puente.reconciliation.booking import (
     book_proposal,
 )
 from puente.reconciliation.dedup import DedupKeys
-from puente.reconciliation.enums import ExceptionReason, LineStatus
+from puente.reconciliation.enums import Direction, ExceptionReason, LineStatus
 from puente.reconciliation.expected import load_expected
 from puente.reconciliation.importers import ParsedLine, read_statement
 from puente.reconciliation.matcher import (
@@ -39,9 +41,12 @@ from puente.reconciliation.matcher import (
     match_lines,
 )
 from puente.reconciliation.models import BankStatement, StatementLine
+from puente.runtime import Runtime
 
 __all__ = [
     "ImportSummary",
+    "file_sha256",
+    "stp_cuenta_of",
     "import_and_reconcile",
     "import_statement",
     "reconcile_lines",
@@ -69,6 +74,14 @@ class ImportSummary:
         data = asdict(self)
         data.pop("statement_id")
         return data
+
+
+async def stp_cuenta_of(gateways: GatewayDirectory, institution: Institution) -> str:
+    """The STP cuenta under which loans have their CLABEs ("" when STP is not set up)."""
+    try:
+        return str((await gateways.credentials(institution, "stp")).get("cuenta", ""))
+    except Exception:  # noqa: BLE001 - no STP account: no CLABE matching, nothing else changes
+        return ""
 
 
 def file_sha256(path: Path) -> str:
@@ -174,20 +187,50 @@ async def import_statement(
     return summary
 
 
-def _facts(line: StatementLine) -> LineFacts:
+_FACT_FIELDS = (
+    "id",
+    "direction",
+    "amount_centavos",
+    "value_date",
+    "booking_date",
+    "clave_rastreo",
+    "reference",
+    "beneficiary_account",
+    "concept",
+    "counterparty_name",
+    "bank_reference",
+)
+# Lines matched at a time: memory stays bounded however long the statement. Matching sees
+# one window (a statement's lines are consecutive, so N:1 transfers of one amount, which
+# arrive together, fall in the same window but for the rare pair split at its edge).
+_WINDOW = 50_000
+
+
+def _facts(row: tuple) -> LineFacts:  # type: ignore[type-arg]
+    pk, direction, amount, value_date, booking_date, rastreo, ref, clabe, *text = row
     return LineFacts(
-        id=line.id,
-        direction=line.direction,
-        amount_centavos=line.amount_centavos,
-        on=line.value_date or line.booking_date,
-        clave_rastreo=line.clave_rastreo,
-        reference=line.reference,
-        beneficiary_account=line.beneficiary_account,
-        concept=" ".join(filter(None, [line.concept, line.counterparty_name, line.bank_reference])),
+        id=pk,
+        direction=Direction(direction),
+        amount_centavos=amount,
+        on=value_date or booking_date,
+        clave_rastreo=rastreo,
+        reference=ref,
+        beneficiary_account=clabe,
+        concept=" ".join(filter(None, text)),
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _LineAmount:
+    """What batch booking needs of a line (read as values, not a model)."""
+
+    id: int
+    institution_id: int
+    amount_centavos: int
+
+
 async def reconcile_lines(
+    runtime: Runtime,
     institution_id: int,
     *,
     at: datetime,
@@ -197,36 +240,69 @@ async def reconcile_lines(
     tolerances: Tolerances | None = None,
     summary: ImportSummary | None = None,
 ) -> ImportSummary:
-    """Match the institution's unmatched lines (of one statement, or all) and book them."""
+    """Match the institution's unmatched lines (of one statement, or all) and book them,
+    a window of lines at a time."""
     tolerances = tolerances or Tolerances()
     summary = summary or ImportSummary()
     query = StatementLine.filter(institution_id=institution_id, status=LineStatus.UNMATCHED)
     if statement_id is not None:
         query = query.filter(statement_id=statement_id)
-    lines = {line.id: line for line in await query.order_by("id")}
-    facts = [_facts(line) for line in lines.values()]
-    expected = await load_expected(institution_id, facts, tolerances, stp_cuenta=stp_cuenta)
-    result = match_lines(facts, expected, tolerances)
-    paid, rest = await _split_paid(lines, result.proposals)
-    for booking in await book_paid_payments(paid, at=at):
+    after = 0
+    while (
+        rows := await query.filter(id__gt=after)
+        .order_by("id")
+        .limit(_WINDOW)
+        .values_list(*_FACT_FIELDS)
+    ):
+        after = rows[-1][0]
+        facts = {row[0]: _facts(row) for row in rows}
+        del rows
+        await _reconcile_window(
+            runtime, institution_id, facts, at, provider, stp_cuenta, tolerances, summary
+        )
+    return summary
+
+
+async def _reconcile_window(
+    runtime: Runtime,
+    institution_id: int,
+    facts: dict[int, LineFacts],
+    at: datetime,
+    provider: ProviderName,
+    stp_cuenta: str,
+    tolerances: Tolerances,
+    summary: ImportSummary,
+) -> None:
+    lines = list(facts.values())
+    expected = await load_expected(institution_id, lines, tolerances, stp_cuenta=stp_cuenta)
+    result = match_lines(lines, expected, tolerances)
+    del expected
+    amounts = {
+        pk: _LineAmount(pk, institution_id, fact.amount_centavos) for pk, fact in facts.items()
+    }
+    paid, rest = await _split_paid(amounts, result.proposals)
+    for booking in await book_paid_payments(paid, at=at):  # type: ignore[arg-type]
         _count(summary, booking.status)
+    wanted = [i for p in rest for i in p.line_ids] + [u.line_id for u in result.unmatched]
+    models: dict[int, StatementLine] = {}
+    for ids in slices(wanted):
+        models.update({line.id: line for line in await StatementLine.filter(id__in=ids)})
     for proposal in rest:
         for line_id in proposal.line_ids:
-            line = lines[line_id]
+            line = models[line_id]
             if proposal.booked:
-                booking = await book_proposal(line, proposal, provider=provider, at=at)
+                booking = await book_proposal(runtime, line, proposal, provider=provider, at=at)
             else:
                 booking = await book_exception(line, _low(line_id), at=at, suggestion=proposal)
             _count(summary, booking.status)
     for unmatched in result.unmatched:
-        booking = await book_exception(lines[unmatched.line_id], unmatched, at=at)
+        booking = await book_exception(models[unmatched.line_id], unmatched, at=at)
         _count(summary, booking.status)
-    return summary
 
 
 async def _split_paid(
-    lines: dict[int, StatementLine], proposals: list[Proposal]
-) -> tuple[list[tuple[StatementLine, Proposal, PaidPayment]], list[Proposal]]:
+    lines: dict[int, _LineAmount], proposals: list[Proposal]
+) -> tuple[list[tuple[_LineAmount, Proposal, PaidPayment]], list[Proposal]]:
     """Booked one-line proposals for payments already PAID (booked in batches), and the rest."""
     wanted = {
         int(p.expected_keys[0].partition(":")[2]): p
@@ -271,6 +347,7 @@ def _count(summary: ImportSummary, status: LineStatus) -> None:
 
 
 async def import_and_reconcile(
+    runtime: Runtime,
     institution_id: int,
     path: Path,
     fmt: str,
@@ -281,15 +358,20 @@ async def import_and_reconcile(
     stp_cuenta: str = "",
     tolerances: Tolerances | None = None,
     progress: Progress | None = None,
+    matching: Callable[[], None] | None = None,
 ) -> ImportSummary:
-    """``puente reconcile import``: store the file's new lines, then match and book them."""
+    """``puente reconcile import``: store the file's new lines, then match and book them
+    (``progress`` hears the lines read, ``matching`` when matching begins)."""
     summary = await import_statement(
         institution_id, path, fmt, account=account, actor_id=actor_id, progress=progress
     )
     if summary.statement_id is None:
         return summary
+    if matching is not None:
+        matching()
     provider = ProviderName.STP if fmt == "stp" else ProviderName.BANK
     return await reconcile_lines(
+        runtime,
         institution_id,
         at=at,
         statement_id=summary.statement_id,

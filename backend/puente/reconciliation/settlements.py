@@ -24,8 +24,16 @@ from puente.providers.values import ProviderSettlement, ProviderTransaction
 from puente.reconciliation.models import GatewaySettlement
 from puente.runtime import MEXICO_CITY
 
-__all__ = ["Breakdown", "breakdown", "fetch_settlements", "record_settlement"]
+__all__ = [
+    "Breakdown",
+    "breakdown",
+    "fetch_settlements",
+    "payout_breakdowns",
+    "record_settlement",
+]
 
+# Payout statuses of money that reached the bank (each provider's word for it).
+_ARRIVED = frozenset({"paid", "completed", "succeeded"})
 # Balance lines that are the payout itself, not money it carried.
 _PAYOUT_TYPES = {"payout", "payout_cancel", "payout_failure"}
 
@@ -63,8 +71,9 @@ def breakdown(
         gross += to_centavos(line.amount)
         fee += to_centavos(line.fee) - vat
         fee_vat += vat
-        if line.source_id and line.type in ("charge", "payment"):
-            references.append(line.source_id)
+        reference = line.payment_id or line.source_id
+        if reference and line.amount > 0:  # money in: a payment the payout carried
+            references.append(reference)
     return Breakdown(gross, fee, fee_vat, gross - fee - fee_vat, tuple(references))
 
 
@@ -120,27 +129,58 @@ async def record_settlement(
     return row, True
 
 
-async def fetch_settlements(
-    connector: Any, institution_id: int, since: datetime
-) -> list[tuple[GatewaySettlement, bool]]:
-    """Every paid payout since ``since`` with its breakdown, stored once.
+async def payout_breakdowns(
+    connector: Any, since: datetime
+) -> list[tuple[ProviderSettlement, Breakdown]]:
+    """Every payout since ``since`` that reached the bank, with what it carried (no storage).
 
     Uses the connector's payout breakdown where it has one (Stripe's
     ``list_settlement_transactions``), else its balance lines tagged with the payout.
     """
-    stored: list[tuple[GatewaySettlement, bool]] = []
+    found: list[tuple[ProviderSettlement, Breakdown]] = []
     settlements = await connector.list_settlements(since)
     by_payout: dict[str, list[ProviderTransaction]] | None = None
     for settlement in settlements:
-        if settlement.status not in ("paid", "completed", "succeeded"):
+        if settlement.status not in _ARRIVED:
             continue  # only money that reached the bank is expected there
         if hasattr(connector, "list_settlement_transactions"):
             lines = await connector.list_settlement_transactions(settlement.provider_id)
         else:
             if by_payout is None:
-                by_payout = {}
-                for line in await connector.list_transactions(since):
-                    by_payout.setdefault(line.settlement_id or "", []).append(line)
+                by_payout = _by_payout(await connector.list_transactions(since), settlements)
             lines = by_payout.get(settlement.provider_id, [])
-        stored.append(await record_settlement(institution_id, settlement, breakdown(lines)))
-    return stored
+        found.append((settlement, breakdown(lines)))
+    return found
+
+
+def _by_payout(
+    lines: Sequence[ProviderTransaction], settlements: Sequence[ProviderSettlement]
+) -> dict[str, list[ProviderTransaction]]:
+    """Balance lines grouped by the payout that carried them.
+
+    Lines that name their payout (``settlement_id``: Conekta, Openpay, Mercado Pago) are
+    grouped by it. Where none does (PayPal's report), a withdrawal takes the whole balance,
+    so it carries every line since the previous withdrawal (UNCONFIRMED for a partial
+    withdrawal made by hand: its payout will not add up and is refused, not guessed).
+    """
+    grouped: dict[str, list[ProviderTransaction]] = {}
+    if any(line.settlement_id for line in lines):
+        for line in lines:
+            grouped.setdefault(line.settlement_id or "", []).append(line)
+        return grouped
+    payouts = {s.provider_id for s in settlements}
+    rest = sorted((x for x in lines if x.provider_id not in payouts), key=lambda x: x.created_at)
+    for settlement in sorted(settlements, key=lambda s: s.created_at):
+        grouped[settlement.provider_id] = [x for x in rest if x.created_at <= settlement.created_at]
+        rest = [x for x in rest if x.created_at > settlement.created_at]
+    return grouped
+
+
+async def fetch_settlements(
+    connector: Any, institution_id: int, since: datetime
+) -> list[tuple[GatewaySettlement, bool]]:
+    """Every paid payout since ``since`` with its breakdown, stored once."""
+    return [
+        await record_settlement(institution_id, settlement, parts)
+        for settlement, parts in await payout_breakdowns(connector, since)
+    ]

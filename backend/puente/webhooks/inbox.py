@@ -27,13 +27,12 @@ from puente.institutions.models import Institution
 from puente.money import from_centavos, to_centavos
 from puente.observability.context import bound_request_id, current_request_id
 from puente.observability.tracing import span
-from puente.payments.change_notices import notify_institution, notify_transition
+from puente.payments.change_notices import notify_institution
 from puente.payments.disbursements import settle_disbursement
 from puente.payments.gateways import GatewayDirectory
 from puente.payments.lifecycle import from_event_kind
 from puente.payments.lifecycle_service import Transition, record_provider_reference
 from puente.payments.models import Disbursement, Payment
-from puente.payments.observers import announce_transition
 from puente.payments.outcomes import advance_and_notify, apply_provider_payment
 from puente.payments.payer_approval import capture_approved_order
 from puente.payments.spei_inbound import (
@@ -430,9 +429,8 @@ class WebhookInbox:
         loan = await loan_for_abono(institution.id, cuenta, body.encode())
         if loan is None:
             return E.IGNORED  # no loan of ours: returned to the sender when it arrived
-        transition = await apply_abono(body, loan, event.occurred_at or self.runtime.now())
-        await notify_transition(self.runtime.bus, transition, self.runtime.now())
-        announce_transition(self.runtime, transition)  # monitoring, notices: in the background
+        # Through the funnel: subscribers told, AML monitoring in the background.
+        await apply_abono(self.runtime, body, loan, event.occurred_at or self.runtime.now())
         return E.PROCESSED
 
     async def replay(self, event_id: int) -> None:

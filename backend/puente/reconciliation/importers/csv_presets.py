@@ -36,7 +36,7 @@ from puente.reconciliation.importers.base import (
 )
 from puente.reconciliation.importers.direction import Direction
 
-__all__ = ["CsvPreset", "builtin_presets", "load_preset", "read_csv"]
+__all__ = ["CsvPreset", "builtin_presets", "header_key", "load_preset", "read_csv"]
 
 # ParsedLine fields a column may fill (besides dates and amounts).
 _TEXT_FIELDS = (
@@ -109,7 +109,7 @@ def load_preset(name: str) -> CsvPreset:
     return CsvPreset.from_json(json.loads((folder / f"{name}.json").read_text("utf-8")), name)
 
 
-def _norm(text: str) -> str:
+def header_key(text: str) -> str:
     """Header names compared without case, accents or surrounding spaces."""
     stripped = unicodedata.normalize("NFKD", text.strip().lstrip("\ufeff"))
     return "".join(c for c in stripped if not unicodedata.combining(c)).casefold()
@@ -199,8 +199,8 @@ def read_csv(path: Path, preset: CsvPreset, *, account: str = "") -> Iterator[Pa
     with path.open(encoding=preset.encoding, newline="") as handle:
         rows = _rows(handle, preset)
         if preset.starts_after:
-            marker = _norm(preset.starts_after)
-            if not any(marker in _norm(" ".join(r)) for _, r in rows):
+            marker = header_key(preset.starts_after)
+            if not any(marker in header_key(" ".join(r)) for _, r in rows):
                 raise MalformedStatement("archivo", f"no aparece {preset.starts_after!r}")
         header: list[str] | None = None
         where: dict[str, int] = {}  # preset column name -> its index in the file
@@ -208,14 +208,14 @@ def read_csv(path: Path, preset: CsvPreset, *, account: str = "") -> Iterator[Pa
             if not any(v.strip() for v in values):
                 continue
             if header is None:
-                header = [_norm(v) for v in values]
-                missing = sorted(n for n in names if _norm(n) not in header)
+                header = [header_key(v) for v in values]
+                missing = sorted(n for n in names if header_key(n) not in header)
                 if missing:
                     raise MalformedStatement(
                         f"línea {line_no}",
                         f"encabezado sin las columnas del preset {preset.name}: {missing}",
                     )
-                where = {n: header.index(_norm(n)) for n in names}
+                where = {n: header.index(header_key(n)) for n in names}
                 continue
             if len(values) != len(header):
                 raise MalformedStatement(

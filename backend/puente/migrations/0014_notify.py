@@ -11,7 +11,7 @@ from tortoise.indexes import Index
 class Migration(migrations.Migration):
     """Notifications (outbox + delivery record), channel preferences, password-reset links."""
 
-    dependencies = [('models', '0012_reconciliation')]
+    dependencies = [('models', '0013_collect')]
 
     initial = False
 
