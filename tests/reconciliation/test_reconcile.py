@@ -275,6 +275,7 @@ async def test_a_gateway_payout_clears_the_gateway_to_zero_net_of_fees_and_iva(
                 provider=gateway.provider,
                 idempotency_key=key,
                 card_token=gateway.token,
+                device_session_id="reconciliation0device0session001",  # Openpay's antifraud
             ),
         )
         assert paid.status == S.PAID

@@ -23,9 +23,9 @@ from puente.ledger.models import Posting
 from puente.loans.history import HistoryRow, loan_history
 from puente.loans.models import LoanProduct
 from puente.payments.models import Payment
-from puente.reconciliation.models import StatementMatch
+from puente.reconciliation.reads import BankFacts, bank_facts_for_payments
 
-__all__ = ["AppliedPart", "BankFacts", "Loaders"]
+__all__ = ["AppliedPart", "Loaders"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,15 +35,6 @@ class AppliedPart:
     installment: int
     component: str
     centavos: int
-
-
-@dataclass(frozen=True, slots=True)
-class BankFacts:
-    """What the bank statement says about a payment once reconciliation matched it."""
-
-    clave_rastreo: str
-    settlement_date: Any  # date | None
-    reference: str
 
 
 def _by_id(model: Any) -> DataLoader[int, Any]:
@@ -114,19 +105,7 @@ _PRELACION = {
 
 
 async def _bank_facts(payment_ids: list[int]) -> list[BankFacts | None]:
-    rows = (
-        await StatementMatch.filter(payment_id__in=payment_ids)
-        .order_by("id")
-        .prefetch_related("line")
-    )
-    facts: dict[int, BankFacts] = {}
-    for match in rows:
-        line = match.line
-        facts[match.payment_id] = BankFacts(
-            clave_rastreo=line.clave_rastreo,
-            settlement_date=line.value_date or line.booking_date,
-            reference=line.reference,
-        )
+    facts = await bank_facts_for_payments(payment_ids)  # the portal reads the same
     return [facts.get(i) for i in payment_ids]
 
 

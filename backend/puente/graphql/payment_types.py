@@ -189,8 +189,8 @@ class Payment(Node):
             return None
         return BankFacts(
             clave_rastreo=facts.clave_rastreo or None,
-            settlement_date=facts.settlement_date,
-            reference=facts.reference or None,
+            settlement_date=facts.settled_on,
+            reference=facts.bank_reference or None,
         )
 
     @classmethod

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import strawberry
 
 from puente.accounts.models import User as UserModel
 from puente.graphql import loan_fields
+from puente.graphql.domiciliacion import Domiciliacion, domiciliacion_of
 from puente.graphql.values import (
     MAX_ID,
     Count,
@@ -28,9 +29,6 @@ from puente.loans.state import InstallmentView, LoanBalanceView, LoanView
 from puente.money import from_centavos
 from puente.statements.data import parse_period, statement_periods
 from puente.statements.service import statement_path
-
-if TYPE_CHECKING:
-    from puente.graphql.collections import Domiciliacion
 
 __all__ = [
     "AmortizationMethod",
@@ -266,9 +264,7 @@ class Loan(Node):
     )
     async def domiciliacion(
         self,
-    ) -> Annotated[Domiciliacion, strawberry.lazy("puente.graphql.collections")]:
-        from puente.graphql.collections import domiciliacion_of
-
+    ) -> Domiciliacion:
         return await domiciliacion_of(self._model.id)
 
     @strawberry.field(description="Monthly estados de cuenta already cut, oldest first.")

@@ -153,38 +153,15 @@ def cmd_daily(args: argparse.Namespace) -> int:
 
     configure_logging(fmt=settings.log_format or "console", level=settings.log_level)
 
-    async def run() -> tuple[DailyReport | None, str]:
+    async def run() -> DailyReport | None:
         async with open_database(settings.database_url):
-            report = await run_daily_once(day, settings=settings)
-            return report, await _scheduled_charges(settings, day)
+            return await run_daily_once(day, settings=settings)
 
-    report, charges = asyncio.run(run())
+    report = asyncio.run(run())
     if report is None:
         print(f"{day.isoformat()}: the daily job is running in another process; nothing done")
     else:
         print(report.summary())
         for loan_id, error in report.failures:
             print(f"  loan {loan_id}: {error}", file=sys.stderr)
-    print(charges)
     return 1 if report is not None and report.failures else 0
-
-
-async def _scheduled_charges(settings: Settings, day: date) -> str:
-    """The day's domiciliación charges (``collections.jobs``), under their own lease."""
-    from puente.collections.jobs import run_collections_once
-    from puente.config import ConfigError
-    from puente.payments.gateways import GatewayDirectory
-    from puente.runtime import Runtime
-
-    try:
-        runtime = Runtime.from_settings(settings)
-    except ConfigError as exc:
-        return f"{day.isoformat()}: domiciliación not run ({exc})"
-    gateways = GatewayDirectory(runtime)
-    try:
-        charges = await run_collections_once(runtime, gateways, day)
-    finally:
-        await gateways.aclose()
-    if charges is None:
-        return f"{day.isoformat()}: domiciliación is running in another process"
-    return f"{day.isoformat()}: {charges.summary()}"
