@@ -23,6 +23,7 @@ from puente.book_metrics import read_snapshot
 from puente.db import database_answers, open_database
 from puente.graphql.schema import build_schema
 from puente.graphql.view import PuenteGraphQL
+from puente.invoicing.worker import FiscalWorker
 from puente.observability.metrics import CONTENT_TYPE_LATEST, render_metrics
 from puente.observability.middleware import ObservabilityMiddleware
 from puente.payments.gateways import GatewayDirectory
@@ -121,6 +122,7 @@ def create_app(
     )
 
     inbox = WebhookInbox(runtime, gateways, lease_seconds=settings.webhook_lease_seconds)
+    fiscal = FiscalWorker(runtime)  # CFDI and CEP after payments land, never on their path
 
     @asynccontextmanager
     async def workers() -> AsyncIterator[None]:
@@ -131,6 +133,7 @@ def create_app(
         tasks = [
             asyncio.create_task(inbox.run(stop), name="webhook-inbox"),
             asyncio.create_task(_poll_forever(runtime, gateways, stop), name="payment-poller"),
+            asyncio.create_task(fiscal.run(stop), name="fiscal-worker"),
         ]
         try:
             yield
@@ -174,6 +177,7 @@ def create_app(
     app.state.runtime = runtime
     app.state.gateways = gateways
     app.state.inbox = inbox
+    app.state.fiscal = fiscal
     return app
 
 

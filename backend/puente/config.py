@@ -80,6 +80,11 @@ class Settings:
     # How long a worker holds a webhook it is processing; a worker that dies holding one
     # delays that event by at most this long before another process takes it over.
     webhook_lease_seconds: int = 60
+    # CFDI stamping (SW sapien's REST API shape, invoicing/pac.py) and Banxico's CEP service.
+    # None: the real hosts, or the built-in simulators under /sandbox in `puente demo`.
+    pac_base_url: str | None = None
+    pac_token: str = ""
+    cep_base_url: str | None = None
 
     def require_secrets(self) -> None:
         """Refuse to run a production server without real secrets."""
@@ -189,6 +194,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=_choice(env, "PUENTE_LOG_LEVEL", ("debug", "info", "warning", "error"), "info"),
         otlp_endpoint=env.get("PUENTE_OTLP_ENDPOINT") or None,
         webhook_lease_seconds=max(_int(env, "PUENTE_WEBHOOK_LEASE_SECONDS", 60), 1),
+        pac_base_url=(env.get("PUENTE_PAC_BASE_URL") or "").rstrip("/") or None,
+        pac_token=env.get("PUENTE_PAC_TOKEN", ""),
+        cep_base_url=(env.get("PUENTE_CEP_BASE_URL") or "").rstrip("/") or None,
     )
 
 

@@ -33,6 +33,8 @@ MODEL_MODULES = [
     "puente.scheduling.models",
     "puente.compliance.models",
     "puente.reconciliation.models",
+    "puente.invoicing.models",
+    "puente.cep.models",
 ]
 
 

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from puente.accounts.models import User
+from puente.cep.models import CepCheck, CepStatus
 from puente.compliance.cases import raise_alert
 from puente.compliance.institution_policy import policy_for
 from puente.compliance.models import AmlAlert, FixRate, LoanApplication
@@ -94,6 +95,12 @@ async def _fact(payment: Payment, loan: Loan, policy: AmlPolicy, *, current: boo
     paid_at = payment.paid_at or payment.updated_at
     # Only the payment being monitored can be the one that closed the loan.
     closes = current and LoanStatus(loan.status) is LoanStatus.PAID_OFF
+    # The CEP's ordenante, once Banxico returned it (cep/service.py monitors again then).
+    cep = (
+        await CepCheck.filter(payment_id=payment.id, status=CepStatus.VALIDATED).first()
+        if current
+        else None
+    )
     return PaymentFact(
         payment_id=payment.id,
         customer_id=loan.borrower_id,
@@ -105,7 +112,14 @@ async def _fact(payment: Payment, loan: Loan, policy: AmlPolicy, *, current: boo
         payer_key=f"user:{payment.user_id}" if payment.user_id != loan.borrower_id else None,
         prepaid=await _prepaid(payment.id),
         closes_loan=closes,
+        cep_ordenante_name=(cep.ordenante_name or None) if cep else None,
+        cep_ordenante_rfc=_known_rfc(cep.ordenante_rfc) if cep else None,
     )
+
+
+def _known_rfc(rfc: str) -> str | None:
+    # Banxico writes "ND" (no disponible) when the sending bank gave no RFC.
+    return rfc if rfc and rfc.upper() not in ("ND", "NA") else None
 
 
 async def _customer(runtime: Runtime, loan: Loan) -> CustomerFacts:
