@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -128,3 +129,89 @@ async def test_cash_payment_is_invoiced_as_efectivo(db, runtime):
     assert parsed(invoice_xml(runtime, invoice))["FormaPago"] == "01"
     assert ProviderName.STRIPE  # the factory's provider
     assert Decimal(invoice.total_centavos) > 0
+
+
+async def test_a_full_refund_after_invoicing_cancels_the_cfdi_with_motivo_03(db, runtime):
+    inst = await invoicing_lender(runtime)
+    borrower = await factories.user(runtime, inst)
+    loan = await factories.active_loan(inst, borrower)
+    payment = await paid(runtime, loan, 124035)
+    simulator, pac = pac_sandbox()
+    await run_invoicing(runtime, pac)
+    ingreso = await Invoice.get(payment_id=payment.id, kind=InvoiceKind.INGRESO)
+
+    await advance_and_notify(
+        runtime,
+        payment.id,
+        S.REFUNDED,
+        source="refund",
+        at=runtime.now(),
+        refunded=Decimal("1240.35"),
+    )
+    await drain_monitoring()
+    await run_invoicing(runtime, pac)
+
+    ingreso = await Invoice.get(id=ingreso.id)
+    assert ingreso.status == InvoiceStatus.CANCELED and ingreso.cancel_reason == "03"
+    assert simulator.stamped[ingreso.uuid]["status"] == "cancelado"
+    assert not await Invoice.filter(kind=InvoiceKind.EGRESO, uuid__isnull=False).exists()
+
+
+async def test_a_partial_refund_of_interest_gets_a_credit_note_equal_to_the_ledger(db, runtime):
+    inst = await invoicing_lender(runtime)
+    borrower = await factories.user(runtime, inst)
+    loan = await factories.active_loan(inst, borrower)
+    payment = await paid(runtime, loan, 124035)
+    simulator, pac = pac_sandbox()
+    await run_invoicing(runtime, pac)
+    ingreso = await Invoice.get(payment_id=payment.id, kind=InvoiceKind.INGRESO)
+
+    # More than the principal the payment carried: the refund reaches interest and its IVA.
+    await advance_and_notify(
+        runtime,
+        payment.id,
+        S.PARTIALLY_REFUNDED,
+        source="refund",
+        at=runtime.now(),
+        refunded=Decimal("1000.00"),
+    )
+    await drain_monitoring()
+    await run_invoicing(runtime, pac)
+
+    note = await Invoice.get(kind=InvoiceKind.EGRESO)
+    assert note.status == InvoiceStatus.STAMPED, note.last_error
+    assert (await Invoice.get(id=ingreso.id)).status == InvoiceStatus.STAMPED
+    refund = await JournalEntry.get(payment_id=payment.id, kind="refund")
+    given_back = sum(
+        row.amount_centavos
+        for row in await Posting.filter(entry_id=refund.id)
+        if row.component and row.component != "PRINCIPAL" and row.amount_centavos > 0
+    )
+    assert given_back > 0 and note.total_centavos == given_back
+    document = parsed(invoice_xml(runtime, note))
+    document.to_xml(validate=True)
+    assert document["TipoDeComprobante"] == "E"
+    assert centavos(document["Total"]) == given_back
+    related = etree.fromstring(invoice_xml(runtime, note)).find(".//cfdi:CfdiRelacionado", NS)
+    assert related.get("UUID") == ingreso.uuid
+
+
+async def test_a_refund_of_principal_only_changes_no_invoice(db, runtime):
+    inst = await invoicing_lender(runtime)
+    borrower = await factories.user(runtime, inst)
+    loan = await factories.active_loan(inst, borrower, start=date(2026, 11, 1))
+    payment = await paid(runtime, loan, 124035)
+    _, pac = pac_sandbox()
+    await run_invoicing(runtime, pac)
+    await advance_and_notify(
+        runtime,
+        payment.id,
+        S.PARTIALLY_REFUNDED,
+        source="refund",
+        at=runtime.now(),
+        refunded=Decimal("100.00"),
+    )
+    await drain_monitoring()
+    await run_invoicing(runtime, pac)
+    assert not await Invoice.filter(kind=InvoiceKind.EGRESO, uuid__isnull=False).exists()
+    assert (await Invoice.get(kind=InvoiceKind.INGRESO)).status == InvoiceStatus.STAMPED

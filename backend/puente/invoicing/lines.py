@@ -11,7 +11,7 @@ tuition plan, where the ``FEE`` component *is* the colegiatura (``tuition/engine
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from enum import StrEnum
@@ -27,6 +27,7 @@ __all__ = [
     "InvoiceLine",
     "LineProblem",
     "collected_by_component",
+    "credit_note_lines",
     "invoice_lines",
     "vat_within_sat_limits",
 ]
@@ -125,19 +126,8 @@ def _line(
     )
 
 
-def invoice_lines(
-    collected: Mapping[Component, Decimal],
-    *,
-    tuition: bool = False,
-    catalog: InvoiceCatalog | None = None,
-) -> list[InvoiceLine]:
-    """The concepts of the CFDI for what one payment collected (empty: nothing to invoice).
-
-    A base whose IVA the ledger collected is taxed at 16 %; a base without IVA is exempt
-    (RVOE tuition, exempt credit): the product's ``vat_rate`` decided it when it was billed.
-    """
-    catalog = catalog or InvoiceCatalog()
-    pairs = (
+def _pairs(tuition: bool) -> tuple[tuple[ConceptKind, Component, Component], ...]:
+    return (
         (
             ConceptKind.TUITION if tuition else ConceptKind.FEE,
             Component.FEE,
@@ -150,8 +140,51 @@ def invoice_lines(
         ),
         (ConceptKind.INTEREST, Component.INTEREST, Component.INTEREST_VAT),
     )
+
+
+def credit_note_lines(
+    given_back: Mapping[Component, Decimal],
+    taxed: Collection[ConceptKind],
+    *,
+    tuition: bool = False,
+    catalog: InvoiceCatalog | None = None,
+) -> list[InvoiceLine]:
+    """The concepts of a credit note for what a refund took back (``taxed``: the concepts the
+    ingreso charged IVA on).
+
+    A refund unwinds the last-applied money first (``payments/refunds.py``), which takes an
+    IVA line before its base: per concept the total given back is the ledger's to the
+    centavo, split into base and 16 % IVA as SAT requires (Base = total / 1.16, rounded;
+    IVA = the rest). A concept that was exempt stays exempt.
+    """
+    catalog = catalog or InvoiceCatalog()
     lines = []
-    for kind, base_component, vat_component in pairs:
+    for kind, base_component, vat_component in _pairs(tuition):
+        total = given_back.get(base_component, ZERO) + given_back.get(vat_component, ZERO)
+        if total <= 0:
+            continue
+        if kind in taxed:
+            base = (total / (1 + VAT_RATE)).quantize(Decimal("0.01"))
+            lines.append(_line(kind, catalog, base, total - base))
+        else:
+            lines.append(_line(kind, catalog, total, None))
+    return lines
+
+
+def invoice_lines(
+    collected: Mapping[Component, Decimal],
+    *,
+    tuition: bool = False,
+    catalog: InvoiceCatalog | None = None,
+) -> list[InvoiceLine]:
+    """The concepts of the CFDI for what one payment collected (empty: nothing to invoice).
+
+    A base whose IVA the ledger collected is taxed at 16 %; a base without IVA is exempt
+    (RVOE tuition, exempt credit): the product's ``vat_rate`` decided it when it was billed.
+    """
+    catalog = catalog or InvoiceCatalog()
+    lines = []
+    for kind, base_component, vat_component in _pairs(tuition):
         base = collected.get(base_component, ZERO)
         vat = collected.get(vat_component, ZERO)
         if base <= 0 and vat <= 0:

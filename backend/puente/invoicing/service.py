@@ -39,7 +39,13 @@ from puente.invoicing.cfdi import (
     forma_pago,
     load_signer,
 )
-from puente.invoicing.lines import InvoiceLine, LineProblem, collected_by_component, invoice_lines
+from puente.invoicing.lines import (
+    InvoiceLine,
+    LineProblem,
+    collected_by_component,
+    credit_note_lines,
+    invoice_lines,
+)
 from puente.invoicing.models import InstitutionCsd, Invoice, InvoiceKind, InvoiceStatus
 from puente.invoicing.pac import CancelReason, Pac, PacRefused, PacUnavailable
 from puente.ledger.entries import LOAN_ACCOUNT_TYPES
@@ -375,7 +381,8 @@ async def _settle_refund(
     given_back = collected_by_component(
         (component, -centavos) for component, centavos in await _component_rows([entry_id])
     )
-    lines = invoice_lines(given_back, tuition=await _is_tuition(payment.loan))
+    taxed = {line.kind for line in await _collected_lines(payment, payment.loan) if line.vat}
+    lines = credit_note_lines(given_back, taxed, tuition=await _is_tuition(payment.loan))
     if not lines:  # the refund took back principal only: nothing invoiced changes
         invoice.status, invoice.last_error = InvoiceStatus.CANCELED, "Solo capital: sin nota."
         await invoice.save()
