@@ -45,16 +45,25 @@ async def test_a_visitor_without_a_session_is_sent_to_log_in_from_every_page(db,
     inst = await factories.institution()
     ana = await factories.user(runtime, inst)
     loan = await factories.active_loan(inst, ana, start=runtime.today())
-    paths = {
-        (method, re.sub(r"\{\w+:int\}", "1", path.replace("{loan_id:int}", str(loan.id))))
-        for method, path, endpoint in _portal_routes(runtime)
-        if getattr(endpoint, "portal_access", None)
+
+    def concrete(path: str) -> str:
+        path = path.replace("{loan_id:int}", str(loan.id)).replace("{uuid}", "0" * 36)
+        return re.sub(r"\{\w+:int\}", "1", path)
+
+    routes = _portal_routes(runtime)
+    paths = {(m, concrete(p)) for m, p, e in routes if getattr(e, "portal_access", None)}
+    # Documents an app fetches (``downloadable``) do not exist for a visitor: 404, no redirect.
+    documents = {
+        (m, concrete(p))
+        for m, p, e in routes
+        if getattr(e, "portal_access", None) == "downloadable"
     }
     async with app_client(runtime) as client:
         answers = {
             (method, path): await client.request(method, path, data={"csrf_token": "x"})
             for method, path in sorted(paths)
         }
+    assert {key: answers.pop(key).status_code for key in documents} == dict.fromkeys(documents, 404)
     stream = ("GET", f"/prestamos/{loan.id}/eventos")
     assert answers.pop(stream).status_code == 403  # EventSource cannot follow a redirect
     assert {key: (r.status_code, r.headers.get("location")) for key, r in answers.items()} == {

@@ -6,7 +6,9 @@ from datetime import datetime
 from enum import Enum
 
 import strawberry
+from strawberry.types import Info
 
+from puente.graphql.fiscal import Cep, Invoice, resolve_cep, resolve_invoice
 from puente.graphql.types import Money, Node, PageInfo, encode_global_id, money
 from puente.money import from_centavos
 from puente.payments.models import Payment as PaymentModel
@@ -107,6 +109,14 @@ class Payment(Node):
         description="What money beyond what is due does with this payment: the payer's "
         "choice, or the product's default when they were not asked.",
     )
+
+    @strawberry.field(description="The stamped CFDI 4.0 of the interest, fees and IVA it paid.")
+    async def invoice(self, info: Info) -> Invoice | None:
+        return await resolve_invoice(info, self.id)
+
+    @strawberry.field(description="Banxico's CEP, for a SPEI received.")
+    async def cep(self) -> Cep | None:
+        return await resolve_cep(self.id)
 
     @classmethod
     def from_model(cls, payment: PaymentModel) -> Payment:

@@ -270,6 +270,7 @@ class Portal:
 
 
 def portal_routes(runtime: Runtime, gateways: GatewayDirectory | None = None) -> list[BaseRoute]:
+    from puente.portal.fiscal import fiscal_routes
     from puente.portal.onboarding import onboarding_routes  # they build on Portal
     from puente.portal.payments import payment_routes
 
@@ -279,6 +280,7 @@ def portal_routes(runtime: Runtime, gateways: GatewayDirectory | None = None) ->
     return [
         *payment_routes(portal, gateways),
         *onboarding_routes(portal),
+        *fiscal_routes(portal),
         Route("/", signed_in(portal.dashboard), methods=["GET"]),
         # Public: the login form, the simulator, and logout (CSRF-checked, ends any session).
         Route("/login", portal.login_page, methods=["GET"]),
