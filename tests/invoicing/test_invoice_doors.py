@@ -7,6 +7,7 @@ from tests.invoicing.support import invoicing_lender, pac_sandbox
 from tests.invoicing.test_invoicing_service import paid
 from tests.support import factories
 from tests.support.http import app_client, graphql
+from tests.support.portal_pay import login
 
 from puente.accounts.service import AuthService
 from puente.invoicing.models import Invoice
@@ -28,7 +29,7 @@ async def test_payment_invoice_links_downloads_that_only_its_borrower_opens(db, 
     ana = await factories.user(runtime, inst)
     await factories.user(runtime, inst, email="beto@example.mx")
     loan = await factories.active_loan(inst, ana)
-    await paid(runtime, loan, 124035)
+    payment = await paid(runtime, loan, 124035)
     _, pac = pac_sandbox()
     await run_invoicing(runtime, pac)
     stamped = await Invoice.get()
@@ -56,7 +57,12 @@ async def test_payment_invoice_links_downloads_that_only_its_borrower_opens(db, 
             invoice["pdfUrl"].removeprefix(runtime.settings.base_url),
             headers={"Authorization": f"Bearer {ana_token}"},
         )
+        await login(client)
+        receipt = await client.get(f"/pagos/{payment.id}/comprobante")
+        by_cookie = await client.get(path)
 
+    assert receipt.status_code == 200 and f"/facturas/{stamped.uuid}.xml" in receipt.text
+    assert by_cookie.status_code == 200
     assert mine.status_code == 200 and stamped.uuid.encode() in mine.content
     assert mine.headers["content-type"].startswith("application/xml")
     assert (beto.status_code, anonymous.status_code, unknown.status_code) == (404, 404, 404)
