@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from datetime import date, timedelta
 
 import pytest
-import uvicorn
 from tests.support import factories
+from tests.support.banxico import banxico_server
 
 from puente.cep.banxico import BanxicoCep, CepQuery
 from puente.cep.models import CepCheck, CepStatus
@@ -28,7 +25,6 @@ from puente.enums import PaymentStatus as S
 from puente.invoicing.worker import run_fiscal_once
 from puente.payments.outcomes import advance_and_notify
 from puente.webhooks.models import ProviderEvent
-from puente_sandbox.cep import create_cep_sandbox
 
 pytestmark = pytest.mark.anyio
 
@@ -37,20 +33,8 @@ CLABE = "646180157000000012"
 
 @pytest.fixture(scope="module")
 def banxico():
-    """The simulator on a loopback port: cepmex speaks ``requests``, so real HTTP it is."""
-    app = create_cep_sandbox({}, None)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield app.state.simulator, f"http://127.0.0.1:{port}/cep"
-    server.should_exit = True
-    thread.join(timeout=5)
+    with banxico_server() as running:
+        yield running
 
 
 def abono(clave: str, monto: str = "1240.35") -> dict:
