@@ -310,3 +310,22 @@ def test_a_layout_naming_an_unknown_column_is_refused():
 
     with pytest.raises(PolicyError, match="columnas desconocidas"):
         policy_from_settings({"aml": {"unusual_report_columns": ["folio", "saldo"]}})
+
+
+async def test_structuring_across_customers_linked_by_a_payer_raises_one_alert(db, runtime, clock):
+    inst, juana, staff, admin, product = await world(runtime)
+    pedro = await factories.user(runtime, inst, email="pedro@example.mx")
+    loan_juana = await factories.active_loan(inst, juana, principal="500000.00")
+    loan_pedro = await factories.active_loan(inst, pedro, principal="500000.00")
+    await store_fix_rates({date(2026, 11, 2): Decimal("20.0000")})
+    # Juana paid one of Pedro's installments: the same payer links them.
+    await cash_payment(runtime, loan_pedro, juana, "1000.00", runtime.now() - timedelta(days=5))
+    first = await cash_payment(runtime, loan_juana, juana, "70000.00", runtime.now())
+    await drain_monitoring()
+    clock.now += timedelta(hours=5)
+    second = await cash_payment(runtime, loan_pedro, pedro, "80000.00", runtime.now())
+    await drain_monitoring()
+    alert = await AmlAlert.get(rule="STRUCTURING_LINKED")
+    assert {first.id, second.id} <= set(alert.payment_ids)
+    assert alert.customer_id == pedro.id
+    assert not await AmlAlert.filter(rule="STRUCTURING_DAY").exists()  # neither alone

@@ -18,15 +18,19 @@ from puente.accounts.models import User
 from puente.cep.models import CepCheck, CepStatus
 from puente.compliance.cases import raise_alert
 from puente.compliance.institution_policy import policy_for
+from puente.compliance.links import linked_customers
 from puente.compliance.models import AmlAlert, FixRate, LoanApplication
 from puente.compliance.policy import AmlPolicy
 from puente.compliance.rules import (
+    AlertDraft,
     CustomerFacts,
     DisbursementFact,
     FixRates,
+    MissingFixRate,
     PaymentFact,
     evaluate_disbursement,
     evaluate_payment,
+    structuring_linked,
 )
 from puente.compliance.screening_service import APPLICATION_CONTEXT
 from puente.enums import JournalKind, LedgerAccountType, LoanStatus, PaymentMethodType
@@ -164,6 +168,9 @@ async def monitor_payment(runtime: Runtime, payment_id: int) -> list[AmlAlert]:
     history = [await _fact(p, p.loan, policy, current=False) for p in earlier]
     fx = await _fix_rates(fact.day, span.days)
     drafts = evaluate_payment(fact, history, await _customer(runtime, loan), fx, policy)
+    linked = await _linked_structuring(fact, loan.institution_id, history, fx, policy)
+    if linked is not None:
+        drafts.append(linked)
     raised = []
     for draft in drafts:
         alert = await raise_alert(
@@ -177,6 +184,30 @@ async def monitor_payment(runtime: Runtime, payment_id: int) -> list[AmlAlert]:
         if alert is not None:
             raised.append(alert)
     return raised
+
+
+async def _linked_structuring(
+    fact: PaymentFact, institution_id: int, own: list[PaymentFact], fx: FixRates, policy: AmlPolicy
+) -> AlertDraft | None:
+    """STRUCTURING_LINKED over the customer's and their linked customers' cash payments."""
+    if "STRUCTURING_LINKED" not in policy.rules_enabled or not fact.cash:
+        return None
+    others = await linked_customers(fact.customer_id, institution_id)
+    if not others:
+        return None
+    span = timedelta(days=max(policy.structuring_month_days, 1))
+    loans = await Loan.filter(borrower_id__in=list(others)).values_list("id", flat=True)
+    theirs = await Payment.filter(
+        loan_id__in=list(loans),
+        status__in=list(RECEIVED),
+        paid_at__gt=fact.paid_at - span,
+        paid_at__lte=fact.paid_at,
+    ).prefetch_related("loan")
+    group = [*own, *[await _fact(p, p.loan, policy, current=False) for p in theirs]]
+    try:
+        return structuring_linked(fact, group, fx, policy)
+    except MissingFixRate:
+        return None  # evaluate_payment already raised FIX_RATE_MISSING for this payment
 
 
 async def monitor_disbursement(
