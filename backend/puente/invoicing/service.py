@@ -13,12 +13,14 @@ related to the ingreso (TipoRelacion 01) with exactly what the refund entry took
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
 from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 
+from satcfdi.cfdi import CFDI
 from satcfdi.models import Signer
 from satcfdi.transform import get_timezone
 from tortoise.exceptions import IntegrityError
@@ -325,7 +327,12 @@ async def _issue_ingreso(
         issued_at=now.astimezone(_tz(issuer)),
         student=_student(loan),
     )
-    await _stamp(runtime, pac, invoice, checked_cfdi(document, signer), lines, now)
+    await _stamp(runtime, pac, invoice, await _sealed(document, signer), lines, now)
+
+
+async def _sealed(document: CFDI, signer: Signer) -> bytes:
+    """Seal and check off the event loop: SAT's XSD and XSLT take a second of CPU."""
+    return await asyncio.to_thread(checked_cfdi, document, signer)
 
 
 def _tz(issuer: Issuer) -> tzinfo:
@@ -397,7 +404,7 @@ async def _settle_refund(
         payment_form=_payment_form(payment),
         issued_at=now.astimezone(_tz(issuer)),
     )
-    await _stamp(runtime, pac, invoice, checked_cfdi(document, signer), lines, now)
+    await _stamp(runtime, pac, invoice, await _sealed(document, signer), lines, now)
 
 
 # -- cancellation and reads ------------------------------------------------------------------------
