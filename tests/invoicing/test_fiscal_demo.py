@@ -10,7 +10,6 @@ import pytest
 from lxml import etree
 from tests.compliance.support import DOCUMENTS, FORM
 from tests.invoicing.support import pac_sandbox
-from tests.support.banxico import banxico_server
 
 from puente.accounts.models import User
 from puente.cep.banxico import BanxicoCep
@@ -31,12 +30,6 @@ from puente.webhooks.models import ProviderEvent
 
 pytestmark = pytest.mark.anyio
 IEDU = "{http://www.sat.gob.mx/iedu}instEducativas"
-
-
-@pytest.fixture(scope="module")
-def banxico():
-    with banxico_server() as running:
-        yield running
 
 
 async def onboarded_loan(runtime) -> Loan:

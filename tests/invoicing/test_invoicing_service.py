@@ -51,6 +51,27 @@ def centavos(value) -> int:
     return int(cents)
 
 
+async def invoiced(runtime, start: date | None = None):
+    """A lender with a CSD, a borrower's payment of 1,240.35 and its stamped ingreso."""
+    inst = await invoicing_lender(runtime)
+    borrower = await factories.user(runtime, inst)
+    if start is None:
+        loan = await factories.active_loan(inst, borrower)
+    else:
+        loan = await factories.active_loan(inst, borrower, start=start)
+    payment = await paid(runtime, loan, 124035)
+    simulator, pac = pac_sandbox()
+    await run_invoicing(runtime, pac)
+    return payment, simulator, pac
+
+
+async def refunded(runtime, payment, status: S, amount: str) -> None:
+    await advance_and_notify(
+        runtime, payment.id, status, source="refund", at=runtime.now(), refunded=Decimal(amount)
+    )
+    await drain_monitoring()
+
+
 def parsed(xml: bytes) -> CFDI:
     return CFDI.from_xml(etree.fromstring(xml))
 
@@ -132,23 +153,10 @@ async def test_cash_payment_is_invoiced_as_efectivo(db, runtime):
 
 
 async def test_a_full_refund_after_invoicing_cancels_the_cfdi_with_motivo_03(db, runtime):
-    inst = await invoicing_lender(runtime)
-    borrower = await factories.user(runtime, inst)
-    loan = await factories.active_loan(inst, borrower)
-    payment = await paid(runtime, loan, 124035)
-    simulator, pac = pac_sandbox()
-    await run_invoicing(runtime, pac)
+    payment, simulator, pac = await invoiced(runtime)
     ingreso = await Invoice.get(payment_id=payment.id, kind=InvoiceKind.INGRESO)
 
-    await advance_and_notify(
-        runtime,
-        payment.id,
-        S.REFUNDED,
-        source="refund",
-        at=runtime.now(),
-        refunded=Decimal("1240.35"),
-    )
-    await drain_monitoring()
+    await refunded(runtime, payment, S.REFUNDED, "1240.35")
     await run_invoicing(runtime, pac)
 
     ingreso = await Invoice.get(id=ingreso.id)
@@ -158,24 +166,11 @@ async def test_a_full_refund_after_invoicing_cancels_the_cfdi_with_motivo_03(db,
 
 
 async def test_a_partial_refund_of_interest_gets_a_credit_note_equal_to_the_ledger(db, runtime):
-    inst = await invoicing_lender(runtime)
-    borrower = await factories.user(runtime, inst)
-    loan = await factories.active_loan(inst, borrower)
-    payment = await paid(runtime, loan, 124035)
-    simulator, pac = pac_sandbox()
-    await run_invoicing(runtime, pac)
+    payment, simulator, pac = await invoiced(runtime)
     ingreso = await Invoice.get(payment_id=payment.id, kind=InvoiceKind.INGRESO)
 
-    # More than the principal the payment carried: the refund reaches interest and its IVA.
-    await advance_and_notify(
-        runtime,
-        payment.id,
-        S.PARTIALLY_REFUNDED,
-        source="refund",
-        at=runtime.now(),
-        refunded=Decimal("1000.00"),
-    )
-    await drain_monitoring()
+    # The payment paid overdue interest only: the refund takes back interest and its IVA.
+    await refunded(runtime, payment, S.PARTIALLY_REFUNDED, "1000.00")
     await run_invoicing(runtime, pac)
 
     note = await Invoice.get(kind=InvoiceKind.EGRESO)
@@ -197,21 +192,8 @@ async def test_a_partial_refund_of_interest_gets_a_credit_note_equal_to_the_ledg
 
 
 async def test_a_refund_of_principal_only_changes_no_invoice(db, runtime):
-    inst = await invoicing_lender(runtime)
-    borrower = await factories.user(runtime, inst)
-    loan = await factories.active_loan(inst, borrower, start=date(2026, 11, 1))
-    payment = await paid(runtime, loan, 124035)
-    _, pac = pac_sandbox()
-    await run_invoicing(runtime, pac)
-    await advance_and_notify(
-        runtime,
-        payment.id,
-        S.PARTIALLY_REFUNDED,
-        source="refund",
-        at=runtime.now(),
-        refunded=Decimal("100.00"),
-    )
-    await drain_monitoring()
+    payment, _, pac = await invoiced(runtime, start=date(2026, 11, 1))
+    await refunded(runtime, payment, S.PARTIALLY_REFUNDED, "100.00")
     await run_invoicing(runtime, pac)
     assert not await Invoice.filter(kind=InvoiceKind.EGRESO, uuid__isnull=False).exists()
     assert (await Invoice.get(kind=InvoiceKind.INGRESO)).status == InvoiceStatus.STAMPED

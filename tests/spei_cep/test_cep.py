@@ -7,7 +7,6 @@ from datetime import date, timedelta
 
 import pytest
 from tests.support import factories
-from tests.support.banxico import banxico_server
 
 from puente.cep.banxico import BanxicoCep, CepQuery
 from puente.cep.models import CepCheck, CepStatus
@@ -29,12 +28,6 @@ from puente.webhooks.models import ProviderEvent
 pytestmark = pytest.mark.anyio
 
 CLABE = "646180157000000012"
-
-
-@pytest.fixture(scope="module")
-def banxico():
-    with banxico_server() as running:
-        yield running
 
 
 def abono(clave: str, monto: str = "1240.35") -> dict:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 import uvicorn
 
 from puente_sandbox.cep import create_cep_sandbox
@@ -32,3 +33,10 @@ def banxico_server() -> Iterator[tuple[Any, str]]:
     finally:
         server.should_exit = True
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def banxico() -> Iterator[tuple[Any, str]]:
+    """The running simulator for a test module (import this fixture where it is used)."""
+    with banxico_server() as running:
+        yield running

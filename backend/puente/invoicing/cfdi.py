@@ -157,6 +157,37 @@ def _parties(issuer: Issuer, recipient: Recipient) -> tuple[cfdi40.Emisor, cfdi4
     return emisor, receptor
 
 
+def _comprobante(
+    issuer: Issuer,
+    recipient: Recipient,
+    lines: Sequence[InvoiceLine],
+    *,
+    tipo: str,
+    serie: str,
+    folio: str,
+    payment_form: str,
+    issued_at: datetime,
+    student: StudentData | None = None,
+    related: cfdi40.CfdiRelacionados | None = None,
+) -> cfdi40.Comprobante:
+    if not lines:
+        raise CfdiProblem("No hay conceptos que facturar.")
+    emisor, receptor = _parties(issuer, recipient)
+    return cfdi40.Comprobante(
+        emisor=emisor,
+        lugar_expedicion=issuer.postal_code,
+        receptor=receptor,
+        conceptos=[_concept(line, student, issuer) for line in lines],
+        tipo_de_comprobante=tipo,
+        serie=serie,
+        folio=folio,
+        forma_pago=payment_form,
+        metodo_pago="PUE",
+        cfdi_relacionados=related,
+        fecha=issued_at.replace(tzinfo=None, microsecond=0),
+    )
+
+
 def build_invoice(
     *,
     issuer: Issuer,
@@ -169,20 +200,16 @@ def build_invoice(
 ) -> cfdi40.Comprobante:
     """An ingreso CFDI for money already collected: PUE (paid in one exhibition at issue,
     Anexo 20 guide), so no Complemento de Pagos is due for it."""
-    if not lines:
-        raise CfdiProblem("No hay conceptos que facturar.")
-    emisor, receptor = _parties(issuer, recipient)
-    return cfdi40.Comprobante(
-        emisor=emisor,
-        lugar_expedicion=issuer.postal_code,
-        receptor=receptor,
-        conceptos=[_concept(line, student, issuer) for line in lines],
-        tipo_de_comprobante="I",
+    return _comprobante(
+        issuer,
+        recipient,
+        lines,
+        tipo="I",
         serie=issuer.series,
         folio=folio,
-        forma_pago=payment_form,
-        metodo_pago="PUE",
-        fecha=issued_at.replace(tzinfo=None, microsecond=0),
+        payment_form=payment_form,
+        issued_at=issued_at,
+        student=student,
     )
 
 
@@ -197,23 +224,16 @@ def build_credit_note(
     issued_at: datetime,
 ) -> cfdi40.Comprobante:
     """An egreso CFDI (nota de crédito, TipoRelacion 01) for money given back."""
-    if not lines:
-        raise CfdiProblem("No hay conceptos que acreditar.")
-    emisor, receptor = _parties(issuer, recipient)
-    return cfdi40.Comprobante(
-        emisor=emisor,
-        lugar_expedicion=issuer.postal_code,
-        receptor=receptor,
-        conceptos=[_concept(line, None, issuer) for line in lines],
-        tipo_de_comprobante="E",
+    return _comprobante(
+        issuer,
+        recipient,
+        lines,
+        tipo="E",
         serie=f"{issuer.series}NC",
         folio=folio,
-        forma_pago=payment_form,
-        metodo_pago="PUE",
-        cfdi_relacionados=cfdi40.CfdiRelacionados(
-            tipo_relacion="01", cfdi_relacionado=related_uuid.upper()
-        ),
-        fecha=issued_at.replace(tzinfo=None, microsecond=0),
+        payment_form=payment_form,
+        issued_at=issued_at,
+        related=cfdi40.CfdiRelacionados(tipo_relacion="01", cfdi_relacionado=related_uuid.upper()),
     )
 
 

@@ -11,28 +11,14 @@ the shell history and the process list).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from puente.compliance.cli import with_runtime
+
 __all__ = ["add_cfdi_commands", "add_fiscal_job"]
-
-
-def _run(work: Callable[[Any], Awaitable[int]]) -> int:
-    from puente.config import load_settings
-    from puente.db import open_database
-    from puente.runtime import Runtime
-
-    settings = load_settings()
-
-    async def run() -> int:
-        async with open_database(settings.database_url):
-            return await work(Runtime.from_settings(settings))
-
-    return asyncio.run(run())
 
 
 def cmd_csd(args: argparse.Namespace) -> int:
@@ -61,7 +47,7 @@ def cmd_csd(args: argparse.Namespace) -> int:
         print(f"CSD {row.certificate_number} de {row.rfc} guardado (cifrado)")
         return 0
 
-    return _run(work)
+    return with_runtime(work)
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
@@ -89,7 +75,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
         print(f"{invoice.uuid} cancelado (motivo {args.motivo})")
         return 0
 
-    return _run(work)
+    return with_runtime(work)
 
 
 def cmd_fiscal(args: argparse.Namespace) -> int:
@@ -104,7 +90,7 @@ def cmd_fiscal(args: argparse.Namespace) -> int:
         print(f"CFDI resueltos: {report.invoices_settled}; CEP validados: {report.ceps_validated}")
         return 0
 
-    return _run(work)
+    return with_runtime(work)
 
 
 def add_cfdi_commands(commands: Any) -> None:

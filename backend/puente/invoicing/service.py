@@ -287,6 +287,12 @@ async def _work(runtime: Runtime, pac: Pac, invoice: Invoice, now: datetime) -> 
         logger.warning("invoice %s failed: %s", invoice.id, invoice.last_error)
 
 
+async def _without_cfdi(invoice: Invoice, why: str) -> None:
+    """Settle a row that needs no document (status canceled, the reason in last_error)."""
+    invoice.status, invoice.last_error = InvoiceStatus.CANCELED, why
+    await invoice.save()
+
+
 def _payment_form(payment: Payment) -> str:
     funding = str((payment.provider_request or {}).get("card_funding") or "")
     return forma_pago(PaymentMethodType(payment.method), ProviderName(payment.provider), funding)
@@ -303,19 +309,12 @@ async def _issue_ingreso(
 ) -> None:
     if S(payment.status) in (S.REFUNDED, S.CHARGED_BACK) and not invoice.uuid:
         # Given back before it was ever stamped: there is nothing to invoice (nor to cancel).
-        invoice.status, invoice.canceled_at, invoice.cancel_reason = (
-            InvoiceStatus.CANCELED,
-            now,
-            None,
-        )
-        invoice.last_error = "Devuelto antes de timbrar: no se emitió CFDI."
-        await invoice.save()
+        await _without_cfdi(invoice, "Devuelto antes de timbrar: no se emitió CFDI.")
         return
     loan = payment.loan
     lines = await _collected_lines(payment, loan)
     if not lines:  # all principal (or advance): no income, no CFDI
-        invoice.status, invoice.last_error = InvoiceStatus.CANCELED, "Sin intereses ni comisiones."
-        await invoice.save()
+        await _without_cfdi(invoice, "Sin intereses ni comisiones.")
         return
     invoice.folio = invoice.folio or str(invoice.id)
     document = build_invoice(
@@ -377,13 +376,11 @@ async def _settle_refund(
     ).exists()
     fully = S(payment.status) in (S.REFUNDED, S.CHARGED_BACK)
     if InvoiceStatus(ingreso.status) is not InvoiceStatus.STAMPED:
-        invoice.status, invoice.last_error = InvoiceStatus.CANCELED, "Sin CFDI de ingreso."
-        await invoice.save()
+        await _without_cfdi(invoice, "Sin CFDI de ingreso.")
         return
     if fully and not earlier_notes:
         await cancel_invoice(runtime, pac, ingreso, CancelReason.NOT_CARRIED_OUT, now=now)
-        invoice.status, invoice.last_error = InvoiceStatus.CANCELED, "Se canceló el ingreso (03)."
-        await invoice.save()
+        await _without_cfdi(invoice, "Se canceló el ingreso (03).")
         return
     given_back = collected_by_component(
         (component, -centavos) for component, centavos in await _component_rows([entry_id])
@@ -391,8 +388,7 @@ async def _settle_refund(
     taxed = {line.kind for line in await _collected_lines(payment, payment.loan) if line.vat}
     lines = credit_note_lines(given_back, taxed, tuition=await _is_tuition(payment.loan))
     if not lines:  # the refund took back principal only: nothing invoiced changes
-        invoice.status, invoice.last_error = InvoiceStatus.CANCELED, "Solo capital: sin nota."
-        await invoice.save()
+        await _without_cfdi(invoice, "Solo capital: sin nota.")
         return
     invoice.folio = invoice.folio or str(invoice.id)
     document = build_credit_note(
