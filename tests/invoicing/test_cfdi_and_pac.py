@@ -126,3 +126,13 @@ async def test_cancellation_uses_sats_reasons_and_01_needs_its_substitute():
     )
     with pytest.raises(PacRefused):
         await pac.cancel("AAA010101AAA", stamped.uuid, CancelReason.NOT_CARRIED_OUT)
+
+
+def test_a_document_sat_schema_refuses_never_leaves_puente():
+    lines = invoice_lines({C.INTEREST: D("100.00"), C.INTEREST_VAT: D("16.00")})
+    bad = Recipient("NO-ES-RFC", "ALGUIEN", "10740")
+    document = build_invoice(
+        issuer=ISSUER, recipient=bad, lines=lines, folio="8", payment_form="03", issued_at=WHEN
+    )
+    with pytest.raises(CfdiProblem, match="esquema"):
+        checked_cfdi(document, signer())

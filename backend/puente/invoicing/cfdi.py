@@ -10,6 +10,9 @@ egreso credit note for a refund) and the checks a document must pass before it g
 from __future__ import annotations
 
 import base64
+import functools
+import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +23,8 @@ from lxml import etree
 from satcfdi.cfdi import CFDI
 from satcfdi.create.cfd import cfdi40, iedu10
 from satcfdi.models import Signer
-from satcfdi.transform import SchemaValidationError
+from satcfdi.transform import SCHEMA_ROOT, SchemaCollector, cfdi_schemas
+from satcfdi.utils import parser as xsd_parser
 
 from puente.enums import PaymentMethodType, ProviderName
 from puente.invoicing.lines import InvoiceLine
@@ -37,6 +41,8 @@ __all__ = [
     "forma_pago",
     "load_signer",
     "stamp_data",
+    "validate_sat_schema",
+    "verify_seal",
 ]
 
 # SAT's RFC for the general public (Anexo 20 guide): a borrower who gave no RFC.
@@ -237,14 +243,43 @@ def build_credit_note(
     )
 
 
+@functools.cache
+def _sat_schema(base: tuple[str, ...]) -> etree.XMLSchema:
+    """SAT's XSD for a set of namespaces, compiled once (``satcfdi.transform.validate_xsd``
+    compiles it on every call: most of a CFDI's cost)."""
+    root = etree.fromstring(
+        '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"/>',
+        base_url=os.path.join(SCHEMA_ROOT, "schema.xsd"),
+        parser=xsd_parser,
+    )
+    for location in base:
+        etree.SubElement(
+            root,
+            "{http://www.w3.org/2001/XMLSchema}import",
+            attrib={"namespace": "", "schemaLocation": location},
+        )
+    return etree.XMLSchema(root)
+
+
+_SCHEMA_LOCK = threading.Lock()  # an lxml validator keeps its error log: one user at a time
+
+
+def validate_sat_schema(document: CFDI) -> None:
+    """Refuse a document SAT's XSD refuses (the namespaces its complements need included)."""
+    collector = SchemaCollector()
+    cfdi_schemas[document.tag](collector, document)
+    schema = _sat_schema(tuple(collector.base))
+    with _SCHEMA_LOCK:
+        if not schema.validate(document.to_xml()):
+            raise CfdiProblem(f"El CFDI no cumple el esquema del SAT: {schema.error_log}")
+
+
 def checked_cfdi(document: CFDI, signer: Signer) -> bytes:
     """Seal ``document`` with the CSD and return its XML once it passes SAT's XSD and its
     sello verifies against the certificate it carries (what a PAC checks first)."""
     document.sign(signer)
-    try:
-        xml = document.xml_bytes(validate=True)
-    except SchemaValidationError as exc:
-        raise CfdiProblem(f"El CFDI no cumple el esquema del SAT: {exc}") from exc
+    validate_sat_schema(document)
+    xml: bytes = document.xml_bytes()
     verify_seal(xml)
     return xml
 
