@@ -26,6 +26,8 @@ _CFDI = {"nombre": "ESCUELA KEMPER URGATE", "regimen_fiscal": "601", "codigo_pos
 
 async def load_invoicing_demo(runtime: Runtime, lender: Institution, school: Institution) -> None:
     """Both demo institutions issue CFDI; Sofía's colegiaturas carry the IEDU complement."""
+    if not (DEMO_CSD_DIR / f"{DEMO_CSD_RFC}.cer").exists():
+        return  # an install without the repository's docs/: the demo issues no CFDI
     cer = (DEMO_CSD_DIR / f"{DEMO_CSD_RFC}.cer").read_bytes()
     key = (DEMO_CSD_DIR / f"{DEMO_CSD_RFC}.key").read_bytes()
     for institution, extra in (
