@@ -3,7 +3,8 @@
 Run: ``.venv/bin/python bench/aml.py [--payments 100000] [--customers 10000]``. Builds
 synthetic payments (a third in cash, some prepayments, some third-party payers) and runs
 ``compliance.rules.evaluate_payment`` on each with the customer's earlier payments of the
-last 30 days, as the monitoring service does, on one core. Prints payments/s (target ≥ 2,000)
+last 30 days, as the monitoring service does, plus ``structuring_linked`` over pairs of
+linked customers, on one core. Prints payments/s (target ≥ 2,000)
 and the alerts raised per rule. The database round trips of the service are not included.
 """
 
@@ -17,7 +18,13 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from puente.compliance.policy import DEFAULT_POLICY
-from puente.compliance.rules import CustomerFacts, FixRates, PaymentFact, evaluate_payment
+from puente.compliance.rules import (
+    CustomerFacts,
+    FixRates,
+    PaymentFact,
+    evaluate_payment,
+    structuring_linked,
+)
 
 
 def main() -> None:
@@ -60,6 +67,11 @@ def main() -> None:
             past.popleft()
         for draft in evaluate_payment(fact, past, customers[fact.customer_id], fx, DEFAULT_POLICY):
             fired[draft.rule] += 1
+        # Customers 2k and 2k+1 are linked (same phone, say): STRUCTURING_LINKED over both.
+        partner = history[fact.customer_id ^ 1]
+        linked = structuring_linked(fact, [*past, *partner], fx, DEFAULT_POLICY)
+        if linked is not None:
+            fired[linked.rule] += 1
         past.append(fact)
     elapsed = time.perf_counter() - began
     print(f"payments            {len(facts):,}")

@@ -25,6 +25,7 @@ from puente.collections.jobs import collect_forever
 from puente.db import database_answers, open_database
 from puente.graphql.schema import build_schema
 from puente.graphql.view import PuenteGraphQL
+from puente.invoicing.worker import FiscalWorker
 from puente.notifications.service import deliver_due
 from puente.notifications.status_callbacks import twilio_status_routes
 from puente.observability.metrics import CONTENT_TYPE_LATEST, render_metrics
@@ -136,6 +137,7 @@ def create_app(
     )
 
     inbox = WebhookInbox(runtime, gateways, lease_seconds=settings.webhook_lease_seconds)
+    fiscal = FiscalWorker(runtime)  # CFDI and CEP after payments land, never on their path
 
     @asynccontextmanager
     async def workers() -> AsyncIterator[None]:
@@ -148,6 +150,7 @@ def create_app(
             asyncio.create_task(_poll_forever(runtime, gateways, stop), name="payment-poller"),
             asyncio.create_task(collect_forever(runtime, gateways, stop), name="domiciliacion"),
             asyncio.create_task(_deliver_forever(runtime, stop), name="notification-outbox"),
+            asyncio.create_task(fiscal.run(stop), name="fiscal-worker"),
         ]
         try:
             yield
@@ -192,6 +195,7 @@ def create_app(
     app.state.runtime = runtime
     app.state.gateways = gateways
     app.state.inbox = inbox
+    app.state.fiscal = fiscal
     return app
 
 

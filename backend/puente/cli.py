@@ -154,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     daily = jobs_commands.add_parser("daily", help="bill, apply advances, accrue moratorium")
     daily.add_argument("--date", default=None, help="YYYY-MM-DD (default: today, Mexico City)")
     daily.set_defaults(func=cmd_daily)
+    from puente.invoicing.cli import add_cfdi_commands, add_fiscal_job
+
+    add_fiscal_job(jobs_commands)
+    add_cfdi_commands(commands)
     from puente.compliance.cli import add_aml_commands
 
     add_aml_commands(commands)

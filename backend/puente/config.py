@@ -94,6 +94,11 @@ class Settings:
     twilio_api_url: str = "https://api.twilio.com"
     # How long a password-reset link stays valid.
     password_reset_ttl_seconds: int = 60 * 60
+    # CFDI stamping (SW sapien's REST API shape, invoicing/pac.py) and Banxico's CEP service.
+    # None: the real hosts, or the built-in simulators under /sandbox in `puente demo`.
+    pac_base_url: str | None = None
+    pac_token: str = ""
+    cep_base_url: str | None = None
 
     def require_secrets(self) -> None:
         """Refuse to run a production server without real secrets."""
@@ -214,6 +219,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         twilio_from=env.get("PUENTE_TWILIO_FROM") or None,
         twilio_api_url=(env.get("PUENTE_TWILIO_API_URL") or "https://api.twilio.com").rstrip("/"),
         password_reset_ttl_seconds=_int(env, "PUENTE_PASSWORD_RESET_TTL", 60 * 60),
+        pac_base_url=(env.get("PUENTE_PAC_BASE_URL") or "").rstrip("/") or None,
+        pac_token=env.get("PUENTE_PAC_TOKEN", ""),
+        cep_base_url=(env.get("PUENTE_CEP_BASE_URL") or "").rstrip("/") or None,
     )
 
 

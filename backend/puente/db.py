@@ -35,6 +35,8 @@ MODEL_MODULES = [
     "puente.reconciliation.models",
     "puente.collections.models",
     "puente.notifications.models",
+    "puente.invoicing.models",
+    "puente.cep.models",
 ]
 
 

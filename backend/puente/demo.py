@@ -15,6 +15,7 @@ from puente.compliance.demo import load_compliance_demo
 from puente.enums import InstitutionKind, PaymentMethodType, PaymentStatus, ProviderName, Role
 from puente.institutions.models import Institution
 from puente.institutions.return_urls import RETURN_URLS_KEY
+from puente.invoicing.demo import load_invoicing_demo
 from puente.loans.billing import bill_installments
 from puente.loans.engine import add_months
 from puente.loans.lifecycle import approve_loan
@@ -78,7 +79,7 @@ async def load_demo_data(runtime: Runtime) -> bool:
         slug="financiera-demo",
         name="Financiera Demo, S.A. de C.V., SOFOM, E.N.R.",
         kind=InstitutionKind.LENDER,
-        rfc="FDE200101AB1",
+        rfc="EKU9003173C9",  # SAT's test RFC: the demo signs CFDI with its public test CSD
         settings={
             "env_credentials": True,  # PUENTE_<PROVIDER>_<FIELD> apply (contract)
             # Cards through every card gateway, each on its simulator's own card page.
@@ -138,6 +139,7 @@ async def load_demo_data(runtime: Runtime) -> bool:
     await _luis_tuition(runtime, school.id, today)
     await load_compliance_demo(runtime, lender.id, today)
     await load_console_demo(runtime, lender.id, today)
+    await load_invoicing_demo(runtime, lender, school)
     return True
 
 

@@ -48,6 +48,11 @@ def create_sandbox_app(
         sub_app = factory(credentials, webhook_url, transport, clock, **options)
         simulators[name] = sub_app.state.simulator
         routes.append(Mount(f"/{name}", app=sub_app))
+    if "banxico" in simulators and "stp" in simulators:
+        from puente_sandbox.cep import stp_abonos
+
+        # Banxico sees every SPEI: the CEP simulator knows the abonos STP's settled.
+        simulators["banxico"].sources.append(stp_abonos(simulators["stp"]))  # type: ignore[attr-defined]
     app = Starlette(routes=routes)
     app.state.simulators = simulators
     return app

@@ -13,6 +13,7 @@ from puente_sandbox.conekta import default_conekta_credentials
 from puente_sandbox.mail_catcher import MailCatcher
 from puente_sandbox.mercadopago import DEFAULT_MERCADOPAGO_CREDENTIALS
 from puente_sandbox.openpay import DEFAULT_OPENPAY_CREDENTIALS
+from puente_sandbox.pac import DEFAULT_PAC_CREDENTIALS
 from puente_sandbox.paypal import DEFAULT_PAYPAL_CREDENTIALS
 from puente_sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
 from puente_sandbox.stripe import DEFAULT_STRIPE_CREDENTIALS
@@ -38,6 +39,8 @@ def default_credentials() -> dict[str, dict[str, str]]:
         "paypal": dict(DEFAULT_PAYPAL_CREDENTIALS),
         "stp": dict(DEFAULT_STP_CREDENTIALS),
         "bank": dict(DEFAULT_BANK_CREDENTIALS),
+        "pac": dict(DEFAULT_PAC_CREDENTIALS),  # CFDI stamping (SW sapien's API)
+        "banxico": {},  # the CEP service needs no credentials
     }
 
 

@@ -19,6 +19,7 @@ from puente.compliance.rules import (
     ReportKind,
     evaluate_disbursement,
     evaluate_payment,
+    structuring_linked,
 )
 
 FIX = FixRates({date(2026, 10, 1): Decimal("20.0000")})  # 7,500 USD = 150,000 MXN
@@ -208,3 +209,38 @@ def test_without_a_fix_rate_the_cash_rules_say_so_instead_of_guessing():
         evaluate_payment(pay(1, "150000.00", cash=False), [], ANA, FixRates({}), DEFAULT_POLICY)
         == []
     )
+
+
+def other(pid: int, amount: str, at: datetime = T0, customer: int = 2) -> PaymentFact:
+    return replace(pay(pid, amount, at=at), customer_id=customer, loan_id=70 + customer)
+
+
+LINKED_CASES = [
+    # fact, group (linked customers' payments), fires
+    (pay(2, "80000.00"), [other(1, "70000.00", T0 - 23 * H)], True),
+    (pay(2, "79999.99"), [other(1, "70000.00", T0 - 23 * H)], False),  # boundary: < USD 7,500
+    (pay(2, "80000.00"), [other(1, "70000.00", T0 - 24 * H)], False),  # outside 24 h
+    (pay(2, "80000.00"), [pay(1, "70000.00", at=T0 - H)], False),  # one customer: not linked
+    (pay(2, "80000.00", cash=False), [other(1, "70000.00", T0 - H)], False),  # SPEI
+    (  # three "just under" within 30 days, two customers
+        pay(3, "125000.00"),
+        [other(1, "121000.00", T0 - 29 * D), other(2, "130000.00", T0 - 10 * D, customer=3)],
+        True,
+    ),
+    (
+        pay(3, "125000.00"),
+        [other(1, "121000.00", T0 - 30 * D), other(2, "130000.00", T0 - 10 * D, customer=3)],
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(("fact", "group", "fires"), LINKED_CASES)
+def test_structuring_across_linked_customers(fact, group, fires):
+    draft = structuring_linked(fact, group, FIX, DEFAULT_POLICY)
+    assert (draft is not None) is fires
+    if draft is not None:
+        assert draft.rule == "STRUCTURING_LINKED" and draft.report_kind is ReportKind.UNUSUAL
+        assert fact.payment_id in draft.payment_ids
+    disabled = replace(DEFAULT_POLICY, rules_enabled=frozenset())
+    assert structuring_linked(fact, group, FIX, disabled) is None

@@ -310,3 +310,61 @@ def test_a_layout_naming_an_unknown_column_is_refused():
 
     with pytest.raises(PolicyError, match="columnas desconocidas"):
         policy_from_settings({"aml": {"unusual_report_columns": ["folio", "saldo"]}})
+
+
+async def test_structuring_across_customers_linked_by_a_payer_raises_one_alert(db, runtime, clock):
+    inst, juana, staff, admin, product = await world(runtime)
+    pedro = await factories.user(runtime, inst, email="pedro@example.mx")
+    loan_juana = await factories.active_loan(inst, juana, principal="500000.00")
+    loan_pedro = await factories.active_loan(inst, pedro, principal="500000.00")
+    await store_fix_rates({date(2026, 11, 2): Decimal("20.0000")})
+    # Juana paid one of Pedro's installments: the same payer links them.
+    await cash_payment(runtime, loan_pedro, juana, "1000.00", runtime.now() - timedelta(days=5))
+    first = await cash_payment(runtime, loan_juana, juana, "70000.00", runtime.now())
+    await drain_monitoring()
+    clock.now += timedelta(hours=5)
+    second = await cash_payment(runtime, loan_pedro, pedro, "80000.00", runtime.now())
+    await drain_monitoring()
+    alert = await AmlAlert.get(rule="STRUCTURING_LINKED")
+    assert {first.id, second.id} <= set(alert.payment_ids)
+    assert alert.customer_id == pedro.id
+    assert not await AmlAlert.filter(rule="STRUCTURING_DAY").exists()  # neither alone
+
+
+async def test_the_officer_lifts_a_suspension_over_graphql_with_a_reason(db, runtime):
+    from tests.support.http import app_client, graphql
+
+    from puente.accounts.service import AuthService
+    from puente.graphql.types import encode_global_id
+
+    inst, juana, staff, admin, product = await world(runtime)
+    await apply(runtime, juana, product)
+    await load_watchlists(runtime, BLOCKED_LIST, source="uif")
+    assert await CustomerSuspension.filter(customer_id=juana.id, lifted_at__isnull=True).exists()
+    lift = """mutation($c: ID!, $r: String!) { liftSuspension(customerId: $c, reason: $r) {
+      __typename ... on SuspensionLifted { lifted } ... on ComplianceError { code } } }"""
+    customer = encode_global_id("User", juana.id)
+    import pyotp
+
+    auth = AuthService(runtime)
+    tokens = await auth.login(
+        "caja@example.mx",
+        "contrasena-segura-1",
+        pyotp.TOTP("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP").at(runtime.now()),
+    )
+    juana_tokens = await auth.login("juana@example.mx", "contrasena-segura-1", None)
+    async with app_client(runtime) as client:
+        by_borrower = await graphql(
+            client, lift, {"c": customer, "r": "no soy yo, es homónimo"}, juana_tokens.access_token
+        )
+        short = await graphql(client, lift, {"c": customer, "r": "no"}, tokens.access_token)
+        done = await graphql(
+            client, lift, {"c": customer, "r": "Homónimo: CURP distinta"}, tokens.access_token
+        )
+    assert by_borrower["data"]["liftSuspension"]["code"] == "CASE_NOT_FOUND"
+    assert short["data"]["liftSuspension"]["code"] == "REASON_REQUIRED"
+    assert done["data"]["liftSuspension"] == {"__typename": "SuspensionLifted", "lifted": True}
+    suspension = await CustomerSuspension.get(customer_id=juana.id)
+    assert suspension.lift_reason == "Homónimo: CURP distinta"
+    assert suspension.lifted_by_id == staff.id
+    assert await AuditEvent.filter(action="aml.suspension_lifted").exists()

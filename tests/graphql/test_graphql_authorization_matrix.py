@@ -53,6 +53,7 @@ REFUSALS = {
     "MFA_ENROLMENT_NOT_AVAILABLE",
     "APPLICATION_NOT_FOUND",
     "CASE_NOT_FOUND",
+    "CUSTOMER_NOT_FOUND",
 }
 
 
@@ -157,6 +158,12 @@ ROOT = {
         f"""mutation($id: ID!) {{ reportAmlCase(caseId: $id, reason: "sin sustento suficiente")
         {{ {COMPLIANCE} }} }}""",
         {"id": "case_to_report"},
+        THIS_LENDER,
+    ),
+    "liftSuspension": (
+        f"""mutation($id: ID!) {{ liftSuspension(customerId: $id,
+        reason: "coincidencia descartada por el oficial") {{ {COMPLIANCE} }} }}""",
+        {"id": "ana_user"},
         THIS_LENDER,
     ),
     "resolveStatementLine": (

@@ -103,6 +103,11 @@ def staff_documents(ids: dict[str, str]) -> dict[str, tuple[str, dict]]:
             __typename ... on ComplianceError { code } } }""",
             {},
         ),
+        "liftSuspension": (
+            """mutation { liftSuspension(customerId: "1", reason: "homónimo, CURP distinta") {
+            __typename ... on ComplianceError { code } } }""",
+            {},
+        ),
         "submitLoanApplication": (
             """mutation($i: LoanApplicationInput!) { submitLoanApplication(input: $i) {
             __typename ... on ComplianceError { code } } }""",

@@ -45,8 +45,13 @@ async def test_a_visitor_without_a_session_is_sent_to_log_in_from_every_page(db,
     inst = await factories.institution()
     ana = await factories.user(runtime, inst)
     loan = await factories.active_loan(inst, ana, start=runtime.today())
+
+    def concrete(path: str) -> str:
+        path = path.replace("{loan_id:int}", str(loan.id)).replace("{uuid}", "0" * 36)
+        return re.sub(r"\{\w+:int\}", "1", path)
+
     gated = [
-        (method, re.sub(r"\{\w+:int\}", "1", path.replace("{loan_id:int}", str(loan.id))), access)
+        (method, concrete(path), access)
         for method, path, endpoint in _portal_routes(runtime)
         if (access := getattr(endpoint, "portal_access", None))
     ]

@@ -271,7 +271,7 @@ async def lift_suspension(actor: User, customer_id: int, reason: str, *, at: dat
         lifted = (
             await CustomerSuspension.filter(customer_id=customer_id, lifted_at__isnull=True)
             .using_db(tx)
-            .update(lifted_at=at, lifted_by_id=actor.id)
+            .update(lifted_at=at, lifted_by_id=actor.id, lift_reason=" ".join(reason.split())[:500])
         )
         if lifted:
             await record_audit(

@@ -20,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_aml_commands", "parse_fix_file"]
+__all__ = ["add_aml_commands", "parse_fix_file", "with_runtime"]
 
 
 def parse_fix_file(text: str) -> dict[date, Decimal]:
@@ -41,7 +41,8 @@ def parse_fix_file(text: str) -> dict[date, Decimal]:
     return rates
 
 
-def _run(work: Callable[[Any], Awaitable[int]]) -> int:
+def with_runtime(work: Callable[[Any], Awaitable[int]]) -> int:
+    """Run ``work(runtime)`` with the database open (settings from the environment)."""
     from puente.config import load_settings
     from puente.db import open_database
     from puente.runtime import Runtime
@@ -71,7 +72,7 @@ def cmd_lists(args: argparse.Namespace) -> int:
         print(", ".join(f"{kind}: {count}" for kind, count in counts.items()))
         return 0
 
-    return _run(work)
+    return with_runtime(work)
 
 
 def cmd_fix(args: argparse.Namespace) -> int:
@@ -87,7 +88,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
         print(f"{await store_fix_rates(rates)} tipos de cambio FIX guardados")
         return 0
 
-    return _run(work)
+    return with_runtime(work)
 
 
 def cmd_relevant(args: argparse.Namespace) -> int:
@@ -107,7 +108,7 @@ def cmd_relevant(args: argparse.Namespace) -> int:
         print(f"{path}: {report.rows} operaciones relevantes")
         return 0
 
-    return _run(work)
+    return with_runtime(work)
 
 
 def add_aml_commands(commands: Any) -> None:

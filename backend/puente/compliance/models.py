@@ -47,6 +47,10 @@ class LoanApplication(Model):
     rfc_index = fields.CharField(max_length=64, db_index=True)
     clabe_index = fields.CharField(max_length=64, db_index=True)
     clabe_last4 = fields.CharField(max_length=4)
+    # Links between customers for structuring across people (docs/compliance.md): the same
+    # phone or the same address (normalised) is a blind index too; "" when not known.
+    phone_index = fields.CharField(max_length=64, default="", db_index=True)
+    address_index = fields.CharField(max_length=64, default="", db_index=True)
     requested_centavos = fields.BigIntField()
     term_count = fields.IntField()
     monthly_income_centavos = fields.BigIntField()
@@ -192,6 +196,7 @@ class CustomerSuspension(Model):
     lifted_by = fields.ForeignKeyField(
         "models.User", related_name="lifted_suspensions", null=True, on_delete=fields.RESTRICT
     )
+    lift_reason = fields.CharField(max_length=500, default="")
 
     class Meta:
         table = "aml_suspensions"

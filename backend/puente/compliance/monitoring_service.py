@@ -15,17 +15,22 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from puente.accounts.models import User
+from puente.cep.models import CepCheck, CepStatus
 from puente.compliance.cases import raise_alert
 from puente.compliance.institution_policy import policy_for
+from puente.compliance.links import linked_customers
 from puente.compliance.models import AmlAlert, FixRate, LoanApplication
 from puente.compliance.policy import AmlPolicy
 from puente.compliance.rules import (
+    AlertDraft,
     CustomerFacts,
     DisbursementFact,
     FixRates,
+    MissingFixRate,
     PaymentFact,
     evaluate_disbursement,
     evaluate_payment,
+    structuring_linked,
 )
 from puente.compliance.screening_service import APPLICATION_CONTEXT
 from puente.enums import JournalKind, LedgerAccountType, LoanStatus, PaymentMethodType
@@ -94,6 +99,12 @@ async def _fact(payment: Payment, loan: Loan, policy: AmlPolicy, *, current: boo
     paid_at = payment.paid_at or payment.updated_at
     # Only the payment being monitored can be the one that closed the loan.
     closes = current and LoanStatus(loan.status) is LoanStatus.PAID_OFF
+    # The CEP's ordenante, once Banxico returned it (cep/service.py monitors again then).
+    cep = (
+        await CepCheck.filter(payment_id=payment.id, status=CepStatus.VALIDATED).first()
+        if current
+        else None
+    )
     return PaymentFact(
         payment_id=payment.id,
         customer_id=loan.borrower_id,
@@ -105,7 +116,14 @@ async def _fact(payment: Payment, loan: Loan, policy: AmlPolicy, *, current: boo
         payer_key=f"user:{payment.user_id}" if payment.user_id != loan.borrower_id else None,
         prepaid=await _prepaid(payment.id),
         closes_loan=closes,
+        cep_ordenante_name=(cep.ordenante_name or None) if cep else None,
+        cep_ordenante_rfc=_known_rfc(cep.ordenante_rfc) if cep else None,
     )
+
+
+def _known_rfc(rfc: str) -> str | None:
+    # Banxico writes "ND" (no disponible) when the sending bank gave no RFC.
+    return rfc if rfc and rfc.upper() not in ("ND", "NA") else None
 
 
 async def _customer(runtime: Runtime, loan: Loan) -> CustomerFacts:
@@ -150,6 +168,9 @@ async def monitor_payment(runtime: Runtime, payment_id: int) -> list[AmlAlert]:
     history = [await _fact(p, p.loan, policy, current=False) for p in earlier]
     fx = await _fix_rates(fact.day, span.days)
     drafts = evaluate_payment(fact, history, await _customer(runtime, loan), fx, policy)
+    linked = await _linked_structuring(fact, loan.institution_id, history, fx, policy)
+    if linked is not None:
+        drafts.append(linked)
     raised = []
     for draft in drafts:
         alert = await raise_alert(
@@ -163,6 +184,30 @@ async def monitor_payment(runtime: Runtime, payment_id: int) -> list[AmlAlert]:
         if alert is not None:
             raised.append(alert)
     return raised
+
+
+async def _linked_structuring(
+    fact: PaymentFact, institution_id: int, own: list[PaymentFact], fx: FixRates, policy: AmlPolicy
+) -> AlertDraft | None:
+    """STRUCTURING_LINKED over the customer's and their linked customers' cash payments."""
+    if "STRUCTURING_LINKED" not in policy.rules_enabled or not fact.cash:
+        return None
+    others = await linked_customers(fact.customer_id, institution_id)
+    if not others:
+        return None
+    span = timedelta(days=max(policy.structuring_month_days, 1))
+    loans = await Loan.filter(borrower_id__in=list(others)).values_list("id", flat=True)
+    theirs = await Payment.filter(
+        loan_id__in=list(loans),
+        status__in=list(RECEIVED),
+        paid_at__gt=fact.paid_at - span,
+        paid_at__lte=fact.paid_at,
+    ).prefetch_related("loan")
+    group = [*own, *[await _fact(p, p.loan, policy, current=False) for p in theirs]]
+    try:
+        return structuring_linked(fact, group, fx, policy)
+    except MissingFixRate:
+        return None  # evaluate_payment already raised FIX_RATE_MISSING for this payment
 
 
 async def monitor_disbursement(

@@ -26,6 +26,12 @@ from puente.audit.service import record_audit
 from puente.compliance.cases import suspension_refusal
 from puente.compliance.documents import DocumentKind, DocumentProblem, checked_document
 from puente.compliance.institution_policy import policy_for
+from puente.compliance.links import (
+    ADDRESS_INDEX_CONTEXT,
+    PHONE_INDEX_CONTEXT,
+    address_key,
+    phone_key,
+)
 from puente.compliance.models import KycDocument, LoanApplication
 from puente.compliance.onboarding import Applicant, ApplicationInvalid, validate_application
 from puente.compliance.risk import RiskGrade, RiskInputs, grade_risk
@@ -172,6 +178,19 @@ async def submit_application(
             curp_index=blind_index(applicant.curp, context=CURP_INDEX_CONTEXT, index_key=key),
             rfc_index=blind_index(applicant.rfc, context=RFC_INDEX_CONTEXT, index_key=key),
             clabe_index=blind_index(applicant.clabe, context=CLABE_INDEX_CONTEXT, index_key=key),
+            phone_index=blind_index(
+                phone_key(applicant.phone), context=PHONE_INDEX_CONTEXT, index_key=key
+            ),
+            address_index=blind_index(
+                address_key(
+                    applicant.street,
+                    applicant.exterior_number,
+                    applicant.interior_number,
+                    applicant.postal_code,
+                ),
+                context=ADDRESS_INDEX_CONTEXT,
+                index_key=key,
+            ),
             clabe_last4=applicant.clabe[-4:],
             requested_centavos=to_centavos(applicant.requested_amount),
             term_count=applicant.term_count,

@@ -77,6 +77,7 @@ class AmlPolicy:
             "PREPAYMENT_BEYOND_INCOME",
             "CEP_ORDENANTE_MISMATCH",
             "DISBURSEMENT_THIRD_PARTY_CLABE",
+            "STRUCTURING_LINKED",
         }
     )
     risk: RiskFactors = field(default_factory=RiskFactors)

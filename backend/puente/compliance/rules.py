@@ -15,6 +15,8 @@ CASH_PAYOFF_AFTER_DISBURSEMENT      a loan paid off in cash within N days of its
 PREPAYMENT_BEYOND_INCOME            prepaid in 30 days > N × declared monthly income
 CEP_ORDENANTE_MISMATCH              the SPEI's CEP names an ordenante who is not the borrower
 DISBURSEMENT_THIRD_PARTY_CLABE      a payout to a CLABE that is not the one the borrower declared
+STRUCTURING_LINKED                  structuring by linked customers (same CLABE, phone, address
+                                    or payer), in the 24 h and 30 day windows
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ __all__ = [
     "ReportKind",
     "evaluate_disbursement",
     "evaluate_payment",
+    "structuring_linked",
 ]
 
 
@@ -368,6 +371,46 @@ def evaluate_payment(
             )
         )
     return drafts
+
+
+def structuring_linked(
+    fact: PaymentFact, group: Sequence[PaymentFact], fx: FixRates, policy: AmlPolicy
+) -> AlertDraft | None:
+    """Structuring across linked customers (same CLABE, phone, address or payer; see
+    ``linked_customers``): cash payments each under the threshold, by the customer and the
+    ones linked to them, that reach it within 24 h, or ≥ N "just under" within 30 days.
+    ``group`` holds the linked customers' payments (and may hold the customer's own)."""
+    if "STRUCTURING_LINKED" not in policy.rules_enabled or not _under_threshold(fact, fx, policy):
+        return None
+    floor = policy.relevant_cash_usd * policy.structuring_floor
+    day = [
+        p
+        for p in _within(group, fact, timedelta(hours=policy.structuring_day_hours))
+        if _under_threshold(p, fx, policy)
+    ]
+    month = [
+        p
+        for p in _within(group, fact, timedelta(days=policy.structuring_month_days))
+        if _under_threshold(p, fx, policy) and fx.usd(p.amount, p.day) >= floor
+    ]
+    day_usd = sum((fx.usd(p.amount, p.day) for p in day), Decimal(0))
+    if len(day) >= policy.structuring_day_min_payments and day_usd >= policy.relevant_cash_usd:
+        window, text = day, f"en {policy.structuring_day_hours} h suman ≈ {_money(day_usd)} USD"
+    elif len(month) >= policy.structuring_month_min_payments and fact in month:
+        window, text = month, f"justo bajo el umbral en {policy.structuring_month_days} días"
+    else:
+        return None
+    customers = {p.customer_id for p in window}
+    if len(customers) < 2:
+        return None  # one customer alone: STRUCTURING_DAY / STRUCTURING_MONTH say it
+    return AlertDraft(
+        "STRUCTURING_LINKED",
+        ReportKind.UNUSUAL,
+        f"{len(window)} pagos en efectivo de {len(customers)} clientes vinculados, cada uno "
+        f"bajo el umbral, {text}.",
+        tuple(sorted(p.payment_id for p in window)),
+        {"payments": len(window), "customers": sorted(customers)},
+    )
 
 
 def evaluate_disbursement(fact: DisbursementFact, policy: AmlPolicy) -> AlertDraft | None:

@@ -17,7 +17,7 @@ import strawberry
 from strawberry.types import Info
 
 from puente.accounts.models import User as UserModel
-from puente.compliance.cases import CaseError, dismiss_case
+from puente.compliance.cases import CaseError, dismiss_case, lift_suspension
 from puente.compliance.models import AmlAlert as AmlAlertModel
 from puente.compliance.models import AmlCase as AmlCaseModel
 from puente.compliance.models import LoanApplication as ApplicationModel
@@ -204,6 +204,17 @@ class AmlCaseClosed:
 
 
 AmlCaseResult = Annotated[AmlCaseClosed | ComplianceError, strawberry.union("AmlCaseResult")]
+
+
+@strawberry.type(description="A suspension lifted by the compliance officer (audited).")
+class SuspensionLifted:
+    customer_id: strawberry.ID
+    lifted: bool = strawberry.field(description="False when the customer was not suspended")
+
+
+SuspensionLiftResult = Annotated[
+    SuspensionLifted | ComplianceError, strawberry.union("SuspensionLiftResult")
+]
 
 
 @strawberry.type
@@ -410,6 +421,24 @@ class ComplianceMutations:
             return _error(refused.code, refused.message)
         case = await AmlCaseModel.get(id=_pk(case_id, "AmlCase"))
         return AmlCaseClosed(case=AmlCase.from_model(case, runtime.now()), report=report.text)
+
+    @strawberry.mutation(
+        description="Compliance: lift a customer's suspension (a false positive, or the "
+        "authority says so), with the reason; audited.",
+        extensions=allow(IsAuthenticated(answer=_log_in_first)),
+    )
+    async def lift_suspension(
+        self, info: PuenteInfo, customer_id: strawberry.ID, reason: str
+    ) -> SuspensionLiftResult:
+        user = await info.context.user()  # IsAuthenticated let it through: cached, not None
+        if user is None:
+            return _log_in_first()
+        runtime = info.context.runtime
+        try:
+            lifted = await lift_suspension(user, _pk(customer_id, "User"), reason, at=runtime.now())
+        except CaseError as refused:
+            return _error(refused.code, refused.message)
+        return SuspensionLifted(customer_id=customer_id, lifted=lifted)
 
 
 def _snake(name: str) -> str:

@@ -8,7 +8,9 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from strawberry.types import Info
 
+from puente.graphql.fiscal import Cep, Invoice, resolve_cep, resolve_invoice
 from puente.graphql.values import (
     Count,
     Money,
@@ -192,6 +194,14 @@ class Payment(Node):
             settlement_date=facts.settled_on,
             reference=facts.bank_reference or None,
         )
+
+    @strawberry.field(description="The stamped CFDI 4.0 of the interest, fees and IVA it paid.")
+    async def invoice(self, info: Info) -> Invoice | None:
+        return await resolve_invoice(info, self.id)
+
+    @strawberry.field(description="Banxico's CEP, for a SPEI received.")
+    async def cep(self) -> Cep | None:
+        return await resolve_cep(self.id)
 
     @classmethod
     def from_model(cls, payment: PaymentModel) -> Payment:

@@ -28,6 +28,7 @@ from puente.payments.change_notices import loan_channel
 from puente.payments.history import HistoryQuery, payment_history
 from puente.payments.models import Payment
 from puente.payments.receipt import payment_application, schedule_after_prepayment
+from puente.portal.fiscal_text import fiscal_context
 from puente.portal.live import EventStreamResponse, live_events
 from puente.portal.loan_text import installment_names, is_tuition
 from puente.portal.payment_text import STATUS_FILTERS, method_text, prepayment_text, status_text
@@ -255,6 +256,7 @@ class PaymentPages:
             ),
             "status": status_text(payment.status),
             "method": method_text(payment.method),
+            **await fiscal_context(payment.id),
         }
         return self.portal.render(request, "pages/pay_receipt.html", context)
 

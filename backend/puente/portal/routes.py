@@ -277,6 +277,7 @@ class Portal:
 def portal_routes(runtime: Runtime, gateways: GatewayDirectory | None = None) -> list[BaseRoute]:
     from puente.portal.console import console_routes  # they build on Portal
     from puente.portal.documents import document_routes
+    from puente.portal.fiscal import fiscal_routes
     from puente.portal.onboarding import onboarding_routes
     from puente.portal.payments import payment_routes
     from puente.portal.reconciliation import reconciliation_routes
@@ -295,6 +296,7 @@ def portal_routes(runtime: Runtime, gateways: GatewayDirectory | None = None) ->
         *onboarding_routes(portal),
         *console_routes(portal, gateways),
         *reconciliation_routes(portal, gateways),
+        *fiscal_routes(portal),
         Route("/", signed_in(portal.dashboard), methods=["GET"]),
         # Public: the login form, the simulator, and logout (CSRF-checked, ends any session).
         Route("/login", portal.login_page, methods=["GET"]),

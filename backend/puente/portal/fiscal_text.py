@@ -1,0 +1,26 @@
+"""What the receipt says about a payment's CFDI and its SPEI's CEP (Spanish)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from puente.cep.models import CepCheck, CepStatus
+from puente.invoicing.service import payment_invoice
+
+__all__ = ["CEP_TEXT", "fiscal_context"]
+
+CEP_TEXT = {
+    CepStatus.PENDING: "En consulta con Banxico (se vuelve a consultar)",
+    CepStatus.VALIDATED: "Validado: Banxico confirma la transferencia",
+    CepStatus.NOT_FOUND: "Banxico aún no lo publica; lo revisa el equipo",
+    CepStatus.NO_DATA: "Sin clave de rastreo para consultarlo",
+}
+
+
+async def fiscal_context(payment_id: int) -> dict[str, Any]:
+    """``invoice`` (the stamped CFDI or None) and ``cep`` (its state in words, or None)."""
+    check = await CepCheck.filter(payment_id=payment_id).first()
+    return {
+        "invoice": await payment_invoice(payment_id),
+        "cep": CEP_TEXT[CepStatus(check.status)] if check else None,
+    }
