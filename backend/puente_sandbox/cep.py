@@ -49,7 +49,7 @@ class BanxicoCepSimulator(Simulator):
     name = "cep"
 
     def __init__(self, credentials: Mapping[str, str], webhook_url: str | None, **kwargs: Any):
-        super().__init__(webhook_url=None, **kwargs)
+        super().__init__(credentials, None, **kwargs)
         self.transfers: dict[str, Transfer] = {}
         self.sources: list[Callable[[], list[Transfer]]] = []  # other simulators' SPEI
         self.sessions: dict[str, Transfer] = {}

@@ -72,7 +72,7 @@ class PacSimulator(Simulator):
     name = "pac"
 
     def __init__(self, credentials: Mapping[str, str], webhook_url: str | None, **kwargs: Any):
-        super().__init__(webhook_url=None, **kwargs)
+        super().__init__(credentials, None, **kwargs)
         self.token = credentials.get("token") or DEFAULT_PAC_CREDENTIALS["token"]
         self.signer = Signer.load(
             certificate=(DATA / "pac_test.cer").read_bytes(),

@@ -70,7 +70,7 @@ async def test_new_borrower_pays_by_spei_and_gets_a_cfdi_and_a_validated_cep(db,
         institution_id=loan.institution_id,
         raw_body=json.dumps(body),
     )
-    transition = await apply_abono(json.dumps(body), loan, runtime.now())
+    transition = await apply_abono(runtime, json.dumps(body), loan, runtime.now())
     await drain_monitoring()
     simulator.register(  # what Banxico publishes for that transfer
         {
