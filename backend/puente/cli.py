@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     # loan core; the loan core itself never imports tuition.
     import puente.compliance  # noqa: F401  (screening and monitoring hooks)
     import puente.tuition  # noqa: F401
-    from puente.loans.jobs import cmd_daily
+    from puente.daily import cmd_daily
 
     jobs = commands.add_parser("jobs", help="scheduled jobs (run from cron)")
     jobs_commands = jobs.add_subparsers(dest="jobs_command", required=True)

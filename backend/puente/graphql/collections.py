@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 import strawberry
@@ -11,21 +10,17 @@ from strawberry.types import Info
 from puente.accounts.access import client_address
 from puente.collections import cards
 from puente.collections.errors import CollectionRefused
-from puente.collections.mandates import active_mandate, revoke_mandate, sign_mandate
-from puente.collections.models import ChargeAttempt as AttemptModel
-from puente.collections.models import Mandate as MandateModel
-from puente.collections.models import MandateStatus
+from puente.collections.mandates import revoke_mandate, sign_mandate
 from puente.enums import ProviderName
 from puente.graphql.context import GraphQLContext
 from puente.graphql.payment_types import PaymentMethod, Provider
 from puente.graphql.payments import PaymentError
 from puente.graphql.permissions import IsAuthenticated, allow
-from puente.graphql.types import Loan, Money, decode_global_id, encode_global_id, money
+from puente.graphql.types import Loan, decode_global_id
 from puente.loans.models import Loan as LoanModel
 from puente.loans.state import load_loan_views
-from puente.money import from_centavos
 
-__all__ = ["CollectionMutations", "Domiciliacion", "domiciliacion_of"]
+__all__ = ["CollectionMutations"]
 
 PuenteInfo = Info[GraphQLContext, None]
 
@@ -60,27 +55,6 @@ class DomiciliacionSet:
     enabled: bool
 
 
-@strawberry.type(description="One try at charging a domiciliación (visible to staff and payer).")
-class ChargeAttempt:
-    installment_number: int
-    attempt: int
-    scheduled_for: date
-    status: str
-    amount: Money | None
-    decline_code: str | None
-    next_step: str | None = strawberry.field(description="Spanish: what happens next.")
-
-
-@strawberry.type(description="A loan's domiciliación: the mandate in force and its attempts.")
-class Domiciliacion:
-    enabled: bool
-    status: str
-    payment_method_id: strawberry.ID | None
-    valid_until: date | None
-    text_version: str | None
-    attempts: list[ChargeAttempt]
-
-
 SavePaymentMethodResult = Annotated[
     PaymentMethodSaved | PaymentError, strawberry.union("SavePaymentMethodResult")
 ]
@@ -103,37 +77,6 @@ def _refused(exc: CollectionRefused) -> PaymentError:
 
 def _log_in() -> PaymentError:
     return PaymentError(code="UNAUTHENTICATED", message="Inicia sesión.")
-
-
-async def domiciliacion_of(loan_id: int) -> Domiciliacion:
-    """The loan's domiciliación as the API shows it (the mandate, every attempt)."""
-    mandate = await active_mandate(loan_id)
-    if mandate is None:
-        mandate = await MandateModel.filter(loan_id=loan_id).order_by("-id").first()
-    attempts = await AttemptModel.filter(loan_id=loan_id).order_by("-id").limit(100)
-    return Domiciliacion(
-        enabled=mandate is not None and mandate.status is MandateStatus.ACTIVE,
-        status=mandate.status.value if mandate else "none",
-        payment_method_id=(
-            encode_global_id("PaymentMethod", mandate.payment_method_id) if mandate else None
-        ),
-        valid_until=mandate.valid_until if mandate else None,
-        text_version=mandate.text_version if mandate else None,
-        attempts=[
-            ChargeAttempt(
-                installment_number=a.installment_number,
-                attempt=a.attempt,
-                scheduled_for=a.scheduled_for,
-                status=a.status.value,
-                amount=money(from_centavos(a.amount_centavos))
-                if a.amount_centavos is not None
-                else None,
-                decline_code=a.decline_code,
-                next_step=a.detail,
-            )
-            for a in attempts
-        ],
-    )
 
 
 @strawberry.type

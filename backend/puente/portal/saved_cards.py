@@ -35,7 +35,7 @@ from puente.collections.mandates import (
     revoke_mandate,
     sign_mandate,
 )
-from puente.collections.models import ChargeAttempt, Mandate
+from puente.collections.reads import loan_domiciliacion
 from puente.enums import PaymentMethodType as M
 from puente.enums import ProviderName
 from puente.institutions.models import Institution
@@ -67,11 +67,8 @@ async def keep_card_for(
 
 async def collection_context(loan_id: int) -> dict[str, object]:
     """What the loan page shows of its domiciliación (borrower and staff alike)."""
-    mandate = await active_mandate(loan_id)
-    if mandate is None:
-        mandate = await Mandate.filter(loan_id=loan_id).order_by("-id").first()
-    attempts = await ChargeAttempt.filter(loan_id=loan_id).order_by("-id").limit(50)
-    return {"mandate": mandate, "attempts": attempts}
+    read = await loan_domiciliacion(loan_id, limit=50)
+    return {"mandate": read.mandate, "attempts": read.attempts}
 
 
 def _origin(request: Request) -> str:
