@@ -118,6 +118,21 @@ def staff_documents(ids: dict[str, str]) -> dict[str, tuple[str, dict]]:
             __typename ... on PaymentError { code } } }""",
             {"i": {"lineId": ids["loan"], "resolution": "RETURNED", "note": "x"}},
         ),
+        "savePaymentMethod": (
+            """mutation { savePaymentMethod(input: {provider: STRIPE, cardToken: "tok_visa"}) {
+            __typename ... on PaymentError { code } } }""",
+            {},
+        ),
+        "deletePaymentMethod": (
+            """mutation($id: ID!) { deletePaymentMethod(id: $id) {
+            __typename ... on PaymentError { code } } }""",
+            {"id": ids["payment"]},
+        ),
+        "setDomiciliacion": (
+            """mutation($i: DomiciliacionInput!) { setDomiciliacion(input: $i) {
+            __typename ... on PaymentError { code } } }""",
+            {"i": {"loanId": ids["loan"], "paymentMethodId": ids["payment"], "enabled": True}},
+        ),
         "changePassword": (
             """mutation { changePassword(currentPassword: "contrasena-segura-1",
             newPassword: "otra-contrasena-2") { __typename ... on AuthError { code } } }""",
