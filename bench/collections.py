@@ -11,8 +11,8 @@ that day (``collections.jobs.run_collections_once``) against the Stripe simulato
 provider, the payment state machine and its ledger entry. Printed: charges/s, the peak
 traced memory during the job (tracemalloc: the in-process simulator's store of every charge
 included), what the job still holds at its end without the simulator's objects ("job kept",
-the figure that must stay flat), the child's peak RSS, and the time spent inside the
-simulator. Targets
+objects the simulator deep-copies are still counted there), the child's peak RSS (the
+figure that must stay flat), and the time spent inside the simulator. Targets
 (issue 13): ≥ 200 charges/s on PostgreSQL; memory flat in the number of installments.
 """
 
@@ -257,6 +257,9 @@ async def _one(backend: str, count: int, concurrency: int, folder: Path) -> dict
             [tracemalloc.Filter(False, "*/puente_sandbox/*")]
         )
         job_kept = sum(stat.size for stat in kept.statistics("filename"))
+        if os.environ.get("BENCH_TOP"):
+            for stat in kept.statistics("lineno")[:12]:
+                print(stat, file=sys.stderr)
         if profile is not None:
             profile.disable()
             profile.dump_stats(os.environ["BENCH_PROFILE"])
@@ -351,7 +354,7 @@ def main() -> int:
         peaks = []
         for count in sizes:
             f = _child(backend, count, args.concurrency)
-            peaks.append(f["job_kept_mb"])
+            peaks.append(f["rss_mb"])
             print(
                 f"{backend:9} {count:12d} {f['seed_s']:8.1f} {f['total_s']:8.1f} "
                 f"{f['charges_per_s']:10.0f} {f['job_peak_mb']:8.1f} {f['job_kept_mb']:12.1f} "
@@ -361,7 +364,9 @@ def main() -> int:
             )
             if backend == "postgres":
                 ok &= f["charges_per_s"] >= 200
-        ok &= max(peaks) <= 2 * min(peaks) + 16  # flat: not growing with the installments
+        # Flat: the process does not grow with the installments (traced figures also hold
+        # the in-process simulator's copies of every charge, made in stdlib frames).
+        ok &= max(peaks) <= 1.25 * min(peaks)
     print("targets met" if ok else "targets NOT met (≥ 200 charges/s on PostgreSQL, flat memory)")
     return 0 if ok else 1
 
