@@ -143,11 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(func=cmd_audit_verify)
     # The daily job charges colegiatura recargos through what tuition registers with the
     # loan core; the loan core itself never imports tuition.
-    import puente.collections  # noqa: F401  (the daily job's domiciliación charges)
     import puente.compliance  # noqa: F401  (screening and monitoring hooks)
     import puente.notifications  # noqa: F401  (payment notices, the daily job's reminders)
     import puente.tuition  # noqa: F401
-    from puente.loans.jobs import cmd_daily
+    from puente.daily import cmd_daily
 
     jobs = commands.add_parser("jobs", help="scheduled jobs (run from cron)")
     jobs_commands = jobs.add_subparsers(dest="jobs_command", required=True)

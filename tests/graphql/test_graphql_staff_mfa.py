@@ -129,14 +129,14 @@ def staff_documents(ids: dict[str, str]) -> dict[str, tuple[str, dict]]:
             {},
         ),
         "deletePaymentMethod": (
-            """mutation { deletePaymentMethod(id: "1") {
+            """mutation($id: ID!) { deletePaymentMethod(id: $id) {
             __typename ... on PaymentError { code } } }""",
-            {},
+            {"id": ids["payment"]},
         ),
         "setDomiciliacion": (
-            """mutation($l: ID!) { setDomiciliacion(input: {loanId: $l, paymentMethodId: "1",
-            enabled: true}) { __typename ... on PaymentError { code } } }""",
-            {"l": ids["loan"]},
+            """mutation($i: DomiciliacionInput!) { setDomiciliacion(input: $i) {
+            __typename ... on PaymentError { code } } }""",
+            {"i": {"loanId": ids["loan"], "paymentMethodId": ids["payment"], "enabled": True}},
         ),
         "changePassword": (
             """mutation { changePassword(currentPassword: "contrasena-segura-1",

@@ -6,6 +6,7 @@ the expiry; the card number and CVV never reach it (the provider's script tokeni
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from tortoise.transactions import in_transaction
@@ -80,8 +81,11 @@ async def save_card(
     vault = await _vault(gateways, user, provider)
     try:
         customer_id = await _customer_id(vault, user, provider)
+        # Keyed by the token (the same token sent again is the same card) but never showing
+        # it: idempotency keys end up in the provider's logs and ours.
+        digest = hashlib.sha256(token.encode()).hexdigest()[:24]
         card = await vault.keep_card(
-            customer_id, token, idempotency_key=f"puente-card-{user.id}-{token[-24:]}"
+            customer_id, token, idempotency_key=f"puente-card-{user.id}-{digest}"
         )
     except PaymentDeclined as exc:
         raise CollectionRefused(

@@ -16,12 +16,11 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from puente.collections.charges import ChargeReport, run_scheduled_charges
-from puente.config import ConfigError, Settings
 from puente.payments.gateways import GatewayDirectory
 from puente.runtime import Runtime, utcnow
 from puente.scheduling.leases import acquire_lease
 
-__all__ = ["COLLECTIONS_JOB", "collect_forever", "daily_charges", "run_collections_once"]
+__all__ = ["COLLECTIONS_JOB", "collect_forever", "run_collections_once"]
 
 log = logging.getLogger("puente.collections")
 
@@ -68,23 +67,3 @@ async def collect_forever(
             log.exception("domiciliación pass failed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=every)
-
-
-async def daily_charges(day: date, settings: Settings) -> int:
-    """The daily job's step (``puente jobs daily``): the day's domiciliación charges under
-    their own lease; how many charges were sent (0 when another process holds the lease)."""
-    try:
-        runtime = Runtime.from_settings(settings)
-    except ConfigError as exc:
-        log.warning("%s: domiciliación not run (%s)", day.isoformat(), exc)
-        return 0
-    gateways = GatewayDirectory(runtime)
-    try:
-        charges = await run_collections_once(runtime, gateways, day)
-    finally:
-        await gateways.aclose()
-    if charges is None:
-        log.info("%s: domiciliación is running in another process", day.isoformat())
-        return 0
-    log.info("%s: %s", day.isoformat(), charges.summary())
-    return charges.charged

@@ -10,8 +10,9 @@ from typing import Annotated
 import strawberry
 
 from puente.accounts.models import User as UserModel
+from puente.collections.models import MandateStatus
+from puente.collections.reads import LoanDomiciliacion, loan_domiciliacion
 from puente.graphql import loan_fields
-from puente.graphql.domiciliacion import Domiciliacion, domiciliacion_of
 from puente.graphql.values import (
     MAX_ID,
     Count,
@@ -205,6 +206,56 @@ class LoanBalance:
         )
 
 
+@strawberry.type(description="One try at charging a domiciliación (visible to staff and payer).")
+class ChargeAttempt:
+    installment_number: int
+    attempt: int
+    scheduled_for: date
+    status: str
+    amount: Money | None
+    decline_code: str | None = strawberry.field(description="The provider's own code.")
+    next_step: str | None = strawberry.field(description="Spanish: what happens next.")
+
+
+@strawberry.type(description="A loan's domiciliación: the mandate in force and its attempts.")
+class Domiciliacion:
+    enabled: bool
+    status: str = strawberry.field(description="none, active, revoked or needs_method.")
+    payment_method_id: strawberry.ID | None
+    valid_until: date | None
+    text_version: str | None
+    attempts: list[ChargeAttempt]
+
+    @classmethod
+    def from_read(cls, read: LoanDomiciliacion) -> Domiciliacion:
+        mandate = read.mandate
+        return cls(
+            enabled=mandate is not None and mandate.status is MandateStatus.ACTIVE,
+            status=mandate.status.value if mandate else "none",
+            payment_method_id=(
+                encode_global_id("PaymentMethod", mandate.payment_method_id) if mandate else None
+            ),
+            valid_until=mandate.valid_until if mandate else None,
+            text_version=mandate.text_version if mandate else None,
+            attempts=[
+                ChargeAttempt(
+                    installment_number=a.installment_number,
+                    attempt=a.attempt,
+                    scheduled_for=a.scheduled_for,
+                    status=a.status.value,
+                    amount=(
+                        money(from_centavos(a.amount_centavos))
+                        if a.amount_centavos is not None
+                        else None
+                    ),
+                    decline_code=a.decline_code,
+                    next_step=a.detail,
+                )
+                for a in read.attempts
+            ],
+        )
+
+
 @strawberry.type
 class AccountStatement:
     """An estado de cuenta: one calendar month of a loan, cut on its last day."""
@@ -262,10 +313,8 @@ class Loan(Node):
     @strawberry.field(
         description="The domiciliación: the mandate in force and every scheduled charge attempt."
     )
-    async def domiciliacion(
-        self,
-    ) -> Domiciliacion:
-        return await domiciliacion_of(self._model.id)
+    async def domiciliacion(self) -> Domiciliacion:
+        return Domiciliacion.from_read(await loan_domiciliacion(self._model.id))
 
     @strawberry.field(description="Monthly estados de cuenta already cut, oldest first.")
     def statements(self, info: strawberry.Info) -> list[AccountStatement]:

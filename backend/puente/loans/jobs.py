@@ -1,4 +1,5 @@
-"""The daily job (``puente jobs daily``): bill what falls due, apply held advances, accrue.
+"""The loans' daily work (``puente jobs daily``, ``puente.daily``): bill what falls due,
+apply held advances, accrue.
 
 Safe to run more than once for a day, and to run late: billing, advance application and
 every moratorium charge carry idempotency keys, and accrual catches up missed days.
@@ -6,10 +7,7 @@ every moratorium charge carry idempotency keys, and accrual catches up missed da
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import logging
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -23,14 +21,12 @@ from puente.loans.lifecycle import OPEN_STATUSES
 from puente.loans.models import Loan
 from puente.money import ZERO, format_mxn
 from puente.observability.context import bound_request_id
-from puente.observability.logs import configure_logging
 from puente.runtime import utcnow
 from puente.scheduling.leases import acquire_lease
 
 __all__ = [
     "DailyReport",
     "DailyStep",
-    "cmd_daily",
     "register_daily_step",
     "run_daily",
     "run_daily_once",
@@ -136,32 +132,3 @@ async def run_daily(
             log.exception("daily step %s failed", name)
             report.failures.append((0, f"{name}: {type(exc).__name__}"))
     return report
-
-
-def cmd_daily(args: argparse.Namespace) -> int:
-    """``puente jobs daily [--date YYYY-MM-DD]`` (default: today in Mexico City)."""
-    from puente.config import load_settings
-    from puente.db import open_database
-    from puente.runtime import mexico_city_date
-
-    try:
-        day = date.fromisoformat(args.date) if args.date else mexico_city_date(utcnow())
-    except ValueError:
-        print(f"puente jobs daily: --date must be YYYY-MM-DD, got {args.date!r}", file=sys.stderr)
-        return 2
-    settings = load_settings()
-
-    configure_logging(fmt=settings.log_format or "console", level=settings.log_level)
-
-    async def run() -> DailyReport | None:
-        async with open_database(settings.database_url):
-            return await run_daily_once(day, settings=settings)
-
-    report = asyncio.run(run())
-    if report is None:
-        print(f"{day.isoformat()}: the daily job is running in another process; nothing done")
-    else:
-        print(report.summary())
-        for loan_id, error in report.failures:
-            print(f"  loan {loan_id}: {error}", file=sys.stderr)
-    return 1 if report is not None and report.failures else 0

@@ -65,9 +65,7 @@ from puente.portal.payment_pages import (
     visible_payment,
 )
 from puente.portal.payment_text import register_payment_filters
-from puente.portal.saved_cards import keep_card_for
-from puente.portal.security import content_security_policy
-from puente.providers.registry import provider_spec
+from puente.portal.saved_cards import card_form_page, keep_card_for, shown_card
 
 if TYPE_CHECKING:
     from puente.portal.routes import Portal
@@ -259,17 +257,7 @@ class PaymentDoors:
         self, http: Request, user: User, loan: Loan, step: CardStep, amount: Decimal, back: str
     ) -> Response:
         """Puente's card page with the gateway's script; its CSP allows that origin alone."""
-        context = {
-            "user": user,
-            "loan": loan,
-            "step": step,
-            "amount": amount,
-            "label": provider_spec(step.provider).label,
-            "return_url": back,
-        }
-        response = self.portal.render(http, "pages/pay_card_form.html", context)
-        response.headers["content-security-policy"] = content_security_policy(step.script_origin)
-        return response
+        return card_form_page(self.portal, http, user, step, back, loan=loan, amount=amount)
 
     # -- card: back from the provider's form -------------------------------------------------
 
@@ -309,18 +297,13 @@ class PaymentDoors:
                 request, user, loan, error="No recibimos los datos de la tarjeta.", status_code=400
             )
         (view,) = await load_loan_views([loan], self.runtime.today())
-        last4 = str(form.get("last4") or "")
-        brand = str(form.get("brand") or "")
         return self.portal.render(
             request,
             "pages/pay_card.html",
             self._card_context(
                 user, loan, view, card, card_attempt_key(self.portal.csrf_key, loan.id, card.token)
             )
-            | {
-                "last4": last4 if last4.isdigit() and len(last4) == 4 else "",
-                "brand": brand.title() if brand.isalpha() and len(brand) < 20 else "Tarjeta",
-            },
+            | shown_card(form),
         )
 
     def _card_context(self, user, loan, view, card: CardInput, key: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -35,7 +36,7 @@ from puente.collections.mandates import (
     revoke_mandate,
     sign_mandate,
 )
-from puente.collections.models import ChargeAttempt, Mandate
+from puente.collections.reads import loan_domiciliacion
 from puente.enums import PaymentMethodType as M
 from puente.enums import ProviderName
 from puente.institutions.models import Institution
@@ -47,9 +48,17 @@ from puente.portal.security import content_security_policy
 from puente.providers.registry import provider_spec
 
 if TYPE_CHECKING:
+    from puente.loans.models import Loan
+    from puente.payments.card_step import CardStep
     from puente.portal.routes import Portal
 
-__all__ = ["collection_context", "keep_card_for", "saved_card_routes"]
+__all__ = [
+    "card_form_page",
+    "collection_context",
+    "keep_card_for",
+    "saved_card_routes",
+    "shown_card",
+]
 
 
 async def keep_card_for(
@@ -65,13 +74,44 @@ async def keep_card_for(
     return dataclasses.replace(request, card_token=None, payment_method_id=saved.id)
 
 
+def card_form_page(
+    portal: Portal,
+    request: Request,
+    user: User,
+    step: CardStep,
+    back: str,
+    *,
+    loan: Loan | None = None,
+    amount: Decimal | None = None,
+) -> Response:
+    """Puente's card page with the gateway's script (pay: ``amount``; save only: None); its
+    CSP allows that script's origin alone."""
+    context = {
+        "user": user,
+        "loan": loan,
+        "step": step,
+        "amount": amount,
+        "label": provider_spec(step.provider).label,
+        "return_url": back,
+    }
+    response = portal.render(request, "pages/pay_card_form.html", context)
+    response.headers["content-security-policy"] = content_security_policy(step.script_origin)
+    return response
+
+
+def shown_card(form: Mapping[str, Any]) -> dict[str, str]:
+    """The brand and last four the provider's page posted back, only if they look right."""
+    last4, brand = str(form.get("last4") or ""), str(form.get("brand") or "")
+    return {
+        "last4": last4 if last4.isdigit() and len(last4) == 4 else "",
+        "brand": brand.title() if brand.isalpha() and len(brand) < 20 else "Tarjeta",
+    }
+
+
 async def collection_context(loan_id: int) -> dict[str, object]:
     """What the loan page shows of its domiciliación (borrower and staff alike)."""
-    mandate = await active_mandate(loan_id)
-    if mandate is None:
-        mandate = await Mandate.filter(loan_id=loan_id).order_by("-id").first()
-    attempts = await ChargeAttempt.filter(loan_id=loan_id).order_by("-id").limit(50)
-    return {"mandate": mandate, "attempts": attempts}
+    read = await loan_domiciliacion(loan_id, limit=50)
+    return {"mandate": read.mandate, "attempts": read.attempts}
 
 
 def _origin(request: Request) -> str:
@@ -176,29 +216,17 @@ class SavedCardDoors:
             cancel = f"{self.base_url}{self._back(request.query_params)}"
             query = urlencode({"return_url": back, "cancel_url": cancel})
             return RedirectResponse(f"{step.page}?{query}", status_code=303)
-        context = {
-            "user": user,
-            "step": step,
-            "amount": None,
-            "label": provider_spec(step.provider).label,
-            "return_url": back,
-        }
-        response = self.portal.render(request, "pages/pay_card_form.html", context)
-        response.headers["content-security-policy"] = content_security_policy(step.script_origin)
-        return response
+        return card_form_page(self.portal, request, user, step, back)
 
     async def card_return(self, request: Request, user: User) -> Response:
         # The provider's page posts the token here (no CSRF token): only a confirmation.
         form = await request.form(max_files=0, max_fields=10, max_part_size=1024)
-        token = str(form.get("token") or "")
-        last4, brand = str(form.get("last4") or ""), str(form.get("brand") or "")
         context = {
             "user": user,
-            "token": token,
+            "token": str(form.get("token") or ""),
             "provider": request.query_params.get("proveedor", ""),
             "prestamo": request.query_params.get("prestamo", ""),
-            "last4": last4 if last4.isdigit() and len(last4) == 4 else "",
-            "brand": brand.title() if brand.isalpha() and len(brand) < 20 else "Tarjeta",
+            **shown_card(form),
         }
         return self.portal.render(request, "pages/tarjeta_guardar.html", context)
 
