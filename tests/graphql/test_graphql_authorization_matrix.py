@@ -114,6 +114,11 @@ ROOT = {
         {"l": "loan", "m": "payment_method"},
         "borrower",  # Ana's own loan
     ),
+    "setDefaultPaymentMethod": (
+        f"""mutation($id: ID!) {{ setDefaultPaymentMethod(id: $id) {{ {PAY} }} }}""",
+        {"id": "payment_method"},
+        "borrower",  # Ana's own card
+    ),
     "deletePaymentMethod": (
         f"""mutation($id: ID!) {{ deletePaymentMethod(id: $id) {{ {PAY} }} }}""",
         {"id": "payment_method"},

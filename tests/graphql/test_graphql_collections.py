@@ -139,3 +139,35 @@ async def test_someone_elses_loan_or_card_changes_nothing(db, runtime):
     assert refused["data"]["setDomiciliacion"]["code"] == "LOAN_NOT_FOUND"
     assert not await Mandate.exists()
     assert ana.id != eva.id
+
+
+DEFAULT = """mutation($id: ID!) { setDefaultPaymentMethod(id: $id) {
+  __typename ... on PaymentMethodSaved { paymentMethod { id isDefault } }
+  ... on PaymentError { code } } }"""
+
+
+async def test_an_app_makes_another_saved_card_the_default(db, runtime):
+    inst = await factories.institution()
+    await factories.user(runtime, inst)
+    await store_credentials(runtime, inst.id, "stripe", STRIPE)
+    box = sandboxes(runtime)
+    async with app_client(runtime, gateways=box.gateways, run_workers=False) as client:
+        token = await _login(client)
+        ids = []
+        for card_token in ("tok_visa", "tok_mastercard"):
+            saved = await graphql(
+                client, SAVE, {"i": {"provider": "STRIPE", "cardToken": card_token}}, token=token
+            )
+            ids.append(saved["data"]["savePaymentMethod"]["paymentMethod"]["id"])
+        made = await graphql(client, DEFAULT, {"id": ids[1]}, token=token)
+        unknown = await graphql(
+            client, DEFAULT, {"id": encode_global_id("PaymentMethod", 999)}, token=token
+        )
+        listed = await graphql(client, METHODS, token=token)
+    assert made["data"]["setDefaultPaymentMethod"]["paymentMethod"] == {
+        "id": ids[1],
+        "isDefault": True,
+    }
+    assert unknown["data"]["setDefaultPaymentMethod"]["code"] == "PAYMENT_METHOD_NOT_FOUND"
+    methods = listed["data"]["viewer"]["paymentMethods"]
+    assert [(m["id"], m["isDefault"]) for m in methods] == [(ids[1], True), (ids[0], False)]

@@ -133,6 +133,11 @@ def staff_documents(ids: dict[str, str]) -> dict[str, tuple[str, dict]]:
             __typename ... on PaymentError { code } } }""",
             {"id": ids["payment"]},
         ),
+        "setDefaultPaymentMethod": (
+            """mutation($id: ID!) { setDefaultPaymentMethod(id: $id) {
+            __typename ... on PaymentError { code } } }""",
+            {"id": ids["payment"]},
+        ),
         "setDomiciliacion": (
             """mutation($i: DomiciliacionInput!) { setDomiciliacion(input: $i) {
             __typename ... on PaymentError { code } } }""",

@@ -116,6 +116,20 @@ class CollectionMutations:
         return PaymentMethodDeleted(id=id)
 
     @strawberry.mutation(
+        description="Make a saved card the one offered first (and charged by new mandates).",
+        extensions=allow(IsAuthenticated(answer=_log_in)),
+    )
+    async def set_default_payment_method(
+        self, info: PuenteInfo, id: strawberry.ID
+    ) -> SavePaymentMethodResult:
+        user = await info.context.acting_user()
+        try:
+            method = await cards.make_default(user, _pk(id, "PaymentMethod"))
+        except CollectionRefused as exc:
+            return _refused(exc)
+        return PaymentMethodSaved(payment_method=PaymentMethod.from_model(method))
+
+    @strawberry.mutation(
         description="Sign (enabled) or revoke the domiciliación of a loan on a saved card.",
         extensions=allow(IsAuthenticated(answer=_log_in)),
     )

@@ -21,7 +21,7 @@ from puente.tuition.pricing import PLAN_KEY
 
 __all__ = ["LOG_IN_FIRST", "GraphQLContext"]
 
-LOG_IN_FIRST = "Log in first (Authorization: Bearer <token>)."
+LOG_IN_FIRST = "Inicia sesión primero (Authorization: Bearer <token>)."
 
 
 @dataclass

@@ -308,7 +308,7 @@ class Subscription:
         pk = _pk(payment_id, "Payment")
         payment = await PaymentModel.filter(id=pk or 0).prefetch_related("loan").first()
         if payment is None or not can_see_loan(user, payment.loan):
-            raise UserFacingError("NOT_FOUND", "No such payment, or it is not yours.")
+            raise UserFacingError("NOT_FOUND", "Ese pago no existe o no es tuyo.")
         bus = info.context.runtime.bus
         reload = partial(_reload_payment, payment.id)
         # Subscribe before reading, so a change between the read and the subscription is seen.
@@ -328,7 +328,7 @@ class Subscription:
         pk = _pk(loan_id, "Loan")
         loan = await LoanModel.filter(id=pk or 0).first()
         if loan is None or not can_see_loan(user, loan):
-            raise UserFacingError("NOT_FOUND", "No such loan, or it is not yours.")
+            raise UserFacingError("NOT_FOUND", "Ese crédito no existe o no es tuyo.")
         runtime = info.context.runtime
         reload = partial(_reload_loan, runtime, loan.id)
         async with runtime.bus.subscribe(loan_channel(loan.id)) as changes:
