@@ -15,42 +15,19 @@ from puente.enums import PaymentStatus as S
 from puente.loans.models import Loan
 from puente.money import from_centavos
 from puente.notifications.service import send_notice, spawn
+from puente.payments.failure_messages import failure_advice
 from puente.payments.lifecycle_service import Transition
 from puente.payments.models import Payment
 from puente.runtime import Runtime
 from puente.statements.data import clave_rastreo_of
 
 __all__ = [
-    "DECLINE_ADVICE",
     "loan_name",
     "notice_for_payment",
     "on_payment_transition",
     "send_mandate_confirmation",
 ]
 
-# Why a payment failed and what the payer can do, by normalised code (providers/errors.py).
-DECLINE_ADVICE: dict[str, tuple[str, str]] = {
-    "insufficient_funds": (
-        "la tarjeta no tiene fondos suficientes.",
-        "Intenta de nuevo cuando tengas saldo, usa otra tarjeta o paga por SPEI u OXXO.",
-    ),
-    "expired_card": (
-        "la tarjeta está vencida.",
-        "Registra una tarjeta vigente o paga por SPEI u OXXO.",
-    ),
-    "card_declined": (
-        "tu banco rechazó la tarjeta.",
-        "Llama a tu banco o usa otra tarjeta; también puedes pagar por SPEI u OXXO.",
-    ),
-    "provider_unavailable": (
-        "el procesador de pagos no respondió.",
-        "Intenta de nuevo en unos minutos; no se hizo ningún cargo.",
-    ),
-}
-DEFAULT_ADVICE = (
-    "no se pudo completar el pago.",
-    "Intenta con otro método de pago o comunícate con tu institución.",
-)
 INSTRUCTION_STATUSES = frozenset({S.PENDING, S.REQUIRES_ACTION})
 
 
@@ -104,7 +81,7 @@ async def notice_for_payment(runtime: Runtime, payment_id: int) -> None:
     elif status is S.FAILED:
         if is_scheduled_charge_key(payment.idempotency_key):
             return  # collections tells the borrower, with the retry plan (collection_notices)
-        motivo, que_hacer = DECLINE_ADVICE.get(payment.failure_code or "", DEFAULT_ADVICE)
+        motivo, que_hacer = failure_advice(payment.provider_failure_code, payment.failure_code)
         kind, event = "payment_declined", "declined"
         context |= {"motivo": motivo, "que_hacer": que_hacer}
     else:

@@ -2,9 +2,9 @@
 
 A failed payment stores a ``failure_code``: Puente's normalised code
 (``providers.errors.ErrorCode``) or, where a connector kept it, the provider's own decline
-code. This table turns either into a sentence the payer can act on; a code not in it gets
-the general one (never the provider's English text, never anything about the card beyond
-what the payer already knows).
+code. This one table turns either into what happened and what the payer can do (GraphQL
+``failureMessage``, the decline notice); a code not in it gets the general pair (never the
+provider's English text, never anything about the card beyond what the payer knows).
 
 Provider codes from their published decline tables (``/work/shared/reference/providers.md``):
 Stripe ``decline_code``, Openpay error numbers 3001–3005, Mercado Pago ``status_detail``
@@ -13,23 +13,42 @@ Stripe ``decline_code``, Openpay error numbers 3001–3005, Mercado Pago ``statu
 
 from __future__ import annotations
 
-__all__ = ["GENERAL", "failure_message"]
+__all__ = ["GENERAL", "failure_advice", "failure_message"]
 
-GENERAL = "No pudimos completar el pago. Intenta de nuevo o usa otro método de pago."
+Advice = tuple[str, str]  # (what happened, what the payer can do)
 
-_DECLINED = "Tu banco rechazó el cargo. Usa otra tarjeta o llama a tu banco."
-_FUNDS = "La tarjeta no tiene fondos suficientes. Usa otra tarjeta o paga por SPEI u OXXO."
-_EXPIRED_CARD = "La tarjeta está vencida. Usa otra tarjeta."
-_CVC = "El código de seguridad (CVV) no es correcto. Revísalo e intenta de nuevo."
-_CALL_BANK = "Tu banco pide que autorices este cargo. Llama a tu banco e intenta de nuevo."
-_RISK = "El cargo no pasó la revisión de seguridad. Usa otro método de pago."
-_AUTH = "No se completó la verificación de tu banco (3-D Secure). Intenta de nuevo."
-_UNAVAILABLE = "El procesador de pagos no respondió. Intenta de nuevo en unos minutos."
-_EXPIRED_REF = "La referencia de pago venció sin recibir el dinero. Genera una nueva."
-_CANCELED = "El pago se canceló antes de completarse."
-_PAYPAL = "PayPal no aceptó el método de pago. Elige otro en PayPal o paga de otra forma."
+GENERAL: Advice = (
+    "No pudimos completar el pago.",
+    "Intenta de nuevo o usa otro método de pago.",
+)
+_DECLINED = ("Tu banco rechazó el cargo.", "Usa otra tarjeta o llama a tu banco.")
+_FUNDS = (
+    "La tarjeta no tiene fondos suficientes.",
+    "Usa otra tarjeta o paga por SPEI u OXXO.",
+)
+_EXPIRED_CARD = ("La tarjeta está vencida.", "Usa otra tarjeta.")
+_CVC = ("El código de seguridad (CVV) no es correcto.", "Revísalo e intenta de nuevo.")
+_CALL_BANK = (
+    "Tu banco pide que autorices este cargo.",
+    "Llama a tu banco e intenta de nuevo.",
+)
+_RISK = ("El cargo no pasó la revisión de seguridad.", "Usa otro método de pago.")
+_AUTH = (
+    "No se completó la verificación de tu banco (3-D Secure).",
+    "Intenta de nuevo.",
+)
+_UNAVAILABLE = (
+    "El procesador de pagos no respondió; no se hizo ningún cargo.",
+    "Intenta de nuevo en unos minutos.",
+)
+_EXPIRED_REF = ("La referencia de pago venció sin recibir el dinero.", "Genera una nueva.")
+_CANCELED = ("El pago se canceló antes de completarse.", "Puedes pagar de nuevo cuando quieras.")
+_PAYPAL = (
+    "PayPal no aceptó el método de pago.",
+    "Elige otro en PayPal o paga de otra forma.",
+)
 
-_MESSAGES = {
+_ADVICE: dict[str, Advice] = {
     # Puente's normalised codes (providers.errors.ErrorCode)
     "card_declined": _DECLINED,
     "insufficient_funds": _FUNDS,
@@ -72,8 +91,18 @@ _MESSAGES = {
 }
 
 
+def failure_advice(*codes: str | None) -> Advice:
+    """What happened and what the payer can do: for the first of ``codes`` the table knows
+    (the most specific first, e.g. the provider's then Puente's), else the general pair."""
+    for code in codes:
+        advice = _ADVICE.get((code or "").strip().lower())
+        if advice is not None:
+            return advice
+    return GENERAL
+
+
 def failure_message(code: str | None) -> str | None:
-    """The payer's explanation of ``code`` (None when the payment has no failure)."""
+    """The payer's explanation of ``code`` in one text (None when the payment has no failure)."""
     if not code:
         return None
-    return _MESSAGES.get(code.strip().lower(), GENERAL)
+    return " ".join(failure_advice(code))
