@@ -7,11 +7,14 @@ every moratorium charge carry idempotency keys, and accrual catches up missed da
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+
+from tortoise.exceptions import OperationalError
 
 from puente.config import Settings
 from puente.loans.application import apply_advances
@@ -98,6 +101,32 @@ async def run_daily_once(
     return report
 
 
+# SQLite allows one writer: a transaction that read before another process wrote is refused
+# at once ("database is locked") rather than made to wait. A loan's day is idempotent
+# (billing, advances and moratorium carry keys), so it is simply done again, a few times.
+BUSY_RETRIES = (0.2, 0.5, 1.0, 2.0)
+
+
+def _database_busy(exc: Exception) -> bool:
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc)
+
+
+async def _loan_day(loan_id: int, day: date, report: DailyReport) -> None:
+    """Bill, apply advances and accrue one loan for ``day``, again while SQLite is busy."""
+    for pause in (*BUSY_RETRIES, None):
+        try:  # each part counts what it did as it commits (a retry redoes nothing twice)
+            loan = await Loan.get(id=loan_id)
+            report.billed += await bill_installments(loan, day)
+            report.advances_applied += await apply_advances(loan, day)
+            report.charges_posted += await accrue_loan(loan, day)
+            return
+        except Exception as exc:
+            if pause is None or not _database_busy(exc):
+                raise
+            log.warning("database busy for loan %s; again in %.1f s", loan_id, pause)
+            await asyncio.sleep(pause)
+
+
 async def run_daily(
     day: date,
     *,
@@ -118,10 +147,7 @@ async def run_daily(
             await renew()  # LeaseLost stops the run: another process took it over
         report.loans += 1
         try:
-            loan = await Loan.get(id=loan_id)
-            report.billed += await bill_installments(loan, day)
-            report.advances_applied += await apply_advances(loan, day)
-            report.charges_posted += await accrue_loan(loan, day)
+            await _loan_day(loan_id, day, report)
         except Exception as exc:  # one bad loan must not stop the book; the rerun retries it
             log.exception("daily job failed for loan %s", loan_id)
             report.failures.append((loan_id, type(exc).__name__))
