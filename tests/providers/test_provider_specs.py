@@ -7,6 +7,9 @@ the webhook door, the cash ceilings, the portal's names and its card step.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator
 from decimal import Decimal
@@ -14,6 +17,8 @@ from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
+from tests.providers import toy_provider
+from tests.providers.toy_provider import TOY, TOY_ENTRY_POINT, ToyConnector
 
 from puente.config import PROVIDER_ENV_FIELDS, load_settings
 from puente.enums import ProviderName
@@ -28,7 +33,7 @@ from puente.providers.registry import (
     provider_spec,
     provider_specs,
 )
-from puente.providers.spec import ConnectorKind, HostedCardForm, ProviderSpec, WebhookScheme
+from puente.providers.spec import ConnectorKind, ProviderSpec
 from puente.providers.values import PaymentMethod
 from puente.webhooks.inbox import WEBHOOK_PROVIDERS, webhook_scheme
 
@@ -66,10 +71,15 @@ def test_the_database_enum_names_every_provider() -> None:
     assert {member.value for member in ProviderName} == set(NAMES)
 
 
+CONTRACT_PROVIDERS = ["STRIPE", "CONEKTA", "OPENPAY", "MERCADO_PAGO", "PAYPAL", "STP"]
+
+
 def test_the_graphql_enum_is_the_contracts_and_derived_from_the_specs() -> None:
-    expected = {spec.graphql_name: spec.name for spec in BUILTIN_SPECS if spec.graphql_name}
+    expected = {spec.graphql_value: spec.name for spec in BUILTIN_SPECS if spec.graphql_value}
     assert {member.name: member.value for member in Provider} == expected
-    assert list(expected) == ["STRIPE", "CONEKTA", "OPENPAY", "MERCADO_PAGO", "PAYPAL", "STP"]
+    assert list(expected) == CONTRACT_PROVIDERS
+    # Only a provider payers pay through is offered: the open-banking feed is not.
+    assert [spec.name for spec in BUILTIN_SPECS if not spec.graphql_value] == ["bank"]
 
 
 @pytest.mark.parametrize("spec", BUILTIN_SPECS, ids=NAMES)
@@ -134,32 +144,13 @@ def test_a_spec_refuses_contradictions() -> None:
         )
 
 
-# -- a toy provider added the documented way: one connector module (here, this test module),
-# -- one spec carried by the connector, one entry point -------------------------------------
-
-TOY = ProviderSpec(
-    name="toy",
-    label="Juguete",
-    connector=f"{__name__}:ToyConnector",
-    kind=ConnectorKind.GATEWAY,
-    credential_fields=("api_key",),
-    methods=frozenset({PaymentMethod.CARD, PaymentMethod.CASH}),
-    cash_limit=Decimal("5000.00"),
-    webhook=WebhookScheme("HMAC over the body", body_authenticated=True),
-    card_form=HostedCardForm(path="/_checkout/card"),
-)
-
-
-class ToyConnector(PaymentGateway):
-    """Only what the doors look at; the contract suite would drive the rest."""
-
-    spec = TOY
-    default_base_url = "https://api.toy.invalid"
+# -- a toy provider added the documented way: one connector module (toy_provider.py), one
+# -- spec carried by the connector, one entry point ---------------------------------------
 
 
 @pytest.fixture
 def toy_installed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    point = EntryPoint("toy", f"{__name__}:ToyConnector", "puente.providers")
+    point = EntryPoint("toy", TOY_ENTRY_POINT, "puente.providers")
     monkeypatch.setattr(default_registry, "_discovered", lambda: [point])
     yield
     default_registry._cache.pop("toy", None)  # resolved connectors are cached by name
@@ -173,12 +164,46 @@ def test_a_toy_provider_is_found_by_every_door_lookup(toy_installed: None) -> No
     assert cash_limit("toy") == Decimal("5000.00")  # checkout enforces its ceiling
     env = {"PUENTE_TOY_API_KEY": "k"}
     assert load_settings(env).provider_env["toy"] == {"api_key": "k"}  # demo credentials
-    # GraphQL: the published enum is the contract's; a plug-in gains a value only by a
-    # release that adds its spec to the catalogue (and regenerates schema.graphql).
-    assert "toy" not in {member.value for member in Provider}
+    assert TOY.graphql_value == "TOY"  # GraphQL: see the next test
+
+
+def _provider_enum(schema: str) -> list[str]:
+    body = schema.split("enum Provider {", 1)[1].split("}", 1)[0]
+    return body.split()
+
+
+def test_graphql_offers_a_toy_installed_by_its_entry_point(tmp_path: Path) -> None:
+    # A real installation: a distribution's metadata declaring the entry point, on the path
+    # of a fresh interpreter that prints the schema the way ``puente export-schema`` does.
+    # (The connector module is put on the path by its file's folder: a ``tests`` package
+    # installed by a dependency would shadow this repository's.)
+    module = Path(toy_provider.__file__)
+    dist = tmp_path / "puente_toy-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: puente-toy\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        f"[puente.providers]\ntoy = {module.stem}:ToyConnector\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(module.parent)])}
+    printed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from puente.cli import main; raise SystemExit(main(['export-schema']))",
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert _provider_enum(printed) == [*CONTRACT_PROVIDERS, "TOY"]
+    # Without it, the published schema: the contract's values only.
+    assert _provider_enum((ROOT / "schema.graphql").read_text()) == CONTRACT_PROVIDERS
 
 
 def test_without_its_entry_point_the_toy_is_unknown_everywhere() -> None:
     assert webhook_scheme("toy") is None
     assert provider_text("toy") == "—"
     assert cash_limit("toy") == Decimal("10000.00")
+    assert "toy" not in {member.value for member in Provider}

@@ -25,7 +25,7 @@ from puente.money import from_centavos
 from puente.payments.failure_messages import failure_message
 from puente.payments.models import Payment as PaymentModel
 from puente.payments.models import PaymentMethod as PaymentMethodModel
-from puente.providers.catalogue import BUILTIN_SPECS
+from puente.providers.registry import provider_specs
 from puente.statements.service import receipt_path
 
 if TYPE_CHECKING:
@@ -67,13 +67,14 @@ class PaymentMethodType(Enum):
     PAYPAL = "paypal"
 
 
-# Derived from the built-in specs that name a GraphQL value (the contract fixes STRIPE …
-# STP; a new built-in adds its value, and schema.graphql must be regenerated). Plug-in
-# providers are not in the published schema: clients are written against it.
+# Derived from the registered specs (``ProviderSpec.graphql_value``): every provider payers
+# pay through, built-ins first in the catalogue's order (the contract's STRIPE … STP), then
+# plug-ins found by entry point. A new built-in adds its value, and schema.graphql must be
+# regenerated; the contract lets the enum grow only by addition.
 Provider = strawberry.enum(
     Enum(  # type: ignore[misc]
         "Provider",
-        [(spec.graphql_name, spec.name) for spec in BUILTIN_SPECS if spec.graphql_name],
+        [(value, spec.name) for spec in provider_specs() if (value := spec.graphql_value)],
         module=__name__,
     )
 )

@@ -72,7 +72,6 @@ STRIPE = ProviderSpec(
     cash_limit=OXXO_LIMIT,
     webhook=WebhookScheme("HMAC-SHA256 over t.body (Stripe-Signature)", body_authenticated=True),
     card_form=STRIPE_CARD_FORM,
-    graphql_name="STRIPE",
     tables=STRIPE_TABLES,
     card_vault=STRIPE_VAULT,
 )
@@ -87,7 +86,6 @@ CONEKTA = ProviderSpec(
     cash_limit=OXXO_LIMIT,
     webhook=WebhookScheme("RSA Digest over the body", body_authenticated=True),
     card_form=CONEKTA_CARD_FORM,
-    graphql_name="CONEKTA",
     tables=CONEKTA_TABLES,
     card_vault=CONEKTA_VAULT,
 )
@@ -102,7 +100,6 @@ OPENPAY = ProviderSpec(
     cash_limit=PAYNET_LIMIT,
     webhook=WebhookScheme("HTTP Basic credentials (sender only)", body_authenticated=False),
     card_form=OPENPAY_CARD_FORM,
-    graphql_name="OPENPAY",
     tables=OPENPAY_TABLES,
     card_vault=OPENPAY_VAULT,
 )
@@ -135,7 +132,6 @@ PAYPAL = ProviderSpec(
         "RSA over id, time, webhook id and the body's CRC32", body_authenticated=True
     ),
     approval_event="CHECKOUT.ORDER.APPROVED",
-    graphql_name="PAYPAL",
     tables=PAYPAL_TABLES,
 )
 STP = ProviderSpec(
@@ -166,7 +162,6 @@ STP = ProviderSpec(
         ),
     ),
     pays_to_loan_clabe=True,
-    graphql_name="STP",
     tables=STP_TABLES,
 )
 BANK = ProviderSpec(

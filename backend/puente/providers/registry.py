@@ -161,9 +161,14 @@ class ConnectorRegistry:
         return found.value if found is not None else self._builtins.get(name)
 
     def specs(self) -> list[ProviderSpec]:
-        """Every provider's spec, by name; a plug-in whose connector cannot load is skipped."""
+        """Every provider's spec: the built-ins in the catalogue's order, then the others by
+        name; a plug-in whose connector cannot load is skipped."""
+        names = self.names()
         found: list[ProviderSpec] = []
-        for name in self.names():
+        for name in [
+            *(n for n in self._builtins if n in names),
+            *sorted(set(names) - set(self._builtins)),
+        ]:
             try:
                 found.append(self.spec(name))
             except ProviderConfigError:
@@ -194,7 +199,7 @@ def provider_spec(name: str) -> ProviderSpec:
 
 
 def provider_specs() -> list[ProviderSpec]:
-    """Every registered provider's spec, sorted by name."""
+    """Every registered provider's spec: built-ins in the catalogue's order, then plug-ins."""
     return default_registry.specs()
 
 

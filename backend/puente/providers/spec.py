@@ -142,7 +142,9 @@ class ProviderSpec:
     # Payers transfer by SPEI to the loan's own CLABE under the institution's account
     # (STP); the abono callback completes the payment. Needs ``webhook.transfers``.
     pays_to_loan_clabe: bool = False
-    graphql_name: str = ""  # the GraphQL ``Provider`` value; "" for none (banks, plug-ins)
+    # The GraphQL ``Provider`` value of a provider payers pay through (``methods``);
+    # "" derives it from ``name`` (``toy`` -> ``TOY``). See ``graphql_value``.
+    graphql_name: str = ""
     # Its names for methods, statuses, declines and events, and where its payouts and
     # balance lines keep their fields (``tables.py``; a data module per provider).
     tables: ProviderTables | None = None
@@ -161,6 +163,14 @@ class ProviderSpec:
     def env_fields(self) -> tuple[str, ...]:
         """Every credential the demo institution may take from PUENTE_<NAME>_<FIELD>."""
         return (*self.credential_fields, *self.optional_credentials)
+
+    @property
+    def graphql_value(self) -> str | None:
+        """This provider's GraphQL ``Provider`` value; None when payers cannot pay through
+        it (no ``methods``: a bank feed such as the open-banking connector)."""
+        if not self.methods:
+            return None
+        return self.graphql_name or self.name.upper()
 
     @property
     def offers_cards(self) -> bool:
