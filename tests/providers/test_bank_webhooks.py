@@ -8,12 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from puente.providers.bank_webhooks import (
-    bank_signature_header,
-    compute_bank_signature,
-    verify_bank_signature,
-)
+from puente.providers.bank_webhooks import verify_bank_signature
 from puente.providers.base import EventKind, InvalidSignature, MalformedWebhook, StaleSignature
+from puente.providers.signatures import compute_timestamped_hmac, timestamped_signature
 
 SECRET = "bank_whsec_0001"
 NOW = datetime(2024, 5, 2, 18, 0, tzinfo=UTC)
@@ -27,7 +24,7 @@ def event(event_type: str = "payment.settled", **obj: object) -> bytes:
 
 
 def signed(body: bytes, secret: str = SECRET, timestamp: int = T) -> dict[str, str]:
-    return {"X-Signature": bank_signature_header(body, secret, timestamp)}
+    return {"X-Signature": timestamped_signature(body, secret, timestamp)}
 
 
 def test_signature_is_hmac_sha256_of_timestamp_dot_body() -> None:
@@ -36,8 +33,8 @@ def test_signature_is_hmac_sha256_of_timestamp_dot_body() -> None:
 
     body = b'{"id":"evt_1"}'
     expected = hmac.new(SECRET.encode(), b"1714672800." + body, hashlib.sha256).hexdigest()
-    assert compute_bank_signature(body, SECRET, 1714672800) == expected
-    assert bank_signature_header(body, SECRET, 1714672800) == f"t=1714672800,v1={expected}"
+    assert compute_timestamped_hmac(body, SECRET, 1714672800) == expected
+    assert timestamped_signature(body, SECRET, 1714672800) == f"t=1714672800,v1={expected}"
 
 
 @pytest.mark.parametrize(

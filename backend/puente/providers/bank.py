@@ -28,6 +28,7 @@ from urllib.parse import quote
 import httpx
 
 from puente.identifiers import ClabeInfo, mask_clabe
+from puente.providers import values
 from puente.providers.bank_mapping import (
     bank_balance,
     bank_error,
@@ -36,17 +37,7 @@ from puente.providers.bank_mapping import (
     bank_transfer,
 )
 from puente.providers.bank_webhooks import verify_bank_signature
-from puente.providers.base import (
-    AccountHolder,
-    Bank,
-    BankBalance,
-    BankMovement,
-    NotFound,
-    ProviderConfig,
-    SpeiTransfer,
-    SpeiTransferRequest,
-    reading_response,
-)
+from puente.providers.base import Bank, NotFound, ProviderConfig, reading_response
 from puente.providers.catalogue import BANK
 from puente.providers.oauth import ClientCredentials, OAuth2ClientCredentials
 from puente.providers.paging import collect_pages
@@ -98,19 +89,19 @@ class OpenBankingConnector(Bank):
     def _account_path(self) -> str:
         return f"/accounts/{quote(self.account_id, safe='')}"
 
-    async def get_balance(self) -> BankBalance:
+    async def get_balance(self) -> values.BankBalance:
         body = await self.call("GET", f"{self._account_path}/balance")
         label = mask_clabe(str(body["clabe"])) if body.get("clabe") else self.account_id
         return bank_balance(body, label)
 
     async def list_movements(
         self, since: datetime, *, until: datetime | None = None
-    ) -> list[BankMovement]:
+    ) -> list[values.BankMovement]:
         params = {"from": since.isoformat(), "limit": str(min(self.page_size, 100))}
         if until is not None:
             params["to"] = until.isoformat()
 
-        async def page(cursor: str | None) -> tuple[list[BankMovement], str | None]:
+        async def page(cursor: str | None) -> tuple[list[values.BankMovement], str | None]:
             query = params if cursor is None else {**params, "cursor": cursor}
             body = await self.call("GET", f"{self._account_path}/transactions", params=query)
             with reading_response(self.name, "transactions page"):
@@ -121,7 +112,7 @@ class OpenBankingConnector(Bank):
         lines = await collect_pages(page, None)
         return sorted(lines, key=lambda line: line.occurred_at)
 
-    async def send_spei(self, request: SpeiTransferRequest) -> SpeiTransfer:
+    async def send_spei(self, request: values.SpeiTransferRequest) -> values.SpeiTransfer:
         account = self.beneficiary_clabe(request.clabe, "invalid_clabe")
         beneficiary = {"clabe": account.clabe, "name": request.beneficiary_name}
         if request.beneficiary_rfc:
@@ -140,12 +131,12 @@ class OpenBankingConnector(Bank):
         )
         return bank_transfer(answer)
 
-    async def get_payment(self, payment_id: str) -> SpeiTransfer:
+    async def get_payment(self, payment_id: str) -> values.SpeiTransfer:
         """A payment by the bank's id."""
         body = await self.call("GET", f"/payments/spei/{quote(payment_id, safe='')}")
         return bank_transfer(body)
 
-    async def get_transfer(self, clave_rastreo: str) -> SpeiTransfer:
+    async def get_transfer(self, clave_rastreo: str) -> values.SpeiTransfer:
         """A payment by its clave de rastreo (the identifier every SPEI participant shares)."""
         body = await self.call("GET", "/payments/spei", params={"clave_rastreo": clave_rastreo})
         with reading_response(self.name, "payments"):
@@ -156,7 +147,7 @@ class OpenBankingConnector(Bank):
 
     async def account_holder(
         self, account: ClabeInfo, *, name: str | None, rfc: str | None
-    ) -> AccountHolder:
+    ) -> values.AccountHolder:
         body: dict[str, Any] = {"clabe": account.clabe}
         if name:
             body["name"] = name

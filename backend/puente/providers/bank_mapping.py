@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 
 from puente.money import parse_amount
+from puente.providers import values
 from puente.providers.answers import error_body
 from puente.providers.bank_tables import BANK_TABLES
 from puente.providers.errors import (
@@ -34,13 +35,7 @@ from puente.providers.errors import (
     error_for_status,
     reading_response,
 )
-from puente.providers.values import (
-    AccountHolder,
-    BankBalance,
-    BankMovement,
-    MovementDirection,
-    SpeiTransfer,
-)
+from puente.providers.values import MovementDirection
 
 __all__ = [
     "BANK_STATUSES",
@@ -69,9 +64,7 @@ def bank_error(response: httpx.Response) -> ProviderError:
         return error_for_status(
             status, provider=PROVIDER, message=message, provider_code=code or None, raw=dict(body)
         )
-    return cls(
-        message, provider=PROVIDER, provider_code=code or None, http_status=status, raw=dict(body)
-    )
+    return cls.answered(status, body, provider=PROVIDER, message=message, code=code)
 
 
 def _when(value: Any) -> datetime:
@@ -81,13 +74,13 @@ def _when(value: Any) -> datetime:
     return moment
 
 
-def bank_transfer(payment: Mapping[str, Any]) -> SpeiTransfer:
+def bank_transfer(payment: Mapping[str, Any]) -> values.SpeiTransfer:
     """A payment object as a ``SpeiTransfer``; unknown statuses are malformed answers."""
     with reading_response(PROVIDER, "payment"):
         raw_status = str(payment["status"])
         status = BANK_TABLES.transfer_status(raw_status, what="payment status")
         failure = payment.get("failure") or {}
-        return SpeiTransfer(
+        return values.SpeiTransfer(
             provider=PROVIDER,
             provider_id=str(payment["id"]),
             status=status,
@@ -99,11 +92,11 @@ def bank_transfer(payment: Mapping[str, Any]) -> SpeiTransfer:
         )
 
 
-def bank_movement(tx: Mapping[str, Any]) -> BankMovement:
+def bank_movement(tx: Mapping[str, Any]) -> values.BankMovement:
     """A transaction line as a ``BankMovement``."""
     with reading_response(PROVIDER, "transaction"):
         counterparty = tx.get("counterparty") or {}
-        return BankMovement(
+        return values.BankMovement(
             provider=PROVIDER,
             provider_id=str(tx["id"]),
             direction=MovementDirection(tx["direction"]),
@@ -119,11 +112,11 @@ def bank_movement(tx: Mapping[str, Any]) -> BankMovement:
         )
 
 
-def bank_balance(body: Mapping[str, Any], account_label: str) -> BankBalance:
+def bank_balance(body: Mapping[str, Any], account_label: str) -> values.BankBalance:
     """The balance object (``available``, ``ledger``, ``as_of``)."""
     with reading_response(PROVIDER, "balance"):
         ledger = body.get("ledger")
-        return BankBalance(
+        return values.BankBalance(
             provider=PROVIDER,
             account=account_label,
             available=parse_amount(body["available"], allow_negative=True),
@@ -137,13 +130,13 @@ def bank_balance(body: Mapping[str, Any], account_label: str) -> BankBalance:
 _NAME_MATCH = {"match": True, "partial": False, "no_match": False}
 
 
-def bank_holder(body: Mapping[str, Any], clabe: str) -> AccountHolder:
+def bank_holder(body: Mapping[str, Any], clabe: str) -> values.AccountHolder:
     """An account verification: ``partial`` name matches count as no match (money safety)."""
     with reading_response(PROVIDER, "account verification"):
         valid = body["valid"]
         if not isinstance(valid, bool):
             raise TypeError("valid is not a boolean")
-        return AccountHolder(
+        return values.AccountHolder(
             clabe=clabe,
             valid=valid,
             holder_name=body.get("holder_name"),

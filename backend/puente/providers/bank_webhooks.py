@@ -20,30 +20,19 @@ from typing import Any
 from puente.money import InvalidAmount, parse_amount
 from puente.providers.bank_tables import BANK_TABLES
 from puente.providers.errors import MalformedWebhook
-from puente.providers.signatures import (
-    EventEnvelope,
-    TimestampedHmac,
-    compute_timestamped_hmac,
-    timestamped_signature,
-)
+from puente.providers.signatures import EventEnvelope, TimestampedHmac
 from puente.providers.values import NormalisedEvent
 
 __all__ = [
     "SIGNATURE_HEADER",
-    "bank_signature_header",
-    "compute_bank_signature",
     "normalise_bank_event",
     "verify_bank_signature",
 ]
 
 PROVIDER = "bank"
+# The contract copies Stripe's scheme on purpose (``signatures.TimestampedHmac``): v1 over
+# "{t}.{body}"; ``signatures.timestamped_signature`` is the value a bank sends.
 SIGNATURE_HEADER = "X-Signature"
-
-
-# The contract copies Stripe's scheme on purpose (signatures.py): v1 over "{t}.{body}", and
-# the ``X-Signature`` value a bank sends for a body at a time.
-compute_bank_signature = compute_timestamped_hmac
-bank_signature_header = timestamped_signature
 
 
 def normalise_bank_event(event: Any) -> NormalisedEvent:

@@ -21,22 +21,8 @@ from decimal import Decimal
 from typing import Any
 
 from puente.money import to_centavos
-from puente.providers.base import (
-    ChargeRequest,
-    CustomerInfo,
-    PaymentGateway,
-    PaymentStatus,
-    ProviderConfig,
-    ProviderCustomer,
-    ProviderPayment,
-    ProviderRefund,
-    ProviderSettlement,
-    ProviderTransaction,
-    ReferenceRequest,
-    RefundRequest,
-    SavedPaymentMethod,
-    reading_response,
-)
+from puente.providers import values
+from puente.providers.base import PaymentGateway, PaymentStatus, ProviderConfig, reading_response
 from puente.providers.catalogue import CONEKTA
 from puente.providers.conekta_mapping import (
     conekta_customer,
@@ -58,7 +44,7 @@ __all__ = ["CONEKTA_API_VERSION", "DEFAULT_PAYER", "REFUND_REASONS", "ConektaCon
 
 CONEKTA_API_VERSION = "2.2.0"
 # Used when neither a customer nor payer details are known (set your institution's contact).
-DEFAULT_PAYER = CustomerInfo(name="Puente", email="pagos@puente.invalid", phone="0000000000")
+DEFAULT_PAYER = values.CustomerInfo(name="Puente", email="pagos@puente.invalid", phone="0000000000")
 REFUND_REASONS = frozenset(
     {
         "requested_by_client",
@@ -89,7 +75,7 @@ class ConektaConnector(PaymentGateway):
         *,
         api_version: str = CONEKTA_API_VERSION,
         accept_language: str | None = None,
-        default_payer: CustomerInfo = DEFAULT_PAYER,
+        default_payer: values.CustomerInfo = DEFAULT_PAYER,
         wall_clock: Callable[[], float] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -141,8 +127,8 @@ class ConektaConnector(PaymentGateway):
 
     # -- customers -----------------------------------------------------------------------------
     async def create_customer(
-        self, customer: CustomerInfo, *, idempotency_key: str
-    ) -> ProviderCustomer:
+        self, customer: values.CustomerInfo, *, idempotency_key: str
+    ) -> values.ProviderCustomer:
         body = {
             "name": customer.name,
             "email": customer.email or self.default_payer.email,
@@ -154,7 +140,7 @@ class ConektaConnector(PaymentGateway):
 
     async def save_payment_method(
         self, customer_id: str, token: str, *, idempotency_key: str
-    ) -> SavedPaymentMethod:
+    ) -> values.SavedPaymentMethod:
         answer = await self.call(
             "POST",
             f"/customers/{customer_id}/payment_sources",
@@ -164,7 +150,9 @@ class ConektaConnector(PaymentGateway):
         return conekta_payment_source(answer)
 
     # -- payments ------------------------------------------------------------------------------
-    def _customer_info(self, customer_id: str | None, payer: CustomerInfo | None) -> dict[str, Any]:
+    def _customer_info(
+        self, customer_id: str | None, payer: values.CustomerInfo | None
+    ) -> dict[str, Any]:
         if customer_id:
             return {"customer_id": customer_id}
         payer = payer or self.default_payer
@@ -191,7 +179,7 @@ class ConektaConnector(PaymentGateway):
             "metadata": dict(metadata),
         }
 
-    async def _create_order(self, body: Mapping[str, Any], key: str) -> ProviderPayment:
+    async def _create_order(self, body: Mapping[str, Any], key: str) -> values.ProviderPayment:
         answer = await self.call("POST", "/orders", body, idempotency_key=key)
         payment = conekta_payment(answer)
         if payment.status is PaymentStatus.FAILED:  # declines normally come back as 402
@@ -204,12 +192,12 @@ class ConektaConnector(PaymentGateway):
             )
         return payment
 
-    async def charge(self, request: ChargeRequest) -> ProviderPayment:
+    async def charge(self, request: values.ChargeRequest) -> values.ProviderPayment:
         metadata = {k: v for k, v in request.metadata.items() if k not in _PAYER_KEYS}
         given = request.metadata
         payer = None
         if any(given.get(k) for k in _PAYER_KEYS):
-            payer = CustomerInfo(
+            payer = values.CustomerInfo(
                 name=given.get("payer_name") or "",
                 email=given.get("payer_email"),
                 phone=given.get("payer_phone"),
@@ -227,11 +215,13 @@ class ConektaConnector(PaymentGateway):
         )
         return await self._create_order(body, request.idempotency_key)
 
-    def _expires_at(self, request: ReferenceRequest) -> int:
+    def _expires_at(self, request: values.ReferenceRequest) -> int:
         days = request.expires_after_days or _DEFAULT_DAYS
         return int(self._wall_clock()) + days * 86400
 
-    async def _reference(self, request: ReferenceRequest, kind: str) -> ProviderPayment:
+    async def _reference(
+        self, request: values.ReferenceRequest, kind: str
+    ) -> values.ProviderPayment:
         body = self._order(
             request.amount,
             request.description,
@@ -241,16 +231,20 @@ class ConektaConnector(PaymentGateway):
         )
         return await self._create_order(body, request.idempotency_key)
 
-    async def create_spei_reference(self, request: ReferenceRequest) -> ProviderPayment:
+    async def create_spei_reference(
+        self, request: values.ReferenceRequest
+    ) -> values.ProviderPayment:
         return await self._reference(request, "spei")
 
-    async def create_cash_reference(self, request: ReferenceRequest) -> ProviderPayment:
+    async def create_cash_reference(
+        self, request: values.ReferenceRequest
+    ) -> values.ProviderPayment:
         return await self._reference(request, "cash")
 
-    async def get_payment(self, provider_id: str) -> ProviderPayment:
+    async def get_payment(self, provider_id: str) -> values.ProviderPayment:
         return conekta_payment(await self.call("GET", f"/orders/{provider_id}"))
 
-    async def send_refund(self, request: RefundRequest) -> ProviderRefund:
+    async def send_refund(self, request: values.RefundRequest) -> values.ProviderRefund:
         amount = request.amount
         if amount is None:
             # Conekta requires an amount: refund whatever the order still holds.
@@ -271,13 +265,13 @@ class ConektaConnector(PaymentGateway):
     # -- reconciliation ------------------------------------------------------------------------
     async def list_transactions(
         self, since: datetime, *, until: datetime | None = None
-    ) -> list[ProviderTransaction]:
+    ) -> list[values.ProviderTransaction]:
         items = await self._list_since("/transactions", since, until)
         return [conekta_transaction(item) for item in items]
 
     async def list_settlements(
         self, since: datetime, *, until: datetime | None = None
-    ) -> list[ProviderSettlement]:
+    ) -> list[values.ProviderSettlement]:
         items = await self._list_since("/transfers", since, until)
         return [conekta_settlement(item) for item in items]
 

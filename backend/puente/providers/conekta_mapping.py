@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from puente.money import from_centavos
+from puente.providers import values
 from puente.providers.answers import error_body
 from puente.providers.conekta_tables import CONEKTA_METHOD_TYPES, CONEKTA_TABLES
 from puente.providers.errors import (
@@ -26,22 +27,12 @@ from puente.providers.errors import (
     ProviderError,
     ProviderUnavailable,
     RateLimited,
+    carried_payment,
     error_for_status,
     reading_response,
 )
 from puente.providers.timestamps import from_unix_seconds
-from puente.providers.values import (
-    NextAction,
-    PaymentMethod,
-    PaymentStatus,
-    ProviderCustomer,
-    ProviderPayment,
-    ProviderRefund,
-    ProviderSettlement,
-    ProviderTransaction,
-    RefundStatus,
-    SavedPaymentMethod,
-)
+from puente.providers.values import PaymentMethod, PaymentStatus, RefundStatus
 
 __all__ = [
     "CONEKTA_METHODS",
@@ -103,11 +94,11 @@ def _status(order: Mapping[str, Any], method: PaymentMethod) -> PaymentStatus:
     return CONEKTA_TABLES.status(raw, what="order payment_status")
 
 
-def _next_action(method: PaymentMethod, pm: Mapping[str, Any]) -> NextAction | None:
+def _next_action(method: PaymentMethod, pm: Mapping[str, Any]) -> values.NextAction | None:
     if method is PaymentMethod.CASH:
         # Conekta has no hosted voucher: the barcode image (with the reference) is what the
         # payer shows at the store, so it doubles as the voucher link.
-        return NextAction(
+        return values.NextAction(
             reference=pm.get("reference"),
             expires_at=from_unix_seconds(pm.get("expires_at")),
             barcode_url=pm.get("barcode_url"),
@@ -115,7 +106,7 @@ def _next_action(method: PaymentMethod, pm: Mapping[str, Any]) -> NextAction | N
         )
     if method is PaymentMethod.SPEI:
         clabe = pm.get("clabe") or pm.get("receiving_account_number")
-        return NextAction(
+        return values.NextAction(
             clabe=clabe,
             bank=pm.get("bank") or pm.get("receiving_account_bank"),
             # Each order gets its own CLABE, so the CLABE itself identifies the payment.
@@ -130,7 +121,7 @@ def _failure_code(charge: Mapping[str, Any]) -> str | None:
     return conekta_decline_class(code).code.value if code else None
 
 
-def conekta_payment(order: Mapping[str, Any]) -> ProviderPayment:
+def conekta_payment(order: Mapping[str, Any]) -> values.ProviderPayment:
     """An order (with its charges) as a ``ProviderPayment``."""
     with reading_response(PROVIDER, "order"):
         if order.get("object") != "order":
@@ -142,7 +133,7 @@ def conekta_payment(order: Mapping[str, Any]) -> ProviderPayment:
         status = _status(order, method)
         waiting = status is PaymentStatus.REQUIRES_ACTION
         customer = (order.get("customer_info") or {}).get("customer_id")
-        return ProviderPayment(
+        return values.ProviderPayment(
             provider=PROVIDER,
             provider_id=order["id"],
             status=status,
@@ -193,28 +184,21 @@ def conekta_error(response: httpx.Response) -> ProviderError:
         cls = conekta_decline_class(code)
     else:
         cls = InvalidRequest
-    payment = None
     data = body.get("data")
-    if isinstance(data, Mapping) and data.get("object") == "order":
-        try:  # a declined order still exists; the payments service records its id
-            payment = conekta_payment(data)
-        except ProviderError:
-            payment = None
+    order = data if isinstance(data, Mapping) and data.get("object") == "order" else None
     message = detail.get("message") or detail.get("debug_message") or f"HTTP {status}"
-    return cls(
-        str(message),
-        provider=PROVIDER,
-        provider_code=str(code or kind) if (code or kind) else None,
-        http_status=status,
-        raw=dict(body),
-        payment=payment,
+    payment = carried_payment(conekta_payment, order)
+    return cls.answered(
+        status, body, provider=PROVIDER, message=message, code=code or kind, payment=payment
     )
 
 
-def conekta_customer(body: Mapping[str, Any]) -> ProviderCustomer:
+def conekta_customer(body: Mapping[str, Any]) -> values.ProviderCustomer:
     """A Conekta customer."""
     with reading_response(PROVIDER, "customer"):
-        return ProviderCustomer(PROVIDER, body["id"], body.get("name"), body.get("email"), raw=body)
+        return values.ProviderCustomer(
+            PROVIDER, body["id"], body.get("name"), body.get("email"), raw=body
+        )
 
 
 def _month_or_year(value: Any, *, year: bool = False) -> int | None:
@@ -224,14 +208,14 @@ def _month_or_year(value: Any, *, year: bool = False) -> int | None:
     return number + 2000 if year and number < 100 else number
 
 
-def conekta_payment_source(body: Mapping[str, Any]) -> SavedPaymentMethod:
+def conekta_payment_source(body: Mapping[str, Any]) -> values.SavedPaymentMethod:
     """A card payment source attached to a customer (brand and last four only)."""
     with reading_response(PROVIDER, "payment source"):
         if body.get("type") not in ("card", None):
             raise MalformedResponse(
                 f"unexpected payment source {body.get('type')!r}", provider=PROVIDER
             )
-        return SavedPaymentMethod(
+        return values.SavedPaymentMethod(
             PROVIDER,
             body["id"],
             body.get("parent_id"),
@@ -244,7 +228,7 @@ def conekta_payment_source(body: Mapping[str, Any]) -> SavedPaymentMethod:
         )
 
 
-def conekta_refund(order: Mapping[str, Any]) -> ProviderRefund:
+def conekta_refund(order: Mapping[str, Any]) -> values.ProviderRefund:
     """The newest refund of an order, as ``POST /orders/{id}/refunds`` returns the order."""
     with reading_response(PROVIDER, "refund"):
         refunds = (_last_charge(order).get("refunds") or {}).get("data") or []
@@ -258,7 +242,7 @@ def conekta_refund(order: Mapping[str, Any]) -> ProviderRefund:
             if raw_status is None
             else CONEKTA_TABLES.refund_status(raw_status)
         )
-        return ProviderRefund(
+        return values.ProviderRefund(
             PROVIDER,
             refund["id"],
             order["id"],
@@ -271,11 +255,11 @@ def conekta_refund(order: Mapping[str, Any]) -> ProviderRefund:
         )
 
 
-def conekta_transaction(item: Mapping[str, Any]) -> ProviderTransaction:
+def conekta_transaction(item: Mapping[str, Any]) -> values.ProviderTransaction:
     """A balance transaction (``capture``, ``refund``, ``chargeback``...)."""
     return CONEKTA_TABLES.transaction_from(item)
 
 
-def conekta_settlement(item: Mapping[str, Any]) -> ProviderSettlement:
+def conekta_settlement(item: Mapping[str, Any]) -> values.ProviderSettlement:
     """A transfer (payout) from Conekta to the institution's bank account."""
     return CONEKTA_TABLES.settlement_from(item)

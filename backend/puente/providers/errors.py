@@ -29,10 +29,10 @@ Messages never hold credentials: the HTTP layer redacts them before an error lea
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 __all__ = [
     "AuthenticationError",
@@ -55,6 +55,7 @@ __all__ = [
     "RateLimited",
     "StaleSignature",
     "WebhookVerificationError",
+    "carried_payment",
     "declined_on_creation",
     "error_class_for_status",
     "error_for_status",
@@ -113,6 +114,28 @@ class ProviderError(ProviderException):
         # A ProviderPayment when the provider created an object despite the failure (a declined
         # PaymentIntent still exists and has an id the payments service must record).
         self.payment = payment
+
+    @classmethod
+    def answered(
+        cls,
+        status: int,
+        body: Mapping[str, Any],
+        *,
+        provider: str,
+        message: Any,
+        code: Any = None,
+        payment: Any = None,
+    ) -> Self:
+        """This error for a provider's non-2xx answer: its message (else ``HTTP <status>``),
+        its own code, its body, and the payment it carries if any (``carried_payment``)."""
+        return cls(
+            str(message or f"HTTP {status}"),
+            provider=provider,
+            provider_code=str(code) if code not in (None, "") else None,
+            http_status=status,
+            raw=dict(body),
+            payment=payment,
+        )
 
     def __str__(self) -> str:
         parts = [f"[{self.provider or '?'}] {self.code.value}: {self.provider_message}"]
@@ -277,6 +300,18 @@ def declined_on_creation(cls: type[PaymentDeclined], message: str, payment: Any)
         raw=payment.raw,
         payment=payment,
     )
+
+
+def carried_payment(read: Callable[[Mapping[str, Any]], _S], body: Any) -> _S | None:
+    """The payment an error answer carries, read with ``read``; None when there is none or it
+    cannot be read. A refused card payment still exists at the provider, and the payments
+    service records its id from the error (``ProviderError.payment``)."""
+    if not isinstance(body, Mapping):
+        return None
+    try:
+        return read(body)
+    except ProviderError:
+        return None
 
 
 def unknown_status(what: str, raw: Any, *, provider: str) -> MalformedResponse:

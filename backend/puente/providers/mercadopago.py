@@ -17,25 +17,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from puente.money import parse_amount
+from puente.providers import values
 from puente.providers.base import (
-    ChargeRequest,
-    CustomerInfo,
     EventKind,
     InvalidRequest,
     MalformedResponse,
-    NormalisedEvent,
     PaymentGateway,
     PaymentStatus,
     ProviderConfig,
-    ProviderCustomer,
-    ProviderPayment,
-    ProviderRefund,
-    ProviderSettlement,
-    ProviderTransaction,
     ProviderUnavailable,
-    ReferenceRequest,
-    RefundRequest,
-    SavedPaymentMethod,
     reading_response,
 )
 from puente.providers.catalogue import MERCADOPAGO
@@ -103,18 +93,18 @@ class MercadoPagoConnector(PaymentGateway):
             "Accept": "application/json",
         }
 
-    def _payment(self, body: Any) -> ProviderPayment:
+    def _payment(self, body: Any) -> values.ProviderPayment:
         if not isinstance(body, Mapping):
             raise MalformedResponse("payment answer is not an object", provider=self.name)
         return mp_payment(body, clabe_path=self.clabe_path)
 
-    def _raise_if_rejected(self, payment: ProviderPayment) -> ProviderPayment:
+    def _raise_if_rejected(self, payment: values.ProviderPayment) -> values.ProviderPayment:
         if payment.status is PaymentStatus.FAILED:
             cls = decline_class(payment.provider_failure_code)
             raise declined_on_creation(cls, payment.failure_message or "Payment rejected.", payment)
         return payment
 
-    async def _create_payment(self, body: dict[str, Any], key: str) -> ProviderPayment:
+    async def _create_payment(self, body: dict[str, Any], key: str) -> values.ProviderPayment:
         if self.notification_url:
             body["notification_url"] = self.notification_url
         answer = await self.call("POST", "/v1/payments", body, idempotency_key=key)
@@ -122,8 +112,8 @@ class MercadoPagoConnector(PaymentGateway):
 
     # -- customers and cards ----------------------------------------------------------------
     async def create_customer(
-        self, customer: CustomerInfo, *, idempotency_key: str
-    ) -> ProviderCustomer:
+        self, customer: values.CustomerInfo, *, idempotency_key: str
+    ) -> values.ProviderCustomer:
         first, _, last = customer.name.strip().partition(" ")
         body: dict[str, Any] = {"email": customer.email, "first_name": first or None}
         if last:
@@ -140,7 +130,7 @@ class MercadoPagoConnector(PaymentGateway):
 
     async def save_payment_method(
         self, customer_id: str, token: str, *, idempotency_key: str
-    ) -> SavedPaymentMethod:
+    ) -> values.SavedPaymentMethod:
         answer = await self.call(
             "POST",
             f"/v1/customers/{customer_id}/cards",
@@ -150,7 +140,7 @@ class MercadoPagoConnector(PaymentGateway):
         return mp_card(answer)
 
     # -- payments ---------------------------------------------------------------------------
-    def _card_body(self, request: ChargeRequest) -> dict[str, Any]:
+    def _card_body(self, request: values.ChargeRequest) -> dict[str, Any]:
         metadata = {k: v for k, v in request.metadata.items() if k not in _BRICK_FIELDS}
         body: dict[str, Any] = {
             "transaction_amount": json_number(request.amount),
@@ -166,7 +156,7 @@ class MercadoPagoConnector(PaymentGateway):
             body["payer"] = {"email": request.metadata["payer_email"]}
         return body
 
-    async def charge(self, request: ChargeRequest) -> ProviderPayment:
+    async def charge(self, request: values.ChargeRequest) -> values.ProviderPayment:
         body = self._card_body(request)
         if request.token:
             body["token"] = request.token
@@ -194,11 +184,11 @@ class MercadoPagoConnector(PaymentGateway):
         payment = await self._create_payment(body, request.idempotency_key)
         return self._raise_if_rejected(payment)
 
-    async def _payer(self, request: ReferenceRequest) -> dict[str, Any]:
+    async def _payer(self, request: values.ReferenceRequest) -> dict[str, Any]:
         customer = request.customer
         if customer is None and request.customer_id:
             found = mp_customer(await self.call("GET", f"/v1/customers/{request.customer_id}"))
-            customer = CustomerInfo(name=found.name or "", email=found.email)
+            customer = values.CustomerInfo(name=found.name or "", email=found.email)
         if customer is None or not customer.email:
             # The voucher and the SPEI instructions are sent to the payer's email.
             raise InvalidRequest("Mercado Pago needs the payer's email", provider=self.name)
@@ -206,7 +196,9 @@ class MercadoPagoConnector(PaymentGateway):
         payer = {"email": customer.email, "first_name": first or None, "last_name": last or None}
         return {k: v for k, v in payer.items() if v}
 
-    async def _reference(self, request: ReferenceRequest, method_id: str) -> ProviderPayment:
+    async def _reference(
+        self, request: values.ReferenceRequest, method_id: str
+    ) -> values.ProviderPayment:
         body: dict[str, Any] = {
             "transaction_amount": json_number(request.amount),
             "description": request.description or None,
@@ -222,16 +214,20 @@ class MercadoPagoConnector(PaymentGateway):
         body = {k: v for k, v in body.items() if v is not None}
         return await self._create_payment(body, request.idempotency_key)
 
-    async def create_spei_reference(self, request: ReferenceRequest) -> ProviderPayment:
+    async def create_spei_reference(
+        self, request: values.ReferenceRequest
+    ) -> values.ProviderPayment:
         return await self._reference(request, "clabe")
 
-    async def create_cash_reference(self, request: ReferenceRequest) -> ProviderPayment:
+    async def create_cash_reference(
+        self, request: values.ReferenceRequest
+    ) -> values.ProviderPayment:
         return await self._reference(request, self.cash_method_id)
 
-    async def get_payment(self, provider_id: str) -> ProviderPayment:
+    async def get_payment(self, provider_id: str) -> values.ProviderPayment:
         return self._payment(await self.call("GET", f"/v1/payments/{provider_id}"))
 
-    async def send_refund(self, request: RefundRequest) -> ProviderRefund:
+    async def send_refund(self, request: values.RefundRequest) -> values.ProviderRefund:
         # Mercado Pago refunds take no reason; an empty body refunds what is left.
         amount, payment_id = request.amount, request.provider_id
         body = {"amount": json_number(amount)} if amount is not None else {}
@@ -243,7 +239,7 @@ class MercadoPagoConnector(PaymentGateway):
     # -- reconciliation ---------------------------------------------------------------------
     async def list_transactions(
         self, since: datetime, *, until: datetime | None = None
-    ) -> list[ProviderTransaction]:
+    ) -> list[values.ProviderTransaction]:
         end = until or datetime.now(UTC)
         if since > end:
             return []
@@ -277,7 +273,7 @@ class MercadoPagoConnector(PaymentGateway):
 
     async def list_settlements(
         self, since: datetime, *, until: datetime | None = None
-    ) -> list[ProviderSettlement]:
+    ) -> list[values.ProviderSettlement]:
         """Withdrawals to the bank, read from a releases report Mercado Pago generates.
 
         Reports are built asynchronously: when the file is not ready yet this raises a
@@ -315,12 +311,12 @@ class MercadoPagoConnector(PaymentGateway):
         return [s for s in found if since <= s.created_at <= end]
 
     # -- webhooks ---------------------------------------------------------------------------
-    def _log_event(self, event: NormalisedEvent) -> NormalisedEvent:
+    def _log_event(self, event: values.NormalisedEvent) -> values.NormalisedEvent:
         if event.raw.get("type") in RESOLVABLE_TOPICS:
             return event  # not unknown: resolve_event will say what it is
         return super()._log_event(event)
 
-    async def resolve_event(self, event: NormalisedEvent) -> NormalisedEvent:
+    async def resolve_event(self, event: values.NormalisedEvent) -> values.NormalisedEvent:
         """Fetch the object a verified notification names and give the event its kind."""
         topic = event.raw.get("type")
         data = event.raw.get("data")

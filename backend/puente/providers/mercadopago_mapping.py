@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from puente.money import ZERO, parse_amount
+from puente.providers import values
 from puente.providers.answers import error_body, first_mapping, json_amount, json_number
 from puente.providers.errors import (
     InvalidRequest,
@@ -29,17 +30,7 @@ from puente.providers.errors import (
 )
 from puente.providers.mercadopago_tables import MERCADOPAGO_TABLES
 from puente.providers.timestamps import iso_utc
-from puente.providers.values import (
-    NextAction,
-    PaymentMethod,
-    PaymentStatus,
-    ProviderCustomer,
-    ProviderPayment,
-    ProviderRefund,
-    ProviderSettlement,
-    ProviderTransaction,
-    SavedPaymentMethod,
-)
+from puente.providers.values import PaymentMethod, PaymentStatus
 
 __all__ = [
     "DEFAULT_BANK_PATH",
@@ -115,7 +106,7 @@ def _status(payment: Mapping[str, Any], method: PaymentMethod) -> PaymentStatus:
 
 def _next_action(
     payment: Mapping[str, Any], method: PaymentMethod, clabe_path: str
-) -> NextAction | None:
+) -> values.NextAction | None:
     if method is PaymentMethod.CARD:
         return None
     details = payment.get("transaction_details") or {}
@@ -125,7 +116,7 @@ def _next_action(
         reference = _path(payment, "barcode.content")
     clabe = _path(payment, clabe_path) if method is PaymentMethod.SPEI else None
     bank = _path(payment, DEFAULT_BANK_PATH) if method is PaymentMethod.SPEI else None
-    return NextAction(
+    return values.NextAction(
         clabe=str(clabe) if clabe else None,
         bank=str(bank) if bank else None,
         reference=str(reference) if reference else None,
@@ -139,7 +130,7 @@ def _next_action(
 
 def mp_payment(
     payment: Mapping[str, Any], *, clabe_path: str = DEFAULT_CLABE_PATH
-) -> ProviderPayment:
+) -> values.ProviderPayment:
     """A ``/v1/payments`` object as a ``ProviderPayment``."""
     with reading_response(PROVIDER, "payment"):
         method = MERCADOPAGO_TABLES.methods.get(payment.get("payment_type_id") or "")
@@ -156,7 +147,7 @@ def mp_payment(
             failure_code, failure_message = cls.code.value, message or "Payment rejected."
         payer = payment.get("payer") or {}
         customer = payer.get("id") if payer.get("type") == "customer" else None
-        return ProviderPayment(
+        return values.ProviderPayment(
             provider=PROVIDER,
             provider_id=str(payment["id"]),
             status=status,
@@ -187,20 +178,14 @@ def mp_error(response: httpx.Response) -> ProviderError:
     message = body.get("message") or first.get("description") or f"HTTP {status}"
     # A card refusal is a created payment (HTTP 201), never an error answer: 402 is our mistake.
     cls = error_class_for_status(status, payment_required=InvalidRequest)
-    return cls(
-        str(message),
-        provider=PROVIDER,
-        provider_code=str(code) if code is not None else None,
-        http_status=status,
-        raw=dict(body),
-    )
+    return cls.answered(status, body, provider=PROVIDER, message=message, code=code)
 
 
-def mp_refund(body: Mapping[str, Any], payment_id: str) -> ProviderRefund:
+def mp_refund(body: Mapping[str, Any], payment_id: str) -> values.ProviderRefund:
     """A ``/v1/payments/{id}/refunds`` object; unknown statuses are ``MalformedResponse``."""
     with reading_response(PROVIDER, "refund"):
         status = MERCADOPAGO_TABLES.refund_status(body["status"])
-        return ProviderRefund(
+        return values.ProviderRefund(
             PROVIDER,
             str(body["id"]),
             str(body.get("payment_id") or payment_id),
@@ -212,19 +197,19 @@ def mp_refund(body: Mapping[str, Any], payment_id: str) -> ProviderRefund:
         )
 
 
-def mp_customer(body: Mapping[str, Any]) -> ProviderCustomer:
+def mp_customer(body: Mapping[str, Any]) -> values.ProviderCustomer:
     """A ``/v1/customers`` object."""
     with reading_response(PROVIDER, "customer"):
         name = " ".join(p for p in (body.get("first_name"), body.get("last_name")) if p)
-        return ProviderCustomer(
+        return values.ProviderCustomer(
             PROVIDER, str(body["id"]), name or None, body.get("email"), raw=body
         )
 
 
-def mp_card(body: Mapping[str, Any]) -> SavedPaymentMethod:
+def mp_card(body: Mapping[str, Any]) -> values.SavedPaymentMethod:
     """A ``/v1/customers/{id}/cards`` object: brand and last four only."""
     with reading_response(PROVIDER, "card"):
-        return SavedPaymentMethod(
+        return values.SavedPaymentMethod(
             PROVIDER,
             str(body["id"]),
             str(body["customer_id"]) if body.get("customer_id") else None,
@@ -244,10 +229,10 @@ def _payout_of(obj: Mapping[str, Any]) -> str | None:
     return str(payout) if payout else None
 
 
-def mp_transactions(payment: Mapping[str, Any]) -> list[ProviderTransaction]:
+def mp_transactions(payment: Mapping[str, Any]) -> list[values.ProviderTransaction]:
     """Balance lines of one payment: the collection (gross, fee, net) and each refund."""
     with reading_response(PROVIDER, "payment lines"):
-        lines: list[ProviderTransaction] = []
+        lines: list[values.ProviderTransaction] = []
         approved = mp_datetime(payment.get("date_approved"))
         if approved is None:
             return lines  # nothing was ever collected (pending, rejected, expired)
@@ -263,7 +248,7 @@ def mp_transactions(payment: Mapping[str, Any]) -> list[ProviderTransaction]:
         pid = str(payment["id"])
         status = str(payment.get("money_release_status") or payment["status"])
         lines.append(
-            ProviderTransaction(
+            values.ProviderTransaction(
                 PROVIDER,
                 pid,
                 "payment",
@@ -286,7 +271,7 @@ def mp_transactions(payment: Mapping[str, Any]) -> list[ProviderTransaction]:
             if created is None:
                 raise MalformedResponse("refund without date_created", provider=PROVIDER)
             lines.append(
-                ProviderTransaction(
+                values.ProviderTransaction(
                     PROVIDER,
                     str(refund["id"]),
                     "refund",
@@ -303,7 +288,7 @@ def mp_transactions(payment: Mapping[str, Any]) -> list[ProviderTransaction]:
         return lines
 
 
-def mp_settlements_from_report(text: str) -> list[ProviderSettlement]:
+def mp_settlements_from_report(text: str) -> list[values.ProviderSettlement]:
     """Withdrawals to the bank (``DESCRIPTION`` ``payout``) in a releases report CSV."""
     lines = text.lstrip("\ufeff").splitlines()
     if not lines:
@@ -313,7 +298,7 @@ def mp_settlements_from_report(text: str) -> list[ProviderSettlement]:
     rows: Sequence[Mapping[str, str]] = list(
         csv.DictReader(io.StringIO("\n".join(lines)), delimiter=delimiter)
     )
-    found: list[ProviderSettlement] = []
+    found: list[values.ProviderSettlement] = []
     with reading_response(PROVIDER, "releases report"):
         for row in rows:
             if (row.get("DESCRIPTION") or "").strip().lower() != "payout":
@@ -323,7 +308,7 @@ def mp_settlements_from_report(text: str) -> list[ProviderSettlement]:
                 raise MalformedResponse("payout row without DATE", provider=PROVIDER)
             debit = (row.get("NET_DEBIT_AMOUNT") or "").strip() or "0"
             found.append(
-                ProviderSettlement(
+                values.ProviderSettlement(
                     PROVIDER,
                     (row.get("SOURCE_ID") or "").strip(),
                     parse_amount(debit),

@@ -26,6 +26,7 @@ from puente.providers.signatures import (
     candidate_secrets,
     check_age,
     header_value,
+    signature_fields,
     signature_matches,
     webhook_json,
 )
@@ -93,19 +94,11 @@ def mercadopago_signature_headers(
 
 
 def _parse_signature(value: str) -> tuple[str, list[str]]:
-    ts: str | None = None
-    signatures: list[str] = []
-    for item in value.split(","):
-        key, sep, text = item.strip().partition("=")
-        if not sep:
-            continue
-        if key.strip() == "ts":
-            ts = text.strip()
-        elif key.strip() == "v1":
-            signatures.append(text.strip())
-    if not ts or not ts.isdigit():
+    fields = [(key.strip(), text.strip()) for key, text in signature_fields(value)]
+    stamps = [text for key, text in fields if key == "ts"]  # the last one counts
+    if not stamps or not stamps[-1].isdigit():
         raise MalformedWebhook("x-signature has no numeric ts")
-    return ts, signatures
+    return stamps[-1], [text for key, text in fields if key == "v1"]
 
 
 def _body(raw_body: bytes) -> Mapping[str, Any]:

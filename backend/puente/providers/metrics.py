@@ -7,8 +7,9 @@ official client (``observability.metrics``), and tests render their own.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -99,30 +100,35 @@ class ProviderMetrics:
             buckets.append(("+Inf", histogram.count))
             latency.add_metric((provider,), buckets, histogram.total)
         yield latency
-        requests = CounterMetricFamily(
-            "puente_provider_requests",
-            "HTTP attempts to a provider by outcome.",
-            labels=("provider", "outcome"),
+        # The flat figures: (name, help, labels, family, values by label tuple).
+        flat: tuple[tuple[str, str, tuple[str, str], type[Any], Mapping[Any, int]], ...] = (
+            (
+                "puente_provider_requests",
+                "HTTP attempts to a provider by outcome.",
+                ("provider", "outcome"),
+                CounterMetricFamily,
+                self.requests,
+            ),
+            (
+                "puente_provider_errors",
+                "Failed provider attempts by normalised code.",
+                ("provider", "code"),
+                CounterMetricFamily,
+                self.errors,
+            ),
+            (
+                "puente_provider_circuit_open",
+                "1 while calls to a provider account are cut off.",
+                ("provider", "account"),
+                GaugeMetricFamily,
+                self.circuit_open,
+            ),
         )
-        for (provider, outcome), count in sorted(self.requests.items()):
-            requests.add_metric((provider, outcome), count)
-        yield requests
-        errors = CounterMetricFamily(
-            "puente_provider_errors",
-            "Failed provider attempts by normalised code.",
-            labels=("provider", "code"),
-        )
-        for (provider, code), count in sorted(self.errors.items()):
-            errors.add_metric((provider, code), count)
-        yield errors
-        circuit = GaugeMetricFamily(
-            "puente_provider_circuit_open",
-            "1 while calls to a provider account are cut off.",
-            labels=("provider", "account"),
-        )
-        for (provider, account), value in sorted(self.circuit_open.items()):
-            circuit.add_metric((provider, account), value)
-        yield circuit
+        for name, text, labels, family, figures in flat:
+            metric = family(name, text, labels=labels)
+            for key, value in sorted(figures.items()):
+                metric.add_metric(key, value)
+            yield metric
 
     def reset(self) -> None:
         """Forget everything (tests)."""

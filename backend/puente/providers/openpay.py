@@ -22,26 +22,15 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from puente.providers import values
 from puente.providers.base import (
-    ChargeRequest,
-    CustomerInfo,
     InvalidRequest,
     MalformedResponse,
-    NormalisedEvent,
     PaymentDeclined,
     PaymentGateway,
     PaymentStatus,
     ProviderConfig,
-    ProviderCustomer,
     ProviderError,
-    ProviderPayment,
-    ProviderRefund,
-    ProviderSettlement,
-    ProviderTransaction,
-    ReferenceRequest,
-    RefundRequest,
-    SavedPaymentMethod,
-    WebhookDelivery,
     reading_response,
 )
 from puente.providers.catalogue import OPENPAY
@@ -162,7 +151,7 @@ class OpenpayConnector(PaymentGateway):
         return params
 
     # -- customers -----------------------------------------------------------------------------
-    def _customer_body(self, customer: CustomerInfo) -> dict[str, Any]:
+    def _customer_body(self, customer: values.CustomerInfo) -> dict[str, Any]:
         first, last = _split_name(customer.name)
         return _compact(
             {
@@ -174,8 +163,8 @@ class OpenpayConnector(PaymentGateway):
         )
 
     async def create_customer(
-        self, customer: CustomerInfo, *, idempotency_key: str
-    ) -> ProviderCustomer:
+        self, customer: values.CustomerInfo, *, idempotency_key: str
+    ) -> values.ProviderCustomer:
         # external_id is unique per merchant: it makes creation safe to repeat.
         external_id = customer.external_id or idempotency_key
         body = {
@@ -199,7 +188,7 @@ class OpenpayConnector(PaymentGateway):
 
     async def save_payment_method(
         self, customer_id: str, token: str, *, idempotency_key: str
-    ) -> SavedPaymentMethod:
+    ) -> values.SavedPaymentMethod:
         # A token is single-use and cards have no idempotency: this request is never retried.
         answer = await self._call(
             "POST", self._path("/cards", customer_id), {"token_id": token}, idempotent=False
@@ -216,7 +205,7 @@ class OpenpayConnector(PaymentGateway):
         with reading_response(self.name, "charge search"):
             return next((c for c in found if c.get("order_id") == order_id), None)
 
-    def _declined(self, payment: ProviderPayment) -> PaymentDeclined:
+    def _declined(self, payment: values.ProviderPayment) -> PaymentDeclined:
         code = payment.provider_failure_code
         cls = openpay_error_class(int(code) if code and code.isdigit() else None, 402)
         error_cls = cls if issubclass(cls, PaymentDeclined) else PaymentDeclined
@@ -228,7 +217,7 @@ class OpenpayConnector(PaymentGateway):
             payment=payment,
         )
 
-    async def _create_charge(self, path: str, body: dict[str, Any]) -> ProviderPayment:
+    async def _create_charge(self, path: str, body: dict[str, Any]) -> values.ProviderPayment:
         order_id = body["order_id"]
         try:
             answer = await self._call("POST", path, body, idempotent=True)
@@ -254,7 +243,7 @@ class OpenpayConnector(PaymentGateway):
             raise self._declined(payment)
         return payment
 
-    async def charge(self, request: ChargeRequest) -> ProviderPayment:
+    async def charge(self, request: values.ChargeRequest) -> values.ProviderPayment:
         body = {
             "method": "card",
             "source_id": request.token or request.payment_method_id,
@@ -268,7 +257,7 @@ class OpenpayConnector(PaymentGateway):
         }
         return await self._create_charge(self._path("/charges", request.customer_id), body)
 
-    def _due_date(self, request: ReferenceRequest) -> str:
+    def _due_date(self, request: values.ReferenceRequest) -> str:
         # References lapse at the end of the day, Mexico City time, as stores count days.
         days = request.expires_after_days or _DEFAULT_DAYS
         local = datetime.fromtimestamp(self._wall_clock(), MEXICO_CITY) + timedelta(days=days)
@@ -276,7 +265,9 @@ class OpenpayConnector(PaymentGateway):
             "%Y-%m-%dT%H:%M:%S"
         )
 
-    async def _reference(self, request: ReferenceRequest, method: str) -> ProviderPayment:
+    async def _reference(
+        self, request: values.ReferenceRequest, method: str
+    ) -> values.ProviderPayment:
         body: dict[str, Any] = {
             "method": method,
             "amount": f"{request.amount:.2f}",
@@ -290,17 +281,21 @@ class OpenpayConnector(PaymentGateway):
             body["customer"] = self._customer_body(request.customer)
         return await self._create_charge(self._path("/charges", request.customer_id), body)
 
-    async def create_spei_reference(self, request: ReferenceRequest) -> ProviderPayment:
+    async def create_spei_reference(
+        self, request: values.ReferenceRequest
+    ) -> values.ProviderPayment:
         return await self._reference(request, "bank_account")
 
-    async def create_cash_reference(self, request: ReferenceRequest) -> ProviderPayment:
+    async def create_cash_reference(
+        self, request: values.ReferenceRequest
+    ) -> values.ProviderPayment:
         return await self._reference(request, "store")
 
-    async def get_payment(self, provider_id: str) -> ProviderPayment:
+    async def get_payment(self, provider_id: str) -> values.ProviderPayment:
         answer = await self._call("GET", self._path(f"/charges/{provider_id}"))
         return openpay_payment(answer, self.vouchers)
 
-    async def send_refund(self, request: RefundRequest) -> ProviderRefund:
+    async def send_refund(self, request: values.RefundRequest) -> values.ProviderRefund:
         provider_id, amount, reason = request.provider_id, request.amount, request.reason
         charge = await self._call("GET", self._path(f"/charges/{provider_id}"))
         marker = f"[puente:{request.idempotency_key}]"
@@ -322,7 +317,7 @@ class OpenpayConnector(PaymentGateway):
     # -- reconciliation ------------------------------------------------------------------------
     async def list_transactions(
         self, since: datetime, *, until: datetime | None = None
-    ) -> list[ProviderTransaction]:
+    ) -> list[values.ProviderTransaction]:
         charges = await self._list(self._path("/charges"), self._creation_params(since, until))
         charges.reverse()  # Openpay lists newest first; keep creation order for equal times
         lines = [line for charge in charges for line in openpay_transactions(charge)]
@@ -336,7 +331,7 @@ class OpenpayConnector(PaymentGateway):
 
     async def list_settlements(
         self, since: datetime, *, until: datetime | None = None
-    ) -> list[ProviderSettlement]:
+    ) -> list[values.ProviderSettlement]:
         payouts = await self._list(self._path("/payouts"), self._creation_params(since, until))
         payouts.reverse()
         chosen = [p for p in payouts if created_between(p, since, until)]
@@ -359,7 +354,9 @@ class OpenpayConnector(PaymentGateway):
         """``POST /webhooks/{id}/verify/{code}``: activate a registered webhook."""
         await self.http.request("POST", self._path(f"/webhooks/{webhook_id}/verify/{code}"))
 
-    async def authenticate_webhook(self, delivery: WebhookDelivery) -> NormalisedEvent:
+    async def authenticate_webhook(
+        self, delivery: values.WebhookDelivery
+    ) -> values.NormalisedEvent:
         passwords = self.credentials_list("webhook_password")
         return verify_openpay_webhook(
             delivery.raw_body, delivery.headers, self.credential("webhook_user"), passwords

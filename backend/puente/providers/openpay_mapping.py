@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from puente.money import ZERO, parse_amount
+from puente.providers import values
 from puente.providers.errors import (
     MalformedResponse,
     reading_response,
@@ -22,17 +23,7 @@ from puente.providers.errors import (
 from puente.providers.openpay_errors import openpay_error_class
 from puente.providers.openpay_tables import OPENPAY_TABLES
 from puente.providers.openpay_webhooks import openpay_datetime
-from puente.providers.values import (
-    NextAction,
-    PaymentMethod,
-    PaymentStatus,
-    ProviderCustomer,
-    ProviderPayment,
-    ProviderRefund,
-    ProviderSettlement,
-    ProviderTransaction,
-    SavedPaymentMethod,
-)
+from puente.providers.values import PaymentMethod, PaymentStatus
 
 __all__ = [
     "OPENPAY_METHODS",
@@ -115,31 +106,31 @@ class VoucherLinks:
 
 def _next_action(
     charge: Mapping[str, Any], method: PaymentMethod, links: VoucherLinks | None
-) -> NextAction:
+) -> values.NextAction:
     pm = charge.get("payment_method") or {}
     due = openpay_datetime(charge.get("due_date"))
     if method is PaymentMethod.CASH:
         reference = pm.get("reference")
-        return NextAction(
+        return values.NextAction(
             reference=reference,
             expires_at=due,
             barcode_url=pm.get("barcode_url"),
             voucher_url=links.store(reference) if links and reference else None,
         )
     if method is PaymentMethod.SPEI:
-        return NextAction(
+        return values.NextAction(
             clabe=pm.get("clabe"),
             bank=pm.get("bank"),
             reference=pm.get("name"),  # Openpay's "name" is the SPEI concept/reference
             expires_at=due,
             voucher_url=links.spei(charge["id"]) if links else None,
         )
-    return NextAction(redirect_url=pm.get("url"))
+    return values.NextAction(redirect_url=pm.get("url"))
 
 
 def openpay_payment(
     charge: Mapping[str, Any], links: VoucherLinks | None = None
-) -> ProviderPayment:
+) -> values.ProviderPayment:
     """A charge transaction as a ``ProviderPayment``."""
     with reading_response(PROVIDER, "charge"):
         method = OPENPAY_METHODS.get(charge.get("method") or "")
@@ -152,7 +143,7 @@ def openpay_payment(
         failure = None
         if status is PaymentStatus.FAILED:
             failure = openpay_error_class(code, 402).code.value
-        return ProviderPayment(
+        return values.ProviderPayment(
             provider=PROVIDER,
             provider_id=charge["id"],
             status=status,
@@ -174,12 +165,12 @@ def openpay_payment(
         )
 
 
-def openpay_refund(refund: Mapping[str, Any], charge_id: str) -> ProviderRefund:
+def openpay_refund(refund: Mapping[str, Any], charge_id: str) -> values.ProviderRefund:
     """One refund transaction of a charge."""
     with reading_response(PROVIDER, "refund"):
         raw = refund.get("status") or "completed"
         status = OPENPAY_TABLES.refund_status(raw)
-        return ProviderRefund(
+        return values.ProviderRefund(
             PROVIDER,
             refund["id"],
             charge_id,
@@ -208,7 +199,7 @@ def _payout_of(obj: Mapping[str, Any]) -> str | None:
     return str(payout) if payout else None
 
 
-def openpay_transactions(charge: Mapping[str, Any]) -> list[ProviderTransaction]:
+def openpay_transactions(charge: Mapping[str, Any]) -> list[values.ProviderTransaction]:
     """The balance lines of one charge: the charge itself, then one line per refund."""
     with reading_response(PROVIDER, "charge"):
         if charge["status"] not in ("completed", "refunded", *_CHARGEBACK):
@@ -218,7 +209,7 @@ def openpay_transactions(charge: Mapping[str, Any]) -> list[ProviderTransaction]
             raise MalformedResponse("charge without a date", provider=PROVIDER)
         amount, fee = _amount(charge["amount"]), _fee(charge)
         lines = [
-            ProviderTransaction(
+            values.ProviderTransaction(
                 PROVIDER,
                 charge["id"],
                 "charge",
@@ -236,7 +227,7 @@ def openpay_transactions(charge: Mapping[str, Any]) -> list[ProviderTransaction]
             when = openpay_datetime(refund.get("operation_date") or refund.get("creation_date"))
             refunded, refund_fee = -_amount(refund["amount"]), _fee(refund)
             lines.append(
-                ProviderTransaction(
+                values.ProviderTransaction(
                     PROVIDER,
                     refund["id"],
                     "refund",
@@ -253,24 +244,24 @@ def openpay_transactions(charge: Mapping[str, Any]) -> list[ProviderTransaction]
         return lines
 
 
-def openpay_settlement(payout: Mapping[str, Any]) -> ProviderSettlement:
+def openpay_settlement(payout: Mapping[str, Any]) -> values.ProviderSettlement:
     """A payout from the Openpay balance to the institution's bank account."""
     return OPENPAY_TABLES.settlement_from(payout)
 
 
-def openpay_customer(body: Mapping[str, Any]) -> ProviderCustomer:
+def openpay_customer(body: Mapping[str, Any]) -> values.ProviderCustomer:
     """An Openpay customer (``name`` and ``last_name`` joined)."""
     with reading_response(PROVIDER, "customer"):
         name = " ".join(p for p in (body.get("name"), body.get("last_name")) if p) or None
-        return ProviderCustomer(PROVIDER, body["id"], name, body.get("email"), raw=body)
+        return values.ProviderCustomer(PROVIDER, body["id"], name, body.get("email"), raw=body)
 
 
-def openpay_card(body: Mapping[str, Any]) -> SavedPaymentMethod:
+def openpay_card(body: Mapping[str, Any]) -> values.SavedPaymentMethod:
     """A card stored for a customer; Openpay masks the number as ``411111XXXXXX1111``."""
     with reading_response(PROVIDER, "card"):
         number = str(body.get("card_number") or "")
         year = body.get("expiration_year")
-        return SavedPaymentMethod(
+        return values.SavedPaymentMethod(
             PROVIDER,
             body["id"],
             body.get("customer_id"),

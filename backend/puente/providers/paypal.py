@@ -22,21 +22,12 @@ from typing import Any
 
 import httpx
 
+from puente.providers import values
 from puente.providers.base import (
-    ChargeRequest,
-    CustomerInfo,
     InvalidRequest,
     MalformedResponse,
-    OrderRequest,
     PaymentStatus,
     ProviderConfig,
-    ProviderCustomer,
-    ProviderPayment,
-    ProviderRefund,
-    ProviderSettlement,
-    ProviderTransaction,
-    RefundRequest,
-    SavedPaymentMethod,
     reading_response,
 )
 from puente.providers.catalogue import PAYPAL
@@ -113,12 +104,12 @@ class PayPalConnector(PayPalWebhookVerification):
     def default_headers(self) -> dict[str, str]:
         return {"Accept": "application/json", "Accept-Language": "es_MX"}
 
-    def _order(self, body: Any) -> ProviderPayment:
+    def _order(self, body: Any) -> values.ProviderPayment:
         if not isinstance(body, Mapping):
             raise MalformedResponse("order answer is not an object", provider=self.name)
         return paypal_order(body)
 
-    def _raise_if_declined(self, payment: ProviderPayment) -> ProviderPayment:
+    def _raise_if_declined(self, payment: values.ProviderPayment) -> values.ProviderPayment:
         if payment.status is PaymentStatus.FAILED:
             cls, name = decline_for_response_code(payment.provider_failure_code)
             raise declined_on_creation(cls, name, payment)
@@ -138,7 +129,7 @@ class PayPalConnector(PayPalWebhookVerification):
         return unit
 
     # -- orders: the redirect flow ----------------------------------------------------------
-    async def open_order(self, request: OrderRequest) -> ProviderPayment:
+    async def open_order(self, request: values.OrderRequest) -> values.ProviderPayment:
         """An order for the payer to approve; ``next_action.redirect_url`` is PayPal's page."""
         key, return_url = request.idempotency_key, request.return_url
         unit = self._unit(request.amount, key, request.description, request.metadata)
@@ -157,7 +148,7 @@ class PayPalConnector(PayPalWebhookVerification):
         answer = await self.call("POST", "/v2/checkout/orders", body, idempotency_key=key)
         return self._order(answer)
 
-    async def charge(self, request: ChargeRequest) -> ProviderPayment:
+    async def charge(self, request: values.ChargeRequest) -> values.ProviderPayment:
         """Capture an approved order (``token``), or charge a vaulted card in one step."""
         if request.token:
             answer = await self.call(
@@ -204,10 +195,10 @@ class PayPalConnector(PayPalWebhookVerification):
             )
         return payment
 
-    async def get_payment(self, provider_id: str) -> ProviderPayment:
+    async def get_payment(self, provider_id: str) -> values.ProviderPayment:
         return self._order(await self.call("GET", f"/v2/checkout/orders/{provider_id}"))
 
-    async def send_refund(self, request: RefundRequest) -> ProviderRefund:
+    async def send_refund(self, request: values.RefundRequest) -> values.ProviderRefund:
         provider_id, amount, reason = request.provider_id, request.amount, request.reason
         order = await self.get_payment(provider_id)
         with reading_response(self.name, "order captures"):
@@ -236,13 +227,13 @@ class PayPalConnector(PayPalWebhookVerification):
 
     # -- customers and the vault -------------------------------------------------------------
     async def create_customer(
-        self, customer: CustomerInfo, *, idempotency_key: str
-    ) -> ProviderCustomer:
+        self, customer: values.CustomerInfo, *, idempotency_key: str
+    ) -> values.ProviderCustomer:
         """PayPal has no customer endpoint: the vault customer is born with its first setup
         token, under an id we choose (UNCONFIRMED that PayPal keeps a merchant-chosen id)."""
         seed = customer.external_id or idempotency_key
         customer_id = "puente" + hashlib.sha256(seed.encode()).hexdigest()[:16]
-        return ProviderCustomer(self.name, customer_id, customer.name, customer.email)
+        return values.ProviderCustomer(self.name, customer_id, customer.name, customer.email)
 
     async def create_setup_token(
         self,
@@ -274,7 +265,7 @@ class PayPalConnector(PayPalWebhookVerification):
 
     async def save_payment_method(
         self, customer_id: str, token: str, *, idempotency_key: str
-    ) -> SavedPaymentMethod:
+    ) -> values.SavedPaymentMethod:
         """Turn an approved setup token (``token``) into a reusable vault payment token."""
         body = {
             "customer": {"id": customer_id},
@@ -290,10 +281,10 @@ class PayPalConnector(PayPalWebhookVerification):
     # -- reconciliation ---------------------------------------------------------------------
     def _report_page(
         self, params: Mapping[str, str]
-    ) -> Callable[[int], Awaitable[tuple[list[ProviderTransaction], int | None]]]:
+    ) -> Callable[[int], Awaitable[tuple[list[values.ProviderTransaction], int | None]]]:
         """Fetches page ``n`` of one reporting query (pages count from 1)."""
 
-        async def page(number: int) -> tuple[list[ProviderTransaction], int | None]:
+        async def page(number: int) -> tuple[list[values.ProviderTransaction], int | None]:
             answer = await self.call(
                 "GET", "/v1/reporting/transactions", params={**params, "page": str(number)}
             )
@@ -307,9 +298,9 @@ class PayPalConnector(PayPalWebhookVerification):
 
     async def _report(
         self, since: datetime, until: datetime | None, transaction_type: str | None = None
-    ) -> list[ProviderTransaction]:
+    ) -> list[values.ProviderTransaction]:
         end = until or datetime.now(UTC)
-        lines: list[ProviderTransaction] = []
+        lines: list[values.ProviderTransaction] = []
         start = since
         while start <= end:  # one request series per 31-day window
             stop = min(end, start + _REPORT_WINDOW)
@@ -328,11 +319,11 @@ class PayPalConnector(PayPalWebhookVerification):
 
     async def list_transactions(
         self, since: datetime, *, until: datetime | None = None
-    ) -> list[ProviderTransaction]:
+    ) -> list[values.ProviderTransaction]:
         return await self._report(since, until)
 
     async def list_settlements(
         self, since: datetime, *, until: datetime | None = None
-    ) -> list[ProviderSettlement]:
+    ) -> list[values.ProviderSettlement]:
         lines = await self._report(since, until, WITHDRAWAL_CODE)
         return [paypal_settlement(line.raw) for line in lines if line.type == WITHDRAWAL_CODE]

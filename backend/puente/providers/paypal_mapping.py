@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from puente.money import ZERO, parse_amount
+from puente.providers import values
 from puente.providers.answers import error_body, first_mapping
 from puente.providers.errors import (
     AuthenticationError,
@@ -32,16 +33,7 @@ from puente.providers.errors import (
 )
 from puente.providers.paypal_tables import PAYPAL_TABLES
 from puente.providers.timestamps import iso_utc
-from puente.providers.values import (
-    NextAction,
-    PaymentMethod,
-    PaymentStatus,
-    ProviderPayment,
-    ProviderRefund,
-    ProviderSettlement,
-    ProviderTransaction,
-    SavedPaymentMethod,
-)
+from puente.providers.values import PaymentMethod, PaymentStatus
 
 __all__ = [
     "WITHDRAWAL_CODE",
@@ -135,7 +127,7 @@ def _vault_customer(source: Mapping[str, Any]) -> str | None:
     return None
 
 
-def paypal_order(order: Mapping[str, Any]) -> ProviderPayment:
+def paypal_order(order: Mapping[str, Any]) -> values.ProviderPayment:
     """An Orders v2 order (``Prefer: return=representation``) as a ``ProviderPayment``."""
     with reading_response(PROVIDER, "order"):
         units = order["purchase_units"]
@@ -152,8 +144,8 @@ def paypal_order(order: Mapping[str, Any]) -> ProviderPayment:
             provider_failure = code or capture.get("status")
         next_action = None
         if status is PaymentStatus.REQUIRES_ACTION:
-            next_action = NextAction(redirect_url=_approve_link(order))
-        return ProviderPayment(
+            next_action = values.NextAction(redirect_url=_approve_link(order))
+        return values.ProviderPayment(
             provider=PROVIDER,
             provider_id=str(order["id"]),
             status=status,
@@ -193,20 +185,14 @@ def paypal_error(response: httpx.Response) -> ProviderError:
         cls = RateLimited
     elif cls is InvalidRequest and issue in _DECLINE_ISSUES:
         cls = ExpiredCard if issue == "CARD_EXPIRED" else PaymentDeclined
-    return cls(
-        str(message),
-        provider=PROVIDER,
-        provider_code=str(issue) if issue else None,
-        http_status=status,
-        raw=dict(body),
-    )
+    return cls.answered(status, body, provider=PROVIDER, message=message, code=issue)
 
 
-def paypal_refund(body: Mapping[str, Any], payment_id: str) -> ProviderRefund:
+def paypal_refund(body: Mapping[str, Any], payment_id: str) -> values.ProviderRefund:
     """A capture refund; an unknown status is a ``MalformedResponse``."""
     with reading_response(PROVIDER, "refund"):
         status = PAYPAL_TABLES.refund_status(body["status"])
-        return ProviderRefund(
+        return values.ProviderRefund(
             PROVIDER,
             str(body["id"]),
             payment_id,
@@ -219,7 +205,7 @@ def paypal_refund(body: Mapping[str, Any], payment_id: str) -> ProviderRefund:
         )
 
 
-def paypal_payment_token(body: Mapping[str, Any]) -> SavedPaymentMethod:
+def paypal_payment_token(body: Mapping[str, Any]) -> values.SavedPaymentMethod:
     """A vault payment token (card: brand and last digits; or a PayPal wallet)."""
     with reading_response(PROVIDER, "payment token"):
         source = body["payment_source"]
@@ -227,7 +213,7 @@ def paypal_payment_token(body: Mapping[str, Any]) -> SavedPaymentMethod:
         if "card" in source:
             card = source["card"]
             year, _, month = str(card.get("expiry") or "").partition("-")
-            return SavedPaymentMethod(
+            return values.SavedPaymentMethod(
                 PROVIDER,
                 str(body["id"]),
                 str(customer) if customer else None,
@@ -238,7 +224,7 @@ def paypal_payment_token(body: Mapping[str, Any]) -> SavedPaymentMethod:
                 exp_year=int(year) if year else None,
                 raw=body,
             )
-        return SavedPaymentMethod(
+        return values.SavedPaymentMethod(
             PROVIDER,
             str(body["id"]),
             str(customer) if customer else None,
@@ -247,7 +233,7 @@ def paypal_payment_token(body: Mapping[str, Any]) -> SavedPaymentMethod:
         )
 
 
-def paypal_transaction(detail: Mapping[str, Any]) -> ProviderTransaction:
+def paypal_transaction(detail: Mapping[str, Any]) -> values.ProviderTransaction:
     """A reporting ``transaction_details`` item (fees come negative: we keep them positive)."""
     with reading_response(PROVIDER, "reporting transaction"):
         info = detail["transaction_info"]
@@ -256,7 +242,7 @@ def paypal_transaction(detail: Mapping[str, Any]) -> ProviderTransaction:
             raise MalformedResponse("transaction without a date", provider=PROVIDER)
         amount = _value(info["transaction_amount"])
         fee = -_value(info.get("fee_amount"))
-        return ProviderTransaction(
+        return values.ProviderTransaction(
             PROVIDER,
             str(info["transaction_id"]),
             str(info["transaction_event_code"]),
@@ -271,11 +257,11 @@ def paypal_transaction(detail: Mapping[str, Any]) -> ProviderTransaction:
         )
 
 
-def paypal_settlement(detail: Mapping[str, Any]) -> ProviderSettlement:
+def paypal_settlement(detail: Mapping[str, Any]) -> values.ProviderSettlement:
     """A T0400 withdrawal to the bank as a settlement (its amount is money out: negated)."""
     line = paypal_transaction(detail)
     status = {"S": "paid", "P": "pending", "D": "failed", "V": "reversed"}
-    return ProviderSettlement(
+    return values.ProviderSettlement(
         PROVIDER,
         line.provider_id,
         -line.amount,

@@ -30,6 +30,7 @@ __all__ = [
     "compute_timestamped_hmac",
     "header_value",
     "parse_timestamped_signature",
+    "signature_fields",
     "signature_matches",
     "timestamped_signature",
     "verify_timestamped_hmac",
@@ -149,14 +150,18 @@ def timestamped_signature(payload: bytes, secret: str, timestamp: int) -> str:
     return f"t={timestamp},v1={compute_timestamped_hmac(payload, secret, timestamp)}"
 
 
+def signature_fields(value: str) -> list[tuple[str, str]]:
+    """``[(key, value), …]`` of a comma-separated ``key=value`` signature header; an entry
+    without ``=`` is skipped, and the spaces around an entry are not part of it."""
+    entries = (item.strip().partition("=") for item in value.split(","))
+    return [(key, text) for key, sep, text in entries if sep]
+
+
 def parse_timestamped_signature(value: str, header: str) -> tuple[int, list[str]]:
     """``(t, [v1, ...])`` from a ``t=…,v1=…`` header value; other schemes are ignored."""
     timestamp: int | None = None
     signatures: list[str] = []
-    for item in value.split(","):
-        key, sep, text = item.strip().partition("=")
-        if not sep:
-            continue
+    for key, text in signature_fields(value):
         if key == "t":
             # ASCII digits only: a sign, spaces or other scripts' digits are not a unix time.
             if not (text.isascii() and text.isdigit()):

@@ -24,21 +24,15 @@ from decimal import Decimal
 from typing import Any
 
 from puente.identifiers import ClabeInfo, mask_clabe
+from puente.providers import values
 from puente.providers.base import (
-    AccountHolder,
     Bank,
-    BankBalance,
-    BankMovement,
     InvalidRequest,
-    NormalisedEvent,
     NotFound,
     ProviderConfig,
     ProviderConfigError,
     ProviderError,
-    SpeiTransfer,
-    SpeiTransferRequest,
     TransferStatus,
-    WebhookDelivery,
     reading_response,
 )
 from puente.providers.catalogue import STP
@@ -144,7 +138,7 @@ class StpConnector(Bank):
             raise self._scrubbed(stp_efws_error(answer))
         return answer
 
-    async def send_spei(self, request: SpeiTransferRequest) -> SpeiTransfer:
+    async def send_spei(self, request: values.SpeiTransferRequest) -> values.SpeiTransfer:
         account = self.beneficiary_clabe(request.clabe, "clabe")
         creds = self.config.credentials
         clave = clave_rastreo_for(request.idempotency_key)
@@ -185,7 +179,7 @@ class StpConnector(Bank):
             if error.provider_code == "-1":
                 return await self._already_registered(clave, request, error)
             raise error
-        return SpeiTransfer(
+        return values.SpeiTransfer(
             provider=self.name,
             provider_id=str(order_id),
             status=TransferStatus.PENDING,
@@ -196,8 +190,8 @@ class StpConnector(Bank):
         )
 
     async def _already_registered(
-        self, clave: str, request: SpeiTransferRequest, error: ProviderError
-    ) -> SpeiTransfer:
+        self, clave: str, request: values.SpeiTransferRequest, error: ProviderError
+    ) -> values.SpeiTransfer:
         """The order a retry collided with: ours if amount and account match."""
         try:
             existing = await self.get_transfer(clave)
@@ -216,7 +210,7 @@ class StpConnector(Bank):
 
     async def get_transfer(
         self, clave_rastreo: str, *, fecha: date | None = None, tipo_orden: str = "E"
-    ) -> SpeiTransfer:
+    ) -> values.SpeiTransfer:
         """An order by clave de rastreo (``E`` enviada, ``R`` recibida); today when no date."""
         fecha_text = fecha.strftime("%Y%m%d") if fecha else ""
         body: dict[str, Any] = {
@@ -233,7 +227,7 @@ class StpConnector(Bank):
         with reading_response(self.name, "consultaOrden"):
             return stp_transfer(answer["respuesta"])
 
-    async def get_balance(self) -> BankBalance:
+    async def get_balance(self) -> values.BankBalance:
         body = {
             "empresa": self.empresa,
             "cuentaOrdenante": self.cuenta,
@@ -244,7 +238,7 @@ class StpConnector(Bank):
             saldo = answer.get("respuesta", answer)
             ledger = Decimal(saldo["saldo"]).quantize(Decimal("0.01"))
             pending = Decimal(saldo.get("cargosPendientes") or 0).quantize(Decimal("0.01"))
-            return BankBalance(
+            return values.BankBalance(
                 provider=self.name,
                 account=mask_clabe(self.cuenta),
                 # Money promised to registered, unsettled orders cannot be sent again.
@@ -277,7 +271,7 @@ class StpConnector(Bank):
 
     async def list_movements(
         self, since: datetime, *, until: datetime | None = None
-    ) -> list[BankMovement]:
+    ) -> list[values.BankMovement]:
         end = until or datetime.now(UTC)
         first, last = since.astimezone(MEXICO_CITY).date(), end.astimezone(MEXICO_CITY).date()
         if (last - first).days > _MAX_DAYS:
@@ -285,7 +279,7 @@ class StpConnector(Bank):
                 f"ask STP for at most {_MAX_DAYS} days of movements at a time", provider=self.name
             )
         today = datetime.now(UTC).astimezone(MEXICO_CITY).date()
-        movements: list[BankMovement] = []
+        movements: list[values.BankMovement] = []
         day = first
         while day <= last:
             # STP wants no fechaOperacion for the current operating day, a date for past ones.
@@ -303,11 +297,13 @@ class StpConnector(Bank):
 
     async def account_holder(
         self, account: ClabeInfo, *, name: str | None, rfc: str | None
-    ) -> AccountHolder:
+    ) -> values.AccountHolder:
         """STP offers no holder lookup for other banks' accounts: the CLABE itself is checked."""
-        return AccountHolder(clabe=account.clabe, valid=True, bank_name=account.bank_name)
+        return values.AccountHolder(clabe=account.clabe, valid=True, bank_name=account.bank_name)
 
-    async def authenticate_webhook(self, delivery: WebhookDelivery) -> NormalisedEvent:
+    async def authenticate_webhook(
+        self, delivery: values.WebhookDelivery
+    ) -> values.NormalisedEvent:
         """Authenticate an STP callback by source IP and/or shared secret (``stp_webhooks``)."""
         creds = self.config.credentials
         return verify_stp_callback(

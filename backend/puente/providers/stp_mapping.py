@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from puente.providers import values
 from puente.providers.answers import error_body, json_amount, json_number
 from puente.providers.errors import (
     AuthenticationError,
@@ -37,12 +38,7 @@ from puente.providers.errors import (
 )
 from puente.providers.stp_tables import STP_TABLES
 from puente.providers.timestamps import from_unix_millis
-from puente.providers.values import (
-    BankMovement,
-    MovementDirection,
-    SpeiTransfer,
-    TransferStatus,
-)
+from puente.providers.values import MovementDirection, TransferStatus
 
 __all__ = [
     "CAUSAS_DEVOLUCION",
@@ -177,7 +173,7 @@ def _fecha(value: Any) -> datetime | None:
     return datetime(day.year, day.month, day.day, tzinfo=MEXICO_CITY).astimezone(UTC)
 
 
-def stp_transfer(orden: Mapping[str, Any]) -> SpeiTransfer:
+def stp_transfer(orden: Mapping[str, Any]) -> values.SpeiTransfer:
     """An order from ``consultaOrden``/``conciliacion`` as a ``SpeiTransfer``."""
     with reading_response(PROVIDER, "orden"):
         estado = str(orden["estado"])
@@ -187,7 +183,7 @@ def stp_transfer(orden: Mapping[str, Any]) -> SpeiTransfer:
         failure = None
         if status in (TransferStatus.RETURNED, TransferStatus.FAILED):
             failure = CAUSAS_DEVOLUCION.get(causa, f"causa {causa}") if causa else estado
-        return SpeiTransfer(
+        return values.SpeiTransfer(
             provider=PROVIDER,
             provider_id=str(int(order_id)),
             status=status,
@@ -199,7 +195,7 @@ def stp_transfer(orden: Mapping[str, Any]) -> SpeiTransfer:
         )
 
 
-def stp_movement(orden: Mapping[str, Any], tipo_orden: str) -> BankMovement:
+def stp_movement(orden: Mapping[str, Any], tipo_orden: str) -> values.BankMovement:
     """A conciliación row as a movement: ``E`` (enviada) a debit, ``R`` (recibida) a credit."""
     with reading_response(PROVIDER, "conciliación"):
         sent = tipo_orden == "E"
@@ -212,7 +208,7 @@ def stp_movement(orden: Mapping[str, Any], tipo_orden: str) -> BankMovement:
             raise MalformedResponse("conciliación row without a date", provider=PROVIDER)
         side = "Beneficiario" if sent else "Ordenante"
         reference = orden.get("referenciaNumerica")
-        return BankMovement(
+        return values.BankMovement(
             provider=PROVIDER,
             provider_id=f"{tipo_orden}{int(orden.get('idEF', orden.get('id')))}",
             direction=MovementDirection.DEBIT if sent else MovementDirection.CREDIT,

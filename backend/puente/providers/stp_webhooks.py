@@ -32,6 +32,7 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from puente.money import InvalidAmount
@@ -168,17 +169,16 @@ def normalise_stp_callback(body: Any, *, now: datetime | None = None) -> Normali
     if not isinstance(body, Mapping):
         raise MalformedWebhook("STP callback body is not a JSON object")
     stp_id = _stp_id(body)
-    occurred = _occurred(body, now)
+    event = partial(
+        NormalisedEvent, provider=PROVIDER, occurred_at=_occurred(body, now), raw=dict(body)
+    )
     if {"claveRastreo", "monto", "cuentaBeneficiario"} <= body.keys():
-        return NormalisedEvent(
-            provider=PROVIDER,
+        return event(
             event_id=f"abono:{stp_id}",
             type="abono",
             kind=EventKind.TRANSFER_RECEIVED,
-            occurred_at=occurred,
             provider_payment_id=stp_id,
             amount=_amount(body["monto"]),
-            raw=dict(body),
         )
     if "estado" in body and "monto" not in body:
         estado = str(body.get("estado") or "")
@@ -187,21 +187,11 @@ def normalise_stp_callback(body: Any, *, now: datetime | None = None) -> Normali
             kind = EventKind.TRANSFER_SUCCEEDED
         elif estado.lower() in _FAILED:
             kind = EventKind.TRANSFER_FAILED
-        return NormalisedEvent(
-            provider=PROVIDER,
-            # Per estado: one order may settle and later come back (devolución extemporánea).
+        # Per estado: one order may settle and later come back (devolución extemporánea).
+        return event(
             event_id=f"estado:{stp_id}:{estado}",
             type="cambio_estado",
             kind=kind,
-            occurred_at=occurred,
             provider_payment_id=stp_id,
-            raw=dict(body),
         )
-    return NormalisedEvent(
-        provider=PROVIDER,
-        event_id=f"stp:{stp_id}",
-        type="unknown",
-        kind=EventKind.UNKNOWN,
-        occurred_at=occurred,
-        raw=dict(body),
-    )
+    return event(event_id=f"stp:{stp_id}", type="unknown", kind=EventKind.UNKNOWN)

@@ -16,21 +16,8 @@ from typing import Any
 import httpx
 
 from puente.money import to_centavos
-from puente.providers.base import (
-    ChargeRequest,
-    CustomerInfo,
-    InvalidRequest,
-    PaymentGateway,
-    ProviderCustomer,
-    ProviderPayment,
-    ProviderRefund,
-    ProviderSettlement,
-    ProviderTransaction,
-    ReferenceRequest,
-    RefundRequest,
-    SavedPaymentMethod,
-    reading_response,
-)
+from puente.providers import values
+from puente.providers.base import InvalidRequest, PaymentGateway, reading_response
 from puente.providers.catalogue import STRIPE
 from puente.providers.forms import encode_form
 from puente.providers.paging import collect_pages
@@ -110,8 +97,8 @@ class StripeConnector(PaymentGateway):
         return items
 
     async def create_customer(
-        self, customer: CustomerInfo, *, idempotency_key: str
-    ) -> ProviderCustomer:
+        self, customer: values.CustomerInfo, *, idempotency_key: str
+    ) -> values.ProviderCustomer:
         params = {
             "name": customer.name,
             "email": customer.email,
@@ -123,7 +110,7 @@ class StripeConnector(PaymentGateway):
 
     async def save_payment_method(
         self, customer_id: str, token: str, *, idempotency_key: str
-    ) -> SavedPaymentMethod:
+    ) -> values.SavedPaymentMethod:
         pm_id = token
         if not token.startswith("pm_"):
             created = await self._call(
@@ -142,12 +129,12 @@ class StripeConnector(PaymentGateway):
         )
         return stripe_payment_method(body)
 
-    async def _create_intent(self, params: dict[str, Any], key: str) -> ProviderPayment:
+    async def _create_intent(self, params: dict[str, Any], key: str) -> values.ProviderPayment:
         params = {"currency": "mxn", "confirm": True, **params, "expand": ["latest_charge"]}
         body = await self._call("POST", "/v1/payment_intents", params, idempotency_key=key)
         return stripe_payment(body)
 
-    async def charge(self, request: ChargeRequest) -> ProviderPayment:
+    async def charge(self, request: values.ChargeRequest) -> values.ProviderPayment:
         params: dict[str, Any] = {
             "amount": to_centavos(request.amount),
             "payment_method_types": ["card"],
@@ -164,7 +151,7 @@ class StripeConnector(PaymentGateway):
             params["off_session"] = True if request.customer_id else None
         return await self._create_intent(params, request.idempotency_key)
 
-    async def _customer_for(self, request: ReferenceRequest) -> str:
+    async def _customer_for(self, request: values.ReferenceRequest) -> str:
         if request.customer_id:
             return request.customer_id
         if request.customer is None:
@@ -176,7 +163,9 @@ class StripeConnector(PaymentGateway):
         )
         return created.provider_id
 
-    async def create_spei_reference(self, request: ReferenceRequest) -> ProviderPayment:
+    async def create_spei_reference(
+        self, request: values.ReferenceRequest
+    ) -> values.ProviderPayment:
         # Stripe gives each customer a virtual CLABE; the PaymentIntent is funded from the
         # customer's cash balance when the transfer lands (any surplus stays in that balance).
         customer = await self._customer_for(request)
@@ -195,11 +184,13 @@ class StripeConnector(PaymentGateway):
         }
         return await self._create_intent(params, request.idempotency_key)
 
-    async def create_cash_reference(self, request: ReferenceRequest) -> ProviderPayment:
+    async def create_cash_reference(
+        self, request: values.ReferenceRequest
+    ) -> values.ProviderPayment:
         payer = request.customer
         if payer is None and request.customer_id:
             body = await self._call("GET", f"/v1/customers/{request.customer_id}")
-            payer = CustomerInfo(name=body.get("name") or "", email=body.get("email"))
+            payer = values.CustomerInfo(name=body.get("name") or "", email=body.get("email"))
         if payer is None or not payer.name or not payer.email:
             # Stripe refuses OXXO without billing name and email (they go on the voucher).
             raise InvalidRequest("OXXO needs the payer's name and email", provider=self.name)
@@ -217,13 +208,13 @@ class StripeConnector(PaymentGateway):
         }
         return await self._create_intent(params, request.idempotency_key)
 
-    async def get_payment(self, provider_id: str) -> ProviderPayment:
+    async def get_payment(self, provider_id: str) -> values.ProviderPayment:
         body = await self._call(
             "GET", f"/v1/payment_intents/{provider_id}", {"expand": ["latest_charge"]}
         )
         return stripe_payment(body)
 
-    async def send_refund(self, request: RefundRequest) -> ProviderRefund:
+    async def send_refund(self, request: values.RefundRequest) -> values.ProviderRefund:
         amount, reason = request.amount, request.reason
         params: dict[str, Any] = {
             "payment_intent": request.provider_id,
@@ -239,11 +230,13 @@ class StripeConnector(PaymentGateway):
 
     async def list_transactions(
         self, since: datetime, *, until: datetime | None = None
-    ) -> list[ProviderTransaction]:
+    ) -> list[values.ProviderTransaction]:
         items = await self._list_all("/v1/balance_transactions", _created(since, until))
         return [stripe_transaction(item) for item in items]
 
-    async def list_settlement_transactions(self, payout_id: str) -> list[ProviderTransaction]:
+    async def list_settlement_transactions(
+        self, payout_id: str
+    ) -> list[values.ProviderTransaction]:
         """The balance lines one payout carried to the bank (Stripe's payout breakdown)."""
         # The charge expanded: its PaymentIntent is the payment Puente knows.
         query = {"payout": payout_id, "expand": ["data.source"]}
@@ -252,6 +245,6 @@ class StripeConnector(PaymentGateway):
 
     async def list_settlements(
         self, since: datetime, *, until: datetime | None = None
-    ) -> list[ProviderSettlement]:
+    ) -> list[values.ProviderSettlement]:
         items = await self._list_all("/v1/payouts", _created(since, until))
         return [stripe_settlement(item) for item in items]

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from puente.money import from_centavos
+from puente.providers import values
 from puente.providers.answers import error_body
 from puente.providers.errors import (
     AuthenticationError,
@@ -16,28 +17,19 @@ from puente.providers.errors import (
     InsufficientFunds,
     InvalidRequest,
     MalformedResponse,
-    NotFound,
     PaymentDeclined,
     ProviderError,
     ProviderUnavailable,
     RateLimited,
+    carried_payment,
+    error_class_for_status,
     error_for_status,
     reading_response,
 )
 from puente.providers.stripe_tables import STRIPE_TABLES
 from puente.providers.stripe_webhooks import EXPIRED_CODE
 from puente.providers.timestamps import from_unix_seconds
-from puente.providers.values import (
-    NextAction,
-    PaymentMethod,
-    PaymentStatus,
-    ProviderCustomer,
-    ProviderPayment,
-    ProviderRefund,
-    ProviderSettlement,
-    ProviderTransaction,
-    SavedPaymentMethod,
-)
+from puente.providers.values import PaymentMethod, PaymentStatus
 
 __all__ = [
     "STRIPE_METHODS",
@@ -84,15 +76,15 @@ def _status(pi: Mapping[str, Any], charge: Mapping[str, Any] | None) -> PaymentS
     return STRIPE_TABLES.status(raw, what="PaymentIntent status")
 
 
-def _next_action(action: Mapping[str, Any] | None) -> NextAction | None:
+def _next_action(action: Mapping[str, Any] | None) -> values.NextAction | None:
     if not action:
         return None
     kind = action.get("type")
     if kind == "redirect_to_url":
-        return NextAction(redirect_url=action["redirect_to_url"]["url"])
+        return values.NextAction(redirect_url=action["redirect_to_url"]["url"])
     if kind == "oxxo_display_details":
         details = action["oxxo_display_details"]
-        return NextAction(
+        return values.NextAction(
             reference=details.get("number"),
             expires_at=from_unix_seconds(details.get("expires_after")),
             voucher_url=details.get("hosted_voucher_url"),
@@ -104,17 +96,17 @@ def _next_action(action: Mapping[str, Any] | None) -> NextAction | None:
             (a["spei"] for a in addresses if a.get("type") == "spei"), {}
         )
         remaining = details.get("amount_remaining")
-        return NextAction(
+        return values.NextAction(
             clabe=spei.get("clabe"),
             bank=spei.get("bank_name"),
             reference=details.get("reference"),
             voucher_url=details.get("hosted_instructions_url"),
             amount_remaining=from_centavos(remaining) if isinstance(remaining, int) else None,
         )
-    return NextAction()  # e.g. use_stripe_sdk: the payer acts inside Stripe.js
+    return values.NextAction()  # e.g. use_stripe_sdk: the payer acts inside Stripe.js
 
 
-def stripe_payment(pi: Mapping[str, Any]) -> ProviderPayment:
+def stripe_payment(pi: Mapping[str, Any]) -> values.ProviderPayment:
     """A PaymentIntent (``latest_charge`` expanded or not) as a ``ProviderPayment``."""
     with reading_response(PROVIDER, "PaymentIntent"):
         if pi.get("object") != "payment_intent":
@@ -137,7 +129,7 @@ def stripe_payment(pi: Mapping[str, Any]) -> ProviderPayment:
                 else ErrorCode.INVALID_REQUEST.value
             )
         customer = pi.get("customer")
-        return ProviderPayment(
+        return values.ProviderPayment(
             provider=PROVIDER,
             provider_id=pi["id"],
             status=_status(pi, charge),
@@ -166,46 +158,36 @@ def stripe_error(response: httpx.Response) -> ProviderError:
             status, provider=PROVIDER, message=f"HTTP {status} without a Stripe error body"
         )
     kind, code, decline = error.get("type"), error.get("code"), error.get("decline_code")
-    cls: type[ProviderError]
-    if status in (401, 403):
-        cls = AuthenticationError
-    elif status == 429 or code in ("rate_limit", "lock_timeout"):
-        cls = RateLimited
-    elif kind == "card_error":
-        cls = _decline_class(code, decline)
-    elif status >= 500 or kind == "api_error":
-        cls = ProviderUnavailable
-    elif status == 404:
-        cls = NotFound
-    else:
-        cls = InvalidRequest
-    payment = None
-    if isinstance(error.get("payment_intent"), Mapping):
-        try:  # a declined PaymentIntent still exists; the service records its id
-            payment = stripe_payment(error["payment_intent"])
-        except ProviderError:
-            payment = None
-    return cls(
-        str(error.get("message") or f"HTTP {status}"),
-        provider=PROVIDER,
-        provider_code=decline or code or kind,
-        http_status=status,
-        raw=dict(error),
-        payment=payment,
+    # The status first (a 402 without a card error is our mistake), then what Stripe's
+    # error type says, except that refused credentials and throttling stay what they are.
+    cls = error_class_for_status(status, payment_required=InvalidRequest)
+    if cls not in (AuthenticationError, RateLimited):
+        if code in ("rate_limit", "lock_timeout"):
+            cls = RateLimited
+        elif kind == "card_error":
+            cls = _decline_class(code, decline)
+        elif kind == "api_error":
+            cls = ProviderUnavailable
+    payment = carried_payment(stripe_payment, error.get("payment_intent"))
+    message, code = error.get("message"), decline or code or kind
+    return cls.answered(
+        status, error, provider=PROVIDER, message=message, code=code, payment=payment
     )
 
 
-def stripe_customer(body: Mapping[str, Any]) -> ProviderCustomer:
+def stripe_customer(body: Mapping[str, Any]) -> values.ProviderCustomer:
     """A Stripe customer."""
     with reading_response(PROVIDER, "customer"):
-        return ProviderCustomer(PROVIDER, body["id"], body.get("name"), body.get("email"), raw=body)
+        return values.ProviderCustomer(
+            PROVIDER, body["id"], body.get("name"), body.get("email"), raw=body
+        )
 
 
-def stripe_payment_method(body: Mapping[str, Any]) -> SavedPaymentMethod:
+def stripe_payment_method(body: Mapping[str, Any]) -> values.SavedPaymentMethod:
     """An attached card PaymentMethod (brand and last four only)."""
     with reading_response(PROVIDER, "payment method"):
         card = body.get("card") or {}
-        return SavedPaymentMethod(
+        return values.SavedPaymentMethod(
             PROVIDER,
             body["id"],
             body.get("customer"),
@@ -218,10 +200,10 @@ def stripe_payment_method(body: Mapping[str, Any]) -> SavedPaymentMethod:
         )
 
 
-def stripe_refund(body: Mapping[str, Any], payment_id: str) -> ProviderRefund:
+def stripe_refund(body: Mapping[str, Any], payment_id: str) -> values.ProviderRefund:
     """A Stripe refund; an unknown status is a ``MalformedResponse``."""
     with reading_response(PROVIDER, "refund"):
-        return ProviderRefund(
+        return values.ProviderRefund(
             PROVIDER,
             body["id"],
             body.get("payment_intent") or payment_id,
@@ -236,11 +218,11 @@ def stripe_refund(body: Mapping[str, Any], payment_id: str) -> ProviderRefund:
 
 def stripe_transaction(
     item: Mapping[str, Any], payout_id: str | None = None
-) -> ProviderTransaction:
+) -> values.ProviderTransaction:
     """A balance transaction (charge, refund, fee, adjustment, payout)."""
     return STRIPE_TABLES.transaction_from(item, payout_id)
 
 
-def stripe_settlement(item: Mapping[str, Any]) -> ProviderSettlement:
+def stripe_settlement(item: Mapping[str, Any]) -> values.ProviderSettlement:
     """A payout to the institution's bank account."""
     return STRIPE_TABLES.settlement_from(item)
