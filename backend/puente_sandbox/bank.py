@@ -39,16 +39,12 @@ from puente_sandbox.core import (
     Simulator,
     sandbox_factory,
 )
+from puente_sandbox.credentials import sandbox_credentials
 from puente_sandbox.signing import timestamped_hmac_header
 
 __all__ = ["DEFAULT_BANK_CREDENTIALS", "OpenBankingSimulator", "create_bank_sandbox"]
 
-DEFAULT_BANK_CREDENTIALS = {
-    "client_id": "puente-sandbox",
-    "client_secret": "bank_sandbox_secret_000000000",
-    "account_id": "acc_puente_sandbox",
-    "webhook_secret": "bank_whsec_sandbox_000000000",
-}
+DEFAULT_BANK_CREDENTIALS = sandbox_credentials("bank")
 Handler = Callable[[Request, dict[str, Any]], Any]
 
 
@@ -254,7 +250,7 @@ class OpenBankingSimulator(Simulator):
                 None,
                 d["concept"],
             )
-            for d in self.state.pending_deposits()
+            for d in self.state.deposits.pending()
         ]
         found += [
             PendingReference(
@@ -282,7 +278,7 @@ class OpenBankingSimulator(Simulator):
         if object_id.startswith("pay_"):
             self.state.settle(self._payment(object_id), return_it=True)
         else:
-            self.state.drop_deposit(object_id)
+            self.state.deposits.lapse(object_id)
 
     def _payment(self, payment_id: str) -> dict[str, Any]:
         try:

@@ -19,7 +19,7 @@ from typing import Any
 import clabe as clabe_lib
 
 from puente.money import ZERO, parse_amount
-from puente_sandbox.core import SandboxError, Simulator, SimulatorState
+from puente_sandbox.core import IncomingTransfers, SandboxError, Simulator, SimulatorState
 
 __all__ = ["HOLDERS", "NOT_FOUND_CLABE", "RETURNED_CLABE", "BankError", "BankState", "iso"]
 
@@ -91,6 +91,7 @@ class BankState(SimulatorState):
         self.ledger = balance
         self.settle_after = settle_after
         self.returned_clabes, self.not_found_clabes = returned_clabes, not_found_clabes
+        self.deposits = IncomingTransfers(self.store, "deposits", "deposit")
 
     def event(self, event_type: str, obj: Obj) -> None:
         public = {k: v for k, v in obj.items() if not k.startswith("_")}
@@ -231,26 +232,13 @@ class BankState(SimulatorState):
         }
         return self.store.put("deposits", deposit)
 
-    def pending_deposits(self) -> list[Obj]:
-        return [d for d in self.store.all("deposits") if d["_due"] > 0]
-
     def pay_deposit(self, deposit_id: str, amount: Decimal | None = None) -> Obj:
-        deposit = self.store.get("deposits", deposit_id)
-        if deposit is None or deposit["_due"] <= 0:
-            raise SandboxError(f"no pending deposit {deposit_id}", 404)
-        paid = amount if amount is not None else deposit["_due"]
-        deposit["_due"] = max(ZERO, deposit["_due"] - paid)
+        deposit, paid = self.deposits.pay(deposit_id, amount)
         self.ledger += paid
         clave = "SBXB" + self.ids.digits(16)
         line = self._book("credit", paid, clave, deposit["payer"], deposit)
         self.event("deposit.received", line)
         return line
-
-    def drop_deposit(self, deposit_id: str) -> None:
-        deposit = self.store.get("deposits", deposit_id)
-        if deposit is None or deposit["_due"] <= 0:
-            raise SandboxError(f"no pending deposit {deposit_id}", 404)
-        deposit["_due"] = ZERO
 
     # -- account verification -----------------------------------------------------------------
     def verify(self, body: Mapping[str, Any]) -> Obj:

@@ -58,9 +58,6 @@ class BanxicoCepSimulator(Simulator):
     def error_body(self, status: int) -> dict[str, Any]:
         return {"error": "Servicio no disponible"}
 
-    def sign_webhook(self, body: bytes, timestamp: int) -> dict[str, str]:
-        return {}
-
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/cep/valida.do", self._valida, methods=["POST"]),

@@ -31,12 +31,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from puente.money import parse_amount
+from puente.money import ZERO, parse_amount
 from puente_sandbox.faults import FaultInjector, Faults
 from puente_sandbox.webhooks import FlushWebhooks, WebhookSender
 
 __all__ = [
     "IdGenerator",
+    "IncomingTransfers",
     "IdempotencyCache",
     "IdempotencyConflict",
     "PendingReference",
@@ -105,6 +106,38 @@ class SandboxStore:
     def kinds(self) -> Iterator[str]:
         """The kinds stored so far."""
         return iter(self._collections)
+
+
+class IncomingTransfers:
+    """SPEI transfers a payer was told to send and has not sent in full (the bank's deposits,
+    STP's abonos): each object keeps what is still due under ``due``. A payer may send part
+    of it; a transfer that lapses is due no more."""
+
+    def __init__(self, store: SandboxStore, kind: str, what: str, *, due: str = "_due") -> None:
+        self.store, self.kind, self.what, self.due = store, kind, what, due
+
+    def pending(self) -> list[dict[str, Any]]:
+        """The transfers with something still due, oldest first."""
+        return [found for found in self.store.all(self.kind) if found[self.due] > 0]
+
+    def _open(self, object_id: str) -> dict[str, Any]:
+        found = self.store.get(self.kind, object_id)
+        if found is None or found[self.due] <= 0:
+            raise SandboxError(f"no pending {self.what} {object_id}", 404)
+        return found
+
+    def pay(self, object_id: str, amount: Decimal | None = None) -> tuple[dict[str, Any], Decimal]:
+        """The payer sends ``amount`` (all that is due when None): the transfer and the amount."""
+        found = self._open(object_id)
+        paid = found[self.due] if amount is None else amount
+        if paid <= 0:
+            raise SandboxError("amount must be positive")
+        found[self.due] = max(ZERO, found[self.due] - paid)
+        return found, paid
+
+    def lapse(self, object_id: str) -> None:
+        """The payer never sends it."""
+        self._open(object_id)[self.due] = ZERO
 
 
 class SimulatorState:
@@ -294,8 +327,9 @@ class Simulator:
         raise NotImplementedError
 
     def sign_webhook(self, body: bytes, timestamp: int) -> dict[str, str]:
-        """Signature headers exactly as the provider sends them."""
-        raise NotImplementedError
+        """Signature headers exactly as the provider sends them. A service that sends no
+        webhooks (the PAC, Banxico's CEP) keeps this one: nothing to sign."""
+        return {}
 
     def pending_references(self) -> list[PendingReference]:
         """References a payer could pay now."""

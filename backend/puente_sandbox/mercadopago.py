@@ -34,6 +34,7 @@ from puente_sandbox.core import (
     public_url,
     sandbox_factory,
 )
+from puente_sandbox.credentials import sandbox_credentials
 from puente_sandbox.formats import decimal_json, iso_datetime
 from puente_sandbox.mercadopago_objects import MPError, dumps
 from puente_sandbox.mercadopago_state import MercadoPagoState
@@ -47,10 +48,7 @@ __all__ = [
     "create_mercadopago_sandbox",
 ]
 
-DEFAULT_MERCADOPAGO_CREDENTIALS = {
-    "access_token": "TEST-1523846091-010124-puentesandbox00000000000000000-1523846091",
-    "webhook_secret": "mp_webhook_secret_puente_sandbox_0000",
-}
+DEFAULT_MERCADOPAGO_CREDENTIALS = sandbox_credentials("mercadopago")
 Handler = Callable[[Request, Any], Any]
 
 

@@ -38,6 +38,7 @@ from puente_sandbox.core import (
     public_url,
     sandbox_factory,
 )
+from puente_sandbox.credentials import sandbox_credentials
 from puente_sandbox.formats import MEXICO_CITY, iso_datetime
 from puente_sandbox.openpay_money import charge_back, listing, refund, settle
 from puente_sandbox.openpay_objects import OpenpayError, openpay_dumps
@@ -48,12 +49,7 @@ from puente_sandbox.signing import basic_authorization
 
 __all__ = ["DEFAULT_OPENPAY_CREDENTIALS", "OpenpaySimulator", "create_openpay_sandbox"]
 
-DEFAULT_OPENPAY_CREDENTIALS = {
-    "merchant_id": "mpuentesandbox000000",
-    "private_key": "sk_puente_sandbox_0000000000000000",
-    "webhook_user": "puente-openpay",
-    "webhook_password": "puente-openpay-sandbox-0000",
-}
+DEFAULT_OPENPAY_CREDENTIALS = sandbox_credentials("openpay")
 Handler = Callable[[Request, Any], Any]
 
 

@@ -35,11 +35,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from puente_sandbox.core import Simulator, sandbox_factory
+from puente_sandbox.credentials import sandbox_credentials
 
 __all__ = ["DEFAULT_PAC_CREDENTIALS", "PacSimulator", "create_pac_sandbox"]
 
 DATA = Path(__file__).parent / "data"
-DEFAULT_PAC_CREDENTIALS = {"token": "sw_sandbox_token_0000000000000000"}
+DEFAULT_PAC_CREDENTIALS = sandbox_credentials("pac")
 RFC_PROV_CERTIF = "LSO1306189R5"  # SW sapien's RFC as proveedor de certificación
 
 
@@ -84,9 +85,6 @@ class PacSimulator(Simulator):
 
     def error_body(self, status: int) -> dict[str, Any]:
         return {"status": "error", "message": f"{status}", "messageDetail": "Error del servicio"}
-
-    def sign_webhook(self, body: bytes, timestamp: int) -> dict[str, str]:
-        return {}
 
     def routes(self) -> list[BaseRoute]:
         return [

@@ -36,6 +36,7 @@ from puente_sandbox.core import (
     sandbox_factory,
 )
 from puente_sandbox.core import public_url as reached_url
+from puente_sandbox.credentials import sandbox_credentials
 from puente_sandbox.paypal_buyer import buyer_routes
 from puente_sandbox.paypal_objects import PayPalError, paypal_now, signing_identity
 from puente_sandbox.paypal_state import PayPalState
@@ -47,11 +48,7 @@ from puente_sandbox.signing import (
 
 __all__ = ["DEFAULT_PAYPAL_CREDENTIALS", "PayPalSimulator", "create_paypal_sandbox"]
 
-DEFAULT_PAYPAL_CREDENTIALS = {
-    "client_id": "AZpuente-sandbox-client-id-000000000000000000",
-    "client_secret": "EPpuente-sandbox-client-secret-0000000000000",
-    "webhook_id": "8PT597110X687430LKGECATA",
-}
+DEFAULT_PAYPAL_CREDENTIALS = sandbox_credentials("paypal")
 PAYPAL_SANDBOX_API = "https://api.sandbox.paypal.com"  # the host PayPal's cert URLs name
 TOKEN_LIFETIME = 32400
 Handler = Callable[[Request, Any], Any]

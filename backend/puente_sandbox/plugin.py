@@ -7,17 +7,12 @@ never import ``puente_sandbox`` by name, so the production wheel works without i
 from __future__ import annotations
 
 from puente_sandbox.app import create_sandbox_app
-from puente_sandbox.bank import DEFAULT_BANK_CREDENTIALS
 from puente_sandbox.cli import main
 from puente_sandbox.conekta import default_conekta_credentials
+from puente_sandbox.credentials import sandbox_credentials
 from puente_sandbox.mail_catcher import MailCatcher
-from puente_sandbox.mercadopago import DEFAULT_MERCADOPAGO_CREDENTIALS
-from puente_sandbox.openpay import DEFAULT_OPENPAY_CREDENTIALS
-from puente_sandbox.pac import DEFAULT_PAC_CREDENTIALS
-from puente_sandbox.paypal import DEFAULT_PAYPAL_CREDENTIALS
 from puente_sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
-from puente_sandbox.stripe import DEFAULT_STRIPE_CREDENTIALS
-from puente_sandbox.twilio import DEFAULT_TWILIO_CREDENTIALS, create_twilio_sandbox
+from puente_sandbox.twilio import create_twilio_sandbox
 
 __all__ = [
     "create_sandbox_app",
@@ -31,16 +26,14 @@ __all__ = [
 
 def default_credentials() -> dict[str, dict[str, str]]:
     """Per provider, the credentials the simulators accept and sign with by default."""
+    # pac: CFDI stamping (SW sapien's API); Conekta and STP sign with key pairs built in code;
+    # the CEP service (banxico) needs no credentials.
+    in_table = ("stripe", "openpay", "mercadopago", "paypal", "bank", "pac")
     return {
-        "stripe": dict(DEFAULT_STRIPE_CREDENTIALS),
+        **{name: sandbox_credentials(name) for name in in_table},
         "conekta": default_conekta_credentials(),
-        "openpay": dict(DEFAULT_OPENPAY_CREDENTIALS),
-        "mercadopago": dict(DEFAULT_MERCADOPAGO_CREDENTIALS),
-        "paypal": dict(DEFAULT_PAYPAL_CREDENTIALS),
         "stp": dict(DEFAULT_STP_CREDENTIALS),
-        "bank": dict(DEFAULT_BANK_CREDENTIALS),
-        "pac": dict(DEFAULT_PAC_CREDENTIALS),  # CFDI stamping (SW sapien's API)
-        "banxico": {},  # the CEP service needs no credentials
+        "banxico": {},
     }
 
 
@@ -51,4 +44,4 @@ def start_mail_catcher(host: str = "127.0.0.1", port: int | None = None) -> Mail
 
 def default_twilio_credentials() -> dict[str, str]:
     """The Account SID, Auth Token and sender the Twilio simulator accepts by default."""
-    return dict(DEFAULT_TWILIO_CREDENTIALS)
+    return sandbox_credentials("twilio")

@@ -200,7 +200,7 @@ class StpSimulator(Simulator):
                 r["cuentaBeneficiario"],
                 description=r["conceptoPago"],
             )
-            for r in self.state.pending_abonos()
+            for r in self.state.abonos.pending()
         ]
         found += [
             PendingReference(
@@ -232,7 +232,7 @@ class StpSimulator(Simulator):
         if order is not None:
             self.state.settle(order, devolver=True)
         else:
-            self.state.expire_abono(object_id)
+            self.state.abonos.lapse(object_id)
 
     def settle(self) -> dict[str, Any]:
         pending = [o for o in self.state.orders() if o["estado"] == "A"]

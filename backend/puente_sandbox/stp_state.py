@@ -19,7 +19,7 @@ from typing import Any
 import clabe as clabe_lib
 
 from puente.money import parse_amount
-from puente_sandbox.core import SandboxError, Simulator, SimulatorState
+from puente_sandbox.core import IncomingTransfers, SandboxError, Simulator, SimulatorState
 from puente_sandbox.formats import stp_fecha_operacion, stp_monto
 
 __all__ = ["RETURN_CLABE", "StpError", "StpState", "public_row"]
@@ -77,6 +77,7 @@ class StpState(SimulatorState):
         self.return_clabes = return_clabes
         self.settle_after = settle_after
         self._next_id = 7_000_001
+        self.abonos = IncomingTransfers(self.store, "referencias", "abono", due="_monto")
 
     # -- helpers ------------------------------------------------------------------------------
     def _id(self) -> int:
@@ -225,18 +226,9 @@ class StpState(SimulatorState):
         }
         return self.store.put("referencias", reference)
 
-    def pending_abonos(self) -> list[Obj]:
-        return [r for r in self.store.all("referencias") if r["_monto"] > 0]
-
     def pay_abono(self, reference_id: str, amount: Decimal | None = None) -> Obj:
         """The payer's bank sends the transfer: credit the account, send the abono callback."""
-        reference = self.store.get("referencias", reference_id)
-        if reference is None or reference["_monto"] <= 0:
-            raise SandboxError(f"no pending abono {reference_id}", 404)
-        monto = amount if amount is not None else reference["_monto"]
-        if monto <= 0:
-            raise SandboxError("amount must be positive")
-        reference["_monto"] = max(Decimal("0.00"), reference["_monto"] - monto)
+        reference, monto = self.abonos.pay(reference_id, amount)
         ordenante = reference["cuentaOrdenante"]
         abono: Obj = {
             "id": self._id(),
@@ -263,13 +255,6 @@ class StpState(SimulatorState):
         self.store.put("abonos", {**abono, "estado": "LQ", "_monto": monto})
         self.emit(abono)
         return abono
-
-    def expire_abono(self, reference_id: str) -> None:
-        """The payer never sends it."""
-        reference = self.store.get("referencias", reference_id)
-        if reference is None or reference["_monto"] <= 0:
-            raise SandboxError(f"no pending abono {reference_id}", 404)
-        reference["_monto"] = Decimal("0.00")
 
     # -- consultas ----------------------------------------------------------------------------
     def find_order(self, tipo: str, clave: str, fecha: int) -> Obj | None:

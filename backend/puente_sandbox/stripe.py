@@ -37,6 +37,7 @@ from puente_sandbox.core import (
     public_url,
     sandbox_factory,
 )
+from puente_sandbox.credentials import sandbox_credentials
 from puente_sandbox.faults import route_path
 from puente_sandbox.formats import FormError, bracket_form
 from puente_sandbox.pages import html_page, instructions_page
@@ -55,10 +56,7 @@ from puente_sandbox.stripe_vault import stripe_vault_routes
 
 __all__ = ["DEFAULT_STRIPE_CREDENTIALS", "StripeSimulator", "create_stripe_sandbox"]
 
-DEFAULT_STRIPE_CREDENTIALS = {
-    "secret_key": "sk_test_puente_sandbox_0000000000",
-    "webhook_secret": "whsec_puente_sandbox_0000000000",
-}
+DEFAULT_STRIPE_CREDENTIALS = sandbox_credentials("stripe")
 NO_KEY = (
     "You did not provide an API key. You need to provide your API key in the Authorization "
     "header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See "
@@ -72,6 +70,33 @@ def _masked(key: str) -> str:
     # Stripe echoes a wrong key with all but its prefix and last four characters starred.
     prefix = key[:8] if key.startswith(("sk_", "rk_", "pk_")) else ""
     return prefix + "*" * max(0, len(key) - len(prefix) - 4) + key[-4:]
+
+
+def _pending_reference(pi: Obj) -> PendingReference | None:
+    """What a payer could pay for ``pi``: its OXXO voucher or its SPEI instructions."""
+    action = pi.get("next_action") or {}
+    if pi["status"] != "requires_action":
+        return None
+    if action.get("type") == "oxxo_display_details":
+        oxxo = action["oxxo_display_details"]
+        method, centavos, reference, clabe = "cash", pi["amount"], oxxo["number"], None
+        expires_at = datetime.fromtimestamp(oxxo["expires_after"], UTC)
+    elif action.get("type") == "display_bank_transfer_instructions":
+        spei = action["display_bank_transfer_instructions"]
+        method, centavos, reference = "spei", spei["amount_remaining"], spei["reference"]
+        clabe, expires_at = spei["financial_addresses"][0]["spei"]["clabe"], None
+    else:
+        return None
+    return PendingReference(
+        "stripe",
+        pi["id"],
+        method,
+        from_centavos(centavos),
+        reference,
+        clabe,
+        expires_at=expires_at,
+        description=pi.get("description") or "",
+    )
 
 
 class StripeSimulator(Simulator):
@@ -302,38 +327,8 @@ class StripeSimulator(Simulator):
 
     def pending_references(self) -> list[PendingReference]:
         expire_due(self.state)
-        found = []
-        for pi in self.store.all("payment_intents"):
-            action = pi.get("next_action") or {}
-            if pi["status"] != "requires_action":
-                continue
-            if action.get("type") == "oxxo_display_details":
-                oxxo = action["oxxo_display_details"]
-                found.append(
-                    PendingReference(
-                        "stripe",
-                        pi["id"],
-                        "cash",
-                        from_centavos(pi["amount"]),
-                        oxxo["number"],
-                        expires_at=datetime.fromtimestamp(oxxo["expires_after"], UTC),
-                        description=pi.get("description") or "",
-                    )
-                )
-            elif action.get("type") == "display_bank_transfer_instructions":
-                spei = action["display_bank_transfer_instructions"]
-                found.append(
-                    PendingReference(
-                        "stripe",
-                        pi["id"],
-                        "spei",
-                        from_centavos(spei["amount_remaining"]),
-                        spei["reference"],
-                        spei["financial_addresses"][0]["spei"]["clabe"],
-                        description=pi.get("description") or "",
-                    )
-                )
-        return found
+        found = (_pending_reference(pi) for pi in self.store.all("payment_intents"))
+        return [reference for reference in found if reference is not None]
 
     def pay_reference(self, object_id: str, amount: Decimal | None = None) -> None:
         pi = self._waiting(object_id)

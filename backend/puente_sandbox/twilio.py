@@ -35,17 +35,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from puente_sandbox.credentials import sandbox_credentials
 from puente_sandbox.pages import html_page
 
 __all__ = ["DEFAULT_TWILIO_CREDENTIALS", "TwilioSimulator", "create_twilio_sandbox"]
 
 logger = logging.getLogger("puente_sandbox")
 
-DEFAULT_TWILIO_CREDENTIALS = {
-    "account_sid": "AC" + "5a4d" * 8,
-    "auth_token": "sandbox-twilio-auth-token-0000000",
-    "from": "+15005550006",  # Twilio's own "valid sender" test number
-}
+DEFAULT_TWILIO_CREDENTIALS = sandbox_credentials("twilio")
 API = "/2010-04-01/Accounts/{account_sid}"
 E164 = re.compile(r"^(whatsapp:)?\+[1-9]\d{7,14}$")
 
