@@ -53,7 +53,6 @@ class OpenBankingSimulator(Simulator):
 
     name = "bank"
     webhook_user_agent = "Puente-Bank-Webhooks/1.0 (sandbox)"
-    default_credentials = DEFAULT_BANK_CREDENTIALS
 
     def __init__(
         self,
@@ -214,7 +213,7 @@ class OpenBankingSimulator(Simulator):
                 methods=["GET"],
             ),
             Route("/_deposits", self._deposit_endpoint, methods=["POST"]),
-            Route("/_settle", self._settle_endpoint, methods=["POST"]),
+            Route("/_settle", self.admin_endpoint(lambda r: self.settle()), methods=["POST"]),
             Route("/_tokens/revoke", self._revoke_endpoint, methods=["POST"]),
         ]
 
@@ -291,9 +290,6 @@ class OpenBankingSimulator(Simulator):
         for payment in pending:
             self.state.settle(payment)
         return {"settled": [p["id"] for p in pending]}
-
-    async def _settle_endpoint(self, request: Request) -> Response:
-        return JSONResponse(self.settle())
 
     async def _revoke_endpoint(self, request: Request) -> Response:
         self.revoke_tokens()

@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from puente.money import format_mxn, from_centavos, to_centavos
+from puente.money import format_mxn, from_centavos
 from puente_sandbox.auth import authorization_key
 from puente_sandbox.card_page import card_page_routes
 from puente_sandbox.card_tokenisers import CONEKTA_HINT, conekta_tokeniser
@@ -38,10 +38,9 @@ from puente_sandbox.conekta_objects import ConektaError, public_pem, sandbox_sig
 from puente_sandbox.conekta_state import ConektaState, Obj
 from puente_sandbox.conekta_vault import conekta_vault_routes
 from puente_sandbox.core import (
+    ExactReferenceSimulator,
     IdempotencyConflict,
     PendingReference,
-    SandboxError,
-    Simulator,
     public_url,
     sandbox_factory,
 )
@@ -89,12 +88,13 @@ def _key_reused(conflict: IdempotencyConflict) -> ConektaError:
     )
 
 
-class ConektaSimulator(Simulator):
+class ConektaSimulator(ExactReferenceSimulator):
     """One simulated Conekta company in test mode."""
 
     name = "conekta"
     webhook_user_agent = "Conekta Webhooks (puente-sandbox)"
     api_error = ConektaError
+    references = "orders"  # a voucher or CLABE pays its order
 
     def __init__(
         self,
@@ -271,17 +271,9 @@ class ConektaSimulator(Simulator):
         return self.store.put("webhook_keys", key)
 
     # -- the payer's side and the admin helpers ---------------------------------------------
-    def _order(self, object_id: str) -> Obj:
-        self.state.expire_due()
-        order = self.store.get("orders", object_id)
-        if order is None:
-            raise SandboxError(f"no Conekta order {object_id}", 404)
-        return order
-
     def pending_references(self) -> list[PendingReference]:
-        self.state.expire_due()
         found = []
-        for order in self.store.all("orders"):
+        for order in self.reference_objects():
             if order["payment_status"] != "pending_payment":
                 continue
             pm = order["charges"]["data"][-1]["payment_method"]
@@ -300,16 +292,8 @@ class ConektaSimulator(Simulator):
             )
         return found
 
-    def pay_reference(self, object_id: str, amount: Decimal | None = None) -> None:
-        order = self._order(object_id)
-        if amount is not None and to_centavos(amount) != order["amount"]:
-            raise SandboxError("Conekta references take the exact amount due", 400)
-        with self.refusing(409):
-            self.state.pay(order)
-
-    def expire_reference(self, object_id: str) -> None:
-        with self.refusing(409):
-            self.state.expire(self._order(object_id))
+    def amount_due(self, found: Obj) -> Decimal:
+        return from_centavos(found["amount"])
 
     def settle(self) -> dict[str, Any]:
         with self.refusing():

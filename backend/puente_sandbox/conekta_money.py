@@ -6,15 +6,9 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from puente_sandbox import lifecycle
 from puente_sandbox.conekta_objects import CONEKTA, ConektaError, transaction_object
 from puente_sandbox.conekta_state import ConektaState, Obj, int_param
-from puente_sandbox.lifecycle import (
-    LifecycleRefusal,
-    Phase,
-    check_refundable,
-    disputed_amount,
-    refund_step,
-)
 
 __all__ = ["charge_back", "list_page", "refund", "settle"]
 
@@ -37,8 +31,8 @@ def refund(state: ConektaState, order_id: str, params: Mapping[str, Any]) -> Obj
     phase = CONEKTA.phase(order["payment_status"])
     try:
         for current in (phase, CONEKTA.phase(charge.get("status", ""))):  # order and charge
-            check_refundable(current)
-    except LifecycleRefusal:
+            lifecycle.check_refundable(current)
+    except lifecycle.LifecycleRefusal:
         raise ConektaError(
             428,
             "precondition_required_error",
@@ -54,8 +48,8 @@ def refund(state: ConektaState, order_id: str, params: Mapping[str, Any]) -> Obj
         raise ConektaError.invalid("reason", "La razón del reembolso no es válida.")
     amount = int_param(params.get("amount"), "amount")
     try:
-        step = refund_step(phase, order["amount"], order["amount_refunded"], amount)
-    except LifecycleRefusal as refusal:
+        step = lifecycle.refund_step(phase, order["amount"], order["amount_refunded"], amount)
+    except lifecycle.LifecycleRefusal as refusal:
         raise ConektaError.invalid(
             "amount",
             f"El monto a reembolsar excede lo disponible ({refusal.remaining} centavos).",
@@ -84,15 +78,15 @@ def refund(state: ConektaState, order_id: str, params: Mapping[str, Any]) -> Obj
 def charge_back(state: ConektaState, order: Obj) -> Obj:
     """The cardholder disputes a paid card order (admin helper)."""
     try:
-        net = disputed_amount(
+        net = lifecycle.disputed_amount(
             CONEKTA.phase(order["payment_status"]), order["amount"], order["amount_refunded"]
         )
-    except LifecycleRefusal:
+    except lifecycle.LifecycleRefusal:
         raise ConektaError.invalid(
             "order", "Sólo una orden pagada puede tener contracargo."
         ) from None
     charge = order["charges"]["data"][-1]
-    charge["status"] = CONEKTA.status(Phase.DISPUTED)
+    charge["status"] = CONEKTA.status(lifecycle.Phase.DISPUTED)
     order.update(payment_status=charge["status"], is_refundable=False, updated_at=state.now())
     txn = transaction_object(state.hex(), -net, 0, charge, "chargeback", state.now())
     state.store.put("transactions", txn)

@@ -32,10 +32,12 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from puente.money import ZERO, parse_amount
+from puente_sandbox.credentials import sandbox_credentials
 from puente_sandbox.faults import FaultInjector, Faults
 from puente_sandbox.webhooks import FlushWebhooks, WebhookSender
 
 __all__ = [
+    "ExactReferenceSimulator",
     "IdGenerator",
     "IncomingTransfers",
     "IdempotencyCache",
@@ -279,8 +281,9 @@ class Simulator:
     """Base for provider simulators; see the module docstring for what it adds."""
 
     name: str = ""
-    # The provider's sandbox credentials; those a simulator is given override them.
-    default_credentials: ClassVar[Mapping[str, str]] = {}
+    # The provider's sandbox credentials; those a simulator is given override them. Unless a
+    # simulator builds its own (a key pair), they are its entry in data/credentials.toml.
+    default_credentials: ClassVar[Mapping[str, str] | None] = None
 
     def __init__(
         self,
@@ -294,7 +297,10 @@ class Simulator:
         webhook_retry_delays: tuple[float, ...] = (1.0, 5.0, 25.0),
     ) -> None:
         given = {name: value for name, value in credentials.items() if value}  # blanks: default
-        self.credentials: dict[str, str] = {**self.default_credentials, **given}
+        defaults = self.default_credentials
+        if defaults is None:
+            defaults = sandbox_credentials(self.name)
+        self.credentials: dict[str, str] = {**defaults, **given}
         self.clock = clock or time.time
         self.store = SandboxStore()
         self.ids = IdGenerator(seed)
@@ -467,6 +473,47 @@ class Simulator:
 
 
 SandboxFactory = Callable[..., Starlette]
+
+
+class ExactReferenceSimulator(Simulator):
+    """A simulator whose references (a store voucher, a CLABE for one payment) are paid in
+    one go of exactly the amount due (Conekta's orders, Openpay's charges). It names the
+    store's collection of the objects a reference pays (``references``, a plural) and what
+    such an object asks for (``amount_due``); its state's ``expire_due``, ``pay`` and
+    ``expire`` move them through the lifecycle."""
+
+    references: ClassVar[str] = ""
+    state: Any
+
+    def reference_objects(self) -> list[dict[str, Any]]:
+        """Every object a reference may pay, once those past their time have lapsed."""
+        self.state.expire_due()
+        return self.store.all(self.references)
+
+    def reference_object(self, object_id: str) -> dict[str, Any]:
+        """The object ``object_id`` names, lapsed if its time is past (404 if none)."""
+        self.state.expire_due()
+        found = self.store.get(self.references, object_id)
+        if found is None:
+            what = f"{self.name.capitalize()} {self.references.removesuffix('s')}"
+            raise SandboxError(f"no {what} {object_id}", 404)
+        return found
+
+    def amount_due(self, found: dict[str, Any]) -> Decimal:
+        """What ``found`` asks the payer for, in pesos."""
+        raise NotImplementedError
+
+    def pay_reference(self, object_id: str, amount: Decimal | None = None) -> None:
+        found = self.reference_object(object_id)
+        if amount is not None and amount != self.amount_due(found):
+            label = self.name.capitalize()
+            raise SandboxError(f"{label} references take the exact amount due", 400)
+        with self.refusing(409):
+            self.state.pay(found)
+
+    def expire_reference(self, object_id: str) -> None:
+        with self.refusing(409):
+            self.state.expire(self.reference_object(object_id))
 
 
 def sandbox_factory(simulator: Callable[..., Simulator]) -> SandboxFactory:

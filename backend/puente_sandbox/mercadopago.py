@@ -71,7 +71,6 @@ class MercadoPagoSimulator(Simulator):
     name = "mercadopago"
     webhook_user_agent = "MercadoPago WebHook v1.0 payment"
     api_error = MPError
-    default_credentials = DEFAULT_MERCADOPAGO_CREDENTIALS
 
     def __init__(self, credentials: Mapping[str, str], webhook_url: str | None, **kwargs: Any):
         super().__init__(credentials, webhook_url, **kwargs)

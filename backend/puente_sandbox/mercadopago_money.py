@@ -10,14 +10,9 @@ from decimal import Decimal
 from typing import Any
 
 from puente.money import ZERO
+from puente_sandbox import lifecycle
 from puente_sandbox.core import SandboxStore
 from puente_sandbox.formats import iso_datetime
-from puente_sandbox.lifecycle import (
-    LifecycleRefusal,
-    check_refundable,
-    disputed_amount,
-    refund_step,
-)
 from puente_sandbox.mercadopago_objects import MERCADOPAGO, MEXICO_CITY, MPError, amount_param
 
 __all__ = ["COLLECTOR_ID", "MercadoPagoMoney", "Obj"]
@@ -50,21 +45,21 @@ class MercadoPagoMoney:
         payment = self.get("payments", payment_id, "Payment")
         phase = MERCADOPAGO.phase(payment["status"])
         try:
-            check_refundable(phase)
-        except LifecycleRefusal:
+            lifecycle.check_refundable(phase)
+        except lifecycle.LifecycleRefusal:
             raise MPError(
                 400,
                 f"Payment status {payment['status']} can't be refunded",
                 causes=[(4040, "invalid payment status")],
             ) from None
         try:
-            step = refund_step(
+            step = lifecycle.refund_step(
                 phase,
                 payment["transaction_amount"],
                 payment["transaction_amount_refunded"],
                 amount_param(body, "amount", required=False) or None,
             )
-        except LifecycleRefusal:
+        except lifecycle.LifecycleRefusal:
             raise MPError(
                 400,
                 "Invalid refund amount: it exceeds what is left to refund",
@@ -100,12 +95,12 @@ class MercadoPagoMoney:
         """The payer's bank reverses the payment (admin helper)."""
         payment = self.get("payments", payment_id, "Payment")
         try:
-            disputed_amount(
+            lifecycle.disputed_amount(
                 MERCADOPAGO.phase(payment["status"]),
                 payment["transaction_amount"],
                 payment["transaction_amount_refunded"],
             )
-        except LifecycleRefusal:
+        except lifecycle.LifecycleRefusal:
             raise MPError(409, f"payment {payment_id} is {payment['status']}") from None
         chargeback = {
             "id": str(self._number()),

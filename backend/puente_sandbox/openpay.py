@@ -32,9 +32,8 @@ from puente_sandbox.auth import authorization_key
 from puente_sandbox.card_page import card_page_routes
 from puente_sandbox.card_tokenisers import OPENPAY_HINT, openpay_tokeniser
 from puente_sandbox.core import (
+    ExactReferenceSimulator,
     PendingReference,
-    SandboxError,
-    Simulator,
     public_url,
     sandbox_factory,
 )
@@ -57,13 +56,13 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(openpay_dumps(body), status, media_type="application/json")
 
 
-class OpenpaySimulator(Simulator):
+class OpenpaySimulator(ExactReferenceSimulator):
     """One simulated Openpay merchant in sandbox mode."""
 
     name = "openpay"
     webhook_user_agent = "Openpay Webhooks (puente-sandbox)"
     api_error = OpenpayError
-    default_credentials = DEFAULT_OPENPAY_CREDENTIALS
+    references = "charges"  # a store reference or CLABE pays its charge
 
     def __init__(self, credentials: Mapping[str, str], webhook_url: str | None, **kwargs: Any):
         super().__init__(credentials, webhook_url, **kwargs)
@@ -249,17 +248,9 @@ class OpenpaySimulator(Simulator):
         webhook["status"] = "deleted"
 
     # -- the payer's side and the admin helpers ---------------------------------------------
-    def _charge(self, object_id: str) -> Obj:
-        self.state.expire_due()
-        charge = self.store.get("charges", object_id)
-        if charge is None:
-            raise SandboxError(f"no Openpay charge {object_id}", 404)
-        return charge
-
     def pending_references(self) -> list[PendingReference]:
-        self.state.expire_due()
         found = []
-        for charge in self.store.all("charges"):
+        for charge in self.reference_objects():
             if charge["method"] == "card" or charge["status"] != "in_progress":
                 continue
             pm = charge["payment_method"]
@@ -278,16 +269,8 @@ class OpenpaySimulator(Simulator):
             )
         return found
 
-    def pay_reference(self, object_id: str, amount: Decimal | None = None) -> None:
-        charge = self._charge(object_id)
-        if amount is not None and amount != charge["amount"]:
-            raise SandboxError("Openpay references take the exact amount due", 400)
-        with self.refusing(409):
-            self.state.pay(charge)
-
-    def expire_reference(self, object_id: str) -> None:
-        with self.refusing(409):
-            self.state.expire(self._charge(object_id))
+    def amount_due(self, found: Obj) -> Decimal:
+        return Decimal(found["amount"])
 
     def settle(self) -> dict[str, Any]:
         with self.refusing():

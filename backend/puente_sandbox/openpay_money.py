@@ -8,13 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from puente.money import ZERO
-from puente_sandbox.lifecycle import (
-    LifecycleRefusal,
-    Phase,
-    check_refundable,
-    disputed_amount,
-    refund_step,
-)
+from puente_sandbox import lifecycle
 from puente_sandbox.openpay_objects import OPENPAY, OpenpayError
 from puente_sandbox.openpay_state import Obj, OpenpayState, amount_param
 
@@ -28,16 +22,16 @@ def refund(
     charge = state.get("charges", charge_id, "charge", customer_id)
     phase = OPENPAY.phase(charge["status"])
     try:
-        check_refundable(phase if charge["method"] == "card" else None)
-    except LifecycleRefusal:
+        lifecycle.check_refundable(phase if charge["method"] == "card" else None)
+    except lifecycle.LifecycleRefusal:
         raise OpenpayError(409, 1013, f"The charge {charge_id} cannot be refunded") from None
     refunded = sum((r["amount"] for r in charge.get("refunds", [])), ZERO)
     given = params.get("amount")
     try:
-        step = refund_step(
+        step = lifecycle.refund_step(
             phase, charge["amount"], refunded, None if given in (None, "") else amount_param(given)
         )
-    except LifecycleRefusal as refusal:
+    except lifecycle.LifecycleRefusal as refusal:
         raise OpenpayError.invalid(
             f"The refund amount exceeds the available {refusal.remaining}"
         ) from None
@@ -70,10 +64,10 @@ def charge_back(state: OpenpayState, charge: Obj) -> Obj:
     refunded = sum((r["amount"] for r in charge.get("refunds", [])), ZERO)
     try:
         phase = OPENPAY.phase(charge["status"]) if charge["method"] == "card" else None
-        disputed_amount(phase, charge["amount"], refunded)
-    except LifecycleRefusal:
+        lifecycle.disputed_amount(phase, charge["amount"], refunded)
+    except lifecycle.LifecycleRefusal:
         raise OpenpayError(409, 1013, "Only a completed card charge can be charged back") from None
-    charge["status"] = OPENPAY.status(Phase.DISPUTED)
+    charge["status"] = OPENPAY.status(lifecycle.Phase.DISPUTED)
     state.event("chargeback.created", charge)
     return charge
 

@@ -71,7 +71,6 @@ class PayPalSimulator(Simulator):
 
     name = "paypal"
     webhook_user_agent = "PayPal/AUHD-214.0-58877285"
-    default_credentials = DEFAULT_PAYPAL_CREDENTIALS
 
     def __init__(
         self,

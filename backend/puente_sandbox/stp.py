@@ -111,7 +111,7 @@ class StpSimulator(Simulator):
             Route("/efws/API/consultaSaldoCuenta", self._efws(self._saldo), methods=["POST"]),
             Route("/_abonos", self._abono_form, methods=["GET"]),
             Route("/_abonos", self._create_abono, methods=["POST"]),
-            Route("/_settle", self._settle_endpoint, methods=["POST"]),
+            Route("/_settle", self.admin_endpoint(lambda r: self.settle()), methods=["POST"]),
         ]
 
     @staticmethod
@@ -239,9 +239,6 @@ class StpSimulator(Simulator):
         for order in pending:
             self.state.settle(order)
         return {"settled": [o["id"] for o in pending]}
-
-    async def _settle_endpoint(self, request: Request) -> Response:
-        return JSONResponse(self.settle())
 
     async def _abono_form(self, request: Request) -> Response:
         root = request.scope.get("root_path", "")

@@ -105,7 +105,6 @@ class StripeSimulator(Simulator):
     name = "stripe"
     webhook_user_agent = "Stripe/1.0 (+https://stripe.com/docs/webhooks)"
     api_error = StripeError
-    default_credentials = DEFAULT_STRIPE_CREDENTIALS
 
     def __init__(self, credentials: Mapping[str, str], webhook_url: str | None, **kwargs: Any):
         super().__init__(credentials, webhook_url, **kwargs)
