@@ -26,6 +26,7 @@ from puente.notifications.models import NotificationPreference
 from puente.payments.lifecycle_service import advance_payment
 from puente.payments.models import Payment
 from puente.payments.settled_elsewhere import record_settled_payment
+from puente.providers.catalogue import BUILTIN_SPECS
 from puente.runtime import Runtime
 from puente.tuition.engine import TuitionPlan, monthly_due_dates
 from puente.tuition.service import enrol_in_plan
@@ -82,8 +83,9 @@ async def load_demo_data(runtime: Runtime) -> bool:
         rfc="EKU9003173C9",  # SAT's test RFC: the demo signs CFDI with its public test CSD
         settings={
             "env_credentials": True,  # PUENTE_<PROVIDER>_<FIELD> apply (contract)
-            # Cards through every card gateway, each on its simulator's own card page.
-            "payment_providers": {"card": ["stripe", "conekta", "openpay", "mercadopago"]},
+            # Cards through every card gateway (its spec has a card form), each on its
+            # simulator's own card page.
+            "payment_providers": {"card": [s.name for s in BUILTIN_SPECS if s.offers_cards]},
             RETURN_URLS_KEY: demo_return_urls(runtime),
         },
     )
