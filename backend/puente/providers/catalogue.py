@@ -25,6 +25,7 @@ from puente.providers.spec import (
     TransferAnswers,
     WebhookScheme,
 )
+from puente.providers.spei_tracking import MERCADOPAGO_SPEI, OPENPAY_SPEI, STRIPE_SPEI
 from puente.providers.stp_tables import STP_TABLES
 from puente.providers.stripe_tables import STRIPE_TABLES
 from puente.providers.stripe_vault import STRIPE_VAULT
@@ -75,6 +76,7 @@ STRIPE = ProviderSpec(
     graphql_name="STRIPE",
     tables=STRIPE_TABLES,
     card_vault=STRIPE_VAULT,
+    spei_tracking=STRIPE_SPEI,
 )
 CONEKTA = ProviderSpec(
     name="conekta",
@@ -105,6 +107,7 @@ OPENPAY = ProviderSpec(
     graphql_name="OPENPAY",
     tables=OPENPAY_TABLES,
     card_vault=OPENPAY_VAULT,
+    spei_tracking=OPENPAY_SPEI,
 )
 MERCADOPAGO = ProviderSpec(
     name="mercadopago",
@@ -122,6 +125,7 @@ MERCADOPAGO = ProviderSpec(
     graphql_name="MERCADO_PAGO",
     tables=MERCADOPAGO_TABLES,
     card_vault=MERCADOPAGO_VAULT,
+    spei_tracking=MERCADOPAGO_SPEI,
 )
 PAYPAL = ProviderSpec(
     name="paypal",
