@@ -14,6 +14,7 @@ from decimal import Decimal
 from satcfdi.cfdi import CFDI
 from satcfdi.models import Signer
 from satcfdi.transform import get_timezone
+from tortoise.exceptions import IntegrityError
 
 from puente.compliance.models import LoanApplication
 from puente.compliance.screening_service import APPLICATION_CONTEXT
@@ -28,7 +29,7 @@ from puente.invoicing.cfdi import (
     load_signer,
 )
 from puente.invoicing.lines import InvoiceLine
-from puente.invoicing.models import InstitutionCsd, Invoice, InvoiceStatus
+from puente.invoicing.models import InstitutionCsd, Invoice, InvoiceKind, InvoiceStatus
 from puente.invoicing.pac import Pac
 from puente.ledger.entries import LOAN_ACCOUNT_TYPES
 from puente.ledger.models import Posting
@@ -46,6 +47,7 @@ __all__ = [
     "issuer_of",
     "local_zone",
     "payment_form_of",
+    "queue_row",
     "recipient_of",
     "sealed",
     "signer_of",
@@ -178,3 +180,30 @@ async def installment_rows(entry_ids: list[int]) -> list[tuple[int | None, str |
         for row in rows
         if row.account.type in _INVOICED_TYPES
     ]
+
+
+async def queue_row(
+    institution_id: int,
+    payment_id: int | None,
+    key: str,
+    *,
+    kind: InvoiceKind = InvoiceKind.INGRESO,
+    related_id: int | None = None,
+    loan_id: int | None = None,
+) -> int:
+    """A pending outbox row keyed ``key`` (1), unless it exists (0)."""
+    if await Invoice.filter(key=key).exists():
+        return 0
+    try:
+        await Invoice.create(
+            institution_id=institution_id,
+            payment_id=payment_id,
+            loan_id=loan_id,
+            key=key,
+            kind=kind,
+            folio="",
+            related_id=related_id,
+        )
+    except IntegrityError:
+        return 0  # another worker queued it first
+    return 1

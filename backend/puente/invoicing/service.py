@@ -18,7 +18,6 @@ import logging
 from datetime import datetime, timedelta
 
 from satcfdi.models import Signer
-from tortoise.exceptions import IntegrityError
 
 from puente.enums import JournalKind
 from puente.enums import PaymentStatus as S
@@ -47,6 +46,7 @@ from puente.invoicing.parts import (
     issuer_of,
     local_zone,
     payment_form_of,
+    queue_row,
     recipient_of,
     sealed,
     signer_of,
@@ -54,6 +54,8 @@ from puente.invoicing.parts import (
     student_of,
     without_cfdi,
 )
+from puente.invoicing.payments_complement import metodo_pago
+from puente.invoicing.ppd import issue_billed, issue_pago, ppd_split, queue_ppd
 from puente.ledger.models import JournalEntry
 from puente.loans.models import Loan
 from puente.payments.models import Payment
@@ -124,19 +126,24 @@ async def queue_invoices(runtime: Runtime) -> int:
         return 0
     added = 0
     received = [S.PAID, S.PARTIALLY_REFUNDED, S.REFUNDED, S.CHARGED_BACK]
-    invoiced = await Invoice.filter(kind=InvoiceKind.INGRESO).values_list("payment_id", flat=True)
+    added += await queue_ppd(list(institutions))  # PPD ingresos first: payments relate to them
+    invoiced = await Invoice.filter(kind=InvoiceKind.INGRESO, payment_id__isnull=False).values_list(
+        "payment_id", flat=True
+    )
     for payment in await Payment.filter(
         institution_id__in=list(institutions), status__in=received, id__not_in=list(invoiced)
     ):
-        added += await _add(payment.institution_id, payment.id, f"payment:{payment.id}")
+        added += await queue_row(payment.institution_id, payment.id, f"payment:{payment.id}")
     for invoice in await Invoice.filter(
-        kind=InvoiceKind.INGRESO, status__in=[InvoiceStatus.STAMPED, InvoiceStatus.PENDING]
+        kind=InvoiceKind.INGRESO,
+        status__in=[InvoiceStatus.STAMPED, InvoiceStatus.PENDING],
+        payment_id__isnull=False,
     ):
         refunds = await JournalEntry.filter(
             payment_id=invoice.payment_id, kind__in=list(REFUND_KINDS)
         ).values_list("id", flat=True)
         for entry_id in refunds:
-            added += await _add(
+            added += await queue_row(
                 invoice.institution_id,
                 invoice.payment_id,
                 f"refund:{entry_id}",
@@ -144,30 +151,6 @@ async def queue_invoices(runtime: Runtime) -> int:
                 related_id=invoice.id,
             )
     return added
-
-
-async def _add(
-    institution_id: int,
-    payment_id: int,
-    key: str,
-    *,
-    kind: InvoiceKind = InvoiceKind.INGRESO,
-    related_id: int | None = None,
-) -> int:
-    if await Invoice.filter(key=key).exists():
-        return 0
-    try:
-        await Invoice.create(
-            institution_id=institution_id,
-            payment_id=payment_id,
-            key=key,
-            kind=kind,
-            folio="",
-            related_id=related_id,
-        )
-    except IntegrityError:
-        return 0  # another worker queued it first
-    return 1
 
 
 async def issue_pending(runtime: Runtime, pac: Pac, *, now: datetime | None = None) -> int:
@@ -192,13 +175,20 @@ async def run_invoicing(runtime: Runtime, pac: Pac) -> int:
 
 
 async def _work(runtime: Runtime, pac: Pac, invoice: Invoice, now: datetime) -> None:
-    payment = await Payment.get(id=invoice.payment_id).prefetch_related("loan", "institution")
     signer = await signer_of(runtime, invoice.institution_id)
     if signer is None:
         return
-    issuer = issuer_of(payment.institution, str(signer.rfc))
+    institution = await Institution.get(id=invoice.institution_id)
+    issuer = issuer_of(institution, str(signer.rfc))
     try:
-        if InvoiceKind(invoice.kind) is InvoiceKind.INGRESO:
+        if invoice.payment_id is None:  # an installment billed (PPD)
+            await issue_billed(runtime, pac, invoice, signer, issuer, now)
+            return
+        payment = await Payment.get(id=invoice.payment_id).prefetch_related("loan", "institution")
+        kind = InvoiceKind(invoice.kind)
+        if kind is InvoiceKind.PAGO:
+            await issue_pago(runtime, pac, invoice, payment, signer, issuer, now)
+        elif kind is InvoiceKind.INGRESO:
             await _issue_ingreso(runtime, pac, invoice, payment, signer, issuer, now)
         else:
             await _settle_refund(runtime, pac, invoice, payment, signer, issuer, now)
@@ -230,8 +220,14 @@ async def _issue_ingreso(
         await without_cfdi(invoice, "Devuelto antes de timbrar: no se emitió CFDI.")
         return
     loan = payment.loan
-    lines = await _collected_lines(payment, loan)
-    if not lines:  # all principal (or advance): no income, no CFDI
+    if metodo_pago(payment.institution.settings) == "PPD":
+        split = await ppd_split(payment)
+        if split is None:
+            return  # a PPD ingreso of this loan is still at the PAC: after it
+        lines = invoice_lines(split[1], tuition=await is_tuition(loan))  # what no PPD covers
+    else:
+        lines = await _collected_lines(payment, loan)
+    if not lines:  # all principal (or advance, or paid on PPD ingresos): no PUE CFDI
         await without_cfdi(invoice, "Sin intereses ni comisiones.")
         return
     invoice.folio = invoice.folio or str(invoice.id)
@@ -259,6 +255,13 @@ async def _settle_refund(
     ingreso = await Invoice.get(id=invoice.related_id)
     if InvoiceStatus(ingreso.status) is InvoiceStatus.PENDING:
         return  # the ingreso first; this row is retried on the next sweep
+    if metodo_pago(payment.institution.settings) == "PPD":
+        # What to give back is split between PPD ingresos (paid through complements) and
+        # the PUE ingreso; Puente does not issue that credit note itself yet: staff do.
+        raise LineProblem(
+            "Reembolso de un pago con CFDI en parcialidades (PPD): emite la nota de crédito "
+            "o la cancelación a mano."
+        )
     entry_id = int(invoice.key.split(":")[1])
     earlier_notes = await Invoice.filter(
         related_id=ingreso.id, status=InvoiceStatus.STAMPED, id__not=invoice.id
