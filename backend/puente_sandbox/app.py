@@ -56,7 +56,7 @@ def create_sandbox_app(
     if "banxico" in simulators:
         from puente_sandbox.spei_payers import gateway_speis
 
-        for name in ("stripe", "openpay", "mercadopago"):  # gateways that receive SPEI
+        for name in ("stripe", "conekta", "openpay", "mercadopago"):  # gateways taking SPEI
             if name in simulators:
                 simulators["banxico"].sources.append(gateway_speis(simulators[name]))  # type: ignore[attr-defined]
     app = Starlette(routes=routes)

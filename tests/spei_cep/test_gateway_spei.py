@@ -1,4 +1,4 @@
-"""SPEI through Stripe, Openpay and Mercado Pago: the clave de rastreo each simulator shows in
+"""SPEI through Stripe, Conekta, Openpay and Mercado Pago: the clave de rastreo each simulator shows in
 its own wire format reaches the normalised payment and Banxico's CEP validates the payment."""
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from puente_sandbox.app import create_sandbox_app
 from puente_sandbox.spei_payers import SENDER_BANK, gateway_speis
 
 pytestmark = pytest.mark.anyio
-GATEWAYS = ("stripe", "openpay", "mercadopago")
+GATEWAYS = ("stripe", "conekta", "openpay", "mercadopago")
 AMOUNT = Decimal("1240.35")
 
 
@@ -149,6 +149,10 @@ async def test_banxico_validates_a_gateway_spei(db, runtime, clock, banxico, pro
         for event in world.simulator("stripe").state.store.all("events"):
             pi = event["data"]["object"].get("object") == "payment_intent"
             await _stored("stripe", event, inst, reference if pi else None)
+    elif provider == "conekta":  # order.paid carries the order and its charges
+        order = world.simulator("conekta").state.store.get("orders", reference)
+        body = {"id": "evt_1", "type": "order.paid", "data": {"object": order}}
+        await _stored("conekta", body, inst, reference)
     elif provider == "openpay":
         charge = world.simulator("openpay").state.store.get("charges", reference)
         body = {"type": "charge.succeeded", "event_date": "x", "transaction": charge}

@@ -136,7 +136,7 @@ def query_from_transfer(
 
 def _objects(body: Any) -> list[dict[str, Any]]:
     """The provider objects a stored notification carries (Stripe ``data.object``,
-    Openpay ``transaction``, or the body itself)."""
+    Openpay ``transaction``, Conekta's order and its charges, or the body itself)."""
     if not isinstance(body, dict):
         return []
     found = [body]
@@ -145,6 +145,10 @@ def _objects(body: Any) -> list[dict[str, Any]]:
         found.insert(0, data["object"])
     if isinstance(body.get("transaction"), dict):
         found.insert(0, body["transaction"])
+    for obj in list(found):  # an order's charges, the last first (Conekta)
+        charges = obj.get("charges")
+        if isinstance(charges, dict) and isinstance(charges.get("data"), list):
+            found[:0] = [c for c in reversed(charges["data"]) if isinstance(c, dict)]
     return found
 
 

@@ -25,7 +25,12 @@ from puente.providers.spec import (
     TransferAnswers,
     WebhookScheme,
 )
-from puente.providers.spei_tracking import MERCADOPAGO_SPEI, OPENPAY_SPEI, STRIPE_SPEI
+from puente.providers.spei_tracking import (
+    CONEKTA_SPEI,
+    MERCADOPAGO_SPEI,
+    OPENPAY_SPEI,
+    STRIPE_SPEI,
+)
 from puente.providers.stp_tables import STP_TABLES
 from puente.providers.stripe_tables import STRIPE_TABLES
 from puente.providers.stripe_vault import STRIPE_VAULT
@@ -92,6 +97,7 @@ CONEKTA = ProviderSpec(
     graphql_name="CONEKTA",
     tables=CONEKTA_TABLES,
     card_vault=CONEKTA_VAULT,
+    spei_tracking=CONEKTA_SPEI,
 )
 OPENPAY = ProviderSpec(
     name="openpay",

@@ -33,6 +33,7 @@ from typing import Any
 from puente.providers.values import ReceivedSpei
 
 __all__ = [
+    "CONEKTA_SPEI",
     "MERCADOPAGO_SPEI",
     "OPENPAY_SPEI",
     "STRIPE_SPEI",
@@ -167,4 +168,14 @@ MERCADOPAGO_SPEI = SpeiTrackingPaths(
     sender_account=f"{_MP_BANK}.payer.account_id",
     sender_name=f"{_MP_BANK}.payer.long_name",
     beneficiary_account=f"{_MP_BANK}.collector.account_id",  # mercadopago_mapping's CLABE path
+)
+# Conekta documents the payer's side of a SPEI charge (providers.md §2 [S]).
+_CONEKTA_PM = "payment_method"
+CONEKTA_SPEI = SpeiTrackingPaths(
+    object="charge (bank_transfer_payment) of an order",
+    clave_rastreo=f"{_CONEKTA_PM}.tracking_code",
+    sender_account=f"{_CONEKTA_PM}.issuing_account_number",
+    sender_name=f"{_CONEKTA_PM}.issuing_account_holder_name",
+    beneficiary_account=f"{_CONEKTA_PM}.receiving_account_number",
+    confirmed=frozenset({"clave_rastreo", "sender_account", "sender_name", "beneficiary_account"}),
 )
