@@ -6,12 +6,15 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 from tests.invoicing.support import invoicing_lender, pac_sandbox
+from tests.invoicing.test_invoice_doors import token
 from tests.invoicing.test_invoicing_service import centavos, ledger_collected, paid, parsed
 from tests.support import factories
+from tests.support.http import app_client
 
+from puente.institutions.models import Institution
 from puente.invoicing.cfdi import verify_seal
 from puente.invoicing.models import Invoice, InvoiceKind, InvoiceStatus
-from puente.invoicing.service import invoice_xml, run_invoicing
+from puente.invoicing.service import invoice_xml, payment_invoice, run_invoicing
 
 pytestmark = pytest.mark.anyio
 PAGOS = "{http://www.sat.gob.mx/Pagos20}"
@@ -88,3 +91,25 @@ async def test_a_pue_institution_issues_no_complement(db, runtime):
     assert not await Invoice.filter(key__startswith="billing:").exists()
     ingreso = await Invoice.get(key=f"payment:{payment.id}")
     assert parsed(invoice_xml(runtime, ingreso))["MetodoPago"] == "PUE"
+
+
+async def test_the_borrower_reaches_the_complement_and_the_ppd_ingreso_nobody_else(db, runtime):
+    loan = await _ppd_loan(runtime)
+    await factories.user(
+        runtime, await Institution.get(id=loan.institution_id), email="beto@example.mx"
+    )
+    payment = await paid(runtime, loan, 20000, key="p1")
+    _, pac = pac_sandbox()
+    await run_invoicing(runtime, pac)
+    [billed] = await Invoice.filter(key__startswith="billing:")
+    rep = await payment_invoice(payment.id)
+    assert rep is not None and rep.kind == InvoiceKind.PAGO
+    async with app_client(runtime) as client:
+        ana = {"Authorization": f"Bearer {await token(runtime, 'ana@example.mx')}"}
+        beto = {"Authorization": f"Bearer {await token(runtime, 'beto@example.mx')}"}
+        mine = await client.get(f"/facturas/{billed.uuid}.xml", headers=ana)
+        theirs = await client.get(f"/facturas/{billed.uuid}.xml", headers=beto)
+        receipt = await client.get(f"/facturas/{rep.uuid}.xml", headers=ana)
+    assert mine.status_code == 200 and billed.uuid.encode() in mine.content
+    assert theirs.status_code == 404
+    assert receipt.status_code == 200 and b"Pagos" in receipt.content

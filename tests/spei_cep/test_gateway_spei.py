@@ -1,5 +1,5 @@
-"""SPEI through Stripe, Conekta, Openpay and Mercado Pago: the clave de rastreo each simulator shows in
-its own wire format reaches the normalised payment and Banxico's CEP validates the payment."""
+"""SPEI through Stripe, Conekta, Openpay and Mercado Pago: the clave de rastreo each simulator
+shows in its own wire format reaches the normalised payment, and Banxico's CEP validates it."""
 
 from __future__ import annotations
 

@@ -166,10 +166,9 @@ async def _stripe_funding(
     runtime: Runtime, payment: Payment, objects: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Stripe keeps the transfer on the customer's cash balance, not on the PaymentIntent:
-    the ``funded`` transactions of the PaymentIntent's customer, the one of its amount first."""
-    customer = next(
-        (o.get("customer") for o in objects if o.get("object") == "payment_intent"), None
-    )
+    the ``funded`` transactions of the PaymentIntent's customer, the likeliest first."""
+    intent = next((o for o in objects if o.get("object") == "payment_intent"), {})
+    customer = intent.get("customer")
     if not customer:
         return []
     events = ProviderEvent.filter(
@@ -183,7 +182,16 @@ async def _stripe_funding(
         for obj in _objects(body)[:1]
         if obj.get("type") == "funded" and obj.get("customer") == customer
     ]
-    funded.sort(key=lambda obj: obj.get("net_amount") != payment.amount_centavos)
+    # Of the PaymentIntent's amount first, then the first one after the PaymentIntent was
+    # created (the payer transfers once it shows the CLABE).
+    created = intent.get("created") or 0
+    funded.sort(
+        key=lambda obj: (
+            obj.get("net_amount") != payment.amount_centavos,
+            (obj.get("created") or 0) < created,
+            obj.get("created") or 0,
+        )
+    )
     return funded
 
 

@@ -326,9 +326,14 @@ def invoice_xml(runtime: Runtime, invoice: Invoice) -> bytes | None:
 
 
 async def payment_invoice(payment_id: int) -> Invoice | None:
-    """The ingreso CFDI of a payment, once it was stamped (cancelled ones included)."""
-    return (
-        await Invoice.filter(payment_id=payment_id, kind=InvoiceKind.INGRESO, uuid__isnull=False)
-        .order_by("-id")
-        .first()
-    )
+    """The CFDI of a payment, once it was stamped (cancelled ones included): its ingreso, or
+    for a payment of PPD ingresos its Complemento de Pagos."""
+    for kind in (InvoiceKind.INGRESO, InvoiceKind.PAGO):
+        found = (
+            await Invoice.filter(payment_id=payment_id, kind=kind, uuid__isnull=False)
+            .order_by("-id")
+            .first()
+        )
+        if found is not None:
+            return found
+    return None
