@@ -75,20 +75,25 @@ async def queue_ppd(institution_ids: list[int]) -> int:
     for institution in await Institution.filter(id__in=institution_ids):
         if metodo_pago(institution.settings) != "PPD":
             continue
+        queued = set(
+            await Invoice.filter(institution_id=institution.id).values_list("key", flat=True)
+        )
         entries = JournalEntry.filter(institution_id=institution.id, kind=JournalKind.BILLING)
         since = _since(institution)
         if since is not None:
             entries = entries.filter(effective_date__gte=since)
-        for entry in await entries.order_by("id"):
-            added += await queue_row(
-                institution.id, None, f"billing:{entry.id}", loan_id=entry.loan_id
-            )
+        for entry_id, loan_id in await entries.order_by("id").values_list("id", "loan_id"):
+            if f"billing:{entry_id}" not in queued:
+                added += await queue_row(
+                    institution.id, None, f"billing:{entry_id}", loan_id=loan_id
+                )
         for payment_id in await Payment.filter(
             institution_id=institution.id, status__in=list(RECEIVED)
         ).values_list("id", flat=True):
-            added += await queue_row(
-                institution.id, payment_id, f"pago:{payment_id}", kind=InvoiceKind.PAGO
-            )
+            if f"pago:{payment_id}" not in queued:
+                added += await queue_row(
+                    institution.id, payment_id, f"pago:{payment_id}", kind=InvoiceKind.PAGO
+                )
     return added
 
 
