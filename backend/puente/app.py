@@ -137,7 +137,8 @@ def create_app(
     )
 
     inbox = WebhookInbox(runtime, gateways, lease_seconds=settings.webhook_lease_seconds)
-    fiscal = FiscalWorker(runtime)  # CFDI and CEP after payments land, never on their path
+    # CFDI and CEP after payments land, never on their path (gateways: to ask about a SPEI)
+    fiscal = FiscalWorker(runtime, gateways=gateways)
 
     @asynccontextmanager
     async def workers() -> AsyncIterator[None]:

@@ -53,6 +53,12 @@ def create_sandbox_app(
 
         # Banxico sees every SPEI: the CEP simulator knows the abonos STP's settled.
         simulators["banxico"].sources.append(stp_abonos(simulators["stp"]))  # type: ignore[attr-defined]
+    if "banxico" in simulators:
+        from puente_sandbox.spei_payers import gateway_speis
+
+        for name in ("stripe", "conekta", "openpay", "mercadopago"):  # gateways taking SPEI
+            if name in simulators:
+                simulators["banxico"].sources.append(gateway_speis(simulators[name]))  # type: ignore[attr-defined]
     app = Starlette(routes=routes)
     app.state.simulators = simulators
     return app

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from clabe import compute_control_digit
@@ -28,6 +29,7 @@ from puente_sandbox.conekta_objects import (
 )
 from puente_sandbox.core import Simulator, SimulatorState
 from puente_sandbox.lifecycle import lapsed
+from puente_sandbox.spei_payers import payer_transfer
 
 __all__ = ["ConektaState", "Obj", "int_param"]
 
@@ -292,13 +294,21 @@ class ConektaState(SimulatorState):
         charge = self.waiting_charge(order)
         pm = charge["payment_method"]
         if pm["object"] == "bank_transfer_payment":
+            sent = payer_transfer(  # kept for Banxico's CEP simulator (spei_payers.py)
+                self.store,
+                self.ids,
+                self.clock(),
+                beneficiary_clabe=pm["receiving_account_number"],
+                amount=Decimal(charge["amount"]) / 100,
+                payer_name=order["customer_info"]["name"],
+            )
             pm.update(
-                tracking_code="SANDBOX" + self.ids.digits(12),
+                tracking_code=sent["clave_rastreo"],
                 # A string in Conekta's v2.3.0 OpenAPI (conekta-python 9 rejects an integer);
                 # older generated SDKs had an int, so the format is UNCONFIRMED: unix seconds.
                 executed_at=str(self.now()),
                 issuing_account_bank="BBVA MEXICO",
-                issuing_account_number="012180" + self.ids.digits(12),
+                issuing_account_number=sent["ordenante_cuenta"],
                 issuing_account_holder_name=order["customer_info"]["name"],
                 issuing_account_tax_id=None,
             )

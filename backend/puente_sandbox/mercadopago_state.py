@@ -353,8 +353,32 @@ class MercadoPagoState(MercadoPagoMoney, SimulatorState):
             raise MPError(409, "the reference has expired")
         if amount is not None and amount != payment["transaction_amount"]:
             raise MPError(409, "Mercado Pago accepts only the exact amount of the reference")
+        if payment["payment_type_id"] == "bank_transfer":
+            self._spei_landed(payment)
         self._approve(payment)
         self.notify("payment", "payment.updated", str(payment["id"]))
+
+    def _spei_landed(self, payment: Obj) -> None:
+        """The payer's transfer beside the collector's CLABE in ``bank_info`` (UNCONFIRMED
+        names: ``puente.providers.spei_tracking.MERCADOPAGO_SPEI``)."""
+        from puente_sandbox.spei_payers import payer_transfer  # SPEI only
+
+        bank_info = payment["point_of_interaction"]["transaction_data"]["bank_info"]
+        payer = payment.get("payer") or {}
+        name = " ".join(filter(None, (payer.get("first_name"), payer.get("last_name"))))
+        sent = payer_transfer(
+            self.store,
+            self.ids,
+            self.clock(),
+            beneficiary_clabe=bank_info["collector"]["account_id"],
+            amount=Decimal(str(payment["transaction_amount"])),
+            payer_name=name,
+        )
+        bank_info["payer"] = {
+            "account_id": sent["ordenante_cuenta"],
+            "long_name": sent["ordenante_nombre"],
+            "tracking_key": sent["clave_rastreo"],
+        }
 
     def expire(self, payment_id: str) -> None:
         """The reference lapses unpaid: cancelled/expired."""

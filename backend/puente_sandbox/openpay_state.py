@@ -32,6 +32,7 @@ from puente_sandbox.openpay_objects import (
     openpay_time,
     plain,
 )
+from puente_sandbox.spei_payers import payer_transfer
 
 __all__ = ["DEFAULT_DUE_DAYS", "Obj", "OpenpayState", "amount_param"]
 
@@ -63,6 +64,9 @@ class OpenpayState(SimulatorState):
         # charge id -> the device_session_id it came with (Openpay's antifraud, which a
         # test reads back; Openpay's answer does not repeat it).
         self.device_sessions: dict[str, str | None] = {}
+        # charge id -> the merchant-level ``customer`` it came with: the payer who will
+        # send the SPEI (names the ordenante of the simulated transfer).
+        self.payers: dict[str, dict[str, Any]] = {}
 
     def device_session(self) -> str:
         """What openpay-data.js makes in the payer's browser: 32 letters and digits."""
@@ -210,6 +214,8 @@ class OpenpayState(SimulatorState):
             self.device_sessions[charge["id"]] = params.get("device_session_id")
             return self._charge_card(charge, number, order_id)
         charge["due_date"] = self._due_date(params.get("due_date"))
+        if isinstance(params.get("customer"), Mapping):
+            self.payers[charge["id"]] = dict(params["customer"])
         charge["payment_method"] = (
             self._store_method(public_url) if method == "store" else self._spei_method()
         )
@@ -300,7 +306,33 @@ class OpenpayState(SimulatorState):
 
     def pay(self, charge: Obj) -> None:
         """The payer pays at the store or the SPEI transfer lands."""
-        self._complete(self.waiting(charge))
+        self.waiting(charge)
+        if charge["method"] == "bank_account":
+            self._spei_landed(charge)
+        self._complete(charge)
+
+    def _spei_landed(self, charge: Obj) -> None:
+        """The payer's transfer: its clave de rastreo and account on ``payment_method``
+        (UNCONFIRMED names: ``puente.providers.spei_tracking.OPENPAY_SPEI``)."""
+        pm = charge["payment_method"]
+        customer = self.payers.get(charge["id"]) or {}
+        if not customer and charge.get("customer_id"):
+            customer = self.store.get("customers", charge["customer_id"]) or {}
+        name = " ".join(filter(None, (customer.get("name"), customer.get("last_name"))))
+        sent = payer_transfer(
+            self.store,
+            self.ids,
+            self.clock(),
+            beneficiary_clabe=pm["clabe"],
+            amount=Decimal(str(charge["amount"])),
+            payer_name=name,
+            concepto=pm.get("name") or "",
+        )
+        pm.update(
+            tracking_key=sent["clave_rastreo"],
+            sender_clabe=sent["ordenante_cuenta"],
+            sender_name=sent["ordenante_nombre"],
+        )
 
     def expire(self, charge: Obj) -> None:
         """The due_date passes unpaid: Openpay cancels the charge."""

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from clabe import compute_control_digit
 
+from puente_sandbox.spei_payers import payer_transfer
 from puente_sandbox.stripe_objects import StripeError, int_param, oxxo_expiry
 
 if TYPE_CHECKING:
@@ -113,6 +115,18 @@ def fund_cash_balance(state: StripeState, customer_id: str, params: Mapping[str,
     if str(params["currency"]).lower() != "mxn":
         raise StripeError(400, "Currency must be mxn for mx_bank_transfer.", param="currency")
     state.cash[customer_id] = state.cash.get(customer_id, 0) + amount
+    customer = state.store.get("customers", customer_id) or {}
+    sent = payer_transfer(
+        state.store,
+        state.ids,
+        state.clock(),
+        beneficiary_clabe=clabe_for(state, customer_id),
+        amount=Decimal(amount) / 100,
+        payer_name=str(customer.get("name") or ""),
+        concepto=str(params.get("reference") or ""),
+    )
+    # The sender's details for MX are UNCONFIRMED at Stripe (documented: eu/gb/jp/us only);
+    # the names follow puente.providers.spei_tracking.STRIPE_SPEI.
     txn = _cash_txn(
         state,
         customer_id,
@@ -123,7 +137,13 @@ def fund_cash_balance(state: StripeState, customer_id: str, params: Mapping[str,
                 "bank_transfer": {
                     "reference": params.get("reference"),
                     "type": "mx_bank_transfer",
-                    "mx_bank_transfer": {"sender_bank": None, "sender_name": None},
+                    "mx_bank_transfer": {
+                        "sender_bank": "BBVA MEXICO",
+                        "sender_bank_code": sent["emisor"],
+                        "sender_clabe": sent["ordenante_cuenta"],
+                        "sender_name": sent["ordenante_nombre"],
+                        "tracking_key": sent["clave_rastreo"],
+                    },
                 }
             }
         },

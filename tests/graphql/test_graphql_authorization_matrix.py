@@ -54,6 +54,7 @@ REFUSALS = {
     "APPLICATION_NOT_FOUND",
     "CASE_NOT_FOUND",
     "CUSTOMER_NOT_FOUND",
+    "INVOICE_NOT_FOUND",
 }
 
 
@@ -169,6 +170,14 @@ ROOT = {
         f"""mutation($id: ID!) {{ liftSuspension(customerId: $id,
         reason: "coincidencia descartada por el oficial") {{ {COMPLIANCE} }} }}""",
         {"id": "ana_user"},
+        THIS_LENDER,
+    ),
+    # The door opens for the lender's staff: motivo 01 without a substitute is then refused
+    # on its merits (SUBSTITUTE_REQUIRED); everyone else is told the CFDI does not exist.
+    "cancelInvoice": (
+        """mutation($u: String!) { cancelInvoice(uuid: $u, motivo: "01") {
+        __typename ... on InvoicingError { code } } }""",
+        {"u": "invoice_uuid"},
         THIS_LENDER,
     ),
     "resolveStatementLine": (
@@ -349,6 +358,17 @@ class World:
             at=datetime(2026, 11, 27, tzinfo=UTC),
         )
         line = await StatementLine.get(institution_id=inst.id)
+        from puente.invoicing.models import Invoice, InvoiceKind, InvoiceStatus
+
+        invoice = await Invoice.create(
+            institution_id=inst.id,
+            payment_id=payment.id,
+            key=f"payment:{payment.id}",
+            kind=InvoiceKind.INGRESO,
+            status=InvoiceStatus.STAMPED,
+            folio="1",
+            uuid="0B8E3C9A-1D2E-4F50-8A6B-7C8D9E0F1A2B",
+        )
         self.institution_id = inst.id
         self.ids = {
             "loan": encode_global_id("Loan", loan.id),
@@ -363,6 +383,7 @@ class World:
             "application_id": encode_global_id("LoanApplication", application.id),
             "case_to_dismiss": encode_global_id("AmlCase", cases[0].id),
             "case_to_report": encode_global_id("AmlCase", cases[1].id),
+            "invoice_uuid": str(invoice.uuid),
         }
         self.ids["payment_input"] = {
             "loanId": self.ids["loan"],

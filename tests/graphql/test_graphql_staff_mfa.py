@@ -108,6 +108,11 @@ def staff_documents(ids: dict[str, str]) -> dict[str, tuple[str, dict]]:
             __typename ... on ComplianceError { code } } }""",
             {},
         ),
+        "cancelInvoice": (
+            """mutation { cancelInvoice(uuid: "0B8E3C9A-1D2E-4F50-8A6B-7C8D9E0F1A2B",
+            motivo: "02") { __typename ... on InvoicingError { code } } }""",
+            {},
+        ),
         "submitLoanApplication": (
             """mutation($i: LoanApplicationInput!) { submitLoanApplication(input: $i) {
             __typename ... on ComplianceError { code } } }""",
@@ -209,7 +214,7 @@ def refused(field: str, data: dict) -> bool:
     value = (data.get("data") or {}).get(field)
     if value is None:
         return True
-    errors = {"PaymentError", "AuthError", "ComplianceError"}
+    errors = {"PaymentError", "AuthError", "ComplianceError", "InvoicingError"}
     return value.get("__typename") in errors and value.get("code") in {
         "UNAUTHENTICATED",
         "MFA_ENROLMENT_REQUIRED",

@@ -29,7 +29,7 @@ async def test_a_paid_transition_wakes_the_worker_and_a_failed_sweep_is_only_log
     assert wake_fiscal_workers in compliance().transition_observers
     sweeps = []
 
-    async def sweep(runtime_, pac, cep):
+    async def sweep(runtime_, pac, cep, payments=None):
         sweeps.append(len(sweeps))
         raise RuntimeError("PAC caído")  # the worker logs it and waits for the next wake
 

@@ -8,13 +8,16 @@ monitors the payment again so the AML rule "CEP ordenante different from the bor
 sees it (``compliance/monitoring_service._fact`` reads the check). Not
 found *yet* is normal (Banxico publishes CEPs with a delay): retried with backoff, and after
 the last retry the check is ``NO_ENCONTRADO`` for staff — never an alert, never fraud.
-A provider that does not tell us the clave de rastreo gives ``SIN_DATOS``.
+Gateways (Stripe, Openpay, Mercado Pago) keep the clave de rastreo where their spec says
+(``providers/spei_tracking.py``, UNCONFIRMED paths, overridable per institution); a
+provider that does not tell us the clave de rastreo gives ``SIN_DATOS``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import logging
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
@@ -24,8 +27,12 @@ from puente.cep.banxico import CepFound, CepNotYet, CepQuery, CepUnavailable
 from puente.cep.models import CepCheck, CepStatus
 from puente.enums import PaymentMethodType, ProviderName
 from puente.enums import PaymentStatus as S
+from puente.institutions.models import Institution
 from puente.money import parse_amount, to_centavos
 from puente.payments.models import Payment
+from puente.providers.registry import provider_spec
+from puente.providers.spei_tracking import SpeiTrackingPaths, read_spei_transfer
+from puente.providers.values import ProviderPayment, ReceivedSpei
 from puente.runtime import Runtime, mexico_city_date
 from puente.webhooks.models import ProviderEvent
 from puente.webhooks.storage import stored_body
@@ -33,13 +40,16 @@ from puente.webhooks.storage import stored_body
 __all__ = [
     "CEP_XML_CONTEXT",
     "CepLookup",
+    "ProviderPayments",
     "cep_query_from_event",
     "cep_xml",
     "check_due_ceps",
     "open_cep_checks",
+    "query_from_transfer",
     "run_cep",
 ]
 
+logger = logging.getLogger("puente.cep")
 CEP_XML_CONTEXT = "cep.xml"
 STP_PARTICIPANT = "90646"  # STP's SPEI participant code: the receptor of every abono
 # Seconds to the next question after the n-th "not yet"; after the last, NO_ENCONTRADO.
@@ -49,6 +59,10 @@ RECEIVED = (S.PAID, S.PARTIALLY_REFUNDED, S.REFUNDED, S.CHARGED_BACK)
 
 class CepLookup(Protocol):
     async def lookup(self, query: CepQuery) -> CepFound: ...
+
+
+# The gateway's current view of a Puente payment (``connector.get_payment``), or None.
+ProviderPayments = Callable[[Payment], Awaitable[ProviderPayment | None]]
 
 
 def _walk(value: Any) -> Iterator[tuple[str, Any]]:
@@ -103,6 +117,84 @@ def cep_query_from_event(
     return CepQuery(day, clave, emisor.zfill(5), receptor.zfill(5), cuenta, amount_centavos)
 
 
+def query_from_transfer(
+    transfer: ReceivedSpei | None, amount_centavos: int, day: date
+) -> CepQuery | None:
+    """What to ask Banxico about a gateway's normalised SPEI (``ProviderPayment.spei``)."""
+    if transfer is None or not transfer.complete:
+        return None
+    assert transfer.sender_bank and transfer.receiver_bank and transfer.beneficiary_account
+    return CepQuery(
+        day,
+        transfer.clave_rastreo,
+        transfer.sender_bank,
+        transfer.receiver_bank,
+        transfer.beneficiary_account,
+        amount_centavos,
+    )
+
+
+def _objects(body: Any) -> list[dict[str, Any]]:
+    """The provider objects a stored notification carries (Stripe ``data.object``,
+    Openpay ``transaction``, Conekta's order and its charges, or the body itself)."""
+    if not isinstance(body, dict):
+        return []
+    found = [body]
+    data = body.get("data")
+    if isinstance(data, dict) and isinstance(data.get("object"), dict):
+        found.insert(0, data["object"])
+    if isinstance(body.get("transaction"), dict):
+        found.insert(0, body["transaction"])
+    for obj in list(found):  # an order's charges, the last first (Conekta)
+        charges = obj.get("charges")
+        if isinstance(charges, dict) and isinstance(charges.get("data"), list):
+            found[:0] = [c for c in reversed(charges["data"]) if isinstance(c, dict)]
+    return found
+
+
+async def _bodies(runtime: Runtime, events: Any) -> list[Any]:
+    bodies = []
+    for event in await events.order_by("-id"):
+        try:
+            bodies.append(json.loads(stored_body(runtime, event)))
+        except ValueError:
+            continue
+    return bodies
+
+
+async def _stripe_funding(
+    runtime: Runtime, payment: Payment, objects: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Stripe keeps the transfer on the customer's cash balance, not on the PaymentIntent:
+    the ``funded`` transactions of the PaymentIntent's customer, the likeliest first."""
+    intent = next((o for o in objects if o.get("object") == "payment_intent"), {})
+    customer = intent.get("customer")
+    if not customer:
+        return []
+    events = ProviderEvent.filter(
+        provider=ProviderName.STRIPE,
+        institution_id=payment.institution_id,
+        event_type="customer_cash_balance_transaction.created",
+    )
+    funded = [
+        obj
+        for body in await _bodies(runtime, events)
+        for obj in _objects(body)[:1]
+        if obj.get("type") == "funded" and obj.get("customer") == customer
+    ]
+    # Of the PaymentIntent's amount first, then the first one after the PaymentIntent was
+    # created (the payer transfers once it shows the CLABE).
+    created = intent.get("created") or 0
+    funded.sort(
+        key=lambda obj: (
+            obj.get("net_amount") != payment.amount_centavos,
+            (obj.get("created") or 0) < created,
+            obj.get("created") or 0,
+        )
+    )
+    return funded
+
+
 async def _query_for(runtime: Runtime, payment: Payment) -> CepQuery | None:
     provider = ProviderName(payment.provider)
     reference = payment.provider_reference or ""
@@ -111,25 +203,77 @@ async def _query_for(runtime: Runtime, payment: Payment) -> CepQuery | None:
     else:
         events = ProviderEvent.filter(provider=provider, provider_payment_id=reference)
     day = mexico_city_date(payment.paid_at or payment.updated_at)
-    for event in await events.order_by("-id"):
-        try:
-            body = json.loads(stored_body(runtime, event))
-        except ValueError:
-            continue
+    bodies = await _bodies(runtime, events)
+    paths = await _tracking_paths(payment)
+    if paths is not None:
+        objects = [obj for body in bodies for obj in _objects(body)]
+        if provider is ProviderName.STRIPE:
+            objects = await _stripe_funding(runtime, payment, objects) + objects
+        transfer = read_spei_transfer(paths, *objects)
+        query = query_from_transfer(transfer, payment.amount_centavos, day)
+        if query is not None:
+            return query
+    for body in bodies:
         query = cep_query_from_event(provider, body, payment.amount_centavos, day)
         if query is not None:
             return query
     return None
 
 
-async def open_cep_checks(runtime: Runtime) -> int:
-    """A check for every SPEI received that has none yet; returns how many were opened."""
+async def _tracking_paths(payment: Payment) -> SpeiTrackingPaths | None:
+    """The provider spec's paths, with the institution's own where it set them
+    (``Institution.settings["spei_tracking"][provider]``: the UNCONFIRMED ones)."""
+    try:
+        spec = provider_spec(payment.provider.value)
+    except KeyError:
+        return None
+    paths = spec.spei_tracking
+    if paths is None:
+        return None
+    institution = await Institution.get(id=payment.institution_id)
+    own: dict[str, Any] = (institution.settings or {}).get("spei_tracking") or {}
+    override = own.get(payment.provider.value)
+    return paths.overridden(override) if isinstance(override, dict) else paths
+
+
+async def _asked_provider(
+    payment: Payment, payments: ProviderPayments, paths: SpeiTrackingPaths | None
+) -> CepQuery | None:
+    """The gateway's own answer about the payment (its normalised ``spei``), for gateways
+    whose notifications do not carry the payment (Mercado Pago: only ``data.id``)."""
+    if paths is None or not payment.provider_reference:
+        return None
+    current = await payments(payment)
+    if current is None:
+        return None
+    transfer = read_spei_transfer(paths, current.raw) if current.raw else current.spei
+    day = mexico_city_date(payment.paid_at or payment.updated_at)
+    return query_from_transfer(transfer, payment.amount_centavos, day)
+
+
+async def open_cep_checks(runtime: Runtime, payments: ProviderPayments | None = None) -> int:
+    """A check for every SPEI received that has none yet; returns how many were opened.
+
+    ``payments`` asks a gateway for the payment when its stored notifications do not say
+    the clave de rastreo; a gateway that cannot be asked now leaves the payment for the
+    next sweep (not ``SIN_DATOS``)."""
     checked = await CepCheck.all().values_list("payment_id", flat=True)
     opened = 0
     for payment in await Payment.filter(
         method=PaymentMethodType.SPEI, status__in=list(RECEIVED), id__not_in=list(checked)
     ):
         query = await _query_for(runtime, payment)
+        if query is None and payments is not None and payment.provider is not ProviderName.STP:
+            try:
+                query = await _asked_provider(payment, payments, await _tracking_paths(payment))
+            except Exception as exc:  # noqa: BLE001 - any provider failure: try next sweep
+                logger.warning(
+                    "CEP: could not ask %s about payment %s: %s",
+                    payment.provider,
+                    payment.id,
+                    type(exc).__name__,
+                )
+                continue
         try:
             await CepCheck.create(
                 institution_id=payment.institution_id,
@@ -183,9 +327,11 @@ async def _ask(runtime: Runtime, lookup: CepLookup, check: CepCheck, now: dateti
     return True
 
 
-async def run_cep(runtime: Runtime, lookup: CepLookup) -> list[int]:
+async def run_cep(
+    runtime: Runtime, lookup: CepLookup, payments: ProviderPayments | None = None
+) -> list[int]:
     """The fiscal worker's CEP step: open what is missing, ask what is due."""
-    await open_cep_checks(runtime)
+    await open_cep_checks(runtime, payments)
     return await check_due_ceps(runtime, lookup)
 
 

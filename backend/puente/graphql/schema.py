@@ -35,6 +35,7 @@ from puente.graphql.errors import FieldErrors, UserFacingError, should_mask_erro
 from puente.graphql.hardening import HideSuggestions, PuenteSchema
 from puente.graphql.institution import Institution, institution_node, institution_of
 from puente.graphql.institution_events import InstitutionSubscription
+from puente.graphql.invoicing import InvoicingMutations
 from puente.graphql.payment_types import (
     Payment,
     PaymentConnection,
@@ -229,6 +230,7 @@ class Mutation(
     StaffMutations,
     SessionMutations,
     ComplianceMutations,
+    InvoicingMutations,
     ReconciliationMutations,
     RecoveryMutations,
 ):

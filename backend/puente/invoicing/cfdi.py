@@ -40,6 +40,7 @@ __all__ = [
     "checked_cfdi",
     "forma_pago",
     "load_signer",
+    "parties",
     "stamp_data",
     "validate_sat_schema",
     "verify_seal",
@@ -151,7 +152,7 @@ def _concept(line: InvoiceLine, student: StudentData | None, issuer: Issuer) -> 
     )
 
 
-def _parties(issuer: Issuer, recipient: Recipient) -> tuple[cfdi40.Emisor, cfdi40.Receptor]:
+def parties(issuer: Issuer, recipient: Recipient) -> tuple[cfdi40.Emisor, cfdi40.Receptor]:
     emisor = cfdi40.Emisor(rfc=issuer.rfc, nombre=issuer.name, regimen_fiscal=issuer.regimen)
     receptor = cfdi40.Receptor(
         rfc=recipient.rfc,
@@ -175,10 +176,11 @@ def _comprobante(
     issued_at: datetime,
     student: StudentData | None = None,
     related: cfdi40.CfdiRelacionados | None = None,
+    metodo_pago: str = "PUE",
 ) -> cfdi40.Comprobante:
     if not lines:
         raise CfdiProblem("No hay conceptos que facturar.")
-    emisor, receptor = _parties(issuer, recipient)
+    emisor, receptor = parties(issuer, recipient)
     return cfdi40.Comprobante(
         emisor=emisor,
         lugar_expedicion=issuer.postal_code,
@@ -188,7 +190,7 @@ def _comprobante(
         serie=serie,
         folio=folio,
         forma_pago=payment_form,
-        metodo_pago="PUE",
+        metodo_pago=metodo_pago,
         cfdi_relacionados=related,
         fecha=issued_at.replace(tzinfo=None, microsecond=0),
     )
@@ -203,9 +205,12 @@ def build_invoice(
     payment_form: str,
     issued_at: datetime,
     student: StudentData | None = None,
+    metodo_pago: str = "PUE",
 ) -> cfdi40.Comprobante:
-    """An ingreso CFDI for money already collected: PUE (paid in one exhibition at issue,
-    Anexo 20 guide), so no Complemento de Pagos is due for it."""
+    """An ingreso CFDI: PUE for money already collected (paid in one exhibition at issue,
+    Anexo 20 guide: no Complemento de Pagos is due for it), or PPD for an installment
+    billed before it is paid (FormaPago 99, por definir; each payment gets a complement,
+    ``payments_complement.py``)."""
     return _comprobante(
         issuer,
         recipient,
@@ -213,9 +218,10 @@ def build_invoice(
         tipo="I",
         serie=issuer.series,
         folio=folio,
-        payment_form=payment_form,
+        payment_form="99" if metodo_pago == "PPD" else payment_form,
         issued_at=issued_at,
         student=student,
+        metodo_pago=metodo_pago,
     )
 
 

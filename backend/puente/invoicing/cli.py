@@ -79,12 +79,19 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_fiscal(args: argparse.Namespace) -> int:
-    from puente.invoicing.worker import default_cep, default_pac, run_fiscal_once
+    from puente.invoicing.worker import (
+        default_cep,
+        default_pac,
+        gateway_payments,
+        run_fiscal_once,
+    )
+    from puente.payments.gateways import GatewayDirectory
 
     async def work(runtime: Any) -> int:
         pac = default_pac(runtime.settings)
+        payments = gateway_payments(GatewayDirectory(runtime))
         try:
-            report = await run_fiscal_once(runtime, pac, default_cep(runtime.settings))
+            report = await run_fiscal_once(runtime, pac, default_cep(runtime.settings), payments)
         finally:
             await pac.aclose()
         print(f"CFDI resueltos: {report.invoices_settled}; CEP validados: {report.ceps_validated}")

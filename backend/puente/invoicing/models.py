@@ -9,6 +9,7 @@ kept encrypted (it names the borrower and their RFC).
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -17,8 +18,9 @@ __all__ = ["InstitutionCsd", "Invoice", "InvoiceKind", "InvoiceStatus"]
 
 
 class InvoiceKind(StrEnum):
-    INGRESO = "ingreso"  # interest, moratorium, fees (or tuition) collected
+    INGRESO = "ingreso"  # interest, moratorium, fees (or tuition) collected, or billed (PPD)
     EGRESO = "egreso"  # nota de crédito for money given back
+    PAGO = "pago"  # Complemento para recepción de pagos 2.0 of a payment of PPD ingresos
 
 
 class InvoiceStatus(StrEnum):
@@ -53,15 +55,25 @@ class Invoice(Model):
 
     id = fields.IntField(primary_key=True)
     institution_id: int
-    payment_id: int
+    payment_id: int | None
+    loan_id: int | None
     related_id: int | None
     institution = fields.ForeignKeyField(
         "models.Institution", related_name="invoices", on_delete=fields.RESTRICT
     )
+    # None for an installment billed before it is paid (PPD: ``loan`` and the installment)
     payment = fields.ForeignKeyField(
-        "models.Payment", related_name="invoices", on_delete=fields.RESTRICT
+        "models.Payment", related_name="invoices", null=True, on_delete=fields.RESTRICT
     )
-    # "payment:<id>" for the ingreso, "refund:<payment id>:<refunded centavos>" for a credit note
+    loan = fields.ForeignKeyField(
+        "models.Loan", related_name="invoices", null=True, on_delete=fields.RESTRICT
+    )
+    installment_number = fields.IntField(null=True)
+    metodo_pago = fields.CharField(max_length=3, default="PUE")  # PUE or PPD (ingresos)
+    # A pago: the PPD ingresos it paid ({"invoice", "uuid", "number", "before", "paid", …})
+    documents: Any = fields.JSONField(null=True)
+    # "payment:<id>" for the ingreso, "refund:<journal entry id>" for a credit note,
+    # "billing:<journal entry id>" for a PPD ingreso, "pago:<payment id>" for its complement
     key = fields.CharField(max_length=80, unique=True)
     kind = fields.CharEnumField(InvoiceKind, max_length=8)
     status = fields.CharEnumField(InvoiceStatus, max_length=10, default=InvoiceStatus.PENDING)

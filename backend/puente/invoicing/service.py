@@ -13,32 +13,20 @@ related to the ingreso (TipoRelacion 01) with exactly what the refund entry took
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import json
 import logging
-from datetime import datetime, timedelta, tzinfo
-from decimal import Decimal
+from datetime import datetime, timedelta
 
-from satcfdi.cfdi import CFDI
 from satcfdi.models import Signer
-from satcfdi.transform import get_timezone
-from tortoise.exceptions import IntegrityError
 
-from puente.compliance.models import LoanApplication
-from puente.compliance.screening_service import APPLICATION_CONTEXT
-from puente.enums import JournalKind, PaymentMethodType, ProviderName
+from puente.enums import JournalKind
 from puente.enums import PaymentStatus as S
 from puente.institutions.models import Institution
 from puente.invoicing.cfdi import (
     CfdiProblem,
     Issuer,
-    Recipient,
-    StudentData,
     build_credit_note,
     build_invoice,
-    checked_cfdi,
-    forma_pago,
     load_signer,
 )
 from puente.invoicing.lines import (
@@ -50,10 +38,26 @@ from puente.invoicing.lines import (
 )
 from puente.invoicing.models import InstitutionCsd, Invoice, InvoiceKind, InvoiceStatus
 from puente.invoicing.pac import CancelReason, Pac, PacRefused, PacUnavailable
-from puente.ledger.entries import LOAN_ACCOUNT_TYPES
-from puente.ledger.models import JournalEntry, Posting
-from puente.loans.models import Loan, LoanProduct
-from puente.money import to_centavos
+from puente.invoicing.parts import (
+    CSD_CONTEXT,
+    INVOICE_XML_CONTEXT,
+    component_rows,
+    is_tuition,
+    issuer_of,
+    local_zone,
+    payment_form_of,
+    queue_row,
+    recipient_of,
+    sealed,
+    signer_of,
+    stamp,
+    student_of,
+    without_cfdi,
+)
+from puente.invoicing.payments_complement import metodo_pago
+from puente.invoicing.ppd import issue_billed, issue_pago, ppd_split, queue_ppd
+from puente.ledger.models import JournalEntry
+from puente.loans.models import Loan
 from puente.payments.models import Payment
 from puente.runtime import Runtime
 
@@ -71,12 +75,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("puente.invoicing")
-CSD_CONTEXT = "institution_csd"
-INVOICE_XML_CONTEXT = "invoice.xml"
 # Seconds until the next attempt after the n-th failure at the PAC (then every 6 h).
 BACKOFF = (60, 300, 1800, 7200)
 REFUND_KINDS = (JournalKind.REFUND, JournalKind.CHARGEBACK)
-_INVOICED_TYPES = LOAN_ACCOUNT_TYPES
 
 
 class CsdProblem(ValueError):
@@ -107,83 +108,13 @@ async def store_csd(
     return row
 
 
-async def _signer(runtime: Runtime, institution_id: int) -> Signer | None:
-    row = await InstitutionCsd.filter(institution_id=institution_id).first()
-    if row is None:
-        return None
-    opened = runtime.cipher.decrypt
-    return load_signer(
-        base64.b64decode(opened(row.certificate_enc, context=CSD_CONTEXT)),
-        base64.b64decode(opened(row.key_enc, context=CSD_CONTEXT)),
-        opened(row.password_enc, context=CSD_CONTEXT),
-    )
-
-
-def _issuer(institution: Institution, rfc: str) -> Issuer:
-    cfdi = (institution.settings or {}).get("cfdi") or {}
-    return Issuer(
-        rfc=rfc,
-        name=str(cfdi.get("nombre") or institution.name).upper(),
-        regimen=str(cfdi.get("regimen_fiscal") or "601"),
-        postal_code=str(cfdi.get("codigo_postal") or "06600"),
-        series=str(cfdi.get("serie") or "P"),
-        rvoe=str(cfdi.get("rvoe") or ""),
-    )
-
-
-async def _recipient(runtime: Runtime, loan: Loan, issuer: Issuer) -> Recipient:
-    """The borrower as onboarding recorded them; the general public without an application."""
-    application = await LoanApplication.filter(user_id=loan.borrower_id).order_by("-id").first()
-    if application is None:
-        return Recipient.general_public(issuer)
-    data = json.loads(runtime.cipher.decrypt(application.data_enc, context=APPLICATION_CONTEXT))
-    return Recipient(
-        rfc=str(data["rfc"]).upper(),
-        name=application.full_name.upper(),
-        postal_code=str(data.get("postal_code") or issuer.postal_code),
-    )
-
-
-def _student(loan: Loan) -> StudentData | None:
-    """The IEDU data a tuition plan carries (``Loan.settings["iedu"]``: alumno, curp, nivel)."""
-    iedu = (loan.settings or {}).get("iedu")
-    if not iedu:
-        return None
-    return StudentData(
-        name=str(iedu["alumno"]),
-        curp=str(iedu["curp"]),
-        level=str(iedu["nivel"]),
-        payer_rfc=iedu.get("rfc_pago") or None,
-    )
-
-
 # -- what the ledger says --------------------------------------------------------------------------
-async def _component_rows(entry_ids: list[int]) -> list[tuple[str | None, int]]:
-    rows = await Posting.filter(entry_id__in=entry_ids).prefetch_related("account")
-    return [
-        (row.component, row.amount_centavos)
-        for row in rows
-        if row.account.type in _INVOICED_TYPES and row.component not in (None, "PRINCIPAL")
-    ]
-
-
 async def _collected_lines(payment: Payment, loan: Loan) -> list[InvoiceLine]:
     entries = await JournalEntry.filter(
         payment_id=payment.id, kind=JournalKind.PAYMENT
     ).values_list("id", flat=True)
-    collected = collected_by_component(await _component_rows(list(entries)))
-    return invoice_lines(collected, tuition=await _is_tuition(loan))
-
-
-async def _is_tuition(loan: Loan) -> bool:
-    kind = await LoanProduct.filter(id=loan.product_id).values_list("kind", flat=True)
-    return bool(kind) and kind[0] == "tuition"
-
-
-def _totals(lines: list[InvoiceLine]) -> tuple[int, int]:
-    base = sum((line.base for line in lines), Decimal(0))
-    vat = sum((line.vat or Decimal(0) for line in lines), Decimal(0))
-    return to_centavos(base), to_centavos(vat)
+    collected = collected_by_component(await component_rows(list(entries)))
+    return invoice_lines(collected, tuition=await is_tuition(loan))
 
 
 # -- the outbox ------------------------------------------------------------------------------------
@@ -195,19 +126,24 @@ async def queue_invoices(runtime: Runtime) -> int:
         return 0
     added = 0
     received = [S.PAID, S.PARTIALLY_REFUNDED, S.REFUNDED, S.CHARGED_BACK]
-    invoiced = await Invoice.filter(kind=InvoiceKind.INGRESO).values_list("payment_id", flat=True)
+    added += await queue_ppd(list(institutions))  # PPD ingresos first: payments relate to them
+    invoiced = await Invoice.filter(kind=InvoiceKind.INGRESO, payment_id__isnull=False).values_list(
+        "payment_id", flat=True
+    )
     for payment in await Payment.filter(
         institution_id__in=list(institutions), status__in=received, id__not_in=list(invoiced)
     ):
-        added += await _add(payment.institution_id, payment.id, f"payment:{payment.id}")
+        added += await queue_row(payment.institution_id, payment.id, f"payment:{payment.id}")
     for invoice in await Invoice.filter(
-        kind=InvoiceKind.INGRESO, status__in=[InvoiceStatus.STAMPED, InvoiceStatus.PENDING]
+        kind=InvoiceKind.INGRESO,
+        status__in=[InvoiceStatus.STAMPED, InvoiceStatus.PENDING],
+        payment_id__isnull=False,
     ):
         refunds = await JournalEntry.filter(
             payment_id=invoice.payment_id, kind__in=list(REFUND_KINDS)
         ).values_list("id", flat=True)
         for entry_id in refunds:
-            added += await _add(
+            added += await queue_row(
                 invoice.institution_id,
                 invoice.payment_id,
                 f"refund:{entry_id}",
@@ -215,30 +151,6 @@ async def queue_invoices(runtime: Runtime) -> int:
                 related_id=invoice.id,
             )
     return added
-
-
-async def _add(
-    institution_id: int,
-    payment_id: int,
-    key: str,
-    *,
-    kind: InvoiceKind = InvoiceKind.INGRESO,
-    related_id: int | None = None,
-) -> int:
-    if await Invoice.filter(key=key).exists():
-        return 0
-    try:
-        await Invoice.create(
-            institution_id=institution_id,
-            payment_id=payment_id,
-            key=key,
-            kind=kind,
-            folio="",
-            related_id=related_id,
-        )
-    except IntegrityError:
-        return 0  # another worker queued it first
-    return 1
 
 
 async def issue_pending(runtime: Runtime, pac: Pac, *, now: datetime | None = None) -> int:
@@ -263,13 +175,20 @@ async def run_invoicing(runtime: Runtime, pac: Pac) -> int:
 
 
 async def _work(runtime: Runtime, pac: Pac, invoice: Invoice, now: datetime) -> None:
-    payment = await Payment.get(id=invoice.payment_id).prefetch_related("loan", "institution")
-    signer = await _signer(runtime, invoice.institution_id)
+    signer = await signer_of(runtime, invoice.institution_id)
     if signer is None:
         return
-    issuer = _issuer(payment.institution, str(signer.rfc))
+    institution = await Institution.get(id=invoice.institution_id)
+    issuer = issuer_of(institution, str(signer.rfc))
     try:
-        if InvoiceKind(invoice.kind) is InvoiceKind.INGRESO:
+        if invoice.payment_id is None:  # an installment billed (PPD)
+            await issue_billed(runtime, pac, invoice, signer, issuer, now)
+            return
+        payment = await Payment.get(id=invoice.payment_id).prefetch_related("loan", "institution")
+        kind = InvoiceKind(invoice.kind)
+        if kind is InvoiceKind.PAGO:
+            await issue_pago(runtime, pac, invoice, payment, signer, issuer, now)
+        elif kind is InvoiceKind.INGRESO:
             await _issue_ingreso(runtime, pac, invoice, payment, signer, issuer, now)
         else:
             await _settle_refund(runtime, pac, invoice, payment, signer, issuer, now)
@@ -287,17 +206,6 @@ async def _work(runtime: Runtime, pac: Pac, invoice: Invoice, now: datetime) -> 
         logger.warning("invoice %s failed: %s", invoice.id, invoice.last_error)
 
 
-async def _without_cfdi(invoice: Invoice, why: str) -> None:
-    """Settle a row that needs no document (status canceled, the reason in last_error)."""
-    invoice.status, invoice.last_error = InvoiceStatus.CANCELED, why
-    await invoice.save()
-
-
-def _payment_form(payment: Payment) -> str:
-    funding = str((payment.provider_request or {}).get("card_funding") or "")
-    return forma_pago(PaymentMethodType(payment.method), ProviderName(payment.provider), funding)
-
-
 async def _issue_ingreso(
     runtime: Runtime,
     pac: Pac,
@@ -309,53 +217,30 @@ async def _issue_ingreso(
 ) -> None:
     if S(payment.status) in (S.REFUNDED, S.CHARGED_BACK) and not invoice.uuid:
         # Given back before it was ever stamped: there is nothing to invoice (nor to cancel).
-        await _without_cfdi(invoice, "Devuelto antes de timbrar: no se emitió CFDI.")
+        await without_cfdi(invoice, "Devuelto antes de timbrar: no se emitió CFDI.")
         return
     loan = payment.loan
-    lines = await _collected_lines(payment, loan)
-    if not lines:  # all principal (or advance): no income, no CFDI
-        await _without_cfdi(invoice, "Sin intereses ni comisiones.")
+    if metodo_pago(payment.institution.settings) == "PPD":
+        split = await ppd_split(payment)
+        if split is None:
+            return  # a PPD ingreso of this loan is still at the PAC: after it
+        lines = invoice_lines(split[1], tuition=await is_tuition(loan))  # what no PPD covers
+    else:
+        lines = await _collected_lines(payment, loan)
+    if not lines:  # all principal (or advance, or paid on PPD ingresos): no PUE CFDI
+        await without_cfdi(invoice, "Sin intereses ni comisiones.")
         return
     invoice.folio = invoice.folio or str(invoice.id)
     document = build_invoice(
         issuer=issuer,
-        recipient=await _recipient(runtime, loan, issuer),
+        recipient=await recipient_of(runtime, loan, issuer),
         lines=lines,
         folio=invoice.folio,
-        payment_form=_payment_form(payment),
-        issued_at=now.astimezone(_tz(issuer)),
-        student=_student(loan),
+        payment_form=payment_form_of(payment),
+        issued_at=now.astimezone(local_zone(issuer)),
+        student=student_of(loan),
     )
-    await _stamp(runtime, pac, invoice, await _sealed(document, signer), lines, now)
-
-
-async def _sealed(document: CFDI, signer: Signer) -> bytes:
-    """Seal and check off the event loop: SAT's XSD and XSLT take a second of CPU."""
-    return await asyncio.to_thread(checked_cfdi, document, signer)
-
-
-def _tz(issuer: Issuer) -> tzinfo:
-    """The time zone of the place of issue (CFDI Fecha is local time there, Anexo 20)."""
-    zone: tzinfo = get_timezone(issuer.postal_code)
-    return zone
-
-
-async def _stamp(
-    runtime: Runtime,
-    pac: Pac,
-    invoice: Invoice,
-    xml: bytes,
-    lines: list[InvoiceLine],
-    now: datetime,
-) -> None:
-    stamped = await pac.stamp(xml, reference=f"puente-{invoice.key}")
-    invoice.uuid = stamped.uuid
-    invoice.xml_enc = runtime.cipher.encrypt(stamped.xml.decode(), context=INVOICE_XML_CONTEXT)
-    invoice.subtotal_centavos, invoice.vat_centavos = _totals(lines)
-    invoice.total_centavos = invoice.subtotal_centavos + invoice.vat_centavos
-    invoice.status, invoice.stamped_at, invoice.last_error = InvoiceStatus.STAMPED, now, ""
-    invoice.attempts += 1
-    await invoice.save()
+    await stamp(runtime, pac, invoice, await sealed(document, signer), lines, now)
 
 
 async def _settle_refund(
@@ -370,37 +255,44 @@ async def _settle_refund(
     ingreso = await Invoice.get(id=invoice.related_id)
     if InvoiceStatus(ingreso.status) is InvoiceStatus.PENDING:
         return  # the ingreso first; this row is retried on the next sweep
+    if metodo_pago(payment.institution.settings) == "PPD":
+        # What to give back is split between PPD ingresos (paid through complements) and
+        # the PUE ingreso; Puente does not issue that credit note itself yet: staff do.
+        raise LineProblem(
+            "Reembolso de un pago con CFDI en parcialidades (PPD): emite la nota de crédito "
+            "o la cancelación a mano."
+        )
     entry_id = int(invoice.key.split(":")[1])
     earlier_notes = await Invoice.filter(
         related_id=ingreso.id, status=InvoiceStatus.STAMPED, id__not=invoice.id
     ).exists()
     fully = S(payment.status) in (S.REFUNDED, S.CHARGED_BACK)
     if InvoiceStatus(ingreso.status) is not InvoiceStatus.STAMPED:
-        await _without_cfdi(invoice, "Sin CFDI de ingreso.")
+        await without_cfdi(invoice, "Sin CFDI de ingreso.")
         return
     if fully and not earlier_notes:
         await cancel_invoice(runtime, pac, ingreso, CancelReason.NOT_CARRIED_OUT, now=now)
-        await _without_cfdi(invoice, "Se canceló el ingreso (03).")
+        await without_cfdi(invoice, "Se canceló el ingreso (03).")
         return
     given_back = collected_by_component(
-        (component, -centavos) for component, centavos in await _component_rows([entry_id])
+        (component, -centavos) for component, centavos in await component_rows([entry_id])
     )
     taxed = {line.kind for line in await _collected_lines(payment, payment.loan) if line.vat}
-    lines = credit_note_lines(given_back, taxed, tuition=await _is_tuition(payment.loan))
+    lines = credit_note_lines(given_back, taxed, tuition=await is_tuition(payment.loan))
     if not lines:  # the refund took back principal only: nothing invoiced changes
-        await _without_cfdi(invoice, "Solo capital: sin nota.")
+        await without_cfdi(invoice, "Solo capital: sin nota.")
         return
     invoice.folio = invoice.folio or str(invoice.id)
     document = build_credit_note(
         issuer=issuer,
-        recipient=await _recipient(runtime, payment.loan, issuer),
+        recipient=await recipient_of(runtime, payment.loan, issuer),
         lines=lines,
         related_uuid=str(ingreso.uuid),
         folio=invoice.folio,
-        payment_form=_payment_form(payment),
-        issued_at=now.astimezone(_tz(issuer)),
+        payment_form=payment_form_of(payment),
+        issued_at=now.astimezone(local_zone(issuer)),
     )
-    await _stamp(runtime, pac, invoice, await _sealed(document, signer), lines, now)
+    await stamp(runtime, pac, invoice, await sealed(document, signer), lines, now)
 
 
 # -- cancellation and reads ------------------------------------------------------------------------
@@ -434,9 +326,14 @@ def invoice_xml(runtime: Runtime, invoice: Invoice) -> bytes | None:
 
 
 async def payment_invoice(payment_id: int) -> Invoice | None:
-    """The ingreso CFDI of a payment, once it was stamped (cancelled ones included)."""
-    return (
-        await Invoice.filter(payment_id=payment_id, kind=InvoiceKind.INGRESO, uuid__isnull=False)
-        .order_by("-id")
-        .first()
-    )
+    """The CFDI of a payment, once it was stamped (cancelled ones included): its ingreso, or
+    for a payment of PPD ingresos its Complemento de Pagos."""
+    for kind in (InvoiceKind.INGRESO, InvoiceKind.PAGO):
+        found = (
+            await Invoice.filter(payment_id=payment_id, kind=kind, uuid__isnull=False)
+            .order_by("-id")
+            .first()
+        )
+        if found is not None:
+            return found
+    return None

@@ -16,17 +16,28 @@ import weakref
 from dataclasses import dataclass
 
 from puente.cep.banxico import BanxicoCep
-from puente.cep.service import CepLookup, run_cep
+from puente.cep.service import CepLookup, ProviderPayments, run_cep
 from puente.compliance.monitoring_service import monitor_payment
 from puente.config import Settings
 from puente.enums import PaymentStatus as S
+from puente.institutions.models import Institution
 from puente.invoicing.pac import SW_TEST_HOST, Pac, SwSapienPac
 from puente.invoicing.service import run_invoicing
 from puente.payments.compliance_hooks import compliance
+from puente.payments.gateways import GatewayDirectory
 from puente.payments.lifecycle_service import Transition
+from puente.payments.models import Payment
+from puente.providers.values import ProviderPayment
 from puente.runtime import Runtime
 
-__all__ = ["FiscalReport", "FiscalWorker", "default_cep", "default_pac", "run_fiscal_once"]
+__all__ = [
+    "FiscalReport",
+    "FiscalWorker",
+    "default_cep",
+    "default_pac",
+    "gateway_payments",
+    "run_fiscal_once",
+]
 
 logger = logging.getLogger("puente.invoicing")
 # What wakes the worker: money arrived (invoice it, validate its SPEI) or went back (refund).
@@ -55,10 +66,26 @@ class FiscalReport:
     ceps_validated: int
 
 
-async def run_fiscal_once(runtime: Runtime, pac: Pac, cep: CepLookup) -> FiscalReport:
-    """One sweep: invoices, then CEPs; a validated CEP re-runs the AML rules on its payment."""
+def gateway_payments(gateways: GatewayDirectory) -> ProviderPayments:
+    """Ask the payment's gateway (the institution's connector) for its current view."""
+
+    async def current(payment: Payment) -> ProviderPayment | None:
+        if not payment.provider_reference:
+            return None
+        institution = await Institution.get(id=payment.institution_id)
+        connector = await gateways.gateway(institution, payment.provider.value)
+        return await connector.get_payment(payment.provider_reference)
+
+    return current
+
+
+async def run_fiscal_once(
+    runtime: Runtime, pac: Pac, cep: CepLookup, payments: ProviderPayments | None = None
+) -> FiscalReport:
+    """One sweep: invoices, then CEPs; a validated CEP re-runs the AML rules on its payment.
+    ``payments`` lets the CEP step ask a gateway what its notifications did not say."""
     invoices = await run_invoicing(runtime, pac)
-    validated = await run_cep(runtime, cep)
+    validated = await run_cep(runtime, cep, payments)
     for payment_id in validated:
         try:
             await monitor_payment(runtime, payment_id)
@@ -86,9 +113,11 @@ class FiscalWorker:
         *,
         pac: Pac | None = None,
         cep: CepLookup | None = None,
+        gateways: GatewayDirectory | None = None,
         interval: float = 60.0,
     ) -> None:
         self.runtime = runtime
+        self.payments = gateway_payments(gateways) if gateways is not None else None
         self.pac = pac or default_pac(runtime.settings)
         self.cep = cep or default_cep(runtime.settings)
         self.interval = interval
@@ -104,7 +133,7 @@ class FiscalWorker:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                await run_fiscal_once(self.runtime, self.pac, self.cep)
+                await run_fiscal_once(self.runtime, self.pac, self.cep, self.payments)
             except Exception:  # noqa: BLE001 - the next sweep tries again
                 logger.exception("fiscal sweep failed")
             self._wake.clear()

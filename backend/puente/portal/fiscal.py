@@ -22,7 +22,7 @@ from puente.cep.models import CepCheck
 from puente.cep.service import cep_xml
 from puente.invoicing.models import Invoice
 from puente.invoicing.service import invoice_xml
-from puente.portal.payment_pages import visible_payment
+from puente.portal.payment_pages import visible_loan, visible_payment
 
 if TYPE_CHECKING:
     from puente.portal.routes import Portal
@@ -42,7 +42,12 @@ class FiscalDocuments:
         if len(uuid) != 36:
             return None
         invoice = await Invoice.filter(uuid=uuid.upper()).first()
-        if invoice is None or await visible_payment(user, invoice.payment_id) is None:
+        if invoice is None:
+            return None
+        if invoice.payment_id is None:  # an installment invoiced before payment (PPD)
+            if invoice.loan_id is None or await visible_loan(user, invoice.loan_id) is None:
+                return None
+        elif await visible_payment(user, invoice.payment_id) is None:
             return None
         xml = invoice_xml(self.runtime, invoice)
         return (invoice, xml) if xml else None

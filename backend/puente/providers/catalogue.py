@@ -25,6 +25,12 @@ from puente.providers.spec import (
     TransferAnswers,
     WebhookScheme,
 )
+from puente.providers.spei_tracking import (
+    CONEKTA_SPEI,
+    MERCADOPAGO_SPEI,
+    OPENPAY_SPEI,
+    STRIPE_SPEI,
+)
 from puente.providers.stp_tables import STP_TABLES
 from puente.providers.stripe_tables import STRIPE_TABLES
 from puente.providers.stripe_vault import STRIPE_VAULT
@@ -74,6 +80,7 @@ STRIPE = ProviderSpec(
     card_form=STRIPE_CARD_FORM,
     tables=STRIPE_TABLES,
     card_vault=STRIPE_VAULT,
+    spei_tracking=STRIPE_SPEI,
 )
 CONEKTA = ProviderSpec(
     name="conekta",
@@ -88,6 +95,7 @@ CONEKTA = ProviderSpec(
     card_form=CONEKTA_CARD_FORM,
     tables=CONEKTA_TABLES,
     card_vault=CONEKTA_VAULT,
+    spei_tracking=CONEKTA_SPEI,
 )
 OPENPAY = ProviderSpec(
     name="openpay",
@@ -102,6 +110,7 @@ OPENPAY = ProviderSpec(
     card_form=OPENPAY_CARD_FORM,
     tables=OPENPAY_TABLES,
     card_vault=OPENPAY_VAULT,
+    spei_tracking=OPENPAY_SPEI,
 )
 MERCADOPAGO = ProviderSpec(
     name="mercadopago",
@@ -119,6 +128,7 @@ MERCADOPAGO = ProviderSpec(
     graphql_name="MERCADO_PAGO",
     tables=MERCADOPAGO_TABLES,
     card_vault=MERCADOPAGO_VAULT,
+    spei_tracking=MERCADOPAGO_SPEI,
 )
 PAYPAL = ProviderSpec(
     name="paypal",

@@ -31,6 +31,7 @@ from puente.providers.errors import (
     error_for_status,
     reading_response,
 )
+from puente.providers.spei_tracking import CONEKTA_SPEI, read_spei_transfer
 from puente.providers.timestamps import from_unix_seconds
 from puente.providers.values import PaymentMethod, PaymentStatus, RefundStatus
 
@@ -152,6 +153,7 @@ def conekta_payment(order: Mapping[str, Any]) -> values.ProviderPayment:
             created_at=from_unix_seconds(order.get("created_at")),
             metadata={str(k): str(v) for k, v in (order.get("metadata") or {}).items()},
             raw=order,
+            spei=read_spei_transfer(CONEKTA_SPEI, charge) if method is PaymentMethod.SPEI else None,
         )
 
 

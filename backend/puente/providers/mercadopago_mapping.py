@@ -29,6 +29,7 @@ from puente.providers.errors import (
     unknown_status,
 )
 from puente.providers.mercadopago_tables import MERCADOPAGO_TABLES
+from puente.providers.spei_tracking import MERCADOPAGO_SPEI, read_spei_transfer
 from puente.providers.timestamps import iso_utc
 from puente.providers.values import PaymentMethod, PaymentStatus
 
@@ -166,6 +167,9 @@ def mp_payment(
             created_at=mp_datetime(payment.get("date_created")),
             metadata={str(k): str(v) for k, v in (payment.get("metadata") or {}).items()},
             raw=payment,
+            spei=read_spei_transfer(MERCADOPAGO_SPEI, payment)
+            if method is PaymentMethod.SPEI
+            else None,
         )
 
 

@@ -23,6 +23,7 @@ from puente.providers.errors import (
 from puente.providers.openpay_errors import openpay_error_class
 from puente.providers.openpay_tables import OPENPAY_TABLES
 from puente.providers.openpay_webhooks import openpay_datetime
+from puente.providers.spei_tracking import OPENPAY_SPEI, read_spei_transfer
 from puente.providers.values import PaymentMethod, PaymentStatus
 
 __all__ = [
@@ -162,6 +163,7 @@ def openpay_payment(
             created_at=openpay_datetime(charge.get("creation_date")),
             metadata={str(k): str(v) for k, v in (charge.get("metadata") or {}).items()},
             raw=charge,
+            spei=read_spei_transfer(OPENPAY_SPEI, charge) if method is PaymentMethod.SPEI else None,
         )
 
 

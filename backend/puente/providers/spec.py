@@ -19,6 +19,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from puente.providers.spei_tracking import SpeiTrackingPaths
 from puente.providers.tables import ProviderTables
 from puente.providers.values import PaymentMethod
 from puente.providers.vault import VaultRoutes
@@ -150,6 +151,8 @@ class ProviderSpec:
     tables: ProviderTables | None = None
     # Saved cards (``vault.py``): how this provider removes one; None keeps no cards.
     card_vault: VaultRoutes | None = None
+    # Where its SPEI payments say the clave de rastreo and banks (CEP); ``spei_tracking.py``.
+    spei_tracking: SpeiTrackingPaths | None = None
 
     def __post_init__(self) -> None:
         if self.tables is not None and self.tables.provider != self.name:

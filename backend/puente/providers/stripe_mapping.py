@@ -26,6 +26,7 @@ from puente.providers.errors import (
     error_for_status,
     reading_response,
 )
+from puente.providers.spei_tracking import STRIPE_SPEI, read_spei_transfer
 from puente.providers.stripe_tables import STRIPE_TABLES
 from puente.providers.stripe_webhooks import EXPIRED_CODE
 from puente.providers.timestamps import from_unix_seconds
@@ -146,6 +147,7 @@ def stripe_payment(pi: Mapping[str, Any]) -> values.ProviderPayment:
             created_at=from_unix_seconds(pi.get("created")),
             metadata=dict(pi.get("metadata") or {}),
             raw=pi,
+            spei=read_spei_transfer(STRIPE_SPEI, pi) if method is PaymentMethod.SPEI else None,
         )
 
 

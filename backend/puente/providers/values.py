@@ -32,6 +32,7 @@ __all__ = [
     "PaymentStatus",
     "ProviderCustomer",
     "ProviderPayment",
+    "ReceivedSpei",
     "ProviderRefund",
     "ProviderSettlement",
     "ProviderTransaction",
@@ -275,6 +276,24 @@ class NextAction:
 
 
 @dataclass(frozen=True, slots=True)
+class ReceivedSpei:
+    """The SPEI that paid a payment, as Banxico's CEP service finds it: the clave de
+    rastreo (assigned by the sending bank), both participants' 5-digit codes and the
+    CLABE paid into. Where each gateway keeps them: ``providers/spei_tracking.py``."""
+
+    clave_rastreo: str
+    sender_bank: str | None = None
+    receiver_bank: str | None = None
+    beneficiary_account: str | None = field(default=None, repr=False)
+    sender_name: str | None = field(default=None, repr=False)
+
+    @property
+    def complete(self) -> bool:
+        """Enough to ask Banxico (date and amount come from the payment)."""
+        return bool(self.sender_bank and self.receiver_bank and self.beneficiary_account)
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderPayment:
     """One payment at a provider, normalised."""
 
@@ -294,6 +313,7 @@ class ProviderPayment:
     created_at: datetime | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
     raw: Mapping[str, Any] = _raw()
+    spei: ReceivedSpei | None = None  # a SPEI received: what identifies it at Banxico (CEP)
 
     @property
     def puente_payment_id(self) -> str | None:
