@@ -259,8 +259,10 @@ async def check_balances(conn: BaseDBAsyncClient | None = None) -> list[BalanceD
         )
         expected_totals[key] += int(row["total"] or 0)
     stored_totals: dict[tuple[Any, ...], int] = {}
-    for row in await InstallmentTotal.all().using_db(conn).values(
-        "loan_id", "installment_number", "component", "kind", "centavos"
+    for row in (
+        await InstallmentTotal.all()
+        .using_db(conn)
+        .values("loan_id", "installment_number", "component", "kind", "centavos")
     ):
         key = (
             row["loan_id"],

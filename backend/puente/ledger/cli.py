@@ -34,7 +34,9 @@ def cmd_check_balances(args: argparse.Namespace) -> int:
         more = len(drift) - args.limit
         if more > 0:
             print(f"... and {more} more", file=sys.stderr)
-        print(f"ledger balances DRIFT: {len(drift)} figures differ from the postings", file=sys.stderr)
+        print(
+            f"ledger balances DRIFT: {len(drift)} figures differ from the postings", file=sys.stderr
+        )
         return 1
 
     return asyncio.run(run())

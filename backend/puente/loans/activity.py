@@ -82,26 +82,26 @@ async def activity_rows(
     if not loan_ids:
         return result
     if not dated:
-        for total in (
-            await InstallmentTotal.filter(loan_id__in=list(loan_ids))
-            .using_db(conn)
-            .values("loan_id", "installment_number", "component", "kind", "centavos")
-        ):
-            result[total["loan_id"]].append(
-                ActivityRow(
-                    loan_id=total["loan_id"],
-                    number=total["installment_number"],
-                    component=total["component"] or "unknown",
-                    kind=JournalKind(total["kind"]),
-                    centavos=int(total["centavos"]),
-                )
+        # Plain SQL: a long-paid loan has thousands of these rows, and the ORM's per-field
+        # conversion of each would cost more than reading them.
+        client = conn if conn is not None else InstallmentTotal._meta.db
+        postgres = client.capabilities.dialect == "postgres"
+        ids = list(loan_ids)
+        marks = ", ".join(f"${n + 1}" if postgres else "?" for n in range(len(ids)))
+        _, rows = await client.execute_query(
+            "SELECT loan_id, installment_number, component, kind, centavos "
+            f"FROM loan_installment_totals WHERE loan_id IN ({marks})",
+            ids,
+        )
+        kinds = {kind.value: kind for kind in JournalKind}
+        for loan_id, number, component, kind, centavos in rows:
+            result[loan_id].append(
+                ActivityRow(loan_id, number, component or "unknown", kinds[kind], int(centavos))
             )
         return result
     keys = ["account__loan_id", "installment_number", "component", "entry__kind"]
     keys.append("entry__effective_date")
-    postings = Posting.filter(
-        account__loan_id__in=list(loan_ids), installment_number__isnull=False
-    )
+    postings = Posting.filter(account__loan_id__in=list(loan_ids), installment_number__isnull=False)
     if since is not None:
         postings = postings.filter(entry__effective_date__gte=since)
     rows = (
@@ -139,15 +139,17 @@ def fold_activity(
     for row in rows:
         if before is not None and row.effective_date is not None and row.effective_date >= before:
             continue
-        result.setdefault(row.number, InstallmentActivity()).add(
-            row.kind, row.component, row.centavos
-        )
+        activity = result.get(row.number)
+        if activity is None:
+            activity = result[row.number] = InstallmentActivity()
+        activity.add(row.kind, row.component, row.centavos)
     taken = False
     for row in minus:
         taken = True
-        result.setdefault(row.number, InstallmentActivity()).add(
-            row.kind, row.component, -row.centavos
-        )
+        activity = result.get(row.number)
+        if activity is None:
+            activity = result[row.number] = InstallmentActivity()
+        activity.add(row.kind, row.component, -row.centavos)
     if taken:  # what cancelled out reads as never there, as when folding only earlier rows
         for number in list(result):
             activity = result[number]

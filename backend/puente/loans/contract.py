@@ -76,9 +76,7 @@ class LoanContract:
     def states_before(self, day: date) -> tuple[InstallmentState, ...]:
         """The installment states at the start of ``day`` (entries effective before it)."""
         if self.recent_since is None or day < self.recent_since:
-            raise LookupError(
-                f"states before {day} need activity from before {self.recent_since}"
-            )
+            raise LookupError(f"states before {day} need activity from before {self.recent_since}")
         later = (r for r in self.recent if r.effective_date is None or r.effective_date >= day)
         folded = fold_activity(self.totals, minus=later)
         return installment_states(self.rows, folded, self.periods, self.fee_vat_rate)
