@@ -256,3 +256,34 @@ def test_check_balances_command_exits_1_on_drift(tmp_path: Path, monkeypatch, ca
     assert cli_main(["ledger", "check-balances"]) == 1
     err = capsys.readouterr().err
     assert "DRIFT: 2 figures" in err and "off by 1" in err
+
+
+async def test_reading_a_current_loan_sums_no_paid_history(db, runtime):
+    """The loan views and the payoff read the read model; postings are read only from the
+    earliest installment still owed (what the accrual may need), never all of them."""
+    from tests.support.statements import count_statements
+
+    from puente.loans.application import apply_payment
+    from puente.loans.models import Installment
+    from puente.loans.payoff import payoff_quote
+    from puente.loans.state import load_loan_views
+    from puente.money import from_centavos
+
+    _, loan = await _loan(runtime, "reader")
+    first = await Installment.get(loan_id=loan.id, number=1)
+    await apply_payment(
+        loan,
+        from_centavos(first.total_centavos),
+        received_on=first.due_date,
+        provider=ProviderName.STRIPE,
+        idempotency_key="reader-1",
+    )
+    await loan.refresh_from_db()
+    with count_statements() as log:
+        (view,) = await load_loan_views([loan], first.due_date)
+        quote = await payoff_quote(loan, first.due_date)
+    assert view.installments[0].status == "PAID" and quote.total > 0
+    assert len(log) > 3  # the counter counts
+    from_postings = [sql for sql in log.statements if '"postings"' in sql]
+    assert len(from_postings) == 1, log.statements  # the payoff's contract, from a day on
+    assert '"effective_date">=' in from_postings[0]
