@@ -153,10 +153,10 @@ async def fold_institution_deltas(conn: BaseDBAsyncClient | None = None) -> int:
     for row in moved:
         values = dict(row)
         sums[int(values["account_id"])] += int(values["balance_centavos"])
-    rows = sorted((account_id, 0, total) for account_id, total in sums.items())
-    if rows:
-        sql = _BALANCES_UPSERT.format(values=_values(rows, False))
-        await conn.execute_query(sql, [v for row in rows for v in row])
+    folded = sorted((account_id, 0, total) for account_id, total in sums.items())
+    if folded:
+        sql = _BALANCES_UPSERT.format(values=_values(folded, False))
+        await conn.execute_query(sql, [v for row in folded for v in row])
     return len(moved)
 
 
