@@ -144,6 +144,7 @@ async def _seed(runtime: Any, gateways: Any, count: int, postgres: bool) -> int:
     from puente.collections.mandates import sign_mandate
     from puente.enums import InstitutionKind, ProviderName, Role
     from puente.institutions.models import Institution
+    from puente.ledger.balances import rebuild_balances
     from puente.loans.lifecycle import approve_loan
     from puente.loans.models import LoanProduct
     from puente.loans.origination import originate_loan, record_disbursement
@@ -172,8 +173,10 @@ async def _seed(runtime: Any, gateways: Any, count: int, postgres: bool) -> int:
     await approve_loan(loan)
     await record_disbursement(loan, on=START)
     card = await cards.save_card(gateways, ana, ProviderName.STRIPE, "tok_visa")
-    await sign_mandate(ana, loan.id, card.id, origin="bench", now=runtime.now())
+    await sign_mandate(runtime, ana, loan.id, card.id, origin="bench")
     await _copy_template(get_connection("default"), loan.id, ana.id, count - 1, postgres)
+    # The copies' postings were written around post_entry: their balances from the postings.
+    await rebuild_balances(get_connection("default"))
     return inst.id
 
 

@@ -172,12 +172,25 @@ async def _truncate_postgres(url: str) -> None:
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[str]:
-    """Tortoise connected to a clean database for this test (in the test's event loop)."""
+    """Tortoise connected to a clean database for this test (in the test's event loop).
+
+    After the test, the ledger's read model must equal the sums of the postings: every
+    test that posts entries also checks the running balances (``check_balances``).
+    """
     await _init(database_url)
     try:
         yield "postgres" if database_url.startswith(("postgres", "asyncpg")) else "sqlite"
+        await _assert_balances_match_postings()
     finally:
         await Tortoise.close_connections()
+
+
+async def _assert_balances_match_postings() -> None:
+    from puente.ledger.balances import check_balances
+
+    drift = await check_balances()
+    if drift:
+        pytest.fail("ledger read model drifted from the postings:\n" + "\n".join(map(str, drift)))
 
 
 @pytest.fixture

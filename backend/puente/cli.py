@@ -163,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     from puente.reconciliation.cli import add_reconcile_commands
 
     add_reconcile_commands(commands)
+    from puente.ledger.cli import add_ledger_commands
+
+    add_ledger_commands(commands)
     return parser
 
 

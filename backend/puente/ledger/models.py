@@ -1,7 +1,9 @@
 """Double-entry ledger: accounts, journal entries and their postings.
 
 Postings are written once and never updated or deleted (database triggers refuse it);
-a correction is a reversing entry. Every balance anywhere is a sum of postings.
+a correction is a reversing entry. Every balance anywhere is a sum of postings; the read
+model (``AccountBalance``, ``InstallmentTotal``) keeps those sums up to date in the same
+transaction as the postings (``ledger/balances.py``), so reading never sums history.
 Sign convention: ``amount_centavos`` > 0 is a debit, < 0 a credit.
 """
 
@@ -12,7 +14,14 @@ from tortoise.models import Model
 
 from puente.enums import JournalKind, LedgerAccountType, ProviderName, SuspenseStatus
 
-__all__ = ["JournalEntry", "LedgerAccount", "Posting", "SuspenseItem"]
+__all__ = [
+    "AccountBalance",
+    "InstallmentTotal",
+    "JournalEntry",
+    "LedgerAccount",
+    "Posting",
+    "SuspenseItem",
+]
 
 
 class LedgerAccount(Model):
@@ -72,6 +81,52 @@ class Posting(Model):
 
     class Meta:
         table = "postings"
+
+
+class AccountBalance(Model):
+    """Read model: part of an account's balance (debit positive, as postings).
+
+    An account's balance is the sum of its rows. A per-loan account has one row
+    (``shard`` 0), updated by each entry that touches it: only that loan's transactions
+    lock it. An institution-wide account (cash clearing, bank, VAT, income) is touched by
+    every payment, so entries never update a shared row for it: each entry appends its own
+    row (``shard`` = the entry's id) and ``fold_institution_deltas`` later adds them into
+    shard 0. Kept by ``post_entry``; checked against the postings by ``check_balances``.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    account = fields.ForeignKeyField(
+        "models.LedgerAccount", related_name="balance_rows", on_delete=fields.RESTRICT
+    )
+    account_id: int
+    shard = fields.BigIntField(default=0)
+    balance_centavos = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "ledger_balances"
+        unique_together = (("account", "shard"),)
+
+
+class InstallmentTotal(Model):
+    """Read model: a loan's tagged postings summed by (installment, component, entry kind).
+
+    What ``loans.activity`` folds into billed, charged, paid and written off: one row per
+    key, so reading a loan costs its installments, not its history.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    loan = fields.ForeignKeyField(
+        "models.Loan", related_name="installment_totals", on_delete=fields.RESTRICT
+    )
+    loan_id: int
+    installment_number = fields.IntField()
+    component = fields.CharField(max_length=24, default="")  # "" for an untagged component
+    kind = fields.CharEnumField(JournalKind, max_length=16)
+    centavos = fields.BigIntField(default=0)  # debit positive, on the loan's own accounts
+
+    class Meta:
+        table = "loan_installment_totals"
+        unique_together = (("loan", "installment_number", "component", "kind"),)
 
 
 class SuspenseItem(Model):

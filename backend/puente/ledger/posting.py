@@ -1,4 +1,8 @@
-"""Writing to and reading from the ledger. Callers run inside their own transaction."""
+"""Writing to and reading from the ledger. Callers run inside their own transaction.
+
+Balances are read from the read model (``ledger/balances.py``) that ``post_entry`` keeps in
+the same transaction as the postings, never by summing an account's history.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.functions import Sum
 
 from puente.enums import JournalKind, LedgerAccountType, ProviderName
+from puente.ledger.balances import record_entry_totals
 from puente.ledger.entries import (
     CREDIT_NORMAL,
     AccountRef,
@@ -17,7 +22,7 @@ from puente.ledger.entries import (
     check_balanced,
     reversal_lines,
 )
-from puente.ledger.models import JournalEntry, LedgerAccount, Posting
+from puente.ledger.models import AccountBalance, JournalEntry, LedgerAccount, Posting
 from puente.observability.metrics import LEDGER_POSTINGS
 
 __all__ = [
@@ -110,6 +115,9 @@ async def post_entry(
         ],
         using_db=conn,
     )
+    await record_entry_totals(
+        entry.id, kind, lines, {code: account.id for code, account in accounts.items()}, conn
+    )
     LEDGER_POSTINGS.labels(str(kind)).inc(len(lines))
     return entry
 
@@ -164,9 +172,9 @@ async def reverse_entry(
 async def account_balance(ref: AccountRef, conn: BaseDBAsyncClient | None = None) -> int:
     """Centavos on the account, in its natural sign (credit-normal accounts shown positive)."""
     rows = (
-        await Posting.filter(account__code=ref.code)
+        await AccountBalance.filter(account__code=ref.code)
         .using_db(conn)
-        .annotate(total=Sum("amount_centavos"))
+        .annotate(total=Sum("balance_centavos"))
         .group_by("account_id")
         .values("total")
     )
@@ -182,9 +190,9 @@ async def loan_account_balances(
     if not loan_ids:
         return result
     rows = (
-        await Posting.filter(account__loan_id__in=list(loan_ids))
+        await AccountBalance.filter(account__loan_id__in=list(loan_ids))
         .using_db(conn)
-        .annotate(total=Sum("amount_centavos"))
+        .annotate(total=Sum("balance_centavos"))
         .group_by("account__loan_id", "account__type")
         .values("account__loan_id", "account__type", "total")
     )

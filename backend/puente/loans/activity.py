@@ -6,6 +6,10 @@ negative adjustments such as a pronto-pago discount or interest waived on payoff
 ``paid`` (payments and applied advances, net of refunds and chargebacks) and ``written_off``
 (castigo). The accrual job needs the state "at the start of a day", so rows can keep their
 effective date and be folded with ``before``.
+
+Undated rows come from the ledger's read model (``loan_installment_totals``, kept by
+``post_entry``): their number follows the loan's installments, not its history. Dated rows
+are summed from the postings, and only from a day on when ``since`` is given.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.functions import Sum
 
 from puente.enums import JournalKind
-from puente.ledger.models import Posting
+from puente.ledger.models import InstallmentTotal, Posting
 
 __all__ = [
     "ActivityRow",
@@ -65,19 +69,43 @@ class InstallmentActivity:
 
 
 async def activity_rows(
-    loan_ids: Sequence[int], conn: BaseDBAsyncClient | None = None, *, dated: bool = False
+    loan_ids: Sequence[int],
+    conn: BaseDBAsyncClient | None = None,
+    *,
+    dated: bool = False,
+    since: date | None = None,
 ) -> dict[int, list[ActivityRow]]:
     """Per loan, its tagged postings summed by installment, component and entry kind (and by
-    effective date when ``dated``); one query for many loans."""
+    effective date when ``dated``, only of entries effective on or after ``since`` when
+    given); one query for many loans."""
     result: dict[int, list[ActivityRow]] = {loan_id: [] for loan_id in loan_ids}
     if not loan_ids:
         return result
+    if not dated:
+        # Plain SQL: a long-paid loan has thousands of these rows, and the ORM's per-field
+        # conversion of each would cost more than reading them.
+        client = conn if conn is not None else InstallmentTotal._meta.db
+        postgres = client.capabilities.dialect == "postgres"
+        ids = list(loan_ids)
+        marks = ", ".join(f"${n + 1}" if postgres else "?" for n in range(len(ids)))
+        _, rows = await client.execute_query(
+            "SELECT loan_id, installment_number, component, kind, centavos "
+            f"FROM loan_installment_totals WHERE loan_id IN ({marks})",
+            ids,
+        )
+        kinds = {kind.value: kind for kind in JournalKind}
+        for loan_id, number, component, kind, centavos in rows:
+            result[loan_id].append(
+                ActivityRow(loan_id, number, component or "unknown", kinds[kind], int(centavos))
+            )
+        return result
     keys = ["account__loan_id", "installment_number", "component", "entry__kind"]
-    if dated:
-        keys.append("entry__effective_date")
+    keys.append("entry__effective_date")
+    postings = Posting.filter(account__loan_id__in=list(loan_ids), installment_number__isnull=False)
+    if since is not None:
+        postings = postings.filter(entry__effective_date__gte=since)
     rows = (
-        await Posting.filter(account__loan_id__in=list(loan_ids), installment_number__isnull=False)
-        .using_db(conn)
+        await postings.using_db(conn)
         .annotate(total=Sum("amount_centavos"))
         .group_by(*keys)
         .values(*keys, "total")
@@ -97,16 +125,39 @@ async def activity_rows(
 
 
 def fold_activity(
-    rows: Iterable[ActivityRow], before: date | None = None
+    rows: Iterable[ActivityRow],
+    before: date | None = None,
+    *,
+    minus: Iterable[ActivityRow] = (),
 ) -> dict[int, InstallmentActivity]:
-    """Buckets per installment number; with ``before``, only entries effective before it."""
+    """Buckets per installment number; with ``before``, only entries effective before it.
+
+    ``minus`` rows are taken away: all-time totals minus the dated rows effective on or
+    after a day are the state before that day, without reading the older history.
+    """
     result: dict[int, InstallmentActivity] = {}
     for row in rows:
         if before is not None and row.effective_date is not None and row.effective_date >= before:
             continue
-        result.setdefault(row.number, InstallmentActivity()).add(
-            row.kind, row.component, row.centavos
-        )
+        activity = result.get(row.number)
+        if activity is None:
+            activity = result[row.number] = InstallmentActivity()
+        activity.add(row.kind, row.component, row.centavos)
+    taken = False
+    for row in minus:
+        taken = True
+        activity = result.get(row.number)
+        if activity is None:
+            activity = result[row.number] = InstallmentActivity()
+        activity.add(row.kind, row.component, -row.centavos)
+    if taken:  # what cancelled out reads as never there, as when folding only earlier rows
+        for number in list(result):
+            activity = result[number]
+            for bucket in (activity.billed, activity.charged, activity.paid, activity.written_off):
+                for name in [name for name, centavos in bucket.items() if not centavos]:
+                    del bucket[name]
+            if not (activity.billed or activity.charged or activity.paid or activity.written_off):
+                del result[number]
     return result
 
 

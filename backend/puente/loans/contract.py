@@ -57,17 +57,28 @@ async def current_rows(loan_id: int, conn: BaseDBAsyncClient | None = None) -> l
 
 @dataclass(frozen=True)
 class LoanContract:
-    """Current rows, the engine states derived from them and the ledger, and raw activity."""
+    """Current rows, the engine states derived from them and the ledger, and raw activity.
+
+    ``totals`` is all the loan's activity, undated (the ledger's read model); ``recent`` the
+    dated activity of entries effective on or after ``recent_since``: the earliest due date
+    of an installment still owed, the first day the accrual may look at. So loading a
+    contract reads what is still open, never the whole history of a long-paid loan.
+    """
 
     loan: Loan
     rows: tuple[Installment, ...]
     states: tuple[InstallmentState, ...]
-    activity: tuple[ActivityRow, ...]  # dated: lets the accrual job rebuild any earlier day
+    totals: tuple[ActivityRow, ...]
+    recent: tuple[ActivityRow, ...]  # dated: lets the accrual job rebuild any later day
     periods: Mapping[int, Period]
+    recent_since: date | None = None  # None: nothing is owed, no day needs rebuilding
 
     def states_before(self, day: date) -> tuple[InstallmentState, ...]:
         """The installment states at the start of ``day`` (entries effective before it)."""
-        folded = fold_activity(self.activity, before=day)
+        if self.recent_since is None or day < self.recent_since:
+            raise LookupError(f"states before {day} need activity from before {self.recent_since}")
+        later = (r for r in self.recent if r.effective_date is None or r.effective_date >= day)
+        folded = fold_activity(self.totals, minus=later)
         return installment_states(self.rows, folded, self.periods, self.fee_vat_rate)
 
     @property
@@ -83,10 +94,23 @@ class LoanContract:
 async def load_contract(loan: Loan, conn: BaseDBAsyncClient | None = None) -> LoanContract:
     """Everything the services need to allocate, accrue or quote on one loan."""
     rows = tuple(await current_rows(loan.id, conn))
-    dated = tuple((await activity_rows([loan.id], conn, dated=True))[loan.id])
+    totals = tuple((await activity_rows([loan.id], conn))[loan.id])
     periods = contract_periods(loan, max((row.number for row in rows), default=0))
-    states = installment_states(rows, fold_activity(dated), periods, Decimal(loan.vat_rate))
-    return LoanContract(loan=loan, rows=rows, states=states, activity=dated, periods=periods)
+    states = installment_states(rows, fold_activity(totals), periods, Decimal(loan.vat_rate))
+    owed = [state.due_date for state in states if state.outstanding_total > 0]
+    since = min(owed, default=None)
+    recent: tuple[ActivityRow, ...] = ()
+    if since is not None:
+        recent = tuple((await activity_rows([loan.id], conn, dated=True, since=since))[loan.id])
+    return LoanContract(
+        loan=loan,
+        rows=rows,
+        states=states,
+        totals=totals,
+        recent=recent,
+        periods=periods,
+        recent_since=since,
+    )
 
 
 def installment_records(

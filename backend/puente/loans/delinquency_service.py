@@ -110,7 +110,7 @@ def _states_by_day(
     contract: LoanContract, first: date, through: date
 ) -> Iterator[tuple[date, tuple[InstallmentState, ...]]]:
     """(day, states at its start) for each day; rebuilt only when an entry took effect."""
-    changes = sorted({row.effective_date for row in contract.activity if row.effective_date})
+    changes = sorted({row.effective_date for row in contract.recent if row.effective_date})
     states = contract.states_before(first)
     index = bisect_right(changes, first - _ONE_DAY)  # changes already inside ``states``
     day = first

@@ -17,6 +17,7 @@ from decimal import Decimal
 from tortoise.exceptions import OperationalError
 
 from puente.config import Settings
+from puente.ledger.balances import fold_institution_deltas
 from puente.loans.application import apply_advances
 from puente.loans.billing import bill_installments
 from puente.loans.delinquency_service import accrue_loan
@@ -71,6 +72,14 @@ def register_daily_step(name: str, step: DailyStep) -> None:
     """Add ``step`` to every daily run (registering a name again replaces it)."""
     _STEPS[name] = step
 
+
+async def _fold_balances(day: date, settings: Settings) -> int:
+    """Institution-wide balances: the rows each entry appended, added into one per account
+    (``ledger/balances.py``), so reading them stays short."""
+    return await fold_institution_deltas()
+
+
+register_daily_step("balance rows folded", _fold_balances)
 
 DAILY_JOB = "daily"
 LEASE_TTL = timedelta(minutes=10)

@@ -181,7 +181,7 @@ def _write_off_lines(loan: Loan, contract: LoanContract, balances: dict[T, int])
     inst = loan.institution_id
     lines: list[Line] = []
     credited: dict[T, int] = {}
-    folded = fold_activity(contract.activity)
+    folded = fold_activity(contract.totals)
     for state in contract.states:
         activity = folded.get(state.number)
         for component in Component:
