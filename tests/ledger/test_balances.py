@@ -186,7 +186,7 @@ async def test_the_migration_backfill_and_a_rebuild_restore_the_read_model(db, r
     )
     before = sorted(await AccountBalance.all().values_list("account_id", "balance_centavos"))
     conn = get_connection("default")
-    migration = importlib.import_module("puente.migrations.0017_readmodel")
+    migration = importlib.import_module("puente.migrations.0018_readmodel")
     await migration.forget(None, SimpleNamespace(client=conn))
     assert await check_balances() != []
     await migration.backfill(None, SimpleNamespace(client=conn))

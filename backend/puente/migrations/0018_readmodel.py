@@ -34,7 +34,7 @@ class Migration(migrations.Migration):
     """The ledger's read model: running balances per account and per-installment totals,
     kept by post_entry with the postings; backfilled from the postings already there."""
 
-    dependencies = [("models", "0016_cfdi")]
+    dependencies = [("models", "0017_rep")]
 
     initial = False
 
