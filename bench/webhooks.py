@@ -51,6 +51,11 @@ TARGET_P99_MS = 50.0
 
 # Stripe sends several events per payment: two are echoes (stored as noise), one moves it.
 EVENT_CYCLE = ("payment_intent.created", "charge.succeeded", "payment_intent.succeeded")
+# ``--mix echoes``: only the echoes, so the inbox worker has nothing to apply and the run
+# measures acknowledgement alone (the default mix also has the worker applying payments
+# in the same process, as ``puente serve`` runs it).
+MIXES = {"payments": EVENT_CYCLE, "echoes": EVENT_CYCLE[:2]}
+_types = EVENT_CYCLE
 
 
 def _event(n: int) -> bytes:
@@ -59,7 +64,7 @@ def _event(n: int) -> bytes:
         {
             "id": f"evt_bench_{n:08d}",
             "object": "event",
-            "type": EVENT_CYCLE[n % len(EVENT_CYCLE)],
+            "type": _types[n % len(_types)],
             "created": int(time.time()),
             "livemode": False,
             "data": {
@@ -383,7 +388,8 @@ async def run(args: argparse.Namespace, folder: Path) -> bool:
             achieved = await _paced(
                 args.port, args.peak_events, args.events, args.rate, args.concurrency, tally
             )
-            paid, drained = await _wait_processed(url, payments, args.drain_limit)
+            expected = payments if args.mix == "payments" else 0
+            paid, drained = await _wait_processed(url, expected, args.drain_limit)
             health_after = await _healthz_rate(args.port, args.concurrency)
         finally:
             server.terminate()
@@ -402,7 +408,7 @@ async def run(args: argparse.Namespace, folder: Path) -> bool:
     ratio = peak / health
     p99 = _pct(tally.latencies, 0.99)
     label = f"{args.database}, {args.workers} worker{'s' if args.workers > 1 else ''}"
-    print(f"== bench/webhooks.py: {label}, {args.concurrency} connections ==")
+    print(f"== bench/webhooks.py: {label}, {args.concurrency} connections, {args.mix} ==")
     print(
         f"/healthz (baseline)      {health:,.0f} r/s "
         f"(before {health_before:,.0f}, after {health_after:,.0f})"
@@ -444,11 +450,14 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--port", type=int, default=8917)
+    parser.add_argument("--mix", choices=tuple(MIXES), default="payments")
     parser.add_argument("--drain-limit", type=float, default=60.0)
     parser.add_argument("--profile", help="cProfile the (single-worker) server into this file")
     args = parser.parse_args()
     if args.profile and args.workers != 1:
         raise SystemExit("--profile needs --workers 1")
+    global _types
+    _types = MIXES[args.mix]
     with tempfile.TemporaryDirectory() as tmp:
         await run(args, Path(tmp))
 

@@ -9,32 +9,37 @@ written together, in one statement (one transaction), with no Tortoise model bui
     request ─┼─► pending ──drain──► │  ON CONFLICT (provider, event_id) DO NOTHING
     request ─┘                      └─ RETURNING provider, event_id ──► each request answered
 
-- A request is answered after the statement holding its row returned, i.e. committed: never
-  an acknowledgement for a row that is not stored.
+- A request is answered after the statement holding its row returned, i.e. committed (it
+  runs on its own, outside any transaction: the webhook door opens none): never an
+  acknowledgement for a row that is not stored.
 - Dedupe stays exact: the unique (provider, event_id) decides, also between processes. The
   same event twice in one batch is written once; the later copies are told "duplicate".
 - A batch that fails is retried one row at a time, so a bad row fails only its own request
   and a database outage fails each request with its own error (a 503 at the door).
 - Nothing waits on a timer: a lone delivery is written at once; batches grow only while the
-  database is busy, which is when they pay.
+  database is busy, which is when they pay. On PostgreSQL two statements may be in flight
+  (one batch collects while the other commits); SQLite has one writer, so one.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import astuple, dataclass, fields
-from datetime import datetime
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.connection import get_connection
+from tortoise.exceptions import ValidationError
 
-from puente.enums import ProviderEventStatus
+from puente.enums import ProviderEventStatus, ProviderName
 from puente.webhooks.models import ProviderEvent
 
 __all__ = ["MAX_BATCH", "InboxWriter", "ReceivedEvent"]
 
-# Rows per statement: 15 parameters each stays far under SQLite's and PostgreSQL's limits
+Key = tuple[str, str]  # (provider, provider's event id): what the inbox deduplicates on
+
+# Rows per statement: 16 parameters each stays far under SQLite's and PostgreSQL's limits
 # (32,766 and 32,767 parameters), and a batch this size already amortises the commit.
 MAX_BATCH = 256
 
@@ -61,7 +66,7 @@ class ReceivedEvent:
     request_id: str | None
 
     @property
-    def key(self) -> tuple[str, str]:
+    def key(self) -> Key:
         """What the inbox deduplicates on."""
         return (self.provider, self.event_id)
 
@@ -69,15 +74,48 @@ class ReceivedEvent:
 _COLUMNS = tuple(f.name for f in fields(ReceivedEvent))
 # Columns whose value is the same for every new row (the model's defaults).
 _CONSTANT = {"attempts": "0", "last_error": "NULL", "next_attempt_at": "NULL"}
+# The model's length limits, checked here as Tortoise would (PostgreSQL would refuse the
+# whole statement; SQLite would keep the long value).
+_LIMITS = tuple(
+    (name, ProviderEvent._meta.fields_map[name].max_length)  # type: ignore[attr-defined]
+    for name in ("event_id", "event_type", "kind", "provider_payment_id", "puente_payment_id")
+    + ("request_id",)
+)
+_HEADERS_JSON = ProviderEvent._meta.fields_map["headers"].encoder  # type: ignore[attr-defined]
 
 
 def _db_values(event: ReceivedEvent) -> list[Any]:
-    """The row's values as Tortoise would write them (enum values, JSON text, datetimes)."""
-    fields_map = ProviderEvent._meta.fields_map
+    """The row's values as Tortoise would write them (enum values, JSON text, aware times),
+    without building a model: this runs once per delivery."""
+    for name, limit in _LIMITS:
+        value = getattr(event, name)
+        if value is not None and len(value) > limit:
+            raise ValidationError(f"{name}: longer than {limit} characters")
     return [
-        fields_map[name].to_db_value(value, ProviderEvent)
-        for name, value in zip(_COLUMNS, astuple(event), strict=True)
+        ProviderName(event.provider).value,
+        event.event_id,
+        event.event_type,
+        event.institution_id,
+        event.kind,
+        event.provider_payment_id,
+        event.puente_payment_id,
+        event.amount_centavos,
+        _aware(event.occurred_at),
+        event.raw_body,
+        _HEADERS_JSON(event.headers),
+        event.body_authenticated,
+        event.status.value,
+        _aware(event.processed_at),
+        _aware(event.received_at),
+        event.request_id,
     ]
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """Stored times are UTC; a naive one is taken as UTC (Tortoise's ``make_aware``)."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
 
 
 def _insert_sql(dialect: str, rows: int) -> str:
@@ -101,7 +139,8 @@ def _insert_sql(dialect: str, rows: int) -> str:
 
 @dataclass(slots=True)
 class _Waiting:
-    event: ReceivedEvent
+    key: Key
+    values: list[Any]
     answer: asyncio.Future[bool]
 
 
@@ -112,7 +151,7 @@ class InboxWriter:
         self.connection_name = connection_name
         self.max_batch = max_batch
         self._pending: list[_Waiting] = []
-        self._drainer: asyncio.Task[None] | None = None
+        self._writers: set[asyncio.Task[None]] = set()
         self._sql: dict[tuple[str, int], str] = {}
 
     async def store(self, event: ReceivedEvent) -> bool:
@@ -120,11 +159,19 @@ class InboxWriter:
 
         Raises what the database raised when this event could not be stored.
         """
+        values = _db_values(event)  # a malformed row fails its own request, not a batch
         answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Waiting(event, answer))
-        if self._drainer is None:
-            self._drainer = asyncio.create_task(self._drain(), name="webhook-inbox-writer")
+        self._pending.append(_Waiting(event.key, values, answer))
+        if len(self._writers) < self._write_slots():
+            self._writers.add(asyncio.create_task(self._drain(), name="webhook-inbox-writer"))
         return await answer
+
+    def _write_slots(self) -> int:
+        """Statements in flight at once. PostgreSQL: two, so one batch collects while the
+        other commits. SQLite has one connection and one writer: a second statement would
+        only queue behind the first with a smaller batch."""
+        dialect = get_connection(self.connection_name).capabilities.dialect
+        return 2 if dialect == "postgres" else 1
 
     async def _drain(self) -> None:
         """Write what is pending, batch after batch, until nothing is."""
@@ -142,60 +189,59 @@ class InboxWriter:
             self._pending.clear()
             raise
         finally:
-            self._drainer = None
+            # Now, not in a done callback: a delivery queued after this writer's last look
+            # at ``_pending`` must find the slot free and start a writer of its own.
+            self._writers.discard(asyncio.current_task())
 
     async def _write(self, batch: list[_Waiting]) -> None:
         # The first copy of each event is written; copies later in the batch are duplicates.
-        first: dict[tuple[str, str], ReceivedEvent] = {}
+        first: dict[Key, list[Any]] = {}
         for waiting in batch:
-            first.setdefault(waiting.event.key, waiting.event)
-        events = list(first.values())
-        outcomes: dict[tuple[str, str], bool | Exception]
+            first.setdefault(waiting.key, waiting.values)
+        outcomes: dict[Key, bool | Exception]
         try:
-            inserted = await self._insert(events)
+            inserted = await self._insert(list(first.values()))
         except Exception as exc:  # noqa: BLE001 - each request gets its own outcome
-            if len(events) == 1:
-                outcomes = {events[0].key: exc}
+            if len(first) == 1:
+                outcomes = dict.fromkeys(first, exc)
             else:
-                outcomes = await self._insert_singly(events)
+                outcomes = await self._insert_singly(first)
         else:
             outcomes = {key: key in inserted for key in first}
         _answer(batch, outcomes)
 
-    async def _insert_singly(
-        self, events: list[ReceivedEvent]
-    ) -> dict[tuple[str, str], bool | Exception]:
+    async def _insert_singly(self, rows: dict[Key, list[Any]]) -> dict[Key, bool | Exception]:
         """After a failed batch: each row alone, so one bad row fails only its request."""
-        outcomes: dict[tuple[str, str], bool | Exception] = {}
-        for event in events:
+        outcomes: dict[Key, bool | Exception] = {}
+        for key, values in rows.items():
             try:
-                outcomes[event.key] = event.key in await self._insert([event])
+                outcomes[key] = key in await self._insert([values])
             except Exception as exc:  # noqa: BLE001 - this request's own failure
-                outcomes[event.key] = exc
+                outcomes[key] = exc
         return outcomes
 
-    async def _insert(self, events: list[ReceivedEvent]) -> set[tuple[str, str]]:
-        """One statement for ``events`` (distinct keys); the keys it inserted."""
+    async def _insert(self, rows: list[list[Any]]) -> set[Key]:
+        """One statement for ``rows`` (distinct keys); the keys it inserted."""
         connection: BaseDBAsyncClient = get_connection(self.connection_name)
         dialect = connection.capabilities.dialect
-        sql = self._sql.get((dialect, len(events)))
+        sql = self._sql.get((dialect, len(rows)))
         if sql is None:
-            sql = self._sql[(dialect, len(events))] = _insert_sql(dialect, len(events))
-        values = [value for event in events for value in _db_values(event)]
-        _, rows = await connection.execute_query(sql, values)
-        return {(row["provider"], row["event_id"]) for row in rows}
+            sql = self._sql[(dialect, len(rows))] = _insert_sql(dialect, len(rows))
+        # execute_query_dict: Tortoise's execute_query drops an INSERT's RETURNING rows on
+        # PostgreSQL (it only counts them).
+        found = await connection.execute_query_dict(sql, [value for row in rows for value in row])
+        return {(row["provider"], row["event_id"]) for row in found}
 
 
-def _answer(batch: list[_Waiting], outcomes: dict[tuple[str, str], bool | Exception]) -> None:
+def _answer(batch: list[_Waiting], outcomes: dict[Key, bool | Exception]) -> None:
     """Each waiting request's outcome; only the first copy of an event can be "stored"."""
-    answered: set[tuple[str, str]] = set()
+    answered: set[Key] = set()
     for waiting in batch:
-        key = waiting.event.key
-        outcome = outcomes[key]
+        outcome = outcomes[waiting.key]
         if waiting.answer.done():  # the request went away (client disconnected)
             pass
         elif isinstance(outcome, Exception):
             waiting.answer.set_exception(outcome)
         else:
-            waiting.answer.set_result(outcome and key not in answered)
-        answered.add(key)
+            waiting.answer.set_result(outcome and waiting.key not in answered)
+        answered.add(waiting.key)
