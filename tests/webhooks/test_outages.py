@@ -16,6 +16,7 @@ from tortoise.exceptions import OperationalError
 
 from puente.events.bus import RedisBus
 from puente.webhooks.models import ProviderEvent
+from puente.webhooks.writer import InboxWriter
 
 pytestmark = pytest.mark.anyio
 
@@ -38,7 +39,7 @@ async def test_a_webhook_that_cannot_be_stored_is_a_503_never_a_2xx(
 
     raw, headers = signed(runtime, intent_event("evt_outage", "pi_outage"))
     async with client:
-        monkeypatch.setattr(ProviderEvent, "create", database_down)
+        monkeypatch.setattr(InboxWriter, "_insert", database_down)
         answer = await client.post("/webhooks/stripe", content=raw, headers=headers)
         monkeypatch.undo()
         assert answer.status_code == 503 and answer.headers["retry-after"]

@@ -8,12 +8,16 @@ points at the built-in simulator.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from typing import Any, TypeVar
 
 import httpx
+from tortoise.backends.base.client import TransactionalDBClient
+from tortoise.connection import get_connection
 
 from puente.institutions.models import Institution, ProviderAccount
 from puente.payments.card_step import CardStep, card_step
@@ -25,6 +29,8 @@ __all__ = ["CREDENTIALS_CONTEXT", "GatewayDirectory", "NoProviderAccount", "stor
 
 CREDENTIALS_CONTEXT = "provider_accounts.credentials"
 CANDIDATES_TTL = 5.0  # seconds
+
+T = TypeVar("T")
 
 
 class NoProviderAccount(LookupError):
@@ -63,7 +69,30 @@ class GatewayDirectory:
         # a new one because the cache key includes a digest of the credentials.
         self._connectors: dict[tuple[int, str, str], Connector] = {}
         self._candidates: dict[str, tuple[float, list[Institution]]] = {}
-        self._credentials: dict[tuple[int, str], tuple[float, dict[str, str]]] = {}
+        # Credentials with their digest (the connector cache key), computed once per load.
+        self._credentials: dict[tuple[int, str], tuple[float, dict[str, str], str]] = {}
+        # Loads under way: concurrent callers share one instead of each querying (a burst
+        # of webhooks when the cache lapses would otherwise run one query per delivery).
+        self._loading: dict[Hashable, asyncio.Future[Any]] = {}
+
+    async def _shared_load(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
+        """``load()``, or the result of the same load another caller already started."""
+        if isinstance(get_connection("default"), TransactionalDBClient):
+            # Inside a transaction the load reads through it: never shared with strangers.
+            return await load()
+        loading = self._loading.get(key)
+        if loading is None:
+            loading = self._loading[key] = asyncio.ensure_future(load())
+            loading.add_done_callback(lambda done: self._finished_loading(key, done))
+        # Shielded: one caller going away does not cancel the load the others wait for.
+        result: T = await asyncio.shield(loading)
+        return result
+
+    def _finished_loading(self, key: Hashable, done: asyncio.Future[Any]) -> None:
+        if self._loading.get(key) is done:
+            del self._loading[key]
+        if not done.cancelled():
+            done.exception()  # retrieved: a failed load is the callers' error, not a warning
 
     def _default_base_url(self, provider: str) -> str | None:
         return self.sandbox_url(provider)
@@ -85,17 +114,27 @@ class GatewayDirectory:
 
     async def credentials(self, institution: Institution, provider: str) -> dict[str, str]:
         """Decrypted credentials, cached for a few seconds (every webhook needs them)."""
+        found, _ = await self._credentials_and_digest(institution, provider)
+        return dict(found)
+
+    async def _credentials_and_digest(
+        self, institution: Institution, provider: str
+    ) -> tuple[dict[str, str], str]:
         key = (institution.id, provider)
         cached = self._credentials.get(key)
         if cached is not None and time.monotonic() - cached[0] < CANDIDATES_TTL:
-            return dict(cached[1])
-        found = await self._load_credentials(institution, provider)
-        self._credentials[key] = (time.monotonic(), found)
-        return dict(found)
+            return cached[1], cached[2]
+        found = await self._shared_load(
+            ("credentials", *key), lambda: self._load_credentials(institution, provider)
+        )
+        digest = hashlib.sha256(json.dumps(found, sort_keys=True).encode()).hexdigest()
+        self._credentials[key] = (time.monotonic(), found, digest)
+        return found, digest
 
     def forget(self, institution_id: int | None = None) -> None:
         """Drop cached credentials (after they change)."""
         self._candidates.clear()
+        self._loading.clear()  # a load under way may have read the old values
         self._credentials = {
             k: v for k, v in self._credentials.items() if institution_id not in (None, k[0])
         }
@@ -123,7 +162,9 @@ class GatewayDirectory:
         cached = self._candidates.get(provider)
         if cached is not None and time.monotonic() - cached[0] < CANDIDATES_TTL:
             return cached[1]
-        found = await self._find_candidates(provider)
+        found = await self._shared_load(
+            ("candidates", provider), lambda: self._find_candidates(provider)
+        )
         self._candidates[provider] = (time.monotonic(), found)
         return found
 
@@ -140,14 +181,13 @@ class GatewayDirectory:
 
     async def connector(self, institution: Institution, provider: str) -> Connector:
         """The shared connector for this institution and provider (do not close it)."""
-        credentials = await self.credentials(institution, provider)
-        digest = hashlib.sha256(json.dumps(credentials, sort_keys=True).encode()).hexdigest()
+        credentials, digest = await self._credentials_and_digest(institution, provider)
         key = (institution.id, provider, digest)
         connector = self._connectors.get(key)
         if connector is None:
             cls = get_connector_class(provider)
             config = ProviderConfig(
-                credentials=credentials,
+                credentials=dict(credentials),
                 base_url=self._base_url_for(provider),
                 transport=self._transport_for(provider),
                 account=f"{institution.slug}:{provider}",

@@ -15,10 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
@@ -48,6 +47,7 @@ from puente.providers.values import EventKind, NormalisedEvent, ProviderPayment
 from puente.runtime import Runtime
 from puente.webhooks.models import ProviderEvent
 from puente.webhooks.storage import seal_body, stored_body, stored_headers
+from puente.webhooks.writer import InboxWriter, ReceivedEvent
 
 __all__ = ["WEBHOOK_PROVIDERS", "Receipt", "WebhookInbox", "webhook_scheme"]
 
@@ -93,6 +93,7 @@ class WebhookInbox:
         self.backoff_seconds = backoff_seconds
         self.lease = timedelta(seconds=lease_seconds)
         self._wake = asyncio.Event()
+        self.writer = InboxWriter()  # group commit of received events (``writer.py``)
 
     # -- receiving -------------------------------------------------------------------------
 
@@ -124,10 +125,8 @@ class WebhookInbox:
             keep = await self._keep_abono(institution, provider, scheme.transfers, raw_body)
             noise = noise or not keep
             answer = scheme.acknowledgement(keep_transfer=keep)
-        try:
-            await ProviderEvent.create(
-                status=E.IGNORED if noise else E.RECEIVED,
-                processed_at=self.runtime.now() if noise else None,
+        stored = await self.writer.store(
+            ReceivedEvent(
                 provider=provider,
                 event_id=event.event_id[:200],
                 event_type=event.type[:100],
@@ -140,9 +139,13 @@ class WebhookInbox:
                 raw_body=seal_body(self.runtime, raw_body),
                 headers=stored_headers(headers),
                 body_authenticated=event.body_authenticated,
+                status=E.IGNORED if noise else E.RECEIVED,
+                processed_at=self.runtime.now() if noise else None,
+                received_at=datetime.now(UTC),
                 request_id=current_request_id(),
             )
-        except IntegrityError:
+        )
+        if not stored:
             return Receipt(200, {**answer, "duplicate": True})
         if not noise:
             self._wake.set()
