@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from strawberry.dataloader import DataLoader
-from tortoise.functions import Count, Sum
+from tortoise.functions import Sum
 
 from puente.accounts.models import User
 from puente.enums import JournalKind
@@ -53,17 +53,6 @@ async def _payment_pages(keys: list[tuple[int, PageRequest]]) -> list[list[Payme
     for row in await Payment.filter(loan_id__in=ids).order_by("-id"):
         by_loan[row.loan_id].append(row)
     return [by_loan[loan_id] for loan_id, _ in keys]
-
-
-async def _payment_counts(loan_ids: list[int]) -> list[int]:
-    rows = (
-        await Payment.filter(loan_id__in=loan_ids)
-        .annotate(n=Count("id"))
-        .group_by("loan_id")
-        .values("loan_id", "n")
-    )
-    counts = {row["loan_id"]: int(row["n"]) for row in rows}
-    return [counts.get(i, 0) for i in loan_ids]
 
 
 async def _applied(payment_ids: list[int]) -> list[list[AppliedPart]]:
@@ -124,7 +113,6 @@ class Loaders:
         self.payment_rows: DataLoader[tuple[int, PageRequest], list[Payment]] = DataLoader(
             load_fn=_payment_pages
         )
-        self.payment_counts: DataLoader[int, int] = DataLoader(load_fn=_payment_counts)
         self.applied: DataLoader[int, list[AppliedPart]] = DataLoader(load_fn=_applied)
         self.bank_facts: DataLoader[int, BankFacts | None] = DataLoader(load_fn=_bank_facts)
         self.history: DataLoader[int, list[HistoryRow]] = DataLoader(load_fn=_history)
