@@ -333,9 +333,7 @@ class AuthService:
     async def _live_session(self, claims: TokenClaims) -> Session | None:
         # One statement on every request: the user, and a revoked token of the session's
         # family if there is one (a subquery), so logout and reuse still end it at once.
-        revoked = RefreshToken.filter(
-            family_id=claims.family_id, revoked_at__isnull=False
-        ).limit(1)
+        revoked = RefreshToken.filter(family_id=claims.family_id, revoked_at__isnull=False).limit(1)
         user = (
             await User.filter(id=int(claims.user_id), is_active=True)
             .annotate(**{_FAMILY_REVOKED: Subquery(revoked.values("jti"))})

@@ -93,9 +93,11 @@ _PRELACION = {
 }
 
 
-async def _bank_facts(payment_ids: list[int]) -> list[BankFacts | None]:
-    facts = await bank_facts_for_payments(payment_ids)  # the portal reads the same
-    return [facts.get(i) for i in payment_ids]
+async def _bank_facts(payments: list[Payment]) -> list[BankFacts | None]:
+    ids = [payment.id for payment in payments]
+    # The portal reads the same; the rows already read are not read again.
+    facts = await bank_facts_for_payments(ids, rows=payments)
+    return [facts.get(i) for i in ids]
 
 
 async def _history(loan_ids: list[int]) -> list[list[HistoryRow]]:
@@ -114,5 +116,7 @@ class Loaders:
             load_fn=_payment_pages
         )
         self.applied: DataLoader[int, list[AppliedPart]] = DataLoader(load_fn=_applied)
-        self.bank_facts: DataLoader[int, BankFacts | None] = DataLoader(load_fn=_bank_facts)
+        self.bank_facts: DataLoader[Payment, BankFacts | None] = DataLoader(
+            load_fn=_bank_facts, cache_key_fn=lambda payment: payment.id
+        )
         self.history: DataLoader[int, list[HistoryRow]] = DataLoader(load_fn=_history)

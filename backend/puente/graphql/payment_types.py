@@ -193,7 +193,7 @@ class Payment(Node):
     @strawberry.field(description="What the bank statement says, once reconciled.")
     async def bank_facts(self, info: strawberry.Info) -> BankFacts | None:
         assert self._model is not None
-        facts = await info.context.loaders.bank_facts.load(self._model.id)
+        facts = await info.context.loaders.bank_facts.load(self._model)
         if facts is None:
             return None
         return BankFacts(
