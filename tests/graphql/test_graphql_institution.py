@@ -83,6 +83,11 @@ async def test_loans_page_forwards_and_backwards_with_stable_cursors(db, runtime
     }
     rest = second["data"]["viewer"]["loans"]
     assert [e["node"]["id"] for e in rest["edges"]] == ids[2:]
+    # Counted with the page when there is no cursor, by its own statement behind one:
+    # the same total either way, from either end.
+    assert rest["totalCount"] == 3
+    assert last["data"]["viewer"]["loans"]["totalCount"] == 3
+    assert before["data"]["viewer"]["loans"]["totalCount"] == 3
     assert rest["pageInfo"]["hasNextPage"] is False and rest["pageInfo"]["hasPreviousPage"]
     tail = last["data"]["viewer"]["loans"]
     assert [e["node"]["id"] for e in tail["edges"]] == ids[1:]

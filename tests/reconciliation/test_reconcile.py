@@ -320,6 +320,9 @@ async def test_a_gateway_payout_clears_the_gateway_to_zero_net_of_fees_and_iva(
     assert {(f.settled_on, f.via_payout) for f in facts.values()} == {
         (arrived, settlement.provider_id)
     }
+    # Given the rows already read (GraphQL's loader), the same facts without re-reading them.
+    rows = await Payment.filter(id__in=list(ids))
+    assert await bank_facts_for_payments(list(ids), rows=rows) == facts
 
 
 async def test_staff_apply_an_exception_to_a_loan_and_suspense_empties(db, runtime, tmp_path):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.expressions import F
+from tortoise.expressions import F, Subquery
 from tortoise.transactions import in_transaction
 
 from puente.accounts.access import Session, authorized_user, needs_mfa_enrolment, scope_for
@@ -42,6 +42,7 @@ from puente.security.tokens import (
 __all__ = ["MFA_CONTEXT", "AuthFailure", "AuthService", "AuthTokens", "MfaEnrolment", "Session"]
 
 MFA_CONTEXT = "users.mfa_secret"
+_FAMILY_REVOKED = "family_revoked_jti"  # read with the user by _live_session, then dropped
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,13 +331,17 @@ class AuthService:
         return await self._live_session(claims)
 
     async def _live_session(self, claims: TokenClaims) -> Session | None:
-        user = await User.filter(id=int(claims.user_id), is_active=True).first()
+        # One statement on every request: the user, and a revoked token of the session's
+        # family if there is one (a subquery), so logout and reuse still end it at once.
+        revoked = RefreshToken.filter(family_id=claims.family_id, revoked_at__isnull=False).limit(1)
+        user = (
+            await User.filter(id=int(claims.user_id), is_active=True)
+            .annotate(**{_FAMILY_REVOKED: Subquery(revoked.values("jti"))})
+            .first()
+        )
         if user is None or user.session_version != claims.session_version:
             return None
-        revoked = await RefreshToken.filter(
-            family_id=claims.family_id, revoked_at__isnull=False
-        ).exists()
-        if revoked:
+        if user.__dict__.pop(_FAMILY_REVOKED, None) is not None:
             return None
         return Session(user, claims.scope, claims.family_id, claims.expires_at)
 

@@ -32,7 +32,9 @@ from puente.graphql.payment_types import (
     PaymentStatus,
     Provider,
 )
+from puente.graphql.selection import selects
 from puente.graphql.types import (
+    Count,
     DelinquencyBucket,
     Loan,
     LoanConnection,
@@ -112,21 +114,55 @@ async def payment_connection(
     last: int | None,
     before: str | None,
 ) -> PaymentConnection:
-    """Payments of ``query`` (already limited to what the caller may see), newest first."""
+    """Payments of ``query`` (already limited to what the caller may see), newest first.
+
+    Reads only what the query asks: the count with the page (``fetch_page``) when
+    ``totalCount`` is asked, each payment's loan and product joined to the page when
+    ``loan`` is (the loan's own fields then read nothing more).
+    """
     request = checked_request(info, first, after, last, before)
+    history = HistoryQuery()
     try:
-        narrowed = filtered_payments(query, payment_history_query(wanted))
+        history = payment_history_query(wanted)
+        narrowed = filtered_payments(query, history)
     except UserFacingError as refused:
         report_field_error(info, refused)
         request = None
     if request is None:
         return PaymentConnection(edges=[], page_info=empty_page())
-    page = await fetch_page(narrowed, request, newest_first=True)
+    with_loans = selects(info, "edges", "node", "loan")
+    # A date filter's pay_date cannot share a statement with a join (history.with_pay_date).
+    joined = with_loans and history.since is None and history.until is None
+    page_query = narrowed.select_related("loan__product") if joined else narrowed
+    page = await fetch_page(
+        page_query, request, newest_first=True, count=selects(info, "totalCount")
+    )
+    if joined:
+        info.context.remember_loans(p.loan for p in page.rows)
+    elif with_loans and page.rows:
+        ids = sorted({p.loan_id for p in page.rows})
+        info.context.remember_loans(await LoanModel.filter(id__in=ids).select_related("product"))
     return PaymentConnection(
         edges=[PaymentEdge(cursor=cursor(p.id), node=Payment.from_model(p)) for p in page.rows],
         page_info=page_info(page.rows, page.has_next, page.has_previous),
-        _count=narrowed.count,
+        _count=_counted(page.total, narrowed),
     )
+
+
+def _counted(total: int | None, query: QuerySet) -> Count:
+    """The connection's ``totalCount``: counted with the page, or by its own statement."""
+    if total is None:
+        return query.count
+
+    async def known() -> int:
+        return total
+
+    return known
+
+
+# Fields of a loan read from its view (``loans.state``): a page that shows one of them
+# loads the views of all its loans at once, before its loans' fields resolve.
+_FROM_VIEWS = ("balance", "nextInstallment", "installments", "nextPaymentDue", "tuition")
 
 
 async def loan_connection(
@@ -138,17 +174,34 @@ async def loan_connection(
     before: str | None,
     wanted: LoanFilter | None = None,
 ) -> LoanConnection:
-    """Loans of ``query`` (already limited to what the caller may see), oldest first."""
+    """Loans of ``query`` (already limited to what the caller may see), oldest first.
+
+    One statement reads the page with each loan's product (and its institution, when the
+    query shows it) and, when ``totalCount`` is asked, the count; the loans' views (balance,
+    installments) are read below, all at once, only if a field asks for them.
+    """
     request = checked_request(info, first, after, last, before)
     if request is None:
         return LoanConnection(edges=[], page_info=empty_page())
     narrowed = await _filtered_loans(info, query, wanted)
-    page = await fetch_page(narrowed, request)
-    views = await info.context.loan_views.load_many([loan.id for loan in page.rows])
+    joins = ["product"]
+    if selects(info, "edges", "node", "institutionName") or selects(
+        info, "edges", "node", "tuition"
+    ):
+        joins.append("institution")
+    page = await fetch_page(
+        narrowed.select_related(*joins), request, count=selects(info, "totalCount")
+    )
+    info.context.remember_loans(page.rows)
+    nodes = [Loan.from_row(loan) for loan in page.rows]
+    if any(selects(info, "edges", "node", name) for name in _FROM_VIEWS):
+        views = await info.context.loan_views.load_many([loan.id for loan in page.rows])
+        for node, view in zip(nodes, views, strict=True):
+            node._view = view
     return LoanConnection(
-        edges=[LoanEdge(cursor=cursor(v.loan.id), node=Loan.from_view(v)) for v in views],
+        edges=[LoanEdge(cursor=cursor(node._model.id), node=node) for node in nodes],
         page_info=page_info(page.rows, page.has_next, page.has_previous),
-        _count=narrowed.count,
+        _count=_counted(page.total, narrowed),
     )
 
 

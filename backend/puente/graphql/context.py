@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,9 @@ class GraphQLContext:
     long_lived: bool = False
     _session: Session | None = None
     _checked: bool = False
+    # Loans by id, read once per request: rows a page already read (``remember_loans``)
+    # are never read again, and the views below them start from those rows.
+    loan_rows: DataLoader[int, Loan] = field(init=False)
     loan_views: DataLoader[int, LoanView] = field(init=False)
     # Errors on one field that answered a harmless value (``errors.report_field_error``).
     field_errors: list[Any] = field(init=False, default_factory=list)
@@ -46,14 +50,29 @@ class GraphQLContext:
     _session_lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
+        self.loan_rows = DataLoader(load_fn=self._load_loan_rows)
         self.loan_views = DataLoader(load_fn=self._load_loan_views)
 
+    def remember_loans(self, rows: Iterable[Loan]) -> None:
+        """Loans already read (a page, a payment's joined loan), with whatever relations
+        came joined: fields below them (kind, displayName, the balance) read them again
+        from here, not from the database."""
+        for loan in rows:
+            self.loan_rows.prime(loan.id, loan)
+            product = getattr(loan, "_product", None)  # select_related("product")
+            if product is not None:
+                self.loaders.products.prime(product.id, product)
+            institution = getattr(loan, "_institution", None)
+            if institution is not None:
+                self.loaders.institutions.prime(institution.id, institution)
+
+    async def _load_loan_rows(self, ids: list[int]) -> list[Loan | None]:
+        rows = {loan.id: loan for loan in await Loan.filter(id__in=ids).select_related("product")}
+        self.remember_loans(rows.values())
+        return [rows.get(i) for i in ids]
+
     async def _load_loan_views(self, ids: list[int]) -> list[LoanView]:
-        rows = await Loan.filter(id__in=ids).prefetch_related("product")
-        # Fields below a loan (kind, displayName, product) read its product through the
-        # loader; primed here, a list of loans reached by two paths (viewer.loans and
-        # viewer.payments' loan) costs no second product query (a constant count).
-        self.loaders.products.prime_many({loan.product_id: loan.product for loan in rows})
+        rows = [loan for loan in await self.loan_rows.load_many(ids) if loan is not None]
         students = {
             loan.student_id or loan.borrower_id
             for loan in rows
@@ -62,11 +81,7 @@ class GraphQLContext:
         if students:  # a colegiatura names its student (displayName, tuition)
             users = await User.filter(id__in=students)
             self.loaders.users.prime_many({user.id: user for user in users})
-        loans = {loan.id: loan for loan in rows}
-        views = {
-            view.loan.id: view
-            for view in await load_loan_views(list(loans.values()), self.runtime.today())
-        }
+        views = {view.loan.id: view for view in await load_loan_views(rows, self.runtime.today())}
         return [views[i] for i in ids]
 
     def use_token(self, token: str | None) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from strawberry.dataloader import DataLoader
-from tortoise.functions import Count, Sum
+from tortoise.functions import Sum
 
 from puente.accounts.models import User
 from puente.enums import JournalKind
@@ -55,17 +55,6 @@ async def _payment_pages(keys: list[tuple[int, PageRequest]]) -> list[list[Payme
     return [by_loan[loan_id] for loan_id, _ in keys]
 
 
-async def _payment_counts(loan_ids: list[int]) -> list[int]:
-    rows = (
-        await Payment.filter(loan_id__in=loan_ids)
-        .annotate(n=Count("id"))
-        .group_by("loan_id")
-        .values("loan_id", "n")
-    )
-    counts = {row["loan_id"]: int(row["n"]) for row in rows}
-    return [counts.get(i, 0) for i in loan_ids]
-
-
 async def _applied(payment_ids: list[int]) -> list[list[AppliedPart]]:
     """The prelación as the ledger booked it: each payment's credits to installment parts."""
     keys = ["entry__payment_id", "installment_number", "component"]
@@ -104,9 +93,11 @@ _PRELACION = {
 }
 
 
-async def _bank_facts(payment_ids: list[int]) -> list[BankFacts | None]:
-    facts = await bank_facts_for_payments(payment_ids)  # the portal reads the same
-    return [facts.get(i) for i in payment_ids]
+async def _bank_facts(payments: list[Payment]) -> list[BankFacts | None]:
+    ids = [payment.id for payment in payments]
+    # The portal reads the same; the rows already read are not read again.
+    facts = await bank_facts_for_payments(ids, rows=payments)
+    return [facts.get(i) for i in ids]
 
 
 async def _history(loan_ids: list[int]) -> list[list[HistoryRow]]:
@@ -124,7 +115,8 @@ class Loaders:
         self.payment_rows: DataLoader[tuple[int, PageRequest], list[Payment]] = DataLoader(
             load_fn=_payment_pages
         )
-        self.payment_counts: DataLoader[int, int] = DataLoader(load_fn=_payment_counts)
         self.applied: DataLoader[int, list[AppliedPart]] = DataLoader(load_fn=_applied)
-        self.bank_facts: DataLoader[int, BankFacts | None] = DataLoader(load_fn=_bank_facts)
+        self.bank_facts: DataLoader[Payment, BankFacts | None] = DataLoader(
+            load_fn=_bank_facts, cache_key_fn=lambda payment: payment.id
+        )
         self.history: DataLoader[int, list[HistoryRow]] = DataLoader(load_fn=_history)

@@ -8,10 +8,11 @@ modules are named lazily (this module is imported by ``types``).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import strawberry
 from strawberry.types import Info
@@ -20,6 +21,8 @@ from puente.enums import JournalKind
 from puente.graphql.values import graphql_type
 from puente.loans.access import is_staff
 from puente.loans.models import Loan as LoanModel
+from puente.loans.models import LoanProduct as LoanProductRow
+from puente.loans.state import LoanView
 from puente.money import format_mxn, from_centavos
 from puente.tuition.engine import ENROLMENT, amount_due_on
 from puente.tuition.pricing import plan_from_settings
@@ -116,41 +119,95 @@ def _loan(root: Any) -> LoanModel:
     return root._model
 
 
+# Resolvers below answer at once from what the page already read (the loan's product and
+# institution joined to it, its view loaded for the whole page) and return an awaitable
+# only when something is still to be read: a list of fifty loans then completes without
+# fifty sets of tasks (graphql-core awaits whatever a resolver returns that is awaitable).
+T = TypeVar("T")
+Row = TypeVar("Row")
+
+
+def _now_or_later(
+    ready: Row | None, load: Callable[[], Awaitable[Row]], shape: Callable[[Row], T]
+) -> T | Awaitable[T]:
+    if ready is not None:
+        return shape(ready)
+
+    async def later() -> T:
+        return shape(await load())
+
+    return later()
+
+
+async def loan_view(root: Any, info: Info) -> LoanView:
+    """The loan's view (``loans.state``), loaded with the other loans of the list."""
+    if root._view is None:
+        root._view = await info.context.loan_views.load(_loan(root).id)
+    return root._view
+
+
+def with_view(root: Any, info: Info, shape: Callable[[LoanView], T]) -> T | Awaitable[T]:
+    """``shape`` of the loan's view: at once when the page loaded the views of its loans
+    (``connections.loan_connection``), else when ``loan_view`` has."""
+    return _now_or_later(root._view, lambda: loan_view(root, info), shape)
+
+
+def _with_product(
+    root: Any, info: Info, shape: Callable[[LoanProductRow | None], T]
+) -> T | Awaitable[T]:
+    loan = _loan(root)
+    joined = getattr(loan, "_product", None)  # select_related by the page
+    return _now_or_later(joined, lambda: info.context.loaders.products.load(loan.product_id), shape)
+
+
 def _kind_of(loan: LoanModel, product_kind: str | None) -> LoanKind:
     if plan_from_settings(loan.settings) is not None:
         return LoanKind.TUITION
     return _PRODUCT_KINDS.get((product_kind or "").lower(), LoanKind.OTHER)
 
 
-async def kind(root: strawberry.Parent[Any], info: Info) -> LoanKind:
+def kind(root: strawberry.Parent[Any], info: Info) -> LoanKind:
     loan = _loan(root)
-    row = await info.context.loaders.products.load(loan.product_id)
-    return _kind_of(loan, row.kind if row else None)
+    return _with_product(root, info, lambda row: _kind_of(loan, row.kind if row else None))
 
 
-async def product(root: strawberry.Parent[Any], info: Info) -> LoanProduct | None:
+def product(root: strawberry.Parent[Any], info: Info) -> LoanProduct | None:
     from puente.graphql.values import encode_global_id
 
     loan = _loan(root)
-    row = await info.context.loaders.products.load(loan.product_id)
-    if row is None:
-        return None
-    return LoanProduct(
-        id=encode_global_id("LoanProduct", row.id), name=row.name, kind=_kind_of(loan, row.kind)
+
+    def shape(row: LoanProductRow | None) -> LoanProduct | None:
+        if row is None:
+            return None
+        return LoanProduct(
+            id=encode_global_id("LoanProduct", row.id),
+            name=row.name,
+            kind=_kind_of(loan, row.kind),
+        )
+
+    return _with_product(root, info, shape)
+
+
+def display_name(root: strawberry.Parent[Any], info: Info) -> str:
+    """ "Colegiaturas de Sofía Hernández 2026-2027" or "Préstamo personal de $25,000.00 MXN"."""
+    loan = _loan(root)
+    plan = plan_from_settings(loan.settings)
+    if plan is not None:
+        return _tuition_name(loan, plan.cycle, info)  # type: ignore[return-value]
+    return _with_product(
+        root,
+        info,
+        lambda row: (
+            f"{row.name if row else 'Crédito'} de "
+            f"{format_mxn(from_centavos(loan.principal_centavos))}"
+        ),
     )
 
 
-async def display_name(root: strawberry.Parent[Any], info: Info) -> str:
-    """ "Colegiaturas de Sofía Hernández 2026-2027" or "Préstamo personal de $25,000.00 MXN"."""
-    loan = _loan(root)
-    row = await info.context.loaders.products.load(loan.product_id)
-    name = row.name if row else "Crédito"
-    plan = plan_from_settings(loan.settings)
-    if plan is not None:
-        student = await info.context.loaders.users.load(loan.student_id or loan.borrower_id)
-        who = student.full_name if student else ""
-        return f"Colegiaturas de {who} {plan.cycle}".replace("  ", " ").strip()
-    return f"{name} de {format_mxn(from_centavos(loan.principal_centavos))}"
+async def _tuition_name(loan: LoanModel, cycle: str, info: Info) -> str:
+    student = await info.context.loaders.users.load(loan.student_id or loan.borrower_id)
+    who = student.full_name if student else ""
+    return f"Colegiaturas de {who} {cycle}".replace("  ", " ").strip()
 
 
 async def institution(
@@ -165,10 +222,14 @@ async def institution(
     return graphql_type(info, "Institution").from_model(row) if row else None  # type: ignore[attr-defined]
 
 
-async def institution_name(root: strawberry.Parent[Any], info: Info) -> str:
+def institution_name(root: strawberry.Parent[Any], info: Info) -> str:
     """The lender's or school's name, for everyone who may see the loan."""
-    row = await info.context.loaders.institutions.load(_loan(root).institution_id)
-    return row.name if row else ""
+    loan = _loan(root)
+    return _now_or_later(
+        getattr(loan, "_institution", None),  # select_related by the page
+        lambda: info.context.loaders.institutions.load(loan.institution_id),
+        lambda row: row.name if row else "",
+    )  # type: ignore[return-value]
 
 
 async def loan_payments(
@@ -191,7 +252,7 @@ async def loan_payments(
     page = slice_page(rows, request, newest_first=True)
 
     async def count() -> int:
-        return int(await info.context.loaders.payment_counts.load(loan.id))
+        return len(rows)  # every payment of the loan was read: counting them reads nothing
 
     return PaymentConnection(
         edges=[PaymentEdge(cursor=cursor(p.id), node=Payment.from_model(p)) for p in page.rows],
@@ -200,17 +261,21 @@ async def loan_payments(
     )
 
 
-async def tuition(root: strawberry.Parent[Any], info: Info) -> TuitionDetails | None:
+def tuition(root: strawberry.Parent[Any], info: Info) -> TuitionDetails | None:
     """Null unless the loan is a colegiatura account with its plan stored."""
+    plan = plan_from_settings(_loan(root).settings)
+    if plan is None:
+        return None
+    return _tuition(root, info, plan)  # type: ignore[return-value]
+
+
+async def _tuition(root: Any, info: Info, plan: Any) -> TuitionDetails:
     from puente.graphql.values import money
 
     loan = _loan(root)
-    plan = plan_from_settings(loan.settings)
-    if plan is None:
-        return None
     student = await info.context.loaders.users.load(loan.student_id or loan.borrower_id)
     school = await info.context.loaders.institutions.load(loan.institution_id)
-    upcoming = root.next_installment
+    upcoming = (await loan_view(root, info)).next_installment
     today = info.context.runtime.today()
     zero = Decimal("0")
     if upcoming is None:
@@ -238,7 +303,7 @@ async def tuition(root: strawberry.Parent[Any], info: Info) -> TuitionDetails | 
     return TuitionDetails(
         student=student.full_name if student else "",
         school=school.name if school else "",
-        amount_due_today=upcoming.outstanding,
+        amount_due_today=money(upcoming.outstanding),
         cycle=plan.cycle,
         concept=concept,
         month=upcoming.due_date,

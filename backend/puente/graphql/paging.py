@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
+from tortoise.expressions import RawSQL
 from tortoise.queryset import QuerySet
 
 from puente.graphql.errors import UserFacingError, report_field_error
@@ -144,6 +145,7 @@ class Page(Generic[T]):
     rows: list[T]
     has_next: bool
     has_previous: bool
+    total: int | None = None  # rows of the whole query, when counted with the page
 
 
 def page_info(rows: Sequence[_HasId], has_next: bool, has_previous: bool) -> PageInfo:
@@ -166,23 +168,45 @@ def _window(query: QuerySet, request: PageRequest, newest_first: bool) -> QueryS
 
 
 async def fetch_page(
-    query: QuerySet, request: PageRequest, *, newest_first: bool = False
+    query: QuerySet, request: PageRequest, *, newest_first: bool = False, count: bool = False
 ) -> Page[Any]:
-    """One page of ``query`` (one statement), ordered by id as the connection shows it."""
+    """One page of ``query`` (one statement), ordered by id as the connection shows it.
+
+    With ``count`` and no cursor, the same statement also counts every row of ``query``
+    (``COUNT(*) OVER ()``, computed before the limit) into ``Page.total``: a connection's
+    ``totalCount`` then costs no statement of its own. Behind a cursor the window would
+    count only the rows past it, so ``total`` stays None there and the caller counts.
+    """
     order = "-id" if newest_first else "id"
     reverse = "id" if newest_first else "-id"
     window = _window(query, request, newest_first)
+    counted = count and request.after is None and request.before is None
+    if counted:
+        window = window.annotate(**{_TOTAL: RawSQL("COUNT(*) OVER ()")})
     if request.from_end:
         rows = list(await window.order_by(reverse).limit(request.size + 1))
         more = len(rows) > request.size
         page = rows[: request.size][::-1]
-        return Page(page, has_next=request.before is not None, has_previous=more)
+        return Page(
+            page,
+            has_next=request.before is not None,
+            has_previous=more,
+            total=_total(rows) if counted else None,
+        )
     rows = list(await window.order_by(order).limit(request.size + 1))
     return Page(
         rows[: request.size],
         has_next=len(rows) > request.size,
         has_previous=request.after is not None,
+        total=_total(rows) if counted else None,
     )
+
+
+_TOTAL = "connection_total"
+
+
+def _total(rows: Sequence[Any]) -> int:
+    return int(getattr(rows[0], _TOTAL)) if rows else 0
 
 
 def slice_page(rows: Sequence[Row], request: PageRequest, *, newest_first: bool) -> Page[Row]:

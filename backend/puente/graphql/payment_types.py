@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -161,12 +161,19 @@ class Payment(Node):
         return failure_message(self.failure_code)
 
     @strawberry.field(description="The loan this payment is for.")
-    async def loan(
+    def loan(
         self, info: strawberry.Info
     ) -> Annotated[Loan, strawberry.lazy("puente.graphql.types")]:
         assert self._model is not None
-        view = await info.context.loan_views.load(self._model.loan_id)
-        return graphql_type(info, "Loan").from_view(view)  # type: ignore[attr-defined]
+        loan_type: Any = graphql_type(info, "Loan")
+        joined = getattr(self._model, "_loan", None)  # by the page (connections)
+        if joined is not None:
+            return loan_type.from_row(joined)
+
+        async def read() -> Loan:
+            return loan_type.from_row(await info.context.loan_rows.load(self._model.loan_id))
+
+        return read()  # type: ignore[return-value]
 
     @strawberry.field(
         description="How the ledger applied it (prelación: moratorium and fees, then "
@@ -187,7 +194,7 @@ class Payment(Node):
     @strawberry.field(description="What the bank statement says, once reconciled.")
     async def bank_facts(self, info: strawberry.Info) -> BankFacts | None:
         assert self._model is not None
-        facts = await info.context.loaders.bank_facts.load(self._model.id)
+        facts = await info.context.loaders.bank_facts.load(self._model)
         if facts is None:
             return None
         return BankFacts(

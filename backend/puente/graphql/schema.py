@@ -62,7 +62,6 @@ from puente.graphql.types import (
 )
 from puente.loans.access import can_see_loan, visible_loans
 from puente.loans.engine import LoanTermsError
-from puente.loans.models import Loan as LoanModel
 from puente.loans.simulation import simulate_loan
 from puente.payments.history import visible_payments
 from puente.payments.models import Payment as PaymentModel
@@ -140,10 +139,10 @@ class Query(ReconciliationQueries):
             return None
         type_name, pk = decoded
         if type_name == "Loan":
-            loan = await LoanModel.filter(id=pk).first()
+            loan = await info.context.loan_rows.load(pk)
             if loan is None or not can_see_loan(user, loan):
                 return None
-            return Loan.from_view(await info.context.loan_views.load(loan.id))
+            return Loan.from_row(loan)
         if type_name == "Payment":
             payment = await PaymentModel.filter(id=pk).prefetch_related("loan").first()
             if payment is None or not can_see_loan(user, payment.loan):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
@@ -267,23 +267,58 @@ class AccountStatement:
     )
 
 
+def _balance(root: strawberry.Parent[Any], info: strawberry.Info) -> LoanBalance:
+    return loan_fields.with_view(root, info, lambda view: LoanBalance.from_view(view.balance))  # type: ignore[return-value]
+
+
+def _upcoming(view: LoanView) -> Installment | None:
+    upcoming = view.next_installment
+    return Installment.from_view(upcoming) if upcoming else None
+
+
+def _next_installment(root: strawberry.Parent[Any], info: strawberry.Info) -> Installment | None:
+    return loan_fields.with_view(root, info, _upcoming)  # type: ignore[return-value]
+
+
+def _installments(root: strawberry.Parent[Any], info: strawberry.Info) -> list[Installment]:
+    return loan_fields.with_view(  # type: ignore[return-value]
+        root, info, lambda view: [Installment.from_view(i) for i in view.installments]
+    )
+
+
+def _due(view: LoanView) -> Money | None:
+    due = view.next_payment_due
+    return money(due) if due is not None else None
+
+
+def _next_payment_due(root: strawberry.Parent[Any], info: strawberry.Info) -> Money | None:
+    return loan_fields.with_view(root, info, _due)  # type: ignore[return-value]
+
+
 @strawberry.type
 class Loan(Node):
+    """A loan as the API shows it, built from its row; what comes from the read model
+    (balance, installments, next payment) is computed only when the query asks for it,
+    for every loan of a list at once (``GraphQLContext.loan_views``)."""
+
     status: LoanStatus
     principal: Money
     cat: Decimal = strawberry.field(description="CAT in percent, one decimal, without IVA.")
-    balance: LoanBalance
-    next_installment: Installment | None
-    installments: list[Installment]
+
+    balance: LoanBalance = strawberry.field(resolver=_balance)
+    next_installment: Installment | None = strawberry.field(resolver=_next_installment)
+    installments: list[Installment] = strawberry.field(resolver=_installments)
     next_payment_due: Money | None = strawberry.field(
+        resolver=_next_payment_due,
         description="The next installment's outstanding less advance payments already held "
-        'for it: what the borrower still has to pay for it (the portal\'s "Próximo pago").'
+        'for it: what the borrower still has to pay for it (the portal\'s "Próximo pago").',
     )
     start_date: date
     term_count: int
     periodicity: Periodicity
     annual_rate: Decimal
     _model: strawberry.Private[LoanModel]
+    _view: strawberry.Private[LoanView | None] = None
     kind = strawberry.field(resolver=loan_fields.kind)
     display_name = strawberry.field(
         resolver=loan_fields.display_name, description="A name to show the person."
@@ -330,24 +365,26 @@ class Loan(Node):
         ]
 
     @classmethod
-    def from_view(cls, view: LoanView) -> Loan:
-        loan = view.loan
-        upcoming = view.next_installment
+    def from_row(cls, loan: LoanModel) -> Loan:
+        """The loan of a row; its view is loaded when a field needs it."""
         return cls(
             id=encode_global_id("Loan", loan.id),
             status=LoanStatus(loan.status.value if isinstance(loan.status, Enum) else loan.status),
             principal=money(from_centavos(loan.principal_centavos)),
             cat=Decimal(loan.cat or 0),
-            balance=LoanBalance.from_view(view.balance),
-            next_installment=Installment.from_view(upcoming) if upcoming else None,
-            next_payment_due=money(due) if (due := view.next_payment_due) is not None else None,
-            installments=[Installment.from_view(i) for i in view.installments],
             start_date=loan.start_date,
             term_count=loan.term_count,
             periodicity=Periodicity(loan.periodicity),
             annual_rate=Decimal(loan.annual_rate),
             _model=loan,
         )
+
+    @classmethod
+    def from_view(cls, view: LoanView) -> Loan:
+        """The loan of a view already computed (a mutation's answer, a subscription)."""
+        loan = cls.from_row(view.loan)
+        loan._view = view
+        return loan
 
 
 @strawberry.type

@@ -8,12 +8,12 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import strawberry
 from strawberry.types import Info
 
-from puente.money import CURRENCY, round_centavos
+from puente.money import CENT, CURRENCY, round_centavos
 
 __all__ = [
     "MAX_ID",
@@ -55,6 +55,9 @@ class Money:
 
 
 def money(value: Decimal) -> Money:
+    """The API's money: rounded to the centavo, half up (``money.round_centavos``)."""
+    if type(value) is Decimal:  # the read model's values: nothing to check, only round
+        return Money(amount=value.quantize(CENT, rounding=ROUND_HALF_UP), currency=CURRENCY)
     return Money(amount=round_centavos(value), currency=CURRENCY)
 
 

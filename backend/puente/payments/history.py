@@ -30,6 +30,7 @@ __all__ = [
     "local_day_start",
     "payment_history",
     "visible_payments",
+    "with_pay_date",
 ]
 
 
@@ -60,10 +61,21 @@ class HistoryQuery:
     search: str | None = None  # the provider's reference, or the payer's name or email
 
 
+def with_pay_date(query: QuerySet[Payment]) -> QuerySet[Payment]:
+    """``query`` with ``pay_date``: when it was paid, else when it was made.
+
+    Its ``created_at`` is not qualified with the table (tortoise's ``F``), so a query with
+    it cannot join another table that has one (a payment's loan): it is added only where a
+    date filter or the order needs it.
+    """
+    return query.annotate(pay_date=Coalesce("paid_at", F("created_at")))
+
+
 def filtered_payments(query: QuerySet[Payment], wanted: HistoryQuery) -> QuerySet[Payment]:
     """``query`` narrowed to ``wanted``; dates read the payment date (``pay_date``: when it
     was paid, else when it was made), Mexico City calendar days."""
-    query = query.annotate(pay_date=Coalesce("paid_at", F("created_at")))
+    if wanted.since is not None or wanted.until is not None:
+        query = with_pay_date(query)
     if wanted.statuses:
         query = query.filter(status__in=list(wanted.statuses))
     if wanted.method is not None:
@@ -103,7 +115,7 @@ async def payment_history(
     payment recorded today (a late webhook, a migrated history) shows on the day it was paid.
     The date filters read the same date.
     """
-    query = filtered_payments(visible_payments(user), wanted)
+    query = with_pay_date(filtered_payments(visible_payments(user), wanted))
     total = await query.count()
     pages = max(1, math.ceil(total / page_size))
     shown = max(1, min(page, pages))

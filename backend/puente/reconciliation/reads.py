@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from tortoise.queryset import QuerySet
 
@@ -99,11 +101,15 @@ def _facts(line: StatementLine, payout: str = "") -> BankFacts:
     )
 
 
-async def bank_facts_for_payments(payment_ids: list[int]) -> dict[int, BankFacts]:
+async def bank_facts_for_payments(
+    payment_ids: list[int], *, rows: Sequence[Payment] = ()
+) -> dict[int, BankFacts]:
     """The bank-side facts of each matched payment (absent: not on a statement yet).
 
     A payment matched by its own line (SPEI, a deposit, a remittance share) takes that
     line's facts; a card payment carried by a gateway payout takes the payout's line.
+    ``rows``: the payments already read (all of ``payment_ids``), whose provider references
+    are then not read again.
     """
     if not payment_ids:
         return {}
@@ -114,9 +120,21 @@ async def bank_facts_for_payments(payment_ids: list[int]) -> dict[int, BankFacts
     for match in matches:
         if match.payment_id is not None:
             found.setdefault(match.payment_id, _facts(match.line))
-    rest = await Payment.filter(
-        id__in=[i for i in payment_ids if i not in found], provider_reference__isnull=False
-    ).values_list("id", "institution_id", "provider", "provider_reference")
+    unmatched = [i for i in payment_ids if i not in found]
+    known = {row.id: row for row in rows}
+    rest: Sequence[tuple[Any, ...]]
+    if unmatched and all(i in known for i in unmatched):
+        rest = [
+            (row.id, row.institution_id, row.provider, row.provider_reference)
+            for row in (known[i] for i in unmatched)
+            if row.provider_reference is not None
+        ]
+    elif unmatched:
+        rest = await Payment.filter(id__in=unmatched, provider_reference__isnull=False).values_list(
+            "id", "institution_id", "provider", "provider_reference"
+        )
+    else:
+        rest = []
     wanted: dict[tuple[int, str], dict[str, int]] = {}
     for pk, institution_id, provider, reference in rest:
         wanted.setdefault((institution_id, str(provider)), {})[reference] = pk

@@ -50,10 +50,17 @@ VAT_OF: Mapping[Component, Component] = MappingProxyType(
 )
 
 
+# Built once: iterating an Enum class is slow, and every state (and every copy a payment
+# or a price makes of one) checks all its amounts (issue 15: the read model builds
+# thousands of states per dashboard).
+_COMPONENTS = tuple(Component)
+_ALL_ZERO = dict.fromkeys(_COMPONENTS, ZERO)
+
+
 def _amounts(field_name: str, values: Mapping[Component, Decimal]) -> Mapping[Component, Decimal]:
-    normalized = dict.fromkeys(Component, ZERO)
+    normalized = dict(_ALL_ZERO)
     for key, amount in values.items():
-        component = Component(key)
+        component = key if type(key) is Component else Component(key)
         if not isinstance(amount, Decimal) or not amount.is_finite():
             raise InvalidAmount(f"{field_name}[{component}] must be a finite Decimal")
         if amount < 0 or amount != amount.quantize(CENT):
@@ -80,7 +87,7 @@ class InstallmentState:
     def __post_init__(self) -> None:
         object.__setattr__(self, "due", _amounts("due", self.due))
         object.__setattr__(self, "paid", _amounts("paid", self.paid))
-        for component in Component:
+        for component in _COMPONENTS:
             if self.paid[component] > self.due[component]:
                 raise InvalidAmount(f"installment {self.number}: {component} paid exceeds due")
 
