@@ -13,7 +13,7 @@ from strawberry.types import Info
 
 from puente.accounts.access import Session
 from puente.accounts.models import User as UserModel
-from puente.accounts.streams import SessionEnded, while_session_lasts
+from puente.accounts.streams import SessionEnded, session_check, while_session_lasts
 from puente.enums import PaymentMethodType as MethodEnum
 from puente.enums import ProviderName
 from puente.events.fanout import reload_once
@@ -105,7 +105,7 @@ async def while_subscribed(
     """``changes`` until the subscriber's token expires or its session is revoked."""
     ctx = info.context
     every = ctx.runtime.settings.session_recheck_seconds
-    still_valid = partial(ctx.auth.still_valid, session)
+    still_valid = session_check(ctx.auth, session)  # batched with the other streams
     try:
         async for item in while_session_lasts(changes, still_valid, every):
             yield item
