@@ -19,7 +19,16 @@ import collections
 from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
-__all__ = ["INBOX_LIMIT", "RESYNC", "Inbox", "LocalFanout", "Notice", "Shared", "reload_once"]
+__all__ = [
+    "INBOX_LIMIT",
+    "RESYNC",
+    "Inbox",
+    "LocalFanout",
+    "Notice",
+    "Shared",
+    "reload_once",
+    "reload_soon",
+]
 
 T = TypeVar("T")
 
@@ -48,10 +57,14 @@ class Notice(dict[str, Any]):
         the rest (concurrent or later) await the same answer (issue 15: one reload per event
         per process, not one per subscriber).
         """
+        return await self.start(key, load).wait()
+
+    def start(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> Shared[T]:
+        """``load()`` started now for this notice (once), without waiting for it."""
         shared = self._shared.get(key)
         if shared is None:
             shared = self._shared[key] = Shared(asyncio.ensure_future(load()))
-        return await shared.wait()
+        return shared
 
 
 class Shared(Generic[T]):
@@ -98,6 +111,17 @@ async def reload_once(
     if isinstance(notice, Notice):
         return await notice.once(key, load)
     return await load()
+
+
+def reload_soon(notice: Mapping[str, Any], key: Hashable, load: Callable[[], Awaitable[T]]) -> None:
+    """Start what :func:`reload_once` will want, so it is there when asked (or on its way).
+
+    A subscriber's stream reads a notice, then checks its session before passing it on;
+    starting the reload at the read lets both run together, and the later
+    ``reload_once`` finds the answer ready instead of waiting once more.
+    """
+    if isinstance(notice, Notice):
+        notice.start(key, load)
 
 
 class Inbox:
