@@ -252,6 +252,7 @@ async def _one_process(
         _settle()
         received: list[list[float]] = [[] for _ in streams]
         sent: list[float] = []
+        cpus: list[float] = []  # this process's CPU time per event (independent of load)
         readers = [
             asyncio.create_task(_collect(s, events, r, 30))
             for s, r in zip(streams, received, strict=True)
@@ -260,15 +261,17 @@ async def _one_process(
             await asyncio.sleep(0.2)
             seen = sum(len(r) for r in received)
             sent.append(time.time())
+            cpu = time.process_time()
             await publisher.publish(payment_channel(payment_id), {"payment": payment_id})
             deadline = time.monotonic() + 30  # wait for everyone before the next event
             while sum(len(r) for r in received) < seen + count and time.monotonic() < deadline:  # noqa: ASYNC110 - polling a count is enough here
                 await asyncio.sleep(0.01)
+            cpus.append((time.process_time() - cpu) * 1000)
         await asyncio.gather(*readers)
         for stream in streams:
             await stream.aclose()
         await bus.close()
-    return _figures(sent, received, events)
+    return {**_figures(sent, received, events), "cpu_ms": [round(c) for c in cpus]}
 
 
 async def _child(args: argparse.Namespace) -> None:
@@ -362,6 +365,7 @@ def _line(label: str, figures: dict[str, Any]) -> str:
         f"  {label:<44} {figures['subscribers']:>6} subscribers, {figures['complete']:>6} got "
         f"every event; p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms, "
         f"max {figures['max_ms']} ms"
+        + (f"; CPU per event {figures['cpu_ms']} ms" if "cpu_ms" in figures else "")
     )
 
 

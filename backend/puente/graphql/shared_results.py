@@ -110,8 +110,9 @@ class _Answered:
 class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
     """strawberry's executor, sharing the execution of a subscription event (see module)."""
 
-    _per_event = False
-    _operation_key: tuple[str, str | None, str] | None = None
+    _per_event = False  # a copy made for one event (``build_per_event_executor``)
+    _shared: tuple[_Results, Hashable] | None = None  # where its key's result goes
+    _operation_key: tuple[str, str | None, str] | None = None  # once per subscription
 
     def build_per_event_executor(self, payload: Any) -> Any:
         key = self._share_key()
@@ -145,8 +146,6 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
         if self.is_awaitable(result):
             return self._settle_later(results, key, waiting, result, field_errors, reported)
         return self._settle(results, key, waiting, result, field_errors, reported)
-
-    _shared: tuple[_Results, Hashable] | None = None
 
     def _share_key(self) -> Hashable | None:
         """(document, operation, variables, viewer), or None: this subscriber shares nothing."""
