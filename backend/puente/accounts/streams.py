@@ -46,6 +46,7 @@ class SessionChecks:
         self._check_many = check_many
         self._pending: dict[Hashable, tuple[Session, list[asyncio.Future[bool]]]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._sending: set[asyncio.Task[None]] = set()
         self.batches = 0  # how many batches were sent (tests, metrics)
 
     async def still_valid(self, session: Session) -> bool:
@@ -53,9 +54,11 @@ class SessionChecks:
         if not self._pending or self._loop is not loop:
             # A new batch; it is sent once everyone woken with us has asked (see _send).
             self._pending, self._loop = {}, loop
-            loop.create_task(self._send(self._pending))
-        key = (session.user.id, session.user.session_version, session.family_id)
-        key += (session.expires_at,)
+            sending = loop.create_task(self._send(self._pending))
+            self._sending.add(sending)  # the loop keeps only a weak reference to a task
+            sending.add_done_callback(self._sending.discard)
+        user = session.user
+        key = (user.id, user.session_version, session.family_id, session.expires_at)
         entry = self._pending.get(key)
         if entry is None:
             entry = self._pending[key] = (session, [])

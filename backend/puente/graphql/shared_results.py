@@ -26,7 +26,8 @@ import asyncio
 import json
 import weakref
 from collections.abc import Awaitable, Hashable, Mapping
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
@@ -77,7 +78,7 @@ def _results_for(event: Any) -> _Results | None:
     if entry is not None and entry[0]() is event:
         return entry[1]
     try:
-        ref = weakref.ref(event, lambda dead, number=number: _forget(number, dead))
+        ref = weakref.ref(event, partial(_forget, number))
     except TypeError:
         return None  # not weakly referable (a dict, a str): not shared
     results: _Results = {}
@@ -121,7 +122,7 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
             shared = results.get(key)
             if shared is not None and shared.done() and (answer := shared.result()) is not None:
                 return _Answered(answer)  # nothing to build, nothing to execute
-        executor = super().build_per_event_executor(payload)
+        executor = cast("SharedEventExecutor", super().build_per_event_executor(payload))
         executor._per_event = True
         executor._shared = (results, key) if results is not None else None
         return executor

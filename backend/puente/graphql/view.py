@@ -127,7 +127,7 @@ class SharedFrameWebSocket(ASGIWebSocketAdapter):
 class PuenteGraphQL(GraphQL):
     """JWT from ``Authorization: Bearer`` or the ``connection_init`` payload."""
 
-    websocket_adapter_class = SharedFrameWebSocket  # type: ignore[assignment]
+    websocket_adapter_class = SharedFrameWebSocket
 
     def __init__(
         self,
