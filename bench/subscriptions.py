@@ -6,11 +6,14 @@ one WebSocket has), on a migrated SQLite database with the demo data; the transp
 latency runs from the publish to the moment each subscriber's stream yields the reloaded
 payment. Printed side by side, in one run:
 
-1. one process, in-memory bus, N subscribers: this code (one reload per event, shared by
-   every subscriber) and its baseline (each subscriber reloads, as before issue 15);
+1. one process, in-memory bus, N subscribers: this code (per event and process: one
+   reload, one batched session check, one execution per distinct query) and its baseline
+   (each subscriber reloads, checks its session with its own two queries and executes its
+   own selection, as before issue 15);
 2. through Redis, N subscribers in this process, published from another connection: this
    code (one subscription connection per process) and its baseline (one pooled connection
-   per subscription, as before: it breaks past ~196 subscribers);
+   per subscription and the per-subscriber work of (1), as before: it breaks past ~196
+   subscribers);
 3. through Redis, ``--big`` subscribers split over two child processes: does every
    subscriber receive every event, and how late.
 
@@ -27,6 +30,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -36,10 +40,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from puente.accounts.access import Session
 from puente.accounts.service import AuthService
 from puente.config import load_settings
 from puente.db import migrate, open_database
@@ -79,6 +84,14 @@ class PerSubscriberReload:
 
     async def close(self) -> None:
         await self._bus.close()
+
+
+class PerSubscriberChecks(AuthService):
+    """Baseline: each stream's session check is its own query pair, as before issue 15 #5
+    (``still_valid`` per session instead of one query pair for the batch)."""
+
+    async def still_valid_many(self, sessions: Sequence[Session]) -> list[bool]:
+        return list(await asyncio.gather(*(self.still_valid(s) for s in sessions)))
 
 
 class ConnectionPerSubscription:
@@ -153,9 +166,12 @@ async def _seed(env: dict[str, str]) -> tuple[int, str]:
 # -- measuring ------------------------------------------------------------------------------
 
 
-async def _subscribe(runtime: Runtime, count: int, payment_id: int, token: str) -> list:
-    schema = build_schema()
-    auth = AuthService(runtime)
+async def _subscribe(
+    runtime: Runtime, count: int, payment_id: int, token: str, *, baseline: bool = False
+) -> list:
+    """``count`` subscriptions; ``baseline``: per-subscriber session checks and execution."""
+    schema = build_schema(share_subscription_results=not baseline)
+    auth = PerSubscriberChecks(runtime) if baseline else AuthService(runtime)
     variables = {"id": encode_global_id("Payment", payment_id)}
     streams = []
     for _ in range(count):
@@ -176,10 +192,22 @@ async def _subscribe(runtime: Runtime, count: int, payment_id: int, token: str) 
     return streams
 
 
+def _settle() -> None:
+    """Collect the garbage of opening N subscriptions in one burst before the first event.
+
+    In a server subscriptions arrive over minutes; here they all arrive just before the
+    events, and the full collections they trigger (hundreds of ms at 1,000 subscriptions on
+    this machine) would otherwise land on the first events, whichever code is measured.
+    """
+    gc.collect()
+
+
 async def _collect(stream: Any, events: int, times: list[float], patience: float) -> None:
+    """Read ``stream`` as the WebSocket handler does (``async for``, no task per result)."""
     with contextlib.suppress(TimeoutError, StopAsyncIteration):
         while len(times) < events:
-            result = await asyncio.wait_for(anext(stream), patience)
+            async with asyncio.timeout(patience):
+                result = await anext(stream)
             if result.errors is None:
                 times.append(time.time())
 
@@ -209,18 +237,22 @@ async def _one_process(
     events: int,
     payment_id: int,
     token: str,
+    *,
+    baseline: bool = False,
 ) -> dict[str, Any]:
     """``count`` subscribers on ``bus`` in this process; ``events`` notices via ``publisher``."""
     runtime = Runtime.from_settings(load_settings(env))
     runtime.bus = bus
     async with open_database(env["PUENTE_DATABASE_URL"]):
         try:
-            streams = await _subscribe(runtime, count, payment_id, token)
+            streams = await _subscribe(runtime, count, payment_id, token, baseline=baseline)
         except Exception as error:  # noqa: BLE001 - the baseline is expected to break
             await bus.close()
             return {"subscribers": count, "failed": f"{type(error).__name__}: {error}"[:120]}
+        _settle()
         received: list[list[float]] = [[] for _ in streams]
         sent: list[float] = []
+        cpus: list[float] = []  # this process's CPU time per event (independent of load)
         readers = [
             asyncio.create_task(_collect(s, events, r, 30))
             for s, r in zip(streams, received, strict=True)
@@ -229,15 +261,17 @@ async def _one_process(
             await asyncio.sleep(0.2)
             seen = sum(len(r) for r in received)
             sent.append(time.time())
+            cpu = time.process_time()
             await publisher.publish(payment_channel(payment_id), {"payment": payment_id})
             deadline = time.monotonic() + 30  # wait for everyone before the next event
             while sum(len(r) for r in received) < seen + count and time.monotonic() < deadline:  # noqa: ASYNC110 - polling a count is enough here
                 await asyncio.sleep(0.01)
+            cpus.append((time.process_time() - cpu) * 1000)
         await asyncio.gather(*readers)
         for stream in streams:
             await stream.aclose()
         await bus.close()
-    return _figures(sent, received, events)
+    return {**_figures(sent, received, events), "cpu_ms": [round(c) for c in cpus]}
 
 
 async def _child(args: argparse.Namespace) -> None:
@@ -247,6 +281,7 @@ async def _child(args: argparse.Namespace) -> None:
     runtime.bus = RedisBus(args.redis)
     async with open_database(env["PUENTE_DATABASE_URL"]):
         streams = await _subscribe(runtime, args.subscribers, args.payment, args.token)
+        _settle()
         received: list[list[float]] = [[] for _ in streams]
         readers = [
             asyncio.create_task(_collect(s, args.events, r, 60))
@@ -330,6 +365,7 @@ def _line(label: str, figures: dict[str, Any]) -> str:
         f"  {label:<44} {figures['subscribers']:>6} subscribers, {figures['complete']:>6} got "
         f"every event; p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms, "
         f"max {figures['max_ms']} ms"
+        + (f"; CPU per event {figures['cpu_ms']} ms" if "cpu_ms" in figures else "")
     )
 
 
@@ -346,15 +382,17 @@ async def _main(args: argparse.Namespace) -> None:
     memory = InMemoryBus()
     print(
         _line(
-            "this code (one reload per event)",
+            "this code (shared per event)",
             await _one_process(env, memory, memory, n, events, payment_id, token),
         )
     )
     baseline = PerSubscriberReload(InMemoryBus())
     print(
         _line(
-            "baseline (a reload per subscriber)",
-            await _one_process(env, baseline, baseline, n, events, payment_id, token),
+            "baseline (all of it per subscriber)",
+            await _one_process(
+                env, baseline, baseline, n, events, payment_id, token, baseline=True
+            ),
         )
     )
     if not args.redis:
@@ -373,7 +411,7 @@ async def _main(args: argparse.Namespace) -> None:
     print(
         _line(
             "baseline (a connection per subscription)",
-            await _one_process(env, legacy, legacy, n, events, payment_id, token),
+            await _one_process(env, legacy, legacy, n, events, payment_id, token, baseline=True),
         )
     )
     await publisher.close()

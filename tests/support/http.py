@@ -28,11 +28,14 @@ async def graphql(
     return response.json()
 
 
-def subscription_context(runtime: Runtime, token: str | None) -> GraphQLContext:
-    """What one WebSocket gets, for ``schema.subscribe`` without a server."""
+def subscription_context(
+    runtime: Runtime, token: str | None, auth: AuthService | None = None
+) -> GraphQLContext:
+    """What one WebSocket gets, for ``schema.subscribe`` without a server (``auth``: the
+    app's one ``AuthService``, shared by every WebSocket as in the server)."""
     return GraphQLContext(
         runtime=runtime,
-        auth=AuthService(runtime),
+        auth=auth or AuthService(runtime),
         gateways=None,  # type: ignore[arg-type] - subscriptions call no provider
         request=None,
         response=None,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F, Subquery
@@ -43,6 +45,7 @@ __all__ = ["MFA_CONTEXT", "AuthFailure", "AuthService", "AuthTokens", "MfaEnrolm
 
 MFA_CONTEXT = "users.mfa_secret"
 _FAMILY_REVOKED = "family_revoked_jti"  # read with the user by _live_session, then dropped
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,13 @@ OTP_REQUIRED = AuthFailure("OTP_REQUIRED", "Escribe el código de tu app de aute
 INVALID_OTP = AuthFailure("INVALID_OTP", "El código no es válido o ya se usó.")
 SESSION_ENDED = AuthFailure("TOKEN_REVOKED", "La sesión fue cerrada. Inicia sesión.")
 REUSED = AuthFailure("TOKEN_REUSED", "La sesión fue cerrada por seguridad.")
+
+_CHUNK = 500  # ids per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
+
+
+def _chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
 
 
 class AuthService:
@@ -355,6 +365,36 @@ class AuthService:
         return not await RefreshToken.filter(
             family_id=session.family_id, revoked_at__isnull=False
         ).exists()
+
+    async def still_valid_many(self, sessions: Sequence[Session]) -> list[bool]:
+        """``still_valid`` for many sessions at once: one query pair per chunk, not per session.
+
+        The streams woken by one notice all ask at the same moment (issue 15 #5); the answer
+        is the same as asking each of them: expiry, an active user whose session version is
+        unchanged, and a family with no revoked token.
+        """
+        now = self.runtime.now()
+        live = [session for session in sessions if now < session.expires_at]
+        versions: dict[int, int] = {}
+        revoked: set[str] = set()
+        for ids in _chunks(sorted({session.user.id for session in live})):
+            rows = await User.filter(id__in=ids, is_active=True).values_list(
+                "id", "session_version"
+            )
+            versions.update(rows)  # type: ignore[arg-type]
+        for families in _chunks(sorted({session.family_id for session in live})):
+            found = await (
+                RefreshToken.filter(family_id__in=families, revoked_at__isnull=False)
+                .distinct()
+                .values_list("family_id", flat=True)
+            )
+            revoked.update(found)  # type: ignore[arg-type]
+        return [
+            now < session.expires_at
+            and versions.get(session.user.id) == session.user.session_version
+            and session.family_id not in revoked
+            for session in sessions
+        ]
 
     async def logout(self, refresh_token: str | None) -> None:
         """Revoke the session's whole family (its access tokens stop working at once)."""

@@ -97,6 +97,15 @@ class GraphQLContext:
                 self._checked = True
         return self._session
 
+    def shared_result_key(self) -> tuple[int, str] | None:
+        """Who this context answers for, as far as resolvers can tell: subscribers with the
+        same key may share one execution of an event (``shared_results``); None shares none.
+        """
+        session = self._session
+        if session is None:
+            return None
+        return (session.user.id, session.scope)
+
     async def user(self) -> User | None:
         """The user every door but MFA enrolment acts for (``authorized_user``), or None."""
         return authorized_user(await self.session())

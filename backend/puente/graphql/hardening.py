@@ -17,13 +17,13 @@ import traceback
 from collections.abc import Iterator
 
 import strawberry
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.types import ExecutionContext
 
 from graphql import GraphQLError
 from puente.graphql.errors import UserFacingError
 
-__all__ = ["HideSuggestions", "PuenteSchema", "without_suggestions"]
+__all__ = ["HideSuggestions", "MaskErrorsWhenAny", "PuenteSchema", "without_suggestions"]
 
 logger = logging.getLogger("puente.graphql")
 
@@ -55,6 +55,19 @@ def _kind(error: GraphQLError) -> str:
     if isinstance(original, UserFacingError):
         return f"refusal {original.code}"
     return type(original).__name__
+
+
+class MaskErrorsWhenAny(MaskErrors):
+    """strawberry's ``MaskErrors``, skipping results without errors before its check.
+
+    Its check is an ``isinstance`` against a runtime-checkable ``Protocol``, tens of
+    microseconds a result: once per subscriber and event, that alone was a fifth of a
+    1,000-subscriber event (issue 15 #5). A result without errors has nothing to mask.
+    """
+
+    def _process_result(self, result: object) -> None:
+        if getattr(result, "errors", None):
+            super()._process_result(result)
 
 
 class PuenteSchema(strawberry.Schema):

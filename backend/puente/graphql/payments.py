@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from decimal import Decimal
 from enum import Enum
 from functools import partial
@@ -13,10 +13,10 @@ from strawberry.types import Info
 
 from puente.accounts.access import Session
 from puente.accounts.models import User as UserModel
-from puente.accounts.streams import SessionEnded, while_session_lasts
+from puente.accounts.streams import SessionEnded, session_check, while_session_lasts
 from puente.enums import PaymentMethodType as MethodEnum
 from puente.enums import ProviderName
-from puente.events.fanout import reload_once
+from puente.events.fanout import reload_once, reload_soon
 from puente.graphql.context import GraphQLContext
 from puente.graphql.errors import UserFacingError
 from puente.graphql.payment_types import Payment, PaymentMethodType, PrepaymentMode, Provider
@@ -100,14 +100,21 @@ def _pk(value: str | None, type_name: str) -> int | None:
 
 
 async def while_subscribed(
-    info: PuenteInfo, session: Session, changes: AsyncIterator[T]
+    info: PuenteInfo,
+    session: Session,
+    changes: AsyncIterator[T],
+    prepare: Callable[[T], object] | None = None,
 ) -> AsyncIterator[T]:
-    """``changes`` until the subscriber's token expires or its session is revoked."""
+    """``changes`` until the subscriber's token expires or its session is revoked.
+
+    ``prepare(change)`` runs as a change is read, while the session is checked (see
+    ``while_session_lasts``): the shared reload starts then (``reload_soon``).
+    """
     ctx = info.context
     every = ctx.runtime.settings.session_recheck_seconds
-    still_valid = partial(ctx.auth.still_valid, session)
+    still_valid = session_check(ctx.auth, session)  # batched with the other streams
     try:
-        async for item in while_session_lasts(changes, still_valid, every):
+        async for item in while_session_lasts(changes, still_valid, every, prepare):
             yield item
     except SessionEnded:
         raise UserFacingError(
@@ -312,10 +319,12 @@ class Subscription:
         bus = info.context.runtime.bus
         reload = partial(_reload_payment, payment.id)
         # Subscribe before reading, so a change between the read and the subscription is seen.
+        key = ("payment", payment.id)
+        early = partial(reload_soon, key=key, load=reload)
         async with bus.subscribe(payment_channel(payment.id)) as changes:
             yield Payment.from_model(payment)
-            async for notice in while_subscribed(info, session, changes):
-                yield await reload_once(notice, ("payment", payment.id), reload)
+            async for notice in while_subscribed(info, session, changes, early):
+                yield await reload_once(notice, key, reload)
 
     @strawberry.subscription(
         description="The loan (balance, installments) now, then on change.",
@@ -331,8 +340,10 @@ class Subscription:
             raise UserFacingError("NOT_FOUND", "Ese crédito no existe o no es tuyo.")
         runtime = info.context.runtime
         reload = partial(_reload_loan, runtime, loan.id)
+        key = ("loan", loan.id)
+        early = partial(reload_soon, key=key, load=reload)
         async with runtime.bus.subscribe(loan_channel(loan.id)) as changes:
             (view,) = await load_loan_views([loan], runtime.today())
             yield Loan.from_view(view)
-            async for notice in while_subscribed(info, session, changes):
-                yield await reload_once(notice, ("loan", loan.id), reload)
+            async for notice in while_subscribed(info, session, changes, early):
+                yield await reload_once(notice, key, reload)

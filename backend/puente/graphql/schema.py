@@ -9,7 +9,6 @@ import strawberry
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
-    MaskErrors,
     MaxTokensLimiter,
     ParserCache,
     ValidationCache,
@@ -32,7 +31,7 @@ from puente.graphql.compliance import (
 from puente.graphql.connections import PaymentFilter, loan_connection, payment_connection
 from puente.graphql.context import GraphQLContext
 from puente.graphql.errors import FieldErrors, UserFacingError, should_mask_error
-from puente.graphql.hardening import HideSuggestions, PuenteSchema
+from puente.graphql.hardening import HideSuggestions, MaskErrorsWhenAny, PuenteSchema
 from puente.graphql.institution import Institution, institution_node, institution_of
 from puente.graphql.institution_events import InstitutionSubscription
 from puente.graphql.invoicing import InvoicingMutations
@@ -48,6 +47,7 @@ from puente.graphql.reconciliation import ReconciliationMutations, Reconciliatio
 from puente.graphql.recovery import RecoveryMutations
 from puente.graphql.scalars import SCALAR_OVERRIDES
 from puente.graphql.sessions import SessionMutations, login_result
+from puente.graphql.shared_results import SharedEventExecutor
 from puente.graphql.types import (
     Loan,
     LoanConnection,
@@ -274,9 +274,17 @@ def validation_rules(
 
 
 def build_schema(
-    *, debug: bool = False, max_depth: int = 10, introspection: bool = True
+    *,
+    debug: bool = False,
+    max_depth: int = 10,
+    introspection: bool = True,
+    share_subscription_results: bool = True,
 ) -> strawberry.Schema:
-    """The schema; ``introspection=False`` refuses introspection and hides suggestions."""
+    """The schema; ``introspection=False`` refuses introspection and hides suggestions.
+
+    ``share_subscription_results=False`` executes every subscriber's event on its own (the
+    behaviour before issue 15 #5; the benchmark's baseline).
+    """
     limits = list(validation_rules(max_depth=max_depth))
     # Factories, not instances: an extension instance would be shared by concurrent
     # requests (strawberry #4369). Each factory reuses the same rule classes.
@@ -290,7 +298,7 @@ def build_schema(
     if not introspection:
         extensions += [DisableIntrospection, HideSuggestions]
     if not debug:
-        extensions.append(lambda: MaskErrors(should_mask_error=should_mask_error))
+        extensions.append(lambda: MaskErrorsWhenAny(should_mask_error=should_mask_error))
     return PuenteSchema(
         query=Query,
         mutation=Mutation,
@@ -298,6 +306,7 @@ def build_schema(
         types=[Loan, Payment, User, Institution],
         extensions=extensions,
         scalar_overrides=SCALAR_OVERRIDES,
+        execution_context_class=SharedEventExecutor if share_subscription_results else None,
     )
 
 

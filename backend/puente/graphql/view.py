@@ -9,18 +9,21 @@ rewritten to the same shape.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.types.unset import UNSET
 
 from puente.accounts.service import AuthService
 from puente.graphql.context import GraphQLContext
+from puente.graphql.shared_results import next_frame
 from puente.payments.gateways import GatewayDirectory
 from puente.runtime import Runtime
 from puente.security.tokens import bearer_token
@@ -106,8 +109,25 @@ def _replay(body: bytes) -> Receive:
     return receive
 
 
+class SharedFrameWebSocket(ASGIWebSocketAdapter):
+    """Sends a subscription result many subscribers share as bytes encoded once
+    (``shared_results.next_frame``); every other message as strawberry would."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        frame = next_frame(message)
+        if frame is None:
+            await super().send_json(message)
+            return
+        try:
+            await self.ws.send_text(frame)
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 class PuenteGraphQL(GraphQL):
     """JWT from ``Authorization: Bearer`` or the ``connection_init`` payload."""
+
+    websocket_adapter_class = SharedFrameWebSocket
 
     def __init__(
         self,

@@ -38,6 +38,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from puente.accounts.models import User
+from puente.accounts.streams import session_check
 from puente.backoffice import actions
 from puente.backoffice.charts import bar_chart, line_chart
 from puente.backoffice.feed import (
@@ -207,7 +208,7 @@ class Console:
             self.runtime.bus,
             institution_channel(user.institution_id),
             render,
-            still_valid=partial(self.portal.auth.still_valid, session),
+            still_valid=session_check(self.portal.auth, session),
             recheck=self.runtime.settings.session_recheck_seconds,
         )
         return EventStreamResponse(stream)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -18,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from puente.accounts.models import User
+from puente.accounts.streams import session_check
 from puente.enums import PaymentMethodType
 from puente.enums import PaymentStatus as S
 from puente.institutions.models import Institution
@@ -229,7 +229,7 @@ class PaymentPages:
             self.runtime.bus,
             loan_channel(loan.id),
             render,
-            still_valid=partial(self.portal.auth.still_valid, session),
+            still_valid=session_check(self.portal.auth, session),
             recheck=self.runtime.settings.session_recheck_seconds,
         )
         return EventStreamResponse(stream)
