@@ -128,7 +128,7 @@ async def advance_payment(
                 reported_amount=reported_amount,
                 locked=LockedRows(tx, {payment.id: payment}),
             )
-    tx = locked.conn
+    conn = locked.conn
     payment = locked.payments[payment_id]
     before = S(payment.status)
     reported = to_centavos(reported_amount) if reported_amount is not None else None
@@ -146,7 +146,7 @@ async def advance_payment(
                 "proposed": proposed.value,
                 "source": source,
             },
-            conn=tx,
+            conn=conn,
         )
         logger.warning("payment %s: PAID for another amount (%s)", payment.id, source)
         return Transition(
@@ -161,7 +161,7 @@ async def advance_payment(
     if provider_reference and not payment.provider_reference:
         # Kept even when the move is ignored: webhooks find payments by this reference.
         payment.provider_reference = provider_reference
-        await payment.save(using_db=tx, update_fields=["provider_reference", "updated_at"])
+        await payment.save(using_db=conn, update_fields=["provider_reference", "updated_at"])
     move = next_state(
         before,
         proposed,
@@ -177,14 +177,14 @@ async def advance_payment(
                 subject_type="payment",
                 subject_id=payment.id,
                 data={"from": before.value, "proposed": proposed.value, "source": source},
-                conn=tx,
+                conn=conn,
             )
         return Transition(
             payment.id, payment.loan_id, before, before, False, None, payment.institution_id
         )
     proposed = move.status
     if move.refunded_centavos > payment.refunded_centavos:
-        await _refund(payment, move.refunded_centavos, at, tx)
+        await _refund(payment, move.refunded_centavos, at, conn)
     payment.status = proposed
     if failure_code:
         payment.failure_code = failure_code[:64]
@@ -195,15 +195,15 @@ async def advance_payment(
         payment.paid_at = at
         await _apply(payment, at, source, locked)
     elif proposed is S.CHARGED_BACK:
-        await _charge_back(payment, at, tx)
-    await payment.save(using_db=tx)
+        await _charge_back(payment, at, conn)
+    await payment.save(using_db=conn)
     await record_audit(
         "payment.status_changed",
         institution_id=payment.institution_id,
         subject_type="payment",
         subject_id=payment.id,
         data={"from": before.value, "to": proposed.value, "source": source},
-        conn=tx,
+        conn=conn,
     )
     return Transition(
         payment.id, payment.loan_id, before, proposed, True, None, payment.institution_id

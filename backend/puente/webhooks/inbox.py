@@ -332,7 +332,7 @@ class WebhookInbox:
                 await Payment.filter(id__in=ids).order_by("id").select_for_update().using_db(tx)
             )
             loan = await Loan.select_for_update().using_db(tx).get(id=loan_id)
-            product = await LoanProduct.get(id=loan.product_id).using_db(tx)
+            product = await LoanProduct.filter(id=loan.product_id).using_db(tx).get()
             locked = LockedRows(tx, {p.id: p for p in payments}, loan, product)
             transitions = []
             for event, status, payment in members:
