@@ -172,7 +172,7 @@ async def _seed(runtime: Any, gateways: Any, count: int, postgres: bool) -> int:
     await approve_loan(loan)
     await record_disbursement(loan, on=START)
     card = await cards.save_card(gateways, ana, ProviderName.STRIPE, "tok_visa")
-    await sign_mandate(ana, loan.id, card.id, origin="bench", now=runtime.now())
+    await sign_mandate(runtime, ana, loan.id, card.id, origin="bench")
     await _copy_template(get_connection("default"), loan.id, ana.id, count - 1, postgres)
     return inst.id
 
