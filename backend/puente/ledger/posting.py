@@ -41,6 +41,8 @@ class AlreadyPosted(LedgerError):
         self.entry = entry
 
 
+_POSTINGS_PER_INSERT = 4000  # 5 parameters each: under both databases' limits
+
 # Ledger account ids by code, per database client (PostgreSQL only). Accounts are never
 # deleted or renamed, so an id once seen committed is right for the life of the process and
 # a posting line costs no lookup. An id is cached only when read inside a transaction that
@@ -48,7 +50,6 @@ class AlreadyPosted(LedgerError):
 # transaction that rolls back never leaves an id behind. SQLite is left out: its one shared
 # connection lets a plain query see another task's uncommitted rows.
 _ACCOUNT_IDS: WeakKeyDictionary[BaseDBAsyncClient, dict[str, int]] = WeakKeyDictionary()
-_POSTINGS_PER_INSERT = 4000  # 5 parameters each: under both databases' limits
 _CREATED_IN: WeakKeyDictionary[BaseDBAsyncClient, set[str]] = WeakKeyDictionary()
 
 
