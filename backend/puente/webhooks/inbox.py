@@ -97,6 +97,19 @@ def _plain_status(event: ProviderEvent) -> S | None:
     return from_event_kind(kind)
 
 
+async def _payments_by_reference(events: list[ProviderEvent]) -> dict[int, Payment]:
+    """The payment each event names by its provider's id, by event id (one query for all)."""
+    references = {event.provider_payment_id for event in events if event.provider_payment_id}
+    if not references:
+        return {}
+    found = await Payment.filter(provider_reference__in=sorted(references))
+    by_reference = {(p.provider, p.provider_reference): p for p in found}
+    named = {
+        event.id: by_reference.get((event.provider, event.provider_payment_id)) for event in events
+    }
+    return {event_id: payment for event_id, payment in named.items() if payment is not None}
+
+
 class PaymentNotYetKnown(Exception):
     """The event names a payment we have not recorded (yet): retry later."""
 
@@ -301,12 +314,10 @@ class WebhookInbox:
         wanted = [(event, status) for event in events if (status := _plain_status(event))]
         if not wanted:
             return {}
-        references = {event.provider_payment_id for event, _ in wanted}
-        found = await Payment.filter(provider_reference__in=list(references))
-        by_reference = {(p.provider, p.provider_reference): p for p in found}
+        named = await _payments_by_reference([event for event, _ in wanted])
         groups: dict[int, list[tuple[ProviderEvent, S, Payment]]] = {}
         for event, status in wanted:
-            payment = by_reference.get((event.provider, event.provider_payment_id))
+            payment = named.get(event.id)
             if payment is not None:
                 groups.setdefault(payment.loan_id, []).append((event, status, payment))
         outcomes: dict[int, E] = {}
@@ -435,10 +446,7 @@ class WebhookInbox:
         """The payment an event is about: by the provider's id, or by Puente's own id echoed
         in the provider's metadata (a payment whose creation answer was lost has no provider
         id yet). The provider id is recorded on the payment as soon as it is matched."""
-        reference = event.provider_payment_id or ""
-        payment = await Payment.filter(
-            provider=event.provider, provider_reference=reference
-        ).first()
+        payment = (await _payments_by_reference([event])).get(event.id)
         if payment is None and event.puente_payment_id:
             payment = await self._unreferenced(event, event.puente_payment_id)
         if payment is None:
