@@ -329,9 +329,11 @@ class WebhookInbox:
                 logger.warning("events of loan %s applied one by one", loan_id, exc_info=True)
                 continue
             for (event, _, _), transition in zip(members, transitions, strict=True):
-                await notify_transition(self.runtime.bus, transition, self.runtime.now())
-                announce_transition(self.runtime, transition)
-                outcomes[event.id] = await self._outcome(event, transition)
+                # Monitoring and notices start under the delivery's request id, as in _process.
+                with bound_request_id(event.request_id or f"event-{event.id}"):
+                    await notify_transition(self.runtime.bus, transition, self.runtime.now())
+                    announce_transition(self.runtime, transition)
+                    outcomes[event.id] = await self._outcome(event, transition)
         return outcomes
 
     async def _apply_group(
