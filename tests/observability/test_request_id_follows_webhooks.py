@@ -9,8 +9,8 @@ from tests.payments.test_webhooks import card, intent_event, setup, signed
 
 from puente.enums import PaymentMethodType
 from puente.observability.context import current_request_id
+from puente.payments import lifecycle_service
 from puente.payments.checkout import create_payment
-from puente.webhooks import inbox as inbox_module
 from puente.webhooks.models import ProviderEvent
 
 pytestmark = pytest.mark.anyio
@@ -19,14 +19,18 @@ pytestmark = pytest.mark.anyio
 async def test_processing_runs_under_the_id_of_the_delivery(db, runtime, monkeypatch):
     ana, loan, box, client = await setup(runtime)
     seen: dict[str, str | None] = {}
-    original = inbox_module.WebhookInbox._process
+    original = lifecycle_service.record_audit
 
-    async def spy(self, event):
-        seen[event.event_id] = current_request_id()
-        logging.getLogger("puente.webhooks").info("processing %s", event.id)
-        return await original(self, event)
+    async def spy(action, **kwargs):
+        # Every path that applies a webhook (one by one, or a batch by loan) audits the
+        # payment's move with the event as its source, inside the processing.
+        source = str((kwargs.get("data") or {}).get("source", ""))
+        if source.startswith("webhook:"):
+            seen[source.rsplit(":", 1)[-1]] = current_request_id()
+            logging.getLogger("puente.webhooks").info("processing %s", source)
+        return await original(action, **kwargs)
 
-    monkeypatch.setattr(inbox_module.WebhookInbox, "_process", spy)
+    monkeypatch.setattr(lifecycle_service, "record_audit", spy)
     async with client:
         payment = await create_payment(
             runtime, box.gateways, ana, card(loan, method=PaymentMethodType.SPEI)

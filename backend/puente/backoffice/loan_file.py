@@ -76,7 +76,7 @@ async def open_loan_file(institution_id: int, loan_id: int, today: date) -> Loan
     if payments:
         subjects |= Q(subject_type="payment", subject_id__in=[str(p.id) for p in payments])
     audit = (
-        await AuditEvent.filter(subjects, institution_id=institution_id).order_by("-seq").limit(100)
+        await AuditEvent.filter(subjects, institution_id=institution_id).order_by("-id").limit(100)
     )
     return LoanFile(
         loan=loan,

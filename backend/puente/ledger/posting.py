@@ -6,8 +6,9 @@ the same transaction as the postings, never by summing an account's history.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
+from weakref import WeakKeyDictionary
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.functions import Sum
@@ -28,6 +29,7 @@ from puente.observability.metrics import LEDGER_POSTINGS
 __all__ = [
     "AlreadyPosted",
     "account_balance",
+    "account_ids",
     "entry_lines",
     "get_account",
     "loan_account_balances",
@@ -42,6 +44,73 @@ class AlreadyPosted(LedgerError):
     def __init__(self, entry: JournalEntry) -> None:
         super().__init__(f"journal entry {entry.idempotency_key!r} was already posted")
         self.entry = entry
+
+
+_POSTINGS_PER_INSERT = 4000  # 5 parameters each: under both databases' limits
+
+# Ledger account ids by code, per database client (PostgreSQL only). Accounts are never
+# deleted or renamed, so an id once seen committed is right for the life of the process and
+# a posting line costs no lookup. An id is cached only when read inside a transaction that
+# did not create the account itself: visible there means committed (READ COMMITTED), and a
+# transaction that rolls back never leaves an id behind. SQLite is left out: its one shared
+# connection lets a plain query see another task's uncommitted rows.
+_ACCOUNT_IDS: WeakKeyDictionary[BaseDBAsyncClient, dict[str, int]] = WeakKeyDictionary()
+_CREATED_IN: WeakKeyDictionary[BaseDBAsyncClient, set[str]] = WeakKeyDictionary()
+
+
+def _lineage(conn: BaseDBAsyncClient) -> tuple[BaseDBAsyncClient, BaseDBAsyncClient | None]:
+    """(the database client, the outermost transaction ``conn`` belongs to or None)."""
+    chain = [conn]
+    while (parent := getattr(chain[-1], "_parent", None)) is not None:
+        chain.append(parent)
+    return chain[-1], (chain[-2] if len(chain) > 1 else None)
+
+
+async def account_ids(
+    refs: Iterable[AccountRef], conn: BaseDBAsyncClient | None = None
+) -> dict[str, int]:
+    """Ids of the accounts named by ``refs`` by code, created on first use: no statement
+    when all are cached, else one read (and an insert and a read for new accounts)."""
+    wanted = {ref.code: ref for ref in refs}
+    db = conn or LedgerAccount._meta.db
+    client, transaction = _lineage(db)
+    cacheable = transaction is not None and db.capabilities.dialect == "postgres"
+    cache = _ACCOUNT_IDS.setdefault(client, {}) if cacheable else {}
+    found = {code: cache[code] for code in wanted if code in cache}
+    missing = [code for code in wanted if code not in found]
+    if missing:
+        found.update(await _read_ids(missing, db))
+        created = _CREATED_IN.get(transaction) if transaction is not None else None
+        if cacheable:
+            cache.update((c, found[c]) for c in missing if c in found and c not in (created or ()))
+    new = [wanted[code] for code in wanted if code not in found]
+    if new:
+        # Another writer may create one between our read and insert (the first payments of
+        # an institution, charged concurrently): ON CONFLICT DO NOTHING keeps the caller's
+        # transaction usable on PostgreSQL, where a failed INSERT would abort it.
+        await LedgerAccount.bulk_create(
+            [
+                LedgerAccount(
+                    institution_id=ref.institution_id,
+                    loan_id=ref.loan_id,
+                    type=ref.type,
+                    provider=ref.provider,
+                    code=ref.code,
+                )
+                for ref in new
+            ],
+            ignore_conflicts=True,
+            using_db=db,
+        )
+        found.update(await _read_ids([ref.code for ref in new], db))
+        if transaction is not None:
+            _CREATED_IN.setdefault(transaction, set()).update(ref.code for ref in new)
+    return found
+
+
+async def _read_ids(codes: list[str], conn: BaseDBAsyncClient) -> dict[str, int]:
+    rows = await LedgerAccount.filter(code__in=codes).using_db(conn).values_list("code", "id")
+    return {str(code): int(account_id) for code, account_id in rows}
 
 
 async def get_account(ref: AccountRef, conn: BaseDBAsyncClient | None = None) -> LedgerAccount:
@@ -98,28 +167,33 @@ async def post_entry(
         reverses_id=reverses_id,
         using_db=conn,
     )
-    accounts: dict[str, LedgerAccount] = {}
-    for line in lines:
-        if line.account.code not in accounts:
-            accounts[line.account.code] = await get_account(line.account, conn)
-    await Posting.bulk_create(
-        [
-            Posting(
-                entry_id=entry.id,
-                account_id=accounts[line.account.code].id,
-                amount_centavos=line.centavos,
-                installment_number=line.installment_number,
-                component=line.component,
-            )
-            for line in lines
-        ],
-        using_db=conn,
-    )
-    await record_entry_totals(
-        entry.id, kind, lines, {code: account.id for code, account in accounts.items()}, conn
-    )
+    ids = await account_ids((line.account for line in lines), conn)
+    await _insert_postings(entry.id, [(ids[line.account.code], line) for line in lines], conn)
+    await record_entry_totals(entry.id, kind, lines, ids, conn)
     LEDGER_POSTINGS.labels(str(kind)).inc(len(lines))
     return entry
+
+
+async def _insert_postings(
+    entry_id: int, lines: Sequence[tuple[int, Line]], conn: BaseDBAsyncClient | None
+) -> None:
+    """The postings of one entry in one multi-row INSERT (not one execution per row)."""
+    db = conn or Posting._meta.db
+    postgres = db.capabilities.dialect == "postgres"
+    for start in range(0, len(lines), _POSTINGS_PER_INSERT):
+        values: list[object] = []
+        rows = []
+        for account_id, line in lines[start : start + _POSTINGS_PER_INSERT]:
+            at = len(values)
+            rows.append(
+                "(" + ", ".join(f"${at + n}" if postgres else "?" for n in range(1, 6)) + ")"
+            )
+            values += [entry_id, account_id, line.centavos, line.installment_number, line.component]
+        await db.execute_query(
+            "INSERT INTO postings (entry_id, account_id, amount_centavos, installment_number, "
+            f"component) VALUES {', '.join(rows)}",
+            values,
+        )
 
 
 async def entry_lines(entry: JournalEntry, conn: BaseDBAsyncClient | None = None) -> list[Line]:

@@ -19,12 +19,11 @@ from tortoise.transactions import in_transaction
 from puente.enums import JournalKind, LoanStatus, ProviderName
 from puente.enums import LedgerAccountType as T
 from puente.ledger.entries import AccountRef, Line
-from puente.ledger.models import JournalEntry
 from puente.ledger.posting import AlreadyPosted, loan_account_balances, post_entry
 from puente.ledger.suspense import open_suspense_item
 from puente.loans.billing import bill_reached
 from puente.loans.contract import load_contract
-from puente.loans.delinquency_service import accrue_loan
+from puente.loans.delinquency_service import accrue_locked
 from puente.loans.engine import Component, OverpaymentMode, allocate_payment
 from puente.loans.lifecycle import OPEN_STATUSES, transition
 from puente.loans.models import Loan, LoanProduct
@@ -61,6 +60,8 @@ async def apply_payment(
     overpayment: OverpaymentMode | None = None,
     source: str = "",
     conn: BaseDBAsyncClient | None = None,
+    loan_locked: bool = False,
+    product: LoanProduct | None = None,
 ) -> AppliedPayment:
     """Allocate a received payment by prelación and post it, exactly once per key.
 
@@ -71,7 +72,8 @@ async def apply_payment(
     Whatever cannot be applied (the loan closed meanwhile, more than the payoff) is credited
     to suspense with an exception for staff naming ``source`` (who brought the money).
     Runs in the caller's transaction when ``conn`` is given (the payment's state change and
-    its ledger entry must commit together).
+    its ledger entry must commit together); ``loan_locked``: ``loan`` is the row the caller
+    read FOR UPDATE in that transaction (it is not read again), ``product`` its product.
     """
     if conn is None:
         async with in_transaction() as tx:
@@ -85,17 +87,21 @@ async def apply_payment(
                 overpayment=overpayment,
                 source=source,
                 conn=tx,
+                loan_locked=loan_locked,
+                product=product,
             )
+    # Posted once per key: post_entry refuses a second entry (AlreadyPosted), and everything
+    # this call wrote before that rolls back with the caller's transaction.
     key = f"payment:{idempotency_key}"
-    existing = await JournalEntry.filter(idempotency_key=key).using_db(conn).first()
-    if existing is not None:
-        raise AlreadyPosted(existing)
     # Serialise payments of one loan: allocation reads the state it then changes.
-    locked = await Loan.select_for_update().using_db(conn).get(id=loan.id)
-    product = await LoanProduct.get(id=locked.product_id).using_db(conn)
+    locked = loan if loan_locked else await Loan.select_for_update().using_db(conn).get(id=loan.id)
+    if product is None or product.id != locked.product_id:
+        product = await LoanProduct.get(id=locked.product_id).using_db(conn)
+    contract = None
     if LoanStatus(locked.status) in OPEN_STATUSES:
-        await accrue_loan(locked, received_on, conn=conn)
-    contract = await load_contract(locked, conn)
+        _, contract = await accrue_locked(locked, product, received_on, conn=conn)
+    if contract is None:  # not read yet, or charges were posted since
+        contract = await load_contract(locked, conn)
     balances = (await loan_account_balances([loan.id], conn))[loan.id]
     held_advance = from_centavos(balances.get(T.LOAN_ADVANCE, 0))
     if not may_take_payments(locked.status):
@@ -110,7 +116,8 @@ async def apply_payment(
             contract, product, amount, received_on, mode, held_advance, key, conn
         )
     allocation = settlement.allocation
-    await bill_reached(locked, {line.installment_number for line in allocation.lines}, conn)
+    reached = {line.installment_number for line in allocation.lines}
+    await bill_reached(locked, reached, conn, contract.rows)
     entry = await post_entry(
         _payment_lines(locked, provider, amount, settlement),
         kind=JournalKind.PAYMENT,

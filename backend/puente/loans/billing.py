@@ -8,6 +8,7 @@ vat_payable only when collected (LIVA art. 1-B).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -54,10 +55,15 @@ async def bill_one(loan: Loan, row: Installment, conn: BaseDBAsyncClient) -> boo
     return True
 
 
-async def bill_reached(loan: Loan, numbers: set[int], conn: BaseDBAsyncClient) -> None:
+async def bill_reached(
+    loan: Loan,
+    numbers: set[int],
+    conn: BaseDBAsyncClient,
+    rows: Sequence[Installment] | None = None,
+) -> None:
     """Bill the current rows a payment reaches (billing happens at the latest then), in the
-    payment's transaction."""
-    for row in await current_rows(loan.id, conn):
+    payment's transaction; ``rows``: the current rows when the caller has read them."""
+    for row in rows if rows is not None else await current_rows(loan.id, conn):
         if row.number in numbers:
             await bill_one(loan, row, conn)
 

@@ -42,6 +42,8 @@ from puente.money import from_centavos
 __all__ = [
     "MAX_CATCH_UP_DAYS",
     "accrue_all",
+    "accrue_locked",
+    "any_late",
     "accrue_loan",
     "last_accrued_day",
     "late_charge_key",
@@ -132,15 +134,39 @@ async def accrue_loan(loan: Loan, day: date, *, conn: BaseDBAsyncClient | None =
     if LoanStatus(locked.status) not in OPEN_STATUSES:
         return 0
     product = await LoanProduct.get(id=locked.product_id).using_db(conn)
+    posted, _ = await accrue_locked(locked, product, day, conn=conn)
+    return posted
+
+
+async def accrue_locked(
+    loan: Loan, product: LoanProduct, day: date, *, conn: BaseDBAsyncClient
+) -> tuple[int, LoanContract | None]:
+    """``accrue_loan`` for an open loan the caller holds locked, its product already read.
+
+    Also returns the contract it read when it posted nothing (the usual case for a payment),
+    so the caller does not read it again; None when it posted or read none.
+    """
     pricing = pricing_for(product.kind)
     if pricing is not None:  # e.g. a colegiatura: its recargo instead of moratorium
-        return await pricing.charge_late(await load_contract(locked, conn), day, conn=conn)
-    policy = moratorium_policy(product, locked)
+        return await pricing.charge_late(await load_contract(loan, conn), day, conn=conn), None
+    policy = moratorium_policy(product, loan)
     if policy.annual_rate == 0 and policy.late_fee == 0:
-        return 0
-    contract = await load_contract(locked, conn)
+        return 0, None
+    contract = await load_contract(loan, conn)
+    if not any_late(contract, day):
+        return 0, contract  # nothing past its grace yet: no need to ask what was accrued
     accruals = pending_accruals(contract, policy, day, await last_accrued_day(loan.id, conn))
-    return await post_charges(locked, accruals, conn=conn)
+    posted = await post_charges(loan, accruals, conn=conn)
+    return posted, (contract if posted == 0 else None)
+
+
+def any_late(contract: LoanContract, day: date) -> bool:
+    """Whether an installment with something outstanding is past its grace on ``day``."""
+    return any(
+        grace_end(state, MEXICO_BANKS) + _ONE_DAY <= day
+        for state in contract.states
+        if state.outstanding_total > 0
+    )
 
 
 async def post_charges(loan: Loan, accruals: Sequence[Accrual], *, conn: BaseDBAsyncClient) -> int:

@@ -18,6 +18,7 @@ from puente.enums import LoanStatus
 from puente.ledger.posting import loan_account_balances
 from puente.loans.contract import LoanContract, load_contract
 from puente.loans.delinquency_service import (
+    any_late,
     last_accrued_day,
     moratorium_policy,
     pending_accruals,
@@ -85,6 +86,8 @@ async def _states_as_of(
     pricing = pricing_for(product.kind)
     if pricing is not None:  # e.g. a colegiatura: its price of the day, recargo included
         return pricing.priced_for_day(contract.loan, contract.states, as_of)
+    if not any_late(contract, as_of):
+        return contract.states  # nothing accrues before a grace ends: no need to ask the ledger
     policy = moratorium_policy(product, contract.loan)
     last = await last_accrued_day(contract.loan.id, conn)
     charges = [c for a in pending_accruals(contract, policy, as_of, last) for c in a.charges]

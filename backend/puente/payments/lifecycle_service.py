@@ -23,7 +23,7 @@ from puente.ledger.models import JournalEntry
 from puente.ledger.posting import AlreadyPosted, reverse_entry
 from puente.loans.application import apply_payment
 from puente.loans.engine import OverpaymentMode
-from puente.loans.models import Loan
+from puente.loans.models import Loan, LoanProduct
 from puente.money import from_centavos, to_centavos
 from puente.payments.lifecycle import (
     AMOUNT_MISMATCH,
@@ -35,9 +35,26 @@ from puente.payments.models import Payment
 from puente.payments.refunds import post_partial_refund
 from puente.runtime import MEXICO_CITY
 
-__all__ = ["Transition", "advance_payment", "prepayment_mode_of", "record_provider_reference"]
+__all__ = [
+    "LockedRows",
+    "Transition",
+    "advance_payment",
+    "prepayment_mode_of",
+    "record_provider_reference",
+]
 
 logger = logging.getLogger("puente.payments")
+
+
+@dataclass(frozen=True, slots=True)
+class LockedRows:
+    """A transaction and the rows it holds locked, passed down instead of read again: the
+    payments (by id) and, when the caller locked it, their loan and its product."""
+
+    conn: BaseDBAsyncClient
+    payments: dict[int, Payment]
+    loan: Loan | None = None
+    product: LoanProduct | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +100,7 @@ async def advance_payment(
     failure_message: str | None = None,
     next_action: dict[str, Any] | None = None,
     reported_amount: Decimal | None = None,
+    locked: LockedRows | None = None,
 ) -> Transition:
     """Propose ``proposed`` for a payment; apply it only if it moves forward.
 
@@ -91,84 +109,102 @@ async def advance_payment(
     effect (PAID applies the money, a refund unwinds it, a chargeback reverses it).
     ``reported_amount`` is what the source says was paid; a PAID for another amount is
     audited as ``payment.amount_mismatch`` and not applied (``Transition.exception``).
+    ``locked``: the caller's transaction, holding the payment (and its loan) locked; else
+    this call opens its own.
     """
-    async with in_transaction() as tx:
-        payment = await Payment.select_for_update().using_db(tx).get(id=payment_id)
-        before = S(payment.status)
-        reported = to_centavos(reported_amount) if reported_amount is not None else None
-        if can_transition(before, proposed) and paid_amount_mismatch(
-            proposed, payment.amount_centavos, reported
-        ):
-            await record_audit(
-                "payment.amount_mismatch",
-                institution_id=payment.institution_id,
-                subject_type="payment",
-                subject_id=payment.id,
-                data={
-                    "expected": str(from_centavos(payment.amount_centavos)),
-                    "reported": str(from_centavos(reported or 0)),
-                    "proposed": proposed.value,
-                    "source": source,
-                },
-                conn=tx,
+    if locked is None:
+        async with in_transaction() as tx:
+            payment = await Payment.select_for_update().using_db(tx).get(id=payment_id)
+            return await advance_payment(
+                payment_id,
+                proposed,
+                source=source,
+                at=at,
+                provider_reference=provider_reference,
+                refunded=refunded,
+                failure_code=failure_code,
+                failure_message=failure_message,
+                next_action=next_action,
+                reported_amount=reported_amount,
+                locked=LockedRows(tx, {payment.id: payment}),
             )
-            logger.warning("payment %s: PAID for another amount (%s)", payment.id, source)
-            return Transition(
-                payment.id,
-                payment.loan_id,
-                before,
-                before,
-                False,
-                AMOUNT_MISMATCH,
-                payment.institution_id,
-            )
-        if provider_reference and not payment.provider_reference:
-            # Kept even when the move is ignored: webhooks find payments by this reference.
-            payment.provider_reference = provider_reference
-            await payment.save(using_db=tx, update_fields=["provider_reference", "updated_at"])
-        move = next_state(
-            before,
-            proposed,
-            amount_centavos=payment.amount_centavos,
-            refunded_centavos=payment.refunded_centavos,
-            reported_refund=to_centavos(refunded) if refunded is not None else None,
-        )
-        if move is None:
-            if proposed is not before:
-                await record_audit(
-                    "payment.transition_ignored",
-                    institution_id=payment.institution_id,
-                    subject_type="payment",
-                    subject_id=payment.id,
-                    data={"from": before.value, "proposed": proposed.value, "source": source},
-                    conn=tx,
-                )
-            return Transition(
-                payment.id, payment.loan_id, before, before, False, None, payment.institution_id
-            )
-        proposed = move.status
-        if move.refunded_centavos > payment.refunded_centavos:
-            await _refund(payment, move.refunded_centavos, at, tx)
-        payment.status = proposed
-        if failure_code:
-            payment.failure_code = failure_code[:64]
-            payment.failure_message = (failure_message or "")[:500]
-        if next_action is not None:
-            payment.next_action = next_action
-        if proposed is S.PAID:
-            payment.paid_at = at
-            await _apply(payment, at, tx, source)
-        elif proposed is S.CHARGED_BACK:
-            await _charge_back(payment, at, tx)
-        await payment.save(using_db=tx)
+    conn = locked.conn
+    payment = locked.payments[payment_id]
+    before = S(payment.status)
+    reported = to_centavos(reported_amount) if reported_amount is not None else None
+    if can_transition(before, proposed) and paid_amount_mismatch(
+        proposed, payment.amount_centavos, reported
+    ):
         await record_audit(
-            "payment.status_changed",
+            "payment.amount_mismatch",
             institution_id=payment.institution_id,
             subject_type="payment",
             subject_id=payment.id,
-            data={"from": before.value, "to": proposed.value, "source": source},
-            conn=tx,
+            data={
+                "expected": str(from_centavos(payment.amount_centavos)),
+                "reported": str(from_centavos(reported or 0)),
+                "proposed": proposed.value,
+                "source": source,
+            },
+            conn=conn,
         )
+        logger.warning("payment %s: PAID for another amount (%s)", payment.id, source)
+        return Transition(
+            payment.id,
+            payment.loan_id,
+            before,
+            before,
+            False,
+            AMOUNT_MISMATCH,
+            payment.institution_id,
+        )
+    if provider_reference and not payment.provider_reference:
+        # Kept even when the move is ignored: webhooks find payments by this reference.
+        payment.provider_reference = provider_reference
+        await payment.save(using_db=conn, update_fields=["provider_reference", "updated_at"])
+    move = next_state(
+        before,
+        proposed,
+        amount_centavos=payment.amount_centavos,
+        refunded_centavos=payment.refunded_centavos,
+        reported_refund=to_centavos(refunded) if refunded is not None else None,
+    )
+    if move is None:
+        if proposed is not before:
+            await record_audit(
+                "payment.transition_ignored",
+                institution_id=payment.institution_id,
+                subject_type="payment",
+                subject_id=payment.id,
+                data={"from": before.value, "proposed": proposed.value, "source": source},
+                conn=conn,
+            )
+        return Transition(
+            payment.id, payment.loan_id, before, before, False, None, payment.institution_id
+        )
+    proposed = move.status
+    if move.refunded_centavos > payment.refunded_centavos:
+        await _refund(payment, move.refunded_centavos, at, conn)
+    payment.status = proposed
+    if failure_code:
+        payment.failure_code = failure_code[:64]
+        payment.failure_message = (failure_message or "")[:500]
+    if next_action is not None:
+        payment.next_action = next_action
+    if proposed is S.PAID:
+        payment.paid_at = at
+        await _apply(payment, at, source, locked)
+    elif proposed is S.CHARGED_BACK:
+        await _charge_back(payment, at, conn)
+    await payment.save(using_db=conn)
+    await record_audit(
+        "payment.status_changed",
+        institution_id=payment.institution_id,
+        subject_type="payment",
+        subject_id=payment.id,
+        data={"from": before.value, "to": proposed.value, "source": source},
+        conn=conn,
+    )
     return Transition(
         payment.id, payment.loan_id, before, proposed, True, None, payment.institution_id
     )
@@ -182,9 +218,13 @@ def prepayment_mode_of(payment: Payment) -> OverpaymentMode | None:
     return OverpaymentMode(mode)
 
 
-async def _apply(payment: Payment, at: datetime, conn: BaseDBAsyncClient, source: str) -> None:
+async def _apply(payment: Payment, at: datetime, source: str, locked: LockedRows) -> None:
     """The PAID move's ledger effect: the money applied to the loan by prelación, once."""
-    loan = await Loan.get(id=payment.loan_id, using_db=conn)
+    conn = locked.conn
+    loan = locked.loan
+    if loan is None or loan.id != payment.loan_id:
+        # Locked here, once: apply_payment serialises a loan's payments on this lock.
+        loan = await Loan.select_for_update().using_db(conn).get(id=payment.loan_id)
     await apply_payment(
         loan,
         from_centavos(payment.amount_centavos),
@@ -196,6 +236,8 @@ async def _apply(payment: Payment, at: datetime, conn: BaseDBAsyncClient, source
         overpayment=prepayment_mode_of(payment),
         source=source,
         conn=conn,
+        loan_locked=True,
+        product=locked.product if locked.loan is loan else None,
     )
 
 

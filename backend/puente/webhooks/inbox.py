@@ -21,17 +21,25 @@ from typing import Any
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
+from puente.enums import PaymentStatus as S
 from puente.enums import ProviderEventStatus as E
 from puente.institutions.models import Institution
+from puente.loans.models import Loan, LoanProduct
 from puente.money import from_centavos, to_centavos
 from puente.observability.context import bound_request_id, current_request_id
 from puente.observability.tracing import span
-from puente.payments.change_notices import notify_institution
+from puente.payments.change_notices import notify_institution, notify_transition
 from puente.payments.disbursements import settle_disbursement
 from puente.payments.gateways import GatewayDirectory
 from puente.payments.lifecycle import from_event_kind
-from puente.payments.lifecycle_service import Transition, record_provider_reference
+from puente.payments.lifecycle_service import (
+    LockedRows,
+    Transition,
+    advance_payment,
+    record_provider_reference,
+)
 from puente.payments.models import Disbursement, Payment
+from puente.payments.observers import announce_transition
 from puente.payments.outcomes import advance_and_notify, apply_provider_payment
 from puente.payments.payer_approval import capture_approved_order
 from puente.payments.spei_inbound import (
@@ -69,6 +77,37 @@ def webhook_scheme(provider: str) -> WebhookScheme | None:
         return provider_spec(provider).webhook
     except ProviderConfigError:
         return None
+
+
+def _plain_status(event: ProviderEvent) -> S | None:
+    """The status a signed payment event proposes, when ``_process`` would do nothing else
+    with it than propose that status to the payment it names (``_apply_by_loan``)."""
+    kind = EventKind(event.kind) if event.kind in EventKind._value2member_map_ else None
+    if kind is None or not event.provider_payment_id or not event.body_authenticated:
+        return None
+    if kind in (EventKind.PAYMENT_REFUNDED, EventKind.IGNORED, EventKind.UNKNOWN):
+        return None
+    if kind in (EventKind.TRANSFER_SUCCEEDED, EventKind.TRANSFER_FAILED):
+        return None
+    spec = provider_spec(event.provider)
+    if kind is EventKind.TRANSFER_RECEIVED and spec.pays_to_loan_clabe:
+        return None
+    if spec.approval_event is not None and event.event_type == spec.approval_event:
+        return None
+    return from_event_kind(kind)
+
+
+async def _payments_by_reference(events: list[ProviderEvent]) -> dict[int, Payment]:
+    """The payment each event names by its provider's id, by event id (one query for all)."""
+    references = {event.provider_payment_id for event in events if event.provider_payment_id}
+    if not references:
+        return {}
+    found = await Payment.filter(provider_reference__in=sorted(references))
+    by_reference = {(p.provider, p.provider_reference): p for p in found}
+    named = {
+        event.id: by_reference.get((event.provider, event.provider_payment_id)) for event in events
+    }
+    return {event_id: payment for event_id, payment in named.items() if payment is not None}
 
 
 class PaymentNotYetKnown(Exception):
@@ -230,11 +269,23 @@ class WebhookInbox:
         return await ProviderEvent.filter(id__in=ids).order_by("id")
 
     async def process_due(self, limit: int = 50) -> int:
-        """Process events that are waiting; returns how many were handled."""
+        """Process events that are waiting; returns how many were handled.
+
+        Payment status events of the batch are applied by loan, each loan's in one
+        transaction (``_apply_by_loan``); any other event, or one of a loan whose
+        transaction failed, is processed on its own. The outcomes of the batch are then
+        recorded with one UPDATE per outcome. A process that dies before that leaves
+        its applied events leased: they are processed again when the lease lapses, which
+        changes nothing (a payment moves forward once).
+        """
         now = self.runtime.now()
-        handled = 0
-        for event in await self._claim_due(now, limit):
-            handled += 1
+        claimed = await self._claim_due(now, limit)
+        settled: dict[E, list[ProviderEvent]] = {}
+        applied = await self._apply_by_loan(claimed)
+        for event in claimed:
+            if event.id in applied:
+                settled.setdefault(applied[event.id], []).append(event)
+                continue
             try:
                 # Logged under the id of the request that delivered it (one story per event).
                 with (
@@ -245,12 +296,79 @@ class WebhookInbox:
             except Exception as exc:  # noqa: BLE001 - every failure is retried, then dead-lettered
                 await self._failed(event, exc, now)
                 continue
-            settled: dict[str, Any] = {"status": outcome, "processed_at": self.runtime.now()}
+            settled.setdefault(outcome, []).append(event)
+        processed_at = self.runtime.now()
+        for outcome, events in settled.items():
+            fields: dict[str, Any] = {"status": outcome, "processed_at": processed_at}
             if outcome is not E.EXCEPTION:
-                settled["last_error"] = None  # an exception keeps its explanation for staff
-            await ProviderEvent.filter(id=event.id).update(**settled)
-            await self._tell_staff(event, outcome)
-        return handled
+                fields["last_error"] = None  # an exception keeps its explanation for staff
+            await ProviderEvent.filter(id__in=[event.id for event in events]).update(**fields)
+        for outcome, events in settled.items():
+            for event in events:
+                await self._tell_staff(event, outcome)
+        return len(claimed)
+
+    async def _apply_by_loan(self, events: list[ProviderEvent]) -> dict[int, E]:
+        """Apply the batch's signed payment status events grouped by loan: one transaction
+        per loan, its payments then the loan locked once (the order every other path
+        locks them in) and passed down with its product. Returns the outcome per event id;
+        events left out (other kinds, unknown payments, a group that failed) are
+        processed one by one by the caller, so a failure is charged to its own event."""
+        wanted = [(event, status) for event in events if (status := _plain_status(event))]
+        if not wanted:
+            return {}
+        named = await _payments_by_reference([event for event, _ in wanted])
+        groups: dict[int, list[tuple[ProviderEvent, S, Payment]]] = {}
+        for event, status in wanted:
+            payment = named.get(event.id)
+            if payment is not None:
+                groups.setdefault(payment.loan_id, []).append((event, status, payment))
+        outcomes: dict[int, E] = {}
+        for loan_id, members in groups.items():
+            try:
+                with span("webhook.apply_loan", **{"puente.events": len(members)}):
+                    transitions = await self._apply_group(loan_id, members)
+            except Exception:  # noqa: BLE001 - its events are retried one by one
+                logger.warning("events of loan %s applied one by one", loan_id, exc_info=True)
+                continue
+            for (event, _, _), transition in zip(members, transitions, strict=True):
+                # Monitoring and notices start under the delivery's request id, as in _process.
+                with bound_request_id(event.request_id or f"event-{event.id}"):
+                    await notify_transition(self.runtime.bus, transition, self.runtime.now())
+                    announce_transition(self.runtime, transition)
+                    outcomes[event.id] = await self._outcome(event, transition)
+        return outcomes
+
+    async def _apply_group(
+        self, loan_id: int, members: list[tuple[ProviderEvent, S, Payment]]
+    ) -> list[Transition]:
+        async with in_transaction() as tx:
+            ids = sorted({payment.id for _, _, payment in members})
+            payments = (
+                await Payment.filter(id__in=ids).order_by("id").select_for_update().using_db(tx)
+            )
+            loan = await Loan.select_for_update().using_db(tx).get(id=loan_id)
+            product = await LoanProduct.filter(id=loan.product_id).using_db(tx).get()
+            locked = LockedRows(tx, {p.id: p for p in payments}, loan, product)
+            transitions = []
+            for event, status, payment in members:
+                with bound_request_id(event.request_id or f"event-{event.id}"):
+                    transitions.append(
+                        await advance_payment(
+                            payment.id,
+                            status,
+                            source=f"webhook:{event.provider}:{event.event_id}",
+                            at=event.occurred_at or self.runtime.now(),
+                            provider_reference=event.provider_payment_id,
+                            reported_amount=(
+                                from_centavos(event.amount_centavos)
+                                if event.amount_centavos is not None
+                                else None
+                            ),
+                            locked=locked,
+                        )
+                    )
+        return transitions
 
     async def _tell_staff(self, event: ProviderEvent, outcome: E) -> None:
         """The institution's dashboards hear each outcome but the noise (``IGNORED``)."""
@@ -333,10 +451,7 @@ class WebhookInbox:
         """The payment an event is about: by the provider's id, or by Puente's own id echoed
         in the provider's metadata (a payment whose creation answer was lost has no provider
         id yet). The provider id is recorded on the payment as soon as it is matched."""
-        reference = event.provider_payment_id or ""
-        payment = await Payment.filter(
-            provider=event.provider, provider_reference=reference
-        ).first()
+        payment = (await _payments_by_reference([event])).get(event.id)
         if payment is None and event.puente_payment_id:
             payment = await self._unreferenced(event, event.puente_payment_id)
         if payment is None:

@@ -1,0 +1,92 @@
+"""The inbox applies a batch's payment events by loan, one transaction per loan, once each."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from tests.support import factories
+
+from puente.audit.service import verify_audit_log
+from puente.enums import JournalKind, ProviderEventStatus, ProviderName
+from puente.enums import PaymentStatus as S
+from puente.ledger.models import JournalEntry
+from puente.payments.gateways import GatewayDirectory
+from puente.payments.models import Payment
+from puente.webhooks.inbox import WebhookInbox
+from puente.webhooks.models import ProviderEvent
+
+pytestmark = pytest.mark.anyio
+
+
+async def _event(payment: Payment, event_id: str, clock) -> ProviderEvent:
+    return await ProviderEvent.create(
+        provider=ProviderName.STRIPE,
+        event_id=event_id,
+        event_type="payment_intent.succeeded",
+        institution_id=payment.institution_id,
+        kind="payment.succeeded",
+        provider_payment_id=payment.provider_reference,
+        amount_centavos=payment.amount_centavos,
+        occurred_at=clock.now,
+        raw_body="{}",
+        body_authenticated=True,
+    )
+
+
+async def _two_loans(runtime, clock) -> list[Payment]:
+    inst = await factories.institution()
+    ana = await factories.user(runtime, inst)
+    one = await factories.active_loan(inst, ana, start=date(2026, 10, 20))
+    other = await factories.active_loan(inst, ana, start=date(2026, 10, 20))
+    payments = []
+    for n, loan in enumerate((one, one, other)):
+        payment = await factories.payment(
+            loan, key=f"k-{n}", amount_centavos=50_000, provider_reference=f"pi_{n}"
+        )
+        payments.append(payment)
+        await _event(payment, f"evt_{n}", clock)
+    await _event(payments[0], "evt_again", clock)  # the same payment's news, twice
+    return payments
+
+
+async def test_a_batch_applies_two_loans_payments_once_each(db, runtime, clock, monkeypatch):
+    payments = await _two_loans(runtime, clock)
+    groups: list[int] = []
+    real = WebhookInbox._apply_group
+
+    async def spy(self, loan_id, members):
+        groups.append(len(members))
+        return await real(self, loan_id, members)
+
+    monkeypatch.setattr(WebhookInbox, "_apply_group", spy)
+    inbox = WebhookInbox(runtime, GatewayDirectory(runtime))
+    assert await inbox.process_due(limit=50) == 4
+    assert sorted(groups) == [1, 3]  # one transaction per loan, none left to the slow path
+    for payment in payments:
+        assert (await Payment.get(id=payment.id)).status == S.PAID
+    assert await JournalEntry.filter(kind=JournalKind.PAYMENT).count() == 3
+    statuses = set(await ProviderEvent.all().values_list("status", flat=True))
+    assert statuses == {ProviderEventStatus.PROCESSED}
+    report, _ = await verify_audit_log()
+    assert report.ok
+    assert await inbox.process_due(limit=50) == 0
+
+
+async def test_a_loan_whose_transaction_fails_is_applied_event_by_event(
+    db, runtime, clock, monkeypatch
+):
+    payments = await _two_loans(runtime, clock)
+    tried: list[int] = []
+
+    async def broken(self, loan_id, members):
+        tried.append(loan_id)
+        raise RuntimeError("the group's transaction failed")
+
+    monkeypatch.setattr(WebhookInbox, "_apply_group", broken)
+    inbox = WebhookInbox(runtime, GatewayDirectory(runtime))
+    assert await inbox.process_due(limit=50) == 4
+    assert sorted(set(tried)) == sorted({p.loan_id for p in payments})
+    for payment in payments:
+        assert (await Payment.get(id=payment.id)).status == S.PAID
+    assert await JournalEntry.filter(kind=JournalKind.PAYMENT).count() == 3
