@@ -194,9 +194,14 @@ async def db(database_url: str) -> AsyncIterator[str]:
 
 
 async def _assert_balances_match_postings() -> None:
+    from tortoise.exceptions import ConfigurationError
+
     from puente.ledger.balances import check_balances
 
-    drift = await check_balances()
+    try:
+        drift = await check_balances()
+    except ConfigurationError:
+        return  # the test took the database away itself (``/readyz`` without a database)
     if drift:
         pytest.fail("ledger read model drifted from the postings:\n" + "\n".join(map(str, drift)))
 
