@@ -24,8 +24,8 @@ from puente.ledger.posting import account_balance
 from puente.payments.checkout import PaymentRequest, create_payment
 from puente.payments.compliance_hooks import compliance
 from puente.payments.gateways import store_credentials
-from puente.payments.payer_approval import capture_paypal_payment
 from puente.payments.models import Payment
+from puente.payments.payer_approval import capture_paypal_payment
 from puente.payments.spei_inbound import loan_clabe
 from puente.reconciliation.enums import (
     Direction,
@@ -324,9 +324,7 @@ async def test_a_gateway_payout_clears_the_gateway_to_zero_net_of_fees_and_iva(
     }
 
 
-async def test_a_paypal_withdrawal_clears_paypal_to_zero_net_of_fees_and_iva(
-    db, runtime, tmp_path
-):
+async def test_a_paypal_withdrawal_clears_paypal_to_zero_net_of_fees_and_iva(db, runtime, tmp_path):
     """The full PayPal cycle: orders approved by the payer and captured on their return
     (through the funnel), the balance withdrawn to the bank (a T0400 line of the
     transactions report, PayPal has no payout API), the withdrawal's breakdown read from the
