@@ -8,7 +8,9 @@ import pytest
 from tests.support import factories
 from tests.support.gateways import sandboxes
 
+from puente.demo import load_demo_data
 from puente.enums import PaymentStatus as S
+from puente.institutions.models import Institution
 from puente.payments.gateways import store_credentials
 from puente.payments.models import Payment
 from puente.reconciliation.demo_files import (
@@ -16,6 +18,7 @@ from puente.reconciliation.demo_files import (
     demo_statements,
     write_statements,
 )
+from puente.reconciliation.exceptions import open_exceptions
 from puente.reconciliation.remittance import apply_remittance
 from puente.reconciliation.service import import_and_reconcile
 from puente_sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
@@ -76,3 +79,30 @@ async def test_demo_statements_import_with_matches_and_deliberate_exceptions(db,
         runtime, inst.id, tmp_path / REMITTANCE, at=datetime(2026, 11, 27, 18, tzinfo=UTC)
     )
     assert (split.status, split.applied, split.unknown) == ("applied", 1, 1)
+
+
+async def test_in_the_demo_each_bank_file_and_the_remittance_match_something(db, runtime, tmp_path):
+    """The issue's "done when", on the demo's own data: the STP statement, the CAMT.053, the
+    MT940 and the BBVA export each match a line, the remittance splits its deposit, and the
+    deliberate exceptions wait for staff."""
+    assert await load_demo_data(runtime) is True
+    inst = await Institution.get(slug="financiera-demo")
+    cuenta = DEFAULT_STP_CREDENTIALS["cuenta"]
+    today = date(2026, 11, 27)
+    await store_credentials(runtime, inst.id, "stp", DEFAULT_STP_CREDENTIALS)
+    box = sandboxes(runtime, {"stp": DEFAULT_STP_CREDENTIALS})
+    assert len(await announce_demo_transfers(runtime, box.gateways, inst.id, today=today)) == 3
+    paths = write_statements(
+        tmp_path, await demo_statements(inst.id, today=today, stp_cuenta=cuenta)
+    )
+    at = datetime(2026, 11, 27, 18, tzinfo=UTC)
+    for path in paths:
+        if path.name == REMITTANCE:
+            continue
+        summary = await import_and_reconcile(
+            runtime, inst.id, path, FORMATS[path.name], at=at, stp_cuenta=cuenta
+        )
+        assert summary.matched >= 1, (path.name, summary)
+    split = await apply_remittance(runtime, inst.id, tmp_path / REMITTANCE, at=at)
+    assert (split.status, split.applied) == ("applied", 1)
+    assert len(await open_exceptions(inst.id)) >= 5

@@ -324,9 +324,13 @@ def cmd_demo_files(args: argparse.Namespace) -> int:
             if runtime is not None:  # without secrets nothing can be announced: files only
                 from puente.payments.gateways import GatewayDirectory
 
+                from puente.payments.checkout import PaymentRefused
+
                 gateways = GatewayDirectory(runtime)
                 try:
                     await announce_demo_transfers(runtime, gateways, institution.id, today=today)
+                except PaymentRefused as exc:  # the files are still worth writing
+                    print(f"sin transferencias anunciadas: {exc.message}", file=sys.stderr)
                 finally:
                     await gateways.aclose()
             cuenta = await _stp_cuenta(runtime, institution)
