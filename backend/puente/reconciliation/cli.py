@@ -322,9 +322,8 @@ def cmd_demo_files(args: argparse.Namespace) -> int:
             runtime = _runtime()
             today = mexico_city_date(datetime.now(UTC))
             if runtime is not None:  # without secrets nothing can be announced: files only
-                from puente.payments.gateways import GatewayDirectory
-
                 from puente.payments.checkout import PaymentRefused
+                from puente.payments.gateways import GatewayDirectory
 
                 gateways = GatewayDirectory(runtime)
                 try:
