@@ -17,7 +17,7 @@ first in its own transaction and is itself exactly-once, so a rerun after a cras
 The funnel step is ``payments.outcomes.advance_and_notify``, as for a webhook or a
 checkout: subscribers are told and AML monitoring looks at every payment that became PAID.
 The common case, lines proving payments already PAID, is booked in batches
-(``book_paid_payments``): one entry and one audit record per batch of lines, each line
+(``book_paid_payments``): one entry and one audit record per batch of 2,000 lines, each line
 keeping its own ``StatementMatch`` pointing at that entry, so a million-line statement is
 not a million transactions.
 """
@@ -45,7 +45,7 @@ from puente.money import from_centavos
 from puente.payments.models import Payment
 from puente.payments.outcomes import advance_and_notify
 from puente.payments.spei_inbound import unannounced_payment
-from puente.reconciliation.bulk import insert_rows
+from puente.reconciliation.bulk import insert_rows, set_status
 from puente.reconciliation.enums import (
     Direction,
     ExceptionReason,
@@ -260,7 +260,7 @@ async def book_proposal(
     return LineBooking(line.id, LineStatus.MATCHED, entry.id if entry else None)
 
 
-_BATCH = 500
+_BATCH = 2000
 # A ``StatementMatch`` as plain values (``bulk.insert_rows``): batches build no models.
 _MATCH_COLUMNS = (
     "institution_id",
@@ -337,7 +337,7 @@ async def _paid_batch(
             ],
             tx,
         )
-        await StatementLine.filter(id__in=ids).using_db(tx).update(status=LineStatus.MATCHED)
+        await set_status(StatementLine, ids, LineStatus.MATCHED.value, tx)
         await record_audit(
             "reconciliation.lines_matched",
             institution_id=institution_id,

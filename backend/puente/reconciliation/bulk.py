@@ -22,7 +22,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 
-__all__ = ["insert_new", "insert_rows"]
+__all__ = ["insert_new", "insert_rows", "set_status"]
 
 
 async def insert_rows(
@@ -47,7 +47,8 @@ async def insert_rows(
     else:
         marks = ", ".join("?" * len(columns))
     names = ", ".join(f'"{name}"' for name in columns)
-    await conn.execute_many(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', rows)
+    query = f'INSERT INTO "{table}" ({names}) VALUES ({marks})'
+    await conn.execute_many(query, [list(row) for row in rows])
 
 
 async def insert_new(
@@ -90,3 +91,21 @@ async def insert_new(
     new = [row for row in rows if row[at] not in known]
     await insert_rows(model, columns, new, conn)
     return {row[at] for row in new}
+
+
+async def set_status(
+    model: type[Model], ids: Sequence[int], status: str, conn: BaseDBAsyncClient
+) -> None:
+    """``status`` on the rows ``ids``: on PostgreSQL one ``UPDATE ... WHERE id = ANY($2)``
+    (one array parameter, nothing for the query builder to spell out id by id)."""
+    if not ids:
+        return
+    async with conn.acquire_connection() as connection:
+        if hasattr(connection, "copy_records_to_table"):  # asyncpg
+            await connection.execute(
+                f'UPDATE "{model._meta.db_table}" SET "status" = $1 WHERE "id" = ANY($2::bigint[])',
+                status,
+                list(ids),
+            )
+            return
+    await model.filter(id__in=list(ids)).using_db(conn).update(status=status)
