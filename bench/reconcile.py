@@ -7,13 +7,15 @@ process seeds N paid SPEI payments (each with its clave de rastreo), writes a CA
 lines that pays them, and reports: the time to merely parse the file, the time to import +
 match + book it, the child's peak RSS, and the per-line cost. Targets (issue 11): import +
 match + book within 3x the parse time, peak RSS <= 1 GB at 1M lines, per-line cost flat
-(<= 1.5x from the smallest size to the largest).
+(<= 1.5x from the smallest size to the largest). ``BENCH_PROFILE=FILE`` with ``--one BACKEND
+SIZE`` writes a cProfile of the import + match + book to FILE.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import os
 import resource
@@ -141,12 +143,20 @@ async def _one(backend: str, count: int, folder: Path) -> dict[str, float]:
         began = time.perf_counter()
         parsed = sum(1 for _ in read_statement(statement, "camt053"))
         parse = time.perf_counter() - began
-        began = time.perf_counter()
+        # The runtime (keys, settings) is the process's, not the statement's: made before timing.
         runtime = Runtime.from_settings(development_settings(Settings(database_url=url), folder))
+        began = time.perf_counter()
+        profile = os.environ.get("BENCH_PROFILE")
+        profiler = cProfile.Profile() if profile else None
+        if profiler is not None:
+            profiler.enable()
         summary = await import_and_reconcile(
             runtime, institution_id, statement, "camt053", at=datetime(2026, 11, 21, tzinfo=UTC)
         )
         total = time.perf_counter() - began
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(str(profile))
         await Tortoise.close_connections()
     finally:
         if backend == "postgres":

@@ -25,6 +25,7 @@ from puente.payments.checkout import PaymentRequest, create_payment
 from puente.payments.compliance_hooks import compliance
 from puente.payments.gateways import store_credentials
 from puente.payments.models import Payment
+from puente.payments.payer_approval import capture_paypal_payment
 from puente.payments.spei_inbound import loan_clabe
 from puente.reconciliation.enums import (
     Direction,
@@ -43,7 +44,9 @@ from puente.reconciliation.models import BankStatement, StatementLine, Statement
 from puente.reconciliation.reads import bank_facts_for_payments
 from puente.reconciliation.service import import_and_reconcile
 from puente.reconciliation.settlements import fetch_settlements
+from puente.runtime import MEXICO_CITY
 from puente_sandbox.conekta import sandbox_webhook_public_key
+from puente_sandbox.paypal import DEFAULT_PAYPAL_CREDENTIALS
 from puente_sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("monitoring_drained")]
@@ -323,6 +326,179 @@ async def test_a_gateway_payout_clears_the_gateway_to_zero_net_of_fees_and_iva(
     # Given the rows already read (GraphQL's loader), the same facts without re-reading them.
     rows = await Payment.filter(id__in=list(ids))
     assert await bank_facts_for_payments(list(ids), rows=rows) == facts
+
+
+async def test_a_paypal_withdrawal_clears_paypal_to_zero_net_of_fees_and_iva(db, runtime, tmp_path):
+    """The full PayPal cycle: orders approved by the payer and captured on their return
+    (through the funnel), the balance withdrawn to the bank (a T0400 line of the
+    transactions report, PayPal has no payout API), the withdrawal's breakdown read from the
+    report, and the bank's deposit matched to it."""
+    inst = await factories.institution()
+    ana = await factories.user(runtime, inst)
+    loan = await factories.active_loan(inst, ana, start=date(2026, 11, 2))
+    credentials = dict(DEFAULT_PAYPAL_CREDENTIALS)
+    await store_credentials(runtime, inst.id, "paypal", credentials)
+    box = sandboxes(runtime, {"paypal": credentials})
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=box.app), base_url="http://sandbox.test"
+    ) as sandbox:
+        for key, amount in (("pp-1", "1240.35"), ("pp-2", "615.10")):
+            payment = await create_payment(
+                runtime,
+                box.gateways,
+                ana,
+                PaymentRequest(
+                    loan_id=loan.id,
+                    amount=amount,
+                    method=PaymentMethodType.PAYPAL,
+                    provider=ProviderName.PAYPAL,
+                    idempotency_key=key,
+                ),
+            )
+            assert payment.status == S.REQUIRES_ACTION
+            order = payment.provider_reference
+            approved = await sandbox.post(f"/paypal/_orders/{order}/approve")
+            assert approved.status_code < 300, approved.text
+            paid = await capture_paypal_payment(runtime, box.gateways, ana, payment.id, order)
+            assert paid.status == S.PAID
+        assert await clearing(inst.id, ProviderName.PAYPAL) == 1855_45
+        assert (await sandbox.post("/paypal/_payouts")).status_code < 300
+    connector = await box.gateways.gateway(inst, "paypal")
+    since = datetime.now(UTC) - timedelta(days=30)  # the report spans at most 31 days
+    ((settlement, new),) = await fetch_settlements(connector, inst.id, since)
+    assert new and settlement.provider == "paypal" and settlement.gross_centavos == 1855_45
+    assert settlement.fee_centavos > 0 and settlement.fee_vat_centavos > 0
+    assert (
+        settlement.net_centavos + settlement.fee_centavos + settlement.fee_vat_centavos == 1855_45
+    )
+    assert [n for _, n in await fetch_settlements(connector, inst.id, since)] == [False]
+    arrived = settlement.arrival_date or AT.date()  # PayPal does not say when it arrives
+    deposit = movement(
+        str(Decimal(settlement.net_centavos) / 100),
+        concept=f"PAYPAL RETIRO {settlement.provider_id}",
+        clave_rastreo="",
+        reference="",
+        beneficiary_account="",
+        bank_reference="PP1",
+        value_date=arrived,
+        booking_date=arrived,
+    )
+    bank_before = await institution_balance(inst.id, T.BANK)
+    summary = await run(runtime, inst, write(tmp_path / "bank.xml", "camt053:08", [deposit]))
+    assert (summary.matched, summary.exceptions, summary.suggested) == (1, 0, 0)
+    assert await clearing(inst.id, ProviderName.PAYPAL) == 0
+    assert await institution_balance(inst.id, T.PROVIDER_FEES_EXPENSE) == settlement.fee_centavos
+    assert await institution_balance(inst.id, T.VAT_CREDITABLE) == settlement.fee_vat_centavos
+    bank_after = await institution_balance(inst.id, T.BANK)
+    assert bank_after - bank_before == settlement.net_centavos
+    assert await books_total() == 0
+    ids = await Payment.filter(loan_id=loan.id).values_list("id", flat=True)
+    facts = await bank_facts_for_payments(list(ids))
+    assert set(facts) == set(ids)
+    assert {(f.settled_on, f.via_payout) for f in facts.values()} == {
+        (arrived, settlement.provider_id)
+    }
+
+
+async def test_staff_match_a_suggestion_by_hand_and_mark_a_deposit_as_not_a_loan_payment(
+    db, runtime, tmp_path
+):
+    inst = await factories.institution()
+    ana = await factories.user(runtime, inst)
+    staff = await factories.user(runtime, inst, email="caja@example.mx", role=Role.STAFF)
+    loan = await factories.active_loan(inst, ana, start=date(2026, 11, 2))
+    await store_credentials(runtime, inst.id, "stp", DEFAULT_STP_CREDENTIALS)
+    box = sandboxes(runtime, {"stp": DEFAULT_STP_CREDENTIALS})
+    announced = await create_payment(
+        runtime,
+        box.gateways,
+        ana,
+        PaymentRequest(
+            loan_id=loan.id,
+            amount="845.00",
+            method=PaymentMethodType.SPEI,
+            provider=ProviderName.STP,
+            idempotency_key="spei-hand",
+        ),
+    )
+    today = announced.created_at.astimezone(MEXICO_CITY).date()  # the day it was announced
+    # The amount and the day agree, nothing else does: a suggestion, not a match.
+    same_amount = movement(
+        "845.00",
+        concept="TRASPASO",
+        counterparty_name="",
+        reference="",
+        clave_rastreo="",
+        beneficiary_account="",
+        bank_reference="H1",
+        value_date=today,
+        booking_date=today,
+    )
+    cash = movement(
+        "5000.00",
+        concept="APORTACION DE CAPITAL",
+        counterparty_name="SOCIO FUNDADOR",
+        reference="",
+        clave_rastreo="",
+        beneficiary_account="",
+        bank_reference="H2",
+        value_date=today,
+        booking_date=today,
+    )
+    summary = await run(runtime, inst, write(tmp_path / "s.xml", "camt053:02", [same_amount, cash]))
+    assert (summary.matched, summary.suggested, summary.exceptions) == (0, 1, 1)
+    assert await institution_balance(inst.id, T.SUSPENSE) == -5845_00
+    by_line = {
+        (await StatementLine.get(id=e.line_id)).bank_reference: e
+        for e in await open_exceptions(inst.id)
+    }
+    assert set(by_line) == {"H1", "H2"}
+    suggested = await StatementMatch.get(line_id=by_line["H1"].line_id)
+    assert suggested.payment_id == announced.id and suggested.status == "suggested"
+    with pytest.raises(ResolutionRefused):  # another amount: applied to the loan instead
+        await resolve_exception(
+            runtime,
+            by_line["H2"].id,
+            Resolution.MATCHED_BY_HAND,
+            actor_id=staff.id,
+            institution_id=inst.id,
+            note="no",
+            at=AT,
+            payment_id=announced.id,
+        )
+    await resolve_exception(
+        runtime,
+        by_line["H1"].id,
+        Resolution.MATCHED_BY_HAND,
+        actor_id=staff.id,
+        institution_id=inst.id,
+        note="Ana mandó el comprobante",
+        at=AT,
+        payment_id=announced.id,
+    )
+    assert (await Payment.get(id=announced.id)).status == S.PAID
+    assert await clearing(inst.id, ProviderName.STP) == 0
+    assert await institution_balance(inst.id, T.SUSPENSE) == -5000_00
+    assert (await StatementMatch.get(id=suggested.id)).status == "booked"
+    await resolve_exception(
+        runtime,
+        by_line["H2"].id,
+        Resolution.NOT_A_LOAN_PAYMENT,
+        actor_id=staff.id,
+        institution_id=inst.id,
+        note="aportación de capital del socio",
+        at=AT,
+    )
+    # Closed with its note; the money stays in the suspense account for accounting to move.
+    item = await SuspenseItem.get(id=by_line["H2"].suspense_item_id)
+    assert item.status == "resolved" and "aportación" in item.resolution
+    assert await institution_balance(inst.id, T.SUSPENSE) == -5000_00
+    assert await open_exceptions(inst.id) == []
+    assert {line.status for line in await StatementLine.filter(institution_id=inst.id)} == {
+        LineStatus.RESOLVED
+    }
+    assert await AuditEvent.filter(action="reconciliation.exception_resolved").count() == 2
+    assert await books_total() == 0
 
 
 async def test_staff_apply_an_exception_to_a_loan_and_suspense_empties(db, runtime, tmp_path):

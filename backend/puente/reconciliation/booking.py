@@ -17,7 +17,7 @@ first in its own transaction and is itself exactly-once, so a rerun after a cras
 The funnel step is ``payments.outcomes.advance_and_notify``, as for a webhook or a
 checkout: subscribers are told and AML monitoring looks at every payment that became PAID.
 The common case, lines proving payments already PAID, is booked in batches
-(``book_paid_payments``): one entry and one audit record per batch of lines, each line
+(``book_paid_payments``): one entry and one audit record per batch of 2,000 lines, each line
 keeping its own ``StatementMatch`` pointing at that entry, so a million-line statement is
 not a million transactions.
 """
@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from tortoise import timezone
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
@@ -44,6 +45,7 @@ from puente.money import from_centavos
 from puente.payments.models import Payment
 from puente.payments.outcomes import advance_and_notify
 from puente.payments.spei_inbound import unannounced_payment
+from puente.reconciliation.bulk import insert_rows, set_status
 from puente.reconciliation.enums import (
     Direction,
     ExceptionReason,
@@ -258,7 +260,24 @@ async def book_proposal(
     return LineBooking(line.id, LineStatus.MATCHED, entry.id if entry else None)
 
 
-_BATCH = 500
+_BATCH = 2000
+# A ``StatementMatch`` as plain values (``bulk.insert_rows``): batches build no models.
+_MATCH_COLUMNS = (
+    "institution_id",
+    "line_id",
+    "kind",
+    "strategy",
+    "key",
+    "confidence",
+    "amount_centavos",
+    "payment_id",
+    "loan_id",
+    "disbursement_id",
+    "settlement_ref",
+    "status",
+    "entry_id",
+    "created_at",
+)
 
 
 async def book_paid_payments(
@@ -293,26 +312,32 @@ async def _paid_batch(
             at,
             tx,
         )
-        await StatementMatch.bulk_create(
+        now = timezone.now()
+        await insert_rows(
+            StatementMatch,
+            _MATCH_COLUMNS,
             [
-                StatementMatch(
-                    institution_id=institution_id,
-                    line_id=line.id,
-                    kind=MatchKind.PAYMENT.value,
-                    strategy=proposal.strategy.value,
-                    key=proposal.key,
-                    confidence=proposal.confidence,
-                    amount_centavos=line.amount_centavos,
-                    payment_id=payment.id,
-                    loan_id=payment.loan_id,
-                    status=MatchStatus.BOOKED,
-                    entry_id=entry.id,
+                (
+                    institution_id,
+                    line.id,
+                    MatchKind.PAYMENT.value,
+                    proposal.strategy.value,
+                    proposal.key,
+                    proposal.confidence,
+                    line.amount_centavos,
+                    payment.id,
+                    payment.loan_id,
+                    None,
+                    "",
+                    MatchStatus.BOOKED.value,
+                    entry.id,
+                    now,
                 )
                 for line, proposal, payment in batch
             ],
-            using_db=tx,
+            tx,
         )
-        await StatementLine.filter(id__in=ids).using_db(tx).update(status=LineStatus.MATCHED)
+        await set_status(StatementLine, ids, LineStatus.MATCHED.value, tx)
         await record_audit(
             "reconciliation.lines_matched",
             institution_id=institution_id,

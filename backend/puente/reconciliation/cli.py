@@ -307,7 +307,11 @@ def cmd_settlements(args: argparse.Namespace) -> int:
 def cmd_demo_files(args: argparse.Namespace) -> int:
     """``puente reconcile demo-files [--out DIR]``: statements from the demo's own data."""
     from puente.db import open_database
-    from puente.reconciliation.demo_files import demo_statements, write_statements
+    from puente.reconciliation.demo_files import (
+        announce_demo_transfers,
+        demo_statements,
+        write_statements,
+    )
     from puente.runtime import mexico_city_date
 
     settings = load_settings()
@@ -315,10 +319,21 @@ def cmd_demo_files(args: argparse.Namespace) -> int:
     async def run() -> Any:
         async with open_database(settings.database_url):
             institution = await _institution(args.institution)
-            cuenta = await _stp_cuenta(_runtime(), institution)
-            return await demo_statements(
-                institution.id, today=mexico_city_date(datetime.now(UTC)), stp_cuenta=cuenta
-            )
+            runtime = _runtime()
+            today = mexico_city_date(datetime.now(UTC))
+            if runtime is not None:  # without secrets nothing can be announced: files only
+                from puente.payments.checkout import PaymentRefused
+                from puente.payments.gateways import GatewayDirectory
+
+                gateways = GatewayDirectory(runtime)
+                try:
+                    await announce_demo_transfers(runtime, gateways, institution.id, today=today)
+                except PaymentRefused as exc:  # the files are still worth writing
+                    print(f"sin transferencias anunciadas: {exc.message}", file=sys.stderr)
+                finally:
+                    await gateways.aclose()
+            cuenta = await _stp_cuenta(runtime, institution)
+            return await demo_statements(institution.id, today=today, stp_cuenta=cuenta)
 
     try:
         written = write_statements(Path(args.out), asyncio.run(run()))

@@ -1,15 +1,20 @@
 """Realistic statement files written from the demo's own data, with deliberate exceptions.
 
-``puente reconcile demo-files [--out DIR]`` writes, for the institution's running loans:
+``puente reconcile demo-files [--out DIR]`` first has the first running loan's borrower
+announce three SPEI transfers to STP (``announce_demo_transfers``, through checkout like any
+payment, once per day), then writes, for the institution's running loans:
 - ``stp-demo.csv``: the STP statement: an abono to each loan's own CLABE (becomes a payment
   through the funnel), a transfer to a CLABE that is nobody's (an exception);
-- ``camt053-demo.xml``: the bank's CAMT.053: each announced SPEI by its referencia, each
+- ``camt053-demo.xml``: the bank's CAMT.053: each announced SPEI (all but the last two) by
+  its referencia, each
   recorded gateway payout (``puente reconcile settlements``) by its id, each disbursement
   leaving by its clave de rastreo, and an unexplained cash deposit;
 - ``mt940-demo.sta``: the same bank as MT940 for the next days, repeating one CAMT line
-  (imported once) and carrying a referencia with the wrong amount (an exception);
-- ``bbva-demo.csv``: a BBVA export with a deposit naming a borrower (a fuzzy suggestion or
-  match) and a bank fee (money out nothing explains);
+  (imported once), paying the last announced SPEI but one by its referencia and carrying a
+  referencia with the wrong amount (an exception);
+- ``bbva-demo.csv``: a BBVA export paying the last announced SPEI (its referencia in the
+  description), a deposit naming a borrower (a fuzzy suggestion or match) and a bank fee
+  (money out nothing explains);
 - ``nomina-demo.csv``: the demo employer's payroll remittance for the deposit it made (on
   the CAMT.053, an exception until ``puente reconcile remittance``): the first running
   loan's installment (its borrower enrolled under an employee number, here), and an
@@ -24,10 +29,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
 
-from puente.enums import DisbursementStatus, LoanStatus, PaymentMethodType
+from puente.accounts.models import User
+from puente.enums import DisbursementStatus, LoanStatus, PaymentMethodType, ProviderName
 from puente.enums import PaymentStatus as S
 from puente.loans.models import Loan
 from puente.money import from_centavos
+from puente.payments.checkout import PaymentRequest, create_payment
+from puente.payments.gateways import GatewayDirectory
 from puente.payments.models import Disbursement, Payment
 from puente.payments.spei_inbound import loan_clabe
 from puente.reconciliation.enums import Direction
@@ -41,14 +49,48 @@ from puente.reconciliation.samples import (
     write_remittance,
     write_stp,
 )
+from puente.runtime import Runtime
 
-__all__ = ["DEMO_EMPLOYER", "demo_statements", "write_statements"]
+__all__ = ["DEMO_EMPLOYER", "announce_demo_transfers", "demo_statements", "write_statements"]
 
 Writer = Callable[[TextIO], None]
 
 BANK_ACCOUNT = "012180001234567899"
 DEMO_EMPLOYER = "ACM010101AB1"  # Aceros Demo, S.A. de C.V.: pays its staff's loans by payroll
 _RUNNING = (LoanStatus.ACTIVE, LoanStatus.DEFAULTED, LoanStatus.RESTRUCTURED)
+
+
+# Announced SPEI transfers the demo files pay: by CAMT.053, MT940 and BBVA CSV.
+_ANNOUNCED = ("250.00", "260.00", "270.00")
+
+
+async def announce_demo_transfers(
+    runtime: Runtime, gateways: GatewayDirectory, institution_id: int, *, today: date
+) -> list[Payment]:
+    """The first running loan's borrower announces SPEI transfers to the loan's CLABE (STP),
+    through checkout as in the portal (``create_payment``; the same day again returns the
+    same payments): each gets its referencia numérica, which the demo statements carry."""
+    loan = (
+        await Loan.filter(institution_id=institution_id, status__in=_RUNNING).order_by("id").first()
+    )
+    if loan is None:
+        return []
+    user = await User.get(id=loan.borrower_id)
+    return [
+        await create_payment(
+            runtime,
+            gateways,
+            user,
+            PaymentRequest(
+                loan_id=loan.id,
+                amount=amount,
+                method=PaymentMethodType.SPEI,
+                provider=ProviderName.STP,
+                idempotency_key=f"demo-conciliacion-{today:%Y%m%d}-{n}",
+            ),
+        )
+        for n, amount in enumerate(_ANNOUNCED, start=1)
+    ]
 
 
 def _credit(amount: Decimal, day: date, **kw: str) -> Movement:
@@ -83,16 +125,11 @@ async def demo_statements(
     announced = await Payment.filter(
         institution_id=institution_id, method=PaymentMethodType.SPEI, status=S.REQUIRES_ACTION
     ).order_by("id")
-    bank = [
-        _credit(
-            from_centavos(p.amount_centavos),
-            today,
-            reference=str((p.next_action or {}).get("reference") or ""),
-            concept="SPEI RECIBIDO PAGO",
-            bank_reference=f"DEMOREF{p.id:06d}",
-        )
-        for p in announced
-    ]
+    announced = list(announced)
+    # The last two go to the MT940 and the BBVA export (when there are three or more).
+    later_ones = announced[-2:] if len(announced) >= 3 else []
+    later_ids = {p.id for p in later_ones}
+    bank = [_announced(p, today, "SPEI RECIBIDO PAGO") for p in announced if p.id not in later_ids]
     bank += [
         _credit(
             from_centavos(s.net_centavos),
@@ -136,7 +173,11 @@ async def demo_statements(
         bank_reference="DEMOMT01",
     )
     mt940 = [bank[-1], wrong]  # the cash deposit again: the overlap is imported once
-    bbva = [
+    bbva = []
+    if later_ones:
+        mt940.insert(1, _announced(later_ones[0], later, "SPEI RECIBIDO"))
+        bbva.append(_announced(later_ones[1], later, "SPEI RECIBIDO BANCO DEMO"))
+    bbva += [
         _credit(
             Decimal("750.00"), later, concept="DEPOSITO ANA DEMO PAGO PRESTAMO", clave_rastreo=""
         ),
@@ -166,6 +207,17 @@ async def demo_statements(
         ),
     }
     return paths
+
+
+def _announced(payment: Payment, day: date, concept: str) -> Movement:
+    """A transfer paying an announced SPEI, named by its referencia numérica."""
+    return _credit(
+        from_centavos(payment.amount_centavos),
+        day,
+        reference=str((payment.next_action or {}).get("reference") or ""),
+        concept=concept,
+        bank_reference=f"DEMOREF{payment.id:06d}",
+    )
 
 
 async def _payroll(loans: list[Loan], today: date) -> tuple[Movement, list[RemittanceLine]]:

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from tortoise.expressions import Q
 
 from puente.enums import DisbursementStatus, PaymentMethodType, ProviderName
 from puente.enums import PaymentStatus as S
@@ -41,34 +44,103 @@ def _since(lines: Sequence[LineFacts], tolerances: Tolerances) -> datetime:
     return datetime.combine(min(days) - window, time.min, MEXICO_CITY)
 
 
-async def _matched(field: str) -> set[int]:
-    rows = await StatementMatch.filter(
-        status=MatchStatus.BOOKED, **{f"{field}__isnull": False}
-    ).values_list(field, flat=True)
-    return {int(str(r)) for r in rows}
+# PostgreSQL takes at most 32,767 parameters per query: look values up a slice at a time.
+_SLICE = 10_000
+# Fewer distinct amounts than this (tolerance included) are looked up one by one; more,
+# as the range between the smallest and the largest.
+_AMOUNT_SET = 10_000
 
 
-async def _payments(institution_id: int, low: datetime) -> list[Expected]:
-    done = await _matched("payment_id")
-    # Plain values, not model instances: a statement may expect a million payments.
-    rows = await Payment.filter(
+def _sliced(values: Sequence[Any]) -> list[Sequence[Any]]:
+    return [values[start : start + _SLICE] for start in range(0, len(values), _SLICE)]
+
+
+async def _matched(field: str, ids: Sequence[int]) -> set[int]:
+    """Which of ``ids`` a booked match already explains (looked up by id: the cost follows
+    the window, not the history of matches)."""
+    done: set[int] = set()
+    for part in _sliced(list(ids)):
+        rows = await StatementMatch.filter(
+            status=MatchStatus.BOOKED, **{f"{field}__in": list(part)}
+        ).values_list(field, flat=True)
+        done.update(int(str(r)) for r in rows)
+    return done
+
+
+def _amounts(lines: Sequence[LineFacts], tolerances: Tolerances) -> Q:
+    """Rows whose amount some line may match (within the tolerance)."""
+    tolerance = tolerances.amount_tolerance_centavos
+    wanted = {line.amount_centavos for line in lines}
+    if len(wanted) * (2 * tolerance + 1) <= _AMOUNT_SET:
+        near = sorted({a + d for a in wanted for d in range(-tolerance, tolerance + 1)})
+        return Q(*(Q(amount_centavos__in=list(part)) for part in _sliced(near)), join_type="OR")
+    return Q(
+        amount_centavos__gte=min(wanted) - tolerance, amount_centavos__lte=max(wanted) + tolerance
+    )
+
+
+_PAYMENT_FIELDS = (
+    "id",
+    "loan_id",
+    "amount_centavos",
+    "paid_at",
+    "created_at",
+    "provider_reference",
+    "next_action",
+    "user__full_name",
+)
+
+
+async def _payments(
+    institution_id: int, lines: Sequence[LineFacts], low: datetime, tolerances: Tolerances
+) -> list[Expected]:
+    """The payments the window's credit lines may prove, looked up by what the lines carry.
+
+    First by clave de rastreo (the ``abono:`` reference an STP or bank payment keeps); then,
+    for the lines no clave explained, the payments of the date window with an amount one of
+    those lines may match, plus the open ones (announced SPEI transfers waiting for their
+    referencia numérica, whatever the amount). A statement of a million lines against a
+    million payments thus reads each payment about once, whatever the history behind it.
+    """
+    credits = [line for line in lines if line.direction is Direction.CREDIT]
+    if not credits:
+        return []
+    scope = Payment.filter(
         institution_id=institution_id,
         provider__in=_DIRECT,
         method=PaymentMethodType.SPEI,
         status__in=_OPEN_OR_PAID,
         created_at__gte=low - timedelta(days=30),  # a reference lives a few days at most
-    ).values(
-        "id",
-        "loan_id",
-        "amount_centavos",
-        "paid_at",
-        "created_at",
-        "provider_reference",
-        "next_action",
-        "user__full_name",
     )
+    claves = sorted(
+        {
+            form
+            for line in credits
+            if line.clave_rastreo
+            for clave in {line.clave_rastreo, line.clave_rastreo.upper()}
+            for form in (clave, f"abono:{clave}")
+        }
+    )
+    rows: dict[int, dict[str, Any]] = {}
+    for part in _sliced(claves):
+        for row in await scope.filter(provider_reference__in=list(part)).values(*_PAYMENT_FIELDS):
+            rows[row["id"]] = row
+    done = await _matched("payment_id", list(rows))
+    keyed = {
+        (row["provider_reference"] or "").removeprefix("abono:").upper()
+        for row in rows.values()
+        if row["id"] not in done
+    }
+    rest = [line for line in credits if line.clave_rastreo.upper() not in keyed]
+    if rest:
+        more = await scope.filter(
+            _amounts(rest, tolerances) | Q(status__in=(S.REQUIRES_ACTION, S.PENDING))
+        ).values(*_PAYMENT_FIELDS)
+        fresh = {row["id"]: row for row in more if row["id"] not in rows}
+        done |= await _matched("payment_id", list(fresh))
+        rows.update(fresh)
     expected = []
-    for p in rows:
+    for p in rows.values():
         if p["id"] in done:
             continue
         abono = (p["provider_reference"] or "").removeprefix("abono:")
@@ -87,13 +159,28 @@ async def _payments(institution_id: int, low: datetime) -> list[Expected]:
     return expected
 
 
-async def _disbursements(institution_id: int, low: datetime) -> list[Expected]:
-    done = await _matched("disbursement_id")
-    rows = await Disbursement.filter(
+async def _disbursements(
+    institution_id: int, lines: Sequence[LineFacts], low: datetime, tolerances: Tolerances
+) -> list[Expected]:
+    """Payouts to borrowers the window's debit lines may be: by clave de rastreo, else by
+    an amount one of the lines may match."""
+    debits = [line for line in lines if line.direction is Direction.DEBIT]
+    if not debits:
+        return []
+    scope = Disbursement.filter(
         institution_id=institution_id,
         status__in=(DisbursementStatus.SENT, DisbursementStatus.SETTLED),
         created_at__gte=low - timedelta(days=30),
     )
+    claves = sorted({line.clave_rastreo for line in debits if line.clave_rastreo})
+    found: dict[int, Disbursement] = {}
+    for part in _sliced(claves):
+        found.update({d.id: d for d in await scope.filter(clave_rastreo__in=list(part))})
+    keyed = {d.clave_rastreo.upper() for d in found.values()}
+    rest = [line for line in debits if line.clave_rastreo.upper() not in keyed]
+    if rest:
+        found.update({d.id: d for d in await scope.filter(_amounts(rest, tolerances))})
+    done = await _matched("disbursement_id", list(found))
     return [
         Expected(
             key=f"disbursement:{d.id}",
@@ -104,7 +191,7 @@ async def _disbursements(institution_id: int, low: datetime) -> list[Expected]:
             clave_rastreo=d.clave_rastreo,
             label=d.beneficiary_name,
         )
-        for d in rows
+        for d in found.values()
         if d.id not in done
     ]
 
@@ -161,11 +248,12 @@ async def load_expected(
     *,
     stp_cuenta: str = "",
 ) -> list[Expected]:
-    """Everything the lines may be matched to (within their dates and the window)."""
+    """Everything the lines may be matched to (within their dates and the window), looked
+    up by the lines' own keys and amounts so the cost follows the window, not the history."""
     low = _since(lines, tolerances)
     return [
-        *await _payments(institution_id, low),
-        *await _disbursements(institution_id, low),
+        *await _payments(institution_id, lines, low, tolerances),
+        *await _disbursements(institution_id, lines, low, tolerances),
         *await _settlements(institution_id),
         *await _loans(institution_id, lines, stp_cuenta),
     ]

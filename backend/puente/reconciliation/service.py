@@ -15,6 +15,7 @@ from datetime import datetime
 from itertools import islice
 from pathlib import Path
 
+from tortoise import timezone
 from tortoise.transactions import in_transaction
 
 from puente.audit.service import record_audit
@@ -29,6 +30,7 @@ from puente.reconciliation.booking import (
     book_paid_payments,
     book_proposal,
 )
+from puente.reconciliation.bulk import insert_new
 from puente.reconciliation.dedup import DedupKeys
 from puente.reconciliation.enums import Direction, ExceptionReason, LineStatus
 from puente.reconciliation.expected import load_expected
@@ -92,26 +94,55 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _row(line: ParsedLine, key: str, institution_id: int, statement_id: int) -> StatementLine:
-    return StatementLine(
-        institution_id=institution_id,
-        statement_id=statement_id,
-        account=line.account[:64],
-        dedup_key=key,
-        position=line.position,
-        direction=line.direction,
-        amount_centavos=to_centavos(line.amount),
-        currency=line.currency[:3],
-        booking_date=line.booking_date,
-        value_date=line.value_date,
-        clave_rastreo=line.clave_rastreo,
-        reference=line.reference,
-        bank_reference=line.bank_reference,
-        end_to_end_id=line.end_to_end_id,
-        counterparty_name=line.counterparty_name,
-        counterparty_account=line.counterparty_account,
-        beneficiary_account=line.beneficiary_account,
-        concept=line.concept,
+_LINE_COLUMNS = (
+    "institution_id",
+    "statement_id",
+    "account",
+    "dedup_key",
+    "position",
+    "direction",
+    "amount_centavos",
+    "currency",
+    "booking_date",
+    "value_date",
+    "clave_rastreo",
+    "reference",
+    "bank_reference",
+    "end_to_end_id",
+    "counterparty_name",
+    "counterparty_account",
+    "beneficiary_account",
+    "concept",
+    "status",
+    "created_at",
+)
+
+
+def _row(
+    line: ParsedLine, key: str, institution_id: int, statement_id: int, now: datetime
+) -> tuple[object, ...]:
+    """A new ``StatementLine`` as the values of ``_LINE_COLUMNS``."""
+    return (
+        institution_id,
+        statement_id,
+        line.account[:64],
+        key,
+        line.position,
+        Direction(line.direction).value,
+        to_centavos(line.amount),
+        line.currency[:3],
+        line.booking_date,
+        line.value_date,
+        line.clave_rastreo[:40],
+        line.reference[:40],
+        line.bank_reference[:80],
+        line.end_to_end_id[:80],
+        line.counterparty_name[:140],
+        line.counterparty_account[:40],
+        line.beneficiary_account[:40],
+        line.concept[:300],
+        LineStatus.UNMATCHED.value,
+        now,
     )
 
 
@@ -149,19 +180,14 @@ async def import_statement(
             using_db=tx,
         )
         for batch in _batches(read_statement(path, fmt, account=account)):
-            rows = {keys.key(line): line for line in batch}
-            known = set(
-                await StatementLine.filter(institution_id=institution_id, dedup_key__in=list(rows))
-                .using_db(tx)
-                .values_list("dedup_key", flat=True)
-            )
-            new = [
-                _row(line, key, institution_id, statement.id)
-                for key, line in rows.items()
-                if key not in known
+            now = timezone.now()
+            rows = [
+                _row(line, key, institution_id, statement.id, now)
+                for key, line in {keys.key(line): line for line in batch}.items()
             ]
-            if new:
-                await StatementLine.bulk_create(new, using_db=tx)
+            new = await insert_new(
+                StatementLine, _LINE_COLUMNS, rows, tx, unique=("institution_id", "dedup_key")
+            )
             summary.lines += len(batch)
             summary.new += len(new)
             if not statement.statement_ref and batch[0].statement_ref:
