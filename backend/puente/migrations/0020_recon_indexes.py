@@ -29,7 +29,7 @@ async def drop_indexes(apps, schema_editor):
 class Migration(migrations.Migration):
     """Reconciliation: indexes on the foreign keys its history is read by."""
 
-    dependencies = [("models", "0016_cfdi")]
+    dependencies = [("models", "0019_audit_chains")]
 
     initial = False
 
