@@ -26,8 +26,10 @@ where it puts the clave de rastreo. A payment whose object does not have them st
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from importlib import resources
 from typing import Any
 
 from puente.providers.values import ReceivedSpei
@@ -138,44 +140,17 @@ def read_spei_transfer(
     )
 
 
-# -- the built-in gateways (catalogue.py puts each on its spec) ----------------------------------
-_STRIPE_MX = "funded.bank_transfer.mx_bank_transfer"
-STRIPE_SPEI = SpeiTrackingPaths(
-    object="customer_cash_balance_transaction (type funded), then the PaymentIntent",
-    clave_rastreo=f"{_STRIPE_MX}.tracking_key",
-    sender_bank=f"{_STRIPE_MX}.sender_bank_code",
-    sender_account=f"{_STRIPE_MX}.sender_clabe",
-    sender_name=f"{_STRIPE_MX}.sender_name",
-    # The customer's virtual CLABE, in the instructions a waiting PaymentIntent shows.
-    beneficiary_account=(
-        "next_action.display_bank_transfer_instructions.financial_addresses.0.spei.clabe"
-    ),
-    confirmed=frozenset({"beneficiary_account"}),
+# -- the built-in gateways (catalogue.py puts each on its spec): the paths are data ----------
+def _builtin(provider: str) -> SpeiTrackingPaths:
+    row = dict(_BUILTIN[provider])
+    confirmed = frozenset(row.pop("confirmed", ()))
+    return SpeiTrackingPaths(confirmed=confirmed, **row)
+
+
+_BUILTIN: dict[str, dict[str, Any]] = json.loads(
+    resources.files("puente.providers").joinpath("spei_tracking.json").read_text("utf-8")
 )
-OPENPAY_SPEI = SpeiTrackingPaths(
-    object="charge transaction (method bank_account)",
-    clave_rastreo="payment_method.tracking_key",
-    sender_bank="payment_method.sender_bank_code",
-    sender_account="payment_method.sender_clabe",
-    sender_name="payment_method.sender_name",
-    beneficiary_account="payment_method.clabe",
-    confirmed=frozenset({"beneficiary_account"}),
-)
-_MP_BANK = "point_of_interaction.transaction_data.bank_info"
-MERCADOPAGO_SPEI = SpeiTrackingPaths(
-    object="payment (payment_method_id clabe)",
-    clave_rastreo=f"{_MP_BANK}.payer.tracking_key",
-    sender_account=f"{_MP_BANK}.payer.account_id",
-    sender_name=f"{_MP_BANK}.payer.long_name",
-    beneficiary_account=f"{_MP_BANK}.collector.account_id",  # mercadopago_mapping's CLABE path
-)
-# Conekta documents the payer's side of a SPEI charge (providers.md §2 [S]).
-_CONEKTA_PM = "payment_method"
-CONEKTA_SPEI = SpeiTrackingPaths(
-    object="charge (bank_transfer_payment) of an order",
-    clave_rastreo=f"{_CONEKTA_PM}.tracking_code",
-    sender_account=f"{_CONEKTA_PM}.issuing_account_number",
-    sender_name=f"{_CONEKTA_PM}.issuing_account_holder_name",
-    beneficiary_account=f"{_CONEKTA_PM}.receiving_account_number",
-    confirmed=frozenset({"clave_rastreo", "sender_account", "sender_name", "beneficiary_account"}),
-)
+STRIPE_SPEI = _builtin("stripe")
+OPENPAY_SPEI = _builtin("openpay")
+MERCADOPAGO_SPEI = _builtin("mercadopago")
+CONEKTA_SPEI = _builtin("conekta")
