@@ -114,27 +114,12 @@ async def _read_ids(codes: list[str], conn: BaseDBAsyncClient) -> dict[str, int]
 
 
 async def get_account(ref: AccountRef, conn: BaseDBAsyncClient | None = None) -> LedgerAccount:
-    """The account named by ``ref``, created on first use."""
+    """The account named by ``ref``, created on first use (as ``account_ids`` creates it)."""
     existing = await LedgerAccount.filter(code=ref.code).using_db(conn).first()
     if existing is not None:
         return existing
-    # Another writer may create it between our read and insert (the first payments of an
-    # institution, charged concurrently): ON CONFLICT DO NOTHING keeps the caller's
-    # transaction usable on PostgreSQL, where a failed INSERT would abort it; theirs is as good.
-    await LedgerAccount.bulk_create(
-        [
-            LedgerAccount(
-                institution_id=ref.institution_id,
-                loan_id=ref.loan_id,
-                type=ref.type,
-                provider=ref.provider,
-                code=ref.code,
-            )
-        ],
-        ignore_conflicts=True,
-        using_db=conn,
-    )
-    return await LedgerAccount.get(code=ref.code).using_db(conn)
+    ids = await account_ids([ref], conn)
+    return await LedgerAccount.get(id=ids[ref.code]).using_db(conn)
 
 
 async def post_entry(
