@@ -8,11 +8,15 @@ card and a signed mandate and an installment due on the bench day (one loan is b
 through the services; the rest are copies of its rows), then runs the collections job for
 that day (``collections.jobs.run_collections_once``) against the Stripe simulator in-process
 (ASGI). Every charge goes through the whole funnel: the payoff ceiling, compliance, the
-provider, the payment state machine and its ledger entry. Printed: charges/s, the peak
-traced memory during the job (tracemalloc: the in-process simulator's store of every charge
-included), what the job still holds at its end without the simulator's objects ("job kept",
-objects the simulator deep-copies are still counted there), the child's peak RSS (the
-figure that must stay flat), and the time spent inside the simulator. Targets
+provider, the payment state machine and its ledger entry. Printed: charges/s, the child's
+peak RSS (the job's memory, the figure that must stay flat), and the time spent inside the
+simulator. With ``--trace-memory`` also the peak traced memory during the job (tracemalloc:
+the in-process simulator's store of every charge included) and what the job still holds at
+its end without the simulator's objects ("job kept"; objects the simulator deep-copies are
+still counted there); tracing every allocation slows the job about 3x, so the charges/s of
+a traced run are not the job's (0.0 in those columns without the flag). ``--baseline``
+adds, after each PostgreSQL line, a "(reset)" line: the same run with asyncpg's default
+reset of every pooled connection on release (what ``puente.db.keep_session`` replaces). Targets
 (issue 13): ≥ 200 charges/s on PostgreSQL; memory flat in the number of installments.
 """
 
@@ -190,7 +194,9 @@ async def _postgres_database(admin_url: str, sql: str) -> None:
         await conn.close()
 
 
-async def _one(backend: str, count: int, concurrency: int, folder: Path) -> dict[str, float]:
+async def _one(
+    backend: str, count: int, concurrency: int, folder: Path, traced: bool
+) -> dict[str, float]:
     import httpx
     from tortoise import Tortoise
 
@@ -230,19 +236,16 @@ async def _one(backend: str, count: int, concurrency: int, folder: Path) -> dict
         await migrate(url)
         config = tortoise_config(url)
         if postgres:
-            config["connections"]["default"] = {
-                "engine": "tortoise.backends.asyncpg",
-                "credentials": {
-                    **_pg_credentials(url),
-                    "minsize": 1,
-                    "maxsize": concurrency + 4,
-                },
-            }
+            credentials = config["connections"]["default"]["credentials"]
+            credentials.update(minsize=1, maxsize=concurrency + 4)
+            if os.environ.get("BENCH_ASYNCPG_RESET"):  # the baseline: asyncpg's own reset
+                del credentials["reset"]
         await Tortoise.init(config=config, _enable_global_fallback=True)
         began = time.perf_counter()
         await _seed(runtime, gateways, count, postgres)
         seeded = time.perf_counter() - began
-        tracemalloc.start()
+        if traced:
+            tracemalloc.start()
         profile = None
         if os.environ.get("BENCH_PROFILE"):
             import cProfile
@@ -254,20 +257,22 @@ async def _one(backend: str, count: int, concurrency: int, folder: Path) -> dict
             runtime, gateways, DAY, clock=lambda: now, concurrency=concurrency if postgres else 1
         )
         total = time.perf_counter() - began
-        # What the job keeps, the simulator's own store of every charge left out (a real
-        # provider keeps those on its side): flat when the job streams its batches.
-        kept = tracemalloc.take_snapshot().filter_traces(
-            [tracemalloc.Filter(False, "*/puente_sandbox/*")]
-        )
-        job_kept = sum(stat.size for stat in kept.statistics("filename"))
-        if os.environ.get("BENCH_TOP"):
-            for stat in kept.statistics("lineno")[:12]:
-                print(stat, file=sys.stderr)
         if profile is not None:
             profile.disable()
             profile.dump_stats(os.environ["BENCH_PROFILE"])
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
+        job_kept = peak = 0
+        if traced:
+            # What the job keeps, the simulator's own store of every charge left out (a real
+            # provider keeps those on its side): flat when the job streams its batches.
+            kept = tracemalloc.take_snapshot().filter_traces(
+                [tracemalloc.Filter(False, "*/puente_sandbox/*")]
+            )
+            job_kept = sum(stat.size for stat in kept.statistics("filename"))
+            if os.environ.get("BENCH_TOP"):
+                for stat in kept.statistics("lineno")[:12]:
+                    print(stat, file=sys.stderr)
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
         paid = await ChargeAttempt.filter(status=AttemptStatus.PAID).count()
         await gateways.aclose()
         await Tortoise.close_connections()
@@ -304,22 +309,14 @@ class _TimedTransport:
         await self.inner.aclose()
 
 
-def _pg_credentials(url: str) -> dict[str, Any]:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    return {
-        "host": parts.hostname,
-        "port": parts.port or 5432,
-        "user": parts.username,
-        "password": parts.password or "",
-        "database": parts.path.lstrip("/"),
-    }
-
-
-def _child(backend: str, count: int, concurrency: int) -> dict[str, float]:
+def _child(
+    backend: str, count: int, concurrency: int, traced: bool, baseline: bool = False
+) -> dict[str, float]:
+    command = [sys.executable, __file__, "--one", backend, str(count)]
+    command += ["--concurrency", str(concurrency)] + (["--trace-memory"] if traced else [])
     done = subprocess.run(
-        [sys.executable, __file__, "--one", backend, str(count), "--concurrency", str(concurrency)],
+        command,
+        env={**os.environ, "BENCH_ASYNCPG_RESET": "1"} if baseline else None,
         capture_output=True,
         text=True,
         check=False,
@@ -334,12 +331,28 @@ def main() -> int:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--trace-memory",
+        action="store_true",
+        help="also trace the job's allocations (tracemalloc; slows the job about 3x)",
+    )
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also run each PostgreSQL size with asyncpg's default pool reset (the baseline)",
+    )
     parser.add_argument("--one", nargs=2, metavar=("BACKEND", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         with tempfile.TemporaryDirectory() as folder:
             figures = asyncio.run(
-                _one(args.one[0], int(args.one[1]), args.concurrency, Path(folder))
+                _one(
+                    args.one[0],
+                    int(args.one[1]),
+                    args.concurrency,
+                    Path(folder),
+                    args.trace_memory,
+                )
             )
         print(json.dumps(figures))
         return 0
@@ -356,7 +369,7 @@ def main() -> int:
     for backend in backends:
         peaks = []
         for count in sizes:
-            f = _child(backend, count, args.concurrency)
+            f = _child(backend, count, args.concurrency, args.trace_memory)
             peaks.append(f["rss_mb"])
             print(
                 f"{backend:9} {count:12d} {f['seed_s']:8.1f} {f['total_s']:8.1f} "
@@ -367,6 +380,14 @@ def main() -> int:
             )
             if backend == "postgres":
                 ok &= f["charges_per_s"] >= 200
+                if args.baseline:
+                    b = _child(backend, count, args.concurrency, args.trace_memory, True)
+                    print(
+                        f"{'(reset)':9} {count:12d} {b['seed_s']:8.1f} {b['total_s']:8.1f} "
+                        f"{b['charges_per_s']:10.0f} {b['job_peak_mb']:8.1f} "
+                        f"{b['job_kept_mb']:12.1f} {b['rss_mb']:12.0f} {b['sandbox_s']:13.1f}",
+                        flush=True,
+                    )
         # Flat: the process does not grow with the installments (traced figures also hold
         # the in-process simulator's copies of every charge, made in stdlib frames).
         ok &= max(peaks) <= 1.25 * min(peaks)

@@ -33,7 +33,7 @@ from puente.enums import PaymentMethodType, ProviderName
 from puente.enums import PaymentStatus as S
 from puente.loans.models import Loan, LoanProduct
 from puente.loans.payable import payable_amount
-from puente.loans.state import InstallmentStatus, load_loan_views
+from puente.loans.state import InstallmentStatus, LoanView, load_loan_views
 from puente.money import ZERO, from_centavos, to_centavos
 from puente.payments.checkout import PaymentRefused, PaymentRequest, create_payment, resume_payment
 from puente.payments.gateways import GatewayDirectory
@@ -100,29 +100,68 @@ async def run_scheduled_charges(
     await plan_first_attempts(day, report, renew)
     gate = asyncio.Semaphore(max(1, concurrency))
 
-    async def one(attempt: ChargeAttempt) -> None:
+    async def one_loan(attempts: list[ChargeAttempt], batch: _BatchReads) -> None:
+        # A loan's attempts run one after another: each one's amount due sees the last.
         async with gate:
-            try:
-                await charge_attempt(runtime, gateways, attempt, day, report)
-            except Exception as exc:  # one bad attempt must not stop the book
-                log.exception("domiciliación attempt %s failed", attempt.id)
-                report.failures.append((attempt.loan_id, type(exc).__name__))
+            for attempt in attempts:
+                try:
+                    await charge_attempt(runtime, gateways, attempt, day, report, batch)
+                except Exception as exc:  # one bad attempt must not stop the book
+                    log.exception("domiciliación attempt %s failed", attempt.id)
+                    report.failures.append((attempt.loan_id, type(exc).__name__))
 
     last = 0
     while True:
-        batch = (
+        attempts = (
             await ChargeAttempt.filter(
                 id__gt=last, status__in=list(_RUNNABLE), scheduled_for__lte=day
             )
             .order_by("id")
             .limit(BATCH)
         )
-        if not batch:
+        if not attempts:
             return report
-        last = batch[-1].id
-        await asyncio.gather(*(one(attempt) for attempt in batch))
+        last = attempts[-1].id
+        by_loan: dict[int, list[ChargeAttempt]] = {}
+        for attempt in attempts:
+            by_loan.setdefault(attempt.loan_id, []).append(attempt)
+        batch = await _BatchReads.load(attempts, by_loan, day)
+        await asyncio.gather(*(one_loan(group, batch) for group in by_loan.values()))
         if renew is not None:
             await renew()
+
+
+@dataclass
+class _BatchReads:
+    """What a batch of attempts reads once instead of once per attempt: the loans, the
+    mandates' borrowers and the views of loans with a single attempt in the batch (their
+    amount due before anything of the batch is charged). The mandate, the card and the
+    payment under the attempt's key are still read just before each charge, and the payoff
+    ceiling is asked again per charge (``amount_due``)."""
+
+    loans: dict[int, Loan]
+    users: dict[int, User]
+    views: dict[int, LoanView]
+
+    @classmethod
+    async def load(
+        cls, attempts: list[ChargeAttempt], by_loan: dict[int, list[ChargeAttempt]], day: date
+    ) -> _BatchReads:
+        loans = {loan.id: loan for loan in await Loan.filter(id__in=list(by_loan))}
+        mandates = await Mandate.filter(id__in={a.mandate_id for a in attempts}).values_list(
+            "user_id", flat=True
+        )
+        users = {user.id: user for user in await User.filter(id__in=set(mandates))}
+        # Only attempts about to compute their amount need a view.
+        fresh = [
+            loans[loan_id]
+            for loan_id, group in by_loan.items()
+            if len(group) == 1
+            and loan_id in loans
+            and (group[0].status is AttemptStatus.SCHEDULED or group[0].amount_centavos is None)
+        ]
+        views = {view.loan.id: view for view in await load_loan_views(fresh, day)}
+        return cls(loans=loans, users=users, views=views)
 
 
 async def plan_first_attempts(
@@ -197,10 +236,12 @@ async def _first_attempts(
     ]
 
 
-async def amount_due(loan: Loan, day: date) -> Decimal:
+async def amount_due(loan: Loan, day: date, view: LoanView | None = None) -> Decimal:
     """What the domiciliación charges on ``day``: every open installment due by then, less
-    advances held, never above the payoff (``loans/payable.py``)."""
-    view = (await load_loan_views([loan], day))[0]
+    advances held, never above the payoff (``loans/payable.py``, always asked afresh).
+    ``view``: the loan's view on ``day`` when already loaded."""
+    if view is None:
+        view = (await load_loan_views([loan], day))[0]
     due = sum(
         (
             i.outstanding
@@ -227,10 +268,13 @@ async def charge_attempt(
     attempt: ChargeAttempt,
     day: date,
     report: ChargeReport,
+    batch: _BatchReads | None = None,
 ) -> None:
     """Run (or resume) one attempt and record what came of it."""
     mandate = await Mandate.get(id=attempt.mandate_id)
-    loan = await Loan.get(id=attempt.loan_id)
+    loan = batch.loans.get(attempt.loan_id) if batch else None
+    if loan is None:
+        loan = await Loan.get(id=attempt.loan_id)
     payment = await Payment.filter(
         institution_id=loan.institution_id, idempotency_key=attempt_key(attempt)
     ).first()
@@ -242,7 +286,7 @@ async def charge_attempt(
         if card is None or card.provider_token is None:
             return await _cancel(attempt, "La tarjeta ya no está guardada.", report)
         if attempt.status is AttemptStatus.SCHEDULED or attempt.amount_centavos is None:
-            amount = await amount_due(loan, day)
+            amount = await amount_due(loan, day, batch.views.get(loan.id) if batch else None)
             if amount <= 0:
                 return await _cancel(attempt, "Sin monto exigible.", report)
             taken = await ChargeAttempt.filter(
@@ -251,7 +295,9 @@ async def charge_attempt(
             if taken != 1:
                 return  # another pass took it (or it was revoked meanwhile)
             attempt.amount_centavos = to_centavos(amount)
-        user = await User.get(id=mandate.user_id)
+        user = batch.users.get(mandate.user_id) if batch else None
+        if user is None:
+            user = await User.get(id=mandate.user_id)
         try:
             payment = await create_payment(
                 runtime,
