@@ -8,6 +8,7 @@ the webhook door, the cash ceilings, the portal's names and its card step.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -18,9 +19,11 @@ from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
+from tests.conftest import Clock
 from tests.providers import toy_provider
 from tests.providers.toy_provider import TOY, TOY_ENTRY_POINT, ToyConnector
 from tests.support import factories
+from tests.support.portal_pay import login, pay_world, sandbox_runtime
 
 from puente.accounts.models import User
 from puente.config import PROVIDER_ENV_FIELDS, load_settings
@@ -296,3 +299,24 @@ def test_without_its_entry_point_the_toy_is_unknown_everywhere() -> None:
     assert provider_text("toy") == "—"
     assert cash_limit("toy") == Decimal("10000.00")
     assert "toy" not in {member.value for member in Provider}
+
+
+@pytest.mark.anyio
+async def test_the_portal_pay_page_offers_the_toy_where_the_institution_configured_it(
+    toy_installed: None, db: str, database_url: str, clock: Clock
+) -> None:
+    world = await pay_world(
+        sandbox_runtime(database_url, clock),
+        providers=("stripe",),
+        institution_settings={
+            "payment_providers": {"card": [], "paypal": [], "cash": ["toy"], "spei": ["stripe"]}
+        },
+    )
+    await store_credentials(world.runtime, world.loan.institution_id, "toy", {"api_key": "k"})
+    async with world.client, world.sandbox:
+        await login(world.client)
+        page = await world.client.get(f"/prestamos/{world.loan.id}/pagar")
+    assert page.status_code == 200, page.text
+    offered = re.findall(r'name="opcion" value="([^"]+)"', page.text)
+    assert offered == ["spei:stripe", "cash:toy"]
+    assert "Juguete" in page.text  # its spec's label
