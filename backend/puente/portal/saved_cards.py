@@ -132,9 +132,9 @@ class SavedCardDoors:
         found = []
         for option in payment_options(institution.settings):
             if option.method is M.CARD:
-                step = await self.gateways.card_step(institution, str(option.provider))
+                step = await self.gateways.card_step(institution, option.provider)
                 if step is not None:
-                    found.append((str(option.provider), provider_spec(option.provider).label))
+                    found.append((option.provider, provider_spec(option.provider).label))
         return found
 
     async def page(
