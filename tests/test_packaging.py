@@ -87,3 +87,21 @@ def test_installed_simulators_are_found_by_entry_point() -> None:
     assert {"stripe", "conekta", "openpay", "mercadopago", "paypal", "stp", "bank"} <= set(
         plugin.default_credentials()
     )
+
+
+def test_demo_credentials_follow_the_registered_simulators(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib.metadata import EntryPoint
+
+    from puente_sandbox import registry
+
+    plugin = load_sandbox()
+    assert set(plugin.default_credentials()) == set(registry.simulator_names())
+    # A simulator another distribution registers gets its defaults too ({} without an entry).
+    toy = EntryPoint("toy", "toy_sandbox:create_toy_sandbox", registry.SIMULATOR_GROUP)
+    found = {**registry._points(), "toy": toy}
+    monkeypatch.setattr(registry, "_points", lambda: found)
+    credentials = plugin.default_credentials()
+    assert credentials["toy"] == {} and credentials["stripe"]
+    # The two that sign with a key pair built in code keep it.
+    assert {"cuenta", "empresa", "private_key_pem"} <= set(credentials["stp"])
+    assert {"private_key", "webhook_key"} <= set(credentials["conekta"])

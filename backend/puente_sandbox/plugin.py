@@ -11,6 +11,7 @@ from puente_sandbox.cli import main
 from puente_sandbox.conekta import default_conekta_credentials
 from puente_sandbox.credentials import sandbox_credentials
 from puente_sandbox.mail_catcher import MailCatcher
+from puente_sandbox.registry import simulator_names
 from puente_sandbox.stp_keys import DEFAULT_STP_CREDENTIALS
 from puente_sandbox.twilio import create_twilio_sandbox
 
@@ -25,15 +26,16 @@ __all__ = [
 
 
 def default_credentials() -> dict[str, dict[str, str]]:
-    """Per provider, the credentials the simulators accept and sign with by default."""
-    # pac: CFDI stamping (SW sapien's API); Conekta and STP sign with key pairs built in code;
-    # the CEP service (banxico) needs no credentials.
-    in_table = ("stripe", "openpay", "mercadopago", "paypal", "bank", "pac")
+    """Per registered simulator (``registry.simulator_names``), the credentials it accepts
+    and signs with by default: its entry in data/credentials.toml ({} for none, e.g. the
+    CEP service), or the key pair built in code for the two that sign with one."""
+    built_in_code = {
+        "conekta": default_conekta_credentials,
+        "stp": lambda: dict(DEFAULT_STP_CREDENTIALS),
+    }
     return {
-        **{name: sandbox_credentials(name) for name in in_table},
-        "conekta": default_conekta_credentials(),
-        "stp": dict(DEFAULT_STP_CREDENTIALS),
-        "banxico": {},
+        name: built_in_code[name]() if name in built_in_code else sandbox_credentials(name)
+        for name in simulator_names()
     }
 
 

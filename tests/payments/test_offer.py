@@ -27,21 +27,36 @@ def test_defaults_card_and_spei_by_stripe_cash_by_conekta_paypal_by_paypal():
     assert payment_options({}) == (
         PaymentOption(M.CARD, P.STRIPE),
         PaymentOption(M.SPEI, P.STRIPE),
-        PaymentOption(M.CASH, P.CONEKTA),
+        PaymentOption(M.CASH, P.CONEKTA, Decimal("10000.00")),  # OXXO's ceiling, its spec's
         PaymentOption(M.PAYPAL, P.PAYPAL),
     )
 
 
 def test_an_institution_can_offer_several_providers_hide_a_method_and_typos_are_ignored():
     options = payment_options(
-        {"payment_providers": {"card": ["openpay", "stripe", "visa"], "paypal": [], "cash": "stp"}}
+        {
+            "payment_providers": {
+                "card": ["openpay", "stripe", "visa"],
+                "paypal": [],
+                "cash": "openpay",
+            }
+        }
     )
     assert [o.key for o in options] == [
         "card:openpay",
         "card:stripe",
         "spei:stripe",
-        "cash:stp",
+        "cash:openpay",
     ]
+    assert options[-1].limit == Decimal("9999.99")  # Paynet's, from Openpay's spec
+
+
+def test_a_provider_is_offered_only_for_the_methods_its_spec_offers():
+    # STP takes SPEI only: naming it for cash or cards offers nothing rather than a dead end.
+    options = payment_options(
+        {"payment_providers": {"card": ["stp"], "spei": ["stp"], "cash": ["stp"], "paypal": []}}
+    )
+    assert [o.key for o in options] == ["spei:stp"]
 
 
 @pytest.mark.anyio

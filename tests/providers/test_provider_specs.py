@@ -8,26 +8,44 @@ the webhook door, the cash ceilings, the portal's names and its card step.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
+from tests.conftest import Clock
 from tests.providers import toy_provider
 from tests.providers.toy_provider import TOY, TOY_ENTRY_POINT, ToyConnector
+from tests.support import factories
+from tests.support.portal_pay import login, pay_world, sandbox_runtime
 
+from puente.accounts.models import User
 from puente.config import PROVIDER_ENV_FIELDS, load_settings
-from puente.enums import ProviderName
+from puente.enums import PaymentMethodType, ProviderName
 from puente.graphql.payment_types import Provider
-from puente.payments.checkout import CASH_LIMITS, cash_limit
+from puente.institutions.models import ProviderAccount
+from puente.loans.models import Loan
+from puente.payments.checkout import (
+    CASH_LIMITS,
+    PaymentRefused,
+    PaymentRequest,
+    cash_limit,
+    validate_payment_request,
+)
+from puente.payments.gateways import store_credentials
+from puente.payments.models import Payment
+from puente.payments.offer import payment_options
 from puente.portal.payment_text import provider_text
 from puente.providers.base import PaymentGateway
 from puente.providers.catalogue import BUILTIN_SPECS
 from puente.providers.registry import (
+    UnknownProvider,
     default_registry,
     get_connector_class,
     provider_spec,
@@ -35,7 +53,8 @@ from puente.providers.registry import (
 )
 from puente.providers.spec import ConnectorKind, ProviderSpec
 from puente.providers.values import PaymentMethod
-from puente.webhooks.inbox import WEBHOOK_PROVIDERS, webhook_scheme
+from puente.runtime import Runtime
+from puente.webhooks.inbox import webhook_scheme
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = [spec.name for spec in BUILTIN_SPECS]
@@ -84,7 +103,6 @@ def test_the_graphql_enum_is_the_contracts_and_derived_from_the_specs() -> None:
 
 @pytest.mark.parametrize("spec", BUILTIN_SPECS, ids=NAMES)
 def test_the_webhook_door_follows_the_spec(spec: ProviderSpec) -> None:
-    assert (spec.name in WEBHOOK_PROVIDERS) is (spec.webhook is not None)
     assert webhook_scheme(spec.name) is spec.webhook
     assert webhook_scheme("no-such-provider") is None
 
@@ -165,6 +183,80 @@ def test_a_toy_provider_is_found_by_every_door_lookup(toy_installed: None) -> No
     env = {"PUENTE_TOY_API_KEY": "k"}
     assert load_settings(env).provider_env["toy"] == {"api_key": "k"}  # demo credentials
     assert TOY.graphql_value == "TOY"  # GraphQL: see the next test
+    # The pay page's options ask the specs: the toy is offered where an institution names
+    # it, for the methods its spec offers, with its own cash ceiling.
+    settings = {"payment_providers": {"cash": ["toy", "conekta"], "spei": ["toy"]}}
+    cash = [o for o in payment_options(settings) if o.method is PaymentMethodType.CASH]
+    assert [(o.key, o.limit) for o in cash] == [
+        ("cash:toy", Decimal("5000.00")),
+        ("cash:conekta", Decimal("10000.00")),
+    ]
+    assert not [o for o in payment_options(settings) if o.method is PaymentMethodType.SPEI]
+
+
+async def _toy_payer(runtime: Runtime) -> tuple[User, Loan]:
+    inst = await factories.institution()
+    inst.settings = {"payment_providers": {"cash": ["toy"]}}
+    await inst.save()
+    payer = await factories.user(runtime, inst)
+    loan = await factories.active_loan(inst, payer, principal="12000.00", start=date(2026, 11, 2))
+    await store_credentials(runtime, inst.id, "toy", {"api_key": "k"})
+    return payer, loan
+
+
+def _cash(loan: Loan, provider: str, amount: str = "1240.35") -> PaymentRequest:
+    return PaymentRequest(
+        loan_id=loan.id,
+        amount=amount,
+        method=PaymentMethodType.CASH,
+        provider=provider,
+        idempotency_key="toy-1",
+    )
+
+
+@pytest.mark.anyio
+async def test_a_toy_payment_is_validated_by_its_spec_and_stored(
+    toy_installed: None, db: str, runtime: Runtime
+) -> None:
+    payer, loan = await _toy_payer(runtime)
+    account = await ProviderAccount.get(institution_id=loan.institution_id)
+    assert account.provider == "toy"
+    # Checkout accepts the toy's cash within its spec's ceiling, and refuses above it.
+    assert (await validate_payment_request(payer, _cash(loan, "toy"), runtime))[1] == Decimal(
+        "1240.35"
+    )
+    with pytest.raises(PaymentRefused) as refused:
+        await validate_payment_request(payer, _cash(loan, "toy", "5000.01"), runtime)
+    assert refused.value.code == "CASH_LIMIT" and "5,000.00" in refused.value.message
+    stored = await Payment.create(
+        institution_id=loan.institution_id,
+        loan_id=loan.id,
+        user_id=payer.id,
+        provider="toy",
+        method=PaymentMethodType.CASH,
+        amount_centavos=124035,
+        idempotency_key="toy-1",
+        request_fingerprint="f" * 64,
+    )
+    assert (await Payment.get(id=stored.id)).provider == "toy"
+    assert [p.id for p in await Payment.filter(provider="toy")] == [stored.id]
+
+
+@pytest.mark.anyio
+async def test_an_unregistered_provider_is_refused_at_the_doors(db: str, runtime: Runtime) -> None:
+    inst = await factories.institution()
+    payer = await factories.user(runtime, inst)
+    loan = await factories.active_loan(inst, payer, principal="12000.00", start=date(2026, 11, 2))
+    with pytest.raises(UnknownProvider, match="toy"):
+        await store_credentials(runtime, inst.id, "toy", {"api_key": "k"})
+    with pytest.raises(PaymentRefused) as refused:
+        await validate_payment_request(payer, _cash(loan, "toy"), runtime)
+    assert refused.value.code == "PROVIDER_NOT_AVAILABLE"
+    # A built-in asked for a method its spec does not offer: refused the same way.
+    stp_cash = _cash(loan, "stp")
+    with pytest.raises(PaymentRefused, match="no está disponible"):
+        await validate_payment_request(payer, stp_cash, runtime)
+    assert await ProviderAccount.all().count() == 0 and await Payment.all().count() == 0
 
 
 def _provider_enum(schema: str) -> list[str]:
@@ -207,3 +299,24 @@ def test_without_its_entry_point_the_toy_is_unknown_everywhere() -> None:
     assert provider_text("toy") == "—"
     assert cash_limit("toy") == Decimal("10000.00")
     assert "toy" not in {member.value for member in Provider}
+
+
+@pytest.mark.anyio
+async def test_the_portal_pay_page_offers_the_toy_where_the_institution_configured_it(
+    toy_installed: None, db: str, database_url: str, clock: Clock
+) -> None:
+    world = await pay_world(
+        sandbox_runtime(database_url, clock),
+        providers=("stripe",),
+        institution_settings={
+            "payment_providers": {"card": [], "paypal": [], "cash": ["toy"], "spei": ["stripe"]}
+        },
+    )
+    await store_credentials(world.runtime, world.loan.institution_id, "toy", {"api_key": "k"})
+    async with world.client, world.sandbox:
+        await login(world.client)
+        page = await world.client.get(f"/prestamos/{world.loan.id}/pagar")
+    assert page.status_code == 200, page.text
+    offered = re.findall(r'name="opcion" value="([^"]+)"', page.text)
+    assert offered == ["spei:stripe", "cash:toy"]
+    assert "Juguete" in page.text  # its spec's label

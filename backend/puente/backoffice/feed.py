@@ -54,7 +54,7 @@ class FeedFilter:
         return {
             "tipo": self.kind,
             "metodo": self.method.value if self.method else "",
-            "proveedor": self.provider.value if self.provider else "",
+            "proveedor": str(self.provider) if self.provider else "",
         }
 
 

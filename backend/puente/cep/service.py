@@ -99,7 +99,7 @@ def cep_query_from_event(
 ) -> CepQuery | None:
     """What to ask Banxico, from a provider's notification of a received SPEI; None when the
     notification does not carry the clave de rastreo and both banks (``SIN_DATOS``)."""
-    if provider is ProviderName.STP:
+    if provider == ProviderName.STP:
         try:
             return _stp_query(body)
         except (KeyError, ValueError, TypeError):
@@ -198,7 +198,7 @@ async def _stripe_funding(
 async def _query_for(runtime: Runtime, payment: Payment) -> CepQuery | None:
     provider = ProviderName(payment.provider)
     reference = payment.provider_reference or ""
-    if provider is ProviderName.STP:
+    if provider == ProviderName.STP:
         events = ProviderEvent.filter(provider=provider, event_id=reference)
     else:
         events = ProviderEvent.filter(provider=provider, provider_payment_id=reference)
@@ -207,7 +207,7 @@ async def _query_for(runtime: Runtime, payment: Payment) -> CepQuery | None:
     paths = await _tracking_paths(payment)
     if paths is not None:
         objects = [obj for body in bodies for obj in _objects(body)]
-        if provider is ProviderName.STRIPE:
+        if provider == ProviderName.STRIPE:
             objects = await _stripe_funding(runtime, payment, objects) + objects
         transfer = read_spei_transfer(paths, *objects)
         query = query_from_transfer(transfer, payment.amount_centavos, day)
@@ -224,7 +224,7 @@ async def _tracking_paths(payment: Payment) -> SpeiTrackingPaths | None:
     """The provider spec's paths, with the institution's own where it set them
     (``Institution.settings["spei_tracking"][provider]``: the UNCONFIRMED ones)."""
     try:
-        spec = provider_spec(payment.provider.value)
+        spec = provider_spec(str(payment.provider))
     except KeyError:
         return None
     paths = spec.spei_tracking
@@ -232,7 +232,7 @@ async def _tracking_paths(payment: Payment) -> SpeiTrackingPaths | None:
         return None
     institution = await Institution.get(id=payment.institution_id)
     own: dict[str, Any] = (institution.settings or {}).get("spei_tracking") or {}
-    override = own.get(payment.provider.value)
+    override = own.get(str(payment.provider))
     return paths.overridden(override) if isinstance(override, dict) else paths
 
 
@@ -263,7 +263,7 @@ async def open_cep_checks(runtime: Runtime, payments: ProviderPayments | None = 
         method=PaymentMethodType.SPEI, status__in=list(RECEIVED), id__not_in=list(checked)
     ):
         query = await _query_for(runtime, payment)
-        if query is None and payments is not None and payment.provider is not ProviderName.STP:
+        if query is None and payments is not None and payment.provider != ProviderName.STP:
             try:
                 query = await _asked_provider(payment, payments, await _tracking_paths(payment))
             except Exception as exc:  # noqa: BLE001 - any provider failure: try next sweep

@@ -34,10 +34,10 @@ log = logging.getLogger("puente.collections")
 NOT_AVAILABLE = "Ese proveedor no guarda tarjetas."
 
 
-async def _vault(gateways: GatewayDirectory, user: User, provider: ProviderName) -> CardVault:
+async def _vault(gateways: GatewayDirectory, user: User, provider: str) -> CardVault:
     institution = await Institution.get(id=user.institution_id)
     try:
-        connector = await gateways.gateway(institution, provider.value)
+        connector = await gateways.gateway(institution, str(provider))
     except NoProviderAccount:
         raise CollectionRefused("PROVIDER_NOT_AVAILABLE", NOT_AVAILABLE, "provider") from None
     vault = card_vault(connector)
@@ -164,7 +164,7 @@ async def delete_card(gateways: GatewayDirectory, user: User, method_id: int) ->
     """Delete the card at the provider and here; its mandates stop (need another card)."""
     method = await _own(user, method_id)
     if method.provider_customer_id and method.provider_token:
-        vault = await _vault(gateways, user, ProviderName(method.provider))
+        vault = await _vault(gateways, user, method.provider)
         try:
             await vault.forget_card(method.provider_customer_id, method.provider_token)
         except ProviderError as exc:

@@ -78,7 +78,7 @@ async def relevant_operations_report(
                     "monto_mxn": from_centavos(payment.amount_centavos),
                     "tipo_cambio_fix": alert.evidence.get("fix"),
                     "monto_usd": alert.evidence.get("usd"),
-                    "instrumento": f"efectivo ({payment.provider.value})",
+                    "instrumento": f"efectivo ({payment.provider})",
                     "credito": payment.loan_id,
                     "pago": payment.id,
                     **await _identity(runtime, alert.customer_id),

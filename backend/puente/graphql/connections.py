@@ -15,7 +15,6 @@ from tortoise.queryset import QuerySet
 
 from puente.enums import PaymentMethodType as MethodEnum
 from puente.enums import PaymentStatus as StatusEnum
-from puente.enums import ProviderName
 from puente.graphql.errors import UserFacingError, report_field_error
 from puente.graphql.paging import (
     checked_request,
@@ -97,7 +96,7 @@ def payment_history_query(wanted: PaymentFilter | None) -> HistoryQuery:
     return HistoryQuery(
         statuses=tuple(StatusEnum(s.value) for s in wanted.status or ()),
         method=MethodEnum(wanted.method.value) if wanted.method else None,
-        provider=ProviderName(wanted.provider.value) if wanted.provider else None,
+        provider=wanted.provider.value if wanted.provider else None,
         since=wanted.from_,
         until=wanted.to,
         loan_id=loan_id,

@@ -154,7 +154,7 @@ class PaymentMutations:
             loan_id=loan_id,
             amount=input.amount,
             method=MethodEnum(input.method.value),
-            provider=ProviderName(input.provider.value),
+            provider=input.provider.value,
             idempotency_key=input.idempotency_key,
             card_token=input.card_token,
             device_session_id=input.device_session_id,

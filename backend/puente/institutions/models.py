@@ -5,7 +5,7 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
-from puente.enums import InstitutionKind, ProviderName
+from puente.enums import InstitutionKind
 
 __all__ = ["Institution", "ProviderAccount"]
 
@@ -32,7 +32,7 @@ class ProviderAccount(Model):
     institution: fields.ForeignKeyRelation[Institution] = fields.ForeignKeyField(
         "models.Institution", related_name="provider_accounts", on_delete=fields.RESTRICT
     )
-    provider = fields.CharEnumField(ProviderName, max_length=16)
+    provider = fields.CharField(max_length=16)  # a registered provider's name
     label = fields.CharField(max_length=100, default="")
     credentials_enc = fields.TextField()  # AES-256-GCM token of a JSON object
     is_active = fields.BooleanField(default=True)

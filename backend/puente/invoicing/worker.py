@@ -73,7 +73,7 @@ def gateway_payments(gateways: GatewayDirectory) -> ProviderPayments:
         if not payment.provider_reference:
             return None
         institution = await Institution.get(id=payment.institution_id)
-        connector = await gateways.gateway(institution, payment.provider.value)
+        connector = await gateways.gateway(institution, str(payment.provider))
         return await connector.get_payment(payment.provider_reference)
 
     return current

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from puente.enums import LedgerAccountType, ProviderName
+from puente.enums import LedgerAccountType
 
 __all__ = [
     "CREDIT_NORMAL",
@@ -58,9 +58,11 @@ class AccountRef:
     institution_id: int
     type: LedgerAccountType
     loan_id: int | None = None
-    provider: ProviderName | None = None
+    provider: str | None = None  # a registered provider's name (ProviderName for built-ins)
 
     def __post_init__(self) -> None:
+        if self.provider is not None:  # plain text: an enum member hashes unlike its value
+            object.__setattr__(self, "provider", str(self.provider))
         is_loan_account = self.type in LOAN_ACCOUNT_TYPES
         if is_loan_account and self.loan_id is None:
             raise LedgerError(f"{self.type} is a per-loan account: loan_id is required")
@@ -74,7 +76,7 @@ class AccountRef:
         """The natural key stored in ``LedgerAccount.code``."""
         if self.loan_id is not None:
             return f"loan:{self.loan_id}:{self.type.value}"
-        suffix = f":{self.provider.value}" if self.provider is not None else ""
+        suffix = f":{self.provider}" if self.provider is not None else ""
         return f"inst:{self.institution_id}:{self.type.value}{suffix}"
 
 

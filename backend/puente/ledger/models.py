@@ -12,7 +12,7 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
-from puente.enums import JournalKind, LedgerAccountType, ProviderName, SuspenseStatus
+from puente.enums import JournalKind, LedgerAccountType, SuspenseStatus
 
 __all__ = [
     "AccountBalance",
@@ -31,7 +31,7 @@ class LedgerAccount(Model):
     institution = fields.ForeignKeyField("models.Institution", related_name="ledger_accounts")
     loan = fields.ForeignKeyField("models.Loan", related_name="ledger_accounts", null=True)
     type = fields.CharEnumField(LedgerAccountType, max_length=32)
-    provider = fields.CharEnumField(ProviderName, max_length=16, null=True)
+    provider = fields.CharField(max_length=16, null=True)  # a registered provider's name
     # One natural key, so get-or-create is race free under a unique constraint.
     code = fields.CharField(max_length=120, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)

@@ -13,7 +13,7 @@ from weakref import WeakKeyDictionary
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.functions import Sum
 
-from puente.enums import JournalKind, LedgerAccountType, ProviderName
+from puente.enums import JournalKind, LedgerAccountType
 from puente.ledger.balances import record_entry_totals
 from puente.ledger.entries import (
     CREDIT_NORMAL,
@@ -195,7 +195,7 @@ async def entry_lines(entry: JournalEntry, conn: BaseDBAsyncClient | None = None
                 institution_id=p.account.institution_id,
                 type=LedgerAccountType(p.account.type),
                 loan_id=p.account.loan_id,
-                provider=ProviderName(p.account.provider) if p.account.provider else None,
+                provider=p.account.provider or None,
             ),
             p.amount_centavos,
             p.installment_number,

@@ -16,7 +16,7 @@ from decimal import Decimal
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from puente.enums import JournalKind, LoanStatus, ProviderName
+from puente.enums import JournalKind, LoanStatus
 from puente.enums import LedgerAccountType as T
 from puente.ledger.entries import AccountRef, Line
 from puente.ledger.posting import AlreadyPosted, loan_account_balances, post_entry
@@ -54,7 +54,7 @@ async def apply_payment(
     amount: Decimal,
     *,
     received_on: date,
-    provider: ProviderName,
+    provider: str,
     payment_id: int | None = None,
     idempotency_key: str,
     overpayment: OverpaymentMode | None = None,
@@ -151,7 +151,7 @@ async def apply_payment(
 
 
 def _payment_lines(
-    loan: Loan, provider: ProviderName, amount: Decimal, settlement: Settlement
+    loan: Loan, provider: str, amount: Decimal, settlement: Settlement
 ) -> list[Line]:
     inst = loan.institution_id
     lines = [cash_line(inst, provider, to_centavos(amount))]

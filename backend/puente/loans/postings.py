@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from puente.enums import LedgerAccountType as T
-from puente.enums import ProviderName
 from puente.ledger.entries import AccountRef, Line, reversal_lines
 from puente.loans.engine import AllocationLine, Charge, Component
 from puente.money import to_centavos
@@ -51,7 +50,7 @@ def _receivable(institution_id: int, loan_id: int, component: Component) -> Acco
     return AccountRef(institution_id, COMPONENT_ACCOUNT[component], loan_id=loan_id)
 
 
-def cash_line(institution_id: int, provider: ProviderName, centavos: int) -> Line:
+def cash_line(institution_id: int, provider: str, centavos: int) -> Line:
     """Dr the provider's clearing account: money it holds for us."""
     return Line(AccountRef(institution_id, T.CASH_CLEARING, provider=provider), centavos)
 

@@ -15,7 +15,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from puente.accounts.models import User
-from puente.enums import PaymentMethodType, ProviderName
+from puente.enums import PaymentMethodType
 from puente.enums import PaymentStatus as S
 from puente.institutions.models import Institution
 from puente.institutions.return_urls import (
@@ -86,7 +86,7 @@ class PaymentRequest:
     loan_id: int
     amount: object  # validated here: a Decimal or a decimal string
     method: PaymentMethodType
-    provider: ProviderName
+    provider: str  # a registered provider (checked against its spec when the payment starts)
     idempotency_key: str
     card_token: str | None = None
     payment_method_id: int | None = None
@@ -106,7 +106,7 @@ def request_fingerprint(request: PaymentRequest, amount: Decimal) -> str:
             request.loan_id,
             amount,
             request.method.value,
-            request.provider.value,
+            str(request.provider),
             request.card_token or "",
             request.payment_method_id or "",
         )
@@ -139,6 +139,14 @@ async def validate_payment_request(
     refusal = (await payable_amount(loan, runtime.today())).refusal_for(amount)
     if refusal is not None:
         raise PaymentRefused(*refusal)
+    # The column is plain text since any registered provider may be paid through: the name
+    # and the method are checked here, against the provider's spec, before anything is stored.
+    try:
+        offered = provider_spec(str(request.provider)).methods
+    except ProviderConfigError:
+        offered = frozenset()
+    if ProviderMethod(request.method.value) not in offered:
+        raise PaymentRefused("PROVIDER_NOT_AVAILABLE", "Ese medio de pago no está disponible.")
     if request.method is PaymentMethodType.CASH:
         limit = cash_limit(request.provider)
         if amount > limit or amount < CASH_MINIMUM:
@@ -221,7 +229,7 @@ async def create_payment(
             )
         except IntegrityError:
             return await _winner(runtime, gateways, loan, request, fingerprint)
-    connector = await provider_connector(gateways, institution, request.provider.value)
+    connector = await provider_connector(gateways, institution, str(request.provider))
     if ProviderMethod(request.method.value) not in connector.methods:
         raise PaymentRefused("METHOD_NOT_OFFERED", "Ese proveedor no ofrece ese método de pago.")
     saved = None
@@ -320,7 +328,7 @@ async def resume_payment(runtime: Runtime, gateways: GatewayDirectory, payment: 
     if not outcome_unknown(payment) or payment.provider_request is None:
         return payment
     institution = await Institution.get(id=payment.institution_id)
-    connector = await provider_connector(gateways, institution, payment.provider.value)
+    connector = await provider_connector(gateways, institution, str(payment.provider))
     await submit_payment(runtime, connector, payment)
     return await Payment.get(id=payment.id)
 

@@ -239,7 +239,7 @@ async def _send(
     disbursement: Disbursement,
 ) -> None:
     institution = await Institution.get(id=loan.institution_id)
-    connector = await gateways.bank(institution, disbursement.provider.value)
+    connector = await gateways.bank(institution, str(disbursement.provider))
     request = SpeiTransferRequest(
         amount=from_centavos(disbursement.amount_centavos),
         clabe=runtime.cipher.decrypt(disbursement.clabe_enc, context=CLABE_CONTEXT),

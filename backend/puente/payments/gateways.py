@@ -40,7 +40,9 @@ class NoProviderAccount(LookupError):
 async def store_credentials(
     runtime: Runtime, institution_id: int, provider: str, credentials: Mapping[str, str]
 ) -> ProviderAccount:
-    """Save (or replace) an institution's credentials for a provider, encrypted."""
+    """Save (or replace) an institution's credentials for a provider, encrypted; a name no
+    registered provider has raises ``UnknownProvider`` (the column is plain text)."""
+    provider_spec(provider)
     token = runtime.cipher.encrypt(json.dumps(dict(credentials)), context=CREDENTIALS_CONTEXT)
     account = await ProviderAccount.filter(institution_id=institution_id, provider=provider).first()
     if account is None:

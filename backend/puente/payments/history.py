@@ -17,7 +17,7 @@ from tortoise.functions import Coalesce
 from tortoise.queryset import QuerySet
 
 from puente.accounts.models import User
-from puente.enums import PaymentMethodType, ProviderName
+from puente.enums import PaymentMethodType
 from puente.enums import PaymentStatus as S
 from puente.loans.access import is_staff, visible_loans
 from puente.payments.models import Payment
@@ -57,7 +57,7 @@ class HistoryQuery:
     since: date | None = None
     until: date | None = None
     loan_id: int | None = None
-    provider: ProviderName | None = None
+    provider: str | None = None  # a registered provider's name
     search: str | None = None  # the provider's reference, or the payer's name or email
 
 

@@ -17,7 +17,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from puente.audit.service import record_audit
-from puente.enums import JournalKind, ProviderName
+from puente.enums import JournalKind
 from puente.enums import PaymentStatus as S
 from puente.ledger.models import JournalEntry
 from puente.ledger.posting import AlreadyPosted, reverse_entry
@@ -229,7 +229,7 @@ async def _apply(payment: Payment, at: datetime, source: str, locked: LockedRows
         loan,
         from_centavos(payment.amount_centavos),
         received_on=at.astimezone(MEXICO_CITY).date(),
-        provider=ProviderName(payment.provider),
+        provider=str(payment.provider),
         payment_id=payment.id,
         idempotency_key=f"payment-{payment.id}",
         # What the payer chose (or the loan's standing choice when they made it).

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from tortoise import fields
 from tortoise.models import Model
 
-from puente.enums import DisbursementStatus, PaymentMethodType, PaymentStatus, ProviderName
+from puente.enums import DisbursementStatus, PaymentMethodType, PaymentStatus
 
 if TYPE_CHECKING:
     from puente.accounts.models import User
@@ -30,7 +30,7 @@ class PaymentMethod(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="payment_methods"
     )
-    provider = fields.CharEnumField(ProviderName, max_length=16)
+    provider = fields.CharField(max_length=16)  # a registered provider's name
     method = fields.CharEnumField(PaymentMethodType, max_length=10)
     provider_token = fields.CharField(max_length=200, null=True)
     provider_customer_id = fields.CharField(max_length=200, null=True)
@@ -70,7 +70,7 @@ class Payment(Model):
     payment_method: fields.ForeignKeyNullableRelation[PaymentMethod] = fields.ForeignKeyField(
         "models.PaymentMethod", related_name="payments", null=True, on_delete=fields.SET_NULL
     )
-    provider = fields.CharEnumField(ProviderName, max_length=16)
+    provider = fields.CharField(max_length=16)  # a registered provider's name
     method = fields.CharEnumField(PaymentMethodType, max_length=10)
     amount_centavos = fields.BigIntField()
     refunded_centavos = fields.BigIntField(default=0)
@@ -116,7 +116,7 @@ class Disbursement(Model):
     loan: fields.ForeignKeyRelation[Loan] = fields.ForeignKeyField(
         "models.Loan", related_name="disbursements"
     )
-    provider = fields.CharEnumField(ProviderName, max_length=16)
+    provider = fields.CharField(max_length=16)  # a registered provider's name
     amount_centavos = fields.BigIntField()
     clabe_enc = fields.TextField()
     clabe_last4 = fields.CharField(max_length=4)

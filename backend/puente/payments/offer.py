@@ -1,13 +1,16 @@
 """What a borrower may pay and how: amounts from the loan view, methods from the institution.
 
-Pure: values in, values out. Which provider offers each method is an institution setting,
+Which provider offers each method is an institution setting,
 ``Institution.settings["payment_providers"]``, e.g. ``{"card": ["stripe", "openpay"]}``;
-methods it does not name keep the default below, an empty list hides a method.
+methods it does not name keep the default below, an empty list hides a method. A name is
+offered for a method only when a registered provider's spec says it offers that method
+(``ProviderSpec.methods``): a provider installed by entry point is offered like a built-in.
+Values in, values out: the specs are data (the registry's, unless the caller passes them).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -16,6 +19,9 @@ from puente.enums import ProviderName as P
 from puente.loans.engine import OverpaymentMode
 from puente.loans.state import LoanView
 from puente.money import InvalidAmount, parse_amount
+from puente.providers.registry import provider_specs
+from puente.providers.spec import ProviderSpec
+from puente.providers.values import PaymentMethod as SpecMethod
 
 __all__ = [
     "DEFAULT_PROVIDERS",
@@ -59,18 +65,26 @@ PREPAYMENT_CHOICES: tuple[tuple[OverpaymentMode, str, str], ...] = (
 
 @dataclass(frozen=True, slots=True)
 class PaymentOption:
-    """One way to pay: a method through one provider (``card:stripe``)."""
+    """One way to pay: a method through one provider (``card:stripe``); ``provider`` is a
+    registered provider's name (a ``ProviderName`` for the built-ins)."""
 
     method: M
-    provider: P
+    provider: str
+    # Cash: the most one voucher may be for, from the provider's spec (checkout.cash_limit
+    # enforces it; the pay page shows it). None for other methods or a spec that names none.
+    limit: Decimal | None = None
 
     @property
     def key(self) -> str:
-        return f"{self.method.value}:{self.provider.value}"
+        return f"{self.method.value}:{self.provider}"
 
 
-def payment_options(settings: Mapping[str, object] | None) -> tuple[PaymentOption, ...]:
-    """The institution's methods and providers, in a stable order; unknown names are skipped."""
+def payment_options(
+    settings: Mapping[str, object] | None, specs: Iterable[ProviderSpec] | None = None
+) -> tuple[PaymentOption, ...]:
+    """The institution's methods and providers, in a stable order; a name no registered
+    provider has, or whose spec does not offer that method, is skipped."""
+    by_name = {spec.name: spec for spec in (provider_specs() if specs is None else specs)}
     configured = (settings or {}).get(SETTING)
     chosen = dict(configured) if isinstance(configured, Mapping) else {}
     options: list[PaymentOption] = []
@@ -79,10 +93,13 @@ def payment_options(settings: Mapping[str, object] | None) -> tuple[PaymentOptio
         if isinstance(names, str):
             names = [names]
         for name in names:
-            if name in P._value2member_map_:
-                option = PaymentOption(method, P(str(name)))
-                if option not in options:
-                    options.append(option)
+            spec = by_name.get(name) if isinstance(name, str) else None
+            if spec is None or SpecMethod(method.value) not in spec.methods:
+                continue
+            limit = spec.cash_limit if method is M.CASH else None
+            option = PaymentOption(method, spec.name, limit)
+            if option not in options:
+                options.append(option)
     return tuple(options)
 
 

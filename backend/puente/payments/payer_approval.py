@@ -94,7 +94,7 @@ async def capture_approved_order(
     if S(payment.status) not in (S.REQUIRES_ACTION, S.PENDING):
         return payment
     institution = await Institution.get(id=payment.institution_id)
-    connector = await provider_connector(gateways, institution, payment.provider.value)
+    connector = await provider_connector(gateways, institution, str(payment.provider))
     amount = from_centavos(payment.amount_centavos)
     now = runtime.now()
     try:

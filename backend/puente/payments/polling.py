@@ -71,7 +71,7 @@ async def _poll(
     runtime: Runtime, gateways: GatewayDirectory, payment: Payment, now: datetime
 ) -> bool:
     institution = await Institution.get(id=payment.institution_id)
-    connector = await gateways.gateway(institution, payment.provider.value)
+    connector = await gateways.gateway(institution, str(payment.provider))
     if payment.provider_reference is None:
         await submit_payment(runtime, connector, payment)
         return S((await Payment.get(id=payment.id)).status) is not S.CREATED

@@ -65,7 +65,7 @@ async def refund_payment(
     remaining = refundable_remainder(payment)
     wanted = refund_amount(payment, amount)
     institution = await Institution.get(id=payment.institution_id)
-    connector = await provider_connector(gateways, institution, payment.provider.value)
+    connector = await provider_connector(gateways, institution, str(payment.provider))
     key = f"puente-refund-{payment.id}-{payment.refunded_centavos}"
     try:
         await connector.refund(payment.provider_reference, wanted, idempotency_key=key)

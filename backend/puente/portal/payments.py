@@ -123,7 +123,7 @@ class PaymentDoors:
         options = []
         for option in payment_options(institution.settings):
             if option.method is M.CARD:
-                step = await self.gateways.card_step(institution, option.provider.value)
+                step = await self.gateways.card_step(institution, option.provider)
                 if step is None:
                     continue
             options.append(option)
@@ -229,10 +229,10 @@ class PaymentDoors:
             amount = await precheck_payment(self.runtime, user, request)
             mode = request.prepayment_mode.value if request.prepayment_mode else ""
             back = f"{self.base_url}/prestamos/{loan.id}/pagar/tarjeta/regreso?" + urlencode(
-                {"monto": str(amount), "proveedor": option.provider.value, "modo": mode}
+                {"monto": str(amount), "proveedor": option.provider, "modo": mode}
             )
             institution = await Institution.get(id=loan.institution_id)
-            step = await self.gateways.card_step(institution, option.provider.value)
+            step = await self.gateways.card_step(institution, option.provider)
             if step is None:  # the credential went away since the form was shown
                 raise PaymentRefused("CARD_UNAVAILABLE", "El pago con tarjeta no está disponible.")
             if not step.hosted:
@@ -316,7 +316,7 @@ class PaymentDoors:
             "view": view,
             "token": token,
             "amount": amount,
-            "provider": option.provider.value,
+            "provider": option.provider,
             "clave": key,
             "error": None,
         }

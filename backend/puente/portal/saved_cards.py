@@ -132,9 +132,9 @@ class SavedCardDoors:
         found = []
         for option in payment_options(institution.settings):
             if option.method is M.CARD:
-                step = await self.gateways.card_step(institution, option.provider.value)
+                step = await self.gateways.card_step(institution, option.provider)
                 if step is not None:
-                    found.append((option.provider.value, provider_spec(option.provider).label))
+                    found.append((option.provider, provider_spec(option.provider).label))
         return found
 
     async def page(

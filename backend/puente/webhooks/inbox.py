@@ -47,7 +47,6 @@ from puente.payments.spei_inbound import (
     loan_for_abono,
     payable_loan_for_abono,
 )
-from puente.providers.catalogue import BUILTIN_SPECS
 from puente.providers.errors import ProviderConfigError, ProviderError, WebhookVerificationError
 from puente.providers.registry import UnknownProvider, provider_spec
 from puente.providers.spec import ProviderSpec, TransferAnswers, WebhookScheme
@@ -57,12 +56,9 @@ from puente.webhooks.models import ProviderEvent
 from puente.webhooks.storage import seal_body, stored_body, stored_headers
 from puente.webhooks.writer import InboxWriter, ReceivedEvent
 
-__all__ = ["WEBHOOK_PROVIDERS", "Receipt", "WebhookInbox", "webhook_scheme"]
+__all__ = ["Receipt", "WebhookInbox", "webhook_scheme"]
 
 logger = logging.getLogger("puente.webhooks")
-
-# The built-in providers the door accepts (a plug-in's spec is read from the registry).
-WEBHOOK_PROVIDERS = frozenset(spec.name for spec in BUILTIN_SPECS if spec.webhook is not None)
 
 
 @dataclass(frozen=True, slots=True)

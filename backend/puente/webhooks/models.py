@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from tortoise import fields
 from tortoise.models import Model
 
-from puente.enums import ProviderEventStatus, ProviderName
+from puente.enums import ProviderEventStatus
 
 if TYPE_CHECKING:
     from puente.institutions.models import Institution
@@ -21,7 +21,7 @@ class ProviderEvent(Model):
     id = fields.BigIntField(primary_key=True)
     # Foreign key columns as Tortoise sets them, declared for type checkers.
     institution_id: int | None
-    provider = fields.CharEnumField(ProviderName, max_length=16)
+    provider = fields.CharField(max_length=16)  # a registered provider's name
     event_id = fields.CharField(max_length=200)
     event_type = fields.CharField(max_length=100)
     institution: fields.ForeignKeyNullableRelation[Institution] = fields.ForeignKeyField(

@@ -32,7 +32,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.connection import get_connection
 from tortoise.exceptions import ValidationError
 
-from puente.enums import ProviderEventStatus, ProviderName
+from puente.enums import ProviderEventStatus
 from puente.webhooks.models import ProviderEvent
 
 __all__ = ["MAX_BATCH", "InboxWriter", "ReceivedEvent"]
@@ -92,7 +92,7 @@ def _db_values(event: ReceivedEvent) -> list[Any]:
         if value is not None and len(value) > limit:
             raise ValidationError(f"{name}: longer than {limit} characters")
     return [
-        ProviderName(event.provider).value,
+        str(event.provider),  # the door checked it names a registered provider
         event.event_id,
         event.event_type,
         event.institution_id,
