@@ -42,8 +42,6 @@ __all__ = ["main"]
 
 START = date(2026, 9, 15)
 DAY = date(2026, 10, 15)  # the first due date of a monthly loan started on START (a Thursday)
-COPY_BATCH = 500
-MAX_PARAMETERS = 30_000
 STRIPE = {"secret_key": "sk_test_puente_bench_0123456789", "webhook_secret": "whsec_bench_0123"}
 
 # Rows of the template loan copied for every other loan: (table, how to find them, which
@@ -69,16 +67,6 @@ COPIED: tuple[tuple[str, str, dict[str, str]], ...] = (
 )
 
 
-async def _rows(conn: Any, table: str, where: str) -> list[dict[str, Any]]:
-    _, rows = await conn.execute_query(f"SELECT * FROM {table} WHERE {where} ORDER BY id")
-    return [dict(row) for row in rows]
-
-
-async def _max_id(conn: Any, table: str) -> int:
-    _, rows = await conn.execute_query(f"SELECT COALESCE(MAX(id), 0) AS m FROM {table}")
-    return int(dict(rows[0])["m"])
-
-
 def _unique(table: str, column: str, value: Any, k: int, loan_id: int, new_loan: int) -> Any:
     """Columns that are unique keep being so in each copy."""
     if table == "users" and column == "email":
@@ -93,49 +81,15 @@ def _unique(table: str, column: str, value: Any, k: int, loan_id: int, new_loan:
 async def _copy_template(
     conn: Any, loan_id: int, user_id: int, copies: int, postgres: bool
 ) -> None:
-    """Copy the template's rows ``copies`` times with new ids (batched INSERTs)."""
-    where = {table: rule.format(loan=loan_id, user=user_id) for table, rule, _ in COPIED}
-    template = {table: await _rows(conn, table, where[table]) for table, _, _ in COPIED}
-    base = {table: await _max_id(conn, table) for table, _, _ in COPIED}
-    position = {t: {row["id"]: n for n, row in enumerate(rows)} for t, rows in template.items()}
+    """Copy the template's rows ``copies`` times with new ids (``loan_copies``)."""
+    from loan_copies import copy_rows
 
-    def new_id(table: str, old: int, k: int) -> int:
-        return base[table] + (k - 1) * len(template[table]) + position[table][old] + 1
+    where = [(table, rule.format(loan=loan_id, user=user_id), refs) for table, rule, refs in COPIED]
 
-    for start in range(1, copies + 1, COPY_BATCH):
-        for table, _, refs in COPIED:
-            rows = template[table]
-            columns = list(rows[0])
-            values: list[Any] = []
-            for k in range(start, min(start + COPY_BATCH, copies + 1)):
-                new_loan = new_id("loans", loan_id, k)
-                for row in rows:
-                    for column in columns:
-                        value = row[column]
-                        target = "id" if column == "id" else refs.get(column)
-                        if column == "id":
-                            value = new_id(table, value, k)
-                        elif target and value in position[target]:
-                            value = new_id(target, value, k)
-                        values.append(_unique(table, column, value, k, loan_id, new_loan))
-            width = len(columns)
-            per_statement = MAX_PARAMETERS // width * width  # both databases cap parameters
-            for at in range(0, len(values), per_statement):
-                chunk = values[at : at + per_statement]
-                marks = ", ".join(
-                    "("
-                    + ", ".join(f"${n * width + i + 1}" if postgres else "?" for i in range(width))
-                    + ")"
-                    for n in range(len(chunk) // width)
-                )
-                sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {marks}"
-                await conn.execute_query(sql, chunk)
-    if postgres:
-        for table, _, _ in COPIED:
-            await conn.execute_query(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                f"(SELECT MAX(id) FROM {table}))"
-            )
+    def uniquify(table: str, column: str, value: Any, k: int, new_loan: int) -> Any:
+        return _unique(table, column, value, k, loan_id, new_loan)
+
+    await copy_rows(conn, where, copies, uniquify, postgres=postgres)
 
 
 async def _seed(runtime: Any, gateways: Any, count: int, postgres: bool) -> int:
