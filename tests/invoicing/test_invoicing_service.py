@@ -17,7 +17,7 @@ from puente.enums import PaymentStatus as S
 from puente.invoicing.cfdi import verify_seal
 from puente.invoicing.models import Invoice, InvoiceKind, InvoiceStatus
 from puente.invoicing.pac import PacUnavailable
-from puente.invoicing.service import invoice_xml, run_invoicing
+from puente.invoicing.service import invoice_xml, queue_invoices, run_invoicing
 from puente.ledger.models import JournalEntry, Posting
 from puente.payments.outcomes import advance_and_notify
 
@@ -197,3 +197,20 @@ async def test_a_refund_of_principal_only_changes_no_invoice(db, runtime):
     await run_invoicing(runtime, pac)
     assert not await Invoice.filter(kind=InvoiceKind.EGRESO, uuid__isnull=False).exists()
     assert (await Invoice.get(kind=InvoiceKind.INGRESO)).status == InvoiceStatus.STAMPED
+
+
+async def test_a_payment_given_back_before_stamping_gets_no_cfdi_and_no_cancellation(
+    db, runtime
+):
+    inst = await invoicing_lender(runtime)
+    loan = await factories.active_loan(inst, await factories.user(runtime, inst))
+    payment = await paid(runtime, loan, 124035)
+    await queue_invoices(runtime)  # its ingreso waits to be stamped...
+    await refunded(runtime, payment, S.REFUNDED, "1240.35")  # ...when the money goes back
+    simulator, pac = pac_sandbox()
+    await run_invoicing(runtime, pac)
+
+    ingreso = await Invoice.get(payment_id=payment.id, kind=InvoiceKind.INGRESO)
+    assert ingreso.status == InvoiceStatus.CANCELED and ingreso.uuid is None
+    assert ingreso.last_error == "Devuelto antes de timbrar: no se emitió CFDI."
+    assert simulator.stamped == {}

@@ -18,7 +18,7 @@ from tortoise.exceptions import IntegrityError
 
 from puente.compliance.models import LoanApplication
 from puente.compliance.screening_service import APPLICATION_CONTEXT
-from puente.enums import PaymentMethodType, ProviderName
+from puente.enums import PaymentMethodType, PaymentStatus, ProviderName
 from puente.institutions.models import Institution
 from puente.invoicing.cfdi import (
     Issuer,
@@ -136,6 +136,16 @@ async def without_cfdi(invoice: Invoice, why: str) -> None:
     """Settle a row that needs no document (status canceled, the reason in last_error)."""
     invoice.status, invoice.last_error = InvoiceStatus.CANCELED, why
     await invoice.save()
+
+
+async def given_back_before_stamping(invoice: Invoice, payment: Payment, document: str) -> bool:
+    """A payment refunded or charged back before its document was ever stamped needs none
+    (nor a cancellation): settle the row saying so, and answer True."""
+    given_back = (PaymentStatus.REFUNDED, PaymentStatus.CHARGED_BACK)
+    if PaymentStatus(payment.status) in given_back and not invoice.uuid:
+        await without_cfdi(invoice, f"Devuelto antes de timbrar: no se emitió {document}.")
+        return True
+    return False
 
 
 def payment_form_of(payment: Payment) -> str:

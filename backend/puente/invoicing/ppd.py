@@ -30,6 +30,7 @@ from puente.invoicing.lines import collected_by_component, invoice_lines
 from puente.invoicing.models import Invoice, InvoiceKind, InvoiceStatus
 from puente.invoicing.pac import Pac
 from puente.invoicing.parts import (
+    given_back_before_stamping,
     installment_rows,
     is_tuition,
     local_zone,
@@ -190,8 +191,7 @@ async def issue_pago(
     now: datetime,
 ) -> None:
     """The Complemento de Pagos 2.0 of one payment of PPD ingresos."""
-    if S(payment.status) in (S.REFUNDED, S.CHARGED_BACK) and not invoice.uuid:
-        await without_cfdi(invoice, "Devuelto antes de timbrar: no se emitió complemento.")
+    if await given_back_before_stamping(invoice, payment, "complemento"):
         return
     split = await ppd_split(payment, issuer.series)
     if split is None:

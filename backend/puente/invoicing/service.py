@@ -42,6 +42,7 @@ from puente.invoicing.parts import (
     CSD_CONTEXT,
     INVOICE_XML_CONTEXT,
     component_rows,
+    given_back_before_stamping,
     is_tuition,
     issuer_of,
     local_zone,
@@ -215,9 +216,7 @@ async def _issue_ingreso(
     issuer: Issuer,
     now: datetime,
 ) -> None:
-    if S(payment.status) in (S.REFUNDED, S.CHARGED_BACK) and not invoice.uuid:
-        # Given back before it was ever stamped: there is nothing to invoice (nor to cancel).
-        await without_cfdi(invoice, "Devuelto antes de timbrar: no se emitió CFDI.")
+    if await given_back_before_stamping(invoice, payment, "CFDI"):
         return
     loan = payment.loan
     if metodo_pago(payment.institution.settings) == "PPD":
