@@ -199,9 +199,7 @@ async def test_a_refund_of_principal_only_changes_no_invoice(db, runtime):
     assert (await Invoice.get(kind=InvoiceKind.INGRESO)).status == InvoiceStatus.STAMPED
 
 
-async def test_a_payment_given_back_before_stamping_gets_no_cfdi_and_no_cancellation(
-    db, runtime
-):
+async def test_a_payment_given_back_before_stamping_gets_no_cfdi_and_no_cancellation(db, runtime):
     inst = await invoicing_lender(runtime)
     loan = await factories.active_loan(inst, await factories.user(runtime, inst))
     payment = await paid(runtime, loan, 124035)
