@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from tests.conftest import _init
+from tests.conftest import PRIVATE_POSTGRES, _init
 from tests.support import factories
 from tests.support.servers import free_port, serve, server_env, subscribe_ws, wait_ready
 
@@ -21,6 +21,7 @@ REDIS_URL = os.environ.get("PUENTE_TEST_REDIS_URL", "")
 WEBHOOK_SECRET = "whsec_two_processes_0123456789"
 
 
+@pytest.mark.parametrize("database_url", ["sqlite", PRIVATE_POSTGRES], indirect=True)
 def test_a_payment_processed_by_one_process_reaches_a_subscriber_on_the_other(
     database_url, runtime, clock
 ):

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from tests.conftest import _init
+from tests.conftest import PRIVATE_POSTGRES, _init
 from tests.support import factories
 from tests.support.books import books_total
 from tests.support.servers import free_port, serve, server_env, subscribe_ws, wait_ready
@@ -74,7 +74,7 @@ async def _listen(ws, seen: dict[str, list[str]], until: float) -> None:
             seen[message["id"]].append(message["payload"]["data"]["paymentStatus"]["status"])
 
 
-@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+@pytest.mark.parametrize("database_url", [PRIVATE_POSTGRES], indirect=True)
 def test_kill_9_of_one_process_under_a_webhook_storm_loses_and_repeats_nothing(
     database_url, runtime, clock
 ):
