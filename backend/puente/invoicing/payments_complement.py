@@ -65,10 +65,11 @@ def metodo_pago(settings: Mapping[str, object] | None) -> str:
     return value if value in METODOS_PAGO else "PUE"
 
 
-# The motivo of a Complemento de Pagos cancelled because its payment was given back in full
-# (nothing replaces it). UNCONFIRMED: SAT's guide names 02 (errores sin relación) for a
-# complement that should not have been issued; 03 (la operación no se llevó a cabo) is how
-# Puente cancels a PUE ingreso refunded in full. The tax advisor chooses; 02 by default.
+# The motivo of a Complemento de Pagos cancelled because what it said was paid went back
+# (nothing replaces it). UNCONFIRMED (shared/reference/mexico.md has no CFDI section): 02
+# (errores sin relación) is the usual reading for a complement of a payment that did not
+# stand; 03 (la operación no se llevó a cabo) is how Puente cancels a PUE ingreso refunded in
+# full. The tax advisor chooses; 02 by default.
 COMPLEMENT_CANCEL_REASONS = ("02", "03")
 
 

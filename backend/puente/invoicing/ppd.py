@@ -13,6 +13,7 @@ says when that applies), the outbox gets:
 What a payment collected outside any PPD ingreso (moratorium interest, installments billed
 before the switch) is invoiced PUE by ``service._issue_ingreso`` with the rest of the split.
 Rows wait, without counting an attempt, while a PPD ingreso of the loan is at the PAC.
+A payment given back after its complement was stamped: ``ppd_refunds.py``.
 """
 
 from __future__ import annotations

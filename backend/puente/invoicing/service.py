@@ -8,7 +8,9 @@ pending with a later ``next_attempt_at`` (backoff); a document the PAC refuses i
 for staff. Refunds: a payment refunded in full before any credit note has its CFDI
 cancelled (SAT motivo 03, the operation did not happen); a partial refund that gives back
 invoiced components (interest, moratorium, fees and their IVA) gets an egreso credit note
-related to the ingreso (TipoRelacion 01) with exactly what the refund entry took back.
+related to the ingreso (TipoRelacion 01) with exactly what the refund entry took back. At
+an institution that invoices PPD, what the refund took back of PPD ingresos corrects the
+payment's complement (``ppd_refunds.py``) and the rest follows these rules.
 """
 
 from __future__ import annotations
@@ -255,10 +257,7 @@ async def _settle_refund(
     now: datetime,
 ) -> None:
     entry_id = int(invoice.key.split(":")[1])
-    given_back = collected_by_component(
-        (component, -centavos) for component, centavos in await component_rows([entry_id])
-    )
-    done = ""
+    done = ""  # what was done of the payment's complement (PPD)
     if metodo_pago(payment.institution.settings) == "PPD":
         documents = await Invoice.filter(
             key__in=[f"payment:{payment.id}", f"pago:{payment.id}"]
@@ -275,11 +274,11 @@ async def _settle_refund(
         ingreso = await Invoice.get(id=invoice.related_id)
         if InvoiceStatus(ingreso.status) is InvoiceStatus.PENDING:
             return  # the ingreso first; this row is retried on the next sweep
+        given_back = collected_by_component(
+            (component, -centavos) for component, centavos in await component_rows([entry_id])
+        )
     if ingreso is None or InvoiceStatus(ingreso.status) is not InvoiceStatus.STAMPED:
         await without_cfdi(invoice, done or "Sin CFDI de ingreso.")
-        return
-    if not given_back:
-        await without_cfdi(invoice, done or "Solo capital: sin nota.")
         return
     earlier_notes = await Invoice.filter(
         related_id=ingreso.id, status=InvoiceStatus.STAMPED, id__not=invoice.id
