@@ -10,6 +10,7 @@ import pytest
 from lxml import etree
 from tests.compliance.support import DOCUMENTS, FORM
 from tests.invoicing.support import pac_sandbox
+from tests.support.http import app_client, graphql
 
 from puente.accounts.models import User
 from puente.cep.banxico import BanxicoCep
@@ -19,6 +20,8 @@ from puente.compliance.monitoring_service import drain_monitoring
 from puente.compliance.onboarding_service import review_application, submit_application
 from puente.demo import load_demo_data
 from puente.enums import ProviderName
+from puente.institutions.models import Institution
+from puente.invoicing.demo import PPD_DEMO_LOGIN, PPD_DEMO_SLUG
 from puente.invoicing.models import Invoice, InvoiceKind, InvoiceStatus
 from puente.invoicing.service import invoice_xml
 from puente.invoicing.worker import run_fiscal_once
@@ -103,3 +106,42 @@ async def test_new_borrower_pays_by_spei_and_gets_a_cfdi_and_a_validated_cep(db,
     ).first()
     assert school_invoice is not None
     assert etree.fromstring(invoice_xml(runtime, school_invoice)).find(f".//{IEDU}") is not None
+
+
+async def test_the_demos_ppd_lender_shows_every_kind_of_cfdi_to_its_borrower(db, runtime, banxico):
+    _, base = banxico
+    await load_demo_data(runtime)
+    _, pac = pac_sandbox()
+    await run_fiscal_once(runtime, pac, BanxicoCep(base))
+
+    query = """{ viewer { payments(first: 5) { edges { node {
+      invoice { uuid tipo status } fiscalDocuments { uuid tipo status xmlUrl } } } } } }"""
+    async with app_client(runtime) as client:
+        login = await graphql(
+            client,
+            f'mutation {{ login(email: "{PPD_DEMO_LOGIN[0]}", password: "{PPD_DEMO_LOGIN[1]}") '
+            "{ ... on AuthTokens { accessToken } } }",
+        )
+        bearer = login["data"]["login"]["accessToken"]
+        data = await graphql(client, query, token=bearer)
+        [edge] = data["data"]["viewer"]["payments"]["edges"]
+        documents = edge["node"]["fiscalDocuments"]
+        downloads = [
+            await client.get(
+                d["xmlUrl"].removeprefix(runtime.settings.base_url),
+                headers={"Authorization": f"Bearer {bearer}"},
+            )
+            for d in documents
+        ]
+    assert [(d["tipo"], d["status"]) for d in documents] == [
+        ("I", "VIGENTE"),  # the PPD ingreso of the installment (still owed in part)
+        ("P", "CANCELADO"),  # the complement of the 500.00 paid, replaced after the refund
+        ("P", "VIGENTE"),  # the complement of the 400.00 that stayed paid
+    ]
+    assert edge["node"]["invoice"] == {k: documents[2][k] for k in ("uuid", "tipo", "status")}
+    assert all(response.status_code == 200 for response in downloads)
+    replacement = etree.fromstring(downloads[2].content)
+    relation = replacement.find("{http://www.sat.gob.mx/cfd/4}CfdiRelacionados")
+    assert relation.get("TipoRelacion") == "04"
+    assert relation[0].get("UUID") == documents[1]["uuid"]
+    assert await Institution.filter(slug=PPD_DEMO_SLUG).count() == 1

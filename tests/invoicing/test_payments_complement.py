@@ -12,12 +12,14 @@ from satcfdi.cfdi import CFDI
 from tests.invoicing.support import CSD_PASSWORD, csd_files, pac_sandbox
 
 from puente.invoicing.cfdi import Issuer, Recipient, build_invoice, checked_cfdi, load_signer
-from puente.invoicing.lines import LineProblem, invoice_lines
+from puente.invoicing.lines import LineProblem, invoice_lines, vat_within_sat_limits
 from puente.invoicing.payments_complement import (
     BilledDocument,
     PaidDocument,
     build_payment_complement,
+    complement_cancel_reason,
     metodo_pago,
+    paid_after_refund,
     split_payment,
 )
 from puente.loans.engine import Component as C
@@ -169,3 +171,68 @@ def test_paying_more_than_the_balance_or_iva_that_is_not_16_percent_is_refused()
         _complement([wrong_vat])
     with pytest.raises(LineProblem):
         _complement([])
+
+
+def _docto(invoice_id, uuid, base, vat, exempt="0", before="417.60", number=1):
+    return PaidDocument(
+        invoice_id, uuid, "P", str(invoice_id), number, D(before), D(base), D(vat), D(exempt)
+    )
+
+
+def test_after_a_refund_the_complement_keeps_what_is_left_paid_split_at_sixteen_percent():
+    paid = [_docto(1, UUID1, "142.40", "22.78"), _docto(2, UUID2, "100.00", "16.00")]
+    # The refund took IVA before its base (last applied first): 22.78 of IVA and 27.22 of base.
+    back = [_docto(1, UUID1, "27.22", "22.78", before="0")]
+    first, second = paid_after_refund(paid, back)
+    assert second == paid[1]  # untouched
+    assert first.paid == D("115.18") == paid[0].paid - D("50.00")
+    assert (first.taxed_base, first.vat) == (D("99.29"), D("15.89"))
+    assert vat_within_sat_limits(first.taxed_base, first.vat)
+    assert (first.number, first.balance_before) == (1, D("417.60"))
+    # All given back: the document leaves the complement; none left: nothing to replace.
+    assert paid_after_refund(paid[1:], [_docto(2, UUID2, "100.00", "16.00")]) == []
+    exempt = paid_after_refund(
+        [_docto(3, UUID1, "0", "0", "500.00")], [_docto(3, UUID1, "0", "0", "120.00")]
+    )
+    assert [(d.taxed_base, d.vat, d.exempt_base) for d in exempt] == [(D(0), D(0), D("380.00"))]
+
+
+def test_a_refund_of_more_than_was_paid_or_of_another_document_is_refused():
+    paid = [_docto(1, UUID1, "100.00", "16.00")]
+    with pytest.raises(LineProblem):
+        paid_after_refund(paid, [_docto(1, UUID1, "100.00", "16.01")])
+    with pytest.raises(LineProblem):
+        paid_after_refund(paid, [_docto(2, UUID2, "1.00", "0.16")])
+
+
+def test_a_payment_that_pays_iva_out_of_proportion_is_split_at_sixteen_percent():
+    # After a refund reopened 34.48 of IVA and 15.52 of its base, a payment pays them again
+    # (and 50.00 more of base): the total stays the ledger's, the split SAT's.
+    [docto], rest = split_payment(
+        [(1, "INTEREST_VAT", -3448), (1, "INTEREST", -6552)], {1: billed(1, UUID1, "417.60")}
+    )
+    assert rest == {} and docto.paid == D("100.00")
+    assert (docto.taxed_base, docto.vat) == (D("86.21"), D("13.79"))
+    # In proportion, the ledger's own split stays.
+    [same], _ = split_payment(
+        [(1, "INTEREST_VAT", -1600), (1, "INTEREST", -10000)], {1: billed(1, UUID1, "417.60")}
+    )
+    assert (same.taxed_base, same.vat) == (D("100.00"), D("16.00"))
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        (None, "02"),
+        ({"cfdi": {}}, "02"),
+        ({"cfdi": {"motivo_cancelacion_complemento": "03"}}, "03"),
+    ],
+)
+def test_the_motivo_of_a_complement_given_back_is_the_institutions(settings, expected):
+    assert complement_cancel_reason(settings) == expected
+
+
+@pytest.mark.parametrize("value", ["01", "04", "5"])
+def test_a_motivo_that_cannot_cancel_a_complement_given_back_is_refused(value):
+    with pytest.raises(LineProblem, match="02 o 03"):
+        complement_cancel_reason({"cfdi": {"motivo_cancelacion_complemento": value}})

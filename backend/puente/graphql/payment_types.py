@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from puente.graphql.fiscal import Cep, Invoice, resolve_cep, resolve_invoice
+from puente.graphql.fiscal import (
+    Cep,
+    Invoice,
+    resolve_cep,
+    resolve_fiscal_documents,
+    resolve_invoice,
+)
 from puente.graphql.values import (
     Count,
     Money,
@@ -206,6 +212,14 @@ class Payment(Node):
     @strawberry.field(description="The stamped CFDI 4.0 of the interest, fees and IVA it paid.")
     async def invoice(self, info: Info) -> Invoice | None:
         return await resolve_invoice(info, self.id)
+
+    @strawberry.field(
+        description="Every CFDI stamped for it, in the order issued (cancelled ones too): "
+        "its ingreso, its Complemento de Pagos (and any that replaced it after a refund), "
+        "its notas de crédito."
+    )
+    async def fiscal_documents(self, info: Info) -> list[Invoice]:
+        return await resolve_fiscal_documents(info, self.id)
 
     @strawberry.field(description="Banxico's CEP, for a SPEI received.")
     async def cep(self) -> Cep | None:

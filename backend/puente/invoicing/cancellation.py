@@ -1,7 +1,8 @@
 """Staff cancel a CFDI at SAT (service): who may, with which motivo, and the audit line.
 
 The money paths cancel on their own (a payment refunded in full: motivo 03, in
-``service._settle_refund``); this is the person's door, for a CFDI issued with errors or
+``service._settle_refund``; a Complemento de Pagos given back: 02/03, or 01 once replaced,
+in ``ppd_refunds.py``); this is the person's door, for a CFDI issued with errors or
 one already covered by a global invoice. SAT's rules (Anexo 20, RMF 2.7.1.47): motivo 01
 (errors *with* relation) needs the folio fiscal of the CFDI that replaces it, which must be
 a stamped CFDI of the same issuer; 02–04 take no substitute. Only staff or an admin of the

@@ -29,6 +29,7 @@ __all__ = [
     "collected_by_component",
     "credit_note_lines",
     "invoice_lines",
+    "split_vat_included",
     "vat_within_sat_limits",
 ]
 
@@ -112,6 +113,18 @@ def vat_within_sat_limits(base: Decimal, vat: Decimal, rate: Decimal = VAT_RATE)
     return low <= vat <= high
 
 
+def split_vat_included(total: Decimal, rate: Decimal = VAT_RATE) -> tuple[Decimal, Decimal]:
+    """Base and IVA of an amount given back with its IVA included: Base = total / 1.16 to the
+    centavo, IVA = the rest, so the two add up to the ledger's total and SAT accepts the IVA.
+
+    A refund unwinds the last-applied money first (``payments/refunds.py``), which takes an
+    IVA line before its base: what was given back of a concept is the ledger's to the
+    centavo, but not already split at 16 %. Credit notes and the Complemento de Pagos that
+    replaces one after a refund both split it here."""
+    base = (total / (1 + rate)).quantize(Decimal("0.01"))
+    return base, total - base
+
+
 def _line(
     kind: ConceptKind, catalog: InvoiceCatalog, base: Decimal, vat: Decimal | None
 ) -> InvoiceLine:
@@ -152,10 +165,8 @@ def credit_note_lines(
     """The concepts of a credit note for what a refund took back (``taxed``: the concepts the
     ingreso charged IVA on).
 
-    A refund unwinds the last-applied money first (``payments/refunds.py``), which takes an
-    IVA line before its base: per concept the total given back is the ledger's to the
-    centavo, split into base and 16 % IVA as SAT requires (Base = total / 1.16, rounded;
-    IVA = the rest). A concept that was exempt stays exempt.
+    Per concept the total given back is the ledger's to the centavo, split into base and
+    16 % IVA by ``split_vat_included``. A concept that was exempt stays exempt.
     """
     catalog = catalog or InvoiceCatalog()
     lines = []
@@ -164,8 +175,7 @@ def credit_note_lines(
         if total <= 0:
             continue
         if kind in taxed:
-            base = (total / (1 + VAT_RATE)).quantize(Decimal("0.01"))
-            lines.append(_line(kind, catalog, base, total - base))
+            lines.append(_line(kind, catalog, *split_vat_included(total)))
         else:
             lines.append(_line(kind, catalog, total, None))
     return lines

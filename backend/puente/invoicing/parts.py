@@ -21,6 +21,7 @@ from puente.compliance.screening_service import APPLICATION_CONTEXT
 from puente.enums import PaymentMethodType, PaymentStatus, ProviderName
 from puente.institutions.models import Institution
 from puente.invoicing.cfdi import (
+    CfdiProblem,
     Issuer,
     Recipient,
     StudentData,
@@ -30,7 +31,7 @@ from puente.invoicing.cfdi import (
 )
 from puente.invoicing.lines import InvoiceLine
 from puente.invoicing.models import InstitutionCsd, Invoice, InvoiceKind, InvoiceStatus
-from puente.invoicing.pac import Pac
+from puente.invoicing.pac import CancelReason, Pac
 from puente.ledger.entries import LOAN_ACCOUNT_TYPES
 from puente.ledger.models import Posting
 from puente.loans.models import Loan, LoanProduct
@@ -41,6 +42,7 @@ from puente.runtime import Runtime
 __all__ = [
     "CSD_CONTEXT",
     "INVOICE_XML_CONTEXT",
+    "cancel_invoice",
     "component_rows",
     "installment_rows",
     "is_tuition",
@@ -217,3 +219,25 @@ async def queue_row(
     except IntegrityError:
         return 0  # another worker queued it first
     return 1
+
+
+async def cancel_invoice(
+    runtime: Runtime,
+    pac: Pac,
+    invoice: Invoice,
+    reason: CancelReason,
+    *,
+    substitute_uuid: str | None = None,
+    now: datetime | None = None,
+) -> Invoice:
+    """Cancel a stamped CFDI at SAT through the PAC with one of SAT's reasons (01–04)."""
+    if InvoiceStatus(invoice.status) is not InvoiceStatus.STAMPED or not invoice.uuid:
+        raise CfdiProblem("Solo se puede cancelar un CFDI timbrado.")
+    csd = await InstitutionCsd.get(institution_id=invoice.institution_id)
+    await pac.cancel(csd.rfc, invoice.uuid, reason, substitute_uuid)
+    invoice.status = InvoiceStatus.CANCELED
+    invoice.cancel_reason = reason.value
+    invoice.substitute_uuid = substitute_uuid
+    invoice.canceled_at = now or runtime.now()
+    await invoice.save()
+    return invoice

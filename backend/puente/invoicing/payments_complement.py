@@ -26,18 +26,26 @@ from decimal import Decimal
 from satcfdi.create.cfd import cfdi40, pago20
 
 from puente.invoicing.cfdi import Issuer, Recipient, parties
-from puente.invoicing.lines import VAT_RATE, LineProblem, vat_within_sat_limits
+from puente.invoicing.lines import (
+    VAT_RATE,
+    LineProblem,
+    split_vat_included,
+    vat_within_sat_limits,
+)
 from puente.loans.engine import Component
 from puente.money import ZERO, from_centavos
 
 __all__ = [
     "BASE_OF",
     "METODOS_PAGO",
+    "COMPLEMENT_CANCEL_REASONS",
     "BilledDocument",
     "PaidDocument",
     "billed_components",
     "build_payment_complement",
+    "complement_cancel_reason",
     "metodo_pago",
+    "paid_after_refund",
     "split_payment",
 ]
 
@@ -55,6 +63,27 @@ def metodo_pago(settings: Mapping[str, object] | None) -> str:
     cfdi = (settings or {}).get("cfdi")
     value = str((cfdi or {}).get("metodo_pago") or "PUE").upper() if isinstance(cfdi, dict) else ""
     return value if value in METODOS_PAGO else "PUE"
+
+
+# The motivo of a Complemento de Pagos cancelled because what it said was paid went back
+# (nothing replaces it). UNCONFIRMED (shared/reference/mexico.md has no CFDI section): 02
+# (errores sin relación) is the usual reading for a complement of a payment that did not
+# stand; 03 (la operación no se llevó a cabo) is how Puente cancels a PUE ingreso refunded in
+# full. The tax advisor chooses; 02 by default.
+COMPLEMENT_CANCEL_REASONS = ("02", "03")
+
+
+def complement_cancel_reason(settings: Mapping[str, object] | None) -> str:
+    """``settings["cfdi"]["motivo_cancelacion_complemento"]``: 02 (default) or 03."""
+    cfdi = (settings or {}).get("cfdi")
+    value = (cfdi or {}).get("motivo_cancelacion_complemento") if isinstance(cfdi, dict) else None
+    reason = str(value or "02").strip()
+    if reason not in COMPLEMENT_CANCEL_REASONS:
+        raise LineProblem(
+            "cfdi.motivo_cancelacion_complemento debe ser 02 o 03 "
+            "(un complemento sustituido se cancela con 01)."
+        )
+    return reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +118,21 @@ class PaidDocument:
     @property
     def paid(self) -> Decimal:
         return self.taxed_base + self.vat + self.exempt_base
+
+    @classmethod
+    def from_dict(cls, item: Mapping[str, object], serie: str, folio: str) -> PaidDocument:
+        """A ``DoctoRelacionado`` as ``as_dict`` stored it on the complement's row."""
+        return cls(
+            invoice_id=int(str(item["invoice"])),
+            uuid=str(item["uuid"]),
+            serie=serie,
+            folio=folio,
+            number=int(str(item["number"])),
+            balance_before=Decimal(str(item["before"])),
+            taxed_base=Decimal(str(item["base"])),
+            vat=Decimal(str(item["vat"])),
+            exempt_base=Decimal(str(item.get("exempt") or "0")),
+        )
 
     def as_dict(self) -> dict[str, str | int]:
         return {
@@ -139,6 +183,12 @@ def _paid(document: BilledDocument, amounts: Mapping[Component, int]) -> PaidDoc
     )
     bases = {c for c in amounts if c not in BASE_OF}
     exempt = sum((amounts[c] for c in bases), 0) - taxed
+    base, tax = from_centavos(taxed), from_centavos(vat)
+    if (taxed or vat) and not vat_within_sat_limits(base, tax):
+        # Only after a refund: it took an IVA line back before its base, so the payment that
+        # pays the installment again pays them in another proportion. The total paid stays
+        # the ledger's; its split is the credit note's (16 % of the base, SAT's limits).
+        base, tax = split_vat_included(base + tax)
     return PaidDocument(
         invoice_id=document.invoice_id,
         uuid=document.uuid,
@@ -146,10 +196,59 @@ def _paid(document: BilledDocument, amounts: Mapping[Component, int]) -> PaidDoc
         folio=document.folio,
         number=document.payments_before + 1,
         balance_before=document.total - document.paid_before,
-        taxed_base=from_centavos(taxed),
-        vat=from_centavos(vat),
+        taxed_base=base,
+        vat=tax,
         exempt_base=from_centavos(exempt),
     )
+
+
+def paid_after_refund(
+    paid: Sequence[PaidDocument], given_back: Sequence[PaidDocument]
+) -> list[PaidDocument]:
+    """The ``DoctoRelacionado`` of a complement once a refund took back ``given_back`` (what
+    ``split_payment`` makes of the refund entry's postings): per document the same number
+    and balance before, paid less the ledger's centavos given back; a document paid nothing
+    any more is left out (none left: the complement is cancelled, not replaced).
+
+    The taxed part left is split into base and IVA by ``split_vat_included``, the rule of a
+    credit note: a refund takes an IVA line before its base, so what is left of each is not
+    16 % of the other any more, but their sum is the ledger's.
+    """
+    back = {document.invoice_id: document for document in given_back}
+    unknown = set(back) - {document.invoice_id for document in paid}
+    if unknown:
+        raise LineProblem("El reembolso devuelve lo pagado de un CFDI que el complemento no pagó.")
+    left = []
+    for document in paid:
+        taken = back.get(document.invoice_id)
+        if taken is None:
+            left.append(document)
+            continue
+        taxed = document.taxed_base + document.vat - taken.taxed_base - taken.vat
+        exempt = document.exempt_base - taken.exempt_base
+        if taxed < 0 or exempt < 0:
+            raise LineProblem(
+                f"El reembolso devuelve más de lo pagado del CFDI {document.uuid}; "
+                "revisa el asiento."
+            )
+        if taxed + exempt == 0:
+            continue
+        is_taxed = document.taxed_base > 0 or document.vat > 0
+        base, vat = split_vat_included(taxed) if is_taxed else (taxed, ZERO)
+        left.append(
+            PaidDocument(
+                invoice_id=document.invoice_id,
+                uuid=document.uuid,
+                serie=document.serie,
+                folio=document.folio,
+                number=document.number,
+                balance_before=document.balance_before,
+                taxed_base=base,
+                vat=vat,
+                exempt_base=exempt,
+            )
+        )
+    return left
 
 
 def _taxes(document: PaidDocument) -> pago20.ImpuestosDR:
@@ -187,9 +286,12 @@ def build_payment_complement(
     payment_form: str,
     folio: str,
     issued_at: datetime,
+    replaces: str | None = None,
 ) -> cfdi40.Comprobante:
     """A CFDI of type P with Pagos 2.0 for one payment of PPD ingresos (satcfdi computes
-    Monto, ImpuestosP, Totales and ImpSaldoInsoluto from the documents)."""
+    Monto, ImpuestosP, Totales and ImpSaldoInsoluto from the documents). ``replaces``: the
+    complement it substitutes (TipoRelacion 04, the only relation a CFDI de pago takes;
+    that one is then cancelled with motivo 01 naming this one)."""
     if not documents:
         raise LineProblem("El pago no cubre ningún CFDI en parcialidades.")
     for document in documents:
@@ -226,6 +328,11 @@ def build_payment_complement(
         lugar_expedicion=issuer.postal_code,
         receptor=receptor,
         complemento_pago=pago20.Pagos(pago=[payment]),
+        cfdi_relacionados=(
+            cfdi40.CfdiRelacionados(tipo_relacion="04", cfdi_relacionado=replaces.upper())
+            if replaces
+            else None
+        ),
         serie=f"{issuer.series}REP",
         folio=folio,
         fecha=issued_at.replace(tzinfo=None, microsecond=0),

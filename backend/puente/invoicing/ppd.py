@@ -13,6 +13,7 @@ says when that applies), the outbox gets:
 What a payment collected outside any PPD ingreso (moratorium interest, installments billed
 before the switch) is invoiced PUE by ``service._issue_ingreso`` with the rest of the split.
 Rows wait, without counting an attempt, while a PPD ingreso of the loan is at the PAC.
+A payment given back after its complement was stamped: ``ppd_refunds.py``.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ from puente.money import from_centavos, to_centavos
 from puente.payments.models import Payment
 from puente.runtime import Runtime
 
-__all__ = ["issue_billed", "issue_pago", "ppd_split", "queue_ppd"]
+__all__ = ["issue_billed", "issue_pago", "ppd_split", "queue_ppd", "stamp_complement"]
 
 RECEIVED = (S.PAID, S.PARTIALLY_REFUNDED, S.REFUNDED, S.CHARGED_BACK)
 
@@ -168,13 +169,17 @@ async def _billed_documents(payment: Payment, series: str) -> dict[int, BilledDo
 
 
 async def ppd_split(
-    payment: Payment, series: str = ""
+    payment: Payment, series: str = "", *, refund_entry: int | None = None
 ) -> tuple[list[PaidDocument], dict[Component, Decimal]] | None:
     """What the payment paid of each PPD ingreso (``series``: theirs), and the rest;
-    None: wait."""
+    None: wait. With ``refund_entry``: what that refund (or chargeback) entry of the
+    payment took back of each, and of the rest, by the same rule."""
     billed = await _billed_documents(payment, series)
     if billed is None:
         return None
+    if refund_entry is not None:  # the refund debits what the payment credited
+        rows = [(n, c, -cents) for n, c, cents in await installment_rows([refund_entry])]
+        return split_payment(rows, billed)
     entries = await JournalEntry.filter(
         payment_id=payment.id, kind=JournalKind.PAYMENT
     ).values_list("id", flat=True)
@@ -200,8 +205,25 @@ async def issue_pago(
     if not documents:
         await without_cfdi(invoice, "El pago no cubre CFDI en parcialidades.")
         return
-    zone = local_zone(issuer)
     invoice.folio = invoice.folio or str(invoice.id)
+    await stamp_complement(runtime, pac, invoice, payment, documents, signer, issuer, now)
+
+
+async def stamp_complement(
+    runtime: Runtime,
+    pac: Pac,
+    invoice: Invoice,
+    payment: Payment,
+    documents: list[PaidDocument],
+    signer: Signer,
+    issuer: Issuer,
+    now: datetime,
+    *,
+    replaces: str | None = None,
+) -> None:
+    """Build, seal and stamp the complement of ``payment`` into ``invoice`` (its folio set),
+    keeping what it paid of each PPD ingreso on the row for the next complements."""
+    zone = local_zone(issuer)
     document = build_payment_complement(
         issuer=issuer,
         recipient=await recipient_of(runtime, payment.loan, issuer),
@@ -210,6 +232,7 @@ async def issue_pago(
         payment_form=payment_form_of(payment),
         folio=invoice.folio,
         issued_at=now.astimezone(zone),
+        replaces=replaces,
     )
     invoice.documents = [d.as_dict() for d in documents]
     await stamp(runtime, pac, invoice, await sealed(document, signer), [], now)

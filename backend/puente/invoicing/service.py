@@ -8,7 +8,9 @@ pending with a later ``next_attempt_at`` (backoff); a document the PAC refuses i
 for staff. Refunds: a payment refunded in full before any credit note has its CFDI
 cancelled (SAT motivo 03, the operation did not happen); a partial refund that gives back
 invoiced components (interest, moratorium, fees and their IVA) gets an egreso credit note
-related to the ingreso (TipoRelacion 01) with exactly what the refund entry took back.
+related to the ingreso (TipoRelacion 01) with exactly what the refund entry took back. At
+an institution that invoices PPD, what the refund took back of PPD ingresos corrects the
+payment's complement (``ppd_refunds.py``) and the rest follows these rules.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from puente.invoicing.pac import CancelReason, Pac, PacRefused, PacUnavailable
 from puente.invoicing.parts import (
     CSD_CONTEXT,
     INVOICE_XML_CONTEXT,
+    cancel_invoice,
     component_rows,
     given_back_before_stamping,
     is_tuition,
@@ -57,6 +60,7 @@ from puente.invoicing.parts import (
 )
 from puente.invoicing.payments_complement import metodo_pago
 from puente.invoicing.ppd import issue_billed, issue_pago, ppd_split, queue_ppd
+from puente.invoicing.ppd_refunds import settle_complement_refund
 from puente.ledger.models import JournalEntry
 from puente.loans.models import Loan
 from puente.payments.models import Payment
@@ -69,6 +73,7 @@ __all__ = [
     "cancel_invoice",
     "invoice_xml",
     "issue_pending",
+    "payment_documents",
     "payment_invoice",
     "queue_invoices",
     "run_invoicing",
@@ -135,8 +140,8 @@ async def queue_invoices(runtime: Runtime) -> int:
         institution_id__in=list(institutions), status__in=received, id__not_in=list(invoiced)
     ):
         added += await queue_row(payment.institution_id, payment.id, f"payment:{payment.id}")
-    for invoice in await Invoice.filter(
-        kind=InvoiceKind.INGRESO,
+    for invoice in await Invoice.filter(  # a payment's ingreso or complement (PPD)
+        kind__in=[InvoiceKind.INGRESO, InvoiceKind.PAGO],
         status__in=[InvoiceStatus.STAMPED, InvoiceStatus.PENDING],
         payment_id__isnull=False,
     ):
@@ -251,36 +256,43 @@ async def _settle_refund(
     issuer: Issuer,
     now: datetime,
 ) -> None:
-    ingreso = await Invoice.get(id=invoice.related_id)
-    if InvoiceStatus(ingreso.status) is InvoiceStatus.PENDING:
-        return  # the ingreso first; this row is retried on the next sweep
-    if metodo_pago(payment.institution.settings) == "PPD":
-        # What to give back is split between PPD ingresos (paid through complements) and
-        # the PUE ingreso; Puente does not issue that credit note itself yet: staff do.
-        raise LineProblem(
-            "Reembolso de un pago con CFDI en parcialidades (PPD): emite la nota de crédito "
-            "o la cancelación a mano."
-        )
     entry_id = int(invoice.key.split(":")[1])
+    done = ""  # what was done of the payment's complement (PPD)
+    if metodo_pago(payment.institution.settings) == "PPD":
+        documents = await Invoice.filter(
+            key__in=[f"payment:{payment.id}", f"pago:{payment.id}"]
+        ).values_list("status", flat=True)
+        split = await ppd_split(payment, issuer.series, refund_entry=entry_id)
+        if split is None or InvoiceStatus.PENDING in documents:
+            return  # the payment's documents first; this row is retried on the next sweep
+        of_ppd, given_back = split  # the rest is on the payment's PUE ingreso, if any
+        done = await settle_complement_refund(
+            runtime, pac, invoice, payment, of_ppd, signer, issuer, now
+        )
+        ingreso = await Invoice.filter(key=f"payment:{payment.id}").first()
+    else:
+        ingreso = await Invoice.get(id=invoice.related_id)
+        if InvoiceStatus(ingreso.status) is InvoiceStatus.PENDING:
+            return  # the ingreso first; this row is retried on the next sweep
+        given_back = collected_by_component(
+            (component, -centavos) for component, centavos in await component_rows([entry_id])
+        )
+    if ingreso is None or InvoiceStatus(ingreso.status) is not InvoiceStatus.STAMPED:
+        await without_cfdi(invoice, done or "Sin CFDI de ingreso.")
+        return
     earlier_notes = await Invoice.filter(
         related_id=ingreso.id, status=InvoiceStatus.STAMPED, id__not=invoice.id
     ).exists()
-    fully = S(payment.status) in (S.REFUNDED, S.CHARGED_BACK)
-    if InvoiceStatus(ingreso.status) is not InvoiceStatus.STAMPED:
-        await without_cfdi(invoice, "Sin CFDI de ingreso.")
-        return
-    if fully and not earlier_notes:
+    if S(payment.status) in (S.REFUNDED, S.CHARGED_BACK) and not earlier_notes:
         await cancel_invoice(runtime, pac, ingreso, CancelReason.NOT_CARRIED_OUT, now=now)
-        await without_cfdi(invoice, "Se canceló el ingreso (03).")
+        await without_cfdi(invoice, f"{done} Se canceló el ingreso (03).".strip())
         return
-    given_back = collected_by_component(
-        (component, -centavos) for component, centavos in await component_rows([entry_id])
-    )
     taxed = {line.kind for line in await _collected_lines(payment, payment.loan) if line.vat}
     lines = credit_note_lines(given_back, taxed, tuition=await is_tuition(payment.loan))
     if not lines:  # the refund took back principal only: nothing invoiced changes
-        await without_cfdi(invoice, "Solo capital: sin nota.")
+        await without_cfdi(invoice, done or "Solo capital: sin nota.")
         return
+    invoice.related_id = ingreso.id
     invoice.folio = invoice.folio or str(invoice.id)
     document = build_credit_note(
         issuer=issuer,
@@ -295,28 +307,6 @@ async def _settle_refund(
 
 
 # -- cancellation and reads ------------------------------------------------------------------------
-async def cancel_invoice(
-    runtime: Runtime,
-    pac: Pac,
-    invoice: Invoice,
-    reason: CancelReason,
-    *,
-    substitute_uuid: str | None = None,
-    now: datetime | None = None,
-) -> Invoice:
-    """Cancel a stamped CFDI at SAT through the PAC with one of SAT's reasons (01–04)."""
-    if InvoiceStatus(invoice.status) is not InvoiceStatus.STAMPED or not invoice.uuid:
-        raise CfdiProblem("Solo se puede cancelar un CFDI timbrado.")
-    csd = await InstitutionCsd.get(institution_id=invoice.institution_id)
-    await pac.cancel(csd.rfc, invoice.uuid, reason, substitute_uuid)
-    invoice.status = InvoiceStatus.CANCELED
-    invoice.cancel_reason = reason.value
-    invoice.substitute_uuid = substitute_uuid
-    invoice.canceled_at = now or runtime.now()
-    await invoice.save()
-    return invoice
-
-
 def invoice_xml(runtime: Runtime, invoice: Invoice) -> bytes | None:
     """The stamped XML (decrypted), or None before stamping."""
     if not invoice.xml_enc:
@@ -336,3 +326,18 @@ async def payment_invoice(payment_id: int) -> Invoice | None:
         if found is not None:
             return found
     return None
+
+
+async def payment_documents(payment_id: int) -> list[Invoice]:
+    """Every CFDI stamped for a payment, in the order issued (cancelled ones included): the
+    PPD ingresos it paid, its PUE ingreso, its Complemento de Pagos and any that replaced it
+    after a refund, its credit notes."""
+    own = await Invoice.filter(payment_id=payment_id, uuid__isnull=False).order_by("id")
+    paid = {
+        int(item["invoice"])
+        for row in own
+        if InvoiceKind(row.kind) is InvoiceKind.PAGO
+        for item in row.documents or []
+    }
+    billed = await Invoice.filter(id__in=sorted(paid), uuid__isnull=False) if paid else []
+    return sorted([*billed, *own], key=lambda row: row.id)

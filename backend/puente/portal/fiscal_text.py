@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from puente.cep.models import CepCheck, CepStatus
-from puente.invoicing.service import payment_invoice
+from puente.invoicing.models import InvoiceKind
+from puente.invoicing.service import payment_documents, payment_invoice
 
 __all__ = ["CEP_TEXT", "fiscal_context"]
 
@@ -17,10 +18,26 @@ CEP_TEXT = {
 }
 
 
+DOCUMENT_TEXT = {
+    InvoiceKind.INGRESO: "Factura (CFDI)",
+    InvoiceKind.PAGO: "Complemento de pago",
+    InvoiceKind.EGRESO: "Nota de crédito",
+}
+
+
 async def fiscal_context(payment_id: int) -> dict[str, Any]:
-    """``invoice`` (the stamped CFDI or None) and ``cep`` (its state in words, or None)."""
+    """``invoice`` (the stamped CFDI or None), ``other_documents`` (the rest stamped for the
+    payment: complements, replacements, credit notes, each with ``label``) and ``cep`` (its
+    state in words, or None)."""
     check = await CepCheck.filter(payment_id=payment_id).first()
+    invoice = await payment_invoice(payment_id)
+    others = [
+        {"label": DOCUMENT_TEXT[InvoiceKind(row.kind)], "uuid": row.uuid, "status": row.status}
+        for row in await payment_documents(payment_id)
+        if invoice is None or row.id != invoice.id
+    ]
     return {
-        "invoice": await payment_invoice(payment_id),
+        "invoice": invoice,
+        "other_documents": others,
         "cep": CEP_TEXT[CepStatus(check.status)] if check else None,
     }
