@@ -211,6 +211,7 @@ class Console:
             render,
             still_valid=session_check(self.portal.auth, session),
             recheck=self.runtime.settings.session_recheck_seconds,
+            stopping=self.runtime.stopping,
         )
         return EventStreamResponse(stream)
 
