@@ -24,7 +24,7 @@ from tests.support.servers import free_port, serve, server_env, stop, subscribe_
 from puente.graphql.types import encode_global_id
 
 PASSWORD = "contrasena-segura-1"
-BOUND = 6.0  # seconds from SIGTERM to exit; the deadline serve gives open streams is 3
+BOUND = 6.0  # seconds from SIGTERM to exit (the test sets serve's own deadline to 60 s)
 
 
 async def _seed(database_url: str, runtime) -> tuple[int, int, str]:
