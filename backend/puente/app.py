@@ -22,11 +22,12 @@ import puente.notifications  # noqa: F401  (registers payment notices and daily 
 import puente.tuition  # noqa: F401  (registers colegiatura pricing with the loan core)
 from puente.book_metrics import read_snapshot
 from puente.collections.jobs import collect_forever
+from puente.compliance.monitoring_service import drain_monitoring
 from puente.db import database_answers, open_database
 from puente.graphql.schema import build_schema
 from puente.graphql.view import PuenteGraphQL
 from puente.invoicing.worker import FiscalWorker
-from puente.notifications.service import deliver_due
+from puente.notifications.service import deliver_due, drain_deliveries
 from puente.notifications.status_callbacks import twilio_status_routes
 from puente.observability.metrics import CONTENT_TYPE_LATEST, render_metrics
 from puente.observability.middleware import ObservabilityMiddleware
@@ -39,6 +40,7 @@ from puente.portal.templates import FRONTEND_DIR
 from puente.providers.metrics import DEFAULT_METRICS
 from puente.runtime import Runtime
 from puente.security.metrics_access import MetricsAccess, metrics_access
+from puente.shutdown import notify_on_stop_signals
 from puente.webhooks.inbox import WebhookInbox
 from puente.webhooks.routes import webhook_routes
 
@@ -113,6 +115,33 @@ async def _deliver_forever(runtime: Runtime, stop: asyncio.Event, every: float =
             await asyncio.wait_for(stop.wait(), timeout=every)
 
 
+# At shutdown, how long the work a committed payment left running in the background (AML
+# monitoring, notice deliveries) may take to finish before the database closes under it.
+BACKGROUND_DRAIN_SECONDS = 3.0
+
+
+@asynccontextmanager
+async def background_work_drained(seconds: float | None = None) -> AsyncIterator[None]:
+    """On the way out (before the database closes): let background work finish for up to
+    ``seconds``, then cancel what is left.
+
+    Closing the pool under it made every pending task fail with "pool is closing" and a
+    logged traceback (dozens after a webhook storm), and the pool's graceful close waits for
+    the connections those tasks still held. A notice cut here stays in the outbox and is
+    sent by the next pass of any process; monitoring cut here is logged as cut.
+    """
+    seconds = BACKGROUND_DRAIN_SECONDS if seconds is None else seconds
+    try:
+        yield
+    finally:
+        for drain, what in ((drain_monitoring, "AML monitoring"), (drain_deliveries, "notices")):
+            try:
+                # wait_for cancels the drain's gather on time-out, and gather its tasks.
+                await asyncio.wait_for(drain(), seconds)
+            except TimeoutError:
+                logger.warning("shutdown: %s still running after %.1f s, cancelled", what, seconds)
+
+
 def create_app(
     runtime: Runtime,
     *,
@@ -165,12 +194,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if manage_database:
-            async with open_database(settings.database_url), workers():
-                yield
-        else:
-            async with workers():
-                yield
+        with notify_on_stop_signals(runtime.stopping):  # live streams end on SIGTERM
+            # Exits in reverse: workers stop, background work drains, then the database closes.
+            if manage_database:
+                async with open_database(settings.database_url), background_work_drained():
+                    async with workers():
+                        yield
+            else:
+                async with background_work_drained(), workers():
+                    yield
         await gateways.aclose()
         await runtime.bus.close()
 

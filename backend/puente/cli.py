@@ -79,6 +79,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_config=None,  # each worker routes logging through structlog (app_from_environment)
         log_level=settings.log_level,
         access_log=os.environ.get("PUENTE_ACCESS_LOG", "1") not in ("0", "false", "no"),
+        # uvicorn waits for open responses without limit by default (docs/operations.md).
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
     return 0
 

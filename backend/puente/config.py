@@ -80,6 +80,9 @@ class Settings:
     # How long a worker holds a webhook it is processing; a worker that dies holding one
     # delays that event by at most this long before another process takes it over.
     webhook_lease_seconds: int = 60
+    # ``puente serve``: after SIGTERM, how long requests still open may finish before they
+    # are cancelled (live streams end at once: ``shutdown.py``); then the app shuts down.
+    shutdown_grace_seconds: int = 5
     # Notifications (notifications/): email over SMTP, SMS and WhatsApp through Twilio.
     # Without a host (or an account) that channel is off: its notices are stored, not sent.
     smtp_host: str | None = None
@@ -208,6 +211,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=_choice(env, "PUENTE_LOG_LEVEL", ("debug", "info", "warning", "error"), "info"),
         otlp_endpoint=env.get("PUENTE_OTLP_ENDPOINT") or None,
         webhook_lease_seconds=max(_int(env, "PUENTE_WEBHOOK_LEASE_SECONDS", 60), 1),
+        shutdown_grace_seconds=max(_int(env, "PUENTE_SHUTDOWN_GRACE_SECONDS", 5), 1),
         smtp_host=env.get("PUENTE_SMTP_HOST") or None,
         smtp_port=_int(env, "PUENTE_SMTP_PORT", 587),
         smtp_user=env.get("PUENTE_SMTP_USER") or None,

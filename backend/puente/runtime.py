@@ -12,6 +12,7 @@ from puente.events.bus import EventBus, InMemoryBus, create_bus
 from puente.security._clock import require_aware
 from puente.security.crypto import FieldCipher, derive_index_key
 from puente.security.passwords import DEFAULT_POLICY, PasswordPolicy
+from puente.shutdown import StopNotice
 
 __all__ = ["MEXICO_CITY", "Runtime", "mexico_city_date", "utcnow"]
 
@@ -40,6 +41,8 @@ class Runtime:
     clock: Callable[[], datetime] = utcnow
     bus: EventBus = field(default_factory=InMemoryBus)
     extras: dict[str, object] = field(default_factory=dict)
+    # Set when the server is asked to stop: live streams end (``shutdown.py``).
+    stopping: StopNotice = field(default_factory=StopNotice)
 
     @classmethod
     def from_settings(

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from tests.conftest import PRIVATE_POSTGRES, _init
 from tests.support import factories
-from tests.support.servers import free_port, serve, server_env, subscribe_ws, wait_ready
+from tests.support.servers import free_port, serve, server_env, stop, subscribe_ws, wait_ready
 
 from puente.graphql.types import encode_global_id
 from puente.providers.stripe_webhooks import stripe_signature_header
@@ -109,7 +109,4 @@ def test_a_payment_processed_by_one_process_reaches_a_subscriber_on_the_other(
         assert asyncio.run(scenario()) == ["REQUIRES_ACTION", "PAID"]
     finally:
         for server in (server_a, server_b):
-            server.terminate()
-            server.wait(timeout=10)
-            if server.stderr is not None:
-                server.stderr.close()
+            stop(server)

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from importlib.metadata import EntryPoint
 
 import pytest
 from tests.providers.support import Handler, mock_connector
+from tests.providers.toy_provider import TOY_BANK_ENTRY_POINT, TOY_ENTRY_POINT
 
+from puente.providers.registry import default_registry
 from puente.providers.stripe import StripeConnector
 
 SECRET_KEY = "sk_test_51UnitTestSecretKey0000"
@@ -25,3 +28,16 @@ def stripe_factory() -> Callable[..., StripeConnector]:
         return mock_connector(StripeConnector, credentials, handler, config=config)
 
     return build
+
+
+@pytest.fixture
+def toy_installed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The toy plug-ins (a gateway and a bank) declared as ``puente.providers`` entry points."""
+    points = [
+        EntryPoint("toy", TOY_ENTRY_POINT, "puente.providers"),
+        EntryPoint("toybank", TOY_BANK_ENTRY_POINT, "puente.providers"),
+    ]
+    monkeypatch.setattr(default_registry, "_discovered", lambda: points)
+    yield
+    for name in ("toy", "toybank"):
+        default_registry._cache.pop(name, None)  # resolved connectors are cached by name

@@ -12,16 +12,14 @@ import re
 import subprocess
 import sys
 import tomllib
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
-from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
 from tests.conftest import Clock
 from tests.providers import toy_provider
-from tests.providers.toy_provider import TOY, TOY_ENTRY_POINT, ToyConnector
+from tests.providers.toy_provider import TOY, ToyConnector
 from tests.support import factories
 from tests.support.portal_pay import login, pay_world, sandbox_runtime
 
@@ -46,7 +44,6 @@ from puente.providers.base import PaymentGateway
 from puente.providers.catalogue import BUILTIN_SPECS
 from puente.providers.registry import (
     UnknownProvider,
-    default_registry,
     get_connector_class,
     provider_spec,
     provider_specs,
@@ -166,12 +163,7 @@ def test_a_spec_refuses_contradictions() -> None:
 # -- spec carried by the connector, one entry point ---------------------------------------
 
 
-@pytest.fixture
-def toy_installed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    point = EntryPoint("toy", TOY_ENTRY_POINT, "puente.providers")
-    monkeypatch.setattr(default_registry, "_discovered", lambda: [point])
-    yield
-    default_registry._cache.pop("toy", None)  # resolved connectors are cached by name
+# (``toy_installed``, the entry point declared, is in tests/providers/conftest.py.)
 
 
 def test_a_toy_provider_is_found_by_every_door_lookup(toy_installed: None) -> None:

@@ -8,7 +8,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
 import time
 from datetime import UTC, datetime
 
@@ -17,7 +16,7 @@ import pytest
 from tests.conftest import PRIVATE_POSTGRES, _init
 from tests.support import factories
 from tests.support.books import books_total
-from tests.support.servers import free_port, serve, server_env, subscribe_ws, wait_ready
+from tests.support.servers import free_port, serve, server_env, stop, subscribe_ws, wait_ready
 
 from puente.enums import JournalKind, PaymentStatus
 from puente.graphql.types import encode_global_id
@@ -218,12 +217,4 @@ def test_kill_9_of_one_process_under_a_webhook_storm_loses_and_repeats_nothing(
             assert all(statuses[-1] == "PAID" for statuses in watched.values()), watched
     finally:
         for server in servers:
-            if server.poll() is None:
-                server.terminate()
-                try:
-                    server.wait(timeout=10)
-                except subprocess.TimeoutExpired:  # shutdown speed is not what this test checks
-                    server.kill()
-                    server.wait(timeout=10)
-            if server.stderr is not None:
-                server.stderr.close()
+            stop(server)  # kills one not stopped 10 s after SIGTERM (test_graceful_shutdown)

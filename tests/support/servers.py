@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import httpx
 
 from puente.runtime import Runtime
 
-__all__ = ["free_port", "serve", "server_env", "subscribe_ws", "wait_ready"]
+__all__ = ["free_port", "serve", "server_env", "stop", "subscribe_ws", "wait_ready"]
 
 
 def free_port() -> int:
@@ -42,19 +43,43 @@ def server_env(runtime: Runtime, database_url: str, redis_url: str, **extra: str
 
 
 def serve(env: dict[str, str], port: int) -> subprocess.Popen:
+    """A ``puente serve`` process; its log goes to a file (``server.log``), never to a pipe
+    nobody reads: once 64 KiB of log filled such a pipe, the server blocked on its next log
+    line, mid-shutdown, and never exited. ``stop`` it."""
     puente = str(Path(sys.executable).with_name("puente"))
-    return subprocess.Popen(
+    log = tempfile.TemporaryFile()
+    server = subprocess.Popen(
         [puente, "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
+    server.log = log  # type: ignore[attr-defined]
+    return server
+
+
+def server_log(server: subprocess.Popen) -> str:
+    """What the server logged so far."""
+    server.log.seek(0)  # type: ignore[attr-defined]
+    return server.log.read().decode(errors="replace")  # type: ignore[attr-defined]
+
+
+def stop(server: subprocess.Popen, timeout: float = 10) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout``; closes its log."""
+    if server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+    server.log.close()  # type: ignore[attr-defined]
 
 
 def wait_ready(port: int, server: subprocess.Popen) -> None:
     for _ in range(150):
         if server.poll() is not None:
-            raise RuntimeError(server.stderr.read().decode() if server.stderr else "exited")
+            raise RuntimeError(server_log(server) or "exited")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=0.5).status_code == 200:
                 return

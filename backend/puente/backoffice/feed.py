@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from puente.enums import PaymentMethodType, ProviderName
+from puente.enums import PaymentMethodType
 from puente.money import from_centavos
 from puente.payments.models import Disbursement, Payment
+from puente.providers.registry import available_providers
 from puente.webhooks.models import ProviderEvent
 
 __all__ = [
@@ -48,7 +49,7 @@ DISBURSEMENT_STATUS = {
 class FeedFilter:
     kind: str = ""  # "", or a key of FEED_KINDS
     method: PaymentMethodType | None = None
-    provider: ProviderName | None = None
+    provider: str | None = None  # a registered provider's name (plug-ins too)
 
     def as_query(self) -> dict[str, str]:
         return {
@@ -81,13 +82,13 @@ def parse_feed_filter(query: Mapping[str, str]) -> tuple[FeedFilter, str | None]
         return FeedFilter(), "Tipo de evento desconocido; se muestran todos."
     if method and method not in PaymentMethodType._value2member_map_:
         return FeedFilter(), "Método de pago desconocido; se muestran todos."
-    if provider and provider not in ProviderName._value2member_map_:
+    if provider and provider not in available_providers():
         return FeedFilter(), "Proveedor desconocido; se muestran todos."
     return (
         FeedFilter(
             kind=kind,
             method=PaymentMethodType(method) if method else None,
-            provider=ProviderName(provider) if provider else None,
+            provider=provider or None,
         ),
         None,
     )

@@ -95,7 +95,7 @@ _ACCOUNT_KEYS = ("clabe", "beneficiary_account", "cuenta_beneficiario")
 
 
 def cep_query_from_event(
-    provider: ProviderName, body: dict[str, Any], amount_centavos: int, day: date
+    provider: str, body: dict[str, Any], amount_centavos: int, day: date
 ) -> CepQuery | None:
     """What to ask Banxico, from a provider's notification of a received SPEI; None when the
     notification does not carry the clave de rastreo and both banks (``SIN_DATOS``)."""
@@ -196,7 +196,7 @@ async def _stripe_funding(
 
 
 async def _query_for(runtime: Runtime, payment: Payment) -> CepQuery | None:
-    provider = ProviderName(payment.provider)
+    provider = str(payment.provider)
     reference = payment.provider_reference or ""
     if provider == ProviderName.STP:
         events = ProviderEvent.filter(provider=provider, event_id=reference)

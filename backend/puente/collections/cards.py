@@ -16,11 +16,12 @@ from puente.audit.service import record_audit
 from puente.collections.errors import CollectionRefused
 from puente.collections.mandates import stop_mandates_of_card
 from puente.collections.models import MandateStatus
-from puente.enums import PaymentMethodType, ProviderName, Role
+from puente.enums import PaymentMethodType, Role
 from puente.institutions.models import Institution
 from puente.payments.gateways import GatewayDirectory, NoProviderAccount
 from puente.payments.models import PaymentMethod
 from puente.providers.errors import PaymentDeclined, ProviderError
+from puente.providers.registry import UnknownProvider, provider_spec
 from puente.providers.values import CustomerInfo
 from puente.providers.vault import CardVault, card_vault
 
@@ -35,9 +36,17 @@ NOT_AVAILABLE = "Ese proveedor no guarda tarjetas."
 
 
 async def _vault(gateways: GatewayDirectory, user: User, provider: str) -> CardVault:
+    # The spec says whether the provider keeps cards at all (a plug-in's as a built-in's);
+    # a name no registered provider has is refused the same way, before any account lookup.
+    try:
+        keeps_cards = provider_spec(provider).card_vault is not None
+    except UnknownProvider:
+        keeps_cards = False
+    if not keeps_cards:
+        raise CollectionRefused("PROVIDER_NOT_AVAILABLE", NOT_AVAILABLE, "provider")
     institution = await Institution.get(id=user.institution_id)
     try:
-        connector = await gateways.gateway(institution, str(provider))
+        connector = await gateways.gateway(institution, provider)
     except NoProviderAccount:
         raise CollectionRefused("PROVIDER_NOT_AVAILABLE", NOT_AVAILABLE, "provider") from None
     vault = card_vault(connector)
@@ -46,7 +55,7 @@ async def _vault(gateways: GatewayDirectory, user: User, provider: str) -> CardV
     return vault
 
 
-async def _customer_id(vault: CardVault, user: User, provider: ProviderName) -> str:
+async def _customer_id(vault: CardVault, user: User, provider: str) -> str:
     """The borrower's customer at the provider: the one a saved card already names, or new."""
     known = (
         await PaymentMethod.filter(
@@ -59,7 +68,7 @@ async def _customer_id(vault: CardVault, user: User, provider: ProviderName) -> 
         return str(known[0])
     customer = await vault.open_customer(
         CustomerInfo(name=user.full_name, email=user.email, external_id=str(user.id)),
-        idempotency_key=f"puente-customer-{user.id}-{provider.value}",
+        idempotency_key=f"puente-customer-{user.id}-{provider}",
     )
     return customer.provider_id
 
@@ -67,7 +76,7 @@ async def _customer_id(vault: CardVault, user: User, provider: ProviderName) -> 
 async def save_card(
     gateways: GatewayDirectory,
     user: User,
-    provider: ProviderName,
+    provider: str,
     card_token: str,
     *,
     make_default: bool = True,
@@ -92,7 +101,7 @@ async def save_card(
             "CARD_DECLINED", "El banco rechazó la tarjeta; prueba con otra.", "cardToken"
         ) from exc
     except ProviderError as exc:
-        log.warning("saving a %s card failed (%s)", provider.value, exc.code)
+        log.warning("saving a %s card failed (%s)", provider, exc.code)
         raise CollectionRefused(
             "CARD_NOT_SAVED", "No pudimos guardar la tarjeta; inténtalo de nuevo.", "cardToken"
         ) from exc
@@ -132,7 +141,7 @@ async def save_card(
             institution_id=user.institution_id,
             subject_type="payment_method",
             subject_id=method.id,
-            data={"provider": provider.value, "last4": method.card_last4},
+            data={"provider": provider, "last4": method.card_last4},
             conn=tx,
         )
     return method

@@ -29,7 +29,7 @@ from puente.collections.dunning import Action, DunningPolicy, classify_decline, 
 from puente.collections.mandates import stop_mandates_of_card
 from puente.collections.models import AttemptStatus, ChargeAttempt, Mandate, MandateStatus
 from puente.collections.notices import SCHEDULED_CHARGE_KEY_PREFIX, tell_borrower
-from puente.enums import PaymentMethodType, ProviderName
+from puente.enums import PaymentMethodType
 from puente.enums import PaymentStatus as S
 from puente.loans.models import Loan, LoanProduct
 from puente.loans.payable import payable_amount
@@ -307,7 +307,7 @@ async def charge_attempt(
                     loan_id=loan.id,
                     amount=from_centavos(attempt.amount_centavos or 0),
                     method=PaymentMethodType.CARD,
-                    provider=ProviderName(card.provider),
+                    provider=str(card.provider),
                     idempotency_key=attempt_key(attempt),
                     payment_method_id=card.id,
                 ),

@@ -39,6 +39,17 @@ PUBLISH_CONNECTIONS = 32  # concurrent publishes per process; more wait (never f
 PUBLISH_WAIT = 5.0  # ... up to this many seconds for a free connection
 RETRY_FIRST, RETRY_MAX = 0.05, 2.0  # listener reconnect backoff (seconds)
 IDLE_CHECK = 5.0  # the listener pings an idle connection this often, to notice a dead peer
+CLOSE_WAIT = 1.0  # close(): seconds for the listener, then for each pool, to finish
+
+
+async def _ended(task: asyncio.Future[Any], seconds: float) -> bool:
+    """Wait up to ``seconds`` for ``task`` to end, never longer (unlike ``wait_for``, which
+    waits for a cancelled task to finish); True if it ended (its outcome is consumed)."""
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if done:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            task.result()
+    return bool(done)
 
 
 def _cancelled() -> bool:
@@ -101,15 +112,24 @@ class RedisBus:
             self._fanout.remove(channel, inbox)
 
     async def close(self) -> None:
-        """Stop listening, end every subscription, release connections (usable again after)."""
+        """Stop listening, end every subscription, release connections (usable again after).
+
+        Bounded: a listener cancelled inside redis-py's ``get_message`` was once seen never
+        to finish (its task "cancelling", waiting on a future that never resolved: the
+        process hung at shutdown, for half an hour until killed). So it gets ``CLOSE_WAIT``
+        seconds; then the connections are closed under it, which ends a pending read, and
+        it gets ``CLOSE_WAIT`` more before close() gives up on it (logged).
+        """
         listener, self._listener, self._connected = self._listener, None, None
         if listener is not None:
             listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await listener
+            await _ended(listener, CLOSE_WAIT)
         self._fanout.close()
-        await self._listener_client.connection_pool.disconnect()
-        await self._publisher.connection_pool.disconnect()
+        for pool in (self._listener_client.connection_pool, self._publisher.connection_pool):
+            if not await _ended(asyncio.ensure_future(pool.disconnect()), CLOSE_WAIT):
+                logger.warning("event bus: Redis connections not closed within %s s", CLOSE_WAIT)
+        if listener is not None and not await _ended(listener, CLOSE_WAIT):
+            logger.warning("event bus: the Redis listener ignored its cancellation; left behind")
 
     async def healthy(self) -> bool:
         """Redis answers a PING within a second (``/readyz`` reports it otherwise)."""

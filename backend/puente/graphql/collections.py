@@ -11,7 +11,6 @@ from puente.accounts.access import client_address
 from puente.collections import cards
 from puente.collections.errors import CollectionRefused
 from puente.collections.mandates import revoke_mandate, sign_mandate
-from puente.enums import ProviderName
 from puente.graphql.context import GraphQLContext
 from puente.graphql.payment_types import PaymentMethod, Provider
 from puente.graphql.payments import PaymentError
@@ -93,7 +92,7 @@ class CollectionMutations:
             method = await cards.save_card(
                 info.context.gateways,
                 user,
-                ProviderName(input.provider.value),
+                input.provider.value,
                 input.card_token,
                 make_default=input.make_default is not False,
             )

@@ -15,7 +15,6 @@ from puente.accounts.access import Session
 from puente.accounts.models import User as UserModel
 from puente.accounts.streams import SessionEnded, session_check, while_session_lasts
 from puente.enums import PaymentMethodType as MethodEnum
-from puente.enums import ProviderName
 from puente.events.fanout import reload_once, reload_soon
 from puente.graphql.context import GraphQLContext
 from puente.graphql.errors import UserFacingError
@@ -273,7 +272,7 @@ async def _disburse(
             pk or 0,
             clabe=clabe,
             beneficiary_name=beneficiary_name,
-            provider=ProviderName(provider.value),
+            provider=provider.value,
         )
     except PaymentRefused as refused:
         return PaymentError(code=refused.code, message=refused.message)

@@ -26,7 +26,7 @@ from satcfdi.models import Signer
 from satcfdi.transform import SCHEMA_ROOT, SchemaCollector, cfdi_schemas
 from satcfdi.utils import parser as xsd_parser
 
-from puente.enums import PaymentMethodType, ProviderName
+from puente.enums import PaymentMethodType
 from puente.invoicing.lines import InvoiceLine
 
 __all__ = [
@@ -102,7 +102,7 @@ _FORMA_PAGO = {
 }
 
 
-def forma_pago(method: PaymentMethodType, provider: ProviderName, card_funding: str = "") -> str:
+def forma_pago(method: PaymentMethodType, provider: str, card_funding: str = "") -> str:
     """The c_FormaPago of a payment: cash 01, SPEI 03, PayPal 31, cards 04/28."""
     if method is PaymentMethodType.CARD:
         return "28" if card_funding == "debit" else "04"

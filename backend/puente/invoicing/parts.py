@@ -18,7 +18,7 @@ from tortoise.exceptions import IntegrityError
 
 from puente.compliance.models import LoanApplication
 from puente.compliance.screening_service import APPLICATION_CONTEXT
-from puente.enums import PaymentMethodType, PaymentStatus, ProviderName
+from puente.enums import PaymentMethodType, PaymentStatus
 from puente.institutions.models import Institution
 from puente.invoicing.cfdi import (
     CfdiProblem,
@@ -152,7 +152,7 @@ async def given_back_before_stamping(invoice: Invoice, payment: Payment, documen
 
 def payment_form_of(payment: Payment) -> str:
     funding = str((payment.provider_request or {}).get("card_funding") or "")
-    return forma_pago(PaymentMethodType(payment.method), ProviderName(payment.provider), funding)
+    return forma_pago(PaymentMethodType(payment.method), str(payment.provider), funding)
 
 
 async def sealed(document: CFDI, signer: Signer) -> bytes:

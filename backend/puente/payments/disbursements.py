@@ -41,6 +41,8 @@ from puente.payments.compliance_hooks import compliance
 from puente.payments.gateways import GatewayDirectory, NoProviderAccount
 from puente.payments.models import Disbursement
 from puente.providers.errors import InvalidRequest, ProviderError
+from puente.providers.registry import UnknownProvider, provider_spec
+from puente.providers.spec import ConnectorKind
 from puente.providers.values import SpeiTransferRequest, TransferStatus
 from puente.runtime import MEXICO_CITY, Runtime
 
@@ -55,7 +57,6 @@ __all__ = [
 logger = logging.getLogger("puente.disbursements")
 
 CLABE_CONTEXT = "disbursements.clabe"
-BANKS = (ProviderName.STP, ProviderName.BANK)
 
 
 def _clave_rastreo(disbursement_id: int) -> str:
@@ -73,7 +74,7 @@ async def disburse_loan(
     *,
     clabe: str,
     beneficiary_name: str,
-    provider: ProviderName = ProviderName.STP,
+    provider: str = ProviderName.STP,
 ) -> Disbursement:
     """Send an approved loan's money to the borrower's CLABE (staff only).
 
@@ -82,8 +83,7 @@ async def disburse_loan(
     """
     if Role(actor.role) not in (Role.STAFF, Role.ADMIN):
         raise PaymentRefused("FORBIDDEN", "Solo el personal puede dispersar créditos.")
-    if provider not in BANKS:
-        raise PaymentRefused("PROVIDER_NOT_A_BANK", "La dispersión se hace por STP o banco.")
+    _require_bank_spec(provider)
     loan = await Loan.filter(id=loan_id).first()
     if loan is None or not can_see_loan(actor, loan):
         raise PaymentRefused("LOAN_NOT_FOUND", "El crédito no existe.")
@@ -187,11 +187,12 @@ async def approve_and_disburse(
     *,
     clabe: str,
     beneficiary_name: str,
-    provider: ProviderName = ProviderName.STP,
+    provider: str = ProviderName.STP,
 ) -> Disbursement:
     """Credit committee says yes and the money goes out: application → approved → SPEI."""
     if Role(actor.role) not in (Role.STAFF, Role.ADMIN):
         raise PaymentRefused("FORBIDDEN", "Solo el personal puede aprobar créditos.")
+    _require_bank_spec(provider)
     try:
         validate_clabe(clabe)  # refuse before approving, so a typo changes nothing
     except KycError as exc:
@@ -220,10 +221,23 @@ async def approve_and_disburse(
     )
 
 
-async def _require_bank(gateways: GatewayDirectory, loan: Loan, provider: ProviderName) -> None:
+def _require_bank_spec(provider: str) -> None:
+    """Refuse a provider that cannot send SPEI payouts: its spec says whether it is a bank
+    (a plug-in's as a built-in's); a name no registered provider has is not available."""
+    try:
+        kind = provider_spec(provider).kind
+    except UnknownProvider:
+        raise PaymentRefused(
+            "PROVIDER_NOT_AVAILABLE", "Ese proveedor no está disponible para dispersar."
+        ) from None
+    if kind is not ConnectorKind.BANK:
+        raise PaymentRefused("PROVIDER_NOT_A_BANK", "La dispersión se hace por STP o banco.")
+
+
+async def _require_bank(gateways: GatewayDirectory, loan: Loan, provider: str) -> None:
     """Refuse, before anything is recorded, a payout with no account to send it from."""
     try:
-        await gateways.bank(await Institution.get(id=loan.institution_id), provider.value)
+        await gateways.bank(await Institution.get(id=loan.institution_id), provider)
     except NoProviderAccount:
         raise PaymentRefused(
             "PROVIDER_NOT_AVAILABLE",

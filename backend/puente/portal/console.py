@@ -64,7 +64,7 @@ from puente.backoffice.stats import (
     delinquency_over_time,
     disbursed_vs_collected,
 )
-from puente.enums import PaymentMethodType, ProviderName
+from puente.enums import PaymentMethodType
 from puente.institutions.models import Institution
 from puente.money import format_mxn
 from puente.payments.change_notices import institution_channel
@@ -73,6 +73,7 @@ from puente.portal.access import not_authorised
 from puente.portal.live import EventStreamResponse, live_events
 from puente.portal.loan_text import BUCKET
 from puente.portal.payment_text import method_text, provider_text
+from puente.providers.registry import available_providers
 from puente.reconciliation.enums import Resolution
 from puente.webhooks.health import provider_health
 from puente.webhooks.inbox import WebhookInbox
@@ -189,7 +190,7 @@ class Console:
             "stream": "/consola/eventos?" + urlencode(wanted.as_query()),
             "kinds": FEED_KINDS,
             "methods": list(PaymentMethodType),
-            "providers": list(ProviderName),
+            "providers": available_providers(),
             "counts": queues.counts,
         }
         return self._render(request, user, "pages/consola.html", context)
@@ -210,6 +211,7 @@ class Console:
             render,
             still_valid=session_check(self.portal.auth, session),
             recheck=self.runtime.settings.session_recheck_seconds,
+            stopping=self.runtime.stopping,
         )
         return EventStreamResponse(stream)
 

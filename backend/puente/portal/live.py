@@ -23,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 
 from puente.accounts.streams import while_session_lasts
 from puente.events.bus import EventBus
+from puente.shutdown import StopNotice
 
 __all__ = ["EventStreamResponse", "live_events", "sse_event"]
 
@@ -73,17 +74,21 @@ async def live_events(
     max_age: float = 300.0,
     still_valid: Callable[[], Awaitable[bool]] | None = None,
     recheck: float = 15.0,
+    stopping: StopNotice | None = None,
 ) -> AsyncIterator[str]:
     """The events of one page: ``render()`` now, then again after each notice on ``channel``.
 
     With ``still_valid`` the stream also ends when the viewer's session expires or is revoked
-    (asked every ``recheck`` seconds); EventSource then reconnects and is refused.
+    (asked every ``recheck`` seconds); EventSource then reconnects and is refused. With
+    ``stopping`` it ends as soon as the process is asked to stop (``shutdown.py``): the
+    server waits for open responses before it can exit, and EventSource reconnects elsewhere.
     """
     subscription = bus.subscribe(channel)
     notices = await subscription.__aenter__()  # subscribe before reading: no change is missed
     if still_valid is not None:
         notices = while_session_lasts(notices, still_valid, recheck)
     waiting: asyncio.Task[Any] | None = None
+    stopped = asyncio.create_task((stopping or StopNotice()).wait())
     try:
         for name, html in await render():
             yield sse_event(name, html)
@@ -91,7 +96,13 @@ async def live_events(
         deadline = loop.time() + max_age
         waiting = asyncio.create_task(_next(notices))
         while (remaining := deadline - loop.time()) > 0:
-            done, _ = await asyncio.wait({waiting}, timeout=min(heartbeat, remaining))
+            done, _ = await asyncio.wait(
+                {waiting, stopped},
+                timeout=min(heartbeat, remaining),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if stopped in done:
+                return  # the server is stopping: let it (EventSource reconnects)
             if not done:
                 yield ": ping\n\n"
                 continue
@@ -104,10 +115,11 @@ async def live_events(
         # Cleanup must run even though the request's scope is being cancelled (a Redis
         # subscription is released with awaits).
         with anyio.CancelScope(shield=True):
-            if waiting is not None:
-                waiting.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await waiting
+            for task in (waiting, stopped):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
             if isinstance(notices, AsyncGenerator):
                 with contextlib.suppress(Exception):
                     await notices.aclose()

@@ -231,6 +231,7 @@ class PaymentPages:
             render,
             still_valid=session_check(self.portal.auth, session),
             recheck=self.runtime.settings.session_recheck_seconds,
+            stopping=self.runtime.stopping,
         )
         return EventStreamResponse(stream)
 

@@ -38,7 +38,6 @@ from puente.collections.mandates import (
 )
 from puente.collections.reads import loan_domiciliacion
 from puente.enums import PaymentMethodType as M
-from puente.enums import ProviderName
 from puente.institutions.models import Institution
 from puente.payments.checkout import PaymentRefused, PaymentRequest
 from puente.payments.gateways import GatewayDirectory
@@ -67,7 +66,7 @@ async def keep_card_for(
     """The "guardar tarjeta" box at checkout: save the token, then pay with the saved card."""
     try:
         saved = await cards.save_card(
-            gateways, user, ProviderName(request.provider), request.card_token or ""
+            gateways, user, str(request.provider), request.card_token or ""
         )
     except CollectionRefused as exc:
         raise PaymentRefused(exc.code, exc.message) from None
@@ -234,11 +233,9 @@ class SavedCardDoors:
         form = await self.portal.form(request)
         if form is None:
             return self.portal.forbidden(request)
+        provider = str(form.get("proveedor") or "")[:16]
         try:
-            provider = ProviderName(str(form.get("proveedor") or ""))
             await cards.save_card(self.gateways, user, provider, str(form.get("token") or ""))
-        except ValueError:
-            return not_found(self.portal, request, user)
         except CollectionRefused as exc:
             context = {"user": user, "title": "No se guardó la tarjeta", "message": exc.message}
             return self.portal.render(request, "pages/error.html", context, status_code=400)

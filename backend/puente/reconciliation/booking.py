@@ -34,7 +34,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from puente.audit.service import record_audit
-from puente.enums import JournalKind, LedgerAccountType, ProviderName, SuspenseReason
+from puente.enums import JournalKind, LedgerAccountType, SuspenseReason
 from puente.enums import PaymentStatus as S
 from puente.ledger.entries import AccountRef, Line
 from puente.ledger.models import JournalEntry
@@ -80,7 +80,7 @@ class PaidPayment:
 
     id: int
     loan_id: int
-    provider: ProviderName
+    provider: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +92,7 @@ class LineBooking:
     entry_id: int | None
 
 
-def _ref(
-    institution_id: int, kind: LedgerAccountType, provider: ProviderName | None = None
-) -> AccountRef:
+def _ref(institution_id: int, kind: LedgerAccountType, provider: str | None = None) -> AccountRef:
     return AccountRef(institution_id, kind, provider=provider)
 
 
@@ -122,7 +120,7 @@ async def post_settlement(
 
 
 def clearing_to_bank(
-    institution_id: int, provider: ProviderName, centavos: int, *, source: LedgerAccountType
+    institution_id: int, provider: str, centavos: int, *, source: LedgerAccountType
 ) -> list[Line]:
     """Money the provider (or suspense) held reaches the bank: Dr bank, Cr ``source``."""
     credit = _ref(
@@ -132,7 +130,7 @@ def clearing_to_bank(
 
 
 def _payout_lines(institution_id: int, s: GatewaySettlement) -> list[Line]:
-    provider = ProviderName(s.provider)
+    provider = str(s.provider)
     lines = [
         Line(_ref(institution_id, LedgerAccountType.BANK), s.net_centavos),
         Line(_ref(institution_id, LedgerAccountType.PROVIDER_FEES_EXPENSE), s.fee_centavos),
@@ -147,7 +145,7 @@ async def payment_for_loan(
     loan: Loan,
     centavos: int,
     *,
-    provider: ProviderName,
+    provider: str,
     key: str,
     source: str,
     at: datetime,
@@ -163,7 +161,7 @@ async def payment_for_loan(
 
 
 async def _funnel(
-    runtime: Runtime, line: StatementLine, proposal: Proposal, provider: ProviderName, at: datetime
+    runtime: Runtime, line: StatementLine, proposal: Proposal, provider: str, at: datetime
 ) -> tuple[MatchKind, Payment | None]:
     """Bring the payment a line proves into PAID (before any clearing posting)."""
     kind, _, ident = proposal.expected_keys[0].partition(":")
@@ -201,7 +199,7 @@ async def book_proposal(
     line: StatementLine,
     proposal: Proposal,
     *,
-    provider: ProviderName,
+    provider: str,
     at: datetime,
 ) -> LineBooking:
     """Book a proposal the matcher was sure of (``proposal.booked``) for one line."""
@@ -218,7 +216,7 @@ async def book_proposal(
             entry = await post_settlement(
                 clearing_to_bank(
                     line.institution_id,
-                    ProviderName(payment.provider),
+                    str(payment.provider),
                     line.amount_centavos,
                     source=LedgerAccountType.CASH_CLEARING,
                 ),
@@ -295,7 +293,7 @@ async def _paid_batch(
     batch: Sequence[tuple[StatementLine, Proposal, PaidPayment]], at: datetime
 ) -> list[LineBooking]:
     institution_id = batch[0][0].institution_id
-    by_provider: dict[ProviderName, int] = defaultdict(int)
+    by_provider: dict[str, int] = defaultdict(int)
     for line, _, payment in batch:
         by_provider[payment.provider] += line.amount_centavos
     lines = [Line(_ref(institution_id, LedgerAccountType.BANK), sum(by_provider.values()))]

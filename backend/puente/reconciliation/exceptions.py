@@ -167,7 +167,7 @@ def _entry_lines(
         # Money in suspense was this payment's: suspense → clearing, as if it had matched.
         lines = clearing_to_bank(
             inst,
-            ProviderName(payment.provider),
+            str(payment.provider),
             amount,
             source=LedgerAccountType.CASH_CLEARING,
         )

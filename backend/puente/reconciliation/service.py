@@ -261,7 +261,7 @@ async def reconcile_lines(
     *,
     at: datetime,
     statement_id: int | None = None,
-    provider: ProviderName = ProviderName.BANK,
+    provider: str = ProviderName.BANK,
     stp_cuenta: str = "",
     tolerances: Tolerances | None = None,
     summary: ImportSummary | None = None,
@@ -294,7 +294,7 @@ async def _reconcile_window(
     institution_id: int,
     facts: dict[int, LineFacts],
     at: datetime,
-    provider: ProviderName,
+    provider: str,
     stp_cuenta: str,
     tolerances: Tolerances,
     summary: ImportSummary,
@@ -343,7 +343,7 @@ async def _split_paid(
         rows = await Payment.filter(id__in=ids, status=PaymentStatus.PAID).values_list(
             "id", "loan_id", "provider"
         )
-        paid.update({pk: PaidPayment(pk, loan, ProviderName(p)) for pk, loan, p in rows})
+        paid.update({pk: PaidPayment(pk, loan, str(p)) for pk, loan, p in rows})
     batch = [(lines[p.line_ids[0]], p, paid[pk]) for pk, p in wanted.items() if pk in paid]
     chosen = {id(p) for _, p, _ in batch}
     return batch, [p for p in proposals if id(p) not in chosen]
