@@ -16,7 +16,8 @@ import time
 from datetime import UTC, datetime
 
 import httpx
-from tests.conftest import _init
+import pytest
+from tests.conftest import PRIVATE_POSTGRES, _init
 from tests.support import factories
 from tests.support.portal_pay import csrf_of
 from tests.support.servers import free_port, serve, server_env, stop, subscribe_ws, wait_ready
@@ -72,6 +73,7 @@ async def _open_streams(port: int, loan_id: int, payment_id: int, token: str):
     return client, response, lines, ws
 
 
+@pytest.mark.parametrize("database_url", ["sqlite", PRIVATE_POSTGRES], indirect=True)
 def test_sigterm_with_an_sse_stream_and_a_subscription_open_stops_promptly(
     database_url, runtime, clock
 ):
