@@ -101,7 +101,7 @@ async def apply_payment(
     if LoanStatus(locked.status) in OPEN_STATUSES:
         _, contract = await accrue_locked(locked, product, received_on, conn=conn)
     if contract is None:  # not read yet, or charges were posted since
-        contract = await load_contract(locked, conn)
+        contract = await load_contract(locked, conn, dated=False)  # never asks states_before
     balances = (await loan_account_balances([loan.id], conn))[loan.id]
     held_advance = from_centavos(balances.get(T.LOAN_ADVANCE, 0))
     if not may_take_payments(locked.status):

@@ -11,7 +11,7 @@ row. Rows already due, and the current one, are never touched.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -37,6 +37,7 @@ __all__ = [
     "load_contract",
     "loan_terms",
     "replace_future_rows",
+    "with_recent",
 ]
 
 
@@ -71,7 +72,9 @@ class LoanContract:
     totals: tuple[ActivityRow, ...]
     recent: tuple[ActivityRow, ...]  # dated: lets the accrual job rebuild any later day
     periods: Mapping[int, Period]
-    recent_since: date | None = None  # None: nothing is owed, no day needs rebuilding
+    # None: nothing is owed (no day needs rebuilding), or loaded without ``recent``
+    # (``load_contract(dated=False)``): ``states_before`` refuses either way.
+    recent_since: date | None = None
 
     def states_before(self, day: date) -> tuple[InstallmentState, ...]:
         """The installment states at the start of ``day`` (entries effective before it)."""
@@ -91,26 +94,32 @@ class LoanContract:
         return {row.number: row for row in self.rows}
 
 
-async def load_contract(loan: Loan, conn: BaseDBAsyncClient | None = None) -> LoanContract:
-    """Everything the services need to allocate, accrue or quote on one loan."""
+async def load_contract(
+    loan: Loan, conn: BaseDBAsyncClient | None = None, *, dated: bool = True
+) -> LoanContract:
+    """Everything the services need to allocate, accrue or quote on one loan.
+
+    ``dated=False``: without the dated recent activity (one query less), for a caller that
+    allocates or quotes but never asks ``states_before`` (``with_recent`` adds it later)."""
     rows = tuple(await current_rows(loan.id, conn))
     totals = tuple((await activity_rows([loan.id], conn))[loan.id])
     periods = contract_periods(loan, max((row.number for row in rows), default=0))
     states = installment_states(rows, fold_activity(totals), periods, Decimal(loan.vat_rate))
-    owed = [state.due_date for state in states if state.outstanding_total > 0]
-    since = min(owed, default=None)
-    recent: tuple[ActivityRow, ...] = ()
-    if since is not None:
-        recent = tuple((await activity_rows([loan.id], conn, dated=True, since=since))[loan.id])
-    return LoanContract(
-        loan=loan,
-        rows=rows,
-        states=states,
-        totals=totals,
-        recent=recent,
-        periods=periods,
-        recent_since=since,
+    contract = LoanContract(
+        loan=loan, rows=rows, states=states, totals=totals, recent=(), periods=periods
     )
+    return await with_recent(contract, conn) if dated else contract
+
+
+async def with_recent(contract: LoanContract, conn: BaseDBAsyncClient | None) -> LoanContract:
+    """``contract`` with the dated activity since its earliest still-owed due date."""
+    owed = [state.due_date for state in contract.states if state.outstanding_total > 0]
+    since = min(owed, default=None)
+    if since is None:
+        return replace(contract, recent=(), recent_since=None)
+    loan_id = contract.loan.id
+    recent = (await activity_rows([loan_id], conn, dated=True, since=since))[loan_id]
+    return replace(contract, recent=tuple(recent), recent_since=since)
 
 
 def installment_records(

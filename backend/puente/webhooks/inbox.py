@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
+from puente.audit.service import audit_batch
 from puente.enums import PaymentStatus as S
 from puente.enums import ProviderEventStatus as E
 from puente.institutions.models import Institution
@@ -305,10 +307,16 @@ class WebhookInbox:
         return len(claimed)
 
     async def _apply_by_loan(self, events: list[ProviderEvent]) -> dict[int, E]:
-        """Apply the batch's signed payment status events grouped by loan: one transaction
-        per loan, its payments then the loan locked once (the order every other path
-        locks them in) and passed down with its product. Returns the outcome per event id;
-        events left out (other kinds, unknown payments, a group that failed) are
+        """Apply the batch's signed payment status events grouped by loan, and return the
+        outcome per event id.
+
+        The whole batch is one transaction: loan after loan in id order (the order any two
+        batches lock them in), each loan's payments then the loan locked once (the order
+        every other path locks them in) and passed down with its product, and the audit
+        entries appended together at its end (``audit_batch``), so the chain's head row is
+        held once per batch, not once per payment. If that transaction fails (a deadlock,
+        one bad loan), it rolls back whole and each loan is applied in a transaction of its
+        own; events left out (other kinds, unknown payments, a loan that failed again) are
         processed one by one by the caller, so a failure is charged to its own event."""
         wanted = [(event, status) for event in events if (status := _plain_status(event))]
         if not wanted:
@@ -319,15 +327,27 @@ class WebhookInbox:
             payment = named.get(event.id)
             if payment is not None:
                 groups.setdefault(payment.loan_id, []).append((event, status, payment))
+        ordered = sorted(groups.items())
+        done: dict[int, list[Transition]] = {}
+        try:
+            with span("webhook.apply_batch", **{"puente.loans": len(ordered)}):
+                async with in_transaction() as tx, audit_batch(tx):
+                    for loan_id, members in ordered:
+                        done[loan_id] = await self._apply_group(loan_id, members, tx)
+        except Exception:  # noqa: BLE001 - rolled back whole: each loan on its own below
+            logger.info("batch of %s loans applied loan by loan", len(ordered), exc_info=True)
+            done = {}
+            for loan_id, members in ordered:
+                try:
+                    with span("webhook.apply_loan", **{"puente.events": len(members)}):
+                        done[loan_id] = await self._apply_group(loan_id, members)
+                except Exception:  # noqa: BLE001 - its events are retried one by one
+                    logger.warning("events of loan %s applied one by one", loan_id, exc_info=True)
         outcomes: dict[int, E] = {}
-        for loan_id, members in groups.items():
-            try:
-                with span("webhook.apply_loan", **{"puente.events": len(members)}):
-                    transitions = await self._apply_group(loan_id, members)
-            except Exception:  # noqa: BLE001 - its events are retried one by one
-                logger.warning("events of loan %s applied one by one", loan_id, exc_info=True)
+        for loan_id, members in ordered:
+            if loan_id not in done:
                 continue
-            for (event, _, _), transition in zip(members, transitions, strict=True):
+            for (event, _, _), transition in zip(members, done[loan_id], strict=True):
                 # Monitoring and notices start under the delivery's request id, as in _process.
                 with bound_request_id(event.request_id or f"event-{event.id}"):
                     await notify_transition(self.runtime.bus, transition, self.runtime.now())
@@ -336,34 +356,41 @@ class WebhookInbox:
         return outcomes
 
     async def _apply_group(
-        self, loan_id: int, members: list[tuple[ProviderEvent, S, Payment]]
+        self,
+        loan_id: int,
+        members: list[tuple[ProviderEvent, S, Payment]],
+        conn: BaseDBAsyncClient | None = None,
     ) -> list[Transition]:
-        async with in_transaction() as tx:
-            ids = sorted({payment.id for _, _, payment in members})
-            payments = (
-                await Payment.filter(id__in=ids).order_by("id").select_for_update().using_db(tx)
-            )
-            loan = await Loan.select_for_update().using_db(tx).get(id=loan_id)
-            product = await LoanProduct.filter(id=loan.product_id).using_db(tx).get()
-            locked = LockedRows(tx, {p.id: p for p in payments}, loan, product)
-            transitions = []
-            for event, status, payment in members:
-                with bound_request_id(event.request_id or f"event-{event.id}"):
-                    transitions.append(
-                        await advance_payment(
-                            payment.id,
-                            status,
-                            source=f"webhook:{event.provider}:{event.event_id}",
-                            at=event.occurred_at or self.runtime.now(),
-                            provider_reference=event.provider_payment_id,
-                            reported_amount=(
-                                from_centavos(event.amount_centavos)
-                                if event.amount_centavos is not None
-                                else None
-                            ),
-                            locked=locked,
-                        )
+        """One loan's events applied in ``conn`` (the batch's transaction), else in a
+        transaction of their own."""
+        if conn is None:
+            async with in_transaction() as tx:
+                return await self._apply_group(loan_id, members, tx)
+        ids = sorted({payment.id for _, _, payment in members})
+        payments = (
+            await Payment.filter(id__in=ids).order_by("id").select_for_update().using_db(conn)
+        )
+        loan = await Loan.select_for_update().using_db(conn).get(id=loan_id)
+        product = await LoanProduct.filter(id=loan.product_id).using_db(conn).get()
+        locked = LockedRows(conn, {p.id: p for p in payments}, loan, product)
+        transitions = []
+        for event, status, payment in members:
+            with bound_request_id(event.request_id or f"event-{event.id}"):
+                transitions.append(
+                    await advance_payment(
+                        payment.id,
+                        status,
+                        source=f"webhook:{event.provider}:{event.event_id}",
+                        at=event.occurred_at or self.runtime.now(),
+                        provider_reference=event.provider_payment_id,
+                        reported_amount=(
+                            from_centavos(event.amount_centavos)
+                            if event.amount_centavos is not None
+                            else None
+                        ),
+                        locked=locked,
                     )
+                )
         return transitions
 
     async def _tell_staff(self, event: ProviderEvent, outcome: E) -> None:
