@@ -58,9 +58,9 @@ async def test_a_batch_applies_two_loans_payments_once_each(db, runtime, clock, 
     groups: list[int] = []
     real = WebhookInbox._apply_group
 
-    async def spy(self, loan_id, members, conn=None):
+    async def spy(self, loan_id, members, conn=None, held=None):
         groups.append((len(members), conn is not None))
-        return await real(self, loan_id, members, conn)
+        return await real(self, loan_id, members, conn, held)
 
     heads: list[int | None] = []
     real_head = audit_service._locked_head
@@ -114,12 +114,12 @@ async def test_a_failed_batch_transaction_leaves_nothing_and_each_loan_is_applie
     real = WebhookInbox._apply_group
     alone: list[int] = []
 
-    async def fails_in_the_batch(self, loan_id, members, conn=None):
+    async def fails_in_the_batch(self, loan_id, members, conn=None, held=None):
         if conn is not None and loan_id == payments[2].loan_id:  # the batch's second loan
             raise RuntimeError("deadlock detected")
         if conn is None:
             alone.append(loan_id)
-        return await real(self, loan_id, members, conn)
+        return await real(self, loan_id, members, conn, held)
 
     monkeypatch.setattr(WebhookInbox, "_apply_group", fails_in_the_batch)
     inbox = WebhookInbox(runtime, GatewayDirectory(runtime))

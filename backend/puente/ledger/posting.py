@@ -35,6 +35,7 @@ __all__ = [
     "get_account",
     "loan_account_balances",
     "post_entry",
+    "prime_loan_accounts",
     "reverse_entry",
 ]
 
@@ -57,6 +58,9 @@ _POSTINGS_PER_INSERT = 4000  # 5 parameters each: under both databases' limits
 # connection lets a plain query see another task's uncommitted rows.
 _ACCOUNT_IDS: WeakKeyDictionary[BaseDBAsyncClient, dict[str, int]] = WeakKeyDictionary()
 _CREATED_IN: WeakKeyDictionary[BaseDBAsyncClient, set[str]] = WeakKeyDictionary()
+# Ids this very client (a transaction, or a savepoint inside one: never its parent, whose
+# savepoint may roll back) created or read, committed or not: right for as long as it lives.
+_KNOWN_IN: WeakKeyDictionary[BaseDBAsyncClient, dict[str, int]] = WeakKeyDictionary()
 
 
 def _lineage(conn: BaseDBAsyncClient) -> tuple[BaseDBAsyncClient, BaseDBAsyncClient | None]:
@@ -79,6 +83,9 @@ async def account_ids(
     cacheable = transaction is not None and db.capabilities.dialect == "postgres"
     cache = _ACCOUNT_IDS.setdefault(client, {}) if cacheable else {}
     found = {code: cache[code] for code in wanted if code in cache}
+    known = _KNOWN_IN.get(db) if cacheable else None
+    if known:
+        found.update((code, known[code]) for code in wanted if code in known)
     missing = [code for code in wanted if code not in found]
     if not missing:
         return found
@@ -87,6 +94,8 @@ async def account_ids(
         # One statement: insert what is not there yet, read what is.
         ids, new_codes = await _read_or_create([wanted[code] for code in missing], db)
         found.update(ids)
+        if transaction is not None:
+            _KNOWN_IN.setdefault(db, {}).update(ids)
         if transaction is not None and new_codes:
             created = _CREATED_IN.setdefault(transaction, set())
             created.update(new_codes)
@@ -118,6 +127,25 @@ async def account_ids(
         )
         found.update(await _read_ids([ref.code for ref in new], db))
     return found
+
+
+async def prime_loan_accounts(loan_ids: Sequence[int], conn: BaseDBAsyncClient) -> None:
+    """Read the ids of ``loan_ids``' accounts in one query, so posting to them costs no
+    lookup: for a caller about to post to many loans in transaction ``conn`` (PostgreSQL;
+    elsewhere nothing is cached, and nothing is read)."""
+    client, transaction = _lineage(conn)
+    if transaction is None or conn.capabilities.dialect != "postgres" or not loan_ids:
+        return
+    _, rows = await conn.execute_query(
+        "SELECT code, id FROM ledger_accounts WHERE loan_id = ANY($1::integer[])",
+        [list(loan_ids)],
+    )
+    ids = {str(row["code"]): int(row["id"]) for row in rows}
+    _KNOWN_IN.setdefault(conn, {}).update(ids)
+    created = _CREATED_IN.get(transaction) or set()
+    _ACCOUNT_IDS.setdefault(client, {}).update(
+        (code, account_id) for code, account_id in ids.items() if code not in created
+    )
 
 
 async def _read_or_create(

@@ -18,6 +18,8 @@ from decimal import Decimal
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.functions import Max
 
+from puente.enums import LedgerAccountType
+from puente.ledger.posting import loan_account_balances
 from puente.loans.activity import ActivityRow, activity_rows, fold_activity
 from puente.loans.engine import (
     InstallmentState,
@@ -31,10 +33,12 @@ from puente.money import to_centavos
 
 __all__ = [
     "LoanContract",
+    "LoanReads",
     "billing_key",
     "current_rows",
     "installment_records",
     "load_contract",
+    "read_loans",
     "loan_terms",
     "replace_future_rows",
     "with_recent",
@@ -94,15 +98,53 @@ class LoanContract:
         return {row.number: row for row in self.rows}
 
 
+@dataclass(frozen=True, slots=True)
+class LoanReads:
+    """What a payment reads of a loan before it writes anything, read for many loans at
+    once (``read_loans``) by a caller holding them locked: valid until the loan's first
+    write, so it is used once."""
+
+    rows: tuple[Installment, ...]
+    totals: tuple[ActivityRow, ...]
+    balances: Mapping[LedgerAccountType, int]  # natural sign, as loan_account_balances
+
+
+async def read_loans(loan_ids: Sequence[int], conn: BaseDBAsyncClient) -> dict[int, LoanReads]:
+    """``LoanReads`` of each loan in three queries, whatever their number."""
+    ids = list(loan_ids)
+    rows: dict[int, list[Installment]] = {loan_id: [] for loan_id in ids}
+    found = (
+        await Installment.filter(loan_id__in=ids, superseded_on__isnull=True)
+        .using_db(conn)
+        .order_by("loan_id", "number")
+    )
+    for row in found:
+        rows[row.loan_id].append(row)
+    totals = await activity_rows(ids, conn)
+    balances = await loan_account_balances(ids, conn)
+    return {
+        loan_id: LoanReads(tuple(rows[loan_id]), tuple(totals[loan_id]), balances[loan_id])
+        for loan_id in ids
+    }
+
+
 async def load_contract(
-    loan: Loan, conn: BaseDBAsyncClient | None = None, *, dated: bool = True
+    loan: Loan,
+    conn: BaseDBAsyncClient | None = None,
+    *,
+    dated: bool = True,
+    reads: LoanReads | None = None,
 ) -> LoanContract:
     """Everything the services need to allocate, accrue or quote on one loan.
 
     ``dated=False``: without the dated recent activity (one query less), for a caller that
-    allocates or quotes but never asks ``states_before`` (``with_recent`` adds it later)."""
-    rows = tuple(await current_rows(loan.id, conn))
-    totals = tuple((await activity_rows([loan.id], conn))[loan.id])
+    allocates or quotes but never asks ``states_before`` (``with_recent`` adds it later).
+    ``reads``: the loan's rows and activity already read (``read_loans``)."""
+    if reads is not None:
+        rows, totals = reads.rows, reads.totals
+    else:
+        rows = tuple(await current_rows(loan.id, conn))
+        totals = tuple((await activity_rows([loan.id], conn))[loan.id])
     periods = contract_periods(loan, max((row.number for row in rows), default=0))
     states = installment_states(rows, fold_activity(totals), periods, Decimal(loan.vat_rate))
     contract = LoanContract(

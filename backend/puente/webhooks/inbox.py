@@ -26,6 +26,8 @@ from puente.audit.service import audit_batch
 from puente.enums import PaymentStatus as S
 from puente.enums import ProviderEventStatus as E
 from puente.institutions.models import Institution
+from puente.ledger.posting import prime_loan_accounts
+from puente.loans.contract import LoanReads, read_loans
 from puente.loans.models import Loan, LoanProduct
 from puente.money import from_centavos, to_centavos
 from puente.observability.context import bound_request_id, current_request_id
@@ -106,6 +108,40 @@ async def _payments_by_reference(events: list[ProviderEvent]) -> dict[int, Payme
         event.id: by_reference.get((event.provider, event.provider_payment_id)) for event in events
     }
     return {event_id: payment for event_id, payment in named.items() if payment is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """The rows a batch's transaction locked (payments, loans) and read (their products,
+    what each payment reads of its loan first), by id."""
+
+    payments: dict[int, Payment]
+    loans: dict[int, Loan]
+    products: dict[int, LoanProduct]
+    reads: dict[int, LoanReads]
+
+
+async def _lock_batch(
+    groups: list[tuple[int, list[tuple[ProviderEvent, S, Payment]]]], conn: BaseDBAsyncClient
+) -> _Held:
+    """Lock every payment of the batch, then every loan, each in id order (payments before
+    their loan, as every other path), and read their products, ledger account ids and
+    ``LoanReads``: six queries for the batch instead of six or more per loan."""
+    payment_ids = sorted({payment.id for _, members in groups for _, _, payment in members})
+    loan_ids = [loan_id for loan_id, _ in groups]
+    payments = (
+        await Payment.filter(id__in=payment_ids).order_by("id").select_for_update().using_db(conn)
+    )
+    loans = await Loan.filter(id__in=loan_ids).order_by("id").select_for_update().using_db(conn)
+    await prime_loan_accounts(loan_ids, conn)  # their ledger accounts: no lookup per entry
+    product_ids = sorted({loan.product_id for loan in loans})
+    products = await LoanProduct.filter(id__in=product_ids).using_db(conn)
+    return _Held(
+        {p.id: p for p in payments},
+        {loan.id: loan for loan in loans},
+        {product.id: product for product in products},
+        await read_loans(loan_ids, conn),
+    )
 
 
 class PaymentNotYetKnown(Exception):
@@ -332,8 +368,9 @@ class WebhookInbox:
         try:
             with span("webhook.apply_batch", **{"puente.loans": len(ordered)}):
                 async with in_transaction() as tx, audit_batch(tx):
+                    held = await _lock_batch(ordered, tx)
                     for loan_id, members in ordered:
-                        done[loan_id] = await self._apply_group(loan_id, members, tx)
+                        done[loan_id] = await self._apply_group(loan_id, members, tx, held)
         except Exception:  # noqa: BLE001 - rolled back whole: each loan on its own below
             logger.info("batch of %s loans applied loan by loan", len(ordered), exc_info=True)
             done = {}
@@ -360,19 +397,26 @@ class WebhookInbox:
         loan_id: int,
         members: list[tuple[ProviderEvent, S, Payment]],
         conn: BaseDBAsyncClient | None = None,
+        held: _Held | None = None,
     ) -> list[Transition]:
-        """One loan's events applied in ``conn`` (the batch's transaction), else in a
-        transaction of their own."""
+        """One loan's events applied in ``conn`` (the batch's transaction, ``held``: the rows
+        it locked and read), else in a transaction of their own."""
         if conn is None:
             async with in_transaction() as tx:
                 return await self._apply_group(loan_id, members, tx)
-        ids = sorted({payment.id for _, _, payment in members})
-        payments = (
-            await Payment.filter(id__in=ids).order_by("id").select_for_update().using_db(conn)
-        )
-        loan = await Loan.select_for_update().using_db(conn).get(id=loan_id)
-        product = await LoanProduct.filter(id=loan.product_id).using_db(conn).get()
-        locked = LockedRows(conn, {p.id: p for p in payments}, loan, product)
+        if held is None:
+            ids = sorted({payment.id for _, _, payment in members})
+            payments = (
+                await Payment.filter(id__in=ids).order_by("id").select_for_update().using_db(conn)
+            )
+            loan = await Loan.select_for_update().using_db(conn).get(id=loan_id)
+            product = await LoanProduct.filter(id=loan.product_id).using_db(conn).get()
+            locked = LockedRows(conn, {p.id: p for p in payments}, loan, product)
+        else:
+            loan = held.loans[loan_id]
+            mine = {p.id: held.payments[p.id] for _, _, p in members}
+            reads = {loan_id: held.reads[loan_id]} if loan_id in held.reads else {}
+            locked = LockedRows(conn, mine, loan, held.products[loan.product_id], reads)
         transitions = []
         for event, status, payment in members:
             with bound_request_id(event.request_id or f"event-{event.id}"):
