@@ -346,14 +346,15 @@ class WebhookInbox:
         """Apply the batch's signed payment status events grouped by loan, and return the
         outcome per event id.
 
-        The whole batch is one transaction: loan after loan in id order (the order any two
-        batches lock them in), each loan's payments then the loan locked once (the order
-        every other path locks them in) and passed down with its product, and the audit
+        On PostgreSQL the whole batch is one transaction: its payments then their loans
+        locked once, each in id order (payments before loans, the order every path locks
+        in), read once (``_lock_batch``) and passed down loan after loan, and the audit
         entries appended together at its end (``audit_batch``), so the chain's head row is
         held once per batch, not once per payment. If that transaction fails (a deadlock,
         one bad loan), it rolls back whole and each loan is applied in a transaction of its
-        own; events left out (other kinds, unknown payments, a loan that failed again) are
-        processed one by one by the caller, so a failure is charged to its own event."""
+        own, as always on SQLite; events left out (other kinds, unknown payments, a loan
+        that failed again) are processed one by one by the caller, so a failure is charged
+        to its own event."""
         wanted = [(event, status) for event in events if (status := _plain_status(event))]
         if not wanted:
             return {}
@@ -365,15 +366,20 @@ class WebhookInbox:
                 groups.setdefault(payment.loan_id, []).append((event, status, payment))
         ordered = sorted(groups.items())
         done: dict[int, list[Transition]] = {}
-        try:
-            with span("webhook.apply_batch", **{"puente.loans": len(ordered)}):
-                async with in_transaction() as tx, audit_batch(tx):
-                    held = await _lock_batch(ordered, tx)
-                    for loan_id, members in ordered:
-                        done[loan_id] = await self._apply_group(loan_id, members, tx, held)
-        except Exception:  # noqa: BLE001 - rolled back whole: each loan on its own below
-            logger.info("batch of %s loans applied loan by loan", len(ordered), exc_info=True)
-            done = {}
+        # SQLite has one connection: a batch's transaction would hold every other writer
+        # (the webhook door's acknowledgements) for all of it, so there each loan is
+        # applied in a transaction of its own, letting the door in between.
+        if ProviderEvent._meta.db.capabilities.dialect == "postgres":
+            try:
+                with span("webhook.apply_batch", **{"puente.loans": len(ordered)}):
+                    async with in_transaction() as tx, audit_batch(tx):
+                        held = await _lock_batch(ordered, tx)
+                        for loan_id, members in ordered:
+                            done[loan_id] = await self._apply_group(loan_id, members, tx, held)
+            except Exception:  # noqa: BLE001 - rolled back whole: each loan on its own below
+                logger.info("batch of %s loans applied loan by loan", len(ordered), exc_info=True)
+                done = {}
+        if not done:
             for loan_id, members in ordered:
                 try:
                     with span("webhook.apply_loan", **{"puente.events": len(members)}):
