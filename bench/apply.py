@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 START = date(2026, 9, 15)
 NOW = datetime(2026, 10, 15, 15, 0, tzinfo=UTC)  # installment 1's due date, Mexico City
 WORKER_FLAGS: list[str] = []  # passed on to every worker (``--observers``)
-BASELINE_REF = "c7f860a"  # main when batched application began (issue 15 #3)
+BASELINE_REF = "0cc770c"  # main when the batch transaction and one-statement entries began
 
 COPIED: tuple[tuple[str, str, dict[str, str]], ...] = (
     ("users", "id = {user}", {}),

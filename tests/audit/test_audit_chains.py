@@ -87,3 +87,50 @@ async def test_concurrent_writers_of_two_institutions_build_two_sound_chains(db)
     report, heads = await verify_audit_log()
     assert report.ok and report.checked == 30 and heads == 30
     assert await AuditChainHead.all().count() == 2
+
+
+async def test_a_batch_appends_its_entries_at_its_end_in_order_and_they_verify(db):
+    from tortoise.transactions import in_transaction
+
+    from puente.audit.service import audit_batch
+
+    a = (await factories.institution("alfa")).id
+    await record_audit("before", institution_id=a)
+    async with in_transaction() as tx, audit_batch(tx):
+        for n in range(3):
+            await record_audit("in.batch", institution_id=a, data={"n": n}, conn=tx)
+        await record_audit("system.too", data={"n": 9}, conn=tx)
+        # Deferred: nothing on the chains until the block ends.
+        assert await AuditEvent.filter(action="in.batch").using_db(tx).count() == 0
+    head = await AuditChainHead.get(institution_id=a)
+    rows = await AuditEvent.filter(chain_id=head.id).order_by("seq")
+    assert [(r.seq, r.action, r.data.get("n")) for r in rows] == [
+        (1, "before", None),
+        (2, "in.batch", 0),
+        (3, "in.batch", 1),
+        (4, "in.batch", 2),
+    ]
+    assert rows[1].prev_hash == rows[0].hash and rows[-1].hash == head.hash
+    assert await AuditEvent.filter(action="system.too", institution_id__isnull=True).count() == 1
+    report, heads = await verify_audit_log()
+    assert report.ok and heads == 5
+    # Tampering with a batch-appended entry is found like any other.
+    await AuditEvent.filter(id=rows[2].id).update(data={"n": 7})
+    report, _ = await verify_audit_log()
+    assert not report.ok and report.first_bad_seq == 3
+
+
+async def test_a_batch_that_fails_appends_nothing(db):
+    from tortoise.transactions import in_transaction
+
+    from puente.audit.service import audit_batch
+
+    a = (await factories.institution("alfa")).id
+    with pytest.raises(RuntimeError):
+        async with in_transaction() as tx, audit_batch(tx):
+            await record_audit("in.batch", institution_id=a, conn=tx)
+            raise RuntimeError("rolled back")
+    assert await AuditEvent.filter(action="in.batch").count() == 0
+    await record_audit("after", institution_id=a)  # the chain goes on from its head
+    report, heads = await verify_audit_log()
+    assert report.ok and heads == 1

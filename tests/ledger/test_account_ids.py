@@ -60,3 +60,31 @@ async def test_known_accounts_cost_no_lookup_and_postings_one_insert(db):
     assert len(posting_inserts) == 1
     assert len(account_reads) == (0 if db == "postgres" else 1)
     assert await account_balance(AccountRef(inst.id, T.BANK)) == 300_00
+
+
+async def test_accounts_made_earlier_in_the_transaction_cost_no_lookup(db):
+    inst = await factories.institution()
+    with count_statements() as log:
+        async with in_transaction() as tx:
+            await _post(inst.id, tx)  # creates both accounts: one statement on PostgreSQL
+            await _post(inst.id, tx)  # knows their ids (uncommitted: not in the cache)
+    account_statements = [s for s in log.statements if "ledger_accounts" in s]
+    if db == "postgres":
+        assert len(account_statements) == 1
+    assert await account_balance(AccountRef(inst.id, T.BANK)) == 200_00
+
+
+async def test_a_primed_loans_accounts_cost_no_lookup(db, runtime):
+    from puente.ledger.posting import account_ids, prime_loan_accounts
+
+    inst = await factories.institution()
+    ana = await factories.user(runtime, inst)
+    loan = await factories.active_loan(inst, ana, start=TODAY)
+    principal = AccountRef(inst.id, T.LOAN_PRINCIPAL, loan_id=loan.id)
+    async with in_transaction() as tx:
+        await prime_loan_accounts([loan.id], tx)
+        with count_statements() as log:
+            ids = await account_ids([principal], tx)
+    stored = await LedgerAccount.get(code=principal.code)
+    assert ids == {principal.code: stored.id}
+    assert len(log.statements) == (0 if db == "postgres" else 1)  # SQLite: never cached

@@ -1,4 +1,5 @@
-"""The inbox applies a batch's payment events by loan, one transaction per loan, once each."""
+"""The inbox applies a batch's payment events by loan, in one transaction for the batch
+(each loan's on its own when that fails), once each, auditing the batch in one append."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from datetime import date
 import pytest
 from tests.support import factories
 
+from puente.audit import service as audit_service
+from puente.audit.models import AuditEvent
 from puente.audit.service import verify_audit_log
 from puente.enums import JournalKind, ProviderEventStatus, ProviderName
 from puente.enums import PaymentStatus as S
@@ -55,14 +58,30 @@ async def test_a_batch_applies_two_loans_payments_once_each(db, runtime, clock, 
     groups: list[int] = []
     real = WebhookInbox._apply_group
 
-    async def spy(self, loan_id, members):
-        groups.append(len(members))
-        return await real(self, loan_id, members)
+    async def spy(self, loan_id, members, conn=None, held=None):
+        groups.append((len(members), conn is not None))
+        return await real(self, loan_id, members, conn, held)
+
+    heads: list[int | None] = []
+    real_head = audit_service._locked_head
+
+    async def head_spy(institution_id, conn):
+        heads.append(institution_id)
+        return await real_head(institution_id, conn)
 
     monkeypatch.setattr(WebhookInbox, "_apply_group", spy)
+    monkeypatch.setattr(audit_service, "_locked_head", head_spy)
     inbox = WebhookInbox(runtime, GatewayDirectory(runtime))
     assert await inbox.process_due(limit=50) == 4
-    assert sorted(groups) == [1, 3]  # one transaction per loan, none left to the slow path
+    if db == "postgres":
+        # Both loans in the batch's transaction, none left to the slow path.
+        assert sorted(groups) == [(1, True), (3, True)]
+        # The batch's audit entries (one per payment applied) under one head lock.
+        assert heads == [payments[0].institution_id]
+    else:  # SQLite: one transaction per loan, so the door's acks get in between
+        assert sorted(g for g in groups if not g[1]) == [(1, False), (3, False)]
+        assert len(heads) == 3  # one per payment applied
+    assert await AuditEvent.filter(action="payment.status_changed").count() == 3
     for payment in payments:
         assert (await Payment.get(id=payment.id)).status == S.PAID
     assert await JournalEntry.filter(kind=JournalKind.PAYMENT).count() == 3
@@ -90,3 +109,31 @@ async def test_a_loan_whose_transaction_fails_is_applied_event_by_event(
     for payment in payments:
         assert (await Payment.get(id=payment.id)).status == S.PAID
     assert await JournalEntry.filter(kind=JournalKind.PAYMENT).count() == 3
+
+
+async def test_a_failed_batch_transaction_leaves_nothing_and_each_loan_is_applied_alone(
+    db, runtime, clock, monkeypatch
+):
+    payments = await _two_loans(runtime, clock)
+    real = WebhookInbox._apply_group
+    alone: list[int] = []
+
+    async def fails_in_the_batch(self, loan_id, members, conn=None, held=None):
+        if conn is not None and loan_id == payments[2].loan_id:  # the batch's second loan
+            raise RuntimeError("deadlock detected")
+        if conn is None:
+            alone.append(loan_id)
+        return await real(self, loan_id, members, conn, held)
+
+    monkeypatch.setattr(WebhookInbox, "_apply_group", fails_in_the_batch)
+    inbox = WebhookInbox(runtime, GatewayDirectory(runtime))
+    assert await inbox.process_due(limit=50) == 4
+    # The first loan's work in the batch rolled back and was done again on its own: once
+    # (SQLite: each loan on its own from the start).
+    assert sorted(alone) == sorted({p.loan_id for p in payments})
+    for payment in payments:
+        assert (await Payment.get(id=payment.id)).status == S.PAID
+    assert await JournalEntry.filter(kind=JournalKind.PAYMENT).count() == 3
+    assert await AuditEvent.filter(action="payment.status_changed").count() == 3
+    report, _ = await verify_audit_log()
+    assert report.ok

@@ -5,11 +5,19 @@ institutions' writers never wait for each other's head row; entries naming no in
 go on the system chain (the head with no institution), which also holds every entry
 written before chains were split (migration 0019_audit_chains). ``verify_audit_log``
 proves every chain.
+
+A writer that changes many things in one transaction (the webhook inbox applying a batch
+of payments) wraps it in ``audit_batch(tx)``: the entries recorded in ``tx`` meanwhile are
+appended together when the block ends, still inside ``tx``, so the chain's head row is
+locked once per batch, from that append to the commit, instead of once per change.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +27,7 @@ from tortoise.transactions import in_transaction
 from puente.audit.models import AuditChainHead, AuditEvent
 from puente.security.audit import GENESIS_HASH, ChainReport, chain_hash, verify_chain
 
-__all__ = ["record_audit", "verify_audit_log"]
+__all__ = ["audit_batch", "record_audit", "verify_audit_log"]
 
 
 def _entry(
@@ -69,6 +77,66 @@ async def _locked_head(institution_id: int | None, conn: BaseDBAsyncClient) -> A
     return head
 
 
+@dataclass(slots=True)
+class _Pending:
+    """Entries recorded in ``conn`` inside ``audit_batch``, waiting for the block's end."""
+
+    conn: BaseDBAsyncClient
+    entries: list[tuple[dict[str, Any], datetime]] = field(default_factory=list)
+
+
+_PENDING: ContextVar[_Pending | None] = ContextVar("puente_audit_pending", default=None)
+
+
+@asynccontextmanager
+async def audit_batch(conn: BaseDBAsyncClient) -> AsyncIterator[None]:
+    """Defer the audit entries recorded in transaction ``conn`` (exactly that client, not
+    a savepoint inside it, whose rollback the batch could not see) to the end of the block,
+    then append them in the order recorded, one head lock and one INSERT per chain. An
+    exception leaves the block without appending: ``conn`` rolls back with its changes."""
+    pending = _Pending(conn)
+    token = _PENDING.set(pending)
+    try:
+        yield
+    finally:
+        _PENDING.reset(token)
+    await _append(pending.entries, conn)
+
+
+async def _append(entries: list[tuple[dict[str, Any], datetime]], conn: BaseDBAsyncClient) -> None:
+    """Append ``entries`` (``_entry`` without its ``seq``, and the datetime it names) to
+    their chains, in order. Chains are locked by institution id (the system chain last),
+    the order every batch takes."""
+    chains: dict[int | None, list[tuple[dict[str, Any], datetime]]] = {}
+    for entry, occurred_at in entries:
+        chains.setdefault(entry["institution_id"], []).append((entry, occurred_at))
+    for institution_id in sorted(chains, key=lambda i: (i is None, i or 0)):
+        head = await _locked_head(institution_id, conn)
+        seq, digest = head.seq, head.hash
+        rows = []
+        for unchained, occurred_at in chains[institution_id]:
+            seq += 1
+            entry = {**unchained, "seq": seq}
+            previous, digest = digest, chain_hash(digest, entry)
+            rows.append(
+                AuditEvent(
+                    chain_id=head.id,
+                    seq=seq,
+                    occurred_at=occurred_at,
+                    institution_id=institution_id,
+                    actor_id=entry["actor_id"],
+                    action=entry["action"],
+                    subject_type=entry["subject_type"],
+                    subject_id=entry["subject_id"],
+                    data=entry["data"],
+                    prev_hash=previous,
+                    hash=digest,
+                )
+            )
+        await AuditEvent.bulk_create(rows, using_db=conn)
+        await AuditChainHead.filter(id=head.id).using_db(conn).update(seq=seq, hash=digest)
+
+
 async def record_audit(
     action: str,
     *,
@@ -98,10 +166,34 @@ async def record_audit(
                 conn=tx,
                 now=now,
             )
+    occurred_at = (now or datetime.now(UTC)).astimezone(UTC)
+    pending = _PENDING.get()
+    if pending is not None and pending.conn is conn:
+        # Inside audit_batch(conn): appended with the batch's other entries at its end.
+        entry = _entry(
+            0,
+            occurred_at,
+            institution_id,
+            actor_id,
+            action,
+            subject_type,
+            str(subject_id),
+            data or {},
+        )
+        del entry["seq"]  # given when appended
+        pending.entries.append((entry, occurred_at))
+        return AuditEvent(
+            occurred_at=occurred_at,
+            institution_id=institution_id,
+            actor_id=actor_id,
+            action=action,
+            subject_type=subject_type,
+            subject_id=str(subject_id),
+            data=entry["data"],
+        )
     # The head row lock serialises one chain's writers on PostgreSQL; SQLite serialises
     # transactions.
     head = await _locked_head(institution_id, conn)
-    occurred_at = (now or datetime.now(UTC)).astimezone(UTC)
     seq = head.seq + 1
     entry = _entry(
         seq,

@@ -36,7 +36,9 @@ from puente.ledger.models import AccountBalance, InstallmentTotal, Posting
 
 __all__ = [
     "BalanceDrift",
+    "EntryTotals",
     "check_balances",
+    "entry_totals",
     "fold_institution_deltas",
     "rebuild_balances",
     "record_entry_totals",
@@ -76,15 +78,21 @@ def _values(rows: Sequence[tuple[Any, ...]], postgres: bool, start: int = 0) -> 
     )
 
 
-async def record_entry_totals(
-    entry_id: int,
-    kind: JournalKind,
-    lines: Sequence[Line],
-    account_ids: Mapping[str, int],
-    conn: BaseDBAsyncClient | None = None,
-) -> None:
-    """Add a just-posted entry to the read model (one statement on PostgreSQL, two on
-    SQLite). ``account_ids`` maps each line's account code to its id."""
+@dataclass(frozen=True, slots=True)
+class EntryTotals:
+    """What one entry adds to the read model. ``balances``: (account id, own row, centavos),
+    own row True for an institution-wide account (the entry's own shard, not shard 0);
+    ``totals``: (loan id, installment, component, kind, centavos). Both sorted, so two
+    entries on the same loan lock its rows in the same order."""
+
+    balances: list[tuple[int, bool, int]]
+    totals: list[tuple[int, int, str, str, int]]
+
+
+def entry_totals(
+    kind: JournalKind, lines: Sequence[Line], account_ids: Mapping[str, int]
+) -> EntryTotals:
+    """The read-model rows an entry's ``lines`` add (``account_ids``: id by account code)."""
     loan_deltas: dict[int, int] = defaultdict(int)
     institution_deltas: dict[int, int] = defaultdict(int)
     totals: dict[tuple[int, int, str], int] = defaultdict(int)
@@ -97,16 +105,31 @@ async def record_entry_totals(
         loan_deltas[account_id] += line.centavos
         if line.installment_number is not None:
             totals[(loan_id, line.installment_number, line.component or "")] += line.centavos
-    # Sorted, so two entries on the same loan lock its rows in the same order.
-    balance_rows = sorted(
-        [(a, 0, c) for a, c in loan_deltas.items() if c]
-        + [(a, entry_id, c) for a, c in institution_deltas.items() if c]
+    return EntryTotals(
+        sorted(
+            [(a, False, c) for a, c in loan_deltas.items() if c]
+            + [(a, True, c) for a, c in institution_deltas.items() if c]
+        ),
+        sorted(
+            (loan_id, number, component, str(kind.value), c)
+            for (loan_id, number, component), c in totals.items()
+            if c
+        ),
     )
-    total_rows = sorted(
-        (loan_id, number, component, str(kind.value), c)
-        for (loan_id, number, component), c in totals.items()
-        if c
-    )
+
+
+async def record_entry_totals(
+    entry_id: int,
+    kind: JournalKind,
+    lines: Sequence[Line],
+    account_ids: Mapping[str, int],
+    conn: BaseDBAsyncClient | None = None,
+) -> None:
+    """Add a just-posted entry to the read model (one statement on PostgreSQL, two on
+    SQLite). ``account_ids`` maps each line's account code to its id."""
+    added = entry_totals(kind, lines, account_ids)
+    balance_rows = [(a, entry_id if own else 0, c) for a, own, c in added.balances]
+    total_rows = added.totals
     client = _client(conn)
     postgres = _is_postgres(client)
     statements: list[tuple[str, list[Any]]] = []

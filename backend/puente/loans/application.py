@@ -22,7 +22,7 @@ from puente.ledger.entries import AccountRef, Line
 from puente.ledger.posting import AlreadyPosted, loan_account_balances, post_entry
 from puente.ledger.suspense import open_suspense_item
 from puente.loans.billing import bill_reached
-from puente.loans.contract import load_contract
+from puente.loans.contract import LoanReads, load_contract
 from puente.loans.delinquency_service import accrue_locked
 from puente.loans.engine import Component, OverpaymentMode, allocate_payment
 from puente.loans.lifecycle import OPEN_STATUSES, transition
@@ -62,6 +62,7 @@ async def apply_payment(
     conn: BaseDBAsyncClient | None = None,
     loan_locked: bool = False,
     product: LoanProduct | None = None,
+    reads: LoanReads | None = None,
 ) -> AppliedPayment:
     """Allocate a received payment by prelación and post it, exactly once per key.
 
@@ -73,7 +74,9 @@ async def apply_payment(
     to suspense with an exception for staff naming ``source`` (who brought the money).
     Runs in the caller's transaction when ``conn`` is given (the payment's state change and
     its ledger entry must commit together); ``loan_locked``: ``loan`` is the row the caller
-    read FOR UPDATE in that transaction (it is not read again), ``product`` its product.
+    read FOR UPDATE in that transaction (it is not read again), ``product`` its product,
+    ``reads`` what was read of it under that lock before anything was written to it
+    (``contract.read_loans``).
     """
     if conn is None:
         async with in_transaction() as tx:
@@ -89,6 +92,7 @@ async def apply_payment(
                 conn=tx,
                 loan_locked=loan_locked,
                 product=product,
+                reads=reads,
             )
     # Posted once per key: post_entry refuses a second entry (AlreadyPosted), and everything
     # this call wrote before that rolls back with the caller's transaction.
@@ -97,12 +101,18 @@ async def apply_payment(
     locked = loan if loan_locked else await Loan.select_for_update().using_db(conn).get(id=loan.id)
     if product is None or product.id != locked.product_id:
         product = await LoanProduct.get(id=locked.product_id).using_db(conn)
+    if not loan_locked:
+        reads = None  # read before this call's lock: maybe stale
     contract = None
     if LoanStatus(locked.status) in OPEN_STATUSES:
-        _, contract = await accrue_locked(locked, product, received_on, conn=conn)
+        _, contract = await accrue_locked(locked, product, received_on, conn=conn, reads=reads)
     if contract is None:  # not read yet, or charges were posted since
-        contract = await load_contract(locked, conn)
-    balances = (await loan_account_balances([loan.id], conn))[loan.id]
+        reads = None
+        contract = await load_contract(locked, conn, dated=False)  # never asks states_before
+    if reads is not None:
+        balances = reads.balances
+    else:
+        balances = (await loan_account_balances([loan.id], conn))[loan.id]
     held_advance = from_centavos(balances.get(T.LOAN_ADVANCE, 0))
     if not may_take_payments(locked.status):
         # Paid off or written off before this money was applied: it still reaches the

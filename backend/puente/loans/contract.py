@@ -11,13 +11,15 @@ row. Rows already due, and the current one, are never touched.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.functions import Max
 
+from puente.enums import LedgerAccountType
+from puente.ledger.posting import loan_account_balances
 from puente.loans.activity import ActivityRow, activity_rows, fold_activity
 from puente.loans.engine import (
     InstallmentState,
@@ -31,12 +33,15 @@ from puente.money import to_centavos
 
 __all__ = [
     "LoanContract",
+    "LoanReads",
     "billing_key",
     "current_rows",
     "installment_records",
     "load_contract",
+    "read_loans",
     "loan_terms",
     "replace_future_rows",
+    "with_recent",
 ]
 
 
@@ -71,7 +76,9 @@ class LoanContract:
     totals: tuple[ActivityRow, ...]
     recent: tuple[ActivityRow, ...]  # dated: lets the accrual job rebuild any later day
     periods: Mapping[int, Period]
-    recent_since: date | None = None  # None: nothing is owed, no day needs rebuilding
+    # None: nothing is owed (no day needs rebuilding), or loaded without ``recent``
+    # (``load_contract(dated=False)``): ``states_before`` refuses either way.
+    recent_since: date | None = None
 
     def states_before(self, day: date) -> tuple[InstallmentState, ...]:
         """The installment states at the start of ``day`` (entries effective before it)."""
@@ -91,26 +98,70 @@ class LoanContract:
         return {row.number: row for row in self.rows}
 
 
-async def load_contract(loan: Loan, conn: BaseDBAsyncClient | None = None) -> LoanContract:
-    """Everything the services need to allocate, accrue or quote on one loan."""
-    rows = tuple(await current_rows(loan.id, conn))
-    totals = tuple((await activity_rows([loan.id], conn))[loan.id])
+@dataclass(frozen=True, slots=True)
+class LoanReads:
+    """What a payment reads of a loan before it writes anything, read for many loans at
+    once (``read_loans``) by a caller holding them locked: valid until the loan's first
+    write, so it is used once."""
+
+    rows: tuple[Installment, ...]
+    totals: tuple[ActivityRow, ...]
+    balances: Mapping[LedgerAccountType, int]  # natural sign, as loan_account_balances
+
+
+async def read_loans(loan_ids: Sequence[int], conn: BaseDBAsyncClient) -> dict[int, LoanReads]:
+    """``LoanReads`` of each loan in three queries, whatever their number."""
+    ids = list(loan_ids)
+    rows: dict[int, list[Installment]] = {loan_id: [] for loan_id in ids}
+    found = (
+        await Installment.filter(loan_id__in=ids, superseded_on__isnull=True)
+        .using_db(conn)
+        .order_by("loan_id", "number")
+    )
+    for row in found:
+        rows[row.loan_id].append(row)
+    totals = await activity_rows(ids, conn)
+    balances = await loan_account_balances(ids, conn)
+    return {
+        loan_id: LoanReads(tuple(rows[loan_id]), tuple(totals[loan_id]), balances[loan_id])
+        for loan_id in ids
+    }
+
+
+async def load_contract(
+    loan: Loan,
+    conn: BaseDBAsyncClient | None = None,
+    *,
+    dated: bool = True,
+    reads: LoanReads | None = None,
+) -> LoanContract:
+    """Everything the services need to allocate, accrue or quote on one loan.
+
+    ``dated=False``: without the dated recent activity (one query less), for a caller that
+    allocates or quotes but never asks ``states_before`` (``with_recent`` adds it later).
+    ``reads``: the loan's rows and activity already read (``read_loans``)."""
+    if reads is not None:
+        rows, totals = reads.rows, reads.totals
+    else:
+        rows = tuple(await current_rows(loan.id, conn))
+        totals = tuple((await activity_rows([loan.id], conn))[loan.id])
     periods = contract_periods(loan, max((row.number for row in rows), default=0))
     states = installment_states(rows, fold_activity(totals), periods, Decimal(loan.vat_rate))
-    owed = [state.due_date for state in states if state.outstanding_total > 0]
-    since = min(owed, default=None)
-    recent: tuple[ActivityRow, ...] = ()
-    if since is not None:
-        recent = tuple((await activity_rows([loan.id], conn, dated=True, since=since))[loan.id])
-    return LoanContract(
-        loan=loan,
-        rows=rows,
-        states=states,
-        totals=totals,
-        recent=recent,
-        periods=periods,
-        recent_since=since,
+    contract = LoanContract(
+        loan=loan, rows=rows, states=states, totals=totals, recent=(), periods=periods
     )
+    return await with_recent(contract, conn) if dated else contract
+
+
+async def with_recent(contract: LoanContract, conn: BaseDBAsyncClient | None) -> LoanContract:
+    """``contract`` with the dated activity since its earliest still-owed due date."""
+    owed = [state.due_date for state in contract.states if state.outstanding_total > 0]
+    since = min(owed, default=None)
+    if since is None:
+        return replace(contract, recent=(), recent_since=None)
+    loan_id = contract.loan.id
+    recent = (await activity_rows([loan_id], conn, dated=True, since=since))[loan_id]
+    return replace(contract, recent=tuple(recent), recent_since=since)
 
 
 def installment_records(

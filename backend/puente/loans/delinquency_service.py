@@ -23,7 +23,7 @@ from puente.enums import JournalKind, LoanStatus
 from puente.ledger.models import JournalEntry
 from puente.ledger.posting import AlreadyPosted, post_entry
 from puente.loans.activity import stored_date
-from puente.loans.contract import LoanContract, load_contract
+from puente.loans.contract import LoanContract, LoanReads, load_contract, with_recent
 from puente.loans.engine import (
     MEXICO_BANKS,
     Accrual,
@@ -139,22 +139,31 @@ async def accrue_loan(loan: Loan, day: date, *, conn: BaseDBAsyncClient | None =
 
 
 async def accrue_locked(
-    loan: Loan, product: LoanProduct, day: date, *, conn: BaseDBAsyncClient
+    loan: Loan,
+    product: LoanProduct,
+    day: date,
+    *,
+    conn: BaseDBAsyncClient,
+    reads: LoanReads | None = None,
 ) -> tuple[int, LoanContract | None]:
     """``accrue_loan`` for an open loan the caller holds locked, its product already read.
 
     Also returns the contract it read when it posted nothing (the usual case for a payment),
-    so the caller does not read it again; None when it posted or read none.
+    so the caller does not read it again (without its dated activity unless an installment
+    was late: ``states_before`` refuses it); None when it posted or read none. ``reads``:
+    the loan's rows and activity already read (``contract.read_loans``).
     """
     pricing = pricing_for(product.kind)
     if pricing is not None:  # e.g. a colegiatura: its recargo instead of moratorium
         return await pricing.charge_late(await load_contract(loan, conn), day, conn=conn), None
     policy = moratorium_policy(product, loan)
     if policy.annual_rate == 0 and policy.late_fee == 0:
-        return 0, None
-    contract = await load_contract(loan, conn)
+        # No moratorium: nothing to read, unless it is already read (no query then).
+        return 0, (await load_contract(loan, conn, dated=False, reads=reads) if reads else None)
+    contract = await load_contract(loan, conn, dated=False, reads=reads)
     if not any_late(contract, day):
         return 0, contract  # nothing past its grace yet: no need to ask what was accrued
+    contract = await with_recent(contract, conn)  # the accrual rebuilds past days
     accruals = pending_accruals(contract, policy, day, await last_accrued_day(loan.id, conn))
     posted = await post_charges(loan, accruals, conn=conn)
     return posted, (contract if posted == 0 else None)

@@ -8,7 +8,7 @@ under a lock on the payment row, so twenty copies of the same event apply it onc
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -22,6 +22,7 @@ from puente.enums import PaymentStatus as S
 from puente.ledger.models import JournalEntry
 from puente.ledger.posting import AlreadyPosted, reverse_entry
 from puente.loans.application import apply_payment
+from puente.loans.contract import LoanReads
 from puente.loans.engine import OverpaymentMode
 from puente.loans.models import Loan, LoanProduct
 from puente.money import from_centavos, to_centavos
@@ -49,12 +50,15 @@ logger = logging.getLogger("puente.payments")
 @dataclass(frozen=True, slots=True)
 class LockedRows:
     """A transaction and the rows it holds locked, passed down instead of read again: the
-    payments (by id) and, when the caller locked it, their loan and its product."""
+    payments (by id) and, when the caller locked it, their loan and its product; ``reads``:
+    what the caller read of the loans under the lock, by loan id, taken by the first move
+    of a payment of that loan (stale after its writes)."""
 
     conn: BaseDBAsyncClient
     payments: dict[int, Payment]
     loan: Loan | None = None
     product: LoanProduct | None = None
+    reads: dict[int, LoanReads] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +187,8 @@ async def advance_payment(
             payment.id, payment.loan_id, before, before, False, None, payment.institution_id
         )
     proposed = move.status
+    # What the caller read of the loan is right only before this move's first write.
+    reads = locked.reads.pop(payment.loan_id, None)
     if move.refunded_centavos > payment.refunded_centavos:
         await _refund(payment, move.refunded_centavos, at, conn)
     payment.status = proposed
@@ -193,7 +199,7 @@ async def advance_payment(
         payment.next_action = next_action
     if proposed is S.PAID:
         payment.paid_at = at
-        await _apply(payment, at, source, locked)
+        await _apply(payment, at, source, locked, reads)
     elif proposed is S.CHARGED_BACK:
         await _charge_back(payment, at, conn)
     await payment.save(using_db=conn)
@@ -218,7 +224,9 @@ def prepayment_mode_of(payment: Payment) -> OverpaymentMode | None:
     return OverpaymentMode(mode)
 
 
-async def _apply(payment: Payment, at: datetime, source: str, locked: LockedRows) -> None:
+async def _apply(
+    payment: Payment, at: datetime, source: str, locked: LockedRows, reads: LoanReads | None
+) -> None:
     """The PAID move's ledger effect: the money applied to the loan by prelación, once."""
     conn = locked.conn
     loan = locked.loan
@@ -238,6 +246,7 @@ async def _apply(payment: Payment, at: datetime, source: str, locked: LockedRows
         conn=conn,
         loan_locked=True,
         product=locked.product if locked.loan is loan else None,
+        reads=reads if locked.loan is loan else None,
     )
 
 

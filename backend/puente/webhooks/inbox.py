@@ -18,12 +18,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
+from puente.audit.service import audit_batch
 from puente.enums import PaymentStatus as S
 from puente.enums import ProviderEventStatus as E
 from puente.institutions.models import Institution
+from puente.ledger.posting import prime_loan_accounts
+from puente.loans.contract import LoanReads, read_loans
 from puente.loans.models import Loan, LoanProduct
 from puente.money import from_centavos, to_centavos
 from puente.observability.context import bound_request_id, current_request_id
@@ -104,6 +108,40 @@ async def _payments_by_reference(events: list[ProviderEvent]) -> dict[int, Payme
         event.id: by_reference.get((event.provider, event.provider_payment_id)) for event in events
     }
     return {event_id: payment for event_id, payment in named.items() if payment is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """The rows a batch's transaction locked (payments, loans) and read (their products,
+    what each payment reads of its loan first), by id."""
+
+    payments: dict[int, Payment]
+    loans: dict[int, Loan]
+    products: dict[int, LoanProduct]
+    reads: dict[int, LoanReads]
+
+
+async def _lock_batch(
+    groups: list[tuple[int, list[tuple[ProviderEvent, S, Payment]]]], conn: BaseDBAsyncClient
+) -> _Held:
+    """Lock every payment of the batch, then every loan, each in id order (payments before
+    their loan, as every other path), and read their products, ledger account ids and
+    ``LoanReads``: six queries for the batch instead of six or more per loan."""
+    payment_ids = sorted({payment.id for _, members in groups for _, _, payment in members})
+    loan_ids = [loan_id for loan_id, _ in groups]
+    payments = (
+        await Payment.filter(id__in=payment_ids).order_by("id").select_for_update().using_db(conn)
+    )
+    loans = await Loan.filter(id__in=loan_ids).order_by("id").select_for_update().using_db(conn)
+    await prime_loan_accounts(loan_ids, conn)  # their ledger accounts: no lookup per entry
+    product_ids = sorted({loan.product_id for loan in loans})
+    products = await LoanProduct.filter(id__in=product_ids).using_db(conn)
+    return _Held(
+        {p.id: p for p in payments},
+        {loan.id: loan for loan in loans},
+        {product.id: product for product in products},
+        await read_loans(loan_ids, conn),
+    )
 
 
 class PaymentNotYetKnown(Exception):
@@ -305,11 +343,18 @@ class WebhookInbox:
         return len(claimed)
 
     async def _apply_by_loan(self, events: list[ProviderEvent]) -> dict[int, E]:
-        """Apply the batch's signed payment status events grouped by loan: one transaction
-        per loan, its payments then the loan locked once (the order every other path
-        locks them in) and passed down with its product. Returns the outcome per event id;
-        events left out (other kinds, unknown payments, a group that failed) are
-        processed one by one by the caller, so a failure is charged to its own event."""
+        """Apply the batch's signed payment status events grouped by loan, and return the
+        outcome per event id.
+
+        On PostgreSQL the whole batch is one transaction: its payments then their loans
+        locked once, each in id order (payments before loans, the order every path locks
+        in), read once (``_lock_batch``) and passed down loan after loan, and the audit
+        entries appended together at its end (``audit_batch``), so the chain's head row is
+        held once per batch, not once per payment. If that transaction fails (a deadlock,
+        one bad loan), it rolls back whole and each loan is applied in a transaction of its
+        own, as always on SQLite; events left out (other kinds, unknown payments, a loan
+        that failed again) are processed one by one by the caller, so a failure is charged
+        to its own event."""
         wanted = [(event, status) for event in events if (status := _plain_status(event))]
         if not wanted:
             return {}
@@ -319,15 +364,33 @@ class WebhookInbox:
             payment = named.get(event.id)
             if payment is not None:
                 groups.setdefault(payment.loan_id, []).append((event, status, payment))
-        outcomes: dict[int, E] = {}
-        for loan_id, members in groups.items():
+        ordered = sorted(groups.items())
+        done: dict[int, list[Transition]] = {}
+        # SQLite has one connection: a batch's transaction would hold every other writer
+        # (the webhook door's acknowledgements) for all of it, so there each loan is
+        # applied in a transaction of its own, letting the door in between.
+        if ProviderEvent._meta.db.capabilities.dialect == "postgres":
             try:
-                with span("webhook.apply_loan", **{"puente.events": len(members)}):
-                    transitions = await self._apply_group(loan_id, members)
-            except Exception:  # noqa: BLE001 - its events are retried one by one
-                logger.warning("events of loan %s applied one by one", loan_id, exc_info=True)
+                with span("webhook.apply_batch", **{"puente.loans": len(ordered)}):
+                    async with in_transaction() as tx, audit_batch(tx):
+                        held = await _lock_batch(ordered, tx)
+                        for loan_id, members in ordered:
+                            done[loan_id] = await self._apply_group(loan_id, members, tx, held)
+            except Exception:  # noqa: BLE001 - rolled back whole: each loan on its own below
+                logger.info("batch of %s loans applied loan by loan", len(ordered), exc_info=True)
+                done = {}
+        if not done:
+            for loan_id, members in ordered:
+                try:
+                    with span("webhook.apply_loan", **{"puente.events": len(members)}):
+                        done[loan_id] = await self._apply_group(loan_id, members)
+                except Exception:  # noqa: BLE001 - its events are retried one by one
+                    logger.warning("events of loan %s applied one by one", loan_id, exc_info=True)
+        outcomes: dict[int, E] = {}
+        for loan_id, members in ordered:
+            if loan_id not in done:
                 continue
-            for (event, _, _), transition in zip(members, transitions, strict=True):
+            for (event, _, _), transition in zip(members, done[loan_id], strict=True):
                 # Monitoring and notices start under the delivery's request id, as in _process.
                 with bound_request_id(event.request_id or f"event-{event.id}"):
                     await notify_transition(self.runtime.bus, transition, self.runtime.now())
@@ -336,34 +399,48 @@ class WebhookInbox:
         return outcomes
 
     async def _apply_group(
-        self, loan_id: int, members: list[tuple[ProviderEvent, S, Payment]]
+        self,
+        loan_id: int,
+        members: list[tuple[ProviderEvent, S, Payment]],
+        conn: BaseDBAsyncClient | None = None,
+        held: _Held | None = None,
     ) -> list[Transition]:
-        async with in_transaction() as tx:
+        """One loan's events applied in ``conn`` (the batch's transaction, ``held``: the rows
+        it locked and read), else in a transaction of their own."""
+        if conn is None:
+            async with in_transaction() as tx:
+                return await self._apply_group(loan_id, members, tx)
+        if held is None:
             ids = sorted({payment.id for _, _, payment in members})
             payments = (
-                await Payment.filter(id__in=ids).order_by("id").select_for_update().using_db(tx)
+                await Payment.filter(id__in=ids).order_by("id").select_for_update().using_db(conn)
             )
-            loan = await Loan.select_for_update().using_db(tx).get(id=loan_id)
-            product = await LoanProduct.filter(id=loan.product_id).using_db(tx).get()
-            locked = LockedRows(tx, {p.id: p for p in payments}, loan, product)
-            transitions = []
-            for event, status, payment in members:
-                with bound_request_id(event.request_id or f"event-{event.id}"):
-                    transitions.append(
-                        await advance_payment(
-                            payment.id,
-                            status,
-                            source=f"webhook:{event.provider}:{event.event_id}",
-                            at=event.occurred_at or self.runtime.now(),
-                            provider_reference=event.provider_payment_id,
-                            reported_amount=(
-                                from_centavos(event.amount_centavos)
-                                if event.amount_centavos is not None
-                                else None
-                            ),
-                            locked=locked,
-                        )
+            loan = await Loan.select_for_update().using_db(conn).get(id=loan_id)
+            product = await LoanProduct.filter(id=loan.product_id).using_db(conn).get()
+            locked = LockedRows(conn, {p.id: p for p in payments}, loan, product)
+        else:
+            loan = held.loans[loan_id]
+            mine = {p.id: held.payments[p.id] for _, _, p in members}
+            reads = {loan_id: held.reads[loan_id]} if loan_id in held.reads else {}
+            locked = LockedRows(conn, mine, loan, held.products[loan.product_id], reads)
+        transitions = []
+        for event, status, payment in members:
+            with bound_request_id(event.request_id or f"event-{event.id}"):
+                transitions.append(
+                    await advance_payment(
+                        payment.id,
+                        status,
+                        source=f"webhook:{event.provider}:{event.event_id}",
+                        at=event.occurred_at or self.runtime.now(),
+                        provider_reference=event.provider_payment_id,
+                        reported_amount=(
+                            from_centavos(event.amount_centavos)
+                            if event.amount_centavos is not None
+                            else None
+                        ),
+                        locked=locked,
                     )
+                )
         return transitions
 
     async def _tell_staff(self, event: ProviderEvent, outcome: E) -> None:
