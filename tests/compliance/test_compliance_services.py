@@ -222,10 +222,10 @@ async def test_monitoring_that_fails_never_fails_the_payment(db, runtime, monkey
     inst, juana, staff, admin, product = await world(runtime)
     loan = await factories.active_loan(inst, juana)
 
-    async def broken(runtime, payment_id):
+    async def broken(runtime, payment_ids):
         raise RuntimeError("monitoring down")
 
-    monkeypatch.setattr(monitoring_service, "monitor_payment", broken)
+    monkeypatch.setattr(monitoring_service, "monitor_payments", broken)
     payment = await cash_payment(runtime, loan, juana, "500.00", runtime.now())
     await drain_monitoring()
     assert (await Payment.get(id=payment.id)).status == S.PAID
