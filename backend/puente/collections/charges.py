@@ -20,8 +20,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import TypeVar
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, RawSQL
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from puente.accounts.models import User
@@ -48,9 +51,10 @@ from puente.payments.models import Payment, PaymentMethod
 from puente.payments.observers import announce_transitions, holding_announcements
 from puente.runtime import Runtime
 
-__all__ = ["ChargeReport", "attempt_key", "run_scheduled_charges"]
+__all__ = ["ChargeReport", "Shard", "attempt_key", "run_scheduled_charges"]
 
 log = logging.getLogger("puente.collections")
+M = TypeVar("M", bound=Model)
 
 BATCH = 200
 SETTLED = (InstallmentStatus.PAID, InstallmentStatus.WRITTEN_OFF)
@@ -86,6 +90,42 @@ class ChargeReport:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """One of ``count`` disjoint parts of the book: the loans whose id modulo ``count`` is
+    ``index``. Each shard plans and charges only its loans, so shards run side by side (one
+    process each, each under its own lease) and never touch the same attempt."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if self.count < 1 or not 0 <= self.index < self.count:
+            raise ValueError(f"shard {self.index + 1}/{self.count} does not exist")
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """``"2/4"`` (the second of four, counted from 1) as a ``Shard``."""
+        number, _, count = text.partition("/")
+        try:
+            index, total = int(number) - 1, int(count)
+        except ValueError:
+            raise ValueError(f"shard must look like 1/2, got {text!r}") from None
+        return cls(index, total)
+
+    def __str__(self) -> str:
+        return f"{self.index + 1}/{self.count}"
+
+    def of(self, query: QuerySet[M]) -> QuerySet[M]:
+        """``query`` (over a table with ``loan_id``) narrowed to this shard's loans."""
+        if self.count == 1:
+            return query
+        # The integers are ours (checked above), never input text: no injection.
+        return query.annotate(_shard=RawSQL(f"loan_id % {int(self.count)}")).filter(
+            _shard=int(self.index)
+        )
+
+
 def attempt_key(attempt: ChargeAttempt) -> str:
     """The payment idempotency key of one attempt: per installment and attempt number."""
     return (
@@ -101,11 +141,13 @@ async def run_scheduled_charges(
     *,
     renew: Callable[[], Awaitable[None]] | None = None,
     concurrency: int = 1,
+    shard: Shard = Shard(),
 ) -> ChargeReport:
     """Plan the first attempt of every installment due by ``day`` under a mandate in force,
-    then run every attempt due by ``day`` (new, retries, and interrupted ones)."""
+    then run every attempt due by ``day`` (new, retries, and interrupted ones); with
+    ``shard``, only those of its loans."""
     report = ChargeReport(day=day)
-    await plan_first_attempts(day, report, renew)
+    await plan_first_attempts(day, report, renew, shard)
     gate = asyncio.Semaphore(max(1, concurrency))
 
     async def one_loan(attempts: list[ChargeAttempt], batch: _BatchReads) -> None:
@@ -121,8 +163,10 @@ async def run_scheduled_charges(
     last = 0
     while True:
         attempts = (
-            await ChargeAttempt.filter(
-                id__gt=last, status__in=list(_RUNNABLE), scheduled_for__lte=day
+            await shard.of(
+                ChargeAttempt.filter(
+                    id__gt=last, status__in=list(_RUNNABLE), scheduled_for__lte=day
+                )
             )
             .order_by("id")
             .limit(BATCH)
@@ -219,14 +263,19 @@ class _BatchReads:
 
 
 async def plan_first_attempts(
-    day: date, report: ChargeReport, renew: Callable[[], Awaitable[None]] | None = None
+    day: date,
+    report: ChargeReport,
+    renew: Callable[[], Awaitable[None]] | None = None,
+    shard: Shard = Shard(),
 ) -> None:
     """The first attempt, under its mandate, at the oldest open installment due by ``day``
     of each mandated loan."""
     last = 0
     while True:
         mandates = (
-            await Mandate.filter(id__gt=last, status=MandateStatus.ACTIVE, valid_until__gte=day)
+            await shard.of(
+                Mandate.filter(id__gt=last, status=MandateStatus.ACTIVE, valid_until__gte=day)
+            )
             .order_by("id")
             .limit(BATCH)
         )
