@@ -42,6 +42,7 @@ __all__ = ["main"]
 
 START = date(2026, 9, 15)
 DAY = date(2026, 10, 15)  # the first due date of a monthly loan started on START (a Thursday)
+NOW = datetime(2026, 10, 15, 15, 0, tzinfo=UTC)
 STRIPE = {"secret_key": "sk_test_puente_bench_0123456789", "webhook_secret": "whsec_bench_0123"}
 
 # Rows of the template loan copied for every other loan: (table, how to find them, which
@@ -148,18 +149,153 @@ async def _postgres_database(admin_url: str, sql: str) -> None:
         await conn.close()
 
 
-async def _one(
-    backend: str, count: int, concurrency: int, folder: Path, traced: bool
-) -> dict[str, float]:
+async def _drain() -> None:
+    """Wait for the job's background work (AML monitoring, notices): part of the job."""
+    from puente.compliance.monitoring_service import drain_monitoring
+    from puente.notifications.service import drain_deliveries
+
+    for _ in range(3):
+        await drain_monitoring()
+        await drain_deliveries()
+
+
+def _connect(backend: str, url: str, concurrency: int) -> dict[str, Any]:
+    from puente.db import tortoise_config
+
+    config = tortoise_config(url)
+    if backend == "postgres":
+        credentials = config["connections"]["default"]["credentials"]
+        credentials.update(minsize=1, maxsize=concurrency + 4)
+        if os.environ.get("BENCH_ASYNCPG_RESET"):  # the baseline: asyncpg's own reset
+            del credentials["reset"]
+    return config
+
+
+def _runtime_and_gateways(url: str, sandbox: Any) -> tuple[Any, Any, Any]:
     import httpx
+
+    from puente.config import Settings, parse_encryption_keys
+    from puente.payments.gateways import GatewayDirectory
+    from puente.runtime import Runtime
+
+    settings = Settings(
+        database_url=url,
+        secret_key="bench-secret-key-0123456789-0123456789-abcdef",
+        encryption_keys=parse_encryption_keys("b1:" + "A" * 43),
+    )
+    runtime = Runtime.from_settings(settings, clock=lambda: NOW)
+    transport = _TimedTransport(httpx.ASGITransport(app=sandbox))
+    gateways = GatewayDirectory(
+        runtime,
+        transport_for=lambda provider: transport,
+        base_url_for=lambda provider: f"http://sandbox.test/{provider}",
+    )
+    return runtime, gateways, transport
+
+
+async def _run_shards(
+    backend: str, url: str, count: int, concurrency: int, workers: int, folder: Path, sandbox: Any
+) -> dict[str, Any]:
+    """The job in ``workers`` processes, one shard each (``--shard k/N`` of the job). Each
+    worker gets a copy of the simulator's state (the saved cards), connects, says it is
+    ready; the clock starts when every one is, so the figure is the job, not the imports."""
+    import pickle
+
+    stripe = sandbox.state.simulators["stripe"]
+    state = folder / "stripe.pickle"
+    state.write_bytes(pickle.dumps((stripe.store._collections, stripe.state.cards)))
+    children = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            "--worker",
+            backend,
+            url,
+            f"{k + 1}/{workers}",
+            str(state),
+            "--concurrency",
+            str(concurrency),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env={**os.environ},
+        )
+        for k in range(workers)
+    ]
+    for child in children:
+        assert child.stdout is not None
+        line = await child.stdout.readline()
+        assert line.strip() == b"ready", line
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write(b"go\n")
+        await child.stdin.drain()
+    results = []
+    for child in children:
+        out, _ = await child.communicate()
+        if child.returncode != 0:
+            raise SystemExit(f"worker failed ({child.returncode})")
+        results.append(json.loads(out.decode().strip().splitlines()[-1]))
+    return {
+        "reports": results,
+        "rss_mb": max(r["rss_mb"] for r in results),
+        "sandbox_s": sum(r["sandbox_s"] for r in results),
+    }
+
+
+async def _worker(backend: str, url: str, shard_text: str, state: str, concurrency: int) -> None:
+    """One shard of the job, in its own process (see ``_run_shards``)."""
+    import pickle
+
+    from tortoise import Tortoise
+
+    from puente.collections.charges import Shard
+    from puente.collections.jobs import run_collections_once
+    from puente_sandbox.app import create_sandbox_app
+
+    logging.disable(logging.WARNING)
+    sandbox = create_sandbox_app({"stripe": STRIPE}, None)
+    stripe = sandbox.state.simulators["stripe"]
+    collections, card_kinds = pickle.loads(Path(state).read_bytes())  # noqa: ASYNC240
+    stripe.store._collections.update(collections)
+    stripe.state.cards.update(card_kinds)
+    runtime, gateways, transport = _runtime_and_gateways(url, sandbox)
+    await Tortoise.init(config=_connect(backend, url, concurrency), _enable_global_fallback=True)
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    began = time.perf_counter()
+    report = await run_collections_once(
+        runtime,
+        gateways,
+        DAY,
+        clock=lambda: NOW,
+        concurrency=concurrency if backend == "postgres" else 1,
+        shard=Shard.parse(shard_text),
+    )
+    await _drain()
+    total = time.perf_counter() - began
+    await gateways.aclose()
+    await Tortoise.close_connections()
+    assert report is not None and not report.failures, report
+    print(
+        json.dumps(
+            {
+                "paid": report.paid,
+                "total_s": total,
+                "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "sandbox_s": transport.seconds,
+            }
+        )
+    )
+
+
+async def _one(
+    backend: str, count: int, concurrency: int, folder: Path, traced: bool, workers: int = 1
+) -> dict[str, float]:
     from tortoise import Tortoise
 
     from puente.collections.jobs import run_collections_once
     from puente.collections.models import AttemptStatus, ChargeAttempt
-    from puente.config import Settings, parse_encryption_keys
-    from puente.db import migrate, tortoise_config
-    from puente.payments.gateways import GatewayDirectory
-    from puente.runtime import Runtime
+    from puente.db import migrate
     from puente_sandbox.app import create_sandbox_app
 
     logging.disable(logging.WARNING)  # one log line per charge would measure the logger
@@ -171,30 +307,15 @@ async def _one(
         url = admin.rpartition("/")[0] + f"/{name}"
     else:
         url = f"sqlite://{folder / 'bench.sqlite3'}"
-    now = datetime(2026, 10, 15, 15, 0, tzinfo=UTC)
-    settings = Settings(
-        database_url=url,
-        secret_key="bench-secret-key-0123456789-0123456789-abcdef",
-        encryption_keys=parse_encryption_keys("b1:" + "A" * 43),
-    )
-    runtime = Runtime.from_settings(settings, clock=lambda: now)
+    now = NOW
     # No webhook URL: the bench measures charging (the answer is the outcome), not the inbox.
     sandbox = create_sandbox_app({"stripe": STRIPE}, None)
-    transport = _TimedTransport(httpx.ASGITransport(app=sandbox))
-    gateways = GatewayDirectory(
-        runtime,
-        transport_for=lambda provider: transport,
-        base_url_for=lambda provider: f"http://sandbox.test/{provider}",
-    )
+    runtime, gateways, transport = _runtime_and_gateways(url, sandbox)
     try:
         await migrate(url)
-        config = tortoise_config(url)
-        if postgres:
-            credentials = config["connections"]["default"]["credentials"]
-            credentials.update(minsize=1, maxsize=concurrency + 4)
-            if os.environ.get("BENCH_ASYNCPG_RESET"):  # the baseline: asyncpg's own reset
-                del credentials["reset"]
-        await Tortoise.init(config=config, _enable_global_fallback=True)
+        await Tortoise.init(
+            config=_connect(backend, url, concurrency), _enable_global_fallback=True
+        )
         began = time.perf_counter()
         await _seed(runtime, gateways, count, postgres)
         seeded = time.perf_counter() - began
@@ -207,9 +328,18 @@ async def _one(
             profile = cProfile.Profile()
             profile.enable()
         began = time.perf_counter()
-        report = await run_collections_once(
-            runtime, gateways, DAY, clock=lambda: now, concurrency=concurrency if postgres else 1
-        )
+        if workers > 1:
+            sharded = await _run_shards(backend, url, count, concurrency, workers, folder, sandbox)
+            report = sharded["reports"]
+        else:
+            report = await run_collections_once(
+                runtime,
+                gateways,
+                DAY,
+                clock=lambda: now,
+                concurrency=concurrency if postgres else 1,
+            )
+            await _drain()
         total = time.perf_counter() - began
         if profile is not None:
             profile.disable()
@@ -234,6 +364,16 @@ async def _one(
         if postgres:
             await _postgres_database(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     assert report is not None and paid == count, (report, paid)
+    if workers > 1:
+        return {
+            "seed_s": seeded,
+            "total_s": total,
+            "charges_per_s": count / total,
+            "job_peak_mb": 0.0,
+            "job_kept_mb": 0.0,
+            "rss_mb": max(sharded["rss_mb"], _rss_mb()),
+            "sandbox_s": sharded["sandbox_s"],
+        }
     return {
         "seed_s": seeded,
         "total_s": total,
@@ -243,6 +383,10 @@ async def _one(
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "sandbox_s": transport.seconds,
     }
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class _TimedTransport:
@@ -264,13 +408,23 @@ class _TimedTransport:
 
 
 def _child(
-    backend: str, count: int, concurrency: int, traced: bool, baseline: bool = False
+    backend: str,
+    count: int,
+    concurrency: int,
+    traced: bool,
+    baseline: bool = False,
+    workers: int = 1,
+    code: str | None = None,
 ) -> dict[str, float]:
     command = [sys.executable, __file__, "--one", backend, str(count)]
-    command += ["--concurrency", str(concurrency)] + (["--trace-memory"] if traced else [])
+    command += ["--concurrency", str(concurrency), "--workers", str(workers)]
+    command += ["--trace-memory"] if traced else []
+    env = {**os.environ, "BENCH_ASYNCPG_RESET": "1"} if baseline else {**os.environ}
+    if code is not None:  # the paired baseline: another checkout's backend first on the path
+        env["PYTHONPATH"] = str(Path(code) / "backend")
     done = subprocess.run(
         command,
-        env={**os.environ, "BENCH_ASYNCPG_RESET": "1"} if baseline else None,
+        env=env,
         capture_output=True,
         text=True,
         check=False,
@@ -295,8 +449,25 @@ def main() -> int:
         action="store_true",
         help="also run each PostgreSQL size with asyncpg's default pool reset (the baseline)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="run the job in N processes, one shard of the loans each (the job's --workers)",
+    )
+    parser.add_argument(
+        "--baseline-code",
+        metavar="DIR",
+        default=None,
+        help="also run each size on the code of another checkout (DIR/backend), one process",
+    )
     parser.add_argument("--one", nargs=2, metavar=("BACKEND", "SIZE"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        backend, url, shard, state = args.worker
+        asyncio.run(_worker(backend, url, shard, state, args.concurrency))
+        return 0
     if args.one:
         with tempfile.TemporaryDirectory() as folder:
             figures = asyncio.run(
@@ -306,6 +477,7 @@ def main() -> int:
                     args.concurrency,
                     Path(folder),
                     args.trace_memory,
+                    args.workers,
                 )
             )
         print(json.dumps(figures))
@@ -323,7 +495,17 @@ def main() -> int:
     for backend in backends:
         peaks = []
         for count in sizes:
-            f = _child(backend, count, args.concurrency, args.trace_memory)
+            if args.baseline_code:
+                b = _child(
+                    backend, count, args.concurrency, args.trace_memory, code=args.baseline_code
+                )
+                print(
+                    f"{'(before)':9} {count:12d} {b['seed_s']:8.1f} {b['total_s']:8.1f} "
+                    f"{b['charges_per_s']:10.0f} {b['job_peak_mb']:8.1f} "
+                    f"{b['job_kept_mb']:12.1f} {b['rss_mb']:12.0f} {b['sandbox_s']:13.1f}",
+                    flush=True,
+                )
+            f = _child(backend, count, args.concurrency, args.trace_memory, workers=args.workers)
             peaks.append(f["rss_mb"])
             print(
                 f"{backend:9} {count:12d} {f['seed_s']:8.1f} {f['total_s']:8.1f} "

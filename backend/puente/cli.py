@@ -148,13 +148,21 @@ def build_parser() -> argparse.ArgumentParser:
     import puente.compliance  # noqa: F401  (screening and monitoring hooks)
     import puente.notifications  # noqa: F401  (payment notices, the daily job's reminders)
     import puente.tuition  # noqa: F401
-    from puente.daily import cmd_daily
+    from puente.daily import cmd_charges, cmd_daily
 
     jobs = commands.add_parser("jobs", help="scheduled jobs (run from cron)")
     jobs_commands = jobs.add_subparsers(dest="jobs_command", required=True)
     daily = jobs_commands.add_parser("daily", help="bill, apply advances, accrue moratorium")
     daily.add_argument("--date", default=None, help="YYYY-MM-DD (default: today, Mexico City)")
+    daily.add_argument(
+        "--workers", type=int, default=1, help="run the charges in N processes (shards)"
+    )
     daily.set_defaults(func=cmd_daily)
+    charges = jobs_commands.add_parser("charges", help="the domiciliación charges alone")
+    charges.add_argument("--date", default=None, help="YYYY-MM-DD (default: today, Mexico City)")
+    charges.add_argument("--workers", type=int, default=1, help="run in N processes (shards)")
+    charges.add_argument("--shard", default=None, help="K/N: only this shard (one worker's part)")
+    charges.set_defaults(func=cmd_charges)
     from puente.invoicing.cli import add_cfdi_commands, add_fiscal_job
 
     add_fiscal_job(jobs_commands)

@@ -243,3 +243,42 @@ async def test_one_replica_runs_the_day_while_another_holds_its_lease(runtime, d
     assert intents(box) == []
     await other.finish(runtime.now(), succeeded=True)
     assert (await run(runtime, box, DUE)).paid == 1
+
+
+async def test_shards_split_the_book_and_charge_each_loan_once(runtime, db):
+    import asyncio
+
+    from puente.collections.charges import Shard
+    from puente.collections.jobs import lease_key
+
+    inst = await factories.institution()
+    await store_credentials(runtime, inst.id, "stripe", STRIPE)
+    box = sandboxes(runtime)
+    loans = []
+    for k in range(5):
+        who = await factories.user(runtime, inst, email=f"b{k}@example.mx")
+        loan = await factories.active_loan(inst, who, start=date(2026, 11, 2))
+        card = await cards.save_card(box.gateways, who, ProviderName.STRIPE, "tok_visa")
+        await sign_mandate(runtime, who, loan.id, card.id, origin="127.0.0.1 pytest")
+        loans.append(loan)
+    first, second = Shard.parse("1/2"), Shard.parse("2/2")
+    assert lease_key(DUE, second) == f"{DUE.isoformat()}#2/2" != lease_key(DUE)
+    reports = await asyncio.gather(
+        *(
+            run_collections_once(runtime, box.gateways, DUE, clock=runtime.now, shard=s)
+            for s in (first, second)
+        )
+    )
+    # Each shard planned and charged exactly its own loans (loan id modulo 2), both ran.
+    for shard, report in zip((first, second), reports, strict=True):
+        mine = [loan for loan in loans if loan.id % 2 == shard.index]
+        assert report is not None and (report.planned, report.paid) == (len(mine), len(mine))
+    assert len(intents(box)) == len(loans)
+    for loan in loans:
+        assert await Payment.filter(loan_id=loan.id, status=S.PAID).count() == 1
+    # The whole book again (one process) finds nothing left to charge.
+    again = await run(runtime, box, DUE)
+    assert (again.planned, again.charged) == (0, 0)
+    assert len(intents(box)) == len(loans)
+    with pytest.raises(ValueError):
+        Shard.parse("3/2")

@@ -222,10 +222,10 @@ async def test_monitoring_that_fails_never_fails_the_payment(db, runtime, monkey
     inst, juana, staff, admin, product = await world(runtime)
     loan = await factories.active_loan(inst, juana)
 
-    async def broken(runtime, payment_id):
+    async def broken(runtime, payment_ids):
         raise RuntimeError("monitoring down")
 
-    monkeypatch.setattr(monitoring_service, "monitor_payment", broken)
+    monkeypatch.setattr(monitoring_service, "monitor_payments", broken)
     payment = await cash_payment(runtime, loan, juana, "500.00", runtime.now())
     await drain_monitoring()
     assert (await Payment.get(id=payment.id)).status == S.PAID
@@ -368,3 +368,45 @@ async def test_the_officer_lifts_a_suspension_over_graphql_with_a_reason(db, run
     assert suspension.lift_reason == "Homónimo: CURP distinta"
     assert suspension.lifted_by_id == staff.id
     assert await AuditEvent.filter(action="aml.suspension_lifted").exists()
+
+
+async def test_payments_announced_together_are_monitored_together_each_on_its_own_facts(
+    db, runtime, clock, monkeypatch
+):
+    from puente.payments.observers import announce_transitions, holding_announcements
+
+    inst, juana, staff, admin, product = await world(runtime)
+    await store_fix_rates({date(2026, 11, 2): Decimal("20.0000")})
+    people = [juana] + [
+        await factories.user(runtime, inst, email=f"p{k}@example.mx") for k in range(2)
+    ]
+    loans = [await factories.active_loan(inst, who, principal="500000.00") for who in people]
+    batches: list[list[int]] = []
+    real = monitoring_service.monitor_payments
+
+    async def spy(runtime, payment_ids):
+        batches.append(list(payment_ids))
+        return await real(runtime, payment_ids)
+
+    monkeypatch.setattr(monitoring_service, "monitor_payments", spy)
+    made: dict[int, list[int]] = {}
+    with holding_announcements() as held:
+        # Two borrowers split 150,000 in cash over one day; the third pays 500 once.
+        for loan, who, amounts in zip(
+            loans,
+            people,
+            (("70000.00", "80000.00"), ("500.00",), ("90000.00", "60000.00")),
+            strict=True,
+        ):
+            for amount in amounts:
+                clock.now += timedelta(minutes=30)
+                paid = await cash_payment(runtime, loan, who, amount, runtime.now())
+                made.setdefault(loan.id, []).append(paid.id)
+        assert batches == [] and len(held) == 5  # nothing monitored while held
+        announce_transitions(held)
+    await drain_monitoring()
+    assert batches == [[i for ids in made.values() for i in ids]]  # one batch, all five
+    alerts = {a.customer_id: a for a in await AmlAlert.filter(rule="STRUCTURING_DAY")}
+    assert set(alerts) == {people[0].id, people[2].id}
+    assert alerts[people[0].id].payment_ids == made[loans[0].id]
+    assert alerts[people[2].id].payment_ids == made[loans[2].id]

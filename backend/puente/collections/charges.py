@@ -20,8 +20,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import TypeVar
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, RawSQL
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from puente.accounts.models import User
@@ -31,18 +34,27 @@ from puente.collections.models import AttemptStatus, ChargeAttempt, Mandate, Man
 from puente.collections.notices import SCHEDULED_CHARGE_KEY_PREFIX, tell_borrower
 from puente.enums import PaymentMethodType
 from puente.enums import PaymentStatus as S
+from puente.institutions.models import Institution
 from puente.loans.models import Loan, LoanProduct
-from puente.loans.payable import payable_amount
+from puente.loans.payable import Payable, payable_amount
 from puente.loans.state import InstallmentStatus, LoanView, load_loan_views
 from puente.money import ZERO, from_centavos, to_centavos
-from puente.payments.checkout import PaymentRefused, PaymentRequest, create_payment, resume_payment
+from puente.payments.checkout import (
+    PaymentRefused,
+    PaymentRequest,
+    ReadJustNow,
+    create_payment,
+    resume_payment,
+)
 from puente.payments.gateways import GatewayDirectory
 from puente.payments.models import Payment, PaymentMethod
+from puente.payments.observers import announce_transitions, holding_announcements
 from puente.runtime import Runtime
 
-__all__ = ["ChargeReport", "attempt_key", "run_scheduled_charges"]
+__all__ = ["ChargeReport", "Shard", "attempt_key", "run_scheduled_charges"]
 
 log = logging.getLogger("puente.collections")
+M = TypeVar("M", bound=Model)
 
 BATCH = 200
 SETTLED = (InstallmentStatus.PAID, InstallmentStatus.WRITTEN_OFF)
@@ -78,6 +90,42 @@ class ChargeReport:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """One of ``count`` disjoint parts of the book: the loans whose id modulo ``count`` is
+    ``index``. Each shard plans and charges only its loans, so shards run side by side (one
+    process each, each under its own lease) and never touch the same attempt."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if self.count < 1 or not 0 <= self.index < self.count:
+            raise ValueError(f"shard {self.index + 1}/{self.count} does not exist")
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """``"2/4"`` (the second of four, counted from 1) as a ``Shard``."""
+        number, _, count = text.partition("/")
+        try:
+            index, total = int(number) - 1, int(count)
+        except ValueError:
+            raise ValueError(f"shard must look like 1/2, got {text!r}") from None
+        return cls(index, total)
+
+    def __str__(self) -> str:
+        return f"{self.index + 1}/{self.count}"
+
+    def of(self, query: QuerySet[M]) -> QuerySet[M]:
+        """``query`` (over a table with ``loan_id``) narrowed to this shard's loans."""
+        if self.count == 1:
+            return query
+        # The integers are ours (checked above), never input text: no injection.
+        return query.annotate(_shard=RawSQL(f"loan_id % {int(self.count)}")).filter(
+            _shard=int(self.index)
+        )
+
+
 def attempt_key(attempt: ChargeAttempt) -> str:
     """The payment idempotency key of one attempt: per installment and attempt number."""
     return (
@@ -93,11 +141,13 @@ async def run_scheduled_charges(
     *,
     renew: Callable[[], Awaitable[None]] | None = None,
     concurrency: int = 1,
+    shard: Shard = Shard(),
 ) -> ChargeReport:
     """Plan the first attempt of every installment due by ``day`` under a mandate in force,
-    then run every attempt due by ``day`` (new, retries, and interrupted ones)."""
+    then run every attempt due by ``day`` (new, retries, and interrupted ones); with
+    ``shard``, only those of its loans."""
     report = ChargeReport(day=day)
-    await plan_first_attempts(day, report, renew)
+    await plan_first_attempts(day, report, renew, shard)
     gate = asyncio.Semaphore(max(1, concurrency))
 
     async def one_loan(attempts: list[ChargeAttempt], batch: _BatchReads) -> None:
@@ -113,8 +163,10 @@ async def run_scheduled_charges(
     last = 0
     while True:
         attempts = (
-            await ChargeAttempt.filter(
-                id__gt=last, status__in=list(_RUNNABLE), scheduled_for__lte=day
+            await shard.of(
+                ChargeAttempt.filter(
+                    id__gt=last, status__in=list(_RUNNABLE), scheduled_for__lte=day
+                )
             )
             .order_by("id")
             .limit(BATCH)
@@ -126,32 +178,69 @@ async def run_scheduled_charges(
         for attempt in attempts:
             by_loan.setdefault(attempt.loan_id, []).append(attempt)
         batch = await _BatchReads.load(attempts, by_loan, day)
-        await asyncio.gather(*(one_loan(group, batch) for group in by_loan.values()))
+        # Monitoring and notices of the batch's payments: read together after the batch
+        # (each payment's transition is committed by then), in the background as always.
+        with holding_announcements() as held:
+            try:
+                await asyncio.gather(*(one_loan(group, batch) for group in by_loan.values()))
+            finally:
+                announce_transitions(held)
         if renew is not None:
             await renew()
 
 
 @dataclass
 class _BatchReads:
-    """What a batch of attempts reads once instead of once per attempt: the loans, the
-    mandates' borrowers and the views of loans with a single attempt in the batch (their
-    amount due before anything of the batch is charged). The mandate, the card and the
-    payment under the attempt's key are still read just before each charge, and the payoff
-    ceiling is asked again per charge (``amount_due``)."""
+    """What a batch of attempts reads once instead of once per attempt: the loans, their
+    products and institutions, the mandates, their cards and borrowers, the payments already
+    under the attempts' keys, and the views of loans with a single attempt in the batch
+    (their amount due before anything of the batch is charged).
+
+    Reading the mandate and the card at the start of the batch is as safe as reading them
+    just before the charge: revoking a mandate or deleting a card cancels its SCHEDULED
+    attempts in the same transaction, and a scheduled attempt is charged only after the
+    conditional SCHEDULED → CHARGING update took it; an attempt already CHARGING (a run
+    interrupted before its payment existed) reads its mandate and card again
+    (``charge_attempt``)."""
 
     loans: dict[int, Loan]
     users: dict[int, User]
     views: dict[int, LoanView]
+    mandates: dict[int, Mandate] = field(default_factory=dict)
+    cards: dict[int, PaymentMethod] = field(default_factory=dict)
+    payments: dict[str, Payment] = field(default_factory=dict)
+    institutions: dict[int, Institution] = field(default_factory=dict)
+    products: dict[int, LoanProduct] = field(default_factory=dict)
 
     @classmethod
     async def load(
         cls, attempts: list[ChargeAttempt], by_loan: dict[int, list[ChargeAttempt]], day: date
     ) -> _BatchReads:
         loans = {loan.id: loan for loan in await Loan.filter(id__in=list(by_loan))}
-        mandates = await Mandate.filter(id__in={a.mandate_id for a in attempts}).values_list(
-            "user_id", flat=True
-        )
-        users = {user.id: user for user in await User.filter(id__in=set(mandates))}
+        mandates = {m.id: m for m in await Mandate.filter(id__in={a.mandate_id for a in attempts})}
+        users = {
+            user.id: user
+            for user in await User.filter(id__in={m.user_id for m in mandates.values()})
+        }
+        cards = {
+            card.id: card
+            for card in await PaymentMethod.filter(
+                id__in={m.payment_method_id for m in mandates.values()}, is_active=True
+            )
+        }
+        institution_ids = {loan.institution_id for loan in loans.values()}
+        payments = {
+            p.idempotency_key: p
+            for p in await Payment.filter(
+                institution_id__in=institution_ids,
+                idempotency_key__in=[attempt_key(a) for a in attempts],
+            )
+        }
+        institutions = {i.id: i for i in await Institution.filter(id__in=institution_ids)}
+        products = {
+            p.id: p
+            for p in await LoanProduct.filter(id__in={loan.product_id for loan in loans.values()})
+        }
         # Only attempts about to compute their amount need a view.
         fresh = [
             loans[loan_id]
@@ -161,18 +250,32 @@ class _BatchReads:
             and (group[0].status is AttemptStatus.SCHEDULED or group[0].amount_centavos is None)
         ]
         views = {view.loan.id: view for view in await load_loan_views(fresh, day)}
-        return cls(loans=loans, users=users, views=views)
+        return cls(
+            loans=loans,
+            users=users,
+            views=views,
+            mandates=mandates,
+            cards=cards,
+            payments=payments,
+            institutions=institutions,
+            products=products,
+        )
 
 
 async def plan_first_attempts(
-    day: date, report: ChargeReport, renew: Callable[[], Awaitable[None]] | None = None
+    day: date,
+    report: ChargeReport,
+    renew: Callable[[], Awaitable[None]] | None = None,
+    shard: Shard = Shard(),
 ) -> None:
     """The first attempt, under its mandate, at the oldest open installment due by ``day``
     of each mandated loan."""
     last = 0
     while True:
         mandates = (
-            await Mandate.filter(id__gt=last, status=MandateStatus.ACTIVE, valid_until__gte=day)
+            await shard.of(
+                Mandate.filter(id__gt=last, status=MandateStatus.ACTIVE, valid_until__gte=day)
+            )
             .order_by("id")
             .limit(BATCH)
         )
@@ -240,6 +343,14 @@ async def amount_due(loan: Loan, day: date, view: LoanView | None = None) -> Dec
     """What the domiciliación charges on ``day``: every open installment due by then, less
     advances held, never above the payoff (``loans/payable.py``, always asked afresh).
     ``view``: the loan's view on ``day`` when already loaded."""
+    return (await _amount_and_ceiling(loan, day, view))[0]
+
+
+async def _amount_and_ceiling(
+    loan: Loan, day: date, view: LoanView | None = None
+) -> tuple[Decimal, Payable]:
+    """``amount_due`` and the payoff ceiling it was capped by (handed to the funnel, which
+    checks the amount against it instead of asking the payoff a second time)."""
     if view is None:
         view = (await load_loan_views([loan], day))[0]
     due = sum(
@@ -252,7 +363,7 @@ async def amount_due(loan: Loan, day: date, view: LoanView | None = None) -> Dec
     )
     due = max(due - view.balance.advance, ZERO)
     payable = await payable_amount(loan, day)
-    return min(due, payable.maximum) if payable.may_pay else ZERO
+    return (min(due, payable.maximum) if payable.may_pay else ZERO), payable
 
 
 async def _cancel(attempt: ChargeAttempt, detail: str, report: ChargeReport) -> None:
@@ -271,22 +382,36 @@ async def charge_attempt(
     batch: _BatchReads | None = None,
 ) -> None:
     """Run (or resume) one attempt and record what came of it."""
-    mandate = await Mandate.get(id=attempt.mandate_id)
+    key = attempt_key(attempt)
+    fresh = batch is None or attempt.status is not AttemptStatus.SCHEDULED
+    mandate = None if fresh or batch is None else batch.mandates.get(attempt.mandate_id)
+    if mandate is None:
+        mandate = await Mandate.get(id=attempt.mandate_id)
     loan = batch.loans.get(attempt.loan_id) if batch else None
     if loan is None:
         loan = await Loan.get(id=attempt.loan_id)
-    payment = await Payment.filter(
-        institution_id=loan.institution_id, idempotency_key=attempt_key(attempt)
-    ).first()
+    if fresh or batch is None:
+        payment = await Payment.filter(
+            institution_id=loan.institution_id, idempotency_key=key
+        ).first()
+    else:
+        payment = batch.payments.get(key)
     if payment is None:
-        # Checked just before charging: a revoked mandate or a deleted card stops here.
-        card = await PaymentMethod.filter(id=mandate.payment_method_id, is_active=True).first()
+        # Checked before charging: a revoked mandate or a deleted card stops here (and a
+        # revocation after the batch's read cancelled the attempt: the update below says so).
+        if fresh or batch is None:
+            card = await PaymentMethod.filter(id=mandate.payment_method_id, is_active=True).first()
+        else:
+            card = batch.cards.get(mandate.payment_method_id)
         if mandate.status is not MandateStatus.ACTIVE or mandate.valid_until < day:
             return await _cancel(attempt, "Domiciliación no vigente.", report)
         if card is None or card.provider_token is None:
             return await _cancel(attempt, "La tarjeta ya no está guardada.", report)
+        payable = None
         if attempt.status is AttemptStatus.SCHEDULED or attempt.amount_centavos is None:
-            amount = await amount_due(loan, day, batch.views.get(loan.id) if batch else None)
+            amount, payable = await _amount_and_ceiling(
+                loan, day, batch.views.get(loan.id) if batch else None
+            )
             if amount <= 0:
                 return await _cancel(attempt, "Sin monto exigible.", report)
             taken = await ChargeAttempt.filter(
@@ -298,6 +423,18 @@ async def charge_attempt(
         user = batch.users.get(mandate.user_id) if batch else None
         if user is None:
             user = await User.get(id=mandate.user_id)
+        institution = batch.institutions.get(loan.institution_id) if batch else None
+        known = None
+        if payable is not None and institution is not None:
+            # What this attempt has just read, so the funnel does not read it again (it still
+            # checks the amount against this payoff, the card, the customer and the key).
+            known = ReadJustNow(
+                loan=loan,
+                payable=payable,
+                institution=institution,
+                saved=card,
+                no_payment_yet=True,
+            )
         try:
             payment = await create_payment(
                 runtime,
@@ -308,9 +445,10 @@ async def charge_attempt(
                     amount=from_centavos(attempt.amount_centavos or 0),
                     method=PaymentMethodType.CARD,
                     provider=str(card.provider),
-                    idempotency_key=attempt_key(attempt),
+                    idempotency_key=key,
                     payment_method_id=card.id,
                 ),
+                known=known,
             )
         except PaymentRefused as exc:
             await ChargeAttempt.filter(id=attempt.id).update(
@@ -321,7 +459,16 @@ async def charge_attempt(
     elif payment.status == S.CREATED:
         payment = await resume_payment(runtime, gateways, payment)
     report.charged += 1
-    await settle_attempt(runtime, attempt, mandate, loan, payment, day, report)
+    await settle_attempt(
+        runtime,
+        attempt,
+        mandate,
+        loan,
+        payment,
+        day,
+        report,
+        batch.products.get(loan.product_id) if batch else None,
+    )
 
 
 async def settle_attempt(
@@ -332,6 +479,7 @@ async def settle_attempt(
     payment: Payment,
     day: date,
     report: ChargeReport,
+    product: LoanProduct | None = None,
 ) -> None:
     """Record the payment's outcome on its attempt and plan what comes next."""
     status = S(payment.status)
@@ -354,7 +502,8 @@ async def settle_attempt(
         return
     report.declined += 1
     action = classify_decline(payment.failure_code, payment.provider_failure_code)
-    product = await LoanProduct.get(id=loan.product_id)
+    if product is None or product.id != loan.product_id:
+        product = await LoanProduct.get(id=loan.product_id)
     earlier = await ChargeAttempt.filter(
         loan_id=attempt.loan_id,
         installment_number=attempt.installment_number,

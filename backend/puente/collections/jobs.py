@@ -15,12 +15,12 @@ import logging
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
-from puente.collections.charges import ChargeReport, run_scheduled_charges
+from puente.collections.charges import ChargeReport, Shard, run_scheduled_charges
 from puente.payments.gateways import GatewayDirectory
 from puente.runtime import Runtime, utcnow
 from puente.scheduling.leases import acquire_lease
 
-__all__ = ["COLLECTIONS_JOB", "collect_forever", "run_collections_once"]
+__all__ = ["COLLECTIONS_JOB", "collect_forever", "lease_key", "run_collections_once"]
 
 log = logging.getLogger("puente.collections")
 
@@ -35,9 +35,11 @@ async def run_collections_once(
     *,
     clock: Callable[[], datetime] = utcnow,
     concurrency: int = 1,
+    shard: Shard = Shard(),
 ) -> ChargeReport | None:
-    """Run the day's charges unless another process holds the day's lease (then None)."""
-    lease = await acquire_lease(COLLECTIONS_JOB, day.isoformat(), clock(), ttl=LEASE_TTL)
+    """Run the day's charges unless another process holds the day's lease (then None).
+    With ``shard`` (one of N processes), only its loans, under the lease of that shard."""
+    lease = await acquire_lease(COLLECTIONS_JOB, lease_key(day, shard), clock(), ttl=LEASE_TTL)
     if lease is None:
         return None
     try:
@@ -47,6 +49,7 @@ async def run_collections_once(
             day,
             renew=lambda: lease.renew(clock()),
             concurrency=concurrency,
+            shard=shard,
         )
     except BaseException as exc:
         await lease.finish(clock(), succeeded=False, detail=type(exc).__name__)
@@ -54,6 +57,12 @@ async def run_collections_once(
     await lease.finish(clock(), succeeded=not report.failures, detail=report.summary())
     log.info("%s %s", day.isoformat(), report.summary())
     return report
+
+
+def lease_key(day: date, shard: Shard = Shard()) -> str:
+    """The run key of a day's charges (``2026-10-15``), or of one shard of them
+    (``2026-10-15#1/2``): each shard is one run of ``job_runs``, held by one process."""
+    return day.isoformat() if shard.count == 1 else f"{day.isoformat()}#{shard}"
 
 
 async def collect_forever(

@@ -26,7 +26,7 @@ from puente.institutions.return_urls import (
 from puente.loans.access import can_see_loan
 from puente.loans.engine import OverpaymentMode
 from puente.loans.models import Loan
-from puente.loans.payable import payable_amount
+from puente.loans.payable import Payable, payable_amount
 from puente.money import InvalidAmount, format_mxn, parse_amount, to_centavos
 from puente.payments.compliance_hooks import compliance
 from puente.payments.gateways import GatewayDirectory, NoProviderAccount
@@ -47,6 +47,7 @@ __all__ = [
     "CASH_LIMITS",
     "PaymentRefused",
     "PaymentRequest",
+    "ReadJustNow",
     "advance_and_notify",
     "cash_limit",
     "create_payment",
@@ -99,6 +100,21 @@ class PaymentRequest:
     return_url: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ReadJustNow:
+    """Rows a caller read an instant ago (the domiciliación job reads them per batch), so the
+    funnel does not read them again; every rule is still applied to them. ``payable`` is
+    ``loans.payable.payable_amount`` for today, asked by the caller just before (the same
+    check-then-charge window as the funnel's own check); ``no_payment_yet``: the caller found
+    no payment under the idempotency key (a concurrent one still loses on the unique key)."""
+
+    loan: Loan
+    payable: Payable
+    institution: Institution
+    saved: SavedMethod | None = None
+    no_payment_yet: bool = False
+
+
 def request_fingerprint(request: PaymentRequest, amount: Decimal) -> str:
     text = "|".join(
         str(part)
@@ -115,7 +131,7 @@ def request_fingerprint(request: PaymentRequest, amount: Decimal) -> str:
 
 
 async def validate_payment_request(
-    user: User, request: PaymentRequest, runtime: Runtime
+    user: User, request: PaymentRequest, runtime: Runtime, known: ReadJustNow | None = None
 ) -> tuple[Loan, Decimal]:
     try:
         amount = parse_amount(request.amount)
@@ -127,7 +143,10 @@ async def validate_payment_request(
         raise PaymentRefused("INVALID_AMOUNT", "El monto debe ser mayor que cero.")
     if not request.idempotency_key or len(request.idempotency_key) > 128:
         raise PaymentRefused("INVALID_IDEMPOTENCY_KEY", "Falta la clave de idempotencia.")
-    loan = await Loan.filter(id=request.loan_id).first()
+    if known is not None and known.loan.id == request.loan_id:
+        loan: Loan | None = known.loan
+    else:
+        known, loan = None, await Loan.filter(id=request.loan_id).first()
     if loan is None or not can_see_loan(user, loan):
         raise PaymentRefused("LOAN_NOT_FOUND", "El crédito no existe.")
     # Compliance (compliance/cases.py, through its hook): a blocked customer may not operate.
@@ -136,7 +155,8 @@ async def validate_payment_request(
         if suspended is not None:
             raise PaymentRefused(suspended.code, suspended.message)
     # The one rule (loans/payable.py): may it be paid, and at most its payoff today.
-    refusal = (await payable_amount(loan, runtime.today())).refusal_for(amount)
+    payable = known.payable if known else await payable_amount(loan, runtime.today())
+    refusal = payable.refusal_for(amount)
     if refusal is not None:
         raise PaymentRefused(*refusal)
     # The column is plain text since any registered provider may be paid through: the name
@@ -209,18 +229,26 @@ async def create_payment(
     request: PaymentRequest,
     *,
     return_url: Callable[[int], str] | None = None,
+    known: ReadJustNow | None = None,
 ) -> Payment:
     """Start (or, with the same key and input, return) a payment.
 
     PayPal payments end in a REDIRECT to the approval page; ``return_url(payment_id)`` is
-    where PayPal sends the payer back (default: the portal's capture page).
+    where PayPal sends the payer back (default: the portal's capture page). ``known``: rows
+    the caller has just read (see ``ReadJustNow``), not read again.
     """
-    loan, amount = await validate_payment_request(user, request, runtime)
+    loan, amount = await validate_payment_request(user, request, runtime, known)
+    if known is not None and known.loan is not loan:
+        known = None
     fingerprint = request_fingerprint(request, amount)
-    existing = await _same_request(loan, request, fingerprint)
-    if existing is not None:
-        return await resume_payment(runtime, gateways, existing)
-    institution = await Institution.get(id=loan.institution_id)
+    if known is None or not known.no_payment_yet:
+        existing = await _same_request(loan, request, fingerprint)
+        if existing is not None:
+            return await resume_payment(runtime, gateways, existing)
+    if known is not None and known.institution.id == loan.institution_id:
+        institution = known.institution
+    else:
+        institution = await Institution.get(id=loan.institution_id)
     back = _return_url(runtime, institution, request, return_url)
     if provider_spec(request.provider).pays_to_loan_clabe:
         try:
@@ -234,9 +262,14 @@ async def create_payment(
         raise PaymentRefused("METHOD_NOT_OFFERED", "Ese proveedor no ofrece ese método de pago.")
     saved = None
     if request.payment_method_id is not None:
-        saved = await SavedMethod.filter(
-            id=request.payment_method_id, user_id=user.id, is_active=True
-        ).first()
+        if known is not None and known.saved is not None:
+            mine = known.saved
+            ok = mine.id == request.payment_method_id and mine.user_id == user.id
+            saved = mine if ok and mine.is_active else None
+        else:
+            saved = await SavedMethod.filter(
+                id=request.payment_method_id, user_id=user.id, is_active=True
+            ).first()
         if saved is None or saved.provider != request.provider:
             raise PaymentRefused("PAYMENT_METHOD_NOT_FOUND", "Ese método guardado no existe.")
     try:
