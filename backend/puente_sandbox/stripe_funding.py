@@ -58,6 +58,7 @@ def confirm_oxxo(state: StripeState, pi: Obj, public_url: str) -> None:
         },
     }
     pi["status"] = "requires_action"
+    state.vouchers[pi["id"]] = None
     state.event("payment_intent.requires_action", pi)
 
 
@@ -237,12 +238,17 @@ def expire(state: StripeState, pi: Obj) -> None:
 
 
 def expire_due(state: StripeState) -> None:
-    """Lapse every OXXO voucher past its time (runs before each request)."""
+    """Lapse every OXXO voucher past its time (runs before each request).
+
+    Only PaymentIntents with a voucher issued are looked at; one that was paid, cancelled
+    or has lapsed leaves the list, so a request costs the same after 100,000 card charges.
+    """
     now = state.clock()
-    for pi in state.store.all("payment_intents"):
-        action = pi.get("next_action") or {}
-        if (
-            action.get("type") == "oxxo_display_details"
-            and now > action["oxxo_display_details"]["expires_after"]
-        ):
+    for pi_id in list(state.vouchers):
+        pi = state.store.get("payment_intents", pi_id)
+        action = (pi or {}).get("next_action") or {}
+        if action.get("type") != "oxxo_display_details":
+            del state.vouchers[pi_id]
+        elif now > action["oxxo_display_details"]["expires_after"]:
+            del state.vouchers[pi_id]
             expire(state, pi)

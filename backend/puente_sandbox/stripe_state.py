@@ -67,6 +67,9 @@ class StripeState(SimulatorState):
         self.payout_of: dict[str, str] = {}  # balance transaction -> payout
         self.request: Obj = {"id": None, "idempotency_key": None}
         self.return_urls: dict[str, str] = {}  # PaymentIntent -> where 3-D Secure returns
+        # PaymentIntents whose OXXO voucher was issued and may still lapse, oldest first:
+        # what expire_due looks at before every request (not every PaymentIntent ever made).
+        self.vouchers: dict[str, None] = {}
 
     def now(self) -> int:
         """Stripe timestamps are whole unix seconds."""

@@ -334,3 +334,24 @@ async def test_fault_admin_endpoint(stripe_sandbox) -> None:
 async def test_live_keys_are_refused() -> None:
     with pytest.raises(ValueError, match="live"):
         create_stripe_sandbox({"secret_key": "sk_live_abc"}, None)
+
+
+async def test_only_issued_oxxo_vouchers_are_watched_for_lapsing(stripe_sandbox) -> None:
+    """Lapsing runs before every request: it looks at issued vouchers, not at every
+    PaymentIntent ever made (the collections bench's 10,000 card charges made each request
+    scan them all)."""
+    sb = stripe_sandbox
+    state = sb.simulator.state
+    for _ in range(3):
+        await post(sb, "/v1/payment_intents", f"{CARD}&payment_method=pm_card_visa")
+    body = (
+        "amount=50000&currency=mxn&payment_method_types[0]=oxxo&confirm=true"
+        "&payment_method_data[type]=oxxo&payment_method_data[billing_details][name]=Ana"
+        "&payment_method_data[billing_details][email]=ana%40example.mx"
+    )
+    voucher = (await post(sb, "/v1/payment_intents", body)).json()
+    assert list(state.vouchers) == [voucher["id"]]
+    sb.clock.now = voucher["next_action"]["oxxo_display_details"]["expires_after"] + 1
+    lapsed = (await sb.client.get(f"/v1/payment_intents/{voucher['id']}")).json()
+    assert lapsed["status"] == "requires_payment_method"
+    assert state.vouchers == {}  # a lapsed voucher is no longer watched
