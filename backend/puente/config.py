@@ -29,6 +29,7 @@ __all__ = [
 DEFAULT_DATABASE_URL = "sqlite://var/puente.sqlite3"
 # Where `puente demo` keeps its development secrets and database (beside DEFAULT_DATABASE_URL).
 DEMO_STATE_DIR = Path("var")
+WEBHOOK_WORKERS = ("inline", "process")  # PUENTE_WEBHOOK_WORKER (Settings.webhook_worker)
 
 # Provider credentials the demo institution may take from the environment
 # (PUENTE_<PROVIDER>_<FIELD>); env values win over the ones stored in the database.
@@ -80,6 +81,12 @@ class Settings:
     # How long a worker holds a webhook it is processing; a worker that dies holding one
     # delays that event by at most this long before another process takes it over.
     webhook_lease_seconds: int = 60
+    # Where `puente serve` applies received webhooks: "inline" (in each server process, as
+    # `puente demo` does) or "process" (one `puente worker` process that serve starts, so
+    # acknowledging webhooks never waits behind applying them). "process" needs Redis: the
+    # worker's changes reach the servers' subscribers through it. Default: "process"
+    # where PUENTE_REDIS_URL is set, else "inline".
+    webhook_worker: str = "inline"
     # Notifications (notifications/): email over SMTP, SMS and WhatsApp through Twilio.
     # Without a host (or an account) that channel is off: its notices are stored, not sent.
     smtp_host: str | None = None
@@ -167,6 +174,17 @@ def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default
     return value
 
 
+def _webhook_worker(env: Mapping[str, str]) -> str:
+    redis = bool(env.get("PUENTE_REDIS_URL"))
+    where = _choice(env, "PUENTE_WEBHOOK_WORKER", WEBHOOK_WORKERS, "process" if redis else "inline")
+    if where == "process" and not redis:
+        raise ConfigError(
+            "PUENTE_WEBHOOK_WORKER=process needs PUENTE_REDIS_URL: payments the worker applies "
+            "reach the servers' subscribers through Redis. Set it, or use inline."
+        )
+    return where
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from the environment (``os.environ`` unless given)."""
     env = os.environ if env is None else env
@@ -208,6 +226,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=_choice(env, "PUENTE_LOG_LEVEL", ("debug", "info", "warning", "error"), "info"),
         otlp_endpoint=env.get("PUENTE_OTLP_ENDPOINT") or None,
         webhook_lease_seconds=max(_int(env, "PUENTE_WEBHOOK_LEASE_SECONDS", 60), 1),
+        webhook_worker=_webhook_worker(env),
         smtp_host=env.get("PUENTE_SMTP_HOST") or None,
         smtp_port=_int(env, "PUENTE_SMTP_PORT", 587),
         smtp_user=env.get("PUENTE_SMTP_USER") or None,
