@@ -2,7 +2,8 @@
 
 Starts ``puente serve`` (``--workers N``) on a fresh database (SQLite file, or a throwaway
 PostgreSQL database from ``PUENTE_TEST_POSTGRES_URL`` with ``--database postgres``), seeds an
-institution with awaiting payments, and in one run measures:
+institution with active loans, each with a payment awaiting its provider, and in one run
+measures:
 
 1. the bare ``/healthz`` rate of that server (closed loop, ``--concurrency`` keep-alive
    connections), the baseline;
@@ -16,6 +17,11 @@ institution with awaiting payments, and in one run measures:
 
     .venv/bin/python bench/webhooks.py [--database sqlite|postgres] [--workers 1]
         [--peak-events 4000] [--events 3000] [--rate 1000] [--concurrency 32]
+        [--mix payments|echoes] [--webhook-worker process|inline]
+
+``--webhook-worker process`` (the default) runs the server as it runs where Redis is set:
+its webhook worker in a ``puente worker`` process of its own (Redis from
+``PUENTE_TEST_REDIS_URL``); ``inline`` applies in the server process(es), as before.
 
 Target (issue 15 #4): peak >= 0.2x /healthz; p99 <= 50 ms at 1,000/s; 0 lost; on SQLite
 and on PostgreSQL with 2 workers. ``--profile FILE`` runs a single-worker server under
