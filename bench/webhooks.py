@@ -2,7 +2,8 @@
 
 Starts ``puente serve`` (``--workers N``) on a fresh database (SQLite file, or a throwaway
 PostgreSQL database from ``PUENTE_TEST_POSTGRES_URL`` with ``--database postgres``), seeds an
-institution with awaiting payments, and in one run measures:
+institution with active loans, each with a payment awaiting its provider, and in one run
+measures:
 
 1. the bare ``/healthz`` rate of that server (closed loop, ``--concurrency`` keep-alive
    connections), the baseline;
@@ -16,6 +17,11 @@ institution with awaiting payments, and in one run measures:
 
     .venv/bin/python bench/webhooks.py [--database sqlite|postgres] [--workers 1]
         [--peak-events 4000] [--events 3000] [--rate 1000] [--concurrency 32]
+        [--mix payments|echoes] [--webhook-worker process|inline]
+
+``--webhook-worker process`` (the default) runs the server as it runs where Redis is set:
+its webhook worker in a ``puente worker`` process of its own (Redis from
+``PUENTE_TEST_REDIS_URL``); ``inline`` applies in the server process(es), as before.
 
 Target (issue 15 #4): peak >= 0.2x /healthz; p99 <= 50 ms at 1,000/s; 0 lost; on SQLite
 and on PostgreSQL with 2 workers. ``--profile FILE`` runs a single-worker server under
@@ -69,7 +75,7 @@ def _event(n: int) -> bytes:
             "livemode": False,
             "data": {
                 "object": {
-                    "id": f"pi_bench_{payment:08d}",
+                    "id": _reference(payment),
                     "object": "payment_intent",
                     "amount": 10000,
                     "currency": "mxn",
@@ -78,6 +84,12 @@ def _event(n: int) -> bytes:
             },
         }
     ).encode()
+
+
+def _reference(payment: int) -> str:
+    """The provider's id of the bench's payment number ``payment`` (one per loan: the
+    template's, then its copies' as ``bench/apply.py``'s copier names them)."""
+    return "pi_bench" if payment == 0 else f"pi_bench-{payment}"
 
 
 def _signed(n: int) -> tuple[bytes, dict[str, str]]:
@@ -225,15 +237,24 @@ async def _postgres_admin(sql: str) -> None:
 
 
 async def _seed(url: str, payments: int) -> None:
-    """An institution taking the env credentials, a borrower with an active loan, and
-    payments awaiting their provider's confirmation, so events are processed as in production."""
+    """An institution taking the env credentials and ``payments`` active loans, each with a
+    payment awaiting its provider's confirmation, so events are processed as in production.
+
+    One loan is built through the services and copied (``bench/apply.py``'s copier): a
+    payment per loan, as a lender's inbox has them. (Until 2026-12-05 every payment was on
+    one loan, whose application cost grew with its thousands of payments.)
+    """
+    from apply import COPIED, _uniquify
+    from loan_copies import copy_rows
     from tortoise import Tortoise
+    from tortoise.connection import get_connection
 
     from puente.accounts.models import User
-    from puente.db import migrate, tortoise_config
+    from puente.db import is_postgres, migrate, tortoise_config
     from puente.enums import InstitutionKind, PaymentMethodType, ProviderName, Role
     from puente.enums import PaymentStatus as S
     from puente.institutions.models import Institution
+    from puente.ledger.balances import rebuild_balances
     from puente.loans.lifecycle import approve_loan
     from puente.loans.models import LoanProduct
     from puente.loans.origination import originate_loan, record_disbursement
@@ -262,30 +283,33 @@ async def _seed(url: str, payments: int) -> None:
         loan = await originate_loan(
             product=product,
             borrower_id=user.id,
-            principal=Decimal("10000000.00"),
+            principal=Decimal("12000.00"),
             term_count=12,
             start_date=start,
         )
         await approve_loan(loan)
         await record_disbursement(loan, on=start)
-        await Payment.bulk_create(
-            [
-                Payment(
-                    institution_id=inst.id,
-                    loan_id=loan.id,
-                    user_id=user.id,
-                    provider=ProviderName.STRIPE,
-                    method=PaymentMethodType.SPEI,
-                    amount_centavos=10000,
-                    status=S.REQUIRES_ACTION,
-                    idempotency_key=f"bench-{n}",
-                    request_fingerprint="bench",
-                    provider_reference=f"pi_bench_{n:08d}",
-                )
-                for n in range(payments)
-            ],
-            batch_size=2000,
+        await Payment.create(
+            institution_id=inst.id,
+            loan_id=loan.id,
+            user_id=user.id,
+            provider=ProviderName.STRIPE,
+            method=PaymentMethodType.SPEI,
+            amount_centavos=10000,
+            status=S.REQUIRES_ACTION,
+            idempotency_key="bench",
+            request_fingerprint="bench",
+            provider_reference=_reference(0),
         )
+        conn = get_connection("default")
+        copied = [
+            (table, rule.format(loan=loan.id, user=user.id), refs)
+            for table, rule, refs in COPIED
+            if table != "provider_events"  # the events are what the bench sends
+        ]
+        await copy_rows(conn, copied, payments - 1, _uniquify(loan.id), postgres=is_postgres(url))
+        await rebuild_balances(conn)  # the copies' postings were written around post_entry
+        await conn.execute_script("ANALYZE")
     finally:
         await Tortoise.close_connections()
 
@@ -320,7 +344,7 @@ finally:
 
 
 def _start_server(
-    port: int, url: str, workers: int, profile: str | None
+    port: int, url: str, workers: int, profile: str | None, webhook_worker: str
 ) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -338,6 +362,14 @@ def _start_server(
         command = [sys.executable, "-c", PROFILED_SERVER, profile, *serve]
     else:
         command = [str(Path(sys.executable).with_name("puente")), *serve]
+    if webhook_worker == "process":
+        redis = os.environ.get("PUENTE_TEST_REDIS_URL", "")
+        if not redis:
+            raise SystemExit("--webhook-worker process needs PUENTE_TEST_REDIS_URL (Redis)")
+        env.update(PUENTE_REDIS_URL=redis, PUENTE_WEBHOOK_WORKER="process")
+    else:
+        env.pop("PUENTE_REDIS_URL", None)
+        env["PUENTE_WEBHOOK_WORKER"] = "inline"
     server = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -379,7 +411,7 @@ async def run(args: argparse.Namespace, folder: Path) -> bool:
         url = f"sqlite://{folder / 'bench.sqlite3'}"
     try:
         await _seed(url, payments)
-        server = _start_server(args.port, url, args.workers, args.profile)
+        server = _start_server(args.port, url, args.workers, args.profile, args.webhook_worker)
         tally = Tally()
         try:
             health_before = await _healthz_rate(args.port, args.concurrency)
@@ -388,7 +420,8 @@ async def run(args: argparse.Namespace, folder: Path) -> bool:
             achieved = await _paced(
                 args.port, args.peak_events, args.events, args.rate, args.concurrency, tally
             )
-            expected = payments if args.mix == "payments" else 0
+            # One succeeded event per full cycle sent (the last payment may get none).
+            expected = total // len(EVENT_CYCLE) if args.mix == "payments" else 0
             paid, drained = await _wait_processed(url, expected, args.drain_limit)
             health_after = await _healthz_rate(args.port, args.concurrency)
         finally:
@@ -407,7 +440,10 @@ async def run(args: argparse.Namespace, folder: Path) -> bool:
     health = (health_before + health_after) / 2
     ratio = peak / health
     p99 = _pct(tally.latencies, 0.99)
-    label = f"{args.database}, {args.workers} worker{'s' if args.workers > 1 else ''}"
+    label = (
+        f"{args.database}, {args.workers} server worker{'s' if args.workers > 1 else ''}, "
+        f"webhook worker {args.webhook_worker}"
+    )
     print(f"== bench/webhooks.py: {label}, {args.concurrency} connections, {args.mix} ==")
     print(
         f"/healthz (baseline)      {health:,.0f} r/s "
@@ -432,7 +468,8 @@ async def run(args: argparse.Namespace, folder: Path) -> bool:
         f"lost (2xx but not stored) {lost}"
     )
     print(
-        f"payments applied         {paid} of {payments} ({entries} ledger entries); "
+        f"payments applied         {paid} of {total // len(EVENT_CYCLE)} sent "
+        f"({entries} ledger entries); "
         f"{drained:.1f} s after the last event, or at the end where later "
         "(processing, not part of this target)"
     )
@@ -452,6 +489,13 @@ async def main() -> None:
     parser.add_argument("--port", type=int, default=8917)
     parser.add_argument("--mix", choices=tuple(MIXES), default="payments")
     parser.add_argument("--drain-limit", type=float, default=60.0)
+    parser.add_argument(
+        "--webhook-worker",
+        choices=("process", "inline"),
+        default="process",
+        help="PUENTE_WEBHOOK_WORKER of the server (process: with Redis from "
+        "PUENTE_TEST_REDIS_URL, as `puente serve` runs where Redis is set)",
+    )
     parser.add_argument("--profile", help="cProfile the (single-worker) server into this file")
     args = parser.parse_args()
     if args.profile and args.workers != 1:

@@ -32,8 +32,8 @@ KNOWN_PROVIDER_CYCLES: frozenset[frozenset[str]] = frozenset()
 # app: ``serve`` names the factory for uvicorn ("puente.app:app_from_environment", imported
 # by each worker), ``demo`` calls ``demo_app`` inside its command function.
 DOOR_PACKAGES = ("puente.portal", "puente.graphql", "puente.webhooks", "puente.cli")
-COMPOSITION_ROOTS = frozenset({"puente.app", "puente.demo_app"})
-CLI_MAY_START = frozenset({"puente.demo_app"})  # only inside the command that serves it
+COMPOSITION_ROOTS = frozenset({"puente.app", "puente.demo_app", "puente.worker"})
+CLI_MAY_START = frozenset({"puente.demo_app", "puente.worker"})  # only inside its command
 
 
 @dataclass(frozen=True)

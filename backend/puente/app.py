@@ -149,9 +149,11 @@ def create_app(
     manage_database: bool = True,
     gateways: GatewayDirectory | None = None,
     run_workers: bool = True,
+    inbox_worker: bool = True,
 ) -> Starlette:
     """Build the app. ``manage_database=False`` when the caller already opened Tortoise;
-    ``run_workers=False`` leaves background processing to the caller (tests)."""
+    ``run_workers=False`` leaves background processing to the caller (tests);
+    ``inbox_worker=False`` leaves applying webhooks to a ``puente worker`` process."""
     settings = runtime.settings
     schema = build_schema(debug=settings.debug, introspection=settings.introspection_enabled)
     gateways = gateways or GatewayDirectory(runtime)
@@ -176,7 +178,7 @@ def create_app(
             return
         stop = asyncio.Event()
         tasks = [
-            asyncio.create_task(inbox.run(stop), name="webhook-inbox"),
+            *([asyncio.create_task(inbox.run(stop), name="webhook-inbox")] if inbox_worker else []),
             asyncio.create_task(_poll_forever(runtime, gateways, stop), name="payment-poller"),
             asyncio.create_task(collect_forever(runtime, gateways, stop), name="domiciliacion"),
             asyncio.create_task(_deliver_forever(runtime, stop), name="notification-outbox"),
@@ -242,4 +244,7 @@ def app_from_environment() -> Starlette:
     # Each uvicorn worker process calls this factory, so each configures its own logging.
     configure_logging(fmt=settings.log_format or "json", level=settings.log_level)
     configure_tracing(settings.otlp_endpoint)
-    return create_app(Runtime.from_settings(settings))
+    # "process": `puente serve` started a `puente worker` that applies what this stores.
+    return create_app(
+        Runtime.from_settings(settings), inbox_worker=settings.webhook_worker == "inline"
+    )

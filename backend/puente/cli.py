@@ -61,6 +61,8 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import signal
+
     import uvicorn
 
     try:
@@ -69,19 +71,48 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"puente serve: {exc}", file=sys.stderr)
         return 2
-    uvicorn.run(
-        "puente.app:app_from_environment",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        proxy_headers=True,
-        log_config=None,  # each worker routes logging through structlog (app_from_environment)
-        log_level=settings.log_level,
-        access_log=os.environ.get("PUENTE_ACCESS_LOG", "1") not in ("0", "false", "no"),
-        # uvicorn waits for open responses without limit by default (docs/operations.md).
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-    )
+    worker = None
+    if settings.webhook_worker == "process":
+        from puente.worker import WorkerProcess
+
+        configure_logging(fmt=settings.log_format or "json", level=settings.log_level)
+        worker = WorkerProcess()
+        worker.start()
+    # uvicorn re-raises the signal that stopped it once it has shut down; recorded here
+    # instead, so the worker is stopped (and drained) before this process goes.
+    received: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda number, _frame: received.append(number))
+    try:
+        uvicorn.run(
+            "puente.app:app_from_environment",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            proxy_headers=True,
+            log_config=None,  # each worker routes logging through structlog
+            log_level=settings.log_level,
+            access_log=os.environ.get("PUENTE_ACCESS_LOG", "1") not in ("0", "false", "no"),
+            # uvicorn waits for open responses without limit by default (docs/operations.md).
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        )
+    finally:
+        if worker is not None:
+            worker.stop()
+    if received:  # die of the signal, as a server stopped by it does
+        signal.signal(received[0], signal.SIG_DFL)
+        signal.raise_signal(received[0])
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from puente.worker import run_worker
+
+    settings = load_settings()
+    settings.require_secrets()
+    configure_logging(fmt=settings.log_format or "json", level=settings.log_level)
+    asyncio.run(run_worker(settings, parent_pid=args.parent))
     return 0
 
 
@@ -134,6 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.set_defaults(func=cmd_serve)
+    worker = commands.add_parser(
+        "worker", help="apply received webhooks (what `puente serve` starts where Redis is set)"
+    )
+    worker.add_argument("--parent", type=int, default=None, help=argparse.SUPPRESS)
+    worker.set_defaults(func=cmd_worker)
     migrate = commands.add_parser("migrate", help="apply migrations to PUENTE_DATABASE_URL")
     migrate.set_defaults(func=cmd_migrate)
     commands.add_parser("sandbox", help="provider simulators alone", add_help=False)

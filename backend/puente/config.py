@@ -29,6 +29,7 @@ __all__ = [
 DEFAULT_DATABASE_URL = "sqlite://var/puente.sqlite3"
 # Where `puente demo` keeps its development secrets and database (beside DEFAULT_DATABASE_URL).
 DEMO_STATE_DIR = Path("var")
+WEBHOOK_WORKERS = ("inline", "process")  # PUENTE_WEBHOOK_WORKER (Settings.webhook_worker)
 
 # Provider credentials the demo institution may take from the environment
 # (PUENTE_<PROVIDER>_<FIELD>); env values win over the ones stored in the database.
@@ -83,6 +84,12 @@ class Settings:
     # ``puente serve``: after SIGTERM, how long requests still open may finish before they
     # are cancelled (live streams end at once: ``shutdown.py``); then the app shuts down.
     shutdown_grace_seconds: int = 5
+    # Where `puente serve` applies received webhooks: "inline" (in each server process, as
+    # `puente demo` does) or "process" (one `puente worker` process that serve starts, so
+    # acknowledging webhooks never waits behind applying them). "process" needs Redis: the
+    # worker's changes reach the servers' subscribers through it. Default: "process"
+    # where PUENTE_REDIS_URL is set, else "inline".
+    webhook_worker: str = "inline"
     # Notifications (notifications/): email over SMTP, SMS and WhatsApp through Twilio.
     # Without a host (or an account) that channel is off: its notices are stored, not sent.
     smtp_host: str | None = None
@@ -170,6 +177,17 @@ def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default
     return value
 
 
+def _webhook_worker(env: Mapping[str, str]) -> str:
+    redis = bool(env.get("PUENTE_REDIS_URL"))
+    where = _choice(env, "PUENTE_WEBHOOK_WORKER", WEBHOOK_WORKERS, "process" if redis else "inline")
+    if where == "process" and not redis:
+        raise ConfigError(
+            "PUENTE_WEBHOOK_WORKER=process needs PUENTE_REDIS_URL: payments the worker applies "
+            "reach the servers' subscribers through Redis. Set it, or use inline."
+        )
+    return where
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from the environment (``os.environ`` unless given)."""
     env = os.environ if env is None else env
@@ -212,6 +230,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         otlp_endpoint=env.get("PUENTE_OTLP_ENDPOINT") or None,
         webhook_lease_seconds=max(_int(env, "PUENTE_WEBHOOK_LEASE_SECONDS", 60), 1),
         shutdown_grace_seconds=max(_int(env, "PUENTE_SHUTDOWN_GRACE_SECONDS", 5), 1),
+        webhook_worker=_webhook_worker(env),
         smtp_host=env.get("PUENTE_SMTP_HOST") or None,
         smtp_port=_int(env, "PUENTE_SMTP_PORT", 587),
         smtp_user=env.get("PUENTE_SMTP_USER") or None,

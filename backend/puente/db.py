@@ -73,6 +73,11 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     if url.startswith("asyncpg://"):
         connection = expand_db_url(url)
         connection["credentials"]["reset"] = keep_session
+    elif url.startswith("sqlite://"):
+        # Transactions take the write lock up front: several processes may share the file
+        # (``puente serve`` and its webhook worker), see ``puente.db_sqlite``.
+        connection = expand_db_url(url)
+        connection["engine"] = "puente.db_sqlite"
     return {
         "connections": {"default": connection},
         "apps": {

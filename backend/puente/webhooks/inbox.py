@@ -642,7 +642,9 @@ class WebhookInbox:
         while not stop.is_set():
             await asyncio.sleep(gather_seconds)
             try:
-                while await self.process_due():
+                # ``stop`` is checked between batches: a stopping worker finishes the batch
+                # under way and leaves the rest to the next worker.
+                while not stop.is_set() and await self.process_due():
                     pass
             except Exception:  # noqa: BLE001 - the worker must outlive a bad database moment
                 logger.exception("webhook worker pass failed")

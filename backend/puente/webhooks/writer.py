@@ -19,18 +19,23 @@ written together, in one statement (one transaction), with no Tortoise model bui
 - Nothing waits on a timer: a lone delivery is written at once; batches grow only while the
   database is busy, which is when they pay. On PostgreSQL two statements may be in flight
   (one batch collects while the other commits); SQLite has one writer, so one.
+- SQLite shared with another process (the ``puente worker`` applying these events): while
+  it holds the write lock, the INSERT retries every millisecond instead of through SQLite's
+  busy handler, whose sleeps grow to 25-100 ms and would hold every waiting delivery for
+  that long after the lock is free.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.connection import get_connection
-from tortoise.exceptions import ValidationError
+from tortoise.exceptions import IntegrityError, OperationalError, ValidationError
 
 from puente.enums import ProviderEventStatus
 from puente.webhooks.models import ProviderEvent
@@ -42,6 +47,10 @@ Key = tuple[str, str]  # (provider, provider's event id): what the inbox dedupli
 # Rows per statement: 16 parameters each stays far under SQLite's and PostgreSQL's limits
 # (32,766 and 32,767 parameters), and a batch this size already amortises the commit.
 MAX_BATCH = 256
+# SQLite: how long an INSERT keeps retrying while another process holds the write lock
+# (the connection's own busy timeout, 5 s, is what every other statement waits).
+LOCKED_RETRY_SECONDS = 5.0
+LOCKED_RETRY_EVERY = 0.001
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,10 +236,40 @@ class InboxWriter:
         sql = self._sql.get((dialect, len(rows)))
         if sql is None:
             sql = self._sql[(dialect, len(rows))] = _insert_sql(dialect, len(rows))
+        params = [value for row in rows for value in row]
+        if dialect == "sqlite":
+            return await _insert_sqlite(connection, sql, params)
         # execute_query_dict: Tortoise's execute_query drops an INSERT's RETURNING rows on
         # PostgreSQL (it only counts them).
-        found = await connection.execute_query_dict(sql, [value for row in rows for value in row])
+        found = await connection.execute_query_dict(sql, params)
         return {(row["provider"], row["event_id"]) for row in found}
+
+
+async def _insert_sqlite(connection: BaseDBAsyncClient, sql: str, params: list[Any]) -> set[Key]:
+    """The INSERT on SQLite, retried every millisecond while another process writes.
+
+    Tortoise's lock on the connection is held throughout, so the busy timeout switched off
+    here applies to this statement only.
+    """
+    loop = asyncio.get_running_loop()
+    async with connection.acquire_connection() as raw:
+        cursor = await raw.execute("PRAGMA busy_timeout")
+        (busy_timeout,) = await cursor.fetchone()
+        await raw.execute("PRAGMA busy_timeout = 0")
+        try:
+            deadline = loop.time() + LOCKED_RETRY_SECONDS
+            while True:
+                try:
+                    cursor = await raw.execute(sql, params)
+                    return {(provider, event_id) for provider, event_id in await cursor.fetchall()}
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or loop.time() > deadline:
+                        raise OperationalError(exc) from exc  # what Tortoise would raise
+                await asyncio.sleep(LOCKED_RETRY_EVERY)
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(exc) from exc
+        finally:
+            await raw.execute(f"PRAGMA busy_timeout = {int(busy_timeout)}")
 
 
 def _answer(batch: list[_Waiting], outcomes: dict[Key, bool | Exception]) -> None:
