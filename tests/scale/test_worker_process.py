@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.conftest import _init
+from tests.conftest import PRIVATE_POSTGRES, _init
 from tests.support import factories
 from tests.support.servers import free_port, serve, server_env, wait_ready
 
@@ -83,6 +83,7 @@ def test_process_worker_without_redis_is_refused():
     assert load_settings(inline).webhook_worker == "inline"
 
 
+@pytest.mark.parametrize("database_url", ["sqlite", PRIVATE_POSTGRES], indirect=True)
 def test_serve_acknowledges_its_worker_process_applies_and_sigterm_stops_both(
     database_url, runtime, clock
 ):
@@ -165,8 +166,7 @@ def test_serve_acknowledges_its_worker_process_applies_and_sigterm_stops_both(
         if server.poll() is None:
             server.kill()
             server.wait(timeout=10)
-        if server.stderr is not None:
-            server.stderr.close()
+        server.log.close()  # type: ignore[attr-defined]
 
     # A serve killed without a goodbye: its worker notices and stops by itself.
     server = serve(env, port)
@@ -182,7 +182,6 @@ def test_serve_acknowledges_its_worker_process_applies_and_sigterm_stops_both(
         if server.poll() is None:
             server.kill()
             server.wait(timeout=10)
-        if server.stderr is not None:
-            server.stderr.close()
+        server.log.close()  # type: ignore[attr-defined]
         if worker is not None and _alive(worker):
             os.kill(worker, signal.SIGKILL)
