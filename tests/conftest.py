@@ -121,19 +121,7 @@ async def _pg_admin(sql: str) -> None:
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A migrated throwaway PostgreSQL database for the session; dropped at the end."""
-    if not POSTGRES_URL:
-        message = "PUENTE_TEST_POSTGRES_URL is not set: PostgreSQL half of the suite not run"
-        if REQUIRE_POSTGRES:
-            pytest.fail(message + " (PUENTE_REQUIRE_POSTGRES=1)")
-        pytest.skip(message)
-    name = f"puente_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    url = _pg_url(name)
-    try:
-        asyncio.run(migrate(url))
-        yield url
-    finally:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    yield from _throwaway_postgres("puente_test")
 
 
 @pytest.fixture(params=BACKENDS)
@@ -147,7 +135,7 @@ def database_url(
         yield f"sqlite://{path}"
         return
     if request.param == PRIVATE_POSTGRES:
-        yield from _private_postgres_database()
+        yield from _throwaway_postgres("puente_private")
         return
     url = request.getfixturevalue("postgres_database")
     yield url
@@ -161,13 +149,14 @@ def database_url(
 PRIVATE_POSTGRES = "postgres-private"
 
 
-def _private_postgres_database() -> Iterator[str]:
+def _throwaway_postgres(prefix: str) -> Iterator[str]:
+    """A new migrated PostgreSQL database, dropped WITH (FORCE) when the caller is done."""
     if not POSTGRES_URL:
         message = "PUENTE_TEST_POSTGRES_URL is not set: PostgreSQL half of the suite not run"
         if REQUIRE_POSTGRES:
             pytest.fail(message + " (PUENTE_REQUIRE_POSTGRES=1)")
         pytest.skip(message)
-    name = f"puente_private_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
     url = _pg_url(name)
     try:

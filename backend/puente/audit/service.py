@@ -167,20 +167,20 @@ async def record_audit(
                 now=now,
             )
     occurred_at = (now or datetime.now(UTC)).astimezone(UTC)
+    entry = _entry(
+        0,  # its place in the chain is given when it is appended
+        occurred_at,
+        institution_id,
+        actor_id,
+        action,
+        subject_type,
+        str(subject_id),
+        data or {},
+    )
     pending = _PENDING.get()
     if pending is not None and pending.conn is conn:
         # Inside audit_batch(conn): appended with the batch's other entries at its end.
-        entry = _entry(
-            0,
-            occurred_at,
-            institution_id,
-            actor_id,
-            action,
-            subject_type,
-            str(subject_id),
-            data or {},
-        )
-        del entry["seq"]  # given when appended
+        del entry["seq"]
         pending.entries.append((entry, occurred_at))
         return AuditEvent(
             occurred_at=occurred_at,
@@ -194,17 +194,7 @@ async def record_audit(
     # The head row lock serialises one chain's writers on PostgreSQL; SQLite serialises
     # transactions.
     head = await _locked_head(institution_id, conn)
-    seq = head.seq + 1
-    entry = _entry(
-        seq,
-        occurred_at,
-        institution_id,
-        actor_id,
-        action,
-        subject_type,
-        str(subject_id),
-        data or {},
-    )
+    seq = entry["seq"] = head.seq + 1
     digest = chain_hash(head.hash, entry)
     event = await AuditEvent.create(
         chain_id=head.id,

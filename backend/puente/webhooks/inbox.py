@@ -427,21 +427,20 @@ class WebhookInbox:
         for event, status, payment in members:
             with bound_request_id(event.request_id or f"event-{event.id}"):
                 transitions.append(
-                    await advance_payment(
-                        payment.id,
-                        status,
-                        source=f"webhook:{event.provider}:{event.event_id}",
-                        at=event.occurred_at or self.runtime.now(),
-                        provider_reference=event.provider_payment_id,
-                        reported_amount=(
-                            from_centavos(event.amount_centavos)
-                            if event.amount_centavos is not None
-                            else None
-                        ),
-                        locked=locked,
-                    )
+                    await advance_payment(payment.id, status, **self._news(event), locked=locked)
                 )
         return transitions
+
+    def _news(self, event: ProviderEvent) -> dict[str, Any]:
+        """What a payment status event tells ``advance_payment`` (batched or alone)."""
+        return {
+            "source": f"webhook:{event.provider}:{event.event_id}",
+            "at": event.occurred_at or self.runtime.now(),
+            "provider_reference": event.provider_payment_id,
+            "reported_amount": (
+                from_centavos(event.amount_centavos) if event.amount_centavos is not None else None
+            ),
+        }
 
     async def _tell_staff(self, event: ProviderEvent, outcome: E) -> None:
         """The institution's dashboards hear each outcome but the noise (``IGNORED``)."""
@@ -498,17 +497,7 @@ class WebhookInbox:
             logger.info("acknowledged %s event %s (%s)", event.provider, event.event_id, kind)
             return E.IGNORED
         payment = await self._payment(event)
-        transition = await advance_and_notify(
-            self.runtime,
-            payment.id,
-            status,
-            source=f"webhook:{event.provider}:{event.event_id}",
-            at=event.occurred_at or self.runtime.now(),
-            provider_reference=event.provider_payment_id,
-            reported_amount=(
-                from_centavos(event.amount_centavos) if event.amount_centavos is not None else None
-            ),
-        )
+        transition = await advance_and_notify(self.runtime, payment.id, status, **self._news(event))
         return await self._outcome(event, transition)
 
     async def _outcome(self, event: ProviderEvent, transition: Transition) -> E:
