@@ -108,6 +108,12 @@ async def test_events_cross_processes_through_redis(db, runtime, clock):
     listening = dataclasses.replace(runtime, bus=subscriber_bus)
     publishing = dataclasses.replace(runtime, bus=publisher_bus)
     stream, task = await _listening(build_schema(), listening, tokens["staff"])
+    # The subscription checks the session before it subscribes: under load that takes
+    # longer than _listening's pause, and a notice published before it is lost.
+    deadline = asyncio.get_running_loop().time() + 10
+    while not len(subscriber_bus._fanout):
+        assert asyncio.get_running_loop().time() < deadline, "never subscribed"
+        await asyncio.sleep(0.02)
     try:
         await advance_and_notify(
             publishing, payment.id, PaymentStatus.PAID, source="test", at=runtime.now()
