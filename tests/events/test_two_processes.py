@@ -12,7 +12,15 @@ import httpx
 import pytest
 from tests.conftest import PRIVATE_POSTGRES, _init
 from tests.support import factories
-from tests.support.servers import free_port, serve, server_env, stop, subscribe_ws, wait_ready
+from tests.support.servers import (
+    free_port,
+    serve,
+    server_env,
+    stop,
+    stripe_succeeded,
+    subscribe_ws,
+    wait_ready,
+)
 
 from puente.graphql.types import encode_global_id
 from puente.providers.stripe_webhooks import stripe_signature_header
@@ -77,23 +85,7 @@ def test_a_payment_processed_by_one_process_reaches_a_subscriber_on_the_other(
             async with ws:
                 first = json.loads(await asyncio.wait_for(ws.recv(), 10))
                 statuses.append(first["payload"]["data"]["paymentStatus"]["status"])
-                body = json.dumps(
-                    {
-                        "id": "evt_two_processes",
-                        "object": "event",
-                        "type": "payment_intent.succeeded",
-                        "created": int(time.time()),
-                        "data": {
-                            "object": {
-                                "id": "pi_two_processes",
-                                "object": "payment_intent",
-                                "amount": 124035,
-                                "currency": "mxn",
-                                "status": "succeeded",
-                            }
-                        },
-                    }
-                ).encode()
+                body = stripe_succeeded("evt_two_processes", "pi_two_processes", 124035)
                 header = stripe_signature_header(body, WEBHOOK_SECRET, int(time.time()))
                 async with httpx.AsyncClient() as client:
                     answer = await client.post(

@@ -16,7 +16,15 @@ import pytest
 from tests.conftest import PRIVATE_POSTGRES, _init
 from tests.support import factories
 from tests.support.books import books_total
-from tests.support.servers import free_port, serve, server_env, stop, subscribe_ws, wait_ready
+from tests.support.servers import (
+    free_port,
+    serve,
+    server_env,
+    stop,
+    stripe_succeeded,
+    subscribe_ws,
+    wait_ready,
+)
 
 from puente.enums import JournalKind, PaymentStatus
 from puente.graphql.types import encode_global_id
@@ -29,26 +37,6 @@ REDIS_URL = os.environ.get("PUENTE_TEST_REDIS_URL", "")
 WEBHOOK_SECRET = "whsec_three_processes_0123456789"
 PAYMENTS = 45
 WATCHED = 4  # payments each surviving process's subscriber watches
-
-
-def _event(n: int) -> bytes:
-    return json.dumps(
-        {
-            "id": f"evt_storm_{n}",
-            "object": "event",
-            "type": "payment_intent.succeeded",
-            "created": int(time.time()),
-            "data": {
-                "object": {
-                    "id": f"pi_storm_{n}",
-                    "object": "payment_intent",
-                    "amount": 10000,
-                    "currency": "mxn",
-                    "status": "succeeded",
-                }
-            },
-        }
-    ).encode()
 
 
 async def _subscribe(port: int, token: str, payment_id: int) -> tuple[object, dict]:
@@ -145,7 +133,7 @@ def test_kill_9_of_one_process_under_a_webhook_storm_loses_and_repeats_nothing(
             async with httpx.AsyncClient(timeout=10) as client:
 
                 async def deliver(n: int) -> None:
-                    body = _event(n)
+                    body = stripe_succeeded(f"evt_storm_{n}", f"pi_storm_{n}", 10000)
                     target = n % 3
                     for _attempt in range(6):  # a provider retries a failed delivery
                         header = stripe_signature_header(body, WEBHOOK_SECRET, int(time.time()))

@@ -5,7 +5,6 @@ killed stops by itself."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import time
@@ -16,7 +15,7 @@ import httpx
 import pytest
 from tests.conftest import PRIVATE_POSTGRES, _init
 from tests.support import factories
-from tests.support.servers import free_port, serve, server_env, wait_ready
+from tests.support.servers import free_port, serve, server_env, stripe_succeeded, wait_ready
 
 from puente.config import ConfigError, load_settings
 from puente.enums import JournalKind, PaymentStatus
@@ -52,26 +51,6 @@ def _wait_for(condition, seconds: float) -> bool:
             return True
         time.sleep(0.1)
     return condition()
-
-
-def _succeeded(n: int) -> bytes:
-    return json.dumps(
-        {
-            "id": f"evt_worker_{n}",
-            "object": "event",
-            "type": "payment_intent.succeeded",
-            "created": int(time.time()),
-            "data": {
-                "object": {
-                    "id": f"pi_worker_{n}",
-                    "object": "payment_intent",
-                    "amount": 10000,
-                    "currency": "mxn",
-                    "status": "succeeded",
-                }
-            },
-        }
-    ).encode()
 
 
 def test_process_worker_without_redis_is_refused():
@@ -143,7 +122,7 @@ def test_serve_acknowledges_its_worker_process_applies_and_sigterm_stops_both(
         assert _wait_for(lambda: len(_children(server.pid)) == 1, 10)
         [worker] = _children(server.pid)
         for n in range(3):
-            body = _succeeded(n)
+            body = stripe_succeeded(f"evt_worker_{n}", f"pi_worker_{n}", 10000)
             answer = httpx.post(
                 f"http://127.0.0.1:{port}/webhooks/stripe",
                 content=body,

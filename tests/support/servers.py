@@ -16,7 +16,15 @@ import httpx
 
 from puente.runtime import Runtime
 
-__all__ = ["free_port", "serve", "server_env", "stop", "subscribe_ws", "wait_ready"]
+__all__ = [
+    "free_port",
+    "serve",
+    "server_env",
+    "stripe_succeeded",
+    "stop",
+    "subscribe_ws",
+    "wait_ready",
+]
 
 
 def free_port() -> int:
@@ -110,3 +118,24 @@ async def subscribe_ws(port: int, token: str, query: str, variables: dict, sub_i
         )
     )
     return ws
+
+
+def stripe_succeeded(event_id: str, payment_intent_id: str, amount_centavos: int) -> bytes:
+    """The body of a Stripe ``payment_intent.succeeded`` event, as Stripe sends it."""
+    return json.dumps(
+        {
+            "id": event_id,
+            "object": "event",
+            "type": "payment_intent.succeeded",
+            "created": int(time.time()),
+            "data": {
+                "object": {
+                    "id": payment_intent_id,
+                    "object": "payment_intent",
+                    "amount": amount_centavos,
+                    "currency": "mxn",
+                    "status": "succeeded",
+                }
+            },
+        }
+    ).encode()
